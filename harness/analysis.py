@@ -1,0 +1,433 @@
+"""The figures of a run, from its samples: counts, exact percentiles, thresholds and a verdict.
+
+Every figure is computed with whole-column numpy/pandas operations (one sort, bincounts, a groupby),
+never a Python loop over rows, so ten million samples take seconds.
+
+How a row is classified (each row is exactly one of the three):
+  - blocked: `blocked` is True (the response matched the scenario's block rule, e.g. a 429);
+  - errors:  not blocked, and `error` is non-empty or `status` is 0 (no response at all);
+  - ok:      everything else.
+
+Latency percentiles (p50/p95/p99/p99.9/max/mean) are taken over rows that are legit
+(`role == "legit"`), ok and have a latency: the experience of real users who were served. Attack
+traffic is counted in requests but never in latency, and fast blocked responses cannot flatter the
+p95; their latency is reported apart as `blocked_p50_ms`/`blocked_p95_ms` (all roles).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+__all__ = [
+    "QUANTILES",
+    "percentile",
+    "grouped_percentiles",
+    "classify",
+    "run_window",
+    "summarize",
+    "per_second",
+    "to_jsonable",
+]
+
+# summary.json name -> quantile (a fraction) for the latency figures
+QUANTILES: dict[str, float] = {"p50_ms": 0.50, "p95_ms": 0.95, "p99_ms": 0.99, "p999_ms": 0.999}
+TOP_ERRORS = 10
+NO_RESPONSE = "no response (status 0)"
+
+
+def _ranks(q: float, counts: np.ndarray) -> np.ndarray:
+    """Nearest rank ceil(q·n), clipped to 1..n.
+
+    q·n is rounded to 9 decimals first: in floats 0.999 · 1000 is not exactly 999, and a bare ceil
+    (or numpy's own "inverted_cdf", which returns 1000 for p99.9 of 1..1000) would skip a rank.
+    """
+    ranks = np.ceil(np.round(q * counts.astype(np.float64), 9)).astype(np.int64)
+    return np.clip(ranks, 1, np.maximum(counts, 1))
+
+
+def percentile(values: np.ndarray | Sequence[float], q: float) -> float:
+    """Exact nearest-rank percentile: the ceil(q·n)-th smallest of the n non-NaN values.
+
+    This is the definition HdrHistogram and wrk report (numpy's method="inverted_cdf"): always a
+    latency that was actually observed, never an interpolation and never a rounded bucket such as
+    Locust's, which can flip a "p95 < 500 ms" verdict. `q` is a fraction: 0.95 for p95, 0.999 for
+    p99.9, 1.0 for the maximum. NaN when there are no values.
+    """
+    if not 0.0 <= q <= 1.0:
+        raise ValueError(f"q is a fraction in [0, 1] (0.95 for p95), got {q!r}")
+    v = np.asarray(values, dtype=np.float64)
+    v = v[~np.isnan(v)]
+    if v.size == 0:
+        return math.nan
+    k = int(_ranks(q, np.array([v.size]))[0]) - 1
+    return float(np.partition(v, k)[k])
+
+
+def grouped_percentiles(
+    codes: np.ndarray, values: np.ndarray, n_groups: int, qs: Sequence[float]
+) -> np.ndarray:
+    """Exact nearest-rank percentiles of `values` per group code (0..n_groups-1).
+
+    Returns shape (len(qs), n_groups), NaN for a group without values. One sort serves every
+    group and every quantile, which is what keeps ten million samples fast.
+    """
+    codes = np.asarray(codes)
+    values = np.asarray(values, dtype=np.float64)
+    keep = ~np.isnan(values) & (codes >= 0)
+    codes, values = codes[keep], values[keep]
+    out = np.full((len(qs), n_groups), np.nan)
+    if values.size == 0 or n_groups == 0:
+        return out
+    # Sort by value, then stably by group: a radix sort when the codes fit 16 bits.
+    by_value = np.argsort(values)
+    small = np.uint16 if n_groups <= np.iinfo(np.uint16).max else np.int64
+    grouped = codes[by_value].astype(small)
+    ordered = values[by_value]
+    del by_value
+    ordered = ordered[np.argsort(grouped, kind="stable")]
+    del grouped
+    counts = np.bincount(codes, minlength=n_groups)
+    starts = np.concatenate(([0], np.cumsum(counts)[:-1]))
+    has = counts > 0
+    for i, q in enumerate(qs):  # a loop over quantiles, not rows
+        out[i, has] = ordered[starts[has] + _ranks(q, counts[has]) - 1]
+    return out
+
+
+def classify(samples: pd.DataFrame) -> dict[str, np.ndarray]:
+    """Boolean masks `blocked`, `errors`, `ok` (disjoint) and `latency` (legit, ok, timed)."""
+    blocked = samples["blocked"].fillna(False).to_numpy(dtype=bool)
+    has_error = samples["error"].fillna("").ne("").to_numpy(dtype=bool)
+    no_response = samples["status"].fillna(0).to_numpy() == 0
+    errors = ~blocked & (has_error | no_response)
+    ok = ~blocked & ~errors
+    legit = samples["role"].eq("legit").fillna(False).to_numpy(dtype=bool)
+    timed = ~np.isnan(samples["latency_ms"].to_numpy(dtype=np.float64))
+    return {"blocked": blocked, "errors": errors, "ok": ok, "latency": legit & ok & timed}
+
+
+def _number(value: Any) -> float | None:
+    """A finite float from run.json, or None for null, absent or garbage."""
+    if isinstance(value, bool):
+        return None
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return None
+    return number if math.isfinite(number) else None
+
+
+def run_window(samples: pd.DataFrame, run: dict) -> tuple[float, float]:
+    """(start, end) in epoch seconds: run.json's started_at/ended_at, else the samples' span.
+
+    A killed run has no `ended_at`; its end is then the last sample's end (start + latency).
+    """
+    start = _number(run.get("started_at"))
+    end = _number(run.get("ended_at"))
+    starts = samples["start_s"].to_numpy(dtype=np.float64)
+    if start is None:
+        start = float(np.nanmin(starts)) if np.isfinite(starts).any() else math.nan
+    if end is None:
+        ends = starts + np.nan_to_num(samples["latency_ms"].to_numpy(dtype=np.float64)) / 1000.0
+        end = float(np.nanmax(ends)) if np.isfinite(ends).any() else math.nan
+    return start, end
+
+
+def _iso(ts: float | None) -> str | None:
+    if ts is None or not math.isfinite(ts):
+        return None
+    return datetime.fromtimestamp(ts, tz=UTC).isoformat(timespec="seconds")
+
+
+def _targets(run: dict) -> dict[str, float | None]:
+    targets = run.get("targets")
+    if not isinstance(targets, dict):
+        return {}
+    return {str(name): _number(limit) for name, limit in targets.items()}
+
+
+def _endpoint_codes(samples: pd.DataFrame, extra: Sequence[str]) -> tuple[np.ndarray, list[str]]:
+    """Integer code per row and the sorted endpoint names (those sampled plus `extra`)."""
+    codes, uniques = pd.factorize(samples["endpoint"].fillna(""), sort=True)
+    names = sorted(set(map(str, uniques)) | set(extra))
+    remap = np.searchsorted(np.asarray(names, dtype=object), np.asarray(uniques, dtype=object))
+    return remap.astype(np.int32)[codes] if len(codes) else codes.astype(np.int32), names
+
+
+def _ratio(numerator: float, denominator: float) -> float:
+    return numerator / denominator if denominator > 0 else math.nan
+
+
+def _status_counts(codes: np.ndarray, status: np.ndarray, names: list[str]) -> list[dict[str, int]]:
+    """{"200": n, ...} per endpoint, from one bincount over (endpoint, status) pairs."""
+    span = 1000  # HTTP statuses are 0..999; anything else is clipped into 999
+    key = codes.astype(np.int64) * span + np.clip(status.astype(np.int64), 0, span - 1)
+    table = np.bincount(key, minlength=len(names) * span).reshape(len(names), span)
+    return [{str(s): int(table[e, s]) for s in np.flatnonzero(table[e])} for e in range(len(names))]
+
+
+def _error_counts(
+    codes: np.ndarray, reasons: pd.Series, errors: np.ndarray, names: list[str]
+) -> list[dict[str, int]]:
+    """Top error reasons per endpoint, most frequent first."""
+    result: list[dict[str, int]] = [{} for _ in names]
+    if not errors.any():
+        return result
+    reason = reasons[errors].fillna("").replace("", NO_RESPONSE).to_numpy()
+    sizes = (
+        pd.DataFrame({"e": codes[errors], "r": reason})
+        .groupby(["e", "r"], sort=False)
+        .size()
+        .sort_values(ascending=False, kind="stable")
+    )
+    top = sizes.groupby(level="e", sort=False).head(TOP_ERRORS)
+    for (e, r), n in top.items():
+        result[int(e)][str(r)] = int(n)
+    return result
+
+
+def _limit_text(limit: float) -> str:
+    return f"{limit:g}"
+
+
+def _thresholds(endpoints: dict[str, dict], targets: dict[str, float | None]) -> list[dict]:
+    """One p95 threshold per endpoint with a latency target; observed must be strictly below."""
+    rows = []
+    for name in sorted(targets):
+        limit = targets[name]
+        if limit is None or not endpoints.get(name, {}).get("requests"):
+            continue  # a route the run never called has nothing to judge (it is noted, not failed)
+        observed = endpoints.get(name, {}).get("p95_ms", math.nan)
+        row: dict[str, Any] = {
+            "expr": f"p95({name}) < {_limit_text(limit)}ms",
+            "metric": "p95_ms",
+            "endpoint": name,
+            "limit": int(limit) if limit.is_integer() else limit,
+            "observed": observed,
+            "passed": bool(math.isfinite(observed) and observed < limit),
+        }
+        if not math.isfinite(observed):
+            row["note"] = "no legit successful responses on this endpoint: nothing to measure"
+        rows.append(row)
+    return rows
+
+
+def summarize(samples: pd.DataFrame, run: dict) -> dict:
+    """summary.json's run, endpoints, totals, thresholds and verdict, as a JSON-ready dict.
+
+    The verdict is "pass" only if every threshold passed and the run is whole: samples were
+    recorded, the run was not aborted, and it has an end time (a killed run has none). Each reason
+    for a "fail" is listed in `verdict_reasons`; `notes` holds caveats that do not fail the run.
+    """
+    run = run if isinstance(run, dict) else {}
+    targets = _targets(run)
+    start, end = run_window(samples, run)
+    duration = end - start if math.isfinite(end - start) and end >= start else math.nan
+    masks = classify(samples)
+    endpoints = _endpoints(samples, masks, targets, duration)
+    n = len(samples)
+    totals = {
+        "requests": n,
+        "ok": int(masks["ok"].sum()),
+        "blocked": int(masks["blocked"].sum()),
+        "errors": int(masks["errors"].sum()),
+        "error_rate": _ratio(masks["errors"].sum(), n),
+        "rps": _ratio(n, duration),
+    }
+    thresholds = _thresholds(endpoints, targets)
+    reasons, notes = _verdict_reasons(run, thresholds, n)
+    summary = {
+        "run": _run_section(run, start, duration, n),
+        "endpoints": endpoints,
+        "totals": totals,
+        "thresholds": thresholds,
+        "verdict": "fail" if reasons else "pass",
+        "verdict_reasons": reasons,
+        "notes": notes,
+    }
+    return to_jsonable(summary)
+
+
+def _endpoints(
+    samples: pd.DataFrame, masks: dict[str, np.ndarray], targets: dict, duration: float
+) -> dict[str, dict]:
+    """Figures per endpoint, sorted by name; an endpoint with a target is listed even unrequested."""
+    codes, names = _endpoint_codes(samples, list(targets))
+    k = len(names)
+
+    def count(mask: np.ndarray) -> np.ndarray:
+        return np.bincount(codes[mask], minlength=k) if k else np.zeros(0, dtype=np.int64)
+
+    requests = count(np.ones(len(samples), dtype=bool))
+    ok, blocked, errors = count(masks["ok"]), count(masks["blocked"]), count(masks["errors"])
+    latency = samples["latency_ms"].to_numpy(dtype=np.float64)
+    lat, blk = masks["latency"], masks["blocked"]
+    quantiles = grouped_percentiles(codes[lat], latency[lat], k, [*QUANTILES.values(), 1.0])
+    n_latency = count(lat)
+    latency_sums = np.bincount(codes[lat], weights=latency[lat], minlength=k) if k else np.zeros(0)
+    blocked_q = grouped_percentiles(codes[blk], latency[blk], k, [0.50, 0.95])
+    firsts = {
+        prefix: grouped_percentiles(codes[lat], samples[f"{prefix}_ms"].to_numpy(np.float64)[lat],
+                                    k, [0.50, 0.95])
+        for prefix in ("ttfb", "ttft")
+    }
+    statuses = _status_counts(codes, samples["status"].fillna(0).to_numpy(), names)
+    reasons = _error_counts(codes, samples["error"], masks["errors"], names)
+
+    endpoints: dict[str, dict] = {}
+    for i, name in enumerate(names):  # a loop over endpoints, not rows
+        figures: dict[str, Any] = {
+            "requests": int(requests[i]),
+            "ok": int(ok[i]),
+            "blocked": int(blocked[i]),
+            "errors": int(errors[i]),
+            "error_rate": _ratio(errors[i], requests[i]),
+            "rps": _ratio(requests[i], duration),
+        }
+        for j, key in enumerate(QUANTILES):
+            figures[key] = quantiles[j, i]
+        figures["max_ms"] = quantiles[len(QUANTILES), i]
+        figures["mean_ms"] = _ratio(latency_sums[i], n_latency[i])
+        figures["latency_samples"] = int(n_latency[i])
+        figures["blocked_p50_ms"] = blocked_q[0, i]
+        figures["blocked_p95_ms"] = blocked_q[1, i]
+        for prefix, q in firsts.items():
+            if not np.isnan(q[:, i]).all():
+                figures[f"{prefix}_p50_ms"] = q[0, i]
+                figures[f"{prefix}_p95_ms"] = q[1, i]
+        figures["target_p95_ms"] = targets.get(name)
+        figures["status_counts"] = statuses[i]
+        figures["error_counts"] = reasons[i]
+        endpoints[name] = figures
+    return endpoints
+
+
+def _verdict_reasons(run: dict, thresholds: list[dict], n: int) -> tuple[list[str], list[str]]:
+    """Why the run fails (any reason fails it) and caveats that do not fail it."""
+    reasons = [f"threshold failed: {t['expr']}" for t in thresholds if not t["passed"]]
+    notes: list[str] = []
+    if n == 0:
+        reasons.append("no samples recorded: nothing was measured")
+    if run.get("aborted"):
+        why = run.get("abort_reason")
+        reasons.append(f"run aborted{': ' + str(why) if why else ''}")
+    if _number(run.get("ended_at")) is None:
+        reasons.append(
+            "run has no end time (killed, still running, or run.json missing): "
+            "figures cover only the samples on disk"
+        )
+    if _number(run.get("started_at")) is None and n:
+        notes.append("no start time in run.json: duration measured from the first sample")
+    if run.get("lost_workers"):
+        notes.append(f"workers lost during the run: {', '.join(map(str, run['lost_workers']))}")
+    locust_totals = run.get("locust_totals")
+    if isinstance(locust_totals, dict) and _number(locust_totals.get("requests")) is not None:
+        counted = int(_number(locust_totals["requests"]) or 0)
+        if counted != n:
+            notes.append(f"Locust counted {counted} requests, samples on disk hold {n}")
+    unexercised = sorted(name for name, limit in _targets(run).items() if limit is not None
+                         and name not in {t["endpoint"] for t in thresholds})
+    if unexercised and n:
+        notes.append(f"not exercised, so no latency target checked: {', '.join(unexercised)}")
+    if not thresholds and n:
+        notes.append("no latency targets: the verdict rests on the run being complete only")
+    return reasons, notes
+
+
+def _run_section(run: dict, start: float, duration: float, n: int) -> dict:
+    section: dict[str, Any] = {
+        "id": run.get("id"),
+        "scenario": run.get("scenario"),
+        "host": run.get("host"),
+        "started_at": _iso(start),
+        "duration_s": duration,
+        "workers": run.get("workers"),
+        "locust_version": run.get("locust_version"),
+        "harness_version": run.get("harness_version"),
+        "aborted": bool(run.get("aborted", False)),
+        "requests": n,
+    }
+    if _number(run.get("ended_at")) is not None:
+        section["ended_at"] = _iso(_number(run["ended_at"]))
+    for key in ("abort_reason", "planned_duration_s", "lost_workers", "streaming_endpoints"):
+        if run.get(key) is not None:
+            section[key] = run[key]
+    return section
+
+
+def per_second(samples: pd.DataFrame, t0: float) -> pd.DataFrame:
+    """One row per (second since t0 by request start, endpoint) that saw requests.
+
+    Columns: second, endpoint, requests, ok, blocked, errors, p50_ms, p95_ms, p99_ms (exact, over
+    that second's legit ok responses, NaN when none) and status classes s2xx, s3xx, s4xx, s5xx and
+    s0 (no response). Starts before t0 (clock skew between hosts) count in second 0.
+    """
+    columns = ["second", "endpoint", "requests", "ok", "blocked", "errors", "p50_ms", "p95_ms",
+               "p99_ms", "s2xx", "s3xx", "s4xx", "s5xx", "s0"]
+    starts = samples["start_s"].to_numpy(dtype=np.float64)
+    keep = np.isfinite(starts)
+    if not keep.any() or not math.isfinite(t0):
+        dtypes = {"endpoint": object, "p50_ms": float, "p95_ms": float, "p99_ms": float}
+        return pd.DataFrame({c: np.array([], dtype=dtypes.get(c, np.int64)) for c in columns})
+    samples = samples[keep] if not keep.all() else samples
+    seconds = np.maximum(np.floor(samples["start_s"].to_numpy(dtype=np.float64) - t0), 0)
+    ep_codes, names = _endpoint_codes(samples, [])
+    k = len(names)
+    key = seconds.astype(np.int64) * k + ep_codes.astype(np.int64)  # one per (second, endpoint)
+    del seconds, ep_codes
+    group, uniq = pd.factorize(key)  # hashing, not sorting: 10 M rows stay cheap
+    del key
+    g = len(uniq)
+    masks = classify(samples)
+    status = samples["status"].fillna(0).to_numpy()
+    klass = status // 100
+
+    def count(mask: np.ndarray) -> np.ndarray:
+        return np.bincount(group[mask], minlength=g)
+
+    lat = masks["latency"]
+    latency = samples["latency_ms"].to_numpy(dtype=np.float64)
+    q = grouped_percentiles(group[lat], latency[lat], g, [0.50, 0.95, 0.99])
+    table = pd.DataFrame(
+        {
+            "second": uniq // k,
+            "endpoint": np.asarray(names, dtype=object)[uniq % k],
+            "requests": np.bincount(group, minlength=g),
+            "ok": count(masks["ok"]),
+            "blocked": count(masks["blocked"]),
+            "errors": count(masks["errors"]),
+            "p50_ms": q[0],
+            "p95_ms": q[1],
+            "p99_ms": q[2],
+            "s2xx": count(klass == 2),
+            "s3xx": count(klass == 3),
+            "s4xx": count(klass == 4),
+            "s5xx": count(klass == 5),
+            "s0": count(status == 0),
+        }
+    )
+    return table.sort_values(["second", "endpoint"], kind="stable").reset_index(drop=True)
+
+
+def to_jsonable(obj: Any, key: str = "") -> Any:
+    """Plain JSON types: NaN/inf become null, floats keep 3 decimals (ratios 6), numpy unwrapped."""
+    if isinstance(obj, dict):
+        return {str(k): to_jsonable(v, str(k)) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [to_jsonable(v, key) for v in obj]
+    if isinstance(obj, (bool, np.bool_)):
+        return bool(obj)
+    if isinstance(obj, (int, np.integer)):
+        return int(obj)
+    if isinstance(obj, (float, np.floating)):
+        value = float(obj)
+        if not math.isfinite(value):
+            return None
+        return round(value, 6 if key.endswith(("_rate", "_ratio")) else 3)
+    return obj

@@ -1,0 +1,103 @@
+"""The `harness` command. Exit codes: 0 pass, 1 a threshold failed, 2 bad usage or scenario,
+3 run aborted (the run folder still holds what was measured)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from harness import __version__
+from harness.scenario import ScenarioError, load_scenario, parse_duration
+
+__all__ = ["main"]
+
+
+def _duration(value: str) -> float:
+    try:
+        return parse_duration(value, "--duration")
+    except ScenarioError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _positive_int(value: str) -> int:
+    try:
+        number = int(value)
+    except ValueError:
+        number = -1
+    if number < 0:
+        raise argparse.ArgumentTypeError(f"expected a whole number >= 0, got {value!r}")
+    return number
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="harness", description=__doc__.split("\n")[0] if __doc__ else None)
+    parser.add_argument("--version", action="version", version=f"launch-harness {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    run = sub.add_parser("run", help="run a scenario (starts the embedded demo API when no host is given)")
+    run.add_argument("scenario", type=Path, help="scenario TOML file, e.g. scenarios/smoke.toml")
+    run.add_argument("--host", help="base URL of the API under test (default: the scenario's, else the embedded demo API)")
+    run.add_argument("--profile", choices=["hardened", "vulnerable"], help="profile of the embedded demo API")
+    run.add_argument("--workers", type=_positive_int, help="local Locust worker processes (default: CPU count; 0: one process)")
+    run.add_argument("--users", type=_positive_int, help="concurrent users (replaces the scenario's load and stages)")
+    run.add_argument("--spawn-rate", type=float, help="users started per second")
+    run.add_argument("--duration", type=_duration, help="run time, e.g. 90s or 5m")
+    run.add_argument("--out", type=Path, default=Path("reports"), help="folder for run folders (default: reports/)")
+
+    target = sub.add_parser("target", help="run the embedded demo chatbot API alone")
+    from harness.target.cli import add_arguments
+
+    add_arguments(target)
+
+    report = sub.add_parser("report", help="recompute every output of a run from its samples on disk")
+    report.add_argument("run_dir", type=Path)
+
+    validate = sub.add_parser("validate", help="check a scenario file and exit")
+    validate.add_argument("scenario", type=Path)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    if args.command == "run":
+        from harness.run import RunOptions, run
+
+        return run(RunOptions(scenario=args.scenario, host=args.host, profile=args.profile, workers=args.workers,
+                              users=args.users or None, spawn_rate=args.spawn_rate, duration_s=args.duration,
+                              out=args.out))
+    if args.command == "target":
+        from harness.target.cli import run as run_target
+
+        return run_target(args)
+    if args.command == "report":
+        return _report(args.run_dir)
+    return _validate(args.scenario)
+
+
+def _report(run_dir: Path) -> int:
+    from harness.report import build_report, format_table
+    from harness.run import exit_code
+
+    if not (run_dir / "samples").is_dir():
+        print(f"harness: {run_dir}: not a run folder (expected a samples/ folder inside)", file=sys.stderr)
+        return 2
+    summary = build_report(run_dir)
+    print(format_table(summary))
+    return exit_code(summary)
+
+
+def _validate(path: Path) -> int:
+    try:
+        scenario = load_scenario(path)
+    except ScenarioError as exc:
+        print(f"harness: {exc}", file=sys.stderr)
+        return 2
+    print(f"{path}: ok: scenario {scenario.name!r}, {len(scenario.endpoints)} endpoints, "
+          f"journeys {', '.join(scenario.journeys)}, {scenario.load.planned_duration_s:g} s planned, "
+          f"target {scenario.host or 'embedded demo API'}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,217 @@
+"""The report's figures, drawn with matplotlib's Agg backend (no display, no seaborn).
+
+Each function takes already-computed figures (the per-second series of `analysis.per_second` or
+the summary of `analysis.summarize`), writes one PNG and returns its path. Empty data gives an
+empty chart that says "no samples", so a report of a failed run still has all its images.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+from matplotlib.axes import Axes  # noqa: E402
+from matplotlib.figure import Figure  # noqa: E402
+from matplotlib.patches import Patch  # noqa: E402
+from matplotlib.lines import Line2D  # noqa: E402
+from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter  # noqa: E402
+
+__all__ = ["plot_latency_over_time", "plot_percentile_bars", "plot_throughput"]
+
+DPI = 110
+SIZE = (10.0, 4.8)
+DEFAULT_TARGET_MS = 500.0
+COLORS = plt.get_cmap("tab10").colors
+# Log scale when the slowest figure is this many times the fastest: a 3 s LLM route would
+# otherwise flatten a 40 ms login into the axis.
+LOG_SPAN = 30.0
+
+
+def _figure(title: str, rows: int = 1) -> tuple[Figure, list[Axes]]:
+    height = SIZE[1] if rows == 1 else SIZE[1] * 0.75 * rows
+    fig, axes = plt.subplots(rows, 1, figsize=(SIZE[0], height), sharex=True, squeeze=False)
+    fig.suptitle(title, fontsize=13, fontweight="bold")
+    return fig, list(axes[:, 0])
+
+
+def _save(fig: Figure, path: Path | str) -> Path:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=DPI, bbox_inches="tight", facecolor="white")
+    plt.close(fig)
+    return path
+
+
+def _no_samples(ax: Axes) -> None:
+    ax.text(0.5, 0.5, "no samples", ha="center", va="center", fontsize=16, color="0.45",
+            transform=ax.transAxes)
+    ax.set_xticks([])
+    ax.set_yticks([])
+
+
+def _legend_outside(ax: Axes) -> None:
+    if ax.get_legend_handles_labels()[0]:
+        ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0.0, fontsize=9,
+                  frameon=False)
+
+
+def _maybe_log(ax: Axes, values: np.ndarray) -> None:
+    """Log y axis when the values span more than LOG_SPAN, with plain labels (50, 100, 200...)."""
+    positive = values[np.isfinite(values) & (values > 0)]
+    if positive.size and positive.max() / positive.min() > LOG_SPAN:
+        ax.set_yscale("log")
+        ax.yaxis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
+        plain = FuncFormatter(lambda v, _: f"{v:,.0f}" if v >= 1 else f"{v:g}")
+        ax.yaxis.set_major_formatter(plain)
+        ax.yaxis.set_minor_formatter(NullFormatter())
+
+
+def _color(names: list[str], name: str) -> tuple[float, float, float]:
+    return COLORS[names.index(name) % len(COLORS)]
+
+
+def _target_lines(ax: Axes, targets: Mapping[str, float | None], names: list[str]) -> None:
+    """One dashed line per distinct target; a shared value (the usual 500 ms) is drawn once."""
+    values = {n: float(t) for n, t in targets.items() if t is not None and math.isfinite(float(t))}
+    if not values:
+        return
+    if len(set(values.values())) == 1:
+        limit = next(iter(values.values()))
+        ax.axhline(limit, color="crimson", linestyle="--", linewidth=1.4,
+                   label=f"target {limit:g} ms")
+        return
+    for name, limit in sorted(values.items()):
+        color = _color(names, name) if name in names else "crimson"
+        ax.axhline(limit, color=color, linestyle="--", linewidth=1.2,
+                   label=f"target {name} {limit:g} ms")
+
+
+def _full_seconds(rows: pd.DataFrame, seconds: np.ndarray, column: str, fill: float) -> np.ndarray:
+    """`column` on every second of the run, so gaps show as gaps (latency) or zeros (counts)."""
+    return rows.set_index("second")[column].reindex(seconds, fill_value=fill).to_numpy(dtype=float)
+
+
+def plot_latency_over_time(
+    series: pd.DataFrame, targets: Mapping[str, float | None] | None, path: Path | str
+) -> Path:
+    """p95 (solid) and p99 (dotted) of legit successful responses per endpoint, second by second,
+    against the latency targets (dashed)."""
+    fig, (ax,) = _figure("Latency over time (legit, non-blocked, successful responses)")
+    has_data = not series.empty and series["p95_ms"].notna().any()
+    if not has_data:
+        _no_samples(ax)
+        return _save(fig, path)
+    names = sorted(series["endpoint"].unique())
+    seconds = np.arange(int(series["second"].min()), int(series["second"].max()) + 1)
+    for name in names:
+        rows = series[series["endpoint"] == name]
+        if rows["p95_ms"].isna().all():
+            continue
+        color = _color(names, name)
+        ax.plot(seconds, _full_seconds(rows, seconds, "p95_ms", np.nan), color=color,
+                linewidth=1.8, marker="." if len(seconds) < 40 else None, label=f"{name} p95")
+        ax.plot(seconds, _full_seconds(rows, seconds, "p99_ms", np.nan), color=color,
+                linewidth=1.2, linestyle=":", label=f"{name} p99")
+    _target_lines(ax, targets or {}, names)
+    values = series[["p95_ms", "p99_ms"]].to_numpy(dtype=float).ravel()
+    _maybe_log(ax, np.concatenate([values, [t for t in (targets or {}).values() if t]]))
+    if ax.get_yscale() == "linear":
+        ax.set_ylim(bottom=0)
+    ax.set_xlabel("time since start (s)")
+    ax.set_ylabel("latency (ms)" + (", log scale" if ax.get_yscale() == "log" else ""))
+    ax.grid(True, alpha=0.3)
+    _legend_outside(ax)
+    return _save(fig, path)
+
+
+def plot_percentile_bars(summary: Mapping, path: Path | str) -> Path:
+    """p50/p95/p99 per endpoint as grouped bars; each endpoint's target as a dashed bar-wide line.
+
+    Endpoints without a latency target (LLM routes) are drawn hatched and marked "no target".
+    """
+    fig, (ax,) = _figure("Latency percentiles vs target (legit, non-blocked, successful)")
+    endpoints: Mapping[str, Mapping] = summary.get("endpoints") or {}
+    names = [n for n, e in endpoints.items() if e.get("latency_samples")]
+    if not names:
+        _no_samples(ax)
+        return _save(fig, path)
+    limits = {t["endpoint"]: t["limit"] for t in summary.get("thresholds") or []}
+    keys = [("p50_ms", "p50", 0.45), ("p95_ms", "p95", 0.75), ("p99_ms", "p99", 1.0)]
+    x = np.arange(len(names))
+    width = 0.26
+    handles: list = []
+    for j, (key, label, alpha) in enumerate(keys):
+        heights = np.array([endpoints[n].get(key) or np.nan for n in names], dtype=float)
+        bars = ax.bar(x + (j - 1) * width, heights, width, color="tab:blue", alpha=alpha,
+                      edgecolor="0.2", linewidth=0.6)
+        handles.append(Patch(facecolor="tab:blue", alpha=alpha, edgecolor="0.2", label=label))
+        for bar, name in zip(bars, names):
+            if name not in limits:
+                bar.set_hatch("//")
+            if key == "p95_ms" and np.isfinite(bar.get_height()):
+                over = name in limits and bar.get_height() >= limits[name]
+                ax.annotate(f"{bar.get_height():,.0f}", (bar.get_x() + bar.get_width() / 2,
+                            bar.get_height()), ha="center", va="bottom", fontsize=8,
+                            color="crimson" if over else "0.15",
+                            fontweight="bold" if over else "normal")
+    for i, name in enumerate(names):
+        if name in limits:
+            ax.hlines(limits[name], i - 1.6 * width, i + 1.6 * width, colors="crimson",
+                      linestyles="--", linewidth=1.6)
+    shared = set(limits[n] for n in names if n in limits)
+    if shared:
+        label = f"target {next(iter(shared)):g} ms" if len(shared) == 1 else "p95 target"
+        handles.append(Line2D([], [], color="crimson", linestyle="--", linewidth=1.6, label=label))
+    if len(limits) < len(names) or not limits:
+        handles.append(Patch(facecolor="white", edgecolor="0.2", hatch="//", label="no target"))
+    pad = max(0.6, (3 - len(names)) / 2 + 0.1)  # one endpoint must not make three slabs
+    ax.set_xlim(-pad, len(names) - 1 + pad)
+    ax.set_xticks(x, [n if n in limits else f"{n}\n(no target)" for n in names])
+    values = np.array([endpoints[n].get(k) or np.nan for n in names for k, _, _ in keys] +
+                      list(limits.values()), dtype=float)
+    _maybe_log(ax, values)
+    ax.set_xlabel("endpoint")
+    ax.set_ylabel("latency (ms)" + (", log scale" if ax.get_yscale() == "log" else ""))
+    ax.grid(True, axis="y", alpha=0.3)
+    ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0.0,
+              fontsize=9, frameon=False)
+    return _save(fig, path)
+
+
+def plot_throughput(series: pd.DataFrame, path: Path | str) -> Path:
+    """Requests per second per endpoint (top); errors and blocked per second, all endpoints."""
+    fig, (top, bottom) = _figure("Throughput", rows=2)
+    if series.empty:
+        _no_samples(top)
+        _no_samples(bottom)
+        return _save(fig, path)
+    names = sorted(series["endpoint"].unique())
+    seconds = np.arange(int(series["second"].min()), int(series["second"].max()) + 1)
+    for name in names:
+        rows = series[series["endpoint"] == name]
+        top.plot(seconds, _full_seconds(rows, seconds, "requests", 0), color=_color(names, name),
+                 linewidth=1.6, label=name)
+    per_second = series.groupby("second")[["errors", "blocked"]].sum()
+    per_second = per_second.reindex(seconds, fill_value=0)
+    bottom.plot(seconds, per_second["errors"].to_numpy(), color="crimson", linewidth=1.6,
+                label="errors")
+    bottom.plot(seconds, per_second["blocked"].to_numpy(), color="darkorange", linewidth=1.6,
+                linestyle="--", label="blocked")
+    top.set_ylabel("requests/s")
+    top.set_title("requests per second, by endpoint", fontsize=10)
+    bottom.set_ylabel("responses/s")
+    bottom.set_title("errors and blocked per second, all endpoints", fontsize=10)
+    bottom.set_xlabel("time since start (s)")
+    for ax in (top, bottom):
+        ax.set_ylim(bottom=0)
+        ax.grid(True, alpha=0.3)
+        _legend_outside(ax)
+    return _save(fig, path)

@@ -1,0 +1,329 @@
+"""Locust event hooks that make any locustfile importing this module record a harness run.
+
+Importing it registers listeners on `locust.events`:
+- on the master (or a single local process): load the scenario, resolve credentials, create the
+  run folder, append every arriving sample batch to `samples/`, keep `progress.json` fresh, stop
+  the run gracefully at the planned time, and write `run.json` (and, outside `harness run`, the report);
+- on each worker: record one row per request and ship the rows with Locust's own stats reports.
+
+The run ends by the plugin's own timer rather than Locust's `--run-time`, because Locust's quit
+gives workers half a second to send their last report; stopping first and waiting for that report
+is what makes "every request is a sample" hold.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import gevent
+import locust
+from locust import events
+from locust.runners import STATE_MISSING, MasterRunner, WorkerRunner
+
+from harness import __version__
+from harness.accounts import Credentials, TargetUnreachable, resolve_credentials
+from harness.collector import Collector, write_json_atomic
+from harness.plan import OPTION, RunPlan
+from harness.recorder import Recorder
+from harness.scenario import ScenarioError, load_scenario, parse_scenario
+
+__all__ = ["DEFAULT_SCENARIO", "SAMPLES_KEY", "STOP_FILE", "new_run_dir"]
+
+log = logging.getLogger("harness")
+REPO = Path(__file__).resolve().parents[1]
+DEFAULT_SCENARIO = REPO / "scenarios" / "smoke.toml"
+SAMPLES_KEY = "harness_samples"  # key of the sample columns inside a worker's stats report
+STOP_FILE = "STOP"  # created in the run folder by `harness run` on Ctrl-C: finish now, gracefully
+REPORT_INTERVAL_S = 3.0  # Locust's WORKER_REPORT_INTERVAL
+
+
+def new_run_dir(reports_dir: Path, scenario_name: str) -> Path:
+    stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
+    path = Path(reports_dir) / f"{stamp}-{scenario_name}"
+    suffix = 1
+    while path.exists():
+        suffix += 1
+        path = Path(reports_dir) / f"{stamp}-{scenario_name}-{suffix}"
+    (path / "samples").mkdir(parents=True)
+    (path / "logs").mkdir()
+    return path
+
+
+@events.init_command_line_parser.add_listener
+def _add_arguments(parser: Any) -> None:
+    group = parser  # Locust's own parser: its add_argument knows include_in_web_ui
+    group.add_argument("--scenario", default=str(DEFAULT_SCENARIO), help="scenario TOML file (default: scenarios/smoke.toml)")
+    group.add_argument("--run-dir", default="", include_in_web_ui=False,
+                       help="write the run folder here (default: reports/<time>-<scenario>)")
+    group.add_argument("--harness-managed", action="store_true", default=False, include_in_web_ui=False,
+                       help=argparse.SUPPRESS)
+    group.add_argument("--flat-load", action="store_true", default=False, include_in_web_ui=False,
+                       help="ignore the scenario's stages: run --users at --spawn-rate for the whole run")
+
+
+@events.init.add_listener
+def _on_init(environment: Any, runner: Any = None, **_: Any) -> None:
+    if runner is None or environment.parsed_options is None:
+        return  # used as a library without a command line: nothing to record into
+    if isinstance(runner, WorkerRunner):
+        _install_worker(environment)
+    else:
+        global active_session
+        active_session = _Session(environment, runner)
+        active_session.install()
+
+
+def _install_worker(environment: Any) -> None:
+    recorder = Recorder()
+    environment.events.request.add_listener(recorder.on_request)
+
+    def attach(client_id: str, data: dict[str, Any]) -> None:
+        data[SAMPLES_KEY] = recorder.batch.take()
+
+    environment.events.report_to_master.add_listener(attach)
+
+
+def _shape_type() -> type:
+    from harness.shape import ScenarioShape
+
+    return ScenarioShape
+
+
+active_session: "_Session | None" = None  # the recording side of this process's run, if it is master or local
+
+
+class _Session:
+    """The recording side of one run, on the master or the single local process."""
+
+    def __init__(self, environment: Any, runner: Any) -> None:
+        self.environment = environment
+        self.runner = runner
+        self.options = environment.parsed_options
+        self.is_master = isinstance(runner, MasterRunner)
+        self.finishing = False
+        self.finished = False
+        self.abort_reason: str | None = None
+        self.stop_reason: str | None = None
+        self.started_at: float | None = None
+        self.last_report: dict[str, float] = {}
+        self.lost_workers: dict[str, float] = {}
+        self.recorder = Recorder()
+        self.closed = False
+
+    # --- set-up --------------------------------------------------------------------------
+    def install(self) -> None:
+        options = self.options
+        try:
+            scenario = load_scenario(options.scenario)
+            if options.flat_load and scenario.load.stages:
+                raw = {**scenario.raw, "load": {k: v for k, v in scenario.raw["load"].items() if k != "stages"}}
+                scenario = parse_scenario(raw, source=options.scenario, base_dir=Path(options.scenario).parent)
+        except ScenarioError as exc:
+            _fail(str(exc), 2)
+        host = self.environment.host or scenario.host
+        if not host:
+            _fail(f"{options.scenario}: target.host: no host to test; pass --host URL "
+                  "(or use `harness run`, which starts the embedded demo API)", 2)
+        self.environment.host = host
+        self.scenario = scenario
+        self.run_dir = Path(options.run_dir) if options.run_dir else new_run_dir(Path("reports"), scenario.name)
+        (self.run_dir / "samples").mkdir(parents=True, exist_ok=True)
+        self.planned_s = options.run_time or (scenario.load.planned_duration_s if options.headless else None)
+        options.run_time = None  # the plugin ends the run itself: see the module docstring
+        self.meta: dict[str, Any] = {
+            "id": self.run_dir.name,
+            "scenario": scenario.name,
+            "host": host,
+            "started_at": None,
+            "ended_at": None,
+            "planned_duration_s": self.planned_s,
+            "workers": 0,
+            "locust_version": locust.__version__,
+            "harness_version": __version__,
+            "aborted": False,
+            "abort_reason": None,
+            "targets": scenario.latency_targets(),
+            "streaming_endpoints": scenario.streaming_endpoints(),
+            "users": scenario.load.users,
+            "stages": [s.__dict__ for s in scenario.load.stages],
+        }
+        try:
+            credentials = resolve_credentials(scenario, host)
+        except ScenarioError as exc:
+            _fail(str(exc), 2)
+        except TargetUnreachable as exc:
+            self.abort_reason = str(exc)
+            self._write_meta(aborted=True)
+            _fail(f"{exc}; run folder: {self.run_dir}", 3)
+        self.credentials = credentials
+        setattr(options, OPTION, RunPlan(self.run_dir.name, scenario, credentials).encode())
+        self._copy_scenario(credentials)
+        self._weigh_user_classes()
+        self.collector = Collector(self.run_dir / "samples")
+        self._write_meta()
+
+        events_ = self.environment.events
+        if self.is_master:
+            events_.worker_report.add_listener(self._on_worker_report)
+        else:
+            events_.request.add_listener(self.recorder.on_request)
+        events_.test_start.add_listener(self._on_test_start)
+        events_.quitting.add_listener(self._on_quitting)
+
+    def _copy_scenario(self, credentials: Credentials) -> None:
+        text = Path(self.options.scenario).read_text(encoding="utf-8")
+        for secret in credentials.secrets():
+            text = text.replace(secret, "[redacted]")
+        (self.run_dir / "scenario.toml").write_text(text, encoding="utf-8")
+
+    def _weigh_user_classes(self) -> None:
+        """Journey weights come from the scenario; classes of journeys it leaves out do not run."""
+        classes = self.environment.user_classes
+        journeys = self.scenario.journeys
+        if not any(getattr(c, "journey", None) in journeys for c in classes):
+            return  # a locustfile of the user's own: leave its classes as they are
+        for user_class in classes:
+            name = getattr(user_class, "journey", None)
+            user_class.weight = max(1, round(journeys[name] * 100)) if name in journeys else 0
+        classes[:] = [c for c in classes if c.weight > 0]
+
+    # --- during the run ------------------------------------------------------------------
+    def _on_test_start(self, **_: Any) -> None:
+        if self.started_at is not None:
+            return
+        self.started_at = time.time()
+        self.meta["started_at"] = self.started_at
+        self._write_meta()
+        if not self.is_master:
+            gevent.spawn(self._flush_local_forever)
+        if not isinstance(self.environment.shape_class, _shape_type()):
+            gevent.spawn(self._end_when_due)  # with ScenarioShape, its tick() ends the run instead
+        gevent.spawn(self._watch)
+
+    def due(self) -> bool:
+        """Time to end: the planned duration has passed, or `harness run` asked us to stop."""
+        if self.stop_reason is not None:
+            return True
+        return bool(self.planned_s and self.started_at and time.time() - self.started_at >= self.planned_s)
+
+    def _end_when_due(self) -> None:
+        while not self.due():
+            gevent.sleep(0.2)
+        self.finish()
+        if self.options.headless:
+            self.runner.quit()
+
+    def _on_worker_report(self, client_id: str, data: dict[str, Any]) -> None:
+        self.last_report[client_id] = time.time()
+        columns = data.pop(SAMPLES_KEY, None)
+        if columns:
+            self.collector.add(columns, worker=client_id)
+
+    def _flush_local(self) -> None:
+        self.collector.add(self.recorder.batch.take(), worker="local")
+
+    def _flush_local_forever(self) -> None:
+        while not self.finished:
+            gevent.sleep(1.0)
+            self._flush_local()
+
+    def _watch(self) -> None:
+        """Once a second: progress for `harness run`, lost workers, and the Ctrl-C stop request."""
+        while not self.closed:
+            if self.stop_reason is None and (self.run_dir / STOP_FILE).exists():
+                self.stop_reason = "interrupted by the user (Ctrl-C)"
+            if self.is_master:
+                self.meta["workers"] = max(self.meta["workers"], len(self.runner.clients.all))
+                for client in self.runner.clients.all:
+                    if client.state == STATE_MISSING and client.id not in self.lost_workers:
+                        self.lost_workers[client.id] = time.time()
+                        log.warning("harness: worker %s lost", client.id)
+            self._write_progress()
+            gevent.sleep(1.0)
+
+    def _write_progress(self) -> None:
+        total = self.runner.stats.total
+        elapsed = time.time() - self.started_at if self.started_at else 0.0
+        p95 = self.collector.live_p95_ms()
+        write_json_atomic(
+            self.run_dir / "progress.json",
+            {
+                "elapsed_s": round(elapsed, 1),
+                "planned_s": self.planned_s,
+                "requests": total.num_requests,
+                "failures": total.num_failures,
+                "rps": round(total.current_rps, 1),
+                "p95_ms": None if p95 != p95 else round(p95, 1),
+                "users": self.runner.user_count,
+                "workers": len(self.runner.clients.all) if self.is_master else 0,
+                "samples": self.collector.rows,
+                "state": "finished" if self.finished else ("finishing" if self.finishing else self.runner.state),
+            },
+        )
+
+    def finish(self) -> None:
+        """Stop the users and wait until every sample has reached us. The caller then quits Locust."""
+        if self.finishing:
+            return
+        self.finishing = True
+        self.abort_reason = self.stop_reason
+        if self.is_master:
+            workers = [c.id for c in self.runner.clients.all if c.state != STATE_MISSING]
+            self.meta["workers"] = max(self.meta["workers"], len(workers))
+            self.runner.stop()
+            stopped_at = time.time()
+            deadline = stopped_at + REPORT_INTERVAL_S + 2.0
+            while time.time() < deadline and any(self.last_report.get(w, 0) <= stopped_at for w in workers):
+                gevent.sleep(0.1)
+        else:
+            self.runner.stop()
+            self._flush_local()
+        self.finished = True
+        self._write_progress()
+
+    # --- the end -------------------------------------------------------------------------
+    def _on_quitting(self, **_: Any) -> None:
+        if self.closed:
+            return
+        if not self.is_master:
+            self._flush_local()
+        if not self.finished and self.abort_reason is None:
+            self.abort_reason = "interrupted before the planned end"
+        self._write_meta(aborted=self.abort_reason is not None, final=True)
+        self.closed = True
+        if not self.options.harness_managed:
+            from harness.report import build_report, format_table
+
+            summary = build_report(self.run_dir)
+            print(format_table(summary), file=sys.stderr)
+            print(f"report: {self.run_dir / 'report.html'}", file=sys.stderr)
+
+    def _write_meta(self, aborted: bool = False, final: bool = False) -> None:
+        meta = self.meta
+        meta["aborted"] = aborted
+        meta["abort_reason"] = self.abort_reason
+        if final:
+            stats = self.runner.stats
+            meta["ended_at"] = time.time()
+            meta["locust_totals"] = {"requests": stats.total.num_requests, "failures": stats.total.num_failures}
+            meta["locust_percentiles"] = {
+                name: {f"p{int(q * 100)}_ms": entry.get_response_time_percentile(q) for q in (0.5, 0.95, 0.99)}
+                for (name, _method), entry in stats.entries.items()
+            }
+            meta["samples_written"] = self.collector.rows
+            meta["samples_by_worker"] = dict(self.collector.rows_by_worker)
+            meta["lost_workers"] = [{"worker": w, "lost_at": t} for w, t in self.lost_workers.items()]
+            if not self.is_master:
+                meta["workers"] = 0
+        write_json_atomic(self.run_dir / "run.json", meta)
+
+
+def _fail(message: str, code: int) -> None:
+    print(f"harness: {message}", file=sys.stderr)
+    raise SystemExit(code)

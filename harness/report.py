@@ -1,0 +1,432 @@
+"""A run folder's outputs from its samples: summary.json, per_second.csv, plots/*.png, report.html.
+
+`build_report` only reads what is on disk, so `harness report RUN_DIR` recomputes everything of a
+past run, and a killed run (no run.json, no samples, a broken part) still gets every file with a
+"fail" verdict that says why, rather than a traceback.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import json
+import re
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from harness.analysis import per_second, run_window, summarize
+from harness.plots import plot_latency_over_time, plot_percentile_bars, plot_throughput
+from harness.samples import read_samples
+
+__all__ = ["Section", "build_report", "load_run", "render_html", "format_table", "PLOTS"]
+
+# file name in plots/ -> (element id, caption)
+PLOTS: dict[str, tuple[str, str]] = {
+    "percentiles_vs_target.png": (
+        "plot-percentiles",
+        "p50, p95 and p99 per endpoint against its p95 target (hatched: no target).",
+    ),
+    "latency_over_time.png": (
+        "plot-latency",
+        "p95 (solid) and p99 (dotted) second by second; dashed: the target.",
+    ),
+    "throughput.png": (
+        "plot-throughput",
+        "Requests per second by endpoint; errors and blocked responses per second.",
+    ),
+}
+
+
+@dataclass(frozen=True)
+class Section:
+    """An extra part of report.html from a later analysis (rate limits, spend, audit).
+
+    `body` is HTML that its builder has already escaped; it is inserted as is.
+    """
+
+    id: str
+    title: str
+    body: str
+
+
+def load_run(run_dir: Path) -> tuple[dict, list[str]]:
+    """run.json as a dict (empty if missing or unreadable) and notes on what was wrong with it.
+
+    `id` and `scenario` fall back to the folder name (`<YYYYmmdd-HHMMSS>-<scenario>`).
+    """
+    run_dir = Path(run_dir)
+    notes: list[str] = []
+    run: dict[str, Any] = {}
+    path = run_dir / "run.json"
+    try:
+        loaded = json.loads(path.read_text(encoding="utf-8"))
+        if isinstance(loaded, dict):
+            run = loaded
+        else:
+            notes.append("run.json is not a JSON object: ignored")
+    except FileNotFoundError:
+        notes.append("run.json missing: the run did not finish (killed?); no targets known")
+    except (OSError, ValueError) as exc:
+        notes.append(f"run.json unreadable ({type(exc).__name__}): the run did not finish cleanly")
+    run.setdefault("id", run_dir.name)
+    match = re.fullmatch(r"\d{8}-\d{6}-(.+)", run_dir.name)
+    if match and not run.get("scenario"):
+        run["scenario"] = match.group(1)
+    return run, notes
+
+
+def _read_samples(run_dir: Path) -> tuple[pd.DataFrame, list[str]]:
+    """All readable samples; a part that cannot be read is skipped and named in a note."""
+    skipped: list[str] = []
+    samples = read_samples(run_dir, skipped=skipped)
+    return samples, [f"skipped unreadable sample file {name}" for name in skipped]
+
+
+def build_report(run_dir: Path, sections: Sequence[Section] = ()) -> dict:
+    """Compute the summary of a run folder, write all its outputs, and return the summary."""
+    run_dir = Path(run_dir)
+    run, notes = load_run(run_dir)
+    samples, sample_notes = _read_samples(run_dir)
+    summary = summarize(samples, run)
+    summary["notes"] = notes + sample_notes + summary["notes"]
+
+    t0, _ = run_window(samples, run)
+    series = per_second(samples, t0)
+    del samples  # the largest object; the figures below need only the summary and the series
+
+    run_dir.mkdir(parents=True, exist_ok=True)
+    (run_dir / "summary.json").write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
+    series.to_csv(run_dir / "per_second.csv", index=False)
+
+    plots_dir = run_dir / "plots"
+    targets = {name: e.get("target_p95_ms") for name, e in summary["endpoints"].items()}
+    plot_percentile_bars(summary, plots_dir / "percentiles_vs_target.png")
+    plot_latency_over_time(series, targets, plots_dir / "latency_over_time.png")
+    plot_throughput(series, plots_dir / "throughput.png")
+
+    images = {name: (plots_dir / name).read_bytes() for name in PLOTS}
+    page = render_html(summary, images, sections)
+    (run_dir / "report.html").write_text(page, encoding="utf-8")
+    return summary
+
+
+# --- formatting helpers ---------------------------------------------------------------------
+
+def _ms(value: Any) -> str:
+    """Milliseconds with one decimal below 10 s, so 499.6 never reads as a passing "500"."""
+    if value is None:
+        return "–"
+    return f"{value:,.1f}" if abs(value) < 10_000 else f"{value:,.0f}"
+
+
+def _num(value: Any, digits: int = 1) -> str:
+    if value is None:
+        return "–"
+    if isinstance(value, int):
+        return f"{value:,}"
+    return f"{value:,.{digits}f}"
+
+
+def _pct(value: Any) -> str:
+    return "–" if value is None else f"{value * 100:.2f} %"
+
+
+def _duration(seconds: Any) -> str:
+    if seconds is None:
+        return "unknown"
+    minutes, secs = divmod(float(seconds), 60)
+    return f"{int(minutes)} min {secs:.1f} s" if minutes else f"{secs:.1f} s"
+
+
+def _over(endpoint: Mapping) -> bool:
+    target, p95 = endpoint.get("target_p95_ms"), endpoint.get("p95_ms")
+    return target is not None and (p95 is None or p95 >= target)
+
+
+# --- report.html ----------------------------------------------------------------------------
+
+CSS = """
+:root{--pass:#137333;--fail:#b3261e;--ink:#1f2328;--muted:#59636e;--line:#d0d7de;--bg:#f6f8fa}
+*{box-sizing:border-box}
+body{margin:0;font:15px/1.5 system-ui,-apple-system,"Segoe UI",Roboto,Helvetica,Arial,sans-serif;
+  color:var(--ink);background:#fff}
+main{max-width:1200px;margin:0 auto;padding:16px}
+h1{font-size:18px;margin:0 0 12px;color:var(--muted);font-weight:600;overflow-wrap:anywhere}
+h2{font-size:20px;margin:28px 0 10px;border-bottom:1px solid var(--line);padding-bottom:4px}
+.verdict{border-radius:12px;padding:18px 20px;color:#fff}
+.verdict.pass{background:var(--pass)}
+.verdict.fail{background:var(--fail)}
+.verdict .badge{font-size:48px;font-weight:800;letter-spacing:.05em;line-height:1}
+.verdict ul{margin:10px 0 0;padding-left:20px}
+.facts{display:grid;grid-template-columns:repeat(auto-fit,minmax(140px,1fr));gap:10px 18px;
+  margin:16px 0 0}
+.facts dt{font-size:12px;text-transform:uppercase;letter-spacing:.04em;opacity:.85}
+.facts dd{margin:0;font-weight:650;overflow-wrap:anywhere}
+.scroll{overflow-x:auto;-webkit-overflow-scrolling:touch;border:1px solid var(--line);
+  border-radius:8px}
+table{border-collapse:separate;border-spacing:0;width:100%;font-variant-numeric:tabular-nums;font-size:14px}
+th,td{padding:6px 8px;border-bottom:1px solid var(--line);text-align:right;white-space:nowrap}
+th{background:var(--bg);font-weight:650}
+tr:last-child td{border-bottom:0}
+th:first-child,td:first-child{text-align:left;position:sticky;left:0;background:#fff}
+th:first-child{background:var(--bg)}
+table.left th,table.left td{text-align:left}
+td.text{white-space:normal;min-width:14em}
+td.over{background:#fde7e9;color:var(--fail);font-weight:700}
+td.pass{color:var(--pass);font-weight:700}
+td.fail{color:var(--fail);font-weight:700}
+.muted{color:var(--muted)}
+.notes{background:#fff8c5;border:1px solid #d4a72c;border-radius:8px;padding:8px 12px 8px 28px;
+  margin:14px 0 0}
+figure{margin:0 0 22px}
+figure img{display:block;max-width:100%;height:auto;border:1px solid var(--line);border-radius:6px}
+figcaption{color:var(--muted);font-size:13px;margin-top:4px}
+code{background:var(--bg);padding:1px 4px;border-radius:4px}
+footer{color:var(--muted);font-size:12px;margin:28px 0 8px}
+@media (max-width:520px){.verdict .badge{font-size:38px}main{padding:10px}th,td{padding:5px 8px}}
+"""
+
+
+def _e(value: Any) -> str:
+    return html.escape("" if value is None else str(value), quote=True)
+
+
+def _aborted(run: Mapping) -> str:
+    if not run.get("aborted"):
+        return "no"
+    return f"yes: {run['abort_reason']}" if run.get("abort_reason") else "yes"
+
+
+def _verdict_section(summary: Mapping) -> str:
+    run, totals = summary.get("run") or {}, summary.get("totals") or {}
+    verdict = summary.get("verdict", "fail")
+    facts = [
+        ("scenario", run.get("scenario") or "unknown"),
+        ("host", run.get("host") or "unknown"),
+        ("started (UTC)", (run.get("started_at") or "unknown").replace("T", " ")[:19]),
+        ("duration", _duration(run.get("duration_s"))),
+        ("workers", run.get("workers") if run.get("workers") is not None else "unknown"),
+        ("requests", _num(totals.get("requests", 0))),
+        ("errors", f"{_num(totals.get('errors', 0))} ({_pct(totals.get('error_rate'))})"),
+        ("blocked", _num(totals.get("blocked", 0))),
+        ("aborted", _aborted(run)),
+    ]
+    items = "".join(
+        f'<div><dt>{_e(k)}</dt><dd data-fact="{_e(k)}">{_e(v)}</dd></div>' for k, v in facts
+    )
+    reasons = "".join(f"<li>{_e(r)}</li>" for r in summary.get("verdict_reasons") or [])
+    return (
+        f'<section id="verdict" class="verdict {_e(verdict)}" data-verdict="{_e(verdict)}">'
+        f'<div class="badge">{_e(verdict.upper())}</div>'
+        + (f'<ul class="reasons">{reasons}</ul>' if reasons else "")
+        + f'<dl class="facts">{items}</dl></section>'
+    )
+
+
+def _notes_block(summary: Mapping) -> str:
+    notes = summary.get("notes") or []
+    if not notes:
+        return ""
+    return '<ul id="notes" class="notes">' + "".join(f"<li>{_e(n)}</li>" for n in notes) + "</ul>"
+
+
+def _table(head: Sequence[str], rows: Sequence[str], table_id: str, cls: str = "") -> str:
+    cells = "".join(f"<th>{_e(h)}</th>" for h in head)
+    return (
+        f'<div class="scroll"><table id="{_e(table_id)}" class="{cls}">'
+        f"<thead><tr>{cells}</tr></thead>"
+        f'<tbody>{"".join(rows)}</tbody></table></div>'
+    )
+
+
+def _thresholds_section(summary: Mapping) -> str:
+    thresholds = summary.get("thresholds") or []
+    if not thresholds:
+        body = '<p class="muted">No latency targets in this run.</p>'
+    else:
+        rows = []
+        for t in thresholds:
+            result = "pass" if t.get("passed") else "fail"
+            note = f'<br><span class="muted">{_e(t["note"])}</span>' if t.get("note") else ""
+            observed = t.get("observed")
+            rows.append(
+                f'<tr data-endpoint="{_e(t.get("endpoint"))}">'
+                f'<td class="expr"><code>{_e(t.get("expr"))}</code>{note}</td>'
+                f'<td class="observed" data-value="{_e(observed)}">{_e(_ms(observed))} ms</td>'
+                f'<td class="{result}">{result.upper()}</td></tr>'
+            )
+        body = _table(["threshold", "observed", "result"], rows, "thresholds-table")
+    return f'<section id="thresholds"><h2>Thresholds</h2>{body}</section>'
+
+
+def _endpoints_section(summary: Mapping) -> str:
+    endpoints: Mapping[str, Mapping] = summary.get("endpoints") or {}
+    head = ["endpoint", "requests", "ok", "blocked", "errors", "error rate", "req/s", "p50 ms",
+            "p95 ms", "p99 ms", "p99.9 ms", "max ms", "n", "p95 target"]
+    rows = []
+    for name, e in endpoints.items():
+        d = f'data-endpoint="{_e(name)}"'
+
+        def cell(cls: str, text: str, value: Any = None, extra: str = "") -> str:
+            data = f' data-value="{_e(value)}"' if value is not None else ""
+            return f'<td class="{cls}{extra}" {d}{data}>{_e(text)}</td>'
+
+        target = e.get("target_p95_ms")
+        rows.append(
+            f"<tr {d}><td class=\"endpoint\" {d}>{_e(name)}</td>"
+            + cell("requests", _num(e.get("requests")), e.get("requests"))
+            + cell("ok", _num(e.get("ok")), e.get("ok"))
+            + cell("blocked", _num(e.get("blocked")), e.get("blocked"))
+            + cell("errors", _num(e.get("errors")), e.get("errors"))
+            + cell("error-rate", _pct(e.get("error_rate")), e.get("error_rate"))
+            + cell("rps", _num(e.get("rps")), e.get("rps"))
+            + cell("p50", _ms(e.get("p50_ms")), e.get("p50_ms"))
+            + cell("p95", _ms(e.get("p95_ms")), e.get("p95_ms"), " over" if _over(e) else "")
+            + cell("p99", _ms(e.get("p99_ms")), e.get("p99_ms"))
+            + cell("p999", _ms(e.get("p999_ms")), e.get("p999_ms"))
+            + cell("max", _ms(e.get("max_ms")), e.get("max_ms"))
+            + cell("samples", _num(e.get("latency_samples")), e.get("latency_samples"))
+            + cell("target", "none" if target is None else f"< {target:g}", target)
+            + "</tr>"
+        )
+    if not rows:
+        table = '<p class="muted">No endpoint was requested.</p>'
+    else:
+        table = _table(head, rows, "endpoints-table")
+    return (
+        '<section id="endpoints"><h2>Endpoints</h2>'
+        '<p class="muted">Latency over legit, non-blocked, successful responses (n of them); '
+        "blocked and failed requests are counted apart.</p>"
+        f"{table}{_details_table(endpoints)}</section>"
+    )
+
+
+def _details_table(endpoints: Mapping[str, Mapping]) -> str:
+    """Statuses, top errors, blocked latency and first-byte/first-token times per endpoint."""
+    rows = []
+    for name, e in endpoints.items():
+        if not e.get("requests"):
+            continue
+        statuses = ", ".join(f"{s} × {n:,}" for s, n in (e.get("status_counts") or {}).items())
+        errors = "; ".join(f"{r} × {n:,}" for r, n in (e.get("error_counts") or {}).items())
+        firsts = []
+        for prefix, label in (("ttfb", "TTFB"), ("ttft", "TTFT")):
+            if f"{prefix}_p50_ms" in e:
+                firsts.append(f"{label} p50 {_ms(e[f'{prefix}_p50_ms'])} / p95 "
+                              f"{_ms(e[f'{prefix}_p95_ms'])} ms")
+        blocked = (f"p50 {_ms(e.get('blocked_p50_ms'))} / p95 {_ms(e.get('blocked_p95_ms'))} ms"
+                   if e.get("blocked") else "–")
+        rows.append(
+            f'<tr data-endpoint="{_e(name)}"><td>{_e(name)}</td>'
+            f'<td class="text statuses">{_e(statuses)}</td>'
+            f'<td class="text error-reasons">{_e(errors or "–")}</td>'
+            f'<td class="blocked-latency">{_e(blocked)}</td>'
+            f'<td class="text first-byte">{_e("; ".join(firsts) or "–")}</td></tr>'
+        )
+    if not rows:
+        return ""
+    head = ["endpoint", "statuses", "top errors", "blocked latency", "first byte / token"]
+    return '<h3>Responses</h3>' + _table(head, rows, "responses-table", "left")
+
+
+def _plots_section(images: Mapping[str, bytes]) -> str:
+    figures = []
+    for name, (element_id, caption) in PLOTS.items():
+        if name not in images:
+            continue
+        data = base64.b64encode(images[name]).decode("ascii")
+        figures.append(
+            f'<figure id="{_e(element_id)}"><img alt="{_e(caption)}" '
+            f'src="data:image/png;base64,{data}"><figcaption>{_e(caption)}</figcaption></figure>'
+        )
+    return '<section id="plots"><h2>Figures</h2>' + "".join(figures) + "</section>"
+
+
+METHOD = """
+<section id="method"><h2>How these figures were computed</h2><ul>
+<li><b>Percentiles are exact</b>, by nearest rank: p95 is the ⌈0.95·n⌉-th smallest of the n
+latencies (as HdrHistogram and wrk report), never interpolated and never Locust's rounded
+buckets, which can flip a “p95 &lt; 500 ms” verdict near the limit.</li>
+<li><b>Which responses</b>: latency figures cover legit traffic (not attack traffic) that was
+neither blocked nor failed. A request is <i>blocked</i> when its response matched the scenario's
+block rule (e.g. 429); an <i>error</i> when it was not blocked and failed (error recorded, or no
+response at all); <i>ok</i> otherwise. Blocked latency is shown apart so fast 429s cannot flatter
+the p95.</li>
+<li><b>Latency</b> runs from the request being sent to its last byte; req/s is requests over the
+measured duration of the run.</li>
+<li><b>A threshold</b> <code>p95(x) &lt; L ms</code> passes only if the exact p95 is strictly below
+L. The verdict is PASS only if every threshold passes and the run is whole (samples recorded,
+not aborted, an end time recorded).</li>
+</ul></section>
+"""
+
+
+def render_html(
+    summary: Mapping, images: Mapping[str, bytes], sections: Sequence[Section] = ()
+) -> str:
+    """The self-contained report page: inline CSS, images as data URIs, no scripts, no fetches."""
+    run = summary.get("run") or {}
+    verdict = str(summary.get("verdict", "fail")).upper()
+    title = f"{verdict} · {run.get('scenario') or 'run'} · launch-harness"
+    extra = "".join(
+        f'<section id="{_e(s.id)}"><h2>{_e(s.title)}</h2>{s.body}</section>' for s in sections
+    )
+    generated = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime())
+    return (
+        '<!doctype html>\n<html lang="en"><head><meta charset="utf-8">'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">'
+        f"<title>{_e(title)}</title><style>{CSS}</style></head><body><main>"
+        f'<h1 id="run-id">launch-harness report · {_e(run.get("id") or "")}</h1>'
+        + _verdict_section(summary)
+        + _notes_block(summary)
+        + _thresholds_section(summary)
+        + _endpoints_section(summary)
+        + _plots_section(images)
+        + extra
+        + METHOD
+        + f'<footer>launch-harness {_e(run.get("harness_version") or "")} · Locust '
+        f'{_e(run.get("locust_version") or "")} · generated {_e(generated)}</footer>'
+        "</main></body></html>\n"
+    )
+
+
+# --- terminal table -------------------------------------------------------------------------
+
+def format_table(summary: Mapping) -> str:
+    """A one-screen plain-text table of the endpoints, then the verdict line."""
+    head = ["endpoint", "requests", "errors", "blocked", "req/s", "p50", "p95", "p99", "max",
+            "target", ""]
+    rows = []
+    for name, e in (summary.get("endpoints") or {}).items():
+        target = e.get("target_p95_ms")
+        mark = "–" if target is None else ("✗" if _over(e) else "✓")
+        rows.append([
+            name, _num(e.get("requests")), _num(e.get("errors")), _num(e.get("blocked")),
+            _num(e.get("rps")), _ms(e.get("p50_ms")), _ms(e.get("p95_ms")), _ms(e.get("p99_ms")),
+            _ms(e.get("max_ms")), "–" if target is None else f"<{target:g}", mark,
+        ])
+    totals = summary.get("totals") or {}
+    rows.append(["total", _num(totals.get("requests", 0)), _num(totals.get("errors", 0)),
+                 _num(totals.get("blocked", 0)), _num(totals.get("rps")), "", "", "", "", "", ""])
+    widths = [max(len(str(r[i])) for r in [head, *rows]) for i in range(len(head))]
+
+    def line(cells: Sequence[str]) -> str:
+        first = str(cells[0]).ljust(widths[0])
+        rest = [str(c).rjust(w) for c, w in zip(cells[1:], widths[1:])]
+        return "  ".join([first, *rest]).rstrip()
+
+    rule = "-" * len(line(head))
+    body = [line(r) for r in rows[:-1]] or ["(no requests)"]
+    lines = [line(head), rule, *body, rule, line(rows[-1])]
+    run = summary.get("run") or {}
+    verdict = str(summary.get("verdict", "fail")).upper()
+    context = f"{run.get('scenario') or 'run'}, {_duration(run.get('duration_s'))}"
+    reasons = summary.get("verdict_reasons") or []
+    lines.append("latency in ms, exact, over legit non-blocked successful responses")
+    lines.append(f"verdict: {verdict} ({context})" + (": " + "; ".join(reasons) if reasons else ""))
+    return "\n".join(lines)

@@ -1,0 +1,244 @@
+"""`harness run`: the embedded target (if needed), a real Locust master and its workers, a live
+progress line, and the report at the end. It owns every process it starts and stops each one,
+Ctrl-C included.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, Any
+
+from harness.plugin import REPO, STOP_FILE, new_run_dir
+from harness.scenario import Scenario, ScenarioError, load_scenario
+
+__all__ = ["RunOptions", "run", "EXIT_PASS", "EXIT_FAIL", "EXIT_USAGE", "EXIT_ABORTED"]
+
+EXIT_PASS, EXIT_FAIL, EXIT_USAGE, EXIT_ABORTED = 0, 1, 2, 3
+LOCUSTFILE = REPO / "locustfiles" / "journeys.py"
+GRACE_S = 60.0  # how long past the planned end before the harness stops waiting for the master
+
+
+@dataclass
+class RunOptions:
+    scenario: Path
+    host: str | None = None
+    profile: str | None = None
+    workers: int | None = None  # None: one per CPU; 0: a single process, no master
+    users: int | None = None
+    spawn_rate: float | None = None
+    duration_s: float | None = None
+    out: Path = Path("reports")
+    locustfile: Path = LOCUSTFILE
+
+
+def run(options: RunOptions) -> int:
+    try:
+        scenario = load_scenario(options.scenario)
+    except ScenarioError as exc:
+        return _usage_error(str(exc))
+    if not options.locustfile.exists():
+        return _usage_error(f"{options.locustfile}: locustfile not found (run from a checkout, installed with pip -e)")
+    workers = (os.cpu_count() or 1) if options.workers is None else options.workers
+    if workers < 0:
+        return _usage_error("--workers: expected 0 (one process) or more")
+
+    run_dir = new_run_dir(options.out, scenario.name).resolve()  # Locust runs with the checkout as its cwd
+    with _Processes(run_dir) as procs:
+        host = options.host or scenario.host
+        if host is None:
+            try:
+                host = procs.start_target(scenario, options.profile)
+            except ValueError as exc:
+                return _usage_error(f"{options.scenario}: target: {exc}")
+            except RuntimeError as exc:
+                print(f"harness: embedded demo API did not start: {exc}", file=sys.stderr)
+                return EXIT_ABORTED
+        print(f"harness: {scenario.name} against {host}, {workers or 'no'} worker process(es); run folder {run_dir}",
+              file=sys.stderr)
+        master_code = procs.run_locust(_locust_args(options, scenario, host, run_dir), workers, options.locustfile)
+    if master_code in (EXIT_USAGE, EXIT_ABORTED) and not (run_dir / "run.json").exists():
+        return master_code
+
+    from harness.report import build_report, format_table
+
+    summary = build_report(run_dir)
+    print(format_table(summary), file=sys.stderr)
+    print(f"report: {run_dir / 'report.html'}", file=sys.stderr)
+    return exit_code(summary)
+
+
+def exit_code(summary: dict[str, Any]) -> int:
+    if summary.get("run", {}).get("aborted"):
+        return EXIT_ABORTED
+    return EXIT_PASS if summary.get("verdict") == "pass" else EXIT_FAIL
+
+
+def _usage_error(message: str) -> int:
+    print(f"harness: {message}", file=sys.stderr)
+    return EXIT_USAGE
+
+
+def _locust_args(options: RunOptions, scenario: Scenario, host: str, run_dir: Path) -> list[str]:
+    load = scenario.load
+    duration = options.duration_s or load.planned_duration_s
+    args = [
+        "--scenario", str(options.scenario.resolve()), "--host", host, "--run-dir", str(run_dir), "--harness-managed",
+        "--headless", "--only-summary", "-u", str(options.users or load.users),
+        "-r", str(options.spawn_rate or load.spawn_rate), "-t", f"{int(round(duration))}s",
+    ]
+    if options.users or options.spawn_rate:
+        args.append("--flat-load")
+    return args
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class _Processes:
+    """Every process this run started, stopped in reverse order on the way out."""
+
+    def __init__(self, run_dir: Path) -> None:
+        self.run_dir = run_dir
+        self.logs = run_dir / "logs"
+        self.children: list[tuple[str, subprocess.Popen, IO[bytes]]] = []
+        self.target: Any = None
+        self.interrupted = 0
+
+    def __enter__(self) -> "_Processes":
+        self._previous = signal.signal(signal.SIGINT, self._on_sigint)
+        self._previous_term = signal.signal(signal.SIGTERM, self._on_sigint)
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        for name, proc, log in reversed(self.children):
+            _stop(proc, natural_s=5.0)  # workers leave on their own once the master quits
+            log.close()
+        if self.target is not None:
+            self.target.stop()
+        signal.signal(signal.SIGINT, self._previous)
+        signal.signal(signal.SIGTERM, self._previous_term)
+
+    def _on_sigint(self, signum: int, frame: Any) -> None:
+        self.interrupted += 1
+        (self.run_dir / STOP_FILE).touch()
+        if self.interrupted == 1:
+            print("\nharness: stopping: finishing the run and writing the report (Ctrl-C again to kill)",
+                  file=sys.stderr)
+
+    def start_target(self, scenario: Scenario, profile: str | None) -> str:
+        from harness.target.config import TargetConfig
+        from harness.target.process import start_target
+
+        settings = dict(scenario.target)
+        if profile:
+            settings["profile"] = profile
+        self.target = start_target(TargetConfig.from_dict(settings))
+        return self.target.url
+
+    def spawn(self, name: str, args: list[str]) -> subprocess.Popen:
+        log = open(self.logs / f"{name}.log", "wb")
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "locust", *args],
+            stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+            cwd=REPO, start_new_session=True,  # Ctrl-C reaches the harness only; it stops them in order
+        )
+        self.children.append((name, proc, log))
+        return proc
+
+    def run_locust(self, args: list[str], workers: int, locustfile: Path) -> int:
+        base = ["-f", str(locustfile)]
+        if workers == 0:
+            master = self.spawn("locust", [*base, *args])
+        else:
+            port = _free_port()
+            master = self.spawn("master", [*base, *args, "--master", "--master-bind-host", "127.0.0.1",
+                                           "--master-bind-port", str(port), "--expect-workers", str(workers),
+                                           "--expect-workers-max-wait", "60"])
+            for i in range(workers):
+                self.spawn(f"worker-{i + 1}", [*base, "--worker", "--master-host", "127.0.0.1",
+                                               "--master-port", str(port)])
+        code = self._follow(master)
+        self._report_master_errors(code)
+        return code
+
+    def _follow(self, master: subprocess.Popen) -> int:
+        """Wait for the master, printing progress; give up GRACE_S after the planned end."""
+        progress = _Progress(self.run_dir / "progress.json")
+        deadline: float | None = None
+        while master.poll() is None:
+            time.sleep(0.5)
+            planned = progress.show()
+            if planned and deadline is None:
+                deadline = time.time() + planned + GRACE_S
+            if self.interrupted > 1 or (deadline and time.time() > deadline):
+                if deadline and time.time() > deadline:
+                    print("\nharness: the master did not finish in time; stopping it", file=sys.stderr)
+                (self.run_dir / STOP_FILE).touch()
+                _stop(master, grace_s=10.0 if self.interrupted < 2 else 1.0)
+        progress.done()
+        return master.returncode
+
+    def _report_master_errors(self, code: int) -> None:
+        if code in (EXIT_USAGE, EXIT_ABORTED):
+            name, _, log = self.children[0]
+            log.flush()
+            lines = (self.logs / f"{name}.log").read_text(errors="replace").splitlines()
+            messages = [line for line in lines if line.startswith("harness:")] or lines[-5:]
+            for line in messages:
+                print(line, file=sys.stderr)
+
+
+class _Progress:
+    """The one-line live view: elapsed and planned time, requests/s, current p95, errors."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.tty = sys.stderr.isatty()
+        self.last_line = 0.0
+
+    def show(self) -> float | None:
+        import json
+
+        try:
+            p = json.loads(self.path.read_text())
+        except (OSError, ValueError):
+            return None
+        p95 = "-" if p.get("p95_ms") is None else f"{p['p95_ms']:.0f} ms"
+        planned = p.get("planned_s") or 0
+        line = (f"[{p['elapsed_s']:6.1f}s / {planned:.0f}s] {p['rps']:7.1f} req/s  p95 {p95:>8}  "
+                f"requests {p['requests']}  errors {p['failures']}  users {p['users']}  workers {p['workers']}")
+        if self.tty:
+            print("\r" + line, end="", file=sys.stderr, flush=True)
+        elif time.time() - self.last_line >= 5:
+            print(line, file=sys.stderr, flush=True)
+            self.last_line = time.time()
+        return planned
+
+    def done(self) -> None:
+        if self.tty:
+            print(file=sys.stderr)
+
+
+def _stop(proc: subprocess.Popen, grace_s: float = 10.0, natural_s: float = 0.0) -> None:
+    """Wait `natural_s` for it to end by itself, then SIGTERM, then SIGKILL: only this process."""
+    try:
+        proc.wait(timeout=natural_s)
+        return
+    except subprocess.TimeoutExpired:
+        pass
+    try:
+        proc.terminate()
+        proc.wait(timeout=grace_s)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait(timeout=5)

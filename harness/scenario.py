@@ -1,0 +1,413 @@
+"""Scenario files: TOML in, a validated, typed `Scenario` out.
+
+Every error names the file, the field and what is expected, in one line, so that a bad scenario
+fails before a single request is sent (exit code 2).
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from harness.distributions import Distribution, DistributionError, parse_distribution
+
+__all__ = [
+    "ScenarioError",
+    "Endpoint",
+    "Stage",
+    "Load",
+    "Scenario",
+    "load_scenario",
+    "parse_scenario",
+    "parse_duration",
+    "JOURNEYS",
+    "STREAM_FORMATS",
+]
+
+STREAM_FORMATS = ("none", "sse-openai", "sse", "json")
+METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS")
+ACCOUNT_SOURCES = ("demo", "file", "inline")
+
+# journey name -> endpoints it calls (required, optional)
+JOURNEYS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
+    "client": (("login", "conversations", "chat"), ("conversation", "me", "reset_request", "logout")),
+    "webhook": (("webhook",), ()),
+    "visitor": (("leads",), ()),
+}
+
+
+class ScenarioError(ValueError):
+    """A scenario that cannot be run. `str(error)` is the one-line message for the user."""
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    name: str
+    method: str
+    path: str
+    body: Any = None  # a template: strings may hold {placeholders}
+    auth: bool = True  # send the session token
+    stream: str = "none"  # how the response body is read: none | sse-openai | sse | json
+    latency_target_ms: float | None = None  # p95 target; None = no latency target
+    list_field: str = ""  # where a list response keeps its items ("" = top-level array)
+    id_field: str = "id"  # the id of each item
+
+
+@dataclass(frozen=True)
+class Stage:
+    duration_s: float
+    users: int
+    spawn_rate: float
+
+
+@dataclass(frozen=True)
+class Load:
+    users: int
+    spawn_rate: float
+    duration_s: float
+    stages: tuple[Stage, ...] = ()
+
+    @property
+    def planned_duration_s(self) -> float:
+        return sum(s.duration_s for s in self.stages) if self.stages else self.duration_s
+
+
+@dataclass(frozen=True)
+class Auth:
+    token_field: str = "access_token"  # dot path into the login response
+    header: str = "Authorization"
+    scheme: str = "Bearer"  # "" sends the bare token
+
+
+@dataclass(frozen=True)
+class Accounts:
+    source: str = "demo"
+    file: Path | None = None
+    inline: tuple[dict[str, str], ...] = ()
+    roles: tuple[str, ...] = ("client",)  # which accounts legit clients log in as
+
+
+@dataclass(frozen=True)
+class Scenario:
+    name: str
+    path: Path | None
+    host: str | None  # None = start the embedded demo API
+    target: dict[str, Any]  # settings for the embedded demo API (profile, seed, latency, model)
+    endpoints: dict[str, Endpoint]
+    auth: Auth
+    accounts: Accounts
+    webhook_secret_env: str
+    load: Load
+    journeys: dict[str, float]  # journey -> weight
+    journey_settings: dict[str, dict[str, Any]]
+    default_latency_target_ms: float | None
+    raw: dict[str, Any] = field(repr=False, default_factory=dict)
+
+    def latency_targets(self) -> dict[str, float | None]:
+        """Endpoint -> p95 target in ms. Streamed (LLM) routes have none unless set explicitly."""
+        targets: dict[str, float | None] = {}
+        for name, ep in self.endpoints.items():
+            if ep.latency_target_ms is not None:
+                targets[name] = ep.latency_target_ms
+            elif ep.stream == "none":
+                targets[name] = self.default_latency_target_ms
+            else:
+                targets[name] = None
+        return targets
+
+    def streaming_endpoints(self) -> list[str]:
+        return sorted(n for n, ep in self.endpoints.items() if ep.stream != "none")
+
+
+_DURATION = re.compile(r"^\s*(?:(\d+(?:\.\d+)?)h)?\s*(?:(\d+(?:\.\d+)?)m(?!s))?\s*(?:(\d+(?:\.\d+)?)s)?\s*$")
+
+
+def parse_duration(value: Any, where: str) -> float:
+    """Seconds from 90, "90s", "2m", "1h30m" or "1m30s"."""
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        seconds = float(value)
+    elif isinstance(value, str) and (m := _DURATION.match(value)) and any(m.groups()):
+        h, mi, s = (float(g) if g else 0.0 for g in m.groups())
+        seconds = h * 3600 + mi * 60 + s
+    else:
+        raise ScenarioError(f"{where}: expected a duration like 90, \"90s\", \"2m\" or \"1m30s\", got {value!r}")
+    if seconds <= 0:
+        raise ScenarioError(f"{where}: expected a positive duration, got {value!r}")
+    return seconds
+
+
+class _Reader:
+    """Reads typed fields out of nested tables, naming `file: a.b.c` in every error."""
+
+    def __init__(self, source: str) -> None:
+        self.source = source
+
+    def fail(self, where: str, message: str) -> ScenarioError:
+        return ScenarioError(f"{self.source}: {where}: {message}")
+
+    def table(self, data: dict[str, Any], key: str, where: str) -> dict[str, Any]:
+        value = data.get(key, {})
+        if not isinstance(value, dict):
+            raise self.fail(where, f"expected a table ([{where}]), got {type(value).__name__}")
+        return value
+
+    def get(self, data: dict[str, Any], key: str, where: str, kind: type | tuple[type, ...], default: Any) -> Any:
+        if key not in data:
+            return default
+        value = data[key]
+        kinds = kind if isinstance(kind, tuple) else (kind,)
+        if isinstance(value, bool) and bool not in kinds:
+            raise self.fail(where, f"expected {_kind_name(kinds)}, got {value!r}")
+        if not isinstance(value, kinds):
+            raise self.fail(where, f"expected {_kind_name(kinds)}, got {value!r}")
+        return value
+
+    def number(self, data: dict[str, Any], key: str, where: str, default: float, minimum: float = 0.0) -> float:
+        value = self.get(data, key, where, (int, float), default)
+        if value < minimum:
+            raise self.fail(where, f"expected a number >= {minimum:g}, got {value!r}")
+        return float(value)
+
+    def unknown(self, data: dict[str, Any], allowed: set[str], where: str) -> None:
+        extra = sorted(set(data) - allowed)
+        if extra:
+            prefix = f"{where}." if where else ""
+            raise self.fail(
+                f"{prefix}{extra[0]}", f"unknown field (expected one of: {', '.join(sorted(allowed))})"
+            )
+
+
+def _kind_name(kinds: tuple[type, ...]) -> str:
+    names = {int: "an integer", float: "a number", str: "a string", bool: "true or false", list: "a list", dict: "a table"}
+    return " or ".join(names.get(k, k.__name__) for k in kinds)
+
+
+def load_scenario(path: str | Path) -> Scenario:
+    """Read and validate a scenario file."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ScenarioError(f"{path}: file not found (pass the path of a scenario .toml file)") from None
+    except OSError as exc:
+        raise ScenarioError(f"{path}: cannot read: {exc.strerror}") from None
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ScenarioError(f"{path}: not valid TOML: {exc}") from None
+    return parse_scenario(data, source=str(path), base_dir=path.parent)
+
+
+def parse_scenario(data: dict[str, Any], source: str = "<scenario>", base_dir: Path | None = None) -> Scenario:
+    r = _Reader(source)
+    r.unknown(data, {"scenario", "target", "auth", "accounts", "webhook", "endpoints", "load", "journeys", "targets"}, "")
+
+    meta = r.table(data, "scenario", "scenario")
+    r.unknown(meta, {"name", "description"}, "scenario")
+    name = r.get(meta, "name", "scenario.name", str, Path(source).stem if source != "<scenario>" else "scenario")
+    if not re.fullmatch(r"[A-Za-z0-9_.-]+", name):
+        raise r.fail("scenario.name", f"expected letters, digits, '-', '_' or '.', got {name!r}")
+
+    target = r.table(data, "target", "target")
+    r.unknown(target, {"host", "profile", "seed", "latency", "model"}, "target")
+    host = r.get(target, "host", "target.host", str, "") or None
+    if host is not None and not re.match(r"^https?://[^/\s]+", host):
+        raise r.fail("target.host", f"expected a URL like http://127.0.0.1:8000, got {host!r}")
+    profile = r.get(target, "profile", "target.profile", str, "hardened")
+    if profile not in ("hardened", "vulnerable"):
+        raise r.fail("target.profile", f"expected \"hardened\" or \"vulnerable\", got {profile!r}")
+    target_settings: dict[str, Any] = {"profile": profile, "seed": r.get(target, "seed", "target.seed", int, 7)}
+    latency = r.table(target, "latency", "target.latency")
+    try:
+        target_settings["latency"] = {
+            route: parse_distribution(spec, f"target.latency.{route}").to_dict() for route, spec in latency.items()
+        }
+        model = r.table(target, "model", "target.model")
+        r.unknown(model, {"ttft", "token_delay", "output_tokens"}, "target.model")
+        for key in ("ttft", "token_delay"):
+            if key in model:
+                target_settings[key] = parse_distribution(model[key], f"target.model.{key}").to_dict()
+    except DistributionError as exc:
+        raise ScenarioError(f"{source}: {exc}") from None
+    if "output_tokens" in model:
+        bounds = model["output_tokens"]
+        if not (isinstance(bounds, list) and len(bounds) == 2 and all(isinstance(b, int) and b > 0 for b in bounds)
+                and bounds[0] <= bounds[1]):
+            raise r.fail("target.model.output_tokens", f"expected [min, max] positive integers, got {bounds!r}")
+        target_settings["output_tokens"] = bounds
+
+    auth_t = r.table(data, "auth", "auth")
+    r.unknown(auth_t, {"token_field", "header", "scheme"}, "auth")
+    auth = Auth(
+        token_field=r.get(auth_t, "token_field", "auth.token_field", str, "access_token"),
+        header=r.get(auth_t, "header", "auth.header", str, "Authorization"),
+        scheme=r.get(auth_t, "scheme", "auth.scheme", str, "Bearer"),
+    )
+
+    endpoints = _parse_endpoints(r, data)
+    accounts = _parse_accounts(r, data, base_dir)
+    webhook = r.table(data, "webhook", "webhook")
+    r.unknown(webhook, {"secret_env"}, "webhook")
+    secret_env = r.get(webhook, "secret_env", "webhook.secret_env", str, "HARNESS_WEBHOOK_SECRET")
+
+    load = _parse_load(r, data)
+    journeys, journey_settings = _parse_journeys(r, data, endpoints)
+
+    targets = r.table(data, "targets", "targets")
+    r.unknown(targets, {"p95_ms"}, "targets")
+    default_target = r.number(targets, "p95_ms", "targets.p95_ms", 500.0, minimum=1.0)
+
+    return Scenario(
+        name=name,
+        path=Path(source) if source != "<scenario>" else None,
+        host=host,
+        target=target_settings,
+        endpoints=endpoints,
+        auth=auth,
+        accounts=accounts,
+        webhook_secret_env=secret_env,
+        load=load,
+        journeys=journeys,
+        journey_settings=journey_settings,
+        default_latency_target_ms=default_target,
+        raw=data,
+    )
+
+
+def _parse_endpoints(r: _Reader, data: dict[str, Any]) -> dict[str, Endpoint]:
+    table = r.table(data, "endpoints", "endpoints")
+    if not table:
+        raise r.fail("endpoints", "expected at least one [endpoints.NAME] table (the API map)")
+    endpoints = {}
+    allowed = {"method", "path", "body", "auth", "stream", "latency_target_ms", "list_field", "id_field"}
+    for name, spec in table.items():
+        where = f"endpoints.{name}"
+        if not isinstance(spec, dict):
+            raise r.fail(where, "expected a table with method and path")
+        r.unknown(spec, allowed, where)
+        method = r.get(spec, "method", f"{where}.method", str, "GET").upper()
+        if method not in METHODS:
+            raise r.fail(f"{where}.method", f"expected one of {', '.join(METHODS)}, got {method!r}")
+        path = r.get(spec, "path", f"{where}.path", str, None)
+        if not path or not path.startswith("/"):
+            raise r.fail(f"{where}.path", f"expected a path starting with '/', got {path!r}")
+        stream = r.get(spec, "stream", f"{where}.stream", str, "none")
+        if stream not in STREAM_FORMATS:
+            raise r.fail(f"{where}.stream", f"expected one of {', '.join(STREAM_FORMATS)}, got {stream!r}")
+        target = spec.get("latency_target_ms")
+        if target is not None:
+            target = r.number(spec, "latency_target_ms", f"{where}.latency_target_ms", 0.0, minimum=1.0)
+        endpoints[name] = Endpoint(
+            name=name,
+            method=method,
+            path=path,
+            body=spec.get("body"),
+            auth=r.get(spec, "auth", f"{where}.auth", bool, True),
+            stream=stream,
+            latency_target_ms=target,
+            list_field=r.get(spec, "list_field", f"{where}.list_field", str, ""),
+            id_field=r.get(spec, "id_field", f"{where}.id_field", str, "id"),
+        )
+    return endpoints
+
+
+def _parse_accounts(r: _Reader, data: dict[str, Any], base_dir: Path | None) -> Accounts:
+    t = r.table(data, "accounts", "accounts")
+    r.unknown(t, {"source", "file", "inline", "roles"}, "accounts")
+    source = r.get(t, "source", "accounts.source", str, "demo")
+    if source not in ACCOUNT_SOURCES:
+        raise r.fail("accounts.source", f"expected one of {', '.join(ACCOUNT_SOURCES)}, got {source!r}")
+    roles = r.get(t, "roles", "accounts.roles", list, ["client"])
+    if not roles or not all(isinstance(x, str) for x in roles):
+        raise r.fail("accounts.roles", f"expected a non-empty list of role names, got {roles!r}")
+    file = None
+    if source == "file":
+        name = r.get(t, "file", "accounts.file", str, "")
+        if not name:
+            raise r.fail("accounts.file", "required when accounts.source = \"file\" (a CSV with email,password[,role])")
+        file = (base_dir / name) if base_dir and not Path(name).is_absolute() else Path(name)
+    inline = r.get(t, "inline", "accounts.inline", list, [])
+    if source == "inline":
+        if not inline:
+            raise r.fail("accounts.inline", "expected a list of {email = ..., password = ...} tables")
+        for i, acc in enumerate(inline):
+            if not (isinstance(acc, dict) and isinstance(acc.get("email"), str) and isinstance(acc.get("password"), str)):
+                raise r.fail(f"accounts.inline[{i}]", "expected a table with string email and password")
+    return Accounts(source=source, file=file, inline=tuple(inline), roles=tuple(roles))
+
+
+def _parse_load(r: _Reader, data: dict[str, Any]) -> Load:
+    t = r.table(data, "load", "load")
+    r.unknown(t, {"users", "spawn_rate", "duration", "stages"}, "load")
+    users = int(r.number(t, "users", "load.users", 10, minimum=1))
+    spawn_rate = r.number(t, "spawn_rate", "load.spawn_rate", float(users), minimum=0.001)
+    duration = parse_duration(t.get("duration", "60s"), "load.duration")
+    stages = []
+    for i, st in enumerate(r.get(t, "stages", "load.stages", list, [])):
+        where = f"load.stages[{i}]"
+        if not isinstance(st, dict):
+            raise r.fail(where, "expected a table like {duration = \"30s\", users = 20, spawn_rate = 2}")
+        r.unknown(st, {"duration", "users", "spawn_rate"}, where)
+        if "users" not in st or "duration" not in st:
+            raise r.fail(where, "expected both duration and users")
+        stage_users = int(r.number(st, "users", f"{where}.users", 0, minimum=0))
+        stages.append(
+            Stage(
+                duration_s=parse_duration(st["duration"], f"{where}.duration"),
+                users=stage_users,
+                spawn_rate=r.number(st, "spawn_rate", f"{where}.spawn_rate", spawn_rate, minimum=0.001),
+            )
+        )
+    return Load(users=users, spawn_rate=spawn_rate, duration_s=duration, stages=tuple(stages))
+
+
+def _parse_journeys(
+    r: _Reader, data: dict[str, Any], endpoints: dict[str, Endpoint]
+) -> tuple[dict[str, float], dict[str, dict[str, Any]]]:
+    t = r.table(data, "journeys", "journeys")
+    if not t:
+        t = {"client": 1}
+    weights: dict[str, float] = {}
+    settings: dict[str, dict[str, Any]] = {}
+    for name, spec in t.items():
+        where = f"journeys.{name}"
+        if name not in JOURNEYS:
+            raise r.fail(where, f"unknown journey (expected one of: {', '.join(JOURNEYS)})")
+        if isinstance(spec, (int, float)) and not isinstance(spec, bool):
+            spec = {"weight": spec}
+        if not isinstance(spec, dict):
+            raise r.fail(where, "expected a weight or a table with weight and settings")
+        r.unknown(spec, {"weight", "think_time", "chat_turns", "reset_probability", "messages"}, where)
+        weight = r.number(spec, "weight", f"{where}.weight", 1.0)
+        if weight == 0:
+            continue
+        required, _ = JOURNEYS[name]
+        for ep in required:
+            if ep not in endpoints:
+                raise r.fail(f"endpoints.{ep}", f"required by journey {name!r}: add [endpoints.{ep}] to the API map")
+        s: dict[str, Any] = {}
+        for key in ("think_time", "chat_turns"):
+            if key in spec:
+                v = spec[key]
+                if not (isinstance(v, list) and len(v) == 2 and all(isinstance(x, (int, float)) and x >= 0 for x in v)
+                        and v[0] <= v[1]):
+                    raise r.fail(f"{where}.{key}", f"expected [min, max] non-negative numbers, got {v!r}")
+                s[key] = [float(v[0]), float(v[1])]
+        if "reset_probability" in spec:
+            p = r.number(spec, "reset_probability", f"{where}.reset_probability", 0.0)
+            if p > 1:
+                raise r.fail(f"{where}.reset_probability", f"expected a probability between 0 and 1, got {p!r}")
+            s["reset_probability"] = p
+        if "messages" in spec:
+            msgs = spec["messages"]
+            if not (isinstance(msgs, list) and msgs and all(isinstance(m, str) for m in msgs)):
+                raise r.fail(f"{where}.messages", "expected a non-empty list of strings (what clients ask the bot)")
+            s["messages"] = msgs
+        weights[name] = weight
+        settings[name] = s
+    if not weights:
+        raise r.fail("journeys", "expected at least one journey with a weight above 0")
+    return weights, settings

@@ -1,0 +1,173 @@
+"""Legitimate traffic: a coaching client, a payment provider, a visitor leaving a lead.
+
+Runnable on its own:  locust -f locustfiles/journeys.py --headless --host http://127.0.0.1:8000
+(the scenario defaults to scenarios/smoke.toml; pass --scenario FILE for another). The harness
+plugin imported below records every request and writes a run folder under reports/.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import sys
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+from locust import FastHttpUser, task
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # plain `locust -f` from a checkout
+
+from harness import plugin  # noqa: E402,F401  (registers the recording hooks)
+from harness.accounts import identity_key  # noqa: E402
+from harness.calls import ApiClient  # noqa: E402
+from harness.plan import RunPlan  # noqa: E402
+from harness.shape import ScenarioShape  # noqa: E402,F401  (Locust picks the shape up from this module)
+from harness.signing import sign  # noqa: E402
+
+DEFAULT_MESSAGES = [
+    "How do I price my first coaching package?",
+    "Draft a follow-up e-mail for a lead who went quiet.",
+    "What should I ask in a discovery call?",
+    "Summarise my last session notes in three bullet points.",
+    "Give me a weekly plan to get my first ten clients.",
+]
+
+
+class _Journey(FastHttpUser):
+    abstract = True
+    journey = ""
+    default_think_time = (1.0, 3.0)
+
+    def on_start(self) -> None:
+        plan = RunPlan.from_environment(self.environment)
+        if plan is None:
+            raise RuntimeError("no run plan: run this locustfile with the harness plugin (it is imported above)")
+        self.plan = plan
+        self.settings: dict[str, Any] = plan.scenario.journey_settings.get(self.journey, {})
+        self.api = ApiClient(self, plan.scenario)
+
+    def wait_time(self) -> float:
+        low, high = self.settings.get("think_time", self.default_think_time)
+        return random.uniform(low, high)
+
+
+class CoachingClient(_Journey):
+    """Logs in, lists conversations, chats in streamed turns with think time, now and then resets a password."""
+
+    journey = "client"
+    weight = 8
+
+    def on_start(self) -> None:
+        super().on_start()
+        roles = self.plan.scenario.accounts.roles
+        accounts = [a for a in self.plan.credentials.accounts if a.role in roles]
+        self.account = random.choice(accounts)
+        self.api.identity = identity_key(self.account.email)
+        self.conversation_ids: list[str] = []
+        self.history: list[dict[str, str]] = []
+        self.login()
+
+    def login(self) -> bool:
+        result = self.api.call("login", {"email": self.account.email, "password": self.account.password})
+        token = _dig(result.json(), self.plan.scenario.auth.token_field) if result.ok else None
+        self.api.token = token if isinstance(token, str) else None
+        return self.api.token is not None
+
+    def _logged_in(self) -> bool:
+        return self.api.token is not None or self.login()
+
+    @task(3)
+    def browse(self) -> None:
+        if not self._logged_in():
+            return
+        result = self.api.call("conversations")
+        if result.status == 401:
+            self.api.token = None
+            return
+        ep = self.plan.scenario.endpoints["conversations"]
+        items = _dig(result.json(), ep.list_field) if ep.list_field else result.json()
+        if isinstance(items, list):
+            self.conversation_ids = [str(i[ep.id_field]) for i in items if isinstance(i, dict) and ep.id_field in i]
+        if self.conversation_ids and self.api.has("conversation"):
+            self.api.call("conversation", {"conversation_id": random.choice(self.conversation_ids)})
+
+    @task(5)
+    def chat(self) -> None:
+        if not self._logged_in():
+            return
+        if not self.conversation_ids:
+            self.browse()  # a client chats inside one of their conversations
+        low, high = self.settings.get("chat_turns", (1.0, 3.0))
+        messages = self.settings.get("messages", DEFAULT_MESSAGES)
+        conversation_id = random.choice(self.conversation_ids) if self.conversation_ids else ""
+        for turn in range(random.randint(int(low), int(high))):
+            if turn:
+                time.sleep(self.wait_time())  # think time between turns (gevent-patched sleep)
+            message = random.choice(messages)
+            self.history = (self.history + [{"role": "user", "content": message}])[-6:]
+            result = self.api.call(
+                "chat", {"messages": self.history, "message": message, "conversation_id": conversation_id}
+            )
+            if result.status == 401:
+                self.api.token = None
+                return
+            if result.stream is not None:
+                self.history.append({"role": "assistant", "content": result.stream.content})
+
+    @task(1)
+    def account(self) -> None:
+        if self.api.has("me") and self._logged_in():
+            self.api.call("me")
+        if self.api.has("reset_request") and random.random() < self.settings.get("reset_probability", 0.05):
+            self.api.call("reset_request", {"email": self.account.email})
+
+
+class PaymentProvider(_Journey):
+    """Delivers signed Stripe-style webhooks, each a new event."""
+
+    journey = "webhook"
+    weight = 1
+
+    @task
+    def deliver(self) -> None:
+        secret = self.plan.credentials.webhook_secret or ""
+        event = {
+            "id": f"evt_{uuid.uuid4().hex[:24]}",
+            "type": random.choice(["checkout.session.completed", "invoice.paid", "customer.subscription.updated"]),
+            "created": int(time.time()),
+            "data": {"object": {"amount_total": random.choice([4900, 9900, 19900]), "currency": "usd"}},
+        }
+        body = json.dumps(event).encode()
+        self.api.call("webhook", body=body, headers={"Stripe-Signature": sign(secret, body, int(time.time()))})
+
+
+class Visitor(_Journey):
+    """Leaves a lead on a coach's public form."""
+
+    journey = "visitor"
+    weight = 1
+    default_think_time = (2.0, 6.0)
+
+    @task
+    def leave_lead(self) -> None:
+        tenants = self.plan.credentials.tenants or [""]
+        n = random.randrange(1_000_000)
+        self.api.call(
+            "leads",
+            {
+                "tenant": random.choice(tenants),
+                "name": f"Lead {n}",
+                "lead_email": f"lead-{n}@example.test",
+                "message": "I'd like to book a discovery call.",
+            },
+        )
+
+
+def _dig(data: Any, path: str) -> Any:
+    for key in path.split(".") if path else ():
+        if not isinstance(data, dict):
+            return None
+        data = data.get(key)
+    return data

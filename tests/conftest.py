@@ -1,0 +1,25 @@
+"""Shared fixtures: the harness as a real command, and demo API processes on free loopback ports."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+
+from harness.target.config import TargetConfig
+from harness.target.process import RunningTarget, start_target
+
+@pytest.fixture
+def target_factory() -> Iterator[Callable[..., RunningTarget]]:
+    """Start demo API processes from TargetConfig.from_dict settings; each is stopped after the test."""
+    started: list[RunningTarget] = []
+
+    def start(settings: dict[str, Any] | None = None) -> RunningTarget:
+        running = start_target(TargetConfig.from_dict(settings or {}))
+        started.append(running)
+        return running
+
+    yield start
+    for running in started:
+        running.stop()

