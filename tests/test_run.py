@@ -177,3 +177,50 @@ def test_unreachable_host_aborts_with_exit_code_3(tmp_path: Path) -> None:
     assert "Traceback" not in result.stderr
     meta = read_json(only_run_dir(tmp_path) / "run.json")
     assert meta["aborted"] is True
+
+
+def test_ctrl_c_stops_every_process_and_still_writes_the_report(tmp_path: Path) -> None:
+    import json
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    import psutil
+
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "harness", "run", "scenarios/smoke.toml", "--workers", "2", "--duration", "60s",
+         "--out", str(tmp_path)],
+        cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, stdin=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.time() + 60
+        requests = 0
+        while time.time() < deadline and requests < 20:
+            time.sleep(0.5)
+            progress = list(tmp_path.glob("*/progress.json"))
+            if progress:
+                try:
+                    requests = json.loads(progress[0].read_text())["requests"]
+                except (ValueError, KeyError):
+                    pass
+        assert requests >= 20, "the run never got going"
+        children = psutil.Process(proc.pid).children(recursive=True)
+        assert len(children) >= 4  # demo API, master, two workers
+        proc.send_signal(signal.SIGINT)
+        _, stderr = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 3, stderr[-3000:]
+    assert "Traceback" not in stderr
+    assert not [c for c in children if c.is_running() and c.status() != psutil.STATUS_ZOMBIE]
+    run_dir = only_run_dir(tmp_path)
+    meta = read_json(run_dir / "run.json")
+    assert meta["aborted"] is True and "interrupted" in meta["abort_reason"]
+    assert meta["ended_at"] - meta["started_at"] < 40  # stopped early, not at the planned 60 s
+    samples = read_samples(run_dir)
+    assert meta["locust_totals"]["requests"] == len(samples) >= 20
+    summary = read_json(run_dir / "summary.json")
+    assert summary["verdict"] == "fail" and summary["run"]["aborted"] is True
+    assert (run_dir / "report.html").exists()
