@@ -144,8 +144,9 @@ def _duration(seconds: Any) -> str:
 
 
 def _over(endpoint: Mapping) -> bool:
+    """Judged against its target and missed it (a route never requested is not judged)."""
     target, p95 = endpoint.get("target_p95_ms"), endpoint.get("p95_ms")
-    return target is not None and (p95 is None or p95 >= target)
+    return target is not None and bool(endpoint.get("requests")) and (p95 is None or p95 >= target)
 
 
 # --- report.html ----------------------------------------------------------------------------
@@ -404,7 +405,7 @@ def format_table(summary: Mapping) -> str:
     rows = []
     for name, e in (summary.get("endpoints") or {}).items():
         target = e.get("target_p95_ms")
-        mark = "–" if target is None else ("✗" if _over(e) else "✓")
+        mark = "–" if target is None or not e.get("requests") else ("✗" if _over(e) else "✓")
         rows.append([
             name, _num(e.get("requests")), _num(e.get("errors")), _num(e.get("blocked")),
             _num(e.get("rps")), _ms(e.get("p50_ms")), _ms(e.get("p95_ms")), _ms(e.get("p99_ms")),
