@@ -50,6 +50,8 @@ class Collector:
                        zip(columns["error"], columns["blocked"], columns["role"])], dtype=bool)
         starts = np.asarray(columns["start_s"], dtype=float)[ok]
         latencies = np.asarray(columns["latency_ms"], dtype=float)[ok]
+        keep = np.isfinite(starts)
+        starts, latencies = starts[keep], latencies[keep]
         self._recent.append((starts, latencies))
         return n
 

@@ -110,6 +110,10 @@ def parse_distribution(spec: Any, where: str = "distribution") -> Distribution:
         if not isinstance(values, list) or not values:
             raise DistributionError(f"{where}.values_ms: expected a non-empty list of milliseconds")
         weights = params.setdefault("weights", [1] * len(values))
+        if not isinstance(weights, list) or not all(
+            isinstance(w, (int, float)) and not isinstance(w, bool) for w in weights
+        ):
+            raise DistributionError(f"{where}.weights: expected a list of {len(values)} numbers, got {weights!r}")
         if len(weights) != len(values) or any(w < 0 for w in weights) or sum(weights) <= 0:
             raise DistributionError(f"{where}.weights: expected {len(values)} non-negative weights")
         numbers = list(values)

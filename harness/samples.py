@@ -83,7 +83,8 @@ class PartWriter:
     def __init__(self, samples_dir: Path) -> None:
         self.dir = Path(samples_dir)
         self.dir.mkdir(parents=True, exist_ok=True)
-        self._seq = len(list(self.dir.glob("part-*.parquet")))
+        # continue after the highest part already there, so that no write ever replaces a part
+        self._seq = max((int(p.stem.split("-")[1]) for p in self.dir.glob("part-*.parquet")), default=0)
         self._lock = threading.Lock()
         self.rows_written = 0
 

@@ -171,6 +171,18 @@ class _Reader:
             raise self.fail(where, f"expected a number >= {minimum:g}, got {value!r}")
         return float(value)
 
+    def duration(self, value: Any, where: str) -> float:
+        try:
+            return parse_duration(value, where)
+        except ScenarioError as exc:
+            raise ScenarioError(f"{self.source}: {exc}") from None
+
+    def whole(self, data: dict[str, Any], key: str, where: str, default: int, minimum: int = 0) -> int:
+        value = self.get(data, key, where, int, default)
+        if value < minimum:
+            raise self.fail(where, f"expected a whole number >= {minimum}, got {value!r}")
+        return value
+
     def unknown(self, data: dict[str, Any], allowed: set[str], where: str) -> None:
         extra = sorted(set(data) - allowed)
         if extra:
@@ -342,9 +354,9 @@ def _parse_accounts(r: _Reader, data: dict[str, Any], base_dir: Path | None) -> 
 def _parse_load(r: _Reader, data: dict[str, Any]) -> Load:
     t = r.table(data, "load", "load")
     r.unknown(t, {"users", "spawn_rate", "duration", "stages"}, "load")
-    users = int(r.number(t, "users", "load.users", 10, minimum=1))
+    users = r.whole(t, "users", "load.users", 10, minimum=1)
     spawn_rate = r.number(t, "spawn_rate", "load.spawn_rate", float(users), minimum=0.001)
-    duration = parse_duration(t.get("duration", "60s"), "load.duration")
+    duration = r.duration(t.get("duration", "60s"), "load.duration")
     stages = []
     for i, st in enumerate(r.get(t, "stages", "load.stages", list, [])):
         where = f"load.stages[{i}]"
@@ -353,10 +365,10 @@ def _parse_load(r: _Reader, data: dict[str, Any]) -> Load:
         r.unknown(st, {"duration", "users", "spawn_rate"}, where)
         if "users" not in st or "duration" not in st:
             raise r.fail(where, "expected both duration and users")
-        stage_users = int(r.number(st, "users", f"{where}.users", 0, minimum=0))
+        stage_users = r.whole(st, "users", f"{where}.users", 0)
         stages.append(
             Stage(
-                duration_s=parse_duration(st["duration"], f"{where}.duration"),
+                duration_s=r.duration(st["duration"], f"{where}.duration"),
                 users=stage_users,
                 spawn_rate=r.number(st, "spawn_rate", f"{where}.spawn_rate", spawn_rate, minimum=0.001),
             )

@@ -43,7 +43,9 @@ def parse_usage(usage: Any) -> tuple[int, int] | None:
 
 def read_stream(lines: Iterator[bytes], fmt: str, t0: float, clock: Callable[[], float] = time.perf_counter,
                 max_bytes: int = 16 * 1024 * 1024) -> StreamResult:
-    """Consume an event stream. `t0` is the perf_counter reading taken just before the request was sent.
+    """Consume an event stream given as lines that keep their newline (b"" means the body ended).
+
+    `t0` is the perf_counter reading taken just before the request was sent.
 
     fmt "sse-openai": `data: {chat.completion.chunk}` events ending in `data: [DONE]`;
     fmt "sse": any `data:` event is one content chunk, the stream ends when the server closes it.

@@ -90,9 +90,9 @@ path = "/api/chat"
 body = { messages = "{messages}", stream = true }
 stream = "sse-openai"
 [load]
-users = 6
-spawn_rate = 6
-duration = "12s"
+users = 4
+spawn_rate = 4
+duration = "14s"
 [journeys.client]
 weight = 1
 think_time = [0, 0]

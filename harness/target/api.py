@@ -179,7 +179,7 @@ class DemoApi:
         ):
             raise ApiError(400, "invalid_request", f"max_tokens: expected an integer from 1 to {MAX_MAX_TOKENS}")
         conversation = None
-        if body.get("conversation_id") is not None:
+        if body.get("conversation_id"):  # absent, null or "" (an empty template value): a new chat
             conversation = self.visible_conversation(user, body["conversation_id"])
 
         if sum(map(len, contents)) > LARGE_PROMPT_CHARS:

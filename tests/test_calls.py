@@ -1,0 +1,74 @@
+"""Body and path templates of the API map (`render`)."""
+
+from __future__ import annotations
+
+from harness.calls import render
+
+MESSAGES = [{"role": "user", "content": "How do I prepare for a review?"}]
+
+
+def test_whole_placeholder_keeps_the_value_type():
+    assert render("{messages}", {"messages": MESSAGES}) == MESSAGES
+    assert render("{n}", {"n": 3}) == 3
+    assert render("{flag}", {"flag": False}) is False
+    assert render("{nothing}", {"nothing": None}) is None
+
+
+def test_embedded_placeholders_become_strings():
+    assert render("Bearer {token}", {"token": "abc"}) == "Bearer abc"
+    assert render("{first} {last}", {"first": "Maya", "last": "Okafor"}) == "Maya Okafor"
+    assert render("turn {n} of {total}", {"n": 2, "total": 3}) == "turn 2 of 3"
+    assert render("{x}!", {"x": [1, 2]}) == "[1, 2]!"
+
+
+def test_missing_values_become_empty_strings():
+    assert render("{conversation_id}", {}) == ""
+    assert render("/api/conversations/{conversation_id}", {}, in_path=True) == "/api/conversations/"
+    assert render("hello {name}", {}) == "hello "
+
+
+def test_nested_templates():
+    template = {
+        "model": "gpt-4o-mini",
+        "messages": "{messages}",
+        "stream": True,
+        "conversation_id": "{conversation_id}",
+        "meta": {"tags": ["{tenant}", "static", 7], "note": "from {email}"},
+    }
+    values = {"messages": MESSAGES, "conversation_id": "conv_42", "tenant": "northstar-coaching",
+              "email": "maya@mail.example"}
+    assert render(template, values) == {
+        "model": "gpt-4o-mini",
+        "messages": MESSAGES,
+        "stream": True,
+        "conversation_id": "conv_42",
+        "meta": {"tags": ["northstar-coaching", "static", 7], "note": "from maya@mail.example"},
+    }
+
+
+def test_template_is_not_modified():
+    template = {"a": "{x}", "b": ["{y}"]}
+    render(template, {"x": 1, "y": 2})
+    assert template == {"a": "{x}", "b": ["{y}"]}
+
+
+def test_in_path_percent_encodes_values():
+    assert render("/api/conversations/{id}", {"id": "a/b?c=d#e f"}, in_path=True) == "/api/conversations/a%2Fb%3Fc%3Dd%23e%20f"
+    assert render("/users/{email}", {"email": "maya+1@mail.example"}, in_path=True) == "/users/maya%2B1%40mail.example"
+
+
+def test_in_path_whole_placeholder_is_a_string_and_encoded():
+    assert render("{id}", {"id": 12}, in_path=True) == "12"
+    assert render("{id}", {"id": "../admin"}, in_path=True) == "..%2Fadmin"
+
+
+def test_body_values_are_not_percent_encoded():
+    assert render({"q": "a/b c"}, {}) == {"q": "a/b c"}
+    assert render({"q": "{v}"}, {"v": "a/b c"}) == {"q": "a/b c"}
+
+
+def test_non_placeholder_braces_and_other_types_pass_through():
+    assert render("{not valid}", {}) == "{not valid}"
+    assert render("{1abc}", {"1abc": "x"}) == "{1abc}"
+    assert render(3.5, {"x": 1}) == 3.5
+    assert render(None, {}) is None

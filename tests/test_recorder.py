@@ -1,0 +1,123 @@
+"""Request events to sample rows, called the way Locust's `request` event calls listeners.
+
+Locust itself is not imported here: importing it monkey-patches this whole process with gevent.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from harness.recorder import Recorder, describe_exception
+
+START = 1_796_000_000.25
+URL = "http://127.0.0.1:8123/api/conversations/conv_1?token=s3cr3t"
+
+
+@dataclass
+class FakeResponse:
+    """What the recorder reads from Locust's response object."""
+    status_code: int
+    url: str = URL
+
+
+def record(**overrides) -> dict:
+    """Fire one event with Locust's keyword arguments and return the one row it produced."""
+    recorder = Recorder()
+    kwargs = {
+        "request_type": "GET",
+        "name": "conversation",
+        "response_time": 42.5,
+        "response_length": 1234,
+        "response": FakeResponse(200),
+        "context": {},
+        "exception": None,
+        "start_time": START,
+        "url": URL,  # Locust passes the URL too; it must not reach the sample
+    }
+    kwargs.update(overrides)
+    recorder.on_request(**kwargs)
+    columns = recorder.batch.take()
+    assert len(columns["start_s"]) == 1
+    return {name: values[0] for name, values in columns.items()}
+
+
+def test_successful_request_row():
+    row = record()
+    assert row["start_s"] == START
+    assert row["endpoint"] == "conversation"
+    assert row["method"] == "GET"
+    assert row["status"] == 200
+    assert row["latency_ms"] == 42.5
+    assert row["response_bytes"] == 1234
+    assert row["error"] == ""
+    assert row["role"] == "legit"
+    assert row["blocked"] is False
+    assert math.isnan(row["ttft_ms"]) and math.isnan(row["intended_s"]) and math.isnan(row["retry_after_s"])
+
+
+def test_context_fields_reach_the_row():
+    ctx = {"role": "credential_stuffing", "identity": "a1b2c3d4e5f6", "source_ip": "127.0.0.7", "blocked": True,
+           "retry_after_s": 30.0, "ttfb_ms": 80.0, "ttft_ms": 210.0, "input_tokens": 31, "output_tokens": 44,
+           "token_source": "usage", "intended_s": START - 0.5, "error": ""}
+    row = record(response=FakeResponse(429), context=ctx)
+    assert {k: row[k] for k in ctx} == ctx
+    assert row["status"] == 429
+
+
+def test_error_from_context_wins_over_the_exception():
+    row = record(response=FakeResponse(200), context={"error": "stream: ended without [DONE]"},
+                 exception=RuntimeError("stream: ended without [DONE]"))
+    assert row["error"] == "stream: ended without [DONE]"
+    assert row["status"] == 200
+
+
+def test_exception_without_a_response_is_a_connection_error():
+    row = record(response=None, response_time=3001.0, response_length=None,
+                 exception=ConnectionRefusedError(f"cannot connect to {URL}"))
+    assert row["error"] == "connection: ConnectionRefusedError"
+    assert row["status"] == 0
+    assert row["response_bytes"] == 0
+
+
+def test_exception_with_status_zero_response_is_a_connection_error():
+    row = record(response=FakeResponse(0), exception=TimeoutError())
+    assert row["error"] == "connection: TimeoutError"
+    assert row["status"] == 0
+
+
+def test_http_error_is_named_by_status():
+    row = record(response=FakeResponse(500), exception=RuntimeError(f"500 Server Error for url: {URL}"))
+    assert row["error"] == "http 500"
+    assert row["status"] == 500
+
+
+def test_row_never_holds_the_url_or_its_token():
+    row = record(response=FakeResponse(503), exception=RuntimeError(f"503 for url: {URL}"))
+    values = [str(v) for v in row.values()]
+    assert not any("http://" in v or "s3cr3t" in v or "/api/" in v for v in values)
+
+
+def test_missing_times_become_nan_and_odd_status_zero():
+    row = record(response_time=None, start_time=None, response=FakeResponse("200"))  # type: ignore[arg-type]
+    assert math.isnan(row["latency_ms"]) and math.isnan(row["start_s"])
+    assert row["status"] == 0
+
+
+def test_rows_accumulate_until_taken():
+    recorder = Recorder()
+    for i, name in enumerate(["login", "me", "chat"]):
+        recorder.on_request(request_type="POST", name=name, response_time=float(i), response_length=i,
+                            response=FakeResponse(200), context={}, exception=None, start_time=START + i)
+    assert len(recorder.batch) == 3
+    columns = recorder.batch.take()
+    assert columns["endpoint"] == ["login", "me", "chat"]
+    assert columns["latency_ms"] == [0.0, 1.0, 2.0]
+    assert len(recorder.batch) == 0
+
+
+def test_describe_exception():
+    assert describe_exception(None, 200) == ""
+    assert describe_exception(None, 0) == ""
+    assert describe_exception(ValueError(URL), 404) == "http 404"
+    assert describe_exception(ConnectionResetError(URL), 0) == "connection: ConnectionResetError"
