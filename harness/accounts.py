@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import hashlib
+import itertools
 import os
 from dataclasses import dataclass, field
 from typing import Any
@@ -17,7 +18,10 @@ import httpx
 
 from harness.scenario import Scenario, ScenarioError
 
-__all__ = ["Account", "Credentials", "resolve_credentials", "identity_key", "TargetUnreachable"]
+__all__ = [
+    "Account", "Credentials", "resolve_credentials", "identity_key", "TargetUnreachable", "account_pools",
+    "next_account",
+]
 
 
 class TargetUnreachable(RuntimeError):
@@ -62,6 +66,32 @@ class Credentials:
             tenants=list(data.get("tenants", [])),
             webhook_secret=data.get("webhook_secret"),
         )
+
+
+def account_pools(credentials: Credentials, scenario: Scenario) -> tuple[list[Account], list[Account]]:
+    """(accounts for journeys and attacks, accounts for the bypass probes).
+
+    Probes need accounts nobody else touches, or a per-account counter shared with other traffic
+    would make one experiment look stricter than another. With probes on, the second half is theirs.
+    """
+    usable = [a for a in credentials.accounts if a.role in scenario.accounts.roles]
+    if not scenario.probes.routes or len(usable) < 2:
+        return usable, usable
+    half = len(usable) // 2
+    return usable[:half], usable[half:]
+
+
+_handed_out = itertools.count()
+
+
+def next_account(environment: Any, accounts: list[Account]) -> Account:
+    """Spread users over the accounts: two users share one only when users outnumber accounts.
+
+    Each worker starts half-way round from the previous one, so two workers' first users differ.
+    """
+    worker = getattr(environment.runner, "worker_index", 0) or 0
+    stride = len(accounts) // 2 + 1
+    return accounts[(next(_handed_out) + worker * stride) % len(accounts)]
 
 
 def identity_key(value: str) -> str:

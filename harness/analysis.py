@@ -201,8 +201,8 @@ def _thresholds(endpoints: dict[str, dict], targets: dict[str, float | None]) ->
     rows = []
     for name in sorted(targets):
         limit = targets[name]
-        if limit is None or not endpoints.get(name, {}).get("requests"):
-            continue  # a route the run never called has nothing to judge (it is noted, not failed)
+        if limit is None or not endpoints.get(name, {}).get("legit_requests"):
+            continue  # a route no legit request called has nothing to judge (it is noted, not failed)
         observed = endpoints.get(name, {}).get("p95_ms", math.nan)
         row: dict[str, Any] = {
             "expr": f"p95({name}) < {_limit_text(limit)}ms",
@@ -265,6 +265,7 @@ def _endpoints(
         return np.bincount(codes[mask], minlength=k) if k else np.zeros(0, dtype=np.int64)
 
     requests = count(np.ones(len(samples), dtype=bool))
+    legit = count((samples["role"] == "legit").to_numpy(dtype=bool))
     ok, blocked, errors = count(masks["ok"]), count(masks["blocked"]), count(masks["errors"])
     latency = samples["latency_ms"].to_numpy(dtype=np.float64)
     lat, blk = masks["latency"], masks["blocked"]
@@ -284,6 +285,7 @@ def _endpoints(
     for i, name in enumerate(names):  # a loop over endpoints, not rows
         figures: dict[str, Any] = {
             "requests": int(requests[i]),
+            "legit_requests": int(legit[i]),
             "ok": int(ok[i]),
             "blocked": int(blocked[i]),
             "errors": int(errors[i]),
@@ -334,7 +336,7 @@ def _verdict_reasons(run: dict, thresholds: list[dict], n: int) -> tuple[list[st
     unexercised = sorted(name for name, limit in _targets(run).items() if limit is not None
                          and name not in {t["endpoint"] for t in thresholds})
     if unexercised and n:
-        notes.append(f"not exercised, so no latency target checked: {', '.join(unexercised)}")
+        notes.append(f"not called by legit traffic, so no latency target checked: {', '.join(unexercised)}")
     if not thresholds and n:
         notes.append("no latency targets: the verdict rests on the run being complete only")
     return reasons, notes

@@ -15,13 +15,16 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
 
-from harness.scenario import Endpoint, Scenario
+from harness.scenario import BlockRule, Endpoint, Scenario
 from harness.streams import StreamResult, parse_usage, read_stream
 from harness.tokens import count_tokens
 
-__all__ = ["CallResult", "ApiClient", "render", "BLOCK_STATUSES"]
+__all__ = ["CallResult", "ApiClient", "render", "is_blocked"]
 
-BLOCK_STATUSES = frozenset({429})  # what counts as "blocked" until a scenario declares its block rule
+LIMIT_HEADERS = (
+    "RateLimit", "RateLimit-Policy", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset",
+    "X-RateLimit-Limit", "X-RateLimit-Remaining", "X-RateLimit-Reset", "Retry-After",
+)
 _PLACEHOLDER = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
 
 
@@ -42,6 +45,15 @@ def render(template: Any, values: dict[str, Any], *, in_path: bool = False) -> A
     return template
 
 
+def is_blocked(rule: BlockRule, status: int, headers: Any, body: bytes | None) -> bool:
+    """Does this response match the scenario's block rule (status set, body pattern, header)?"""
+    if status in rule.statuses:
+        return True
+    if rule.header and headers and rule.header in headers:
+        return True
+    return bool(rule.body_pattern and body and re.search(rule.body_pattern.encode(), body))
+
+
 @dataclass
 class CallResult:
     status: int
@@ -59,14 +71,15 @@ class CallResult:
 
 
 class ApiClient:
-    """Calls endpoints of the API map on behalf of one Locust user."""
+    """Calls endpoints of the API map through one Locust HTTP session (a user's `client`, or a probe's own)."""
 
-    def __init__(self, user: Any, scenario: Scenario, role: str = "legit") -> None:
-        self.client = user.client
+    def __init__(self, client: Any, scenario: Scenario, role: str = "legit") -> None:
+        self.client = client
         self.scenario = scenario
         self.role = role
         self.token: str | None = None
         self.identity = ""
+        self.source_ip = ""  # for sessions without a user (probes): the address it is bound to
 
     def has(self, endpoint: str) -> bool:
         return endpoint in self.scenario.endpoints
@@ -77,8 +90,16 @@ class ApiClient:
         values: dict[str, Any] | None = None,
         headers: dict[str, str] | None = None,
         body: bytes | None = None,
+        *,
+        technique: str = "",
+        path: str | None = None,
+        method: str | None = None,
     ) -> CallResult:
-        """Call an endpoint of the API map. `body` sends exact bytes (signed webhooks) instead of the template."""
+        """Call an endpoint of the API map.
+
+        `body` sends exact bytes (signed webhooks) instead of the template; `path` and `method` replace
+        the map's (bypass probes send path variants and other methods under the same endpoint name).
+        """
         ep = self.scenario.endpoints[endpoint]
         values = values or {}
         request_headers = dict(headers or {})
@@ -94,17 +115,19 @@ class ApiClient:
             "headers": request_headers,
             "catch_response": True,
             "stream": streamed,
-            "context": {"role": self.role, "identity": self.identity},
+            "context": {"role": self.role, "identity": self.identity, "technique": technique,
+                        **({"source_ip": self.source_ip} if self.source_ip else {})},
         }
         if body is not None:
             kwargs["data"] = body
             request_headers.setdefault("Content-Type", "application/json")
         elif ep.body is not None:
             kwargs["json"] = render(ep.body, values)
-        path = render(ep.path, values, in_path=True)
+        if path is None:
+            path = render(ep.path, values, in_path=True)
 
         t0 = time.perf_counter()
-        with self.client.request(ep.method, path, **kwargs) as response:
+        with self.client.request(method or ep.method, path, **kwargs) as response:
             return self._finish(ep, response, t0, streamed)
 
     def _finish(self, ep: Endpoint, response: Any, t0: float, streamed: bool) -> CallResult:
@@ -127,13 +150,15 @@ class ApiClient:
             body = response.content or b""
             if ep.stream == "json" and 200 <= status < 300:
                 self._count_tokens(ctx, _json_usage(body), _json_content(body))
-        blocked = status in BLOCK_STATUSES
+        blocked = bool(status) and is_blocked(self.scenario.block, status, response.headers, body)
         if blocked:
             ctx["retry_after_s"] = _retry_after(response)
-        elif not error and not (200 <= status < 400):
-            error = f"http {status}"
+        elif not error and not (200 <= status < 400) and (self.role == "legit" or status >= 500):
+            error = f"http {status}"  # for attacks and probes a 4xx is the answer hoped for, not an error
         ctx["blocked"] = blocked
         ctx["error"] = error
+        if self.role != "legit" and response.headers:  # header conformance, for abuse traffic only
+            ctx["limit_headers"] = ",".join(h for h in LIMIT_HEADERS if h in response.headers)
         if error:
             response.failure(error)
         else:

@@ -24,7 +24,7 @@ from matplotlib.patches import Patch  # noqa: E402
 from matplotlib.lines import Line2D  # noqa: E402
 from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter  # noqa: E402
 
-__all__ = ["plot_latency_over_time", "plot_percentile_bars", "plot_throughput"]
+__all__ = ["plot_latency_over_time", "plot_percentile_bars", "plot_rate_limits", "plot_throughput"]
 
 DPI = 110
 SIZE = (10.0, 4.8)
@@ -214,4 +214,38 @@ def plot_throughput(series: pd.DataFrame, path: Path | str) -> Path:
         ax.set_ylim(bottom=0)
         ax.grid(True, alpha=0.3)
         _legend_outside(ax)
+    return _save(fig, path)
+
+
+MAX_RATE_LIMIT_ROUTES = 6  # one panel per route; more would not fit one figure
+
+
+def plot_rate_limits(
+    series: pd.DataFrame, quota_per_s: Mapping[str, float | None], path: Path | str
+) -> Path:
+    """Per attacked route: admitted, blocked and errors per second of non-legit traffic, with the
+    declared quota per second (q/w, dashed). `series` is `ratelimits.attack_series`."""
+    names = sorted(series["endpoint"].unique())[:MAX_RATE_LIMIT_ROUTES] if not series.empty else []
+    fig, axes = _figure("Rate limits under attack (non-legit traffic)", rows=max(len(names), 1))
+    if not names:
+        _no_samples(axes[0])
+        return _save(fig, path)
+    seconds = np.arange(int(series["second"].min()), int(series["second"].max()) + 1)
+    styles = (("admitted", "tab:green", "-"), ("blocked", "darkorange", "--"),
+              ("errors", "crimson", ":"))
+    for ax, name in zip(axes, names):
+        rows = series[series["endpoint"] == name]
+        for column, color, style in styles:
+            ax.plot(seconds, _full_seconds(rows, seconds, column, 0), color=color, linestyle=style,
+                    linewidth=1.6, label=column)
+        rate = quota_per_s.get(name)
+        if rate is not None and math.isfinite(float(rate)):
+            ax.axhline(float(rate), color="0.2", linestyle="--", linewidth=1.2,
+                       label=f"declared {float(rate):.3g}/s")
+        ax.set_title(name, fontsize=10)
+        ax.set_ylabel("responses/s")
+        ax.set_ylim(bottom=0)
+        ax.grid(True, alpha=0.3)
+        _legend_outside(ax)
+    axes[-1].set_xlabel("time since start (s)")
     return _save(fig, path)

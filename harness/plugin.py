@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 import gevent
+import httpx
 import locust
 from locust import events
 from locust.runners import STATE_MISSING, MasterRunner, WorkerRunner
@@ -32,6 +33,7 @@ from harness.collector import Collector, write_json_atomic
 from harness.plan import OPTION, RunPlan
 from harness.recorder import Recorder
 from harness.scenario import ScenarioError, load_scenario, parse_scenario
+from harness.sources import is_loopback
 
 __all__ = ["DEFAULT_SCENARIO", "SAMPLES_KEY", "STOP_FILE", "new_run_dir"]
 
@@ -152,6 +154,13 @@ class _Session:
             "streaming_endpoints": scenario.streaming_endpoints(),
             "users": scenario.load.users,
             "stages": [s.__dict__ for s in scenario.load.stages],
+            "limits": {route: [{"key": r.key, "quota": r.quota, "window_s": r.window_s} for r in rules]
+                       for route, rules in scenario.limits_by_route().items()},
+            "block": scenario.block.__dict__,
+            "attacks": {a.name: {"users": a.users, "rate": a.rate} for a in scenario.attacks.values()},
+            "attacks_start_after_s": scenario.attacks_start_after_s,
+            "probed_routes": list(scenario.probes.routes),
+            "target_is_loopback": is_loopback(host),
         }
         try:
             credentials = resolve_credentials(scenario, host)
@@ -183,15 +192,22 @@ class _Session:
         (self.run_dir / "scenario.toml").write_text(text, encoding="utf-8")
 
     def _weigh_user_classes(self) -> None:
-        """Journey weights come from the scenario; classes of journeys it leaves out do not run."""
+        """Journey weights, attack users and the probe come from the scenario; what it leaves out does not run."""
         classes = self.environment.user_classes
-        journeys = self.scenario.journeys
-        if not any(getattr(c, "journey", None) in journeys for c in classes):
+        scenario = self.scenario
+        if not any(getattr(c, "journey", None) or getattr(c, "attack", None) or getattr(c, "probe", False)
+                   for c in classes):
             return  # a locustfile of the user's own: leave its classes as they are
         for user_class in classes:
-            name = getattr(user_class, "journey", None)
-            user_class.weight = max(1, round(journeys[name] * 100)) if name in journeys else 0
-        classes[:] = [c for c in classes if c.weight > 0]
+            journey, attack = getattr(user_class, "journey", None), getattr(user_class, "attack", None)
+            if journey:
+                user_class.weight = max(1, round(scenario.journeys[journey] * 100)) if journey in scenario.journeys else 0
+            elif attack:
+                user_class.weight, user_class.fixed_count = 0, (
+                    scenario.attacks[attack].users if attack in scenario.attacks else 0)
+            elif getattr(user_class, "probe", False):
+                user_class.weight, user_class.fixed_count = 0, 1 if scenario.probes.routes else 0
+        classes[:] = [c for c in classes if c.weight > 0 or c.fixed_count > 0]
 
     # --- during the run ------------------------------------------------------------------
     def _on_test_start(self, **_: Any) -> None:
@@ -296,6 +312,7 @@ class _Session:
         if not self.finished and self.abort_reason is None:
             self.abort_reason = "interrupted before the planned end"
         self._write_meta(aborted=self.abort_reason is not None, final=True)
+        self._save_target_stats()
         self.closed = True
         if not self.options.harness_managed:
             from harness.report import build_report, format_table
@@ -303,6 +320,17 @@ class _Session:
             summary = build_report(self.run_dir)
             print(format_table(summary), file=sys.stderr)
             print(f"report: {self.run_dir / 'report.html'}", file=sys.stderr)
+
+    def _save_target_stats(self) -> None:
+        """The demo API reveals what it spent and whom it saw: keep that beside the samples."""
+        if self.scenario.accounts.source != "demo":
+            return
+        try:
+            response = httpx.get(self.environment.host.rstrip("/") + "/__demo__/stats", timeout=5)
+            if response.status_code == 200:
+                write_json_atomic(self.run_dir / "target_stats.json", response.json())
+        except (httpx.HTTPError, ValueError):
+            log.warning("harness: the demo API's stats could not be read")
 
     def _write_meta(self, aborted: bool = False, final: bool = False) -> None:
         meta = self.meta

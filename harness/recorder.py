@@ -60,10 +60,12 @@ class Recorder:
                 "output_tokens": ctx.get("output_tokens", 0),
                 "token_source": ctx.get("token_source", ""),
                 "role": ctx.get("role", "legit"),
+                "technique": ctx.get("technique", ""),
                 "identity": ctx.get("identity", ""),
                 "source_ip": ctx.get("source_ip", ""),
                 "blocked": ctx.get("blocked", False),
                 "retry_after_s": ctx.get("retry_after_s", math.nan),
+                "limit_headers": ctx.get("limit_headers", ""),
                 "error": error,
                 "response_bytes": response_length or 0,
             }

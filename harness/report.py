@@ -19,11 +19,16 @@ from typing import Any
 
 import pandas as pd
 
-from harness.analysis import per_second, run_window, summarize
-from harness.plots import plot_latency_over_time, plot_percentile_bars, plot_throughput
+from harness.abuse import abuse_findings, abuse_summary, abuse_verdict
+from harness.analysis import per_second, run_window, summarize, to_jsonable
+from harness.plots import (plot_latency_over_time, plot_percentile_bars, plot_rate_limits,
+                           plot_throughput)
+from harness.ratelimits import attack_series, rate_limits, technique_key
 from harness.samples import read_samples
+from harness.scenario import ATTACKS
 
-__all__ = ["Section", "build_report", "load_run", "render_html", "format_table", "PLOTS"]
+__all__ = ["Section", "build_report", "load_run", "render_html", "format_table", "PLOTS",
+           "RATE_LIMIT_PLOT", "load_target_stats", "rate_limit_sections"]
 
 # file name in plots/ -> (element id, caption)
 PLOTS: dict[str, tuple[str, str]] = {
@@ -40,6 +45,14 @@ PLOTS: dict[str, tuple[str, str]] = {
         "Requests per second by endpoint; errors and blocked responses per second.",
     ),
 }
+# drawn only for a run with rate-limited or probed routes; shown in the "Rate limits" section
+RATE_LIMIT_PLOT: tuple[str, str, str] = (
+    "rate_limits.png",
+    "plot-rate-limits",
+    "Per attacked route: admitted, blocked and failed non-legit requests per second; dashed: the "
+    "declared quota per second (q/w).",
+)
+FAILING_LIMITS = ("leaky", "bypassable", "absent")
 
 
 @dataclass(frozen=True)
@@ -87,16 +100,79 @@ def _read_samples(run_dir: Path) -> tuple[pd.DataFrame, list[str]]:
     return samples, [f"skipped unreadable sample file {name}" for name in skipped]
 
 
+def load_target_stats(run_dir: Path) -> tuple[dict | None, list[str]]:
+    """The demo API's own counters (`target_stats.json`), None when absent or unreadable."""
+    path = Path(run_dir) / "target_stats.json"
+    try:
+        loaded = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return None, []
+    except (OSError, ValueError) as exc:
+        return None, [f"target_stats.json unreadable ({type(exc).__name__}): target costs unknown"]
+    return (loaded, []) if isinstance(loaded, dict) else (None, ["target_stats.json is not an object"])
+
+
+def _add_security(summary: dict, samples: pd.DataFrame, run: dict, stats: dict | None) -> None:
+    """`rate_limits` and `abuse` into the summary (only when the run has them), and the verdict.
+
+    Abuse covers the attacks the harness knows (scenario.ATTACKS); other non-legit roles are a
+    custom locustfile's traffic and are only counted in the endpoints.
+    """
+    limits = to_jsonable(rate_limits(samples, run, stats))
+    abuse = to_jsonable(abuse_summary(samples, stats, roles=ATTACKS))
+    if limits:
+        summary["rate_limits"] = limits
+    if abuse:
+        summary["abuse"] = abuse
+        summary["abuse_verdict"] = abuse_verdict(abuse)
+    reasons = []
+    for route, entry in limits.items():
+        if entry.get("verdict") in FAILING_LIMITS:
+            reasons.append(f"rate limit on {route} is {entry['verdict']}{_limit_detail(entry)}")
+    reasons += [f"abuse finding: {finding}" for finding in abuse_findings(abuse)]
+    if reasons:
+        summary["verdict"] = "fail"
+        summary["verdict_reasons"] = list(summary.get("verdict_reasons") or []) + reasons
+
+
+def _limit_detail(entry: Mapping) -> str:
+    worst = entry.get("worst_technique")
+    if entry.get("verdict") == "absent":
+        return " (no block in the baseline burst)"
+    if worst:
+        b = (entry.get("bypasses") or {}).get(worst) or {}
+        factor = b.get("amplification") or b.get("over_allowance_ratio")
+        return f" ({worst}" + (f" ×{factor:.1f})" if factor else ")")
+    if entry.get("over_allowance_ratio") is not None:
+        return f" (over-allowance {entry['over_allowance_ratio']:.2f})"
+    return ""
+
+
+def _quota_rates(limits: Mapping[str, Mapping]) -> dict[str, float | None]:
+    """route → declared (else measured) quota per second, the slowest sustained rate allowed."""
+    rates: dict[str, float | None] = {}
+    for route, entry in limits.items():
+        rules = entry.get("declared") or []
+        if rules:
+            rates[route] = min(r["quota"] / r["window_s"] for r in rules)
+        elif entry.get("quota") and entry.get("window_s"):
+            rates[route] = entry["quota"] / entry["window_s"]
+    return rates
+
+
 def build_report(run_dir: Path, sections: Sequence[Section] = ()) -> dict:
     """Compute the summary of a run folder, write all its outputs, and return the summary."""
     run_dir = Path(run_dir)
     run, notes = load_run(run_dir)
     samples, sample_notes = _read_samples(run_dir)
+    stats, stats_notes = load_target_stats(run_dir)
     summary = summarize(samples, run)
-    summary["notes"] = notes + sample_notes + summary["notes"]
+    summary["notes"] = notes + sample_notes + stats_notes + summary["notes"]
+    _add_security(summary, samples, run, stats)
 
     t0, _ = run_window(samples, run)
     series = per_second(samples, t0)
+    attacks = attack_series(samples, t0) if summary.get("rate_limits") else None
     del samples  # the largest object; the figures below need only the summary and the series
 
     run_dir.mkdir(parents=True, exist_ok=True)
@@ -110,7 +186,13 @@ def build_report(run_dir: Path, sections: Sequence[Section] = ()) -> dict:
     plot_throughput(series, plots_dir / "throughput.png")
 
     images = {name: (plots_dir / name).read_bytes() for name in PLOTS}
-    page = render_html(summary, images, sections)
+    limit_image = None
+    if attacks is not None:
+        limit_path = plots_dir / RATE_LIMIT_PLOT[0]
+        plot_rate_limits(attacks, _quota_rates(summary["rate_limits"]), limit_path)
+        limit_image = limit_path.read_bytes()
+    own = rate_limit_sections(summary, limit_image)
+    page = render_html(summary, images, [*own, *sections])
     (run_dir / "report.html").write_text(page, encoding="utf-8")
     return summary
 
@@ -146,7 +228,7 @@ def _duration(seconds: Any) -> str:
 def _over(endpoint: Mapping) -> bool:
     """Judged against its target and missed it (a route never requested is not judged)."""
     target, p95 = endpoint.get("target_p95_ms"), endpoint.get("p95_ms")
-    return target is not None and bool(endpoint.get("requests")) and (p95 is None or p95 >= target)
+    return target is not None and bool(endpoint.get("legit_requests")) and (p95 is None or p95 >= target)
 
 
 # --- report.html ----------------------------------------------------------------------------
@@ -189,6 +271,10 @@ figure img{display:block;max-width:100%;height:auto;border:1px solid var(--line)
 figcaption{color:var(--muted);font-size:13px;margin-top:4px}
 code{background:var(--bg);padding:1px 4px;border-radius:4px}
 footer{color:var(--muted);font-size:12px;margin:28px 0 8px}
+.rl-effective,.rl-holds,.rl-clean{color:var(--pass);font-weight:700}
+.rl-bypassable,.rl-absent,.rl-bypass,.rl-finding{background:#fde7e9;color:var(--fail);font-weight:700}
+.rl-leaky{background:#fff1d6;color:#8a4b00;font-weight:700}
+.rl-expected,.rl-untested,.rl-inconclusive,.rl-none{color:var(--muted)}
 @media (max-width:520px){.verdict .badge{font-size:38px}main{padding:10px}th,td{padding:5px 8px}}
 """
 
@@ -396,7 +482,146 @@ def render_html(
     )
 
 
+# --- rate limits and abuse -----------------------------------------------------------------
+
+def _amp(value: Any) -> str:
+    return "–" if value is None else f"×{value:.1f}"
+
+
+def _declared_text(entry: Mapping) -> str:
+    rules = entry.get("declared") or []
+    if not rules:
+        measured = entry.get("quota")
+        return f"none (measured {measured})" if measured is not None else "none"
+    return "; ".join(f"{r['quota']}/{r['window_s']:g}s per {r['key']}" for r in rules)
+
+
+def _limits_table(limits: Mapping[str, Mapping]) -> str:
+    head = ["route", "verdict", "declared", "requests to first block", "over-allowance",
+            "worst technique", "amplification", "legit blocked", "legit p95 before ms",
+            "legit p95 during ms", "fix"]
+    rows = []
+    for route, e in limits.items():
+        d = f'data-route="{_e(route)}"'
+        worst = e.get("worst_technique")
+        b = (e.get("bypasses") or {}).get(worst) or {}
+        factor = b.get("amplification") or b.get("over_allowance_ratio")
+        verdict = str(e.get("verdict"))
+        over = e.get("over_allowance_ratio")
+        rows.append(
+            f'<tr {d}><td class="route" {d}>{_e(route)}</td>'
+            f'<td class="rl-verdict" {d}><span class="rl-{_e(verdict)}">{_e(verdict)}</span></td>'
+            f'<td class="declared" {d}>{_e(_declared_text(e))}</td>'
+            f'<td class="first-block" {d}>{_e(_num(e.get("requests_to_first_block")))}</td>'
+            f'<td class="over-allowance" {d}>{_e("–" if over is None else f"{over:.2f}")}</td>'
+            f'<td class="worst" {d}>{_e(worst or "–")}</td>'
+            f'<td class="amplification" {d}>{_e(_amp(factor))}</td>'
+            f'<td class="legit-blocked" {d}>{_e(_pct(e.get("legit_blocked_ratio")))}</td>'
+            f'<td class="p95-before" {d}>{_e(_ms(e.get("legit_p95_before_attack_ms")))}</td>'
+            f'<td class="p95-during" {d}>{_e(_ms(e.get("legit_p95_during_attack_ms")))}</td>'
+            f'<td class="text fix" {d}>{"<br>".join(_e(f) for f in e.get("fix") or []) or "–"}'
+            "</td></tr>"
+        )
+    return _table(head, rows, "rate-limits-table", "left")
+
+
+def _matrix_table(limits: Mapping[str, Mapping]) -> str:
+    """Routes × techniques: admitted/attempts and amplification, coloured by verdict."""
+    techniques = sorted({t for e in limits.values() for t in (e.get("bypasses") or {})}
+                        | {"baseline"}, key=technique_key)
+    rows = []
+    for route, e in limits.items():
+        cells = [f'<td>{_e(route)}</td>']
+        for t in techniques:
+            data = f'data-route="{_e(route)}" data-technique="{_e(t)}"'
+            if t == "baseline":
+                base = e.get("baseline")
+                text = f'{base["admitted"]}/{base["attempts"]}' if base else "–"
+                cells.append(f'<td class="rl-cell rl-{"holds" if base else "none"}" {data}>'
+                             f"{_e(text)}</td>")
+                continue
+            b = (e.get("bypasses") or {}).get(t)
+            if not b:
+                cells.append(f'<td class="rl-cell rl-none" {data}>–</td>')
+                continue
+            factor = b.get("over_allowance_ratio") if t.startswith("window-edge") else b.get(
+                "amplification")
+            text = f'{b["admitted"]}/{b["attempts"]} {_amp(factor)}'
+            cells.append(f'<td class="rl-cell rl-{_e(b.get("verdict"))}" {data} '
+                         f'title="{_e(b.get("note"))}">{_e(text)} {_e(b.get("verdict"))}</td>')
+        rows.append(f'<tr data-route="{_e(route)}">{"".join(cells)}</tr>')
+    return _table(["route", *techniques], rows, "bypass-matrix")
+
+
+def _notes_of(limits: Mapping[str, Mapping]) -> str:
+    notes = [f"{route} · {t}: {b['note']}" for route, e in limits.items()
+             for t, b in (e.get("bypasses") or {}).items() if b.get("note")]
+    return ("<ul class=\"rl-notes\">" + "".join(f"<li>{_e(n)}</li>" for n in notes) + "</ul>"
+            if notes else "")
+
+
+def _abuse_body(abuse: Mapping) -> str:
+    head = ["attack", "route", "requests", "admitted", "blocked", "errors", "first block", "req/s",
+            "findings"]
+    rows = []
+    for name, a in abuse.items():
+        d = f'data-attack="{_e(name)}"'
+        findings = a.get("findings") or []
+        text = "; ".join(findings) or "; ".join(a.get("notes") or []) or "none"
+        rows.append(
+            f'<tr {d}><td>{_e(name)}</td><td>{_e(a.get("endpoint"))}</td>'
+            f'<td>{_e(_num(a.get("requests")))}</td>'
+            f'<td>{_e(_num(a.get("admitted")))}</td><td>{_e(_num(a.get("blocked")))}</td>'
+            f'<td>{_e(_num(a.get("errors")))}</td><td>{_e(_num(a.get("first_block_index")))}</td>'
+            f'<td>{_e(_num(a.get("rps")))}</td>'
+            f'<td class="text abuse-findings rl-{"finding" if findings else "clean"}" {d}>'
+            f"{_e(text)}</td></tr>"
+        )
+    return _table(head, rows, "abuse-table", "left")
+
+
+def rate_limit_sections(summary: Mapping, image: bytes | None = None) -> list[Section]:
+    """The "Rate limits" and "Abuse findings" sections, for the runs that have them."""
+    out: list[Section] = []
+    limits: Mapping[str, Mapping] = summary.get("rate_limits") or {}
+    if limits:
+        figure = ""
+        if image:
+            name, element_id, caption = RATE_LIMIT_PLOT
+            data = base64.b64encode(image).decode("ascii")
+            figure = (f'<figure id="{element_id}"><img alt="{_e(caption)}" '
+                      f'src="data:image/png;base64,{data}"><figcaption>{_e(caption)}</figcaption>'
+                      "</figure>")
+        body = (
+            '<p class="muted">A request is <i>admitted</i> when it reached the handler and was not '
+            "rate limited (not blocked, status not 0/404/405, below 500). Over-allowance: most "
+            "admitted within one window over the quota (ideal 1.0). Amplification: admitted with a "
+            "technique ÷ admitted at baseline over as many attempts.</p>"
+            + _limits_table(limits) + "<h3>Bypass matrix</h3>" + _matrix_table(limits)
+            + _notes_of(limits) + figure
+        )
+        out.append(Section(id="rate-limits", title="Rate limits", body=body))
+    abuse: Mapping = summary.get("abuse") or {}
+    if abuse:
+        out.append(Section(id="abuse", title="Abuse findings", body=_abuse_body(abuse)))
+    return out
+
+
 # --- terminal table -------------------------------------------------------------------------
+
+def _limit_lines(limits: Mapping[str, Mapping], most: int = 6) -> list[str]:
+    """A short block: route, verdict, worst technique with its factor (at most `most` routes)."""
+    if not limits:
+        return []
+    width = max(len(r) for r in limits)
+    lines = ["rate limits:"]
+    for route, e in list(limits.items())[:most]:
+        detail = _limit_detail(e).strip(" ()")
+        lines.append(f"  {route.ljust(width)}  {str(e.get('verdict')).ljust(10)}  {detail}".rstrip())
+    if len(limits) > most:
+        lines.append(f"  … and {len(limits) - most} more routes (see report.html)")
+    return lines
+
 
 def format_table(summary: Mapping) -> str:
     """A one-screen plain-text table of the endpoints, then the verdict line."""
@@ -405,7 +630,7 @@ def format_table(summary: Mapping) -> str:
     rows = []
     for name, e in (summary.get("endpoints") or {}).items():
         target = e.get("target_p95_ms")
-        mark = "–" if target is None or not e.get("requests") else ("✗" if _over(e) else "✓")
+        mark = "–" if target is None or not e.get("legit_requests") else ("✗" if _over(e) else "✓")
         rows.append([
             name, _num(e.get("requests")), _num(e.get("errors")), _num(e.get("blocked")),
             _num(e.get("rps")), _ms(e.get("p50_ms")), _ms(e.get("p95_ms")), _ms(e.get("p99_ms")),
@@ -428,6 +653,10 @@ def format_table(summary: Mapping) -> str:
     verdict = str(summary.get("verdict", "fail")).upper()
     context = f"{run.get('scenario') or 'run'}, {_duration(run.get('duration_s'))}"
     reasons = summary.get("verdict_reasons") or []
+    lines += _limit_lines(summary.get("rate_limits") or {})
+    abuse = summary.get("abuse") or {}
+    if abuse:
+        lines.append(f"abuse: {abuse_verdict(abuse)}, {len(abuse_findings(abuse))} finding(s)")
     lines.append("latency in ms, exact, over legit non-blocked successful responses")
     lines.append(f"verdict: {verdict} ({context})" + (": " + "; ".join(reasons) if reasons else ""))
     return "\n".join(lines)

@@ -21,7 +21,7 @@ from harness.scenario import Scenario, ScenarioError, load_scenario
 __all__ = ["RunOptions", "run", "EXIT_PASS", "EXIT_FAIL", "EXIT_USAGE", "EXIT_ABORTED"]
 
 EXIT_PASS, EXIT_FAIL, EXIT_USAGE, EXIT_ABORTED = 0, 1, 2, 3
-LOCUSTFILE = REPO / "locustfiles" / "journeys.py"
+LOCUSTFILES = (REPO / "locustfiles" / "journeys.py", REPO / "locustfiles" / "abuse.py")
 GRACE_S = 60.0  # how long past the planned end before the harness stops waiting for the master
 
 
@@ -35,7 +35,7 @@ class RunOptions:
     spawn_rate: float | None = None
     duration_s: float | None = None
     out: Path = Path("reports")
-    locustfile: Path = LOCUSTFILE
+    locustfiles: tuple[Path, ...] = LOCUSTFILES
 
 
 def run(options: RunOptions) -> int:
@@ -43,8 +43,9 @@ def run(options: RunOptions) -> int:
         scenario = load_scenario(options.scenario)
     except ScenarioError as exc:
         return _usage_error(str(exc))
-    if not options.locustfile.exists():
-        return _usage_error(f"{options.locustfile}: locustfile not found (run from a checkout, installed with pip -e)")
+    missing = [f for f in options.locustfiles if not f.exists()]
+    if missing:
+        return _usage_error(f"{missing[0]}: locustfile not found (run from a checkout, installed with pip -e)")
     workers = (os.cpu_count() or 1) if options.workers is None else options.workers
     if workers < 0:
         return _usage_error("--workers: expected 0 (one process) or more")
@@ -62,7 +63,7 @@ def run(options: RunOptions) -> int:
                 return EXIT_ABORTED
         print(f"harness: {scenario.name} against {host}, {workers or 'no'} worker process(es); run folder {run_dir}",
               file=sys.stderr)
-        master_code = procs.run_locust(_locust_args(options, scenario, host, run_dir), workers, options.locustfile)
+        master_code = procs.run_locust(_locust_args(options, scenario, host, run_dir), workers, options.locustfiles)
     if master_code in (EXIT_USAGE, EXIT_ABORTED) and not (run_dir / "run.json").exists():
         return master_code
 
@@ -155,8 +156,8 @@ class _Processes:
         self.children.append((name, proc, log))
         return proc
 
-    def run_locust(self, args: list[str], workers: int, locustfile: Path) -> int:
-        base = ["-f", str(locustfile)]
+    def run_locust(self, args: list[str], workers: int, locustfiles: tuple[Path, ...]) -> int:
+        base = ["-f", ",".join(str(f) for f in locustfiles)]
         if workers == 0:
             master = self.spawn("locust", [*base, *args])
         else:

@@ -32,11 +32,13 @@ COLUMNS: dict[str, tuple[pa.DataType, Any]] = {
     "input_tokens": (pa.int32(), 0),
     "output_tokens": (pa.int32(), 0),
     "token_source": (pa.string(), ""),  # "usage" | "estimate" | ""
-    "role": (pa.string(), "legit"),  # "legit" or the attack's name
+    "role": (pa.string(), "legit"),  # "legit", an attack's name, or "probe"
+    "technique": (pa.string(), ""),  # the bypass technique of a probe request ("" otherwise)
     "identity": (pa.string(), ""),  # hashed account or client key, never raw
     "source_ip": (pa.string(), ""),
     "blocked": (pa.bool_(), False),  # matched the scenario's block rule
     "retry_after_s": (pa.float64(), math.nan),
+    "limit_headers": (pa.string(), ""),  # rate-limit headers present (attack and probe responses only)
     "error": (pa.string(), ""),  # error class and reason, "" when the request succeeded
     "response_bytes": (pa.int64(), 0),
     "worker": (pa.string(), ""),

@@ -39,6 +39,29 @@ JOURNEYS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
 }
 
 
+# attack name -> (endpoints it needs, what it does). The name is the samples' `role`.
+ATTACKS: dict[str, tuple[tuple[str, ...], str]] = {
+    "credential_stuffing": (("login",), "many accounts, one password try each, from one client"),
+    "password_spraying": (("login",), "one common password tried against many accounts"),
+    "brute_force": (("login",), "many passwords against one account"),
+    "chat_flood": (("login", "chat"), "one account chatting at full speed, burning tokens"),
+    "chat_flood_many_accounts": (("login", "chat"), "many accounts chatting at full speed from one client"),
+    "reset_flood": (("reset_request",), "password-reset requests for one address"),
+    "reset_flood_many": (("reset_request",), "password-reset requests for many addresses"),
+    "webhook_forged": (("webhook",), "deliveries with a forged signature"),
+    "webhook_stale": (("webhook",), "validly signed deliveries with a timestamp hours old"),
+    "webhook_replay": (("webhook",), "exact replays of one valid delivery"),
+    "webhook_flood": (("webhook",), "validly signed deliveries at full speed"),
+    "admin_probe": (("admin_users",), "the admin route as anonymous, as a normal user, and with role headers"),
+    "lead_spam": (("leads",), "the public lead form at full speed"),
+}
+LIMIT_KEYS = ("ip", "user", "account", "email", "global")
+TECHNIQUES = (
+    "baseline", "ip-headers", "path-variants", "method-switch", "new-connection", "many-accounts",
+    "many-sources", "window-edge", "race",
+)
+
+
 class ScenarioError(ValueError):
     """A scenario that cannot be run. `str(error)` is the one-line message for the user."""
 
@@ -91,6 +114,42 @@ class Accounts:
 
 
 @dataclass(frozen=True)
+class LimitRule:
+    """A declared limit: `quota` requests per `window_s` per `key` on `route`."""
+
+    route: str
+    key: str
+    quota: int
+    window_s: float
+
+
+@dataclass(frozen=True)
+class BlockRule:
+    """What a blocked (rate-limited) response looks like on this target."""
+
+    statuses: tuple[int, ...] = (429,)
+    body_pattern: str = ""  # a regular expression searched in the body
+    header: str = ""  # a response header whose presence means blocked
+
+
+@dataclass(frozen=True)
+class Attack:
+    name: str
+    users: int = 1
+    rate: float = 0.0  # requests per second per user; 0 = as fast as the target answers
+    settings: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Probes:
+    """The bypass matrix: which limited routes to probe, with which techniques."""
+
+    routes: tuple[str, ...] = ()
+    techniques: tuple[str, ...] = TECHNIQUES
+    start_after_s: float = 5.0
+
+
+@dataclass(frozen=True)
 class Scenario:
     name: str
     path: Path | None
@@ -104,7 +163,18 @@ class Scenario:
     journeys: dict[str, float]  # journey -> weight
     journey_settings: dict[str, dict[str, Any]]
     default_latency_target_ms: float | None
+    limits: tuple[LimitRule, ...] = ()
+    block: BlockRule = BlockRule()
+    attacks: dict[str, Attack] = field(default_factory=dict)
+    attacks_start_after_s: float = 0.0
+    probes: Probes = Probes()
     raw: dict[str, Any] = field(repr=False, default_factory=dict)
+
+    def limits_by_route(self) -> dict[str, list[LimitRule]]:
+        routes: dict[str, list[LimitRule]] = {}
+        for rule in self.limits:
+            routes.setdefault(rule.route, []).append(rule)
+        return routes
 
     def latency_targets(self) -> dict[str, float | None]:
         """Endpoint -> p95 target in ms. Streamed (LLM) routes have none unless set explicitly."""
@@ -215,7 +285,8 @@ def load_scenario(path: str | Path) -> Scenario:
 
 def parse_scenario(data: dict[str, Any], source: str = "<scenario>", base_dir: Path | None = None) -> Scenario:
     r = _Reader(source)
-    r.unknown(data, {"scenario", "target", "auth", "accounts", "webhook", "endpoints", "load", "journeys", "targets"}, "")
+    r.unknown(data, {"scenario", "target", "auth", "accounts", "webhook", "endpoints", "load", "journeys", "targets",
+                     "limits", "block", "attacks", "probes"}, "")
 
     meta = r.table(data, "scenario", "scenario")
     r.unknown(meta, {"name", "description"}, "scenario")
@@ -224,7 +295,8 @@ def parse_scenario(data: dict[str, Any], source: str = "<scenario>", base_dir: P
         raise r.fail("scenario.name", f"expected letters, digits, '-', '_' or '.', got {name!r}")
 
     target = r.table(data, "target", "target")
-    r.unknown(target, {"host", "profile", "seed", "latency", "model"}, "target")
+    r.unknown(target, {"host", "profile", "seed", "latency", "model", "tenants", "clients_per_tenant", "processes"},
+              "target")
     host = r.get(target, "host", "target.host", str, "") or None
     if host is not None and not re.match(r"^https?://[^/\s]+", host):
         raise r.fail("target.host", f"expected a URL like http://127.0.0.1:8000, got {host!r}")
@@ -232,6 +304,9 @@ def parse_scenario(data: dict[str, Any], source: str = "<scenario>", base_dir: P
     if profile not in ("hardened", "vulnerable"):
         raise r.fail("target.profile", f"expected \"hardened\" or \"vulnerable\", got {profile!r}")
     target_settings: dict[str, Any] = {"profile": profile, "seed": r.get(target, "seed", "target.seed", int, 7)}
+    for key in ("tenants", "clients_per_tenant", "processes"):
+        if key in target:
+            target_settings[key] = r.whole(target, key, f"target.{key}", 1, minimum=1)
     latency = r.table(target, "latency", "target.latency")
     try:
         target_settings["latency"] = {
@@ -272,7 +347,14 @@ def parse_scenario(data: dict[str, Any], source: str = "<scenario>", base_dir: P
     r.unknown(targets, {"p95_ms"}, "targets")
     default_target = r.number(targets, "p95_ms", "targets.p95_ms", 500.0, minimum=1.0)
 
+    limits = _parse_limits(r, data, endpoints)
+    attacks, attacks_start = _parse_attacks(r, data, endpoints)
     return Scenario(
+        limits=limits,
+        block=_parse_block(r, data),
+        attacks=attacks,
+        attacks_start_after_s=attacks_start,
+        probes=_parse_probes(r, data, limits),
         name=name,
         path=Path(source) if source != "<scenario>" else None,
         host=host,
@@ -423,3 +505,89 @@ def _parse_journeys(
     if not weights:
         raise r.fail("journeys", "expected at least one journey with a weight above 0")
     return weights, settings
+
+
+def _parse_limits(r: _Reader, data: dict[str, Any], endpoints: dict[str, Endpoint]) -> tuple[LimitRule, ...]:
+    items = data.get("limits", [])
+    if not isinstance(items, list):
+        raise r.fail("limits", "expected [[limits]] tables: route, key, quota, window")
+    rules = []
+    for i, item in enumerate(items):
+        where = f"limits[{i}]"
+        if not isinstance(item, dict):
+            raise r.fail(where, "expected a table with route, key, quota and window")
+        r.unknown(item, {"route", "key", "quota", "window"}, where)
+        route = r.get(item, "route", f"{where}.route", str, "")
+        if route not in endpoints:
+            raise r.fail(f"{where}.route", f"expected an endpoint of the API map, got {route!r}")
+        key = r.get(item, "key", f"{where}.key", str, "ip")
+        if key not in LIMIT_KEYS:
+            raise r.fail(f"{where}.key", f"expected one of {', '.join(LIMIT_KEYS)}, got {key!r}")
+        quota = r.whole(item, "quota", f"{where}.quota", 0, minimum=1)
+        window = r.duration(item.get("window", "60s"), f"{where}.window")
+        rules.append(LimitRule(route=route, key=key, quota=quota, window_s=window))
+    return tuple(rules)
+
+
+def _parse_block(r: _Reader, data: dict[str, Any]) -> BlockRule:
+    t = r.table(data, "block", "block")
+    r.unknown(t, {"statuses", "body_pattern", "header"}, "block")
+    statuses = r.get(t, "statuses", "block.statuses", list, [429])
+    if not statuses or not all(isinstance(x, int) and 100 <= x <= 599 for x in statuses):
+        raise r.fail("block.statuses", f"expected a list of HTTP status codes like [429, 503], got {statuses!r}")
+    pattern = r.get(t, "body_pattern", "block.body_pattern", str, "")
+    try:
+        re.compile(pattern)
+    except re.error as exc:
+        raise r.fail("block.body_pattern", f"not a valid regular expression: {exc}") from None
+    return BlockRule(tuple(statuses), pattern, r.get(t, "header", "block.header", str, ""))
+
+
+def _parse_attacks(
+    r: _Reader, data: dict[str, Any], endpoints: dict[str, Endpoint]
+) -> tuple[dict[str, Attack], float]:
+    t = r.table(data, "attacks", "attacks")
+    start_after = r.duration(t["start_after"], "attacks.start_after") if "start_after" in t else 0.0
+    attacks = {}
+    for name, spec in t.items():
+        if name == "start_after":
+            continue
+        where = f"attacks.{name}"
+        if name not in ATTACKS:
+            raise r.fail(where, f"unknown attack (expected one of: {', '.join(ATTACKS)})")
+        if not isinstance(spec, dict):
+            raise r.fail(where, "expected a table, e.g. { users = 1, rate = 5 }")
+        r.unknown(spec, {"users", "rate", "enabled", "password"}, where)
+        if not r.get(spec, "enabled", f"{where}.enabled", bool, True):
+            continue
+        for ep in ATTACKS[name][0]:
+            if ep not in endpoints:
+                raise r.fail(f"endpoints.{ep}", f"required by attack {name!r}: add [endpoints.{ep}] to the API map")
+        settings = {k: v for k, v in spec.items() if k not in ("users", "rate", "enabled")}
+        attacks[name] = Attack(
+            name=name,
+            users=r.whole(spec, "users", f"{where}.users", 1, minimum=1),
+            rate=r.number(spec, "rate", f"{where}.rate", 0.0),
+            settings=settings,
+        )
+    return attacks, start_after
+
+
+def _parse_probes(r: _Reader, data: dict[str, Any], limits: tuple[LimitRule, ...]) -> Probes:
+    if "probes" not in data:
+        return Probes(routes=())
+    t = r.table(data, "probes", "probes")
+    r.unknown(t, {"routes", "techniques", "start_after"}, "probes")
+    declared = tuple(dict.fromkeys(rule.route for rule in limits))
+    routes = r.get(t, "routes", "probes.routes", list, list(declared))
+    for i, route in enumerate(routes):
+        if route not in declared:
+            raise r.fail(f"probes.routes[{i}]", f"expected a route with a declared [[limits]] rule, got {route!r}")
+    techniques = r.get(t, "techniques", "probes.techniques", list, list(TECHNIQUES))
+    for i, name in enumerate(techniques):
+        if name not in TECHNIQUES:
+            raise r.fail(f"probes.techniques[{i}]", f"expected one of {', '.join(TECHNIQUES)}, got {name!r}")
+    if "baseline" not in techniques:
+        techniques = ["baseline", *techniques]  # every amplification is measured against it
+    start_after = r.duration(t.get("start_after", 5), "probes.start_after")
+    return Probes(routes=tuple(routes), techniques=tuple(techniques), start_after_s=start_after)

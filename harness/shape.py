@@ -28,14 +28,15 @@ class ScenarioShape(LoadTestShape):
         plan = RunPlan.from_environment(environment)
         options = environment.parsed_options
         load = plan.scenario.load if plan else None
+        fixed = sum(c.fixed_count for c in environment.user_classes)  # attackers and the probe, on top
         if load is None or not load.stages:
             users = options.num_users or (load.users if load else 1)
             rate = options.spawn_rate or (load.spawn_rate if load else 1)
-            return users, rate
+            return users + fixed, max(rate, fixed)
         elapsed = self.get_run_time()
         for stage in load.stages:
             if elapsed < stage.duration_s:
-                return stage.users, stage.spawn_rate
+                return stage.users + fixed, max(stage.spawn_rate, fixed)
             elapsed -= stage.duration_s
         last = load.stages[-1]
-        return last.users, last.spawn_rate
+        return last.users + fixed, max(last.spawn_rate, fixed)

@@ -20,11 +20,12 @@ from locust import FastHttpUser, task
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # plain `locust -f` from a checkout
 
 from harness import plugin  # noqa: E402,F401  (registers the recording hooks)
-from harness.accounts import identity_key  # noqa: E402
+from harness.accounts import account_pools, identity_key, next_account  # noqa: E402
 from harness.calls import ApiClient  # noqa: E402
 from harness.plan import RunPlan  # noqa: E402
 from harness.shape import ScenarioShape  # noqa: E402,F401  (Locust picks the shape up from this module)
 from harness.signing import sign  # noqa: E402
+from harness.sources import bind_user, is_loopback, source_addresses  # noqa: E402
 
 DEFAULT_MESSAGES = [
     "How do I price my first coaching package?",
@@ -46,7 +47,14 @@ class _Journey(FastHttpUser):
             raise RuntimeError("no run plan: run this locustfile with the harness plugin (it is imported above)")
         self.plan = plan
         self.settings: dict[str, Any] = plan.scenario.journey_settings.get(self.journey, {})
-        self.api = ApiClient(self, plan.scenario)
+        self.api = ApiClient(self.client, plan.scenario)
+        self.source_ip = ""
+        if is_loopback(self.host):  # each client its own address, as on the internet
+            self.source_ip = source_addresses(self.environment, "legit").next()
+            bind_user(self, self.source_ip)
+
+    def context(self) -> dict[str, Any]:
+        return {"source_ip": self.source_ip}
 
     def wait_time(self) -> float:
         low, high = self.settings.get("think_time", self.default_think_time)
@@ -61,9 +69,7 @@ class CoachingClient(_Journey):
 
     def on_start(self) -> None:
         super().on_start()
-        roles = self.plan.scenario.accounts.roles
-        accounts = [a for a in self.plan.credentials.accounts if a.role in roles]
-        self.account = random.choice(accounts)
+        self.account = next_account(self.environment, account_pools(self.plan.credentials, self.plan.scenario)[0])
         self.api.identity = identity_key(self.account.email)
         self.conversation_ids: list[str] = []
         self.history: list[dict[str, str]] = []

@@ -217,7 +217,7 @@ def test_a_target_without_latency_samples_fails_with_a_note_and_json_has_no_nan(
     assert login["endpoint"] == "login"
     assert login["observed"] is None and login["passed"] is False and "note" in login
     assert summary["verdict"] == "fail"
-    assert any("not exercised" in n and "history" in n for n in summary["notes"])
+    assert any("not called by legit traffic" in n and "history" in n for n in summary["notes"])
     assert summary["endpoints"]["history"]["requests"] == 0  # a target is listed even unrequested
     assert summary["endpoints"]["login"]["p95_ms"] is None
     text = json.dumps(summary, allow_nan=False)  # raises on NaN

@@ -171,7 +171,7 @@ def test_accounts_file_is_relative_to_the_scenario_folder(tmp_path):
 # ---- bad inputs: one line, the file, the dotted field, what is expected ----
 
 BAD = [
-    pytest.param(minimal(extra={"a": 1}), "x.toml: extra: unknown field (expected one of: accounts, auth,", id="unknown-top-level-key"),
+    pytest.param(minimal(extra={"a": 1}), "x.toml: extra: unknown field (expected one of: accounts, attacks, auth,", id="unknown-top-level-key"),
     pytest.param(with_change(("endpoints", "login", "verb"), "POST"),
                  "x.toml: endpoints.login.verb: unknown field (expected one of: auth, body,", id="unknown-endpoint-key"),
     pytest.param(with_change(("endpoints", "login", "method"), "FETCH"),

@@ -3,6 +3,6 @@
 `create_app` builds it, `serve` runs it in this process, `start_target` runs it in a child process.
 """
 
-from harness.target.config import ROUTE_NAMES, TargetConfig
+from harness.target.config import DEFAULT_LIMITS, ROUTE_NAMES, LimitRule, TargetConfig
 
-__all__ = ["ROUTE_NAMES", "TargetConfig"]
+__all__ = ["DEFAULT_LIMITS", "ROUTE_NAMES", "LimitRule", "TargetConfig"]

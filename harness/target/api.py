@@ -1,7 +1,9 @@
 """The demo API's handlers: a coaching assistant product with accounts, conversations, a chat
 endpoint that streams like OpenAI, a public lead form, and a Stripe webhook.
 
-All state lives in memory in one process and one event loop, so no locks are needed.
+All state lives in memory in one process and one event loop, so no locks are needed. With several
+processes, only the signing key (and, hardened, webhook event ids) is shared; accounts, reset tokens,
+logouts and conversations are each process's own, and `/__demo__/stats` merges every process's figures.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ import re
 import secrets
 import time
 from collections import OrderedDict, deque
-from typing import Any
+from typing import Any, Protocol
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
@@ -25,6 +27,7 @@ from harness.target.data import Conversation, Message, User, build_dataset, hash
 from harness.target.model import SimulatedModel, sleep_until
 from harness.target.outbox import Outbox
 from harness.target.sse import completion_object, stream_events
+from harness.target.stats import SharedStats, Stats
 from harness.target.web import ApiError, bearer_token, read_body, read_object
 
 __all__ = ["DemoApi", "STARTED_KEY"]
@@ -40,6 +43,14 @@ MESSAGE_ROLES = {"system", "developer", "user", "assistant", "tool"}
 EMAIL = re.compile(r"[^@\s]{1,64}@[^@\s]+\.[^@\s]+")
 _DUMMY_SALT = bytes(16)
 _INVALID_TOKEN = {"www-authenticate": 'Bearer error="invalid_token"'}
+_NO_TOLERANCE = 10**12  # seconds: any timestamp passes
+ROLE_HEADERS = ("x-user-role", "x-role")  # what the vulnerable admin check believes
+
+
+class EventLog(Protocol):
+    def add(self, event_id: str) -> bool:
+        """Record `event_id`; False when it was already there."""
+        ...
 
 
 class _SeenEvents:
@@ -60,14 +71,25 @@ class _SeenEvents:
 
 
 class DemoApi:
-    def __init__(self, config: TargetConfig) -> None:
+    def __init__(
+        self,
+        config: TargetConfig,
+        token_key: bytes | None = None,
+        processes: int = 1,
+        events: EventLog | None = None,
+        stats_dir: str | None = None,
+    ) -> None:
         self.config = config
+        self.vulnerable = config.profile == "vulnerable"
         self.data = build_dataset(config.seed, config.tenants, config.clients_per_tenant)
-        self.tokens = TokenService(config.token_ttl_s)
+        self.tokens = TokenService(config.token_ttl_s, key=token_key)
         self.model = SimulatedModel(config.seed, config.ttft, config.token_delay, config.output_tokens)
         self.outbox = Outbox()
+        self.stats = Stats(processes)
+        # With several processes: publishes this one's figures and merges everybody's (the app starts it).
+        self.shared_stats = SharedStats(self.stats, stats_dir) if stats_dir is not None else None
         self.lead_inbox: deque[dict[str, Any]] = deque(maxlen=10_000)
-        self.webhook_events = _SeenEvents()
+        self.webhook_events: EventLog = events if events is not None else _SeenEvents()
         self.webhook_counts: dict[str, int] = {}
         self._completion_ids = random.Random(f"{config.seed}:completion-ids")
         self._by_tenant: dict[str, list[Conversation]] = {}
@@ -136,6 +158,7 @@ class DemoApi:
         user = self.data.users_by_email.get(email.strip().lower())
         if user is not None:
             self.outbox.deliver(token, user.id, user.email)
+            self.stats.email()
         return JSONResponse({"status": "accepted"}, status_code=202)
 
     async def reset_confirm(self, request: Request) -> Response:
@@ -187,6 +210,7 @@ class DemoApi:
         else:
             prompt_tokens = self.model.prompt_tokens(contents)
         completion = self.model.plan(max_tokens)
+        self.stats.spend(prompt=prompt_tokens)
         completion_id = "chatcmpl-" + "%024x" % self._completion_ids.getrandbits(96)
         created = int(time.time())
         n = len(completion.tokens)
@@ -200,12 +224,14 @@ class DemoApi:
 
         if not stream:
             await sleep_until(started + completion.due_s[-1])
+            self.stats.spend(completion=n)
             remember()
             text, finish = completion.text, completion.finish_reason
             return JSONResponse(completion_object(completion_id, created, model, text, finish, prompt_tokens, n))
 
         async def tokens():  # type: ignore[no-untyped-def]
             async for token in self.model.stream(completion, started):
+                self.stats.spend(completion=1)  # as produced: a dropped stream stops the spend
                 yield token
             remember()
 
@@ -248,14 +274,10 @@ class DemoApi:
 
     async def webhook(self, request: Request) -> Response:
         body = await read_body(request, 256 * 1024)
+        # vulnerable: the signature is checked but its timestamp is not (flaw 6, with no de-duplication)
+        tolerance = _NO_TOLERANCE if self.vulnerable else self.config.webhook_tolerance_s
         try:
-            verify(
-                self.data.webhook_secret,
-                body,
-                request.headers.get("stripe-signature"),
-                self.config.webhook_tolerance_s,
-                time.time(),
-            )
+            verify(self.data.webhook_secret, body, request.headers.get("stripe-signature"), tolerance, time.time())
         except SignatureError as exc:
             raise ApiError(400, exc.reason) from None
         try:
@@ -264,13 +286,17 @@ class DemoApi:
             raise ApiError(400, "invalid_json") from None
         if not isinstance(event, dict) or not isinstance(event.get("id"), str) or not event["id"]:
             raise ApiError(400, "missing_event_id")
-        if not self.webhook_events.add(event["id"]):
+        if not self.vulnerable and not self.webhook_events.add(event["id"]):
+            self.stats.webhook(duplicate=True)
             return JSONResponse({"received": True, "duplicate": True})
         kind = str(event.get("type", "unknown"))
         self.webhook_counts[kind] = self.webhook_counts.get(kind, 0) + 1
+        self.stats.webhook(duplicate=False)
         return JSONResponse({"received": True})
 
     async def admin_users(self, request: Request) -> Response:
+        if self.vulnerable and any(request.headers.get(h, "").strip().lower() == "admin" for h in ROLE_HEADERS):
+            return JSONResponse([u.public() for u in self.data.users])  # flaw 7: the client names its role
         user, _ = self.authenticate(request)
         if user.role != "admin":
             raise ApiError(403, "forbidden")
@@ -302,3 +328,15 @@ class DemoApi:
         if not email:
             raise ApiError(422, "invalid_query", "email: required")
         return JSONResponse({"email": email, "tokens": self.outbox.pending(email)})
+
+    async def demo_stats(self, request: Request) -> Response:
+        if self.shared_stats is not None:  # several processes: all of them, as last published
+            return JSONResponse(self.shared_stats.merged())
+        return JSONResponse(self.stats.snapshot())
+
+    async def demo_stats_reset(self, request: Request) -> Response:
+        if self.shared_stats is not None:  # this process at once, the others on their next tick
+            self.shared_stats.reset_all()
+            return JSONResponse(self.shared_stats.merged())
+        self.stats.reset()
+        return JSONResponse(self.stats.snapshot())

@@ -1,27 +1,36 @@
 """`create_app`: the demo API as a Starlette application.
 
-Every route goes through one small wrapper that first asks the guards (the seam where rate limits
-plug in, so that a blocked request is answered fast and skips injected latency), then waits out the
-route's injected latency, then runs the handler. The wait is measured from the moment the request
-reached the route, so routing and guard overhead do not add to the configured delay.
+Before routing, middleware records the TCP peer and folds spelling variants of a path onto their
+route. Every route then goes through one small wrapper that counts the request, asks the guards (the
+rate limiter first, so that a blocked request is answered fast and skips injected latency and all
+cost), then waits out the route's injected latency, then runs the handler. The wait is measured from
+the moment the app first saw the request, so routing and guard overhead do not add to the delay.
 """
 
 from __future__ import annotations
 
+import contextlib
+import os
 import random
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
+from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from harness.distributions import Distribution
 from harness.target.api import STARTED_KEY, DemoApi
-from harness.target.config import ROUTES, TargetConfig
+from harness.target.config import ROUTES, UNLIMITED_ROUTES, TargetConfig
+from harness.target.limiter import LIMIT_HEADERS_KEY, build_limiter, peer
+from harness.target.middleware import ARRIVED_KEY, NormalizePath, RecordPeer
 from harness.target.model import sleep_until
+from harness.target.shared import ProcessContext, SharedStore
+from harness.target.stats import Stats
 from harness.target.web import ApiError
 
 __all__ = ["Guard", "create_app"]
@@ -32,22 +41,37 @@ Guard = Callable[[str, Request], Awaitable[Response | None]]
 
 
 def _endpoint(
-    name: str, handler: Handler, guards: Sequence[Guard], delay: Distribution | None, rng: random.Random
+    name: str,
+    handler: Handler,
+    guards: Sequence[Guard],
+    delay: Distribution | None,
+    rng: random.Random,
+    stats: Stats,
 ) -> Handler:
+    counted = name not in UNLIMITED_ROUTES  # reading the figures must not change them
+
     async def endpoint(request: Request) -> Response:
-        started = time.perf_counter()
+        started = request.scope.get(ARRIVED_KEY) or time.perf_counter()
+        if counted:
+            stats.request(name, peer(request))
         try:
             for guard in guards:
                 answer = await guard(name, request)
                 if answer is not None:
+                    if counted:
+                        stats.block(name)
                     return answer
             if delay is not None:
                 started += delay.sample(rng) / 1000
                 await sleep_until(started)
             request.scope[STARTED_KEY] = started
-            return await handler(request)
+            response = await handler(request)
         except ApiError as exc:
-            return exc.response()
+            response = exc.response()
+        limit_headers = request.scope.get(LIMIT_HEADERS_KEY)
+        if limit_headers:  # an admitted request of a limited route: say how much is left
+            response.headers.update(limit_headers)
+        return response
 
     endpoint.__name__ = name
     return endpoint
@@ -59,14 +83,48 @@ async def _http_error(request: Request, exc: Exception) -> Response:
     return JSONResponse({"error": code}, status_code=exc.status_code, headers=exc.headers)
 
 
-def create_app(config: TargetConfig, guards: Sequence[Guard] = ()) -> Starlette:
-    """The demo API for `config`; `guards` run before every route, in order."""
-    api = DemoApi(config)
+def create_app(config: TargetConfig, guards: Sequence[Guard] = (), context: ProcessContext | None = None) -> Starlette:
+    """The demo API for `config`; the rate limiter, then `guards`, run before every route, in order.
+
+    `context` comes from a parent that forked several server processes: their shared signing key
+    and, for the hardened profile, the store that keeps limits and webhook ids common to all, and
+    the folder where every process publishes its `/__demo__/stats` figures."""
+    store = SharedStore(context.store_path) if context is not None and context.store_path else None
+    api = DemoApi(
+        config,
+        token_key=context.token_key if context is not None else None,
+        processes=context.processes if context is not None else 1,
+        events=store,
+        stats_dir=context.stats_dir if context is not None else None,
+    )
+    limiter = build_limiter(config, api.tokens, store)
+    all_guards = ((limiter,) if limiter is not None else ()) + tuple(guards)
     routes = []
     for name, method, path in ROUTES:
         rng = random.Random(f"{config.seed}:latency:{name}")
-        endpoint = _endpoint(name, getattr(api, name), tuple(guards), config.latency.get(name), rng)
+        endpoint = _endpoint(name, getattr(api, name), all_guards, config.latency.get(name), rng, api.stats)
         routes.append(Route(path, endpoint, methods=[method], name=name))
-    app = Starlette(routes=routes, exception_handlers={HTTPException: _http_error})
+    middleware = [Middleware(RecordPeer)]
+    if config.profile == "vulnerable":  # trusts X-Forwarded-For from loopback, as uvicorn does by default
+        trusted = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1,::1")
+        middleware.append(Middleware(ProxyHeadersMiddleware, trusted_hosts=trusted))
+    middleware.append(Middleware(NormalizePath, paths=[path for _, _, path in ROUTES]))
+    shared_stats = api.shared_stats
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        # With several processes: publish this one's figures while it serves, and once more at the end.
+        if shared_stats is not None:
+            shared_stats.start()
+        try:
+            yield
+        finally:
+            if shared_stats is not None:
+                await shared_stats.stop()
+
+    app = Starlette(
+        routes=routes, middleware=middleware, exception_handlers={HTTPException: _http_error}, lifespan=lifespan
+    )
     app.state.api = api
+    app.state.limiter = limiter
     return app

@@ -19,6 +19,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
     parser.add_argument("--port", default="0", help="port to listen on (default 0: any free port)")
     parser.add_argument("--seed", help="seed for the demo accounts and the model (default 7)")
+    parser.add_argument("--processes", help="server processes sharing the port (default 1)")
     parser.add_argument("--config", metavar="FILE", help="JSON file with a full target configuration")
     parser.add_argument("--exit-on-stdin-eof", action="store_true", help=argparse.SUPPRESS)
 
@@ -42,6 +43,11 @@ def config_from_args(args: argparse.Namespace) -> TargetConfig:
             data["seed"] = int(args.seed)
         except ValueError:
             raise ValueError(f"--seed: expected an integer, got {args.seed!r}") from None
+    if args.processes is not None:
+        try:
+            data["processes"] = int(args.processes)
+        except ValueError:
+            raise ValueError(f"--processes: expected an integer, got {args.processes!r}") from None
     return TargetConfig.from_dict(data)
 
 
@@ -52,7 +58,8 @@ def _port(text: str) -> int:
 
 
 def run(args: argparse.Namespace) -> int:
-    """Exit codes: 0 stopped by a signal, 2 bad arguments or configuration, 3 cannot listen."""
+    """Exit codes: 0 stopped by a signal, 1 a server process died (processes > 1), 2 bad arguments or
+    configuration, 3 cannot listen."""
     try:
         config = config_from_args(args)
         port = _port(args.port)
@@ -62,12 +69,11 @@ def run(args: argparse.Namespace) -> int:
     from harness.target.server import bind, serve  # uvicorn and the app load only when serving
 
     try:
-        sock = bind(args.host, port)
+        sock = bind(args.host, port, reuse_port=config.processes > 1)
     except OSError as exc:
         print(f"harness target: error: cannot listen on {args.host}:{port}: {exc.strerror or exc}", file=sys.stderr)
         return 3
     try:
-        serve(config, sock=sock, watch_stdin=args.exit_on_stdin_eof)
+        return serve(config, sock=sock, watch_stdin=args.exit_on_stdin_eof)
     except KeyboardInterrupt:  # a Ctrl-C that lands before the server installed its handlers
-        pass
-    return 0
+        return 0

@@ -1,4 +1,5 @@
-"""What the demo API simulates: its profile, seed data size, model timing and injected latency.
+"""What the demo API simulates: its profile, seed data size, model timing, injected latency, rate
+limits and how many server processes answer.
 
 A `TargetConfig` crosses process boundaries as JSON (`to_dict` / `from_dict`), so the harness can
 start the demo API in a child process with exactly the configuration a scenario asked for.
@@ -11,7 +12,7 @@ from typing import Any
 
 from harness.distributions import Distribution, parse_distribution
 
-__all__ = ["PROFILES", "ROUTES", "ROUTE_NAMES", "TargetConfig"]
+__all__ = ["DEFAULT_LIMITS", "LIMIT_KEYS", "LimitRule", "PROFILES", "ROUTES", "ROUTE_NAMES", "TargetConfig"]
 
 PROFILES = ("hardened", "vulnerable")
 
@@ -32,8 +33,88 @@ ROUTES: tuple[tuple[str, str, str], ...] = (
     ("admin_users", "GET", "/api/admin/users"),
     ("demo_accounts", "GET", "/__demo__/accounts"),
     ("demo_outbox", "GET", "/__demo__/outbox"),
+    ("demo_stats", "GET", "/__demo__/stats"),
+    ("demo_stats_reset", "POST", "/__demo__/stats/reset"),
 )
 ROUTE_NAMES = tuple(name for name, _, _ in ROUTES)
+
+
+# What a rule counts requests by. `ip` is the TCP peer address, never a forwarding header.
+LIMIT_KEYS = ("ip", "user", "account", "email", "global")
+# Keys read from the JSON body's "email" field, so only routes whose body is a small form may use them.
+UNLIMITED_ROUTES = ("demo_stats", "demo_stats_reset")  # so a test can always read the figures
+BODY_KEY_ROUTES = {"account": ("login", "reset_request"), "email": ("login", "reset_request")}
+
+
+@dataclass(frozen=True)
+class LimitRule:
+    """At most `quota` requests per `window_s` seconds for each value of `key`."""
+
+    quota: int
+    window_s: float
+    key: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"quota": self.quota, "window_s": self.window_s, "key": self.key}
+
+
+# Short windows, so a CI-sized run sees several of them. Every rule counts every request to the
+# route, whatever its outcome: failed logins are exactly what a login limit is for.
+DEFAULT_LIMITS: dict[str, tuple[LimitRule, ...]] = {
+    "login": (LimitRule(10, 10, "ip"), LimitRule(5, 10, "account")),
+    "reset_request": (LimitRule(3, 10, "email"), LimitRule(10, 10, "ip")),
+    "chat": (LimitRule(10, 10, "user"), LimitRule(30, 10, "ip")),  # per ip too: one client, many accounts
+    "webhook": (LimitRule(50, 10, "ip"),),
+    "admin_users": (LimitRule(10, 10, "ip"),),
+    "leads": (LimitRule(10, 10, "ip"),),
+}
+
+
+def _default_limits() -> dict[str, tuple[LimitRule, ...]]:
+    return dict(DEFAULT_LIMITS)
+
+
+def _parse_rule(data: Any, where: str) -> LimitRule:
+    if isinstance(data, LimitRule):
+        return data
+    if not isinstance(data, dict):
+        raise ValueError(f"{where}: expected a table like {{quota = 5, window_s = 10, key = \"ip\"}}, got {data!r}")
+    unknown = sorted(set(data) - {"quota", "window_s", "key"})
+    if unknown:
+        raise ValueError(f"{where}.{unknown[0]}: unknown key; expected quota, window_s, key")
+    for name in ("quota", "window_s", "key"):
+        if name not in data:
+            raise ValueError(f"{where}.{name}: required")
+    return LimitRule(data["quota"], data["window_s"], data["key"])
+
+
+def _check_limits(limits: Any) -> dict[str, tuple[LimitRule, ...]]:
+    if not isinstance(limits, dict):
+        raise ValueError("limits: expected a table of route name -> list of rules")
+    checked: dict[str, tuple[LimitRule, ...]] = {}
+    for route, rules in limits.items():
+        if route not in ROUTE_NAMES:
+            raise ValueError(f"limits.{route}: unknown route; expected one of {', '.join(ROUTE_NAMES)}")
+        if route in UNLIMITED_ROUTES:
+            raise ValueError(f"limits.{route}: the demo statistics routes are never rate limited")
+        if not isinstance(rules, (list, tuple)):
+            raise ValueError(f"limits.{route}: expected a list of rules")
+        parsed = []
+        for i, raw in enumerate(rules):
+            where = f"limits.{route}[{i}]"
+            rule = _parse_rule(raw, where)
+            _int(rule.quota, f"{where}.quota", 1)
+            window = rule.window_s
+            if not isinstance(window, (int, float)) or isinstance(window, bool) or not 0 < window <= 86_400:
+                raise ValueError(f"{where}.window_s: expected seconds in (0, 86400], got {window!r}")
+            if rule.key not in LIMIT_KEYS:
+                raise ValueError(f"{where}.key: expected one of {', '.join(LIMIT_KEYS)}, got {rule.key!r}")
+            if rule.key in BODY_KEY_ROUTES and route not in BODY_KEY_ROUTES[rule.key]:
+                allowed = " or ".join(BODY_KEY_ROUTES[rule.key])
+                raise ValueError(f"{where}.key: {rule.key!r} reads the e-mail of a {allowed} body; not for {route}")
+            parsed.append(LimitRule(rule.quota, float(window), rule.key))
+        checked[route] = tuple(parsed)
+    return checked
 
 
 def _default_ttft() -> Distribution:
@@ -64,6 +145,9 @@ class TargetConfig:
     latency: dict[str, Distribution] = field(default_factory=dict)
     webhook_tolerance_s: int = 300
     token_ttl_s: int = 3600
+    # Route name -> rules; the whole table is replaced when given ({} turns every limit off).
+    limits: dict[str, tuple[LimitRule, ...]] = field(default_factory=_default_limits)
+    processes: int = 1  # uvicorn processes sharing one listening socket
 
     def __post_init__(self) -> None:
         if self.profile not in PROFILES:
@@ -73,6 +157,10 @@ class TargetConfig:
         _int(self.clients_per_tenant, "clients_per_tenant", 1)
         _int(self.webhook_tolerance_s, "webhook_tolerance_s", 0)
         _int(self.token_ttl_s, "token_ttl_s", 1)
+        _int(self.processes, "processes", 1)
+        if self.processes > 64:
+            raise ValueError(f"processes: expected at most 64, got {self.processes}")
+        self.limits = _check_limits(self.limits)
         bounds = self.output_tokens
         if (
             not isinstance(bounds, (tuple, list))
@@ -128,4 +216,6 @@ class TargetConfig:
             "latency": {name: dist.to_dict() for name, dist in self.latency.items()},
             "webhook_tolerance_s": self.webhook_tolerance_s,
             "token_ttl_s": self.token_ttl_s,
+            "limits": {route: [rule.to_dict() for rule in rules] for route, rules in self.limits.items()},
+            "processes": self.processes,
         }

@@ -1,5 +1,7 @@
 """Run the demo API with uvicorn on a socket bound here, so port 0 is free of races: the port is
-known before the server starts and the ready line reports the one actually listening."""
+known before the server starts and the ready line reports the one actually listening.
+
+With `processes > 1` the socket is handed to forked server processes (see `supervisor`)."""
 
 from __future__ import annotations
 
@@ -12,23 +14,29 @@ import threading
 from collections.abc import Callable, Generator
 
 import uvicorn
+from starlette.types import ASGIApp
 
 from harness.target.app import create_app
 from harness.target.config import TargetConfig
 
-__all__ = ["bind", "serve", "ready_line"]
+__all__ = ["bind", "serve", "ready_line", "make_server", "exit_when_closed", "url_of"]
 
 
 def ready_line(url: str, profile: str) -> str:
     return f"harness target: listening on {url} (profile {profile})"
 
 
-def bind(host: str, port: int) -> socket.socket:
-    """A listening TCP socket on host:port (port 0 picks a free one)."""
+def bind(host: str, port: int, reuse_port: bool = False) -> socket.socket:
+    """A listening TCP socket on host:port (port 0 picks a free one).
+
+    `reuse_port` lets sibling sockets join the same port (SO_REUSEPORT, where the OS has it), so
+    several server processes each get a fair share of new connections."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_STREAM)
     try:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        if reuse_port and hasattr(socket, "SO_REUSEPORT"):
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
         sock.bind((host, port))
         sock.listen(2048)
         sock.set_inheritable(True)
@@ -63,8 +71,9 @@ class _Server(uvicorn.Server):
                 signal.signal(sig, handler)
 
 
-def _exit_when_stdin_closes(server: uvicorn.Server) -> None:
-    """Stop when the parent that holds our stdin goes away, even if it died without stopping us."""
+def exit_when_closed(fd: int, stop: Callable[[], None], name: str = "stdin-watch") -> None:
+    """Call `stop` when the writer of pipe `fd` goes away (our parent holds it), even if it died
+    without stopping us."""
 
     def watch() -> None:
         # os.read, not sys.stdin: a daemon thread blocked inside a buffered reader aborts the
@@ -72,11 +81,34 @@ def _exit_when_stdin_closes(server: uvicorn.Server) -> None:
         with contextlib.suppress(OSError):
             while os.read(fd, 4096):
                 pass
-        server.should_exit = True
+        stop()
 
-    fd = sys.stdin.fileno()
+    threading.Thread(target=watch, name=name, daemon=True).start()
 
-    threading.Thread(target=watch, name="stdin-watch", daemon=True).start()
+
+def url_of(sock: socket.socket) -> str:
+    host, port = sock.getsockname()[:2]
+    return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
+
+
+def make_server(app: ASGIApp, config: TargetConfig, on_started: Callable[[], None]) -> uvicorn.Server:
+    """A uvicorn server for the demo app that calls `on_started` once it accepts connections."""
+    uv_config = uvicorn.Config(
+        app,
+        loop="auto",  # uvloop and httptools when installed (they are, via uvicorn[standard])
+        http="auto",
+        lifespan="on",  # the app starts and stops its stats publisher there (several processes)
+        access_log=False,
+        log_level="warning",
+        server_header=config.profile != "hardened",  # a hardened API does not advertise its server
+        # Always the socket peer here: uvicorn would trust X-Forwarded-For from 127.0.0.1 by default.
+        # The vulnerable profile adds that trust inside the app, after recording the real peer.
+        proxy_headers=False,
+        timeout_keep_alive=30,
+        timeout_graceful_shutdown=3,
+        backlog=2048,
+    )
+    return _Server(uv_config, on_started)
 
 
 def serve(
@@ -86,38 +118,29 @@ def serve(
     on_ready: Callable[[str], None] | None = None,
     sock: socket.socket | None = None,
     watch_stdin: bool = False,
-) -> None:
+) -> int:
     """Serve until SIGINT/SIGTERM. Prints the ready line to stdout once listening, then calls `on_ready(url)`.
 
     Pass `sock` to serve on a socket bound earlier (the CLI does, to report bind errors itself).
+    Returns the exit code: 0 after a signal, 1 when one of several server processes died.
     """
-    sock = sock or bind(host, port)
-    bound_host, bound_port = sock.getsockname()[:2]
-    url = f"http://[{bound_host}]:{bound_port}" if ":" in bound_host else f"http://{bound_host}:{bound_port}"
-    app = create_app(config)
+    sock = sock or bind(host, port, reuse_port=config.processes > 1)
+    url = url_of(sock)
 
     def started() -> None:
         print(ready_line(url, config.profile), flush=True)
         if on_ready is not None:
             on_ready(url)
 
-    uv_config = uvicorn.Config(
-        app,
-        loop="auto",  # uvloop and httptools when installed (they are, via uvicorn[standard])
-        http="auto",
-        lifespan="off",
-        access_log=False,
-        log_level="warning",
-        server_header=config.profile != "hardened",  # a hardened API does not advertise its server
-        # uvicorn trusts X-Forwarded-For from 127.0.0.1 by default; a hardened API uses the socket peer.
-        proxy_headers=config.profile != "hardened",
-        timeout_keep_alive=30,
-        backlog=2048,
-    )
-    server = _Server(uv_config, started)
+    if config.processes > 1:
+        from harness.target.supervisor import serve_processes
+
+        return serve_processes(config, sock, started, watch_stdin)
+    server = make_server(create_app(config), config, started)
     if watch_stdin:
-        _exit_when_stdin_closes(server)
+        exit_when_closed(sys.stdin.fileno(), lambda: setattr(server, "should_exit", True))
     try:
         server.run(sockets=[sock])
     finally:
         sock.close()
+    return 0

@@ -8,7 +8,10 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
-__all__ = ["ApiError", "read_body", "read_object", "bearer_token"]
+__all__ = ["ApiError", "BODY_KEY", "FORM_BODY_LIMIT", "read_body", "read_object", "bearer_token"]
+
+BODY_KEY = "harness.body"  # scope key: the body once read, or the ApiError reading it raised
+FORM_BODY_LIMIT = 64 * 1024  # login, reset and lead forms
 
 
 class ApiError(Exception):
@@ -29,21 +32,43 @@ class ApiError(Exception):
 
 
 async def read_body(request: Request, limit: int) -> bytes:
-    """The request body, refusing more than `limit` bytes (413) before reading it all into memory."""
+    """The request body, refusing more than `limit` bytes (413) before reading it all into memory.
+
+    The outcome is kept in the scope: a rate-limit guard may read the body (for the e-mail a login
+    is counted by) before the handler does, and the stream can be read only once."""
+    cached = request.scope.get(BODY_KEY)
+    if cached is None:
+        try:
+            cached = await _read_body(request, limit)
+        except ApiError as exc:
+            cached = exc
+        request.scope[BODY_KEY] = cached
+    if isinstance(cached, ApiError):
+        raise cached
+    if len(cached) > limit:
+        raise _too_large(limit)
+    return cached
+
+
+def _too_large(limit: int) -> ApiError:
+    return ApiError(413, "payload_too_large", f"body limit is {limit} bytes")
+
+
+async def _read_body(request: Request, limit: int) -> bytes:
     declared = request.headers.get("content-length", "")
     if declared.isdigit() and int(declared) > limit:
-        raise ApiError(413, "payload_too_large", f"body limit is {limit} bytes")
+        raise _too_large(limit)
     chunks: list[bytes] = []
     size = 0
     async for chunk in request.stream():
         size += len(chunk)
         if size > limit:
-            raise ApiError(413, "payload_too_large", f"body limit is {limit} bytes")
+            raise _too_large(limit)
         chunks.append(chunk)
     return b"".join(chunks)
 
 
-async def read_object(request: Request, limit: int = 64 * 1024, status: int = 422) -> dict[str, Any]:
+async def read_object(request: Request, limit: int = FORM_BODY_LIMIT, status: int = 422) -> dict[str, Any]:
     """A JSON object body; anything else is answered with `status` (422 for forms, 400 OpenAI-style)."""
     body = await read_body(request, limit)
     try:

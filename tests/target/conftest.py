@@ -19,7 +19,9 @@ LATENCY_MS = 120
 
 @pytest.fixture(scope="session")
 def target() -> Iterator[RunningTarget]:
+    """The functional tests' demo API: no rate limits, which tests/target/test_limits.py covers."""
     config = TargetConfig(
+        limits={},
         ttft=Distribution("constant", {"ms": TTFT_MS}),
         token_delay=Distribution("constant", {"ms": 1}),
         output_tokens=(8, 24),
@@ -67,5 +69,5 @@ def login(client: httpx.Client) -> Callable[[dict[str, Any]], dict[str, str]]:
 
 @pytest.fixture(scope="session")
 def short_ttl_target() -> Iterator[RunningTarget]:
-    with start_target(TargetConfig(token_ttl_s=1)) as running:
+    with start_target(TargetConfig(token_ttl_s=1, limits={})) as running:
         yield running

@@ -92,6 +92,8 @@ def test_start_error_carries_the_child_stderr() -> None:
         (["--port", "http"], "--port"),
         (["--port", "70000"], "--port"),
         (["--seed", "x"], "--seed"),
+        (["--processes", "two"], "--processes"),
+        (["--processes", "0"], "processes"),
         (["--config", "/nonexistent/target.json"], "--config"),
     ],
 )
@@ -131,3 +133,71 @@ def test_guards_answer_before_latency_and_handler() -> None:
 
     asyncio.run(exercise())
     assert seen == ["leads", "health"]
+
+
+# -- several server processes ----------------------------------------------------------------------
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return Path(f"/proc/{pid}").exists() and "zombie" not in Path(f"/proc/{pid}/status").read_text()
+
+
+def _server_pids(url: str, tries: int = 30) -> set[int]:
+    with httpx.Client(headers={"Connection": "close"}) as c:  # a new connection each time
+        return {c.get(url + "/__demo__/stats").json()["pid"] for _ in range(tries)}
+
+
+def _wait_gone(pids: set[int], timeout_s: float = 8) -> bool:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if not any(_alive(p) for p in pids):
+            return True
+        time.sleep(0.05)
+    return False
+
+
+def test_processes_share_one_port_and_stop_together() -> None:
+    target = start_target(TargetConfig(processes=2))
+    try:
+        pids = _server_pids(target.url)
+        assert len(pids) == 2 and target.pid not in pids
+        assert httpx.get(target.url + "/__demo__/stats").json()["processes"] == 2
+    finally:
+        assert target.stop() == 0
+    assert _wait_gone(pids)
+
+
+def test_processes_stop_when_their_parent_is_killed() -> None:
+    target = start_target(TargetConfig(processes=2, profile="vulnerable"))
+    pids = _server_pids(target.url)
+    os.kill(target.pid, signal.SIGKILL)  # no chance to stop its children: they notice on their own
+    target.stop()
+    assert _wait_gone(pids)
+
+
+def test_a_dead_server_process_stops_the_rest_with_exit_1() -> None:
+    target = start_target(TargetConfig(processes=2))
+    pids = _server_pids(target.url)
+    os.kill(min(pids), signal.SIGKILL)
+    assert target.process.wait(timeout=10) == 1
+    assert "exited with code -9" in target.stderr_tail()
+    target.stop()
+    assert _wait_gone(pids)
+
+
+def test_cli_processes_sigint_exits_zero_without_traceback() -> None:
+    child = _spawn("--port", "0", "--processes", "2", "--profile", "vulnerable")
+    assert child.stdout is not None
+    line = child.stdout.readline().strip()
+    assert line.startswith("harness target: listening on http://127.0.0.1:") and line.endswith("(profile vulnerable)")
+    url = line.split()[4]
+    pids = _server_pids(url)
+    assert len(pids) == 2
+    child.send_signal(signal.SIGINT)
+    out, stderr = child.communicate(timeout=10)
+    assert child.returncode == 0 and "Traceback" not in stderr and out == "", stderr
+    assert _wait_gone(pids)

@@ -1,0 +1,103 @@
+"""Abuse traffic end to end: the bypass matrix and the attacks against both demo API profiles.
+
+Two CI-sized runs (about 50 s each) of scenarios/abuse.toml with its timings shortened: the
+vulnerable profile must show every planted flaw under the right verdict and technique, the hardened
+one none. The figures are asserted against the declared quotas, and source-address rotation against
+what the demo API itself recorded.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tests.helpers import REPO, only_run_dir, read_json, run_harness
+
+
+def short_abuse_scenario(tmp_path: Path) -> Path:
+    text = (REPO / "scenarios" / "abuse.toml").read_text()
+    text = text.replace('start_after = "20s"', 'start_after = "3s"').replace('start_after = "60s"', 'start_after = "3s"')
+    text = text.replace('duration = "100s"', 'duration = "50s"')
+    path = tmp_path / "abuse-ci.toml"
+    path.write_text(text)
+    return path
+
+
+def abuse_run(tmp_path: Path, profile: str) -> tuple[object, Path]:
+    scenario = short_abuse_scenario(tmp_path)
+    result = run_harness("run", str(scenario), "--profile", profile, "--workers", "1", "--out", str(tmp_path / "out"),
+                         timeout=240)
+    return result, only_run_dir(tmp_path / "out")
+
+
+@pytest.fixture(scope="module")
+def vulnerable(tmp_path_factory: pytest.TempPathFactory) -> tuple[object, Path]:
+    return abuse_run(tmp_path_factory.mktemp("vulnerable"), "vulnerable")
+
+
+@pytest.fixture(scope="module")
+def hardened(tmp_path_factory: pytest.TempPathFactory) -> tuple[object, Path]:
+    return abuse_run(tmp_path_factory.mktemp("hardened"), "hardened")
+
+
+def test_vulnerable_profile_every_planted_flaw_is_found(vulnerable: tuple) -> None:
+    result, run_dir = vulnerable
+    summary = read_json(run_dir / "summary.json")
+    limits = summary["rate_limits"]
+    assert result.returncode == 1, result.stderr[-2000:]  # findings fail the run
+    # 1. no limit on password reset
+    assert limits["reset_request"]["verdict"] == "absent"
+    # 2. login limit keyed on X-Forwarded-For, worded as depending on trusted proxy headers
+    login = limits["login"]
+    assert login["verdict"] == "bypassable"
+    xff = login["bypasses"]["ip-headers:X-Forwarded-For"]
+    assert xff["verdict"] == "bypass" and xff["amplification"] >= 2
+    assert "proxy" in xff["note"] and "127.0.0.1" in xff["note"]
+    assert login["bypasses"]["ip-headers:X-Real-IP"]["verdict"] == "holds"  # only the header it trusts
+    # 3. chat limit matched on the exact path only
+    chat = limits["chat"]
+    assert chat["verdict"] == "bypassable"
+    for variant in ("trailing-slash", "upper-case", "double-slash", "percent-encoded"):
+        assert chat["bypasses"][f"path-variants:{variant}"]["verdict"] == "bypass", variant
+    # 4. fixed windows: a burst at the window edge admits about twice the quota
+    leads = limits["leads"]
+    assert leads["bypasses"]["window-edge"]["verdict"] == "leaky"
+    assert 1.6 <= leads["over_allowance_ratio"] <= 2.1
+    # 5. per-process counters under two server processes: new connections spread over both
+    assert limits["admin_users"]["bypasses"]["new-connection"]["verdict"] == "bypass"
+    # 6. webhook without replay protection; 7. admin check trusting a client header
+    abuse = summary["abuse"]
+    assert abuse["webhook_stale"]["findings"] and abuse["webhook_replay"]["findings"]
+    assert any("X-User-Role" in f for f in abuse["admin_probe"]["findings"])
+    assert not abuse["webhook_forged"]["findings"]  # the signature itself is still checked
+
+
+def test_hardened_profile_holds_every_limit(hardened: tuple) -> None:
+    result, run_dir = hardened
+    summary = read_json(run_dir / "summary.json")
+    limits = summary["rate_limits"]
+    assert set(limits) == {"login", "reset_request", "chat", "webhook", "admin_users", "leads"}
+    for route, figures in limits.items():
+        assert figures["verdict"] == "effective", (route, figures["verdict"], figures.get("fix"))
+        # the quota exactly: first block at q + 1, never more than q in any window, within one request
+        q = figures["quota"]
+        assert abs(figures["requests_to_first_block"] - (q + 1)) <= 1, route
+        assert figures["over_allowance_ratio"] <= (q + 1) / q, route
+    assert all(not a["findings"] for a in summary["abuse"].values()), summary["abuse"]
+    assert result.returncode == 0, result.stderr[-2000:]
+
+
+def test_source_rotation_is_seen_by_the_server_as_distinct_peers(hardened: tuple) -> None:
+    from harness.samples import read_samples
+
+    _, run_dir = hardened
+    samples = read_samples(run_dir)
+    rotated = samples[(samples["technique"] == "many-sources") & (samples["endpoint"] == "leads")]
+    sent_from = set(rotated["source_ip"])
+    assert len(sent_from) == len(rotated) >= 30  # a new address per attempt
+    seen = set(read_json(run_dir / "target_stats.json")["peers"]["leads"])
+    assert sent_from <= seen  # the demo API recorded every one of them as its TCP peer
+    # and, keyed on the peer, it admitted them all: a per-address limit cannot stop many addresses
+    figures = read_json(run_dir / "summary.json")["rate_limits"]["leads"]["bypasses"]["many-sources"]
+    assert figures["verdict"] == "expected" and figures["admitted"] == len(rotated)
