@@ -97,7 +97,8 @@ def make_server(app: ASGIApp, config: TargetConfig, on_started: Callable[[], Non
         app,
         loop="auto",  # uvloop and httptools when installed (they are, via uvicorn[standard])
         http="auto",
-        lifespan="on",  # the app starts and stops its stats publisher there (several processes)
+        # With several processes the app starts and stops its stats publisher in the lifespan.
+        lifespan="on" if config.processes > 1 else "off",
         access_log=False,
         log_level="warning",
         server_header=config.profile != "hardened",  # a hardened API does not advertise its server

@@ -139,11 +139,13 @@ class SharedStats:
 
     Runs on the process's event loop (`start`/`stop` from the app's lifespan), so no locks."""
 
-    def __init__(self, stats: Stats, directory: str, interval_s: float = PUBLISH_INTERVAL_S) -> None:
+    def __init__(
+        self, stats: Stats, directory: str, interval_s: float = PUBLISH_INTERVAL_S, pid: int | None = None
+    ) -> None:
         self.stats = stats
         self.directory = Path(directory)
         self.interval_s = interval_s
-        self.pid = os.getpid()
+        self.pid = os.getpid() if pid is None else pid  # tests stand in for several processes
         self._path = self.directory / f"{_PREFIX}{self.pid}.json"
         self._tmp = self.directory / f".{_PREFIX}{self.pid}.json.tmp"
         self._epoch = self._read_epoch()  # a process started after a reset starts in its epoch

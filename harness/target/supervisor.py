@@ -1,8 +1,9 @@
 """Several demo API processes on one port, the way a pre-forking deployment runs.
 
 The parent binds the port, makes what the processes must share (the token signing key, a folder
-where each publishes its stats figures and, for the hardened profile, the counter store), then forks. Each child builds its own app and event loop
-and accepts connections; a keep-alive connection stays with the process that accepted it.
+where each publishes its stats figures and, for the hardened profile, the counter store), then
+forks. Each child builds its own app and event loop and accepts connections; a keep-alive
+connection stays with the process that accepted it.
 
 Where the OS has SO_REUSEPORT (Linux), the parent binds one listening socket per child on the same
 port and the kernel spreads new connections over them by a hash of the client's address and port,
@@ -64,8 +65,11 @@ def _listeners(sock: socket.socket, n: int) -> list[socket.socket]:
     return socks
 
 
-def _child(config: TargetConfig, sock: socket.socket, context: ProcessContext, ready_fd: int, life_fd: int) -> int:
+def _child(
+    config: TargetConfig, sock: socket.socket, context: ProcessContext, ready_fd: int, life_fd: int, workdir: str
+) -> int:
     """Body of one forked server process; returns its exit code."""
+    parent = os.getppid()
     try:
         app = create_app(config, context=context)
 
@@ -83,6 +87,8 @@ def _child(config: TargetConfig, sock: socket.socket, context: ProcessContext, r
         traceback.print_exc()
         return 1
     finally:
+        if os.getppid() != parent:  # orphaned: the parent was killed and cannot remove the shared folder
+            shutil.rmtree(workdir, ignore_errors=True)
         sys.stdout.flush()
         sys.stderr.flush()
 
@@ -174,7 +180,7 @@ def serve_processes(config: TargetConfig, sock: socket.socket, on_ready: Callabl
                 for other in {*listeners} - {mine}:
                     other.close()  # a dead sibling's socket must leave the port's group with it
                 signal.pthread_sigmask(signal.SIG_SETMASK, previous_mask)
-                os._exit(_child(config, mine, context, ready_w, life_r))
+                os._exit(_child(config, mine, context, ready_w, life_r, workdir))
             children[pid] = None
         os.close(ready_w)
         os.close(life_r)

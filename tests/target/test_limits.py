@@ -416,3 +416,102 @@ def test_vulnerable_processes_each_count_their_own() -> None:
             pinned = [c.post("/api/leads", json=body).status_code for _ in range(8)]
     assert 5 < fresh.count(201) <= 10, fresh
     assert pinned == [201] * 5 + [429] * 3
+
+
+# -- statistics over several processes -------------------------------------------------------------
+
+STATS_SOURCES = [f"127.0.31.{i}" for i in range(1, 7)]
+SETTLE_S = 0.3  # > lag_s: every process has published what it counted
+
+
+def _fresh_stats(target: RunningTarget, path: str = "/__demo__/stats", method: str = "GET") -> dict[str, Any]:
+    with httpx.Client(timeout=10, headers={"Connection": "close"}) as c:  # a new connection: any process
+        r = c.request(method, target.url + path)
+    assert r.status_code == 200, r.text
+    return r.json()
+
+
+def _from_both(target: RunningTarget, tries: int = 40) -> list[dict[str, Any]]:
+    """Stats asked on new connections until both processes answered (at most `tries` times)."""
+    answers: list[dict[str, Any]] = []
+    while len({a["pid"] for a in answers}) < 2 and len(answers) < tries:
+        answers.append(_fresh_stats(target))
+    assert len({a["pid"] for a in answers}) == 2, "both processes should answer some new connections"
+    return answers
+
+
+def _same_figures(answers: list[dict[str, Any]]) -> dict[str, Any]:
+    """The figures (all but `pid`) of `answers`, checked to be the same whichever process answered."""
+    figures = [{k: v for k, v in a.items() if k != "pid"} for a in answers]
+    assert all(f == figures[0] for f in figures), figures
+    return figures[0]
+
+
+@pytest.mark.parametrize("profile", ["hardened", "vulnerable"])
+def test_stats_cover_every_process(profile: str) -> None:
+    with _start(profile, processes=2, limits={}) as target:
+        secret = demo(target)["webhook_secret"]
+        _fresh_stats(target, "/__demo__/stats/reset", "POST")  # so only what follows counts
+        time.sleep(SETTLE_S)
+        closing = {src: client(target, src, headers={"Connection": "close"}) for src in STATS_SOURCES}
+        try:
+            # Requests on new connections from several addresses, until both processes served some.
+            sent, answered = 0, set()
+            for _ in range(20):
+                for c in closing.values():
+                    assert c.get("/health").status_code == 200
+                    sent += 1
+                time.sleep(0.15)  # > lag_s
+                answer = _fresh_stats(target)
+                answered.add(answer["pid"])
+                if len(answered) == 2 and sum(n > 0 for n in answer["per_process"].values()) == 2:
+                    break
+            time.sleep(SETTLE_S)
+            answers = _from_both(target)
+            figures = _same_figures(answers)
+            assert figures["scope"] == "all" and figures["processes"] == 2 and 0 < figures["lag_s"] <= 0.1
+            assert figures["requests"] == {"health": sent} and figures["blocked"] == {}
+            assert figures["peers"] == {"health": sorted(STATS_SOURCES)}
+            per_process = figures["per_process"]
+            assert set(per_process) == {str(a["pid"]) for a in answers} and sum(per_process.values()) == sent
+            served = {pid for pid, n in per_process.items() if n > 0}
+            assert len(served) == 2, f"both processes should have served some of {sent} requests: {per_process}"
+
+            # The same delivery again and again, on new connections: replays reach both processes.
+            body = json.dumps({"id": f"evt_{time.time_ns()}", "type": "invoice.paid"}).encode()
+            headers = {"Stripe-Signature": sign(secret, body, int(time.time()))}
+            before, deliveries = dict(per_process), 0
+            for _ in range(8):
+                for c in closing.values():
+                    assert c.post("/api/webhooks/stripe", content=body, headers=headers).status_code == 200
+                    deliveries += 1
+                time.sleep(SETTLE_S)
+                now = _fresh_stats(target)["per_process"]
+                if all(now[pid] > before[pid] for pid in before):
+                    break
+            figures = _same_figures(_from_both(target))
+            assert all(figures["per_process"][pid] > before[pid] for pid in before), (before, figures["per_process"])
+            assert figures["requests"]["webhook"] == deliveries
+            if profile == "hardened":  # the shared event ids: one processed, every replay a duplicate
+                assert (figures["webhooks_processed"], figures["webhooks_duplicate"]) == (1, deliveries - 1)
+            else:  # each process acts on every delivery it gets (flaw 6)
+                assert (figures["webhooks_processed"], figures["webhooks_duplicate"]) == (deliveries, 0)
+
+            # A reset zeroes every process, whichever one it reaches.
+            zeroed = _fresh_stats(target, "/__demo__/stats/reset", "POST")
+            assert zeroed["requests"] == {} and zeroed["peers"] == {} and zeroed["webhooks_processed"] == 0
+            time.sleep(SETTLE_S)
+            figures = _same_figures(_from_both(target))
+            assert figures["requests"] == {} and figures["peers"] == {} and figures["tokens"] == {"prompt": 0,
+                                                                                                 "completion": 0}
+            assert (figures["webhooks_processed"], figures["webhooks_duplicate"], figures["emails_sent"]) == (0, 0, 0)
+            assert set(figures["per_process"].values()) == {0}
+            for c in closing.values():  # and counting goes on from zero in every process
+                assert c.get("/health").status_code == 200
+            time.sleep(SETTLE_S)
+            figures = _same_figures(_from_both(target))
+            assert figures["requests"] == {"health": len(STATS_SOURCES)}
+            assert figures["peers"] == {"health": sorted(STATS_SOURCES)}
+        finally:
+            for c in closing.values():
+                c.close()

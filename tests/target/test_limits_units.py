@@ -20,7 +20,7 @@ def test_default_limits_are_the_documented_ones() -> None:
     assert TargetConfig().limits == {
         "login": (LimitRule(10, 10, "ip"), LimitRule(5, 10, "account")),
         "reset_request": (LimitRule(3, 10, "email"), LimitRule(10, 10, "ip")),
-        "chat": (LimitRule(10, 10, "user"),),
+        "chat": (LimitRule(10, 10, "user"), LimitRule(30, 10, "ip")),
         "webhook": (LimitRule(50, 10, "ip"),),
         "admin_users": (LimitRule(10, 10, "ip"),),
         "leads": (LimitRule(10, 10, "ip"),),

@@ -1,10 +1,14 @@
-"""Unit tests: webhook signatures, the hand-written JWT, the model's vocabulary, the configuration."""
+"""Unit tests: webhook signatures, the hand-written JWT, the model's vocabulary, the configuration,
+the figures of `/__demo__/stats` and how several processes share them."""
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import hmac
+import json
 import random
+from pathlib import Path
 
 import pytest
 import tiktoken
@@ -16,6 +20,7 @@ from harness.target.config import ROUTE_NAMES, TargetConfig
 from harness.target.data import build_dataset
 from harness.target.model import SENTENCES, SYSTEM_PROMPT, SimulatedModel, count_tokens
 from harness.target.outbox import Outbox
+from harness.target.stats import MAX_PEERS, SharedStats, Stats, merge
 
 SECRET = "whsec" + "_" + "0" * 8  # built, not written: never a key-shaped literal
 BODY = b'{"id":"evt_1","type":"invoice.paid"}'
@@ -225,3 +230,123 @@ def test_config_errors_name_the_key(data: dict, key: str) -> None:
 def test_every_route_name_can_take_latency() -> None:
     config = TargetConfig.from_dict({"latency": {name: 1 for name in ROUTE_NAMES}})
     assert set(config.latency) == set(ROUTE_NAMES)
+
+
+# -- statistics ------------------------------------------------------------------------------------
+
+
+def _process(directory: Path, pid: int, interval_s: float = 0.1) -> SharedStats:
+    """One server process's figures, publishing to `directory` (several stand in one test process)."""
+    return SharedStats(Stats(processes=2), str(directory), interval_s=interval_s, pid=pid)
+
+
+def test_merge_sums_counts_and_unites_peers() -> None:
+    a, b = Stats(), Stats()
+    a.request("login", "127.0.0.2")
+    a.request("login", "127.0.0.1")
+    a.block("login")
+    a.spend(prompt=10, completion=3)
+    a.email()
+    b.request("login", "127.0.0.1")
+    b.request("chat", None)
+    b.spend(completion=4)
+    b.webhook(duplicate=False)
+    b.webhook(duplicate=True)
+    merged = merge([(1, a.figures()), (2, b.figures())], pid=2, processes=2, lag_s=0.1)
+    assert merged == {
+        "pid": 2, "processes": 2, "scope": "all", "lag_s": 0.1, "per_process": {"1": 2, "2": 2},
+        "requests": {"login": 3, "chat": 1}, "blocked": {"login": 1},
+        "peers": {"login": ["127.0.0.1", "127.0.0.2"]}, "tokens": {"prompt": 10, "completion": 7},
+        "emails_sent": 1, "webhooks_processed": 1, "webhooks_duplicate": 1,
+    }  # fmt: skip
+
+
+def test_merged_peers_are_capped_per_route() -> None:
+    a, b = Stats(), Stats()
+    for i in range(MAX_PEERS):
+        a.request("leads", f"127.1.{i // 250}.{i % 250}")
+        b.request("leads", f"127.2.{i // 250}.{i % 250}")
+    peers = merge([(1, a.figures()), (2, b.figures())], pid=1, processes=2)["peers"]["leads"]
+    assert len(peers) == MAX_PEERS and peers == sorted(peers)
+
+
+def test_one_process_is_all_of_them() -> None:
+    stats = Stats(processes=1)
+    stats.request("health", "127.0.0.1")
+    snapshot = stats.snapshot()
+    assert snapshot["scope"] == "all" and snapshot["lag_s"] == 0 and snapshot["requests"] == {"health": 1}
+    assert Stats(processes=2).snapshot()["scope"] == "process"  # several, but nothing shared: one part only
+
+
+def test_shared_stats_merge_every_process_as_last_published(tmp_path: Path) -> None:
+    a, b = _process(tmp_path, 101), _process(tmp_path, 102)
+    a.publish(), b.publish()
+    a.stats.request("health", "127.0.0.1")
+    b.stats.request("health", "127.0.0.2")
+    assert a.merged()["requests"] == {"health": 1}  # b has not published yet: the lag
+    b.publish()
+    merged = a.merged()
+    assert merged["requests"] == {"health": 2} and merged["peers"] == {"health": ["127.0.0.1", "127.0.0.2"]}
+    assert merged["pid"] == 101 and merged["processes"] == 2 and merged["scope"] == "all"
+    assert merged["lag_s"] == 0.1 and merged["per_process"] == {"101": 1, "102": 1}
+    assert b.merged() == {**merged, "pid": 102}
+    assert {p.name for p in tmp_path.iterdir()} == {"stats-101.json", "stats-102.json"}  # no temp files left
+
+
+def test_shared_stats_publish_only_what_changed(tmp_path: Path) -> None:
+    a = _process(tmp_path, 101)
+    a.publish()
+    path = tmp_path / "stats-101.json"
+    written = json.loads(path.read_text())["written"]
+    a.publish()
+    assert json.loads(path.read_text())["written"] == written  # nothing new: not rewritten
+    a.stats.webhook(duplicate=True)
+    a.publish()
+    data = json.loads(path.read_text())
+    assert data["figures"]["webhooks_duplicate"] == 1 and data["pid"] == 101
+
+
+def test_a_dead_process_still_counts(tmp_path: Path) -> None:
+    gone = _process(tmp_path, 103)
+    gone.stats.email()
+    gone.publish()
+    del gone  # its process died: its file stays, and so do its figures
+    assert _process(tmp_path, 101).merged()["emails_sent"] == 1
+
+
+def test_reset_reaches_every_process(tmp_path: Path) -> None:
+    a, b = _process(tmp_path, 101), _process(tmp_path, 102)
+    for p in (a, b):
+        p.stats.request("chat", "127.0.0.1")
+        p.stats.spend(prompt=5)
+        p.publish()
+    assert a.merged()["tokens"]["prompt"] == 10
+    a.reset_all()
+    zeroed = a.merged()
+    assert zeroed["requests"] == {} and zeroed["tokens"] == {"prompt": 0, "completion": 0}
+    assert zeroed["per_process"] == {"101": 0}  # b's figures are of before the reset until it republishes
+    b.publish()  # its next tick: it sees the new epoch and zeroes its own
+    assert b.stats.requests == {} and a.merged()["per_process"] == {"101": 0, "102": 0}
+    b.stats.request("chat", "127.0.0.9")
+    b.publish()
+    assert a.merged()["requests"] == {"chat": 1}
+    late = _process(tmp_path, 104)  # a process that starts after a reset is in its epoch
+    late.stats.request("chat", "127.0.0.1")
+    assert late.merged()["requests"] == {"chat": 2}
+
+
+def test_publisher_ticks_while_serving_and_once_at_shutdown(tmp_path: Path) -> None:
+    other = _process(tmp_path, 102)
+
+    async def serve() -> None:
+        mine = _process(tmp_path, 101, interval_s=0.02)
+        mine.start()
+        assert other.merged()["per_process"] == {"101": 0, "102": 0}  # published as it started
+        mine.stats.request("health", "127.0.0.1")
+        await asyncio.sleep(0.1)
+        assert other.merged()["requests"] == {"health": 1}  # a tick published it
+        mine.stats.request("health", "127.0.0.1")
+        await mine.stop()
+        assert other.merged()["requests"] == {"health": 2}  # and stopping did
+
+    asyncio.run(serve())
