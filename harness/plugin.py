@@ -14,6 +14,7 @@ is what makes "every request is a sample" hold.
 from __future__ import annotations
 
 import argparse
+import gc
 import logging
 import sys
 import time
@@ -73,6 +74,9 @@ def _add_arguments(parser: Any) -> None:
 def _on_init(environment: Any, runner: Any = None, **_: Any) -> None:
     if runner is None or environment.parsed_options is None:
         return  # used as a library without a command line: nothing to record into
+    # Everything imported so far (Locust, numpy, pandas, pyarrow) lives as long as the process: keep
+    # it out of the cyclic collector, whose full passes would otherwise pause requests mid-flight.
+    gc.freeze()
     if isinstance(runner, WorkerRunner):
         _install_worker(environment)
     else:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import math
 import os
-import threading
 from pathlib import Path
 from typing import Any
 
@@ -48,23 +47,23 @@ DEFAULTS = {name: default for name, (_, default) in COLUMNS.items()}
 
 
 class SampleBatch:
-    """Rows collected column by column; `take()` hands the columns over and starts afresh."""
+    """Rows collected column by column; `take()` hands the columns over and starts afresh.
+
+    No lock: Locust fires request events in its one gevent thread, so adds and takes never overlap.
+    """
 
     def __init__(self) -> None:
         self._columns: dict[str, list[Any]] = {name: [] for name in COLUMNS}
-        self._lock = threading.Lock()
 
     def __len__(self) -> int:
         return len(self._columns["start_s"])
 
     def add(self, row: dict[str, Any]) -> None:
-        with self._lock:
-            for name, column in self._columns.items():
-                column.append(row.get(name, DEFAULTS[name]))
+        for name, column in self._columns.items():
+            column.append(row.get(name, DEFAULTS[name]))
 
     def take(self) -> dict[str, list[Any]]:
-        with self._lock:
-            columns, self._columns = self._columns, {name: [] for name in COLUMNS}
+        columns, self._columns = self._columns, {name: [] for name in COLUMNS}
         return columns
 
 
@@ -80,27 +79,28 @@ def _table(columns: dict[str, list[Any]]) -> pa.Table:
 
 
 class PartWriter:
-    """Writes each batch to `samples/part-<seq>.parquet`, atomically (temp file, then rename)."""
+    """Writes each batch to `samples/part-<seq>.parquet`, atomically (temp file, then rename).
+
+    Not thread-safe: one writer thread at a time (the collector sees to it).
+    """
 
     def __init__(self, samples_dir: Path) -> None:
         self.dir = Path(samples_dir)
         self.dir.mkdir(parents=True, exist_ok=True)
         # continue after the highest part already there, so that no write ever replaces a part
         self._seq = max((int(p.stem.split("-")[1]) for p in self.dir.glob("part-*.parquet")), default=0)
-        self._lock = threading.Lock()
         self.rows_written = 0
 
     def write(self, columns: dict[str, list[Any]]) -> int:
         table = _table(columns)
         if table.num_rows == 0:
             return 0
-        with self._lock:
-            self._seq += 1
-            final = self.dir / f"part-{self._seq:06d}.parquet"
-            tmp = final.with_suffix(".tmp")
-            pq.write_table(table, tmp, compression="zstd")
-            os.replace(tmp, final)
-            self.rows_written += table.num_rows
+        self._seq += 1
+        final = self.dir / f"part-{self._seq:06d}.parquet"
+        tmp = final.with_suffix(".tmp")
+        pq.write_table(table, tmp, compression="zstd")
+        os.replace(tmp, final)
+        self.rows_written += table.num_rows
         return table.num_rows
 
 

@@ -92,7 +92,7 @@ stream = "sse-openai"
 [load]
 users = 3
 spawn_rate = 3
-duration = "20s"
+duration = "45s"
 [journeys.client]
 weight = 1
 think_time = [0, 0]
@@ -115,8 +115,8 @@ def test_exact_percentiles_match_injected_truth_where_locust_rounding_misleads(
     })
     scenario = tmp_path / "latency.toml"
     scenario.write_text(LATENCY_SCENARIO)
-    # one load process beside the target: on two cores, every extra busy process adds to the tail
-    result = run_harness("run", str(scenario), "--host", target.url, "--workers", "0", "--out", str(tmp_path / "out"))
+    # distributed, as on a load day: the worker only sends requests, the master writes the samples
+    result = run_harness("run", str(scenario), "--host", target.url, "--workers", "1", "--out", str(tmp_path / "out"))
     run_dir = only_run_dir(tmp_path / "out")
     summary = read_json(run_dir / "summary.json")
     meta = read_json(run_dir / "run.json")
@@ -126,12 +126,12 @@ def test_exact_percentiles_match_injected_truth_where_locust_rounding_misleads(
         return truth <= measured <= truth + max(0.02 * truth, 3.0)
 
     constant = endpoints["conversations"]
-    assert constant["latency_samples"] > 100
+    assert constant["latency_samples"] > 400  # enough that p99 is not just the run's one slowest request
     for key in ("p50_ms", "p95_ms", "p99_ms"):
         assert close(constant[key], 120.0), (key, constant[key])
 
     mixed = endpoints["conversation"]
-    assert mixed["latency_samples"] > 100
+    assert mixed["latency_samples"] > 400
     assert close(mixed["p50_ms"], 100.0), mixed["p50_ms"]
     assert close(mixed["p95_ms"], 500.5), mixed["p95_ms"]
     assert close(mixed["p99_ms"], 500.5), mixed["p99_ms"]
