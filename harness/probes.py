@@ -1,6 +1,6 @@
 """The bypass matrix: controlled experiments against every rate-limited route.
 
-Each experiment is one (route, technique) pair: 3q attempts (q = the route's tightest declared quota)
+Each experiment is one (route, technique) pair: 3q attempts (q = the route's largest declared quota)
 sent from its own source address with its own identity, so that experiments running side by side do
 not share a counter on a correct limiter. The baseline is the plain case (one client, keep-alive, the
 exact path); every other technique changes one thing, and the analysis compares what each admitted.
@@ -33,12 +33,13 @@ __all__ = ["ProbeRunner"]
 
 log = logging.getLogger("harness")
 
+
 @dataclass
 class _Experiment:
     route: str
     technique: str
     attempts: int
-    identity: str  # its own identity: a fictional e-mail, or (routes behind login) one account
+    identity: str = ""  # "<route index>-<round>.<slot>": a fictional e-mail, or one account (routes behind login)
 
 
 class ProbeRunner:
@@ -155,7 +156,7 @@ class ProbeRunner:
                 continue  # the route has no identity to vary
             else:
                 techniques.append(name)
-        return [_Experiment(route, t, n, identity=f"{index}-{i}") for i, t in enumerate(techniques)]
+        return [_Experiment(route, t, n) for t in techniques]
 
     def run_route(self, route: str, index: int) -> None:
         """Side by side where sources and identities keep experiments apart, else in rounds a window apart.
@@ -174,7 +175,7 @@ class ProbeRunner:
             if i:
                 gevent.sleep(rule.window_s + 1)
             for slot, e in enumerate(group):
-                e.identity = f"{index}-{i}.{slot}" if e.technique != "many-accounts" else e.identity
+                e.identity = f"{index}-{i}.{slot}"
             gevent.joinall([gevent.spawn(self._run, e, rule) for e in group])
 
     def _run(self, e: _Experiment, rule: LimitRule) -> None:
