@@ -53,6 +53,9 @@ def _parser() -> argparse.ArgumentParser:
     report = sub.add_parser("report", help="recompute every output of a run from its samples on disk")
     report.add_argument("run_dir", type=Path)
 
+    cost = sub.add_parser("cost", help="offline what-if: LLM spend per day, legit and under abuse (sends nothing)")
+    cost.add_argument("scenario", type=Path)
+
     validate = sub.add_parser("validate", help="check a scenario file and exit")
     validate.add_argument("scenario", type=Path)
     return parser
@@ -72,6 +75,8 @@ def main(argv: list[str] | None = None) -> int:
         return run_target(args)
     if args.command == "report":
         return _report(args.run_dir)
+    if args.command == "cost":
+        return _cost(args.scenario)
     return _validate(args.scenario)
 
 
@@ -85,6 +90,37 @@ def _report(run_dir: Path) -> int:
     summary = build_report(run_dir)
     print(format_table(summary))
     return exit_code(summary)
+
+
+def _cost(path: Path) -> int:
+    from harness.pricing import PriceError, load_prices
+    from harness.spend import format_what_if, what_if
+
+    try:
+        scenario = load_scenario(path)
+        table = load_prices(overrides=scenario.spend.prices)
+        price = table.get(scenario.spend.model)
+    except (ScenarioError, PriceError, ValueError) as exc:
+        message = str(exc) if str(exc).startswith(str(path)) else f"{path}: spend: {exc}"
+        print(f"harness: {message}", file=sys.stderr)
+        return 2
+    n = scenario.spend.numbers
+    result = what_if(
+        price,
+        legit_conversations_per_day=n["conversations_per_day"],
+        turns_per_conversation=n["turns_per_conversation"],
+        input_tokens_per_turn=n["input_tokens_per_turn"],
+        output_tokens_per_turn=n["output_tokens_per_turn"],
+        hidden_tokens_per_turn=n["hidden_tokens"],
+        attacker_requests_per_second=n["attacker_requests_per_second"],
+        attacker_input_tokens=n["attacker_input_tokens"],
+        attacker_output_tokens=n["attacker_output_tokens"],
+        attackers=int(n["attackers"]),
+        cached_tokens_per_turn=n["cached_tokens_per_turn"],
+    )
+    print(f"{scenario.name}: {price.model}, prices of {table.date} (list prices: check them before you rely on them)")
+    print(format_what_if(result))
+    return 0
 
 
 def _validate(path: Path) -> int:

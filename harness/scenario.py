@@ -149,6 +149,27 @@ class Probes:
     start_after_s: float = 5.0
 
 
+SPEND_NUMBERS = {  # [spend] field -> default: what `harness cost` assumes about traffic
+    "hidden_tokens": 0.0,  # system prompt + retrieved context per request, never seen by the client
+    "conversations_per_day": 1000.0,
+    "turns_per_conversation": 4.0,
+    "input_tokens_per_turn": 150.0,
+    "output_tokens_per_turn": 300.0,
+    "cached_tokens_per_turn": 0.0,
+    "attackers": 1.0,
+    "attacker_requests_per_second": 1.0,
+    "attacker_input_tokens": 2000.0,
+    "attacker_output_tokens": 1000.0,
+}
+
+
+@dataclass(frozen=True)
+class SpendSettings:
+    model: str = "gpt-4o-mini"
+    prices: dict[str, Any] = field(default_factory=dict)  # overrides of the shipped price table
+    numbers: dict[str, float] = field(default_factory=lambda: dict(SPEND_NUMBERS))
+
+
 @dataclass(frozen=True)
 class Scenario:
     name: str
@@ -168,6 +189,7 @@ class Scenario:
     attacks: dict[str, Attack] = field(default_factory=dict)
     attacks_start_after_s: float = 0.0
     probes: Probes = Probes()
+    spend: SpendSettings = SpendSettings()
     raw: dict[str, Any] = field(repr=False, default_factory=dict)
 
     def limits_by_route(self) -> dict[str, list[LimitRule]]:
@@ -286,7 +308,7 @@ def load_scenario(path: str | Path) -> Scenario:
 def parse_scenario(data: dict[str, Any], source: str = "<scenario>", base_dir: Path | None = None) -> Scenario:
     r = _Reader(source)
     r.unknown(data, {"scenario", "target", "auth", "accounts", "webhook", "endpoints", "load", "journeys", "targets",
-                     "limits", "block", "attacks", "probes"}, "")
+                     "limits", "block", "attacks", "probes", "spend"}, "")
 
     meta = r.table(data, "scenario", "scenario")
     r.unknown(meta, {"name", "description"}, "scenario")
@@ -355,6 +377,7 @@ def parse_scenario(data: dict[str, Any], source: str = "<scenario>", base_dir: P
         attacks=attacks,
         attacks_start_after_s=attacks_start,
         probes=_parse_probes(r, data, limits),
+        spend=_parse_spend(r, data),
         name=name,
         path=Path(source) if source != "<scenario>" else None,
         host=host,
@@ -591,3 +614,14 @@ def _parse_probes(r: _Reader, data: dict[str, Any], limits: tuple[LimitRule, ...
         techniques = ["baseline", *techniques]  # every amplification is measured against it
     start_after = r.duration(t.get("start_after", 5), "probes.start_after")
     return Probes(routes=tuple(routes), techniques=tuple(techniques), start_after_s=start_after)
+
+
+def _parse_spend(r: _Reader, data: dict[str, Any]) -> SpendSettings:
+    t = r.table(data, "spend", "spend")
+    r.unknown(t, {"model", "prices", *SPEND_NUMBERS}, "spend")
+    numbers = {key: r.number(t, key, f"spend.{key}", default) for key, default in SPEND_NUMBERS.items()}
+    return SpendSettings(
+        model=r.get(t, "model", "spend.model", str, "gpt-4o-mini"),
+        prices=r.table(t, "prices", "spend.prices"),
+        numbers=numbers,
+    )
