@@ -52,7 +52,7 @@ def test_vulnerable_profile_every_planted_flaw_is_found(vulnerable: tuple) -> No
     login = limits["login"]
     assert login["verdict"] == "bypassable"
     xff = login["bypasses"]["ip-headers:X-Forwarded-For"]
-    assert xff["verdict"] == "bypass" and xff["amplification"] >= 2
+    assert xff["verdict"] == "bypass" and xff["admitted"] == xff["attempts"]  # the header let every attempt in
     assert "proxy" in xff["note"] and "127.0.0.1" in xff["note"]
     assert login["bypasses"]["ip-headers:X-Real-IP"]["verdict"] == "holds"  # only the header it trusts
     # 3. chat limit matched on the exact path only
