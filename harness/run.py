@@ -5,6 +5,7 @@ Ctrl-C included.
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import socket
@@ -208,8 +209,6 @@ class _Progress:
         self.last_line = 0.0
 
     def show(self) -> float | None:
-        import json
-
         try:
             p = json.loads(self.path.read_text())
         except (OSError, ValueError):

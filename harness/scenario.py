@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from harness.distributions import Distribution, DistributionError, parse_distribution
+from harness.distributions import DistributionError, parse_distribution
 
 __all__ = [
     "ScenarioError",
