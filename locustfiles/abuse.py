@@ -74,6 +74,10 @@ class _Attack(FastHttpUser):
         body = json.dumps(event).encode()
         return body, sign(secret, body, timestamp or int(time.time()))
 
+    def send(self, delivery: tuple[bytes, str], technique: str = "") -> None:
+        body, signature = delivery
+        self.api.call("webhook", body=body, headers={"Stripe-Signature": signature}, technique=technique)
+
 
 class CredentialStuffing(_Attack):
     """Leaked credentials: many accounts, one try each."""
@@ -187,8 +191,7 @@ class WebhookForged(_Attack):
 
     @task
     def deliver(self) -> None:
-        body, signature = self.delivery("whsec_" + "guess" * 4)
-        self.api.call("webhook", body=body, headers={"Stripe-Signature": signature}, technique="forged")
+        self.send(self.delivery("whsec_" + "guess" * 4), technique="forged")
 
 
 class WebhookStale(_Attack):
@@ -198,8 +201,7 @@ class WebhookStale(_Attack):
 
     @task
     def deliver(self) -> None:
-        body, signature = self.delivery(self.plan.credentials.webhook_secret or "", int(time.time()) - 3600)
-        self.api.call("webhook", body=body, headers={"Stripe-Signature": signature}, technique="stale")
+        self.send(self.delivery(self.plan.credentials.webhook_secret or "", int(time.time()) - 3600), "stale")
 
 
 class WebhookReplay(_Attack):
@@ -213,8 +215,7 @@ class WebhookReplay(_Attack):
 
     @task
     def replay(self) -> None:
-        body, signature = self.captured
-        self.api.call("webhook", body=body, headers={"Stripe-Signature": signature}, technique="replay")
+        self.send(self.captured, technique="replay")
 
 
 class WebhookFlood(_Attack):
@@ -224,8 +225,7 @@ class WebhookFlood(_Attack):
 
     @task
     def deliver(self) -> None:
-        body, signature = self.delivery(self.plan.credentials.webhook_secret or "")
-        self.api.call("webhook", body=body, headers={"Stripe-Signature": signature})
+        self.send(self.delivery(self.plan.credentials.webhook_secret or ""))
 
 
 class AdminProbe(_Attack):
