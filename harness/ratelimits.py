@@ -396,9 +396,8 @@ def _route(
         if edge is not None and freed is not None and edge.admitted.any():
             window = float(edge.t[freed] - edge.t[np.flatnonzero(edge.admitted)[0]]) or None
         entry.update(quota=quota, window_s=window)
-    if baseline is not None:
-        limit = 3 * quota if tight else baseline.attempts
-        enforced = bool(baseline.blocked[:limit].any())
+    if baseline is not None:  # all of it: a fixed window may reset mid-burst and delay the first block
+        enforced = bool(baseline.blocked.any())
     else:
         enforced = bool(probe_rows["blocked"].fillna(False).any())
     overs = [e.over_allowance(window, quota) for e in (baseline, edge) if e is not None]

@@ -72,6 +72,16 @@ def test_baseline_q5_first_block_at_6_and_effective():
     assert login["declared"] == IP5["login"]
 
 
+def test_a_late_first_block_still_counts_as_enforced():
+    """Two rules (5/60 s per account, 10/60 s per IP) where only the IP rule holds, and a fixed window
+    reset mid-burst: the first block lands after 3 × the tightest quota but within the 30 attempts sent."""
+    rules = {"login": IP5["login"] + [{"key": "account", "quota": 10, "window_s": 60.0}]}
+    times, _ = burst(30, 0)
+    statuses = [200] * 17 + [429] * 13
+    result = rate_limits(frame(rows("login", "baseline", times, statuses)), {"limits": rules})
+    assert result["login"]["enforced"] is True and result["login"]["verdict"] != "absent"
+    assert result["login"]["requests_to_first_block"] == 18
+
 def window_edge() -> list[dict]:
     """Fixed windows [0,10), [10,20), [20,30) of 5: exhaust, poll until 10.0, burst across 20.0.
 
