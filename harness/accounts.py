@@ -72,10 +72,11 @@ def account_pools(credentials: Credentials, scenario: Scenario) -> tuple[list[Ac
     """(accounts for journeys and attacks, accounts for the bypass probes).
 
     Probes need accounts nobody else touches, or a per-account counter shared with other traffic
-    would make one experiment look stricter than another. With probes on, the second half is theirs.
+    would make one experiment look stricter than another. With probes on (the bypass matrix or the
+    denial-of-wallet probe), the second half is theirs.
     """
     usable = [a for a in credentials.accounts if a.role in scenario.accounts.roles]
-    if not scenario.probes.routes or len(usable) < 2:
+    if not (scenario.probes.routes or scenario.wallet) or len(usable) < 2:
         return usable, usable
     half = len(usable) // 2
     return usable[:half], usable[half:]

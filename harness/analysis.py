@@ -417,12 +417,13 @@ def per_second(samples: pd.DataFrame, t0: float) -> pd.DataFrame:
     return table.sort_values(["second", "endpoint"], kind="stable").reset_index(drop=True)
 
 
-def to_jsonable(obj: Any, key: str = "") -> Any:
-    """Plain JSON types: NaN/inf become null, floats keep 3 decimals (ratios 6), numpy unwrapped."""
+def to_jsonable(obj: Any, key: str = "", digits: int | None = None) -> Any:
+    """Plain JSON types: NaN/inf become null, numpy unwrapped, floats keep 3 decimals (ratios 6), or
+    `digits` for all (money: a run's cost can be a fraction of a cent)."""
     if isinstance(obj, dict):
-        return {str(k): to_jsonable(v, str(k)) for k, v in obj.items()}
+        return {str(k): to_jsonable(v, str(k), digits) for k, v in obj.items()}
     if isinstance(obj, (list, tuple)):
-        return [to_jsonable(v, key) for v in obj]
+        return [to_jsonable(v, key, digits) for v in obj]
     if isinstance(obj, (bool, np.bool_)):
         return bool(obj)
     if isinstance(obj, (int, np.integer)):
@@ -431,5 +432,5 @@ def to_jsonable(obj: Any, key: str = "") -> Any:
         value = float(obj)
         if not math.isfinite(value):
             return None
-        return round(value, 6 if key.endswith(("_rate", "_ratio")) else 3)
+        return round(value, digits if digits is not None else 6 if key.endswith(("_rate", "_ratio")) else 3)
     return obj

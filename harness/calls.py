@@ -17,9 +17,9 @@ from urllib.parse import quote
 
 from harness.scenario import BlockRule, Endpoint, Scenario
 from harness.streams import StreamResult, parse_usage, read_stream
-from harness.tokens import count_tokens
+from harness.tokens import TokenCounter, counter_for_model
 
-__all__ = ["CallResult", "ApiClient", "render", "is_blocked"]
+__all__ = ["CallResult", "ApiClient", "render", "is_blocked", "prompt_texts"]
 
 LIMIT_HEADERS = (
     "RateLimit", "RateLimit-Policy", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset",
@@ -94,11 +94,15 @@ class ApiClient:
         technique: str = "",
         path: str | None = None,
         method: str | None = None,
+        conversation: str = "",
+        extra: dict[str, Any] | None = None,
     ) -> CallResult:
         """Call an endpoint of the API map.
 
         `body` sends exact bytes (signed webhooks) instead of the template; `path` and `method` replace
-        the map's (bypass probes send path variants and other methods under the same endpoint name).
+        the map's (bypass probes send path variants and other methods under the same endpoint name);
+        `extra` adds top-level fields to a JSON body (a probe's `max_tokens`). `conversation` names
+        the legit conversation a chat turn belongs to, so spend can be priced per conversation.
         """
         ep = self.scenario.endpoints[endpoint]
         values = values or {}
@@ -116,19 +120,31 @@ class ApiClient:
             "catch_response": True,
             "stream": streamed,
             "context": {"role": self.role, "identity": self.identity, "technique": technique,
+                        "conversation": conversation,
                         **({"source_ip": self.source_ip} if self.source_ip else {})},
         }
+        sent: Any = None
         if body is not None:
             kwargs["data"] = body
             request_headers.setdefault("Content-Type", "application/json")
         elif ep.body is not None:
-            kwargs["json"] = render(ep.body, values)
+            sent = render(ep.body, values)
+            if extra and isinstance(sent, dict):
+                sent.update(extra)
+            kwargs["json"] = sent
         if path is None:
             path = render(ep.path, values, in_path=True)
+        if ep.stream != "none":
+            texts = prompt_texts(sent if body is None else _loads(body))
+            kwargs["context"]["input_tokens_estimate"] = sum(map(self.tokens.count, texts))
 
         t0 = time.perf_counter()
         with self.client.request(method or ep.method, path, **kwargs) as response:
             return self._finish(ep, response, t0, streamed)
+
+    @property
+    def tokens(self) -> TokenCounter:
+        return counter_for_model(self.scenario.spend.model)
 
     def _finish(self, ep: Endpoint, response: Any, t0: float, streamed: bool) -> CallResult:
         ctx = response.request_meta["context"]
@@ -143,7 +159,8 @@ class ApiClient:
             stream = read_stream(iter(lambda: raw.readline(b"\n"), b""), ep.stream, t0)
             response.request_meta["response_time"] = stream.end_ms
             response.request_meta["response_length"] = stream.bytes_read
-            ctx["ttfb_ms"], ctx["ttft_ms"] = stream.ttfb_ms, stream.ttft_ms
+            ctx.update(ttfb_ms=stream.ttfb_ms, ttft_ms=stream.ttft_ms, ttlt_ms=stream.ttlt_ms,
+                       chunks=stream.chunks, chunk_gaps_ms=stream.gaps_ms)
             self._count_tokens(ctx, stream.usage, stream.content)
             error = stream.error
         else:
@@ -166,15 +183,48 @@ class ApiClient:
         return CallResult(status=status, ok=not error and not blocked, blocked=blocked, error=error, body=body,
                           stream=stream)
 
-    @staticmethod
-    def _count_tokens(ctx: dict[str, Any], usage: Any, content: str) -> None:
+    def _count_tokens(self, ctx: dict[str, Any], usage: Any, content: str) -> None:
+        """`usage` when the response has it, else the tiktoken estimates; both kept to compare them."""
+        ctx["output_tokens_estimate"] = self.tokens.count(content)
         counted = parse_usage(usage)
         if counted:
-            ctx["input_tokens"], ctx["output_tokens"] = counted
-            ctx["token_source"] = "usage"
-        elif content:
-            ctx["output_tokens"] = count_tokens(content)
-            ctx["token_source"] = "estimate"
+            ctx.update(input_tokens=counted.input, output_tokens=counted.output, cached_tokens=counted.cached,
+                       reasoning_tokens=counted.reasoning, token_source="usage")
+        else:
+            ctx.update(input_tokens=ctx.get("input_tokens_estimate", 0), output_tokens=ctx["output_tokens_estimate"],
+                       token_source="estimate")
+
+
+def prompt_texts(body: Any) -> list[str]:
+    """What a model reads from a request body: each message's text, else the `prompt` or `input`.
+
+    Counted piece by piece, without the few tokens per message a provider adds for the chat format."""
+    if not isinstance(body, dict):
+        return []
+    messages = body.get("messages")
+    if isinstance(messages, list):
+        return [text for m in messages if isinstance(m, dict) for text in _texts(m.get("content"))]
+    for key in ("prompt", "input", "message"):
+        if key in body:
+            return _texts(body[key])
+    return []
+
+
+def _texts(content: Any) -> list[str]:
+    """A content: a string, or a list of parts whose `text` is read (images are not counted)."""
+    if isinstance(content, str):
+        return [content]
+    if isinstance(content, list):
+        return [p if isinstance(p, str) else p["text"] for p in content
+                if isinstance(p, str) or (isinstance(p, dict) and isinstance(p.get("text"), str))]
+    return []
+
+
+def _loads(body: bytes) -> Any:
+    try:
+        return json.loads(body)
+    except ValueError:
+        return None
 
 
 def _json_usage(body: bytes) -> Any:

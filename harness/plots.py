@@ -24,7 +24,8 @@ from matplotlib.patches import Patch  # noqa: E402
 from matplotlib.lines import Line2D  # noqa: E402
 from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter  # noqa: E402
 
-__all__ = ["plot_latency_over_time", "plot_percentile_bars", "plot_rate_limits", "plot_throughput"]
+__all__ = ["plot_cost_per_route", "plot_latency_over_time", "plot_percentile_bars", "plot_rate_limits",
+           "plot_spend_over_time", "plot_throughput", "plot_ttft_over_time"]
 
 DPI = 110
 SIZE = (10.0, 4.8)
@@ -248,4 +249,109 @@ def plot_rate_limits(
         ax.grid(True, alpha=0.3)
         _legend_outside(ax)
     axes[-1].set_xlabel("time since start (s)")
+    return _save(fig, path)
+
+
+def _dollars(value: float, _: object = None) -> str:
+    """USD for axes and labels: cents from $1 up, else three significant digits ($0.0122), so the
+    sub-cent costs of a short run stay apart."""
+    if value == 0 or not math.isfinite(value):
+        return "$0"
+    if abs(value) >= 1:
+        return f"${value:,.2f}"
+    digits = min(10, 2 - math.floor(math.log10(abs(value))))
+    text = f"{value:.{digits}f}".rstrip("0")
+    return "$" + (text if len(text.split(".")[1]) >= 2 else f"{value:.2f}")
+
+
+def plot_spend_over_time(series: pd.DataFrame, path: Path | str, duration_s: float | None = None) -> Path:
+    """Cumulative USD of admitted requests, legit vs abuse, over the seconds of the run.
+
+    `series` is `spend.spend_series`: USD per second since the start (seconds without requests
+    may be missing; they add nothing). The lines run on to `duration_s`, the end of the run.
+    """
+    fig, (ax,) = _figure("Spend over the run (cumulative, admitted requests)")
+    if series is None or series.empty:
+        _no_samples(ax)
+        return _save(fig, path)
+    last = int(series["second"].max())
+    if duration_s is not None and math.isfinite(duration_s):
+        last = max(last, math.ceil(duration_s) - 1)
+    seconds = np.arange(0, last + 1)
+    per_second = series.set_index("second")[["legit_usd", "abuse_usd"]].reindex(seconds, fill_value=0.0)
+    # the cost of second s is known at its end: cumulative totals are drawn at s + 1
+    x = np.concatenate([[0], seconds + 1])
+    for column, label, color, style in (("legit_usd", "legit users", "tab:blue", "-"),
+                                        ("abuse_usd", "abuse (admitted)", "crimson", "--")):
+        total = np.concatenate([[0.0], per_second[column].cumsum().to_numpy(dtype=float)])
+        ax.step(x, total, where="post", color=color, linestyle=style, linewidth=1.8,
+                label=f"{label}: {_dollars(total[-1])}")
+    ax.yaxis.set_major_formatter(FuncFormatter(_dollars))
+    ax.set_ylim(bottom=0)
+    ax.set_xlim(left=0)
+    ax.set_xlabel("time since start (s)")
+    ax.set_ylabel("cumulative cost (USD)")
+    ax.grid(True, alpha=0.3)
+    _legend_outside(ax)
+    return _save(fig, path)
+
+
+def plot_cost_per_route(per_route: Mapping[str, Mapping[str, float | None]], path: Path | str) -> Path:
+    """USD of the run per route, legit and abuse side by side (summary `spend.per_route_usd`)."""
+    fig, (ax,) = _figure("Cost per route this run (admitted requests)")
+    names = sorted(per_route or {})
+    if not names:
+        _no_samples(ax)
+        return _save(fig, path)
+    x = np.arange(len(names))
+    width = 0.38
+    for j, (side, label, color) in enumerate((("legit", "legit users", "tab:blue"),
+                                              ("abuse", "abuse (admitted)", "crimson"))):
+        heights = np.array([per_route[n].get(side) or 0.0 for n in names], dtype=float)
+        bars = ax.bar(x + (j - 0.5) * width, heights, width, color=color, alpha=0.8,
+                      edgecolor="0.2", linewidth=0.6, label=label)
+        for bar, value in zip(bars, heights):
+            ax.annotate(_dollars(value), (bar.get_x() + bar.get_width() / 2, value), ha="center",
+                        va="bottom", fontsize=8, color="0.15")
+    pad = max(0.6, (3 - len(names)) / 2 + 0.1)
+    ax.set_xlim(-pad, len(names) - 1 + pad)
+    ax.set_xticks(x, names)
+    ax.yaxis.set_major_formatter(FuncFormatter(_dollars))
+    ax.set_ylim(bottom=0, top=max(ax.get_ylim()[1], 1e-6) * 1.1)
+    ax.set_xlabel("route")
+    ax.set_ylabel("cost this run (USD)")
+    ax.grid(True, axis="y", alpha=0.3)
+    _legend_outside(ax)
+    return _save(fig, path)
+
+
+def plot_ttft_over_time(series: pd.DataFrame, path: Path | str) -> Path:
+    """TTFT p50 (solid) and p95 (dashed) per time bucket for each LLM route.
+
+    `series` is `llm.ttft_series`: one row per (bucket, route), `second` the bucket's start.
+    """
+    bucket = int(series["bucket_s"].iloc[0]) if series is not None and not series.empty else None
+    title = "Time to first token over time (legit, successful streams"
+    fig, (ax,) = _figure(title + (f", {bucket} s buckets)" if bucket else ")"))
+    if bucket is None or series["p50_ms"].isna().all():
+        _no_samples(ax)
+        return _save(fig, path)
+    names = sorted(series["endpoint"].unique())
+    starts = np.arange(0, int(series["second"].max()) + bucket, bucket)
+    for name in names:
+        rows = series[series["endpoint"] == name].set_index("second")
+        color = _color(names, name)
+        marker = "." if len(starts) < 40 else None
+        for column, style, label in (("p50_ms", "-", "p50"), ("p95_ms", "--", "p95")):
+            values = rows[column].reindex(starts).to_numpy(dtype=float)
+            ax.plot(starts + bucket / 2, values, color=color, linestyle=style, linewidth=1.6,
+                    marker=marker, label=f"{name} {label}")
+    _maybe_log(ax, series[["p50_ms", "p95_ms"]].to_numpy(dtype=float).ravel())
+    if ax.get_yscale() == "linear":
+        ax.set_ylim(bottom=0)
+    ax.set_xlim(left=0)
+    ax.set_xlabel("time since start (s), bucket middle")
+    ax.set_ylabel("time to first token (ms)" + (", log scale" if ax.get_yscale() == "log" else ""))
+    ax.grid(True, alpha=0.3)
+    _legend_outside(ax)
     return _save(fig, path)

@@ -32,9 +32,11 @@ from harness import __version__
 from harness.accounts import Credentials, TargetUnreachable, resolve_credentials
 from harness.collector import Collector, write_json_atomic
 from harness.plan import OPTION, RunPlan
+from harness.pricing import PriceError, load_prices
 from harness.recorder import Recorder
-from harness.scenario import ScenarioError, load_scenario, parse_scenario
+from harness.scenario import Scenario, ScenarioError, load_scenario, parse_scenario
 from harness.sources import is_loopback
+from harness.tokens import DEFAULT_ENCODING, counter_for_model, encoding
 
 __all__ = ["DEFAULT_SCENARIO", "SAMPLES_KEY", "STOP_FILE", "new_run_dir"]
 
@@ -74,6 +76,9 @@ def _add_arguments(parser: Any) -> None:
 def _on_init(environment: Any, runner: Any = None, **_: Any) -> None:
     if runner is None or environment.parsed_options is None:
         return  # used as a library without a command line: nothing to record into
+    # Loading a tiktoken vocabulary takes a few hundred ms of CPU: do it now, not in the first chat
+    # reply, where it would stall every request in flight.
+    encoding(DEFAULT_ENCODING)
     # Everything imported so far (Locust, numpy, pandas, pyarrow) lives as long as the process: keep
     # it out of the cyclic collector, whose full passes would otherwise pause requests mid-flight.
     gc.freeze()
@@ -138,6 +143,10 @@ class _Session:
                   "(or use `harness run`, which starts the embedded demo API)", 2)
         self.environment.host = host
         self.scenario = scenario
+        try:
+            spend = spend_settings(scenario)
+        except PriceError as exc:
+            _fail(f"{options.scenario}: spend: {exc}", 2)
         self.run_dir = Path(options.run_dir) if options.run_dir else new_run_dir(Path("reports"), scenario.name)
         (self.run_dir / "samples").mkdir(parents=True, exist_ok=True)
         self.planned_s = options.run_time or (scenario.load.planned_duration_s if options.headless else None)
@@ -165,6 +174,8 @@ class _Session:
             "attacks_start_after_s": scenario.attacks_start_after_s,
             "probed_routes": list(scenario.probes.routes),
             "target_is_loopback": is_loopback(host),
+            "wallet": scenario.wallet.__dict__ if scenario.wallet else None,
+            "spend": spend,
         }
         try:
             credentials = resolve_credentials(scenario, host)
@@ -200,7 +211,7 @@ class _Session:
         classes = self.environment.user_classes
         scenario = self.scenario
         if not any(getattr(c, "journey", None) or getattr(c, "attack", None) or getattr(c, "probe", False)
-                   for c in classes):
+                   or getattr(c, "wallet_probe", False) for c in classes):
             return  # a locustfile of the user's own: leave its classes as they are
         for user_class in classes:
             journey, attack = getattr(user_class, "journey", None), getattr(user_class, "attack", None)
@@ -211,6 +222,8 @@ class _Session:
                     scenario.attacks[attack].users if attack in scenario.attacks else 0)
             elif getattr(user_class, "probe", False):
                 user_class.weight, user_class.fixed_count = 0, 1 if scenario.probes.routes else 0
+            elif getattr(user_class, "wallet_probe", False):
+                user_class.weight, user_class.fixed_count = 0, 1 if scenario.wallet else 0
         classes[:] = [c for c in classes if c.weight > 0 or c.fixed_count > 0]
 
     # --- during the run ------------------------------------------------------------------
@@ -354,6 +367,23 @@ class _Session:
             if not self.is_master:
                 meta["workers"] = 0
         write_json_atomic(self.run_dir / "run.json", meta)
+
+
+def spend_settings(scenario: Scenario) -> dict[str, Any]:
+    """run.json `spend`: what the analysis needs to price the run's tokens, fixed at the start."""
+    table = load_prices(overrides=scenario.spend.prices)
+    price = table.get(scenario.spend.model)
+    counter = counter_for_model(scenario.spend.model)
+    return {
+        "model": scenario.spend.model,
+        "price": price.to_dict(),
+        "price_table_date": table.date,
+        "price_overridden": price.model in table.overridden,
+        "encoding": counter.encoding,
+        "encoding_note": counter.note,
+        "hidden_tokens": scenario.spend.numbers["hidden_tokens"],
+        "conversations_per_day": scenario.spend.numbers["conversations_per_day"],
+    }
 
 
 def _fail(message: str, code: int) -> None:

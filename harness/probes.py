@@ -25,13 +25,39 @@ from harness.accounts import Account, account_pools, identity_key
 from harness.bypass import IDENTITY_KEYS, IP_HEADERS, path_variants, spoofed_ip
 from harness.calls import ApiClient, CallResult, render
 from harness.plan import RunPlan
-from harness.scenario import LimitRule
+from harness.scenario import LimitRule, Scenario
 from harness.signing import sign
 from harness.sources import SourceBoundPool, is_loopback, source_addresses
 
-__all__ = ["ProbeRunner"]
+__all__ = ["ProbeRunner", "probe_session", "log_in"]
 
 log = logging.getLogger("harness")
+
+
+def probe_session(environment: Any, host: str, source: str | None, concurrency: int = 1,
+                  network_timeout: float = 30.0) -> FastHttpSession:
+    """A Locust HTTP session of a probe's own (no user), bound to `source` when given; its requests
+    fire the usual request events, so every attempt is a sample."""
+    kwargs = {"concurrency": concurrency, "network_timeout": network_timeout, "connection_timeout": 10.0}
+    pool = SourceBoundPool(source, **kwargs) if source else None
+    return FastHttpSession(base_url=host, request_event=environment.events.request, user=None,
+                           client_pool=pool, max_retries=1, **kwargs)
+
+
+def log_in(scenario: Scenario, host: str, account: Account, source: str | None) -> str | None:
+    """A session token for `account`, fetched outside the measurement (set-up, not a sample)."""
+    ep = scenario.endpoints["login"]
+    transport = httpx.HTTPTransport(local_address=source) if source else None
+    try:
+        with httpx.Client(base_url=host, transport=transport, timeout=10) as client:
+            response = client.request(ep.method, render(ep.path, {}, in_path=True),
+                                      json=render(ep.body, {"email": account.email, "password": account.password}))
+        token: Any = response.json()
+        for key in scenario.auth.token_field.split("."):
+            token = token.get(key) if isinstance(token, dict) else None
+        return token if isinstance(token, str) else None
+    except (httpx.HTTPError, ValueError):
+        return None
 
 
 @dataclass
@@ -57,10 +83,7 @@ class ProbeRunner:
 
     # --- plumbing ------------------------------------------------------------------------
     def _session(self, source: str | None, concurrency: int = 1) -> FastHttpSession:
-        kwargs = {"concurrency": concurrency, "network_timeout": 30.0, "connection_timeout": 10.0}
-        pool = SourceBoundPool(source, **kwargs) if source else None
-        return FastHttpSession(base_url=self.host, request_event=self.environment.events.request, user=None,
-                               client_pool=pool, max_retries=1, **kwargs)
+        return probe_session(self.environment, self.host, source, concurrency)
 
     def _source(self) -> str | None:
         return self.sources.next() if self.loopback else None
@@ -71,22 +94,8 @@ class ProbeRunner:
         Once per account: the same token serves every experiment, whatever its source address.
         """
         if account.email not in self._tokens:
-            self._tokens[account.email] = self._login(account, source)
+            self._tokens[account.email] = log_in(self.scenario, self.host, account, source)
         return self._tokens[account.email]
-
-    def _login(self, account: Account, source: str | None) -> str | None:
-        ep = self.scenario.endpoints["login"]
-        transport = httpx.HTTPTransport(local_address=source) if source else None
-        try:
-            with httpx.Client(base_url=self.host, transport=transport, timeout=10) as client:
-                response = client.request(ep.method, render(ep.path, {}, in_path=True),
-                                          json=render(ep.body, {"email": account.email, "password": account.password}))
-            token: Any = response.json()
-            for key in self.scenario.auth.token_field.split("."):
-                token = token.get(key) if isinstance(token, dict) else None
-            return token if isinstance(token, str) else None
-        except (httpx.HTTPError, ValueError):
-            return None
 
     def _values(self, identity: str, attempt: int) -> dict[str, Any]:
         """Template values for one attempt; login and reset identities are fictional addresses."""

@@ -9,9 +9,13 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from harness.samples import SampleBatch
+from harness.samples import COLUMNS, SampleBatch
 
 __all__ = ["Recorder", "describe_exception"]
+
+# what the caller reports in the request event's `context`; the rest comes from Locust itself
+CONTEXT_COLUMNS = tuple(n for n in COLUMNS if n not in {
+    "start_s", "endpoint", "method", "status", "latency_ms", "error", "response_bytes", "worker"})
 
 
 def describe_exception(exception: BaseException | None, status: int) -> str:
@@ -46,27 +50,14 @@ class Recorder:
         if not isinstance(status, int):
             status = 0
         error = ctx["error"] if "error" in ctx else describe_exception(exception, status)
-        self.batch.add(
-            {
-                "start_s": start_time if start_time is not None else math.nan,
-                "intended_s": ctx.get("intended_s", math.nan),
-                "endpoint": name,
-                "method": request_type,
-                "status": status,
-                "latency_ms": response_time if response_time is not None else math.nan,
-                "ttfb_ms": ctx.get("ttfb_ms", math.nan),
-                "ttft_ms": ctx.get("ttft_ms", math.nan),
-                "input_tokens": ctx.get("input_tokens", 0),
-                "output_tokens": ctx.get("output_tokens", 0),
-                "token_source": ctx.get("token_source", ""),
-                "role": ctx.get("role", "legit"),
-                "technique": ctx.get("technique", ""),
-                "identity": ctx.get("identity", ""),
-                "source_ip": ctx.get("source_ip", ""),
-                "blocked": ctx.get("blocked", False),
-                "retry_after_s": ctx.get("retry_after_s", math.nan),
-                "limit_headers": ctx.get("limit_headers", ""),
-                "error": error,
-                "response_bytes": response_length or 0,
-            }
+        row = {name: ctx[name] for name in CONTEXT_COLUMNS if name in ctx}
+        row.update(
+            start_s=start_time if start_time is not None else math.nan,
+            endpoint=name,
+            method=request_type,
+            status=status,
+            latency_ms=response_time if response_time is not None else math.nan,
+            error=error,
+            response_bytes=response_length or 0,
         )
+        self.batch.add(row)

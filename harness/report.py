@@ -21,14 +21,19 @@ import pandas as pd
 
 from harness.abuse import abuse_findings, abuse_summary, abuse_verdict
 from harness.analysis import per_second, run_window, summarize, to_jsonable
-from harness.plots import (plot_latency_over_time, plot_percentile_bars, plot_rate_limits,
-                           plot_throughput)
+from harness.llm import DEFINITIONS, llm_summary, ttft_series
+from harness.plots import (plot_cost_per_route, plot_latency_over_time, plot_percentile_bars,
+                           plot_rate_limits, plot_spend_over_time, plot_throughput,
+                           plot_ttft_over_time)
 from harness.ratelimits import attack_series, rate_limits, technique_key
 from harness.samples import read_samples
 from harness.scenario import ATTACKS
+from harness.spend import spend_from_samples, spend_series, usd
+from harness.wallet import wallet_summary
 
 __all__ = ["Section", "build_report", "load_run", "render_html", "format_table", "PLOTS",
-           "RATE_LIMIT_PLOT", "load_target_stats", "rate_limit_sections"]
+           "LLM_PLOTS", "RATE_LIMIT_PLOT", "load_target_stats", "llm_spend_section",
+           "rate_limit_sections"]
 
 # file name in plots/ -> (element id, caption)
 PLOTS: dict[str, tuple[str, str]] = {
@@ -52,6 +57,24 @@ RATE_LIMIT_PLOT: tuple[str, str, str] = (
     "Per attacked route: admitted, blocked and failed non-legit requests per second; dashed: the "
     "declared quota per second (q/w).",
 )
+# drawn only for a run with LLM routes (the spend ones only with run.json's spend block); shown
+# in the "LLM cost and streaming" section
+LLM_PLOTS: dict[str, tuple[str, str]] = {
+    "spend_over_time.png": (
+        "plot-spend",
+        "Cumulative cost of admitted requests over the run: legit users vs abusers (probes not "
+        "counted).",
+    ),
+    "cost_per_route.png": (
+        "plot-cost-per-route",
+        "Cost of this run per LLM route, legit vs abuse (admitted requests only).",
+    ),
+    "ttft_over_time.png": (
+        "plot-ttft",
+        "Time to first token, p50 (solid) and p95 (dashed) per time bucket, over legit successful "
+        "streams.",
+    ),
+}
 FAILING_LIMITS = ("leaky", "bypassable", "absent")
 
 
@@ -160,6 +183,42 @@ def _quota_rates(limits: Mapping[str, Mapping]) -> dict[str, float | None]:
     return rates
 
 
+def _add_llm(summary: dict, samples: pd.DataFrame, run: dict) -> None:
+    """`llm`, `spend` and its `denial_of_wallet` into the summary, only when the run has them (a
+    wallet finding fails the run); a note when spend is not computable for a run with LLM routes."""
+    llm = to_jsonable(llm_summary(samples, run))
+    if llm:
+        summary["llm"] = llm
+    spend = spend_from_samples(samples, run, llm)
+    wallet = wallet_summary(samples, run)
+    if wallet is not None:
+        spend = {**(spend or {}), "denial_of_wallet": to_jsonable(wallet, digits=9)}
+        reasons = [f"denial of wallet: {finding}" for finding in wallet["findings"]]
+        if reasons:
+            summary["verdict"] = "fail"
+            summary["verdict_reasons"] = list(summary.get("verdict_reasons") or []) + reasons
+    if spend is not None:
+        summary["spend"] = spend
+    elif llm:
+        why = ("run.json's spend block has no usable price" if isinstance(run.get("spend"), dict)
+               else "run.json has no spend block (an older or killed run)")
+        summary["notes"].append(f"{why}: the cost of the LLM routes is not computed")
+
+
+def _draw_llm_plots(summary: Mapping, ttft: pd.DataFrame | None, costs: pd.DataFrame | None,
+                    plots_dir: Path) -> dict[str, bytes]:
+    """The LLM figures this run has, drawn into plots/; file name -> PNG bytes."""
+    drawn: list[Path] = []
+    if costs is not None:
+        duration = (summary.get("run") or {}).get("duration_s")
+        drawn.append(plot_spend_over_time(costs, plots_dir / "spend_over_time.png", duration))
+        per_route = (summary.get("spend") or {}).get("per_route_usd") or {}
+        drawn.append(plot_cost_per_route(per_route, plots_dir / "cost_per_route.png"))
+    if ttft is not None:
+        drawn.append(plot_ttft_over_time(ttft, plots_dir / "ttft_over_time.png"))
+    return {path.name: path.read_bytes() for path in drawn}
+
+
 def build_report(run_dir: Path, sections: Sequence[Section] = ()) -> dict:
     """Compute the summary of a run folder, write all its outputs, and return the summary."""
     run_dir = Path(run_dir)
@@ -169,10 +228,13 @@ def build_report(run_dir: Path, sections: Sequence[Section] = ()) -> dict:
     summary = summarize(samples, run)
     summary["notes"] = notes + sample_notes + stats_notes + summary["notes"]
     _add_security(summary, samples, run, stats)
+    _add_llm(summary, samples, run)
 
     t0, _ = run_window(samples, run)
     series = per_second(samples, t0)
     attacks = attack_series(samples, t0) if summary.get("rate_limits") else None
+    ttft = ttft_series(samples, run, t0) if summary.get("llm") else None
+    costs = spend_series(samples, run, t0) if summary.get("spend") else None
     del samples  # the largest object; the figures below need only the summary and the series
 
     run_dir.mkdir(parents=True, exist_ok=True)
@@ -192,6 +254,9 @@ def build_report(run_dir: Path, sections: Sequence[Section] = ()) -> dict:
         plot_rate_limits(attacks, _quota_rates(summary["rate_limits"]), limit_path)
         limit_image = limit_path.read_bytes()
     own = rate_limit_sections(summary, limit_image)
+    llm_section = llm_spend_section(summary, _draw_llm_plots(summary, ttft, costs, plots_dir))
+    if llm_section is not None:
+        own.append(llm_section)
     page = render_html(summary, images, [*own, *sections])
     (run_dir / "report.html").write_text(page, encoding="utf-8")
     return summary
@@ -421,6 +486,13 @@ def _details_table(endpoints: Mapping[str, Mapping]) -> str:
     return '<h3>Responses</h3>' + _table(head, rows, "responses-table", "left")
 
 
+def _figure(element_id: str, caption: str, image: bytes) -> str:
+    """An inlined PNG with its caption (the page must stay self-contained)."""
+    data = base64.b64encode(image).decode("ascii")
+    return (f'<figure id="{_e(element_id)}"><img alt="{_e(caption)}" '
+            f'src="data:image/png;base64,{data}"><figcaption>{_e(caption)}</figcaption></figure>')
+
+
 def _plots_section(images: Mapping[str, bytes]) -> str:
     figures = []
     for name, (element_id, caption) in PLOTS.items():
@@ -432,6 +504,11 @@ def _plots_section(images: Mapping[str, bytes]) -> str:
             f'src="data:image/png;base64,{data}"><figcaption>{_e(caption)}</figcaption></figure>'
         )
     return '<section id="plots"><h2>Figures</h2>' + "".join(figures) + "</section>"
+
+
+def _term(key: str) -> str:
+    """A definition's name as printed: TTFT, ITL…, or words for the longer ones."""
+    return key.upper() if len(key) <= 4 else key.replace("_", " ")
 
 
 METHOD = """
@@ -449,6 +526,17 @@ measured duration of the run.</li>
 <li><b>A threshold</b> <code>p95(x) &lt; L ms</code> passes only if the exact p95 is strictly below
 L. The verdict is PASS only if every threshold passes and the run is whole (samples recorded,
 not aborted, an end time recorded).</li>
+<li><b>LLM streaming figures</b> cover legit streams that were neither blocked nor failed; a broken
+stream (ended early, malformed) is counted apart with its reason. Every figure is an exact
+nearest-rank percentile. """ + "".join(
+    f"<b>{html.escape(_term(key))}</b>: {html.escape(text)} " for key, text in DEFINITIONS.items()
+) + """</li>
+<li><b>Spend</b>: tokens from the provider's <code>usage</code> where the response had it, else
+counted with tiktoken; the scenario's hidden prompt (system prompt, context) is added to each
+request counted by estimate only, since <code>usage</code> already includes it. Cached prompt tokens
+are billed once, at the cached price. Only admitted requests cost money; a blocked one never
+reached the model. Harness probes are costed on neither side. Per day = run cost ÷ run duration ×
+86,400 s; the ceiling prices every attempted abuse request as if the limits were absent.</li>
 </ul></section>
 """
 
@@ -585,13 +673,7 @@ def rate_limit_sections(summary: Mapping, image: bytes | None = None) -> list[Se
     out: list[Section] = []
     limits: Mapping[str, Mapping] = summary.get("rate_limits") or {}
     if limits:
-        figure = ""
-        if image:
-            name, element_id, caption = RATE_LIMIT_PLOT
-            data = base64.b64encode(image).decode("ascii")
-            figure = (f'<figure id="{element_id}"><img alt="{_e(caption)}" '
-                      f'src="data:image/png;base64,{data}"><figcaption>{_e(caption)}</figcaption>'
-                      "</figure>")
+        figure = _figure(RATE_LIMIT_PLOT[1], RATE_LIMIT_PLOT[2], image) if image else ""
         body = (
             '<p class="muted">A request is <i>admitted</i> when it reached the handler and was not '
             "rate limited (not blocked, status not 0/404/405, below 500). Over-allowance: most "
@@ -605,6 +687,192 @@ def rate_limit_sections(summary: Mapping, image: bytes | None = None) -> list[Se
     if abuse:
         out.append(Section(id="abuse", title="Abuse findings", body=_abuse_body(abuse)))
     return out
+
+
+# --- LLM cost and streaming ----------------------------------------------------------------
+
+def _signed_pct(value: Any) -> str:
+    return "–" if value is None else f"{value * 100:+.1f} %"
+
+
+def _token_text(spend: Mapping) -> str:
+    """How the tokens were counted, in words: source, encoding, and the estimate's error."""
+    source, encoding = spend.get("token_source"), spend.get("encoding") or "tiktoken"
+    text = {"usage": "from the provider's usage",
+            "estimate": f"estimated with {encoding} (no usage in the responses)",
+            "mixed": f"from usage where given, else estimated with {encoding}"}.get(
+        source, "no tokens counted")
+    if spend.get("encoding_note"):
+        text += f" ({spend['encoding_note']})"
+    error = spend.get("estimate_error") or {}
+    if error.get("input") is not None or error.get("output") is not None:
+        text += (f"; estimate vs usage: input {_signed_pct(error.get('input'))}, "
+                 f"output {_signed_pct(error.get('output'))}")
+    return text
+
+
+def _worst_text(dow: Mapping) -> str:
+    """The denial-of-wallet probe in one line: worst request, largest prompt, output verdict."""
+    worst = dow.get("worst_request") or {}
+    prompt, output = dow.get("prompt") or {}, dow.get("output") or {}
+    parts = [usd(dow.get("worst_request_usd"))]
+    if worst:
+        parts[0] += (f" ({_num(worst.get('input_tokens'))} input + "
+                     f"{_num(worst.get('output_tokens'))} output tokens)")
+    if prompt:
+        parts.append(f"largest accepted prompt {_num(prompt.get('accepted_max_tokens'))} tokens "
+                     f"(prompt size {prompt.get('verdict') or 'untested'})")
+    if output:
+        factor = output.get("factor")
+        parts.append(f"output {output.get('verdict') or 'untested'}"
+                     + (f" (×{factor:.1f} the typical reply)" if isinstance(factor, (int, float))
+                        else ""))
+    return "; ".join(parts)
+
+
+def _spend_table(spend: Mapping) -> str:
+    """What a founder asks: what users cost, what abusers cost, what the limits saved."""
+    day, run_cost = spend.get("per_day_usd") or {}, spend.get("run_cost_usd") or {}
+    per_day = spend.get("conversations_per_day")
+    scenario = f" ({per_day:,g} conversations a day)" if per_day is not None else ""
+    money = [
+        ("legit-per-day", "What real users cost per day, at the rate seen in this run",
+         day.get("legit_at_observed_rate")),
+        ("legit-per-1k", "Per 1,000 conversations", spend.get("per_1k_conversations_usd")),
+        ("legit-scenario-day", f"Per day at the scenario's expected traffic{scenario}",
+         day.get("legit_at_scenario_traffic")),
+        ("abuse-admitted-day", "What abusers made it cost per day (requests let through)",
+         day.get("abuse_admitted")),
+        ("abuse-ceiling-day", "What abusers would cost per day if the limits were absent",
+         day.get("abuse_ceiling")),
+        ("saved-day", "Saved by rate limiting, per day", spend.get("saved_by_rate_limiting_usd_per_day")),
+        ("run-legit", "This run: real users", run_cost.get("legit")),
+        ("run-abuse", "This run: abusers (admitted)", run_cost.get("abuse")),
+    ]
+    rows = [f'<tr data-spend="{key}"><td>{_e(label)}</td>'
+            f'<td class="usd" data-spend="{key}" data-value="{_e(value)}">{_e(usd(value))}</td></tr>'
+            for key, label, value in money]
+    price = spend.get("price") or {}
+    model = (f"{spend.get('model')}: ${price.get('input', 0):g} input, ${price.get('cached_input', 0):g} "
+             f"cached input, ${price.get('output', 0):g} output per million tokens; price table of "
+             f"{spend.get('price_table_date') or 'unknown date'}"
+             + (" (overridden by the scenario)" if spend.get("price_overridden") else ""))
+    text = [("model", "Model and prices", model), ("tokens", "Token counts", _token_text(spend))]
+    dow = spend.get("denial_of_wallet")
+    if isinstance(dow, Mapping):
+        text.insert(0, ("worst-request", "Worst single request (denial-of-wallet probe)",
+                        _worst_text(dow)))
+    rows += [f'<tr data-spend="{key}"><td>{_e(label)}</td>'
+             f'<td class="text" data-spend="{key}">{_e(value)}</td></tr>' for key, label, value in text]
+    notes = "".join(f"<li>{_e(n)}</li>" for n in spend.get("notes") or [])
+    return (_table(["", "USD"], rows, "spend-table", "left")
+            + (f'<ul class="spend-notes muted">{notes}</ul>' if notes else ""))
+
+
+STREAM_COLUMNS = [  # (class, head, summary key, formatter)
+    ("requests", "legit requests", "requests", _num),
+    ("broken", "broken streams", "broken_streams", _num),
+    ("ttfb-p50", "TTFB p50 ms", "ttfb_p50_ms", _ms),
+    ("ttft-p50", "TTFT p50 ms", "ttft_p50_ms", _ms),
+    ("ttft-p95", "TTFT p95 ms", "ttft_p95_ms", _ms),
+    ("ttft-p99", "TTFT p99 ms", "ttft_p99_ms", _ms),
+    ("tpot-p50", "TPOT p50 ms", "tpot_p50_ms", _ms),
+    ("tpot-p95", "TPOT p95 ms", "tpot_p95_ms", _ms),
+    ("itl-p50", "ITL p50 ms", "itl_p50_ms", _ms),
+    ("itl-p95", "ITL p95 ms", "itl_p95_ms", _ms),
+    ("itl-p99", "ITL p99 ms", "itl_p99_ms", _ms),
+    ("tokens-per-s", "tokens/s per reply", "output_tokens_per_s", _num),
+    ("tokens-per-s-total", "tokens/s total", "output_tokens_per_s_total", _num),
+    ("input-tokens", "input tokens", "input_tokens", _num),
+    ("output-tokens", "output tokens", "output_tokens", _num),
+    ("token-source", "token source", "token_source", lambda v: v or "–"),
+]
+
+
+def _streaming_table(llm: Mapping[str, Mapping]) -> str:
+    rows = []
+    for name, e in llm.items():
+        d = f'data-endpoint="{_e(name)}"'
+        cells = "".join(f'<td class="{cls}" {d} data-value="{_e(e.get(key))}">{_e(fmt(e.get(key)))}</td>'
+                        for cls, _, key, fmt in STREAM_COLUMNS)
+        rows.append(f'<tr {d}><td class="endpoint" {d}>{_e(name)}</td>{cells}</tr>')
+    table = _table(["route", *(head for _, head, _, _ in STREAM_COLUMNS)], rows, "streaming-table")
+    broken = [f"{name}: " + "; ".join(f"{r} × {n:,}" for r, n in e["broken_reasons"].items())
+              for name, e in llm.items() if e.get("broken_reasons")]
+    reasons = ('<p class="muted broken-reasons">Broken streams: ' + _e(" · ".join(broken)) + "</p>"
+               if broken else "")
+    terms = "".join(f'<dt>{_e(_term(key))}</dt><dd data-definition="{_e(key)}">{_e(text)}</dd>'
+                    for key, text in DEFINITIONS.items())
+    return table + reasons + f'<dl class="llm-definitions muted">{terms}</dl>'
+
+
+def _wallet_body(dow: Mapping) -> str:
+    """The denial-of-wallet probe: each prompt size tried, the reply-length test, findings and fixes."""
+    prompt, output = dow.get("prompt") or {}, dow.get("output") or {}
+    rows = [f'<tr data-tokens="{_e(step["tokens"])}"><td>{_e(_num(step["tokens"]))}</td>'
+            f'<td>{_e(step["status"] or "no answer")}</td><td>{_e(_ms(step["ms"]))}</td>'
+            f'<td class="rl-{"holds" if step["outcome"] == "refused" else "none"}">{_e(step["outcome"])}</td></tr>'
+            for step in prompt.get("steps") or []]
+    verdict = prompt.get("verdict") or "untested"
+    head = (f'<p id="wallet-prompt" data-verdict="{_e(verdict)}">Prompt size on <code>{_e(dow.get("route"))}'
+            f"</code>: <b>{_e(verdict)}</b>, largest accepted {_e(_num(prompt.get('accepted_max_tokens')))} "
+            f"tokens, smallest refused {_e(_num(prompt.get('refused_min_tokens')))}"
+            f" (HTTP {_e(prompt.get('refused_status') or '–')}); sizes double from the first, then bisect, "
+            f"up to the cap of {_e(_num(prompt.get('cap_tokens')))} tokens. Refusing with 400/413 before any "
+            "model call is the pass.</p>")
+    factor = output.get("factor")
+    reply = (f'<p id="wallet-output" data-verdict="{_e(output.get("verdict"))}">Reply length: '
+             f"<b>{_e(output.get('verdict'))}</b>: asked for {_e(_num(output.get('asked_tokens')))} tokens, got "
+             f"{_e(_num(output.get('output_tokens')))}"
+             + (f" (×{factor:.1f} the median legit reply)" if isinstance(factor, (int, float)) else "")
+             + f"; the longest legit reply had {_e(_num(output.get('longest_legit_output_tokens')))}.</p>")
+    findings = "".join(f'<li class="rl-finding">{_e(f)}</li>' for f in dow.get("findings") or [])
+    fixes = "".join(f"<li>{_e(f)}</li>" for f in dow.get("fix") or [])
+    return ("<h3>Denial of wallet</h3>" + head
+            + _table(["prompt tokens", "status", "ms", "outcome"], rows, "wallet-steps", "left") + reply
+            + (f'<ul id="wallet-findings">{findings}</ul>' if findings else "")
+            + (f'<p>Fix:</p><ul id="wallet-fix">{fixes}</ul>' if fixes else ""))
+
+
+def llm_spend_section(summary: Mapping, images: Mapping[str, bytes] | None = None) -> Section | None:
+    """The "LLM cost and streaming" section: the money first, then the streaming times, then the
+    figures; None for a run without LLM routes or spend."""
+    llm: Mapping[str, Mapping] = summary.get("llm") or {}
+    spend: Mapping | None = summary.get("spend")
+    if not llm and not spend:
+        return None
+    if spend and "run_cost_usd" in spend:
+        body = _spend_table(spend)
+    else:
+        body = ('<p class="muted" id="no-spend">No cost figures: run.json has no usable spend '
+                "block (an older or killed run).</p>")
+    if spend and isinstance(spend.get("denial_of_wallet"), Mapping):
+        body += _wallet_body(spend["denial_of_wallet"])
+    if llm:
+        body += ("<h3>Streaming</h3><p class=\"muted\">Over legit streams that were neither "
+                 "blocked nor failed; exact nearest-rank percentiles.</p>" + _streaming_table(llm))
+    images = images or {}
+    body += "".join(_figure(element_id, caption, images[name])
+                    for name, (element_id, caption) in LLM_PLOTS.items() if name in images)
+    return Section(id="llm-spend", title="LLM cost and streaming", body=body)
+
+
+def _llm_lines(summary: Mapping, most: int = 3) -> list[str]:
+    """One line per LLM route (at most `most`) and one for the money."""
+    llm: Mapping[str, Mapping] = summary.get("llm") or {}
+    lines = []
+    served = [(name, e) for name, e in llm.items() if e.get("requests")]
+    for name, e in served[:most]:
+        broken = e.get("broken_streams") or 0
+        lines.append(f"llm {name}: TTFT p95 {_ms(e.get('ttft_p95_ms'))} ms, TPOT p50 "
+                     f"{_ms(e.get('tpot_p50_ms'))} ms, {_num(e.get('output_tokens_per_s'))} tokens/s"
+                     + (f", {broken:,} broken streams" if broken else ""))
+    spend = summary.get("spend")
+    if spend:
+        cost, day = spend.get("run_cost_usd") or {}, spend.get("per_day_usd") or {}
+        lines.append(f"spend: {usd(cost.get('legit'))} legit, {usd(cost.get('abuse'))} abuse this run; "
+                     f"{usd(day.get('legit_at_observed_rate'))}/day legit at observed rate")
+    return lines
 
 
 # --- terminal table -------------------------------------------------------------------------
@@ -654,6 +922,7 @@ def format_table(summary: Mapping) -> str:
     context = f"{run.get('scenario') or 'run'}, {_duration(run.get('duration_s'))}"
     reasons = summary.get("verdict_reasons") or []
     lines += _limit_lines(summary.get("rate_limits") or {})
+    lines += _llm_lines(summary)
     abuse = summary.get("abuse") or {}
     if abuse:
         lines.append(f"abuse: {abuse_verdict(abuse)}, {len(abuse_findings(abuse))} finding(s)")

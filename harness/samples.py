@@ -28,9 +28,17 @@ COLUMNS: dict[str, tuple[pa.DataType, Any]] = {
     "latency_ms": (pa.float64(), math.nan),  # request sent -> last byte
     "ttfb_ms": (pa.float64(), math.nan),  # request sent -> first body byte (streams)
     "ttft_ms": (pa.float64(), math.nan),  # request sent -> first content token (streams)
-    "input_tokens": (pa.int32(), 0),
-    "output_tokens": (pa.int32(), 0),
+    "ttlt_ms": (pa.float64(), math.nan),  # request sent -> last content token (streams)
+    "chunks": (pa.int32(), 0),  # content chunks received (streams)
+    "chunk_gaps_ms": (pa.list_(pa.float32()), None),  # gaps between consecutive content chunks (streams)
+    "input_tokens": (pa.int32(), 0),  # prompt tokens: `usage` when present, else the estimate
+    "output_tokens": (pa.int32(), 0),  # completion tokens (reasoning included): `usage`, else the estimate
+    "cached_tokens": (pa.int32(), 0),  # part of input_tokens served from the provider's prompt cache (`usage`)
+    "reasoning_tokens": (pa.int32(), 0),  # part of output_tokens the client never sees (`usage`)
+    "input_tokens_estimate": (pa.int32(), 0),  # tiktoken count of the prompt text sent
+    "output_tokens_estimate": (pa.int32(), 0),  # tiktoken count of the reply text received
     "token_source": (pa.string(), ""),  # "usage" | "estimate" | ""
+    "conversation": (pa.string(), ""),  # opaque id of the legit conversation a chat turn belongs to
     "role": (pa.string(), "legit"),  # "legit", an attack's name, or "probe"
     "technique": (pa.string(), ""),  # the bypass technique of a probe request ("" otherwise)
     "identity": (pa.string(), ""),  # hashed account or client key, never raw

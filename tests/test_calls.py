@@ -1,8 +1,10 @@
-"""Body and path templates of the API map (`render`)."""
+"""Body and path templates of the API map (`render`), and the prompt text a body carries."""
 
 from __future__ import annotations
 
-from harness.calls import render
+import pytest
+
+from harness.calls import prompt_texts, render
 
 MESSAGES = [{"role": "user", "content": "How do I prepare for a review?"}]
 
@@ -72,3 +74,18 @@ def test_non_placeholder_braces_and_other_types_pass_through():
     assert render("{1abc}", {"1abc": "x"}) == "{1abc}"
     assert render(3.5, {"x": 1}) == 3.5
     assert render(None, {}) is None
+
+
+@pytest.mark.parametrize("body, texts", [
+    ({"messages": [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "Hi"}]},
+     ["Be brief.", "Hi"]),
+    ({"messages": [{"role": "user", "content": [{"type": "text", "text": "Look"},
+                                                {"type": "image_url", "image_url": {"url": "x"}}]}]},
+     ["Look"]),
+    ({"prompt": "Complete me"}, ["Complete me"]),
+    ({"input": ["a", "b"]}, ["a", "b"]),
+    ({"model": "m"}, []),
+    (None, []),
+])
+def test_prompt_texts_are_what_the_model_reads(body, texts):
+    assert prompt_texts(body) == texts

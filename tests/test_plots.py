@@ -10,7 +10,9 @@ import pandas as pd
 import pyarrow as pa
 
 from harness.analysis import per_second, summarize
-from harness.plots import plot_latency_over_time, plot_percentile_bars, plot_throughput
+from harness.llm import ttft_series
+from harness.plots import (plot_cost_per_route, plot_latency_over_time, plot_percentile_bars,
+                           plot_spend_over_time, plot_throughput, plot_ttft_over_time)
 from harness.samples import DEFAULTS, SCHEMA
 
 T0 = 1_796_000_000.0
@@ -111,3 +113,32 @@ def test_no_targets_at_all_and_an_endpoint_without_latency(tmp_path):
     summary = summarize(data, {"started_at": T0, "ended_at": T0 + 3, "targets": {"login": 500}})
     assert_png(plot_latency_over_time(series, None, tmp_path / "a.png"), 10_000)
     assert_png(plot_percentile_bars(summary, tmp_path / "b.png"), 10_000)
+
+
+# --- LLM figures -----------------------------------------------------------------------------
+
+def test_spend_over_time_and_cost_per_route(tmp_path):
+    series = pd.DataFrame({"second": [0, 3, 4, 9], "legit_usd": [0.002, 0.004, 0.0, 0.001],
+                           "abuse_usd": [0.0, 0.0, 0.03, 0.0]})
+    spend = assert_png(plot_spend_over_time(series, tmp_path / "spend.png", duration_s=20), 10_000)
+    bars = assert_png(plot_cost_per_route({"chat": {"legit": 0.0122, "abuse": 0.011},
+                                           "complete": {"legit": 0.0, "abuse": 0.0038}},
+                                          tmp_path / "routes.png"), 10_000)
+    blank = assert_png(plot_spend_over_time(series.iloc[:0], tmp_path / "empty.png"), 3_000)
+    assert ink(blank) < ink(spend) and ink(blank) < ink(bars)
+    assert_png(plot_cost_per_route({}, tmp_path / "none.png"), 3_000)
+
+
+def test_ttft_over_time(tmp_path):
+    rng = np.random.default_rng(5)
+    n = 600
+    data = frame(start_s=(T0 + np.sort(rng.uniform(0, 60, n))).tolist(),
+                 endpoint=rng.choice(["chat", "summarize"], n).tolist(), status=[200] * n,
+                 latency_ms=[3000.0] * n, ttft_ms=rng.lognormal(6, 0.3, n).tolist(),
+                 output_tokens=[50] * n)
+    run = {"started_at": T0, "ended_at": T0 + 60, "streaming_endpoints": {"chat": "sse-openai"}}
+    series = ttft_series(data, run, T0)
+    assert sorted(series["endpoint"].unique()) == ["chat", "summarize"]
+    full = assert_png(plot_ttft_over_time(series, tmp_path / "ttft.png"), 20_000)
+    blank = assert_png(plot_ttft_over_time(series.iloc[:0], tmp_path / "empty.png"), 3_000)
+    assert ink(blank) < ink(full)

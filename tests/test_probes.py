@@ -2,8 +2,8 @@
 
 Two CI-sized runs (about 50 s each) of scenarios/abuse.toml with its timings shortened: the
 vulnerable profile must show every planted flaw under the right verdict and technique, the hardened
-one none. The figures are asserted against the declared quotas, and source-address rotation against
-what the demo API itself recorded.
+one none. The figures are asserted against the declared quotas, source-address rotation against what
+the demo API itself recorded, and the denial-of-wallet probe against the demo's prompt limit.
 """
 
 from __future__ import annotations
@@ -71,6 +71,12 @@ def test_vulnerable_profile_every_planted_flaw_is_found(vulnerable: tuple) -> No
     assert abuse["webhook_stale"]["findings"] and abuse["webhook_replay"]["findings"]
     assert any("X-User-Role" in f for f in abuse["admin_probe"]["findings"])
     assert not abuse["webhook_forged"]["findings"]  # the signature itself is still checked
+    # 8. no prompt size limit; 9. the client chooses the reply length
+    wallet = summary["spend"]["denial_of_wallet"]
+    assert wallet["prompt"]["verdict"] == "unlimited" and wallet["prompt"]["accepted_max_tokens"] == 131072
+    assert wallet["output"]["verdict"] == "inflatable" and wallet["output"]["output_tokens"] == 1000
+    assert read_json(run_dir / "target_stats.json")["prompts_rejected"] == 0
+    assert sum(r.startswith("denial of wallet") for r in summary["verdict_reasons"]) == 2
 
 
 def test_hardened_profile_holds_every_limit(hardened: tuple) -> None:
@@ -88,8 +94,15 @@ def test_hardened_profile_holds_every_limit(hardened: tuple) -> None:
     # nothing about limits or abuse fails the run; a legit latency target may (the probe bursts load two
     # cores, and the shared SQLite counters of a two-process demo API queue under them): that is measured,
     # not asserted, here
+    # the prompt limit (8,192 tokens) found to within the bisection's step, refused before any spend
+    wallet = summary["spend"]["denial_of_wallet"]
+    prompt = wallet["prompt"]
+    assert prompt["verdict"] == "limited" and prompt["accepted_max_tokens"] == 8192
+    assert prompt["refused_status"] == 413 and 8192 < prompt["refused_min_tokens"] <= 8192 * 1.05
+    assert read_json(run_dir / "target_stats.json")["prompts_rejected"] >= 6  # the doubling's and bisection's
+    assert wallet["output"]["verdict"] == "capped" and wallet["output"]["output_tokens"] <= 30
     reasons = summary["verdict_reasons"]
-    assert not [r for r in reasons if r.startswith(("rate limit", "abuse"))], reasons
+    assert not [r for r in reasons if r.startswith(("rate limit", "abuse", "denial of wallet"))], reasons
     assert result.returncode in (0, 1) and (result.returncode == 0) == (not reasons)
 
 

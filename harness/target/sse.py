@@ -24,9 +24,17 @@ def usage(prompt_tokens: int, completion_tokens: int) -> dict[str, int]:
 
 
 def completion_object(
-    id: str, created: int, model: str, text: str, finish_reason: str, prompt_tokens: int, completion_tokens: int
+    id: str,
+    created: int,
+    model: str,
+    text: str,
+    finish_reason: str,
+    prompt_tokens: int,
+    completion_tokens: int,
+    with_usage: bool = True,
 ) -> dict[str, Any]:
-    return {
+    """The non-streamed reply; without `with_usage` it has no `usage` key, as some providers answer."""
+    obj: dict[str, Any] = {
         "id": id,
         "object": "chat.completion",
         "created": created,
@@ -34,8 +42,10 @@ def completion_object(
         "choices": [
             {"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": finish_reason}
         ],
-        "usage": usage(prompt_tokens, completion_tokens),
     }
+    if with_usage:
+        obj["usage"] = usage(prompt_tokens, completion_tokens)
+    return obj
 
 
 async def stream_events(
@@ -46,8 +56,9 @@ async def stream_events(
     finish_reason: str,
     prompt_tokens: int,
     completion_tokens: int,
+    with_usage: bool = True,
 ) -> AsyncIterator[bytes]:
-    """role chunk, one chunk per token, the finish chunk, the usage chunk, `[DONE]`."""
+    """role chunk, one chunk per token, the finish chunk, the usage chunk (unless not `with_usage`), `[DONE]`."""
     head = '{"id":%s,"object":"chat.completion.chunk","created":%d,"model":%s,' % (
         json.dumps(id),
         created,
@@ -61,6 +72,7 @@ async def stream_events(
     yield (
         f'data: {head}"choices":[{{"index":0,"delta":{{}},"finish_reason":{json.dumps(finish_reason)}}}]}}\n\n'
     ).encode()
-    usage_json = json.dumps(usage(prompt_tokens, completion_tokens), separators=(",", ":"))
-    yield f'data: {head}"choices":[],"usage":{usage_json}}}\n\n'.encode()
+    if with_usage:
+        usage_json = json.dumps(usage(prompt_tokens, completion_tokens), separators=(",", ":"))
+        yield f'data: {head}"choices":[],"usage":{usage_json}}}\n\n'.encode()
     yield DONE

@@ -1,8 +1,8 @@
 """What the demo API has seen and spent, for `GET /__demo__/stats`.
 
 These are the server's own figures, so a test can check what an attack cost rather than what the
-load generator believes: tokens are counted as the model produces them (admitted chats only), and an
-e-mail only when a reset is actually queued.
+load generator believes: tokens are counted as the model produces them (admitted chats only), an
+e-mail only when a reset is actually queued, and a chat refused for its size before the model ran.
 
 Each process counts in memory (`Stats`). With several processes, `SharedStats` makes the answer
 cover all of them: every process publishes its figures to a folder the supervisor shares, as one
@@ -31,7 +31,7 @@ PUBLISH_INTERVAL_S = 0.1  # how often a process publishes changed figures for th
 
 _EPOCH_FILE = "reset-epoch"
 _PREFIX = "stats-"
-_COUNTS = ("emails_sent", "webhooks_processed", "webhooks_duplicate")
+_COUNTS = ("emails_sent", "webhooks_processed", "webhooks_duplicate", "prompts_rejected")
 log = logging.getLogger(__name__)
 
 
@@ -51,6 +51,7 @@ class Stats:
         self.emails_sent = 0
         self.webhooks_processed = 0
         self.webhooks_duplicate = 0
+        self.prompts_rejected = 0
         self.changed = True
 
     def request(self, route: str, peer: str | None) -> None:
@@ -81,6 +82,11 @@ class Stats:
             self.webhooks_processed += 1
         self.changed = True
 
+    def reject_prompt(self) -> None:
+        """A chat refused for its size (413): proof that a huge prompt cost nothing."""
+        self.prompts_rejected += 1
+        self.changed = True
+
     def figures(self) -> dict[str, Any]:
         """The counts alone, in the response's shape: what `merge` adds up."""
         return {
@@ -91,6 +97,7 @@ class Stats:
             "emails_sent": self.emails_sent,
             "webhooks_processed": self.webhooks_processed,
             "webhooks_duplicate": self.webhooks_duplicate,
+            "prompts_rejected": self.prompts_rejected,
         }
 
     def snapshot(self) -> dict[str, Any]:

@@ -8,7 +8,7 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
-__all__ = ["ApiError", "BODY_KEY", "FORM_BODY_LIMIT", "read_body", "read_object", "bearer_token"]
+__all__ = ["ApiError", "BODY_KEY", "FORM_BODY_LIMIT", "OpenAIError", "read_body", "read_object", "bearer_token"]
 
 BODY_KEY = "harness.body"  # scope key: the body once read, or the ApiError reading it raised
 FORM_BODY_LIMIT = 64 * 1024  # login, reset and lead forms
@@ -29,6 +29,19 @@ class ApiError(Exception):
         if self.detail:
             body["detail"] = self.detail
         return JSONResponse(body, status_code=self.status, headers=self.headers)
+
+
+class OpenAIError(ApiError):
+    """An `ApiError` in OpenAI's shape, `{"error": {"message", "type", "param", "code"}}`, which chat
+    clients and SDKs parse; `detail` is the message."""
+
+    def __init__(self, status: int, code: str, detail: str, param: str | None = None):
+        super().__init__(status, code, detail)
+        self.param = param
+
+    def response(self) -> JSONResponse:
+        error = {"message": self.detail, "type": self.code, "param": self.param, "code": self.code}
+        return JSONResponse({"error": error}, status_code=self.status, headers=self.headers)
 
 
 async def read_body(request: Request, limit: int) -> bytes:

@@ -372,7 +372,8 @@ def test_stats_shape_and_reset(hardened: RunningTarget) -> None:
     once(hardened, "GET", "/health", source())
     figures = stats(hardened)
     assert set(figures) == {"pid", "processes", "scope", "lag_s", "per_process", "requests", "blocked", "peers",
-                            "tokens", "emails_sent", "webhooks_processed", "webhooks_duplicate"}  # fmt: skip
+                            "tokens", "emails_sent", "webhooks_processed", "webhooks_duplicate",
+                            "prompts_rejected"}  # fmt: skip
     assert figures["processes"] == 1 and figures["scope"] == "all" and figures["requests"]["health"] >= 1
     assert figures["lag_s"] == 0 and figures["per_process"] == {str(figures["pid"]): sum(figures["requests"].values())}
     assert set(figures["tokens"]) == {"prompt", "completion"}
@@ -382,6 +383,7 @@ def test_stats_shape_and_reset(hardened: RunningTarget) -> None:
     zeroed = _plain.post(hardened.url + "/__demo__/stats/reset").json()
     assert zeroed["requests"] == {} and zeroed["blocked"] == {} and zeroed["peers"] == {}
     assert zeroed["tokens"] == {"prompt": 0, "completion": 0} and zeroed["emails_sent"] == 0
+    assert zeroed["prompts_rejected"] == 0
     assert stats(hardened)["requests"] == {}
 
 

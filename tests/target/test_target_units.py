@@ -18,7 +18,7 @@ from harness.signing import SignatureError, sign, verify
 from harness.target import auth
 from harness.target.config import ROUTE_NAMES, TargetConfig
 from harness.target.data import build_dataset
-from harness.target.model import SENTENCES, SYSTEM_PROMPT, SimulatedModel, count_tokens
+from harness.target.model import SENTENCES, SYSTEM_PROMPT, SimulatedModel, count_tokens, requested_tokens
 from harness.target.outbox import Outbox
 from harness.target.stats import MAX_PEERS, SharedStats, Stats, merge
 
@@ -146,6 +146,46 @@ def test_plan_timing_and_finish_reason() -> None:
     assert model.plan(max_tokens=4).finish_reason == "length"
 
 
+@pytest.mark.parametrize(
+    ("text", "wanted"),
+    [
+        ("Please answer in at least 300 words", 300),
+        ("AT LEAST 12 TOKENS, please", 12),
+        ("at  least\n7 words", 7),
+        ("at least 5 words, no, at least 9 words", 5),  # the first request
+        ("at least ten words", None),
+        ("at least 300 wordsmiths", None),
+        ("at least 0 words", None),  # any reply will do
+        ("hello", None),
+        ("at least " + "9" * 5000 + " words", 10**9),  # capped later; never int() of huge digit strings
+    ],
+)
+def test_requested_tokens(text: str, wanted: int | None) -> None:
+    assert requested_tokens(text) == wanted
+
+
+def test_plan_honours_a_length_request_up_to_the_cap() -> None:
+    zero = Distribution("constant", {"ms": 0})
+    plain, asked = SimulatedModel(4, zero, zero, (20, 60)), SimulatedModel(4, zero, zero, (20, 60))
+    without = plain.plan(max_tokens=60)
+    longer = asked.plan(max_tokens=4096, requested=300)
+    assert len(longer.tokens) == 300 == len(ENC.encode(longer.text)) and longer.finish_reason == "stop"
+    assert longer.tokens[: len(without.tokens)] == without.tokens  # the same words, only more of them
+    capped = asked.plan(max_tokens=24, requested=300)
+    assert len(capped.tokens) == 24 and capped.finish_reason == "length"
+    assert len(asked.plan(max_tokens=500, requested=3).tokens) == 3
+
+
+def test_length_requests_keep_replies_deterministic() -> None:
+    zero = Distribution("constant", {"ms": 0})
+    delay = Distribution("normal", {"mean_ms": 12, "sd_ms": 3})
+    runs = []
+    for _ in range(2):
+        model = SimulatedModel(9, zero, delay, (5, 10))
+        runs.append([(c.text, c.due_s) for c in (model.plan(4096, r) for r in (None, 200, None, 50))])
+    assert runs[0] == runs[1]
+
+
 def test_prompt_tokens_include_the_hidden_system_prompt() -> None:
     model = SimulatedModel(1, Distribution("constant", {"ms": 0}), Distribution("constant", {"ms": 0}), (1, 1))
     contents = ["Hello there", "<|endoftext|> is plain text here"]
@@ -198,8 +238,13 @@ def test_config_round_trips_through_json_form() -> None:
         seed=11,
         latency={"chat": Distribution("lognormal", {"median_ms": 300, "sigma": 0.4})},
         output_tokens=(5, 9),
+        usage=False,
+        max_prompt_tokens=100,
     )
     assert TargetConfig.from_dict(config.to_dict()) == config
+    assert config.to_dict()["usage"] is False and config.to_dict()["max_prompt_tokens"] == 100
+    defaults = TargetConfig()
+    assert defaults.usage is True and defaults.max_prompt_tokens == 8192
     assert TargetConfig.from_dict({"latency": {"health": 120}}).latency["health"].quantile(0.5) == 120
 
 
@@ -219,6 +264,11 @@ def test_config_round_trips_through_json_form() -> None:
         ({"webhook_tolerance_s": -1}, "webhook_tolerance_s"),
         ({"token_ttl_s": 0}, "token_ttl_s"),
         ({"colour": "blue"}, "colour"),
+        ({"usage": "no"}, "usage"),
+        ({"usage": 0}, "usage"),
+        ({"max_prompt_tokens": 0}, "max_prompt_tokens"),
+        ({"max_prompt_tokens": True}, "max_prompt_tokens"),
+        ({"max_prompt_tokens": 100.0}, "max_prompt_tokens"),
     ],
 )
 def test_config_errors_name_the_key(data: dict, key: str) -> None:
@@ -252,12 +302,13 @@ def test_merge_sums_counts_and_unites_peers() -> None:
     b.spend(completion=4)
     b.webhook(duplicate=False)
     b.webhook(duplicate=True)
+    b.reject_prompt()
     merged = merge([(1, a.figures()), (2, b.figures())], pid=2, processes=2, lag_s=0.1)
     assert merged == {
         "pid": 2, "processes": 2, "scope": "all", "lag_s": 0.1, "per_process": {"1": 2, "2": 2},
         "requests": {"login": 3, "chat": 1}, "blocked": {"login": 1},
         "peers": {"login": ["127.0.0.1", "127.0.0.2"]}, "tokens": {"prompt": 10, "completion": 7},
-        "emails_sent": 1, "webhooks_processed": 1, "webhooks_duplicate": 1,
+        "emails_sent": 1, "webhooks_processed": 1, "webhooks_duplicate": 1, "prompts_rejected": 1,
     }  # fmt: skip
 
 

@@ -1,0 +1,278 @@
+"""LLM figures per route: streaming times (TTFT, TPOT, ITL), tokens, and how the tokens were counted.
+
+An LLM route is one run.json declares streamed (`streaming_endpoints`: sse-openai, sse or json)
+or one whose responses carried output tokens. Its figures are summary.json's `llm`:
+
+  - timing (TTFB, TTFT, TTLT, TPOT, ITL, tokens/s) over legit rows that were neither blocked nor
+    errors: what real users who were served saw. A broken stream (error "stream: ...") is an
+    error: it is counted apart, with its reason, and never timed;
+  - token sums over legit admitted (not blocked) rows: a broken stream still cost tokens;
+  - `token_source`: "usage" when every counted row had the provider's `usage`, "estimate" when
+    none had, "mixed" otherwise; `estimate_error` compares the tiktoken estimate with `usage`
+    on the rows that have both.
+
+Whole-column operations only; the loops here run over routes, never over rows.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from harness.analysis import classify, grouped_percentiles, run_window
+
+__all__ = [
+    "BROKEN_PREFIX",
+    "DEFINITIONS",
+    "STREAM_FORMATS",
+    "bucket_seconds",
+    "estimate_error",
+    "llm_endpoints",
+    "llm_summary",
+    "token_source",
+    "ttft_series",
+]
+
+STREAM_FORMATS = ("sse-openai", "sse", "json")
+BROKEN_PREFIX = "stream:"  # the error of a stream that did not end properly (harness.streams)
+DEFINITIONS: dict[str, str] = {
+    "ttfb": "Time to first byte: from the request being sent to the first byte of the response body.",
+    "ttft": "Time to first token: from the request being sent to the first content token of the reply.",
+    "tpot": "Time per output token, per request: (time to last token − time to first token) ÷ "
+            "(output tokens − 1), for replies of at least 2 tokens.",
+    "itl": "Inter-token latency: every gap between two consecutive content chunks, pooled over all "
+           "replies.",
+    "output_tokens_per_s": "Decoding speed of one reply: the median over requests of 1000 ÷ TPOT; "
+                           "the total is all legit output tokens ÷ the run's duration.",
+}
+# candidate bucket widths for figures over time, in seconds (the smallest giving <= MAX_BUCKETS)
+BUCKETS_S = (5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600)
+MAX_BUCKETS = 60
+
+
+def llm_endpoints(samples: pd.DataFrame, run: Mapping) -> list[str]:
+    """The LLM routes that have samples: declared streamed in run.json, or with output tokens.
+
+    `streaming_endpoints` is {route: format} (a plain list of routes from older runs is accepted).
+    """
+    declared = run.get("streaming_endpoints") if isinstance(run, Mapping) else None
+    if isinstance(declared, Mapping):
+        names = {str(n) for n, fmt in declared.items() if fmt in STREAM_FORMATS}
+    elif isinstance(declared, (list, tuple)):
+        names = {str(n) for n in declared}
+    else:
+        names = set()
+    endpoint = samples["endpoint"].fillna("")
+    with_tokens = samples["output_tokens"].fillna(0).to_numpy() > 0
+    names |= set(endpoint[with_tokens].unique())
+    return sorted((names & set(endpoint.unique())) - {""})
+
+
+def _codes(samples: pd.DataFrame, names: Sequence[str]) -> np.ndarray:
+    """Index of each row's endpoint in `names`, -1 for other endpoints."""
+    index = pd.Index(list(names), dtype=object)
+    return index.get_indexer(samples["endpoint"].fillna("").astype(object)).astype(np.int64)
+
+
+def _counts(codes: np.ndarray, mask: np.ndarray, k: int, weights: np.ndarray | None = None) -> np.ndarray:
+    keep = mask & (codes >= 0)
+    w = None if weights is None else weights[keep]
+    return np.bincount(codes[keep], weights=w, minlength=k)
+
+
+def _floats(samples: pd.DataFrame, column: str) -> np.ndarray:
+    return samples[column].to_numpy(dtype=np.float64, na_value=np.nan)
+
+
+def _relative(estimate: float, usage: float) -> float | None:
+    return (estimate - usage) / usage if usage > 0 else None
+
+
+def _estimate_errors(samples: pd.DataFrame, codes: np.ndarray, k: int, rows: np.ndarray) -> list[dict]:
+    """Per group: (Σ estimate − Σ usage) ÷ Σ usage for input and output, over `rows` with usage."""
+    usage = rows & samples["token_source"].eq("usage").to_numpy(dtype=bool)
+    sums = {c: _counts(codes, usage, k, np.nan_to_num(_floats(samples, c)))
+            for c in ("input_tokens", "input_tokens_estimate", "output_tokens", "output_tokens_estimate")}
+    return [{side: _relative(sums[f"{side}_tokens_estimate"][i], sums[f"{side}_tokens"][i])
+             for side in ("input", "output")} for i in range(k)]
+
+
+def _token_sources(samples: pd.DataFrame, codes: np.ndarray, k: int, rows: np.ndarray) -> list[str | None]:
+    """Per group: "usage", "estimate" or "mixed" over `rows` that have tokens (None without)."""
+    has = rows & ((samples["input_tokens"].fillna(0).to_numpy() > 0)
+                  | (samples["output_tokens"].fillna(0).to_numpy() > 0))
+    n = _counts(codes, has, k)
+    usage = _counts(codes, has & samples["token_source"].eq("usage").to_numpy(dtype=bool), k)
+    return [None if n[i] == 0 else "usage" if usage[i] == n[i] else "estimate" if usage[i] == 0
+            else "mixed" for i in range(k)]
+
+
+def estimate_error(samples: pd.DataFrame) -> dict[str, float | None]:
+    """{input, output}: how far the tiktoken estimate is from `usage`, over the rows given that
+    have usage (positive: the estimate counts too many). None without usage rows."""
+    zeros = np.zeros(len(samples), dtype=np.int64)
+    return _estimate_errors(samples, zeros, 1, np.ones(len(samples), dtype=bool))[0]
+
+
+def token_source(samples: pd.DataFrame) -> str | None:
+    """"usage", "estimate" or "mixed" over the rows given that have tokens (None without)."""
+    zeros = np.zeros(len(samples), dtype=np.int64)
+    return _token_sources(samples, zeros, 1, np.ones(len(samples), dtype=bool))[0]
+
+
+def _tpot(samples: pd.DataFrame) -> np.ndarray:
+    """(ttlt − ttft) ÷ (output tokens − 1) per row; NaN under 2 output tokens or without times."""
+    out = samples["output_tokens"].fillna(0).to_numpy(dtype=np.float64)
+    span = _floats(samples, "ttlt_ms") - _floats(samples, "ttft_ms")
+    tpot = np.full(len(samples), np.nan)
+    np.divide(span, out - 1, out=tpot, where=out >= 2)
+    return tpot
+
+
+def _pooled_gaps(samples: pd.DataFrame, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Every chunk gap of `rows` and the position of the row it came from.
+
+    Arrow flattens the list column in C++: no Python loop over rows, and 20 M gaps take well
+    under a second (pandas' explode takes seconds).
+    """
+    positions = np.flatnonzero(rows)
+    lists = pa.array(samples["chunk_gaps_ms"].to_numpy()[positions], type=pa.list_(pa.float32()),
+                     from_pandas=True)
+    values = lists.flatten().to_numpy(zero_copy_only=False).astype(np.float64, copy=False)
+    parents = pc.list_parent_indices(lists).to_numpy(zero_copy_only=False)
+    return positions[parents], values
+
+
+def _broken_reasons(codes: np.ndarray, errors: pd.Series, broken: np.ndarray, k: int) -> list[dict[str, int]]:
+    """{reason: n} per group, the "stream:" prefix dropped, most frequent first."""
+    out: list[dict[str, int]] = [{} for _ in range(k)]
+    if not broken.any():
+        return out
+    reasons = errors[broken].str.slice(len(BROKEN_PREFIX)).str.strip().replace("", "unknown")
+    sizes = (pd.DataFrame({"e": codes[broken], "r": reasons.to_numpy()})
+             .groupby(["e", "r"], sort=True).size().sort_values(ascending=False, kind="stable"))
+    for (e, r), n in sizes.items():  # one item per (route, reason), not per row
+        out[int(e)][str(r)] = int(n)
+    return out
+
+
+def _value(x: float) -> float | None:
+    return float(x) if math.isfinite(x) else None
+
+
+def _duration(samples: pd.DataFrame, run: Mapping) -> float:
+    start, end = run_window(samples, run)
+    span = end - start
+    return span if math.isfinite(span) and span > 0 else math.nan
+
+
+def llm_summary(samples: pd.DataFrame, run: dict) -> dict:
+    """summary.json's `llm`: LLM route → figures (module docstring); {} when the run has none."""
+    run = run if isinstance(run, Mapping) else {}
+    names = llm_endpoints(samples, run)
+    if not names:
+        return {}
+    k = len(names)
+    codes = _codes(samples, names)
+    masks = classify(samples)
+    legit = samples["role"].eq("legit").to_numpy(dtype=bool) & (codes >= 0)
+    timed = legit & masks["ok"]
+    admitted = legit & ~masks["blocked"]
+    errors = samples["error"].fillna("")
+    broken = admitted & errors.str.startswith(BROKEN_PREFIX).to_numpy(dtype=bool)
+
+    def q(values: np.ndarray, qs: Sequence[float]) -> np.ndarray:
+        return grouped_percentiles(codes[timed], values[timed], k, qs)
+
+    tpot = _tpot(samples)
+    speed = np.full(len(samples), np.nan)
+    np.divide(1000.0, tpot, out=speed, where=tpot > 0)
+    rows, gaps = _pooled_gaps(samples, timed)
+    figures = {
+        "ttfb": q(_floats(samples, "ttfb_ms"), [0.50]),
+        "ttft": q(_floats(samples, "ttft_ms"), [0.50, 0.95, 0.99]),
+        "ttlt": q(_floats(samples, "ttlt_ms"), [0.50, 0.95]),
+        "tpot": q(tpot, [0.50, 0.95]),
+        "speed": q(speed, [0.50]),
+        "itl": grouped_percentiles(codes[rows], gaps, k, [0.50, 0.95, 0.99]),
+    }
+    requests, ok = _counts(codes, legit, k), _counts(codes, timed, k)
+    n_broken = _counts(codes, broken, k)
+    reasons = _broken_reasons(codes, errors, broken, k)
+    tokens = {c: _counts(codes, admitted, k, np.nan_to_num(_floats(samples, c)))
+              for c in ("input_tokens", "output_tokens", "cached_tokens", "reasoning_tokens")}
+    sources = _token_sources(samples, codes, k, admitted)
+    estimates = _estimate_errors(samples, codes, k, admitted)
+    duration = _duration(samples, run)
+
+    out: dict[str, Any] = {}
+    for i, name in enumerate(names):  # a loop over routes, not rows
+        f = {key: [_value(v) for v in values[:, i]] for key, values in figures.items()}
+        out[name] = {
+            "requests": int(requests[i]),
+            "streams_ok": int(ok[i]),
+            "broken_streams": int(n_broken[i]),
+            "broken_reasons": reasons[i],
+            "ttfb_p50_ms": f["ttfb"][0],
+            "ttft_p50_ms": f["ttft"][0],
+            "ttft_p95_ms": f["ttft"][1],
+            "ttft_p99_ms": f["ttft"][2],
+            "ttlt_p50_ms": f["ttlt"][0],
+            "ttlt_p95_ms": f["ttlt"][1],
+            "tpot_p50_ms": f["tpot"][0],
+            "tpot_p95_ms": f["tpot"][1],
+            "itl_p50_ms": f["itl"][0],
+            "itl_p95_ms": f["itl"][1],
+            "itl_p99_ms": f["itl"][2],
+            "output_tokens_per_s": f["speed"][0],
+            "output_tokens_per_s_total": _value(tokens["output_tokens"][i] / duration),
+            **{c: int(round(tokens[c][i])) for c in tokens},
+            "token_source": sources[i],
+            "estimate_error": estimates[i],
+            "definitions": dict(DEFINITIONS),
+        }
+    return out
+
+
+def bucket_seconds(duration_s: float) -> int:
+    """The smallest of BUCKETS_S that cuts the run into at most MAX_BUCKETS buckets."""
+    if not math.isfinite(duration_s) or duration_s <= 0:
+        return BUCKETS_S[0]
+    return next((b for b in BUCKETS_S if duration_s / b <= MAX_BUCKETS), BUCKETS_S[-1])
+
+
+def ttft_series(samples: pd.DataFrame, run: Mapping, t0: float, bucket_s: int | None = None) -> pd.DataFrame:
+    """TTFT p50 and p95 per (time bucket, LLM route) over the timed rows of `llm_summary`.
+
+    Columns: second (bucket start, seconds since t0), endpoint, requests, p50_ms, p95_ms, bucket_s.
+    """
+    columns = ["second", "endpoint", "requests", "p50_ms", "p95_ms", "bucket_s"]
+    names = llm_endpoints(samples, run)
+    bucket = bucket_s or bucket_seconds(_duration(samples, run))
+    codes = _codes(samples, names)
+    ttft = _floats(samples, "ttft_ms")
+    starts = _floats(samples, "start_s")
+    rows = (classify(samples)["ok"] & samples["role"].eq("legit").to_numpy(dtype=bool) & (codes >= 0)
+            & np.isfinite(ttft) & np.isfinite(starts))
+    if not rows.any() or not math.isfinite(t0):
+        return pd.DataFrame({c: pd.Series(dtype=object if c == "endpoint" else np.float64)
+                             for c in columns})
+    k = len(names)
+    slot = np.maximum(np.floor((starts[rows] - t0) / bucket), 0).astype(np.int64)
+    group, uniq = pd.factorize(slot * k + codes[rows])
+    q = grouped_percentiles(group, ttft[rows], len(uniq), [0.50, 0.95])
+    table = pd.DataFrame({
+        "second": (uniq // k) * bucket,
+        "endpoint": np.asarray(names, dtype=object)[uniq % k],
+        "requests": np.bincount(group, minlength=len(uniq)),
+        "p50_ms": q[0],
+        "p95_ms": q[1],
+        "bucket_s": bucket,
+    })
+    return table.sort_values(["second", "endpoint"], kind="stable").reset_index(drop=True)
