@@ -8,8 +8,8 @@ or one whose responses carried output tokens. Its figures are summary.json's `ll
     error: it is counted apart, with its reason, and never timed;
   - token sums over legit admitted (not blocked) rows: a broken stream still cost tokens;
   - `token_source`: "usage" when every counted row had the provider's `usage`, "estimate" when
-    none had, "mixed" otherwise; `estimate_error` compares the tiktoken estimate with `usage`
-    on the rows that have both.
+    none had, "mixed" otherwise; `estimate_error` compares the tiktoken estimate (the input's
+    plus the declared hidden tokens) with `usage` on the rows that have both.
 
 Whole-column operations only; the loops here run over routes, never over rows.
 """
@@ -33,6 +33,7 @@ __all__ = [
     "STREAM_FORMATS",
     "bucket_seconds",
     "estimate_error",
+    "hidden_tokens",
     "llm_endpoints",
     "llm_summary",
     "token_source",
@@ -94,11 +95,16 @@ def _relative(estimate: float, usage: float) -> float | None:
     return (estimate - usage) / usage if usage > 0 else None
 
 
-def _estimate_errors(samples: pd.DataFrame, codes: np.ndarray, k: int, rows: np.ndarray) -> list[dict]:
-    """Per group: (Σ estimate − Σ usage) ÷ Σ usage for input and output, over `rows` with usage."""
+def _estimate_errors(samples: pd.DataFrame, codes: np.ndarray, k: int, rows: np.ndarray,
+                     hidden: float = 0.0) -> list[dict]:
+    """Per group: (Σ estimate − Σ usage) ÷ Σ usage for input and output, over `rows` with usage.
+
+    The input estimate adds the declared hidden tokens per request, as spend would without usage:
+    the error says how far the bill would be off, and a large one that hidden_tokens is wrong."""
     usage = rows & samples["token_source"].eq("usage").to_numpy(dtype=bool)
     sums = {c: _counts(codes, usage, k, np.nan_to_num(_floats(samples, c)))
             for c in ("input_tokens", "input_tokens_estimate", "output_tokens", "output_tokens_estimate")}
+    sums["input_tokens_estimate"] = sums["input_tokens_estimate"] + hidden * _counts(codes, usage, k)
     return [{side: _relative(sums[f"{side}_tokens_estimate"][i], sums[f"{side}_tokens"][i])
              for side in ("input", "output")} for i in range(k)]
 
@@ -113,11 +119,11 @@ def _token_sources(samples: pd.DataFrame, codes: np.ndarray, k: int, rows: np.nd
             else "mixed" for i in range(k)]
 
 
-def estimate_error(samples: pd.DataFrame) -> dict[str, float | None]:
-    """{input, output}: how far the tiktoken estimate is from `usage`, over the rows given that
-    have usage (positive: the estimate counts too many). None without usage rows."""
+def estimate_error(samples: pd.DataFrame, hidden: float = 0.0) -> dict[str, float | None]:
+    """{input, output}: how far the tiktoken estimate (input: plus `hidden` tokens per request) is
+    from `usage`, over the rows given that have usage (positive: the estimate counts too many)."""
     zeros = np.zeros(len(samples), dtype=np.int64)
-    return _estimate_errors(samples, zeros, 1, np.ones(len(samples), dtype=bool))[0]
+    return _estimate_errors(samples, zeros, 1, np.ones(len(samples), dtype=bool), hidden)[0]
 
 
 def token_source(samples: pd.DataFrame) -> str | None:
@@ -172,6 +178,13 @@ def _duration(samples: pd.DataFrame, run: Mapping) -> float:
     return span if math.isfinite(span) and span > 0 else math.nan
 
 
+def hidden_tokens(run: Mapping) -> float:
+    """The scenario's declared hidden prompt tokens per request (run.json `spend.hidden_tokens`)."""
+    spend = run.get("spend") if isinstance(run, Mapping) else None
+    value = spend.get("hidden_tokens") if isinstance(spend, Mapping) else None
+    return float(value) if isinstance(value, (int, float)) and math.isfinite(value) and value > 0 else 0.0
+
+
 def llm_summary(samples: pd.DataFrame, run: dict) -> dict:
     """summary.json's `llm`: LLM route → figures (module docstring); {} when the run has none."""
     run = run if isinstance(run, Mapping) else {}
@@ -208,7 +221,7 @@ def llm_summary(samples: pd.DataFrame, run: dict) -> dict:
     tokens = {c: _counts(codes, admitted, k, np.nan_to_num(_floats(samples, c)))
               for c in ("input_tokens", "output_tokens", "cached_tokens", "reasoning_tokens")}
     sources = _token_sources(samples, codes, k, admitted)
-    estimates = _estimate_errors(samples, codes, k, admitted)
+    estimates = _estimate_errors(samples, codes, k, admitted, hidden_tokens(run))
     duration = _duration(samples, run)
 
     out: dict[str, Any] = {}

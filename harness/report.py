@@ -814,12 +814,13 @@ def _wallet_body(dow: Mapping) -> str:
             f'<td class="rl-{"holds" if step["outcome"] == "refused" else "none"}">{_e(step["outcome"])}</td></tr>'
             for step in prompt.get("steps") or []]
     verdict = prompt.get("verdict") or "untested"
+    refused = (f"smallest refused {_num(prompt['refused_min_tokens'])} (HTTP {prompt.get('refused_status')})"
+               if prompt.get("refused_min_tokens") is not None else "none refused")
     head = (f'<p id="wallet-prompt" data-verdict="{_e(verdict)}">Prompt size on <code>{_e(dow.get("route"))}'
             f"</code>: <b>{_e(verdict)}</b>, largest accepted {_e(_num(prompt.get('accepted_max_tokens')))} "
-            f"tokens, smallest refused {_e(_num(prompt.get('refused_min_tokens')))}"
-            f" (HTTP {_e(prompt.get('refused_status') or '–')}); sizes double from the first, then bisect, "
-            f"up to the cap of {_e(_num(prompt.get('cap_tokens')))} tokens. Refusing with 400/413 before any "
-            "model call is the pass.</p>")
+            f"tokens, {_e(refused)}; sizes double from the first, then bisect, up to the cap of "
+            f"{_e(_num(prompt.get('cap_tokens')))} tokens. Refusing with 400/413 before any model call is "
+            "the pass.</p>")
     factor = output.get("factor")
     reply = (f'<p id="wallet-output" data-verdict="{_e(output.get("verdict"))}">Reply length: '
              f"<b>{_e(output.get('verdict'))}</b>: asked for {_e(_num(output.get('asked_tokens')))} tokens, got "

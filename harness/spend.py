@@ -502,7 +502,7 @@ def spend_from_samples(samples: pd.DataFrame, run: Mapping[str, Any], llm: Mappi
         conversations_per_day=per_day,
         per_route_usd=_per_route(billable, billable.costs(price)),
         token_source=token_source(served_legit),
-        estimate_error=estimate_error(served_legit),
+        estimate_error=estimate_error(served_legit, hidden),
     )
     result["per_day_usd"]["legit_at_scenario_traffic"] = scenario_day
     if hidden and (billable.rows["token_source"] == "estimate").any():

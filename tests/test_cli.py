@@ -17,11 +17,11 @@ def test_validate_accepts_the_shipped_scenarios() -> None:
 def test_cost_prints_hand_checkable_figures() -> None:
     result = run_harness("cost", "scenarios/smoke.toml", timeout=60)
     assert result.returncode == 0, result.stderr
-    # gpt-4o-mini at $0.15 in / $0.60 out per million; a turn is 150 + 600 hidden in, 300 out:
-    # 750 × 0.15e-6 + 300 × 0.60e-6 = $0.0002925; 4 turns × 2,000 conversations = $2.34 a day
-    assert "$2.34" in result.stdout
-    # an attacker request: (2,000 + 600) × 0.15e-6 + 1,000 × 0.60e-6 = $0.00099; × 2/s × 86,400 = $171.07
-    assert "$171.07" in result.stdout and "$1,710.72" in result.stdout
+    # gpt-4o-mini at $0.15 in / $0.60 out per million; a turn is 150 + 62 hidden in, 300 out:
+    # 212 × 0.15e-6 + 300 × 0.60e-6 = $0.0002118; 4 turns × 2,000 conversations = $1.69 a day
+    assert "$1.69" in result.stdout
+    # an attacker request: (2,000 + 62) × 0.15e-6 + 1,000 × 0.60e-6 = $0.0009093; × 2/s × 86,400 = $157.13
+    assert "$157.13" in result.stdout and "$1,571.27" in result.stdout
 
 
 def test_cost_with_an_unknown_model_is_a_one_line_error(tmp_path: Path) -> None:
@@ -39,5 +39,5 @@ def test_cost_takes_price_overrides_from_the_scenario(tmp_path: Path) -> None:
     scenario.write_text(text + '\n[spend.prices."house-model"]\ninput = 1.0\noutput = 2.0\n')
     result = run_harness("cost", str(scenario), timeout=60)
     assert result.returncode == 0, result.stderr
-    # 750 × 1e-6 + 300 × 2e-6 = $0.00135 a turn; × 4 × 2,000 = $10.80 a day
-    assert "$10.80" in result.stdout
+    # 212 × 1e-6 + 300 × 2e-6 = $0.000812 a turn; × 4 × 2,000 = $6.50 a day
+    assert "$6.50" in result.stdout

@@ -88,6 +88,9 @@ def test_token_source_mixed_and_estimate_error():
     assert chat["estimate_error"]["input"] == pytest.approx((132 - 120) / 120)
     # output: estimates 4 + 1 + 9 + 4 + 0 + 0 = 18 vs usage 5 + 1 + 11 + 4 = 21 -> -3/21
     assert chat["estimate_error"]["output"] == pytest.approx(-3 / 21)
+    # with 3 hidden tokens declared per request, the input estimate is what spend would bill: 6 x 25
+    hidden = llm_summary(frame(rows()), {**RUN, "spend": {"hidden_tokens": 3}})["chat"]
+    assert hidden["estimate_error"]["input"] == pytest.approx((150 - 120) / 120)
 
 
 def test_token_source_usage_estimate_and_none():

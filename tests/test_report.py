@@ -335,7 +335,7 @@ def test_llm_and_spend_in_summary_and_report(tmp_path):
     assert spend_cell(page, "saved-day")[1] == "$12.79"
     assert spend_cell(page, "run-legit")[1] == "$0.0122" and spend_cell(page, "run-abuse")[1] == "$0.0148"
     assert "2,000 conversations a day" in page and "price table of 2026-11-01" in page
-    assert "estimate vs usage: input +0.0 %, output +0.0 %" in page
+    assert "estimate vs usage: input +66.7 %, output +0.0 %" in page  # (1500 + 1000 hidden) vs 1500
     assert re.search(r'<td class="ttft-p95" data-endpoint="chat" data-value="300.0">300.0</td>', page)
     assert re.search(r'<td class="tpot-p50" data-endpoint="chat" data-value="2.0">2.0</td>', page)
     assert re.search(r'<td class="broken" data-endpoint="chat" data-value="1">1</td>', page)

