@@ -24,6 +24,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from harness.confidence import ci_ranks, few_samples_note, sample_warnings
+from harness.thresholds import Threshold, ThresholdError, default_thresholds, evaluate, from_record
+
 __all__ = [
     "QUANTILES",
     "percentile",
@@ -31,6 +34,9 @@ __all__ = [
     "classify",
     "run_window",
     "summarize",
+    "judge_thresholds",
+    "THRESHOLD_FAILED",
+    "run_thresholds",
     "per_second",
     "to_jsonable",
 ]
@@ -70,18 +76,21 @@ def percentile(values: np.ndarray | Sequence[float], q: float) -> float:
 
 
 def grouped_percentiles(
-    codes: np.ndarray, values: np.ndarray, n_groups: int, qs: Sequence[float]
+    codes: np.ndarray, values: np.ndarray, n_groups: int, qs: Sequence[float],
+    ranks: Sequence[np.ndarray] = (),
 ) -> np.ndarray:
     """Exact nearest-rank percentiles of `values` per group code (0..n_groups-1).
 
-    Returns shape (len(qs), n_groups), NaN for a group without values. One sort serves every
-    group and every quantile, which is what keeps ten million samples fast.
+    Returns shape (len(qs) + len(ranks), n_groups), NaN for a group without values. Each item of
+    `ranks` adds a row of the values at given 1-based ranks per group (0: none, NaN), e.g. the ends
+    of a confidence interval, from the same sort: one sort serves every group, quantile and rank,
+    which is what keeps ten million samples fast.
     """
     codes = np.asarray(codes)
     values = np.asarray(values, dtype=np.float64)
     keep = ~np.isnan(values) & (codes >= 0)
     codes, values = codes[keep], values[keep]
-    out = np.full((len(qs), n_groups), np.nan)
+    out = np.full((len(qs) + len(ranks), n_groups), np.nan)
     if values.size == 0 or n_groups == 0:
         return out
     # Sort by value, then stably by group: a radix sort when the codes fit 16 bits.
@@ -97,6 +106,10 @@ def grouped_percentiles(
     has = counts > 0
     for i, q in enumerate(qs):  # a loop over quantiles, not rows
         out[i, has] = ordered[starts[has] + _ranks(q, counts[has]) - 1]
+    for i, rank in enumerate(ranks, start=len(qs)):
+        rank = np.asarray(rank, dtype=np.int64)
+        valid = has & (rank >= 1) & (rank <= counts)
+        out[i, valid] = ordered[starts[valid] + rank[valid] - 1]
     return out
 
 
@@ -192,30 +205,58 @@ def _error_counts(
     return result
 
 
-def _limit_text(limit: float) -> str:
-    return f"{limit:g}"
+THRESHOLD_FAILED = "threshold failed: "  # the verdict reasons that `judge_thresholds` owns
+_THRESHOLD_NOTES = ("thresholds not judged", "no thresholds:")
 
 
-def _thresholds(endpoints: dict[str, dict], targets: dict[str, float | None]) -> list[dict]:
-    """One p95 threshold per endpoint with a latency target; observed must be strictly below."""
-    rows = []
-    for name in sorted(targets):
-        limit = targets[name]
-        if limit is None or not endpoints.get(name, {}).get("legit_requests"):
-            continue  # a route no legit request called has nothing to judge (it is noted, not failed)
-        observed = endpoints.get(name, {}).get("p95_ms", math.nan)
-        row: dict[str, Any] = {
-            "expr": f"p95({name}) < {_limit_text(limit)}ms",
-            "metric": "p95_ms",
-            "endpoint": name,
-            "limit": int(limit) if limit.is_integer() else limit,
-            "observed": observed,
-            "passed": bool(math.isfinite(observed) and observed < limit),
-        }
-        if not math.isfinite(observed):
-            row["note"] = "no legit successful responses on this endpoint: nothing to measure"
-        rows.append(row)
-    return rows
+def run_thresholds(run: dict) -> tuple[list[Threshold], list[dict]]:
+    """The run's thresholds: run.json `thresholds` when present, else the defaults from `targets`.
+
+    An entry that cannot be read (a hand-edited run.json) comes back as a failed row: a gate that
+    cannot be judged must not pass silently.
+    """
+    records = run.get("thresholds")
+    if not isinstance(records, list):
+        return default_thresholds(_targets(run)), []
+    thresholds: list[Threshold] = []
+    broken: list[dict] = []
+    for i, record in enumerate(records):
+        try:
+            thresholds.append(from_record(record, f"run.json thresholds[{i}]"))
+        except ThresholdError as exc:
+            expr = record.get("expr") if isinstance(record, dict) else record
+            broken.append({"expr": str(expr), "metric": None, "endpoint": None, "target": None, "op": None,
+                           "limit": None, "unit": None, "observed": None, "passed": False, "judged": False,
+                           "abort": False, "origin": None, "samples": None, "note": str(exc)})
+    return thresholds, broken
+
+
+def judge_thresholds(summary: dict, run: dict) -> dict:
+    """Judge the run's thresholds on `summary` as it now stands; set `thresholds`, the verdict and
+    its reasons, and the notes about them, replacing those of an earlier judgement.
+
+    `summarize` judges what it has; `build_report` judges again once `llm`, `rate_limits` and
+    `spend` are in, since a threshold may name any of them.
+    """
+    thresholds, rows = run_thresholds(run if isinstance(run, dict) else {})
+    rows += evaluate(thresholds, summary)
+    reasons = [r for r in summary.get("verdict_reasons") or [] if not r.startswith(THRESHOLD_FAILED)]
+    notes = [n for n in summary.get("notes") or [] if not n.startswith(_THRESHOLD_NOTES)]
+    measured = bool((summary.get("totals") or {}).get("requests"))
+    skipped = [r["expr"] for r in rows if not r["judged"] and r["passed"]]
+    if skipped and measured:
+        notes.append(f"thresholds not judged (nothing to measure, see each one's note): {', '.join(skipped)}")
+    if not rows and measured:
+        notes.append("no thresholds: the verdict rests on the run being complete only")
+    summary["thresholds"] = rows
+    summary["verdict_reasons"] = [THRESHOLD_FAILED + r["expr"] for r in rows if not r["passed"]] + reasons
+    summary["verdict"] = "fail" if summary["verdict_reasons"] else "pass"
+    summary["notes"] = notes
+    endpoints = summary.get("endpoints") or {}
+    for row in rows:  # the p95 line of the table and the plots is the threshold actually judged
+        if row["metric"] == "p95" and row["op"] == "<" and row["endpoint"] in endpoints:
+            endpoints[row["endpoint"]]["target_p95_ms"] = row["limit"]
+    return summary
 
 
 def summarize(samples: pd.DataFrame, run: dict) -> dict:
@@ -240,18 +281,20 @@ def summarize(samples: pd.DataFrame, run: dict) -> dict:
         "error_rate": _ratio(masks["errors"].sum(), n),
         "rps": _ratio(n, duration),
     }
-    thresholds = _thresholds(endpoints, targets)
-    reasons, notes = _verdict_reasons(run, thresholds, n)
+    reasons, notes = _verdict_reasons(run, n)
     summary = {
         "run": _run_section(run, start, duration, n),
         "endpoints": endpoints,
         "totals": totals,
-        "thresholds": thresholds,
+        "thresholds": [],
         "verdict": "fail" if reasons else "pass",
         "verdict_reasons": reasons,
         "notes": notes,
     }
-    return to_jsonable(summary)
+    few = few_samples_note(endpoints)  # a caveat on the percentiles, never a failure
+    if few:
+        summary["notes"].append(few)
+    return judge_thresholds(to_jsonable(summary), run)
 
 
 def _endpoints(
@@ -269,8 +312,11 @@ def _endpoints(
     ok, blocked, errors = count(masks["ok"]), count(masks["blocked"]), count(masks["errors"])
     latency = samples["latency_ms"].to_numpy(dtype=np.float64)
     lat, blk = masks["latency"], masks["blocked"]
-    quantiles = grouped_percentiles(codes[lat], latency[lat], k, [*QUANTILES.values(), 1.0])
     n_latency = count(lat)
+    ci_low, ci_high = ci_ranks(n_latency, QUANTILES["p95_ms"])  # ranks; 0 = too few samples
+    quantiles = grouped_percentiles(codes[lat], latency[lat], k, [*QUANTILES.values(), 1.0],
+                                    ranks=[ci_low, ci_high])
+    ci = len(QUANTILES) + 1  # the interval's rows follow the quantiles and the maximum
     latency_sums = np.bincount(codes[lat], weights=latency[lat], minlength=k) if k else np.zeros(0)
     blocked_q = grouped_percentiles(codes[blk], latency[blk], k, [0.50, 0.95])
     firsts = {
@@ -297,6 +343,8 @@ def _endpoints(
         figures["max_ms"] = quantiles[len(QUANTILES), i]
         figures["mean_ms"] = _ratio(latency_sums[i], n_latency[i])
         figures["latency_samples"] = int(n_latency[i])
+        figures["p95_ci_ms"] = [quantiles[ci, i], quantiles[ci + 1, i]] if ci_low[i] else None
+        figures["warnings"] = sample_warnings(int(n_latency[i]))
         figures["blocked_p50_ms"] = blocked_q[0, i]
         figures["blocked_p95_ms"] = blocked_q[1, i]
         for prefix, q in firsts.items():
@@ -310,15 +358,19 @@ def _endpoints(
     return endpoints
 
 
-def _verdict_reasons(run: dict, thresholds: list[dict], n: int) -> tuple[list[str], list[str]]:
-    """Why the run fails (any reason fails it) and caveats that do not fail it."""
-    reasons = [f"threshold failed: {t['expr']}" for t in thresholds if not t["passed"]]
+def _verdict_reasons(run: dict, n: int) -> tuple[list[str], list[str]]:
+    """Why the run fails (any reason fails it) and caveats that do not fail it; the thresholds'
+    own reasons and notes come from `judge_thresholds`."""
+    reasons: list[str] = []
     notes: list[str] = []
     if n == 0:
         reasons.append("no samples recorded: nothing was measured")
     if run.get("aborted"):
         why = run.get("abort_reason")
         reasons.append(f"run aborted{': ' + str(why) if why else ''}")
+    stopped = run.get("stopped_early")
+    if isinstance(stopped, dict):
+        reasons.append(f"stopped early: {stopped.get('reason') or 'an abort-on-fail threshold failed'}")
     if _number(run.get("ended_at")) is None:
         reasons.append(
             "run has no end time (killed, still running, or run.json missing): "
@@ -333,12 +385,6 @@ def _verdict_reasons(run: dict, thresholds: list[dict], n: int) -> tuple[list[st
         counted = int(_number(locust_totals["requests"]) or 0)
         if counted != n:
             notes.append(f"Locust counted {counted} requests, samples on disk hold {n}")
-    unexercised = sorted(name for name, limit in _targets(run).items() if limit is not None
-                         and name not in {t["endpoint"] for t in thresholds})
-    if unexercised and n:
-        notes.append(f"not called by legit traffic, so no latency target checked: {', '.join(unexercised)}")
-    if not thresholds and n:
-        notes.append("no latency targets: the verdict rests on the run being complete only")
     return reasons, notes
 
 
@@ -357,7 +403,7 @@ def _run_section(run: dict, start: float, duration: float, n: int) -> dict:
     }
     if _number(run.get("ended_at")) is not None:
         section["ended_at"] = _iso(_number(run["ended_at"]))
-    for key in ("abort_reason", "planned_duration_s", "lost_workers", "streaming_endpoints"):
+    for key in ("abort_reason", "stopped_early", "planned_duration_s", "lost_workers", "streaming_endpoints"):
         if run.get(key) is not None:
             section[key] = run[key]
     return section
@@ -367,11 +413,12 @@ def per_second(samples: pd.DataFrame, t0: float) -> pd.DataFrame:
     """One row per (second since t0 by request start, endpoint) that saw requests.
 
     Columns: second, endpoint, requests, ok, blocked, errors, p50_ms, p95_ms, p99_ms (exact, over
-    that second's legit ok responses, NaN when none) and status classes s2xx, s3xx, s4xx, s5xx and
-    s0 (no response). Starts before t0 (clock skew between hosts) count in second 0.
+    that second's legit ok responses, NaN when none) and status classes s2xx, s3xx, s4xx, s5xx,
+    s0 (no response) and s429 (part of s4xx, apart because a 429 is a limit, not a client bug).
+    Starts before t0 (clock skew between hosts) count in second 0.
     """
     columns = ["second", "endpoint", "requests", "ok", "blocked", "errors", "p50_ms", "p95_ms",
-               "p99_ms", "s2xx", "s3xx", "s4xx", "s5xx", "s0"]
+               "p99_ms", "s2xx", "s3xx", "s4xx", "s5xx", "s0", "s429"]
     starts = samples["start_s"].to_numpy(dtype=np.float64)
     keep = np.isfinite(starts)
     if not keep.any() or not math.isfinite(t0):
@@ -412,6 +459,7 @@ def per_second(samples: pd.DataFrame, t0: float) -> pd.DataFrame:
             "s4xx": count(klass == 4),
             "s5xx": count(klass == 5),
             "s0": count(status == 0),
+            "s429": count(status == 429),
         }
     )
     return table.sort_values(["second", "endpoint"], kind="stable").reset_index(drop=True)

@@ -44,6 +44,12 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--spawn-rate", type=float, help="users started per second")
     run.add_argument("--duration", type=_duration, help="run time, e.g. 90s or 5m")
     run.add_argument("--out", type=Path, default=Path("reports"), help="folder for run folders (default: reports/)")
+    run.add_argument("--threshold", action="append", default=[], metavar="EXPR",
+                     help='add a threshold, e.g. "p99(*) < 1s" (repeatable)')
+    run.add_argument("--abort-on-fail", action="append", default=[], metavar="EXPR",
+                     help='add a threshold that stops the run as soon as it fails, e.g. "error_rate(*) < 5%%" (repeatable)')
+    run.add_argument("--screenshot", action="store_true",
+                     help="also save report.png, the report rendered by headless Chromium")
 
     target = sub.add_parser("target", help="run the embedded demo chatbot API alone")
     from harness.target.cli import add_arguments
@@ -52,6 +58,19 @@ def _parser() -> argparse.ArgumentParser:
 
     report = sub.add_parser("report", help="recompute every output of a run from its samples on disk")
     report.add_argument("run_dir", type=Path)
+    report.add_argument("--screenshot", action="store_true",
+                        help="also save report.png, the page as headless Chromium renders it")
+
+    compare = sub.add_parser("compare", help="two runs side by side; exit 1 when NEW regressed")
+    compare.add_argument("base", type=Path, help="the run folder to compare against")
+    compare.add_argument("new", type=Path, help="the run folder under test")
+    compare.add_argument("--tolerance", default="10%",
+                         help="how much worse a p95/p99 may get before it is a regression (default: 10%%)")
+    compare.add_argument("--min-ms", default="5",
+                         help="...and by at least this many ms (default: 5)")
+    compare.add_argument("--out", type=Path,
+                         help="folder (or NAME.md / NAME.json) for compare.md and compare.json "
+                              "(default: NEW's folder)")
 
     cost = sub.add_parser("cost", help="offline what-if: LLM spend per day, legit and under abuse (sends nothing)")
     cost.add_argument("scenario", type=Path)
@@ -68,27 +87,42 @@ def main(argv: list[str] | None = None) -> int:
 
         return run(RunOptions(scenario=args.scenario, host=args.host, profile=args.profile, workers=args.workers,
                               users=args.users or None, spawn_rate=args.spawn_rate, duration_s=args.duration,
-                              out=args.out))
+                              out=args.out, thresholds=tuple(args.threshold), abort_on_fail=tuple(args.abort_on_fail),
+                              screenshot=args.screenshot))
     if args.command == "target":
         from harness.target.cli import run as run_target
 
         return run_target(args)
     if args.command == "report":
-        return _report(args.run_dir)
+        return _report(args.run_dir, args.screenshot)
+    if args.command == "compare":
+        from harness.compare import run_compare
+
+        return run_compare(args.base, args.new, args.tolerance, args.min_ms, args.out)
     if args.command == "cost":
         return _cost(args.scenario)
     return _validate(args.scenario)
 
 
-def _report(run_dir: Path) -> int:
+def _report(run_dir: Path, shoot: bool = False) -> int:
     from harness.report import build_report, format_table
     from harness.run import exit_code
+    from harness.screenshot import MISSING_BROWSER, BrowserError, find_browser, screenshot
 
     if not (run_dir / "samples").is_dir():
         print(f"harness: {run_dir}: not a run folder (expected a samples/ folder inside)", file=sys.stderr)
         return 2
+    if shoot and find_browser() is None:  # before the work, not after it
+        print(f"harness: {MISSING_BROWSER}", file=sys.stderr)
+        return 2
     summary = build_report(run_dir)
     print(format_table(summary))
+    if shoot:
+        try:
+            print(f"screenshot: {screenshot(run_dir)}")
+        except BrowserError as exc:
+            print(f"harness: {exc}", file=sys.stderr)
+            return 2
     return exit_code(summary)
 
 

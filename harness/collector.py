@@ -1,7 +1,8 @@
 """The master's side of the sample pipeline: append each arriving batch to disk, keep live figures.
 
 Locust's master is single-threaded; per-request Python work here would stall it. A batch is
-written as one Parquet part and folded into a short rolling window for the live p95, nothing more.
+written as one Parquet part and folded into a short rolling window for the live p95 and the
+circuit breaker's error rate, nothing more.
 """
 
 from __future__ import annotations
@@ -30,12 +31,13 @@ def write_json_atomic(path: Path, data: dict[str, Any]) -> None:
 class Collector:
     WINDOW_S = 10.0  # the live p95 covers the samples that started in the last 10 seconds
 
-    def __init__(self, samples_dir: Path) -> None:
+    def __init__(self, samples_dir: Path, keep_s: float = WINDOW_S) -> None:
         self.writer = PartWriter(samples_dir)
         self.rows = 0
         self.rows_by_worker: dict[str, int] = collections.Counter()
         self.errors = 0
-        self._recent: collections.deque[tuple[np.ndarray, np.ndarray]] = collections.deque()
+        self.keep_s = max(keep_s, self.WINDOW_S)  # the longest window anybody asks about
+        self._recent: collections.deque[tuple[np.ndarray, np.ndarray, np.ndarray]] = collections.deque()
 
     def add(self, columns: dict[str, list[Any]], worker: str) -> int:
         n = len(columns.get("start_s", ()))
@@ -45,26 +47,38 @@ class Collector:
         self.writer.write(columns)
         self.rows += n
         self.rows_by_worker[worker] += n
-        self.errors += sum(1 for e in columns["error"] if e)
+        errors = np.array([bool(e) for e in columns["error"]], dtype=bool)
+        self.errors += int(errors.sum())
         ok = np.array([not e and not b and r == "legit" for e, b, r in
                        zip(columns["error"], columns["blocked"], columns["role"])], dtype=bool)
-        starts = np.asarray(columns["start_s"], dtype=float)[ok]
-        latencies = np.asarray(columns["latency_ms"], dtype=float)[ok]
+        starts = np.asarray(columns["start_s"], dtype=float)
+        latencies = np.where(ok, np.asarray(columns["latency_ms"], dtype=float), np.nan)
         keep = np.isfinite(starts)
-        starts, latencies = starts[keep], latencies[keep]
-        self._recent.append((starts, latencies))
+        self._recent.append((starts[keep], latencies[keep], errors[keep]))
         return n
 
-    def live_p95_ms(self, now: float | None = None) -> float:
+    def _window(self, now: float | None, span_s: float) -> tuple[np.ndarray, np.ndarray] | None:
+        """(latencies of legit successes, error flags of all rows) that started in the last `span_s`."""
         now = time.time() if now is None else now
-        horizon = now - self.WINDOW_S
-        while self._recent and (len(self._recent[0][0]) == 0 or self._recent[0][0].max() < horizon):
+        oldest = now - self.keep_s
+        while self._recent and (len(self._recent[0][0]) == 0 or self._recent[0][0].max() < oldest):
             self._recent.popleft()
+        horizon = now - span_s
         if not self._recent:
+            return None
+        starts = np.concatenate([s for s, _, _ in self._recent])
+        recent = starts >= horizon
+        latencies = np.concatenate([lat for _, lat, _ in self._recent])[recent]
+        errors = np.concatenate([err for _, _, err in self._recent])[recent]
+        return latencies[np.isfinite(latencies)], errors
+
+    def live_p95_ms(self, now: float | None = None) -> float:
+        window = self._window(now, self.WINDOW_S)
+        if window is None or window[0].size == 0:
             return math.nan
-        starts = np.concatenate([s for s, _ in self._recent])
-        latencies = np.concatenate([lat for _, lat in self._recent])
-        recent = latencies[starts >= horizon]
-        if recent.size == 0:
-            return math.nan
-        return float(np.percentile(recent, 95, method="inverted_cdf"))
+        return float(np.percentile(window[0], 95, method="inverted_cdf"))
+
+    def recent_errors(self, window_s: float, now: float | None = None) -> tuple[int, int]:
+        """(failed, all) requests that started in the last `window_s`: the circuit breaker's view."""
+        window = self._window(now, window_s)
+        return (0, 0) if window is None else (int(window[1].sum()), int(window[1].size))

@@ -8,7 +8,7 @@ empty chart that says "no samples", so a report of a failed run still has all it
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from pathlib import Path
 
 import matplotlib
@@ -24,8 +24,9 @@ from matplotlib.patches import Patch  # noqa: E402
 from matplotlib.lines import Line2D  # noqa: E402
 from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter  # noqa: E402
 
-__all__ = ["plot_cost_per_route", "plot_latency_over_time", "plot_percentile_bars", "plot_rate_limits",
-           "plot_spend_over_time", "plot_throughput", "plot_ttft_over_time"]
+__all__ = ["latency_ecdfs", "plot_cost_per_route", "plot_latency_distribution", "plot_latency_over_time",
+           "plot_percentile_bars", "plot_rate_limits", "plot_spend_over_time", "plot_status_codes",
+           "plot_throughput", "plot_ttft_over_time"]
 
 DPI = 110
 SIZE = (10.0, 4.8)
@@ -354,4 +355,157 @@ def plot_ttft_over_time(series: pd.DataFrame, path: Path | str) -> Path:
     ax.set_ylabel("time to first token (ms)" + (", log scale" if ax.get_yscale() == "log" else ""))
     ax.grid(True, alpha=0.3)
     _legend_outside(ax)
+    return _save(fig, path)
+
+
+# --- latency distribution and status codes -----------------------------------------------------
+
+ECDF_POINTS = 4000  # points drawn per curve: enough for a smooth step at any sample count
+DISTRIBUTION_MARKS = (("p50_ms", 0.50, "o", "p50"), ("p95_ms", 0.95, "D", "p95"),
+                      ("p99_ms", 0.99, "^", "p99"))
+
+
+def latency_ecdfs(samples: pd.DataFrame, skip: Collection[str] = (),
+                  max_points: int = ECDF_POINTS) -> dict[str, tuple[np.ndarray, np.ndarray, int]]:
+    """Per endpoint not in `skip`: (latencies, share at or below each, n) over legit successful
+    responses, thinned to `max_points` evenly spaced ranks (the slowest always kept), so that a
+    ten-million-sample run draws as fast as a small one."""
+    from harness.analysis import classify  # plots stay importable without the analysis
+
+    if samples.empty:
+        return {}
+    timed = classify(samples)["latency"]
+    endpoint = samples["endpoint"].fillna("").to_numpy(dtype=object)[timed]
+    latency = samples["latency_ms"].to_numpy(dtype=np.float64)[timed]
+    out: dict[str, tuple[np.ndarray, np.ndarray, int]] = {}
+    for name in sorted(set(endpoint) - set(skip)):  # a loop over endpoints, not rows
+        values = np.sort(latency[endpoint == name])
+        n = values.size
+        ranks = np.unique(np.linspace(1, n, min(n, max_points)).round().astype(np.int64))
+        out[str(name)] = (values[ranks - 1], ranks / n, n)
+    return out
+
+
+def _target_vlines(axes: list[Axes], targets: Mapping[str, float | None], names: list[str]) -> list:
+    """Vertical dashed target lines (one when every endpoint shares it); their legend handles."""
+    values = {n: float(t) for n, t in targets.items()
+              if n in names and t is not None and math.isfinite(float(t))}
+    if not values:
+        return []
+    shared = len(set(values.values())) == 1
+    lines = ({"": next(iter(values.values()))} if shared else dict(sorted(values.items())))
+    handles = []
+    for name, limit in lines.items():
+        color = "crimson" if shared else _color(names, name)
+        for ax in axes:
+            ax.axvline(limit, color=color, linestyle="--", linewidth=1.4)
+        label = f"target {limit:g} ms" if shared else f"target {name} {limit:g} ms"
+        handles.append(Line2D([], [], color=color, linestyle="--", linewidth=1.4, label=label))
+    return handles
+
+
+def plot_latency_distribution(ecdfs: Mapping[str, tuple[np.ndarray, np.ndarray, int]],
+                              summary: Mapping, path: Path | str) -> Path:
+    """Share of responses at or below each latency per endpoint (an ECDF, log x), the whole range
+    (top) and the slowest 10 % (bottom), against the target; the exact p50/p95/p99 are marked.
+
+    `ecdfs` is `latency_ecdfs` (LLM routes left out: their seconds-long streams have their own
+    figures); the marks come from the summary, so they are the table's exact figures.
+    """
+    fig, axes = _figure("Latency distribution (legit, non-blocked, successful responses)", rows=2)
+    names = [n for n in sorted(ecdfs) if ecdfs[n][2]]
+    if not names:
+        _no_samples(axes[0])
+        _no_samples(axes[1])
+        return _save(fig, path)
+    endpoints: Mapping[str, Mapping] = summary.get("endpoints") or {}
+    for name in names:
+        x, y, n = ecdfs[name]
+        color = _color(names, name)
+        figures = endpoints.get(name) or {}
+        p95 = figures.get("p95_ms")
+        shown = "" if p95 is None else f", p95 {p95:,.1f} ms" if p95 < 100 else f", p95 {p95:,.0f} ms"
+        label = f"{name} (n = {n:,}{shown})"
+        x, y = np.concatenate(([x[0]], x)), np.concatenate(([0.0], y))  # rise from 0 at the fastest
+        for ax in axes:
+            ax.step(x, y, where="post", color=color, linewidth=1.7,
+                    label=label if ax is axes[0] else None)
+            for key, q, marker, _ in DISTRIBUTION_MARKS:
+                value = figures.get(key)
+                if value is not None and value > 0:
+                    ax.plot([value], [q], marker=marker, color=color, markersize=7,
+                            markeredgecolor="0.1", linestyle="none")
+    handles = _target_vlines(axes, {n: (endpoints.get(n) or {}).get("target_p95_ms") for n in names},
+                             names)
+    targets = [float(t) for n in names
+               if (t := (endpoints.get(n) or {}).get("target_p95_ms")) is not None]
+    low = min([float(ecdfs[n][0][0]) for n in names] + targets)
+    high = max([float(ecdfs[n][0][-1]) for n in names] + targets)
+    plain = FuncFormatter(lambda v, _: f"{v:,.0f}" if v >= 1 else f"{v:g}")
+    for ax, (bottom, top), title in ((axes[0], (0.0, 1.01), "all responses"),
+                                     (axes[1], (0.90, 1.001), "the slowest 10 %")):
+        for q in (0.5, 0.95, 0.99):
+            if bottom <= q <= top:
+                ax.axhline(q, color="0.6", linewidth=0.8, linestyle=":")
+        ax.set_xscale("log")
+        ax.xaxis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
+        ax.xaxis.set_major_formatter(plain)
+        ax.xaxis.set_minor_formatter(NullFormatter())
+        ax.set_ylim(bottom, top)
+        ax.set_ylabel("share ≤ latency")
+        ax.set_title(title, fontsize=10)
+        ax.grid(True, alpha=0.3)
+    axes[0].set_xlim(max(low * 0.8, 1e-3), max(high, 1e-3) * 1.25)
+    axes[1].set_xlabel("latency (ms), log scale")
+    marks = [Line2D([], [], marker=m, color="0.5", markeredgecolor="0.1", linestyle="none",
+                    label=label) for _, _, m, label in DISTRIBUTION_MARKS]
+    endpoint_handles, _ = axes[0].get_legend_handles_labels()
+    axes[0].legend(handles=[*endpoint_handles, *handles, *marks], loc="upper left",
+                   bbox_to_anchor=(1.01, 1.0), borderaxespad=0.0, fontsize=9, frameon=False)
+    return _save(fig, path)
+
+
+# per_second column -> (label, colour), stacked bottom to top; "s4xx_other" is s4xx minus s429
+STATUS_CLASSES: tuple[tuple[str, str, str], ...] = (
+    ("s2xx", "2xx", "tab:green"),
+    ("s3xx", "3xx", "tab:blue"),
+    ("s4xx_other", "4xx (not 429)", "tab:purple"),
+    ("s429", "429 rate limited", "darkorange"),
+    ("s5xx", "5xx", "crimson"),
+    ("s0", "no response (0)", "0.2"),
+)
+
+
+def plot_status_codes(series: pd.DataFrame, path: Path | str) -> Path:
+    """Responses per second by status class, stacked, all endpoints and roles together: a wall of
+    429s or 5xx, or a gap with no response at all, shows when it happened."""
+    fig, (ax,) = _figure("Status codes over time (all endpoints, all traffic)")
+    if series.empty:
+        _no_samples(ax)
+        return _save(fig, path)
+    columns = ["s2xx", "s3xx", "s4xx", "s5xx", "s0", "s429"]
+    present = series.reindex(columns=columns, fill_value=0)  # per_second.csv of an older run
+    seconds = np.arange(int(series["second"].min()), int(series["second"].max()) + 1)
+    totals = present.assign(second=series["second"]).groupby("second")[columns].sum()
+    totals = totals.reindex(seconds, fill_value=0)
+    totals["s4xx_other"] = totals["s4xx"] - totals["s429"]
+    edges = np.append(seconds, seconds[-1] + 1)
+    bottom = np.zeros(len(seconds) + 1)
+    handles = []  # every class in the legend, a zero included: "5xx: 0" is a finding too
+    for column, label, color in STATUS_CLASSES:
+        counts = totals[column].to_numpy(dtype=float)
+        handles.append(Patch(facecolor=color, alpha=0.85 if counts.any() else 0.25,
+                             label=f"{label}: {int(counts.sum()):,}"))
+        if not counts.any():
+            continue
+        top = bottom + np.append(counts, counts[-1])
+        ax.fill_between(edges, bottom, top, step="post", color=color, alpha=0.85, linewidth=0)
+        bottom = top
+    ax.set_xlim(edges[0], edges[-1])
+    ax.set_ylim(bottom=0)
+    ax.set_xlabel("time since start (s)")
+    ax.set_ylabel("responses/s")
+    ax.grid(True, alpha=0.3)
+    ax.legend(handles=handles[::-1], loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0.0,
+              fontsize=9, frameon=False)  # top of the legend = top of the stack
     return _save(fig, path)

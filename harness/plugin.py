@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 import gevent
+from gevent import get_hub
 import httpx
 import locust
 from locust import events
@@ -31,11 +32,13 @@ from locust.runners import STATE_MISSING, MasterRunner, WorkerRunner
 from harness import __version__
 from harness.accounts import Credentials, TargetUnreachable, resolve_credentials
 from harness.collector import Collector, write_json_atomic
+from harness.gate import breaker_reason, threshold_breach
 from harness.plan import OPTION, RunPlan
 from harness.pricing import PriceError, load_prices
 from harness.recorder import Recorder
 from harness.scenario import Scenario, ScenarioError, load_scenario, parse_scenario
 from harness.sources import is_loopback
+from harness.thresholds import ThresholdError, from_options, merge
 from harness.tokens import DEFAULT_ENCODING, counter_for_model, encoding
 
 __all__ = ["DEFAULT_SCENARIO", "SAMPLES_KEY", "STOP_FILE", "new_run_dir"]
@@ -46,6 +49,7 @@ DEFAULT_SCENARIO = REPO / "scenarios" / "smoke.toml"
 SAMPLES_KEY = "harness_samples"  # key of the sample columns inside a worker's stats report
 STOP_FILE = "STOP"  # created in the run folder by `harness run` on Ctrl-C: finish now, gracefully
 REPORT_INTERVAL_S = 3.0  # Locust's WORKER_REPORT_INTERVAL
+ABORT_CHECK_S = 3.0  # abort-on-fail thresholds are judged this often (samples arrive every 3 s)
 
 
 def new_run_dir(reports_dir: Path, scenario_name: str) -> Path:
@@ -70,6 +74,10 @@ def _add_arguments(parser: Any) -> None:
                        help=argparse.SUPPRESS)
     group.add_argument("--flat-load", action="store_true", default=False, include_in_web_ui=False,
                        help="ignore the scenario's stages: run --users at --spawn-rate for the whole run")
+    group.add_argument("--threshold", action="append", default=[], metavar="EXPR", include_in_web_ui=False,
+                       help='add a threshold to the scenario\'s, e.g. "p99(*) < 1s" (repeatable)')
+    group.add_argument("--abort-on-fail", action="append", default=[], metavar="EXPR", include_in_web_ui=False,
+                       help="add a threshold that stops the run as soon as it fails (repeatable)")
 
 
 @events.init.add_listener
@@ -120,7 +128,8 @@ class _Session:
         self.finishing = False
         self.finished = False
         self.abort_reason: str | None = None
-        self.stop_reason: str | None = None
+        self.stop_reason: str | None = None  # why the run ends before its time as aborted (exit 3)
+        self.stopped_early: dict[str, Any] | None = None  # an abort-on-fail threshold ended it (exit 1)
         self.started_at: float | None = None
         self.last_report: dict[str, float] = {}
         self.lost_workers: dict[str, float] = {}
@@ -144,6 +153,12 @@ class _Session:
         self.environment.host = host
         self.scenario = scenario
         try:
+            extra = from_options(getattr(options, "threshold", None) or [], getattr(options, "abort_on_fail", None) or [],
+                                 scenario.endpoints, scenario.streaming_endpoints())
+        except ThresholdError as exc:
+            _fail(str(exc), 2)
+        self.thresholds = merge(scenario.thresholds, extra, scenario.streaming_endpoints())
+        try:
             spend = spend_settings(scenario)
         except PriceError as exc:
             _fail(f"{options.scenario}: spend: {exc}", 2)
@@ -164,6 +179,7 @@ class _Session:
             "aborted": False,
             "abort_reason": None,
             "targets": scenario.latency_targets(),
+            "thresholds": [t.record() for t in self.thresholds],
             "streaming_endpoints": scenario.streaming_endpoints(),
             "users": scenario.load.users,
             "stages": [s.__dict__ for s in scenario.load.stages],
@@ -189,7 +205,7 @@ class _Session:
         setattr(options, OPTION, RunPlan(self.run_dir.name, scenario, credentials).encode())
         self._copy_scenario(credentials)
         self._weigh_user_classes()
-        self.collector = Collector(self.run_dir / "samples")
+        self.collector = Collector(self.run_dir / "samples", keep_s=scenario.breaker.window_s)
         self._write_meta()
 
         events_ = self.environment.events
@@ -238,10 +254,12 @@ class _Session:
         if not isinstance(self.environment.shape_class, _shape_type()):
             gevent.spawn(self._end_when_due)  # with ScenarioShape, its tick() ends the run instead
         gevent.spawn(self._watch)
+        if any(t.abort for t in self.thresholds):
+            gevent.spawn(self._judge_abort_thresholds)
 
     def due(self) -> bool:
-        """Time to end: the planned duration has passed, or `harness run` asked us to stop."""
-        if self.stop_reason is not None:
+        """Time to end: the planned duration has passed, `harness run` asked us to stop, or a gate did."""
+        if self.stop_reason is not None or self.stopped_early is not None:
             return True
         return bool(self.planned_s and self.started_at and time.time() - self.started_at >= self.planned_s)
 
@@ -271,6 +289,11 @@ class _Session:
         while not self.closed:
             if self.stop_reason is None and (self.run_dir / STOP_FILE).exists():
                 self.stop_reason = "interrupted by the user (Ctrl-C)"
+            if self.stop_reason is None and not self.finishing:
+                self.stop_reason = breaker_reason(self.scenario.breaker,
+                                                  *self.collector.recent_errors(self.scenario.breaker.window_s))
+                if self.stop_reason:
+                    log.warning("harness: %s: stopping the run", self.stop_reason)
             if self.is_master:
                 self.meta["workers"] = max(self.meta["workers"], len(self.runner.clients.all))
                 for client in self.runner.clients.all:
@@ -279,6 +302,29 @@ class _Session:
                         log.warning("harness: worker %s lost", client.id)
             self._write_progress()
             gevent.sleep(1.0)
+
+    def _judge_abort_thresholds(self) -> None:
+        """Every few seconds, judge the abort-on-fail thresholds on the samples on disk so far.
+
+        The summary is computed in a native thread, so the master keeps serving its workers meanwhile."""
+        from harness.report import compute_summary
+
+        def current() -> dict[str, Any]:
+            return get_hub().threadpool.apply(lambda: compute_summary(self.run_dir)[0])
+
+        while not (self.finishing or self.closed):
+            gevent.sleep(ABORT_CHECK_S)
+            elapsed = time.time() - (self.started_at or time.time())
+            try:
+                reason = threshold_breach(self.thresholds, elapsed, current)
+            except Exception:  # a check must never take the run down: the final report judges again
+                log.exception("harness: abort-on-fail check failed")
+                continue
+            if reason and not self.finishing:
+                self.stopped_early = {"reason": reason, "at_s": round(elapsed, 1)}
+                self.meta["stopped_early"] = self.stopped_early
+                log.warning("harness: %s: stopping the run", reason)
+                return
 
     def _write_progress(self) -> None:
         total = self.runner.stats.total

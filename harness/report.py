@@ -20,10 +20,13 @@ from typing import Any
 import pandas as pd
 
 from harness.abuse import abuse_findings, abuse_summary, abuse_verdict
-from harness.analysis import per_second, run_window, summarize, to_jsonable
+from harness.analysis import judge_thresholds, per_second, run_window, summarize, to_jsonable
+from harness.confidence import MIN_SAMPLES
 from harness.llm import DEFINITIONS, llm_summary, ttft_series
-from harness.plots import (plot_cost_per_route, plot_latency_over_time, plot_percentile_bars,
-                           plot_rate_limits, plot_spend_over_time, plot_throughput,
+from harness.outputs import limit_text, observed_text, result_of, write_junit, write_summary_md
+from harness.plots import (latency_ecdfs, plot_cost_per_route, plot_latency_distribution,
+                           plot_latency_over_time, plot_percentile_bars, plot_rate_limits,
+                           plot_spend_over_time, plot_status_codes, plot_throughput,
                            plot_ttft_over_time)
 from harness.ratelimits import attack_series, rate_limits, technique_key
 from harness.samples import read_samples
@@ -35,15 +38,25 @@ __all__ = ["Section", "build_report", "load_run", "render_html", "format_table",
            "LLM_PLOTS", "RATE_LIMIT_PLOT", "load_target_stats", "llm_spend_section",
            "rate_limit_sections"]
 
-# file name in plots/ -> (element id, caption)
+# file name in plots/ -> (element id, caption), in the order of the page
 PLOTS: dict[str, tuple[str, str]] = {
-    "percentiles_vs_target.png": (
-        "plot-percentiles",
-        "p50, p95 and p99 per endpoint against its p95 target (hatched: no target).",
-    ),
     "latency_over_time.png": (
         "plot-latency",
         "p95 (solid) and p99 (dotted) second by second; dashed: the target.",
+    ),
+    "latency_distribution.png": (
+        "plot-distribution",
+        "Share of responses at or below each latency (log scale), per endpoint without streaming; "
+        "bottom: the slowest 10 %. Marks: the exact p50, p95 and p99; dashed: the target.",
+    ),
+    "status_codes.png": (
+        "plot-status-codes",
+        "Responses per second by status class, all endpoints and all traffic (attacks included), "
+        "stacked; 0 means no response at all.",
+    ),
+    "percentiles_vs_target.png": (
+        "plot-percentiles",
+        "p50, p95 and p99 per endpoint against its p95 target (hatched: no target).",
     ),
     "throughput.png": (
         "plot-throughput",
@@ -219,9 +232,10 @@ def _draw_llm_plots(summary: Mapping, ttft: pd.DataFrame | None, costs: pd.DataF
     return {path.name: path.read_bytes() for path in drawn}
 
 
-def build_report(run_dir: Path, sections: Sequence[Section] = ()) -> dict:
-    """Compute the summary of a run folder, write all its outputs, and return the summary."""
-    run_dir = Path(run_dir)
+def compute_summary(run_dir: Path) -> tuple[dict, pd.DataFrame, dict]:
+    """The summary of a run folder from what is on disk, with the samples and run.json it came from.
+
+    Writes nothing, so the master can judge abort-on-fail thresholds on it while the run goes."""
     run, notes = load_run(run_dir)
     samples, sample_notes = _read_samples(run_dir)
     stats, stats_notes = load_target_stats(run_dir)
@@ -229,22 +243,36 @@ def build_report(run_dir: Path, sections: Sequence[Section] = ()) -> dict:
     summary["notes"] = notes + sample_notes + stats_notes + summary["notes"]
     _add_security(summary, samples, run, stats)
     _add_llm(summary, samples, run)
+    judge_thresholds(summary, run)  # again, now that llm, rate_limits and spend are in
+    return summary, samples, run
+
+
+def build_report(run_dir: Path, sections: Sequence[Section] = ()) -> dict:
+    """Compute the summary of a run folder, write all its outputs, and return the summary."""
+    run_dir = Path(run_dir)
+    summary, samples, run = compute_summary(run_dir)
 
     t0, _ = run_window(samples, run)
     series = per_second(samples, t0)
     attacks = attack_series(samples, t0) if summary.get("rate_limits") else None
     ttft = ttft_series(samples, run, t0) if summary.get("llm") else None
     costs = spend_series(samples, run, t0) if summary.get("spend") else None
+    streamed = set(summary.get("llm") or {}) | set(run.get("streaming_endpoints") or [])
+    ecdfs = latency_ecdfs(samples, skip=streamed)  # thinned: a few thousand points per endpoint
     del samples  # the largest object; the figures below need only the summary and the series
 
     run_dir.mkdir(parents=True, exist_ok=True)
     (run_dir / "summary.json").write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
+    write_junit(summary, run_dir / "junit.xml")
+    write_summary_md(summary, run_dir / "summary.md")
     series.to_csv(run_dir / "per_second.csv", index=False)
 
     plots_dir = run_dir / "plots"
     targets = {name: e.get("target_p95_ms") for name, e in summary["endpoints"].items()}
-    plot_percentile_bars(summary, plots_dir / "percentiles_vs_target.png")
     plot_latency_over_time(series, targets, plots_dir / "latency_over_time.png")
+    plot_latency_distribution(ecdfs, summary, plots_dir / "latency_distribution.png")
+    plot_status_codes(series, plots_dir / "status_codes.png")
+    plot_percentile_bars(_p95_targets_only(summary), plots_dir / "percentiles_vs_target.png")
     plot_throughput(series, plots_dir / "throughput.png")
 
     images = {name: (plots_dir / name).read_bytes() for name in PLOTS}
@@ -260,6 +288,12 @@ def build_report(run_dir: Path, sections: Sequence[Section] = ()) -> dict:
     page = render_html(summary, images, [*own, *sections])
     (run_dir / "report.html").write_text(page, encoding="utf-8")
     return summary
+
+
+def _p95_targets_only(summary: Mapping) -> Mapping:
+    """The summary as the percentile plot reads it: its thresholds are the p95 targets only."""
+    rows = [t for t in summary.get("thresholds") or [] if t.get("metric") == "p95" and t.get("op") == "<"]
+    return {**summary, "thresholds": rows}
 
 
 # --- formatting helpers ---------------------------------------------------------------------
@@ -326,6 +360,8 @@ th:first-child{background:var(--bg)}
 table.left th,table.left td{text-align:left}
 td.text{white-space:normal;min-width:14em}
 td.over{background:#fde7e9;color:var(--fail);font-weight:700}
+td.few{font-style:italic;color:var(--muted)}
+td.over.few{color:var(--fail)}
 td.pass{color:var(--pass);font-weight:700}
 td.fail{color:var(--fail);font-weight:700}
 .muted{color:var(--muted)}
@@ -399,30 +435,37 @@ def _table(head: Sequence[str], rows: Sequence[str], table_id: str, cls: str = "
 def _thresholds_section(summary: Mapping) -> str:
     thresholds = summary.get("thresholds") or []
     if not thresholds:
-        body = '<p class="muted">No latency targets in this run.</p>'
+        body = '<p class="muted">No thresholds in this run.</p>'
     else:
         rows = []
         for t in thresholds:
-            result = "pass" if t.get("passed") else "fail"
+            result = result_of(t)
+            cls = {"PASS": "pass", "FAIL": "fail"}.get(result, "muted")
             note = f'<br><span class="muted">{_e(t["note"])}</span>' if t.get("note") else ""
             observed = t.get("observed")
             rows.append(
-                f'<tr data-endpoint="{_e(t.get("endpoint"))}">'
+                f'<tr data-endpoint="{_e(t.get("endpoint"))}" data-metric="{_e(t.get("metric"))}">'
                 f'<td class="expr"><code>{_e(t.get("expr"))}</code>{note}</td>'
-                f'<td class="observed" data-value="{_e(observed)}">{_e(_ms(observed))} ms</td>'
-                f'<td class="{result}">{result.upper()}</td></tr>'
+                f'<td class="observed" data-value="{_e(observed)}">{_e(observed_text(t))}</td>'
+                f'<td class="limit">{_e(limit_text(t))}</td>'
+                f'<td class="samples" data-value="{_e(t.get("samples"))}">{_e(_num(t.get("samples")))}</td>'
+                f'<td class="abort" data-value="{_e(bool(t.get("abort")))}">{"yes" if t.get("abort") else "–"}</td>'
+                f'<td class="result {cls}">{result}</td></tr>'
             )
-        body = _table(["threshold", "observed", "result"], rows, "thresholds-table")
+        body = _table(["threshold", "observed", "limit", "samples", "abort on fail", "result"], rows,
+                      "thresholds-table")
     return f'<section id="thresholds"><h2>Thresholds</h2>{body}</section>'
 
 
 def _endpoints_section(summary: Mapping) -> str:
     endpoints: Mapping[str, Mapping] = summary.get("endpoints") or {}
     head = ["endpoint", "requests", "ok", "blocked", "errors", "error rate", "req/s", "p50 ms",
-            "p95 ms", "p99 ms", "p99.9 ms", "max ms", "n", "p95 target"]
+            "p95 ms", "p95 95 % CI ms", "p99 ms", "p99.9 ms", "max ms", "n", "p95 target"]
     rows = []
     for name, e in endpoints.items():
         d = f'data-endpoint="{_e(name)}"'
+        n = e.get("latency_samples") or 0
+        few = {key: " few" if 0 < n < needed else "" for key, (_, needed) in MIN_SAMPLES.items()}
 
         def cell(cls: str, text: str, value: Any = None, extra: str = "") -> str:
             data = f' data-value="{_e(value)}"' if value is not None else ""
@@ -438,9 +481,11 @@ def _endpoints_section(summary: Mapping) -> str:
             + cell("error-rate", _pct(e.get("error_rate")), e.get("error_rate"))
             + cell("rps", _num(e.get("rps")), e.get("rps"))
             + cell("p50", _ms(e.get("p50_ms")), e.get("p50_ms"))
-            + cell("p95", _ms(e.get("p95_ms")), e.get("p95_ms"), " over" if _over(e) else "")
-            + cell("p99", _ms(e.get("p99_ms")), e.get("p99_ms"))
-            + cell("p999", _ms(e.get("p999_ms")), e.get("p999_ms"))
+            + cell("p95", _ms(e.get("p95_ms")), e.get("p95_ms"),
+                   (" over" if _over(e) else "") + few["p95"])
+            + _ci_cell(e.get("p95_ci_ms"), d)
+            + cell("p99", _ms(e.get("p99_ms")), e.get("p99_ms"), few["p99"])
+            + cell("p999", _ms(e.get("p999_ms")), e.get("p999_ms"), few["p99.9"])
             + cell("max", _ms(e.get("max_ms")), e.get("max_ms"))
             + cell("samples", _num(e.get("latency_samples")), e.get("latency_samples"))
             + cell("target", "none" if target is None else f"< {target:g}", target)
@@ -453,13 +498,25 @@ def _endpoints_section(summary: Mapping) -> str:
     return (
         '<section id="endpoints"><h2>Endpoints</h2>'
         '<p class="muted">Latency over legit, non-blocked, successful responses (n of them); '
-        "blocked and failed requests are counted apart.</p>"
+        "blocked and failed requests are counted apart. The p95 95 % CI is a distribution-free "
+        "confidence interval from order statistics; <i>italic</i>: fewer samples than that "
+        "percentile needs (about 200 for a p95, 1,000 for a p99, 10,000 for a p99.9).</p>"
         f"{table}{_details_table(endpoints)}</section>"
     )
 
 
+def _ci_cell(ci: Any, d: str) -> str:
+    """The p95's confidence interval, "–" when too few samples for one (under 72)."""
+    if not isinstance(ci, (list, tuple)) or len(ci) != 2 or None in ci:
+        return f'<td class="p95-ci" {d} title="too few samples for an interval">–</td>'
+    low, high = ci
+    return (f'<td class="p95-ci" {d} data-low="{_e(low)}" data-high="{_e(high)}">'
+            f"{_e(_ms(low))} – {_e(_ms(high))}</td>")
+
+
 def _details_table(endpoints: Mapping[str, Mapping]) -> str:
-    """Statuses, top errors, blocked latency and first-byte/first-token times per endpoint."""
+    """Statuses, top errors, blocked latency, first-byte/first-token times and sample-size
+    warnings per endpoint."""
     rows = []
     for name, e in endpoints.items():
         if not e.get("requests"):
@@ -473,16 +530,19 @@ def _details_table(endpoints: Mapping[str, Mapping]) -> str:
                               f"{_ms(e[f'{prefix}_p95_ms'])} ms")
         blocked = (f"p50 {_ms(e.get('blocked_p50_ms'))} / p95 {_ms(e.get('blocked_p95_ms'))} ms"
                    if e.get("blocked") else "–")
+        warnings = "<br>".join(_e(w) for w in e.get("warnings") or []) or "–"
         rows.append(
             f'<tr data-endpoint="{_e(name)}"><td>{_e(name)}</td>'
             f'<td class="text statuses">{_e(statuses)}</td>'
             f'<td class="text error-reasons">{_e(errors or "–")}</td>'
             f'<td class="blocked-latency">{_e(blocked)}</td>'
-            f'<td class="text first-byte">{_e("; ".join(firsts) or "–")}</td></tr>'
+            f'<td class="text first-byte">{_e("; ".join(firsts) or "–")}</td>'
+            f'<td class="text sample-warnings">{warnings}</td></tr>'
         )
     if not rows:
         return ""
-    head = ["endpoint", "statuses", "top errors", "blocked latency", "first byte / token"]
+    head = ["endpoint", "statuses", "top errors", "blocked latency", "first byte / token",
+            "sample-size warnings"]
     return '<h3>Responses</h3>' + _table(head, rows, "responses-table", "left")
 
 

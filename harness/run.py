@@ -18,6 +18,8 @@ from typing import IO, Any
 
 from harness.plugin import REPO, STOP_FILE, new_run_dir
 from harness.scenario import Scenario, ScenarioError, load_scenario
+from harness.screenshot import MISSING_BROWSER, BrowserError, find_browser, screenshot
+from harness.thresholds import ThresholdError, from_options
 
 __all__ = ["RunOptions", "run", "EXIT_PASS", "EXIT_FAIL", "EXIT_USAGE", "EXIT_ABORTED"]
 
@@ -37,6 +39,9 @@ class RunOptions:
     duration_s: float | None = None
     out: Path = Path("reports")
     locustfiles: tuple[Path, ...] = LOCUSTFILES
+    thresholds: tuple[str, ...] = ()  # --threshold EXPR, added to the scenario's
+    abort_on_fail: tuple[str, ...] = ()  # --abort-on-fail EXPR: the same, stopping the run when it fails
+    screenshot: bool = False  # also save report.png (headless Chromium)
 
 
 def run(options: RunOptions) -> int:
@@ -44,12 +49,18 @@ def run(options: RunOptions) -> int:
         scenario = load_scenario(options.scenario)
     except ScenarioError as exc:
         return _usage_error(str(exc))
+    try:  # checked here too, so that a typo fails before the demo API starts
+        from_options(options.thresholds, options.abort_on_fail, scenario.endpoints, scenario.streaming_endpoints())
+    except ThresholdError as exc:
+        return _usage_error(str(exc))
     missing = [f for f in options.locustfiles if not f.exists()]
     if missing:
         return _usage_error(f"{missing[0]}: locustfile not found (run from a checkout, installed with pip -e)")
     workers = (os.cpu_count() or 1) if options.workers is None else options.workers
     if workers < 0:
         return _usage_error("--workers: expected 0 (one process) or more")
+    if options.screenshot and find_browser() is None:  # before the run, not after it
+        return _usage_error(MISSING_BROWSER)
 
     run_dir = new_run_dir(options.out, scenario.name).resolve()  # Locust runs with the checkout as its cwd
     with _Processes(run_dir) as procs:
@@ -73,6 +84,11 @@ def run(options: RunOptions) -> int:
     summary = build_report(run_dir)
     print(format_table(summary), file=sys.stderr)
     print(f"report: {run_dir / 'report.html'}", file=sys.stderr)
+    if options.screenshot:
+        try:
+            print(f"screenshot: {screenshot(run_dir)}", file=sys.stderr)
+        except BrowserError as exc:  # the run is measured and reported: say so, keep its exit code
+            print(f"harness: {exc}", file=sys.stderr)
     return exit_code(summary)
 
 
@@ -97,6 +113,8 @@ def _locust_args(options: RunOptions, scenario: Scenario, host: str, run_dir: Pa
     ]
     if options.users or options.spawn_rate:
         args.append("--flat-load")
+    args += [f"--threshold={expr}" for expr in options.thresholds]
+    args += [f"--abort-on-fail={expr}" for expr in options.abort_on_fail]
     return args
 
 

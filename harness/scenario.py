@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.distributions import DistributionError, parse_distribution
+from harness.thresholds import Threshold, ThresholdError, check_targets, default_thresholds, merge, parse_threshold
 
 __all__ = [
     "ScenarioError",
@@ -161,6 +162,15 @@ class Wallet:
     max_tokens_field: str = "max_tokens"  # top-level body field that caps the reply ("" = none)
 
 
+@dataclass(frozen=True)
+class Breaker:
+    """The circuit breaker: abort when more than `error_rate` of the last `window_s` of requests failed."""
+
+    error_rate: float = 0.5  # 1 turns it off
+    window_s: float = 10.0
+    min_requests: int = 50  # fewer requests in the window are not judged
+
+
 SPEND_NUMBERS = {  # [spend] field -> default: what `harness cost` assumes about traffic
     "hidden_tokens": 0.0,  # system prompt + retrieved context per request, never seen by the client
     "conversations_per_day": 1000.0,
@@ -203,6 +213,8 @@ class Scenario:
     probes: Probes = Probes()
     wallet: Wallet | None = None
     spend: SpendSettings = SpendSettings()
+    thresholds: tuple[Threshold, ...] = ()  # the checklist defaults, then the scenario's own
+    breaker: Breaker = Breaker()
     raw: dict[str, Any] = field(repr=False, default_factory=dict)
 
     def limits_by_route(self) -> dict[str, list[LimitRule]]:
@@ -213,19 +225,23 @@ class Scenario:
 
     def latency_targets(self) -> dict[str, float | None]:
         """Endpoint -> p95 target in ms. Streamed (LLM) routes have none unless set explicitly."""
-        targets: dict[str, float | None] = {}
-        for name, ep in self.endpoints.items():
-            if ep.latency_target_ms is not None:
-                targets[name] = ep.latency_target_ms
-            elif ep.stream == "none":
-                targets[name] = self.default_latency_target_ms
-            else:
-                targets[name] = None
-        return targets
+        return _latency_targets(self.endpoints, self.default_latency_target_ms)
 
     def streaming_endpoints(self) -> dict[str, str]:
         """LLM endpoints -> how their replies are read (sse-openai, sse or json)."""
         return {n: ep.stream for n, ep in sorted(self.endpoints.items()) if ep.stream != "none"}
+
+
+def _latency_targets(endpoints: dict[str, Endpoint], default: float | None) -> dict[str, float | None]:
+    targets: dict[str, float | None] = {}
+    for name, ep in endpoints.items():
+        if ep.latency_target_ms is not None:
+            targets[name] = ep.latency_target_ms
+        elif ep.stream == "none":
+            targets[name] = default
+        else:
+            targets[name] = None
+    return targets
 
 
 _DURATION = re.compile(r"^\s*(?:(\d+(?:\.\d+)?)h)?\s*(?:(\d+(?:\.\d+)?)m(?!s))?\s*(?:(\d+(?:\.\d+)?)s)?\s*$")
@@ -322,7 +338,7 @@ def load_scenario(path: str | Path) -> Scenario:
 def parse_scenario(data: dict[str, Any], source: str = "<scenario>", base_dir: Path | None = None) -> Scenario:
     r = _Reader(source)
     r.unknown(data, {"scenario", "target", "auth", "accounts", "webhook", "endpoints", "load", "journeys", "targets",
-                     "limits", "block", "attacks", "probes", "wallet", "spend"}, "")
+                     "limits", "block", "attacks", "probes", "wallet", "spend", "thresholds", "abort"}, "")
 
     meta = r.table(data, "scenario", "scenario")
     r.unknown(meta, {"name", "description"}, "scenario")
@@ -384,6 +400,7 @@ def parse_scenario(data: dict[str, Any], source: str = "<scenario>", base_dir: P
     targets = r.table(data, "targets", "targets")
     r.unknown(targets, {"p95_ms"}, "targets")
     default_target = r.number(targets, "p95_ms", "targets.p95_ms", 500.0, minimum=1.0)
+    thresholds = _parse_thresholds(r, data, endpoints, default_target)
 
     limits = _parse_limits(r, data, endpoints)
     attacks, attacks_start = _parse_attacks(r, data, endpoints)
@@ -394,6 +411,7 @@ def parse_scenario(data: dict[str, Any], source: str = "<scenario>", base_dir: P
         attacks_start_after_s=attacks_start,
         probes=_parse_probes(r, data, limits),
         wallet=_parse_wallet(r, data, endpoints),
+        breaker=_parse_breaker(r, data),
         spend=_parse_spend(r, data),
         name=name,
         path=Path(source) if source != "<scenario>" else None,
@@ -407,6 +425,7 @@ def parse_scenario(data: dict[str, Any], source: str = "<scenario>", base_dir: P
         journeys=journeys,
         journey_settings=journey_settings,
         default_latency_target_ms=default_target,
+        thresholds=thresholds,
         raw=data,
     )
 
@@ -633,6 +652,41 @@ def _parse_probes(r: _Reader, data: dict[str, Any], limits: tuple[LimitRule, ...
     return Probes(routes=tuple(routes), techniques=tuple(techniques), start_after_s=start_after)
 
 
+def _parse_thresholds(r: _Reader, data: dict[str, Any], endpoints: dict[str, Endpoint],
+                      default_target: float) -> tuple[Threshold, ...]:
+    """`thresholds = ["p95(login) < 500ms", {expr, abort, grace}]`, after the checklist defaults.
+
+    Checked against the API map here, so that a typo fails before any traffic.
+    """
+    items = r.get(data, "thresholds", "thresholds", list, [])
+    streaming = [name for name, ep in endpoints.items() if ep.stream != "none"]
+    explicit = []
+    for i, item in enumerate(items):
+        where = f"thresholds[{i}]"
+        abort, grace = False, 10.0
+        if isinstance(item, dict):
+            r.unknown(item, {"expr", "abort", "grace"}, where)
+            if "expr" not in item:
+                raise r.fail(f"{where}.expr", 'missing (e.g. expr = "error_rate(*) < 1%")')
+            abort = r.get(item, "abort", f"{where}.abort", bool, False)
+            if item.get("grace") not in (None, 0, "0", "0s"):
+                grace = r.duration(item["grace"], f"{where}.grace")
+            elif "grace" in item:
+                grace = 0.0
+            item = item["expr"]
+        elif not isinstance(item, str):
+            raise r.fail(where, f'expected a string like "p95(login) < 500ms" or a table {{expr, abort, grace}}, '
+                                f"got {item!r}")
+        try:
+            threshold = parse_threshold(item, f"{r.source}: {where}", abort=abort, grace_s=grace)
+            check_targets([threshold], endpoints, streaming=streaming, where=f"{r.source}: {where}")
+        except ThresholdError as exc:
+            raise ScenarioError(str(exc)) from None
+        explicit.append(threshold)
+    defaults = default_thresholds(_latency_targets(endpoints, default_target))
+    return tuple(merge(defaults, explicit, streaming))
+
+
 def _parse_spend(r: _Reader, data: dict[str, Any]) -> SpendSettings:
     t = r.table(data, "spend", "spend")
     r.unknown(t, {"model", "prices", *SPEND_NUMBERS}, "spend")
@@ -667,3 +721,13 @@ def _parse_wallet(r: _Reader, data: dict[str, Any], endpoints: dict[str, Endpoin
         output_ask_tokens=r.whole(t, "output_ask_tokens", "wallet.output_ask_tokens", 2000, minimum=1),
         max_tokens_field=r.get(t, "max_tokens_field", "wallet.max_tokens_field", str, "max_tokens"),
     )
+
+
+def _parse_breaker(r: _Reader, data: dict[str, Any]) -> Breaker:
+    t = r.table(data, "abort", "abort")
+    r.unknown(t, {"error_rate", "window", "min_requests"}, "abort")
+    rate = r.number(t, "error_rate", "abort.error_rate", 0.5)
+    if not 0 < rate <= 1:
+        raise r.fail("abort.error_rate", f"expected a share of failed requests in (0, 1] (1 = off), got {rate!r}")
+    return Breaker(error_rate=rate, window_s=r.duration(t.get("window", 10), "abort.window"),
+                   min_requests=r.whole(t, "min_requests", "abort.min_requests", 50, minimum=1))

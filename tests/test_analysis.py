@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import json
 import math
 from fractions import Fraction
@@ -11,7 +12,8 @@ import pandas as pd
 import pyarrow as pa
 import pytest
 
-from harness.analysis import grouped_percentiles, per_second, percentile, run_window, summarize
+from harness.analysis import (grouped_percentiles, judge_thresholds, per_second, percentile, run_window,
+                              summarize)
 from harness.samples import DEFAULTS, SCHEMA
 
 T0 = 1_796_000_000.0
@@ -189,8 +191,10 @@ def test_error_counts_keep_the_ten_most_frequent():
 def test_threshold_fails_when_p95_is_not_strictly_below_the_target():
     summary = summarize(legit("login", [100.0] * 94 + [500.0] * 6), run())
     (threshold,) = summary["thresholds"]
-    assert threshold == {"expr": "p95(login) < 500ms", "metric": "p95_ms", "endpoint": "login",
-                         "limit": 500, "observed": 500.0, "passed": False}
+    assert threshold == {"expr": "p95(login) < 500ms", "metric": "p95", "endpoint": "login",
+                         "target": "login", "op": "<", "limit": 500, "unit": "ms", "observed": 500.0,
+                         "passed": False, "judged": True, "abort": False, "origin": "default",
+                         "samples": 100, "note": None}
     assert summary["verdict"] == "fail"
     assert summary["verdict_reasons"] == ["threshold failed: p95(login) < 500ms"]
 
@@ -213,15 +217,59 @@ def test_a_target_without_latency_samples_fails_with_a_note_and_json_has_no_nan(
                          latency_ms=[1.0] * 3, blocked=[True] * 3)
     summary = summarize(blocked_only, run(targets={"login": 500, "history": 500}))
     # requested but nothing measurable: the threshold fails; never requested: noted, not judged
-    (login,) = summary["thresholds"]
-    assert login["endpoint"] == "login"
-    assert login["observed"] is None and login["passed"] is False and "note" in login
+    history, login = summary["thresholds"]
+    assert login["endpoint"] == "login" and login["samples"] == 0
+    assert login["observed"] is None and login["passed"] is False
+    assert login["note"] == "no legit successful responses on this endpoint: nothing to measure"
+    assert history["passed"] is True and history["judged"] is False
+    assert history["note"] == "not called by legit traffic: not judged"
     assert summary["verdict"] == "fail"
-    assert any("not called by legit traffic" in n and "history" in n for n in summary["notes"])
+    assert summary["verdict_reasons"][0] == "threshold failed: p95(login) < 500ms"
+    assert "thresholds not judged (nothing to measure, see each one's note): p95(history) < 500ms" in summary["notes"]
     assert summary["endpoints"]["history"]["requests"] == 0  # a target is listed even unrequested
     assert summary["endpoints"]["login"]["p95_ms"] is None
     text = json.dumps(summary, allow_nan=False)  # raises on NaN
     assert "NaN" not in text
+
+
+def test_run_json_thresholds_replace_the_targets_and_are_judged_again_idempotently():
+    samples = pd.concat([legit("login", [100.0] * 90 + [350.0] * 10), legit("me", [20.0] * 50)],
+                        ignore_index=True)
+    samples.loc[samples.index[-1], ["status", "error"]] = [500, "HTTP 500"]  # one "me" error in 50: 2 %
+    thresholds = [{"expr": "p95(login) < 300ms", "abort": False, "grace_s": 10.0, "origin": "scenario"},
+                  {"expr": "error_rate(*) < 1%", "abort": True, "grace_s": 5.0, "origin": "cli"},
+                  {"expr": "p95(me) < 500ms", "abort": False, "grace_s": 10.0, "origin": "default"}]
+    summary = summarize(samples, run(targets={"login": 500, "me": 500}, thresholds=thresholds))
+    rows = [(t["expr"], t["observed"], t["passed"], t["abort"], t["origin"]) for t in summary["thresholds"]]
+    assert rows == [("p95(login) < 300ms", 350.0, False, False, "scenario"),
+                    ("error_rate(login) < 1%", 0.0, True, True, "cli"),
+                    ("error_rate(me) < 1%", 0.02, False, True, "cli"),
+                    ("p95(me) < 500ms", 20.0, True, False, "default")]
+    assert summary["verdict_reasons"] == ["threshold failed: p95(login) < 300ms",
+                                          "threshold failed: error_rate(me) < 1%"]
+    # the table and plots show the p95 limit actually judged, not run.json's default target
+    assert summary["endpoints"]["login"]["target_p95_ms"] == 300
+    assert judge_thresholds(copy.deepcopy(summary), run(thresholds=thresholds)) == summary
+    # judged again on a summary that has more figures: its own reasons are replaced, others kept
+    summary["verdict_reasons"].append("rate limit on login is leaky")
+    judged = judge_thresholds(summary, run(thresholds=thresholds[2:]))
+    assert judged["verdict_reasons"] == ["rate limit on login is leaky"] and judged["verdict"] == "fail"
+
+
+def test_an_unreadable_threshold_in_run_json_fails_rather_than_passing():
+    broken = [{"expr": "p95(login) < 5 parsecs"}, "not a table"]
+    summary = summarize(legit("login", [100.0] * 10), run(thresholds=broken))
+    first, second = summary["thresholds"]
+    assert first["passed"] is False and first["expr"] == "p95(login) < 5 parsecs"
+    assert first["note"].startswith("run.json thresholds[0]: 'p95(login) < 5 parsecs': p95 is measured in ms")
+    assert second["note"] == "run.json thresholds[1]: expected a table with expr, got 'not a table'"
+    assert summary["verdict"] == "fail" and len(summary["verdict_reasons"]) == 2
+
+
+def test_an_empty_threshold_list_in_run_json_means_none_at_all():
+    summary = summarize(legit("login", [900.0] * 10), run(thresholds=[]))
+    assert summary["thresholds"] == [] and summary["verdict"] == "pass"
+    assert "no thresholds: the verdict rests on the run being complete only" in summary["notes"]
 
 
 def test_floats_are_rounded_to_three_decimals():
@@ -304,13 +352,13 @@ def test_per_second_on_a_hand_built_schedule():
     series = per_second(samples, T0)
     assert list(series.columns) == ["second", "endpoint", "requests", "ok", "blocked", "errors",
                                     "p50_ms", "p95_ms", "p99_ms", "s2xx", "s3xx", "s4xx", "s5xx",
-                                    "s0"]
+                                    "s0", "s429"]
     got = {(int(r.second), r.endpoint): r for r in series.itertuples()}
     assert sorted(got) == [(0, "login"), (0, "me"), (1, "me"), (3, "login")]
     login0 = got[(0, "login")]
     assert (login0.requests, login0.ok, login0.blocked, login0.errors) == (5, 4, 1, 0)
     assert (login0.p50_ms, login0.p95_ms, login0.p99_ms) == (20.0, 30.0, 30.0)
-    assert (login0.s2xx, login0.s4xx, login0.s0) == (4, 1, 0)
+    assert (login0.s2xx, login0.s4xx, login0.s429, login0.s0) == (4, 1, 1, 0)
     me1 = got[(1, "me")]
     assert (me1.requests, me1.ok, me1.s2xx, me1.s3xx) == (2, 2, 1, 1)
     assert (me1.p50_ms, me1.p99_ms) == (5.0, 7.0)
@@ -324,3 +372,44 @@ def test_per_second_of_nothing_is_an_empty_frame_with_the_columns():
     series = per_second(frame(start_s=[]), T0)
     assert series.empty and "p95_ms" in series.columns and "s0" in series.columns
     assert per_second(legit("me", [1.0]), math.nan).empty
+
+
+# --- how far the percentiles can be trusted ------------------------------------------------
+
+def test_p95_interval_and_sample_warnings_per_endpoint():
+    # login: 100 legit latencies 1..100 ms (ranks 90 and 100 bound the p95); me: 30, too few
+    samples = pd.concat([legit("login", np.random.default_rng(5).permutation(np.arange(1, 101))),
+                         legit("me", range(1, 31))], ignore_index=True)
+    summary = summarize(samples, run(targets={"login": 500, "me": 500}))
+    login, me = summary["endpoints"]["login"], summary["endpoints"]["me"]
+    assert login["latency_samples"] == 100 and login["p95_ms"] == 95.0
+    assert login["p95_ci_ms"] == [90.0, 100.0]
+    assert me["p95_ci_ms"] is None  # below 72 samples there is no two-sided interval
+    assert [w.split(":")[0] for w in login["warnings"]] == ["p95 from 100 samples",
+                                                            "p99 from 100 samples",
+                                                            "p99.9 from 100 samples"]
+    assert "so it is the 6th slowest request" in login["warnings"][0]
+    assert me["warnings"][1].startswith("p99 from 30 samples") and "it is the slowest request" in me["warnings"][1]
+    (note,) = [n for n in summary["notes"] if n.startswith("few latency samples")]
+    assert "login 100, me 30;" in note
+    assert summary["verdict"] == "pass"  # a caveat, not a failure
+
+
+def test_p95_interval_on_many_samples_is_narrow_and_silent():
+    latencies = np.random.default_rng(8).lognormal(5, 0.5, 20_000)
+    summary = summarize(legit("login", latencies), run())
+    login = summary["endpoints"]["login"]
+    low, high = login["p95_ci_ms"]
+    assert low < login["p95_ms"] < high and (high - low) / login["p95_ms"] < 0.06
+    ordered = np.sort(latencies)
+    assert low == round(ordered[18_939 - 1], 3) and high == round(ordered[19_061 - 1], 3)
+    assert login["warnings"] == []
+    assert not any(n.startswith("few latency samples") for n in summary["notes"])
+
+
+def test_no_latency_samples_means_no_interval_and_no_warning():
+    summary = summarize(mixed(), run())
+    assert summary["endpoints"]["login"]["p95_ci_ms"] is None
+    assert json.dumps(summary)  # still plain JSON
+    empty = summarize(frame(start_s=[]), run())
+    assert empty["endpoints"]["login"]["warnings"] == [] and empty["endpoints"]["login"]["p95_ci_ms"] is None

@@ -41,3 +41,22 @@ def test_cost_takes_price_overrides_from_the_scenario(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr
     # 212 × 1e-6 + 300 × 2e-6 = $0.000812 a turn; × 4 × 2,000 = $6.50 a day
     assert "$6.50" in result.stdout
+
+
+def test_validate_and_run_refuse_a_bad_threshold_in_one_line(tmp_path: Path) -> None:
+    scenario = tmp_path / "s.toml"
+    scenario.write_text('thresholds = ["p95(login) < 500ms", "p95(logn) < 500ms"]\n'
+                        + (REPO / "scenarios" / "smoke.toml").read_text())
+    result = run_harness("validate", str(scenario), timeout=60)
+    assert result.returncode == 2
+    assert result.stderr == (f"harness: {scenario}: thresholds[1]: p95(logn) < 500ms: unknown endpoint 'logn' "
+                             "(expected one of: chat, conversation, conversations, health, leads, login, me, "
+                             "reset_request, webhook, or *)\n")
+    # a bad --threshold stops `harness run` before the demo API starts or a run folder exists
+    out = tmp_path / "out"
+    result = run_harness("run", "scenarios/smoke.toml", "--threshold", "p99(*) < 1s", "--abort-on-fail",
+                         "error_rate(*) < 1 percent", "--out", str(out), timeout=60)
+    assert result.returncode == 2
+    assert result.stderr == ("harness: --abort-on-fail: 'error_rate(*) < 1 percent': error_rate is measured in %, "
+                             "not 'percent' (e.g. 1% or 0.01)\n")
+    assert not out.exists()

@@ -11,8 +11,9 @@ import pyarrow as pa
 
 from harness.analysis import per_second, summarize
 from harness.llm import ttft_series
-from harness.plots import (plot_cost_per_route, plot_latency_over_time, plot_percentile_bars,
-                           plot_spend_over_time, plot_throughput, plot_ttft_over_time)
+from harness.plots import (latency_ecdfs, plot_cost_per_route, plot_latency_distribution,
+                           plot_latency_over_time, plot_percentile_bars, plot_spend_over_time,
+                           plot_status_codes, plot_throughput, plot_ttft_over_time)
 from harness.samples import DEFAULTS, SCHEMA
 
 T0 = 1_796_000_000.0
@@ -142,3 +143,54 @@ def test_ttft_over_time(tmp_path):
     full = assert_png(plot_ttft_over_time(series, tmp_path / "ttft.png"), 20_000)
     blank = assert_png(plot_ttft_over_time(series.iloc[:0], tmp_path / "empty.png"), 3_000)
     assert ink(blank) < ink(full)
+
+
+# --- latency distribution and status codes --------------------------------------------------
+
+def test_latency_ecdfs_are_thinned_exact_and_skip_llm_routes():
+    data = samples(n=30_000)
+    ecdfs = latency_ecdfs(data, skip={"chat"}, max_points=500)
+    assert sorted(ecdfs) == ["login", "me"]
+    x, y, n = ecdfs["login"]
+    timed = data[(data["endpoint"] == "login") & ~data["blocked"] & (data["error"] == "")]
+    assert n == len(timed) and len(x) <= 500
+    assert np.all(np.diff(x) >= 0) and np.all(np.diff(y) > 0) and y[-1] == 1.0
+    assert x[-1] == timed["latency_ms"].max()  # the slowest is always kept
+    # each point is an exact order statistic: (value, rank / n)
+    ordered = np.sort(timed["latency_ms"].to_numpy())
+    ranks = np.round(y * n).astype(int)
+    assert np.array_equal(ordered[ranks - 1], x)
+    assert latency_ecdfs(frame(start_s=[])) == {}
+
+
+def test_latency_distribution_and_status_codes(tmp_path):
+    data = samples()
+    summary = summarize(data, RUN)
+    ecdfs = latency_ecdfs(data, skip={"chat"})
+    dist = plot_latency_distribution(ecdfs, summary, tmp_path / "dist.png")
+    assert dist == tmp_path / "dist.png"
+    assert ink(assert_png(dist, 20_000)) > 0.03
+    # statuses of every kind, with a burst of 429s and a second with no response at all
+    n = 600
+    status = np.array([200] * 300 + [302] * 50 + [404] * 50 + [429] * 100 + [503] * 50 + [0] * 50)
+    mixed = frame(start_s=(T0 + np.linspace(0, 9.99, n)).tolist(), endpoint=["login"] * n,
+                  status=status.tolist(), latency_ms=[50.0] * n, blocked=(status == 429).tolist())
+    series = per_second(mixed, T0)
+    assert series["s429"].sum() == 100 and series["s4xx"].sum() == 150
+    codes = plot_status_codes(series, tmp_path / "codes.png")
+    image = assert_png(codes, 15_000)
+    assert ink(image) > 0.2  # stacked areas fill most of the plot
+    # an older per_second.csv without s429 still draws
+    assert_png(plot_status_codes(series.drop(columns=["s429"]), tmp_path / "old.png"), 15_000)
+
+
+def test_distribution_and_status_codes_of_nothing(tmp_path):
+    full = plot_latency_distribution(latency_ecdfs(samples(), skip={"chat"}), summarize(samples(), RUN),
+                                     tmp_path / "full.png")
+    blank = assert_png(plot_latency_distribution({}, {}, tmp_path / "blank.png"), 3_000)
+    assert ink(blank) < ink(matplotlib.image.imread(full))
+    assert_png(plot_status_codes(per_second(frame(start_s=[]), T0), tmp_path / "none.png"), 3_000)
+    # one endpoint, one sample, far below a 500 ms target: the target stays in view
+    one = frame(start_s=[T0 + 1], endpoint=["me"], status=[200], latency_ms=[3.0])
+    summary = summarize(one, {"started_at": T0, "ended_at": T0 + 2, "targets": {"me": 500}})
+    assert_png(plot_latency_distribution(latency_ecdfs(one), summary, tmp_path / "one.png"), 10_000)

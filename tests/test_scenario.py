@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from harness.scenario import ScenarioError, load_scenario, parse_duration, parse_scenario
+from harness.scenario import Breaker, ScenarioError, load_scenario, parse_duration, parse_scenario
 from tests.helpers import REPO
 
 SCENARIOS = REPO / "scenarios"
@@ -134,6 +134,52 @@ def test_latency_target_default_is_500_without_a_targets_table():
     assert targets == {"login": 500.0, "conversations": 500.0, "chat": None}
 
 
+def test_thresholds_follow_the_checklist_defaults():
+    data = minimal(thresholds=["p95(login) < 300ms", {"expr": "error_rate(*) < 1%", "abort": True, "grace": "5s"},
+                               {"expr": "ttft_p95(chat) < 2s", "grace": 0}, "rate_limit(login) == effective",
+                               "spend_per_day(abuse) < 50usd"])
+    s = parse_scenario(data, source=SOURCE)
+    assert [(t.expr, t.origin, t.abort, t.grace_s) for t in s.thresholds] == [
+        ("p95(conversations) < 500ms", "default", False, 10.0),  # login's default is replaced
+        ("p95(login) < 300ms", "scenario", False, 10.0),
+        ("error_rate(*) < 1%", "scenario", True, 5.0),
+        ("ttft_p95(chat) < 2s", "scenario", False, 0.0),
+        ("rate_limit(login) == effective", "scenario", False, 10.0),
+        ("spend_per_day(abuse) < 50usd", "scenario", False, 10.0),
+    ]
+    assert s.latency_targets() == {"login": 500.0, "conversations": 500.0, "chat": None}  # kept as it was
+    assert [t.expr for t in parse_scenario(minimal(), source=SOURCE).thresholds] == [
+        "p95(conversations) < 500ms", "p95(login) < 500ms"]
+
+
+BAD_THRESHOLDS = [
+    (["p95(logn) < 500ms"],
+     "x.toml: thresholds[0]: p95(logn) < 500ms: unknown endpoint 'logn' (expected one of: chat, conversations, "
+     "login, or *)"),
+    (["p95(*) < 1s", "p97(login) < 500ms"],
+     "x.toml: thresholds[1]: unknown metric 'p97' in 'p97(login) < 500ms' (expected one of: p50, p95, p99, "),
+    (["p95(login) < 5usd"],
+     "x.toml: thresholds[0]: 'p95(login) < 5usd': p95 is measured in ms or s, not 'usd' (e.g. 500ms or 2s)"),
+    (["ttft_p95(login) < 2s"],
+     "x.toml: thresholds[0]: ttft_p95(login) < 2s: ttft_p95 needs a streamed (LLM) endpoint, 'login' is not one "
+     "(LLM endpoints: chat)"),
+    ([{"expr": "p95(login) < 1s", "abort": "yes"}], "x.toml: thresholds[0].abort: expected true or false, got 'yes'"),
+    ([{"expr": "p95(login) < 1s", "grace": "soon"}],
+     "x.toml: thresholds[0].grace: expected a duration like 90, \"90s\", \"2m\" or \"1m30s\", got 'soon'"),
+    ([{"expr": "p95(login) < 1s", "when": "always"}],
+     "x.toml: thresholds[0].when: unknown field (expected one of: abort, expr, grace)"),
+    ([{"abort": True}], 'x.toml: thresholds[0].expr: missing (e.g. expr = "error_rate(*) < 1%")'),
+    ([500], 'x.toml: thresholds[0]: expected a string like "p95(login) < 500ms" or a table {expr, abort, grace}, '
+            "got 500"),
+    ("p95(login) < 1s", "x.toml: thresholds: expected a list, got 'p95(login) < 1s'"),
+]
+
+
+@pytest.mark.parametrize("thresholds, expected", BAD_THRESHOLDS)
+def test_a_bad_threshold_names_the_file_and_its_index(thresholds, expected):
+    assert error_of(minimal(thresholds=thresholds)).startswith(expected)
+
+
 # ---- small valid variations ----
 
 def test_defaults_of_a_minimal_scenario():
@@ -171,7 +217,7 @@ def test_accounts_file_is_relative_to_the_scenario_folder(tmp_path):
 # ---- bad inputs: one line, the file, the dotted field, what is expected ----
 
 BAD = [
-    pytest.param(minimal(extra={"a": 1}), "x.toml: extra: unknown field (expected one of: accounts, attacks, auth,", id="unknown-top-level-key"),
+    pytest.param(minimal(extra={"a": 1}), "x.toml: extra: unknown field (expected one of: abort, accounts, attacks, auth,", id="unknown-top-level-key"),
     pytest.param(with_change(("endpoints", "login", "verb"), "POST"),
                  "x.toml: endpoints.login.verb: unknown field (expected one of: auth, body,", id="unknown-endpoint-key"),
     pytest.param(with_change(("endpoints", "login", "method"), "FETCH"),
@@ -310,3 +356,11 @@ def test_unknown_endpoint_key_lists_the_allowed_ones():
         "x.toml: endpoints.chat.streaming: unknown field (expected one of: auth, body, id_field, latency_target_ms, "
         "list_field, method, path, stream)"
     )
+
+
+def test_circuit_breaker_defaults_and_settings():
+    assert parse_scenario(minimal()).breaker == Breaker(error_rate=0.5, window_s=10.0, min_requests=50)
+    s = parse_scenario(minimal(abort={"error_rate": 0.2, "window": "5s", "min_requests": 20}))
+    assert s.breaker == Breaker(error_rate=0.2, window_s=5.0, min_requests=20)
+    assert error_of(minimal(abort={"error_rate": 0})) == (
+        "x.toml: abort.error_rate: expected a share of failed requests in (0, 1] (1 = off), got 0.0")
