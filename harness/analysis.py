@@ -378,14 +378,26 @@ def _verdict_reasons(run: dict, n: int) -> tuple[list[str], list[str]]:
         )
     if _number(run.get("started_at")) is None and n:
         notes.append("no start time in run.json: duration measured from the first sample")
-    if run.get("lost_workers"):
-        notes.append(f"workers lost during the run: {', '.join(map(str, run['lost_workers']))}")
+    if isinstance(run.get("lost_workers"), list):
+        notes += [_lost_worker_note(entry) for entry in run["lost_workers"]]
     locust_totals = run.get("locust_totals")
     if isinstance(locust_totals, dict) and _number(locust_totals.get("requests")) is not None:
         counted = int(_number(locust_totals["requests"]) or 0)
         if counted != n:
             notes.append(f"Locust counted {counted} requests, samples on disk hold {n}")
     return reasons, notes
+
+
+def _lost_worker_note(entry: Any) -> str:
+    """'worker X lost at 8.2 s: its samples up to its last report at 5.1 s (412 rows) are kept; ...'"""
+    if not isinstance(entry, dict):
+        return f"worker {entry} lost during the run: its samples up to its last report are kept"
+    at, last, rows = (_number(entry.get(key)) for key in ("at_s", "last_report_s", "samples"))
+    when = f" at {at:.1f} s" if at is not None else ""
+    report = f" at {last:.1f} s" if last is not None else ""
+    count = f" ({rows:.0f} rows)" if rows is not None else ""
+    return (f"worker {entry.get('worker')} lost{when}: its samples up to its last report{report}{count} are kept; "
+            "the requests it sent after that are not in the figures")
 
 
 def _run_section(run: dict, start: float, duration: float, n: int) -> dict:

@@ -11,10 +11,12 @@ import json
 import math
 import re
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote
 
+from harness.bodies import BodyError, LineReader, chunks, read_body
+from harness.recorder import RequestDeadline, describe_exception
 from harness.scenario import BlockRule, Endpoint, Scenario
 from harness.streams import StreamResult, parse_usage, read_stream
 from harness.tokens import TokenCounter, counter_for_model
@@ -54,6 +56,9 @@ def is_blocked(rule: BlockRule, status: int, headers: Any, body: bytes | None) -
     return bool(rule.body_pattern and body and re.search(rule.body_pattern.encode(), body))
 
 
+_UNPARSED = object()
+
+
 @dataclass
 class CallResult:
     status: int
@@ -62,12 +67,12 @@ class CallResult:
     error: str
     body: bytes | None = None
     stream: StreamResult | None = None
+    parsed: Any = field(default=_UNPARSED, repr=False)  # the body as JSON, when it was already parsed
 
     def json(self) -> Any:
-        try:
-            return json.loads(self.body) if self.body else None
-        except ValueError:
-            return None
+        if self.parsed is _UNPARSED:
+            self.parsed = _loads(self.body) if self.body else None
+        return self.parsed
 
 
 class ApiClient:
@@ -80,6 +85,7 @@ class ApiClient:
         self.token: str | None = None
         self.identity = ""
         self.source_ip = ""  # for sessions without a user (probes): the address it is bound to
+        self.timeout_s = scenario.http.timeout_s  # connect to last byte; the wallet probe allows longer
 
     def has(self, endpoint: str) -> bool:
         return endpoint in self.scenario.endpoints
@@ -114,11 +120,13 @@ class ApiClient:
         if streamed:
             request_headers["Accept"] = "text/event-stream"
             request_headers["Accept-Encoding"] = "identity"  # compressed events cannot be read line by line
+        else:
+            request_headers.setdefault("Accept-Encoding", "gzip, deflate")  # what harness.bodies decodes
         kwargs: dict[str, Any] = {
             "name": ep.name,
             "headers": request_headers,
             "catch_response": True,
-            "stream": streamed,
+            "stream": True,  # Locust would buffer the whole body: harness.bodies reads it, bounded
             "context": {"role": self.role, "identity": self.identity, "technique": technique,
                         "conversation": conversation,
                         **({"source_ip": self.source_ip} if self.source_ip else {})},
@@ -139,7 +147,9 @@ class ApiClient:
             kwargs["context"]["input_tokens_estimate"] = sum(map(self.tokens.count, texts))
 
         t0 = time.perf_counter()
-        with self.client.request(method or ep.method, path, **kwargs) as response:
+        with _deadline(self.timeout_s):  # up to the headers; the body reader keeps the same deadline
+            response = self.client.request(method or ep.method, path, **kwargs)
+        with response:
             return self._finish(ep, response, t0, streamed)
 
     @property
@@ -147,29 +157,50 @@ class ApiClient:
         return counter_for_model(self.scenario.spend.model)
 
     def _finish(self, ep: Endpoint, response: Any, t0: float, streamed: bool) -> CallResult:
+        """Read the body (bounded in bytes and time), judge it, and report the request as one sample."""
         ctx = response.request_meta["context"]
         status = response.status_code or 0
+        http = self.scenario.http
         error = ""
         body: bytes | None = None
+        parsed: Any = _UNPARSED
         stream: StreamResult | None = None
+        raw = response._response  # geventhttpclient's response: its parser and socket
+        source = chunks(raw, t0 + self.timeout_s, self.timeout_s) if status else iter(())
         if not status:
-            error = f"connection: {type(getattr(response, 'error', None)).__name__}"
+            error = describe_exception(getattr(response, "error", None), 0, timeout_s=self.timeout_s,
+                                       connect_timeout_s=http.connect_timeout_s) or "connection: no response"
         elif streamed and 200 <= status < 300:
-            raw = response._response  # geventhttpclient's response: readline() hands over each line as it arrives
-            stream = read_stream(iter(lambda: raw.readline(b"\n"), b""), ep.stream, t0)
-            response.request_meta["response_time"] = stream.end_ms
-            response.request_meta["response_length"] = stream.bytes_read
-            ctx.update(ttfb_ms=stream.ttfb_ms, ttft_ms=stream.ttft_ms, ttlt_ms=stream.ttlt_ms,
-                       chunks=stream.chunks, chunk_gaps_ms=stream.gaps_ms)
-            self._count_tokens(ctx, stream.usage, stream.content)
-            error = stream.error
+            error = _not_a_stream(response.headers)  # an HTML page or a JSON object is not read at all
+            if not error:
+                stream = read_stream(LineReader(source, http.max_body_bytes), ep.stream, t0,
+                                     max_bytes=http.max_body_bytes)
+                response.request_meta["response_time"] = stream.end_ms
+                response.request_meta["response_length"] = stream.bytes_read
+                ctx.update(ttfb_ms=stream.ttfb_ms, ttft_ms=stream.ttft_ms, ttlt_ms=stream.ttlt_ms,
+                           chunks=stream.chunks, chunk_gaps_ms=stream.gaps_ms)
+                self._count_tokens(ctx, stream.usage, stream.content)
+                error = stream.error
         else:
-            body = response.content or b""
-            if ep.stream == "json" and 200 <= status < 300:
-                self._count_tokens(ctx, _json_usage(body), _json_content(body))
+            encoding = response.headers.get("content-encoding") if response.headers else None
+            try:
+                body, error, _ = read_body(source, http.max_body_bytes, encoding if isinstance(encoding, str) else "")
+            except BodyError as exc:
+                body, error = b"", str(exc)
+            except Exception as exc:  # the connection broke mid-body: the parser's or the socket's error
+                body, error = b"", describe_exception(exc, status, timeout_s=self.timeout_s)
+            response.request_meta["response_time"] = (time.perf_counter() - t0) * 1000
+            response.request_meta["response_length"] = len(body)
+            if not error and 200 <= status < 300:
+                error, parsed = _check_body(ep, response.headers, body)
+            if ep.stream == "json" and 200 <= status < 300 and not error:
+                self._count_tokens(ctx, _json_usage(parsed), _json_content(parsed))
+        if status:
+            raw.release()  # a body left unread (cut, refused) closes the connection rather than poison the pool
         blocked = bool(status) and is_blocked(self.scenario.block, status, response.headers, body)
         if blocked:
             ctx["retry_after_s"] = _retry_after(response)
+            error = ""  # the block is the answer; what its body did after is beside the point
         elif not error and not (200 <= status < 400) and (self.role == "legit" or status >= 500):
             error = f"http {status}"  # for attacks and probes a 4xx is the answer hoped for, not an error
         ctx["blocked"] = blocked
@@ -181,7 +212,7 @@ class ApiClient:
         else:
             response.success()
         return CallResult(status=status, ok=not error and not blocked, blocked=blocked, error=error, body=body,
-                          stream=stream)
+                          stream=stream, parsed=parsed)
 
     def _count_tokens(self, ctx: dict[str, Any], usage: Any, content: str) -> None:
         """`usage` when the response has it, else the tiktoken estimates; both kept to compare them."""
@@ -227,18 +258,54 @@ def _loads(body: bytes) -> Any:
         return None
 
 
-def _json_usage(body: bytes) -> Any:
-    try:
-        return json.loads(body).get("usage")
-    except (ValueError, AttributeError):
-        return None
+def _json_usage(parsed: Any) -> Any:
+    return parsed.get("usage") if isinstance(parsed, dict) else None
 
 
-def _json_content(body: bytes) -> str:
+def _json_content(parsed: Any) -> str:
     try:
-        return json.loads(body)["choices"][0]["message"]["content"] or ""
-    except (ValueError, KeyError, IndexError, TypeError):
+        return parsed["choices"][0]["message"]["content"] or ""
+    except (KeyError, IndexError, TypeError):
         return ""
+
+
+def _deadline(seconds: float) -> Any:
+    """A gevent timer that ends a request still waiting for its headers at the deadline (a hang, a drip).
+
+    It raises RequestDeadline, an OSError that geventhttpclient does not retry and Locust turns into a
+    failed response, so the request still becomes a sample. Only ever used inside Locust's processes.
+    """
+    import gevent
+
+    return gevent.Timeout(seconds, RequestDeadline())
+
+
+def _content_type(headers: Any) -> str:
+    value = headers.get("content-type") if headers else None
+    return value.split(";")[0].strip().lower() if isinstance(value, str) else ""
+
+
+def _not_a_stream(headers: Any) -> str:
+    """Why a 2xx answer to an event-stream request is plainly not one (an HTML page, a JSON object), or ""."""
+    kind = _content_type(headers)
+    if kind in ("text/html", "application/xhtml+xml", "application/json") or kind.endswith("+json"):
+        return f"bad response: {kind}, expected text/event-stream"
+    return ""
+
+
+def _check_body(ep: Endpoint, headers: Any, body: bytes) -> tuple[str, Any]:
+    """(error, parsed JSON) for a 2xx body: an HTML page from an API route, or JSON that does not parse."""
+    if not body:
+        return "", _UNPARSED
+    kind = _content_type(headers)
+    if kind in ("text/html", "application/xhtml+xml"):
+        return f"bad response: {kind}, expected JSON", _UNPARSED
+    if ep.stream == "json" or kind == "application/json" or kind.endswith("+json"):
+        try:
+            return "", json.loads(body)
+        except ValueError:
+            return "bad response: invalid JSON", _UNPARSED
+    return "", _UNPARSED
 
 
 def _retry_after(response: Any) -> float:

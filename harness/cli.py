@@ -50,6 +50,19 @@ def _parser() -> argparse.ArgumentParser:
                      help='add a threshold that stops the run as soon as it fails, e.g. "error_rate(*) < 5%%" (repeatable)')
     run.add_argument("--screenshot", action="store_true",
                      help="also save report.png, the report rendered by headless Chromium")
+    run.add_argument("--expect-workers", type=_positive_int, metavar="N",
+                     help="start once N workers joined, local --workers included (default --workers 0: all remote)")
+    run.add_argument("--master-bind", metavar="ADDR",
+                     help="address the master listens on for workers (default 127.0.0.1; 0.0.0.0: every interface)")
+    run.add_argument("--master-port", type=_positive_int, metavar="P", help="port the master listens on (default 5557)")
+    run.add_argument("--expect-workers-max-wait", type=_duration, default=60.0, metavar="DURATION",
+                     help="give up (exit 3) when the workers have not all joined by then (default 60s)")
+
+    worker = sub.add_parser("worker", help="Locust worker process(es) joining a `harness run` master on another host")
+    worker.add_argument("--master", required=True, metavar="HOST[:PORT]",
+                        help="the master's address as this host reaches it (port default 5557)")
+    worker.add_argument("--processes", type=_positive_int, default=1, metavar="N",
+                        help="worker processes to start (default 1; about one per CPU core)")
 
     target = sub.add_parser("target", help="run the embedded demo chatbot API alone")
     from harness.target.cli import add_arguments
@@ -88,7 +101,13 @@ def main(argv: list[str] | None = None) -> int:
         return run(RunOptions(scenario=args.scenario, host=args.host, profile=args.profile, workers=args.workers,
                               users=args.users or None, spawn_rate=args.spawn_rate, duration_s=args.duration,
                               out=args.out, thresholds=tuple(args.threshold), abort_on_fail=tuple(args.abort_on_fail),
-                              screenshot=args.screenshot))
+                              screenshot=args.screenshot, expect_workers=args.expect_workers,
+                              master_bind=args.master_bind, master_port=args.master_port,
+                              expect_workers_max_wait_s=args.expect_workers_max_wait))
+    if args.command == "worker":
+        from harness.worker import run_worker
+
+        return run_worker(args.master, args.processes)
     if args.command == "target":
         from harness.target.cli import run as run_target
 

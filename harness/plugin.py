@@ -16,6 +16,8 @@ from __future__ import annotations
 import argparse
 import gc
 import logging
+import os
+import signal
 import sys
 import time
 from datetime import datetime
@@ -27,14 +29,16 @@ from gevent import get_hub
 import httpx
 import locust
 from locust import events
-from locust.runners import STATE_MISSING, MasterRunner, WorkerRunner
+from locust.runners import STATE_MISSING, STATE_STOPPED, STATE_STOPPING, MasterRunner, WorkerRunner
 
 from harness import __version__
 from harness.accounts import Credentials, TargetUnreachable, resolve_credentials
 from harness.collector import Collector, write_json_atomic
 from harness.gate import breaker_reason, threshold_breach
+from harness.guardrails import RunCounters, abuse_refusal, cap_reason
 from harness.plan import OPTION, RunPlan
 from harness.pricing import PriceError, load_prices
+from harness.spend import batch_cost
 from harness.recorder import Recorder
 from harness.scenario import Scenario, ScenarioError, load_scenario, parse_scenario
 from harness.sources import is_loopback
@@ -130,11 +134,13 @@ class _Session:
         self.abort_reason: str | None = None
         self.stop_reason: str | None = None  # why the run ends before its time as aborted (exit 3)
         self.stopped_early: dict[str, Any] | None = None  # an abort-on-fail threshold ended it (exit 1)
+        self.spent_usd = 0.0  # estimated LLM spend of the samples received, for the guardrail
         self.started_at: float | None = None
         self.last_report: dict[str, float] = {}
         self.lost_workers: dict[str, float] = {}
         self.recorder = Recorder()
         self.closed = False
+        self.previous_handlers: dict[int, Any] = {}
 
     # --- set-up --------------------------------------------------------------------------
     def install(self) -> None:
@@ -151,6 +157,9 @@ class _Session:
             _fail(f"{options.scenario}: target.host: no host to test; pass --host URL "
                   "(or use `harness run`, which starts the embedded demo API)", 2)
         self.environment.host = host
+        refusal = abuse_refusal(scenario, host)
+        if refusal:
+            _fail(refusal, 2)
         self.scenario = scenario
         try:
             extra = from_options(getattr(options, "threshold", None) or [], getattr(options, "abort_on_fail", None) or [],
@@ -215,6 +224,9 @@ class _Session:
             events_.request.add_listener(self.recorder.on_request)
         events_.test_start.add_listener(self._on_test_start)
         events_.quitting.add_listener(self._on_quitting)
+        if self.options.headless:
+            for signum in (signal.SIGINT, signal.SIGTERM):
+                self.previous_handlers[signum] = signal.signal(signum, self._on_signal)
 
     def _copy_scenario(self, credentials: Credentials) -> None:
         text = Path(self.options.scenario).read_text(encoding="utf-8")
@@ -266,18 +278,44 @@ class _Session:
     def _end_when_due(self) -> None:
         while not self.due():
             gevent.sleep(0.2)
+        if self.finishing:
+            return  # Locust is quitting already and `_on_quitting` collects the last samples
         self.finish()
         if self.options.headless:
             self.runner.quit()
+
+    def _on_signal(self, signum: int, frame: Any) -> None:
+        """SIGINT or SIGTERM ends a headless run the way its planned end does: the users stop, the
+        last reports come in, the report is written. A second one, or one before the start, does
+        what it did before: Locust's KeyboardInterrupt, or the default (die at once).
+
+        Without this, a SIGTERM during a shape run kills the master outright (Locust installs its own
+        handler only after the shape ends), and a SIGINT quits without waiting for the workers' last
+        reports."""
+        name = signal.Signals(signum).name
+        if self.started_at is not None and self.stop_reason is None and not self.finishing:
+            self.stop_reason = f"interrupted by {name}"
+            log.warning("harness: %s: stopping the run and collecting the last samples (again to kill)", name)
+            return
+        previous = self.previous_handlers.get(signum, signal.SIG_DFL)
+        signal.signal(signum, previous)
+        if callable(previous):
+            previous(signum, frame)
+        else:
+            os.kill(os.getpid(), signum)
 
     def _on_worker_report(self, client_id: str, data: dict[str, Any]) -> None:
         self.last_report[client_id] = time.time()
         columns = data.pop(SAMPLES_KEY, None)
         if columns:
-            self.collector.add(columns, worker=client_id)
+            self._collect(columns, worker=client_id)
 
     def _flush_local(self) -> None:
-        self.collector.add(self.recorder.batch.take(), worker="local")
+        self._collect(self.recorder.batch.take(), worker="local")
+
+    def _collect(self, columns: dict[str, Any], worker: str) -> None:
+        if self.collector.add(columns, worker=worker):
+            self.spent_usd += batch_cost(columns, self.meta["spend"])
 
     def _flush_local_forever(self) -> None:
         while not self.finished:
@@ -291,7 +329,8 @@ class _Session:
                 self.stop_reason = "interrupted by the user (Ctrl-C)"
             if self.stop_reason is None and not self.finishing:
                 self.stop_reason = breaker_reason(self.scenario.breaker,
-                                                  *self.collector.recent_errors(self.scenario.breaker.window_s))
+                                                  *self.collector.recent_errors(self.scenario.breaker.window_s)
+                                                  ) or cap_reason(self.scenario.guardrails, self._counters())
                 if self.stop_reason:
                     log.warning("harness: %s: stopping the run", self.stop_reason)
             if self.is_master:
@@ -300,8 +339,16 @@ class _Session:
                     if client.state == STATE_MISSING and client.id not in self.lost_workers:
                         self.lost_workers[client.id] = time.time()
                         log.warning("harness: worker %s lost", client.id)
+                    elif client.state != STATE_MISSING and client.id in self.lost_workers:
+                        del self.lost_workers[client.id]  # it only stalled: its reports resume, nothing lost
+                        log.warning("harness: worker %s is back", client.id)
             self._write_progress()
             gevent.sleep(1.0)
+
+    def _counters(self) -> RunCounters:
+        total = self.runner.stats.total
+        return RunCounters(elapsed_s=time.time() - (self.started_at or time.time()), requests=total.num_requests,
+                           rps=total.current_rps, spend_usd=self.spent_usd)
 
     def _judge_abort_thresholds(self) -> None:
         """Every few seconds, judge the abort-on-fail thresholds on the samples on disk so far.
@@ -370,6 +417,12 @@ class _Session:
     def _on_quitting(self, **_: Any) -> None:
         if self.closed:
             return
+        running = self.runner.state not in (STATE_STOPPING, STATE_STOPPED)
+        if self.started_at is not None and not self.finishing and running:
+            # Locust quits mid-run (its own SIGTERM handler, the web UI): the workers still run, so
+            # stop them and wait for their last reports as at the planned end
+            self.finish()
+            self.abort_reason = self.abort_reason or "interrupted before the planned end"
         if not self.is_master:
             self._flush_local()
         if not self.finished and self.abort_reason is None:
@@ -409,10 +462,22 @@ class _Session:
             }
             meta["samples_written"] = self.collector.rows
             meta["samples_by_worker"] = dict(self.collector.rows_by_worker)
-            meta["lost_workers"] = [{"worker": w, "lost_at": t} for w, t in self.lost_workers.items()]
+            meta["lost_workers"] = [self._lost_worker(w, t) for w, t in self.lost_workers.items()]
             if not self.is_master:
                 meta["workers"] = 0
         write_json_atomic(self.run_dir / "run.json", meta)
+
+    def _lost_worker(self, worker: str, lost_at: float) -> dict[str, Any]:
+        """run.json `lost_workers` row: when Locust gave up on it (3 missed heartbeats), and what of it is kept."""
+        t0 = self.started_at or lost_at
+        last = self.last_report.get(worker)
+        return {
+            "worker": worker,
+            "lost_at": lost_at,
+            "at_s": round(lost_at - t0, 1),
+            "last_report_s": None if last is None else round(last - t0, 1),
+            "samples": self.collector.rows_by_worker.get(worker, 0),
+        }
 
 
 def spend_settings(scenario: Scenario) -> dict[str, Any]:

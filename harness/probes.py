@@ -35,10 +35,10 @@ log = logging.getLogger("harness")
 
 
 def probe_session(environment: Any, host: str, source: str | None, concurrency: int = 1,
-                  network_timeout: float = 30.0) -> FastHttpSession:
+                  network_timeout: float = 30.0, connection_timeout: float = 10.0) -> FastHttpSession:
     """A Locust HTTP session of a probe's own (no user), bound to `source` when given; its requests
     fire the usual request events, so every attempt is a sample."""
-    kwargs = {"concurrency": concurrency, "network_timeout": network_timeout, "connection_timeout": 10.0}
+    kwargs = {"concurrency": concurrency, "network_timeout": network_timeout, "connection_timeout": connection_timeout}
     pool = SourceBoundPool(source, **kwargs) if source else None
     return FastHttpSession(base_url=host, request_event=environment.events.request, user=None,
                            client_pool=pool, max_retries=1, **kwargs)
@@ -83,7 +83,8 @@ class ProbeRunner:
 
     # --- plumbing ------------------------------------------------------------------------
     def _session(self, source: str | None, concurrency: int = 1) -> FastHttpSession:
-        return probe_session(self.environment, self.host, source, concurrency)
+        http = self.scenario.http
+        return probe_session(self.environment, self.host, source, concurrency, http.timeout_s, http.connect_timeout_s)
 
     def _source(self) -> str | None:
         return self.sources.next() if self.loopback else None

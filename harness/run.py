@@ -16,10 +16,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
+from harness.collector import write_json_atomic
+from harness.guardrails import abuse_refusal
 from harness.plugin import REPO, STOP_FILE, new_run_dir
 from harness.scenario import Scenario, ScenarioError, load_scenario
 from harness.screenshot import MISSING_BROWSER, BrowserError, find_browser, screenshot
 from harness.thresholds import ThresholdError, from_options
+from harness.worker import DEFAULT_MASTER_PORT, check_bind, local_master_host, master_args, worker_args, workers_missing
 
 __all__ = ["RunOptions", "run", "EXIT_PASS", "EXIT_FAIL", "EXIT_USAGE", "EXIT_ABORTED"]
 
@@ -42,6 +45,21 @@ class RunOptions:
     thresholds: tuple[str, ...] = ()  # --threshold EXPR, added to the scenario's
     abort_on_fail: tuple[str, ...] = ()  # --abort-on-fail EXPR: the same, stopping the run when it fails
     screenshot: bool = False  # also save report.png (headless Chromium)
+    expect_workers: int | None = None  # --expect-workers N: start once N workers joined (local ones included)
+    master_bind: str | None = None  # --master-bind ADDR: where the master listens for workers (127.0.0.1)
+    master_port: int | None = None  # --master-port P (5557)
+    expect_workers_max_wait_s: float = 60.0  # give up (exit 3) when the workers have not all come by then
+
+
+@dataclass(frozen=True)
+class _Master:
+    """Where the master listens, and how many workers it waits for before the run starts."""
+
+    bind: str
+    port: int
+    expect: int
+    max_wait_s: float
+    remote: bool  # workers are expected from other hosts (`harness worker`)
 
 
 def run(options: RunOptions) -> int:
@@ -56,12 +74,25 @@ def run(options: RunOptions) -> int:
     missing = [f for f in options.locustfiles if not f.exists()]
     if missing:
         return _usage_error(f"{missing[0]}: locustfile not found (run from a checkout, installed with pip -e)")
-    workers = (os.cpu_count() or 1) if options.workers is None else options.workers
+    if options.workers is not None:
+        workers = options.workers
+    else:  # with --expect-workers the workers come from other hosts unless --workers asks for local ones too
+        workers = 0 if options.expect_workers is not None else (os.cpu_count() or 1)
     if workers < 0:
         return _usage_error("--workers: expected 0 (one process) or more")
+    try:
+        master = _master(options, workers)
+    except ValueError as exc:
+        return _usage_error(str(exc))
+    except OSError as exc:
+        print(f"harness: {exc}", file=sys.stderr)
+        return EXIT_ABORTED
     if options.screenshot and find_browser() is None:  # before the run, not after it
         return _usage_error(MISSING_BROWSER)
 
+    refusal = abuse_refusal(scenario, options.host or scenario.host or "http://127.0.0.1")  # embedded: loopback
+    if refusal:
+        return _usage_error(refusal)
     run_dir = new_run_dir(options.out, scenario.name).resolve()  # Locust runs with the checkout as its cwd
     with _Processes(run_dir) as procs:
         host = options.host or scenario.host
@@ -75,9 +106,17 @@ def run(options: RunOptions) -> int:
                 return EXIT_ABORTED
         print(f"harness: {scenario.name} against {host}, {workers or 'no'} worker process(es); run folder {run_dir}",
               file=sys.stderr)
-        master_code = procs.run_locust(_locust_args(options, scenario, host, run_dir), workers, options.locustfiles)
+        if master is not None and master.remote:
+            print(f"harness: master listening on {master.bind}:{master.port}, waiting up to {master.max_wait_s:g} s "
+                  f"for {master.expect} worker(s) (`harness worker --master HOST:{master.port}`)", file=sys.stderr)
+        master_code = procs.run_locust(_locust_args(options, scenario, host, run_dir), workers, options.locustfiles,
+                                       master)
+    if master is not None and master_code != 0 and _workers_did_not_come(run_dir, master):
+        return EXIT_ABORTED
     if master_code in (EXIT_USAGE, EXIT_ABORTED) and not (run_dir / "run.json").exists():
         return master_code
+    if master_code < 0:
+        _mark_killed(run_dir, -master_code)
 
     from harness.report import build_report, format_table
 
@@ -103,6 +142,24 @@ def _usage_error(message: str) -> int:
     return EXIT_USAGE
 
 
+def _mark_killed(run_dir: Path, signum: int) -> None:
+    """The master died from a signal (SIGKILL, the OOM killer) before its final run.json: say so in
+    run.json, so that the report (and `harness report` later) shows an aborted run. The missing end
+    time stays missing: the figures cover only the samples on disk."""
+    path = run_dir / "run.json"
+    try:
+        meta = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return
+    if not isinstance(meta, dict) or meta.get("ended_at") is not None:
+        return
+    name = signal.Signals(signum).name if signum in signal.valid_signals() else f"signal {signum}"
+    meta["aborted"] = True
+    meta["abort_reason"] = f"the Locust master was killed ({name}) before the end of the run"
+    write_json_atomic(path, meta)
+    print(f"harness: the Locust master was killed ({name}); reporting the samples it had written", file=sys.stderr)
+
+
 def _locust_args(options: RunOptions, scenario: Scenario, host: str, run_dir: Path) -> list[str]:
     load = scenario.load
     duration = options.duration_s or load.planned_duration_s
@@ -122,6 +179,49 @@ def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+def _master(options: RunOptions, workers: int) -> _Master | None:
+    """Local workers only: loopback, a free port. `--expect-workers`: the address and count asked for.
+
+    `ValueError` for bad usage; `OSError` when the master could not listen there."""
+    if options.expect_workers is None:
+        if options.master_bind is not None or options.master_port is not None:
+            raise ValueError("--master-bind and --master-port go with --expect-workers N")
+        return _Master("127.0.0.1", _free_port(), workers, options.expect_workers_max_wait_s, False) if workers else None
+    expect = options.expect_workers
+    if expect < 1:
+        raise ValueError(f"--expect-workers: expected 1 or more, got {expect}")
+    if workers > expect:
+        raise ValueError(f"--workers {workers} is more than --expect-workers {expect} (local workers count toward it)")
+    port = DEFAULT_MASTER_PORT if options.master_port is None else options.master_port
+    if not 1 <= port <= 65535:
+        raise ValueError(f"--master-port: expected 1-65535, got {port}")
+    bind = check_bind(options.master_bind or "127.0.0.1")
+    family = socket.AF_INET6 if ":" in bind else socket.AF_INET
+    with socket.socket(family) as s:  # a clear error now rather than a ZeroMQ trace from the master
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as ZeroMQ does
+        try:
+            s.bind((bind, port))
+        except OSError as exc:
+            raise OSError(f"--master-bind: cannot listen on {bind}:{port}: {exc.strerror or exc}") from None
+    return _Master(bind, port, expect, options.expect_workers_max_wait_s, remote=expect > workers)
+
+
+def _workers_did_not_come(run_dir: Path, master: _Master) -> bool:
+    """Locust's master gave up waiting for its workers: say so in one line, and mark the run aborted."""
+    log = run_dir / "logs" / "master.log"
+    text = log.read_text(errors="replace") if log.exists() else ""
+    reason = workers_missing(text, master.expect, master.max_wait_s, f"{master.bind}:{master.port}")
+    if reason is None:
+        return False
+    meta_path = run_dir / "run.json"
+    if meta_path.exists():
+        meta = json.loads(meta_path.read_text())
+        write_json_atomic(meta_path, {**meta, "aborted": True, "abort_reason": reason})
+    hint = f"; start them with `harness worker --master HOST:{master.port}`" if master.remote else ""
+    print(f"harness: {reason}{hint}; no load was sent (run folder {run_dir})", file=sys.stderr)
+    return True
 
 
 class _Processes:
@@ -175,18 +275,16 @@ class _Processes:
         self.children.append((name, proc, log))
         return proc
 
-    def run_locust(self, args: list[str], workers: int, locustfiles: tuple[Path, ...]) -> int:
+    def run_locust(self, args: list[str], workers: int, locustfiles: tuple[Path, ...],
+                   master_at: "_Master | None" = None) -> int:
         base = ["-f", ",".join(str(f) for f in locustfiles)]
-        if workers == 0:
+        if master_at is None:
             master = self.spawn("locust", [*base, *args])
         else:
-            port = _free_port()
-            master = self.spawn("master", [*base, *args, "--master", "--master-bind-host", "127.0.0.1",
-                                           "--master-bind-port", str(port), "--expect-workers", str(workers),
-                                           "--expect-workers-max-wait", "60"])
+            master = self.spawn("master", [*base, *args, *master_args(master_at.bind, master_at.port, master_at.expect,
+                                                                      master_at.max_wait_s)])
             for i in range(workers):
-                self.spawn(f"worker-{i + 1}", [*base, "--worker", "--master-host", "127.0.0.1",
-                                               "--master-port", str(port)])
+                self.spawn(f"worker-{i + 1}", worker_args(local_master_host(master_at.bind), master_at.port, locustfiles))
         code = self._follow(master)
         self._report_master_errors(code)
         return code

@@ -171,6 +171,26 @@ class Breaker:
     min_requests: int = 50  # fewer requests in the window are not judged
 
 
+@dataclass(frozen=True)
+class HttpSettings:
+    """How long a request may take and how much of a body is read: a hostile target cannot hang a run."""
+
+    timeout_s: float = 30.0  # whole request, connect to last byte (a slow drip ends here)
+    connect_timeout_s: float = 5.0
+    max_body_bytes: int = 16 * 1024 * 1024  # read no further; the sample is an error
+
+
+@dataclass(frozen=True)
+class Guardrails:
+    """Where abuse traffic may go besides loopback, and the hard caps of a run (None: no cap)."""
+
+    allowed_hosts: tuple[str, ...] = ()
+    max_duration_s: float | None = 4 * 3600.0
+    max_requests: int | None = None
+    max_rps: float | None = None
+    max_spend_usd: float | None = None
+
+
 SPEND_NUMBERS = {  # [spend] field -> default: what `harness cost` assumes about traffic
     "hidden_tokens": 0.0,  # system prompt + retrieved context per request, never seen by the client
     "conversations_per_day": 1000.0,
@@ -215,6 +235,8 @@ class Scenario:
     spend: SpendSettings = SpendSettings()
     thresholds: tuple[Threshold, ...] = ()  # the checklist defaults, then the scenario's own
     breaker: Breaker = Breaker()
+    guardrails: Guardrails = field(default_factory=lambda: Guardrails())
+    http: HttpSettings = HttpSettings()
     raw: dict[str, Any] = field(repr=False, default_factory=dict)
 
     def limits_by_route(self) -> dict[str, list[LimitRule]]:
@@ -338,7 +360,8 @@ def load_scenario(path: str | Path) -> Scenario:
 def parse_scenario(data: dict[str, Any], source: str = "<scenario>", base_dir: Path | None = None) -> Scenario:
     r = _Reader(source)
     r.unknown(data, {"scenario", "target", "auth", "accounts", "webhook", "endpoints", "load", "journeys", "targets",
-                     "limits", "block", "attacks", "probes", "wallet", "spend", "thresholds", "abort"}, "")
+                     "limits", "block", "attacks", "probes", "wallet", "spend", "thresholds", "abort", "guardrails",
+                     "http"}, "")
 
     meta = r.table(data, "scenario", "scenario")
     r.unknown(meta, {"name", "description"}, "scenario")
@@ -412,6 +435,8 @@ def parse_scenario(data: dict[str, Any], source: str = "<scenario>", base_dir: P
         probes=_parse_probes(r, data, limits),
         wallet=_parse_wallet(r, data, endpoints),
         breaker=_parse_breaker(r, data),
+        guardrails=_parse_guardrails(r, data),
+        http=_parse_http(r, data),
         spend=_parse_spend(r, data),
         name=name,
         path=Path(source) if source != "<scenario>" else None,
@@ -731,3 +756,44 @@ def _parse_breaker(r: _Reader, data: dict[str, Any]) -> Breaker:
         raise r.fail("abort.error_rate", f"expected a share of failed requests in (0, 1] (1 = off), got {rate!r}")
     return Breaker(error_rate=rate, window_s=r.duration(t.get("window", 10), "abort.window"),
                    min_requests=r.whole(t, "min_requests", "abort.min_requests", 50, minimum=1))
+
+
+def _parse_guardrails(r: _Reader, data: dict[str, Any]) -> Guardrails:
+    t = r.table(data, "guardrails", "guardrails")
+    r.unknown(t, {"allowed_hosts", "max_duration", "max_requests", "max_rps", "max_spend_usd"}, "guardrails")
+    hosts = r.get(t, "allowed_hosts", "guardrails.allowed_hosts", list, [])
+    for i, host in enumerate(hosts):
+        if not isinstance(host, str) or not re.fullmatch(r"[A-Za-z0-9.:-]+", host):
+            raise r.fail(f"guardrails.allowed_hosts[{i}]", f"expected a host name or address like staging.example.com, "
+                                                            f"got {host!r}")
+    return Guardrails(
+        allowed_hosts=tuple(h.lower() for h in hosts),
+        max_duration_s=r.duration(t.get("max_duration", "4h"), "guardrails.max_duration"),
+        max_requests=r.whole(t, "max_requests", "guardrails.max_requests", 0, minimum=1) if "max_requests" in t else None,
+        max_rps=r.number(t, "max_rps", "guardrails.max_rps", 0, minimum=0.001) if "max_rps" in t else None,
+        max_spend_usd=(r.number(t, "max_spend_usd", "guardrails.max_spend_usd", 0, minimum=0.0)
+                       if "max_spend_usd" in t else None),
+    )
+
+
+_SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(B|KB|MB|GB|KiB|MiB|GiB)?\s*$")
+_SIZE_UNITS = {"B": 1, "KB": 10**3, "MB": 10**6, "GB": 10**9, "KiB": 2**10, "MiB": 2**20, "GiB": 2**30}
+
+
+def _parse_http(r: _Reader, data: dict[str, Any]) -> HttpSettings:
+    """`[http]`: the per-request deadline, the connect timeout and the body cap."""
+    t = r.table(data, "http", "http")
+    r.unknown(t, {"timeout", "connect_timeout", "max_body_bytes"}, "http")
+    size: Any = t.get("max_body_bytes", HttpSettings.max_body_bytes)
+    m = _SIZE.match(size) if isinstance(size, str) else None
+    if isinstance(size, int) and not isinstance(size, bool):
+        max_bytes = size
+    elif m:
+        max_bytes = int(float(m.group(1)) * _SIZE_UNITS[m.group(2) or "B"])
+    else:
+        raise r.fail("http.max_body_bytes", f'expected a size like 16777216 or "16 MiB", got {size!r}')
+    if max_bytes < 1024:
+        raise r.fail("http.max_body_bytes", f'expected at least 1024 bytes (e.g. "16 MiB"), got {size!r}')
+    return HttpSettings(timeout_s=r.duration(t.get("timeout", "30s"), "http.timeout"),
+                        connect_timeout_s=r.duration(t.get("connect_timeout", "5s"), "http.connect_timeout"),
+                        max_body_bytes=max_bytes)

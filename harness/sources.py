@@ -15,7 +15,10 @@ from urllib.parse import urlsplit
 
 from geventhttpclient.client import HTTPClient, HTTPClientPool
 
-__all__ = ["is_loopback", "SourceAddresses", "source_addresses", "bind_user", "SourceBoundPool"]
+from harness.plan import RunPlan
+
+__all__ = ["is_loopback", "SourceAddresses", "source_addresses", "bind_user", "SourceBoundPool",
+           "use_http_settings"]
 
 SPACES = {"legit": 0, "attack": 60, "probe": 120, "wallet": 180}  # second octet bands, so purposes never share an address
 
@@ -81,3 +84,15 @@ def bind_user(user: Any, source: str) -> None:
     """Make a FastHttpUser's connections come from `source` (call before its first request)."""
     agent = user.client.client
     agent.clientpool = SourceBoundPool(source, **agent.clientpool.client_args)
+
+
+def use_http_settings(user: Any, environment: Any) -> None:
+    """Give a FastHttpUser the scenario's `[http]` timeouts: call before its __init__, which builds the client.
+
+    The socket timeouts bound the connect and each read; the request's whole deadline is kept by
+    harness.calls, which a slow drip cannot reset.
+    """
+    plan = RunPlan.from_environment(environment)
+    if plan is not None:
+        user.network_timeout = plan.scenario.http.timeout_s
+        user.connection_timeout = plan.scenario.http.connect_timeout_s

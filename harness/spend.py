@@ -384,6 +384,22 @@ def price_of(block: Mapping[str, Any]) -> Price | None:
     return Price(str(p.get("model") or block.get("model") or "unknown"), *values)
 
 
+def batch_cost(columns: Mapping[str, Sequence[Any]], block: Mapping[str, Any]) -> float:
+    """USD of one batch of sample columns as the master receives it (for the spend guardrail).
+
+    Same rules as the report: probes and blocked requests cost nothing, hidden tokens are added to
+    rows counted by estimate."""
+    price = price_of(block)
+    roles = np.asarray(columns.get("role", ()), dtype=object)
+    if price is None or roles.size == 0:
+        return 0.0
+    billed = (roles != "probe") & ~np.asarray(columns["blocked"], dtype=bool)
+    estimated = np.asarray(columns["token_source"], dtype=object) == "estimate"
+    hidden = np.where(estimated, float(block.get("hidden_tokens") or 0.0), 0.0)
+    costs = request_costs(price, columns["input_tokens"], columns["output_tokens"], columns["cached_tokens"], hidden)
+    return float(costs[billed].sum())
+
+
 @dataclass(frozen=True)
 class _Billable:
     """The rows that can cost money (LLM routes, or any row with tokens), as billed."""

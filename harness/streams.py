@@ -9,7 +9,10 @@ from __future__ import annotations
 import json
 import time
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterator, NamedTuple
+from typing import Any, Callable, Iterable, NamedTuple
+
+from harness.bodies import BodyError, size_text
+from harness.recorder import describe_exception
 
 __all__ = ["StreamResult", "TokenUsage", "read_stream", "parse_usage"]
 
@@ -75,7 +78,7 @@ def _detail(usage: dict, table: str, key: str) -> int:
     return value if _count(value) else 0
 
 
-def read_stream(lines: Iterator[bytes], fmt: str, t0: float, clock: Callable[[], float] = time.perf_counter,
+def read_stream(lines: Iterable[bytes], fmt: str, t0: float, clock: Callable[[], float] = time.perf_counter,
                 max_bytes: int = 16 * 1024 * 1024) -> StreamResult:
     """Consume an event stream given as lines that keep their newline (b"" means the body ended).
 
@@ -83,6 +86,8 @@ def read_stream(lines: Iterator[bytes], fmt: str, t0: float, clock: Callable[[],
 
     fmt "sse-openai": `data: {chat.completion.chunk}` events ending in `data: [DONE]`;
     fmt "sse": any `data:` event is one content chunk, the stream ends when the server closes it.
+
+    A last line without its newline is a stream cut mid-event; more than `max_bytes` is cut there.
     """
     result = StreamResult()
     try:
@@ -94,9 +99,13 @@ def read_stream(lines: Iterator[bytes], fmt: str, t0: float, clock: Callable[[],
                 result.ttfb_ms = (now - t0) * 1000
             result.bytes_read += len(raw)
             if result.bytes_read > max_bytes:
-                result.error = f"stream: body over {max_bytes} bytes"
+                result.error = f"stream: body over {size_text(max_bytes)}: cut"
+                result.bytes_read = max_bytes  # what is past the cap is dropped unread
                 break
             line = raw.rstrip(b"\r\n")
+            if not raw.endswith(b"\n") and line.replace(b" ", b"") != b"data:[DONE]":  # [DONE] needs no newline
+                result.error = "stream: cut mid-event"
+                break
             if not line.startswith(b"data:"):
                 continue  # comments, event:, id:, retry: and blank separators
             data = line[5:].strip()
@@ -125,7 +134,13 @@ def read_stream(lines: Iterator[bytes], fmt: str, t0: float, clock: Callable[[],
                 if piece:
                     _add_content(result, piece, now, t0)
     except Exception as exc:  # a cut connection surfaces here as the client's own exception
-        result.error = f"stream: connection broken ({type(exc).__name__})"
+        reason = str(exc) if isinstance(exc, BodyError) else describe_exception(exc, 200)
+        if reason.startswith("timeout"):
+            result.error = f"stream: {reason}"
+        elif getattr(lines, "pending", b""):  # it broke off inside a line
+            result.error = "stream: cut mid-event"
+        else:
+            result.error = f"stream: cut between events ({reason})"
     result.end_ms = (clock() - t0) * 1000
     if not result.error and fmt == "sse-openai" and not result.done:
         result.error = "stream: ended without [DONE]"

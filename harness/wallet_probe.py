@@ -45,9 +45,11 @@ class WalletProber:
         self.wallet = wallet
         self.scenario = plan.scenario
         source = source_addresses(environment, "wallet").next() if is_loopback(host) else None
-        timeout = 120.0  # a long reply streams for a while
-        self.api = ApiClient(probe_session(environment, host, source, network_timeout=timeout), plan.scenario,
-                             role="probe")
+        timeout = max(120.0, plan.scenario.http.timeout_s)  # a long reply streams for a while
+        self.api = ApiClient(probe_session(environment, host, source, network_timeout=timeout,
+                                           connection_timeout=plan.scenario.http.connect_timeout_s),
+                             plan.scenario, role="probe")
+        self.api.timeout_s = timeout
         self.api.source_ip = source or ""
         accounts = account_pools(plan.credentials, plan.scenario)[1]
         if self.scenario.endpoints[wallet.route].auth and accounts:

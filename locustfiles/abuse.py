@@ -28,7 +28,7 @@ from harness.plan import RunPlan  # noqa: E402
 from harness.probes import ProbeRunner  # noqa: E402
 from harness.wallet_probe import WalletProber  # noqa: E402
 from harness.signing import sign  # noqa: E402
-from harness.sources import bind_user, is_loopback, source_addresses  # noqa: E402
+from harness.sources import bind_user, is_loopback, source_addresses, use_http_settings  # noqa: E402
 
 COMMON_PASSWORDS = ["Password1!", "Summer2026!", "Welcome123", "Qwerty!23", "Coaching2026"]
 ROLE_HEADERS = ("X-User-Role", "X-Role")
@@ -39,6 +39,10 @@ class _Attack(FastHttpUser):
 
     abstract = True
     attack = ""
+
+    def __init__(self, environment: Any) -> None:
+        use_http_settings(self, environment)
+        super().__init__(environment)
 
     def on_start(self) -> None:
         plan = RunPlan.from_environment(self.environment)

@@ -25,7 +25,7 @@ from harness.calls import ApiClient  # noqa: E402
 from harness.plan import RunPlan  # noqa: E402
 from harness.shape import ScenarioShape  # noqa: E402,F401  (Locust picks the shape up from this module)
 from harness.signing import sign  # noqa: E402
-from harness.sources import bind_user, is_loopback, source_addresses  # noqa: E402
+from harness.sources import bind_user, is_loopback, source_addresses, use_http_settings  # noqa: E402
 
 DEFAULT_MESSAGES = [
     "How do I price my first coaching package?",
@@ -40,6 +40,10 @@ class _Journey(FastHttpUser):
     abstract = True
     journey = ""
     default_think_time = (1.0, 3.0)
+
+    def __init__(self, environment: Any) -> None:
+        use_http_settings(self, environment)
+        super().__init__(environment)
 
     def on_start(self) -> None:
         plan = RunPlan.from_environment(self.environment)

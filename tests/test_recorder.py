@@ -5,10 +5,13 @@ Locust itself is not imported here: importing it monkey-patches this whole proce
 
 from __future__ import annotations
 
+import errno
 import math
 from dataclasses import dataclass
 
-from harness.recorder import Recorder, describe_exception
+import pytest
+
+from harness.recorder import Recorder, RequestDeadline, describe_exception
 
 START = 1_796_000_000.25
 URL = "http://127.0.0.1:8123/api/conversations/conv_1?token=s3cr3t"
@@ -75,14 +78,14 @@ def test_error_from_context_wins_over_the_exception():
 def test_exception_without_a_response_is_a_connection_error():
     row = record(response=None, response_time=3001.0, response_length=None,
                  exception=ConnectionRefusedError(f"cannot connect to {URL}"))
-    assert row["error"] == "connection: ConnectionRefusedError"
+    assert row["error"] == "connection: refused"
     assert row["status"] == 0
     assert row["response_bytes"] == 0
 
 
 def test_exception_with_status_zero_response_is_a_connection_error():
     row = record(response=FakeResponse(0), exception=TimeoutError())
-    assert row["error"] == "connection: TimeoutError"
+    assert row["error"] == "timeout: no response"
     assert row["status"] == 0
 
 
@@ -120,4 +123,78 @@ def test_describe_exception():
     assert describe_exception(None, 200) == ""
     assert describe_exception(None, 0) == ""
     assert describe_exception(ValueError(URL), 404) == "http 404"
-    assert describe_exception(ConnectionResetError(URL), 0) == "connection: ConnectionResetError"
+    assert describe_exception(ConnectionResetError(URL), 0) == "connection: reset by peer"
+
+
+# geventhttpclient's and gevent's exceptions, by the names the mapping recognises (importing them here
+# would import gevent into the test process)
+class HTTPParseError(Exception):
+    pass
+
+
+class HTTPConnectionClosed(HTTPParseError):
+    pass
+
+
+class RetriesExceeded(Exception):
+    def __init__(self, url: str, *args: object, original: BaseException | None = None) -> None:
+        super().__init__(url, *args)
+        self.original = original
+
+
+class LocustBadStatusCode(Exception):
+    pass
+
+
+class Timeout(BaseException):  # gevent.Timeout is a BaseException
+    pass
+
+
+def raised_in(function_name: str, exc: BaseException) -> BaseException:
+    """`exc` with a traceback through a function of that name (geventhttpclient's connect is `_create_socket`)."""
+    namespace: dict = {}
+    exec(f"def {function_name}(e):\n    raise e", namespace)
+    try:
+        namespace[function_name](exc)
+    except BaseException as caught:
+        return caught
+    raise AssertionError("not raised")
+
+
+def chained(outer: BaseException, inner: BaseException) -> BaseException:
+    """`outer` raised while handling `inner`, as geventhttpclient does."""
+    try:
+        try:
+            raise inner
+        except BaseException:
+            raise outer
+    except BaseException as caught:
+        return caught
+
+
+@pytest.mark.parametrize("exception, status, reason", [
+    (TimeoutError("timed out"), 0, "timeout: no response within 2 s"),
+    (RetriesExceeded(URL, 0, original=TimeoutError("timed out")), 0, "timeout: no response within 2 s"),
+    (RetriesExceeded(URL, 0, original=Timeout()), 0, "timeout: no response within 2 s"),
+    (RequestDeadline(), 0, "timeout: no response within 2 s"),
+    (TimeoutError("timed out"), 200, "timeout: response not complete within 2 s"),
+    (raised_in("_create_socket", TimeoutError("timed out")), 0, "timeout: no connection within 5 s"),
+    (raised_in("_create_socket", RequestDeadline()), 0, "timeout: no response within 2 s"),  # the whole deadline
+    (ConnectionResetError(errno.ECONNRESET, "Connection reset by peer"), 0, "connection: reset by peer"),
+    (chained(HTTPConnectionClosed("connection closed."), ConnectionResetError(errno.ECONNRESET, "reset")), 0,
+     "connection: reset by peer"),
+    (ConnectionRefusedError(errno.ECONNREFUSED, "Connection refused"), 0, "connection: refused"),
+    (BrokenPipeError(errno.EPIPE, "Broken pipe"), 0, "connection: closed by peer while sending"),
+    (HTTPParseError("Expected HTTP/, RTSP/ or ICE/", 8), 0, "bad response: not HTTP"),
+    (HTTPParseError("Invalid header value char", 10), 0, "bad response: malformed HTTP"),
+    (HTTPConnectionClosed("connection closed."), 0, "connection: closed without a response"),
+    (HTTPParseError("Invalid EOF state", 14), 0, "connection: closed without a response"),
+    (HTTPParseError("Incomplete response."), 200, "connection: closed mid-response"),
+    (OSError(errno.EHOSTUNREACH, "No route to host"), 0, "connection: no route to host"),
+    (LocustBadStatusCode(URL, 503), 503, "http 503"),
+    (RuntimeError(URL), 0, "connection: RuntimeError"),
+])
+def test_reasons_for_what_a_hostile_target_does(exception, status, reason):
+    got = describe_exception(exception, status, timeout_s=2.0, connect_timeout_s=5.0)
+    assert got == reason
+    assert "http://" not in got and "s3cr3t" not in got

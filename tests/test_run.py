@@ -125,27 +125,29 @@ def test_exact_percentiles_match_injected_truth_where_locust_rounding_misleads(
     meta = read_json(run_dir / "run.json")
     endpoints = summary["endpoints"]
 
-    # What a client can observe is the injected delay plus the loopback round trip: take that floor
-    # from the same run, as the median of a route with nothing injected (about a millisecond here).
-    floor = endpoints["me"]["p50_ms"]
-    assert 0 < floor < 5
+    # What a client can observe is the injected delay plus the round trip through loopback, the demo
+    # API and the load generator. Take that overhead from the same run, at the same percentile, from
+    # a route with nothing injected (`me`: about a millisecond at p50, a few under a loaded machine).
+    overhead = {key: endpoints["me"][key] for key in ("p50_ms", "p95_ms", "p99_ms")}
+    assert 0 < overhead["p50_ms"] < 5
 
-    def close(measured: float, injected: float, slack_ms: float = 3.0) -> bool:
-        truth = injected + floor
-        return injected <= measured <= truth + max(0.02 * truth, slack_ms)
+    # p99 of about 440 requests is the fifth slowest: a timer that fired a few ms late on the server or
+    # a stall of the load generator shows there and not in `me`, so the tail gets 8 ms rather than 3
+    slack = {"p50_ms": 3.0, "p95_ms": 3.0, "p99_ms": 8.0}
 
-    # p99 of about 440 requests is the fifth slowest: one load-generator stall of a few ms (a
-    # collector pass, the stop message) shows there, so it gets 6 ms of slack instead of 3
+    def close(measured: float, injected: float, key: str) -> bool:
+        truth = injected + overhead[key]
+        return injected <= measured <= truth + max(0.02 * truth, slack[key])
+
     constant = endpoints["conversations"]
     assert constant["latency_samples"] > 400  # enough that p99 is not just the run's one slowest request
-    for key, slack in (("p50_ms", 3.0), ("p95_ms", 3.0), ("p99_ms", 6.0)):
-        assert close(constant[key], 120.0, slack), (key, constant[key])
+    for key in ("p50_ms", "p95_ms", "p99_ms"):
+        assert close(constant[key], 120.0, key), (key, constant[key], overhead)
 
     mixed = endpoints["conversation"]
     assert mixed["latency_samples"] > 400
-    assert close(mixed["p50_ms"], 100.0), mixed["p50_ms"]
-    assert close(mixed["p95_ms"], 500.5), mixed["p95_ms"]
-    assert close(mixed["p99_ms"], 500.5, 6.0), mixed["p99_ms"]
+    for key, injected in (("p50_ms", 100.0), ("p95_ms", 500.5), ("p99_ms", 500.5)):
+        assert close(mixed[key], injected, key), (key, mixed[key], overhead)
 
     # the harness puts p95 on the right side of the 500 ms target; Locust's rounding does not
     assert mixed["p95_ms"] > 500

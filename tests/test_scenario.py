@@ -282,6 +282,11 @@ BAD = [
     pytest.param(with_change(("wallet", "prompt_cap_tokens"), 512),
                  "x.toml: wallet.prompt_cap_tokens: expected from prompt_start_tokens (1024) to 2000000, got 512",
                  id="wallet-cap-below-start"),
+    pytest.param(with_change(("guardrails", "allowed_hosts"), ["https://x.example"]),
+                 "x.toml: guardrails.allowed_hosts[0]: expected a host name or address like staging.example.com, "
+                 "got 'https://x.example'", id="allowed-host-is-a-url"),
+    pytest.param(with_change(("guardrails", "max_requests"), 0),
+                 "x.toml: guardrails.max_requests: expected a whole number >= 1, got 0", id="max-requests-zero"),
     pytest.param(with_change(("wallet", "budget"), 5),
                  "x.toml: wallet.budget: unknown field (expected one of: max_tokens_field, output_ask_tokens,",
                  id="wallet-unknown-field"),
@@ -364,3 +369,28 @@ def test_circuit_breaker_defaults_and_settings():
     assert s.breaker == Breaker(error_rate=0.2, window_s=5.0, min_requests=20)
     assert error_of(minimal(abort={"error_rate": 0})) == (
         "x.toml: abort.error_rate: expected a share of failed requests in (0, 1] (1 = off), got 0.0")
+
+
+def test_http_limits_defaults_and_settings():
+    from harness.scenario import HttpSettings
+
+    assert parse_scenario(minimal()).http == HttpSettings(timeout_s=30.0, connect_timeout_s=5.0,
+                                                         max_body_bytes=16 * 1024 * 1024)
+    s = parse_scenario(minimal(http={"timeout": "2s", "connect_timeout": 0.5, "max_body_bytes": "1 MiB"}))
+    assert s.http == HttpSettings(timeout_s=2.0, connect_timeout_s=0.5, max_body_bytes=1024 * 1024)
+    assert parse_scenario(minimal(http={"max_body_bytes": 65536})).http.max_body_bytes == 65536
+    assert parse_scenario(minimal(http={"max_body_bytes": "2MB"})).http.max_body_bytes == 2_000_000
+
+
+@pytest.mark.parametrize("http, expected", [
+    ({"timeout": "soon"}, 'x.toml: http.timeout: expected a duration like 90, "90s", "2m" or "1m30s", got \'soon\''),
+    ({"connect_timeout": 0}, "x.toml: http.connect_timeout: expected a positive duration, got 0"),
+    ({"max_body_bytes": "16 megs"}, 'x.toml: http.max_body_bytes: expected a size like 16777216 or "16 MiB", '
+                                    "got '16 megs'"),
+    ({"max_body_bytes": 100}, 'x.toml: http.max_body_bytes: expected at least 1024 bytes (e.g. "16 MiB"), got 100'),
+    ({"max_body_bytes": True}, 'x.toml: http.max_body_bytes: expected a size like 16777216 or "16 MiB", got True'),
+    ({"read_timeout": "5s"}, "x.toml: http.read_timeout: unknown field (expected one of: connect_timeout, "
+                             "max_body_bytes, timeout)"),
+])
+def test_bad_http_limits_name_the_field(http, expected):
+    assert error_of(minimal(http=http)) == expected

@@ -8,6 +8,7 @@ from collections.abc import Iterator
 
 import pytest
 
+from harness.bodies import BodyError, LineReader, read_body, size_text
 from harness.streams import TokenUsage, parse_usage, read_stream
 
 T0 = 100.0
@@ -137,8 +138,7 @@ def test_connection_cut_mid_stream_keeps_what_arrived():
     clock = FakeClock(100.1, 100.11, 100.2, 100.21, 100.9)
     result = read_stream(broken(lines, ConnectionResetError(104, "Connection reset by peer")), "sse-openai", T0,
                          clock=clock)
-    assert result.error == "stream: connection broken (ConnectionResetError)"
-    assert "reset by peer" not in result.error
+    assert result.error == "stream: cut between events (connection: reset by peer)"
     assert result.content == "Hello"
     assert result.chunks == 2
     assert result.ttft_ms == pytest.approx(100.0)
@@ -147,7 +147,7 @@ def test_connection_cut_mid_stream_keeps_what_arrived():
 
 def test_connection_cut_before_any_byte_leaves_first_byte_unset():
     result = read_stream(broken([], TimeoutError()), "sse-openai", T0, clock=FakeClock(102.0))
-    assert result.error == "stream: connection broken (TimeoutError)"
+    assert result.error == "stream: timeout: response not complete"
     assert math.isnan(result.ttfb_ms) and math.isnan(result.ttft_ms)
     assert result.end_ms == pytest.approx(2000.0)
     assert result.bytes_read == 0
@@ -182,9 +182,9 @@ def test_body_over_max_bytes_is_cut():
     lines = [line] * 10 + [b"data: [DONE]\n"]
     result = read_stream(iter(lines), "sse-openai", 0.0, clock=FakeClock(*[0.01 * i for i in range(1, 20)]),
                          max_bytes=len(line) * 3 + 1)
-    assert result.error == f"stream: body over {len(line) * 3 + 1} bytes"
+    assert result.error == f"stream: body over {len(line) * 3 + 1} bytes: cut"
     assert result.chunks == 3  # the line that crosses the cap is not parsed
-    assert result.bytes_read == len(line) * 4
+    assert result.bytes_read == len(line) * 3 + 1  # what is past the cap is dropped
     assert result.done is False
 
 
@@ -229,3 +229,182 @@ def test_last_token_time_and_gaps_between_content_chunks():
     assert result.ttlt_ms == pytest.approx(230.0)  # " there" at 100.230; the usage and [DONE] come later
     assert result.gaps_ms == pytest.approx([10.0, 20.0])  # 200 -> 210 -> 230: chunks - 1 gaps
     assert result.end_ms == pytest.approx(300.0)
+
+
+# --- bodies read as they arrive, bounded in bytes and time (harness.bodies) ----------------------------
+
+
+class FakeSock:
+    """A socket whose reads are scripted: bytes, or an exception to raise."""
+
+    def __init__(self, reads: list, timeout: float = 30.0) -> None:
+        self.reads = list(reads)
+        self.timeout = timeout
+        self.timeouts: list[float] = []
+
+    def gettimeout(self) -> float:
+        return self.timeout
+
+    def settimeout(self, value: float) -> None:
+        self.timeout = value
+        self.timeouts.append(value)
+
+    def recv(self, n: int) -> bytes:
+        item = self.reads.pop(0)
+        if isinstance(item, BaseException):
+            raise item
+        return item
+
+
+class FakeRaw:
+    """What `chunks` uses of geventhttpclient's response: a body buffer, the socket, the parser's feed."""
+
+    block_size = 4096
+
+    def __init__(self, reads: list, length: int | None = None, buffered: bytes = b"") -> None:
+        self._body_buffer = bytearray(buffered)
+        self._sock: FakeSock | None = FakeSock(reads)
+        self.sock = self._sock
+        self.length = length  # None: the body ends when the server closes
+        self.got = len(buffered)
+        self.message_complete = False
+        self.released = False
+
+    def feed(self, data: bytes) -> None:
+        if not data and self.length is not None:
+            raise ValueError("Incomplete response.")
+        self._body_buffer += data
+        self.got += len(data)
+        if not data or (self.length is not None and self.got >= self.length):
+            self.message_complete = True
+            self.release()
+
+    def release(self) -> None:
+        self._sock = None
+        self.released = True
+
+
+def test_chunks_hand_over_each_read_and_restore_the_socket_timeout():
+    from harness.bodies import chunks
+
+    raw = FakeRaw([b"lo, ", b"world"], length=12, buffered=b"Hel")
+    assert list(chunks(raw, deadline=10.0, timeout_s=2.0, clock=lambda: 9.0)) == [b"Hel", b"lo, ", b"world"]
+    assert raw.message_complete and raw.released
+    assert raw.sock.timeouts == [1.0, 30.0, 1.0, 30.0]  # each read waits at most until the deadline
+
+
+def test_chunks_stop_at_the_deadline_however_slowly_bytes_drip():
+    from harness.bodies import chunks
+
+    times = iter([0.0, 0.5, 1.0, 1.5, 2.0])
+    raw = FakeRaw([b"{", b"\"", b"a", b"b"], length=1000)  # a byte per read, forever
+    with pytest.raises(BodyError, match=r"^timeout: response not complete within 2 s$"):
+        list(chunks(raw, deadline=2.0, timeout_s=2.0, clock=lambda: next(times)))
+    assert raw.released  # an unfinished body closes its connection
+
+
+def test_chunks_turn_a_read_timeout_into_the_deadline_reason():
+    from harness.bodies import chunks
+
+    raw = FakeRaw([TimeoutError("timed out")], length=10)
+    with pytest.raises(BodyError, match="timeout: response not complete within 0.5 s"):
+        list(chunks(raw, deadline=1.0, timeout_s=0.5, clock=lambda: 0.0))
+    assert raw.released
+
+
+def test_chunks_pass_a_broken_connection_on():
+    from harness.bodies import chunks
+
+    raw = FakeRaw([b"abc", ConnectionResetError(104, "Connection reset by peer")], length=10)
+    source = chunks(raw, deadline=1.0, timeout_s=1.0, clock=lambda: 0.0)
+    assert next(source) == b"abc"
+    with pytest.raises(ConnectionResetError):
+        next(source)
+    assert raw.released
+
+
+def test_line_reader_splits_across_reads_and_keeps_a_cut_tail():
+    reader = LineReader(iter([b"data: a\nda", b"ta: b\n\nda", b"ta: {\"cho"]), max_line=1000)
+    assert list(reader) == [b"data: a\n", b"data: b\n", b"\n", b"data: {\"cho"]
+
+
+def test_line_reader_keeps_what_was_pending_when_the_reads_break_off():
+    reader = LineReader(broken([b"data: a\n", b"data: {\"cho"], ConnectionResetError()), max_line=1000)
+    lines = iter(reader)
+    assert next(lines) == b"data: a\n"
+    with pytest.raises(ConnectionResetError):
+        next(lines)
+    assert reader.pending == b"data: {\"cho"
+
+
+def test_line_reader_hands_over_an_endless_line_unfinished():
+    endless = (b"x" * 4096 for _ in range(10_000))  # 40 MB, never a newline
+    lines = iter(LineReader(endless, max_line=10_000))
+    assert len(next(lines)) == 12_288  # the cap plus less than one read, never the whole line
+
+
+def test_stream_closed_inside_an_event_is_cut_mid_event():
+    body = [chunk("Hel"), b"\n", chunk("lo")[:20]]  # the last event stops half-way, then the body ends
+    result = read_stream(LineReader(iter(body), 1000), "sse-openai", 0.0, clock=FakeClock(0.1, 0.2, 0.3, 0.4))
+    assert result.error == "stream: cut mid-event"
+    assert result.content == "Hel"  # what arrived whole is kept
+
+
+def test_stream_broken_off_inside_an_event_is_cut_mid_event():
+    reads = broken([chunk("Hel") + b"\n", chunk("lo")[:20]], ValueError("Incomplete response."))
+    result = read_stream(LineReader(reads, 1000), "sse-openai", 0.0, clock=FakeClock(0.1, 0.2, 0.3, 0.4))
+    assert result.error == "stream: cut mid-event"
+
+
+def test_stream_broken_off_between_events_names_the_cause():
+    reads = broken([chunk("Hel") + b"\n"], ConnectionResetError(104, "Connection reset by peer"))
+    result = read_stream(LineReader(reads, 1000), "sse-openai", 0.0, clock=FakeClock(0.1, 0.2, 0.3, 0.4))
+    assert result.error == "stream: cut between events (connection: reset by peer)"
+
+
+def test_stream_past_its_deadline_is_a_timeout_even_mid_event():
+    reads = broken([chunk("slow")[:9]], BodyError("timeout: response not complete within 2 s"))
+    result = read_stream(LineReader(reads, 1000), "sse-openai", 0.0, clock=FakeClock(0.1, 2.0))
+    assert result.error == "stream: timeout: response not complete within 2 s"
+
+
+def test_done_without_its_newline_still_ends_the_stream():
+    result = read_stream(LineReader(iter([chunk("ok"), b"\n", b"data: [DONE]"]), 1000), "sse-openai", 0.0,
+                         clock=lambda: 0.0)
+    assert result.error == "" and result.done
+
+
+def test_one_endless_data_line_is_cut_at_the_cap():
+    endless = iter([b"data: "] + [b"x" * 4096] * 10_000)
+    result = read_stream(LineReader(endless, 65_536), "sse-openai", 0.0, clock=lambda: 0.0, max_bytes=65_536)
+    assert result.error == "stream: body over 64 KiB: cut"
+    assert result.bytes_read == 65_536
+
+
+def test_read_body_keeps_at_most_the_cap():
+    body, error, received = read_body(iter([b"x" * 600] * 4), max_bytes=1024)
+    assert error == "body over 1 KiB: cut"
+    assert len(body) <= 1024 and received == 1200  # stopped at the read that crossed the cap
+    assert read_body(iter([b"{}"]), 1024) == (b"{}", "", 2)
+
+
+def test_read_body_decodes_gzip_and_caps_what_it_inflates_to():
+    import gzip
+    import zlib
+
+    text = b'{"ok": true}'
+    assert read_body(iter([gzip.compress(text)]), 1024, "gzip")[:2] == (text, "")
+    assert read_body(iter([zlib.compress(text)]), 1024, "deflate")[:2] == (text, "")
+    raw_deflate = zlib.compressobj(wbits=-zlib.MAX_WBITS)
+    assert read_body(iter([raw_deflate.compress(text) + raw_deflate.flush()]), 1024, "deflate")[:2] == (text, "")
+    bomb = gzip.compress(b"0" * 10_000_000)  # 10 MB from about 10 KB
+    body, error, received = read_body(iter([bomb]), 65_536, "gzip")
+    assert error == "body over 64 KiB: cut" and len(body) == 65_536 and received < 65_536
+    assert read_body(iter([b"not gzip"]), 1024, "gzip")[1] == "bad response: body is not valid gzip"
+    assert read_body(iter([b"x"]), 1024, "br")[1] == "bad response: content-encoding br was not asked for"
+
+
+@pytest.mark.parametrize("n, text", [(16 * 2**20, "16 MiB"), (2**20, "1 MiB"), (65_536, "64 KiB"),
+                                     (1_000_000, "1000000 bytes"), (2**30, "1 GiB")])
+def test_size_text(n, text):
+    assert size_text(n) == text

@@ -1,0 +1,182 @@
+"""Bad days: a worker killed mid-run, the master interrupted or killed. Real processes throughout.
+
+Each test runs `harness run` as a command against a demo API of its own, signals one of the Locust
+processes it started (found as the harness's children by their command lines), and then checks the
+run folder: what reached the master is on disk, and the report says what happened.
+"""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import psutil
+import pyarrow.parquet as pq
+import pytest
+
+from harness.samples import read_samples
+from tests.helpers import REPO, only_run_dir, read_json, run_harness
+
+
+def start_run(out: Path, host: str, *args: str) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "harness", "run", "scenarios/smoke.toml", "--host", host, "--out", str(out), *args],
+        cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, stdin=subprocess.DEVNULL,
+    )
+
+
+def wait_for_progress(out: Path, ready: Callable[[dict[str, Any]], bool], timeout: float = 90) -> dict[str, Any]:
+    """The run's progress.json once `ready` holds for it."""
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        time.sleep(0.5)
+        for path in out.glob("*/progress.json"):
+            try:
+                progress = json.loads(path.read_text())
+            except ValueError:
+                continue
+            if ready(progress):
+                return progress
+    raise AssertionError("the run never got going")
+
+
+def locust_process(harness: subprocess.Popen[str], role: str) -> psutil.Process:
+    """The first of the harness's Locust processes whose command line has `role` (--master, --worker)."""
+    for child in psutil.Process(harness.pid).children(recursive=True):
+        try:
+            if role in child.cmdline():
+                return child
+        except psutil.NoSuchProcess:
+            continue
+    raise AssertionError(f"no {role} process under the harness")
+
+
+def finish(harness: subprocess.Popen[str], timeout: float = 120) -> str:
+    """Wait for `harness run` to end by itself and return its stderr; kill it if it hangs."""
+    try:
+        _, stderr = harness.communicate(timeout=timeout)
+    finally:
+        if harness.poll() is None:
+            harness.kill()
+            harness.communicate()
+    return stderr
+
+
+def alive(processes: list[psutil.Process]) -> list[psutil.Process]:
+    def running(p: psutil.Process) -> bool:
+        try:
+            return p.is_running() and p.status() != psutil.STATUS_ZOMBIE
+        except psutil.NoSuchProcess:
+            return False
+
+    return [p for p in processes if running(p)]
+
+
+def test_a_killed_worker_is_reported_and_the_run_goes_on_with_the_other(target_factory, tmp_path: Path) -> None:
+    target = target_factory()
+    harness = start_run(tmp_path, target.url, "--workers", "2", "--duration", "20s")
+    try:
+        wait_for_progress(tmp_path, lambda p: p["workers"] == 2 and p["elapsed_s"] >= 6 and p["requests"] > 0)
+        worker = locust_process(harness, "--worker")
+        killed_at = time.time()
+        worker.send_signal(signal.SIGKILL)
+    finally:
+        stderr = finish(harness)
+    assert harness.returncode in (0, 1), stderr[-3000:]  # judged as usual: not aborted
+    assert "Traceback" not in stderr
+
+    run_dir = only_run_dir(tmp_path)
+    meta = read_json(run_dir / "run.json")
+    samples = read_samples(run_dir)
+    # the run ended at its planned time, not when the worker died
+    assert meta["aborted"] is False
+    assert 19.5 <= meta["ended_at"] - meta["started_at"] <= 30
+
+    (lost,) = meta["lost_workers"]
+    assert set(meta["samples_by_worker"]) == {lost["worker"], *meta["samples_by_worker"]}
+    (survivor,) = set(meta["samples_by_worker"]) - {lost["worker"]}
+    assert killed_at < lost["lost_at"] < killed_at + 10  # Locust misses 3 heartbeats, one a second
+    assert 0 < lost["last_report_s"] <= killed_at - meta["started_at"] + 0.5
+    # no sample that reached the master is lost: disk == what the reports carried, per worker
+    assert samples["worker"].value_counts().to_dict() == meta["samples_by_worker"]
+    assert lost["samples"] == meta["samples_by_worker"][lost["worker"]] > 0
+    assert len(samples) == meta["samples_written"] == meta["locust_totals"]["requests"]
+    # the dead worker's rows stop when it died; the other one's go on to the end
+    by_worker = samples.groupby("worker")["start_s"].max()
+    assert by_worker[lost["worker"]] < killed_at
+    assert by_worker[survivor] > meta["started_at"] + 17
+
+    summary = read_json(run_dir / "summary.json")
+    note = next(n for n in summary["notes"] if lost["worker"] in n)
+    assert f"lost at {lost['at_s']:.1f} s" in note and "kept" in note
+    assert [w["worker"] for w in summary["run"]["lost_workers"]] == [lost["worker"]]
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
+def test_a_signal_to_the_master_stops_the_run_and_keeps_every_sample(
+    signum: signal.Signals, target_factory, tmp_path: Path
+) -> None:
+    target = target_factory()
+    harness = start_run(tmp_path, target.url, "--workers", "2", "--duration", "60s")
+    try:
+        wait_for_progress(tmp_path, lambda p: p["workers"] == 2 and p["requests"] >= 30)
+        master = locust_process(harness, "--master")
+        locust = [master, *master.children(), *(c for c in psutil.Process(harness.pid).children()
+                                                 if "--worker" in c.cmdline())]
+        master.send_signal(signum)
+    finally:
+        stderr = finish(harness)
+    assert harness.returncode == 3, stderr[-3000:]
+    assert "Traceback" not in stderr
+    assert not alive(locust)  # the workers were told to quit, or stopped by the harness
+
+    run_dir = only_run_dir(tmp_path)
+    meta = read_json(run_dir / "run.json")
+    assert meta["aborted"] is True and signum.name in meta["abort_reason"]
+    assert meta["ended_at"] - meta["started_at"] < 40  # stopped early, not at the planned 60 s
+    # every sample received is on disk, and every request Locust counted reached the master
+    samples = read_samples(run_dir)
+    assert len(samples) == meta["samples_written"] == meta["locust_totals"]["requests"] >= 30
+    assert samples["worker"].value_counts().to_dict() == meta["samples_by_worker"]
+    summary = read_json(run_dir / "summary.json")
+    assert summary["run"]["aborted"] is True and summary["verdict"] == "fail"
+    assert summary["totals"]["requests"] == len(samples)
+    assert (run_dir / "report.html").stat().st_size > 1000
+
+
+def test_a_killed_master_leaves_readable_samples_that_harness_report_renders(target_factory, tmp_path: Path) -> None:
+    target = target_factory()
+    harness = start_run(tmp_path, target.url, "--workers", "2", "--duration", "60s")
+    try:
+        wait_for_progress(tmp_path, lambda p: p["workers"] == 2 and p["requests"] >= 30)
+        master = locust_process(harness, "--master")
+        workers = [c for c in psutil.Process(harness.pid).children() if "--worker" in c.cmdline()]
+        master.send_signal(signal.SIGKILL)
+    finally:
+        stderr = finish(harness)  # it must not hang waiting for the dead master or its orphaned workers
+    assert harness.returncode == 3, stderr[-3000:]
+    assert "Traceback" not in stderr
+    assert not alive(workers)
+
+    run_dir = only_run_dir(tmp_path)
+    meta = read_json(run_dir / "run.json")
+    assert meta["aborted"] is True and "SIGKILL" in meta["abort_reason"]
+    assert meta.get("ended_at") is None
+    # only whole Parquet parts: each one reads on its own
+    parts = sorted((run_dir / "samples").glob("part-*.parquet"))
+    assert parts and sum(pq.read_table(p).num_rows for p in parts) == len(read_samples(run_dir)) > 0
+
+    (run_dir / "summary.json").unlink()
+    result = run_harness("report", str(run_dir))
+    assert result.returncode == 3, result.stderr[-3000:]
+    assert "Traceback" not in result.stderr
+    summary = read_json(run_dir / "summary.json")
+    assert any("no end time" in reason for reason in summary["verdict_reasons"])
+    assert summary["totals"]["requests"] == len(read_samples(run_dir))
+    assert (run_dir / "report.html").stat().st_size > 1000
