@@ -16,6 +16,7 @@ from typing import Any
 
 from harness.abuse import abuse_findings
 from harness.analysis import THRESHOLD_FAILED
+from harness.formatting import duration, ms, number
 from harness.spend import usd
 
 __all__ = ["write_junit", "write_summary_md", "observed_text", "limit_text", "result_of"]
@@ -135,21 +136,6 @@ def _code(value: Any) -> str:
     return f"`{text}`"
 
 
-def _ms(value: Any) -> str:
-    return "–" if value is None else f"{value:,.1f}"
-
-
-def _n(value: Any) -> str:
-    return "–" if value is None else f"{value:,}"
-
-
-def _duration(seconds: Any) -> str:
-    if seconds is None:
-        return "unknown duration"
-    minutes, secs = divmod(float(seconds), 60)
-    return f"{int(minutes)} min {secs:.0f} s" if minutes else f"{secs:.1f} s"
-
-
 def _table(head: Sequence[str], rows: Sequence[Sequence[str]], align: str) -> list[str]:
     return ["| " + " | ".join(head) + " |", "|" + "|".join("---:" if a == "r" else "---" for a in align) + "|",
             *("| " + " | ".join(r) + " |" for r in rows)]
@@ -183,7 +169,7 @@ def _one_liners(summary: Mapping) -> list[str]:
 def _confidence_lines(endpoints: Mapping[str, Mapping]) -> list[str]:
     """How far each p95 can move: its 95 % confidence interval (endpoints with too few samples are
     named in the notes)."""
-    intervals = [f"{_code(name)} {_ms(ci[0])}–{_ms(ci[1])} ms" for name, e in endpoints.items()
+    intervals = [f"{_code(name)} {ms(ci[0])}–{ms(ci[1])} ms" for name, e in endpoints.items()
                  if isinstance(ci := e.get("p95_ci_ms"), (list, tuple)) and len(ci) == 2 and None not in ci]
     if not intervals:
         return []
@@ -198,10 +184,10 @@ def write_summary_md(summary: Mapping, path: Path | str) -> Path:
     verdict = str(summary.get("verdict") or "fail").upper()
     lines = [f"## launch-harness: {_md(run.get('scenario') or 'run')}: {verdict}", ""]
     errors = totals.get("error_rate")
-    lines.append(f"{_duration(run.get('duration_s'))} against {_md(run.get('host') or 'unknown host')}, "
-                 f"{_n(totals.get('requests', 0))} requests, {_n(totals.get('errors', 0))} errors"
+    lines.append(f"{(duration(run['duration_s']) if run.get('duration_s') is not None else 'unknown duration')} against {_md(run.get('host') or 'unknown host')}, "
+                 f"{number(totals.get('requests', 0))} requests, {number(totals.get('errors', 0))} errors"
                  + (f" ({errors * 100:.2f} %)" if errors is not None else "")
-                 + f", {_n(totals.get('blocked', 0))} blocked"
+                 + f", {number(totals.get('blocked', 0))} blocked"
                  + (f"; aborted: {_md(run.get('abort_reason') or 'yes')}" if run.get("aborted") else "") + ".")
     reasons = summary.get("verdict_reasons") or []
     if reasons:
@@ -211,7 +197,7 @@ def write_summary_md(summary: Mapping, path: Path | str) -> Path:
     if rows:
         lines += _table(["threshold", "observed", "samples", "result"],
                         [[_code(r.get("expr")) + (" (abort on fail)" if r.get("abort") else ""),
-                          _md(observed_text(r)), _n(r.get("samples")),
+                          _md(observed_text(r)), number(r.get("samples")),
                           result_of(r) + (f": {_md(r['note'].removesuffix(': not judged'))}" if r.get("note") else "")]
                          for r in rows],
                         "lrrl")
@@ -221,8 +207,8 @@ def write_summary_md(summary: Mapping, path: Path | str) -> Path:
     if endpoints:
         lines += ["", "### Endpoints", ""]
         lines += _table(["endpoint", "requests", "errors", "p50 ms", "p95 ms", "p99 ms", "n"],
-                        [[_code(name), _n(e.get("requests")), _n(e.get("errors")), _ms(e.get("p50_ms")),
-                          _ms(e.get("p95_ms")), _ms(e.get("p99_ms")), _n(e.get("latency_samples"))]
+                        [[_code(name), number(e.get("requests")), number(e.get("errors")), ms(e.get("p50_ms")),
+                          ms(e.get("p95_ms")), ms(e.get("p99_ms")), number(e.get("latency_samples"))]
                          for name, e in endpoints.items()], "lrrrrrr")
         lines.append("")
         lines.append("Latency is exact (nearest rank) over legit, non-blocked, successful responses; "

@@ -22,6 +22,10 @@ import pandas as pd
 from harness.abuse import abuse_findings, abuse_summary, abuse_verdict
 from harness.analysis import judge_thresholds, per_second, run_window, summarize, to_jsonable
 from harness.confidence import MIN_SAMPLES
+from harness.formatting import duration as _duration
+from harness.formatting import ms as _ms
+from harness.formatting import number as _num
+from harness.formatting import percent as _pct
 from harness.llm import DEFINITIONS, llm_summary, ttft_series
 from harness.outputs import limit_text, observed_text, result_of, write_junit, write_summary_md
 from harness.plots import (latency_ecdfs, plot_cost_per_route, plot_latency_distribution,
@@ -294,34 +298,6 @@ def _p95_targets_only(summary: Mapping) -> Mapping:
     """The summary as the percentile plot reads it: its thresholds are the p95 targets only."""
     rows = [t for t in summary.get("thresholds") or [] if t.get("metric") == "p95" and t.get("op") == "<"]
     return {**summary, "thresholds": rows}
-
-
-# --- formatting helpers ---------------------------------------------------------------------
-
-def _ms(value: Any) -> str:
-    """Milliseconds with one decimal below 10 s, so 499.6 never reads as a passing "500"."""
-    if value is None:
-        return "–"
-    return f"{value:,.1f}" if abs(value) < 10_000 else f"{value:,.0f}"
-
-
-def _num(value: Any, digits: int = 1) -> str:
-    if value is None:
-        return "–"
-    if isinstance(value, int):
-        return f"{value:,}"
-    return f"{value:,.{digits}f}"
-
-
-def _pct(value: Any) -> str:
-    return "–" if value is None else f"{value * 100:.2f} %"
-
-
-def _duration(seconds: Any) -> str:
-    if seconds is None:
-        return "unknown"
-    minutes, secs = divmod(float(seconds), 60)
-    return f"{int(minutes)} min {secs:.1f} s" if minutes else f"{secs:.1f} s"
 
 
 def _over(endpoint: Mapping) -> bool:

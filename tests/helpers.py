@@ -40,3 +40,35 @@ def samples_frame(rows: list[dict[str, Any]]) -> Any:
 
     columns = {name: [row.get(name, DEFAULTS[name]) for row in rows] for name in SCHEMA.names}
     return pa.Table.from_pydict(columns, schema=SCHEMA).to_pandas()
+
+
+CLIENT_ENDPOINTS = """
+[accounts]
+source = "demo"
+[endpoints.login]
+method = "POST"
+path = "/api/auth/login"
+body = { email = "{email}", password = "{password}" }
+auth = false
+[endpoints.conversations]
+method = "GET"
+path = "/api/conversations"
+[endpoints.me]
+method = "GET"
+path = "/api/me"
+[endpoints.conversation]
+method = "GET"
+path = "/api/conversations/{conversation_id}"
+[endpoints.chat]
+method = "POST"
+path = "/api/chat"
+body = { messages = "{messages}", stream = true }
+stream = "sse-openai"
+"""
+
+
+def client_scenario(name: str, duration: str) -> str:
+    """A scenario of coaching clients alone (login, conversations, me, streamed chat) with no think time."""
+    return (f'[scenario]\nname = "{name}"\n' + CLIENT_ENDPOINTS
+            + f'[load]\nusers = 3\nspawn_rate = 3\nduration = "{duration}"\n'
+            + "[journeys.client]\nweight = 1\nthink_time = [0, 0]\nchat_turns = [1, 1]\nreset_probability = 0\n")

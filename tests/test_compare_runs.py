@@ -7,10 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers import only_run_dir, run_harness
-from tests.test_gate import CLIENT
+from tests.helpers import client_scenario, only_run_dir, run_harness
 
-SCENARIO = '[scenario]\nname = "compare"\n' + CLIENT.replace('duration = "60s"', 'duration = "10s"')
+SCENARIO = client_scenario("compare", "10s")
 
 
 @pytest.fixture(scope="module")

@@ -6,34 +6,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from harness.gate import Breaker, breaker_reason
-from tests.helpers import only_run_dir, read_json, run_harness
+from tests.helpers import client_scenario, only_run_dir, read_json, run_harness
 
-CLIENT = """
-[accounts]
-source = "demo"
-[endpoints.login]
-method = "POST"
-path = "/api/auth/login"
-body = { email = "{email}", password = "{password}" }
-auth = false
-[endpoints.conversations]
-method = "GET"
-path = "/api/conversations"
-[endpoints.chat]
-method = "POST"
-path = "/api/chat"
-body = { messages = "{messages}", stream = true }
-stream = "sse-openai"
-[load]
-users = 3
-spawn_rate = 3
-duration = "60s"
-[journeys.client]
-weight = 1
-think_time = [0, 0]
-chat_turns = [1, 1]
-reset_probability = 0
-"""
 
 
 def test_an_abort_on_fail_threshold_stops_the_run_early_with_exit_1(target_factory, tmp_path: Path) -> None:
@@ -41,7 +15,7 @@ def test_an_abort_on_fail_threshold_stops_the_run_early_with_exit_1(target_facto
                              "ttft": 1, "token_delay": 0, "output_tokens": [1, 2]})
     scenario = tmp_path / "abort.toml"
     scenario.write_text('thresholds = [{ expr = "p95(conversations) < 50ms", abort = true, grace = "3s" }]\n'
-                        '[scenario]\nname = "abort"\n' + CLIENT)
+                        + client_scenario("abort", "60s"))
     result = run_harness("run", str(scenario), "--host", target.url, "--workers", "1", "--out", str(tmp_path / "out"))
     assert result.returncode == 1, result.stderr[-3000:]
     run_dir = only_run_dir(tmp_path / "out")
@@ -59,9 +33,9 @@ def test_an_abort_on_fail_threshold_stops_the_run_early_with_exit_1(target_facto
 def test_the_circuit_breaker_stops_a_failing_target_with_exit_3(target_factory, tmp_path: Path) -> None:
     target = target_factory()
     scenario = tmp_path / "breaker.toml"
-    text = CLIENT.replace('path = "/api/conversations"', 'path = "/api/no-such-route"')  # every browse is a 404
-    scenario.write_text('[scenario]\nname = "breaker"\n[abort]\nerror_rate = 0.2\nwindow = "5s"\nmin_requests = 20\n'
-                        + text)
+    text = client_scenario("breaker", "60s").replace(
+        'path = "/api/conversations"\n', 'path = "/api/no-such-route"\n')  # every browse is a 404
+    scenario.write_text(text + '[abort]\nerror_rate = 0.2\nwindow = "5s"\nmin_requests = 20\n')
     result = run_harness("run", str(scenario), "--host", target.url, "--workers", "1", "--out", str(tmp_path / "out"))
     assert result.returncode == 3, result.stderr[-3000:]
     run_dir = only_run_dir(tmp_path / "out")

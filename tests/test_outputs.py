@@ -126,5 +126,5 @@ def test_summary_md_of_a_passing_run_without_thresholds(tmp_path: Path):
          "endpoints": {}, "thresholds": [], "verdict": "pass", "verdict_reasons": [], "notes": []}
     lines = write_summary_md(s, tmp_path / "summary.md").read_text().splitlines()
     assert lines[0] == "## launch-harness: smoke: PASS"
-    assert lines[2] == "1 min 15 s against http://h, 0 requests, 0 errors, 0 blocked."
+    assert lines[2] == "1 min 15.0 s against http://h, 0 requests, 0 errors, 0 blocked."
     assert "Failed because:" not in lines and "No thresholds in this run." in lines

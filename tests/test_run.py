@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from harness.samples import read_samples
-from tests.helpers import REPO, only_run_dir, read_json, run_harness
+from tests.helpers import REPO, client_scenario, only_run_dir, read_json, run_harness
 
 JOURNEY_ENDPOINTS = {"login", "conversations", "conversation", "chat", "webhook", "leads"}
 
@@ -68,40 +68,7 @@ def test_run_against_a_separately_started_target_gives_the_same_endpoints(
     assert JOURNEY_ENDPOINTS <= exercised
 
 
-LATENCY_SCENARIO = """
-[scenario]
-name = "latency-truth"
-[accounts]
-source = "demo"
-[endpoints.login]
-method = "POST"
-path = "/api/auth/login"
-body = { email = "{email}", password = "{password}" }
-auth = false
-[endpoints.conversations]
-method = "GET"
-path = "/api/conversations"
-[endpoints.me]
-method = "GET"
-path = "/api/me"
-[endpoints.conversation]
-method = "GET"
-path = "/api/conversations/{conversation_id}"
-[endpoints.chat]
-method = "POST"
-path = "/api/chat"
-body = { messages = "{messages}", stream = true }
-stream = "sse-openai"
-[load]
-users = 3
-spawn_rate = 3
-duration = "45s"
-[journeys.client]
-weight = 1
-think_time = [0, 0]
-chat_turns = [1, 1]
-reset_probability = 0
-"""
+LATENCY_SCENARIO = client_scenario("latency-truth", "45s")
 
 
 def test_exact_percentiles_match_injected_truth_where_locust_rounding_misleads(

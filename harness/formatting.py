@@ -1,0 +1,35 @@
+"""Numbers for people, shared by report.html, the terminal table and summary.md. None reads "–"."""
+
+from __future__ import annotations
+
+from typing import Any
+
+__all__ = ["ms", "number", "percent", "duration"]
+
+
+def ms(value: Any) -> str:
+    """Milliseconds with one decimal below 10 s, so 499.6 never reads as a passing "500"."""
+    if value is None:
+        return "–"
+    return f"{value:,.1f}" if abs(value) < 10_000 else f"{value:,.0f}"
+
+
+def number(value: Any, digits: int = 1) -> str:
+    """Whole numbers with thousands separators, others with `digits` decimals."""
+    if value is None:
+        return "–"
+    if isinstance(value, int):
+        return f"{value:,}"
+    return f"{value:,.{digits}f}"
+
+
+def percent(value: Any) -> str:
+    """A ratio as a percentage with two decimals."""
+    return "–" if value is None else f"{value * 100:.2f} %"
+
+
+def duration(seconds: Any) -> str:
+    if seconds is None:
+        return "unknown"
+    minutes, secs = divmod(float(seconds), 60)
+    return f"{int(minutes)} min {secs:.1f} s" if minutes else f"{secs:.1f} s"
