@@ -125,7 +125,7 @@ def classify(samples: pd.DataFrame) -> dict[str, np.ndarray]:
     return {"blocked": blocked, "errors": errors, "ok": ok, "latency": legit & ok & timed}
 
 
-def _number(value: Any) -> float | None:
+def finite_number(value: Any) -> float | None:
     """A finite float from run.json, or None for null, absent or garbage."""
     if isinstance(value, bool):
         return None
@@ -141,8 +141,8 @@ def run_window(samples: pd.DataFrame, run: dict) -> tuple[float, float]:
 
     A killed run has no `ended_at`; its end is then the last sample's end (start + latency).
     """
-    start = _number(run.get("started_at"))
-    end = _number(run.get("ended_at"))
+    start = finite_number(run.get("started_at"))
+    end = finite_number(run.get("ended_at"))
     starts = samples["start_s"].to_numpy(dtype=np.float64)
     if start is None:
         start = float(np.nanmin(starts)) if np.isfinite(starts).any() else math.nan
@@ -162,7 +162,7 @@ def _targets(run: dict) -> dict[str, float | None]:
     targets = run.get("targets")
     if not isinstance(targets, dict):
         return {}
-    return {str(name): _number(limit) for name, limit in targets.items()}
+    return {str(name): finite_number(limit) for name, limit in targets.items()}
 
 
 def _endpoint_codes(samples: pd.DataFrame, extra: Sequence[str]) -> tuple[np.ndarray, list[str]]:
@@ -371,18 +371,18 @@ def _verdict_reasons(run: dict, n: int) -> tuple[list[str], list[str]]:
     stopped = run.get("stopped_early")
     if isinstance(stopped, dict):
         reasons.append(f"stopped early: {stopped.get('reason') or 'an abort-on-fail threshold failed'}")
-    if _number(run.get("ended_at")) is None:
+    if finite_number(run.get("ended_at")) is None:
         reasons.append(
             "run has no end time (killed, still running, or run.json missing): "
             "figures cover only the samples on disk"
         )
-    if _number(run.get("started_at")) is None and n:
+    if finite_number(run.get("started_at")) is None and n:
         notes.append("no start time in run.json: duration measured from the first sample")
     if isinstance(run.get("lost_workers"), list):
         notes += [_lost_worker_note(entry) for entry in run["lost_workers"]]
     locust_totals = run.get("locust_totals")
-    if isinstance(locust_totals, dict) and _number(locust_totals.get("requests")) is not None:
-        counted = int(_number(locust_totals["requests"]) or 0)
+    if isinstance(locust_totals, dict) and finite_number(locust_totals.get("requests")) is not None:
+        counted = int(finite_number(locust_totals["requests"]) or 0)
         if counted != n:
             notes.append(f"Locust counted {counted} requests, samples on disk hold {n}")
     return reasons, notes
@@ -392,7 +392,7 @@ def _lost_worker_note(entry: Any) -> str:
     """'worker X lost at 8.2 s: its samples up to its last report at 5.1 s (412 rows) are kept; ...'"""
     if not isinstance(entry, dict):
         return f"worker {entry} lost during the run: its samples up to its last report are kept"
-    at, last, rows = (_number(entry.get(key)) for key in ("at_s", "last_report_s", "samples"))
+    at, last, rows = (finite_number(entry.get(key)) for key in ("at_s", "last_report_s", "samples"))
     when = f" at {at:.1f} s" if at is not None else ""
     report = f" at {last:.1f} s" if last is not None else ""
     count = f" ({rows:.0f} rows)" if rows is not None else ""
@@ -413,8 +413,8 @@ def _run_section(run: dict, start: float, duration: float, n: int) -> dict:
         "aborted": bool(run.get("aborted", False)),
         "requests": n,
     }
-    if _number(run.get("ended_at")) is not None:
-        section["ended_at"] = _iso(_number(run["ended_at"]))
+    if finite_number(run.get("ended_at")) is not None:
+        section["ended_at"] = _iso(finite_number(run["ended_at"]))
     for key in ("abort_reason", "stopped_early", "planned_duration_s", "lost_workers", "streaming_endpoints"):
         if run.get(key) is not None:
             section[key] = run[key]

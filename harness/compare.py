@@ -9,12 +9,13 @@ relative (more than `--tolerance`) and absolute (more than `--min-ms`), so a 2 m
 from __future__ import annotations
 
 import json
-import math
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from harness.analysis import finite_number
 
 __all__ = ["CompareError", "Tolerance", "load_summary", "compare", "format_compare", "to_markdown",
            "write_outputs", "parse_tolerance", "parse_min_ms", "run_compare"]
@@ -78,15 +79,9 @@ def load_summary(run_dir: Path) -> dict:
     return build_report(run_dir)
 
 
-def _number(value: Any) -> float | None:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-        return None
-    return float(value)
-
-
 def _delta(base: Any, new: Any, percent_points: bool = False) -> dict[str, float | None]:
     """{base, new, delta, delta_pct}; error rates get `delta_pp` (percentage points) instead."""
-    b, n = _number(base), _number(new)
+    b, n = finite_number(base), finite_number(new)
     row: dict[str, float | None] = {"base": b, "new": n}
     if percent_points:
         row["delta_pp"] = (n - b) * 100.0 if b is not None and n is not None else None

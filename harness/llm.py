@@ -25,7 +25,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from harness.analysis import classify, grouped_percentiles, run_window
+from harness.analysis import classify, finite_number, grouped_percentiles, run_window
 
 __all__ = [
     "BROKEN_PREFIX",
@@ -181,8 +181,8 @@ def _duration(samples: pd.DataFrame, run: Mapping) -> float:
 def hidden_tokens(run: Mapping) -> float:
     """The scenario's declared hidden prompt tokens per request (run.json `spend.hidden_tokens`)."""
     spend = run.get("spend") if isinstance(run, Mapping) else None
-    value = spend.get("hidden_tokens") if isinstance(spend, Mapping) else None
-    return float(value) if isinstance(value, (int, float)) and math.isfinite(value) and value > 0 else 0.0
+    value = finite_number(spend.get("hidden_tokens")) if isinstance(spend, Mapping) else None
+    return max(value or 0.0, 0.0)
 
 
 def llm_summary(samples: pd.DataFrame, run: dict) -> dict:

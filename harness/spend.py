@@ -26,7 +26,7 @@ from typing import Any, Sequence
 import numpy as np
 import pandas as pd
 
-from harness.analysis import run_window, to_jsonable
+from harness.analysis import finite_number, run_window, to_jsonable
 from harness.llm import estimate_error, llm_endpoints, token_source
 from harness.pricing import Price
 
@@ -441,19 +441,9 @@ def _billable(samples: pd.DataFrame, block: Mapping[str, Any], endpoints: Sequen
     blocked = rows["blocked"].fillna(False).to_numpy(dtype=bool)
     inp = np.nan_to_num(_column(rows, "input_tokens"))
     inp = np.where(blocked & (inp <= 0), np.nan_to_num(_column(rows, "input_tokens_estimate")), inp)
-    per_request = _number(block.get("hidden_tokens")) or 0.0
+    per_request = finite_number(block.get("hidden_tokens")) or 0.0
     hidden = np.where((source == "estimate") | (blocked & (source != "usage")), per_request, 0.0)
     return _Billable(rows=rows, input=inp, hidden=hidden)
-
-
-def _number(value: Any) -> float | None:
-    if isinstance(value, bool):
-        return None
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        return None
-    return number if math.isfinite(number) and number >= 0 else None
 
 
 def _per_route(billable: _Billable, costs: np.ndarray) -> dict[str, dict[str, float]]:
@@ -504,11 +494,11 @@ def spend_from_samples(samples: pd.DataFrame, run: Mapping[str, Any], llm: Mappi
         duration_s=duration, price_table_date=block.get("price_table_date"), encoding=block.get("encoding"),
     )
     result = spend.to_dict()
-    per_day = _number(block.get("conversations_per_day"))
+    per_day = finite_number(block.get("conversations_per_day"))
     scenario_day = (spend.run_cost_usd["legit"] / conversations * per_day
                     if conversations and per_day is not None else None)
     served_legit = billable.rows[(billable.role == "legit") & ~billable.blocked]
-    hidden = _number(block.get("hidden_tokens")) or 0.0
+    hidden = finite_number(block.get("hidden_tokens")) or 0.0
     result.update(
         encoding_note=block.get("encoding_note"),
         price=price.to_dict(),
