@@ -25,6 +25,7 @@ from harness.accounts import Account, account_pools, identity_key
 from harness.bypass import IDENTITY_KEYS, IP_HEADERS, path_variants, spoofed_ip
 from harness.calls import ApiClient, CallResult, render
 from harness.plan import RunPlan
+from harness.ratelimits import RETRY_MARK
 from harness.scenario import LimitRule, Scenario
 from harness.signing import sign
 from harness.sources import SourceBoundPool, is_loopback, source_addresses
@@ -66,6 +67,14 @@ class _Experiment:
     technique: str
     attempts: int
     identity: str = ""  # "<route index>-<round>.<slot>": a fictional e-mail, or one account (routes behind login)
+    retry: bool = False  # the repeat of a round whose baseline saw a fixed window roll over
+    blocked_seen: bool = False
+    rolled_at: float | None = None  # when a single-key burst was admitted again after a block
+
+    @property
+    def label(self) -> str:
+        """The technique as written in the samples; the analysis prefers a retry's rows."""
+        return self.technique + (RETRY_MARK if self.retry else "")
 
 
 class ProbeRunner:
@@ -184,9 +193,19 @@ class ProbeRunner:
         for i, group in enumerate(r for r in rounds if r):
             if i:
                 gevent.sleep(rule.window_s + 1)
-            for slot, e in enumerate(group):
-                e.identity = f"{index}-{i}.{slot}"
-            gevent.joinall([gevent.spawn(self._run, e, rule) for e in group])
+            self._run_round(group, f"{index}-{i}", rule)
+            rolled = [e.rolled_at for e in group if e.technique == "baseline" and e.rolled_at]
+            if rolled:
+                # A fixed window rolled over mid-burst: every experiment of the round saw two windows,
+                # which hides what a technique adds. Once more, starting just after the next roll.
+                gevent.sleep(max(0.0, rolled[0] + rule.window_s + 0.1 - time.time()))
+                retry = [_Experiment(e.route, e.technique, e.attempts, retry=True) for e in group]
+                self._run_round(retry, f"{index}-{i}r", rule)
+
+    def _run_round(self, group: list[_Experiment], name: str, rule: LimitRule) -> None:
+        for slot, e in enumerate(group):
+            e.identity = f"{name}.{slot}"
+        gevent.joinall([gevent.spawn(self._run, e, rule) for e in group])
 
     def _run(self, e: _Experiment, rule: LimitRule) -> None:
         runner: Callable[[_Experiment, LimitRule], None] = {
@@ -216,7 +235,12 @@ class ProbeRunner:
             if kind == "ip-headers":
                 ip = spoofed_ip()
                 headers = {detail: f"for={ip}" if detail == "Forwarded" else ip}
-            self._attempt(api, e.route, e.technique, e.identity, attempt, headers, path, method)
+            sent = time.time()
+            blocked = self._attempt(api, e.route, e.label, e.identity, attempt, headers, path, method).blocked
+            if blocked:
+                e.blocked_seen = True
+            elif e.blocked_seen and e.rolled_at is None:
+                e.rolled_at = sent
 
     def _many_sources(self, e: _Experiment, rule: LimitRule) -> None:
         source = self._source()
@@ -225,7 +249,7 @@ class ProbeRunner:
             src = self._source()
             api = ApiClient(self._session(src), self.scenario, role="probe")
             api.token, api.identity, api.source_ip = identity_api.token, identity_api.identity, src or ""
-            self._attempt(api, e.route, e.technique, e.identity, attempt)
+            self._attempt(api, e.route, e.label, e.identity, attempt)
 
     def _many_accounts(self, e: _Experiment, rule: LimitRule) -> None:
         source = self._source()
@@ -234,7 +258,7 @@ class ProbeRunner:
         identities = [f"{base}-m{i}" for i in range(e.attempts)]
         clients = [self._client(e.route, session, identity, source) for identity in identities]
         for attempt, (api, identity) in enumerate(zip(clients, identities)):
-            self._attempt(api, e.route, e.technique, identity, attempt)
+            self._attempt(api, e.route, e.label, identity, attempt)
 
     def _race(self, e: _Experiment, rule: LimitRule) -> None:
         source = self._source()
@@ -243,7 +267,7 @@ class ProbeRunner:
 
         def one(attempt: int) -> None:
             start.wait()
-            self._attempt(api, e.route, e.technique, e.identity, attempt)
+            self._attempt(api, e.route, e.label, e.identity, attempt)
 
         greenlets = [gevent.spawn(one, i) for i in range(e.attempts)]
         gevent.sleep(0.05)
@@ -256,7 +280,7 @@ class ProbeRunner:
         api = self._client(e.route, self._session(source, concurrency=rule.quota), e.identity, source)
         attempt = 0
         for attempt in range(e.attempts):
-            if self._attempt(api, e.route, e.technique, e.identity, attempt).blocked:
+            if self._attempt(api, e.route, e.label, e.identity, attempt).blocked:
                 break
         else:
             return  # never blocked: the baseline reports the route as absent
@@ -267,7 +291,7 @@ class ProbeRunner:
             gevent.sleep(step)
             attempt += 1
             sent = time.time()
-            if not self._attempt(api, e.route, e.technique, e.identity, attempt).blocked:
+            if not self._attempt(api, e.route, e.label, e.identity, attempt).blocked:
                 freed_at = sent
                 break
         if freed_at is None:
@@ -275,7 +299,7 @@ class ProbeRunner:
         edge = min(0.5, rule.window_s / 10)
         for at in (freed_at + rule.window_s - edge, freed_at + rule.window_s + edge / 5):
             gevent.sleep(max(0.0, at - time.time()))
-            burst = [gevent.spawn(self._attempt, api, e.route, e.technique, e.identity, attempt + 1 + i)
+            burst = [gevent.spawn(self._attempt, api, e.route, e.label, e.identity, attempt + 1 + i)
                      for i in range(rule.quota)]
             gevent.joinall(burst)
             attempt += rule.quota

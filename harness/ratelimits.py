@@ -43,6 +43,7 @@ __all__ = [
 
 # statuses that did not reach a handler: no response, no such route, method not allowed
 ADMIT_EXCLUDED = (0, 404, 405)
+RETRY_MARK = "#retry"  # on the techniques of a repeated probe round (see _experiments)
 BYPASS_FACTOR = 1.5  # above 1.5 × the allowance and ≥ 1.5 × the baseline is a bypass
 COST_TOLERANCE = 0.05  # token counts by estimate differ a little from the server's own count
 COST_ROUTES = ("chat", "reset_request")  # where the demo API's counters reveal the work done
@@ -192,10 +193,14 @@ class _Experiment:
 
 
 def _experiments(probes: pd.DataFrame) -> dict[str, dict[str, _Experiment]]:
-    """route → technique → experiment."""
+    """route → technique → experiment; a repeated round (its techniques marked `#retry`, sent when
+    a fixed window rolled over during the first) replaces the first."""
     found: dict[str, dict[str, _Experiment]] = {}
     for (route, technique), rows in probes.groupby(["endpoint", "technique"], sort=True):
         found.setdefault(str(route), {})[str(technique)] = _Experiment(rows)
+    for techniques in found.values():
+        for name in [t for t in techniques if t.endswith(RETRY_MARK)]:
+            techniques[name.removesuffix(RETRY_MARK)] = techniques.pop(name)
     return found
 
 

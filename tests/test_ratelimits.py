@@ -321,3 +321,23 @@ def test_a_slow_experiment_is_allowed_a_quota_per_window_it_spans():
     b = login["bypasses"]["new-connection"]
     assert b["expected_allowance"] == 10 and b["amplification"] == 2.0
     assert b["verdict"] == "holds"  # 10 ≤ 1.5 × 10, although twice the baseline's burst
+
+
+def test_a_round_repeated_after_a_window_roll_replaces_the_first():
+    """Per-process counters (two processes, 5 each) and a fixed window of 10 s that rolled at 0.1 s
+    during the first round: there the baseline admits 10 and new connections 13, which hides the
+    bypass; the probe's repeat (techniques marked #retry) starts after the next roll and shows it."""
+    limits = {"limits": {"admin_users": [{"key": "ip", "quota": 5, "window_s": 10.0}]}}
+    rolled = [200] * 5 + [429] * 5 + [200] * 5  # admitted again after a block: the window rolled
+    spread = [200] * 8 + [429] * 2 + [200] * 5
+    first = rows("admin_users", "baseline", *burst(15, 0)[:1], rolled) + rows(
+        "admin_users", "new-connection", *burst(15, 0)[:1], spread)
+    alone = rate_limits(frame(first), limits)["admin_users"]
+    assert alone["bypasses"]["new-connection"]["verdict"] == "holds"  # 13 of 15 against a baseline of 10
+    again = rows("admin_users", "baseline#retry", *burst(15, 5, start=10.2)) + rows(
+        "admin_users", "new-connection#retry", *burst(15, 10, start=10.2))
+    judged = rate_limits(frame(first, again), limits)["admin_users"]
+    assert set(judged["bypasses"]) == {"new-connection"}
+    entry = judged["bypasses"]["new-connection"]
+    assert (entry["admitted"], entry["baseline_admitted"], entry["verdict"]) == (10, 5, "bypass")
+    assert judged["requests_to_first_block"] == 6
