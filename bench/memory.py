@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
 import shlex
 import shutil
 import subprocess
@@ -26,6 +24,7 @@ import psutil
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from bench.common import machine  # noqa: E402
 from harness.target.config import TargetConfig  # noqa: E402
 from harness.target.process import start_target  # noqa: E402
 
@@ -121,19 +120,6 @@ def measure(duration_s: int, users: int, workers: int) -> Trace:
         return trace  # the run folder stays, to look into
     shutil.rmtree(out)
     return trace
-
-
-def machine() -> str:
-    model = "unknown"
-    try:
-        model = next(line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
-                     if line.startswith("model name"))
-    except (OSError, StopIteration):
-        pass
-    import locust
-
-    return (f"{os.cpu_count()} CPUs ({model}), {platform.system()} {platform.release()}, "
-            f"Python {platform.python_version()}, Locust {locust.__version__}")
 
 
 def mb(value: int) -> str:

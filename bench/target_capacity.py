@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import platform
 import re
 import shlex
 import shutil
@@ -27,6 +26,7 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from bench.common import machine  # noqa: E402
 from harness.target.config import TargetConfig  # noqa: E402
 from harness.target.process import RunningTarget, start_target  # noqa: E402
 
@@ -47,15 +47,8 @@ class Result:
     server_cpu: float = float("nan")  # share of one core the demo API used during the measurement
 
 
-def machine() -> dict[str, str]:
-    model = "unknown"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
+def machine_rows() -> dict[str, str]:
+    """The report's machine table: the machine, and the server that runs the demo API."""
     import starlette
     import uvicorn
 
@@ -66,10 +59,7 @@ def machine() -> dict[str, str]:
     except ImportError:
         loop = "asyncio"
     return {
-        "nproc": str(os.cpu_count()),
-        "cpu": model,
-        "os": f"{platform.system()} {platform.release()}",
-        "python": platform.python_version(),
+        "machine": machine(),
         "server": f"uvicorn {uvicorn.__version__} ({loop}), starlette {starlette.__version__}, one process",
     }
 
@@ -257,7 +247,7 @@ def main(argv: list[str] | None = None) -> int:
         results = measure(args.duration, args.connections, Path(workdir))
     for r in results:
         print(f"{r.name:45} {r.rps:10,.0f} req/s  p50 {r.p50_ms:7.1f} ms  p99 {r.p99_ms:7.1f} ms  bad {r.bad}")
-    write_report(args.out, results, machine(), ["bench/target_capacity.py", *(argv or sys.argv[1:])])
+    write_report(args.out, results, machine_rows(), ["bench/target_capacity.py", *(argv or sys.argv[1:])])
     print(f"wrote {args.out}")
     return 0
 

@@ -71,7 +71,7 @@ def _findings(role: str, rows: pd.DataFrame, figures: Mapping[str, Any],
     ok = _ok2xx(rows)
     n_ok = int(ok.sum())
     if role == "admin_probe":
-        techniques = rows["technique"].fillna("").replace("", "unspecified")
+        techniques = rows["technique"].astype(object).fillna("").replace("", "unspecified")  # not categories
         tried = techniques.value_counts()
         for technique, n in techniques[ok].value_counts().sort_index().items():
             findings.append(f"admin route answered 2xx to {technique} "
@@ -111,7 +111,7 @@ def abuse_summary(samples: pd.DataFrame, target_stats: Mapping | None = None,
         return {}
     attack_rows = attack_rows.sort_values("start_s", kind="stable")
     attacks: dict[str, Any] = {}
-    for name, rows in attack_rows.groupby("role", sort=True):  # a loop over attacks, not rows
+    for name, rows in attack_rows.groupby("role", sort=True, observed=True):  # a loop over attacks, not rows
         name = str(name)
         targets = ATTACKS[name][0][-1:] if name in ATTACKS else ()
         on_target = rows["endpoint"].isin(targets).to_numpy(dtype=bool) if targets else None

@@ -17,7 +17,7 @@ p95; their latency is reported apart as `blocked_p50_ms`/`blocked_p95_ms` (all r
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -31,6 +31,7 @@ __all__ = [
     "QUANTILES",
     "percentile",
     "grouped_percentiles",
+    "float32_percentiles",
     "classify",
     "run_window",
     "summarize",
@@ -83,33 +84,144 @@ def grouped_percentiles(
 
     Returns shape (len(qs) + len(ranks), n_groups), NaN for a group without values. Each item of
     `ranks` adds a row of the values at given 1-based ranks per group (0: none, NaN), e.g. the ends
-    of a confidence interval, from the same sort: one sort serves every group, quantile and rank,
-    which is what keeps ten million samples fast.
+    of a confidence interval. Each group's values (a mask per group, or one radix sort of the
+    codes for many groups) select their few ranks in place (`partition`, linear); with very many
+    small groups one sort by value serves them all. Ten million samples take well under a second.
     """
     codes = np.asarray(codes)
     values = np.asarray(values, dtype=np.float64)
     keep = ~np.isnan(values) & (codes >= 0)
-    codes, values = codes[keep], values[keep]
+    if not keep.all():  # callers mostly pass the rows they want: no copy then
+        codes, values = codes[keep], values[keep]
     out = np.full((len(qs) + len(ranks), n_groups), np.nan)
     if values.size == 0 or n_groups == 0:
         return out
-    # Sort by value, then stably by group: a radix sort when the codes fit 16 bits.
-    by_value = np.argsort(values)
-    small = np.uint16 if n_groups <= np.iinfo(np.uint16).max else np.int64
-    grouped = codes[by_value].astype(small)
-    ordered = values[by_value]
-    del by_value
-    ordered = ordered[np.argsort(grouped, kind="stable")]
-    del grouped
     counts = np.bincount(codes, minlength=n_groups)
-    starts = np.concatenate(([0], np.cumsum(counts)[:-1]))
     has = counts > 0
+    wanted = np.full(out.shape, -1, dtype=np.int64)  # 0-based position within the group, -1: none
     for i, q in enumerate(qs):  # a loop over quantiles, not rows
-        out[i, has] = ordered[starts[has] + _ranks(q, counts[has]) - 1]
+        wanted[i, has] = _ranks(q, counts[has]) - 1
     for i, rank in enumerate(ranks, start=len(qs)):
         rank = np.asarray(rank, dtype=np.int64)
         valid = has & (rank >= 1) & (rank <= counts)
-        out[i, valid] = ordered[starts[valid] + rank[valid] - 1]
+        wanted[i, valid] = rank[valid] - 1
+    small = np.uint16 if n_groups <= np.iinfo(np.uint16).max else np.int64
+    starts = np.concatenate(([0], np.cumsum(counts)[:-1]))
+    groups = np.flatnonzero(has)
+    if groups.size > max(64, values.size // 1000):  # very many small groups: sort by value, then by group
+        by_value = np.argsort(values)
+        ordered = values[by_value][np.argsort(codes[by_value].astype(small), kind="stable")]
+        found = wanted >= 0
+        out[found] = ordered[(starts + wanted)[found]]
+        return out
+    few = groups.size <= 16  # a mask per group beats grouping them all
+    ordered = None if few else values[np.argsort(codes.astype(small), kind="stable")]
+    for g in groups:  # a loop over groups, not rows
+        mine = wanted[:, g]
+        found = mine >= 0
+        segment = values[codes == g] if ordered is None else ordered[starts[g]:starts[g] + counts[g]]
+        segment.partition(np.unique(mine[found]))
+        out[found, g] = segment[mine[found]]
+    return out
+
+
+_BINS = 1 << 16  # float32_percentiles: a 16-bit half of a float32's bit pattern per pass
+
+
+def _order_keys(values: np.ndarray) -> np.ndarray:
+    """float32 values (no NaN) -> uint32 keys in the same order: a radix sort's trick."""
+    bits = values.view(np.uint32)
+    negative = bits >= 0x80000000
+    if not negative.any():  # latencies and gaps: the sign bit set is enough
+        return bits | np.uint32(0x80000000)
+    return np.where(negative, ~bits, bits | np.uint32(0x80000000))
+
+
+def _from_key(key: int) -> float:
+    bits = key & 0x7FFFFFFF if key >= 0x80000000 else ~key & 0xFFFFFFFF
+    return float(np.array([bits], dtype=np.uint32).view(np.float32)[0])
+
+
+def float32_percentiles(
+    chunks: Callable[[int], Iterable[tuple[int, np.ndarray]]], n_groups: int, qs: Sequence[float],
+    look_every: int = 16, margin: float = 0.01, keep_all: int = 1 << 22,
+) -> np.ndarray:
+    """Exact nearest-rank percentiles per group of float32 values too many to sort or to hold
+    (every chunk gap of a long LLM run: hundreds of millions), as `grouped_percentiles` gives them.
+
+    `chunks(k)` yields (group, float32 values) pairs from every k-th part of the data (k = 1: all
+    of it); NaN is left out. One pass counts the values by the high 16 bits of order-preserving
+    keys (a radix sort's trick) and keeps them, all of them up to `keep_all` (a short run: done).
+    Past that, a first look at every `look_every`-th part guesses the bins each quantile falls in
+    (± `margin`), and only the values in those bins are kept; each exact value is read off the
+    kept ones. A guess that missed (a run whose values moved) costs one more pass, counting the low
+    16 bits of the bins missed only. Memory: a 65,536-bin histogram per group and the values kept.
+    """
+    out = np.full((len(qs), n_groups), np.nan)
+
+    def keyed(every: int) -> Iterator[tuple[int, np.ndarray]]:
+        for group, values in chunks(every):
+            values = np.asarray(values, dtype=np.float32)
+            nan = np.isnan(values)
+            values = values[~nan] if nan.any() else values
+            if values.size:
+                yield group, _order_keys(values)
+
+    def rank_bin(cumulative: np.ndarray, rank: int) -> tuple[int, int]:
+        b = int(np.searchsorted(cumulative, rank, side="left"))
+        return b, rank - (int(cumulative[b - 1]) if b else 0)  # the bin, the rank within it
+
+    def guess() -> np.ndarray:
+        """The bins around each quantile, from a look at every `look_every`-th part."""
+        look = np.zeros((n_groups, _BINS), dtype=np.int64)
+        for group, keys in keyed(look_every):
+            look[group] += np.bincount(keys >> 16, minlength=_BINS)
+        look = np.cumsum(look, axis=1)
+        band = np.zeros((n_groups, _BINS), dtype=bool)
+        for g in np.flatnonzero(look[:, -1] > 0):
+            for q in qs:
+                bounds = _ranks(np.array([max(q - margin, 0.0), min(q + margin, 1.0)]), look[g, -1])
+                low, high = (rank_bin(look[g], int(r))[0] for r in bounds)
+                band[g, low:high + 1] = True
+        return band
+
+    high = np.zeros((n_groups, _BINS), dtype=np.int64)
+    kept: list[list[np.ndarray]] = [[] for _ in range(n_groups)]
+    band: np.ndarray | None = None  # None: every value so far is kept
+    seen = 0
+    for group, keys in keyed(1):
+        bins = keys >> 16
+        high[group] += np.bincount(bins, minlength=_BINS)
+        seen += keys.size
+        if band is None and seen > keep_all:
+            band = guess()
+        kept[group].append(keys if band is None else keys[band[group][bins]])
+    cumulative = np.cumsum(high, axis=1)
+    counts = cumulative[:, -1] if n_groups else np.zeros(0, dtype=np.int64)
+    values = [np.concatenate(k) if k else np.zeros(0, dtype=np.uint32) for k in kept]
+    missed: dict[tuple[int, int], list[tuple[int, int]]] = {}  # (group, bin) -> (quantile, rank in bin)
+    for i, q in enumerate(qs):  # loops over quantiles and groups, not values
+        ranks = _ranks(q, counts)
+        for g in np.flatnonzero(counts > 0):
+            b, rank = rank_bin(cumulative[g], int(ranks[g]))
+            if band is None or band[g, b]:  # every value of the bin was kept
+                mine = values[g][(values[g] >> 16) == b]
+                mine.partition(rank - 1)
+                out[i, g] = _from_key(int(mine[rank - 1]))
+            else:
+                missed.setdefault((int(g), b), []).append((i, rank))
+    if missed:
+        low = {key: np.zeros(_BINS, dtype=np.int64) for key in missed}
+        for group, keys in keyed(1):
+            high_half = keys >> 16
+            for g, b in (key for key in missed if key[0] == group):
+                mine = keys[high_half == b]
+                if mine.size:
+                    low[(g, b)] += np.bincount(mine & 0xFFFF, minlength=_BINS)
+        for (g, b), picks in missed.items():
+            for i, rank in picks:
+                lo = int(np.searchsorted(np.cumsum(low[(g, b)]), rank, side="left"))
+                out[i, g] = _from_key((b << 16) | lo)
     return out
 
 
@@ -186,19 +298,18 @@ def _status_counts(codes: np.ndarray, status: np.ndarray, names: list[str]) -> l
 
 
 def _error_counts(
-    codes: np.ndarray, reasons: pd.Series, errors: np.ndarray, names: list[str]
+    codes: np.ndarray, reasons: pd.Series, errors: np.ndarray, names: list[str], starts: np.ndarray
 ) -> list[dict[str, int]]:
-    """Top error reasons per endpoint, most frequent first."""
+    """Top error reasons per endpoint, most frequent first; of equally frequent ones, the reason
+    seen first (earliest start), whatever the order of the rows."""
     result: list[dict[str, int]] = [{} for _ in names]
     if not errors.any():
         return result
-    reason = reasons[errors].fillna("").replace("", NO_RESPONSE).to_numpy()
-    sizes = (
-        pd.DataFrame({"e": codes[errors], "r": reason})
-        .groupby(["e", "r"], sort=False)
-        .size()
-        .sort_values(ascending=False, kind="stable")
-    )
+    reason = reasons[errors].fillna("").to_numpy(dtype=object)  # strings or categories alike
+    reason[reason == ""] = NO_RESPONSE
+    groups = pd.DataFrame({"e": codes[errors], "r": reason, "t": starts[errors]}).groupby(["e", "r"], sort=False)
+    sizes, first = groups.size(), groups["t"].min()
+    sizes = sizes.iloc[np.lexsort((np.arange(len(sizes)), first.to_numpy(), -sizes.to_numpy()))]
     top = sizes.groupby(level="e", sort=False).head(TOP_ERRORS)
     for (e, r), n in top.items():
         result[int(e)][str(r)] = int(n)
@@ -325,7 +436,7 @@ def _endpoints(
         for prefix in ("ttfb", "ttft")
     }
     statuses = _status_counts(codes, samples["status"].fillna(0).to_numpy(), names)
-    reasons = _error_counts(codes, samples["error"], masks["errors"], names)
+    reasons = _error_counts(codes, samples["error"], masks["errors"], names, samples["start_s"].to_numpy(np.float64))
 
     endpoints: dict[str, dict] = {}
     for i, name in enumerate(names):  # a loop over endpoints, not rows

@@ -86,6 +86,9 @@ class ApiClient:
         self.identity = ""
         self.source_ip = ""  # for sessions without a user (probes): the address it is bound to
         self.timeout_s = scenario.http.timeout_s  # connect to last byte; the wallet probe allows longer
+        # open model: how late this journey started; each request's intended start is its send time
+        # minus this, so its latency can be measured from when it should have gone out
+        self.schedule_delay_s: float | None = None
 
     def has(self, endpoint: str) -> bool:
         return endpoint in self.scenario.endpoints
@@ -146,6 +149,8 @@ class ApiClient:
             texts = prompt_texts(sent if body is None else _loads(body))
             kwargs["context"]["input_tokens_estimate"] = sum(map(self.tokens.count, texts))
 
+        if self.schedule_delay_s is not None:
+            kwargs["context"]["intended_s"] = time.time() - self.schedule_delay_s
         t0 = time.perf_counter()
         with _deadline(self.timeout_s):  # up to the headers; the body reader keeps the same deadline
             response = self.client.request(method or ep.method, path, **kwargs)

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from pathlib import Path
 
@@ -18,6 +19,16 @@ def _duration(value: str) -> float:
         return parse_duration(value, "--duration")
     except ScenarioError as exc:
         raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _positive_float(value: str) -> float:
+    try:
+        number = float(value)
+    except ValueError:
+        number = -1.0
+    if not 0 < number < float("inf"):
+        raise argparse.ArgumentTypeError(f"expected a number > 0, got {value!r}")
+    return number
 
 
 def _positive_int(value: str) -> int:
@@ -42,6 +53,9 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--workers", type=_positive_int, help="local Locust worker processes (default: CPU count; 0: one process)")
     run.add_argument("--users", type=_positive_int, help="concurrent users (replaces the scenario's load and stages)")
     run.add_argument("--spawn-rate", type=float, help="users started per second")
+    run.add_argument("--arrival-rate", type=_positive_float, metavar="R",
+                     help="open model: start R journeys per second across all workers, however fast the target "
+                          "answers (replaces the scenario's load; --users then sizes the pool)")
     run.add_argument("--duration", type=_duration, help="run time, e.g. 90s or 5m")
     run.add_argument("--out", type=Path, default=Path("reports"), help="folder for run folders (default: reports/)")
     run.add_argument("--threshold", action="append", default=[], metavar="EXPR",
@@ -88,6 +102,18 @@ def _parser() -> argparse.ArgumentParser:
     cost = sub.add_parser("cost", help="offline what-if: LLM spend per day, legit and under abuse (sends nothing)")
     cost.add_argument("scenario", type=Path)
 
+    audit = sub.add_parser("audit", help="launch-readiness checks from outside and the checklist scorecard")
+    audit.add_argument("scenario", type=Path, nargs="?",
+                       help="scenario with the API map and [audit] settings (default: scenarios/audit.toml)")
+    audit.add_argument("--host", help="base URL of the API to audit (default: the scenario's, else the embedded demo API)")
+    audit.add_argument("--profile", choices=["hardened", "vulnerable"], help="profile of the embedded demo API")
+    audit.add_argument("--run", type=Path, metavar="RUN_DIR",
+                       help="a load run whose rate-limit and latency figures fill those rows; its report gains the audit")
+    audit.add_argument("--out", type=Path, default=Path("reports"), help="folder for the audit folder (default: reports/)")
+    audit.add_argument("--check", action="append", default=[], metavar="NAME",
+                       help="run only this check (repeatable): access, tenancy, validation, cors, secrets, injection, "
+                            "transport, edge, email")
+
     validate = sub.add_parser("validate", help="check a scenario file and exit")
     validate.add_argument("scenario", type=Path)
     return parser
@@ -99,7 +125,8 @@ def main(argv: list[str] | None = None) -> int:
         from harness.run import RunOptions, run
 
         return run(RunOptions(scenario=args.scenario, host=args.host, profile=args.profile, workers=args.workers,
-                              users=args.users or None, spawn_rate=args.spawn_rate, duration_s=args.duration,
+                              users=args.users or None, spawn_rate=args.spawn_rate, arrival_rate=args.arrival_rate,
+                              duration_s=args.duration,
                               out=args.out, thresholds=tuple(args.threshold), abort_on_fail=tuple(args.abort_on_fail),
                               screenshot=args.screenshot, expect_workers=args.expect_workers,
                               master_bind=args.master_bind, master_port=args.master_port,
@@ -120,12 +147,30 @@ def main(argv: list[str] | None = None) -> int:
         return run_compare(args.base, args.new, args.tolerance, args.min_ms, args.out)
     if args.command == "cost":
         return _cost(args.scenario)
+    if args.command == "audit":
+        from harness.audit.command import run_audit
+        from harness.audit.runner import CHECKS
+
+        return run_audit(args.scenario, args.host, args.profile, args.run, args.out, tuple(args.check) or CHECKS)
     return _validate(args.scenario)
+
+
+def _audit_sections(run_dir: Path) -> list:
+    """An audit made with `--run` on this run folder keeps its section when the report is rebuilt."""
+    path = run_dir / "audit.json"
+    if not path.exists():
+        return []
+    from harness.audit.html import audit_section
+
+    try:
+        return [audit_section(json.loads(path.read_text()))]
+    except (ValueError, KeyError, TypeError):
+        print(f"harness: {path}: unreadable, the report leaves the audit out", file=sys.stderr)
+        return []
 
 
 def _report(run_dir: Path, shoot: bool = False) -> int:
     from harness.report import build_report, format_table
-    from harness.run import exit_code
     from harness.screenshot import MISSING_BROWSER, BrowserError, find_browser, screenshot
 
     if not (run_dir / "samples").is_dir():
@@ -134,7 +179,7 @@ def _report(run_dir: Path, shoot: bool = False) -> int:
     if shoot and find_browser() is None:  # before the work, not after it
         print(f"harness: {MISSING_BROWSER}", file=sys.stderr)
         return 2
-    summary = build_report(run_dir)
+    summary = build_report(run_dir, sections=_audit_sections(run_dir))
     print(format_table(summary))
     if shoot:
         try:
@@ -142,6 +187,8 @@ def _report(run_dir: Path, shoot: bool = False) -> int:
         except BrowserError as exc:
             print(f"harness: {exc}", file=sys.stderr)
             return 2
+    from harness.run import exit_code  # after the report: harness.run imports Locust, whose gevent patches threads
+
     return exit_code(summary)
 
 

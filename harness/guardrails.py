@@ -17,10 +17,12 @@ from harness.sources import is_loopback
 __all__ = ["abuse_refusal", "cap_reason", "RunCounters"]
 
 
-def abuse_refusal(scenario: Scenario, host: str) -> str | None:
-    """Why this scenario may not send its abuse traffic to `host`, or None when it may."""
+def abuse_refusal(scenario: Scenario, host: str, audit: bool = False) -> str | None:
+    """Why this scenario may not send its abuse traffic (or, with `audit`, the audit's) to `host`, or
+    None when it may."""
     abusive = [what for what, on in (("attacks", bool(scenario.attacks)), ("bypass probes", bool(scenario.probes.routes)),
-                                     ("the denial-of-wallet probe", scenario.wallet is not None)) if on]
+                                     ("the denial-of-wallet probe", scenario.wallet is not None),
+                                     ("the audit's forged and hostile requests", audit)) if on]
     if not abusive or is_loopback(host):
         return None
     name = (urlsplit(host).hostname or host).lower()

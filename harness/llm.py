@@ -17,15 +17,15 @@ Whole-column operations only; the loops here run over routes, never over rows.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from functools import partial
 from typing import Any
 
 import numpy as np
 import pandas as pd
 import pyarrow as pa
-import pyarrow.compute as pc
 
-from harness.analysis import classify, finite_number, grouped_percentiles, run_window
+from harness.analysis import classify, finite_number, float32_percentiles, grouped_percentiles, run_window
 
 __all__ = [
     "BROKEN_PREFIX",
@@ -78,7 +78,11 @@ def llm_endpoints(samples: pd.DataFrame, run: Mapping) -> list[str]:
 def _codes(samples: pd.DataFrame, names: Sequence[str]) -> np.ndarray:
     """Index of each row's endpoint in `names`, -1 for other endpoints."""
     index = pd.Index(list(names), dtype=object)
-    return index.get_indexer(samples["endpoint"].fillna("").astype(object)).astype(np.int64)
+    endpoint = samples["endpoint"]
+    if isinstance(endpoint.dtype, pd.CategoricalDtype):  # per category, not a string per row
+        lookup = np.append(index.get_indexer(endpoint.cat.categories.astype(object)), index.get_indexer([""]))
+        return lookup[endpoint.cat.codes.to_numpy()].astype(np.int64)  # code -1 (missing) reads ""
+    return index.get_indexer(endpoint.fillna("").astype(object)).astype(np.int64)
 
 
 def _counts(codes: np.ndarray, mask: np.ndarray, k: int, weights: np.ndarray | None = None) -> np.ndarray:
@@ -87,8 +91,23 @@ def _counts(codes: np.ndarray, mask: np.ndarray, k: int, weights: np.ndarray | N
     return np.bincount(codes[keep], weights=w, minlength=k)
 
 
+def _sums(samples: pd.DataFrame, column: str, codes: np.ndarray, mask: np.ndarray, k: int) -> np.ndarray:
+    """Σ `column` per group over `mask` (NaN as 0): `_counts` with the column as weights, taken at
+    the rows wanted before it becomes floats, not a float copy of a long run's whole column."""
+    keep = mask & (codes >= 0)
+    values = samples[column].to_numpy()
+    if values.dtype.kind in "iub":
+        weights = values[keep].astype(np.float64)
+    else:
+        weights = np.nan_to_num(samples[column].to_numpy(dtype=np.float64, na_value=np.nan)[keep])
+    return np.bincount(codes[keep], weights=weights, minlength=k)
+
+
 def _floats(samples: pd.DataFrame, column: str) -> np.ndarray:
-    return samples[column].to_numpy(dtype=np.float64, na_value=np.nan)
+    values = samples[column]
+    if values.dtype == np.float64:  # as stored, NaN and all: no copy of a long run's column
+        return values.to_numpy()
+    return values.to_numpy(dtype=np.float64, na_value=np.nan)
 
 
 def _relative(estimate: float, usage: float) -> float | None:
@@ -102,7 +121,7 @@ def _estimate_errors(samples: pd.DataFrame, codes: np.ndarray, k: int, rows: np.
     The input estimate adds the declared hidden tokens per request, as spend would without usage:
     the error says how far the bill would be off, and a large one that hidden_tokens is wrong."""
     usage = rows & samples["token_source"].eq("usage").to_numpy(dtype=bool)
-    sums = {c: _counts(codes, usage, k, np.nan_to_num(_floats(samples, c)))
+    sums = {c: _sums(samples, c, codes, usage, k)
             for c in ("input_tokens", "input_tokens_estimate", "output_tokens", "output_tokens_estimate")}
     sums["input_tokens_estimate"] = sums["input_tokens_estimate"] + hidden * _counts(codes, usage, k)
     return [{side: _relative(sums[f"{side}_tokens_estimate"][i], sums[f"{side}_tokens"][i])
@@ -132,27 +151,41 @@ def token_source(samples: pd.DataFrame) -> str | None:
     return _token_sources(samples, zeros, 1, np.ones(len(samples), dtype=bool))[0]
 
 
-def _tpot(samples: pd.DataFrame) -> np.ndarray:
-    """(ttlt − ttft) ÷ (output tokens − 1) per row; NaN under 2 output tokens or without times."""
-    out = samples["output_tokens"].fillna(0).to_numpy(dtype=np.float64)
-    span = _floats(samples, "ttlt_ms") - _floats(samples, "ttft_ms")
-    tpot = np.full(len(samples), np.nan)
+def _tpot(samples: pd.DataFrame, rows: np.ndarray | None = None) -> np.ndarray:
+    """(ttlt − ttft) ÷ (output tokens − 1) per row (of `rows` only, if given); NaN under 2 output
+    tokens or without times."""
+    keep = slice(None) if rows is None else rows
+    out = samples["output_tokens"].fillna(0).to_numpy()[keep].astype(np.float64)
+    span = _floats(samples, "ttlt_ms")[keep] - _floats(samples, "ttft_ms")[keep]
+    tpot = np.full(span.size, np.nan)
     np.divide(span, out - 1, out=tpot, where=out >= 2)
     return tpot
 
 
-def _pooled_gaps(samples: pd.DataFrame, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Every chunk gap of `rows` and the position of the row it came from.
+def _gap_lists(column: pd.Series, every: int = 1) -> Iterator[tuple[int, pa.Array]]:
+    """A frame's chunk gaps as (index of the first row, list array) per Arrow chunk (every
+    `every`-th), like `read_column`: an Arrow-backed column as it is, an object column (a frame made
+    by hand) as one array."""
+    if isinstance(column.dtype, pd.ArrowDtype):
+        chunks = column.array.__arrow_array__().chunks
+    else:
+        chunks = [pa.array(column.to_numpy(), type=pa.list_(pa.float32()), from_pandas=True)]
+    starts = np.concatenate(([0], np.cumsum([len(c) for c in chunks], dtype=np.int64)))
+    for i in range(0, len(chunks), max(every, 1)):
+        yield int(starts[i]), chunks[i]
 
-    Arrow flattens the list column in C++: no Python loop over rows, and 20 M gaps take well
-    under a second (pandas' explode takes seconds).
-    """
-    positions = np.flatnonzero(rows)
-    lists = pa.array(samples["chunk_gaps_ms"].to_numpy()[positions], type=pa.list_(pa.float32()),
-                     from_pandas=True)
-    values = lists.flatten().to_numpy(zero_copy_only=False).astype(np.float64, copy=False)
-    parents = pc.list_parent_indices(lists).to_numpy(zero_copy_only=False)
-    return positions[parents], values
+
+def _gap_chunks(lists: Iterable[tuple[int, pa.Array]], codes: np.ndarray,
+                rows: np.ndarray) -> Iterator[tuple[int, np.ndarray]]:
+    """(route code, its gaps) for the chunk gaps of `rows`, one part at a time, so that the
+    hundreds of millions of gaps of a long run are never held whole. Arrow filters and flattens
+    the lists in C++."""
+    for start, chunk in lists:  # loops over parts and routes, not rows
+        end = start + len(chunk)
+        mine = np.where(rows[start:end], codes[start:end], -1)
+        for code in np.unique(mine[mine >= 0]):
+            gaps = chunk.filter(pa.array(mine == code)).flatten()
+            yield int(code), gaps.to_numpy(zero_copy_only=False)
 
 
 def _broken_reasons(codes: np.ndarray, errors: pd.Series, broken: np.ndarray, k: int) -> list[dict[str, int]]:
@@ -185,8 +218,12 @@ def hidden_tokens(run: Mapping) -> float:
     return max(value or 0.0, 0.0)
 
 
-def llm_summary(samples: pd.DataFrame, run: dict) -> dict:
-    """summary.json's `llm`: LLM route → figures (module docstring); {} when the run has none."""
+def llm_summary(samples: pd.DataFrame, run: dict,
+                chunk_gaps: Callable[[int], Iterable[tuple[int, pa.Array]]] | None = None) -> dict:
+    """summary.json's `llm`: LLM route → figures (module docstring); {} when the run has none.
+
+    `chunk_gaps(every)` gives the rows' chunk gaps when the frame leaves them on disk, as
+    `harness.samples.read_column` does: (first row, list array) of every `every`-th part."""
     run = run if isinstance(run, Mapping) else {}
     names = llm_endpoints(samples, run)
     if not names:
@@ -200,25 +237,27 @@ def llm_summary(samples: pd.DataFrame, run: dict) -> dict:
     errors = samples["error"].fillna("")
     broken = admitted & errors.str.startswith(BROKEN_PREFIX).to_numpy(dtype=bool)
 
-    def q(values: np.ndarray, qs: Sequence[float]) -> np.ndarray:
-        return grouped_percentiles(codes[timed], values[timed], k, qs)
+    def q(values: np.ndarray, qs: Sequence[float], of_timed: bool = False) -> np.ndarray:
+        return grouped_percentiles(codes[timed], values if of_timed else values[timed], k, qs)
 
-    tpot = _tpot(samples)
-    speed = np.full(len(samples), np.nan)
+    tpot = _tpot(samples, timed)  # the timed rows only
+    speed = np.full(tpot.size, np.nan)
     np.divide(1000.0, tpot, out=speed, where=tpot > 0)
-    rows, gaps = _pooled_gaps(samples, timed)
     figures = {
         "ttfb": q(_floats(samples, "ttfb_ms"), [0.50]),
         "ttft": q(_floats(samples, "ttft_ms"), [0.50, 0.95, 0.99]),
         "ttlt": q(_floats(samples, "ttlt_ms"), [0.50, 0.95]),
-        "tpot": q(tpot, [0.50, 0.95]),
-        "speed": q(speed, [0.50]),
-        "itl": grouped_percentiles(codes[rows], gaps, k, [0.50, 0.95, 0.99]),
+        "tpot": q(tpot, [0.50, 0.95], of_timed=True),
+        "speed": q(speed, [0.50], of_timed=True),
     }
+    del tpot, speed  # two columns' worth of a long run
+    figures["itl"] = float32_percentiles(
+        lambda every: _gap_chunks((chunk_gaps or partial(_gap_lists, samples["chunk_gaps_ms"]))(every), codes, timed),
+        k, [0.50, 0.95, 0.99])
     requests, ok = _counts(codes, legit, k), _counts(codes, timed, k)
     n_broken = _counts(codes, broken, k)
     reasons = _broken_reasons(codes, errors, broken, k)
-    tokens = {c: _counts(codes, admitted, k, np.nan_to_num(_floats(samples, c)))
+    tokens = {c: _sums(samples, c, codes, admitted, k)
               for c in ("input_tokens", "output_tokens", "cached_tokens", "reasoning_tokens")}
     sources = _token_sources(samples, codes, k, admitted)
     estimates = _estimate_errors(samples, codes, k, admitted, hidden_tokens(run))

@@ -33,6 +33,7 @@ from locust.runners import STATE_MISSING, STATE_STOPPED, STATE_STOPPING, MasterR
 
 from harness import __version__
 from harness.accounts import Credentials, TargetUnreachable, resolve_credentials
+from harness.arrivals import LATE_AFTER_S, OPTION as ARRIVALS_OPTION, WARM_UP_S, ArrivalSchedule, arrival_counts
 from harness.collector import Collector, write_json_atomic
 from harness.gate import breaker_reason, threshold_breach
 from harness.guardrails import RunCounters, abuse_refusal, cap_reason
@@ -51,6 +52,7 @@ log = logging.getLogger("harness")
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_SCENARIO = REPO / "scenarios" / "smoke.toml"
 SAMPLES_KEY = "harness_samples"  # key of the sample columns inside a worker's stats report
+ARRIVALS_KEY = "harness_arrivals"  # open model: the worker's arrival counts so far, in the same report
 STOP_FILE = "STOP"  # created in the run folder by `harness run` on Ctrl-C: finish now, gracefully
 REPORT_INTERVAL_S = 3.0  # Locust's WORKER_REPORT_INTERVAL
 ABORT_CHECK_S = 3.0  # abort-on-fail thresholds are judged this often (samples arrive every 3 s)
@@ -78,6 +80,10 @@ def _add_arguments(parser: Any) -> None:
                        help=argparse.SUPPRESS)
     group.add_argument("--flat-load", action="store_true", default=False, include_in_web_ui=False,
                        help="ignore the scenario's stages: run --users at --spawn-rate for the whole run")
+    group.add_argument("--arrival-rate", type=float, default=0.0, include_in_web_ui=False,
+                       help="open model: journeys started per second across all workers (see harness.arrivals)")
+    group.add_argument(f"--{ARRIVALS_OPTION.replace('_', '-')}", default="", include_in_web_ui=False,
+                       help=argparse.SUPPRESS)  # the master's schedule, handed to the workers
     group.add_argument("--threshold", action="append", default=[], metavar="EXPR", include_in_web_ui=False,
                        help='add a threshold to the scenario\'s, e.g. "p99(*) < 1s" (repeatable)')
     group.add_argument("--abort-on-fail", action="append", default=[], metavar="EXPR", include_in_web_ui=False,
@@ -108,6 +114,9 @@ def _install_worker(environment: Any) -> None:
 
     def attach(client_id: str, data: dict[str, Any]) -> None:
         data[SAMPLES_KEY] = recorder.batch.take()
+        counts = arrival_counts(environment)
+        if counts:
+            data[ARRIVALS_KEY] = counts
 
     environment.events.report_to_master.add_listener(attach)
 
@@ -138,6 +147,7 @@ class _Session:
         self.started_at: float | None = None
         self.last_report: dict[str, float] = {}
         self.lost_workers: dict[str, float] = {}
+        self.arrival_counts: dict[str, dict[str, Any]] = {}  # open model: worker -> its latest counts
         self.recorder = Recorder()
         self.closed = False
         self.previous_handlers: dict[int, Any] = {}
@@ -150,8 +160,18 @@ class _Session:
             if options.flat_load and scenario.load.stages:
                 raw = {**scenario.raw, "load": {k: v for k, v in scenario.raw["load"].items() if k != "stages"}}
                 scenario = parse_scenario(raw, source=options.scenario, base_dir=Path(options.scenario).parent)
+            if options.arrival_rate:  # one open-model stage; --users, if given, sizes the pool
+                pool = options.num_users if options.flat_load else scenario.load.pool
+                load = {k: v for k, v in scenario.raw.get("load", {}).items() if k not in ("stages", "users")}
+                load.update(arrival_rate=options.arrival_rate, **({"users": pool} if pool else {}),
+                            **({"duration": options.run_time} if options.run_time else {}))
+                scenario = parse_scenario({**scenario.raw, "load": load}, source=options.scenario,
+                                          base_dir=Path(options.scenario).parent)
         except ScenarioError as exc:
             _fail(str(exc), 2)
+        if scenario.load.open_model and not isinstance(self.environment.shape_class, _shape_type()):
+            _fail(f"{options.scenario}: load.arrival_rate: open-model load runs the harness's journeys "
+                  "(locustfiles/journeys.py), whose shape serves the schedule; drop arrival_rate for this locustfile", 2)
         host = self.environment.host or scenario.host
         if not host:
             _fail(f"{options.scenario}: target.host: no host to test; pass --host URL "
@@ -174,6 +194,8 @@ class _Session:
         self.run_dir = Path(options.run_dir) if options.run_dir else new_run_dir(Path("reports"), scenario.name)
         (self.run_dir / "samples").mkdir(parents=True, exist_ok=True)
         self.planned_s = options.run_time or (scenario.load.planned_duration_s if options.headless else None)
+        if self.planned_s and scenario.load.open_model:
+            self.planned_s += WARM_UP_S  # the pool starts before the schedule does
         options.run_time = None  # the plugin ends the run itself: see the module docstring
         self.meta: dict[str, Any] = {
             "id": self.run_dir.name,
@@ -191,6 +213,7 @@ class _Session:
             "thresholds": [t.record() for t in self.thresholds],
             "streaming_endpoints": scenario.streaming_endpoints(),
             "users": scenario.load.users,
+            "load_model": "open" if scenario.load.open_model else "closed",
             "stages": [s.__dict__ for s in scenario.load.stages],
             "limits": {route: [{"key": r.key, "quota": r.quota, "window_s": r.window_s} for r in rules]
                        for route, rules in scenario.limits_by_route().items()},
@@ -309,6 +332,9 @@ class _Session:
         columns = data.pop(SAMPLES_KEY, None)
         if columns:
             self._collect(columns, worker=client_id)
+        counts = data.pop(ARRIVALS_KEY, None)
+        if counts:
+            self.arrival_counts[client_id] = counts  # cumulative: the latest report has it all
 
     def _flush_local(self) -> None:
         self._collect(self.recorder.batch.take(), worker="local")
@@ -393,6 +419,12 @@ class _Session:
             },
         )
 
+    def open_model(self, schedule: ArrivalSchedule, pool: dict[str, int]) -> None:
+        """The shape made the schedule: keep it in run.json, so the analysis knows what was due."""
+        self.meta["arrivals"] = {"schedule": schedule.to_dict(), "pool": pool, "late_after_s": LATE_AFTER_S,
+                                 "counts": {}}
+        self._write_meta()
+
     def finish(self) -> None:
         """Stop the users and wait until every sample has reached us. The caller then quits Locust."""
         if self.finishing:
@@ -402,12 +434,14 @@ class _Session:
         if self.is_master:
             workers = [c.id for c in self.runner.clients.all if c.state != STATE_MISSING]
             self.meta["workers"] = max(self.meta["workers"], len(workers))
-            self.runner.stop()
             stopped_at = time.time()
+            self.meta["load_stopped_at"] = stopped_at
+            self.runner.stop()
             deadline = stopped_at + REPORT_INTERVAL_S + 2.0
             while time.time() < deadline and any(self.last_report.get(w, 0) <= stopped_at for w in workers):
                 gevent.sleep(0.1)
         else:
+            self.meta["load_stopped_at"] = time.time()
             self.runner.stop()
             self._flush_local()
         self.finished = True
@@ -450,6 +484,9 @@ class _Session:
 
     def _write_meta(self, aborted: bool = False, final: bool = False) -> None:
         meta = self.meta
+        if "arrivals" in meta:
+            counts = self.arrival_counts if self.is_master else {"local": arrival_counts(self.environment)}
+            meta["arrivals"]["counts"] = dict(counts)
         meta["aborted"] = aborted
         meta["abort_reason"] = self.abort_reason
         if final:

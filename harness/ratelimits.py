@@ -196,7 +196,7 @@ def _experiments(probes: pd.DataFrame) -> dict[str, dict[str, _Experiment]]:
     """route → technique → experiment; a repeated round (its techniques marked `#retry`, sent when
     a fixed window rolled over during the first) replaces the first."""
     found: dict[str, dict[str, _Experiment]] = {}
-    for (route, technique), rows in probes.groupby(["endpoint", "technique"], sort=True):
+    for (route, technique), rows in probes.groupby(["endpoint", "technique"], sort=True, observed=True):
         found.setdefault(str(route), {})[str(technique)] = _Experiment(rows)
     for techniques in found.values():
         for name in [t for t in techniques if t.endswith(RETRY_MARK)]:
@@ -478,8 +478,8 @@ def rate_limits(samples: pd.DataFrame, run: Mapping, target_stats: Mapping | Non
     for route in routes:  # a loop over routes, not rows
         mask = codes == index[route] if route in index else np.zeros(len(samples), dtype=bool)
         nonlegit = samples[mask & ~legit]
-        cost = _blocked_cost(route, samples[mask], target_stats) if route in COST_ROUTES and \
-            isinstance(target_stats, Mapping) else None
+        cost = _blocked_cost(route, samples.loc[mask, ["status", "blocked", "output_tokens"]], target_stats) \
+            if route in COST_ROUTES and isinstance(target_stats, Mapping) else None
         entry = _route(route, limits.get(route, []), exps.get(route, {}), nonlegit,
                        samples[mask & is_probe], loopback, cost)
         entry.update(_legit(samples, mask, legit, ok, span))

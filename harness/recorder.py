@@ -16,6 +16,7 @@ __all__ = ["Recorder", "RequestDeadline", "describe_exception", "seconds"]
 # what the caller reports in the request event's `context`; the rest comes from Locust itself
 CONTEXT_COLUMNS = tuple(n for n in COLUMNS if n not in {
     "start_s", "endpoint", "method", "status", "latency_ms", "error", "response_bytes", "worker"})
+_NO_CONTEXT: dict[str, Any] = {}  # never written to
 
 
 class RequestDeadline(OSError):
@@ -114,19 +115,25 @@ class Recorder:
         start_time: float | None = None,
         **_: Any,
     ) -> None:
-        ctx = context or {}
+        # Runs once per request on the load generator: no per-column Python loop (see SampleBatch.add).
+        ctx = context or _NO_CONTEXT
         status = getattr(response, "status_code", 0) or 0
         if not isinstance(status, int):
             status = 0
-        error = ctx["error"] if "error" in ctx else describe_exception(exception, status)
-        row = {name: ctx[name] for name in CONTEXT_COLUMNS if name in ctx}
-        row.update(
-            start_s=start_time if start_time is not None else math.nan,
-            endpoint=name,
-            method=request_type,
-            status=status,
-            latency_ms=response_time if response_time is not None else math.nan,
-            error=error,
-            response_bytes=response_length or 0,
-        )
-        self.batch.add(row)
+        if "error" in ctx:
+            error = ctx["error"]
+        else:
+            error = "" if exception is None else describe_exception(exception, status)
+        # Locust's own fields win over the context's, and `worker` is the master's to fill: the keys
+        # after **ctx are every column outside CONTEXT_COLUMNS
+        self.batch.add({
+            **ctx,
+            "start_s": start_time if start_time is not None else math.nan,
+            "endpoint": name,
+            "method": request_type,
+            "status": status,
+            "latency_ms": response_time if response_time is not None else math.nan,
+            "error": error,
+            "response_bytes": response_length or 0,
+            "worker": "",
+        })

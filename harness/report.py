@@ -12,12 +12,14 @@ import html
 import json
 import re
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
+import pyarrow as pa
 
 from harness.abuse import abuse_findings, abuse_summary, abuse_verdict
 from harness.analysis import judge_thresholds, per_second, run_window, summarize, to_jsonable
@@ -32,8 +34,9 @@ from harness.plots import (latency_ecdfs, plot_cost_per_route, plot_latency_dist
                            plot_latency_over_time, plot_percentile_bars, plot_rate_limits,
                            plot_spend_over_time, plot_status_codes, plot_throughput,
                            plot_ttft_over_time)
+from harness.open_model import open_model_notes, open_model_summary
 from harness.ratelimits import attack_series, rate_limits, technique_key
-from harness.samples import read_samples
+from harness.samples import COLUMNS, read_column, read_samples
 from harness.scenario import ATTACKS
 from harness.spend import spend_from_samples, spend_series, usd
 from harness.wallet import wallet_summary
@@ -133,10 +136,19 @@ def load_run(run_dir: Path) -> tuple[dict, list[str]]:
     return run, notes
 
 
-def _read_samples(run_dir: Path) -> tuple[pd.DataFrame, list[str]]:
-    """All readable samples; a part that cannot be read is skipped and named in a note."""
+# columns a report leaves on disk: no figure reads the first six (they help a person debug a run);
+# the chunk gaps, the largest column of an LLM run, are read again part by part for the ITL
+UNREAD_COLUMNS = ("method", "chunks", "identity", "source_ip", "response_bytes", "worker", "chunk_gaps_ms")
+
+
+def _read_samples(run_dir: Path, parts: list[tuple[Path, int]] | None = None) -> tuple[pd.DataFrame, list[str]]:
+    """All readable samples; a part that cannot be read is skipped and named in a note.
+
+    Compact (categoricals) and in file order, not sorted: every figure is order-free, and the rows
+    stay aligned with `parts` for `read_column`. Ten million rows take about 1 GB."""
     skipped: list[str] = []
-    samples = read_samples(run_dir, skipped=skipped)
+    columns = [name for name in COLUMNS if name not in UNREAD_COLUMNS]
+    samples = read_samples(run_dir, columns, sort=False, skipped=skipped, compact=True, parts=parts)
     return samples, [f"skipped unreadable sample file {name}" for name in skipped]
 
 
@@ -200,10 +212,11 @@ def _quota_rates(limits: Mapping[str, Mapping]) -> dict[str, float | None]:
     return rates
 
 
-def _add_llm(summary: dict, samples: pd.DataFrame, run: dict) -> None:
+def _add_llm(summary: dict, samples: pd.DataFrame, run: dict,
+             chunk_gaps: Callable[[int], Iterable[tuple[int, pa.Array]]] | None = None) -> None:
     """`llm`, `spend` and its `denial_of_wallet` into the summary, only when the run has them (a
     wallet finding fails the run); a note when spend is not computable for a run with LLM routes."""
-    llm = to_jsonable(llm_summary(samples, run))
+    llm = to_jsonable(llm_summary(samples, run, chunk_gaps))
     if llm:
         summary["llm"] = llm
     spend = spend_from_samples(samples, run, llm)
@@ -220,6 +233,14 @@ def _add_llm(summary: dict, samples: pd.DataFrame, run: dict) -> None:
         why = ("run.json's spend block has no usable price" if isinstance(run.get("spend"), dict)
                else "run.json has no spend block (an older or killed run)")
         summary["notes"].append(f"{why}: the cost of the LLM routes is not computed")
+
+
+def _add_open_model(summary: dict, samples: pd.DataFrame, run: dict) -> None:
+    """`open_model` (arrivals and latency from the intended start) for an open-model run, with its caveats."""
+    figures = open_model_summary(samples, run)
+    if figures is not None:
+        summary["open_model"] = to_jsonable(figures)
+        summary["notes"] += open_model_notes(figures)
 
 
 def _draw_llm_plots(summary: Mapping, ttft: pd.DataFrame | None, costs: pd.DataFrame | None,
@@ -241,12 +262,14 @@ def compute_summary(run_dir: Path) -> tuple[dict, pd.DataFrame, dict]:
 
     Writes nothing, so the master can judge abort-on-fail thresholds on it while the run goes."""
     run, notes = load_run(run_dir)
-    samples, sample_notes = _read_samples(run_dir)
+    parts: list[tuple[Path, int]] = []
+    samples, sample_notes = _read_samples(run_dir, parts)
     stats, stats_notes = load_target_stats(run_dir)
     summary = summarize(samples, run)
     summary["notes"] = notes + sample_notes + stats_notes + summary["notes"]
     _add_security(summary, samples, run, stats)
-    _add_llm(summary, samples, run)
+    _add_llm(summary, samples, run, partial(read_column, parts, "chunk_gaps_ms"))
+    _add_open_model(summary, samples, run)
     judge_thresholds(summary, run)  # again, now that llm, rate_limits and spend are in
     return summary, samples, run
 
@@ -289,6 +312,9 @@ def build_report(run_dir: Path, sections: Sequence[Section] = ()) -> dict:
     llm_section = llm_spend_section(summary, _draw_llm_plots(summary, ttft, costs, plots_dir))
     if llm_section is not None:
         own.append(llm_section)
+    open_section = open_model_section(summary)
+    if open_section is not None:
+        own.append(open_section)
     page = render_html(summary, images, [*own, *sections])
     (run_dir / "report.html").write_text(page, encoding="utf-8")
     return summary
@@ -894,6 +920,43 @@ def llm_spend_section(summary: Mapping, images: Mapping[str, bytes] | None = Non
     return Section(id="llm-spend", title="LLM cost and streaming", body=body)
 
 
+def open_model_section(summary: Mapping) -> Section | None:
+    """Arrivals against the schedule, then per endpoint latency from the send and from the intended start."""
+    om: Mapping | None = summary.get("open_model")
+    if not om:
+        return None
+    journeys = [
+        f'<tr data-journey="{_e(name)}"><td>{_e(name)}</td><td>{_num(j.get("users"))}</td><td>{_num(j.get("due"))}</td>'
+        f'<td>{_num(j.get("started"))}</td><td>{_num(j.get("late"))}</td><td>{_num(j.get("dropped"))}</td>'
+        f'<td>{_ms(j.get("max_delay_ms"))}</td></tr>'
+        for name, j in (om.get("journeys") or {}).items()]
+    latency = [
+        f'<tr data-endpoint="{_e(name)}"><td>{_e(name)}</td><td>{_num(e.get("samples"))}</td>'
+        + "".join(f'<td>{_ms(e.get(f"{p}_from_send_ms"))}</td><td>{_ms(e.get(f"{p}_from_intended_ms"))}</td>'
+                  for p in ("p50", "p95", "p99")) + "</tr>"
+        for name, e in (om.get("latency") or {}).items()]
+    rate = (f'<p id="open-model-rate">Target {_num(om.get("target_rate"))} arrivals/s, achieved '
+            f'{_num(om.get("achieved_rate"))}/s: {_num(om.get("started"))} of {_num(om.get("due"))} due started, '
+            f'{_num(om.get("late"))} late, {_num(om.get("dropped"))} dropped.</p>')
+    body = (rate + f'<p class="muted">{_e(om.get("definition", ""))}</p>'
+            + _table(["journey", "users", "due", "started", "late", "dropped", "max delay ms"], journeys, "open-model-arrivals")
+            + "<h3>Latency from the send and from the intended start</h3>"
+            + _table(["endpoint", "samples", "p50 send", "p50 intended", "p95 send", "p95 intended",
+                      "p99 send", "p99 intended"], latency, "open-model-latency"))
+    return Section(id="open-model", title="Open model: arrivals and coordinated omission", body=body)
+
+
+def _open_model_line(summary: Mapping) -> list[str]:
+    om: Mapping | None = summary.get("open_model")
+    if not om:
+        return []
+    worst = max((om.get("latency") or {}).items(), key=lambda kv: kv[1].get("p99_from_intended_ms") or 0, default=None)
+    tail = (f"; p99 from intended start: {worst[0]} {_ms(worst[1].get('p99_from_intended_ms'))} ms "
+            f"(from send {_ms(worst[1].get('p99_from_send_ms'))} ms)") if worst else ""
+    return [f"open model: {_num(om.get('achieved_rate'))} of {_num(om.get('target_rate'))} arrivals/s, "
+            f"{_num(om.get('due'))} due, {_num(om.get('late'))} late, {_num(om.get('dropped'))} dropped" + tail]
+
+
 def _llm_lines(summary: Mapping, most: int = 3) -> list[str]:
     """One line per LLM route (at most `most`) and one for the money."""
     llm: Mapping[str, Mapping] = summary.get("llm") or {}
@@ -960,6 +1023,7 @@ def format_table(summary: Mapping) -> str:
     reasons = summary.get("verdict_reasons") or []
     lines += _limit_lines(summary.get("rate_limits") or {})
     lines += _llm_lines(summary)
+    lines += _open_model_line(summary)
     abuse = summary.get("abuse") or {}
     if abuse:
         lines.append(f"abuse: {abuse_verdict(abuse)}, {len(abuse_findings(abuse))} finding(s)")

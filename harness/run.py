@@ -39,6 +39,7 @@ class RunOptions:
     workers: int | None = None  # None: one per CPU; 0: a single process, no master
     users: int | None = None
     spawn_rate: float | None = None
+    arrival_rate: float | None = None  # open model: journeys started per second (see harness.arrivals)
     duration_s: float | None = None
     out: Path = Path("reports")
     locustfiles: tuple[Path, ...] = LOCUSTFILES
@@ -170,6 +171,8 @@ def _locust_args(options: RunOptions, scenario: Scenario, host: str, run_dir: Pa
     ]
     if options.users or options.spawn_rate:
         args.append("--flat-load")
+    if options.arrival_rate:
+        args.append(f"--arrival-rate={options.arrival_rate:g}")
     args += [f"--threshold={expr}" for expr in options.thresholds]
     args += [f"--abort-on-fail={expr}" for expr in options.abort_on_fail]
     return args

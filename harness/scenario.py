@@ -85,6 +85,7 @@ class Stage:
     duration_s: float
     users: int
     spawn_rate: float
+    arrival_rate: float | None = None  # open model: journeys started per second in this stage
 
 
 @dataclass(frozen=True)
@@ -93,10 +94,23 @@ class Load:
     spawn_rate: float
     duration_s: float
     stages: tuple[Stage, ...] = ()
+    arrival_rate: float | None = None  # open model (see harness.arrivals); stages may carry their own
+    pool: int | None = None  # open model: users serving the arrivals, when the scenario sets `users`
+    max_lateness_s: float = 5.0  # open model: an arrival that waited longer for a free user is dropped
 
     @property
     def planned_duration_s(self) -> float:
         return sum(s.duration_s for s in self.stages) if self.stages else self.duration_s
+
+    @property
+    def open_model(self) -> bool:
+        return self.arrival_rate is not None or any(s.arrival_rate is not None for s in self.stages)
+
+    def arrival_stages(self) -> tuple[tuple[float, float], ...]:
+        """(duration_s, rate) of each open-model stage; one stage at `arrival_rate` without stages."""
+        if self.stages:
+            return tuple((s.duration_s, s.arrival_rate or 0.0) for s in self.stages)
+        return ((self.duration_s, self.arrival_rate or 0.0),)
 
 
 @dataclass(frozen=True)
@@ -361,7 +375,7 @@ def parse_scenario(data: dict[str, Any], source: str = "<scenario>", base_dir: P
     r = _Reader(source)
     r.unknown(data, {"scenario", "target", "auth", "accounts", "webhook", "endpoints", "load", "journeys", "targets",
                      "limits", "block", "attacks", "probes", "wallet", "spend", "thresholds", "abort", "guardrails",
-                     "http"}, "")
+                     "http", "audit"}, "")
 
     meta = r.table(data, "scenario", "scenario")
     r.unknown(meta, {"name", "description"}, "scenario")
@@ -519,16 +533,28 @@ def _parse_accounts(r: _Reader, data: dict[str, Any], base_dir: Path | None) -> 
 
 def _parse_load(r: _Reader, data: dict[str, Any]) -> Load:
     t = r.table(data, "load", "load")
-    r.unknown(t, {"users", "spawn_rate", "duration", "stages"}, "load")
+    r.unknown(t, {"users", "spawn_rate", "duration", "stages", "arrival_rate", "max_lateness"}, "load")
     users = r.whole(t, "users", "load.users", 10, minimum=1)
     spawn_rate = r.number(t, "spawn_rate", "load.spawn_rate", float(users), minimum=0.001)
     duration = r.duration(t.get("duration", "60s"), "load.duration")
+    arrival_rate = r.number(t, "arrival_rate", "load.arrival_rate", 0.0, minimum=0.001) if "arrival_rate" in t else None
+    max_lateness = r.duration(t.get("max_lateness", "5s"), "load.max_lateness")
     stages = []
-    for i, st in enumerate(r.get(t, "stages", "load.stages", list, [])):
+    raw_stages = r.get(t, "stages", "load.stages", list, [])
+    open_stages = any(isinstance(st, dict) and "arrival_rate" in st for st in raw_stages)
+    for i, st in enumerate(raw_stages):
         where = f"load.stages[{i}]"
         if not isinstance(st, dict):
             raise r.fail(where, "expected a table like {duration = \"30s\", users = 20, spawn_rate = 2}")
-        r.unknown(st, {"duration", "users", "spawn_rate"}, where)
+        r.unknown(st, {"duration", "users", "spawn_rate", "arrival_rate"}, where)
+        if open_stages:  # an open-model stage: a rate, never a user count
+            if "arrival_rate" not in st or "duration" not in st or "users" in st:
+                raise r.fail(where, "open-model stages take duration and arrival_rate (no users): "
+                                    "use arrival_rate in every stage, or users in every stage")
+            stages.append(Stage(duration_s=r.duration(st["duration"], f"{where}.duration"), users=0,
+                                spawn_rate=spawn_rate,
+                                arrival_rate=r.number(st, "arrival_rate", f"{where}.arrival_rate", 0.0)))
+            continue
         if "users" not in st or "duration" not in st:
             raise r.fail(where, "expected both duration and users")
         stage_users = r.whole(st, "users", f"{where}.users", 0)
@@ -539,7 +565,12 @@ def _parse_load(r: _Reader, data: dict[str, Any]) -> Load:
                 spawn_rate=r.number(st, "spawn_rate", f"{where}.spawn_rate", spawn_rate, minimum=0.001),
             )
         )
-    return Load(users=users, spawn_rate=spawn_rate, duration_s=duration, stages=tuple(stages))
+    if arrival_rate is not None and stages and not open_stages:
+        raise r.fail("load.arrival_rate", "goes with open-model stages (each with arrival_rate), not with users stages")
+    open_model = arrival_rate is not None or open_stages
+    return Load(users=users, spawn_rate=spawn_rate, duration_s=duration, stages=tuple(stages),
+                arrival_rate=arrival_rate, pool=users if open_model and "users" in t else None,
+                max_lateness_s=max_lateness)
 
 
 def _parse_journeys(

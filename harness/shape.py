@@ -1,4 +1,5 @@
-"""The scenario's load as a Locust LoadTestShape: stages when it has them, else -u/-r as given.
+"""The scenario's load as a Locust LoadTestShape: stages when it has them, else -u/-r as given;
+in an open-model run, a fixed pool of users per journey that serves the arrival schedule.
 
 It returns None (end of test) only once the plugin's session is due and has collected the last
 samples: ending from inside tick() is the one way Locust's headless shape path does not quit
@@ -7,8 +8,13 @@ while workers are still sending their final reports.
 
 from __future__ import annotations
 
-from locust import LoadTestShape
+import json
+import time
 
+from locust import LoadTestShape
+from locust.runners import MasterRunner
+
+from harness.arrivals import OPTION, WARM_UP_S, ArrivalSchedule, ArrivalStage, pool_sizes
 from harness.plan import RunPlan
 
 __all__ = ["ScenarioShape"]
@@ -28,6 +34,8 @@ class ScenarioShape(LoadTestShape):
         plan = RunPlan.from_environment(environment)
         options = environment.parsed_options
         load = plan.scenario.load if plan else None
+        if load is not None and load.open_model and plan is not None:
+            return self._open_model(plan)
         fixed = sum(c.fixed_count for c in environment.user_classes)  # attackers and the probe, on top
         if load is None or not load.stages:
             users = options.num_users or (load.users if load else 1)
@@ -40,3 +48,34 @@ class ScenarioShape(LoadTestShape):
             elapsed -= stage.duration_s
         last = load.stages[-1]
         return last.users + fixed, max(last.spawn_rate, fixed)
+
+    def _open_model(self, plan: RunPlan) -> tuple[int, float]:
+        """The first time: the schedule, shared by the workers connected now, and a pool of users
+        per journey (fixed counts, spread evenly over the workers); the same pool until the end."""
+        environment = self.runner.environment
+        if getattr(self, "_pool", None) is None:
+            load = plan.scenario.load
+            journeys = [c for c in environment.user_classes if getattr(c, "journey", None)]
+            weights = {c.journey: c.weight for c in journeys if c.weight > 0}
+            total = sum(weights.values()) or 1
+            clients = self.runner.clients
+            slots = (sorted(c.id for c in clients.ready + clients.spawning + clients.running)
+                     if isinstance(self.runner, MasterRunner) else ["local"])
+            schedule = ArrivalSchedule(
+                start_s=time.time() + WARM_UP_S,
+                stages=tuple(ArrivalStage(d, r) for d, r in load.arrival_stages()),
+                max_lateness_s=load.max_lateness_s,
+                shares={name: w / total for name, w in weights.items()},
+                slots=tuple(slots),
+            )
+            sizes = pool_sizes(schedule.shares, schedule.peak_rate, load.pool, len(slots))
+            for user_class in journeys:
+                user_class.weight, user_class.fixed_count = 0, sizes.get(user_class.journey, 0)
+            # handed to the workers with the spawn message (custom options travel with it)
+            setattr(environment.parsed_options, OPTION, json.dumps(schedule.to_dict()))
+            from harness import plugin
+
+            if plugin.active_session is not None:
+                plugin.active_session.open_model(schedule, sizes)
+            self._pool = sum(c.fixed_count for c in environment.user_classes)
+        return self._pool, float(self._pool)

@@ -21,6 +21,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any, Sequence
 
 import numpy as np
@@ -80,10 +81,26 @@ def request_costs(
     inp = _clean(input_tokens)
     out = _clean(output_tokens)
     hidden = _clean(hidden_input_tokens)
-    inp, out, cached, hidden = np.broadcast_arrays(inp, out, _clean(cached_input_tokens), hidden)
+    return _costs(price, inp, out, _clean(cached_input_tokens), hidden)
+
+
+def _costs(price: Price, inp: np.ndarray, out: np.ndarray, cached: np.ndarray, hidden: np.ndarray) -> np.ndarray:
+    """`request_costs` of counts already clean, in place: the same operations in the same order
+    (the same dollars to the last bit), with two arrays of temporaries instead of seven."""
+    inp, out, cached, hidden = np.broadcast_arrays(inp, out, cached, hidden)
     billed = inp + hidden
     cached = np.minimum(cached, billed)
-    return ((billed - cached) * price.input + cached * price.cached_input + out * price.output) / PER_MILLION
+    if billed.ndim == 0:
+        return ((billed - cached) * price.input + cached * price.cached_input + out * price.output) / PER_MILLION
+    cost = billed - cached
+    del billed
+    cost *= price.input
+    part = cached * price.cached_input
+    cost += part
+    np.multiply(out, price.output, out=part)
+    cost += part
+    cost /= PER_MILLION
+    return cost
 
 
 def _clean(values: Any) -> np.ndarray:
@@ -174,8 +191,10 @@ def spend_summary(
     request is estimated from the attempted rows' input (+ hidden) with the mean legit admitted
     output, and a note says so. Per-day figures are None when D is not positive.
     """
-    roles = np.asarray(role, dtype=object).astype(str)
-    n = roles.shape[0]
+    # a pandas string column, not numpy's fixed-width one (100 bytes a row); a categorical stays one
+    roles = role if isinstance(role, pd.Series) else pd.Series(np.asarray(role, dtype=object), dtype=object)
+    roles = roles.astype(str)
+    n = len(roles)
     inp = np.broadcast_to(_clean(input_tokens), (n,))
     out = np.broadcast_to(_clean(output_tokens), (n,))
     cached = np.zeros(n) if cached_tokens is None else np.broadcast_to(_clean(cached_tokens), (n,))
@@ -193,12 +212,12 @@ def spend_summary(
     if duration is None:
         notes.append("run duration is not positive: per-day figures are not computed")
 
-    costs = request_costs(price, inp, out, cached, hidden)
+    costs = _costs(price, inp, out, cached, hidden)  # already clean
     billed = inp + hidden
     cached_c = np.minimum(cached, billed)
     admitted = ~blk
-    legit = roles == "legit"
-    abuse = ~np.isin(roles, list(NON_ABUSE_ROLES))
+    legit = roles.eq("legit").to_numpy(dtype=bool)
+    abuse = ~roles.isin(list(NON_ABUSE_ROLES)).to_numpy(dtype=bool)
 
     tokens: dict[str, dict[str, int]] = {}
     run_cost: dict[str, float] = {}
@@ -400,6 +419,11 @@ def batch_cost(columns: Mapping[str, Sequence[Any]], block: Mapping[str, Any]) -
     return float(costs[billed].sum())
 
 
+# what the billable rows are read for (`_billable` copies only these)
+BILLED_COLUMNS = ("start_s", "endpoint", "role", "blocked", "input_tokens", "output_tokens", "cached_tokens",
+                  "input_tokens_estimate", "output_tokens_estimate", "token_source")
+
+
 @dataclass(frozen=True)
 class _Billable:
     """The rows that can cost money (LLM routes, or any row with tokens), as billed."""
@@ -408,9 +432,19 @@ class _Billable:
     input: np.ndarray
     hidden: np.ndarray
 
-    @property
-    def role(self) -> np.ndarray:
-        return self.rows["role"].fillna("legit").to_numpy(dtype=object)
+    @cached_property
+    def role(self) -> pd.Series:
+        """Each row's role ("legit" when missing); a categorical stays one, not a string per row."""
+        return self.rows["role"].fillna("legit")
+
+    @cached_property
+    def legit(self) -> np.ndarray:
+        return self.role.eq("legit").to_numpy(dtype=bool)
+
+    @cached_property
+    def abuse(self) -> np.ndarray:
+        """Neither legit nor a probe: an attack's row."""
+        return ~self.role.isin(list(NON_ABUSE_ROLES)).to_numpy(dtype=bool)
 
     @property
     def blocked(self) -> np.ndarray:
@@ -424,7 +458,10 @@ class _Billable:
 
 
 def _column(rows: pd.DataFrame, name: str) -> np.ndarray:
-    return rows[name].to_numpy(dtype=np.float64, na_value=np.nan)
+    values = rows[name]
+    if values.dtype == np.float64:  # as stored, NaN and all: no copy
+        return values.to_numpy()
+    return values.to_numpy(dtype=np.float64, na_value=np.nan)
 
 
 def _billable(samples: pd.DataFrame, block: Mapping[str, Any], endpoints: Sequence[str]) -> _Billable:
@@ -436,7 +473,7 @@ def _billable(samples: pd.DataFrame, block: Mapping[str, Any], endpoints: Sequen
     """
     tokens = (samples["input_tokens"].fillna(0).to_numpy() > 0) | (samples["output_tokens"].fillna(0).to_numpy() > 0)
     keep = samples["endpoint"].isin(list(endpoints)).to_numpy(dtype=bool) | tokens
-    rows = samples[keep]
+    rows = samples.loc[keep, [c for c in BILLED_COLUMNS if c in samples]]  # a third of a run, not all of it
     source = rows["token_source"].fillna("").to_numpy(dtype=object)
     blocked = rows["blocked"].fillna(False).to_numpy(dtype=bool)
     inp = np.nan_to_num(_column(rows, "input_tokens"))
@@ -448,13 +485,12 @@ def _billable(samples: pd.DataFrame, block: Mapping[str, Any], endpoints: Sequen
 
 def _per_route(billable: _Billable, costs: np.ndarray) -> dict[str, dict[str, float]]:
     """{endpoint: {legit, abuse}} USD of the admitted rows (probes on neither side)."""
-    role = billable.role
     frame = pd.DataFrame({
-        "endpoint": billable.rows["endpoint"].fillna("").to_numpy(dtype=object),
-        "legit": np.where(role == "legit", costs, 0.0),
-        "abuse": np.where(~np.isin(role, list(NON_ABUSE_ROLES)), costs, 0.0),
+        "endpoint": billable.rows["endpoint"].fillna("").array,  # categories sort as their strings
+        "legit": np.where(billable.legit, costs, 0.0),
+        "abuse": np.where(billable.abuse, costs, 0.0),
     })
-    sums = frame.groupby("endpoint", sort=True)[["legit", "abuse"]].sum()
+    sums = frame.groupby("endpoint", sort=True, observed=True)[["legit", "abuse"]].sum()
     return {str(name): {"legit": float(r.legit), "abuse": float(r.abuse)} for name, r in sums.iterrows()}
 
 
@@ -483,8 +519,8 @@ def spend_from_samples(samples: pd.DataFrame, run: Mapping[str, Any], llm: Mappi
     if billable.rows.empty:
         return None  # no LLM route was called: nothing to cost, no empty section
     legit = samples["role"].eq("legit").to_numpy(dtype=bool)
-    conversation = samples["conversation"].fillna("")[legit]
-    conversations = int(conversation[conversation.ne("")].nunique())
+    named = (samples["conversation"].str.len() > 0).to_numpy(dtype=bool)  # neither "" nor missing
+    conversations = int(samples["conversation"][legit & named].nunique())
     start, end = run_window(samples, run)
     duration = end - start if math.isfinite(end - start) else 0.0
     spend = spend_summary(
@@ -497,7 +533,7 @@ def spend_from_samples(samples: pd.DataFrame, run: Mapping[str, Any], llm: Mappi
     per_day = finite_number(block.get("conversations_per_day"))
     scenario_day = (spend.run_cost_usd["legit"] / conversations * per_day
                     if conversations and per_day is not None else None)
-    served_legit = billable.rows[(billable.role == "legit") & ~billable.blocked]
+    served_legit = billable.rows[billable.legit & ~billable.blocked]
     hidden = finite_number(block.get("hidden_tokens")) or 0.0
     result.update(
         encoding_note=block.get("encoding_note"),
@@ -533,10 +569,9 @@ def spend_series(samples: pd.DataFrame, run: Mapping[str, Any], t0: float) -> pd
     if not keep.any() or not math.isfinite(t0):
         return pd.DataFrame({"second": pd.Series(dtype=np.int64), "legit_usd": pd.Series(dtype=float),
                              "abuse_usd": pd.Series(dtype=float)})
-    role = billable.role[keep]
     frame = pd.DataFrame({
         "second": np.maximum(np.floor(starts[keep] - t0), 0).astype(np.int64),
-        "legit_usd": np.where(role == "legit", costs[keep], 0.0),
-        "abuse_usd": np.where(~np.isin(role, list(NON_ABUSE_ROLES)), costs[keep], 0.0),
+        "legit_usd": np.where(billable.legit[keep], costs[keep], 0.0),
+        "abuse_usd": np.where(billable.abuse[keep], costs[keep], 0.0),
     })
     return frame.groupby("second", as_index=False, sort=True).sum()

@@ -37,6 +37,7 @@ __all__ = [
 LATENCY = ("p50", "p95", "p99", "p999", "max", "mean")  # summary endpoints[E][f"{m}_ms"]
 LLM = ("ttfb_p50", "ttft_p50", "ttft_p95", "ttft_p99", "ttlt_p50", "ttlt_p95", "tpot_p50", "tpot_p95",
        "itl_p50", "itl_p95", "itl_p99")  # summary llm[E][f"{m}_ms"]
+INTENDED = ("p50_intended", "p95_intended", "p99_intended")  # summary open_model.latency[E][f"{p}_from_intended_ms"]
 RATE_LIMIT_VERDICTS = ("effective", "leaky", "bypassable", "absent", "untested")
 SPEND_PER_DAY = {  # spend_per_day(TARGET) -> summary spend.per_day_usd[key]
     "legit": "legit_at_observed_rate",
@@ -55,7 +56,7 @@ _USD = {"usd": 1.0, "": 1.0}
 class Metric:
     """How a metric is written (its units) and where its figure lives in the summary."""
 
-    kind: str  # latency | error_rate | llm | rate_limit | spend_per_day | run_cost | worst_request
+    kind: str  # latency | error_rate | llm | intended | rate_limit | spend_per_day | run_cost | worst_request
     units: Mapping[str, float]  # unit as written -> factor to `unit`
     unit: str  # the unit of the limit and the observed figure: ms | ratio | usd | "" (a verdict)
 
@@ -64,6 +65,7 @@ METRICS: dict[str, Metric] = {
     **{m: Metric("latency", _MS, "ms") for m in LATENCY},
     "error_rate": Metric("error_rate", _RATIO, "ratio"),
     **{m: Metric("llm", _MS, "ms") for m in LLM},
+    **{m: Metric("intended", _MS, "ms") for m in INTENDED},
     "rate_limit": Metric("rate_limit", {}, ""),
     "spend_per_day": Metric("spend_per_day", _USD, "usd"),
     "run_cost": Metric("run_cost", _USD, "usd"),
@@ -259,6 +261,8 @@ def _expand(t: Threshold, summary: Mapping) -> list[str]:
         return _llm_routes(summary)
     if kind == "rate_limit":
         return list(summary.get("rate_limits") or {})
+    if kind == "intended":
+        return list((summary.get("open_model") or {}).get("latency") or {})
     dow = (summary.get("spend") or {}).get("denial_of_wallet") or {}
     return [dow["route"]] if dow.get("route") else []
 
@@ -279,6 +283,14 @@ def _observe(t: Threshold, target: str, summary: Mapping) -> tuple[Any, int | No
         if not e.get("requests"):
             return None, 0, "no legit replies on this LLM route: not judged"
         return e.get(f"{t.metric}_ms"), int(e.get("streams_ok") or 0), None
+    if kind == "intended":
+        om = summary.get("open_model")
+        if not om:
+            return None, None, "not an open-model run (no intended start times): not judged"
+        e = (om.get("latency") or {}).get(target)
+        if not e:
+            return None, 0, "no legit successful responses with an intended start: not judged"
+        return e.get(f"{t.metric.removesuffix('_intended')}_from_intended_ms"), int(e.get("samples") or 0), None
     if kind == "rate_limit":
         e = (summary.get("rate_limits") or {}).get(target)
         if not e:

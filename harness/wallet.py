@@ -96,15 +96,15 @@ def wallet_summary(samples: pd.DataFrame, run: dict) -> dict[str, Any] | None:
     if not settings:
         return None
     route = settings["route"]
-    on_route = samples[samples["endpoint"] == route]
-    probe = on_route[on_route["role"] == "probe"]
+    on_route = (samples["endpoint"] == route).to_numpy(dtype=bool)  # masks: the route is a third of a run
+    probe = samples[on_route & (samples["role"] == "probe").to_numpy(dtype=bool)]
     prompt = _prompt_section(probe[probe["technique"] == "prompt-size"], int(settings["prompt_cap_tokens"]))
     inflation = probe[probe["technique"] == "output-inflation"]
-    inflation = inflation[~inflation["blocked"].to_numpy(dtype=bool)]
-    legit = on_route[(on_route["role"] == "legit") & ~on_route["blocked"].to_numpy(dtype=bool)
-                     & (on_route["error"] == "")]
+    inflation = inflation[~inflation["blocked"].to_numpy(dtype=bool)].sort_values("start_s", kind="stable")
+    legit = (on_route & (samples["role"] == "legit").to_numpy(dtype=bool) & ~samples["blocked"].to_numpy(dtype=bool)
+             & (samples["error"] == "").to_numpy(dtype=bool))
     output = _output_section(inflation.iloc[-1] if len(inflation) else None, int(settings["output_ask_tokens"]),
-                             legit["output_tokens"].to_numpy(dtype=np.int64))
+                             samples["output_tokens"][legit].to_numpy(dtype=np.int64))
 
     longest = max([v for v in (output["output_tokens"], output["longest_legit_output_tokens"]) if v] or [0])
     worst_input = prompt["accepted_max_tokens"] or 0

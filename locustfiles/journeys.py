@@ -21,6 +21,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # plain `locust -f
 
 from harness import plugin  # noqa: E402,F401  (registers the recording hooks)
 from harness.accounts import account_pools, identity_key, next_account  # noqa: E402
+from harness.arrivals import arrival_queue  # noqa: E402
 from harness.calls import ApiClient  # noqa: E402
 from harness.plan import RunPlan  # noqa: E402
 from harness.shape import ScenarioShape  # noqa: E402,F401  (Locust picks the shape up from this module)
@@ -56,13 +57,37 @@ class _Journey(FastHttpUser):
         if is_loopback(self.host):  # each client its own address, as on the internet
             self.source_ip = source_addresses(self.environment, "legit").next()
             bind_user(self, self.source_ip)
+        self.arrivals = arrival_queue(self.environment, self.journey)  # None: closed model
+        self.set_up()
+        if self.arrivals is not None:
+            self.wait_time()  # the first iteration waits for its arrival too
+
+    def set_up(self) -> None:
+        """What the journey does once, before its first iteration (logging in, say)."""
 
     def context(self) -> dict[str, Any]:
         return {"source_ip": self.source_ip}
 
-    def wait_time(self) -> float:
+    def think_time(self) -> float:
         low, high = self.settings.get("think_time", self.default_think_time)
         return random.uniform(low, high)
+
+    def wait_time(self) -> float:
+        """Closed model: think time. Open model: sleep until the next arrival this user takes, and
+        note how late it starts (Locust calls this between iterations, as a user waits)."""
+        if self.arrivals is None:
+            return self.think_time()
+        now = time.time()
+        intended = self.arrivals.next(now)
+        if intended is None:  # the schedule is over for this worker: idle until the run ends
+            self.api.schedule_delay_s = None
+            return 3600.0
+        if intended > now:
+            time.sleep(intended - now)  # gevent-patched; Locust may stop us while we sleep
+        delay = max(0.0, time.time() - intended)
+        self.arrivals.record_start(delay)
+        self.api.schedule_delay_s = delay
+        return 0.0
 
 
 class CoachingClient(_Journey):
@@ -71,8 +96,7 @@ class CoachingClient(_Journey):
     journey = "client"
     weight = 8
 
-    def on_start(self) -> None:
-        super().on_start()
+    def set_up(self) -> None:
         self.account = next_account(self.environment, account_pools(self.plan.credentials, self.plan.scenario)[0])
         self.api.identity = identity_key(self.account.email)
         self.conversation_ids: list[str] = []
@@ -115,7 +139,7 @@ class CoachingClient(_Journey):
         conversation = uuid.uuid4().hex[:16]  # one sitting of turns: what spend is priced per
         for turn in range(random.randint(int(low), int(high))):
             if turn:
-                time.sleep(self.wait_time())  # think time between turns (gevent-patched sleep)
+                time.sleep(self.think_time())  # between turns, in either model (gevent-patched sleep)
             message = random.choice(messages)
             self.history = (self.history + [{"role": "user", "content": message}])[-6:]
             result = self.api.call(

@@ -1,7 +1,8 @@
-"""Helpers shared by the tests: the harness as a real command, and run folders."""
+"""Helpers shared by the tests: the harness as a real command, run folders, and bench scripts as modules."""
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import subprocess
@@ -20,6 +21,16 @@ def run_harness(*args: str, cwd: Path | None = None, timeout: float = 180, env: 
         cwd=cwd or REPO, capture_output=True, text=True, timeout=timeout, stdin=subprocess.DEVNULL,
         env={**os.environ, **(env or {})},
     )
+
+
+def load_bench(name: str) -> Any:
+    """bench/NAME.py as a module (`bench_NAME`), without running it as a script."""
+    spec = importlib.util.spec_from_file_location(f"bench_{name}", REPO / "bench" / f"{name}.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up while the class is built
+    spec.loader.exec_module(module)
+    return module
 
 
 def only_run_dir(out: Path) -> Path:

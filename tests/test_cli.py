@@ -60,3 +60,10 @@ def test_validate_and_run_refuse_a_bad_threshold_in_one_line(tmp_path: Path) -> 
     assert result.stderr == ("harness: --abort-on-fail: 'error_rate(*) < 1 percent': error_rate is measured in %, "
                              "not 'percent' (e.g. 1% or 0.01)\n")
     assert not out.exists()
+
+
+def test_a_bad_arrival_rate_is_a_usage_error(tmp_path: Path) -> None:
+    result = run_harness("run", "scenarios/smoke.toml", "--arrival-rate", "0", "--out", str(tmp_path / "out"), timeout=60)
+    assert result.returncode == 2
+    assert "--arrival-rate: expected a number > 0, got '0'" in result.stderr and "Traceback" not in result.stderr
+    assert not (tmp_path / "out").exists()

@@ -119,3 +119,26 @@ def test_source_rotation_is_seen_by_the_server_as_distinct_peers(hardened: tuple
     # and, keyed on the peer, it admitted them all: a per-address limit cannot stop many addresses
     figures = read_json(run_dir / "summary.json")["rate_limits"]["leads"]["bypasses"]["many-sources"]
     assert figures["verdict"] == "expected" and figures["admitted"] == len(rotated)
+
+
+def test_an_audit_takes_its_rate_limit_rows_from_these_runs(vulnerable: tuple, hardened: tuple, tmp_path: Path) -> None:
+    """`harness audit --run`: the rate-limiting and performance rows come from the load run, and the
+    run's report gains the audit section (here with one cheap check, the rows under test being the run's)."""
+    _, bad_run = vulnerable
+    result = run_harness("audit", "--check", "cors", "--run", str(bad_run), "--out", str(tmp_path / "a"), timeout=120)
+    assert result.returncode == 1, result.stderr[-2000:]
+    audit = read_json(bad_run / "audit.json")
+    limits = audit["rows"]["rate_limiting"]
+    assert limits["status"] == "fail"
+    assert any(f.startswith("reset_request: rate limit absent") for f in limits["findings"])
+    assert any(f.startswith("login: rate limit bypassable") for f in limits["findings"])
+    assert 'id="audit-scorecard"' in (bad_run / "report.html").read_text()
+    assert "Rate limiting" in result.stdout and "FAIL" in result.stdout
+    run_harness("report", str(bad_run), timeout=120)  # rebuilt from the samples, the audit stays in the report
+    assert 'id="audit-scorecard"' in (bad_run / "report.html").read_text()
+
+    _, good_run = hardened
+    result = run_harness("audit", "--check", "cors", "--run", str(good_run), "--out", str(tmp_path / "b"), timeout=120)
+    rows = read_json(good_run / "audit.json")["rows"]
+    assert rows["rate_limiting"]["status"] == "pass", rows["rate_limiting"]
+    assert rows["performance"]["status"] in ("pass", "fail") and rows["performance"]["checks"][0]["evidence"]

@@ -198,3 +198,90 @@ def test_reasons_for_what_a_hostile_target_does(exception, status, reason):
     got = describe_exception(exception, status, timeout_s=2.0, connect_timeout_s=5.0)
     assert got == reason
     assert "http://" not in got and "s3cr3t" not in got
+
+
+# ---- the recorder's fast path holds exactly what the plain per-column code held ----
+
+def reference_columns(events: list[dict]) -> dict[str, list]:
+    """The straightforward recorder (the one before the hot path was optimised): row by row, column by column."""
+    from harness.recorder import CONTEXT_COLUMNS
+    from harness.samples import COLUMNS, DEFAULTS
+
+    columns: dict[str, list] = {name: [] for name in COLUMNS}
+    for event in events:
+        ctx = event["context"] or {}
+        status = getattr(event["response"], "status_code", 0) or 0
+        if not isinstance(status, int):
+            status = 0
+        error = ctx["error"] if "error" in ctx else describe_exception(event["exception"], status)
+        row = {name: ctx[name] for name in CONTEXT_COLUMNS if name in ctx}
+        row.update(start_s=event["start_time"] if event["start_time"] is not None else math.nan,
+                   endpoint=event["name"], method=event["request_type"], status=status,
+                   latency_ms=event["response_time"] if event["response_time"] is not None else math.nan,
+                   error=error, response_bytes=event["response_length"] or 0)
+        for name, column in columns.items():
+            column.append(row.get(name, DEFAULTS[name]))
+    return columns
+
+
+def random_events(seed: int, n: int) -> list[dict]:
+    import random
+
+    from harness.samples import COLUMNS
+
+    rng = random.Random(seed)
+    values = [None, math.nan, 0, 7, -1, 2.5, "", "x", "legit", True, False, [1.5, 2.0], []]
+    names = [*COLUMNS, "url", "extra", "start_time"]  # every column, Locust's own fields too, and strangers
+    events = []
+    for _ in range(n):
+        context = {k: rng.choice(values) for k in rng.sample(names, rng.randint(0, len(names)))}
+        events.append({
+            "request_type": rng.choice(["GET", "POST"]),
+            "name": rng.choice(["login", "chat", "me"]),
+            "response_time": rng.choice([None, 0.0, 12.25, 3001.0]),
+            "response_length": rng.choice([None, 0, 15, 1 << 33]),
+            "response": rng.choice([None, FakeResponse(200), FakeResponse(0), FakeResponse(503),
+                                    FakeResponse("200")]),  # type: ignore[arg-type]
+            "context": rng.choice([None, {}, context, context, context]),
+            "exception": rng.choice([None, None, ConnectionRefusedError(111, "Connection refused"),
+                                     TimeoutError("timed out"), RuntimeError(URL)]),
+            "start_time": rng.choice([None, START, START + 0.5]),
+            "url": URL,
+        })
+    return events
+
+
+def same(a, b) -> bool:
+    if type(a) is not type(b):
+        return False
+    if isinstance(a, float) and math.isnan(a):
+        return math.isnan(b)
+    return a is b if isinstance(a, list) else a == b
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_rows_match_the_plain_per_column_recorder_exactly(seed):
+    """Every column, value, type and order, over random contexts (every column name, strangers, None,
+    NaN, lists), responses, exceptions and missing times, with takes in between."""
+    events = random_events(seed, 400)
+    recorder = Recorder()
+    got: dict[str, list] = {}
+    for i, event in enumerate(events):
+        recorder.on_request(**event)
+        if i % 97 == 96:  # a report in the middle: the columns continue after a take
+            for name, values in recorder.batch.take().items():
+                got.setdefault(name, []).extend(values)
+    for name, values in recorder.batch.take().items():
+        got.setdefault(name, []).extend(values)
+    want = reference_columns(events)
+    assert list(got) == list(want)
+    for name in want:
+        assert len(got[name]) == len(events), name
+        bad = [i for i, (a, b) in enumerate(zip(got[name], want[name])) if not same(a, b)]
+        assert not bad, f"{name}: row {bad[0]}: {got[name][bad[0]]!r} != {want[name][bad[0]]!r}"
+
+
+def test_the_context_never_changes():
+    ctx = {"role": "probe", "error": "", "worker": "w", "start_s": 1.0}
+    record(context=ctx)
+    assert ctx == {"role": "probe", "error": "", "worker": "w", "start_s": 1.0}

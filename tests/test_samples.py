@@ -189,3 +189,19 @@ def test_empty_samples_matches_the_schema():
     frame = empty_samples()
     assert isinstance(frame, pd.DataFrame)
     assert_schema_dtypes(frame)
+
+
+def test_batch_holds_each_value_as_given_in_column_order():
+    gaps = [1.5, 2.0]
+    rows = [{"start_s": 1.0, "status": 200, "blocked": True, "chunk_gaps_ms": gaps, "response_bytes": 1 << 40},
+            {"role": None, "worker": "w-1", "token_source": "usage", "unknown": 5},
+            {}]
+    columns = batch_of(*rows)
+    assert list(columns) == list(COLUMNS)
+    for name, values in columns.items():
+        assert len(values) == 3 and isinstance(values, list)
+        for row, value in zip(rows, values):
+            want = row.get(name, COLUMNS[name][1])
+            assert type(value) is type(want) and (value == want or value != value and want != want), name
+    assert columns["chunk_gaps_ms"][0] is gaps
+    assert columns["role"] == ["legit", None, "legit"]

@@ -203,6 +203,29 @@ def test_stage_spawn_rate_defaults_to_the_load_spawn_rate():
     assert s.load.planned_duration_s == 60
 
 
+def test_open_model_load_with_a_rate_or_with_rate_stages():
+    flat = parse_scenario(minimal(load={"arrival_rate": 12.5, "duration": "40s"}), source=SOURCE).load
+    assert flat.open_model and flat.pool is None and flat.max_lateness_s == 5.0
+    assert flat.arrival_stages() == ((40.0, 12.5),)
+    staged = parse_scenario(minimal(load={"users": 50, "max_lateness": "2s", "stages": [
+        {"duration": "1m", "arrival_rate": 10}, {"duration": "30s", "arrival_rate": 0}]}), source=SOURCE).load
+    assert staged.open_model and staged.pool == 50 and staged.max_lateness_s == 2.0
+    assert staged.arrival_stages() == ((60.0, 10.0), (30.0, 0.0)) and staged.planned_duration_s == 90
+    closed = parse_scenario(minimal(), source=SOURCE).load
+    assert not closed.open_model and closed.pool is None
+
+
+@pytest.mark.parametrize("load, expected", [
+    ({"arrival_rate": 0}, "load.arrival_rate: expected a number >= 0.001"),
+    ({"arrival_rate": 5, "stages": [{"duration": "1m", "users": 3}]}, "load.arrival_rate: goes with open-model stages"),
+    ({"stages": [{"duration": "1m", "arrival_rate": 5}, {"duration": "1m", "users": 3}]},
+     "load.stages[1]: open-model stages take duration and arrival_rate (no users)"),
+    ({"stages": [{"duration": "1m", "arrival_rate": 5, "users": 3}]}, "load.stages[0]: open-model stages"),
+])
+def test_bad_open_model_load_is_one_clear_line(load, expected):
+    assert expected in error_of(minimal(load=load))
+
+
 def test_journey_with_zero_weight_is_dropped():
     data = minimal(journeys={"client": 1, "visitor": 0})  # visitor needs endpoints.leads, but weight 0
     assert parse_scenario(data, source=SOURCE).journeys == {"client": 1.0}
@@ -217,7 +240,7 @@ def test_accounts_file_is_relative_to_the_scenario_folder(tmp_path):
 # ---- bad inputs: one line, the file, the dotted field, what is expected ----
 
 BAD = [
-    pytest.param(minimal(extra={"a": 1}), "x.toml: extra: unknown field (expected one of: abort, accounts, attacks, auth,", id="unknown-top-level-key"),
+    pytest.param(minimal(extra={"a": 1}), "x.toml: extra: unknown field (expected one of: abort, accounts, attacks, audit, auth,", id="unknown-top-level-key"),
     pytest.param(with_change(("endpoints", "login", "verb"), "POST"),
                  "x.toml: endpoints.login.verb: unknown field (expected one of: auth, body,", id="unknown-endpoint-key"),
     pytest.param(with_change(("endpoints", "login", "method"), "FETCH"),

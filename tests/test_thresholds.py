@@ -77,7 +77,7 @@ BAD = [
     ("p96(login) < 500ms",
      "--threshold: unknown metric 'p96' in 'p96(login) < 500ms' (expected one of: p50, p95, p99, p999, max, "
      "mean, error_rate, ttfb_p50, ttft_p50, ttft_p95, ttft_p99, ttlt_p50, ttlt_p95, tpot_p50, tpot_p95, itl_p50, "
-     "itl_p95, itl_p99, rate_limit, spend_per_day, run_cost, worst_request)"),
+     "itl_p95, itl_p99, p50_intended, p95_intended, p99_intended, rate_limit, spend_per_day, run_cost, worst_request)"),
     ("p95(login) < 5usd", "--threshold: 'p95(login) < 5usd': p95 is measured in ms or s, not 'usd' (e.g. 500ms or 2s)"),
     ("error_rate(*) < 1ms",
      "--threshold: 'error_rate(*) < 1ms': error_rate is measured in %, not 'ms' (e.g. 1% or 0.01)"),
@@ -270,3 +270,17 @@ def test_a_percentage_is_the_ratio_it_reads_as():
     assert parse_threshold("error_rate(me) < 35%", "x").limit == 0.35
     summary = {"endpoints": {"me": {"requests": 100, "error_rate": 0.35}}}
     assert one("error_rate(me) < 35%", summary)["passed"] is False
+
+
+def test_latency_from_the_intended_start_in_an_open_model_run():
+    summary = {**SUMMARY, "open_model": {"latency": {
+        "login": {"samples": 170, "p50_from_intended_ms": 230.0, "p95_from_intended_ms": 1480.0,
+                  "p99_from_intended_ms": 2100.0},
+        "me": {"samples": 97, "p95_from_intended_ms": 52.0}}}}
+    row = one("p95_intended(login) < 500ms", summary)
+    assert (row["observed"], row["passed"], row["samples"]) == (1480.0, False, 170)  # the queue counts
+    assert one("p95(login) < 700ms", summary)["passed"] is True  # from the send it looked fine
+    assert [(r["target"], r["passed"]) for r in judge("p95_intended(*) < 1s", summary)] == [
+        ("login", False), ("me", True)]
+    closed = one("p99_intended(login) < 1s")
+    assert closed["judged"] is False and "not an open-model run" in closed["note"]

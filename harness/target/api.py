@@ -24,6 +24,8 @@ from harness.signing import SignatureError, verify
 from harness.target.auth import TokenError, TokenService
 from harness.target.config import TargetConfig
 from harness.target.data import Conversation, Message, User, build_dataset, hash_password
+from harness.target.debug import read_object_unguarded
+from harness.target.context import ChatContext
 from harness.target.model import SimulatedModel, requested_tokens, sleep_until
 from harness.target.outbox import Outbox
 from harness.target.sse import completion_object, stream_events
@@ -91,6 +93,7 @@ class DemoApi:
         self.data = build_dataset(config.seed, config.tenants, config.clients_per_tenant)
         self.tokens = TokenService(config.token_ttl_s, key=token_key)
         self.model = SimulatedModel(config.seed, config.ttft, config.token_delay, config.output_tokens)
+        self.context = ChatContext(self.vulnerable)  # prompt requests and recent context (flaws 15, 16)
         self.outbox = Outbox()
         self.stats = Stats(processes)
         # With several processes: publishes this one's figures and merges everybody's (the app starts it).
@@ -118,11 +121,13 @@ class DemoApi:
             raise ApiError(401, "invalid_token", headers=_INVALID_TOKEN)
         return user, claims
 
-    def visible_conversation(self, user: User, conversation_id: Any) -> Conversation:
+    def visible_conversation(self, user: User, conversation_id: Any, *, any_tenant: bool = False) -> Conversation:
+        """The conversation if `user` may see it, else 404. `any_tenant` (vulnerable only: flaws 10 and
+        11) checks only that it exists, whoever's it is."""
         conversation = None
         if isinstance(conversation_id, str):
             conversation = self.data.conversations_by_id.get(conversation_id)
-        if conversation is None or not self.data.visible_to(user, conversation):
+        if conversation is None or not (any_tenant or self.data.visible_to(user, conversation)):
             raise ApiError(404, "not_found")  # the same answer whether it exists elsewhere or not at all
         return conversation
 
@@ -190,7 +195,9 @@ class DemoApi:
 
     async def conversation(self, request: Request) -> Response:
         user, _ = self.authenticate(request)
-        return JSONResponse(self.visible_conversation(user, request.path_params["id"]).detail())
+        # vulnerable: any existing conversation, whichever tenant's (flaw 10)
+        conversation = self.visible_conversation(user, request.path_params["id"], any_tenant=self.vulnerable)
+        return JSONResponse(conversation.detail())
 
     async def chat(self, request: Request) -> Response:
         started = request.scope.get(STARTED_KEY) or time.perf_counter()
@@ -211,10 +218,14 @@ class DemoApi:
             raise ApiError(400, "invalid_request", f"max_tokens: expected an integer from 1 to {MAX_MAX_TOKENS}")
         conversation = None
         if body.get("conversation_id"):  # absent, null or "" (an empty template value): a new chat
-            conversation = self.visible_conversation(user, body["conversation_id"])
+            # vulnerable: the turn is appended to any existing conversation, whichever tenant's (flaw 11)
+            conversation = self.visible_conversation(user, body["conversation_id"], any_tenant=self.vulnerable)
 
         prompt_tokens, requested = await self._admit_prompt(messages)  # before the model plans or spends
-        completion = self.model.plan(self._reply_cap(max_tokens), requested)
+        last_user = next((content for role, content in reversed(messages) if role == "user"), "")
+        fixed = self.context.reply(user.id, last_user)  # None: the model's usual advice
+        self.context.remember(user.id, last_user)
+        completion = self.model.plan(self._reply_cap(max_tokens), requested, fixed)
         self.stats.spend(prompt=prompt_tokens)
         completion_id = "chatcmpl-" + "%024x" % self._completion_ids.getrandbits(96)
         created = int(time.time())
@@ -296,7 +307,7 @@ class DemoApi:
         return checked
 
     async def leads(self, request: Request) -> Response:
-        body = await read_object(request)
+        body = await (read_object_unguarded(request) if self.vulnerable else read_object(request))  # flaw 14
         slug, name, email = self._strings(body, "tenant", "name", "email")
         message = body.get("message", "")
         if len(name) > 200:

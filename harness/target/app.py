@@ -26,10 +26,14 @@ from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 from harness.distributions import Distribution
 from harness.target.api import STARTED_KEY, DemoApi
 from harness.target.config import ROUTES, UNLIMITED_ROUTES, TargetConfig
+from harness.target.cors import cors_middleware
+from harness.target.debug import debug_mode
+from harness.target.headers import edge_middleware
 from harness.target.limiter import LIMIT_HEADERS_KEY, build_limiter, peer
 from harness.target.middleware import ARRIVED_KEY, NormalizePath, RecordPeer
 from harness.target.model import sleep_until
 from harness.target.shared import ProcessContext, SharedStore
+from harness.target.static import static_routes
 from harness.target.stats import Stats
 from harness.target.web import ApiError
 
@@ -47,6 +51,7 @@ def _endpoint(
     delay: Distribution | None,
     rng: random.Random,
     stats: Stats,
+    stall_remaining: Callable[[float], float] = lambda now: 0.0,
 ) -> Handler:
     counted = name not in UNLIMITED_ROUTES  # reading the figures must not change them
 
@@ -61,6 +66,10 @@ def _endpoint(
                     if counted:
                         stats.block(name)
                     return answer
+            stalled = stall_remaining(time.time()) if counted else 0.0
+            if stalled:  # frozen: nothing is answered until the stall ends
+                started = time.perf_counter() + stalled
+                await sleep_until(started)
             if delay is not None:
                 started += delay.sample(rng) / 1000
                 await sleep_until(started)
@@ -102,13 +111,17 @@ def create_app(config: TargetConfig, guards: Sequence[Guard] = (), context: Proc
     routes = []
     for name, method, path in ROUTES:
         rng = random.Random(f"{config.seed}:latency:{name}")
-        endpoint = _endpoint(name, getattr(api, name), all_guards, config.latency.get(name), rng, api.stats)
+        endpoint = _endpoint(name, getattr(api, name), all_guards, config.latency.get(name), rng, api.stats,
+                             config.stall_remaining)
         routes.append(Route(path, endpoint, methods=[method], name=name))
     middleware = [Middleware(RecordPeer)]
+    middleware += edge_middleware(config)  # hardened: security headers, no-store on /api/, gzip (not SSE)
     if config.profile == "vulnerable":  # trusts X-Forwarded-For from loopback, as uvicorn does by default
         trusted = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1,::1")
         middleware.append(Middleware(ProxyHeadersMiddleware, trusted_hosts=trusted))
     middleware.append(Middleware(NormalizePath, paths=[path for _, _, path in ROUTES]))
+    middleware.append(cors_middleware(config))  # answers preflights itself: never counted nor limited
+    routes += static_routes(config)  # the web app shell, served like a CDN would: not counted
     shared_stats = api.shared_stats
 
     @contextlib.asynccontextmanager
@@ -123,6 +136,7 @@ def create_app(config: TargetConfig, guards: Sequence[Guard] = (), context: Proc
                 await shared_stats.stop()
 
     app = Starlette(
+        debug=debug_mode(config),  # vulnerable: tracebacks in 500 answers (flaw 14)
         routes=routes, middleware=middleware, exception_handlers={HTTPException: _http_error}, lifespan=lifespan
     )
     app.state.api = api

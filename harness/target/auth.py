@@ -60,7 +60,7 @@ def decode(token: str, key: bytes, now: float) -> dict[str, Any]:
         header_b64, payload_b64, signature_b64 = token.split(".")
         header = json.loads(_b64decode(header_b64))
         signature = _b64decode(signature_b64)
-    except (ValueError, UnicodeError):
+    except (ValueError, UnicodeError, RecursionError):  # RecursionError: a header nested thousands deep
         raise TokenError("malformed") from None
     if not isinstance(header, dict) or header.get("alg") != "HS256":
         raise TokenError("unsupported_alg")

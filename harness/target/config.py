@@ -7,6 +7,7 @@ start the demo API in a child process with exactly the configuration a scenario 
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -15,6 +16,7 @@ from harness.distributions import Distribution, parse_distribution
 __all__ = ["DEFAULT_LIMITS", "LIMIT_KEYS", "LimitRule", "PROFILES", "ROUTES", "ROUTE_NAMES", "TargetConfig"]
 
 PROFILES = ("hardened", "vulnerable")
+_ORIGIN = re.compile(r"https?://[^/\s?#]+")  # scheme://host[:port], no path
 
 # (route name, method, path). The names are a contract: scenario files refer to them and latency
 # injection is keyed by them.
@@ -152,6 +154,19 @@ class TargetConfig:
     usage: bool = True
     # Hardened: the most tokens a chat's message contents may have (the hidden system prompt not included).
     max_prompt_tokens: int = 8192
+    # A server that freezes now and then (a GC pause, a blocked event loop): every request that arrives
+    # within `for_s` after a multiple of `every_s` on the wall clock waits until that stretch ends.
+    stall: dict[str, float] | None = None
+    # Hardened: the browser origins allowed to call the API (CORS), as "https://app.example"; vulnerable
+    # allows any (flaw 12).
+    cors_origins: tuple[str, ...] = ()
+
+    def stall_remaining(self, now: float) -> float:
+        """Seconds until the stall under way at `now` (epoch seconds) ends; 0 outside a stall."""
+        if not self.stall:
+            return 0.0
+        phase = now % self.stall["every_s"]
+        return self.stall["for_s"] - phase if phase < self.stall["for_s"] else 0.0
 
     def __post_init__(self) -> None:
         if self.profile not in PROFILES:
@@ -167,6 +182,10 @@ class TargetConfig:
         if not isinstance(self.usage, bool):
             raise ValueError(f"usage: expected true or false, got {self.usage!r}")
         _int(self.max_prompt_tokens, "max_prompt_tokens", 1)
+        origins = self.cors_origins
+        if not isinstance(origins, (list, tuple)) or not all(isinstance(o, str) and _ORIGIN.fullmatch(o) for o in origins):
+            raise ValueError(f"cors_origins: expected a list like [\"https://app.example\"], got {origins!r}")
+        self.cors_origins = tuple(origins)
         self.limits = _check_limits(self.limits)
         bounds = self.output_tokens
         if (
@@ -180,6 +199,13 @@ class TargetConfig:
         for key in ("ttft", "token_delay"):
             if not isinstance(getattr(self, key), Distribution):
                 raise ValueError(f"{key}: expected a Distribution")
+        if self.stall is not None:
+            stall = self.stall
+            if not (isinstance(stall, dict) and set(stall) == {"every_s", "for_s"}
+                    and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in stall.values())
+                    and 0 < stall["for_s"] < stall["every_s"]):
+                raise ValueError(f"stall: expected {{every_s = 10, for_s = 1}} with 0 < for_s < every_s, got {stall!r}")
+            self.stall = {"every_s": float(stall["every_s"]), "for_s": float(stall["for_s"])}
         for name, dist in self.latency.items():
             if name not in ROUTE_NAMES:
                 raise ValueError(f"latency.{name}: unknown route; expected one of {', '.join(ROUTE_NAMES)}")
@@ -227,4 +253,6 @@ class TargetConfig:
             "processes": self.processes,
             "usage": self.usage,
             "max_prompt_tokens": self.max_prompt_tokens,
+            "stall": self.stall,
+            "cors_origins": list(self.cors_origins),
         }

@@ -58,7 +58,7 @@ async def _body_email(request: Request) -> str | None:
     """The e-mail of a login or reset body, as the handler will look it up (trimmed, lower-cased)."""
     try:
         data = json.loads(await read_body(request, FORM_BODY_LIMIT))
-    except (ApiError, ValueError, UnicodeDecodeError):
+    except (ApiError, ValueError, UnicodeDecodeError, RecursionError):
         return None  # the handler answers 413 or 422; the other rules still count the request
     email = data.get("email") if isinstance(data, dict) else None
     return email.strip().lower() if isinstance(email, str) and email.strip() else None

@@ -86,7 +86,7 @@ async def read_object(request: Request, limit: int = FORM_BODY_LIMIT, status: in
     body = await read_body(request, limit)
     try:
         data = json.loads(body)
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, RecursionError):  # RecursionError: nested thousands deep
         raise ApiError(status, "invalid_json", "body is not valid JSON") from None
     if not isinstance(data, dict):
         raise ApiError(status, "invalid_json", "body must be a JSON object")

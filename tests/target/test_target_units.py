@@ -401,3 +401,35 @@ def test_publisher_ticks_while_serving_and_once_at_shutdown(tmp_path: Path) -> N
         assert other.merged()["requests"] == {"health": 2}  # and stopping did
 
     asyncio.run(serve())
+
+
+def test_stall_windows_follow_the_wall_clock() -> None:
+    config = TargetConfig.from_dict({"stall": {"every_s": 10, "for_s": 1}})
+    assert config.stall_remaining(1_800_000_000.0) == pytest.approx(1.0)
+    assert config.stall_remaining(1_800_000_000.25) == pytest.approx(0.75)
+    assert config.stall_remaining(1_800_000_001.0) == 0.0 and config.stall_remaining(1_800_000_009.9) == 0.0
+    assert TargetConfig().stall_remaining(1_800_000_000.0) == 0.0
+    assert TargetConfig.from_dict(config.to_dict()) == config
+    for bad in ({"every_s": 1, "for_s": 1}, {"every_s": 10}, {"every_s": 10, "for_s": 0}, "10s"):
+        with pytest.raises(ValueError, match="stall: expected"):
+            TargetConfig.from_dict({"stall": bad})
+
+
+def test_a_request_that_arrives_in_a_stall_waits_for_its_end(target_factory) -> None:
+    import time
+
+    import httpx
+
+    target = target_factory({"stall": {"every_s": 2, "for_s": 0.6}, "limits": {}})
+    with httpx.Client(base_url=target.url) as client:
+        client.get("/health")  # connected and warm
+        waits = []
+        for phase in (0.1, 1.0):  # inside the stall (0.5 s of it left), then well after it
+            now = time.time()
+            time.sleep((phase - now % 2.0) % 2.0)
+            sent = time.time()
+            assert client.get("/api/me").status_code == 401  # answered, after the stall
+            waits.append((time.time() - sent, target.config.stall_remaining(sent)))
+    (stalled, left), (free, none) = waits
+    assert left > 0.4 and stalled >= left - 0.01  # held until the stall ended
+    assert none == 0.0 and free < left

@@ -1,0 +1,123 @@
+"""`harness audit [SCENARIO] [--host URL] [--profile P] [--run RUN_DIR] [--out DIR]`.
+
+Exit codes as for a run: 0 every measurable row passed, 1 a row failed, 2 bad usage or scenario,
+3 the target could not be reached (nothing measured).
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import sys
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from harness.accounts import TargetUnreachable, resolve_credentials
+from harness.audit.context import AuditContext, parse_audit_settings
+from harness.audit.html import audit_page, audit_section
+from harness.audit.runner import CHECKS, audit, format_scorecard, write_audit
+from harness.guardrails import abuse_refusal
+from harness.scenario import ScenarioError, load_scenario
+
+__all__ = ["DEFAULT_SCENARIO", "run_audit"]
+
+DEFAULT_SCENARIO = Path(__file__).resolve().parents[2] / "scenarios" / "audit.toml"
+EXIT_PASS, EXIT_FAIL, EXIT_USAGE, EXIT_ABORTED = 0, 1, 2, 3
+
+
+def _usage(message: str) -> int:
+    print(f"harness: {message}", file=sys.stderr)
+    return EXIT_USAGE
+
+
+def _load_run(run_dir: Path) -> dict[str, Any] | str:
+    """The load run's summary (recomputed from its samples when summary.json is missing), or why not."""
+    if not (run_dir / "run.json").exists() and not (run_dir / "samples").is_dir():
+        return f"--run {run_dir}: not a run folder (no run.json or samples/); give a folder under reports/"
+    summary = run_dir / "summary.json"
+    if summary.exists():
+        try:
+            return json.loads(summary.read_text())
+        except ValueError:
+            pass
+    from harness.report import compute_summary
+
+    return compute_summary(run_dir)[0]
+
+
+def _new_folder(out: Path) -> Path:
+    """reports/<YYYYmmdd-HHMMSS>-audit, made now (a suffix when two audits start in the same second)."""
+    stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
+    for suffix in itertools.count(1):
+        path = Path(out) / (f"{stamp}-audit" + (f"-{suffix}" if suffix > 1 else ""))
+        try:
+            path.mkdir(parents=True)
+            return path.resolve()
+        except FileExistsError:
+            continue
+    raise AssertionError("unreachable")
+
+
+def run_audit(scenario_path: Path | None, host: str | None, profile: str | None, run_dir: Path | None,
+              out: Path, checks: tuple[str, ...] = CHECKS) -> int:
+    scenario_path = scenario_path or DEFAULT_SCENARIO
+    try:
+        scenario = load_scenario(scenario_path)
+        settings = parse_audit_settings(scenario)
+    except ScenarioError as exc:
+        return _usage(str(exc))
+    unknown = [c for c in checks if c not in CHECKS]
+    if unknown:
+        return _usage(f"--check {unknown[0]}: unknown check (expected one of: {', '.join(CHECKS)})")
+    summary = None
+    if run_dir is not None:
+        loaded = _load_run(run_dir)
+        if isinstance(loaded, str):
+            return _usage(loaded)
+        summary = loaded
+    target_host = host or scenario.host
+    refusal = abuse_refusal(scenario, target_host or "http://127.0.0.1", audit=True)
+    if refusal:
+        return _usage(refusal)
+
+    out_dir = _new_folder(out)
+    target = None
+    try:
+        if target_host is None:
+            from harness.target.config import TargetConfig
+            from harness.target.process import start_target
+
+            settings_ = dict(scenario.target)
+            if profile:
+                settings_["profile"] = profile
+            try:
+                target = start_target(TargetConfig.from_dict(settings_))
+            except ValueError as exc:
+                return _usage(f"{scenario_path}: target: {exc}")
+            target_host = target.url
+        print(f"harness: auditing {target_host} ({len(checks)} checks); audit folder {out_dir}", file=sys.stderr)
+        try:
+            credentials = resolve_credentials(scenario, target_host)
+        except TargetUnreachable as exc:
+            print(f"harness: {exc}", file=sys.stderr)
+            return EXIT_ABORTED
+        except ScenarioError as exc:
+            return _usage(str(exc))
+        ctx = AuditContext(target_host, scenario, credentials, settings)
+        report = audit(ctx, summary, run_dir, checks)
+        if target is not None:
+            report["profile"] = profile or scenario.target.get("profile", "hardened")
+    finally:
+        if target is not None:
+            target.stop()
+    write_audit(report, out_dir)
+    (out_dir / "audit.html").write_text(audit_page(report), encoding="utf-8")
+    if run_dir is not None:  # the load run's report gains the audit section
+        from harness.report import build_report
+
+        write_audit(report, run_dir)
+        build_report(run_dir, sections=[audit_section(report)])
+    print(format_scorecard(report))
+    print(f"audit: {out_dir / 'audit.json'}", file=sys.stderr)
+    return EXIT_FAIL if report["verdict"] == "fail" else EXIT_PASS

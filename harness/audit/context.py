@@ -1,0 +1,224 @@
+"""What every audit check gets: the target, its API map, its accounts, the `[audit]` settings, and a
+few helpers to call a route of the map as a given account.
+
+The `[audit]` table of a scenario (all optional):
+
+    [audit]
+    matrix = { admin_users = { anonymous = "deny", client = "deny", coach = "deny", admin = "allow" } }
+    id_routes = ["conversation"]        # routes that take an object ID: replayed across tenants
+                                        # (default: every route with {id} or {..._id} in its path or body)
+    static_paths = ["/", "/app.js"]     # pages and bundles scanned for secrets; caching checked
+    origins = ["https://app.example"]   # origins the API may allow (CORS)
+    domain = "example.com"              # the sending domain of its e-mail (SPF, DKIM, DMARC)
+    dkim_selectors = ["s1"]
+    dns_server = "127.0.0.1:5353"       # default: the system resolver
+    chat_route = "chat"                 # the LLM route the prompt-injection set goes to
+    https_url = "https://127.0.0.1:8443" # where TLS, HSTS and the HTTP→HTTPS redirect are checked
+    system_prompt_file = "prompt.txt"   # the chat's system prompt (relative to the scenario): leak scoring
+    system_prompt_canary = "cp_..."     # a marker in that prompt; the demo API's own are known
+    expiry_wait_s = 10                  # longest wait for a session token to expire (auth: expired token)
+
+Without a matrix, every route of the map with `auth = true` must deny anonymous callers, and a route
+whose name starts with `admin` must deny every role but `admin`.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+
+from harness.accounts import Account, Credentials
+from harness.calls import render
+from harness.scenario import Scenario, ScenarioError
+
+__all__ = ["AuditSettings", "AuditContext", "parse_audit_settings", "ROLES"]
+
+ROLES = ("anonymous", "client", "coach", "admin")
+MAX_BODY = 4 * 1024 * 1024  # the most of one answer an audit check reads
+DECISIONS = ("allow", "deny")
+
+
+@dataclass(frozen=True)
+class AuditSettings:
+    matrix: Mapping[str, Mapping[str, str]] = field(default_factory=dict)  # route -> role -> allow | deny
+    id_routes: tuple[str, ...] = ()
+    static_paths: tuple[str, ...] = ("/",)
+    origins: tuple[str, ...] = ()
+    domain: str = ""
+    dkim_selectors: tuple[str, ...] = ()
+    dns_server: str = ""  # "HOST[:PORT]"; "" = the system resolver
+    chat_route: str = "chat"
+    https_url: str = ""
+    system_prompt_file: str = ""
+    system_prompt_canary: str = ""
+    expiry_wait_s: float = 10.0
+
+
+def parse_audit_settings(scenario: Scenario) -> AuditSettings:
+    """The scenario's `[audit]` table, checked; a bad field is a one-line ScenarioError."""
+    raw = scenario.raw.get("audit", {})
+    where = f"{scenario.path or '<scenario>'}: audit"
+    if not isinstance(raw, dict):
+        raise ScenarioError(f"{where}: expected a table ([audit])")
+    known = set(AuditSettings.__dataclass_fields__)
+    unknown = sorted(set(raw) - known)
+    if unknown:
+        raise ScenarioError(f"{where}.{unknown[0]}: unknown field (expected one of: {', '.join(sorted(known))})")
+    matrix: dict[str, dict[str, str]] = {}
+    for route, roles in (raw.get("matrix") or {}).items():
+        if route not in scenario.endpoints:
+            raise ScenarioError(f"{where}.matrix.{route}: not an endpoint of the API map "
+                                f"(expected one of: {', '.join(sorted(scenario.endpoints))})")
+        if not isinstance(roles, dict):
+            raise ScenarioError(f"{where}.matrix.{route}: expected a table like {{anonymous = \"deny\", admin = \"allow\"}}")
+        for role, decision in roles.items():
+            if role not in ROLES or decision not in DECISIONS:
+                raise ScenarioError(f"{where}.matrix.{route}.{role}: expected a role in {', '.join(ROLES)} "
+                                    f"set to \"allow\" or \"deny\", got {decision!r}")
+        matrix[route] = dict(roles)
+    strings = {}
+    for key in ("id_routes", "static_paths", "origins", "dkim_selectors"):
+        value = raw.get(key, ["/"] if key == "static_paths" else [])
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            raise ScenarioError(f"{where}.{key}: expected a list of strings")
+        strings[key] = tuple(value)
+    for route in strings["id_routes"]:
+        if route not in scenario.endpoints:
+            raise ScenarioError(f"{where}.id_routes: {route!r} is not an endpoint of the API map")
+    for key in ("domain", "dns_server", "chat_route", "https_url", "system_prompt_file", "system_prompt_canary"):
+        if key in raw and not isinstance(raw[key], str):
+            raise ScenarioError(f"{where}.{key}: expected a string")
+    wait = raw.get("expiry_wait_s", 10.0)
+    if not isinstance(wait, (int, float)) or isinstance(wait, bool) or not 0 <= wait <= 3600:
+        raise ScenarioError(f"{where}.expiry_wait_s: expected seconds from 0 to 3600, got {wait!r}")
+    return AuditSettings(matrix=matrix, domain=raw.get("domain", ""), dns_server=raw.get("dns_server", ""),
+                         chat_route=raw.get("chat_route", "chat"), https_url=raw.get("https_url", ""),
+                         system_prompt_file=raw.get("system_prompt_file", ""),
+                         system_prompt_canary=raw.get("system_prompt_canary", ""), expiry_wait_s=float(wait),
+                         **strings)
+
+
+@dataclass
+class AuditContext:
+    """The target and everything a check needs to talk to it."""
+
+    base_url: str
+    scenario: Scenario
+    credentials: Credentials
+    settings: AuditSettings = field(default_factory=AuditSettings)
+    timeout_s: float = 10.0
+    _tokens: dict[str, str | None] = field(default_factory=dict, repr=False)
+
+    # --- the target ---------------------------------------------------------------------------
+    def client(self, **kwargs: Any) -> httpx.Client:
+        """An HTTP client on the target: bounded in time, no redirects followed (a check looks at them)."""
+        kwargs.setdefault("timeout", self.timeout_s)
+        kwargs.setdefault("follow_redirects", False)
+        return httpx.Client(base_url=self.base_url, **kwargs)
+
+    def expected(self, route: str, role: str) -> str:
+        """"allow" or "deny": the matrix's word, else the default rule (see the module docstring)."""
+        if role in self.settings.matrix.get(route, {}):
+            return self.settings.matrix[route][role]
+        endpoint = self.scenario.endpoints[route]
+        if route.startswith("admin"):
+            return "allow" if role == "admin" else "deny"
+        return "deny" if role == "anonymous" and endpoint.auth else "allow"
+
+    # --- accounts -----------------------------------------------------------------------------
+    def accounts(self, role: str) -> list[Account]:
+        return [a for a in self.credentials.accounts if a.role == role]
+
+    def account(self, role: str, tenant: str | None = None, exclude_tenant: str | None = None) -> Account | None:
+        """An account of `role` (in `tenant`, or not in `exclude_tenant`), if the target has one."""
+        for a in self.accounts(role):
+            if (tenant is None or a.tenant == tenant) and (exclude_tenant is None or a.tenant != exclude_tenant):
+                return a
+        return None
+
+    def token(self, account: Account) -> str | None:
+        """A session token for `account` (logged in through the map's `login` route; a failed login,
+        a 429 say, is tried again next time rather than remembered)."""
+        if not self._tokens.get(account.email):
+            token = None
+            if "login" in self.scenario.endpoints:
+                with self.client() as client:
+                    response = self.call(client, "login", {"email": account.email, "password": account.password})
+                try:
+                    token = response.json()
+                    for key in self.scenario.auth.token_field.split("."):
+                        token = token.get(key) if isinstance(token, dict) else None
+                except ValueError:
+                    token = None
+            self._tokens[account.email] = token if isinstance(token, str) else None
+        return self._tokens[account.email]
+
+    def auth_headers(self, token: str | None) -> dict[str, str]:
+        if not token:
+            return {}
+        scheme = self.scenario.auth.scheme
+        return {self.scenario.auth.header: f"{scheme} {token}" if scheme else token}
+
+    def call(self, client: httpx.Client, route: str, values: Mapping[str, Any] | None = None, *,
+             token: str | None = None, headers: Mapping[str, str] | None = None,
+             json_body: Any = None, path: str | None = None, method: str | None = None) -> httpx.Response:
+        """Call a route of the API map: its method, path and body template filled from `values`."""
+        ep = self.scenario.endpoints[route]
+        values = dict(values or {})
+        all_headers = {**self.auth_headers(token), **(headers or {})}
+        body = json_body if json_body is not None else (render(ep.body, values) if ep.body is not None else None)
+        request = client.build_request(method or ep.method, path or render(ep.path, values, in_path=True),
+                                       headers=all_headers, **({"json": body} if body is not None else {}))
+        return self.send(client, request)
+
+    def send(self, client: httpx.Client, request: httpx.Request) -> httpx.Response:
+        """Send and read the whole answer within one deadline and MAX_BODY bytes: httpx's timeouts
+        bound each read, so a server that drips its answer would otherwise hold the audit forever.
+        A body cut at the limit is kept as far as it came."""
+        deadline = time.monotonic() + self.timeout_s
+        response = client.send(request, stream=True)
+        body = bytearray()
+        try:
+            for chunk in response.iter_bytes():
+                body += chunk
+                if len(body) >= MAX_BODY or time.monotonic() > deadline:
+                    break
+        except httpx.HTTPError:
+            pass  # what arrived is what the check judges
+        finally:
+            response.close()
+        headers = [(k, v) for k, v in response.headers.multi_items() if k.lower() not in ("content-encoding", "content-length", "transfer-encoding")]
+        return httpx.Response(response.status_code, headers=headers, content=bytes(body[:MAX_BODY]),
+                              request=request, extensions=response.extensions)
+
+    # --- secrets ------------------------------------------------------------------------------
+    def redact(self, text: str) -> str:
+        """`text` with every secret handed to the harness, and every session token, replaced."""
+        for secret in [*self.credentials.secrets(), *(t for t in self._tokens.values() if t)]:
+            if secret:
+                text = text.replace(secret, "[redacted]")
+        return text
+
+    def evidence(self, response: httpx.Response, note: str = "", body_chars: int = 160) -> str:
+        """One line: method path -> status, a short redacted body excerpt."""
+        request = response.request
+        body = re.sub(r"\s+", " ", response.text[:body_chars]) if response.content else ""
+        line = f"{request.method} {request.url.raw_path.decode(errors='replace')} -> {response.status_code}"
+        return self.redact(" ".join(p for p in (line, note, body and f"body: {body}") if p))
+
+
+def json_of(response: httpx.Response) -> Any:
+    try:
+        return response.json()
+    except (ValueError, json.JSONDecodeError):
+        return None
+
+
+def names(items: Sequence[str]) -> str:
+    return ", ".join(items)

@@ -1,0 +1,153 @@
+"""Key-shaped values in a text: which provider's secret, where, and a redacted form safe to report.
+
+The patterns are tight on purpose: a provider's own prefix and length (OpenAI's `T3BlbkFJ` marker,
+Stripe's `sk_live_`), a JWT only when its payload says `service_role`, a private key only with a key
+body after its header, an assignment only when its value is a quoted literal. A loose pattern fires
+on every minified bundle (`task-...`, a PEM header constant in a crypto library, `sk-` CSS classes)
+and a finding nobody believes helps nobody.
+
+A hit never carries the value itself: only `shown` (the prefix and the last four characters, e.g.
+`sk-proj-…a1b2`) and a short fingerprint to tell two values apart.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import json
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+
+__all__ = ["Hit", "mask", "scan", "shown"]
+
+
+@dataclass(frozen=True)
+class Hit:
+    kind: str  # "OpenAI API key"
+    shown: str  # redacted: prefix and last four characters
+    line: int  # 1-based line of the text it was found in
+    severe: bool = True  # False: worth a note (a test-mode key, a browser variable to review), not a failure
+    fingerprint: str = ""  # sha256 of the value, shortened: the same key seen twice is one finding
+
+
+def shown(value: str, prefix: str) -> str:
+    """`prefix…last4`; the tail only when the rest is long enough that four characters give nothing away."""
+    rest = value[len(prefix):] if value.startswith(prefix) else value
+    return f"{prefix}…{rest[-4:] if len(rest) >= 16 else ''}"
+
+
+def _fingerprint(value: str) -> str:
+    return hashlib.sha256(value.encode()).hexdigest()[:12]
+
+
+_KEY_END = r"(?![A-Za-z0-9_-])"
+# (kind, pattern, prefix of the match to show, severe). Group "v" is the value when not the whole match.
+_PROVIDER_KEYS: list[tuple[str, re.Pattern[str], Callable[[str], str], bool]] = [
+    ("Anthropic API key", re.compile(r"\bsk-ant-(?:api|admin|oat)\d{2}-[A-Za-z0-9_-]{32,}" + _KEY_END),
+     lambda v: v[:v.index("-", 7) + 1], True),
+    ("OpenAI API key", re.compile(r"\bsk-[A-Za-z0-9_-]{20,400}T3BlbkFJ[A-Za-z0-9_-]{20,400}" + _KEY_END),
+     lambda v: re.match(r"sk-(?:(?:proj|svcacct|admin)-)?", v).group(0), True),  # type: ignore[union-attr]
+    ("OpenAI API key", re.compile(r"\bsk-[A-Za-z0-9]{48}" + _KEY_END), lambda v: "sk-", True),
+    ("Stripe secret key", re.compile(r"\bsk_live_[A-Za-z0-9]{20,247}(?![A-Za-z0-9])"), lambda v: "sk_live_", True),
+    ("Stripe restricted key", re.compile(r"\brk_live_[A-Za-z0-9]{20,247}(?![A-Za-z0-9])"), lambda v: "rk_live_", True),
+    ("Stripe test-mode secret key", re.compile(r"\b[sr]k_test_[A-Za-z0-9]{20,247}(?![A-Za-z0-9])"),
+     lambda v: v[:8], False),
+    ("Stripe webhook signing secret", re.compile(r"\bwhsec_[A-Za-z0-9+/=]{24,}"), lambda v: "whsec_", True),
+    ("Supabase secret key", re.compile(r"\bsb_secret_[A-Za-z0-9_-]{20,}" + _KEY_END), lambda v: "sb_secret_", True),
+    ("AWS secret access key",
+     re.compile(r"(?i)aws_?secret_?access_?key[\"']?\s*[:=]\s*[\"']?(?P<v>[A-Za-z0-9/+=]{40})(?![A-Za-z0-9/+=])"),
+     lambda v: "", True),
+    ("AWS access key ID", re.compile(r"\b(?:AKIA|ASIA)[A-Z2-7]{16}\b"), lambda v: v[:4], False),
+]
+
+_JWT = re.compile(r"\beyJ[A-Za-z0-9_-]{8,}\.(?P<payload>eyJ[A-Za-z0-9_-]{8,})\.[A-Za-z0-9_-]{16,}" + _KEY_END)
+_PRIVATE_KEY = re.compile(r"-----BEGIN (?P<label>(?:[A-Z0-9]+ ){0,3}PRIVATE KEY(?: BLOCK)?)-----")
+_KEY_BODY = re.compile(r"(?:[A-Za-z0-9+/=]|\s|\\[nr])+")  # the base64 body, raw or in an escaped JS string
+_EXAMPLE = re.compile(r"EXAMPLE|(?i:^(?:process\.env|import\.meta|\$\{|<|\{\{|%|your[-_ ]|placeholder|xxx|\*\*\*))")
+
+_SECRET_NAME = (r"[A-Za-z0-9_]*?(?i:jwt[_-]?(?:secret|signing[_-]?key|private[_-]?key)|session[_-]?secret"
+                r"|nextauth[_-]?secret|auth[_-]?secret|secret[_-]?key[_-]?base)[A-Za-z0-9_]*")
+# JWT_SECRET: "..." / jwtSecret = '...' (a quoted literal), or JWT_SECRET=... at the start of a line (.env)
+_SECRET_ASSIGNMENT = re.compile(
+    r"(?<![A-Za-z0-9_])[\"']?(?P<name>" + _SECRET_NAME + r")[\"']?\s*[:=]\s*[\"'`](?P<v>[^\"'`\s]{8,200})[\"'`]"
+    r"|^[ \t]*(?:export[ \t]+)?(?P<dname>" + _SECRET_NAME + r")[ \t]*=[ \t]*[\"']?(?P<dv>[^\s\"'#]{8,200})",
+    re.MULTILINE)
+# Build-time variables a bundler inlines into the browser bundle.
+_BROWSER_NAME = r"(?:NEXT_PUBLIC|VITE|REACT_APP|EXPO_PUBLIC|NUXT_PUBLIC|GATSBY)_[A-Z0-9_]+"
+_BROWSER_VARIABLE = re.compile(  # a quoted literal, or NAME=value at the start of a line (.env)
+    r"(?<![A-Za-z0-9_])(?P<name>" + _BROWSER_NAME + r")[\"']?\s*[:=]\s*[\"'`](?P<v>[^\"'`\s]{8,300})[\"'`]"
+    r"|^[ \t]*(?:export[ \t]+)?(?P<dname>" + _BROWSER_NAME + r")[ \t]*=[ \t]*[\"']?(?P<dv>[^\s\"'#]{8,300})",
+    re.MULTILINE)
+_SECRET_WORDS = re.compile(r"SECRET|PRIVATE|SERVICE_ROLE|PASSWORD|PASSWD")
+_KEY_WORDS = re.compile(r"KEY|TOKEN")
+_PUBLIC_WORDS = re.compile(r"PUBLISHABLE|ANON|PUBLIC_KEY|SITE_KEY|CLIENT_ID|MEASUREMENT|DSN")
+
+
+def _line(text: str, index: int) -> int:
+    return text.count("\n", 0, index) + 1
+
+
+def _jwt_role(payload: str) -> str | None:
+    try:
+        claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+    except (ValueError, binascii.Error, RecursionError):
+        return None
+    role = claims.get("role") if isinstance(claims, dict) else None
+    return role if isinstance(role, str) else None
+
+
+def scan(text: str) -> list[Hit]:
+    """Every key-shaped value in `text`, in order of appearance; the same span is reported once."""
+    return [hit for _, _, hit in _find(text)]
+
+
+def mask(text: str) -> str:
+    """`text` with every key-shaped value replaced by its redacted form (for excerpts of answers)."""
+    for start, end, hit in reversed(_find(text)):
+        text = text[:start] + hit.shown + text[end:]
+    return text
+
+
+def _find(text: str) -> list[tuple[int, int, Hit]]:
+    hits: list[tuple[int, int, Hit]] = []
+
+    def add(kind: str, start: int, end: int, value: str, display: str, severe: bool = True) -> None:
+        if any(s < end and start < e for s, e, _ in hits):
+            return  # already reported by a more specific pattern
+        hits.append((start, end, Hit(kind, display, _line(text, start), severe, _fingerprint(value))))
+
+    for kind, pattern, prefix, severe in _PROVIDER_KEYS:
+        for m in pattern.finditer(text):
+            start, end = m.span("v") if "v" in pattern.groupindex else m.span()
+            value = text[start:end]
+            if _EXAMPLE.search(value):
+                continue  # AWS's documented example keys, templates
+            add(kind, start, end, value, shown(value, prefix(value)), severe)
+    for m in _JWT.finditer(text):
+        if _jwt_role(m.group("payload")) == "service_role":
+            add("Supabase service-role key (a JWT with role service_role)", *m.span(), m.group(0),
+                shown(m.group(0), "eyJ"))
+    for m in _PRIVATE_KEY.finditer(text):
+        body = _KEY_BODY.match(text, m.end())
+        material = re.sub(r"\s|\\[nr]", "", body.group(0)) if body else ""
+        if len(material) >= 64:  # a real key follows, not just the header constant of a PEM library
+            add(f"private key ({m.group('label')})", m.start(), m.end() + len(body.group(0)) if body else m.end(),
+                material, f"-----BEGIN {m.group('label')}-----…{material[-4:]}")
+    for m in _SECRET_ASSIGNMENT.finditer(text):
+        name, group = (m.group("name"), "v") if m.group("name") else (m.group("dname"), "dv")
+        value = m.group(group)
+        if not _EXAMPLE.search(value):
+            add(f"secret in configuration ({name})", *m.span(group), value, f"{name}=" + shown(value, ""))
+    for m in _BROWSER_VARIABLE.finditer(text):
+        name, group = (m.group("name"), "v") if m.group("name") else (m.group("dname"), "dv")
+        value = m.group(group)
+        if _EXAMPLE.search(value) or value.startswith(("pk_", "pk.")):
+            continue
+        if _SECRET_WORDS.search(name):
+            add(f"secret in a browser build variable ({name})", *m.span(group), value, f"{name}=" + shown(value, ""))
+        elif _KEY_WORDS.search(name) and not _PUBLIC_WORDS.search(name):
+            add(f"key in a browser build variable ({name}); make sure it is meant to be public", *m.span(group),
+                value, f"{name}=" + shown(value, ""), severe=False)
+    return sorted(hits, key=lambda found: found[0])

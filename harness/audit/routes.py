@@ -1,0 +1,209 @@
+"""Calling the API map's routes for the access and tenancy checks: which placeholders are object
+IDs, where a route's objects are listed, values to fill a template with, and a sender that waits out
+a rate limit instead of taking a block for a denial.
+
+A 429 says nothing about authorization: a check that counted it as "denied" would pass a broken
+route whenever a limit happened to be full. So a blocked answer is waited out (Retry-After, within a
+time budget) and sent again; one still blocked stays undecided.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+
+from harness.accounts import Account
+from harness.audit.context import AuditContext, json_of
+from harness.calls import is_blocked
+from harness.scenario import Endpoint, Scenario
+
+__all__ = ["Attempt", "Sender", "placeholders", "id_placeholders", "list_route", "listed_ids", "read_route",
+           "probe_values", "session", "login", "dig", "emails_in"]
+
+_PLACEHOLDER = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
+_ID_NAME = re.compile(r"(?:[A-Za-z0-9]+_)?id", re.IGNORECASE)  # {id}, {conversation_id}
+PROBE_TEXT = "launch-harness audit probe"
+
+
+@dataclass
+class Attempt:
+    """One request's outcome: a response, or why there is none (an error, or still blocked)."""
+
+    response: httpx.Response | None
+    error: str = ""
+    blocked: bool = False
+
+    @property
+    def status(self) -> int:
+        return self.response.status_code if self.response is not None else 0
+
+    @property
+    def ok(self) -> bool:
+        return self.response is not None and not self.blocked and 200 <= self.status < 300
+
+    @property
+    def decided(self) -> bool:
+        return self.response is not None and not self.blocked
+
+    @property
+    def text(self) -> str:
+        return self.response.text if self.response is not None else ""
+
+
+class Sender:
+    """Sends requests for one check through one client (one keep-alive connection, so a target with
+    several processes answers from one), bounded in count and in time spent waiting out blocks."""
+
+    def __init__(self, ctx: AuditContext, client: httpx.Client, *, wait_budget_s: float = 30.0,
+                 max_wait_s: float = 12.0, max_requests: int = 400) -> None:
+        self.ctx = ctx
+        self.client = client
+        self.wait_left_s = wait_budget_s
+        self.max_wait_s = max_wait_s
+        self.requests_left = max_requests
+        self.waited_s = 0.0
+
+    def call(self, route: str, values: Mapping[str, Any] | None = None, **kwargs: Any) -> Attempt:
+        """`ctx.call(client, route, values, **kwargs)`, a block waited out and retried."""
+        while True:
+            if self.requests_left <= 0:
+                return Attempt(None, "request budget of this check spent")
+            self.requests_left -= 1
+            try:
+                response = self.ctx.call(self.client, route, values, **kwargs)
+            except (httpx.HTTPError, httpx.InvalidURL, httpx.StreamError) as exc:
+                return Attempt(None, f"{type(exc).__name__}: {self.ctx.redact(str(exc))[:120]}")
+            rule = self.ctx.scenario.block
+            if not is_blocked(rule, response.status_code, response.headers, response.content):
+                return Attempt(response)
+            wait = _retry_after(response.headers.get("retry-after"))
+            if wait > min(self.max_wait_s, self.wait_left_s):
+                return Attempt(response, f"blocked by a rate limit (Retry-After {wait:g} s)", blocked=True)
+            time.sleep(wait)
+            self.wait_left_s -= wait
+            self.waited_s += wait
+
+
+def _retry_after(value: str | None) -> float:
+    """Seconds to wait before sending again: Retry-After in seconds (+0.2), else one second."""
+    try:
+        return max(0.0, float(value)) + 0.2 if value is not None else 1.0
+    except ValueError:
+        return 1.0  # an HTTP date, or garbage: try again soon
+
+
+# --- templates --------------------------------------------------------------------------------
+
+def placeholders(template: Any) -> list[str]:
+    """The {names} in a template (a string, or a JSON body template), in order, each once."""
+    found: list[str] = []
+
+    def walk(value: Any) -> None:
+        if isinstance(value, str):
+            found.extend(n for n in _PLACEHOLDER.findall(value) if n not in found)
+        elif isinstance(value, dict):
+            for v in value.values():
+                walk(v)
+        elif isinstance(value, list):
+            for v in value:
+                walk(v)
+
+    walk(template)
+    return found
+
+
+def id_placeholders(endpoint: Endpoint) -> list[str]:
+    """The placeholders of `endpoint` that hold an object ID ({id}, {conversation_id}): path first."""
+    names = placeholders(endpoint.path) + [n for n in placeholders(endpoint.body) if n not in placeholders(endpoint.path)]
+    return [n for n in names if _ID_NAME.fullmatch(n)]
+
+
+def list_route(scenario: Scenario, route: str, name: str) -> str | None:
+    """The GET route without placeholders that lists the objects `name` (of `route`) refers to: the
+    path above `{name}` (`/api/conversations` for `/api/conversations/{id}`), else a route named after
+    the ID (`conversations` for `{conversation_id}`)."""
+    endpoint = scenario.endpoints[route]
+    listing = {n: ep for n, ep in scenario.endpoints.items() if ep.method == "GET" and not placeholders(ep.path)}
+    marker = "{" + name + "}"
+    if marker in endpoint.path:
+        above = endpoint.path.split(marker)[0].rstrip("/")
+        for n, ep in listing.items():
+            if ep.path.rstrip("/") == above:
+                return n
+    stem = name[:-3] if name.lower().endswith("_id") else route
+    for candidate in (f"{stem}s", f"{stem}es", stem):
+        if candidate in listing:
+            return candidate
+    return None
+
+
+def read_route(scenario: Scenario, name: str) -> str | None:
+    """A GET route that takes `{name}` in its path: where an object is read back."""
+    for n, ep in scenario.endpoints.items():
+        if ep.method == "GET" and "{" + name + "}" in ep.path:
+            return n
+    return None
+
+
+def dig(data: Any, path: str) -> Any:
+    for key in path.split(".") if path else ():
+        if not isinstance(data, dict):
+            return None
+        data = data.get(key)
+    return data
+
+
+def listed_ids(scenario: Scenario, route: str, attempt: Attempt) -> list[str]:
+    """The item IDs of a list route's answer (its `list_field` and `id_field`)."""
+    if not attempt.ok:
+        return []
+    endpoint = scenario.endpoints[route]
+    items = dig(json_of(attempt.response), endpoint.list_field) if endpoint.list_field else json_of(attempt.response)
+    if not isinstance(items, list):
+        return []
+    return [str(i[endpoint.id_field]) for i in items if isinstance(i, dict) and i.get(endpoint.id_field) is not None]
+
+
+def probe_values(account: Account | None = None, text: str = PROBE_TEXT, **ids: str) -> dict[str, Any]:
+    """Values for a route template: a short harmless chat message, the account's address and tenant,
+    and the object IDs given. Never a password."""
+    values: dict[str, Any] = {
+        "messages": [{"role": "user", "content": text}], "message": text, "name": "Audit Probe",
+        "lead_email": "audit-probe@example.com", "email": account.email if account else "",
+        "tenant": account.tenant if account else "",
+    }
+    values.update(ids)
+    return values
+
+
+# --- sessions ---------------------------------------------------------------------------------
+
+def login(ctx: AuditContext, sender: Sender, account: Account) -> tuple[str | None, Attempt | None]:
+    """A new session token for `account` through the map's login route (a block waited out)."""
+    if "login" not in ctx.scenario.endpoints:
+        return None, None
+    attempt = sender.call("login", {"email": account.email, "password": account.password})
+    token = dig(json_of(attempt.response), ctx.scenario.auth.token_field) if attempt.ok else None
+    return (token if isinstance(token, str) and token else None), attempt
+
+
+def session(ctx: AuditContext, sender: Sender, account: Account) -> str | None:
+    """`account`'s token, shared with the other checks through the context (which also redacts it)."""
+    token = ctx._tokens.get(account.email)
+    if token:
+        return token
+    token, _ = login(ctx, sender, account)
+    if token:
+        ctx._tokens[account.email] = token
+    return token
+
+
+def emails_in(text: str, accounts: Sequence[Account], exclude: Account | None = None) -> list[str]:
+    """The known accounts' addresses found in `text` (someone's user data), bar `exclude`'s own."""
+    lowered = text.lower()
+    return [a.email for a in accounts if a != exclude and a.email and a.email.lower() in lowered]

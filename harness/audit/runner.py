@@ -1,0 +1,149 @@
+"""`harness audit`: run every check against a target, add the results up into the launch checklist's
+rows, and write `audit.json`, `audit.html` and a terminal scorecard.
+
+The checks talk to the target directly (httpx, bounded in time); the rate-limit and latency rows come
+from a load run's summary when `--run RUN_DIR` is given, because only real load measures them.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import logging
+import math
+import time
+from collections.abc import Mapping, Sequence
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from harness import __version__
+from harness.audit.context import AuditContext
+from harness.audit.model import FAIL, NOT_MEASURABLE, PASS, ROWS, CheckResult, scorecard
+
+__all__ = ["CHECKS", "LIMITED_ROUTES", "run_checks", "from_load_run", "audit", "format_scorecard"]
+
+log = logging.getLogger("harness")
+
+# check modules under harness.audit, in the order they run (and report)
+CHECKS = ("access", "tenancy", "validation", "cors", "secrets", "injection", "transport", "edge", "email")
+# the routes the checklist wants limited, by the API map's usual names
+LIMITED_ROUTES = ("chat", "login", "reset_request", "webhook", "admin_users")
+
+
+def run_checks(ctx: AuditContext, names: Sequence[str] = CHECKS) -> list[CheckResult]:
+    """Every check's results. A check that breaks is reported, never allowed to end the audit."""
+    results: list[CheckResult] = []
+    for name in names:
+        started = time.monotonic()
+        try:
+            module = importlib.import_module(f"harness.audit.{name}")
+            results.extend(module.run(ctx))
+        except Exception as exc:  # a bug in one check must not hide the others' results, nor pass the audit
+            reason = f"the {name} check stopped with {type(exc).__name__}: {ctx.redact(str(exc))[:200]}"
+            log.error("harness: %s", reason)
+            results.append(CheckResult(_row_of(name), f"{name} (did not complete)", NOT_MEASURABLE, note=reason))
+        log.info("harness: audit check %s took %.1f s", name, time.monotonic() - started)
+    return results
+
+
+def _row_of(check: str) -> str:
+    return {"access": "auth", "tenancy": "tenant_isolation", "validation": "input_validation", "cors": "cors",
+            "secrets": "secrets", "injection": "prompt_injection", "transport": "cache_cdn_ssl",
+            "edge": "cache_cdn_ssl", "email": "email_auth"}.get(check, "auth")
+
+
+def from_load_run(summary: Mapping[str, Any] | None, scenario_routes: Sequence[str]) -> list[CheckResult]:
+    """The `rate_limiting` and `performance` rows from a load run's summary (None: no run given)."""
+    if summary is None:
+        why = "give --run RUN_DIR: a load run with the bypass probes (e.g. scenarios/abuse.toml) measures this"
+        return [CheckResult("rate_limiting", "rate limits under load", NOT_MEASURABLE, note=why),
+                CheckResult("performance", "p95 under load", NOT_MEASURABLE,
+                            note="give --run RUN_DIR: a load run measures the p95 of every route")]
+    return [_rate_limits(summary, scenario_routes), _performance(summary)]
+
+
+def _rate_limits(summary: Mapping[str, Any], scenario_routes: Sequence[str]) -> CheckResult:
+    limits: Mapping[str, Mapping] = summary.get("rate_limits") or {}
+    wanted = [r for r in LIMITED_ROUTES if r in scenario_routes]
+    findings, evidence, notes = [], [], []
+    for route in wanted:
+        entry = limits.get(route)
+        if not entry or entry.get("verdict") == "untested":
+            notes.append(f"{route}: not probed in that run")
+            continue
+        verdict = entry.get("verdict")
+        worst = entry.get("worst_technique")
+        evidence.append(f"{route}: {verdict}" + (f" (worst technique {worst})" if worst else ""))
+        if verdict != "effective":
+            fix = "; ".join(entry.get("fix") or [])
+            findings.append(f"{route}: rate limit {verdict}" + (f" through {worst}" if worst else "")
+                            + (f"; fix: {fix}" if fix else ""))
+    if not evidence:
+        return CheckResult("rate_limiting", "rate limits under load", NOT_MEASURABLE,
+                           note="the run probed none of " + ", ".join(wanted) + "; run scenarios/abuse.toml")
+    status = FAIL if findings else PASS
+    return CheckResult("rate_limiting", "rate limits under load", status, findings, evidence, "; ".join(notes))
+
+
+def _performance(summary: Mapping[str, Any]) -> CheckResult:
+    endpoints: Mapping[str, Mapping] = summary.get("endpoints") or {}
+    findings, evidence = [], []
+    for name, e in endpoints.items():
+        target, p95 = e.get("target_p95_ms"), e.get("p95_ms")
+        if target is None or p95 is None or not isinstance(p95, (int, float)) or math.isnan(p95):
+            continue
+        evidence.append(f"{name}: p95 {p95:,.1f} ms (target {target:g} ms, {e.get('latency_samples', 0)} samples)")
+        if p95 >= target:
+            findings.append(f"{name}: p95 {p95:,.1f} ms is over the {target:g} ms target")
+    if not evidence:
+        return CheckResult("performance", "p95 under load", NOT_MEASURABLE, note="the run has no latency targets")
+    return CheckResult("performance", "p95 under load", FAIL if findings else PASS, findings, evidence)
+
+
+def audit(ctx: AuditContext, run_summary: Mapping[str, Any] | None = None, run_dir: Path | None = None,
+          names: Sequence[str] = CHECKS) -> dict[str, Any]:
+    """audit.json as a dict: the target, the checks' results, the rows and the verdict."""
+    started = time.time()
+    results = run_checks(ctx, names) + from_load_run(run_summary, list(ctx.scenario.endpoints))
+    card = scorecard(results)
+    broken = [r.note for r in results if r.check.endswith("(did not complete)")]
+    if broken:  # an audit that could not run a check cannot say "pass"
+        card.update(verdict="fail", incomplete=broken)
+    return {
+        "target": ctx.base_url,
+        "scenario": ctx.scenario.name,
+        "profile": ctx.scenario.target.get("profile") if ctx.scenario.host is None else None,
+        "run": str(run_dir) if run_dir else None,
+        "started_at": datetime.fromtimestamp(started, tz=timezone.utc).isoformat(timespec="seconds"),
+        "duration_s": round(time.time() - started, 1),
+        "harness_version": __version__,
+        **card,
+    }
+
+
+def format_scorecard(report: Mapping[str, Any]) -> str:
+    """The rows as a terminal table, then the verdict."""
+    marks = {PASS: "pass", FAIL: "FAIL", NOT_MEASURABLE: "n/m"}
+    rows = report.get("rows") or {}
+    width = max((len(r["title"]) for r in rows.values()), default=10)
+    lines = [f"{'row'.ljust(width)}  status  finding or note", "-" * (width + 40)]
+    for r in rows.values():
+        first = (r["findings"] or [r.get("note") or ""])[0]
+        more = f" (+{len(r['findings']) - 1} more)" if len(r["findings"]) > 1 else ""
+        lines.append(f"{r['title'].ljust(width)}  {marks[r['status']].ljust(6)}  {first}{more}".rstrip())
+    lines.append("-" * (width + 40))
+    failed = report.get("failed_rows") or []
+    counts = {s: sum(r["status"] == s for r in rows.values()) for s in (PASS, FAIL, NOT_MEASURABLE)}
+    reasons = [f"{len(failed)} row(s) failed ({', '.join(ROWS[r].title for r in failed)})"] if failed else []
+    reasons += [f"incomplete: {why}" for why in report.get("incomplete") or []]
+    lines.append(f"audit: {str(report.get('verdict', 'fail')).upper()} ({counts[PASS]} pass, {counts[FAIL]} fail, "
+                 f"{counts[NOT_MEASURABLE]} not measurable from outside)" + (": " + "; ".join(reasons) if reasons else ""))
+    return "\n".join(lines)
+
+
+def write_audit(report: Mapping[str, Any], out_dir: Path) -> Path:
+    out_dir.mkdir(parents=True, exist_ok=True)
+    path = out_dir / "audit.json"
+    path.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
+    return path

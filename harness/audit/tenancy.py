@@ -1,0 +1,229 @@
+"""The `tenant_isolation` row: another tenant's object IDs replayed as a tenant's own users.
+
+Tenant A's owner (a client) first writes a canary (a unique marker) into one of their objects
+through the map (a chat turn into their conversation), so a leak can be recognised in any answer.
+Then tenant B's client and coach call every route of `[audit] id_routes` (default: routes with an
+`{id}` or `{..._id}` placeholder in the path or the body) with A's ID:
+
+- where the route takes it (path or JSON body): a 2xx, or A's canary in the answer, is a finding;
+- in the query string, and in the JSON body of a route that takes the ID in its path, next to an
+  ID of B's own (parameter pollution): A's canary in the answer is a finding (a 2xx is B's own object).
+
+Each write as B carries its own canary; at the end A reads their object back, and any of B's
+canaries found there is a finding: B's text landed in A's object. The check writes a few chat turns
+into the test accounts' conversations. It plants canaries with POST, PUT or PATCH only; a DELETE route
+listed in `id_routes` is replayed like any other, so against a target that fails, it deletes the test
+owner's object.
+"""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass, field
+from typing import Any
+
+from harness.accounts import Account
+from harness.audit.context import AuditContext
+from harness.audit.model import FAIL, NOT_MEASURABLE, PASS, CheckResult
+from harness.audit.routes import (Attempt, Sender, id_placeholders, list_route, listed_ids, probe_values,
+                                  read_route, session)
+from harness.calls import render
+
+__all__ = ["run", "id_routes"]
+
+MAX_EVIDENCE = 40
+
+
+def id_routes(ctx: AuditContext) -> list[str]:
+    """`[audit] id_routes`, or every route of the map whose path or body takes an object ID; reads first."""
+    endpoints = ctx.scenario.endpoints
+    routes = list(ctx.settings.id_routes) or [r for r, ep in endpoints.items() if id_placeholders(ep)]
+    return sorted(routes, key=lambda r: endpoints[r].method != "GET")
+
+
+@dataclass
+class _Tenant:
+    """An account, its token and the IDs it lists (placeholder -> IDs of its own objects)."""
+
+    account: Account
+    token: str | None
+    ids: dict[str, list[str]] = field(default_factory=dict)
+
+    @property
+    def label(self) -> str:
+        return f"{self.account.role} of tenant {self.account.tenant or '?'}"
+
+
+@dataclass
+class _Write:
+    route: str
+    technique: str
+    canary: str
+    label: str
+
+
+class _Check:
+    def __init__(self, ctx: AuditContext, sender: Sender, routes: list[str]) -> None:
+        self.ctx = ctx
+        self.sender = sender
+        self.routes = routes
+        self.findings: list[str] = []
+        self.evidence: list[str] = []
+        self.notes: list[str] = []
+        self.decided = 0
+        self.writes: list[_Write] = []
+        self.base = "audit-canary-" + secrets.token_hex(6)
+
+    def tenant(self, account: Account) -> _Tenant:
+        """`account` logged in, with the IDs of its own objects for every ID placeholder of the routes."""
+        token = session(self.ctx, self.sender, account)
+        found = _Tenant(account, token)
+        if token is None:
+            return found
+        listed: dict[str, list[str]] = {}
+        for route in self.routes:
+            for name in id_placeholders(self.ctx.scenario.endpoints[route]):
+                listing = list_route(self.ctx.scenario, route, name)
+                if listing is None or name in found.ids:
+                    continue
+                if listing not in listed:
+                    listed[listing] = listed_ids(self.ctx.scenario, listing,
+                                                 self.sender.call(listing, probe_values(account), token=token))
+                found.ids[name] = listed[listing]
+        return found
+
+    # -- the owner's canary -------------------------------------------------------------------
+
+    def plant(self, owner: _Tenant) -> str | None:
+        """Write a canary into the owner's first object through a write route; the canary if it reads back."""
+        canary = f"{self.base}-owner"
+        endpoints = self.ctx.scenario.endpoints
+        chat = self.ctx.settings.chat_route
+        for route in sorted(endpoints, key=lambda r: r != chat):  # any write route of the map; the chat first
+            ep = endpoints[route]
+            names = [n for n in id_placeholders(ep) if owner.ids.get(n)]
+            if ep.method not in ("POST", "PUT", "PATCH") or not names:  # never DELETE the owner's object
+                continue
+            name = names[0]
+            values = probe_values(owner.account, f"Remember this note: {canary}", **{name: owner.ids[name][0]})
+            attempt = self.sender.call(route, values, token=owner.token)
+            if attempt.ok and canary in self.read_back(owner, name):
+                return canary
+            self.notes.append(f"the canary written through {route} did not read back ({attempt.status or attempt.error})")
+        return None
+
+    def read_back(self, owner: _Tenant, name: str) -> str:
+        route = read_route(self.ctx.scenario, name)
+        if route is None or not owner.ids.get(name):
+            return ""
+        attempt = self.sender.call(route, probe_values(owner.account, **{name: owner.ids[name][0]}), token=owner.token)
+        return attempt.text if attempt.ok else ""
+
+    # -- the replays --------------------------------------------------------------------------
+
+    def replay(self, route: str, owner: _Tenant, intruder: _Tenant, canary: str | None) -> None:
+        ep = self.ctx.scenario.endpoints[route]
+        for name in id_placeholders(ep):
+            theirs = owner.ids.get(name)
+            if not theirs:
+                self.notes.append(f"{route}: no {name} of tenant {owner.account.tenant}'s to replay")
+                continue
+            victim_id, own_id = theirs[0], (intruder.ids.get(name) or [""])[0]
+            in_path = "{" + name + "}" in ep.path
+            where = "the path" if in_path else "the JSON body"
+            self.send(route, owner, intruder, canary, f"{name} in {where}", {name: victim_id}, strict=True)
+            if in_path and not own_id:
+                continue  # pollution needs an ID of the intruder's own in the path
+            path = render(ep.path, {name: own_id}, in_path=True)
+            path += ("&" if "?" in path else "?") + f"{name}={victim_id}"
+            own = " (its own in the path)" if in_path else " (its own in the body)" if own_id else ""
+            self.send(route, owner, intruder, canary, f"{name} in the query string{own}", {name: own_id}, path=path)
+            if in_path:
+                body = render(ep.body, probe_values(intruder.account, **{name: own_id})) if ep.body is not None else {}
+                if isinstance(body, dict):
+                    self.send(route, owner, intruder, canary, f"{name} in the JSON body (its own in the path)",
+                              {name: own_id},
+                              json_body={**body, name: victim_id})
+
+    def send(self, route: str, owner: _Tenant, intruder: _Tenant, canary: str | None, technique: str,
+             ids: dict[str, str], strict: bool = False, **kwargs: Any) -> None:
+        """One replay as the intruder; `strict`: the only ID sent is the owner's, so any 2xx is a finding."""
+        writes = self.ctx.scenario.endpoints[route].method != "GET"
+        mark = f"{self.base}-w{len(self.writes)}"
+        text = f"Remember this note: {mark}" if writes else "launch-harness audit probe"
+        attempt = self.sender.call(route, probe_values(intruder.account, text, **ids), token=intruder.token, **kwargs)
+        what = f"{owner.account.tenant}'s {technique}"
+        if writes:  # even undecided: a write that timed out may have landed
+            self.writes.append(_Write(route, technique, mark, intruder.label))
+        if not attempt.decided:
+            self.notes.append(f"{route} with {what}: not decided ({attempt.error or attempt.status})")
+            return
+        self.decided += 1
+        self.evidence.append(self.evidence_line(attempt, f"as {intruder.label}, {what}"))
+        leaked = bool(canary) and canary in attempt.text
+        if (strict and attempt.ok) or leaked:
+            verb = "accepted a write to" if writes else "read"
+            self.findings.append(
+                f"{route}: {attempt.status} for a {intruder.label} sending tenant {what}: it {verb} another "
+                f"tenant's object" + (" (the owner's canary in the answer)" if leaked else ""))
+
+    def landed(self, owner: _Tenant) -> None:
+        """A reads their object back: which of the intruders' writes ended up in it."""
+        if not self.writes:
+            return
+        names = [n for r in self.routes for n in id_placeholders(self.ctx.scenario.endpoints[r])]
+        text = "".join(self.read_back(owner, n) for n in dict.fromkeys(names))
+        if not text:
+            self.notes.append("the owner's object could not be read back: cross-tenant writes judged by status only")
+            return
+        for write in self.writes:
+            if write.canary in text:
+                self.findings.append(f"{write.route}: text a {write.label} sent with tenant "
+                                     f"{owner.account.tenant}'s {write.technique} landed in that tenant's object "
+                                     "(read back by its owner)")
+
+    def evidence_line(self, attempt: Attempt, note: str) -> str:
+        if attempt.response is None:
+            return f"{note}: no answer ({attempt.error})"
+        return self.ctx.evidence(attempt.response, note)
+
+
+def _pick(ctx: AuditContext) -> tuple[Account | None, list[Account]]:
+    """The owner (a client, else a coach, in a tenant) and intruders from another tenant: a client and a coach."""
+    owner = next((a for role in ("client", "coach") for a in ctx.accounts(role) if a.tenant), None)
+    if owner is None:
+        return None, []
+    intruders = [ctx.account(role, exclude_tenant=owner.tenant) for role in ("client", "coach")]
+    return owner, [a for a in intruders if a is not None and a.tenant]
+
+
+def run(ctx: AuditContext) -> list[CheckResult]:
+    check_name = "cross-tenant object access"
+    routes = id_routes(ctx)
+    if not routes:
+        return [CheckResult("tenant_isolation", check_name, NOT_MEASURABLE,
+                            note="no route of the API map takes an object ID ([audit] id_routes)")]
+    owner_account, intruder_accounts = _pick(ctx)
+    if owner_account is None or not intruder_accounts:
+        return [CheckResult("tenant_isolation", check_name, NOT_MEASURABLE,
+                            note="needs accounts (with their tenant) in two tenants")]
+    with ctx.client() as client:
+        check = _Check(ctx, Sender(ctx, client), routes)
+        owner = check.tenant(owner_account)
+        if owner.token is None:
+            return [CheckResult("tenant_isolation", check_name, NOT_MEASURABLE,
+                                note=f"could not log in as the {owner_account.role} of tenant {owner_account.tenant}")]
+        canary = check.plant(owner)
+        if canary is None:
+            check.notes.append("no canary in the owner's object: reads judged by status only")
+        for account in intruder_accounts:
+            intruder = check.tenant(account)
+            if intruder.token is None:
+                check.notes.append(f"could not log in as the {account.role} of tenant {account.tenant}")
+                continue
+            for route in routes:
+                check.replay(route, owner, intruder, canary)
+        check.landed(owner)
+    status = FAIL if check.findings else PASS if check.decided else NOT_MEASURABLE
+    return [CheckResult("tenant_isolation", check_name, status, check.findings, check.evidence[:MAX_EVIDENCE],
+                        "; ".join(check.notes))]
