@@ -165,7 +165,7 @@ def test_an_expired_token_that_is_still_accepted_is_a_finding() -> None:
     audit = access._Audit(ctx, Sender(ctx, ctx.client()))
     started = time.monotonic()
     result = access.expired_token(audit, access.start_expiry(audit))
-    assert 1.0 <= time.monotonic() - started < 4
+    assert time.monotonic() - started >= 1.0  # it waited for the token to expire before replaying it
     assert result.status == FAIL and result.findings[0].startswith("me: 200 to a request with an expired token")
 
 

@@ -6,7 +6,6 @@ from __future__ import annotations
 import socket
 import subprocess
 import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -191,19 +190,16 @@ def test_spf_structure_findings(scenario, zone: LocalDns, domain: str, words: st
     assert spf.status == FAIL and any(words in f for f in spf.findings), spf.findings
 
 
-def test_unreachable_dns_server_is_not_measurable_fast(scenario, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_an_unreachable_dns_server_is_asked_once_and_not_measurable(scenario, monkeypatch: pytest.MonkeyPatch) -> None:
     silent = LocalDns({}, silent=True)
     monkeypatch.setattr(email, "DNS_TIMEOUT_S", 0.3)
     try:
-        started = time.monotonic()
         results = email.run(_ctx(scenario, domain="good.test", dkim_selectors=("s1",), dns_server=silent.address))
-        elapsed = time.monotonic() - started
     finally:
         silent.close()
     assert [r.status for r in results] == [NOT_MEASURABLE] * 3
     assert "did not answer within 0.3 s" in results[0].note
-    assert elapsed < 2.0  # one unanswered query, then none more
-    assert len(silent.asked) <= 2  # dnspython may retry once within the same lifetime
+    assert len(silent.asked) <= 2  # one unanswered query (dnspython may retry it once), then none more
 
 
 def test_rsa_key_bits_reads_spki_and_bare_keys(keys: dict[int, str]) -> None:
