@@ -13,7 +13,7 @@ import json
 import logging
 import time
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Callable
 
 import gevent
@@ -25,7 +25,7 @@ from harness.accounts import Account, account_pools, identity_key
 from harness.bypass import IDENTITY_KEYS, IP_HEADERS, path_variants, spoofed_ip
 from harness.calls import ApiClient, CallResult, render
 from harness.plan import RunPlan
-from harness.ratelimits import RETRY_MARK
+from harness.ratelimits import RETRY_MARK, window_roll
 from harness.scenario import LimitRule, Scenario
 from harness.signing import sign
 from harness.sources import SourceBoundPool, is_loopback, source_addresses
@@ -68,8 +68,8 @@ class _Experiment:
     attempts: int
     identity: str = ""  # "<route index>-<round>.<slot>": a fictional e-mail, or one account (routes behind login)
     retry: bool = False  # the repeat of a round whose baseline saw a fixed window roll over
-    blocked_seen: bool = False
-    rolled_at: float | None = None  # when a single-key burst was admitted again after a block
+    outcomes: list[tuple[float, bool]] = field(default_factory=list)  # (sent at, blocked), sequential ones
+
 
     @property
     def label(self) -> str:
@@ -183,6 +183,7 @@ class ProbeRunner:
         A round never uses one account twice; many-accounts always runs last, alone: it takes them all.
         """
         rule = self.tightest(route)
+        largest = max(r.quota for r in self.scenario.limits_by_route()[route])  # more in one window is a roll
         experiments = self.experiments(route, index)
         last = [e for e in experiments if e.technique == "many-accounts"]
         first = [e for e in experiments if e.technique != "many-accounts"]
@@ -194,7 +195,7 @@ class ProbeRunner:
             if i:
                 gevent.sleep(rule.window_s + 1)
             self._run_round(group, f"{index}-{i}", rule)
-            rolled = [e.rolled_at for e in group if e.technique == "baseline" and e.rolled_at]
+            rolled = [t for e in group if e.technique == "baseline" and (t := window_roll(e.outcomes, largest)) is not None]
             if rolled:
                 # A fixed window rolled over mid-burst: every experiment of the round saw two windows,
                 # which hides what a technique adds. Once more, starting just after the next roll.
@@ -236,11 +237,7 @@ class ProbeRunner:
                 ip = spoofed_ip()
                 headers = {detail: f"for={ip}" if detail == "Forwarded" else ip}
             sent = time.time()
-            blocked = self._attempt(api, e.route, e.label, e.identity, attempt, headers, path, method).blocked
-            if blocked:
-                e.blocked_seen = True
-            elif e.blocked_seen and e.rolled_at is None:
-                e.rolled_at = sent
+            e.outcomes.append((sent, self._attempt(api, e.route, e.label, e.identity, attempt, headers, path, method).blocked))
 
     def _many_sources(self, e: _Experiment, rule: LimitRule) -> None:
         source = self._source()

@@ -38,8 +38,7 @@ __all__ = [
     "partial_counters",
     "technique_key",
     "rate_limits",
-    "worst_technique",
-]
+    "worst_technique", "window_roll"]
 
 # statuses that did not reach a handler: no response, no such route, method not allowed
 ADMIT_EXCLUDED = (0, 404, 405)
@@ -92,6 +91,20 @@ def admitted_mask(samples: pd.DataFrame) -> np.ndarray:
     status = samples["status"].fillna(0).to_numpy(dtype=np.int64)
     blocked = samples["blocked"].fillna(False).to_numpy(dtype=bool)
     return ~blocked & ~np.isin(status, ADMIT_EXCLUDED) & (status < 500)
+
+
+def window_roll(outcomes: Sequence[tuple[float, bool]], quota: int) -> float | None:
+    """When a fixed window restarted during a single-key burst of (sent at, blocked) attempts, if one
+    did: the first admission after a block, or, when more than `quota` got in before the first
+    block, the first admission of the last quota's worth. None when nothing was ever blocked (no
+    limit: nothing to repeat)."""
+    blocked = [b for _, b in outcomes]
+    if True not in blocked:
+        return None
+    first = blocked.index(True)
+    if first > quota:
+        return outcomes[first - quota][0]
+    return next((sent for sent, b in outcomes[first:] if not b), None)
 
 
 def max_in_span(times: np.ndarray, window_s: float) -> int:

@@ -341,3 +341,15 @@ def test_a_round_repeated_after_a_window_roll_replaces_the_first():
     entry = judged["bypasses"]["new-connection"]
     assert (entry["admitted"], entry["baseline_admitted"], entry["verdict"]) == (10, 5, "bypass")
     assert judged["requests_to_first_block"] == 6
+
+
+def test_the_moment_a_fixed_window_rolled_during_a_burst():
+    from harness.ratelimits import window_roll
+
+    def burst_of(pattern: str) -> list[tuple[float, bool]]:  # "a": admitted, "B": blocked, one a second
+        return [(float(i), c == "B") for i, c in enumerate(pattern)]
+
+    assert window_roll(burst_of("a" * 18 + "B" * 12), 10) == 8.0  # 8 got in before the roll, 10 after
+    assert window_roll(burst_of("a" * 10 + "BBB" + "a" * 10 + "B" * 7), 10) == 13.0  # admitted again
+    assert window_roll(burst_of("a" * 10 + "B" * 20), 10) is None  # one clean window
+    assert window_roll(burst_of("a" * 30), 10) is None  # never blocked: no limit, nothing to repeat
