@@ -44,7 +44,8 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from bench.common import machine  # noqa: E402
-from harness.collector import Collector, write_json_atomic  # noqa: E402
+from harness.collector import Collector
+from harness.runfolder import write_json_atomic  # noqa: E402
 from harness.pricing import load_prices  # noqa: E402
 from harness.samples import COLUMNS  # noqa: E402
 from harness.spend import batch_cost  # noqa: E402

@@ -16,6 +16,7 @@ from typing import Any
 
 import httpx
 
+from harness.host import basic_auth_header
 from harness.scenario import Scenario, ScenarioError
 
 __all__ = [
@@ -44,12 +45,15 @@ class Credentials:
     accounts: list[Account] = field(default_factory=list)
     tenants: list[str] = field(default_factory=list)  # tenant slugs, for public forms
     webhook_secret: str | None = None
+    host_auth: str | None = None  # "user:password" for a host behind basic auth (see harness.host)
 
     def secrets(self) -> list[str]:
         """Every secret value, so that writers can redact them."""
         values = [a.password for a in self.accounts]
         if self.webhook_secret:
             values.append(self.webhook_secret)
+        if self.host_auth:
+            values += [self.host_auth, self.host_auth.partition(":")[2], basic_auth_header(self.host_auth)]
         return [v for v in values if v]
 
     def to_dict(self) -> dict[str, Any]:
@@ -57,6 +61,7 @@ class Credentials:
             "accounts": [a.__dict__ for a in self.accounts],
             "tenants": self.tenants,
             "webhook_secret": self.webhook_secret,
+            "host_auth": self.host_auth,
         }
 
     @classmethod
@@ -65,6 +70,7 @@ class Credentials:
             accounts=[Account(**a) for a in data.get("accounts", [])],
             tenants=list(data.get("tenants", [])),
             webhook_secret=data.get("webhook_secret"),
+            host_auth=data.get("host_auth"),
         )
 
 
@@ -100,11 +106,13 @@ def identity_key(value: str) -> str:
     return hashlib.sha256(b"launch-harness:" + value.encode()).hexdigest()[:12]
 
 
-def resolve_credentials(scenario: Scenario, host: str, timeout_s: float = 10.0) -> Credentials:
+def resolve_credentials(scenario: Scenario, host: str, timeout_s: float = 10.0,
+                        host_auth: str | None = None) -> Credentials:
+    """The accounts and secrets of a run; `host_auth` ("user:password") when the host is behind basic auth."""
     source = scenario.accounts.source
-    creds = Credentials(webhook_secret=os.environ.get(scenario.webhook_secret_env) or None)
+    creds = Credentials(webhook_secret=os.environ.get(scenario.webhook_secret_env) or None, host_auth=host_auth)
     if source == "demo":
-        demo = _fetch_demo(host, timeout_s)
+        demo = _fetch_demo(host, timeout_s, host_auth)
         tenants = {t["id"]: t["slug"] for t in demo.get("tenants", [])}
         creds.accounts = [
             Account(a["email"], a["password"], a.get("role", "client"), tenants.get(a.get("tenant_id"), ""))
@@ -125,10 +133,11 @@ def resolve_credentials(scenario: Scenario, host: str, timeout_s: float = 10.0) 
     return creds
 
 
-def _fetch_demo(host: str, timeout_s: float) -> dict[str, Any]:
+def _fetch_demo(host: str, timeout_s: float, host_auth: str | None = None) -> dict[str, Any]:
     url = host.rstrip("/") + "/__demo__/accounts"
+    headers = {"Authorization": basic_auth_header(host_auth)} if host_auth else {}
     try:
-        response = httpx.get(url, timeout=timeout_s)
+        response = httpx.get(url, timeout=timeout_s, headers=headers)
     except httpx.HTTPError as exc:
         raise TargetUnreachable(f"target {host} did not answer ({type(exc).__name__}: {exc})") from None
     if response.status_code != 200:

@@ -521,7 +521,8 @@ def _run_section(run: dict, start: float, duration: float, n: int) -> dict:
         "workers": run.get("workers"),
         "locust_version": run.get("locust_version"),
         "harness_version": run.get("harness_version"),
-        "aborted": bool(run.get("aborted", False)),
+        # a run without an end time never finished (killed, or its last write failed): aborted
+        "aborted": bool(run.get("aborted", False)) or finite_number(run.get("ended_at")) is None,
         "requests": n,
     }
     if finite_number(run.get("ended_at")) is not None:

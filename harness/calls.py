@@ -16,6 +16,7 @@ from typing import Any
 from urllib.parse import quote
 
 from harness.bodies import BodyError, LineReader, chunks, read_body
+from harness.host import basic_auth_header
 from harness.recorder import RequestDeadline, describe_exception
 from harness.scenario import BlockRule, Endpoint, Scenario
 from harness.streams import StreamResult, parse_usage, read_stream
@@ -78,10 +79,13 @@ class CallResult:
 class ApiClient:
     """Calls endpoints of the API map through one Locust HTTP session (a user's `client`, or a probe's own)."""
 
-    def __init__(self, client: Any, scenario: Scenario, role: str = "legit") -> None:
+    def __init__(self, client: Any, scenario: Scenario, role: str = "legit", host_auth: str | None = None) -> None:
         self.client = client
         self.scenario = scenario
         self.role = role
+        # a host behind basic auth ("user:password", see harness.host): sent with every request
+        # whose own Authorization header (the API's session token) does not replace it
+        self.basic_auth = basic_auth_header(host_auth) if host_auth else None
         self.token: str | None = None
         self.identity = ""
         self.source_ip = ""  # for sessions without a user (probes): the address it is bound to
@@ -116,6 +120,8 @@ class ApiClient:
         ep = self.scenario.endpoints[endpoint]
         values = values or {}
         request_headers = dict(headers or {})
+        if self.basic_auth:
+            request_headers.setdefault("Authorization", self.basic_auth)
         if ep.auth and self.token:
             scheme = self.scenario.auth.scheme
             request_headers[self.scenario.auth.header] = f"{scheme} {self.token}" if scheme else self.token

@@ -7,6 +7,7 @@ import argparse
 import json
 import sys
 from pathlib import Path
+from typing import NoReturn
 
 from harness import __version__
 from harness.scenario import ScenarioError, load_scenario, parse_duration
@@ -41,8 +42,26 @@ def _positive_int(value: str) -> int:
     return number
 
 
+def _at_least_one(value: str) -> int:
+    try:
+        number = int(value)
+    except ValueError:
+        number = 0
+    if number < 1:
+        raise argparse.ArgumentTypeError(f"expected a whole number >= 1, got {value!r}")
+    return number
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, with a usage error on one line (and exit 2) like every other harness error."""
+
+    def error(self, message: str) -> NoReturn:
+        command = self.prog.partition(" ")[2]
+        self.exit(2, f"harness: {command + ': ' if command else ''}{message} (see {self.prog} --help)\n")
+
+
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="harness", description=__doc__.split("\n")[0] if __doc__ else None)
+    parser = _Parser(prog="harness", description=__doc__.split("\n")[0] if __doc__ else None)
     parser.add_argument("--version", action="version", version=f"launch-harness {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
@@ -51,8 +70,8 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--host", help="base URL of the API under test (default: the scenario's, else the embedded demo API)")
     run.add_argument("--profile", choices=["hardened", "vulnerable"], help="profile of the embedded demo API")
     run.add_argument("--workers", type=_positive_int, help="local Locust worker processes (default: CPU count; 0: one process)")
-    run.add_argument("--users", type=_positive_int, help="concurrent users (replaces the scenario's load and stages)")
-    run.add_argument("--spawn-rate", type=float, help="users started per second")
+    run.add_argument("--users", type=_at_least_one, help="concurrent users (replaces the scenario's load and stages)")
+    run.add_argument("--spawn-rate", type=_positive_float, help="users started per second")
     run.add_argument("--arrival-rate", type=_positive_float, metavar="R",
                      help="open model: start R journeys per second across all workers, however fast the target "
                           "answers (replaces the scenario's load; --users then sizes the pool)")
@@ -125,7 +144,7 @@ def main(argv: list[str] | None = None) -> int:
         from harness.run import RunOptions, run
 
         return run(RunOptions(scenario=args.scenario, host=args.host, profile=args.profile, workers=args.workers,
-                              users=args.users or None, spawn_rate=args.spawn_rate, arrival_rate=args.arrival_rate,
+                              users=args.users, spawn_rate=args.spawn_rate, arrival_rate=args.arrival_rate,
                               duration_s=args.duration,
                               out=args.out, thresholds=tuple(args.threshold), abort_on_fail=tuple(args.abort_on_fail),
                               screenshot=args.screenshot, expect_workers=args.expect_workers,
@@ -179,7 +198,12 @@ def _report(run_dir: Path, shoot: bool = False) -> int:
     if shoot and find_browser() is None:  # before the work, not after it
         print(f"harness: {MISSING_BROWSER}", file=sys.stderr)
         return 2
-    summary = build_report(run_dir, sections=_audit_sections(run_dir))
+    try:
+        summary = build_report(run_dir, sections=_audit_sections(run_dir))
+    except OSError as exc:
+        print(f"harness: {run_dir}: the report could not be written ({exc.strerror or exc}); "
+              "pass a run folder you can write to", file=sys.stderr)
+        return 2
     print(format_table(summary))
     if shoot:
         try:

@@ -8,9 +8,7 @@ circuit breaker's error rate, nothing more.
 from __future__ import annotations
 
 import collections
-import json
 import math
-import os
 import time
 from pathlib import Path
 from typing import Any
@@ -19,13 +17,7 @@ import numpy as np
 
 from harness.samples import PartWriter
 
-__all__ = ["Collector", "write_json_atomic"]
-
-
-def write_json_atomic(path: Path, data: dict[str, Any]) -> None:
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    tmp.write_text(json.dumps(data, indent=2, allow_nan=False, default=str))
-    os.replace(tmp, path)
+__all__ = ["Collector"]
 
 
 class Collector:

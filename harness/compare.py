@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.analysis import finite_number
+from harness.runfolder import write_atomic
 
 __all__ = ["CompareError", "Tolerance", "load_summary", "compare", "format_compare", "to_markdown",
            "write_outputs", "parse_tolerance", "parse_min_ms", "run_compare"]
@@ -308,8 +309,8 @@ def write_outputs(result: Mapping, new_dir: Path, out: Path | None = None) -> tu
     md, js = _outputs(Path(new_dir), out)
     try:
         md.parent.mkdir(parents=True, exist_ok=True)
-        md.write_text(to_markdown(result), encoding="utf-8")
-        js.write_text(json.dumps(to_jsonable(result, digits=6), indent=2) + "\n", encoding="utf-8")
+        write_atomic(md, to_markdown(result))
+        write_atomic(js, json.dumps(to_jsonable(result, digits=6), indent=2) + "\n")
     except OSError as exc:
         raise CompareError(f"--out {out or new_dir}: cannot write ({exc.strerror or exc}); pass a "
                            "writable folder or file name") from None

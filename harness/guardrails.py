@@ -11,8 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
+from harness.host import is_loopback
 from harness.scenario import Guardrails, Scenario
-from harness.sources import is_loopback
 
 __all__ = ["abuse_refusal", "cap_reason", "RunCounters"]
 

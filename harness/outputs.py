@@ -8,6 +8,7 @@ other reason the run failed.
 from __future__ import annotations
 
 import html
+import io
 import re
 import xml.etree.ElementTree as ET
 from collections.abc import Mapping, Sequence
@@ -17,6 +18,7 @@ from typing import Any
 from harness.abuse import abuse_findings
 from harness.analysis import THRESHOLD_FAILED
 from harness.formatting import duration, ms, number
+from harness.runfolder import write_atomic
 from harness.spend import usd
 
 __all__ = ["write_junit", "write_summary_md", "observed_text", "limit_text", "result_of"]
@@ -119,7 +121,9 @@ def write_junit(summary: Mapping, path: Path | str) -> Path:
     tree = ET.ElementTree(root)
     ET.indent(tree)
     path = Path(path)
-    tree.write(path, encoding="utf-8", xml_declaration=True)
+    buffer = io.BytesIO()
+    tree.write(buffer, encoding="utf-8", xml_declaration=True)
+    write_atomic(path, buffer.getvalue())
     return path
 
 
@@ -221,5 +225,5 @@ def write_summary_md(summary: Mapping, path: Path | str) -> Path:
     if notes:
         lines += ["", "Notes:", *(f"- {_md(n)}" for n in notes)]
     path = Path(path)
-    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    write_atomic(path, "\n".join(lines) + "\n")
     return path

@@ -7,6 +7,7 @@ empty chart that says "no samples", so a report of a failed run still has all it
 
 from __future__ import annotations
 
+import io
 import math
 from collections.abc import Collection, Mapping
 from pathlib import Path
@@ -23,6 +24,8 @@ from matplotlib.figure import Figure  # noqa: E402
 from matplotlib.patches import Patch  # noqa: E402
 from matplotlib.lines import Line2D  # noqa: E402
 from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter  # noqa: E402
+
+from harness.runfolder import write_atomic  # noqa: E402
 
 __all__ = ["latency_ecdfs", "plot_cost_per_route", "plot_latency_distribution", "plot_latency_over_time",
            "plot_percentile_bars", "plot_rate_limits", "plot_spend_over_time", "plot_status_codes",
@@ -47,8 +50,10 @@ def _figure(title: str, rows: int = 1) -> tuple[Figure, list[Axes]]:
 def _save(fig: Figure, path: Path | str) -> Path:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=DPI, bbox_inches="tight", facecolor="white")
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=DPI, bbox_inches="tight", facecolor="white")
     plt.close(fig)
+    write_atomic(path, buffer.getvalue())
     return path
 
 

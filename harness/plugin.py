@@ -20,7 +20,6 @@ import os
 import signal
 import sys
 import time
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -29,45 +28,37 @@ from gevent import get_hub
 import httpx
 import locust
 from locust import events
+from locust import log as locust_log
 from locust.runners import STATE_MISSING, STATE_STOPPED, STATE_STOPPING, MasterRunner, WorkerRunner
 
 from harness import __version__
 from harness.accounts import Credentials, TargetUnreachable, resolve_credentials
 from harness.arrivals import LATE_AFTER_S, OPTION as ARRIVALS_OPTION, WARM_UP_S, ArrivalSchedule, arrival_counts
-from harness.collector import Collector, write_json_atomic
+from harness.collector import Collector
 from harness.gate import breaker_reason, threshold_breach
+from harness.host import HOST_AUTH_ENV, HostError, parse_host
+from harness.lifeline import follow_parent, parent_gone
 from harness.guardrails import RunCounters, abuse_refusal, cap_reason
 from harness.plan import OPTION, RunPlan
 from harness.pricing import PriceError, load_prices
 from harness.spend import batch_cost
 from harness.recorder import Recorder
+from harness.runfolder import STOP_FILE, new_run_dir, stop_file_reason, write_json_atomic
 from harness.scenario import Scenario, ScenarioError, load_scenario, parse_scenario
 from harness.sources import is_loopback
 from harness.thresholds import ThresholdError, from_options, merge
 from harness.tokens import DEFAULT_ENCODING, counter_for_model, encoding
 
-__all__ = ["DEFAULT_SCENARIO", "SAMPLES_KEY", "STOP_FILE", "new_run_dir"]
+__all__ = ["DEFAULT_SCENARIO", "SAMPLES_KEY"]
 
 log = logging.getLogger("harness")
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_SCENARIO = REPO / "scenarios" / "smoke.toml"
 SAMPLES_KEY = "harness_samples"  # key of the sample columns inside a worker's stats report
 ARRIVALS_KEY = "harness_arrivals"  # open model: the worker's arrival counts so far, in the same report
-STOP_FILE = "STOP"  # created in the run folder by `harness run` on Ctrl-C: finish now, gracefully
 REPORT_INTERVAL_S = 3.0  # Locust's WORKER_REPORT_INTERVAL
+PARENT_DIED = "the harness process that started this run died"
 ABORT_CHECK_S = 3.0  # abort-on-fail thresholds are judged this often (samples arrive every 3 s)
-
-
-def new_run_dir(reports_dir: Path, scenario_name: str) -> Path:
-    stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
-    path = Path(reports_dir) / f"{stamp}-{scenario_name}"
-    suffix = 1
-    while path.exists():
-        suffix += 1
-        path = Path(reports_dir) / f"{stamp}-{scenario_name}-{suffix}"
-    (path / "samples").mkdir(parents=True)
-    (path / "logs").mkdir()
-    return path
 
 
 @events.init_command_line_parser.add_listener
@@ -94,6 +85,7 @@ def _add_arguments(parser: Any) -> None:
 def _on_init(environment: Any, runner: Any = None, **_: Any) -> None:
     if runner is None or environment.parsed_options is None:
         return  # used as a library without a command line: nothing to record into
+    follow_parent()  # started by `harness run` or `harness worker`: never outlive it
     # Loading a tiktoken vocabulary takes a few hundred ms of CPU: do it now, not in the first chat
     # reply, where it would stall every request in flight.
     encoding(DEFAULT_ENCODING)
@@ -149,6 +141,9 @@ class _Session:
         self.lost_workers: dict[str, float] = {}
         self.arrival_counts: dict[str, dict[str, Any]] = {}  # open model: worker -> its latest counts
         self.recorder = Recorder()
+        self.unwritten: list[tuple[dict[str, Any], str]] = []  # batches a failed disk refused, tried again at the end
+        self.write_failure: str | None = None
+        self.internal_failure: str | None = None
         self.closed = False
         self.previous_handlers: dict[int, Any] = {}
 
@@ -172,11 +167,16 @@ class _Session:
         if scenario.load.open_model and not isinstance(self.environment.shape_class, _shape_type()):
             _fail(f"{options.scenario}: load.arrival_rate: open-model load runs the harness's journeys "
                   "(locustfiles/journeys.py), whose shape serves the schedule; drop arrival_rate for this locustfile", 2)
-        host = self.environment.host or scenario.host
-        if not host:
+        if not (self.environment.host or scenario.host):
             _fail(f"{options.scenario}: target.host: no host to test; pass --host URL "
                   "(or use `harness run`, which starts the embedded demo API)", 2)
-        self.environment.host = host
+        try:
+            given = (parse_host(self.environment.host) if self.environment.host
+                     else parse_host(scenario.host or "", f"{options.scenario}: target.host"))
+        except HostError as exc:
+            _fail(str(exc), 2)
+        host, host_auth = given.url, given.auth or os.environ.pop(HOST_AUTH_ENV, None) or None
+        self.environment.host = host  # without user:password, which travels in the run plan only
         refusal = abuse_refusal(scenario, host)
         if refusal:
             _fail(refusal, 2)
@@ -226,7 +226,7 @@ class _Session:
             "spend": spend,
         }
         try:
-            credentials = resolve_credentials(scenario, host)
+            credentials = resolve_credentials(scenario, host, host_auth=host_auth)
         except ScenarioError as exc:
             _fail(str(exc), 2)
         except TargetUnreachable as exc:
@@ -317,7 +317,7 @@ class _Session:
         reports."""
         name = signal.Signals(signum).name
         if self.started_at is not None and self.stop_reason is None and not self.finishing:
-            self.stop_reason = f"interrupted by {name}"
+            self.stop_reason = PARENT_DIED if parent_gone() else f"interrupted by {name}"
             log.warning("harness: %s: stopping the run and collecting the last samples (again to kill)", name)
             return
         previous = self.previous_handlers.get(signum, signal.SIG_DFL)
@@ -340,8 +340,29 @@ class _Session:
         self._collect(self.recorder.batch.take(), worker="local")
 
     def _collect(self, columns: dict[str, Any], worker: str) -> None:
-        if self.collector.add(columns, worker=worker):
+        """Append a batch to samples/. A batch that cannot be written (a full disk, a read-only
+        folder) stops the run as aborted: load without a record is load for nothing. It and every
+        later batch wait in memory and are tried once more at the end."""
+        if self.unwritten:
+            self.unwritten.append((columns, worker))
+            return
+        try:
+            added = self.collector.add(columns, worker=worker)
+        except Exception as exc:
+            self.unwritten.append((columns, worker))
+            self.write_failure = f"samples could not be written to {self.run_dir / 'samples'}: {_one_line(exc)}"
+            log.error("harness: %s: stopping the run", self.write_failure)
+            self.stop_reason = self.stop_reason or self.write_failure
+            return
+        if added:
             self.spent_usd += batch_cost(columns, self.meta["spend"])
+
+    def _write_unwritten(self) -> int:
+        """Try the batches that could not be written once more; the rows still unwritten."""
+        batches, self.unwritten = self.unwritten, []
+        for columns, worker in batches:
+            self._collect(columns, worker)
+        return sum(len(columns.get("start_s", ())) for columns, _ in self.unwritten)
 
     def _flush_local_forever(self) -> None:
         while not self.finished:
@@ -349,27 +370,54 @@ class _Session:
             self._flush_local()
 
     def _watch(self) -> None:
-        """Once a second: progress for `harness run`, lost workers, and the Ctrl-C stop request."""
+        """Once a second: the stop request, the circuit breaker and the caps, lost workers, progress.
+
+        Each duty runs on its own: one that fails (a full disk under progress.json) is logged once
+        and tried again next second, and never silences the safety checks beside it."""
+        duties = (("stop request", self._check_stop_request), ("circuit breaker and caps", self._check_safety),
+                  ("worker watch", self._check_workers), ("progress.json", self._write_progress))
+        failing: set[str] = set()
         while not self.closed:
-            if self.stop_reason is None and (self.run_dir / STOP_FILE).exists():
-                self.stop_reason = "interrupted by the user (Ctrl-C)"
-            if self.stop_reason is None and not self.finishing:
-                self.stop_reason = breaker_reason(self.scenario.breaker,
-                                                  *self.collector.recent_errors(self.scenario.breaker.window_s)
-                                                  ) or cap_reason(self.scenario.guardrails, self._counters())
-                if self.stop_reason:
-                    log.warning("harness: %s: stopping the run", self.stop_reason)
-            if self.is_master:
-                self.meta["workers"] = max(self.meta["workers"], len(self.runner.clients.all))
-                for client in self.runner.clients.all:
-                    if client.state == STATE_MISSING and client.id not in self.lost_workers:
-                        self.lost_workers[client.id] = time.time()
-                        log.warning("harness: worker %s lost", client.id)
-                    elif client.state != STATE_MISSING and client.id in self.lost_workers:
-                        del self.lost_workers[client.id]  # it only stalled: its reports resume, nothing lost
-                        log.warning("harness: worker %s is back", client.id)
-            self._write_progress()
+            for name, duty in duties:
+                try:
+                    duty()
+                except Exception as exc:
+                    if name not in failing:
+                        log.error("harness: %s failed (%s: %s); the run goes on", name, type(exc).__name__, exc)
+                    failing.add(name)
+                else:
+                    failing.discard(name)
             gevent.sleep(1.0)
+
+    def _check_stop_request(self) -> None:
+        """`harness run` asks for the stop with a file in the run folder naming why (a signal it got);
+        a harness that died asks nothing, so its absence is a stop request too."""
+        stop = self.run_dir / STOP_FILE
+        if self.stop_reason is None and parent_gone():
+            self.stop_reason = PARENT_DIED
+            log.warning("harness: %s: stopping the run", PARENT_DIED)
+        if self.stop_reason is None and stop.exists():
+            self.stop_reason = stop_file_reason(stop)
+
+    def _check_safety(self) -> None:
+        if self.stop_reason is None and not self.finishing:
+            self.stop_reason = breaker_reason(self.scenario.breaker,
+                                              *self.collector.recent_errors(self.scenario.breaker.window_s)
+                                              ) or cap_reason(self.scenario.guardrails, self._counters())
+            if self.stop_reason:
+                log.warning("harness: %s: stopping the run", self.stop_reason)
+
+    def _check_workers(self) -> None:
+        if not self.is_master:
+            return
+        self.meta["workers"] = max(self.meta["workers"], len(self.runner.clients.all))
+        for client in self.runner.clients.all:
+            if client.state == STATE_MISSING and client.id not in self.lost_workers:
+                self.lost_workers[client.id] = time.time()
+                log.warning("harness: worker %s lost", client.id)
+            elif client.state != STATE_MISSING and client.id in self.lost_workers:
+                del self.lost_workers[client.id]  # it only stalled: its reports resume, nothing lost
+                log.warning("harness: worker %s is back", client.id)
 
     def _counters(self) -> RunCounters:
         total = self.runner.stats.total
@@ -437,7 +485,8 @@ class _Session:
             stopped_at = time.time()
             self.meta["load_stopped_at"] = stopped_at
             self.runner.stop()
-            deadline = stopped_at + REPORT_INTERVAL_S + 2.0
+            # the workers' last reports; when the harness died, they are dying too and report at once
+            deadline = stopped_at + (1.0 if self.stop_reason == PARENT_DIED else REPORT_INTERVAL_S + 2.0)
             while time.time() < deadline and any(self.last_report.get(w, 0) <= stopped_at for w in workers):
                 gevent.sleep(0.1)
         else:
@@ -449,8 +498,24 @@ class _Session:
 
     # --- the end -------------------------------------------------------------------------
     def _on_quitting(self, **_: Any) -> None:
+        """The last samples, the final run.json, and the process's exit code: 0 when this process
+        did its job (the report judges the run), 3 when the run aborted or this process failed."""
         if self.closed:
             return
+        try:
+            self._close()
+        except Exception as exc:  # a full disk under run.json, say: one line; a bug: its traceback too
+            if isinstance(exc, OSError):
+                log.error("harness: the run could not be closed: %s", _one_line(exc))
+            else:
+                log.exception("harness: the run could not be closed")
+            self.internal_failure = self.internal_failure or f"the run could not be closed: {_one_line(exc)}"
+        finally:
+            self.closed = True
+            failed = self.abort_reason is not None or self.internal_failure is not None
+            self.environment.process_exit_code = 3 if failed else 0
+
+    def _close(self) -> None:
         running = self.runner.state not in (STATE_STOPPING, STATE_STOPPED)
         if self.started_at is not None and not self.finishing and running:
             # Locust quits mid-run (its own SIGTERM handler, the web UI): the workers still run, so
@@ -461,9 +526,17 @@ class _Session:
             self._flush_local()
         if not self.finished and self.abort_reason is None:
             self.abort_reason = "interrupted before the planned end"
+        unwritten = self._write_unwritten()
+        if self.write_failure and self.write_failure not in (self.abort_reason or ""):
+            self.abort_reason = f"{self.abort_reason}; {self.write_failure}" if self.abort_reason else self.write_failure
+        if locust_log.unhandled_greenlet_exception and self.internal_failure is None:
+            self.internal_failure = "an uncaught exception in the Locust master (its log has the traceback)"
+        if self.internal_failure:
+            self.abort_reason = f"{self.abort_reason}; internal failure: {self.internal_failure}" if self.abort_reason \
+                else f"internal failure: {self.internal_failure}"
+        self.meta["samples_unwritten"] = unwritten
         self._write_meta(aborted=self.abort_reason is not None, final=True)
         self._save_target_stats()
-        self.closed = True
         if not self.options.harness_managed:
             from harness.report import build_report, format_table
 
@@ -473,7 +546,7 @@ class _Session:
 
     def _save_target_stats(self) -> None:
         """The demo API reveals what it spent and whom it saw: keep that beside the samples."""
-        if self.scenario.accounts.source != "demo":
+        if self.scenario.accounts.source != "demo" or self.stop_reason == PARENT_DIED:  # the demo API died with it
             return
         try:
             response = httpx.get(self.environment.host.rstrip("/") + "/__demo__/stats", timeout=5)
@@ -502,7 +575,12 @@ class _Session:
             meta["lost_workers"] = [self._lost_worker(w, t) for w, t in self.lost_workers.items()]
             if not self.is_master:
                 meta["workers"] = 0
-        write_json_atomic(self.run_dir / "run.json", meta)
+        try:
+            write_json_atomic(self.run_dir / "run.json", meta)
+        except OSError as exc:
+            if final:
+                raise
+            log.error("harness: run.json could not be written (%s); tried again at the end", _one_line(exc))
 
     def _lost_worker(self, worker: str, lost_at: float) -> dict[str, Any]:
         """run.json `lost_workers` row: when Locust gave up on it (3 missed heartbeats), and what of it is kept."""
@@ -532,6 +610,10 @@ def spend_settings(scenario: Scenario) -> dict[str, Any]:
         "hidden_tokens": scenario.spend.numbers["hidden_tokens"],
         "conversations_per_day": scenario.spend.numbers["conversations_per_day"],
     }
+
+
+def _one_line(exc: BaseException) -> str:
+    return " ".join(f"{type(exc).__name__}: {exc}".split())
 
 
 def _fail(message: str, code: int) -> None:

@@ -27,6 +27,7 @@ from harness.calls import ApiClient, CallResult, render
 from harness.plan import RunPlan
 from harness.ratelimits import RETRY_MARK, window_roll
 from harness.scenario import LimitRule, Scenario
+from harness.host import basic_auth_header
 from harness.signing import sign
 from harness.sources import SourceBoundPool, is_loopback, source_addresses
 
@@ -45,12 +46,14 @@ def probe_session(environment: Any, host: str, source: str | None, concurrency: 
                            client_pool=pool, max_retries=1, **kwargs)
 
 
-def log_in(scenario: Scenario, host: str, account: Account, source: str | None) -> str | None:
+def log_in(scenario: Scenario, host: str, account: Account, source: str | None,
+           host_auth: str | None = None) -> str | None:
     """A session token for `account`, fetched outside the measurement (set-up, not a sample)."""
     ep = scenario.endpoints["login"]
     transport = httpx.HTTPTransport(local_address=source) if source else None
+    headers = {"Authorization": basic_auth_header(host_auth)} if host_auth else None
     try:
-        with httpx.Client(base_url=host, transport=transport, timeout=10) as client:
+        with httpx.Client(base_url=host, transport=transport, timeout=10, headers=headers) as client:
             response = client.request(ep.method, render(ep.path, {}, in_path=True),
                                       json=render(ep.body, {"email": account.email, "password": account.password}))
         token: Any = response.json()
@@ -104,7 +107,8 @@ class ProbeRunner:
         Once per account: the same token serves every experiment, whatever its source address.
         """
         if account.email not in self._tokens:
-            self._tokens[account.email] = log_in(self.scenario, self.host, account, source)
+            self._tokens[account.email] = log_in(self.scenario, self.host, account, source,
+                                                 self.plan.credentials.host_auth)
         return self._tokens[account.email]
 
     def _values(self, identity: str, attempt: int) -> dict[str, Any]:
@@ -135,7 +139,7 @@ class ProbeRunner:
                         technique=technique, path=path, method=method)
 
     def _client(self, route: str, session: FastHttpSession, identity: str, source: str | None) -> ApiClient:
-        api = ApiClient(session, self.scenario, role="probe")
+        api = ApiClient(session, self.scenario, role="probe", host_auth=self.plan.credentials.host_auth)
         api.source_ip = source or ""
         if route in IDENTITY_KEYS:
             api.identity = identity_key(f"probe-{identity}@probe.example")
@@ -244,7 +248,7 @@ class ProbeRunner:
         identity_api = self._client(e.route, self._session(source), e.identity, source)
         for attempt in range(e.attempts):
             src = self._source()
-            api = ApiClient(self._session(src), self.scenario, role="probe")
+            api = ApiClient(self._session(src), self.scenario, role="probe", host_auth=self.plan.credentials.host_auth)
             api.token, api.identity, api.source_ip = identity_api.token, identity_api.identity, src or ""
             self._attempt(api, e.route, e.label, e.identity, attempt)
 

@@ -36,6 +36,7 @@ from harness.plots import (latency_ecdfs, plot_cost_per_route, plot_latency_dist
                            plot_ttft_over_time)
 from harness.open_model import open_model_notes, open_model_summary
 from harness.ratelimits import attack_series, rate_limits, technique_key
+from harness.runfolder import write_atomic
 from harness.samples import COLUMNS, read_column, read_samples
 from harness.scenario import ATTACKS
 from harness.spend import spend_from_samples, spend_series, usd
@@ -289,10 +290,10 @@ def build_report(run_dir: Path, sections: Sequence[Section] = ()) -> dict:
     del samples  # the largest object; the figures below need only the summary and the series
 
     run_dir.mkdir(parents=True, exist_ok=True)
-    (run_dir / "summary.json").write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
+    write_atomic(run_dir / "summary.json", json.dumps(summary, indent=2) + "\n")
     write_junit(summary, run_dir / "junit.xml")
     write_summary_md(summary, run_dir / "summary.md")
-    series.to_csv(run_dir / "per_second.csv", index=False)
+    write_atomic(run_dir / "per_second.csv", series.to_csv(index=False))
 
     plots_dir = run_dir / "plots"
     targets = {name: e.get("target_p95_ms") for name, e in summary["endpoints"].items()}
@@ -316,7 +317,7 @@ def build_report(run_dir: Path, sections: Sequence[Section] = ()) -> dict:
     if open_section is not None:
         own.append(open_section)
     page = render_html(summary, images, [*own, *sections])
-    (run_dir / "report.html").write_text(page, encoding="utf-8")
+    write_atomic(run_dir / "report.html", page)
     return summary
 
 

@@ -7,28 +7,33 @@ from __future__ import annotations
 
 import json
 import os
+import re
+import shutil
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
-from harness.collector import write_json_atomic
 from harness.guardrails import abuse_refusal
-from harness.plugin import REPO, STOP_FILE, new_run_dir
+from harness.host import HOST_AUTH_ENV, HostError, parse_host
+from harness.lifeline import child_environment
+from harness.runfolder import new_run_dir, request_stop, write_json_atomic
 from harness.scenario import Scenario, ScenarioError, load_scenario
 from harness.screenshot import MISSING_BROWSER, BrowserError, find_browser, screenshot
 from harness.thresholds import ThresholdError, from_options
-from harness.worker import DEFAULT_MASTER_PORT, check_bind, local_master_host, master_args, worker_args, workers_missing
+from harness.worker import (DEFAULT_MASTER_PORT, LOCUSTFILES, REPO, check_bind, local_master_host, master_args,
+                            worker_args, workers_missing)
 
 __all__ = ["RunOptions", "run", "EXIT_PASS", "EXIT_FAIL", "EXIT_USAGE", "EXIT_ABORTED"]
 
 EXIT_PASS, EXIT_FAIL, EXIT_USAGE, EXIT_ABORTED = 0, 1, 2, 3
-LOCUSTFILES = (REPO / "locustfiles" / "journeys.py", REPO / "locustfiles" / "abuse.py")
 GRACE_S = 60.0  # how long past the planned end before the harness stops waiting for the master
+STOP_GRACE_S = 30.0  # how long after Ctrl-C or SIGTERM before it stops waiting
 
 
 @dataclass
@@ -64,9 +69,16 @@ class _Master:
 
 
 def run(options: RunOptions) -> int:
+    """Everything is checked before the demo API starts and before the run folder exists: bad
+    input is exit 2 with nothing left behind."""
     try:
         scenario = load_scenario(options.scenario)
     except ScenarioError as exc:
+        return _usage_error(str(exc))
+    given = options.host or scenario.host
+    try:
+        host = parse_host(given, "--host" if options.host else f"{options.scenario}: target.host") if given else None
+    except HostError as exc:
         return _usage_error(str(exc))
     try:  # checked here too, so that a typo fails before the demo API starts
         from_options(options.thresholds, options.abort_on_fail, scenario.endpoints, scenario.streaming_endpoints())
@@ -91,40 +103,60 @@ def run(options: RunOptions) -> int:
     if options.screenshot and find_browser() is None:  # before the run, not after it
         return _usage_error(MISSING_BROWSER)
 
-    refusal = abuse_refusal(scenario, options.host or scenario.host or "http://127.0.0.1")  # embedded: loopback
+    refusal = abuse_refusal(scenario, host.url if host else "http://127.0.0.1")  # embedded: loopback
     if refusal:
         return _usage_error(refusal)
+    unusable = _unusable_out(options.out)
+    if unusable:
+        return _usage_error(unusable)
+    for warning in _memory_warnings(options, scenario, workers):
+        print(f"harness: warning: {warning}", file=sys.stderr)
     run_dir = new_run_dir(options.out, scenario.name).resolve()  # Locust runs with the checkout as its cwd
-    with _Processes(run_dir) as procs:
-        host = options.host or scenario.host
+    with _Processes(run_dir, host.auth if host else None) as procs:
         if host is None:
             try:
-                host = procs.start_target(scenario, options.profile)
+                url = procs.start_target(scenario, options.profile)
             except ValueError as exc:
+                shutil.rmtree(run_dir, ignore_errors=True)
                 return _usage_error(f"{options.scenario}: target: {exc}")
             except RuntimeError as exc:
                 print(f"harness: embedded demo API did not start: {exc}", file=sys.stderr)
                 return EXIT_ABORTED
-        print(f"harness: {scenario.name} against {host}, {workers or 'no'} worker process(es); run folder {run_dir}",
+        else:
+            url = host.url
+        print(f"harness: {scenario.name} against {url}, {workers or 'no'} worker process(es); run folder {run_dir}",
               file=sys.stderr)
         if master is not None and master.remote:
             print(f"harness: master listening on {master.bind}:{master.port}, waiting up to {master.max_wait_s:g} s "
                   f"for {master.expect} worker(s) (`harness worker --master HOST:{master.port}`)", file=sys.stderr)
-        master_code = procs.run_locust(_locust_args(options, scenario, host, run_dir), workers, options.locustfiles,
+        master_code = procs.run_locust(_locust_args(options, scenario, url, run_dir), workers, options.locustfiles,
                                        master)
     if master is not None and master_code != 0 and _workers_did_not_come(run_dir, master):
         return EXIT_ABORTED
     if master_code in (EXIT_USAGE, EXIT_ABORTED) and not (run_dir / "run.json").exists():
+        if master_code == EXIT_USAGE:  # refused before the run began: nothing was measured, nothing to keep
+            shutil.rmtree(run_dir, ignore_errors=True)
         return master_code
-    if master_code < 0:
-        _mark_killed(run_dir, -master_code)
+    if master_code != EXIT_PASS:  # a final run.json says why already; else the signal or the master's last error
+        _mark_aborted(run_dir, _killed_reason(-master_code) if master_code < 0 else
+                      f"the Locust master failed: {_last_error_line(procs.logs / f'{procs.children[0][0]}.log')}")
+    return _report(run_dir, options.screenshot)
 
+
+def _report(run_dir: Path, shoot: bool) -> int:
+    """The report of what is on disk. One that cannot be written is one line and exit 3: the
+    samples stay, and `harness report RUN_DIR` makes it later."""
     from harness.report import build_report, format_table
 
-    summary = build_report(run_dir)
+    try:
+        summary = build_report(run_dir)
+    except OSError as exc:
+        print(f"harness: the report could not be written to {run_dir} ({exc.strerror or exc}); the samples on disk "
+              f"are kept: make room (or make it writable) and run `harness report {run_dir}`", file=sys.stderr)
+        return EXIT_ABORTED
     print(format_table(summary), file=sys.stderr)
     print(f"report: {run_dir / 'report.html'}", file=sys.stderr)
-    if options.screenshot:
+    if shoot:
         try:
             print(f"screenshot: {screenshot(run_dir)}", file=sys.stderr)
         except BrowserError as exc:  # the run is measured and reported: say so, keep its exit code
@@ -143,10 +175,15 @@ def _usage_error(message: str) -> int:
     return EXIT_USAGE
 
 
-def _mark_killed(run_dir: Path, signum: int) -> None:
-    """The master died from a signal (SIGKILL, the OOM killer) before its final run.json: say so in
-    run.json, so that the report (and `harness report` later) shows an aborted run. The missing end
-    time stays missing: the figures cover only the samples on disk."""
+def _killed_reason(signum: int) -> str:
+    name = signal.Signals(signum).name if signum in signal.valid_signals() else f"signal {signum}"
+    return f"the Locust master was killed ({name}) before the end of the run"
+
+
+def _mark_aborted(run_dir: Path, reason: str) -> None:
+    """The master ended (killed by a signal, or failed) before its final run.json: say so in run.json,
+    so that the report (and `harness report` later) shows an aborted run. The missing end time stays
+    missing: the figures cover only the samples on disk."""
     path = run_dir / "run.json"
     try:
         meta = json.loads(path.read_text(encoding="utf-8"))
@@ -154,11 +191,66 @@ def _mark_killed(run_dir: Path, signum: int) -> None:
         return
     if not isinstance(meta, dict) or meta.get("ended_at") is not None:
         return
-    name = signal.Signals(signum).name if signum in signal.valid_signals() else f"signal {signum}"
+    print(f"harness: {reason}; reporting the samples it had written", file=sys.stderr)
     meta["aborted"] = True
-    meta["abort_reason"] = f"the Locust master was killed ({name}) before the end of the run"
-    write_json_atomic(path, meta)
-    print(f"harness: the Locust master was killed ({name}); reporting the samples it had written", file=sys.stderr)
+    meta["abort_reason"] = reason
+    try:
+        write_json_atomic(path, meta)
+    except OSError as exc:
+        print(f"harness: run.json could not be updated ({exc.strerror or exc})", file=sys.stderr)
+
+
+def _last_error_line(log: Path) -> str:
+    """The line of a Locust log that says what went wrong: its own `harness:` line, else why the
+    plugin stopped the run, else its last error, else the last exception line of a traceback."""
+    try:
+        lines = [line.strip() for line in log.read_text(errors="replace").splitlines() if line.strip()]
+    except OSError:
+        return "no log"
+    for pattern in (r"^harness: (.*)", r"/(?:ERROR|WARNING)/harness: (?:harness: )?(.*): stopping the run$",
+                    r"/(?:ERROR|CRITICAL)/[\w.]+: (?:harness: )?(.*)",
+                    r"^([A-Za-z_][\w.]*(?:Error|Exception|Exit|Interrupt)\b.*)"):
+        found = [m.group(1) for line in lines if (m := re.search(pattern, line))]
+        if found:
+            return found[-1]
+    return lines[-1] if lines else "no output"
+
+
+def _unusable_out(out: Path) -> str | None:
+    """Why run folders cannot be made under `--out`, or None (it is created when missing)."""
+    if out.exists() and not out.is_dir():
+        return f"--out {out}: is a file; pass a folder for the run folders (default reports/)"
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=out):
+            pass
+    except OSError as exc:
+        return f"--out {out}: cannot write there ({exc.strerror or exc}); pass a folder you can write to"
+    return None
+
+
+def _memory_warnings(options: RunOptions, scenario: Scenario, workers: int) -> list[str]:
+    """Each user reads at most `[http] max_body_bytes` of a body at a time, so this machine's
+    worst case is its users times that cap: say so when it is more than half its memory."""
+    load = scenario.load
+    users = options.users or max([load.users, *(s.users for s in load.stages)])
+    users += sum(a.users for a in scenario.attacks.values())
+    if options.expect_workers and workers < options.expect_workers:  # the others run elsewhere
+        users = -(-users * max(workers, 0) // options.expect_workers)
+    worst = users * scenario.http.max_body_bytes
+    memory = _physical_memory()
+    if not memory or worst <= memory / 2:
+        return []
+    return [f"worst case, {users:,} users here each reading a body up to [http] max_body_bytes "
+            f"({scenario.http.max_body_bytes / 2**20:g} MiB) hold {worst / 2**30:.1f} GiB at once, more than half "
+            f"of this machine's {memory / 2**30:.1f} GiB; lower max_body_bytes if the target may send big bodies"]
+
+
+def _physical_memory() -> int:
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError, AttributeError):
+        return 0
 
 
 def _locust_args(options: RunOptions, scenario: Scenario, host: str, run_dir: Path) -> list[str]:
@@ -230,12 +322,18 @@ def _workers_did_not_come(run_dir: Path, master: _Master) -> bool:
 class _Processes:
     """Every process this run started, stopped in reverse order on the way out."""
 
-    def __init__(self, run_dir: Path) -> None:
+    def __init__(self, run_dir: Path, host_auth: str | None = None) -> None:
         self.run_dir = run_dir
         self.logs = run_dir / "logs"
         self.children: list[tuple[str, subprocess.Popen, IO[bytes]]] = []
         self.target: Any = None
         self.interrupted = 0
+        self.stop_requested_at: float | None = None
+        # each child dies with this process; the host's basic auth reaches the master in its
+        # environment, never on its command line, where `ps` would show it
+        self.env = child_environment()
+        if host_auth:
+            self.env[HOST_AUTH_ENV] = host_auth
 
     def __enter__(self) -> "_Processes":
         self._previous = signal.signal(signal.SIGINT, self._on_sigint)
@@ -252,11 +350,20 @@ class _Processes:
         signal.signal(signal.SIGTERM, self._previous_term)
 
     def _on_sigint(self, signum: int, frame: Any) -> None:
+        """The first Ctrl-C or SIGTERM finishes the run as its planned end would (every sample kept,
+        the report written, exit 3); the second kills."""
         self.interrupted += 1
-        (self.run_dir / STOP_FILE).touch()
-        if self.interrupted == 1:
-            print("\nharness: stopping: finishing the run and writing the report (Ctrl-C again to kill)",
-                  file=sys.stderr)
+        if self.interrupted > 1:
+            return
+        self.stop_requested_at = time.time()
+        reason = "interrupted by the user (Ctrl-C)" if signum == signal.SIGINT else \
+            f"interrupted by {signal.Signals(signum).name}"
+        try:
+            request_stop(self.run_dir, reason)
+        except OSError:  # a read-only or full run folder: the master's own signal handler does the same
+            if self.children:
+                self.children[0][1].send_signal(signal.SIGTERM)
+        print(f"\nharness: {reason}: finishing the run and writing the report (again to kill)", file=sys.stderr)
 
     def start_target(self, scenario: Scenario, profile: str | None) -> str:
         from harness.target.config import TargetConfig
@@ -272,7 +379,7 @@ class _Processes:
         log = open(self.logs / f"{name}.log", "wb")
         proc = subprocess.Popen(
             [sys.executable, "-m", "locust", *args],
-            stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+            stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=self.env,
             cwd=REPO, start_new_session=True,  # Ctrl-C reaches the harness only; it stops them in order
         )
         self.children.append((name, proc, log))
@@ -293,7 +400,8 @@ class _Processes:
         return code
 
     def _follow(self, master: subprocess.Popen) -> int:
-        """Wait for the master, printing progress; give up GRACE_S after the planned end."""
+        """Wait for the master, printing progress; give up GRACE_S after the planned end, or
+        STOP_GRACE_S after a stop was asked for."""
         progress = _Progress(self.run_dir / "progress.json")
         deadline: float | None = None
         while master.poll() is None:
@@ -301,10 +409,10 @@ class _Processes:
             planned = progress.show()
             if planned and deadline is None:
                 deadline = time.time() + planned + GRACE_S
-            if self.interrupted > 1 or (deadline and time.time() > deadline):
-                if deadline and time.time() > deadline:
+            late = [d for d in (deadline, self.stop_requested_at and self.stop_requested_at + STOP_GRACE_S) if d]
+            if self.interrupted > 1 or (late and time.time() > min(late)):
+                if self.interrupted < 2:
                     print("\nharness: the master did not finish in time; stopping it", file=sys.stderr)
-                (self.run_dir / STOP_FILE).touch()
                 _stop(master, grace_s=10.0 if self.interrupted < 2 else 1.0)
         progress.done()
         return master.returncode
@@ -314,8 +422,7 @@ class _Processes:
             name, _, log = self.children[0]
             log.flush()
             lines = (self.logs / f"{name}.log").read_text(errors="replace").splitlines()
-            messages = [line for line in lines if line.startswith("harness:")] or lines[-5:]
-            for line in messages:
+            for line in [line for line in lines if line.startswith("harness:")]:
                 print(line, file=sys.stderr)
 
 

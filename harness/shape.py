@@ -4,12 +4,18 @@ in an open-model run, a fixed pool of users per journey that serves the arrival 
 It returns None (end of test) only once the plugin's session is due and has collected the last
 samples: ending from inside tick() is the one way Locust's headless shape path does not quit
 while workers are still sending their final reports.
+
+The shape paces every ramp itself, a second's worth of users per tick. Locust's `start()` blocks
+the shape until the whole ramp it was given is spawned (200 users at 1/s: 200 s), and tick() is
+where the run ends; handing Locust the whole ramp at once made a run outlive its planned end and
+ignore Ctrl-C until the ramp was over.
 """
 
 from __future__ import annotations
 
 import json
 import time
+from typing import Any
 
 from locust import LoadTestShape
 from locust.runners import MasterRunner
@@ -17,7 +23,31 @@ from locust.runners import MasterRunner
 from harness.arrivals import OPTION, WARM_UP_S, ArrivalSchedule, ArrivalStage, pool_sizes
 from harness.plan import RunPlan
 
-__all__ = ["ScenarioShape"]
+__all__ = ["ScenarioShape", "Ramp"]
+
+
+class Ramp:
+    """Users wanted now, moving towards each stage's count at its spawn rate, one tick at a time.
+
+    Each tick covers the second ahead of it, so the first tick already asks for `rate` users, as
+    Locust's own ramp does in its first second."""
+
+    def __init__(self) -> None:
+        self.users = 0.0
+        self.last: float | None = None
+
+    def step(self, target: int, rate: float, now: float) -> tuple[int, float]:
+        """(users, spawn rate to hand Locust): the increment is small enough to be spawned in about
+        a second, so tick() comes round again soon."""
+        dt = 1.0 if self.last is None else max(0.0, now - self.last)
+        self.last = now
+        before = int(self.users)
+        if self.users < target:
+            self.users = min(float(target), self.users + rate * dt)
+        else:
+            self.users = max(float(target), self.users - rate * dt)
+        users = int(self.users)
+        return users, max(rate, float(abs(users - before)), 1.0)
 
 
 class ScenarioShape(LoadTestShape):
@@ -37,17 +67,23 @@ class ScenarioShape(LoadTestShape):
         if load is not None and load.open_model and plan is not None:
             return self._open_model(plan)
         fixed = sum(c.fixed_count for c in environment.user_classes)  # attackers and the probe, on top
+        target, rate = self._stage_now(load, options)
+        if getattr(self, "_ramp", None) is None:
+            self._ramp = Ramp()
+        users, step_rate = self._ramp.step(target, rate, time.time())
+        return users + fixed, max(step_rate, fixed)
+
+    def _stage_now(self, load: Any, options: Any) -> tuple[int, float]:
+        """(users, spawn rate) of the stage the run is in now; -u/-r when there are no stages."""
         if load is None or not load.stages:
-            users = options.num_users or (load.users if load else 1)
-            rate = options.spawn_rate or (load.spawn_rate if load else 1)
-            return users + fixed, max(rate, fixed)
+            return (options.num_users or (load.users if load else 1),
+                    options.spawn_rate or (load.spawn_rate if load else 1))
         elapsed = self.get_run_time()
         for stage in load.stages:
             if elapsed < stage.duration_s:
-                return stage.users + fixed, max(stage.spawn_rate, fixed)
+                return stage.users, stage.spawn_rate
             elapsed -= stage.duration_s
-        last = load.stages[-1]
-        return last.users + fixed, max(last.spawn_rate, fixed)
+        return load.stages[-1].users, load.stages[-1].spawn_rate
 
     def _open_model(self, plan: RunPlan) -> tuple[int, float]:
         """The first time: the schedule, shared by the workers connected now, and a pool of users

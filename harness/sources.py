@@ -8,29 +8,18 @@ used (several hosts give several addresses).
 
 from __future__ import annotations
 
-import ipaddress
 import itertools
 from typing import Any
-from urllib.parse import urlsplit
 
 from geventhttpclient.client import HTTPClient, HTTPClientPool
 
+from harness.host import is_loopback
 from harness.plan import RunPlan
 
 __all__ = ["is_loopback", "SourceAddresses", "source_addresses", "bind_user", "SourceBoundPool",
            "use_http_settings"]
 
 SPACES = {"legit": 0, "attack": 60, "probe": 120, "wallet": 180}  # second octet bands, so purposes never share an address
-
-
-def is_loopback(url: str) -> bool:
-    host = urlsplit(url).hostname or ""
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 class SourceAddresses:

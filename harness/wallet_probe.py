@@ -48,13 +48,13 @@ class WalletProber:
         timeout = max(120.0, plan.scenario.http.timeout_s)  # a long reply streams for a while
         self.api = ApiClient(probe_session(environment, host, source, network_timeout=timeout,
                                            connection_timeout=plan.scenario.http.connect_timeout_s),
-                             plan.scenario, role="probe")
+                             plan.scenario, role="probe", host_auth=plan.credentials.host_auth)
         self.api.timeout_s = timeout
         self.api.source_ip = source or ""
         accounts = account_pools(plan.credentials, plan.scenario)[1]
         if self.scenario.endpoints[wallet.route].auth and accounts:
             account = accounts[-1]  # the bypass matrix starts from the first: least likely to share a counter
-            self.api.token = log_in(plan.scenario, host, account, source)
+            self.api.token = log_in(plan.scenario, host, account, source, plan.credentials.host_auth)
             self.api.identity = identity_key(account.email)
         rules = plan.scenario.limits_by_route().get(wallet.route, [])
         self.pace_s = max((r.window_s / r.quota for r in rules), default=0.0)  # stay under the route's own limit

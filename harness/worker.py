@@ -17,6 +17,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from harness.lifeline import child_environment
+
 __all__ = ["DEFAULT_MASTER_PORT", "LOCUSTFILES", "check_bind", "local_master_host", "master_args", "parse_master",
            "run_worker", "worker_args", "workers_missing"]
 
@@ -99,7 +101,8 @@ def run_worker(master: str, processes: int = 1, locustfiles: tuple[Path, ...] = 
           file=sys.stderr, flush=True)
     children = [
         subprocess.Popen([sys.executable, "-m", "locust", *worker_args(host, port, locustfiles)],
-                         cwd=REPO, stdin=subprocess.DEVNULL, start_new_session=True)
+                         cwd=REPO, stdin=subprocess.DEVNULL, start_new_session=True,
+                         env=child_environment())  # they end with this process, even a killed one
         for _ in range(processes)
     ]
     signals = _Forwarder(children)

@@ -50,7 +50,7 @@ class _Attack(FastHttpUser):
             raise RuntimeError("no run plan: run this locustfile with the harness plugin (it is imported above)")
         self.plan = plan
         self.settings = plan.scenario.attacks[self.attack]
-        self.api = ApiClient(self.client, plan.scenario, role=self.attack)
+        self.api = ApiClient(self.client, plan.scenario, role=self.attack, host_auth=plan.credentials.host_auth)
         self.accounts = account_pools(plan.credentials, plan.scenario)[0]
         self.source_ip = ""
         if is_loopback(self.host):

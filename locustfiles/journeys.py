@@ -52,7 +52,7 @@ class _Journey(FastHttpUser):
             raise RuntimeError("no run plan: run this locustfile with the harness plugin (it is imported above)")
         self.plan = plan
         self.settings: dict[str, Any] = plan.scenario.journey_settings.get(self.journey, {})
-        self.api = ApiClient(self.client, plan.scenario)
+        self.api = ApiClient(self.client, plan.scenario, host_auth=plan.credentials.host_auth)
         self.source_ip = ""
         if is_loopback(self.host):  # each client its own address, as on the internet
             self.source_ip = source_addresses(self.environment, "legit").next()

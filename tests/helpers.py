@@ -7,8 +7,12 @@ import json
 import os
 import subprocess
 import sys
+import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+
+import psutil
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -83,3 +87,59 @@ def client_scenario(name: str, duration: str) -> str:
     return (f'[scenario]\nname = "{name}"\n' + CLIENT_ENDPOINTS
             + f'[load]\nusers = 3\nspawn_rate = 3\nduration = "{duration}"\n'
             + "[journeys.client]\nweight = 1\nthink_time = [0, 0]\nchat_turns = [1, 1]\nreset_probability = 0\n")
+
+
+# --- a `harness run` in the background, for tests that signal or watch it ---------------------------
+
+def start_run(out: Path, host: str, *args: str) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "harness", "run", "scenarios/smoke.toml", "--host", host, "--out", str(out), *args],
+        cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, stdin=subprocess.DEVNULL,
+    )
+
+
+def wait_for_progress(out: Path, ready: Callable[[dict[str, Any]], bool], timeout: float = 90) -> dict[str, Any]:
+    """The run's progress.json once `ready` holds for it."""
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        time.sleep(0.5)
+        for path in out.glob("*/progress.json"):
+            try:
+                progress = json.loads(path.read_text())
+            except ValueError:
+                continue
+            if ready(progress):
+                return progress
+    raise AssertionError("the run never got going")
+
+
+def locust_process(harness: subprocess.Popen[str], role: str) -> psutil.Process:
+    """The first of the harness's Locust processes whose command line has `role` (--master, --worker)."""
+    for child in psutil.Process(harness.pid).children(recursive=True):
+        try:
+            if role in child.cmdline():
+                return child
+        except psutil.NoSuchProcess:
+            continue
+    raise AssertionError(f"no {role} process under the harness")
+
+
+def finish(harness: subprocess.Popen[str], timeout: float = 120) -> str:
+    """Wait for `harness run` to end by itself and return its stderr; kill it if it hangs."""
+    try:
+        _, stderr = harness.communicate(timeout=timeout)
+    finally:
+        if harness.poll() is None:
+            harness.kill()
+            harness.communicate()
+    return stderr
+
+
+def alive(processes: list[psutil.Process]) -> list[psutil.Process]:
+    def running(p: psutil.Process) -> bool:
+        try:
+            return p.is_running() and p.status() != psutil.STATUS_ZOMBIE
+        except psutil.NoSuchProcess:
+            return False
+
+    return [p for p in processes if running(p)]

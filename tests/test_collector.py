@@ -7,7 +7,8 @@ import math
 
 import pytest
 
-from harness.collector import Collector, write_json_atomic
+from harness.collector import Collector
+from harness.runfolder import write_json_atomic
 from harness.samples import SampleBatch, read_samples
 
 NOW = 1_796_000_100.0

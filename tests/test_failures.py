@@ -7,75 +7,19 @@ run folder: what reached the master is on disk, and the report says what happene
 
 from __future__ import annotations
 
-import json
 import signal
-import subprocess
-import sys
 import time
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import psutil
 import pyarrow.parquet as pq
 import pytest
 
 from harness.samples import read_samples
-from tests.helpers import REPO, only_run_dir, read_json, run_harness
+from tests.helpers import (alive, finish, locust_process, only_run_dir, read_json, run_harness, start_run,
+                           wait_for_progress)
 
 
-def start_run(out: Path, host: str, *args: str) -> subprocess.Popen[str]:
-    return subprocess.Popen(
-        [sys.executable, "-m", "harness", "run", "scenarios/smoke.toml", "--host", host, "--out", str(out), *args],
-        cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, stdin=subprocess.DEVNULL,
-    )
-
-
-def wait_for_progress(out: Path, ready: Callable[[dict[str, Any]], bool], timeout: float = 90) -> dict[str, Any]:
-    """The run's progress.json once `ready` holds for it."""
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        time.sleep(0.5)
-        for path in out.glob("*/progress.json"):
-            try:
-                progress = json.loads(path.read_text())
-            except ValueError:
-                continue
-            if ready(progress):
-                return progress
-    raise AssertionError("the run never got going")
-
-
-def locust_process(harness: subprocess.Popen[str], role: str) -> psutil.Process:
-    """The first of the harness's Locust processes whose command line has `role` (--master, --worker)."""
-    for child in psutil.Process(harness.pid).children(recursive=True):
-        try:
-            if role in child.cmdline():
-                return child
-        except psutil.NoSuchProcess:
-            continue
-    raise AssertionError(f"no {role} process under the harness")
-
-
-def finish(harness: subprocess.Popen[str], timeout: float = 120) -> str:
-    """Wait for `harness run` to end by itself and return its stderr; kill it if it hangs."""
-    try:
-        _, stderr = harness.communicate(timeout=timeout)
-    finally:
-        if harness.poll() is None:
-            harness.kill()
-            harness.communicate()
-    return stderr
-
-
-def alive(processes: list[psutil.Process]) -> list[psutil.Process]:
-    def running(p: psutil.Process) -> bool:
-        try:
-            return p.is_running() and p.status() != psutil.STATUS_ZOMBIE
-        except psutil.NoSuchProcess:
-            return False
-
-    return [p for p in processes if running(p)]
 
 
 def test_a_killed_worker_is_reported_and_the_run_goes_on_with_the_other(target_factory, tmp_path: Path) -> None:

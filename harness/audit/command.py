@@ -18,6 +18,7 @@ from harness.audit.context import AuditContext, parse_audit_settings
 from harness.audit.html import audit_page, audit_section
 from harness.audit.runner import CHECKS, audit, format_scorecard, write_audit
 from harness.guardrails import abuse_refusal
+from harness.runfolder import write_atomic
 from harness.scenario import ScenarioError, load_scenario
 
 __all__ = ["DEFAULT_SCENARIO", "run_audit"]
@@ -112,7 +113,7 @@ def run_audit(scenario_path: Path | None, host: str | None, profile: str | None,
         if target is not None:
             target.stop()
     write_audit(report, out_dir)
-    (out_dir / "audit.html").write_text(audit_page(report), encoding="utf-8")
+    write_atomic(out_dir / "audit.html", audit_page(report))
     if run_dir is not None:  # the load run's report gains the audit section
         from harness.report import build_report
 

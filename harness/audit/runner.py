@@ -20,6 +20,7 @@ from typing import Any
 from harness import __version__
 from harness.audit.context import AuditContext
 from harness.audit.model import FAIL, NOT_MEASURABLE, PASS, ROWS, CheckResult, scorecard
+from harness.runfolder import write_atomic
 
 __all__ = ["CHECKS", "LIMITED_ROUTES", "run_checks", "from_load_run", "audit", "format_scorecard"]
 
@@ -145,5 +146,5 @@ def format_scorecard(report: Mapping[str, Any]) -> str:
 def write_audit(report: Mapping[str, Any], out_dir: Path) -> Path:
     out_dir.mkdir(parents=True, exist_ok=True)
     path = out_dir / "audit.json"
-    path.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
+    write_atomic(path, json.dumps(report, indent=2) + "\n")
     return path
