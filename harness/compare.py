@@ -134,19 +134,34 @@ def _passed(row: Mapping | None) -> bool | None:
     return bool(row.get("passed"))
 
 
+def _called(summary: Mapping) -> dict[str, Mapping]:
+    """The endpoints a run called at least once."""
+    endpoints: Mapping[str, Mapping] = summary.get("endpoints") or {}
+    return {name: e for name, e in endpoints.items() if isinstance(e, Mapping) and (finite_number(e.get("requests")) or 0) > 0}
+
+
 def compare(base: Mapping, new: Mapping, tolerance: Tolerance = Tolerance(),
             base_dir: Path | None = None, new_dir: Path | None = None) -> dict:
     """compare.json: per endpoint figures with deltas, LLM TTFT p95, spend per day, thresholds,
-    the list of regressions, and `verdict` ("regressed" | "ok")."""
-    base_eps: Mapping[str, Mapping] = base.get("endpoints") or {}
-    new_eps: Mapping[str, Mapping] = new.get("endpoints") or {}
+    the list of regressions, and `verdict` ("regressed" | "ok").
+
+    CompareError when there is nothing to compare: a BASE without requests, or two runs that share
+    no endpoint. An endpoint BASE called and NEW did not is a regression."""
+    base_eps, new_eps = _called(base), _called(new)
+    if not base_eps:
+        raise CompareError("BASE has no requests to compare against (an empty or failed run?); "
+                           "pass a run folder that measured something")
+    if new_eps and not set(base_eps) & set(new_eps):
+        raise CompareError(f"BASE and NEW share no endpoint (BASE: {', '.join(sorted(base_eps))}; NEW: "
+                           f"{', '.join(sorted(new_eps))}): compare two runs of the same scenario")
     endpoints, regressions, notes = {}, [], []
     for name in sorted(set(base_eps) & set(new_eps)):
         endpoints[name], found = _endpoint(name, base_eps[name], new_eps[name], tolerance)
         regressions += found
-    for name in sorted(set(base_eps) ^ set(new_eps)):
-        side = "BASE" if name in base_eps else "NEW"
-        notes.append(f"{name}: only in {side}, not compared")
+    for name in sorted(set(base_eps) - set(new_eps)):  # a route the new build no longer serves is no pass
+        regressions.append(f"{name}: {int(base_eps[name].get('requests') or 0):,} requests in BASE, none in NEW")
+    for name in sorted(set(new_eps) - set(base_eps)):
+        notes.append(f"{name}: only in NEW, not compared")
     llm = {}
     base_llm, new_llm = base.get("llm") or {}, new.get("llm") or {}
     for name in sorted(set(base_llm) | set(new_llm)):

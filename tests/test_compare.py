@@ -13,7 +13,7 @@ from tests.helpers import run_harness
 
 
 def endpoint(p50: float, p95: float, p99: float, error_rate: float = 0.0, rps: float = 10.0) -> dict:
-    return {"p50_ms": p50, "p95_ms": p95, "p99_ms": p99, "error_rate": error_rate, "rps": rps,
+    return {"requests": 1000, "p50_ms": p50, "p95_ms": p95, "p99_ms": p99, "error_rate": error_rate, "rps": rps,
             "latency_samples": 1000}
 
 
@@ -77,15 +77,16 @@ def test_each_kind_of_regression():
         "p95(login) 400.0 → 460.0 ms (+60.0 ms, +15.0 %)",
         "error rate(me) 0.00 % → 1.25 % (+1.25 pp)",
         "p99(tiny) 3.0 → 9.0 ms (+6.0 ms, +200.0 %)",
+        "gone: 1,000 requests in BASE, none in NEW",
         "threshold p95(me) < 500ms passed in BASE, fails in NEW",
     ]
     assert result["endpoints"]["login"]["regressed"] == ["p95_ms"]
     assert result["endpoints"]["me"]["regressed"] == ["error_rate"]
-    assert result["notes"] == ["fresh: only in NEW, not compared", "gone: only in BASE, not compared"]
+    assert result["notes"] == ["fresh: only in NEW, not compared"]
     assert result["thresholds"][1] == {"expr": "p95(me) < 500ms", "base": True, "new": False,
                                        "base_observed": 40.0, "new_observed": 40.0}
     text = format_compare(result)
-    assert "✗ regression" in text and text.splitlines()[-1].startswith("verdict: REGRESSED (4;")
+    assert "✗ regression" in text and text.splitlines()[-1].startswith("verdict: REGRESSED (5;")
     assert "threshold p95(me) < 500ms: PASS → FAIL" in text
     md = to_markdown(result)
     assert md.startswith("## Run comparison: ❌ regressed")
@@ -94,18 +95,36 @@ def test_each_kind_of_regression():
 
 
 def test_tolerance_and_min_ms_move_the_bar():
-    new = summary("new", {"login": endpoint(100.0, 460.0, 600.0)})
+    new = summary("new", {**BASE["endpoints"], "login": endpoint(100.0, 460.0, 600.0)})
     assert compare(BASE, new, Tolerance(relative=0.20))["regressions"] == []
     assert compare(BASE, new, Tolerance(relative=0.10, min_ms=100))["regressions"] == []
     assert len(compare(BASE, new, Tolerance(relative=0.05, min_ms=50))["regressions"]) == 1
 
 
 def test_missing_figures_are_not_regressions():
-    new = summary("new", {"login": {**endpoint(100.0, 400.0, 600.0), "p95_ms": None, "p99_ms": None}})
+    new = summary("new", {**BASE["endpoints"], "login": {**endpoint(100.0, 400.0, 600.0), "p95_ms": None,
+                                                         "p99_ms": None}})
     result = compare(BASE, new)
     assert result["endpoints"]["login"]["figures"]["p95_ms"] == {"base": 400.0, "new": None,
                                                                 "delta": None, "delta_pct": None}
     assert result["regressions"] == []
+
+
+def test_an_endpoint_that_vanished_from_new_is_a_regression():
+    new = summary("new", {name: e for name, e in BASE["endpoints"].items() if name != "gone"})
+    result = compare(BASE, new)
+    assert result["regressions"] == ["gone: 1,000 requests in BASE, none in NEW"]
+    uncalled = summary("new", {**BASE["endpoints"], "gone": {**endpoint(0, 0, 0), "requests": 0}})
+    assert compare(BASE, uncalled)["regressions"] == ["gone: 1,000 requests in BASE, none in NEW"]
+
+
+def test_nothing_to_compare_is_an_error_not_a_pass():
+    empty = summary("empty", {"login": {**endpoint(0, 0, 0), "requests": 0}})
+    with pytest.raises(CompareError, match="BASE has no requests to compare against"):
+        compare(empty, BASE)
+    other = summary("other", {"orders": endpoint(10.0, 20.0, 30.0)})
+    with pytest.raises(CompareError, match="share no endpoint .*BASE: gone, login, me, tiny; NEW: orders"):
+        compare(BASE, other)
 
 
 def test_options_are_parsed_or_refused_in_one_line():
@@ -120,7 +139,7 @@ def test_options_are_parsed_or_refused_in_one_line():
 def test_run_compare_writes_both_files_and_exits_by_verdict(tmp_path, capsys):
     base = folder(tmp_path, "base", BASE)
     same = folder(tmp_path, "same", {**BASE, "run": {"id": "same"}})
-    worse = folder(tmp_path, "worse", summary("worse", {"login": endpoint(100.0, 600.0, 900.0)}))
+    worse = folder(tmp_path, "worse", summary("worse", {**BASE["endpoints"], "login": endpoint(100.0, 600.0, 900.0)}))
     assert run_compare(base, same) == 0
     assert json.loads((same / "compare.json").read_text())["verdict"] == "ok"
     assert (same / "compare.md").read_text().startswith("## Run comparison: ✅ no regression")
@@ -162,7 +181,7 @@ def test_summary_is_recomputed_from_samples_when_missing(tmp_path):
 
 def test_the_command(tmp_path):
     base = folder(tmp_path, "base", BASE)
-    worse = folder(tmp_path, "worse", summary("worse", {"login": endpoint(100.0, 600.0, 900.0)}))
+    worse = folder(tmp_path, "worse", summary("worse", {**BASE["endpoints"], "login": endpoint(100.0, 600.0, 900.0)}))
     done = run_harness("compare", str(base), str(worse), "--tolerance", "60%", "--min-ms", "5")
     assert done.returncode == 0, done.stderr  # +50 % is within 60 %
     done = run_harness("compare", str(base), str(worse))
