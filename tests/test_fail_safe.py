@@ -354,3 +354,17 @@ def test_an_internal_failure_of_the_master_is_exit_3_with_its_reason(target, tmp
     assert meta["aborted"] is True and reason in meta["abort_reason"], meta["abort_reason"]
     summary = json.loads((only_run_dir(tmp_path / "out") / "summary.json").read_text())
     assert summary["run"]["aborted"] is True
+
+
+# --- memory: the body cap's bound is stated --------------------------------------------------------
+
+def test_the_worst_case_body_memory_is_stated_when_it_could_exhaust_the_machine(tmp_path: Path) -> None:
+    from harness.run import RunOptions, _memory_warnings, _physical_memory
+    from harness.scenario import load_scenario
+
+    scenario = load_scenario(REPO / "scenarios" / "smoke.toml")  # 16 MiB body cap
+    fits = _memory_warnings(RunOptions(scenario=scenario.path, users=10), scenario, workers=2)
+    users = int(_physical_memory() / scenario.http.max_body_bytes) + 1  # their bodies fill the memory
+    too_many = _memory_warnings(RunOptions(scenario=scenario.path, users=users), scenario, workers=2)
+    assert fits == []
+    assert len(too_many) == 1 and f"{users:,} users" in too_many[0] and "max_body_bytes (16 MiB)" in too_many[0]
