@@ -1,10 +1,12 @@
 """What each attack achieved: summary.json's `abuse`, from the rows of the attack roles.
 
-`abuse` is attack role → figures and findings; `abuse_verdict` says "findings" or "clean" overall.
+`abuse` is attack role → figures and findings; `abuse_verdict` says "findings", "untested" or "clean"
+overall.
 An attack's figures cover the route it attacks (the last route of its entry in scenario.ATTACKS:
 chat for chat_flood), so the logins it needs first count apart as `other_requests`. The findings
 are per-attack rules (a forged webhook accepted, a flood never blocked, an admin route answering a
-normal user), applied in a loop over attacks (a dozen at most), never over rows.
+normal user), applied in a loop over attacks (a dozen at most), never over rows. An attack whose
+requests were all answered with a redirect (never followed) reached nothing: it is "untested".
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from harness.ratelimits import admitted_mask, partial_counters
+from harness.ratelimits import REDIRECTED_NOTE, admitted_mask, partial_counters, redirected_mask
 from harness.scenario import ATTACKS
 
 __all__ = ["abuse_summary", "abuse_findings", "abuse_verdict", "UNBLOCKED_ATTACKS", "REPLAY_NOTE",
@@ -32,13 +34,15 @@ PARTIAL_NOTE = ("replays were answered 2xx and the target's counters cover one o
 
 
 def _counts(rows: pd.DataFrame) -> dict[str, Any]:
-    """requests, admitted, blocked, errors, statuses, first block, duration and rate of one attack.
+    """requests, admitted, blocked, redirected, errors, statuses, first block, duration and rate of one attack.
 
-    admitted, blocked and errors are disjoint: an error here is a request that neither reached the
-    handler nor was blocked (no response, 404/405, 5xx); a 401 to a wrong password is admitted.
+    admitted, blocked, redirected and errors are disjoint: an error here is a request that neither
+    reached the handler nor was blocked nor redirected (no response, 404/405, 5xx); a 401 to a wrong
+    password is admitted; a 3xx is redirected (not followed, so not admitted).
     """
     admitted = admitted_mask(rows)
     blocked = rows["blocked"].fillna(False).to_numpy(dtype=bool)
+    redirected = redirected_mask(rows)
     status = rows["status"].fillna(0).to_numpy(dtype=np.int64)
     t = rows["start_s"].to_numpy(dtype=np.float64)
     blocks = np.flatnonzero(blocked)
@@ -49,7 +53,8 @@ def _counts(rows: pd.DataFrame) -> dict[str, Any]:
         "requests": int(len(rows)),
         "admitted": int(admitted.sum()),
         "blocked": int(blocked.sum()),
-        "errors": int((~admitted & ~blocked).sum()),
+        "redirected": int(redirected.sum()),
+        "errors": int((~admitted & ~blocked & ~redirected).sum()),
         "status_counts": {str(int(v)): int(c) for v, c in zip(values, counts)},
         "first_block_index": int(blocks[0]) + 1 if blocks.size else None,
         "duration_s": duration,
@@ -92,6 +97,8 @@ def _findings(role: str, rows: pd.DataFrame, figures: Mapping[str, Any],
     elif role.startswith(UNBLOCKED_ATTACKS) and figures["blocked"] == 0 and figures["admitted"]:
         findings.append(f"no attempt was blocked ({figures['admitted']} of {figures['requests']} "
                         "admitted)")
+    if figures["redirected"]:
+        notes.append(REDIRECTED_NOTE.format(n=figures["redirected"], of=figures["requests"]))
     return findings, notes
 
 
@@ -120,8 +127,9 @@ def abuse_summary(samples: pd.DataFrame, target_stats: Mapping | None = None,
         figures.update(_counts(attacked))
         figures["other_requests"] = int(len(rows) - len(attacked))
         findings, notes = _findings(name, attacked, figures, target_stats)
+        unseen = figures["redirected"] and not figures["admitted"] and not figures["blocked"]
         figures.update(findings=findings, notes=notes,
-                       verdict="findings" if findings else "clean")
+                       verdict="findings" if findings else "untested" if unseen else "clean")
         attacks[name] = figures
     return attacks
 
@@ -132,7 +140,10 @@ def abuse_findings(abuse: Mapping[str, Mapping]) -> list[str]:
 
 
 def abuse_verdict(abuse: Mapping[str, Mapping]) -> str | None:
-    """"findings" when any attack has one, "clean" otherwise, None when no attack ran."""
+    """"findings" when any attack has one, else "untested" when an attack reached nothing, "clean"
+    otherwise; None when no attack ran."""
     if not abuse:
         return None
-    return "findings" if abuse_findings(abuse) else "clean"
+    if abuse_findings(abuse):
+        return "findings"
+    return "untested" if any(a.get("verdict") == "untested" for a in abuse.values()) else "clean"

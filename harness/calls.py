@@ -22,13 +22,16 @@ from harness.scenario import BlockRule, Endpoint, Scenario
 from harness.streams import StreamResult, parse_usage, read_stream
 from harness.tokens import TokenCounter, counter_for_model
 
-__all__ = ["CallResult", "ApiClient", "render", "is_blocked", "prompt_texts"]
+__all__ = ["CallResult", "ApiClient", "render", "is_blocked", "prompt_texts", "LEGIT_MAX_REDIRECTS"]
 
 LIMIT_HEADERS = (
     "RateLimit", "RateLimit-Policy", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset",
     "X-RateLimit-Limit", "X-RateLimit-Remaining", "X-RateLimit-Reset", "Retry-After",
 )
 _PLACEHOLDER = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
+# Redirects legit traffic follows, as a browser would; a loop then costs the target at most 6 requests per
+# sample ("too many redirects"). Abuse traffic follows none (see ApiClient.call).
+LEGIT_MAX_REDIRECTS = 5
 
 
 def render(template: Any, values: dict[str, Any], *, in_path: bool = False) -> Any:
@@ -136,6 +139,10 @@ class ApiClient:
             "headers": request_headers,
             "catch_response": True,
             "stream": True,  # Locust would buffer the whole body: harness.bodies reads it, bounded
+            # Abuse traffic never follows a redirect: the 3xx is its answer, and where it points may be a
+            # host the guardrail refuses. Per request (geventhttpclient's urlopen), not Locust's
+            # allow_redirects, which swaps a setting of the whole session under a probe's concurrent greenlets.
+            "max_redirects": LEGIT_MAX_REDIRECTS if self.role == "legit" else 0,
             "context": {"role": self.role, "identity": self.identity, "technique": technique,
                         "conversation": conversation,
                         **({"source_ip": self.source_ip} if self.source_ip else {})},
@@ -222,8 +229,9 @@ class ApiClient:
             response.failure(error)
         else:
             response.success()
-        return CallResult(status=status, ok=not error and not blocked, blocked=blocked, error=error, body=body,
-                          stream=stream, parsed=parsed)
+        redirected = self.role != "legit" and 300 <= status < 400  # not followed: no success of the attack
+        return CallResult(status=status, ok=not error and not blocked and not redirected, blocked=blocked,
+                          error=error, body=body, stream=stream, parsed=parsed)
 
     def _count_tokens(self, ctx: dict[str, Any], usage: Any, content: str) -> None:
         """`usage` when the response has it, else the tiktoken estimates; both kept to compare them."""

@@ -31,7 +31,9 @@ __all__ = [
     "BYPASS_FACTOR",
     "EXPECTED_NOTE",
     "PROXY_NOTE",
+    "REDIRECTED_NOTE",
     "admitted_mask",
+    "redirected_mask",
     "attack_series",
     "declared_limits",
     "max_in_span",
@@ -42,6 +44,9 @@ __all__ = [
 
 # statuses that did not reach a handler: no response, no such route, method not allowed
 ADMIT_EXCLUDED = (0, 404, 405)
+REDIRECTED_NOTE = ("{n} of {of} attempts were answered with a redirect, which abuse traffic never follows: "
+                   "none reached the handler; target the host it points to instead (in [guardrails] "
+                   "allowed_hosts if you own it)")
 RETRY_MARK = "#retry"  # on the techniques of a repeated probe round (see _experiments)
 BYPASS_FACTOR = 1.5  # above 1.5 × the allowance and ≥ 1.5 × the baseline is a bypass
 COST_TOLERANCE = 0.05  # token counts by estimate differ a little from the server's own count
@@ -84,13 +89,21 @@ TECHNIQUE_ORDER = ("baseline", "ip-headers", "path-variants", "method-switch", "
 
 
 def admitted_mask(samples: pd.DataFrame) -> np.ndarray:
-    """Reached the handler and was not rate limited: not blocked, status not 0/404/405, below 500.
+    """Reached the handler and was not rate limited: not blocked, status not 0/3xx/404/405, below 500.
 
-    400/401/403/422 count as admitted: the limiter let them through to be judged.
+    400/401/403/422 count as admitted: the limiter let them through to be judged. A 3xx is not:
+    abuse traffic never follows a redirect, so the request went no further than the redirect.
     """
     status = samples["status"].fillna(0).to_numpy(dtype=np.int64)
     blocked = samples["blocked"].fillna(False).to_numpy(dtype=bool)
-    return ~blocked & ~np.isin(status, ADMIT_EXCLUDED) & (status < 500)
+    return ~blocked & ~np.isin(status, ADMIT_EXCLUDED) & ~redirected_mask(samples) & (status < 500)
+
+
+def redirected_mask(samples: pd.DataFrame) -> np.ndarray:
+    """Answered with a redirect (3xx), not blocked: for abuse traffic, which never follows one, the answer."""
+    status = samples["status"].fillna(0).to_numpy(dtype=np.int64)
+    blocked = samples["blocked"].fillna(False).to_numpy(dtype=bool)
+    return ~blocked & (status >= 300) & (status < 400)
 
 
 def window_roll(outcomes: Sequence[tuple[float, bool]], quota: int) -> float | None:
@@ -404,6 +417,12 @@ def _route(
         entry.update(quota=tight["quota"], window_s=tight["window_s"])
     if not exps:
         entry.update(note="no probe rows for this route", blocked_cost=cost, fix=[])
+        return entry
+    redirected = redirected_mask(probe_rows)
+    reached = admitted_mask(probe_rows) | probe_rows["blocked"].fillna(False).to_numpy(dtype=bool)
+    if redirected.any() and not reached.any():  # nothing to judge the limit on: untested, and why
+        entry.update(note=REDIRECTED_NOTE.format(n=int(redirected.sum()), of=len(probe_rows)), blocked_cost=cost,
+                     fix=[])
         return entry
     quota, window = (tight["quota"], tight["window_s"]) if tight else (None, None)
     first = baseline.first_block() if baseline else None

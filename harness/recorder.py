@@ -41,6 +41,8 @@ def describe_exception(exception: BaseException | None, status: int, *, timeout_
     names = {cls.__name__ for e in chain for cls in type(e).__mro__}
     if status and names & {"BadStatusCode", "LocustBadStatusCode"}:
         return f"http {status}"
+    if "RetriesExceeded" in names and any("Redirection limit" in str(e) for e in chain):
+        return "too many redirects"  # geventhttpclient gave up after max_redirects (harness.calls)
     if any(isinstance(e, (TimeoutError, RequestDeadline)) for e in chain) or "Timeout" in names:
         if (not status and connect_timeout_s and _in_connect(chain)
                 and not any(isinstance(e, RequestDeadline) for e in chain)):

@@ -725,7 +725,7 @@ def _abuse_body(abuse: Mapping) -> str:
             f'<td>{_e(_num(a.get("admitted")))}</td><td>{_e(_num(a.get("blocked")))}</td>'
             f'<td>{_e(_num(a.get("errors")))}</td><td>{_e(_num(a.get("first_block_index")))}</td>'
             f'<td>{_e(_num(a.get("rps")))}</td>'
-            f'<td class="text abuse-findings rl-{"finding" if findings else "clean"}" {d}>'
+            f'<td class="text abuse-findings rl-{"finding" if findings else _e(a.get("verdict") or "clean")}" {d}>'
             f"{_e(text)}</td></tr>"
         )
     return _table(head, rows, "abuse-table", "left")
@@ -739,7 +739,7 @@ def rate_limit_sections(summary: Mapping, image: bytes | None = None) -> list[Se
         figure = _figure(RATE_LIMIT_PLOT[1], RATE_LIMIT_PLOT[2], image) if image else ""
         body = (
             '<p class="muted">A request is <i>admitted</i> when it reached the handler and was not '
-            "rate limited (not blocked, status not 0/404/405, below 500). Over-allowance: most "
+            "rate limited (not blocked, status not 0/3xx/404/405, below 500). Over-allowance: most "
             "admitted within one window over the quota (ideal 1.0). Amplification: admitted with a "
             "technique ÷ admitted at baseline over as many attempts.</p>"
             + _limits_table(limits) + "<h3>Bypass matrix</h3>" + _matrix_table(limits)

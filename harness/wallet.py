@@ -3,8 +3,9 @@
 Prompt size: the largest prompt the LLM route accepted, and how it refused a larger one. A refusal
 with 400, 413 or 422 is the pass: the target counted the prompt before paying a model for it. A
 route that accepts the probe's cap has no limit ("unlimited"); one that breaks (5xx, no answer, a
-broken stream) on a big prompt has "failed". Output: whether asking for a long answer (in the
-prompt and through `max_tokens`) gave a reply longer than twice the longest legit reply of the run.
+broken stream) on a big prompt has "failed"; a redirect (never followed) is neither. Output: whether
+asking for a long answer (in the prompt and through `max_tokens`) gave a reply longer than twice the
+longest legit reply of the run.
 The worst single request combines both: the largest accepted prompt with the longest reply seen.
 """
 
@@ -35,6 +36,8 @@ def _outcome(status: int, error: str, blocked: bool) -> str:
         return "accepted"
     if status in REFUSALS:
         return "refused"
+    if 300 <= status < 400:
+        return "redirected"  # never followed (abuse traffic): the prompt reached no model, nor a refusal
     return "failed"
 
 

@@ -19,7 +19,8 @@ What is sent, all bounded in time:
 
 A target on loopback over plain HTTP has no TLS to judge: HTTPS is not measurable there, unless
 `[audit] https_url` points at the TLS front. Anywhere else, plain HTTP that does not redirect to HTTPS
-is a finding.
+is a finding. The HTTPS origin a redirect names is only checked (handshakes, GETs, the login) when it is
+loopback or in `[guardrails] allowed_hosts`, like the target; otherwise HTTPS is not measurable.
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ import httpx
 
 from harness.audit.context import AuditContext
 from harness.audit.model import FAIL, NOT_MEASURABLE, PASS, CheckResult
+from harness.guardrails import abuse_refusal
 
 __all__ = ["run", "is_loopback", "parse_hsts", "parse_cookie", "HSTS_MIN_AGE_S"]
 
@@ -47,6 +49,8 @@ MAX_PAGES = 5
 REDIRECT_STATUSES = (301, 308)
 PROBE_PATH = "/launch-audit/redirect-probe?check=1"
 LOOPBACK_NOTE = "the target is plain HTTP on loopback; give [audit] https_url to check TLS"
+OFF_LIMITS_NOTE = ("plain HTTP redirects to {origin}, which is neither loopback nor in [guardrails] allowed_hosts: "
+                   "nothing was sent there (list its host in allowed_hosts if you own it)")
 VERSIONS = (("TLSv1.3", ssl.TLSVersion.TLSv1_3), ("TLSv1.2", ssl.TLSVersion.TLSv1_2),
             ("TLSv1.1", ssl.TLSVersion.TLSv1_1), ("TLSv1.0", ssl.TLSVersion.TLSv1))
 OLD_VERSIONS = ("TLSv1.1", "TLSv1.0")
@@ -76,8 +80,11 @@ def run(ctx: AuditContext) -> list[CheckResult]:
         plain = ctx.base_url if base.scheme == "http" else f"http://{_netloc(httpx.URL(https_url).host)}/"
         redirect, redirected_to = _redirect(ctx, plain)
         results.append(redirect)
-        https_url = https_url or redirected_to
-        if not https_url:
+        off_limits = not https_url and redirected_to and abuse_refusal(ctx.scenario, redirected_to, audit=True)
+        https_url = https_url or ("" if off_limits else redirected_to)
+        if off_limits:  # the audit's requests (a login with a real account among them) stay where they may go
+            results.append(CheckResult(ROW, "HTTPS", NOT_MEASURABLE, note=OFF_LIMITS_NOTE.format(origin=redirected_to)))
+        elif not https_url:
             results.append(CheckResult(ROW, "HTTPS", FAIL, [
                 f"no HTTPS: {base.host} is served over plain HTTP only (give [audit] https_url if TLS is elsewhere)"]))
         else:
