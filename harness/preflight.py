@@ -105,13 +105,13 @@ def _ramp_warnings(stages: list[Stage], where: Callable[[int], str], span: str) 
     for i, stage in enumerate(stages):
         start = running
         running = float(stage.users)
-        if stage.users <= start:
+        if stage.users <= start or not stage.spawn_rate > 0:  # a rate the command line left unchecked: no guess
             continue
         ramp_s = (stage.users - start) / stage.spawn_rate
         if ramp_s <= stage.duration_s:
             continue
         running = start + stage.spawn_rate * stage.duration_s
-        origin = f"from {start:g} " if start else ""
+        origin = f"from {int(start)} " if start else ""
         warnings.append(f"{where(i)}: ramping {origin}to {stage.users} users at {stage.spawn_rate:g}/s takes "
                         f"{ramp_s:g} s, longer than the {stage.duration_s:g} s {span}: about {int(running)} users "
                         "will have started when it ends")
