@@ -1,5 +1,11 @@
-"""The `harness` command. Exit codes: 0 pass, 1 a threshold failed, 2 bad usage or scenario,
-3 run aborted (the run folder still holds what was measured)."""
+"""The `harness` command: distributed load and abuse tests for AI chatbot APIs,
+on real Locust.
+
+`harness run SCENARIO` loads the API (the embedded demo API when no host is
+given) and writes a run folder: samples, summary.json, report.html. `harness
+validate SCENARIO` checks a scenario without sending anything. `harness COMMAND
+--help` tells more about each command.
+"""
 
 from __future__ import annotations
 
@@ -12,7 +18,14 @@ from typing import NoReturn
 from harness import __version__
 from harness.scenario import ScenarioError, load_scenario, parse_duration
 
-__all__ = ["main"]
+__all__ = ["main", "EXIT_CODES"]
+
+EXIT_CODES = """exit codes:
+  0  pass: every threshold passed, every declared limit held, no abuse finding
+  1  a threshold failed (or a limit, an attack, the wallet probe found a flaw)
+  2  bad usage or scenario: a one-line error, nothing was sent
+  3  run aborted (guardrail, target unreachable, interrupted, internal
+     failure); the run folder still holds what was measured"""
 
 
 def _duration(value: str) -> float:
@@ -61,7 +74,8 @@ class _Parser(argparse.ArgumentParser):
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog="harness", description=__doc__.split("\n")[0] if __doc__ else None)
+    parser = _Parser(prog="harness", description=__doc__, epilog=EXIT_CODES,
+                     formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--version", action="version", version=f"launch-harness {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
@@ -133,7 +147,7 @@ def _parser() -> argparse.ArgumentParser:
                        help="run only this check (repeatable): access, tenancy, validation, cors, secrets, injection, "
                             "transport, edge, email")
 
-    validate = sub.add_parser("validate", help="check a scenario file and exit")
+    validate = sub.add_parser("validate", help="check a scenario file (and its accounts file and prices) and exit")
     validate.add_argument("scenario", type=Path)
     return parser
 
@@ -217,17 +231,16 @@ def _report(run_dir: Path, shoot: bool = False) -> int:
 
 
 def _cost(path: Path) -> int:
-    from harness.pricing import PriceError, load_prices
+    from harness.preflight import spend_prices
     from harness.spend import format_what_if, what_if
 
     try:
         scenario = load_scenario(path)
-        table = load_prices(overrides=scenario.spend.prices)
-        price = table.get(scenario.spend.model)
-    except (ScenarioError, PriceError, ValueError) as exc:
-        message = str(exc) if str(exc).startswith(str(path)) else f"{path}: spend: {exc}"
-        print(f"harness: {message}", file=sys.stderr)
+        table = spend_prices(scenario)
+    except ScenarioError as exc:
+        print(f"harness: {exc}", file=sys.stderr)
         return 2
+    price = table.get(scenario.spend.model)
     n = scenario.spend.numbers
     result = what_if(
         price,
@@ -248,11 +261,18 @@ def _cost(path: Path) -> int:
 
 
 def _validate(path: Path) -> int:
+    """What `harness run` would refuse is an error here too (exit 2); what it would run, but likely
+    not as meant, is a warning (exit 0). Sends nothing."""
+    from harness.preflight import check_scenario, scenario_warnings
+
     try:
         scenario = load_scenario(path)
+        check_scenario(scenario)
     except ScenarioError as exc:
         print(f"harness: {exc}", file=sys.stderr)
         return 2
+    for warning in scenario_warnings(scenario):
+        print(f"harness: warning: {warning}", file=sys.stderr)
     print(f"{path}: ok: scenario {scenario.name!r}, {len(scenario.endpoints)} endpoints, "
           f"journeys {', '.join(scenario.journeys)}, {scenario.load.planned_duration_s:g} s planned, "
           f"target {scenario.host or 'embedded demo API'}")

@@ -96,7 +96,7 @@ def parse_distribution(spec: Any, where: str = "distribution") -> Distribution:
     if not isinstance(spec, dict):
         raise DistributionError(f"{where}: expected a table like {{dist = \"constant\", ms = 120}}")
     kind = spec.get("dist")
-    if kind not in _REQUIRED:
+    if not isinstance(kind, str) or kind not in _REQUIRED:
         raise DistributionError(f"{where}.dist: expected one of {', '.join(_REQUIRED)}, got {kind!r}")
     params = {k: v for k, v in spec.items() if k != "dist"}
     unknown = set(params) - set(_REQUIRED[kind]) - ({"weights"} if kind == "choice" else set())
@@ -111,7 +111,7 @@ def parse_distribution(spec: Any, where: str = "distribution") -> Distribution:
             raise DistributionError(f"{where}.values_ms: expected a non-empty list of milliseconds")
         weights = params.setdefault("weights", [1] * len(values))
         if not isinstance(weights, list) or not all(
-            isinstance(w, (int, float)) and not isinstance(w, bool) for w in weights
+            isinstance(w, (int, float)) and not isinstance(w, bool) and math.isfinite(w) for w in weights
         ):
             raise DistributionError(f"{where}.weights: expected a list of {len(values)} numbers, got {weights!r}")
         if len(weights) != len(values) or any(w < 0 for w in weights) or sum(weights) <= 0:
@@ -120,8 +120,8 @@ def parse_distribution(spec: Any, where: str = "distribution") -> Distribution:
     else:
         numbers = [params[k] for k in _REQUIRED[kind]]
     for n in numbers:
-        if not isinstance(n, (int, float)) or isinstance(n, bool) or n < 0:
-            raise DistributionError(f"{where}: expected non-negative numbers, got {n!r}")
+        if not isinstance(n, (int, float)) or isinstance(n, bool) or not 0 <= n < math.inf:
+            raise DistributionError(f"{where}: expected finite non-negative numbers, got {n!r}")
     if kind == "uniform" and params["low_ms"] > params["high_ms"]:
         raise DistributionError(f"{where}: low_ms must not exceed high_ms")
     return Distribution(kind, params)

@@ -44,7 +44,7 @@ from harness.pricing import PriceError, load_prices
 from harness.spend import batch_cost
 from harness.recorder import Recorder
 from harness.runfolder import STOP_FILE, new_run_dir, stop_file_reason, write_json_atomic
-from harness.scenario import Scenario, ScenarioError, load_scenario, parse_scenario
+from harness.scenario import Scenario, ScenarioError, load_scenario, parse_scenario, redacted_copy
 from harness.sources import is_loopback
 from harness.thresholds import ThresholdError, from_options, merge
 from harness.tokens import DEFAULT_ENCODING, counter_for_model, encoding
@@ -252,9 +252,9 @@ class _Session:
                 self.previous_handlers[signum] = signal.signal(signum, self._on_signal)
 
     def _copy_scenario(self, credentials: Credentials) -> None:
-        text = Path(self.options.scenario).read_text(encoding="utf-8")
-        for secret in credentials.secrets():
-            text = text.replace(secret, "[redacted]")
+        """The scenario as run, written from its parsed data with every secret replaced: a search and
+        replace in the file's text misses a password written with a TOML escape (\\" or \\u0041)."""
+        text = redacted_copy(self.scenario.raw, credentials.secrets(), Path(self.options.scenario).name)
         (self.run_dir / "scenario.toml").write_text(text, encoding="utf-8")
 
     def _weigh_user_classes(self) -> None:

@@ -3,7 +3,7 @@ can override or extend.
 
 Prices are USD per million tokens: `input`, `cached_input` (a prompt-cache read) and `output`.
 Every error is one line naming the field, e.g.
-`prices.gpt-4o.output: expected a non-negative number, got 'x'`.
+`spend.prices.gpt-4o.output: expected a non-negative number, got 'x'` (the scenario's fields).
 """
 
 from __future__ import annotations
@@ -68,8 +68,8 @@ class PriceTable:
         if price is None:
             raise PriceError(
                 f"unknown model {model!r} in the price table dated {self.date} "
-                f"(known: {', '.join(self.models)}); add it to the scenario as "
-                f"[prices.\"{model}\"] with input, cached_input and output (USD per million tokens)"
+                f"(known: {', '.join(self.models)}); set [spend] model to one of them, or add "
+                f"[spend.prices.\"{model}\"] with input, cached_input and output (USD per million tokens)"
             )
         return price
 
@@ -118,7 +118,7 @@ def _read_table(path: str | Path | None) -> tuple[dict[str, Any], str]:
 def load_prices(path: str | Path | None = None, overrides: Mapping[str, Any] | None = None) -> PriceTable:
     """Load the price table (the shipped one when `path` is None) and apply a scenario's overrides.
 
-    `overrides` is the scenario's `[prices]` table: `{model: {input=.., cached_input=.., output=..}}`.
+    `overrides` is the scenario's `[spend.prices]` table: `{model: {input=.., cached_input=.., output=..}}`.
     """
     try:
         data, name = _read_table(path)
@@ -141,12 +141,12 @@ def load_prices(path: str | Path | None = None, overrides: Mapping[str, Any] | N
     changed: list[str] = []
     if overrides is not None:
         if not isinstance(overrides, Mapping):
-            raise PriceError(f"prices: expected a table of models, got {overrides!r}")
+            raise PriceError(f"spend.prices: expected a table of models, got {overrides!r}")
         for model, entry in overrides.items():
             if not isinstance(model, str) or not model.strip():
-                raise PriceError(f"prices: expected model names, got {model!r}")
+                raise PriceError(f"spend.prices: expected model names, got {model!r}")
             base = PriceTable(date, source, prices)._find(model)
-            price = _parse_entry(model, entry, f"prices.{model}", base)
+            price = _parse_entry(model, entry, f"spend.prices.{model}", base)
             prices[price.model] = price
             changed.append(price.model)
     return PriceTable(date=date, source=str(source), prices=prices, overridden=tuple(changed))

@@ -15,15 +15,15 @@ import subprocess
 import sys
 import tempfile
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import IO, Any
 
-from harness.guardrails import abuse_refusal
 from harness.host import HOST_AUTH_ENV, HostError, parse_host
 from harness.lifeline import child_environment
 from harness.runfolder import new_run_dir, request_stop, write_json_atomic
-from harness.scenario import Scenario, ScenarioError, load_scenario
+from harness.preflight import check_scenario, scenario_warnings
+from harness.scenario import Scenario, ScenarioError, check_load_caps, load_scenario
 from harness.screenshot import MISSING_BROWSER, BrowserError, find_browser, screenshot
 from harness.thresholds import ThresholdError, from_options
 from harness.worker import (DEFAULT_MASTER_PORT, LOCUSTFILES, REPO, check_bind, local_master_host, master_args,
@@ -80,10 +80,14 @@ def run(options: RunOptions) -> int:
         host = parse_host(given, "--host" if options.host else f"{options.scenario}: target.host") if given else None
     except HostError as exc:
         return _usage_error(str(exc))
-    try:  # checked here too, so that a typo fails before the demo API starts
+    try:  # what `harness validate` checks, for the host this run goes to, before the demo API starts
+        check_scenario(replace(scenario, host=host.url if host else None))
         from_options(options.thresholds, options.abort_on_fail, scenario.endpoints, scenario.streaming_endpoints())
-    except ThresholdError as exc:
+    except (ScenarioError, ThresholdError) as exc:
         return _usage_error(str(exc))
+    capped = check_load_caps(scenario.guardrails, options.users, options.spawn_rate, options.arrival_rate)
+    if capped:
+        return _usage_error(f"{capped} (in {options.scenario})")
     missing = [f for f in options.locustfiles if not f.exists()]
     if missing:
         return _usage_error(f"{missing[0]}: locustfile not found (run from a checkout, installed with pip -e)")
@@ -103,13 +107,11 @@ def run(options: RunOptions) -> int:
     if options.screenshot and find_browser() is None:  # before the run, not after it
         return _usage_error(MISSING_BROWSER)
 
-    refusal = abuse_refusal(scenario, host.url if host else "http://127.0.0.1")  # embedded: loopback
-    if refusal:
-        return _usage_error(refusal)
     unusable = _unusable_out(options.out)
     if unusable:
         return _usage_error(unusable)
-    for warning in _memory_warnings(options, scenario, workers):
+    warnings = scenario_warnings(scenario, options.users, options.spawn_rate, options.duration_s)
+    for warning in warnings + _memory_warnings(options, scenario, workers):
         print(f"harness: warning: {warning}", file=sys.stderr)
     run_dir = new_run_dir(options.out, scenario.name).resolve()  # Locust runs with the checkout as its cwd
     with _Processes(run_dir, host.auth if host else None) as procs:

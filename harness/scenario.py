@@ -6,11 +6,17 @@ fails before a single request is sent (exit code 2).
 
 from __future__ import annotations
 
+import copy
+import math
 import re
 import tomllib
+from collections.abc import Iterable
 from dataclasses import dataclass, field
+from datetime import date, datetime, time
 from pathlib import Path
 from typing import Any
+
+import tomli_w
 
 from harness.distributions import DistributionError, parse_distribution
 from harness.thresholds import Threshold, ThresholdError, check_targets, default_thresholds, merge, parse_threshold
@@ -24,8 +30,13 @@ __all__ = [
     "load_scenario",
     "parse_scenario",
     "parse_duration",
+    "check_load_caps",
+    "redacted_raw",
+    "redacted_copy",
     "JOURNEYS",
     "STREAM_FORMATS",
+    "PLACEHOLDERS",
+    "AUDIT_PLACEHOLDERS",
 ]
 
 STREAM_FORMATS = ("none", "sse-openai", "sse", "json")
@@ -57,6 +68,34 @@ ATTACKS: dict[str, tuple[tuple[str, ...], str]] = {
     "lead_spam": (("leads",), "the public lead form at full speed"),
 }
 LIMIT_KEYS = ("ip", "user", "account", "email", "global")
+
+# {placeholder} -> what the harness puts there. Journeys, attacks, bypass probes and the wallet probe
+# fill these on every route they call; any other placeholder would be sent empty (a mistyped
+# {conversation_id} turns the single-item route into the list route), so the parser refuses it.
+PLACEHOLDERS: dict[str, str] = {
+    "email": "the account's e-mail (login, reset_request)",
+    "password": "the account's password (login)",
+    "messages": "the chat history as a list of {role, content} (chat)",
+    "message": "the latest user message as a string (chat, leads)",
+    "conversation_id": "a conversation id from the conversations route (conversation, chat)",
+    "tenant": "a tenant slug (leads)",
+    "name": "a visitor's name (leads)",
+    "lead_email": "a visitor's e-mail (leads)",
+}
+# What `harness audit` fills besides, on routes that load traffic never calls (see `_check_placeholders`):
+# {id} and {NAME_id} take a real object id from the route that lists them.
+AUDIT_PLACEHOLDERS: dict[str, str] = {
+    "prompt": "the injection probe's text",
+    "new_password": "a wrong password (validation probes)",
+    "token": "a dummy token (validation probes)",
+    "id": "an object id listed by the route above it",
+}
+_HEADER_NAME = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")  # an HTTP token (RFC 9110)
+_PLACEHOLDER = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")  # what harness.calls.render fills
+_ID_PLACEHOLDER = re.compile(r"(?:[A-Za-z0-9]+_)?id", re.IGNORECASE)  # as harness.audit.routes
+MAX_DEPTH = 32  # tables and lists inside each other: deeper is a mistake (and would exhaust recursion)
+_INT64 = (-(2**63), 2**63 - 1)  # TOML integers are 64-bit
+REDACTED = "[redacted]"
 TECHNIQUES = (
     "baseline", "ip-headers", "path-variants", "method-switch", "new-connection", "many-accounts",
     "many-sources", "window-edge", "race",
@@ -65,6 +104,12 @@ TECHNIQUES = (
 
 class ScenarioError(ValueError):
     """A scenario that cannot be run. `str(error)` is the one-line message for the user."""
+
+    def __init__(self, message: str) -> None:  # a key or value may hold a line break: show it escaped
+        super().__init__(_LINE_BREAKS.sub(lambda m: repr(m.group())[1:-1], message))
+
+
+_LINE_BREAKS = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")  # str.splitlines splits on some of these
 
 
 @dataclass(frozen=True)
@@ -199,6 +244,9 @@ class Guardrails:
     """Where abuse traffic may go besides loopback, and the hard caps of a run (None: no cap)."""
 
     allowed_hosts: tuple[str, ...] = ()
+    max_users: int = 10_000  # load beyond these is refused at parse time unless raised explicitly
+    max_spawn_rate: float = 1000.0
+    max_arrival_rate: float = 5000.0
     max_duration_s: float | None = 4 * 3600.0
     max_requests: int | None = None
     max_rps: float | None = None
@@ -291,7 +339,9 @@ def parse_duration(value: Any, where: str) -> float:
         h, mi, s = (float(g) if g else 0.0 for g in m.groups())
         seconds = h * 3600 + mi * 60 + s
     else:
-        raise ScenarioError(f"{where}: expected a duration like 90, \"90s\", \"2m\" or \"1m30s\", got {value!r}")
+        raise ScenarioError(f"{where}: expected a duration like 90, \"90s\", \"2m\" or \"1m30s\", got {_show(value)}")
+    if not math.isfinite(seconds):
+        raise ScenarioError(f"{where}: expected a finite duration like \"90s\", got {_show(value)}")
     if seconds <= 0:
         raise ScenarioError(f"{where}: expected a positive duration, got {value!r}")
     return seconds
@@ -323,10 +373,15 @@ class _Reader:
             raise self.fail(where, f"expected {_kind_name(kinds)}, got {value!r}")
         return value
 
-    def number(self, data: dict[str, Any], key: str, where: str, default: float, minimum: float = 0.0) -> float:
+    def number(self, data: dict[str, Any], key: str, where: str, default: float, minimum: float = 0.0,
+               maximum: float | None = None) -> float:
         value = self.get(data, key, where, (int, float), default)
+        if not math.isfinite(value):  # nan passes every comparison, and inf never ends
+            raise self.fail(where, f"expected a finite number >= {minimum:g}, got {value!r}")
         if value < minimum:
             raise self.fail(where, f"expected a number >= {minimum:g}, got {value!r}")
+        if maximum is not None and value > maximum:
+            raise self.fail(where, f"expected a number from {minimum:g} to {maximum:g}, got {value!r}")
         return float(value)
 
     def duration(self, value: Any, where: str) -> float:
@@ -350,6 +405,18 @@ class _Reader:
             )
 
 
+def _show(value: Any) -> str:
+    """`repr` for a message, short: a huge value (a hex literal has no digit limit) cannot flood the line."""
+    if isinstance(value, int) and not isinstance(value, bool) and value.bit_length() > 64:
+        return f"an integer of {value.bit_length()} bits"
+    text = repr(value)
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
+def _number(value: float) -> str:
+    return f"{value:,}" if isinstance(value, int) else f"{value:,g}"
+
+
 def _kind_name(kinds: tuple[type, ...]) -> str:
     names = {int: "an integer", float: "a number", str: "a string", bool: "true or false", list: "a list", dict: "a table"}
     return " or ".join(names.get(k, k.__name__) for k in kinds)
@@ -359,26 +426,44 @@ def load_scenario(path: str | Path) -> Scenario:
     """Read and validate a scenario file."""
     path = Path(path)
     try:
-        text = path.read_text(encoding="utf-8")
+        raw = path.read_bytes()
     except FileNotFoundError:
         raise ScenarioError(f"{path}: file not found (pass the path of a scenario .toml file)") from None
     except OSError as exc:
-        raise ScenarioError(f"{path}: cannot read: {exc.strerror}") from None
+        raise ScenarioError(f"{path}: cannot read: {exc.strerror or exc}") from None
+    return parse_scenario(read_toml(raw, str(path)), source=str(path), base_dir=path.parent)
+
+
+def read_toml(raw: bytes, source: str) -> dict[str, Any]:
+    """TOML from bytes: UTF-8, with or without a byte-order mark (Windows editors add one); one-line errors."""
     try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise ScenarioError(f"{path}: not valid TOML: {exc}") from None
-    return parse_scenario(data, source=str(path), base_dir=path.parent)
+        if b"\x00" in raw:  # never in a text file: UTF-16 without a byte-order mark, or binary
+            raise UnicodeDecodeError("utf-8", raw, raw.index(b"\x00"), raw.index(b"\x00") + 1, "NUL byte")
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError:  # binary, UTF-16 (its own byte-order mark), Latin-1...
+        raise ScenarioError(f"{source}: not UTF-8 text: save it as UTF-8") from None
+    try:
+        return tomllib.loads(text)
+    except RecursionError:
+        raise ScenarioError(f"{source}: not valid TOML: nested too deeply (keep tables and lists within "
+                            f"{MAX_DEPTH} levels)") from None
+    except ValueError as exc:  # TOMLDecodeError, or an integer of more than 4300 digits
+        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        if "integer string conversion" in reason:
+            reason = "an integer too long to read (TOML integers are 64-bit)"
+        raise ScenarioError(f"{source}: not valid TOML: {reason}") from None
 
 
 def parse_scenario(data: dict[str, Any], source: str = "<scenario>", base_dir: Path | None = None) -> Scenario:
     r = _Reader(source)
+    _check_values(r, data)
     r.unknown(data, {"scenario", "target", "auth", "accounts", "webhook", "endpoints", "load", "journeys", "targets",
                      "limits", "block", "attacks", "probes", "wallet", "spend", "thresholds", "abort", "guardrails",
                      "http", "audit"}, "")
 
     meta = r.table(data, "scenario", "scenario")
     r.unknown(meta, {"name", "description"}, "scenario")
+    r.get(meta, "description", "scenario.description", str, "")
     name = r.get(meta, "name", "scenario.name", str, Path(source).stem if source != "<scenario>" else "scenario")
     if not re.fullmatch(r"[A-Za-z0-9_.-]+", name):
         raise r.fail("scenario.name", f"expected letters, digits, '-', '_' or '.', got {name!r}")
@@ -387,7 +472,7 @@ def parse_scenario(data: dict[str, Any], source: str = "<scenario>", base_dir: P
     r.unknown(target, {"host", "profile", "seed", "latency", "model", "tenants", "clients_per_tenant", "processes",
                        "max_prompt_tokens"}, "target")
     host = r.get(target, "host", "target.host", str, "") or None
-    if host is not None and not re.match(r"^https?://[^/\s]+", host):
+    if host is not None and not re.fullmatch(r"https?://[^/\s]+[^\s]*", host):
         raise r.fail("target.host", f"expected a URL like http://127.0.0.1:8000, got {host!r}")
     profile = r.get(target, "profile", "target.profile", str, "hardened")
     if profile not in ("hardened", "vulnerable"):
@@ -424,12 +509,21 @@ def parse_scenario(data: dict[str, Any], source: str = "<scenario>", base_dir: P
         header=r.get(auth_t, "header", "auth.header", str, "Authorization"),
         scheme=r.get(auth_t, "scheme", "auth.scheme", str, "Bearer"),
     )
+    if not _HEADER_NAME.fullmatch(auth.header):  # else every request fails inside the HTTP client
+        raise r.fail("auth.header", f"expected an HTTP header name like Authorization or X-Api-Key, "
+                                    f"got {_show(auth.header)}")
+    if not re.fullmatch(r"[!-~]*", auth.scheme):
+        raise r.fail("auth.scheme", f"expected a word like Bearer or Token (or \"\" for the bare token), "
+                                    f"got {_show(auth.scheme)}")
 
     endpoints = _parse_endpoints(r, data)
     accounts = _parse_accounts(r, data, base_dir)
     webhook = r.table(data, "webhook", "webhook")
     r.unknown(webhook, {"secret_env"}, "webhook")
     secret_env = r.get(webhook, "secret_env", "webhook.secret_env", str, "HARNESS_WEBHOOK_SECRET")
+    if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", secret_env):
+        raise r.fail("webhook.secret_env", f"expected an environment variable name like HARNESS_WEBHOOK_SECRET, "
+                                           f"got {_show(secret_env)}")
 
     load = _parse_load(r, data)
     journeys, journey_settings = _parse_journeys(r, data, endpoints)
@@ -441,15 +535,22 @@ def parse_scenario(data: dict[str, Any], source: str = "<scenario>", base_dir: P
 
     limits = _parse_limits(r, data, endpoints)
     attacks, attacks_start = _parse_attacks(r, data, endpoints)
+    probes = _parse_probes(r, data, limits)
+    wallet = _parse_wallet(r, data, endpoints)
+    guardrails = _parse_guardrails(r, data)
+    _check_caps(r, guardrails, load, attacks)
+    load_routes = {ep for required, optional in JOURNEYS.values() for ep in (*required, *optional)}
+    load_routes |= {ep for needed, _ in ATTACKS.values() for ep in needed} | set(probes.routes)
+    _check_placeholders(r, endpoints, load_routes | ({wallet.route} if wallet else set()))
     return Scenario(
         limits=limits,
         block=_parse_block(r, data),
         attacks=attacks,
         attacks_start_after_s=attacks_start,
-        probes=_parse_probes(r, data, limits),
-        wallet=_parse_wallet(r, data, endpoints),
+        probes=probes,
+        wallet=wallet,
         breaker=_parse_breaker(r, data),
-        guardrails=_parse_guardrails(r, data),
+        guardrails=guardrails,
         http=_parse_http(r, data),
         spend=_parse_spend(r, data),
         name=name,
@@ -469,6 +570,151 @@ def parse_scenario(data: dict[str, Any], source: str = "<scenario>", base_dir: P
     )
 
 
+def _check_values(r: _Reader, data: dict[str, Any]) -> None:
+    """Every value of the file, once, up front: at most MAX_DEPTH levels deep, 64-bit integers, no
+    dates or times. After this nothing recurses without bound, formats a 10,000-digit number, or meets
+    a value that JSON (the plan sent to workers, a request body) cannot carry."""
+    stack: list[tuple[Any, str, int]] = [(data, "", 0)]
+    while stack:
+        value, where, depth = stack.pop()
+        if isinstance(value, (dict, list)):
+            if depth > MAX_DEPTH:
+                raise r.fail(where, f"nested more than {MAX_DEPTH} levels deep (tables and lists inside each "
+                                    "other): flatten it")
+            if isinstance(value, dict):
+                stack.extend((item, f"{where}.{key}" if where else str(key), depth + 1) for key, item in value.items())
+            else:
+                stack.extend((item, f"{where}[{i}]", depth + 1) for i, item in enumerate(value))
+        elif isinstance(value, int) and not isinstance(value, bool) and not _INT64[0] <= value <= _INT64[1]:
+            raise r.fail(where, f"{_show(value)} is out of range (TOML integers are 64-bit: at most {_INT64[1]})")
+        elif isinstance(value, (datetime, date, time)):
+            raise r.fail(where, f"no field takes a date or time, got {value}: write it as a string in quotes")
+
+
+def _check_body(r: _Reader, body: Any, where: str) -> None:
+    """A body template is sent as JSON: a table, a list or a string, with finite numbers."""
+    if not isinstance(body, (dict, list, str)):
+        raise r.fail(where, f"expected a table, a list or a string (the JSON body template, e.g. "
+                            f'{{ email = "{{email}}" }}), got {_show(body)}')
+    stack: list[tuple[Any, str]] = [(body, where)]
+    while stack:
+        value, at = stack.pop()
+        if isinstance(value, float) and not math.isfinite(value):
+            raise r.fail(at, f"{value!r} is not a JSON number: write a finite number")
+        if isinstance(value, dict):
+            stack.extend((item, f"{at}.{key}") for key, item in value.items())
+        elif isinstance(value, list):
+            stack.extend((item, f"{at}[{i}]") for i, item in enumerate(value))
+
+
+def _placeholders(template: Any) -> list[str]:
+    """The {names} a template's strings hold (not its keys: `render` fills values only), in order."""
+    found: list[str] = []
+    stack = [template]
+    while stack:
+        value = stack.pop(0)
+        if isinstance(value, str):
+            found.extend(n for n in _PLACEHOLDER.findall(value) if n not in found)
+        elif isinstance(value, dict):
+            stack.extend(value.values())
+        elif isinstance(value, list):
+            stack.extend(value)
+    return found
+
+
+def _check_placeholders(r: _Reader, endpoints: dict[str, Endpoint], load_routes: set[str]) -> None:
+    """Every placeholder must be one the harness fills, or it is sent empty and the run measures the
+    wrong request. Routes load traffic calls get PLACEHOLDERS; routes only `harness audit` calls may
+    also take AUDIT_PLACEHOLDERS and object ids ({id}, {NAME_id})."""
+    for name, ep in endpoints.items():
+        audit_only = name not in load_routes
+        for part, template in (("path", ep.path), ("body", ep.body)):
+            for found in _placeholders(template):
+                if found in PLACEHOLDERS or (audit_only and (found in AUDIT_PLACEHOLDERS
+                                                             or _ID_PLACEHOLDER.fullmatch(found))):
+                    continue
+                known = sorted(PLACEHOLDERS) + ([*sorted(AUDIT_PLACEHOLDERS), "NAME_id"] if audit_only else [])
+                hint = "" if audit_only else (f"; {name} is called by load traffic, which fills no other "
+                                              "(the audit's {id} and {NAME_id} go on routes only the audit calls)")
+                raise r.fail(f"endpoints.{name}.{part}",
+                             f"unknown placeholder {{{found}}} (known: {', '.join(known)}){hint}")
+
+
+def check_load_caps(guardrails: Guardrails, users: float | None, spawn_rate: float | None,
+                    arrival_rate: float | None, *,
+                    fields: tuple[str, str, str] = ("--users", "--spawn-rate", "--arrival-rate")) -> str | None:
+    """`field: why` when a load is over the caps of `[guardrails]`, else None; `None` values are not checked.
+
+    An absurd value (users = 1e9) grows the master without bound or never finishes spawning; who
+    really needs more raises the cap in the scenario, on purpose."""
+    checks = ((users, guardrails.max_users, "max_users", "users"),
+              (spawn_rate, guardrails.max_spawn_rate, "max_spawn_rate", "users started per second"),
+              (arrival_rate, guardrails.max_arrival_rate, "max_arrival_rate", "arrivals per second"))
+    for field_name, (value, cap, name, unit) in zip(fields, checks):
+        if value is not None and value > cap:
+            return (f"{field_name}: {_number(value)} {unit} is over the guardrail {name} ({_number(cap)}); "
+                    f"raise [guardrails] {name} if you really mean it")
+    return None
+
+
+def _check_caps(r: _Reader, caps: Guardrails, load: Load, attacks: dict[str, Attack]) -> None:
+    checks = [("load", load.users, load.spawn_rate, load.arrival_rate)]
+    checks += [(f"load.stages[{i}]", st.users, st.spawn_rate, st.arrival_rate) for i, st in enumerate(load.stages)]
+    checks += [(f"attacks.{a.name}", a.users, None, None) for a in attacks.values()]
+    for where, users, spawn_rate, arrival_rate in checks:
+        fields = (f"{where}.users", f"{where}.spawn_rate", f"{where}.arrival_rate")
+        reason = check_load_caps(caps, users, spawn_rate, arrival_rate, fields=fields)
+        if reason:
+            raise ScenarioError(f"{r.source}: {reason}")
+
+
+def redacted_raw(raw: dict[str, Any], secrets: Iterable[str] = ()) -> dict[str, Any]:
+    """A copy of a scenario's parsed data fit for a run folder: the password fields (inline accounts,
+    attacks), the password in target.host's user-info, and every occurrence of `secrets` (the passwords
+    and webhook secret the run was handed) anywhere else, replaced by "[redacted]"."""
+    data = copy.deepcopy(raw)
+    accounts, attacks, target = (data.get(k) for k in ("accounts", "attacks", "target"))
+    inline = accounts.get("inline", []) if isinstance(accounts, dict) else []
+    tables = [a for a in inline if isinstance(a, dict)] if isinstance(inline, list) else []
+    tables += [a for a in attacks.values() if isinstance(a, dict)] if isinstance(attacks, dict) else []
+    for table in tables:
+        if "password" in table:
+            table["password"] = REDACTED
+    if isinstance(target, dict) and isinstance(target.get("host"), str):
+        target["host"] = _redact_userinfo(target["host"])
+    values = sorted({s for s in secrets if isinstance(s, str) and s}, key=len, reverse=True)
+    return _replace_secrets(data, values) if values else data
+
+
+def redacted_copy(raw: dict[str, Any], secrets: Iterable[str] = (), name: str = "scenario.toml") -> str:
+    """The text of a run folder's `scenario.toml`: TOML written from the parsed data by `redacted_raw`,
+    never a search and replace in the file's text (that misses a password written with an escape)."""
+    return (f"# Written by launch-harness from the parsed scenario {name!r}, passwords and secrets redacted;\n"
+            "# the original's comments and layout are not kept.\n\n" + tomli_w.dumps(redacted_raw(raw, secrets)))
+
+
+def _redact_userinfo(url: str) -> str:
+    """`http://user:pass@host` -> `http://user:[redacted]@host`."""
+    scheme, sep, rest = url.partition("://")
+    end = min((i for i in (rest.find(c) for c in "/?#") if i >= 0), default=len(rest))
+    userinfo, at, host = rest[:end].rpartition("@")
+    if not sep or not at or ":" not in userinfo:
+        return url
+    return f"{scheme}://{userinfo.split(':', 1)[0]}:{REDACTED}@{host}{rest[end:]}"
+
+
+def _replace_secrets(value: Any, secrets: list[str]) -> Any:
+    if isinstance(value, str):
+        for secret in secrets:
+            value = value.replace(secret, REDACTED)
+        return value
+    if isinstance(value, dict):
+        return {_replace_secrets(k, secrets): _replace_secrets(v, secrets) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_replace_secrets(v, secrets) for v in value]
+    return value
+
+
 def _parse_endpoints(r: _Reader, data: dict[str, Any]) -> dict[str, Endpoint]:
     table = r.table(data, "endpoints", "endpoints")
     if not table:
@@ -485,18 +731,24 @@ def _parse_endpoints(r: _Reader, data: dict[str, Any]) -> dict[str, Endpoint]:
             raise r.fail(f"{where}.method", f"expected one of {', '.join(METHODS)}, got {method!r}")
         path = r.get(spec, "path", f"{where}.path", str, None)
         if not path or not path.startswith("/"):
-            raise r.fail(f"{where}.path", f"expected a path starting with '/', got {path!r}")
+            raise r.fail(f"{where}.path", f"expected a path starting with '/', got {_show(path)}")
+        if not re.fullmatch(r"/[!-~]*", path):  # a space or line break would corrupt the request line
+            raise r.fail(f"{where}.path", f"expected printable ASCII without spaces (percent-encode the rest, "
+                                          f"e.g. %20), got {_show(path)}")
         stream = r.get(spec, "stream", f"{where}.stream", str, "none")
         if stream not in STREAM_FORMATS:
             raise r.fail(f"{where}.stream", f"expected one of {', '.join(STREAM_FORMATS)}, got {stream!r}")
         target = spec.get("latency_target_ms")
         if target is not None:
             target = r.number(spec, "latency_target_ms", f"{where}.latency_target_ms", 0.0, minimum=1.0)
+        body = spec.get("body")
+        if body is not None:
+            _check_body(r, body, f"{where}.body")
         endpoints[name] = Endpoint(
             name=name,
             method=method,
             path=path,
-            body=spec.get("body"),
+            body=body,
             auth=r.get(spec, "auth", f"{where}.auth", bool, True),
             stream=stream,
             latency_target_ms=target,
@@ -528,6 +780,9 @@ def _parse_accounts(r: _Reader, data: dict[str, Any], base_dir: Path | None) -> 
         for i, acc in enumerate(inline):
             if not (isinstance(acc, dict) and isinstance(acc.get("email"), str) and isinstance(acc.get("password"), str)):
                 raise r.fail(f"accounts.inline[{i}]", "expected a table with string email and password")
+            r.unknown(acc, {"email", "password", "role", "tenant"}, f"accounts.inline[{i}]")
+            for key in ("role", "tenant"):
+                r.get(acc, key, f"accounts.inline[{i}].{key}", str, "")
     return Accounts(source=source, file=file, inline=tuple(inline), roles=tuple(roles))
 
 
@@ -590,7 +845,7 @@ def _parse_journeys(
         if not isinstance(spec, dict):
             raise r.fail(where, "expected a weight or a table with weight and settings")
         r.unknown(spec, {"weight", "think_time", "chat_turns", "reset_probability", "messages"}, where)
-        weight = r.number(spec, "weight", f"{where}.weight", 1.0)
+        weight = r.number(spec, "weight", f"{where}.weight", 1.0, maximum=1e6)  # relative; Locust's are whole
         if weight == 0:
             continue
         required, _ = JOURNEYS[name]
@@ -601,9 +856,11 @@ def _parse_journeys(
         for key in ("think_time", "chat_turns"):
             if key in spec:
                 v = spec[key]
-                if not (isinstance(v, list) and len(v) == 2 and all(isinstance(x, (int, float)) and x >= 0 for x in v)
+                if not (isinstance(v, list) and len(v) == 2 and all(
+                        isinstance(x, (int, float)) and not isinstance(x, bool) and 0 <= x < 1e6 for x in v)
                         and v[0] <= v[1]):
-                    raise r.fail(f"{where}.{key}", f"expected [min, max] non-negative numbers, got {v!r}")
+                    raise r.fail(f"{where}.{key}",
+                                 f"expected [min, max] non-negative numbers below 1000000, got {_show(v)}")
                 s[key] = [float(v[0]), float(v[1])]
         if "reset_probability" in spec:
             p = r.number(spec, "reset_probability", f"{where}.reset_probability", 0.0)
@@ -678,6 +935,7 @@ def _parse_attacks(
         for ep in ATTACKS[name][0]:
             if ep not in endpoints:
                 raise r.fail(f"endpoints.{ep}", f"required by attack {name!r}: add [endpoints.{ep}] to the API map")
+        r.get(spec, "password", f"{where}.password", str, "")
         settings = {k: v for k, v in spec.items() if k not in ("users", "rate", "enabled")}
         attacks[name] = Attack(
             name=name,
@@ -791,7 +1049,8 @@ def _parse_breaker(r: _Reader, data: dict[str, Any]) -> Breaker:
 
 def _parse_guardrails(r: _Reader, data: dict[str, Any]) -> Guardrails:
     t = r.table(data, "guardrails", "guardrails")
-    r.unknown(t, {"allowed_hosts", "max_duration", "max_requests", "max_rps", "max_spend_usd"}, "guardrails")
+    r.unknown(t, {"allowed_hosts", "max_users", "max_spawn_rate", "max_arrival_rate", "max_duration", "max_requests",
+                  "max_rps", "max_spend_usd"}, "guardrails")
     hosts = r.get(t, "allowed_hosts", "guardrails.allowed_hosts", list, [])
     for i, host in enumerate(hosts):
         if not isinstance(host, str) or not re.fullmatch(r"[A-Za-z0-9.:-]+", host):
@@ -799,6 +1058,11 @@ def _parse_guardrails(r: _Reader, data: dict[str, Any]) -> Guardrails:
                                                             f"got {host!r}")
     return Guardrails(
         allowed_hosts=tuple(h.lower() for h in hosts),
+        max_users=r.whole(t, "max_users", "guardrails.max_users", Guardrails.max_users, minimum=1),
+        max_spawn_rate=r.number(t, "max_spawn_rate", "guardrails.max_spawn_rate", Guardrails.max_spawn_rate,
+                                minimum=0.001),
+        max_arrival_rate=r.number(t, "max_arrival_rate", "guardrails.max_arrival_rate", Guardrails.max_arrival_rate,
+                                  minimum=0.001),
         max_duration_s=r.duration(t.get("max_duration", "4h"), "guardrails.max_duration"),
         max_requests=r.whole(t, "max_requests", "guardrails.max_requests", 0, minimum=1) if "max_requests" in t else None,
         max_rps=r.number(t, "max_rps", "guardrails.max_rps", 0, minimum=0.001) if "max_rps" in t else None,
@@ -819,7 +1083,7 @@ def _parse_http(r: _Reader, data: dict[str, Any]) -> HttpSettings:
     m = _SIZE.match(size) if isinstance(size, str) else None
     if isinstance(size, int) and not isinstance(size, bool):
         max_bytes = size
-    elif m:
+    elif m and math.isfinite(float(m.group(1))):
         max_bytes = int(float(m.group(1)) * _SIZE_UNITS[m.group(2) or "B"])
     else:
         raise r.fail("http.max_body_bytes", f'expected a size like 16777216 or "16 MiB", got {size!r}')

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from tests.helpers import REPO, run_harness
 
 
@@ -67,3 +69,95 @@ def test_a_bad_arrival_rate_is_a_usage_error(tmp_path: Path) -> None:
     assert result.returncode == 2
     assert "--arrival-rate: expected a number > 0, got '0'" in result.stderr and "Traceback" not in result.stderr
     assert not (tmp_path / "out").exists()
+
+
+def test_help_is_whole_and_has_the_exit_codes() -> None:
+    """Bug: the description was the docstring's first line, cut mid-sentence."""
+    result = run_harness("--help", timeout=60)
+    assert result.returncode == 0
+    assert "distributed load and abuse tests for AI chatbot APIs,\non real Locust." in result.stdout
+    assert "--help` tells more about each command." in result.stdout
+    lines = result.stdout.splitlines()
+    table = lines[lines.index("exit codes:"):]
+    assert [line.split()[0] for line in table[1:] if line[:3].strip().isdigit()] == ["0", "1", "2", "3"]
+    assert "a threshold failed" in table[2] and "bad usage or scenario" in table[3] and "run aborted" in table[4]
+
+
+def validate_in_process(path: Path) -> tuple[int, str, str]:
+    import contextlib
+    import io
+
+    from harness.cli import main
+
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        code = main(["validate", str(path)])
+    return code, out.getvalue(), err.getvalue()
+
+
+SMOKE = (REPO / "scenarios" / "smoke.toml").read_text()
+RUN_WOULD_REFUSE = [  # (change to smoke.toml, the line validate must print): each passed validate before
+    (lambda t: t.replace('source = "demo"', 'source = "file"\nfile = "accounts.csv"'),
+     "{dir}/accounts.csv: accounts file not found (accounts.file is relative to the scenario's folder): create it or "
+     "fix the path"),
+    (lambda t: t.replace('source = "demo"', 'source = "inline"\ninline = [{email = "c@x.example", password = "pw", '
+                                            'role = "coach"}]'),
+     "{path}: accounts.roles: no account has one of the roles ['client'] (the accounts have: coach); add one, or "
+     "change accounts.roles"),
+    (lambda t: t.replace('model = "gpt-4o-mini"', 'model = "gpt-9"'),
+     "{path}: spend.model: unknown model 'gpt-9' in the price table dated 2026-11-01 (known: claude-3-5-haiku, "),
+    (lambda t: t + '\n[spend.prices."gpt-4o-mini"]\noutput = -1\n',
+     "{path}: spend.prices.gpt-4o-mini.output: expected a non-negative number, got -1"),
+    (lambda t: t + "\n[target.latency]\nlgin = 5\n",
+     "{path}: target.latency.lgin: unknown route; expected one of health, login, "),
+    (lambda t: t.replace("[target]\n", "[target]\nprocesses = 100\n"),
+     "{path}: target.processes: expected at most 64, got 100"),
+    (lambda t: t.replace("[target]\n", "[target]\ntenants = 100000\n"),
+     "{path}: target.tenants: expected at most 1000, got 100000"),
+    (lambda t: t.replace('host = ""', 'host = "https://staging.example.com"') + "\n[attacks.brute_force]\nusers = 1\n",
+     "{path}: guardrails.allowed_hosts: attacks only go to loopback or to hosts listed there; staging.example.com is "
+     "not (add \"staging.example.com\" to [guardrails] allowed_hosts only if you own it)"),
+]
+
+
+@pytest.mark.parametrize("change, expected", RUN_WOULD_REFUSE)
+def test_validate_catches_what_run_would_refuse(tmp_path: Path, change, expected) -> None:
+    path = tmp_path / "s.toml"
+    path.write_text(change(SMOKE))
+    code, out, err = validate_in_process(path)
+    assert code == 2 and out == ""
+    assert err.startswith("harness: " + expected.format(path=path, dir=tmp_path)), err
+    assert err.count("\n") == 1 and err.endswith("\n")
+
+
+def test_unknown_model_hint_names_the_spend_tables(tmp_path: Path) -> None:
+    path = tmp_path / "s.toml"
+    path.write_text(SMOKE.replace('model = "gpt-4o-mini"', 'model = "gpt-9"'))
+    err = validate_in_process(path)[2]
+    assert err.endswith('; set [spend] model to one of them, or add [spend.prices."gpt-9"] with input, cached_input '
+                        "and output (USD per million tokens)\n")
+
+
+def test_validate_as_a_command_end_to_end(tmp_path: Path) -> None:
+    ramp = tmp_path / "ramp.toml"
+    ramp.write_text(SMOKE.replace("users = 12\n", "users = 200\n").replace("spawn_rate = 6", "spawn_rate = 1")
+                    .replace('duration = "45s"', 'duration = "15s"'))
+    result = run_harness("validate", str(ramp), timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert result.stderr == (f"harness: warning: {ramp}: load: ramping to 200 users at 1/s takes 200 s, longer than "
+                             "the 15 s run: about 15 users will have started when it ends\n")
+    assert result.stdout.startswith(f"{ramp}: ok: scenario 'smoke'")
+    bogus = tmp_path / "bogus.toml"
+    bogus.write_text(SMOKE.replace("/api/conversations/{conversation_id}", "/api/conversations/{bogus_id}"))
+    nan = tmp_path / "nan.toml"
+    nan.write_text(SMOKE.replace("users = 12\n", "users = 12\narrival_rate = nan\n"))
+    utf16 = tmp_path / "utf16.toml"
+    utf16.write_bytes(SMOKE.encode("utf-16"))
+    for path, expected in [
+        (bogus, f"harness: {bogus}: endpoints.conversation.path: unknown placeholder {{bogus_id}} (known: "),
+        (nan, f"harness: {nan}: load.arrival_rate: expected a finite number >= 0.001, got nan\n"),
+        (utf16, f"harness: {utf16}: not UTF-8 text: save it as UTF-8\n"),
+    ]:
+        result = run_harness("validate", str(path), timeout=60)
+        assert result.returncode == 2 and result.stderr.startswith(expected), result.stderr
+        assert result.stderr.count("\n") == 1 and "Traceback" not in result.stderr

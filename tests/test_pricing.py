@@ -36,6 +36,8 @@ def test_unknown_model_names_known_models() -> None:
     message = str(err.value)
     assert "'gpt-99'" in message and "2026-11-01" in message
     assert "gpt-4o-mini" in message and "claude-3-5-haiku" in message
+    assert message.endswith('; set [spend] model to one of them, or add [spend.prices."gpt-99"] with input, '
+                            "cached_input and output (USD per million tokens)")  # the scenario's tables
     assert "\n" not in message
     assert "gpt-99" not in table
 
@@ -58,13 +60,13 @@ def test_override_adds_a_new_model_with_cached_defaulting_to_input() -> None:
 @pytest.mark.parametrize(
     ("overrides", "message"),
     [
-        ({"gpt-4o": {"output": "x"}}, "prices.gpt-4o.output: expected a non-negative number, got 'x'"),
-        ({"gpt-4o": {"input": -1}}, "prices.gpt-4o.input: expected a non-negative number, got -1"),
-        ({"gpt-4o": {"cached_input": True}}, "prices.gpt-4o.cached_input: expected a non-negative number, got True"),
-        ({"gpt-4o": {"outptu": 1}}, "prices.gpt-4o.outptu: unknown field (expected one of: input, cached_input, output)"),
-        ({"gpt-4o": 5}, "prices.gpt-4o: expected a table with input, cached_input, output, got 5"),
-        ({"new-model": {"input": 1}}, "prices.new-model.output: missing"),
-        ([1, 2], "prices: expected a table of models"),
+        ({"gpt-4o": {"output": "x"}}, "spend.prices.gpt-4o.output: expected a non-negative number, got 'x'"),
+        ({"gpt-4o": {"input": -1}}, "spend.prices.gpt-4o.input: expected a non-negative number, got -1"),
+        ({"gpt-4o": {"cached_input": True}}, "spend.prices.gpt-4o.cached_input: expected a non-negative number, got True"),
+        ({"gpt-4o": {"outptu": 1}}, "spend.prices.gpt-4o.outptu: unknown field (expected one of: input, cached_input, output)"),
+        ({"gpt-4o": 5}, "spend.prices.gpt-4o: expected a table with input, cached_input, output, got 5"),
+        ({"new-model": {"input": 1}}, "spend.prices.new-model.output: missing"),
+        ([1, 2], "spend.prices: expected a table of models"),
     ],
 )
 def test_bad_overrides_fail_in_one_line_naming_the_field(overrides: object, message: str) -> None:

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import copy
+from pathlib import Path
 from typing import Any
 
 import pytest
 
-from harness.scenario import Breaker, ScenarioError, load_scenario, parse_duration, parse_scenario
+from harness.scenario import SPEND_NUMBERS, Breaker, ScenarioError, load_scenario, parse_duration, parse_scenario
 from tests.helpers import REPO
 
 SCENARIOS = REPO / "scenarios"
@@ -263,9 +264,9 @@ BAD = [
                  "x.toml: endpoints.chat: required by journey 'client': add [endpoints.chat] to the API map",
                  id="journey-requires-missing-endpoint"),
     pytest.param(with_change(("journeys", "client", "think_time"), [3, 1]),
-                 "x.toml: journeys.client.think_time: expected [min, max] non-negative numbers, got [3, 1]", id="bad-think-time"),
+                 "x.toml: journeys.client.think_time: expected [min, max] non-negative numbers below 1000000, got [3, 1]", id="bad-think-time"),
     pytest.param(with_change(("journeys", "client", "think_time"), 2),
-                 "x.toml: journeys.client.think_time: expected [min, max] non-negative numbers, got 2", id="think-time-scalar"),
+                 "x.toml: journeys.client.think_time: expected [min, max] non-negative numbers below 1000000, got 2", id="think-time-scalar"),
     pytest.param(with_change(("journeys", "client", "reset_probability"), 1.5),
                  "x.toml: journeys.client.reset_probability: expected a probability between 0 and 1, got 1.5",
                  id="reset-probability-over-1"),
@@ -417,3 +418,335 @@ def test_http_limits_defaults_and_settings():
 ])
 def test_bad_http_limits_name_the_field(http, expected):
     assert error_of(minimal(http=http)) == expected
+
+
+# ---- files that are not UTF-8 TOML, nesting, and numbers that are not numbers ----
+
+def test_a_byte_order_mark_is_accepted(tmp_path):
+    path = tmp_path / "bom.toml"
+    path.write_bytes(b"\xef\xbb\xbf" + (SCENARIOS / "smoke.toml").read_bytes())
+    assert load_scenario(path).endpoints == load_scenario(SCENARIOS / "smoke.toml").endpoints
+
+
+@pytest.mark.parametrize("encode", [
+    lambda text: text.encode("utf-16"),  # with its byte-order mark
+    lambda text: text.encode("utf-16-le"),  # without: NUL bytes between ASCII characters
+    lambda text: text.encode("latin-1"),
+    lambda text: bytes(range(256)) * 4,  # binary
+], ids=["utf-16", "utf-16-le", "latin-1", "binary"])
+def test_a_file_that_is_not_utf8_is_one_line_naming_the_fix(tmp_path, encode):
+    path = tmp_path / "s.toml"
+    path.write_bytes(encode((SCENARIOS / "smoke.toml").read_text() + '# caf\u00e9\n'))
+    with pytest.raises(ScenarioError) as info:
+        load_scenario(path)
+    assert str(info.value) == f"{path}: not UTF-8 text: save it as UTF-8"
+
+
+def test_very_deep_nesting_is_refused_not_a_recursion_error(tmp_path):
+    path = tmp_path / "deep.toml"
+    path.write_text("x = " + "[" * 5000 + "]" * 5000 + "\n")
+    with pytest.raises(ScenarioError) as info:
+        load_scenario(path)
+    assert str(info.value) == f"{path}: not valid TOML: nested too deeply (keep tables and lists within 32 levels)"
+    body: object = "{email}"
+    for _ in range(40):  # parses as TOML, but deeper than any request body needs
+        body = {"a": body}
+    message = error_of(with_change(("endpoints", "login", "body"), body))
+    assert message.startswith("x.toml: endpoints.login.body.a.a.") and message.endswith(
+        ": nested more than 32 levels deep (tables and lists inside each other): flatten it")
+
+
+def test_integers_beyond_64_bits_are_refused_in_one_short_line(tmp_path):
+    path = tmp_path / "huge.toml"
+    path.write_text((SCENARIOS / "smoke.toml").read_text().replace("users = 12", "users = 0x" + "f" * 5000))
+    with pytest.raises(ScenarioError) as info:
+        load_scenario(path)
+    assert str(info.value) == (f"{path}: load.users: an integer of 20000 bits is out of range "
+                               "(TOML integers are 64-bit: at most 9223372036854775807)")
+    path.write_text((SCENARIOS / "smoke.toml").read_text().replace("users = 12", "users = 1" + "0" * 5000))
+    with pytest.raises(ScenarioError) as info:
+        load_scenario(path)
+    assert str(info.value) == f"{path}: not valid TOML: an integer too long to read (TOML integers are 64-bit)"
+
+
+NAN = float("nan")
+INF = float("inf")
+ABUSE = {  # the tables that make every numeric field reachable
+    "limits": [{"route": "login", "key": "ip", "quota": 5, "window": "10s"}],
+    "probes": {"routes": ["login"]},
+    "attacks": {"chat_flood": {"users": 1}},
+    "wallet": {},
+}
+NUMERIC_FIELDS = [  # (section changes, the field the error must name): every number and duration
+    ({"load": {"duration": NAN}}, "load.duration"),
+    ({"load": {"users": 4, "spawn_rate": NAN}}, "load.spawn_rate"),
+    ({"load": {"arrival_rate": NAN}}, "load.arrival_rate"),
+    ({"load": {"arrival_rate": 2, "max_lateness": NAN}}, "load.max_lateness"),
+    ({"load": {"users": 4, "stages": [{"duration": NAN, "users": 2}]}}, "load.stages[0].duration"),
+    ({"load": {"stages": [{"duration": "9s", "users": 2, "spawn_rate": NAN}]}}, "load.stages[0].spawn_rate"),
+    ({"load": {"stages": [{"duration": "9s", "arrival_rate": NAN}]}}, "load.stages[0].arrival_rate"),
+    ({"load": {"users": NAN}}, "load.users"),
+    ({"journeys": {"client": {"weight": NAN}}}, "journeys.client.weight"),
+    ({"journeys": {"client": NAN}}, "journeys.client.weight"),
+    ({"journeys": {"client": {"reset_probability": NAN}}}, "journeys.client.reset_probability"),
+    ({"journeys": {"client": {"think_time": [0, NAN]}}}, "journeys.client.think_time"),
+    ({"journeys": {"client": {"chat_turns": [1, NAN]}}}, "journeys.client.chat_turns"),
+    ({"targets": {"p95_ms": NAN}}, "targets.p95_ms"),
+    ({"endpoints": {**minimal()["endpoints"], "me": {"path": "/me", "latency_target_ms": NAN}}},
+     "endpoints.me.latency_target_ms"),
+    ({"endpoints": {**minimal()["endpoints"], "me": {"path": "/me", "method": "POST", "body": {"t": [NAN]}}}},
+     "endpoints.me.body.t[0]"),
+    ({**ABUSE, "attacks": {"chat_flood": {"rate": NAN}}}, "attacks.chat_flood.rate"),
+    ({**ABUSE, "attacks": {"start_after": NAN}}, "attacks.start_after"),
+    ({**ABUSE, "probes": {"start_after": NAN}}, "probes.start_after"),
+    ({**ABUSE, "wallet": {"start_after": NAN}}, "wallet.start_after"),
+    ({**ABUSE, "limits": [{"route": "login", "quota": 5, "window": NAN}]}, "limits[0].window"),
+    ({"abort": {"error_rate": NAN}}, "abort.error_rate"),
+    ({"abort": {"window": NAN}}, "abort.window"),
+    ({"guardrails": {"max_duration": NAN}}, "guardrails.max_duration"),
+    ({"guardrails": {"max_rps": NAN}}, "guardrails.max_rps"),
+    ({"guardrails": {"max_spend_usd": NAN}}, "guardrails.max_spend_usd"),
+    ({"guardrails": {"max_spawn_rate": NAN}}, "guardrails.max_spawn_rate"),
+    ({"guardrails": {"max_arrival_rate": NAN}}, "guardrails.max_arrival_rate"),
+    ({"http": {"timeout": NAN}}, "http.timeout"),
+    ({"http": {"connect_timeout": NAN}}, "http.connect_timeout"),
+    ({"http": {"max_body_bytes": NAN}}, "http.max_body_bytes"),
+    *[({"spend": {key: NAN}}, f"spend.{key}") for key in SPEND_NUMBERS],
+    ({"thresholds": [{"expr": "p95(login) < 1s", "grace": NAN}]}, "thresholds[0].grace"),
+    ({"target": {"latency": {"login": NAN}}}, "target.latency.login"),
+    ({"target": {"latency": {"chat": {"dist": "uniform", "low_ms": 1, "high_ms": NAN}}}}, "target.latency.chat"),
+    ({"target": {"model": {"ttft": {"dist": "lognormal", "median_ms": NAN, "sigma": 0.2}}}}, "target.model.ttft"),
+    ({"target": {"model": {"token_delay": {"dist": "choice", "values_ms": [1, 2], "weights": [1, NAN]}}}},
+     "target.model.token_delay.weights"),
+]
+
+
+@pytest.mark.parametrize("value", [NAN, INF, -INF], ids=["nan", "inf", "-inf"])
+@pytest.mark.parametrize("changes, field_name", NUMERIC_FIELDS, ids=[f for _, f in NUMERIC_FIELDS])
+def test_nan_and_inf_are_refused_in_every_numeric_field(changes, field_name, value):
+    """nan passes every `< minimum` check and inf never ends: `arrival_rate = nan` crashed the master."""
+    import json
+
+    data = minimal(**json.loads(json.dumps(changes).replace("NaN", json.dumps(value))))
+    message = error_of(data)
+    assert message.startswith(f"x.toml: {field_name}"), message
+    assert "nan" in message.lower() or "inf" in message.lower() or "expected" in message
+
+
+def test_parse_duration_refuses_nan_and_inf_from_the_command_line():
+    for value in (NAN, INF, "9" * 400 + "s"):
+        with pytest.raises(ScenarioError, match=r"^--duration: expected a finite duration"):
+            parse_duration(value, "--duration")
+
+
+@pytest.mark.parametrize("body", [5, 2.5, True])
+def test_a_body_is_a_table_a_list_or_a_string(body):
+    assert error_of(with_change(("endpoints", "login", "body"), body)) == (
+        'x.toml: endpoints.login.body: expected a table, a list or a string (the JSON body template, '
+        f'e.g. {{ email = "{{email}}" }}), got {body!r}')
+    for fine in ({"email": "{email}"}, ["{messages}"], "{messages}"):
+        assert parse_scenario(with_change(("endpoints", "login", "body"), fine)).endpoints["login"].body == fine
+
+
+def test_a_date_is_no_value_of_any_field(tmp_path):
+    path = tmp_path / "s.toml"
+    path.write_text((SCENARIOS / "smoke.toml").read_text().replace('[scenario]\n', '[scenario]\nwhen = 2026-01-11\n'))
+    with pytest.raises(ScenarioError) as info:
+        load_scenario(path)
+    assert str(info.value) == (f"{path}: scenario.when: no field takes a date or time, got 2026-01-11: "
+                               "write it as a string in quotes")
+
+
+def test_a_line_break_in_a_key_or_value_stays_escaped_in_the_one_line_error():
+    message = error_of(with_change(("load", "ramp\nup"), 1))
+    assert message.startswith("x.toml: load.ramp\\nup: unknown field")
+    assert "\n" not in error_of(with_change(("endpoints", "login", "path"), "/a\u2028b"))
+
+
+@pytest.mark.parametrize("section, value, expected", [
+    ("header", "X Api Key", "x.toml: auth.header: expected an HTTP header name like Authorization or X-Api-Key, "
+                            "got 'X Api Key'"),
+    ("scheme", "Bearer\r\nX-Evil: 1", "x.toml: auth.scheme: expected a word like Bearer or Token"),
+])
+def test_auth_header_and_scheme_must_be_sendable(section, value, expected):
+    assert error_of(minimal(auth={section: value})).startswith(expected)
+
+
+def test_paths_and_secret_env_must_be_sendable():
+    assert error_of(with_change(("endpoints", "login", "path"), "/api/log in")).startswith(
+        "x.toml: endpoints.login.path: expected printable ASCII without spaces (percent-encode the rest")
+    assert error_of(minimal(webhook={"secret_env": "MY SECRET"})) == (
+        "x.toml: webhook.secret_env: expected an environment variable name like HARNESS_WEBHOOK_SECRET, "
+        "got 'MY SECRET'")
+
+
+# ---- placeholders ----
+
+def test_a_mistyped_placeholder_is_refused_naming_the_known_ones():
+    """Bug: {bogus_id} was filled with "", so the single-item route called the list route and the run passed."""
+    data = minimal()
+    data["endpoints"]["conversation"] = {"path": "/api/conversations/{bogus_id}"}
+    assert error_of(data) == (
+        "x.toml: endpoints.conversation.path: unknown placeholder {bogus_id} (known: conversation_id, email, "
+        "lead_email, message, messages, name, password, tenant); conversation is called by load traffic, which "
+        "fills no other (the audit's {id} and {NAME_id} go on routes only the audit calls)")
+    body = with_change(("endpoints", "chat", "body"), {"messages": "{messages}", "model": ["{modle}"]})
+    assert error_of(body).startswith("x.toml: endpoints.chat.body: unknown placeholder {modle} (known: ")
+
+
+def test_routes_only_the_audit_calls_may_take_object_ids():
+    data = minimal()
+    data["endpoints"]["invoice"] = {"path": "/api/invoices/{invoice_id}", "method": "POST",
+                                    "body": {"id": "{id}", "token": "{token}", "who": "{email}"}}
+    assert parse_scenario(data).endpoints["invoice"].path == "/api/invoices/{invoice_id}"
+    data["endpoints"]["invoice"]["body"]["x"] = "{whatever}"
+    assert error_of(data).startswith(
+        "x.toml: endpoints.invoice.body: unknown placeholder {whatever} (known: conversation_id, email, lead_email, "
+        "message, messages, name, password, tenant, id, new_password, prompt, token, NAME_id)")
+    probed = minimal(limits=[{"route": "invoice", "quota": 3}], probes={},
+                     endpoints={**minimal()["endpoints"], "invoice": {"path": "/api/invoices/{invoice_id}"}})
+    assert error_of(probed).startswith("x.toml: endpoints.invoice.path: unknown placeholder {invoice_id}")
+
+
+def _keys_passed_as_values(path: Path) -> set[str]:
+    """The string keys of every dict literal the file hands to `.call(...)` or `render(...)`, or builds as
+    template values (`values = {...}`, `SAMPLE_VALUES`, the return of `_values` and `probe_values`), that a
+    {placeholder} could name."""
+    import ast
+
+    tree = ast.parse(path.read_text())
+    dicts: list[ast.Dict] = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Call) and (getattr(node.func, "attr", None) == "call"
+                                           or getattr(node.func, "id", None) == "render"):
+            dicts += [a for a in node.args if isinstance(a, ast.Dict)]
+        elif isinstance(node, (ast.Assign, ast.AnnAssign)):
+            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+            if any(getattr(t, "id", None) in ("values", "SAMPLE_VALUES") for t in targets):
+                dicts += [node.value] if isinstance(node.value, ast.Dict) else []
+        elif isinstance(node, ast.FunctionDef) and node.name in ("_values", "probe_values"):
+            dicts += [n.value for n in ast.walk(node) if isinstance(n, ast.Return) and isinstance(n.value, ast.Dict)]
+    keys = {k.value for d in dicts for k in d.keys if isinstance(k, ast.Constant) and isinstance(k.value, str)}
+    return {k for k in keys if k.isidentifier()}  # what a {placeholder} can name (not header names)
+
+
+def test_the_placeholder_lists_are_what_the_harness_fills():
+    from harness.scenario import AUDIT_PLACEHOLDERS, PLACEHOLDERS
+
+    load = [*(REPO / "locustfiles").glob("*.py"), REPO / "harness" / "probes.py", REPO / "harness" / "wallet_probe.py"]
+    load_keys = set().union(*map(_keys_passed_as_values, load))
+    assert load_keys == set(PLACEHOLDERS)
+    audit_keys = set().union(*map(_keys_passed_as_values, (REPO / "harness" / "audit").glob("*.py")))
+    assert {"prompt", "new_password", "token"} <= audit_keys <= set(PLACEHOLDERS) | set(AUDIT_PLACEHOLDERS)
+
+
+# ---- load caps and ramp warnings ----
+
+def test_load_over_the_guardrails_is_refused_unless_raised():
+    from harness.scenario import Guardrails, check_load_caps
+
+    assert error_of(with_change(("load", "users"), 10_001)) == (
+        "x.toml: load.users: 10,001 users is over the guardrail max_users (10,000); "
+        "raise [guardrails] max_users if you really mean it")
+    assert error_of(with_change(("load", "stages"), [{"duration": "5s", "users": 5, "spawn_rate": 2000}])) == (
+        "x.toml: load.stages[0].spawn_rate: 2,000 users started per second is over the guardrail max_spawn_rate "
+        "(1,000); raise [guardrails] max_spawn_rate if you really mean it")
+    assert error_of(minimal(load={"arrival_rate": 6000})).startswith(
+        "x.toml: load.arrival_rate: 6,000 arrivals per second is over the guardrail max_arrival_rate (5,000)")
+    assert error_of(minimal(attacks={"chat_flood": {"users": 20_000}})).startswith(
+        "x.toml: attacks.chat_flood.users: 20,000 users is over the guardrail max_users")
+    raised = parse_scenario(minimal(load={"users": 20_000, "spawn_rate": 2000}, guardrails={"max_users": 20_000,
+                                                                                            "max_spawn_rate": 2000}))
+    assert (raised.load.users, raised.guardrails.max_users) == (20_000, 20_000)
+    caps = Guardrails()
+    assert (caps.max_users, caps.max_spawn_rate, caps.max_arrival_rate) == (10_000, 1000.0, 5000.0)
+    assert check_load_caps(caps, 10_000, 1000, 5000) is None
+    assert check_load_caps(caps, None, None, 100_000) == (
+        "--arrival-rate: 100,000 arrivals per second is over the guardrail max_arrival_rate (5,000); "
+        "raise [guardrails] max_arrival_rate if you really mean it")
+    assert check_load_caps(caps, 10**9, 10**9, None).startswith("--users: 1,000,000,000 users is over")
+
+
+def test_a_ramp_longer_than_its_stage_is_a_warning():
+    from harness.preflight import scenario_warnings
+
+    stages = [{"duration": "15s", "users": 200, "spawn_rate": 1}, {"duration": "60s", "users": 215, "spawn_rate": 1},
+              {"duration": "30s", "users": 10}]
+    s = parse_scenario(minimal(load={"stages": stages}), source=SOURCE)
+    assert scenario_warnings(s) == [
+        "x.toml: load.stages[0]: ramping to 200 users at 1/s takes 200 s, longer than the 15 s stage: "
+        "about 15 users will have started when it ends",
+        # the next stage starts from the 15 that did start, not from 200
+        "x.toml: load.stages[1]: ramping from 15 to 215 users at 1/s takes 200 s, longer than the 60 s stage: "
+        "about 75 users will have started when it ends",
+    ]
+    # the command line's --users/--spawn-rate/--duration replace the scenario's load, as in `harness run`
+    assert scenario_warnings(s, users=200, spawn_rate=1, duration_s=15) == [
+        "x.toml: load (with the command line's options): ramping to 200 users at 1/s takes 200 s, longer than the "
+        "15 s run: about 15 users will have started when it ends"]
+    assert scenario_warnings(s, users=10, spawn_rate=5, duration_s=15) == []
+    assert scenario_warnings(s, duration_s=10)[0].startswith("x.toml: load.stages[0]: ramping to 200 users at 1/s "
+                                                            "takes 200 s, longer than the 10 s stage: about 10 users")
+    flat = parse_scenario(minimal(load={"users": 100, "spawn_rate": 2, "duration": "20s"}), source=SOURCE)
+    assert scenario_warnings(flat) == [
+        "x.toml: load: ramping to 100 users at 2/s takes 50 s, longer than the 20 s run: about 40 users will have "
+        "started when it ends"]
+    assert scenario_warnings(parse_scenario(minimal(), source=SOURCE)) == []
+    long = parse_scenario(minimal(guardrails={"max_duration": "10s"}), source=SOURCE)
+    assert scenario_warnings(long) == [
+        "x.toml: guardrails.max_duration: the 30 s planned are longer than max_duration (10 s): the run will stop "
+        "there as aborted; raise it or shorten the load"]
+
+
+# ---- the copy in the run folder ----
+
+ESCAPED = r'''
+[target]
+host = "http://deploy:s\u0033cret-h0st@staging.example.test:8443/base"
+[accounts]
+source = "inline"
+inline = [{email = "a@mail.example", password = "pa\"ss\u0041word-1"},
+          {email = "b@mail.example", password = 'literal\u0041-2', role = "client"}]
+[attacks.password_spraying]
+password = "Spr\u0061y-\\pw-3"
+[attacks.chat_flood]
+users = 2
+'''
+
+
+def test_the_copied_scenario_holds_no_secret_even_written_with_escapes(tmp_path):
+    """Bug: the copy replaced secret strings in the file's text, so `pa\\"ss\\u0041word` went out in clear."""
+    import tomllib
+
+    import tomli_w
+
+    from harness.scenario import redacted_copy
+
+    path = tmp_path / "s.toml"
+    abuse = tomllib.loads((SCENARIOS / "abuse.toml").read_text())
+    rest = {k: v for k, v in abuse.items() if k not in ("target", "accounts", "attacks")}
+    path.write_text(tomli_w.dumps(rest) + ESCAPED)
+    s = load_scenario(path)
+    secrets = ['pa"ssAword-1', r"literal\u0041-2", r"Spray-\pw-3", "s3cret-h0st"]
+    assert [a["password"] for a in s.accounts.inline] == secrets[:2]  # the escapes were real
+    assert s.attacks["password_spraying"].settings["password"] == secrets[2]
+    described = {**s.raw, "scenario": {**s.raw["scenario"], "description": "signed with whsec_handed_over"}}
+    assert "whsec_handed_over" not in redacted_copy(described, ["whsec_handed_over"])  # a secret the run was handed
+    copy = redacted_copy(s.raw, ["whsec_handed_over"], "s.toml")
+    assert copy.startswith("# Written by launch-harness from the parsed scenario 's.toml'")
+    text = copy.encode()
+    for secret in secrets:
+        forms = {secret, secret.replace('"', '\\"'), secret.replace("\\", "\\\\"), secret.replace("A", "\\u0041"),
+                 secret.replace("a", "\\u0061"), secret.replace("3", "\\u0033")}
+        assert not [f for f in forms if f.encode() in text], secret
+    back = tomllib.loads(copy)
+    assert back["target"]["host"] == "http://deploy:[redacted]@staging.example.test:8443/base"
+    assert [a["password"] for a in back["accounts"]["inline"]] == ["[redacted]", "[redacted]"]
+    assert back["attacks"]["password_spraying"]["password"] == "[redacted]"
+    # apart from those fields, the copy is the scenario
+    back["target"]["host"] = s.raw["target"]["host"]
+    for i, account in enumerate(back["accounts"]["inline"]):
+        account["password"] = secrets[i]
+    back["attacks"]["password_spraying"]["password"] = secrets[2]
+    assert back == s.raw
+    assert parse_scenario(back, source=str(path), base_dir=tmp_path) == s

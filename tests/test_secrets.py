@@ -19,6 +19,11 @@ CANARY_WEBHOOK_SECRET = "whsec_canary_52d1e8b0a4"
 TOKEN = re.compile(rb"Bearer\s+[A-Za-z0-9._~+/=-]{8,}")
 
 
+def escaped(text: str) -> str:
+    """Every other character as a TOML \\uXXXX escape: the same string once parsed."""
+    return "".join(f"\\u{ord(c):04x}" if i % 2 else c for i, c in enumerate(text))
+
+
 def texts_of(path: Path) -> list[bytes]:
     """A file's bytes, and for Parquet every cell as text (its pages are compressed)."""
     out = [path.read_bytes()]
@@ -38,9 +43,9 @@ def test_no_secret_reaches_any_file_of_the_run_folder(target_factory, tmp_path: 
         (tmp_path / "accounts.csv").write_text(
             "email,password,role\n" + "".join(f"{e},{p},client\n" for e, p in pairs))
         table = 'source = "file"\nfile = "accounts.csv"'
-    else:  # the passwords written in the scenario itself
+    else:  # the passwords written in the scenario itself, with TOML escapes (a text search would miss them)
         table = 'source = "inline"\ninline = [' + ", ".join(
-            f'{{email = "{e}", password = "{p}", role = "client"}}' for e, p in pairs) + "]"
+            f'{{email = "{e}", password = "{escaped(p)}", role = "client"}}' for e, p in pairs) + "]"
     scenario = tmp_path / "secrets.toml"
     smoke = (REPO / "scenarios" / "smoke.toml").read_text()
     scenario.write_text(smoke.replace('source = "demo"', table)
@@ -65,3 +70,4 @@ def test_no_secret_reaches_any_file_of_the_run_folder(target_factory, tmp_path: 
     assert summary["endpoints"]["login"]["status_counts"].get("200", 0) > 0
     copied = (run_dir / "scenario.toml").read_text()
     assert copied.count("[redacted]") == (len(pairs) if source == "inline" else 0)
+    assert not [p for _, p in pairs if escaped(p) in copied]

@@ -16,6 +16,7 @@ from harness.distributions import Distribution, parse_distribution
 __all__ = ["DEFAULT_LIMITS", "LIMIT_KEYS", "LimitRule", "PROFILES", "ROUTES", "ROUTE_NAMES", "TargetConfig"]
 
 PROFILES = ("hardened", "vulnerable")
+MAX_TENANTS = MAX_CLIENTS_PER_TENANT = 1000
 _ORIGIN = re.compile(r"https?://[^/\s?#]+")  # scheme://host[:port], no path
 
 # (route name, method, path). The names are a contract: scenario files refer to them and latency
@@ -127,9 +128,11 @@ def _default_token_delay() -> Distribution:
     return Distribution("normal", {"mean_ms": 12, "sd_ms": 3})
 
 
-def _int(value: Any, key: str, minimum: int) -> int:
+def _int(value: Any, key: str, minimum: int, maximum: int | None = None) -> int:
     if not isinstance(value, int) or isinstance(value, bool) or value < minimum:
         raise ValueError(f"{key}: expected an integer >= {minimum}, got {value!r}")
+    if maximum is not None and value > maximum:
+        raise ValueError(f"{key}: expected at most {maximum}, got {value!r}")
     return value
 
 
@@ -172,8 +175,8 @@ class TargetConfig:
         if self.profile not in PROFILES:
             raise ValueError(f"profile: expected one of {', '.join(PROFILES)}, got {self.profile!r}")
         _int(self.seed, "seed", -(2**63))
-        _int(self.tenants, "tenants", 1)
-        _int(self.clients_per_tenant, "clients_per_tenant", 1)
+        _int(self.tenants, "tenants", 1, MAX_TENANTS)  # the seed data is built at start-up, in memory
+        _int(self.clients_per_tenant, "clients_per_tenant", 1, MAX_CLIENTS_PER_TENANT)
         _int(self.webhook_tolerance_s, "webhook_tolerance_s", 0)
         _int(self.token_ttl_s, "token_ttl_s", 1)
         _int(self.processes, "processes", 1)
