@@ -17,7 +17,7 @@ p95; their latency is reported apart as `blocked_p50_ms`/`blocked_p95_ms` (all r
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -25,6 +25,7 @@ import numpy as np
 import pandas as pd
 
 from harness.confidence import ci_ranks, few_samples_note, sample_warnings
+from harness.scenario import ATTACKS
 from harness.thresholds import Threshold, ThresholdError, default_thresholds, evaluate, from_record
 
 __all__ = [
@@ -38,6 +39,8 @@ __all__ = [
     "judge_thresholds",
     "THRESHOLD_FAILED",
     "run_thresholds",
+    "task_errors_of",
+    "task_error_text",
     "per_second",
     "to_jsonable",
 ]
@@ -393,6 +396,9 @@ def summarize(samples: pd.DataFrame, run: dict) -> dict:
         "rps": _ratio(n, duration),
     }
     reasons, notes = _verdict_reasons(run, n)
+    errors = task_errors_of(run)
+    reasons += _task_error_reasons(errors) + _journey_reasons(endpoints, run, errors)
+    notes += _legit_blocked_notes(endpoints, run)
     summary = {
         "run": _run_section(run, start, duration, n),
         "endpoints": endpoints,
@@ -402,6 +408,8 @@ def summarize(samples: pd.DataFrame, run: dict) -> dict:
         "verdict_reasons": reasons,
         "notes": notes,
     }
+    if errors:
+        summary["task_errors"] = errors
     few = few_samples_note(endpoints)  # a caveat on the percentiles, never a failure
     if few:
         summary["notes"].append(few)
@@ -419,8 +427,10 @@ def _endpoints(
         return np.bincount(codes[mask], minlength=k) if k else np.zeros(0, dtype=np.int64)
 
     requests = count(np.ones(len(samples), dtype=bool))
-    legit = count((samples["role"] == "legit").to_numpy(dtype=bool))
+    is_legit = (samples["role"] == "legit").to_numpy(dtype=bool)
+    legit = count(is_legit)
     ok, blocked, errors = count(masks["ok"]), count(masks["blocked"]), count(masks["errors"])
+    legit_blocked, legit_errors = count(is_legit & masks["blocked"]), count(is_legit & masks["errors"])
     latency = samples["latency_ms"].to_numpy(dtype=np.float64)
     lat, blk = masks["latency"], masks["blocked"]
     n_latency = count(lat)
@@ -448,6 +458,9 @@ def _endpoints(
             "errors": int(errors[i]),
             "error_rate": _ratio(errors[i], requests[i]),
             "rps": _ratio(requests[i], duration),
+            "legit_blocked": int(legit_blocked[i]),
+            "legit_errors": int(legit_errors[i]),
+            "legit_error_rate": _ratio(legit_errors[i], legit[i]),  # what error_rate(E) judges
         }
         for j, key in enumerate(QUANTILES):
             figures[key] = quantiles[j, i]
@@ -499,6 +512,128 @@ def _verdict_reasons(run: dict, n: int) -> tuple[list[str], list[str]]:
     return reasons, notes
 
 
+TASK_ERROR_REASONS = 5  # distinct task exceptions named one by one in the verdict; the rest in one line
+BLOCKED_NOTE_RATIO = 0.05  # legit requests of an endpoint blocked before it earns a note
+
+
+def task_errors_of(run: dict) -> list[dict]:
+    """run.json `task_errors` (exceptions raised inside users' tasks), the readable entries only."""
+    entries = run.get("task_errors")
+    if not isinstance(entries, list):
+        return []
+    return [e for e in entries if isinstance(e, dict) and isinstance(e.get("count"), int) and e["count"] > 0]
+
+
+def task_error_text(entry: Mapping, where: bool = True) -> str:
+    """'ValueError: invalid header field name ... (in CoachingClient.chat)'; `where` False leaves
+    out the method it was raised in."""
+    what = entry.get("message") or entry.get("last_line") or "no message"
+    if entry.get("exception"):
+        what = f"{entry['exception']}: {what}"
+    return what + (f" (in {entry['in']})" if where and entry.get("in") else "")
+
+
+def _task_error_reasons(errors: list[dict]) -> list[str]:
+    """A task that raises sends nothing: no sample shows it, so each kind fails the run here."""
+    reasons = [f"{e['count']:,} task exception{'s' if e['count'] != 1 else ''}: {task_error_text(e)}"
+               for e in errors[:TASK_ERROR_REASONS]]
+    rest = errors[TASK_ERROR_REASONS:]
+    if rest:
+        reasons.append(f"{sum(e['count'] for e in rest):,} more task exceptions of {len(rest)} other kinds "
+                       "(see task_errors)")
+    return reasons
+
+
+def _journey_reasons(endpoints: dict[str, dict], run: dict, errors: list[dict]) -> list[str]:
+    """A journey whose users ran but whose legit traffic never called a route it requires (login
+    aside): its figures would be missing, not bad, and no threshold would see it."""
+    journeys = run.get("journeys")
+    if not isinstance(journeys, dict):
+        return []
+    classes = {str(j.get("user_class")) for j in journeys.values() if isinstance(j, dict)}
+    arrived = _arrivals_started(run)
+    reasons = []
+    for name, journey in sorted(journeys.items()):
+        if not isinstance(journey, dict) or not journey.get("users") or arrived.get(name, 1) == 0:
+            continue  # no users, or an open-model journey the schedule never started
+        required = [r for r in journey.get("required") or [] if isinstance(r, str)]
+        missing = sorted(r for r in required if r != "login" and not (endpoints.get(r) or {}).get("legit_requests"))
+        if not missing:
+            continue
+        others = classes - {str(journey.get("user_class"))}  # an exception raised in another journey is not its
+        raised = any(str(e.get("in") or "").split(".")[0] not in others for e in errors)
+        why = _login_failure(endpoints.get("login") or {}) if "login" in required else None
+        if why is None and raised:
+            why = "its users raised exceptions (see task_errors)"
+        reasons.append(f"journey {name} never called {', '.join(missing)}" + (f": {why}" if why else ""))
+    return reasons
+
+
+def _arrivals_started(run: dict) -> dict[str, int]:
+    """Open model: journey -> arrivals started, over every worker (run.json `arrivals.counts`)."""
+    counts = (run.get("arrivals") or {}).get("counts") if isinstance(run.get("arrivals"), dict) else None
+    started: dict[str, int] = {}
+    for worker in counts.values() if isinstance(counts, dict) else ():
+        for journey, c in worker.items() if isinstance(worker, dict) else ():
+            started[journey] = started.get(journey, 0) + int(finite_number((c or {}).get("started")) or 0)
+    return started
+
+
+def _login_failure(login: dict) -> str | None:
+    """Why no legit login got through, when none did."""
+    sent = int(login.get("legit_requests") or 0)
+    blocked, failed = int(login.get("legit_blocked") or 0), int(login.get("legit_errors") or 0)
+    if not sent:
+        return "no login was sent"
+    if blocked + failed < sent:
+        return None
+    if not blocked:
+        return "every login failed (see endpoints.login errors)"
+    return "every login was blocked (see endpoints.login)" if not failed else \
+        "every login failed or was blocked (see endpoints.login)"
+
+
+def _legit_blocked_notes(endpoints: dict[str, dict], run: dict) -> list[str]:
+    """Real users turned away by a limit: not a failure (the limit may be right), but worth a look."""
+    notes = []
+    for name, e in endpoints.items():
+        sent, blocked = int(e.get("legit_requests") or 0), int(e.get("legit_blocked") or 0)
+        if sent and blocked / sent > BLOCKED_NOTE_RATIO:
+            notes.append(f"legit traffic blocked on {name}: {blocked / sent * 100:.0f} % of {sent:,} legit requests; "
+                         f"likely cause: {_blocked_cause(name, run)}")
+    return notes
+
+
+def _blocked_cause(route: str, run: dict) -> str:
+    """The likeliest reason, from the declared limits, the users and the accounts in run.json."""
+    rules = [r for r in ((run.get("limits") or {}).get(route) or []) if isinstance(r, dict)]
+    client = (run.get("journeys") or {}).get("client") or {}
+    users, accounts = client.get("users"), run.get("accounts")
+
+    def rule_text(rule: dict) -> str:
+        key = rule.get("key")
+        per = "in all" if key == "global" else f"per {key}"
+        return f"{rule.get('quota')} per {rule.get('window_s', 0):g} s {per}"
+
+    shared = isinstance(users, int) and isinstance(accounts, int) and users > accounts
+    for rule in rules:
+        if rule.get("key") in ("account", "user", "email") and shared:
+            return f"{users} users share {accounts} accounts and {route} allows {rule_text(rule)}"
+    attacks = sorted(a for a in run.get("attacks") or {} if route in ATTACKS.get(a, ((),))[0])
+    for rule in rules:  # attackers use the journeys' accounts, each from its own address
+        if attacks and rule.get("key") in ("account", "user", "email", "global"):
+            return (f"the attacks on {route} ({', '.join(attacks)}) ran beside legit traffic and count against "
+                    f"the same limit ({rule_text(rule)})")
+    for rule in rules:
+        if rule.get("key") == "ip" and run.get("target_is_loopback") is False:
+            return f"every simulated user sends from this machine's address and {route} allows {rule_text(rule)}"
+        if rule.get("key") == "global":
+            return f"the load exceeds {route}'s global limit ({rule_text(rule)})"
+    if rules:
+        return f"each user's own pace exceeds what {route} allows ({'; '.join(map(rule_text, rules))})"
+    return f"the target limits {route}, but the scenario declares no [[limits]] rule for it"
+
+
 def _lost_worker_note(entry: Any) -> str:
     """'worker X lost at 8.2 s: its samples up to its last report at 5.1 s (412 rows) are kept; ...'"""
     if not isinstance(entry, dict):
@@ -527,7 +662,8 @@ def _run_section(run: dict, start: float, duration: float, n: int) -> dict:
     }
     if finite_number(run.get("ended_at")) is not None:
         section["ended_at"] = _iso(finite_number(run["ended_at"]))
-    for key in ("abort_reason", "stopped_early", "planned_duration_s", "lost_workers", "streaming_endpoints"):
+    for key in ("abort_reason", "stopped_early", "planned_duration_s", "lost_workers", "streaming_endpoints",
+                "journeys"):
         if run.get(key) is not None:
             section[key] = run[key]
     return section

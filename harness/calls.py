@@ -11,6 +11,7 @@ import json
 import math
 import re
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote
@@ -72,6 +73,7 @@ class CallResult:
     body: bytes | None = None
     stream: StreamResult | None = None
     parsed: Any = field(default=_UNPARSED, repr=False)  # the body as JSON, when it was already parsed
+    retry_after_s: float = math.nan  # a blocked response's Retry-After
 
     def json(self) -> Any:
         if self.parsed is _UNPARSED:
@@ -112,6 +114,7 @@ class ApiClient:
         method: str | None = None,
         conversation: str = "",
         extra: dict[str, Any] | None = None,
+        check: Callable[[CallResult], str] | None = None,
     ) -> CallResult:
         """Call an endpoint of the API map.
 
@@ -119,6 +122,8 @@ class ApiClient:
         the map's (bypass probes send path variants and other methods under the same endpoint name);
         `extra` adds top-level fields to a JSON body (a probe's `max_tokens`). `conversation` names
         the legit conversation a chat turn belongs to, so spend can be priced per conversation.
+        `check` says why a success is not one for the caller (a login without a token): the sample
+        then fails with that error.
         """
         ep = self.scenario.endpoints[endpoint]
         values = values or {}
@@ -168,7 +173,13 @@ class ApiClient:
         with _deadline(self.timeout_s):  # up to the headers; the body reader keeps the same deadline
             response = self.client.request(method or ep.method, path, **kwargs)
         with response:
-            return self._finish(ep, response, t0, streamed)
+            result = self._finish(ep, response, t0, streamed)
+            result.retry_after_s = response.request_meta["context"].get("retry_after_s", math.nan)
+            if check is not None and result.ok and (why := check(result)):
+                result.ok, result.error = False, why
+                response.request_meta["context"]["error"] = why
+                response.failure(why)
+            return result
 
     @property
     def tokens(self) -> TokenCounter:

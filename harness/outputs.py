@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.abuse import abuse_findings
-from harness.analysis import THRESHOLD_FAILED
+from harness.analysis import THRESHOLD_FAILED, task_error_text
 from harness.formatting import duration, ms, number
 from harness.runfolder import write_atomic
 from harness.spend import usd
@@ -207,6 +207,12 @@ def write_summary_md(summary: Mapping, path: Path | str) -> Path:
                         "lrrl")
     else:
         lines.append("No thresholds in this run.")
+    errors: Sequence[Mapping] = summary.get("task_errors") or []
+    if errors:
+        lines += ["", "### Task exceptions", ""]
+        lines += _table(["count", "exception", "in", "last traceback line"],
+                        [[number(e.get("count")), _md(task_error_text(e, where=False)),
+                          _code(e.get("in") or "–"), _code(e.get("last_line") or "–")] for e in errors], "rlll")
     endpoints: Mapping[str, Mapping] = summary.get("endpoints") or {}
     if endpoints:
         lines += ["", "### Endpoints", ""]

@@ -43,6 +43,7 @@ from harness.plan import OPTION, RunPlan
 from harness.pricing import PriceError, load_prices
 from harness.spend import batch_cost
 from harness.recorder import Recorder
+from harness.run_facts import final_facts
 from harness.runfolder import STOP_FILE, new_run_dir, stop_file_reason, write_json_atomic
 from harness.scenario import Scenario, ScenarioError, load_scenario, parse_scenario, redacted_copy
 from harness.sources import is_loopback
@@ -573,6 +574,7 @@ class _Session:
             meta["samples_written"] = self.collector.rows
             meta["samples_by_worker"] = dict(self.collector.rows_by_worker)
             meta["lost_workers"] = [self._lost_worker(w, t) for w, t in self.lost_workers.items()]
+            meta.update(final_facts(self.runner, self.scenario, self.credentials))  # journeys, task_errors
             if not self.is_master:
                 meta["workers"] = 0
         try:

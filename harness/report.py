@@ -22,7 +22,7 @@ import pandas as pd
 import pyarrow as pa
 
 from harness.abuse import abuse_findings, abuse_summary, abuse_verdict
-from harness.analysis import judge_thresholds, per_second, run_window, summarize, to_jsonable
+from harness.analysis import judge_thresholds, per_second, run_window, summarize, task_error_text, to_jsonable
 from harness.confidence import MIN_SAMPLES
 from harness.formatting import duration as _duration
 from harness.formatting import ms as _ms
@@ -460,6 +460,27 @@ def _thresholds_section(summary: Mapping) -> str:
     return f'<section id="thresholds"><h2>Thresholds</h2>{body}</section>'
 
 
+def _task_errors_section(summary: Mapping) -> str:
+    """Exceptions raised inside users' tasks: such a task sent nothing, so no endpoint shows it."""
+    errors = summary.get("task_errors") or []
+    if not errors:
+        return ""
+    rows = [
+        f'<tr><td class="count" data-value="{_e(e.get("count"))}">{_e(_num(e.get("count")))}</td>'
+        f'<td class="text exception">{_e(e.get("exception") or "–")}</td>'
+        f'<td class="text message">{_e(e.get("message") or "–")}</td>'
+        f'<td class="text in">{_e(e.get("in") or "–")}</td>'
+        f'<td class="text last-line"><code>{_e(e.get("last_line") or "")}</code></td>'
+        f'<td class="nodes">{_e(len(e.get("nodes") or []))}</td></tr>'
+        for e in errors
+    ]
+    table = _table(["count", "exception", "message", "in", "last traceback line", "nodes"], rows,
+                   "task-errors-table", "left")
+    return ('<section id="task-errors"><h2>Task exceptions</h2><p class="muted">Raised inside the users\' '
+            "tasks (Locust counted them on the master): a task that raised sent no request, so no endpoint "
+            f"figure shows it. Each kind fails the run.</p>{table}</section>")
+
+
 def _endpoints_section(summary: Mapping) -> str:
     endpoints: Mapping[str, Mapping] = summary.get("endpoints") or {}
     head = ["endpoint", "requests", "ok", "blocked", "errors", "error rate", "req/s", "p50 ms",
@@ -623,6 +644,7 @@ def render_html(
         + _verdict_section(summary)
         + _notes_block(summary)
         + _thresholds_section(summary)
+        + _task_errors_section(summary)
         + _endpoints_section(summary)
         + _plots_section(images)
         + extra
@@ -1025,6 +1047,7 @@ def format_table(summary: Mapping) -> str:
     lines += _limit_lines(summary.get("rate_limits") or {})
     lines += _llm_lines(summary)
     lines += _open_model_line(summary)
+    lines += [f"task exceptions: {e['count']:,} × {task_error_text(e)}" for e in summary.get("task_errors") or []]
     abuse = summary.get("abuse") or {}
     if abuse:
         lines.append(f"abuse: {abuse_verdict(abuse)}, {len(abuse_findings(abuse))} finding(s)")

@@ -19,7 +19,8 @@ from typing import Any
 import tomli_w
 
 from harness.distributions import DistributionError, parse_distribution
-from harness.thresholds import Threshold, ThresholdError, check_targets, default_thresholds, merge, parse_threshold
+from harness.thresholds import (DEFAULT_ERROR_RATE, Threshold, ThresholdError, check_targets, default_thresholds,
+                                merge, parse_threshold)
 
 __all__ = [
     "ScenarioError",
@@ -529,9 +530,9 @@ def parse_scenario(data: dict[str, Any], source: str = "<scenario>", base_dir: P
     journeys, journey_settings = _parse_journeys(r, data, endpoints)
 
     targets = r.table(data, "targets", "targets")
-    r.unknown(targets, {"p95_ms"}, "targets")
+    r.unknown(targets, {"p95_ms", "error_rate"}, "targets")
     default_target = r.number(targets, "p95_ms", "targets.p95_ms", 500.0, minimum=1.0)
-    thresholds = _parse_thresholds(r, data, endpoints, default_target)
+    thresholds = _parse_thresholds(r, data, endpoints, default_target, _error_rate(r, targets))
 
     limits = _parse_limits(r, data, endpoints)
     attacks, attacks_start = _parse_attacks(r, data, endpoints)
@@ -966,8 +967,22 @@ def _parse_probes(r: _Reader, data: dict[str, Any], limits: tuple[LimitRule, ...
     return Probes(routes=tuple(routes), techniques=tuple(techniques), start_after_s=start_after)
 
 
+def _error_rate(r: _Reader, targets: dict[str, Any]) -> float:
+    """`[targets] error_rate`: 0.01 or "1%" (the default); 1 or "100%" turns the default off."""
+    value = targets.get("error_rate", DEFAULT_ERROR_RATE)
+    rate = None
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        rate = float(value)
+    elif isinstance(value, str) and (m := re.fullmatch(r"\s*(\d+(?:\.\d*)?|\.\d+)\s*%\s*", value)):
+        rate = float(m.group(1)) / 100
+    if rate is None or not 0 < rate <= 1:
+        raise r.fail("targets.error_rate", "expected the share of legit requests that may fail per endpoint, a "
+                                           f'ratio in (0, 1] or a percent like "1%" (1 or "100%" = off), got {value!r}')
+    return rate
+
+
 def _parse_thresholds(r: _Reader, data: dict[str, Any], endpoints: dict[str, Endpoint],
-                      default_target: float) -> tuple[Threshold, ...]:
+                      default_target: float, error_rate: float = DEFAULT_ERROR_RATE) -> tuple[Threshold, ...]:
     """`thresholds = ["p95(login) < 500ms", {expr, abort, grace}]`, after the checklist defaults.
 
     Checked against the API map here, so that a typo fails before any traffic.
@@ -997,7 +1012,7 @@ def _parse_thresholds(r: _Reader, data: dict[str, Any], endpoints: dict[str, End
         except ThresholdError as exc:
             raise ScenarioError(str(exc)) from None
         explicit.append(threshold)
-    defaults = default_thresholds(_latency_targets(endpoints, default_target))
+    defaults = default_thresholds(_latency_targets(endpoints, default_target), error_rate)
     return tuple(merge(defaults, explicit, streaming))
 
 

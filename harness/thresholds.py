@@ -17,7 +17,7 @@ import math
 import operator
 import re
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 __all__ = [
@@ -29,6 +29,7 @@ __all__ = [
     "from_record",
     "check_targets",
     "from_options",
+    "DEFAULT_ERROR_RATE",
     "default_thresholds",
     "merge",
     "evaluate",
@@ -101,10 +102,13 @@ class Threshold:
     abort: bool = False  # stop the run as soon as it fails (after `grace_s`)
     grace_s: float = 10.0
     origin: str = "scenario"  # default | scenario | cli
+    skip: tuple[str, ...] = ()  # endpoints a default `*` leaves to their own explicit rule
 
     def record(self) -> dict[str, Any]:
         """What run.json keeps, so that `harness report` judges the same rules from disk."""
-        return {"expr": self.expr, "abort": self.abort, "grace_s": self.grace_s, "origin": self.origin}
+        record: dict[str, Any] = {"expr": self.expr, "abort": self.abort, "grace_s": self.grace_s,
+                                  "origin": self.origin}
+        return {**record, "skip": list(self.skip)} if self.skip else record
 
 
 def parse_threshold(text: str, where: str, *, abort: bool = False, grace_s: float = 10.0,
@@ -157,11 +161,15 @@ def from_record(record: Any, where: str) -> Threshold:
         raise ThresholdError(f"{where}: expected a table with expr, got {record!r}")
     grace = record.get("grace_s", 10.0)
     origin = record.get("origin", "scenario")
-    return parse_threshold(
+    skip = record.get("skip") or []
+    threshold = parse_threshold(
         record.get("expr"), where, abort=bool(record.get("abort", False)),
         grace_s=float(grace) if isinstance(grace, (int, float)) else 10.0,
         origin=origin if origin in ORIGINS else "scenario",
     )
+    if not isinstance(skip, list) or not all(isinstance(name, str) for name in skip):
+        raise ThresholdError(f"{where}: skip: expected a list of endpoint names, got {skip!r}")
+    return replace(threshold, skip=tuple(skip)) if skip else threshold
 
 
 def check_targets(thresholds: Iterable[Threshold], endpoint_names: Collection[str], *,
@@ -197,30 +205,51 @@ def _number_text(value: float) -> str:
     return str(int(value)) if float(value).is_integer() else repr(float(value))
 
 
-def default_thresholds(targets: Mapping[str, float | None]) -> list[Threshold]:
-    """The launch checklist: p95(E) < target for every endpoint with a p95 target (run.json `targets`)."""
-    return [
+DEFAULT_ERROR_RATE = 0.01  # [targets] error_rate: legit requests that may fail per endpoint
+
+
+def default_thresholds(targets: Mapping[str, float | None],
+                       error_rate: float | None = DEFAULT_ERROR_RATE) -> list[Threshold]:
+    """The launch checklist: p95(E) < target for every endpoint with a p95 target (run.json `targets`),
+    and `error_rate(*) < 1%` over every endpoint legit traffic called, streamed ones included, so that
+    a chatbot whose every reply fails cannot pass. `error_rate` None or 1 (100 %) leaves it out."""
+    defaults = [
         Threshold(f"p95({name}) < {_number_text(limit)}ms", "p95", name, "<", float(limit), "ms",
                   origin="default")
         for name, limit in sorted(targets.items()) if limit is not None
     ]
+    if error_rate is not None and error_rate < 1.0:
+        percent = _number_text(round(error_rate * 100, 9))
+        defaults.append(parse_threshold(f"error_rate(*) < {percent}%", "targets.error_rate", origin="default"))
+    return defaults
 
 
 def merge(base: Iterable[Threshold], explicit: Iterable[Threshold],
           streaming: Collection[str] = ()) -> list[Threshold]:
-    """`base` then `explicit`; an explicit p95 on E (or p95(*)) replaces E's default p95.
+    """`base` then `explicit`; an explicit p95 on E (or p95(*)) replaces E's default p95, and an
+    explicit error_rate on E takes E out of the default `error_rate(*)` (an explicit
+    `error_rate(*)` replaces it).
 
     `p95(*)` covers the non-streamed endpoints only, as when it is judged, so a streamed route's own
     `latency_target_ms` stays. A rule already present (same text, abort and grace) is not repeated.
     """
     explicit = list(explicit)
     covered = {t.target for t in explicit if t.metric == "p95"}
+    errors_covered = {t.target for t in explicit if t.metric == "error_rate"}
 
     def replaced(t: Threshold) -> bool:
-        return t.origin == "default" and t.metric == "p95" and (
-            t.target in covered or ("*" in covered and t.target not in streaming))
+        if t.origin != "default":
+            return False
+        if t.metric == "error_rate":
+            return "*" in errors_covered
+        return t.metric == "p95" and (t.target in covered or ("*" in covered and t.target not in streaming))
 
-    merged = [t for t in base if not replaced(t)]
+    def narrowed(t: Threshold) -> Threshold:
+        if t.origin != "default" or t.metric != "error_rate" or not errors_covered:
+            return t
+        return replace(t, skip=tuple(sorted(set(t.skip) | errors_covered)))
+
+    merged = [narrowed(t) for t in base if not replaced(t)]
     seen = {(t.expr, t.abort, t.grace_s) for t in merged}
     for t in explicit:
         if (t.expr, t.abort, t.grace_s) not in seen:
@@ -248,15 +277,16 @@ def _llm_routes(summary: Mapping) -> list[str]:
 
 def _expand(t: Threshold, summary: Mapping) -> list[str]:
     """What `*` stands for in this run: latency, the non-LLM endpoints legit traffic called;
-    error_rate, every endpoint with requests; LLM metrics, the LLM routes; rate_limit, every route
-    with rate-limit figures; worst_request, the route the denial-of-wallet probe ran on."""
+    error_rate, every endpoint legit traffic called (less those in `skip`); LLM metrics, the LLM
+    routes; rate_limit, every route with rate-limit figures; worst_request, the route the
+    denial-of-wallet probe ran on."""
     endpoints: Mapping[str, Mapping] = summary.get("endpoints") or {}
     kind = METRICS[t.metric].kind
     if kind == "latency":
         llm = set(_llm_routes(summary))
         return [n for n, e in endpoints.items() if e.get("legit_requests") and n not in llm]
     if kind == "error_rate":
-        return [n for n, e in endpoints.items() if e.get("requests")]
+        return [n for n, e in endpoints.items() if e.get("legit_requests") and n not in t.skip]
     if kind == "llm":
         return _llm_routes(summary)
     if kind == "rate_limit":
@@ -272,11 +302,10 @@ def _observe(t: Threshold, target: str, summary: Mapping) -> tuple[Any, int | No
     kind = METRICS[t.metric].kind
     if kind in ("latency", "error_rate"):
         e = (summary.get("endpoints") or {}).get(target) or {}
-        if kind == "error_rate":
-            n = int(e.get("requests") or 0)
-            return (e.get("error_rate"), n, None) if n else (None, 0, "not called in this run: not judged")
         if not e.get("legit_requests"):
             return None, 0, "not called by legit traffic: not judged"
+        if kind == "error_rate":  # legit requests that failed; a blocked one did not fail
+            return e.get("legit_error_rate"), int(e["legit_requests"]), None
         return e.get(f"{t.metric}_ms"), int(e.get("latency_samples") or 0), None
     if kind == "llm":
         e = (summary.get("llm") or {}).get(target) or {}

@@ -24,6 +24,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # plain `locust -f
 from harness import plugin  # noqa: E402,F401  (registers the recording hooks)
 from harness.accounts import account_pools, identity_key  # noqa: E402
 from harness.calls import ApiClient  # noqa: E402
+from harness.login import log_in  # noqa: E402
 from harness.plan import RunPlan  # noqa: E402
 from harness.probes import ProbeRunner  # noqa: E402
 from harness.wallet_probe import WalletProber  # noqa: E402
@@ -67,11 +68,8 @@ class _Attack(FastHttpUser):
         return 1.0 / rate if rate > 0 else 0.0
 
     def login(self, account: Any) -> str | None:
-        result = self.api.call("login", {"email": account.email, "password": account.password})
-        token: Any = result.json() if result.ok else None
-        for key in self.plan.scenario.auth.token_field.split("."):
-            token = token.get(key) if isinstance(token, dict) else None
-        return token if isinstance(token, str) else None
+        """A session for the attack; a 2xx without a token is a failed sample that says so."""
+        return log_in(self.api, account.email, account.password)[0]
 
     def delivery(self, secret: str, timestamp: int | None = None) -> tuple[bytes, str]:
         event = {"id": f"evt_{uuid.uuid4().hex[:24]}", "type": "invoice.paid", "created": int(time.time()),

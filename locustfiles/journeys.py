@@ -23,6 +23,7 @@ from harness import plugin  # noqa: E402,F401  (registers the recording hooks)
 from harness.accounts import account_pools, identity_key, next_account  # noqa: E402
 from harness.arrivals import arrival_queue  # noqa: E402
 from harness.calls import ApiClient  # noqa: E402
+from harness.login import Backoff, log_in  # noqa: E402
 from harness.plan import RunPlan  # noqa: E402
 from harness.shape import ScenarioShape  # noqa: E402,F401  (Locust picks the shape up from this module)
 from harness.signing import sign  # noqa: E402
@@ -101,13 +102,16 @@ class CoachingClient(_Journey):
         self.api.identity = identity_key(self.account.email)
         self.conversation_ids: list[str] = []
         self.history: list[dict[str, str]] = []
+        self.backoff = Backoff()
         self.login()
 
     def login(self) -> bool:
-        result = self.api.call("login", {"email": self.account.email, "password": self.account.password})
-        token = _dig(result.json(), self.plan.scenario.auth.token_field) if result.ok else None
-        self.api.token = token if isinstance(token, str) else None
-        return self.api.token is not None
+        """Log in; after a failed login the next one waits (Retry-After, else 1 s doubling to 30 s)."""
+        self.backoff.wait()
+        token, result = log_in(self.api, self.account.email, self.account.password)
+        self.backoff.record(token, result)
+        self.api.token = token
+        return token is not None
 
     def _logged_in(self) -> bool:
         return self.api.token is not None or self.login()

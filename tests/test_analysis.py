@@ -39,6 +39,11 @@ def run(**overrides) -> dict:
     return {**base, **overrides}
 
 
+def p95_rows(summary: dict) -> list[dict]:
+    """The latency rows of the judged thresholds (the default error rate aside)."""
+    return [t for t in summary["thresholds"] if t["metric"] == "p95"]
+
+
 def nearest_rank(values, q: str) -> float:
     """The textbook definition, with exact rational arithmetic."""
     ordered = sorted(values)
@@ -111,7 +116,7 @@ def test_exact_p95_keeps_a_verdict_that_locust_rounding_would_flip():
     latencies = [300.0] * 900 + [496.0] * 50 + [800.0] * 50
     summary = summarize(legit("login", latencies), run())
     assert summary["endpoints"]["login"]["p95_ms"] == 496.0
-    (threshold,) = summary["thresholds"]
+    (threshold,) = p95_rows(summary)
     assert threshold["observed"] == 496.0 and threshold["passed"] is True
     assert summary["verdict"] == "pass"
     # Locust's bucket for 496 is 500, and 500 < 500 is false: a wrong FAIL.
@@ -190,7 +195,7 @@ def test_error_counts_keep_the_ten_most_frequent():
 
 def test_threshold_fails_when_p95_is_not_strictly_below_the_target():
     summary = summarize(legit("login", [100.0] * 94 + [500.0] * 6), run())
-    (threshold,) = summary["thresholds"]
+    (threshold,) = p95_rows(summary)
     assert threshold == {"expr": "p95(login) < 500ms", "metric": "p95", "endpoint": "login",
                          "target": "login", "op": "<", "limit": 500, "unit": "ms", "observed": 500.0,
                          "passed": False, "judged": True, "abort": False, "origin": "default",
@@ -203,12 +208,12 @@ def test_null_targets_make_no_threshold_and_every_threshold_must_pass():
     samples = pd.concat([legit("login", [100.0] * 20), legit("me", [700.0] * 20),
                          legit("chat", [3000.0] * 5)], ignore_index=True)
     summary = summarize(samples, run(targets={"login": 500, "me": 800, "chat": None}))
-    assert [t["endpoint"] for t in summary["thresholds"]] == ["login", "me"]
+    assert [t["endpoint"] for t in p95_rows(summary)] == ["login", "me"]
     assert all(t["passed"] for t in summary["thresholds"])
     assert summary["verdict"] == "pass"
     assert summary["endpoints"]["chat"]["target_p95_ms"] is None
     summary = summarize(samples, run(targets={"login": 500, "me": 600}))
-    assert [t["passed"] for t in summary["thresholds"]] == [True, False]
+    assert [t["passed"] for t in p95_rows(summary)] == [True, False]
     assert summary["verdict"] == "fail"
 
 
@@ -217,7 +222,7 @@ def test_a_target_without_latency_samples_fails_with_a_note_and_json_has_no_nan(
                          latency_ms=[1.0] * 3, blocked=[True] * 3)
     summary = summarize(blocked_only, run(targets={"login": 500, "history": 500}))
     # requested but nothing measurable: the threshold fails; never requested: noted, not judged
-    history, login = summary["thresholds"]
+    history, login = p95_rows(summary)
     assert login["endpoint"] == "login" and login["samples"] == 0
     assert login["observed"] is None and login["passed"] is False
     assert login["note"] == "no legit successful responses on this endpoint: nothing to measure"
@@ -413,3 +418,128 @@ def test_no_latency_samples_means_no_interval_and_no_warning():
     assert json.dumps(summary)  # still plain JSON
     empty = summarize(frame(start_s=[]), run())
     assert empty["endpoints"]["login"]["warnings"] == [] and empty["endpoints"]["login"]["p95_ci_ms"] is None
+
+
+# --- failures no latency shows: a broken chat, a journey that never arrives, task exceptions ---
+
+def test_a_chatbot_whose_every_stream_fails_fails_the_default_error_rate():
+    # 40 good logins and conversations, 20 chat turns that all broke mid-stream: no latency target on chat
+    broken = frame(start_s=[T0 + 1] * 20, endpoint=["chat"] * 20, status=[200] * 20, latency_ms=[900.0] * 20,
+                   error=["stream: ended without [DONE]"] * 20)
+    samples = pd.concat([legit("login", [50.0] * 40), legit("conversations", [30.0] * 40), broken],
+                        ignore_index=True)
+    summary = summarize(samples, run(targets={"login": 500, "conversations": 500, "chat": None}))
+    assert summary["endpoints"]["chat"]["legit_error_rate"] == 1.0
+    assert summary["verdict"] == "fail"
+    assert summary["verdict_reasons"] == ["threshold failed: error_rate(chat) < 1%"]
+    assert [(t["expr"], t["passed"]) for t in summary["thresholds"] if t["metric"] == "error_rate"] == [
+        ("error_rate(chat) < 1%", False), ("error_rate(conversations) < 1%", True), ("error_rate(login) < 1%", True)]
+
+
+def test_blocked_and_attack_rows_are_not_legit_failures():
+    # login: 15 legit (3 blocked, 2 failed), 6 attack rows; me: 2 legit ok
+    login = summarize(mixed(), run())["endpoints"]["login"]
+    assert (login["legit_requests"], login["legit_blocked"], login["legit_errors"]) == (15, 3, 2)
+    assert login["legit_error_rate"] == round(2 / 15, 6)
+    blocked_only = frame(start_s=[T0 + 1] * 10, endpoint=["me"] * 10, status=[429] * 10, latency_ms=[1.0] * 10,
+                         blocked=[True] * 10)
+    summary = summarize(blocked_only, run(targets={}))
+    assert summary["thresholds"][0]["observed"] == 0.0 and summary["verdict"] == "pass"
+
+
+CLIENT = {"users": 3, "user_class": "CoachingClient", "required": ["login", "conversations", "chat"]}
+
+
+def failed_logins(error: str = 'login: no token at auth.token_field "access_token"', n: int = 12) -> pd.DataFrame:
+    return frame(start_s=[T0 + 1] * n, endpoint=["login"] * n, status=[200] * n, latency_ms=[20.0] * n,
+                 error=[error] * n)
+
+
+def test_a_journey_that_never_reaches_its_routes_fails_and_says_why():
+    summary = summarize(failed_logins(), run(targets={}, journeys={"client": CLIENT}))
+    assert summary["verdict_reasons"] == [
+        "threshold failed: error_rate(login) < 1%",
+        "journey client never called chat, conversations: every login failed (see endpoints.login errors)"]
+    assert summary["endpoints"]["login"]["error_counts"] == {'login: no token at auth.token_field "access_token"': 12}
+    # every login blocked: said so; no login at all: said so
+    blocked = frame(start_s=[T0 + 1] * 4, endpoint=["login"] * 4, status=[429] * 4, latency_ms=[1.0] * 4,
+                    blocked=[True] * 4)
+    reasons = summarize(blocked, run(targets={}, journeys={"client": CLIENT}))["verdict_reasons"]
+    assert reasons == ["journey client never called chat, conversations: every login was blocked (see endpoints.login)"]
+    webhook = {"users": 1, "user_class": "PaymentProvider", "required": ["webhook"]}
+    reasons = summarize(legit("leads", [5.0]), run(targets={}, journeys={"client": CLIENT, "webhook": webhook})
+                        )["verdict_reasons"]
+    assert reasons == ["journey client never called chat, conversations: no login was sent",
+                       "journey webhook never called webhook"]
+
+
+def test_a_journey_that_reached_its_routes_or_had_no_users_passes():
+    samples = pd.concat([legit("login", [20.0] * 3), failed_logins(n=2), legit("conversations", [10.0] * 5),
+                         legit("chat", [900.0] * 5)], ignore_index=True)
+    visitor = {"users": 0, "user_class": "Visitor", "required": ["leads"]}  # weighted in, never started
+    summary = summarize(samples, run(targets={}, journeys={"client": CLIENT, "visitor": visitor},
+                                     thresholds=[]))
+    assert summary["verdict_reasons"] == [] and summary["verdict"] == "pass"
+    assert summary["run"]["journeys"]["client"]["required"] == ["login", "conversations", "chat"]
+    # open model: a journey whose schedule started no arrival on any worker did not run
+    webhook = {"users": 2, "user_class": "PaymentProvider", "required": ["webhook"]}
+    counts = {"w1": {"webhook": {"started": 0, "late": 0, "dropped": 0}},
+              "w2": {"webhook": {"started": 0, "late": 0, "dropped": 0}}}
+    open_run = run(targets={}, thresholds=[], journeys={"webhook": webhook}, arrivals={"counts": counts})
+    assert summarize(samples, open_run)["verdict_reasons"] == []
+    counts["w2"]["webhook"]["started"] = 1
+    assert summarize(samples, open_run)["verdict_reasons"] == ["journey webhook never called webhook"]
+
+
+TASK_ERRORS = [
+    {"count": 3412, "exception": "ValueError", "message": "invalid header field name 'X Token'",
+     "last_line": 'raise ValueError(f"invalid header field name {field!r}")', "in": "CoachingClient.chat",
+     "nodes": ["w1", "w2"]},
+    {"count": 1, "exception": None, "message": "", "last_line": "self.boom()", "in": None, "nodes": ["local"]},
+]
+
+
+def test_task_exceptions_fail_the_run_one_reason_each():
+    summary = summarize(legit("me", [5.0] * 10), run(targets={}, task_errors=TASK_ERRORS))
+    assert summary["task_errors"] == TASK_ERRORS
+    assert summary["verdict"] == "fail"
+    assert summary["verdict_reasons"] == [
+        "3,412 task exceptions: ValueError: invalid header field name 'X Token' (in CoachingClient.chat)",
+        "1 task exception: self.boom()"]
+    # beyond five kinds, the rest in one line; a journey with no route reached names them as the cause
+    many = [{**TASK_ERRORS[0], "count": 10 - i, "message": f"m{i}"} for i in range(7)]
+    summary = summarize(legit("login", [5.0]), run(targets={}, task_errors=many, journeys={"client": CLIENT}))
+    assert summary["verdict_reasons"][5:] == [
+        "9 more task exceptions of 2 other kinds (see task_errors)",
+        "journey client never called chat, conversations: its users raised exceptions (see task_errors)"]
+    assert "task_errors" not in summarize(legit("me", [5.0]), run(targets={}, task_errors=[]))
+
+
+def blocked_share(n_blocked: int, n: int = 100, endpoint: str = "chat") -> pd.DataFrame:
+    return frame(start_s=[T0 + 1] * n, endpoint=[endpoint] * n, status=[429] * n_blocked + [200] * (n - n_blocked),
+                 latency_ms=[5.0] * n, blocked=[True] * n_blocked + [False] * (n - n_blocked))
+
+
+def test_legit_traffic_blocked_is_a_note_with_its_likely_cause():
+    limits = {"chat": [{"key": "account", "quota": 5, "window_s": 10.0}]}
+    journeys = {"client": {**CLIENT, "users": 300}}
+    summary = summarize(blocked_share(83), run(targets={}, limits=limits, journeys=journeys, accounts=24,
+                                               target_is_loopback=True))
+    assert summary["verdict_reasons"] == ["journey client never called conversations: no login was sent"]
+    assert "legit traffic blocked on chat: 83 % of 100 legit requests; likely cause: 300 users share 24 accounts "\
+           "and chat allows 5 per 10 s per account" in summary["notes"]
+    # a note, never a failure; at 5 % or below, nothing
+    summary = summarize(blocked_share(6, endpoint="me"), run(targets={}, limits={}, accounts=24))
+    assert summary["verdict"] == "pass"
+    assert summary["notes"][0] == ("legit traffic blocked on me: 6 % of 100 legit requests; likely cause: the "
+                                   "target limits me, but the scenario declares no [[limits]] rule for it")
+    assert not any("blocked" in n for n in summarize(blocked_share(5), run(targets={}))["notes"])
+    attacked = run(targets={}, limits=limits, accounts=24, journeys={"client": CLIENT},
+                   attacks={"chat_flood": {"users": 1, "rate": 0}, "reset_flood": {"users": 1, "rate": 0}})
+    assert summarize(blocked_share(10), attacked)["notes"][0].endswith(
+        "likely cause: the attacks on chat (chat_flood) ran beside legit traffic and count against the same limit "
+        "(5 per 10 s per account)")
+    ip = {"chat": [{"key": "ip", "quota": 20, "window_s": 60.0}]}
+    note = summarize(blocked_share(50), run(targets={}, limits=ip, target_is_loopback=False))["notes"][0]
+    assert note.endswith("likely cause: every simulated user sends from this machine's address and chat "
+                         "allows 20 per 60 s per ip")

@@ -150,7 +150,23 @@ def test_thresholds_follow_the_checklist_defaults():
     ]
     assert s.latency_targets() == {"login": 500.0, "conversations": 500.0, "chat": None}  # kept as it was
     assert [t.expr for t in parse_scenario(minimal(), source=SOURCE).thresholds] == [
-        "p95(conversations) < 500ms", "p95(login) < 500ms"]
+        "p95(conversations) < 500ms", "p95(login) < 500ms", "error_rate(*) < 1%"]
+
+
+@pytest.mark.parametrize("value, expr", [
+    ("1%", "error_rate(*) < 1%"), (0.05, "error_rate(*) < 5%"), ("0.5 %", "error_rate(*) < 0.5%"),
+    (1, None), ("100%", None),  # off
+])
+def test_the_default_error_rate_is_set_in_targets(value, expr):
+    s = parse_scenario(minimal(targets={"error_rate": value}), source=SOURCE)
+    assert [t.expr for t in s.thresholds if t.metric == "error_rate"] == ([expr] if expr else [])
+
+
+@pytest.mark.parametrize("value", [0, "0%", 2, "150%", "1 percent", True, [1]])
+def test_a_bad_default_error_rate_is_one_line(value):
+    assert error_of(minimal(targets={"error_rate": value})) == (
+        'x.toml: targets.error_rate: expected the share of legit requests that may fail per endpoint, a ratio in '
+        f'(0, 1] or a percent like "1%" (1 or "100%" = off), got {value!r}')
 
 
 BAD_THRESHOLDS = [

@@ -14,16 +14,19 @@ from harness.thresholds import (Threshold, ThresholdError, check_targets, defaul
 SUMMARY: dict[str, Any] = {
     "run": {"scenario": "smoke", "streaming_endpoints": {"chat": "sse-openai"}},
     "endpoints": {
-        "chat": {"requests": 50, "legit_requests": 50, "errors": 0, "error_rate": 0.0, "p50_ms": 2500.0,
-                 "p95_ms": 3900.0, "p99_ms": 4100.0, "latency_samples": 50},
+        "admin": {"requests": 30, "legit_requests": 0, "errors": 30, "error_rate": 1.0, "legit_errors": 0,
+                  "legit_error_rate": None, "p95_ms": None, "latency_samples": 0},  # attacked only
+        "chat": {"requests": 50, "legit_requests": 50, "errors": 0, "error_rate": 0.0, "legit_errors": 0,
+                 "legit_error_rate": 0.0, "p50_ms": 2500.0, "p95_ms": 3900.0, "p99_ms": 4100.0, "latency_samples": 50},
         "history": {"requests": 0, "legit_requests": 0, "errors": 0, "error_rate": None, "p95_ms": None,
                     "latency_samples": 0},
-        "login": {"requests": 200, "legit_requests": 180, "errors": 1, "error_rate": 0.005, "p50_ms": 210.0,
-                  "p95_ms": 612.3, "p99_ms": 880.0, "p999_ms": 990.0, "max_ms": 1000.0, "mean_ms": 250.5,
-                  "latency_samples": 170},
-        "me": {"requests": 100, "legit_requests": 100, "errors": 3, "error_rate": 0.03, "p50_ms": 20.0,
-               "p95_ms": 45.5, "p99_ms": 60.0, "latency_samples": 97},
-        "reset": {"requests": 12, "legit_requests": 12, "errors": 0, "error_rate": 0.0, "p95_ms": None,
+        "login": {"requests": 200, "legit_requests": 180, "errors": 1, "error_rate": 0.005, "legit_errors": 0,
+                  "legit_error_rate": 0.0, "p50_ms": 210.0, "p95_ms": 612.3, "p99_ms": 880.0, "p999_ms": 990.0,
+                  "max_ms": 1000.0, "mean_ms": 250.5, "latency_samples": 170},  # one failed attack request
+        "me": {"requests": 100, "legit_requests": 100, "errors": 3, "error_rate": 0.03, "legit_errors": 3,
+               "legit_error_rate": 0.03, "p50_ms": 20.0, "p95_ms": 45.5, "p99_ms": 60.0, "latency_samples": 97},
+        "reset": {"requests": 12, "legit_requests": 12, "errors": 0, "error_rate": 0.0, "legit_blocked": 12,
+                  "legit_errors": 0, "legit_error_rate": 0.0, "p95_ms": None,
                   "latency_samples": 0},  # every legit request blocked: requested, nothing to measure
     },
     "llm": {"chat": {"requests": 50, "streams_ok": 48, "ttft_p50_ms": 900.0, "ttft_p95_ms": 1850.0,
@@ -140,16 +143,50 @@ def test_a_record_in_run_json_gives_back_the_same_threshold():
 
 # --- defaults and merging ---------------------------------------------------------------------
 
-def test_defaults_are_todays_p95_targets():
+def test_defaults_are_todays_p95_targets_and_a_one_percent_error_rate():
     defaults = default_thresholds({"me": 300.0, "login": 500.0, "chat": None, "slow": 1234.5})
-    assert [t.expr for t in defaults] == ["p95(login) < 500ms", "p95(me) < 300ms", "p95(slow) < 1234.5ms"]
-    assert all(t.origin == "default" and t.op == "<" and t.metric == "p95" for t in defaults)
+    assert [t.expr for t in defaults] == ["p95(login) < 500ms", "p95(me) < 300ms", "p95(slow) < 1234.5ms",
+                                          "error_rate(*) < 1%"]
+    assert all(t.origin == "default" and t.op == "<" for t in defaults)
     # the text says exactly what is judged: parsing it back gives the same rule
     assert [parse_threshold(t.expr, "x", origin="default") for t in defaults] == defaults
+    assert [t.expr for t in default_thresholds({}, 0.005)] == ["error_rate(*) < 0.5%"]
+    assert default_thresholds({}, 0.07)[0].limit == 0.07
+    assert default_thresholds({}, 1.0) == default_thresholds({}, None) == []  # 100 %: off
+
+
+def test_the_default_error_rate_fails_a_chatbot_whose_every_reply_fails():
+    # every streamed chat reply broke, every other route fine: no latency default covers chat
+    summary = copy.deepcopy(SUMMARY)
+    summary["endpoints"]["chat"].update(errors=50, error_rate=1.0, legit_errors=50, legit_error_rate=1.0)
+    rows = evaluate(default_thresholds({"login": 1000.0, "me": 1000.0, "chat": None}), summary)
+    failed = [(r["expr"], r["observed"]) for r in rows if not r["passed"]]
+    assert failed == [("error_rate(chat) < 1%", 1.0), ("error_rate(me) < 1%", 0.03)]
+    assert all(r["origin"] == "default" for r in rows)
+
+
+def test_an_explicit_error_rate_takes_its_endpoint_out_of_the_default():
+    defaults = default_thresholds({"me": 500.0})
+    me = parse_threshold("error_rate(me) < 5%", "x")
+    merged = merge(defaults, [me])
+    assert [(t.expr, t.skip) for t in merged] == [("p95(me) < 500ms", ()), ("error_rate(*) < 1%", ("me",)),
+                                                 ("error_rate(me) < 5%", ())]
+    rows = evaluate(merged, SUMMARY)
+    assert [(r["expr"], r["passed"]) for r in rows if r["metric"] == "error_rate"] == [
+        ("error_rate(chat) < 1%", True), ("error_rate(login) < 1%", True), ("error_rate(reset) < 1%", True),
+        ("error_rate(me) < 5%", True)]  # me is judged once, by its own rule
+    # the skip list survives run.json, and a command-line rule narrows it further
+    again = [from_record(t.record(), "run.json") for t in merged]
+    assert again == merged and merged[1].record()["skip"] == ["me"]
+    cli = parse_threshold("error_rate(login) < 2%", "x", origin="cli")
+    assert merge(again, [cli])[1].skip == ("login", "me")
+    # an explicit error_rate(*) replaces the default outright, whatever its limit
+    star = parse_threshold("error_rate(*) < 10%", "x", abort=True)
+    assert [t.expr for t in merge(defaults, [star])] == ["p95(me) < 500ms", "error_rate(*) < 10%"]
 
 
 def test_an_explicit_p95_replaces_that_endpoints_default_only():
-    defaults = default_thresholds({"login": 500.0, "me": 500.0, "chat": 4000.0})
+    defaults = default_thresholds({"login": 500.0, "me": 500.0, "chat": 4000.0}, error_rate=None)
     login = parse_threshold("p95(login) < 300ms", "x")
     p99 = parse_threshold("p99(me) < 1s", "x")
     merged = merge(defaults, [login, p99], streaming=["chat"])
@@ -181,7 +218,8 @@ def test_an_explicit_p95_replaces_that_endpoints_default_only():
     ("p95(chat) < 5s", 3900.0, True),  # explicit: a streamed route can have a latency threshold
     ("error_rate(me) < 1%", 0.03, False),
     ("error_rate(me) < 0.05", 0.03, True),
-    ("error_rate(login) == 0.5%", 0.005, True),
+    ("error_rate(login) == 0%", 0.0, True),  # legit requests only: the attack's failure is not in it
+    ("error_rate(reset) == 0%", 0.0, True),  # blocked is not failed
     ("ttft_p95(chat) < 2s", 1850.0, True),
     ("ttft_p95(chat) < 1.8s", 1850.0, False),
     ("ttft_p99(chat) < 2400ms", 2400.0, False),
@@ -209,7 +247,7 @@ def test_a_row_carries_everything_a_report_needs():
                    "op": "<", "limit": 500, "unit": "ms", "observed": 612.3, "passed": False, "judged": True,
                    "abort": False, "origin": "scenario", "samples": 170, "note": None}
     assert one("ttft_p95(chat) < 2s")["samples"] == 48  # the successful streams behind the figure
-    assert one("error_rate(me) < 1%")["samples"] == 100  # every request counts in an error rate
+    assert one("error_rate(me) < 1%")["samples"] == 100  # every legit request counts in an error rate
     assert one("rate_limit(login) == effective")["samples"] is None
     money = one("spend_per_day(abuse) < 50usd")
     assert money["endpoint"] is None and money["target"] == "abuse" and money["limit"] == 50
@@ -222,7 +260,7 @@ def test_star_expands_to_the_endpoints_the_metric_applies_to():
         ("p99(login) < 0.5s", 880.0, False), ("p99(me) < 0.5s", 60.0, True),
         ("p99(reset) < 0.5s", None, False)]  # requested, but every response blocked: nothing to measure
     assert rows[2]["note"] == "no legit successful responses on this endpoint: nothing to measure"
-    # error rate: every endpoint with requests
+    # error rate: every endpoint legit traffic called, streamed ones included (not the attacked-only admin)
     rows = judge("error_rate(*) < 1%")
     assert [(r["endpoint"], r["passed"]) for r in rows] == [
         ("chat", True), ("login", True), ("me", False), ("reset", True)]
@@ -236,7 +274,8 @@ def test_star_expands_to_the_endpoints_the_metric_applies_to():
 def test_what_cannot_be_judged_passes_with_a_note():
     cases = {
         "p95(history) < 500ms": "not called by legit traffic: not judged",
-        "error_rate(history) < 1%": "not called in this run: not judged",
+        "error_rate(history) < 1%": "not called by legit traffic: not judged",
+        "error_rate(admin) < 1%": "not called by legit traffic: not judged",  # attack failures are not legit ones
         "rate_limit(me) == effective":
             "no rate-limit figures for this route (no declared limit, not probed): not judged",
         "spend_per_day(legit_at_scenario_traffic) < 5usd": "not computable for this run: not judged",
@@ -268,7 +307,7 @@ def test_abort_and_origin_are_kept_on_every_expanded_row():
 def test_a_percentage_is_the_ratio_it_reads_as():
     # 35 × 0.01 is 0.35000000000000003: 35 % would then pass an error rate of exactly 0.35
     assert parse_threshold("error_rate(me) < 35%", "x").limit == 0.35
-    summary = {"endpoints": {"me": {"requests": 100, "error_rate": 0.35}}}
+    summary = {"endpoints": {"me": {"requests": 100, "legit_requests": 100, "legit_error_rate": 0.35}}}
     assert one("error_rate(me) < 35%", summary)["passed"] is False
 
 
