@@ -27,6 +27,18 @@ def run_harness(*args: str, cwd: Path | None = None, timeout: float = 180, env: 
     )
 
 
+def run_with_locustfile(scenario: Path, locustfile: Path, out: Path, timeout: float = 180,
+                        **options: Any) -> subprocess.CompletedProcess[str]:
+    """`harness run` with a locustfile of the test's own in place of the harness's (RunOptions.locustfiles:
+    the command line has no such option), in a process of its own, output captured."""
+    settings = ", ".join(f"{k}={v!r}" for k, v in options.items())
+    code = (f"import sys; from pathlib import Path; from harness.run import RunOptions, run; "
+            f"sys.exit(run(RunOptions(scenario=Path({str(scenario)!r}), out=Path({str(out)!r}), "
+            f"locustfiles=(Path({str(locustfile)!r}),), {settings})))")
+    return subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=timeout,
+                          stdin=subprocess.DEVNULL, env={**os.environ, "PYTHONPATH": str(REPO)})
+
+
 def load_bench(name: str) -> Any:
     """bench/NAME.py as a module (`bench_NAME`), without running it as a script."""
     spec = importlib.util.spec_from_file_location(f"bench_{name}", REPO / "bench" / f"{name}.py")

@@ -22,7 +22,8 @@ import psutil
 import pytest
 
 from harness.samples import read_samples
-from tests.helpers import REPO, alive, finish, only_run_dir, read_json, run_harness, start_run, wait_for_progress
+from tests.helpers import (REPO, alive, finish, only_run_dir, read_json, run_harness, run_with_locustfile, start_run,
+                           wait_for_progress)
 
 ROOT = os.geteuid() == 0
 
@@ -291,6 +292,8 @@ def test_credentials_in_the_host_are_sent_as_basic_auth_and_stored_nowhere(tmp_p
     (["--users", "0"], "--users: expected a whole number >= 1"),
     (["--spawn-rate", "0"], "--spawn-rate: expected a number > 0"),
     (["--out", "scenarios/smoke.toml"], "is a file; pass a folder"),
+    (["--arrival-rate", "100000"], "--arrival-rate: 100,000 arrivals per second is over the guardrail max_arrival_rate"),
+    (["--users", "1000000000"], "--users: 1,000,000,000 users is over the guardrail max_users"),
 ])
 def test_bad_run_options_are_one_line_with_exit_2_and_no_run_folder(tmp_path: Path, args: list[str],
                                                                     message: str) -> None:
@@ -343,11 +346,8 @@ def test_an_internal_failure_of_the_master_is_exit_3_with_its_reason(target, tmp
                                                                      reason: str) -> None:
     locustfile = tmp_path / "broken.py"
     locustfile.write_text(BROKEN_LOCUSTFILE.format(action=action))
-    code = (f"import sys; from pathlib import Path; from harness.run import RunOptions, run; "
-            f"sys.exit(run(RunOptions(scenario=Path('scenarios/smoke.toml'), host={target.url!r}, workers=1, "
-            f"duration_s=4, out=Path({str(tmp_path / 'out')!r}), locustfiles=(Path({str(locustfile)!r}),))))")
-    result = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=120,
-                            stdin=subprocess.DEVNULL, env={**os.environ, "PYTHONPATH": str(REPO)})
+    result = run_with_locustfile(REPO / "scenarios" / "smoke.toml", locustfile, tmp_path / "out", host=target.url,
+                                 workers=1, duration_s=4)
     assert result.returncode == 3, result.stderr[-3000:]
     assert "Traceback" not in result.stderr
     meta = read_json(only_run_dir(tmp_path / "out") / "run.json")

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from harness.samples import read_samples
-from tests.helpers import client_scenario, only_run_dir, read_json, run_harness
+from tests.helpers import client_scenario, only_run_dir, read_json, run_harness, run_with_locustfile
 from tests.hostile_server import HostileServer
 
 DURATION = "6s"
@@ -56,10 +56,32 @@ def test_a_wrong_token_field_fails_with_failed_logins_and_the_journey_that_never
     assert journey in cases
 
 
+RAISING_LOCUSTFILE = """
+from harness.calls import ApiClient
+from locustfiles.journeys import *  # noqa: F401,F403  (the harness's journeys and its plugin)
+
+_call = ApiClient.call
+
+
+def _raising(self, endpoint, *args, **kwargs):  # what an invalid header name does inside geventhttpclient
+    if endpoint != "login":
+        raise ValueError("invalid header field name 'X Token'")
+    return _call(self, endpoint, *args, **kwargs)
+
+
+ApiClient.call = _raising
+"""
+
+
 def test_a_task_that_raises_on_every_call_fails_the_run(tmp_path: Path) -> None:
-    # "X Token" is not a valid header name: every authenticated call raises ValueError in the task
-    text = client_scenario("bad-header", DURATION).replace("[accounts]", '[auth]\nheader = "X Token"\n[accounts]')
-    result, run_dir = run_scenario(tmp_path, text)
+    # every authenticated call raises ValueError inside the task (validate now refuses the header name
+    # that did this for real, so a locustfile of the test's own raises it)
+    scenario = tmp_path / "scenario.toml"
+    scenario.write_text(client_scenario("bad-header", DURATION))
+    locustfile = tmp_path / "raising.py"
+    locustfile.write_text(RAISING_LOCUSTFILE)
+    result = run_with_locustfile(scenario, locustfile, tmp_path / "out", duration_s=6, workers=1)
+    run_dir = only_run_dir(tmp_path / "out")
     assert result.returncode == 1, result.stderr[-3000:]
     summary = read_json(run_dir / "summary.json")
     errors = summary["task_errors"]
