@@ -36,7 +36,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from harness.samples import SCHEMA  # noqa: E402
-from harness.scenario import ATTACKS  # noqa: E402
+from harness.scenario import ATTACKS
 
 DEFAULT_SIZES = (1_000_000, 10_000_000)
 QUICK_SIZES = (100_000, 1_000_000)

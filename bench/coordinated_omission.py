@@ -33,10 +33,10 @@ import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from harness.analysis import classify, percentile  # noqa: E402
-from harness.open_model import corrected_latency_ms  # noqa: E402
-from harness.target.config import TargetConfig  # noqa: E402
-from harness.target.process import start_target  # noqa: E402
+from harness.analysis.summary import classify, percentile  # noqa: E402
+from harness.analysis.open_model import corrected_latency_ms  # noqa: E402
+from harness.demo_api.config import TargetConfig  # noqa: E402
+from harness.demo_api.process import start_target  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 EVERY_S, FOR_S = 10.0, 1.0

@@ -5,7 +5,7 @@ Each variant is a real Locust master plus one worker (`bench/locust_ping.py`, Fa
 `wait_time = constant(0)`), run in turn for several rounds (bare, harness, harness-api, then the next
 round in another order) so that a noisy neighbour hits every variant alike. `harness` is the same user
 with the harness plugin recording every request (the goal: at least 0.9 of bare's requests/s);
-`harness-api` also sends it through `harness.calls.ApiClient` as the journeys do (shown, not judged).
+`harness-api` also sends it through `harness.load.client.ApiClient` as the journeys do (shown, not judged).
 The endpoint is `bench/responder.py`, a raw asyncio responder far faster than any one Locust worker
 (wrk shows its headroom). On a machine with two or more cores the worker gets core 0 (wrk and hey
 run there too, before the rounds), and the responder and the master share the others.
@@ -279,7 +279,7 @@ def render(runs: list[Run], refs: dict[str, tuple[float, str]], args: argparse.N
     what = {
         "bare": "`self.client.get`, nothing of the harness imported",
         "harness": "the same user, with the harness plugin: Recorder → SampleBatch → master → Parquet",
-        "harness-api": "the plugin, and the GET sent through `harness.calls.ApiClient` (the journeys' path)",
+        "harness-api": "the plugin, and the GET sent through `harness.load.client.ApiClient` (the journeys' path)",
     }
     lines = [
         "## Generator throughput",

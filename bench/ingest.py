@@ -1,8 +1,8 @@
 """Master ingest: how many samples per second the Locust master absorbs from its workers before it
 falls behind. Goal: 100,000 samples/s on one core.
 
-Two measurements, both on the master's real code (`harness.collector.Collector`, `PartWriter`,
-`harness.spend.batch_cost`), fed synthetic sample batches shaped as a worker ships them
+Two measurements, both on the master's real code (`harness.load.collector.Collector`, `PartWriter`,
+`harness.analysis.spend.batch_cost`), fed synthetic sample batches shaped as a worker ships them
 (`SampleBatch.take()` columns inside the `report_to_master` payload):
 
 1. handler: this process, pinned to one core, runs what the master does per report (msgpack-decode
@@ -44,13 +44,13 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from bench.common import machine  # noqa: E402
-from harness.collector import Collector
+from harness.load.collector import Collector
 from harness.runfolder import write_json_atomic  # noqa: E402
-from harness.pricing import load_prices  # noqa: E402
+from harness.scenario.pricing import load_prices  # noqa: E402
 from harness.samples import COLUMNS  # noqa: E402
-from harness.spend import batch_cost  # noqa: E402
+from harness.analysis.spend import batch_cost  # noqa: E402
 
-SAMPLES_KEY = "harness_samples"  # harness.plugin.SAMPLES_KEY (importing the plugin would import Locust)
+SAMPLES_KEY = "harness_samples"  # harness.load.plugin.SAMPLES_KEY (importing the plugin would import Locust)
 LOCUSTFILE = REPO / "bench" / "locust_ingest.py"
 GOAL = 100_000  # samples per second on one core
 MIXES = {"api": 0.0, "llm": 0.25}  # share of streamed chat rows (40 chunk gaps each) in a batch
@@ -132,7 +132,7 @@ def spend_block(model: str = "gpt-4o-mini") -> dict[str, Any]:
 # ---- the master's path ---------------------------------------------------------------------------
 
 class MasterPath:
-    """What the master does with each worker report (harness.plugin `_Session._on_worker_report` and
+    """What the master does with each worker report (harness.load.plugin `_Session._on_worker_report` and
     `_collect`), and once a second for its watcher (`_watch`: breaker window, progress with live p95)."""
 
     def __init__(self, run_dir: Path, spend: dict[str, Any] | None = None, keep_s: float = 10.0) -> None:

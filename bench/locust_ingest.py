@@ -27,7 +27,7 @@ from locust.runners import MasterRunner, WorkerRunner
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from harness import plugin  # noqa: E402  (the master's real ingest path)
+from harness.load import plugin  # noqa: E402  (the master's real ingest path)
 from ingest import synthetic_columns  # noqa: E402
 
 SCHEDULE = json.loads(os.environ.get("BENCH_SCHEDULE") or "{}")

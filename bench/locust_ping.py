@@ -4,7 +4,7 @@
 - `bare`: a plain FastHttpUser, nothing of the harness imported;
 - `harness`: the same user with the harness plugin imported (Recorder → SampleBatch → shipped to the
   master, written as Parquet parts);
-- `harness-api`: the plugin, and the request sent through `harness.calls.ApiClient`, as the journeys do.
+- `harness-api`: the plugin, and the request sent through `harness.load.client.ApiClient`, as the journeys do.
 
 On the master, `BENCH_OUT` names a JSON file that gets Locust's per-second request counts at the end
 (`stats.total.num_reqs_per_sec`): the same figure for every variant, whatever the harness records.
@@ -35,7 +35,7 @@ if VARIANT == "bare":
 
 elif VARIANT == "harness":
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-    from harness import plugin  # noqa: F401  (registers the recording hooks)
+    from harness.load import plugin  # noqa: F401  (registers the recording hooks)
 
     class Ping(FastHttpUser):  # type: ignore[no-redef]
         wait_time = constant(0)
@@ -46,9 +46,9 @@ elif VARIANT == "harness":
 
 elif VARIANT == "harness-api":
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-    from harness import plugin  # noqa: F401  (registers the recording hooks)
-    from harness.calls import ApiClient
-    from harness.plan import RunPlan
+    from harness.load import plugin  # noqa: F401  (registers the recording hooks)
+    from harness.load.client import ApiClient
+    from harness.load.plan import RunPlan
 
     class Ping(FastHttpUser):  # type: ignore[no-redef]
         wait_time = constant(0)

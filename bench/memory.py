@@ -25,8 +25,8 @@ import psutil
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.common import machine  # noqa: E402
-from harness.target.config import TargetConfig  # noqa: E402
-from harness.target.process import start_target  # noqa: E402
+from harness.demo_api.config import TargetConfig  # noqa: E402
+from harness.demo_api.process import start_target  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 MB = 1024 * 1024

@@ -27,8 +27,8 @@ import httpx
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.common import machine  # noqa: E402
-from harness.target.config import TargetConfig  # noqa: E402
-from harness.target.process import RunningTarget, start_target  # noqa: E402
+from harness.demo_api.config import TargetConfig  # noqa: E402
+from harness.demo_api.process import RunningTarget, start_target  # noqa: E402
 
 CHAT_BODY = '{"messages":[{"role":"user","content":"How should I price a three month coaching package?"}]}'
 _UNITS_MS = {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60_000.0}

@@ -1,4 +1,4 @@
-"""The demo API (`python -m harness.target`) with its injected waits timed, for bench/accuracy.py.
+"""The demo API (`python -m harness.demo_api`) with its injected waits timed, for bench/accuracy.py.
 
 The demo API draws a route's delay and sleeps until it is due. On a busy machine its process wakes
 up late (a few ms at times), and that lateness is part of what a client really waits, so a truth
@@ -20,10 +20,10 @@ from typing import Any, TextIO
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-import harness.target.app as app  # noqa: E402
-import harness.target.server as server  # noqa: E402
-from harness.distributions import Distribution  # noqa: E402
-from harness.target.config import TargetConfig  # noqa: E402
+import harness.demo_api.app as app  # noqa: E402
+import harness.demo_api.server as server  # noqa: E402
+from harness.scenario.distributions import Distribution  # noqa: E402
+from harness.demo_api.config import TargetConfig  # noqa: E402
 
 _pending: list[Any] = []  # (route, index, drawn) of the draw whose wait comes next
 _counts: dict[str, int] = {}
@@ -73,9 +73,9 @@ def main() -> int:
     _log = open(path, "w", buffering=1, encoding="utf-8")  # one line per wait, written as it happens
     # this process only: the app's own waits (the model's token timing has its own) and its routes' draws
     server.create_app, app.sleep_until = _timed_create_app, _timed_sleep_until
-    from harness.target.__main__ import main as target_main
+    from harness.demo_api.__main__ import main as target_main
 
-    sys.argv = ["harness.target", *args]
+    sys.argv = ["harness.demo_api", *args]
     try:
         return target_main()
     finally:

@@ -10,13 +10,11 @@ validate SCENARIO` checks a scenario without sending anything. `harness COMMAND
 from __future__ import annotations
 
 import argparse
-import json
-import sys
 from pathlib import Path
 from typing import NoReturn
 
 from harness import __version__
-from harness.scenario import ScenarioError, load_scenario, parse_duration
+from harness.scenario import ScenarioError, parse_duration
 
 __all__ = ["main", "EXIT_CODES"]
 
@@ -112,7 +110,7 @@ def _parser() -> argparse.ArgumentParser:
                         help="worker processes to start (default 1; about one per CPU core)")
 
     target = sub.add_parser("target", help="run the embedded demo chatbot API alone")
-    from harness.target.cli import add_arguments
+    from harness.demo_api.cli import add_arguments
 
     add_arguments(target)
 
@@ -155,7 +153,7 @@ def _parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     if args.command == "run":
-        from harness.run import RunOptions, run
+        from harness.commands.run import RunOptions, run
 
         return run(RunOptions(scenario=args.scenario, host=args.host, profile=args.profile, workers=args.workers,
                               users=args.users, spawn_rate=args.spawn_rate, arrival_rate=args.arrival_rate,
@@ -165,118 +163,33 @@ def main(argv: list[str] | None = None) -> int:
                               master_bind=args.master_bind, master_port=args.master_port,
                               expect_workers_max_wait_s=args.expect_workers_max_wait))
     if args.command == "worker":
-        from harness.worker import run_worker
+        from harness.commands.worker import run_worker
 
         return run_worker(args.master, args.processes)
     if args.command == "target":
-        from harness.target.cli import run as run_target
+        from harness.demo_api.cli import run as run_target
 
         return run_target(args)
     if args.command == "report":
-        return _report(args.run_dir, args.screenshot)
+        from harness.commands.report import run_report
+
+        return run_report(args.run_dir, args.screenshot)
     if args.command == "compare":
-        from harness.compare import run_compare
+        from harness.commands.compare import run_compare
 
         return run_compare(args.base, args.new, args.tolerance, args.min_ms, args.out)
     if args.command == "cost":
-        return _cost(args.scenario)
+        from harness.commands.cost import run_cost
+
+        return run_cost(args.scenario)
     if args.command == "audit":
         from harness.audit.command import run_audit
         from harness.audit.runner import CHECKS
 
         return run_audit(args.scenario, args.host, args.profile, args.run, args.out, tuple(args.check) or CHECKS)
-    return _validate(args.scenario)
+    from harness.commands.validate import run_validate
 
-
-def _audit_sections(run_dir: Path) -> list:
-    """An audit made with `--run` on this run folder keeps its section when the report is rebuilt."""
-    path = run_dir / "audit.json"
-    if not path.exists():
-        return []
-    from harness.audit.html import audit_section
-
-    try:
-        return [audit_section(json.loads(path.read_text()))]
-    except (ValueError, KeyError, TypeError):
-        print(f"harness: {path}: unreadable, the report leaves the audit out", file=sys.stderr)
-        return []
-
-
-def _report(run_dir: Path, shoot: bool = False) -> int:
-    from harness.report import build_report, format_table
-    from harness.screenshot import MISSING_BROWSER, BrowserError, find_browser, screenshot
-
-    if not (run_dir / "samples").is_dir():
-        print(f"harness: {run_dir}: not a run folder (expected a samples/ folder inside)", file=sys.stderr)
-        return 2
-    if shoot and find_browser() is None:  # before the work, not after it
-        print(f"harness: {MISSING_BROWSER}", file=sys.stderr)
-        return 2
-    try:
-        summary = build_report(run_dir, sections=_audit_sections(run_dir))
-    except OSError as exc:
-        print(f"harness: {run_dir}: the report could not be written ({exc.strerror or exc}); "
-              "pass a run folder you can write to", file=sys.stderr)
-        return 2
-    print(format_table(summary))
-    if shoot:
-        try:
-            print(f"screenshot: {screenshot(run_dir)}")
-        except BrowserError as exc:
-            print(f"harness: {exc}", file=sys.stderr)
-            return 2
-    from harness.run import exit_code  # after the report: harness.run imports Locust, whose gevent patches threads
-
-    return exit_code(summary)
-
-
-def _cost(path: Path) -> int:
-    from harness.preflight import spend_prices
-    from harness.spend import format_what_if, what_if
-
-    try:
-        scenario = load_scenario(path)
-        table = spend_prices(scenario)
-    except ScenarioError as exc:
-        print(f"harness: {exc}", file=sys.stderr)
-        return 2
-    price = table.get(scenario.spend.model)
-    n = scenario.spend.numbers
-    result = what_if(
-        price,
-        legit_conversations_per_day=n["conversations_per_day"],
-        turns_per_conversation=n["turns_per_conversation"],
-        input_tokens_per_turn=n["input_tokens_per_turn"],
-        output_tokens_per_turn=n["output_tokens_per_turn"],
-        hidden_tokens_per_turn=n["hidden_tokens"],
-        attacker_requests_per_second=n["attacker_requests_per_second"],
-        attacker_input_tokens=n["attacker_input_tokens"],
-        attacker_output_tokens=n["attacker_output_tokens"],
-        attackers=int(n["attackers"]),
-        cached_tokens_per_turn=n["cached_tokens_per_turn"],
-    )
-    print(f"{scenario.name}: {price.model}, prices of {table.date} (list prices: check them before you rely on them)")
-    print(format_what_if(result))
-    return 0
-
-
-def _validate(path: Path) -> int:
-    """What `harness run` would refuse is an error here too (exit 2); what it would run, but likely
-    not as meant, is a warning (exit 0). Sends nothing."""
-    from harness.preflight import check_scenario, scenario_warnings
-
-    try:
-        scenario = load_scenario(path)
-        check_scenario(scenario)
-    except ScenarioError as exc:
-        print(f"harness: {exc}", file=sys.stderr)
-        return 2
-    for warning in scenario_warnings(scenario):
-        print(f"harness: warning: {warning}", file=sys.stderr)
-    print(f"{path}: ok: scenario {scenario.name!r}, {len(scenario.endpoints)} endpoints, "
-          f"journeys {', '.join(scenario.journeys)}, {scenario.load.planned_duration_s:g} s planned, "
-          f"target {scenario.host or 'embedded demo API'}")
-    return 0
+    return run_validate(args.scenario)
 
 
 if __name__ == "__main__":

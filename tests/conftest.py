@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
-from harness.target.config import TargetConfig
-from harness.target.process import RunningTarget, start_target
+from harness.demo_api.config import TargetConfig
+from harness.demo_api.process import RunningTarget, start_target
 
 @pytest.fixture
 def target_factory() -> Iterator[Callable[..., RunningTarget]]:

@@ -17,6 +17,7 @@ import psutil
 REPO = Path(__file__).resolve().parents[1]
 
 
+
 def run_harness(*args: str, cwd: Path | None = None, timeout: float = 180, env: dict[str, str] | None = None
                 ) -> subprocess.CompletedProcess[str]:
     """`python -m harness ARGS`, bounded in time, output captured."""
@@ -32,7 +33,7 @@ def run_with_locustfile(scenario: Path, locustfile: Path, out: Path, timeout: fl
     """`harness run` with a locustfile of the test's own in place of the harness's (RunOptions.locustfiles:
     the command line has no such option), in a process of its own, output captured."""
     settings = ", ".join(f"{k}={v!r}" for k, v in options.items())
-    code = (f"import sys; from pathlib import Path; from harness.run import RunOptions, run; "
+    code = (f"import sys; from pathlib import Path; from harness.commands.run import RunOptions, run; "
             f"sys.exit(run(RunOptions(scenario=Path({str(scenario)!r}), out=Path({str(out)!r}), "
             f"locustfiles=(Path({str(locustfile)!r}),), {settings})))")
     return subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=timeout,

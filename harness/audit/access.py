@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from email.utils import parsedate_to_datetime
 from typing import Any
 
-from harness.accounts import Account
+from harness.scenario.accounts import Account
 from harness.audit.context import AuditContext, json_of
 from harness.audit.forge import forgeries, parse_jwt
 from harness.audit.model import FAIL, NOT_MEASURABLE, PASS, CheckResult

@@ -13,17 +13,17 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from harness.accounts import TargetUnreachable, resolve_credentials
+from harness.scenario.accounts import TargetUnreachable, resolve_credentials
 from harness.audit.context import AuditContext, parse_audit_settings
 from harness.audit.html import audit_page, audit_section
 from harness.audit.runner import CHECKS, audit, format_scorecard, write_audit
-from harness.guardrails import abuse_refusal
+from harness.scenario.guardrails import abuse_refusal
 from harness.runfolder import write_atomic
-from harness.scenario import ScenarioError, load_scenario
+from harness.scenario import SHIPPED_SCENARIOS, ScenarioError, load_scenario
 
 __all__ = ["DEFAULT_SCENARIO", "run_audit"]
 
-DEFAULT_SCENARIO = Path(__file__).resolve().parents[2] / "scenarios" / "audit.toml"
+DEFAULT_SCENARIO = SHIPPED_SCENARIOS / "audit.toml"
 EXIT_PASS, EXIT_FAIL, EXIT_USAGE, EXIT_ABORTED = 0, 1, 2, 3
 
 
@@ -42,7 +42,7 @@ def _load_run(run_dir: Path) -> dict[str, Any] | str:
             return json.loads(summary.read_text())
         except ValueError:
             pass
-    from harness.report import compute_summary
+    from harness.analysis.run import compute_summary
 
     return compute_summary(run_dir)[0]
 
@@ -86,8 +86,8 @@ def run_audit(scenario_path: Path | None, host: str | None, profile: str | None,
     target = None
     try:
         if target_host is None:
-            from harness.target.config import TargetConfig
-            from harness.target.process import start_target
+            from harness.demo_api.config import TargetConfig
+            from harness.demo_api.process import start_target
 
             settings_ = dict(scenario.target)
             if profile:
@@ -115,7 +115,7 @@ def run_audit(scenario_path: Path | None, host: str | None, profile: str | None,
     write_audit(report, out_dir)
     write_atomic(out_dir / "audit.html", audit_page(report))
     if run_dir is not None:  # the load run's report gains the audit section
-        from harness.report import build_report
+        from harness.report.build import build_report
 
         write_audit(report, run_dir)
         build_report(run_dir, sections=[audit_section(report)])

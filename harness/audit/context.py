@@ -33,8 +33,8 @@ from typing import Any
 
 import httpx
 
-from harness.accounts import Account, Credentials
-from harness.calls import render
+from harness.scenario.accounts import Account, Credentials
+from harness.scenario.templates import render
 from harness.scenario import Scenario, ScenarioError
 
 __all__ = ["AuditSettings", "AuditContext", "parse_audit_settings", "ROLES"]

@@ -26,7 +26,6 @@ import httpx
 
 from harness.audit.context import AuditContext
 from harness.audit.model import FAIL, NOT_MEASURABLE, PASS, CheckResult
-from harness.calls import is_blocked
 
 __all__ = ["run", "probe_origins", "Origin"]
 
@@ -159,7 +158,7 @@ def run(ctx: AuditContext) -> list[CheckResult]:
                         evidence.append(f"{label} Origin: {origin.value} -> no answer ({type(exc).__name__})")
                         continue
                     answered += 1
-                    blocked += is_blocked(ctx.scenario.block, response.status_code, response.headers, None)
+                    blocked += ctx.scenario.block.matches(response.status_code, response.headers, None)
                     acao, acac = _grants(response, origin.value)
                     seen = f"ACAO: {acao or '(none)'}" + (", ACAC: true" if acac else "")
                     evidence.append(f"{label} Origin: {origin.value} -> {response.status_code}, {seen}")

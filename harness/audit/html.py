@@ -8,7 +8,7 @@ from collections.abc import Mapping
 from html import escape
 from typing import Any
 
-from harness.report import CSS, Section
+from harness.report.build import CSS, Section
 
 __all__ = ["audit_section", "audit_page"]
 

@@ -32,11 +32,11 @@ from importlib import resources
 from pathlib import Path
 import httpx
 
-from harness.accounts import Account
+from harness.scenario.accounts import Account
 from harness.audit.context import AuditContext
 from harness.audit.model import FAIL, NOT_MEASURABLE, PASS, CheckResult
-from harness.calls import render
-from harness.streams import read_stream
+from harness.scenario.templates import render
+from harness.protocol.streams import read_stream
 
 __all__ = ["run", "RedTeamItem", "load_redteam", "ngram_overlap", "canary_found", "KnownPrompt", "known_prompt"]
 
@@ -150,7 +150,7 @@ def known_prompt(ctx: AuditContext) -> tuple[KnownPrompt | None, str]:
     if text.strip() or canary:
         return KnownPrompt(text, canary, "[audit] settings"), note
     if not note and ctx.scenario.accounts.source == "demo":
-        from harness.target.model import SYSTEM_CANARY, SYSTEM_PROMPT  # the embedded demo API's, known
+        from harness.demo_api.model import SYSTEM_CANARY, SYSTEM_PROMPT  # the embedded demo API's, known
 
         return KnownPrompt(SYSTEM_PROMPT, SYSTEM_CANARY, "the demo API's"), ""
     return None, note or ("no system prompt or canary to recognise a leak by: set [audit] system_prompt_file "

@@ -17,9 +17,8 @@ from typing import Any
 
 import httpx
 
-from harness.accounts import Account
+from harness.scenario.accounts import Account
 from harness.audit.context import AuditContext, json_of
-from harness.calls import is_blocked
 from harness.scenario import Endpoint, Scenario
 
 __all__ = ["Attempt", "Sender", "placeholders", "id_placeholders", "list_route", "listed_ids", "read_route",
@@ -79,7 +78,7 @@ class Sender:
             except (httpx.HTTPError, httpx.InvalidURL, httpx.StreamError) as exc:
                 return Attempt(None, f"{type(exc).__name__}: {self.ctx.redact(str(exc))[:120]}")
             rule = self.ctx.scenario.block
-            if not is_blocked(rule, response.status_code, response.headers, response.content):
+            if not rule.matches(response.status_code, response.headers, response.content):
                 return Attempt(response)
             wait = _retry_after(response.headers.get("retry-after"))
             if wait > min(self.max_wait_s, self.wait_left_s):

@@ -22,12 +22,12 @@ import secrets
 from dataclasses import dataclass, field
 from typing import Any
 
-from harness.accounts import Account
+from harness.scenario.accounts import Account
 from harness.audit.context import AuditContext
 from harness.audit.model import FAIL, NOT_MEASURABLE, PASS, CheckResult
 from harness.audit.routes import (Attempt, Sender, id_placeholders, list_route, listed_ids, probe_values,
                                   read_route, session)
-from harness.calls import render
+from harness.scenario.templates import render
 
 __all__ = ["run", "id_routes"]
 

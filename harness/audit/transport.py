@@ -37,7 +37,7 @@ import httpx
 
 from harness.audit.context import AuditContext
 from harness.audit.model import FAIL, NOT_MEASURABLE, PASS, CheckResult
-from harness.guardrails import abuse_refusal
+from harness.scenario.guardrails import abuse_refusal
 
 __all__ = ["run", "is_loopback", "parse_hsts", "parse_cookie", "HSTS_MIN_AGE_S"]
 

@@ -17,8 +17,8 @@ On every probe, a 5xx, no answer, or a stack trace / debug page / SQL error in t
 within a small budget, and left unjudged if it stays blocked.
 
 The chat route (`[audit] chat_route`) also gets the denial-of-wallet probe's prompt-size ladder
-(harness.wallet_probe): prompts of `[wallet] prompt_start_tokens` doubling up to `prompt_cap_tokens`
-(1,024 to 131,072 by default), each asking for a one-token reply. As in harness.wallet, a refusal with
+(harness.load.wallet): prompts of `[wallet] prompt_start_tokens` doubling up to `prompt_cap_tokens`
+(1,024 to 131,072 by default), each asking for a one-token reply. As in harness.analysis.wallet, a refusal with
 400, 413 or 422 before the cap is the pass; the cap accepted, or a 5xx on the way, is a finding.
 """
 
@@ -32,14 +32,14 @@ from typing import Any
 
 import httpx
 
-from harness.accounts import Account
+from harness.scenario.accounts import Account
 from harness.audit.context import AuditContext
 from harness.audit.errorpages import error_page
 from harness.audit.keys import mask
 from harness.audit.model import FAIL, NOT_MEASURABLE, PASS, CheckResult
-from harness.calls import is_blocked, render
+from harness.scenario.templates import render
 from harness.scenario import Endpoint, Wallet
-from harness.wallet import REFUSALS
+from harness.analysis.wallet import REFUSALS
 
 __all__ = ["run", "probes", "wrong_types", "filler"]
 
@@ -51,7 +51,7 @@ READ_BYTES = 64 * 1024  # of each answer: enough for an error page, and a long r
 BLOCKED_BUDGET_S = 20.0  # the most the whole check waits out rate limits
 MAX_RETRY_AFTER_S = 10.0
 MAX_BLOCKED_RETRIES = 3  # per body
-FILLER_WORD = " coach"  # as harness.wallet_probe: one cl100k_base token, so n of them are n tokens
+FILLER_WORD = " coach"  # as harness.load.wallet: one cl100k_base token, so n of them are n tokens
 SAMPLE_VALUES: dict[str, Any] = {
     "email": "audit-probe@example.invalid", "lead_email": "audit-probe@example.invalid",
     "password": "not-the-password-1", "new_password": "not-the-password-2", "token": "audit-probe",
@@ -63,7 +63,7 @@ MUST_REFUSE = ("invalid JSON", "wrong types", "not an object", "huge body")
 
 
 def filler(tokens: int) -> str:
-    """A prompt of exactly `tokens` cl100k_base tokens (harness.wallet_probe.filler)."""
+    """A prompt of exactly `tokens` cl100k_base tokens (harness.load.wallet.filler)."""
     return FILLER_WORD * tokens
 
 
@@ -140,7 +140,7 @@ class _Sender:
         except httpx.HTTPError as exc:
             return _Answer(None, error=type(exc).__name__), 0.0
         text = bytes(body).decode("utf-8", "replace")
-        blocked = is_blocked(self.ctx.scenario.block, response.status_code, response.headers, bytes(body))
+        blocked = self.ctx.scenario.block.matches(response.status_code, response.headers, bytes(body))
         try:
             retry_after = float(response.headers.get("retry-after", "1"))
         except ValueError:

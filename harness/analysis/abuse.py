@@ -1,0 +1,149 @@
+"""What each attack achieved: summary.json's `abuse`, from the rows of the attack roles.
+
+`abuse` is attack role → figures and findings; `abuse_verdict` says "findings", "untested" or "clean"
+overall.
+An attack's figures cover the route it attacks (the last route of its entry in scenario.ATTACKS:
+chat for chat_flood), so the logins it needs first count apart as `other_requests`. The findings
+are per-attack rules (a forged webhook accepted, a flood never blocked, an admin route answering a
+normal user), applied in a loop over attacks (a dozen at most), never over rows. An attack whose
+requests were all answered with a redirect (never followed) reached nothing: it is "untested".
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from harness.analysis.ratelimits import REDIRECTED_NOTE, admitted_mask, partial_counters, redirected_mask
+from harness.scenario import ATTACKS
+
+__all__ = ["abuse_summary", "abuse_findings", "abuse_verdict", "UNBLOCKED_ATTACKS", "REPLAY_NOTE",
+           "PARTIAL_NOTE"]
+
+NON_ATTACK_ROLES = ("legit", "probe")
+# attacks that a working limit must slow down: a finding when not one attempt was blocked
+UNBLOCKED_ATTACKS = ("credential_stuffing", "password_spraying", "brute_force", "chat_flood",
+                     "reset_flood", "lead_spam")
+REPLAY_NOTE = ("replays were answered 2xx: the target must de-duplicate deliveries by id; "
+               "without its counters this run cannot tell whether they were processed again")
+PARTIAL_NOTE = ("replays were answered 2xx and the target's counters cover one of its {n} "
+                "processes: whether they were processed again is not decided")
+
+
+def _counts(rows: pd.DataFrame) -> dict[str, Any]:
+    """requests, admitted, blocked, redirected, errors, statuses, first block, duration and rate of one attack.
+
+    admitted, blocked, redirected and errors are disjoint: an error here is a request that neither
+    reached the handler nor was blocked nor redirected (no response, 404/405, 5xx); a 401 to a wrong
+    password is admitted; a 3xx is redirected (not followed, so not admitted).
+    """
+    admitted = admitted_mask(rows)
+    blocked = rows["blocked"].fillna(False).to_numpy(dtype=bool)
+    redirected = redirected_mask(rows)
+    status = rows["status"].fillna(0).to_numpy(dtype=np.int64)
+    t = rows["start_s"].to_numpy(dtype=np.float64)
+    blocks = np.flatnonzero(blocked)
+    finite = t[np.isfinite(t)]
+    duration = float(finite.max() - finite.min()) if finite.size else 0.0
+    values, counts = np.unique(status, return_counts=True)
+    return {
+        "requests": int(len(rows)),
+        "admitted": int(admitted.sum()),
+        "blocked": int(blocked.sum()),
+        "redirected": int(redirected.sum()),
+        "errors": int((~admitted & ~blocked & ~redirected).sum()),
+        "status_counts": {str(int(v)): int(c) for v, c in zip(values, counts)},
+        "first_block_index": int(blocks[0]) + 1 if blocks.size else None,
+        "duration_s": duration,
+        "rps": len(rows) / duration if duration > 0 else None,
+        "output_tokens": int(rows["output_tokens"].fillna(0).to_numpy(dtype=np.int64).sum()),
+    }
+
+
+def _ok2xx(rows: pd.DataFrame) -> np.ndarray:
+    status = rows["status"].fillna(0).to_numpy(dtype=np.int64)
+    return admitted_mask(rows) & (status >= 200) & (status < 300)
+
+
+def _findings(role: str, rows: pd.DataFrame, figures: Mapping[str, Any],
+              stats: Mapping | None) -> tuple[list[str], list[str]]:
+    """(findings, notes) for one attack, by the rule of its kind."""
+    findings: list[str] = []
+    notes: list[str] = []
+    ok = _ok2xx(rows)
+    n_ok = int(ok.sum())
+    if role == "admin_probe":
+        techniques = rows["technique"].astype(object).fillna("").replace("", "unspecified")  # not categories
+        tried = techniques.value_counts()
+        for technique, n in techniques[ok].value_counts().sort_index().items():
+            findings.append(f"admin route answered 2xx to {technique} "
+                            f"({int(n)} of {int(tried[technique])})")
+    elif role == "webhook_forged" and n_ok:
+        findings.append(f"forged signature accepted ({n_ok} of {len(rows)} deliveries answered 2xx)")
+    elif role == "webhook_stale" and n_ok:
+        findings.append(f"stale delivery accepted ({n_ok} of {len(rows)} deliveries answered 2xx)")
+    elif role == "webhook_replay" and n_ok > 1:
+        duplicates = stats.get("webhooks_duplicate") if isinstance(stats, Mapping) else None
+        if duplicates is None:
+            notes.append(REPLAY_NOTE)
+        elif int(duplicates) == 0 and partial_counters(stats):
+            notes.append(PARTIAL_NOTE.format(n=stats.get("processes")))
+        elif int(duplicates) == 0:
+            findings.append(f"replays processed again ({n_ok} replays answered 2xx, the target "
+                            "counted no duplicate)")
+    elif role.startswith(UNBLOCKED_ATTACKS) and figures["blocked"] == 0 and figures["admitted"]:
+        findings.append(f"no attempt was blocked ({figures['admitted']} of {figures['requests']} "
+                        "admitted)")
+    if figures["redirected"]:
+        notes.append(REDIRECTED_NOTE.format(n=figures["redirected"], of=figures["requests"]))
+    return findings, notes
+
+
+def abuse_summary(samples: pd.DataFrame, target_stats: Mapping | None = None,
+                  roles: Iterable[str] | None = None) -> dict:
+    """summary.json's `abuse`: attack role → figures, `findings`, `notes` and its `verdict`.
+
+    Every role other than legit and probe is an attack, unless `roles` restricts them. {} when
+    no attack ran.
+    """
+    role = samples["role"].fillna("legit")
+    wanted = ~role.isin(NON_ATTACK_ROLES)
+    if roles is not None:
+        wanted &= role.isin(list(roles))
+    attack_rows = samples[wanted.to_numpy(dtype=bool)]
+    if attack_rows.empty:
+        return {}
+    attack_rows = attack_rows.sort_values("start_s", kind="stable")
+    attacks: dict[str, Any] = {}
+    for name, rows in attack_rows.groupby("role", sort=True, observed=True):  # a loop over attacks, not rows
+        name = str(name)
+        targets = ATTACKS[name][0][-1:] if name in ATTACKS else ()
+        on_target = rows["endpoint"].isin(targets).to_numpy(dtype=bool) if targets else None
+        attacked = rows[on_target] if on_target is not None and on_target.any() else rows
+        figures: dict[str, Any] = {"endpoint": ", ".join(sorted(attacked["endpoint"].unique()))}
+        figures.update(_counts(attacked))
+        figures["other_requests"] = int(len(rows) - len(attacked))
+        findings, notes = _findings(name, attacked, figures, target_stats)
+        unseen = figures["redirected"] and not figures["admitted"] and not figures["blocked"]
+        figures.update(findings=findings, notes=notes,
+                       verdict="findings" if findings else "untested" if unseen else "clean")
+        attacks[name] = figures
+    return attacks
+
+
+def abuse_findings(abuse: Mapping[str, Mapping]) -> list[str]:
+    """Every finding as "attack: finding", attacks in name order."""
+    return [f"{name}: {f}" for name, a in abuse.items() for f in a.get("findings") or []]
+
+
+def abuse_verdict(abuse: Mapping[str, Mapping]) -> str | None:
+    """"findings" when any attack has one, else "untested" when an attack reached nothing, "clean"
+    otherwise; None when no attack ran."""
+    if not abuse:
+        return None
+    if abuse_findings(abuse):
+        return "findings"
+    return "untested" if any(a.get("verdict") == "untested" for a in abuse.values()) else "clean"

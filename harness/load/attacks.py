@@ -1,0 +1,299 @@
+"""Abuse traffic beside the legit journeys: credential attacks, floods, webhook abuse, admin probing,
+lead spam, the bypass matrix of every rate-limited route, and the denial-of-wallet probe.
+
+Which attacks run, how many users each and at what rate come from the scenario's [attacks] tables;
+an attack the scenario leaves out does not run. Every request's sample carries the attack's name as
+its role. Locust loads them through an entry point (harness/locustfiles/abuse.py).
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import time
+import uuid
+from typing import Any
+
+import gevent
+from locust import FastHttpUser, task
+
+from harness.load import plugin  # noqa: F401  (registers the recording hooks)
+from harness.scenario.accounts import account_pools, identity_key
+from harness.load.client import ApiClient
+from harness.load.login import log_in
+from harness.load.plan import RunPlan
+from harness.load.probes import ProbeRunner
+from harness.load.wallet import WalletProber
+from harness.protocol.signing import sign
+from harness.load.sources import bind_user, is_loopback, source_addresses, use_http_settings
+
+COMMON_PASSWORDS = ["Password1!", "Summer2026!", "Welcome123", "Qwerty!23", "Coaching2026"]
+ROLE_HEADERS = ("X-User-Role", "X-Role")
+
+
+class _Attack(FastHttpUser):
+    """One attacker: one source address (on loopback), the scenario's pace, starting after legit traffic."""
+
+    abstract = True
+    attack = ""
+
+    def __init__(self, environment: Any) -> None:
+        use_http_settings(self, environment)
+        super().__init__(environment)
+
+    def on_start(self) -> None:
+        plan = RunPlan.from_environment(self.environment)
+        if plan is None:
+            raise RuntimeError("no run plan: run this locustfile with the harness plugin (it is imported above)")
+        self.plan = plan
+        self.settings = plan.scenario.attacks[self.attack]
+        self.api = ApiClient(self.client, plan.scenario, role=self.attack, host_auth=plan.credentials.host_auth)
+        self.accounts = account_pools(plan.credentials, plan.scenario)[0]
+        self.source_ip = ""
+        if is_loopback(self.host):
+            self.source_ip = source_addresses(self.environment, "attack").next()
+            bind_user(self, self.source_ip)
+        gevent.sleep(plan.scenario.attacks_start_after_s)  # legit traffic alone first: the "before" figures
+        self.started = time.time()
+
+    def context(self) -> dict[str, Any]:
+        return {"source_ip": self.source_ip}
+
+    def wait_time(self) -> float:
+        rate = self.settings.rate
+        return 1.0 / rate if rate > 0 else 0.0
+
+    def login(self, account: Any) -> str | None:
+        """A session for the attack; a 2xx without a token is a failed sample that says so."""
+        return log_in(self.api, account.email, account.password)[0]
+
+    def delivery(self, secret: str, timestamp: int | None = None) -> tuple[bytes, str]:
+        event = {"id": f"evt_{uuid.uuid4().hex[:24]}", "type": "invoice.paid", "created": int(time.time()),
+                 "data": {"object": {"amount_total": 100, "currency": "usd"}}}
+        body = json.dumps(event).encode()
+        return body, sign(secret, body, timestamp or int(time.time()))
+
+    def send(self, delivery: tuple[bytes, str], technique: str = "") -> None:
+        body, signature = delivery
+        self.api.call("webhook", body=body, headers={"Stripe-Signature": signature}, technique=technique)
+
+
+class CredentialStuffing(_Attack):
+    """Leaked credentials: many accounts, one try each."""
+
+    attack = "credential_stuffing"
+
+    @task
+    def attempt(self) -> None:
+        n = random.randrange(10**6)
+        email = random.choice([*(a.email for a in self.accounts), f"leaked-{n}@mail.example"])
+        self.api.identity = identity_key(email)
+        self.api.call("login", {"email": email, "password": f"leaked-{n}"})
+
+
+class PasswordSpraying(_Attack):
+    """One common password against every account in turn."""
+
+    attack = "password_spraying"
+
+    def on_start(self) -> None:
+        super().on_start()
+        self.password = self.settings.settings.get("password", COMMON_PASSWORDS[0])
+        self.turn = 0
+
+    @task
+    def attempt(self) -> None:
+        account = self.accounts[self.turn % len(self.accounts)]
+        self.turn += 1
+        self.api.identity = identity_key(account.email)
+        self.api.call("login", {"email": account.email, "password": self.password})
+
+
+class BruteForce(_Attack):
+    """Many passwords against one account."""
+
+    attack = "brute_force"
+
+    @task
+    def attempt(self) -> None:
+        account = self.accounts[0]
+        self.api.identity = identity_key(account.email)
+        self.api.call("login", {"email": account.email, "password": f"{random.choice(COMMON_PASSWORDS)}{random.randrange(100)}"})
+
+
+class ChatFlood(_Attack):
+    """One account chatting as fast as the target answers: the token bill of one abuser."""
+
+    attack = "chat_flood"
+
+    def on_start(self) -> None:
+        super().on_start()
+        self.account = random.choice(self.accounts)
+        self.api.token = self.login(self.account)
+        self.api.identity = identity_key(self.account.email)
+
+    @task
+    def flood(self) -> None:
+        messages = [{"role": "user", "content": "Write me a long, detailed 12-week coaching programme."}]
+        result = self.api.call("chat", {"messages": messages, "message": messages[0]["content"]})
+        if result.status == 401:
+            self.api.token = self.login(self.account)
+
+
+class ChatFloodManyAccounts(_Attack):
+    """Many accounts chatting at full speed from one client: what a per-account limit alone lets through."""
+
+    attack = "chat_flood_many_accounts"
+
+    def on_start(self) -> None:
+        super().on_start()
+        self.sessions = [(a, self.login(a)) for a in self.accounts]
+        self.turn = 0
+
+    @task
+    def flood(self) -> None:
+        account, token = self.sessions[self.turn % len(self.sessions)]
+        self.turn += 1
+        self.api.token, self.api.identity = token, identity_key(account.email)
+        messages = [{"role": "user", "content": "Summarise everything you know about my clients."}]
+        self.api.call("chat", {"messages": messages, "message": messages[0]["content"]})
+
+
+class ResetFlood(_Attack):
+    """Password-reset requests for one address: an inbox bombed, an e-mail bill run up."""
+
+    attack = "reset_flood"
+
+    @task
+    def flood(self) -> None:
+        email = self.accounts[0].email
+        self.api.identity = identity_key(email)
+        self.api.call("reset_request", {"email": email})
+
+
+class ResetFloodMany(_Attack):
+    """Password-reset requests for many addresses from one client."""
+
+    attack = "reset_flood_many"
+
+    @task
+    def flood(self) -> None:
+        email = random.choice([*(a.email for a in self.accounts), f"someone-{random.randrange(10**6)}@mail.example"])
+        self.api.identity = identity_key(email)
+        self.api.call("reset_request", {"email": email})
+
+
+class WebhookForged(_Attack):
+    """Deliveries signed with a secret the attacker guessed: every one must be refused."""
+
+    attack = "webhook_forged"
+
+    @task
+    def deliver(self) -> None:
+        self.send(self.delivery("whsec_" + "guess" * 4), technique="forged")
+
+
+class WebhookStale(_Attack):
+    """Validly signed deliveries with a timestamp an hour old: outside any sane tolerance."""
+
+    attack = "webhook_stale"
+
+    @task
+    def deliver(self) -> None:
+        self.send(self.delivery(self.plan.credentials.webhook_secret or "", int(time.time()) - 3600), "stale")
+
+
+class WebhookReplay(_Attack):
+    """One valid delivery, captured and replayed byte for byte."""
+
+    attack = "webhook_replay"
+
+    def on_start(self) -> None:
+        super().on_start()
+        self.captured = self.delivery(self.plan.credentials.webhook_secret or "")
+
+    @task
+    def replay(self) -> None:
+        self.send(self.captured, technique="replay")
+
+
+class WebhookFlood(_Attack):
+    """Validly signed, distinct deliveries at full speed."""
+
+    attack = "webhook_flood"
+
+    @task
+    def deliver(self) -> None:
+        self.send(self.delivery(self.plan.credentials.webhook_secret or ""))
+
+
+class AdminProbe(_Attack):
+    """The admin route as anonymous, as a normal user, and with client-sent role headers."""
+
+    attack = "admin_probe"
+
+    def on_start(self) -> None:
+        super().on_start()
+        self.client_token = self.login(random.choice(self.accounts))
+        self.turn = 0
+
+    @task
+    def probe(self) -> None:
+        variants: list[tuple[str, str | None, dict[str, str]]] = [
+            ("anonymous", None, {}),
+            ("client", self.client_token, {}),
+            *((f"header:{h}", self.client_token, {h: "admin"}) for h in ROLE_HEADERS),
+            *((f"anonymous+header:{h}", None, {h: "admin"}) for h in ROLE_HEADERS),
+        ]
+        technique, token, headers = variants[self.turn % len(variants)]
+        self.turn += 1
+        self.api.token = token
+        self.api.call("admin_users", headers=headers, technique=technique)
+
+
+class LeadSpam(_Attack):
+    """The public lead form at full speed."""
+
+    attack = "lead_spam"
+
+    @task
+    def spam(self) -> None:
+        n = random.randrange(10**6)
+        self.api.call("leads", {"tenant": random.choice(self.plan.credentials.tenants or [""]), "name": f"Spam {n}",
+                                "lead_email": f"spam-{n}@mail.example", "message": "Buy followers now!"})
+
+
+class LimitProbe(FastHttpUser):
+    """Runs the bypass matrix once (all probed routes side by side), then idles until the run ends."""
+
+    probe = True
+    fixed_count = 0
+
+    def on_start(self) -> None:
+        plan = RunPlan.from_environment(self.environment)
+        if plan is None:
+            raise RuntimeError("no run plan: run this locustfile with the harness plugin (it is imported above)")
+        gevent.sleep(plan.scenario.probes.start_after_s)
+        ProbeRunner(self.environment, plan, self.host).run()
+
+    @task
+    def idle(self) -> None:
+        gevent.sleep(1.0)
+
+
+class WalletProbe(FastHttpUser):
+    """Runs the denial-of-wallet probe once (largest prompt accepted, reply inflation), then idles."""
+
+    wallet_probe = True
+    fixed_count = 0
+
+    def on_start(self) -> None:
+        plan = RunPlan.from_environment(self.environment)
+        if plan is None or plan.scenario.wallet is None:
+            raise RuntimeError("no run plan with a [wallet] table: run this locustfile with the harness plugin")
+        gevent.sleep(plan.scenario.wallet.start_after_s)
+        WalletProber(self.environment, plan, self.host).run()
+
+    @task
+    def idle(self) -> None:
+        gevent.sleep(1.0)

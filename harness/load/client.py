@@ -1,0 +1,318 @@
+"""One instrumented API call: the scenario's API map in, one Locust request event (one sample) out.
+
+Journeys and attacks say *what* to call ("login", "chat"); the API map says *how* (method, path,
+body template, token header, stream format). Everything a sample needs beyond Locust's own fields
+travels in the request event's `context`.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from harness.protocol.bodies import BodyError, LineReader, chunks, read_body
+from harness.host import basic_auth_header
+from harness.protocol.failures import RequestDeadline, describe_exception
+from harness.scenario import Endpoint, Scenario
+from harness.scenario.templates import render
+from harness.protocol.streams import StreamResult, parse_usage, read_stream
+from harness.protocol.tokens import TokenCounter, counter_for_model
+
+__all__ = ["CallResult", "ApiClient", "prompt_texts", "LEGIT_MAX_REDIRECTS"]
+
+LIMIT_HEADERS = (
+    "RateLimit", "RateLimit-Policy", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset",
+    "X-RateLimit-Limit", "X-RateLimit-Remaining", "X-RateLimit-Reset", "Retry-After",
+)
+# Redirects legit traffic follows, as a browser would; a loop then costs the target at most 6 requests per
+# sample ("too many redirects"). Abuse traffic follows none (see ApiClient.call).
+LEGIT_MAX_REDIRECTS = 5
+
+
+_UNPARSED = object()
+
+
+@dataclass
+class CallResult:
+    status: int
+    ok: bool
+    blocked: bool
+    error: str
+    body: bytes | None = None
+    stream: StreamResult | None = None
+    parsed: Any = field(default=_UNPARSED, repr=False)  # the body as JSON, when it was already parsed
+    retry_after_s: float = math.nan  # a blocked response's Retry-After
+
+    def json(self) -> Any:
+        if self.parsed is _UNPARSED:
+            self.parsed = _loads(self.body) if self.body else None
+        return self.parsed
+
+
+class ApiClient:
+    """Calls endpoints of the API map through one Locust HTTP session (a user's `client`, or a probe's own)."""
+
+    def __init__(self, client: Any, scenario: Scenario, role: str = "legit", host_auth: str | None = None) -> None:
+        self.client = client
+        self.scenario = scenario
+        self.role = role
+        # a host behind basic auth ("user:password", see harness.host): sent with every request
+        # whose own Authorization header (the API's session token) does not replace it
+        self.basic_auth = basic_auth_header(host_auth) if host_auth else None
+        self.token: str | None = None
+        self.identity = ""
+        self.source_ip = ""  # for sessions without a user (probes): the address it is bound to
+        self.timeout_s = scenario.http.timeout_s  # connect to last byte; the wallet probe allows longer
+        # open model: how late this journey started; each request's intended start is its send time
+        # minus this, so its latency can be measured from when it should have gone out
+        self.schedule_delay_s: float | None = None
+
+    def has(self, endpoint: str) -> bool:
+        return endpoint in self.scenario.endpoints
+
+    def call(
+        self,
+        endpoint: str,
+        values: dict[str, Any] | None = None,
+        headers: dict[str, str] | None = None,
+        body: bytes | None = None,
+        *,
+        technique: str = "",
+        path: str | None = None,
+        method: str | None = None,
+        conversation: str = "",
+        extra: dict[str, Any] | None = None,
+        check: Callable[[CallResult], str] | None = None,
+    ) -> CallResult:
+        """Call an endpoint of the API map.
+
+        `body` sends exact bytes (signed webhooks) instead of the template; `path` and `method` replace
+        the map's (bypass probes send path variants and other methods under the same endpoint name);
+        `extra` adds top-level fields to a JSON body (a probe's `max_tokens`). `conversation` names
+        the legit conversation a chat turn belongs to, so spend can be priced per conversation.
+        `check` says why a success is not one for the caller (a login without a token): the sample
+        then fails with that error.
+        """
+        ep = self.scenario.endpoints[endpoint]
+        values = values or {}
+        request_headers = dict(headers or {})
+        if self.basic_auth:
+            request_headers.setdefault("Authorization", self.basic_auth)
+        if ep.auth and self.token:
+            scheme = self.scenario.auth.scheme
+            request_headers[self.scenario.auth.header] = f"{scheme} {self.token}" if scheme else self.token
+        streamed = ep.stream in ("sse-openai", "sse")
+        if streamed:
+            request_headers["Accept"] = "text/event-stream"
+            request_headers["Accept-Encoding"] = "identity"  # compressed events cannot be read line by line
+        else:
+            request_headers.setdefault("Accept-Encoding", "gzip, deflate")  # what harness.protocol.bodies decodes
+        kwargs: dict[str, Any] = {
+            "name": ep.name,
+            "headers": request_headers,
+            "catch_response": True,
+            "stream": True,  # Locust would buffer the whole body: harness.protocol.bodies reads it, bounded
+            # Abuse traffic never follows a redirect: the 3xx is its answer, and where it points may be a
+            # host the guardrail refuses. Per request (geventhttpclient's urlopen), not Locust's
+            # allow_redirects, which swaps a setting of the whole session under a probe's concurrent greenlets.
+            "max_redirects": LEGIT_MAX_REDIRECTS if self.role == "legit" else 0,
+            "context": {"role": self.role, "identity": self.identity, "technique": technique,
+                        "conversation": conversation,
+                        **({"source_ip": self.source_ip} if self.source_ip else {})},
+        }
+        sent: Any = None
+        if body is not None:
+            kwargs["data"] = body
+            request_headers.setdefault("Content-Type", "application/json")
+        elif ep.body is not None:
+            sent = render(ep.body, values)
+            if extra and isinstance(sent, dict):
+                sent.update(extra)
+            kwargs["json"] = sent
+        if path is None:
+            path = render(ep.path, values, in_path=True)
+        if ep.stream != "none":
+            texts = prompt_texts(sent if body is None else _loads(body))
+            kwargs["context"]["input_tokens_estimate"] = sum(map(self.tokens.count, texts))
+
+        if self.schedule_delay_s is not None:
+            kwargs["context"]["intended_s"] = time.time() - self.schedule_delay_s
+        t0 = time.perf_counter()
+        with _deadline(self.timeout_s):  # up to the headers; the body reader keeps the same deadline
+            response = self.client.request(method or ep.method, path, **kwargs)
+        with response:
+            result = self._finish(ep, response, t0, streamed)
+            result.retry_after_s = response.request_meta["context"].get("retry_after_s", math.nan)
+            if check is not None and result.ok and (why := check(result)):
+                result.ok, result.error = False, why
+                response.request_meta["context"]["error"] = why
+                response.failure(why)
+            return result
+
+    @property
+    def tokens(self) -> TokenCounter:
+        return counter_for_model(self.scenario.spend.model)
+
+    def _finish(self, ep: Endpoint, response: Any, t0: float, streamed: bool) -> CallResult:
+        """Read the body (bounded in bytes and time), judge it, and report the request as one sample."""
+        ctx = response.request_meta["context"]
+        status = response.status_code or 0
+        http = self.scenario.http
+        error = ""
+        body: bytes | None = None
+        parsed: Any = _UNPARSED
+        stream: StreamResult | None = None
+        raw = response._response  # geventhttpclient's response: its parser and socket
+        source = chunks(raw, t0 + self.timeout_s, self.timeout_s) if status else iter(())
+        if not status:
+            error = describe_exception(getattr(response, "error", None), 0, timeout_s=self.timeout_s,
+                                       connect_timeout_s=http.connect_timeout_s) or "connection: no response"
+        elif streamed and 200 <= status < 300:
+            error = _not_a_stream(response.headers)  # an HTML page or a JSON object is not read at all
+            if not error:
+                stream = read_stream(LineReader(source, http.max_body_bytes), ep.stream, t0,
+                                     max_bytes=http.max_body_bytes)
+                response.request_meta["response_time"] = stream.end_ms
+                response.request_meta["response_length"] = stream.bytes_read
+                ctx.update(ttfb_ms=stream.ttfb_ms, ttft_ms=stream.ttft_ms, ttlt_ms=stream.ttlt_ms,
+                           chunks=stream.chunks, chunk_gaps_ms=stream.gaps_ms)
+                self._count_tokens(ctx, stream.usage, stream.content)
+                error = stream.error
+        else:
+            encoding = response.headers.get("content-encoding") if response.headers else None
+            try:
+                body, error, _ = read_body(source, http.max_body_bytes, encoding if isinstance(encoding, str) else "")
+            except BodyError as exc:
+                body, error = b"", str(exc)
+            except Exception as exc:  # the connection broke mid-body: the parser's or the socket's error
+                body, error = b"", describe_exception(exc, status, timeout_s=self.timeout_s)
+            response.request_meta["response_time"] = (time.perf_counter() - t0) * 1000
+            response.request_meta["response_length"] = len(body)
+            if not error and 200 <= status < 300:
+                error, parsed = _check_body(ep, response.headers, body)
+            if ep.stream == "json" and 200 <= status < 300 and not error:
+                self._count_tokens(ctx, _json_usage(parsed), _json_content(parsed))
+        if status:
+            raw.release()  # a body left unread (cut, refused) closes the connection rather than poison the pool
+        blocked = bool(status) and self.scenario.block.matches(status, response.headers, body)
+        if blocked:
+            ctx["retry_after_s"] = _retry_after(response)
+            error = ""  # the block is the answer; what its body did after is beside the point
+        elif not error and not (200 <= status < 400) and (self.role == "legit" or status >= 500):
+            error = f"http {status}"  # for attacks and probes a 4xx is the answer hoped for, not an error
+        ctx["blocked"] = blocked
+        ctx["error"] = error
+        if self.role != "legit" and response.headers:  # header conformance, for abuse traffic only
+            ctx["limit_headers"] = ",".join(h for h in LIMIT_HEADERS if h in response.headers)
+        if error:
+            response.failure(error)
+        else:
+            response.success()
+        redirected = self.role != "legit" and 300 <= status < 400  # not followed: no success of the attack
+        return CallResult(status=status, ok=not error and not blocked and not redirected, blocked=blocked,
+                          error=error, body=body, stream=stream, parsed=parsed)
+
+    def _count_tokens(self, ctx: dict[str, Any], usage: Any, content: str) -> None:
+        """`usage` when the response has it, else the tiktoken estimates; both kept to compare them."""
+        ctx["output_tokens_estimate"] = self.tokens.count(content)
+        counted = parse_usage(usage)
+        if counted:
+            ctx.update(input_tokens=counted.input, output_tokens=counted.output, cached_tokens=counted.cached,
+                       reasoning_tokens=counted.reasoning, token_source="usage")
+        else:
+            ctx.update(input_tokens=ctx.get("input_tokens_estimate", 0), output_tokens=ctx["output_tokens_estimate"],
+                       token_source="estimate")
+
+
+def prompt_texts(body: Any) -> list[str]:
+    """What a model reads from a request body: each message's text, else the `prompt` or `input`.
+
+    Counted piece by piece, without the few tokens per message a provider adds for the chat format."""
+    if not isinstance(body, dict):
+        return []
+    messages = body.get("messages")
+    if isinstance(messages, list):
+        return [text for m in messages if isinstance(m, dict) for text in _texts(m.get("content"))]
+    for key in ("prompt", "input", "message"):
+        if key in body:
+            return _texts(body[key])
+    return []
+
+
+def _texts(content: Any) -> list[str]:
+    """A content: a string, or a list of parts whose `text` is read (images are not counted)."""
+    if isinstance(content, str):
+        return [content]
+    if isinstance(content, list):
+        return [p if isinstance(p, str) else p["text"] for p in content
+                if isinstance(p, str) or (isinstance(p, dict) and isinstance(p.get("text"), str))]
+    return []
+
+
+def _loads(body: bytes) -> Any:
+    try:
+        return json.loads(body)
+    except ValueError:
+        return None
+
+
+def _json_usage(parsed: Any) -> Any:
+    return parsed.get("usage") if isinstance(parsed, dict) else None
+
+
+def _json_content(parsed: Any) -> str:
+    try:
+        return parsed["choices"][0]["message"]["content"] or ""
+    except (KeyError, IndexError, TypeError):
+        return ""
+
+
+def _deadline(seconds: float) -> Any:
+    """A gevent timer that ends a request still waiting for its headers at the deadline (a hang, a drip).
+
+    It raises RequestDeadline, an OSError that geventhttpclient does not retry and Locust turns into a
+    failed response, so the request still becomes a sample. Only ever used inside Locust's processes.
+    """
+    import gevent
+
+    return gevent.Timeout(seconds, RequestDeadline())
+
+
+def _content_type(headers: Any) -> str:
+    value = headers.get("content-type") if headers else None
+    return value.split(";")[0].strip().lower() if isinstance(value, str) else ""
+
+
+def _not_a_stream(headers: Any) -> str:
+    """Why a 2xx answer to an event-stream request is plainly not one (an HTML page, a JSON object), or ""."""
+    kind = _content_type(headers)
+    if kind in ("text/html", "application/xhtml+xml", "application/json") or kind.endswith("+json"):
+        return f"bad response: {kind}, expected text/event-stream"
+    return ""
+
+
+def _check_body(ep: Endpoint, headers: Any, body: bytes) -> tuple[str, Any]:
+    """(error, parsed JSON) for a 2xx body: an HTML page from an API route, or JSON that does not parse."""
+    if not body:
+        return "", _UNPARSED
+    kind = _content_type(headers)
+    if kind in ("text/html", "application/xhtml+xml"):
+        return f"bad response: {kind}, expected JSON", _UNPARSED
+    if ep.stream == "json" or kind == "application/json" or kind.endswith("+json"):
+        try:
+            return "", json.loads(body)
+        except ValueError:
+            return "bad response: invalid JSON", _UNPARSED
+    return "", _UNPARSED
+
+
+def _retry_after(response: Any) -> float:
+    value = (response.headers or {}).get("Retry-After") if getattr(response, "headers", None) else None
+    try:
+        return float(value) if value is not None else math.nan
+    except ValueError:
+        return math.nan

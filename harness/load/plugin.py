@@ -1,0 +1,614 @@
+"""Locust event hooks that make any locustfile importing this module record a harness run.
+
+Importing it registers listeners on `locust.events`:
+- on the master (or a single local process): load the scenario, resolve credentials, create the
+  run folder, append every arriving sample batch to `samples/`, keep `progress.json` fresh, stop
+  the run gracefully at the planned time, and write `run.json` (and, outside `harness run`, the report);
+- on each worker: record one row per request and ship the rows with Locust's own stats reports.
+
+The run ends by the plugin's own timer rather than Locust's `--run-time`, because Locust's quit
+gives workers half a second to send their last report; stopping first and waiting for that report
+is what makes "every request is a sample" hold.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import logging
+import os
+import signal
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import gevent
+from gevent import get_hub
+import httpx
+import locust
+from locust import events
+from locust import log as locust_log
+from locust.runners import STATE_MISSING, STATE_STOPPED, STATE_STOPPING, MasterRunner, WorkerRunner
+
+from harness import __version__
+from harness.scenario.accounts import Credentials, TargetUnreachable, resolve_credentials
+from harness.scenario.arrivals import LATE_AFTER_S, OPTION as ARRIVALS_OPTION, WARM_UP_S, ArrivalSchedule, arrival_counts
+from harness.load.collector import Collector
+from harness.load.gate import RunCounters, breaker_reason, cap_reason, threshold_breach
+from harness.host import HOST_AUTH_ENV, HostError, parse_host
+from harness.lifeline import follow_parent, parent_gone
+from harness.scenario.guardrails import abuse_refusal
+from harness.load.plan import OPTION, RunPlan
+from harness.scenario.pricing import PriceError, load_prices
+from harness.analysis.spend import batch_cost
+from harness.load.recorder import Recorder
+from harness.load.run_facts import final_facts
+from harness.load.shape import ScenarioShape
+from harness.runfolder import STOP_FILE, new_run_dir, stop_file_reason, write_json_atomic
+from harness.scenario import SHIPPED_SCENARIOS, Scenario, ScenarioError, load_scenario, parse_scenario, redacted_copy
+from harness.load.sources import is_loopback
+from harness.scenario.thresholds import ThresholdError, from_options, merge
+from harness.protocol.tokens import DEFAULT_ENCODING, counter_for_model, encoding
+
+__all__ = ["DEFAULT_SCENARIO", "SAMPLES_KEY"]
+
+log = logging.getLogger("harness")
+DEFAULT_SCENARIO = SHIPPED_SCENARIOS / "smoke.toml"
+SAMPLES_KEY = "harness_samples"  # key of the sample columns inside a worker's stats report
+ARRIVALS_KEY = "harness_arrivals"  # open model: the worker's arrival counts so far, in the same report
+REPORT_INTERVAL_S = 3.0  # Locust's WORKER_REPORT_INTERVAL
+PARENT_DIED = "the harness process that started this run died"
+ABORT_CHECK_S = 3.0  # abort-on-fail thresholds are judged this often (samples arrive every 3 s)
+
+
+@events.init_command_line_parser.add_listener
+def _add_arguments(parser: Any) -> None:
+    group = parser  # Locust's own parser: its add_argument knows include_in_web_ui
+    group.add_argument("--scenario", default=str(DEFAULT_SCENARIO), help="scenario TOML file, or a shipped scenario's name (default: smoke)")
+    group.add_argument("--run-dir", default="", include_in_web_ui=False,
+                       help="write the run folder here (default: reports/<time>-<scenario>)")
+    group.add_argument("--harness-managed", action="store_true", default=False, include_in_web_ui=False,
+                       help=argparse.SUPPRESS)
+    group.add_argument("--flat-load", action="store_true", default=False, include_in_web_ui=False,
+                       help="ignore the scenario's stages: run --users at --spawn-rate for the whole run")
+    group.add_argument("--arrival-rate", type=float, default=0.0, include_in_web_ui=False,
+                       help="open model: journeys started per second across all workers (see harness.scenario.arrivals)")
+    group.add_argument(f"--{ARRIVALS_OPTION.replace('_', '-')}", default="", include_in_web_ui=False,
+                       help=argparse.SUPPRESS)  # the master's schedule, handed to the workers
+    group.add_argument("--threshold", action="append", default=[], metavar="EXPR", include_in_web_ui=False,
+                       help='add a threshold to the scenario\'s, e.g. "p99(*) < 1s" (repeatable)')
+    group.add_argument("--abort-on-fail", action="append", default=[], metavar="EXPR", include_in_web_ui=False,
+                       help="add a threshold that stops the run as soon as it fails (repeatable)")
+
+
+@events.init.add_listener
+def _on_init(environment: Any, runner: Any = None, **_: Any) -> None:
+    if runner is None or environment.parsed_options is None:
+        return  # used as a library without a command line: nothing to record into
+    follow_parent()  # started by `harness run` or `harness worker`: never outlive it
+    # Loading a tiktoken vocabulary takes a few hundred ms of CPU: do it now, not in the first chat
+    # reply, where it would stall every request in flight.
+    encoding(DEFAULT_ENCODING)
+    # Everything imported so far (Locust, numpy, pandas, pyarrow) lives as long as the process: keep
+    # it out of the cyclic collector, whose full passes would otherwise pause requests mid-flight.
+    gc.freeze()
+    if isinstance(runner, WorkerRunner):
+        _install_worker(environment)
+    else:
+        session = _Session(environment, runner)
+        environment.harness_session = session  # where the load shape finds it (harness.load.shape)
+        session.install()
+
+
+def _install_worker(environment: Any) -> None:
+    recorder = Recorder()
+    environment.events.request.add_listener(recorder.on_request)
+
+    def attach(client_id: str, data: dict[str, Any]) -> None:
+        data[SAMPLES_KEY] = recorder.batch.take()
+        counts = arrival_counts(environment)
+        if counts:
+            data[ARRIVALS_KEY] = counts
+
+    environment.events.report_to_master.add_listener(attach)
+
+
+class _Session:
+    """The recording side of one run, on the master or the single local process."""
+
+    def __init__(self, environment: Any, runner: Any) -> None:
+        self.environment = environment
+        self.runner = runner
+        self.options = environment.parsed_options
+        self.is_master = isinstance(runner, MasterRunner)
+        self.finishing = False
+        self.finished = False
+        self.abort_reason: str | None = None
+        self.stop_reason: str | None = None  # why the run ends before its time as aborted (exit 3)
+        self.stopped_early: dict[str, Any] | None = None  # an abort-on-fail threshold ended it (exit 1)
+        self.spent_usd = 0.0  # estimated LLM spend of the samples received, for the guardrail
+        self.started_at: float | None = None
+        self.last_report: dict[str, float] = {}
+        self.lost_workers: dict[str, float] = {}
+        self.arrival_counts: dict[str, dict[str, Any]] = {}  # open model: worker -> its latest counts
+        self.recorder = Recorder()
+        self.unwritten: list[tuple[dict[str, Any], str]] = []  # batches a failed disk refused, tried again at the end
+        self.write_failure: str | None = None
+        self.internal_failure: str | None = None
+        self.closed = False
+        self.previous_handlers: dict[int, Any] = {}
+
+    # --- set-up --------------------------------------------------------------------------
+    def install(self) -> None:
+        options = self.options
+        try:
+            scenario = load_scenario(options.scenario)
+            if options.flat_load and scenario.load.stages:
+                raw = {**scenario.raw, "load": {k: v for k, v in scenario.raw["load"].items() if k != "stages"}}
+                scenario = parse_scenario(raw, source=options.scenario, base_dir=Path(options.scenario).parent)
+            if options.arrival_rate:  # one open-model stage; --users, if given, sizes the pool
+                pool = options.num_users if options.flat_load else scenario.load.pool
+                load = {k: v for k, v in scenario.raw.get("load", {}).items() if k not in ("stages", "users")}
+                load.update(arrival_rate=options.arrival_rate, **({"users": pool} if pool else {}),
+                            **({"duration": options.run_time} if options.run_time else {}))
+                scenario = parse_scenario({**scenario.raw, "load": load}, source=options.scenario,
+                                          base_dir=Path(options.scenario).parent)
+        except ScenarioError as exc:
+            _fail(str(exc), 2)
+        if scenario.load.open_model and not isinstance(self.environment.shape_class, ScenarioShape):
+            _fail(f"{options.scenario}: load.arrival_rate: open-model load runs the harness's journeys "
+                  "(locustfiles/journeys.py), whose shape serves the schedule; drop arrival_rate for this locustfile", 2)
+        if not (self.environment.host or scenario.host):
+            _fail(f"{options.scenario}: target.host: no host to test; pass --host URL "
+                  "(or use `harness run`, which starts the embedded demo API)", 2)
+        try:
+            given = (parse_host(self.environment.host) if self.environment.host
+                     else parse_host(scenario.host or "", f"{options.scenario}: target.host"))
+        except HostError as exc:
+            _fail(str(exc), 2)
+        host, host_auth = given.url, given.auth or os.environ.pop(HOST_AUTH_ENV, None) or None
+        self.environment.host = host  # without user:password, which travels in the run plan only
+        refusal = abuse_refusal(scenario, host)
+        if refusal:
+            _fail(refusal, 2)
+        self.scenario = scenario
+        try:
+            extra = from_options(getattr(options, "threshold", None) or [], getattr(options, "abort_on_fail", None) or [],
+                                 scenario.endpoints, scenario.streaming_endpoints())
+        except ThresholdError as exc:
+            _fail(str(exc), 2)
+        self.thresholds = merge(scenario.thresholds, extra, scenario.streaming_endpoints())
+        try:
+            spend = spend_settings(scenario)
+        except PriceError as exc:
+            _fail(f"{options.scenario}: spend: {exc}", 2)
+        self.run_dir = Path(options.run_dir) if options.run_dir else new_run_dir(Path("reports"), scenario.name)
+        (self.run_dir / "samples").mkdir(parents=True, exist_ok=True)
+        self.planned_s = options.run_time or (scenario.load.planned_duration_s if options.headless else None)
+        if self.planned_s and scenario.load.open_model:
+            self.planned_s += WARM_UP_S  # the pool starts before the schedule does
+        options.run_time = None  # the plugin ends the run itself: see the module docstring
+        self.meta: dict[str, Any] = {
+            "id": self.run_dir.name,
+            "scenario": scenario.name,
+            "host": host,
+            "started_at": None,
+            "ended_at": None,
+            "planned_duration_s": self.planned_s,
+            "workers": 0,
+            "locust_version": locust.__version__,
+            "harness_version": __version__,
+            "aborted": False,
+            "abort_reason": None,
+            "targets": scenario.latency_targets(),
+            "thresholds": [t.record() for t in self.thresholds],
+            "streaming_endpoints": scenario.streaming_endpoints(),
+            "users": scenario.load.users,
+            "load_model": "open" if scenario.load.open_model else "closed",
+            "stages": [s.__dict__ for s in scenario.load.stages],
+            "limits": {route: [{"key": r.key, "quota": r.quota, "window_s": r.window_s} for r in rules]
+                       for route, rules in scenario.limits_by_route().items()},
+            "block": scenario.block.__dict__,
+            "attacks": {a.name: {"users": a.users, "rate": a.rate} for a in scenario.attacks.values()},
+            "attacks_start_after_s": scenario.attacks_start_after_s,
+            "probed_routes": list(scenario.probes.routes),
+            "target_is_loopback": is_loopback(host),
+            "wallet": scenario.wallet.__dict__ if scenario.wallet else None,
+            "spend": spend,
+        }
+        try:
+            credentials = resolve_credentials(scenario, host, host_auth=host_auth)
+        except ScenarioError as exc:
+            _fail(str(exc), 2)
+        except TargetUnreachable as exc:
+            self.abort_reason = str(exc)
+            self._write_meta(aborted=True)
+            _fail(f"{exc}; run folder: {self.run_dir}", 3)
+        self.credentials = credentials
+        setattr(options, OPTION, RunPlan(self.run_dir.name, scenario, credentials).encode())
+        self._copy_scenario(credentials)
+        self._weigh_user_classes()
+        self.collector = Collector(self.run_dir / "samples", keep_s=scenario.breaker.window_s)
+        self._write_meta()
+
+        events_ = self.environment.events
+        if self.is_master:
+            events_.worker_report.add_listener(self._on_worker_report)
+        else:
+            events_.request.add_listener(self.recorder.on_request)
+        events_.test_start.add_listener(self._on_test_start)
+        events_.quitting.add_listener(self._on_quitting)
+        if self.options.headless:
+            for signum in (signal.SIGINT, signal.SIGTERM):
+                self.previous_handlers[signum] = signal.signal(signum, self._on_signal)
+
+    def _copy_scenario(self, credentials: Credentials) -> None:
+        """The scenario as run, written from its parsed data with every secret replaced: a search and
+        replace in the file's text misses a password written with a TOML escape (\\" or \\u0041)."""
+        text = redacted_copy(self.scenario.raw, credentials.secrets(), Path(self.options.scenario).name)
+        (self.run_dir / "scenario.toml").write_text(text, encoding="utf-8")
+
+    def _weigh_user_classes(self) -> None:
+        """Journey weights, attack users and the probe come from the scenario; what it leaves out does not run."""
+        classes = self.environment.user_classes
+        scenario = self.scenario
+        if not any(getattr(c, "journey", None) or getattr(c, "attack", None) or getattr(c, "probe", False)
+                   or getattr(c, "wallet_probe", False) for c in classes):
+            return  # a locustfile of the user's own: leave its classes as they are
+        for user_class in classes:
+            journey, attack = getattr(user_class, "journey", None), getattr(user_class, "attack", None)
+            if journey:
+                user_class.weight = max(1, round(scenario.journeys[journey] * 100)) if journey in scenario.journeys else 0
+            elif attack:
+                user_class.weight, user_class.fixed_count = 0, (
+                    scenario.attacks[attack].users if attack in scenario.attacks else 0)
+            elif getattr(user_class, "probe", False):
+                user_class.weight, user_class.fixed_count = 0, 1 if scenario.probes.routes else 0
+            elif getattr(user_class, "wallet_probe", False):
+                user_class.weight, user_class.fixed_count = 0, 1 if scenario.wallet else 0
+        classes[:] = [c for c in classes if c.weight > 0 or c.fixed_count > 0]
+
+    # --- during the run ------------------------------------------------------------------
+    def _on_test_start(self, **_: Any) -> None:
+        if self.started_at is not None:
+            return
+        self.started_at = time.time()
+        self.meta["started_at"] = self.started_at
+        self._write_meta()
+        if not self.is_master:
+            gevent.spawn(self._flush_local_forever)
+        if not isinstance(self.environment.shape_class, ScenarioShape):
+            gevent.spawn(self._end_when_due)  # with ScenarioShape, its tick() ends the run instead
+        gevent.spawn(self._watch)
+        if any(t.abort for t in self.thresholds):
+            gevent.spawn(self._judge_abort_thresholds)
+
+    def due(self) -> bool:
+        """Time to end: the planned duration has passed, `harness run` asked us to stop, or a gate did."""
+        if self.stop_reason is not None or self.stopped_early is not None:
+            return True
+        return bool(self.planned_s and self.started_at and time.time() - self.started_at >= self.planned_s)
+
+    def _end_when_due(self) -> None:
+        while not self.due():
+            gevent.sleep(0.2)
+        if self.finishing:
+            return  # Locust is quitting already and `_on_quitting` collects the last samples
+        self.finish()
+        if self.options.headless:
+            self.runner.quit()
+
+    def _on_signal(self, signum: int, frame: Any) -> None:
+        """SIGINT or SIGTERM ends a headless run the way its planned end does: the users stop, the
+        last reports come in, the report is written. A second one, or one before the start, does
+        what it did before: Locust's KeyboardInterrupt, or the default (die at once).
+
+        Without this, a SIGTERM during a shape run kills the master outright (Locust installs its own
+        handler only after the shape ends), and a SIGINT quits without waiting for the workers' last
+        reports."""
+        name = signal.Signals(signum).name
+        if self.started_at is not None and self.stop_reason is None and not self.finishing:
+            self.stop_reason = PARENT_DIED if parent_gone() else f"interrupted by {name}"
+            log.warning("harness: %s: stopping the run and collecting the last samples (again to kill)", name)
+            return
+        previous = self.previous_handlers.get(signum, signal.SIG_DFL)
+        signal.signal(signum, previous)
+        if callable(previous):
+            previous(signum, frame)
+        else:
+            os.kill(os.getpid(), signum)
+
+    def _on_worker_report(self, client_id: str, data: dict[str, Any]) -> None:
+        self.last_report[client_id] = time.time()
+        columns = data.pop(SAMPLES_KEY, None)
+        if columns:
+            self._collect(columns, worker=client_id)
+        counts = data.pop(ARRIVALS_KEY, None)
+        if counts:
+            self.arrival_counts[client_id] = counts  # cumulative: the latest report has it all
+
+    def _flush_local(self) -> None:
+        self._collect(self.recorder.batch.take(), worker="local")
+
+    def _collect(self, columns: dict[str, Any], worker: str) -> None:
+        """Append a batch to samples/. A batch that cannot be written (a full disk, a read-only
+        folder) stops the run as aborted: load without a record is load for nothing. It and every
+        later batch wait in memory and are tried once more at the end."""
+        if self.unwritten:
+            self.unwritten.append((columns, worker))
+            return
+        try:
+            added = self.collector.add(columns, worker=worker)
+        except Exception as exc:
+            self.unwritten.append((columns, worker))
+            self.write_failure = f"samples could not be written to {self.run_dir / 'samples'}: {_one_line(exc)}"
+            log.error("harness: %s: stopping the run", self.write_failure)
+            self.stop_reason = self.stop_reason or self.write_failure
+            return
+        if added:
+            self.spent_usd += batch_cost(columns, self.meta["spend"])
+
+    def _write_unwritten(self) -> int:
+        """Try the batches that could not be written once more; the rows still unwritten."""
+        batches, self.unwritten = self.unwritten, []
+        for columns, worker in batches:
+            self._collect(columns, worker)
+        return sum(len(columns.get("start_s", ())) for columns, _ in self.unwritten)
+
+    def _flush_local_forever(self) -> None:
+        while not self.finished:
+            gevent.sleep(1.0)
+            self._flush_local()
+
+    def _watch(self) -> None:
+        """Once a second: the stop request, the circuit breaker and the caps, lost workers, progress.
+
+        Each duty runs on its own: one that fails (a full disk under progress.json) is logged once
+        and tried again next second, and never silences the safety checks beside it."""
+        duties = (("stop request", self._check_stop_request), ("circuit breaker and caps", self._check_safety),
+                  ("worker watch", self._check_workers), ("progress.json", self._write_progress))
+        failing: set[str] = set()
+        while not self.closed:
+            for name, duty in duties:
+                try:
+                    duty()
+                except Exception as exc:
+                    if name not in failing:
+                        log.error("harness: %s failed (%s: %s); the run goes on", name, type(exc).__name__, exc)
+                    failing.add(name)
+                else:
+                    failing.discard(name)
+            gevent.sleep(1.0)
+
+    def _check_stop_request(self) -> None:
+        """`harness run` asks for the stop with a file in the run folder naming why (a signal it got);
+        a harness that died asks nothing, so its absence is a stop request too."""
+        stop = self.run_dir / STOP_FILE
+        if self.stop_reason is None and parent_gone():
+            self.stop_reason = PARENT_DIED
+            log.warning("harness: %s: stopping the run", PARENT_DIED)
+        if self.stop_reason is None and stop.exists():
+            self.stop_reason = stop_file_reason(stop)
+
+    def _check_safety(self) -> None:
+        if self.stop_reason is None and not self.finishing:
+            self.stop_reason = breaker_reason(self.scenario.breaker,
+                                              *self.collector.recent_errors(self.scenario.breaker.window_s)
+                                              ) or cap_reason(self.scenario.guardrails, self._counters())
+            if self.stop_reason:
+                log.warning("harness: %s: stopping the run", self.stop_reason)
+
+    def _check_workers(self) -> None:
+        if not self.is_master:
+            return
+        self.meta["workers"] = max(self.meta["workers"], len(self.runner.clients.all))
+        for client in self.runner.clients.all:
+            if client.state == STATE_MISSING and client.id not in self.lost_workers:
+                self.lost_workers[client.id] = time.time()
+                log.warning("harness: worker %s lost", client.id)
+            elif client.state != STATE_MISSING and client.id in self.lost_workers:
+                del self.lost_workers[client.id]  # it only stalled: its reports resume, nothing lost
+                log.warning("harness: worker %s is back", client.id)
+
+    def _counters(self) -> RunCounters:
+        total = self.runner.stats.total
+        return RunCounters(elapsed_s=time.time() - (self.started_at or time.time()), requests=total.num_requests,
+                           rps=total.current_rps, spend_usd=self.spent_usd)
+
+    def _judge_abort_thresholds(self) -> None:
+        """Every few seconds, judge the abort-on-fail thresholds on the samples on disk so far.
+
+        The summary is computed in a native thread, so the master keeps serving its workers meanwhile."""
+        from harness.analysis.run import compute_summary
+
+        def current() -> dict[str, Any]:
+            return get_hub().threadpool.apply(lambda: compute_summary(self.run_dir)[0])
+
+        while not (self.finishing or self.closed):
+            gevent.sleep(ABORT_CHECK_S)
+            elapsed = time.time() - (self.started_at or time.time())
+            try:
+                reason = threshold_breach(self.thresholds, elapsed, current)
+            except Exception:  # a check must never take the run down: the final report judges again
+                log.exception("harness: abort-on-fail check failed")
+                continue
+            if reason and not self.finishing:
+                self.stopped_early = {"reason": reason, "at_s": round(elapsed, 1)}
+                self.meta["stopped_early"] = self.stopped_early
+                log.warning("harness: %s: stopping the run", reason)
+                return
+
+    def _write_progress(self) -> None:
+        total = self.runner.stats.total
+        elapsed = time.time() - self.started_at if self.started_at else 0.0
+        p95 = self.collector.live_p95_ms()
+        write_json_atomic(
+            self.run_dir / "progress.json",
+            {
+                "elapsed_s": round(elapsed, 1),
+                "planned_s": self.planned_s,
+                "requests": total.num_requests,
+                "failures": total.num_failures,
+                "rps": round(total.current_rps, 1),
+                "p95_ms": None if p95 != p95 else round(p95, 1),
+                "users": self.runner.user_count,
+                "workers": len(self.runner.clients.all) if self.is_master else 0,
+                "samples": self.collector.rows,
+                "state": "finished" if self.finished else ("finishing" if self.finishing else self.runner.state),
+            },
+        )
+
+    def open_model(self, schedule: ArrivalSchedule, pool: dict[str, int]) -> None:
+        """The shape made the schedule: keep it in run.json, so the analysis knows what was due."""
+        self.meta["arrivals"] = {"schedule": schedule.to_dict(), "pool": pool, "late_after_s": LATE_AFTER_S,
+                                 "counts": {}}
+        self._write_meta()
+
+    def finish(self) -> None:
+        """Stop the users and wait until every sample has reached us. The caller then quits Locust."""
+        if self.finishing:
+            return
+        self.finishing = True
+        self.abort_reason = self.stop_reason
+        if self.is_master:
+            workers = [c.id for c in self.runner.clients.all if c.state != STATE_MISSING]
+            self.meta["workers"] = max(self.meta["workers"], len(workers))
+            stopped_at = time.time()
+            self.meta["load_stopped_at"] = stopped_at
+            self.runner.stop()
+            # the workers' last reports; when the harness died, they are dying too and report at once
+            deadline = stopped_at + (1.0 if self.stop_reason == PARENT_DIED else REPORT_INTERVAL_S + 2.0)
+            while time.time() < deadline and any(self.last_report.get(w, 0) <= stopped_at for w in workers):
+                gevent.sleep(0.1)
+        else:
+            self.meta["load_stopped_at"] = time.time()
+            self.runner.stop()
+            self._flush_local()
+        self.finished = True
+        self._write_progress()
+
+    # --- the end -------------------------------------------------------------------------
+    def _on_quitting(self, **_: Any) -> None:
+        """The last samples, the final run.json, and the process's exit code: 0 when this process
+        did its job (the report judges the run), 3 when the run aborted or this process failed."""
+        if self.closed:
+            return
+        try:
+            self._close()
+        except Exception as exc:  # a full disk under run.json, say: one line; a bug: its traceback too
+            if isinstance(exc, OSError):
+                log.error("harness: the run could not be closed: %s", _one_line(exc))
+            else:
+                log.exception("harness: the run could not be closed")
+            self.internal_failure = self.internal_failure or f"the run could not be closed: {_one_line(exc)}"
+        finally:
+            self.closed = True
+            failed = self.abort_reason is not None or self.internal_failure is not None
+            self.environment.process_exit_code = 3 if failed else 0
+
+    def _close(self) -> None:
+        running = self.runner.state not in (STATE_STOPPING, STATE_STOPPED)
+        if self.started_at is not None and not self.finishing and running:
+            # Locust quits mid-run (its own SIGTERM handler, the web UI): the workers still run, so
+            # stop them and wait for their last reports as at the planned end
+            self.finish()
+            self.abort_reason = self.abort_reason or "interrupted before the planned end"
+        if not self.is_master:
+            self._flush_local()
+        if not self.finished and self.abort_reason is None:
+            self.abort_reason = "interrupted before the planned end"
+        unwritten = self._write_unwritten()
+        if self.write_failure and self.write_failure not in (self.abort_reason or ""):
+            self.abort_reason = f"{self.abort_reason}; {self.write_failure}" if self.abort_reason else self.write_failure
+        if locust_log.unhandled_greenlet_exception and self.internal_failure is None:
+            self.internal_failure = "an uncaught exception in the Locust master (its log has the traceback)"
+        if self.internal_failure:
+            self.abort_reason = f"{self.abort_reason}; internal failure: {self.internal_failure}" if self.abort_reason \
+                else f"internal failure: {self.internal_failure}"
+        self.meta["samples_unwritten"] = unwritten
+        self._write_meta(aborted=self.abort_reason is not None, final=True)
+        self._save_target_stats()
+        if not self.options.harness_managed:
+            from harness.report.build import build_report, format_table
+
+            summary = build_report(self.run_dir)
+            print(format_table(summary), file=sys.stderr)
+            print(f"report: {self.run_dir / 'report.html'}", file=sys.stderr)
+
+    def _save_target_stats(self) -> None:
+        """The demo API reveals what it spent and whom it saw: keep that beside the samples."""
+        if self.scenario.accounts.source != "demo" or self.stop_reason == PARENT_DIED:  # the demo API died with it
+            return
+        try:
+            response = httpx.get(self.environment.host.rstrip("/") + "/__demo__/stats", timeout=5)
+            if response.status_code == 200:
+                write_json_atomic(self.run_dir / "target_stats.json", response.json())
+        except (httpx.HTTPError, ValueError):
+            log.warning("harness: the demo API's stats could not be read")
+
+    def _write_meta(self, aborted: bool = False, final: bool = False) -> None:
+        meta = self.meta
+        if "arrivals" in meta:
+            counts = self.arrival_counts if self.is_master else {"local": arrival_counts(self.environment)}
+            meta["arrivals"]["counts"] = dict(counts)
+        meta["aborted"] = aborted
+        meta["abort_reason"] = self.abort_reason
+        if final:
+            stats = self.runner.stats
+            meta["ended_at"] = time.time()
+            meta["locust_totals"] = {"requests": stats.total.num_requests, "failures": stats.total.num_failures}
+            meta["locust_percentiles"] = {
+                name: {f"p{int(q * 100)}_ms": entry.get_response_time_percentile(q) for q in (0.5, 0.95, 0.99)}
+                for (name, _method), entry in stats.entries.items()
+            }
+            meta["samples_written"] = self.collector.rows
+            meta["samples_by_worker"] = dict(self.collector.rows_by_worker)
+            meta["lost_workers"] = [self._lost_worker(w, t) for w, t in self.lost_workers.items()]
+            meta.update(final_facts(self.runner, self.scenario, self.credentials))  # journeys, task_errors
+            if not self.is_master:
+                meta["workers"] = 0
+        try:
+            write_json_atomic(self.run_dir / "run.json", meta)
+        except OSError as exc:
+            if final:
+                raise
+            log.error("harness: run.json could not be written (%s); tried again at the end", _one_line(exc))
+
+    def _lost_worker(self, worker: str, lost_at: float) -> dict[str, Any]:
+        """run.json `lost_workers` row: when Locust gave up on it (3 missed heartbeats), and what of it is kept."""
+        t0 = self.started_at or lost_at
+        last = self.last_report.get(worker)
+        return {
+            "worker": worker,
+            "lost_at": lost_at,
+            "at_s": round(lost_at - t0, 1),
+            "last_report_s": None if last is None else round(last - t0, 1),
+            "samples": self.collector.rows_by_worker.get(worker, 0),
+        }
+
+
+def spend_settings(scenario: Scenario) -> dict[str, Any]:
+    """run.json `spend`: what the analysis needs to price the run's tokens, fixed at the start."""
+    table = load_prices(overrides=scenario.spend.prices)
+    price = table.get(scenario.spend.model)
+    counter = counter_for_model(scenario.spend.model)
+    return {
+        "model": scenario.spend.model,
+        "price": price.to_dict(),
+        "price_table_date": table.date,
+        "price_overridden": price.model in table.overridden,
+        "encoding": counter.encoding,
+        "encoding_note": counter.note,
+        "hidden_tokens": scenario.spend.numbers["hidden_tokens"],
+        "conversations_per_day": scenario.spend.numbers["conversations_per_day"],
+    }
+
+
+def _one_line(exc: BaseException) -> str:
+    return " ".join(f"{type(exc).__name__}: {exc}".split())
+
+
+def _fail(message: str, code: int) -> None:
+    print(f"harness: {message}", file=sys.stderr)
+    raise SystemExit(code)

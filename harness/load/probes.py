@@ -1,0 +1,308 @@
+"""The bypass matrix: controlled experiments against every rate-limited route.
+
+Each experiment is one (route, technique) pair: 3q attempts (q = the route's largest declared quota)
+sent from its own source address with its own identity, so that experiments running side by side do
+not share a counter on a correct limiter. The baseline is the plain case (one client, keep-alive, the
+exact path); every other technique changes one thing, and the analysis compares what each admitted.
+Every attempt is an ordinary Locust request event: a sample with role "probe" and its technique.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+import uuid
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+import gevent
+import gevent.event
+import httpx
+from locust.contrib.fasthttp import FastHttpSession
+
+from harness.scenario.accounts import Account, account_pools, identity_key
+from harness.load.bypass import IDENTITY_KEYS, IP_HEADERS, path_variants, spoofed_ip
+from harness.load.client import ApiClient, CallResult
+from harness.scenario.templates import render
+from harness.load.plan import RunPlan
+from harness.analysis.ratelimits import RETRY_MARK, window_roll
+from harness.scenario import LimitRule, Scenario
+from harness.host import basic_auth_header
+from harness.protocol.signing import sign
+from harness.load.sources import SourceBoundPool, is_loopback, source_addresses
+
+__all__ = ["ProbeRunner", "probe_session", "log_in"]
+
+log = logging.getLogger("harness")
+
+
+def probe_session(environment: Any, host: str, source: str | None, concurrency: int = 1,
+                  network_timeout: float = 30.0, connection_timeout: float = 10.0) -> FastHttpSession:
+    """A Locust HTTP session of a probe's own (no user), bound to `source` when given; its requests
+    fire the usual request events, so every attempt is a sample."""
+    kwargs = {"concurrency": concurrency, "network_timeout": network_timeout, "connection_timeout": connection_timeout}
+    pool = SourceBoundPool(source, **kwargs) if source else None
+    return FastHttpSession(base_url=host, request_event=environment.events.request, user=None,
+                           client_pool=pool, max_retries=1, **kwargs)
+
+
+def log_in(scenario: Scenario, host: str, account: Account, source: str | None,
+           host_auth: str | None = None) -> str | None:
+    """A session token for `account`, fetched outside the measurement (set-up, not a sample)."""
+    ep = scenario.endpoints["login"]
+    transport = httpx.HTTPTransport(local_address=source) if source else None
+    headers = {"Authorization": basic_auth_header(host_auth)} if host_auth else None
+    try:
+        with httpx.Client(base_url=host, transport=transport, timeout=10, headers=headers) as client:
+            response = client.request(ep.method, render(ep.path, {}, in_path=True),
+                                      json=render(ep.body, {"email": account.email, "password": account.password}))
+        token: Any = response.json()
+        for key in scenario.auth.token_field.split("."):
+            token = token.get(key) if isinstance(token, dict) else None
+        return token if isinstance(token, str) else None
+    except (httpx.HTTPError, ValueError):
+        return None
+
+
+@dataclass
+class _Experiment:
+    route: str
+    technique: str
+    attempts: int
+    identity: str = ""  # "<route index>-<round>.<slot>": a fictional e-mail, or one account (routes behind login)
+    retry: bool = False  # the repeat of a round whose baseline saw a fixed window roll over
+    outcomes: list[tuple[float, bool]] = field(default_factory=list)  # (sent at, blocked), sequential ones
+
+
+    @property
+    def label(self) -> str:
+        """The technique as written in the samples; the analysis prefers a retry's rows."""
+        return self.technique + (RETRY_MARK if self.retry else "")
+
+
+class ProbeRunner:
+    """Runs the scenario's bypass matrix from one Locust user's greenlet."""
+
+    def __init__(self, environment: Any, plan: RunPlan, host: str) -> None:
+        self.environment = environment
+        self.plan = plan
+        self.scenario = plan.scenario
+        self.host = host
+        self.loopback = is_loopback(host)
+        self.sources = source_addresses(environment, "probe")
+        self.accounts = account_pools(plan.credentials, self.scenario)[1]
+        self._tokens: dict[str, str | None] = {}
+
+    # --- plumbing ------------------------------------------------------------------------
+    def _session(self, source: str | None, concurrency: int = 1) -> FastHttpSession:
+        http = self.scenario.http
+        return probe_session(self.environment, self.host, source, concurrency, http.timeout_s, http.connect_timeout_s)
+
+    def _source(self) -> str | None:
+        return self.sources.next() if self.loopback else None
+
+    def _token(self, account: Account, source: str | None) -> str | None:
+        """Log in outside the measurement (setup, not an attempt): the probe needs a session to attack with.
+
+        Once per account: the same token serves every experiment, whatever its source address.
+        """
+        if account.email not in self._tokens:
+            self._tokens[account.email] = log_in(self.scenario, self.host, account, source,
+                                                 self.plan.credentials.host_auth)
+        return self._tokens[account.email]
+
+    def _values(self, identity: str, attempt: int) -> dict[str, Any]:
+        """Template values for one attempt; login and reset identities are fictional addresses."""
+        email = f"probe-{identity}@probe.example"
+        return {
+            "email": email,
+            "password": f"wrong-{attempt}-{uuid.uuid4().hex[:6]}",
+            "message": "probe",
+            "messages": [{"role": "user", "content": "Say hi."}],
+            "conversation_id": "",
+            "tenant": (self.plan.credentials.tenants or [""])[0],
+            "name": "Probe",
+            "lead_email": f"lead-probe-{attempt}@probe.example",
+        }
+
+    def _attempt(self, api: ApiClient, route: str, technique: str, identity: str, attempt: int,
+                 headers: dict[str, str] | None = None, path: str | None = None,
+                 method: str | None = None) -> CallResult:
+        body = None
+        headers = dict(headers or {})
+        if route == "webhook":
+            event = {"id": f"evt_probe_{uuid.uuid4().hex[:20]}", "type": "invoice.paid",
+                     "created": int(time.time()), "data": {"object": {}}}
+            body = json.dumps(event).encode()
+            headers["Stripe-Signature"] = sign(self.plan.credentials.webhook_secret or "", body, int(time.time()))
+        return api.call(route, self._values(identity, attempt), headers=headers, body=body,
+                        technique=technique, path=path, method=method)
+
+    def _client(self, route: str, session: FastHttpSession, identity: str, source: str | None) -> ApiClient:
+        api = ApiClient(session, self.scenario, role="probe", host_auth=self.plan.credentials.host_auth)
+        api.source_ip = source or ""
+        if route in IDENTITY_KEYS:
+            api.identity = identity_key(f"probe-{identity}@probe.example")
+        elif self.scenario.endpoints[route].auth and self.accounts:
+            account = self._account(identity)
+            api.token = self._token(account, source)
+            api.identity = identity_key(account.email)
+        return api
+
+    def _account(self, identity: str) -> Account:
+        """Experiment k of a route uses account k; many-accounts (which runs alone) takes them all in turn."""
+        slot = identity.rsplit("-", 1)[-1].rsplit(".", 1)[-1]
+        return self.accounts[int(slot.lstrip("m")) % len(self.accounts)]
+
+    # --- the matrix ------------------------------------------------------------------------
+    def run(self) -> None:
+        routes = self.scenario.probes.routes
+        gevent.joinall([gevent.spawn(self.run_route, route, i) for i, route in enumerate(routes)])
+
+    def tightest(self, route: str) -> LimitRule:
+        return min(self.scenario.limits_by_route()[route], key=lambda r: (r.quota, r.window_s))
+
+    def experiments(self, route: str, index: int) -> list[_Experiment]:
+        """3 × the route's largest declared quota each, so a technique that escapes the tightest rule shows."""
+        n = 3 * max(rule.quota for rule in self.scenario.limits_by_route()[route])
+        techniques: list[str] = []
+        for name in self.scenario.probes.techniques:
+            if name == "ip-headers":
+                techniques += [f"ip-headers:{h}" for h in IP_HEADERS]
+            elif name == "path-variants":
+                techniques += [f"path-variants:{v}" for v in path_variants(self.scenario.endpoints[route].path)]
+            elif name == "method-switch":
+                techniques.append("method-switch:" + ("PUT" if self.scenario.endpoints[route].method == "POST" else "POST"))
+            elif name == "many-sources" and not self.loopback:
+                continue  # one worker has one address; several hosts give several (see the README)
+            elif name == "many-accounts" and route not in IDENTITY_KEYS and not self.scenario.endpoints[route].auth:
+                continue  # the route has no identity to vary
+            else:
+                techniques.append(name)
+        return [_Experiment(route, t, n) for t in techniques]
+
+    def run_route(self, route: str, index: int) -> None:
+        """Side by side where sources and identities keep experiments apart, else in rounds a window apart.
+
+        A round never uses one account twice; many-accounts always runs last, alone: it takes them all.
+        """
+        rule = self.tightest(route)
+        largest = max(r.quota for r in self.scenario.limits_by_route()[route])  # more in one window is a roll
+        experiments = self.experiments(route, index)
+        last = [e for e in experiments if e.technique == "many-accounts"]
+        first = [e for e in experiments if e.technique != "many-accounts"]
+        size = len(first) if self.loopback else 1
+        if self.scenario.endpoints[route].auth and route not in IDENTITY_KEYS and self.accounts:
+            size = min(size, len(self.accounts))  # one account per experiment at a time
+        rounds = [first[i:i + size] for i in range(0, len(first), size)] + [last]
+        for i, group in enumerate(r for r in rounds if r):
+            if i:
+                gevent.sleep(rule.window_s + 1)
+            self._run_round(group, f"{index}-{i}", rule)
+            rolled = [t for e in group if e.technique == "baseline" and (t := window_roll(e.outcomes, largest)) is not None]
+            if rolled:
+                # A fixed window rolled over mid-burst: every experiment of the round saw two windows,
+                # which hides what a technique adds. Once more, starting just after the next roll.
+                gevent.sleep(max(0.0, rolled[0] + rule.window_s + 0.1 - time.time()))
+                retry = [_Experiment(e.route, e.technique, e.attempts, retry=True) for e in group]
+                self._run_round(retry, f"{index}-{i}r", rule)
+
+    def _run_round(self, group: list[_Experiment], name: str, rule: LimitRule) -> None:
+        for slot, e in enumerate(group):
+            e.identity = f"{name}.{slot}"
+        gevent.joinall([gevent.spawn(self._run, e, rule) for e in group])
+
+    def _run(self, e: _Experiment, rule: LimitRule) -> None:
+        runner: Callable[[_Experiment, LimitRule], None] = {
+            "many-sources": self._many_sources,
+            "many-accounts": self._many_accounts,
+            "window-edge": self._window_edge,
+            "race": self._race,
+        }.get(e.technique, self._sequential)
+        try:
+            runner(e, rule)
+        except Exception:  # a probe must never take the run down; what it sent is recorded
+            log.exception("harness: probe %s on %s stopped early", e.technique, e.route)
+
+    def _sequential(self, e: _Experiment, rule: LimitRule) -> None:
+        source = self._source()
+        api = self._client(e.route, self._session(source), e.identity, source)
+        headers: dict[str, str] = {}
+        path = method = None
+        kind, _, detail = e.technique.partition(":")
+        if kind == "path-variants":
+            path = path_variants(render(self.scenario.endpoints[e.route].path, {}, in_path=True))[detail]
+        elif kind == "method-switch":
+            method = detail
+        elif kind == "new-connection":
+            headers["Connection"] = "close"
+        for attempt in range(e.attempts):
+            if kind == "ip-headers":
+                ip = spoofed_ip()
+                headers = {detail: f"for={ip}" if detail == "Forwarded" else ip}
+            sent = time.time()
+            e.outcomes.append((sent, self._attempt(api, e.route, e.label, e.identity, attempt, headers, path, method).blocked))
+
+    def _many_sources(self, e: _Experiment, rule: LimitRule) -> None:
+        source = self._source()
+        identity_api = self._client(e.route, self._session(source), e.identity, source)
+        for attempt in range(e.attempts):
+            src = self._source()
+            api = ApiClient(self._session(src), self.scenario, role="probe", host_auth=self.plan.credentials.host_auth)
+            api.token, api.identity, api.source_ip = identity_api.token, identity_api.identity, src or ""
+            self._attempt(api, e.route, e.label, e.identity, attempt)
+
+    def _many_accounts(self, e: _Experiment, rule: LimitRule) -> None:
+        source = self._source()
+        session = self._session(source)
+        base = e.identity.rsplit("-", 1)[0]
+        identities = [f"{base}-m{i}" for i in range(e.attempts)]
+        clients = [self._client(e.route, session, identity, source) for identity in identities]
+        for attempt, (api, identity) in enumerate(zip(clients, identities)):
+            self._attempt(api, e.route, e.label, identity, attempt)
+
+    def _race(self, e: _Experiment, rule: LimitRule) -> None:
+        source = self._source()
+        api = self._client(e.route, self._session(source, concurrency=e.attempts), e.identity, source)
+        start = gevent.event.Event()
+
+        def one(attempt: int) -> None:
+            start.wait()
+            self._attempt(api, e.route, e.label, e.identity, attempt)
+
+        greenlets = [gevent.spawn(one, i) for i in range(e.attempts)]
+        gevent.sleep(0.05)
+        start.set()
+        gevent.joinall(greenlets)
+
+    def _window_edge(self, e: _Experiment, rule: LimitRule) -> None:
+        """Exhaust, find the moment a slot frees, then burst on both sides of one window later."""
+        source = self._source()
+        api = self._client(e.route, self._session(source, concurrency=rule.quota), e.identity, source)
+        attempt = 0
+        for attempt in range(e.attempts):
+            if self._attempt(api, e.route, e.label, e.identity, attempt).blocked:
+                break
+        else:
+            return  # never blocked: the baseline reports the route as absent
+        step = max(0.05, rule.window_s / 100)
+        deadline = time.time() + 2 * rule.window_s + 2
+        freed_at = None
+        while time.time() < deadline:
+            gevent.sleep(step)
+            attempt += 1
+            sent = time.time()
+            if not self._attempt(api, e.route, e.label, e.identity, attempt).blocked:
+                freed_at = sent
+                break
+        if freed_at is None:
+            return
+        edge = min(0.5, rule.window_s / 10)
+        for at in (freed_at + rule.window_s - edge, freed_at + rule.window_s + edge / 5):
+            gevent.sleep(max(0.0, at - time.time()))
+            burst = [gevent.spawn(self._attempt, api, e.route, e.label, e.identity, attempt + 1 + i)
+                     for i in range(rule.quota)]
+            gevent.joinall(burst)
+            attempt += rule.quota
+

@@ -1,0 +1,9 @@
+"""Abuse traffic: the scenario"s attacks, the bypass matrix and the denial-of-wallet probe.
+
+A Locust entry point (the user classes live in harness.load.attacks; importing them registers the
+harness's recording plugin):  locust -f locustfiles/abuse.py --headless --host URL [--scenario FILE]
+"""
+
+from harness.load.attacks import CredentialStuffing, PasswordSpraying, BruteForce, ChatFlood, ChatFloodManyAccounts, ResetFlood, ResetFloodMany, WebhookForged, WebhookStale, WebhookReplay, WebhookFlood, AdminProbe, LeadSpam, LimitProbe, WalletProbe
+
+__all__ = ["CredentialStuffing", "PasswordSpraying", "BruteForce", "ChatFlood", "ChatFloodManyAccounts", "ResetFlood", "ResetFloodMany", "WebhookForged", "WebhookStale", "WebhookReplay", "WebhookFlood", "AdminProbe", "LeadSpam", "LimitProbe", "WalletProbe"]

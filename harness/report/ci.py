@@ -1,0 +1,235 @@
+"""The run's verdict for machines and pull requests: junit.xml and summary.md.
+
+CI systems already know how to show a JUnit file (GitHub, GitLab, Jenkins) and a Markdown job
+summary, so a load test gates a merge like any test suite: one test case per threshold, one per
+other reason the run failed.
+"""
+
+from __future__ import annotations
+
+import html
+import io
+import re
+import xml.etree.ElementTree as ET
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from harness.analysis.abuse import abuse_findings
+from harness.analysis.summary import THRESHOLD_FAILED, task_error_text
+from harness.report.formatting import duration, ms, number
+from harness.runfolder import write_atomic
+from harness.analysis.spend import usd
+
+__all__ = ["write_junit", "write_summary_md", "observed_text", "limit_text", "result_of"]
+
+_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")  # not allowed anywhere in XML 1.0
+
+
+def _value_text(value: Any, unit: str | None) -> str:
+    if value is None:
+        return "none"
+    if isinstance(value, str):
+        return value
+    if unit == "ms":
+        return f"{value:,.1f} ms" if abs(value) < 10_000 else f"{value:,.0f} ms"
+    if unit == "ratio":
+        return f"{value * 100:.2f} %"
+    if unit == "usd":
+        return usd(value)
+    return f"{value:g}"
+
+
+def observed_text(row: Mapping) -> str:
+    """The observed figure in its unit: "612.3 ms", "2.50 %", "$0.0122", "leaky", "none"."""
+    return _value_text(row.get("observed"), row.get("unit"))
+
+
+def limit_text(row: Mapping) -> str:
+    """The rule's side of the comparison: "< 500 ms", "< 1 %", "< $50.00", "== effective"."""
+    limit, unit = row.get("limit"), row.get("unit")
+    if isinstance(limit, (int, float)) and unit in ("ms", "ratio"):
+        shown = f"{limit:.10g} ms" if unit == "ms" else f"{limit * 100:.10g} %"
+    else:
+        shown = _value_text(limit, unit)
+    return f"{row.get('op') or ''} {shown}".strip()
+
+
+def result_of(row: Mapping) -> str:
+    """PASS, FAIL, or NOT JUDGED (nothing to measure: the endpoint was never called...)."""
+    if not row.get("passed"):
+        return "FAIL"
+    return "PASS" if row.get("judged", True) else "NOT JUDGED"
+
+
+def _other_reasons(summary: Mapping) -> list[str]:
+    return [r for r in summary.get("verdict_reasons") or [] if not str(r).startswith(THRESHOLD_FAILED)]
+
+
+def _clean(value: Any) -> str:
+    return _NOT_XML.sub("", "" if value is None else str(value))
+
+
+# --- junit.xml --------------------------------------------------------------------------------
+
+def _row_details(row: Mapping) -> str:
+    lines = [f"threshold: {row.get('expr')}", f"observed: {observed_text(row)}", f"limit: {limit_text(row)}"]
+    if row.get("samples") is not None:
+        lines.append(f"samples: {row['samples']}")
+    if row.get("abort"):
+        lines.append("abort on fail: yes")
+    if row.get("origin"):
+        lines.append(f"from: {row['origin']}")
+    if row.get("note"):
+        lines.append(f"note: {row['note']}")
+    return "\n".join(lines)
+
+
+def write_junit(summary: Mapping, path: Path | str) -> Path:
+    """junit.xml: one test case per threshold row, one failed case per other verdict reason."""
+    run = summary.get("run") or {}
+    rows: Sequence[Mapping] = summary.get("thresholds") or []
+    reasons = _other_reasons(summary)
+    failures = sum(1 for r in rows if not r.get("passed")) + len(reasons)
+    skipped = sum(1 for r in rows if result_of(r) == "NOT JUDGED")
+    counts = {"tests": str(len(rows) + len(reasons)), "failures": str(failures), "errors": "0",
+              "skipped": str(skipped), "time": f"{float(run.get('duration_s') or 0):.3f}"}
+    root = ET.Element("testsuites", {"name": "launch-harness", **counts})
+    suite = ET.SubElement(root, "testsuite", {"name": _clean(f"launch-harness: {run.get('scenario') or 'run'}"),
+                                              **counts})
+    if run.get("started_at"):
+        suite.set("timestamp", _clean(str(run["started_at"])[:19]))
+    properties = ET.SubElement(suite, "properties")
+    for name in ("id", "host", "workers"):
+        if run.get(name) is not None:
+            ET.SubElement(properties, "property", {"name": name, "value": _clean(run[name])})
+    ET.SubElement(properties, "property", {"name": "verdict", "value": _clean(summary.get("verdict"))})
+    for row in rows:
+        case = ET.SubElement(suite, "testcase", {"classname": "thresholds", "name": _clean(row.get("expr")),
+                                                 "time": "0"})
+        if not row.get("passed"):
+            failure = ET.SubElement(case, "failure", {
+                "message": _clean(f"observed {observed_text(row)}, limit {limit_text(row)}"),
+                "type": "threshold"})
+            failure.text = _clean(_row_details(row))
+        elif result_of(row) == "NOT JUDGED":
+            ET.SubElement(case, "skipped", {"message": _clean(row.get("note") or "not judged")})
+    for reason in reasons:
+        case = ET.SubElement(suite, "testcase", {"classname": "verdict", "name": _clean(reason), "time": "0"})
+        failure = ET.SubElement(case, "failure", {"message": _clean(reason), "type": "verdict"})
+        failure.text = _clean(reason)
+    tree = ET.ElementTree(root)
+    ET.indent(tree)
+    path = Path(path)
+    buffer = io.BytesIO()
+    tree.write(buffer, encoding="utf-8", xml_declaration=True)
+    write_atomic(path, buffer.getvalue())
+    return path
+
+
+# --- summary.md -------------------------------------------------------------------------------
+
+def _md(value: Any) -> str:
+    """Text for a Markdown table cell: HTML escaped (GitHub would read `<x>` as a tag), one line."""
+    text = html.escape("" if value is None else str(value), quote=False)
+    return re.sub(r"\s*\n\s*", " ", text).replace("|", "\\|").replace("*", "\\*")
+
+
+def _code(value: Any) -> str:
+    text = re.sub(r"\s+", " ", "" if value is None else str(value)).replace("`", "'").replace("|", "\\|")
+    return f"`{text}`"
+
+
+def _table(head: Sequence[str], rows: Sequence[Sequence[str]], align: str) -> list[str]:
+    return ["| " + " | ".join(head) + " |", "|" + "|".join("---:" if a == "r" else "---" for a in align) + "|",
+            *("| " + " | ".join(r) + " |" for r in rows)]
+
+
+def _one_liners(summary: Mapping) -> list[str]:
+    lines = []
+    limits: Mapping[str, Mapping] = summary.get("rate_limits") or {}
+    if limits:
+        lines.append("**Rate limits:** " + ", ".join(f"{_md(route)} {_md(e.get('verdict'))}"
+                                                    for route, e in limits.items()))
+    abuse: Mapping = summary.get("abuse") or {}
+    if abuse:
+        findings = abuse_findings(abuse)
+        lines.append(f"**Abuse:** {len(abuse)} attack(s), "
+                     + (f"{len(findings)} finding(s): " + "; ".join(_md(f) for f in findings[:5])
+                        if findings else "no finding"))
+    spend: Mapping = summary.get("spend") or {}
+    if spend.get("run_cost_usd"):
+        cost, day = spend.get("run_cost_usd") or {}, spend.get("per_day_usd") or {}
+        lines.append(f"**Spend:** {usd(cost.get('legit'))} legit, {usd(cost.get('abuse'))} abuse this run; "
+                     f"{usd(day.get('legit_at_observed_rate'))}/day legit at the observed rate"
+                     + (f" ({_md(spend['model'])})" if spend.get("model") else ""))
+    dow = spend.get("denial_of_wallet") or {}
+    if dow:
+        lines.append(f"**Denial of wallet:** worst single request {usd(dow.get('worst_request_usd'))}"
+                     + (f", {len(dow.get('findings') or [])} finding(s)" if dow.get("findings") else ""))
+    return lines
+
+
+def _confidence_lines(endpoints: Mapping[str, Mapping]) -> list[str]:
+    """How far each p95 can move: its 95 % confidence interval (endpoints with too few samples are
+    named in the notes)."""
+    intervals = [f"{_code(name)} {ms(ci[0])}–{ms(ci[1])} ms" for name, e in endpoints.items()
+                 if isinstance(ci := e.get("p95_ci_ms"), (list, tuple)) and len(ci) == 2 and None not in ci]
+    if not intervals:
+        return []
+    return ["", "p95 with its 95 % confidence interval (order statistics, no distribution assumed): "
+            + "; ".join(intervals) + "."]
+
+
+def write_summary_md(summary: Mapping, path: Path | str) -> Path:
+    """summary.md: the verdict, thresholds, endpoints and one line per other section, for a CI job
+    summary or a pull-request comment."""
+    run, totals = summary.get("run") or {}, summary.get("totals") or {}
+    verdict = str(summary.get("verdict") or "fail").upper()
+    lines = [f"## launch-harness: {_md(run.get('scenario') or 'run')}: {verdict}", ""]
+    errors = totals.get("error_rate")
+    lines.append(f"{(duration(run['duration_s']) if run.get('duration_s') is not None else 'unknown duration')} against {_md(run.get('host') or 'unknown host')}, "
+                 f"{number(totals.get('requests', 0))} requests, {number(totals.get('errors', 0))} errors"
+                 + (f" ({errors * 100:.2f} %)" if errors is not None else "")
+                 + f", {number(totals.get('blocked', 0))} blocked"
+                 + (f"; aborted: {_md(run.get('abort_reason') or 'yes')}" if run.get("aborted") else "") + ".")
+    reasons = summary.get("verdict_reasons") or []
+    if reasons:
+        lines += ["", "Failed because:", *(f"- {_md(r)}" for r in reasons)]
+    rows: Sequence[Mapping] = summary.get("thresholds") or []
+    lines += ["", "### Thresholds", ""]
+    if rows:
+        lines += _table(["threshold", "observed", "samples", "result"],
+                        [[_code(r.get("expr")) + (" (abort on fail)" if r.get("abort") else ""),
+                          _md(observed_text(r)), number(r.get("samples")),
+                          result_of(r) + (f": {_md(r['note'].removesuffix(': not judged'))}" if r.get("note") else "")]
+                         for r in rows],
+                        "lrrl")
+    else:
+        lines.append("No thresholds in this run.")
+    errors: Sequence[Mapping] = summary.get("task_errors") or []
+    if errors:
+        lines += ["", "### Task exceptions", ""]
+        lines += _table(["count", "exception", "in", "last traceback line"],
+                        [[number(e.get("count")), _md(task_error_text(e, where=False)),
+                          _code(e.get("in") or "–"), _code(e.get("last_line") or "–")] for e in errors], "rlll")
+    endpoints: Mapping[str, Mapping] = summary.get("endpoints") or {}
+    if endpoints:
+        lines += ["", "### Endpoints", ""]
+        lines += _table(["endpoint", "requests", "errors", "p50 ms", "p95 ms", "p99 ms", "n"],
+                        [[_code(name), number(e.get("requests")), number(e.get("errors")), ms(e.get("p50_ms")),
+                          ms(e.get("p95_ms")), ms(e.get("p99_ms")), number(e.get("latency_samples"))]
+                         for name, e in endpoints.items()], "lrrrrrr")
+        lines.append("")
+        lines.append("Latency is exact (nearest rank) over legit, non-blocked, successful responses; "
+                     "n is how many.")
+        lines += _confidence_lines(endpoints)
+    extra = _one_liners(summary)
+    if extra:
+        lines += ["", *("- " + line for line in extra)]
+    notes = summary.get("notes") or []
+    if notes:
+        lines += ["", "Notes:", *(f"- {_md(n)}" for n in notes)]
+    path = Path(path)
+    write_atomic(path, "\n".join(lines) + "\n")
+    return path

@@ -1,0 +1,307 @@
+"""The scenario as the harness uses it: typed, frozen, validated (by harness.scenario.parse).
+
+Journeys, attacks and probes say *what* to call by endpoint name; `Endpoint` says *how*. The
+constants name what the harness knows: its journeys and the routes each needs, its attacks, the
+limit keys, the bypass techniques and the {placeholders} it fills.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from harness.scenario.thresholds import Threshold
+
+__all__ = ["STREAM_FORMATS", "METHODS", "ACCOUNT_SOURCES", "JOURNEYS", "ATTACKS", "LIMIT_KEYS", "PLACEHOLDERS", "AUDIT_PLACEHOLDERS", "TECHNIQUES", "ScenarioError", "Endpoint", "Stage", "Load", "Auth", "Accounts", "LimitRule", "BlockRule", "Attack", "Probes", "Wallet", "Breaker", "HttpSettings", "Guardrails", "SPEND_NUMBERS", "SpendSettings", "Scenario"]
+
+STREAM_FORMATS = ("none", "sse-openai", "sse", "json")
+METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS")
+ACCOUNT_SOURCES = ("demo", "file", "inline")
+
+# journey name -> endpoints it calls (required, optional)
+JOURNEYS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
+    "client": (("login", "conversations", "chat"), ("conversation", "me", "reset_request", "logout")),
+    "webhook": (("webhook",), ()),
+    "visitor": (("leads",), ()),
+}
+
+
+# attack name -> (endpoints it needs, what it does). The name is the samples' `role`.
+ATTACKS: dict[str, tuple[tuple[str, ...], str]] = {
+    "credential_stuffing": (("login",), "many accounts, one password try each, from one client"),
+    "password_spraying": (("login",), "one common password tried against many accounts"),
+    "brute_force": (("login",), "many passwords against one account"),
+    "chat_flood": (("login", "chat"), "one account chatting at full speed, burning tokens"),
+    "chat_flood_many_accounts": (("login", "chat"), "many accounts chatting at full speed from one client"),
+    "reset_flood": (("reset_request",), "password-reset requests for one address"),
+    "reset_flood_many": (("reset_request",), "password-reset requests for many addresses"),
+    "webhook_forged": (("webhook",), "deliveries with a forged signature"),
+    "webhook_stale": (("webhook",), "validly signed deliveries with a timestamp hours old"),
+    "webhook_replay": (("webhook",), "exact replays of one valid delivery"),
+    "webhook_flood": (("webhook",), "validly signed deliveries at full speed"),
+    "admin_probe": (("admin_users",), "the admin route as anonymous, as a normal user, and with role headers"),
+    "lead_spam": (("leads",), "the public lead form at full speed"),
+}
+LIMIT_KEYS = ("ip", "user", "account", "email", "global")
+
+# {placeholder} -> what the harness puts there. Journeys, attacks, bypass probes and the wallet probe
+# fill these on every route they call; any other placeholder would be sent empty (a mistyped
+# {conversation_id} turns the single-item route into the list route), so the parser refuses it.
+PLACEHOLDERS: dict[str, str] = {
+    "email": "the account's e-mail (login, reset_request)",
+    "password": "the account's password (login)",
+    "messages": "the chat history as a list of {role, content} (chat)",
+    "message": "the latest user message as a string (chat, leads)",
+    "conversation_id": "a conversation id from the conversations route (conversation, chat)",
+    "tenant": "a tenant slug (leads)",
+    "name": "a visitor's name (leads)",
+    "lead_email": "a visitor's e-mail (leads)",
+}
+# What `harness audit` fills besides, on routes that load traffic never calls (see `_check_placeholders`):
+# {id} and {NAME_id} take a real object id from the route that lists them.
+AUDIT_PLACEHOLDERS: dict[str, str] = {
+    "prompt": "the injection probe's text",
+    "new_password": "a wrong password (validation probes)",
+    "token": "a dummy token (validation probes)",
+    "id": "an object id listed by the route above it",
+}
+TECHNIQUES = (
+    "baseline", "ip-headers", "path-variants", "method-switch", "new-connection", "many-accounts",
+    "many-sources", "window-edge", "race",
+)
+
+
+class ScenarioError(ValueError):
+    """A scenario that cannot be run. `str(error)` is the one-line message for the user."""
+
+    def __init__(self, message: str) -> None:  # a key or value may hold a line break: show it escaped
+        super().__init__(_LINE_BREAKS.sub(lambda m: repr(m.group())[1:-1], message))
+
+
+_LINE_BREAKS = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")  # str.splitlines splits on some of these
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    name: str
+    method: str
+    path: str
+    body: Any = None  # a template: strings may hold {placeholders}
+    auth: bool = True  # send the session token
+    stream: str = "none"  # how the response body is read: none | sse-openai | sse | json
+    latency_target_ms: float | None = None  # p95 target; None = no latency target
+    list_field: str = ""  # where a list response keeps its items ("" = top-level array)
+    id_field: str = "id"  # the id of each item
+
+
+@dataclass(frozen=True)
+class Stage:
+    duration_s: float
+    users: int
+    spawn_rate: float
+    arrival_rate: float | None = None  # open model: journeys started per second in this stage
+
+
+@dataclass(frozen=True)
+class Load:
+    users: int
+    spawn_rate: float
+    duration_s: float
+    stages: tuple[Stage, ...] = ()
+    arrival_rate: float | None = None  # open model (see harness.scenario.arrivals); stages may carry their own
+    pool: int | None = None  # open model: users serving the arrivals, when the scenario sets `users`
+    max_lateness_s: float = 5.0  # open model: an arrival that waited longer for a free user is dropped
+
+    @property
+    def planned_duration_s(self) -> float:
+        return sum(s.duration_s for s in self.stages) if self.stages else self.duration_s
+
+    @property
+    def open_model(self) -> bool:
+        return self.arrival_rate is not None or any(s.arrival_rate is not None for s in self.stages)
+
+    def arrival_stages(self) -> tuple[tuple[float, float], ...]:
+        """(duration_s, rate) of each open-model stage; one stage at `arrival_rate` without stages."""
+        if self.stages:
+            return tuple((s.duration_s, s.arrival_rate or 0.0) for s in self.stages)
+        return ((self.duration_s, self.arrival_rate or 0.0),)
+
+
+@dataclass(frozen=True)
+class Auth:
+    token_field: str = "access_token"  # dot path into the login response
+    header: str = "Authorization"
+    scheme: str = "Bearer"  # "" sends the bare token
+
+
+@dataclass(frozen=True)
+class Accounts:
+    source: str = "demo"
+    file: Path | None = None
+    inline: tuple[dict[str, str], ...] = ()
+    roles: tuple[str, ...] = ("client",)  # which accounts legit clients log in as
+
+
+@dataclass(frozen=True)
+class LimitRule:
+    """A declared limit: `quota` requests per `window_s` per `key` on `route`."""
+
+    route: str
+    key: str
+    quota: int
+    window_s: float
+
+
+@dataclass(frozen=True)
+class BlockRule:
+    """What a blocked (rate-limited) response looks like on this target."""
+
+    statuses: tuple[int, ...] = (429,)
+    body_pattern: str = ""  # a regular expression searched in the body
+    header: str = ""  # a response header whose presence means blocked
+
+    def matches(self, status: int, headers: Any, body: bytes | None) -> bool:
+        """Does this response match the block rule (status set, body pattern, header)?"""
+        if status in self.statuses:
+            return True
+        if self.header and headers and self.header in headers:
+            return True
+        return bool(self.body_pattern and body and re.search(self.body_pattern.encode(), body))
+
+
+@dataclass(frozen=True)
+class Attack:
+    name: str
+    users: int = 1
+    rate: float = 0.0  # requests per second per user; 0 = as fast as the target answers
+    settings: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Probes:
+    """The bypass matrix: which limited routes to probe, with which techniques."""
+
+    routes: tuple[str, ...] = ()
+    techniques: tuple[str, ...] = TECHNIQUES
+    start_after_s: float = 5.0
+
+
+@dataclass(frozen=True)
+class Wallet:
+    """Denial-of-wallet probes on one LLM route: how big a prompt it takes, how long a reply it gives."""
+
+    route: str = "chat"
+    start_after_s: float = 5.0
+    prompt_start_tokens: int = 1024
+    prompt_cap_tokens: int = 131_072  # doubling stops here: the biggest prompt ever sent
+    output_ask_tokens: int = 2000  # the reply length asked for (in the prompt and as max_tokens)
+    max_tokens_field: str = "max_tokens"  # top-level body field that caps the reply ("" = none)
+
+
+@dataclass(frozen=True)
+class Breaker:
+    """The circuit breaker: abort when more than `error_rate` of the last `window_s` of requests failed."""
+
+    error_rate: float = 0.5  # 1 turns it off
+    window_s: float = 10.0
+    min_requests: int = 50  # fewer requests in the window are not judged
+
+
+@dataclass(frozen=True)
+class HttpSettings:
+    """How long a request may take and how much of a body is read: a hostile target cannot hang a run."""
+
+    timeout_s: float = 30.0  # whole request, connect to last byte (a slow drip ends here)
+    connect_timeout_s: float = 5.0
+    max_body_bytes: int = 16 * 1024 * 1024  # read no further; the sample is an error
+
+
+@dataclass(frozen=True)
+class Guardrails:
+    """Where abuse traffic may go besides loopback, and the hard caps of a run (None: no cap)."""
+
+    allowed_hosts: tuple[str, ...] = ()
+    max_users: int = 10_000  # load beyond these is refused at parse time unless raised explicitly
+    max_spawn_rate: float = 1000.0
+    max_arrival_rate: float = 5000.0
+    max_duration_s: float | None = 4 * 3600.0
+    max_requests: int | None = None
+    max_rps: float | None = None
+    max_spend_usd: float | None = None
+
+
+SPEND_NUMBERS = {  # [spend] field -> default: what `harness cost` assumes about traffic
+    "hidden_tokens": 0.0,  # system prompt + retrieved context per request, never seen by the client
+    "conversations_per_day": 1000.0,
+    "turns_per_conversation": 4.0,
+    "input_tokens_per_turn": 150.0,
+    "output_tokens_per_turn": 300.0,
+    "cached_tokens_per_turn": 0.0,
+    "attackers": 1.0,
+    "attacker_requests_per_second": 1.0,
+    "attacker_input_tokens": 2000.0,
+    "attacker_output_tokens": 1000.0,
+}
+
+
+@dataclass(frozen=True)
+class SpendSettings:
+    model: str = "gpt-4o-mini"
+    prices: dict[str, Any] = field(default_factory=dict)  # overrides of the shipped price table
+    numbers: dict[str, float] = field(default_factory=lambda: dict(SPEND_NUMBERS))
+
+
+@dataclass(frozen=True)
+class Scenario:
+    name: str
+    path: Path | None
+    host: str | None  # None = start the embedded demo API
+    target: dict[str, Any]  # settings for the embedded demo API (profile, seed, latency, model)
+    endpoints: dict[str, Endpoint]
+    auth: Auth
+    accounts: Accounts
+    webhook_secret_env: str
+    load: Load
+    journeys: dict[str, float]  # journey -> weight
+    journey_settings: dict[str, dict[str, Any]]
+    default_latency_target_ms: float | None
+    limits: tuple[LimitRule, ...] = ()
+    block: BlockRule = BlockRule()
+    attacks: dict[str, Attack] = field(default_factory=dict)
+    attacks_start_after_s: float = 0.0
+    probes: Probes = Probes()
+    wallet: Wallet | None = None
+    spend: SpendSettings = SpendSettings()
+    thresholds: tuple[Threshold, ...] = ()  # the checklist defaults, then the scenario's own
+    breaker: Breaker = Breaker()
+    guardrails: Guardrails = field(default_factory=lambda: Guardrails())
+    http: HttpSettings = HttpSettings()
+    raw: dict[str, Any] = field(repr=False, default_factory=dict)
+
+    def limits_by_route(self) -> dict[str, list[LimitRule]]:
+        routes: dict[str, list[LimitRule]] = {}
+        for rule in self.limits:
+            routes.setdefault(rule.route, []).append(rule)
+        return routes
+
+    def latency_targets(self) -> dict[str, float | None]:
+        """Endpoint -> p95 target in ms. Streamed (LLM) routes have none unless set explicitly."""
+        return _latency_targets(self.endpoints, self.default_latency_target_ms)
+
+    def streaming_endpoints(self) -> dict[str, str]:
+        """LLM endpoints -> how their replies are read (sse-openai, sse or json)."""
+        return {n: ep.stream for n, ep in sorted(self.endpoints.items()) if ep.stream != "none"}
+
+
+def _latency_targets(endpoints: dict[str, Endpoint], default: float | None) -> dict[str, float | None]:
+    targets: dict[str, float | None] = {}
+    for name, ep in endpoints.items():
+        if ep.latency_target_ms is not None:
+            targets[name] = ep.latency_target_ms
+        elif ep.stream == "none":
+            targets[name] = default
+        else:
+            targets[name] = None
+    return targets

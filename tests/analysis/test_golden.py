@@ -1,0 +1,67 @@
+"""Golden runs: run folders recorded before the package move (smoke, abuse on both profiles, an
+open-model run) and two audits. `harness report` on each must give the same figures, verdict and
+reasons; an audit of the demo API the same rows. A refactor that changes a number fails here.
+
+The fixtures hold only what a report reads (samples merged into one Parquet part, run.json, the
+demo API's counters) and the summary the code of that day computed from them.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.helpers import REPO, run_harness
+
+GOLDEN = REPO / "tests" / "fixtures" / "golden"
+RUNS = ("smoke", "open-model", "abuse-hardened", "abuse-vulnerable")
+VOLATILE = {"harness_version", "locust_version"}  # what a release changes, not a measurement
+
+
+def comparable(summary: Any) -> Any:
+    """The summary without what may differ between two builds of the same figures."""
+    if isinstance(summary, dict):
+        return {k: comparable(v) for k, v in summary.items() if k not in VOLATILE}
+    if isinstance(summary, list):
+        return [comparable(v) for v in summary]
+    return summary
+
+
+@pytest.mark.parametrize("name", RUNS)
+def test_a_golden_run_reports_the_same_figures_verdict_and_reasons(name: str, tmp_path: Path) -> None:
+    from harness.report.build import build_report
+
+    run_dir = tmp_path / name
+    shutil.copytree(GOLDEN / name, run_dir)
+    expected = json.loads((GOLDEN / name / "expected-summary.json").read_text())
+    summary = json.loads(json.dumps(build_report(run_dir)))
+    assert summary["verdict"] == expected["verdict"]
+    assert summary.get("verdict_reasons") == expected.get("verdict_reasons")
+    assert comparable(summary) == comparable(expected)
+
+
+def audit_rows(report: dict) -> dict[str, Any]:
+    """Each row's status, findings and checks, with the numbers that vary between two audits (ports,
+    sizes, ids, times) masked."""
+    def masked(text: str) -> str:
+        return re.sub(r"\d+", "#", text)
+
+    return {name: {"status": row["status"], "findings": sorted(masked(f) for f in row["findings"]),
+                   "checks": sorted((c["check"], c["status"]) for c in row.get("checks", []))}
+            for name, row in report["rows"].items()}
+
+
+@pytest.mark.e2e
+@pytest.mark.parametrize("profile", ["hardened", "vulnerable"])
+def test_an_audit_of_the_demo_api_gives_the_golden_rows(profile: str, tmp_path: Path) -> None:
+    result = run_harness("audit", "--profile", profile, "--out", str(tmp_path), timeout=240)
+    assert result.returncode == (0 if profile == "hardened" else 1), result.stderr[-3000:]
+    report = json.loads(next(tmp_path.glob("*/audit.json")).read_text())
+    golden = json.loads((GOLDEN / f"audit-{profile}" / "audit.json").read_text())
+    assert report["verdict"] == golden["verdict"]
+    assert audit_rows(report) == audit_rows(golden)

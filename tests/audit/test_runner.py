@@ -1,0 +1,113 @@
+"""The scorecard: how check results add up to the checklist's rows, the rows a load run fills, the
+terminal and HTML forms, and the command's usage errors."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from harness.scenario.accounts import Credentials
+from harness.audit.context import AuditContext, AuditSettings, parse_audit_settings
+from harness.audit.html import audit_page, audit_section
+from harness.audit.model import FAIL, NOT_MEASURABLE, PASS, ROWS, CheckResult, scorecard
+from harness.audit.runner import audit, format_scorecard, from_load_run
+from harness.scenario import ScenarioError, load_scenario, parse_scenario
+from tests.helpers import REPO, run_harness
+
+SCENARIO = load_scenario(REPO / "scenarios" / "audit.toml")
+
+
+def test_a_row_fails_on_any_failing_check_and_passes_on_one_pass():
+    card = scorecard([
+        CheckResult("auth", "logged out", PASS, evidence=["GET /api/me -> 401"]),
+        CheckResult("auth", "admin as a client", FAIL, ["admin_users: 200 with X-User-Role: admin"]),
+        CheckResult("cors", "foreign origin", PASS),
+        CheckResult("email_auth", "SPF", NOT_MEASURABLE, note="no [audit] domain"),
+    ])
+    rows = card["rows"]
+    assert list(rows) == list(ROWS)  # every row, in the checklist's order
+    assert rows["auth"]["status"] == FAIL and rows["auth"]["findings"] == ["admin_users: 200 with X-User-Role: admin"]
+    assert rows["cors"]["status"] == PASS and rows["email_auth"]["status"] == NOT_MEASURABLE
+    assert rows["email_auth"]["note"] == "no [audit] domain"
+    assert rows["logging"]["status"] == NOT_MEASURABLE and "cannot be seen from outside" in rows["logging"]["note"]
+    assert rows["auth"]["why"] and rows["auth"]["fix"] and len(rows["auth"]["checks"]) == 2
+    assert card["verdict"] == "fail" and card["failed_rows"] == ["auth"]
+    assert scorecard([CheckResult("cors", "x", PASS)])["verdict"] == "pass"
+    with pytest.raises(ValueError, match="unknown checklist row"):
+        CheckResult("speed", "x", PASS)
+
+
+def summary(limits: dict, p95: float = 120.0) -> dict:
+    return {"rate_limits": limits,
+            "endpoints": {"me": {"target_p95_ms": 500, "p95_ms": p95, "latency_samples": 400},
+                          "chat": {"target_p95_ms": None, "p95_ms": 900.0}}}
+
+
+def test_rate_limit_and_performance_rows_come_from_a_load_run():
+    routes = list(SCENARIO.endpoints)
+    assert [r.status for r in from_load_run(None, routes)] == [NOT_MEASURABLE, NOT_MEASURABLE]
+    good = {r: {"verdict": "effective"} for r in ("chat", "login", "reset_request", "webhook", "admin_users")}
+    limits, perf = from_load_run(summary(good), routes)
+    assert (limits.status, perf.status) == (PASS, PASS)
+    assert perf.evidence == ["me: p95 120.0 ms (target 500 ms, 400 samples)"]
+    bad = {**good, "login": {"verdict": "bypassable", "worst_technique": "ip-headers:X-Forwarded-For",
+                             "fix": ["key on the TCP peer"]}, "reset_request": {"verdict": "absent"}}
+    limits, perf = from_load_run(summary(bad, p95=612.0), routes)
+    assert limits.status == FAIL and limits.findings == [
+        "login: rate limit bypassable through ip-headers:X-Forwarded-For; fix: key on the TCP peer",
+        "reset_request: rate limit absent"]
+    assert perf.status == FAIL and perf.findings == ["me: p95 612.0 ms is over the 500 ms target"]
+    untested = from_load_run(summary({"chat": {"verdict": "untested"}}), routes)[0]
+    assert untested.status == NOT_MEASURABLE
+
+
+def context() -> AuditContext:
+    return AuditContext("http://127.0.0.1:9", SCENARIO, Credentials(), AuditSettings())
+
+
+def test_a_check_that_breaks_makes_the_audit_incomplete_never_a_pass():
+    report = audit(context(), names=("no_such_check",))
+    assert report["verdict"] == "fail" and "no_such_check" in report["incomplete"][0]
+    assert "incomplete: the no_such_check check stopped" in format_scorecard(report)
+
+
+def test_terminal_and_html_forms_show_every_row():
+    report = {**scorecard([CheckResult("cors", "foreign origin", FAIL, ["reflects https://evil.example"],
+                                       ["OPTIONS /api/me -> 200 <b>"])]), "target": "http://t", "harness_version": "x"}
+    text = format_scorecard(report)
+    assert "CORS" in text and "FAIL" in text and "reflects https://evil.example" in text
+    assert text.splitlines()[-1].startswith("audit: FAIL (0 pass, 1 fail, 12 not measurable")
+    section = audit_section(report)
+    assert section.id == "audit" and section.body.count("<tr data-row=") == len(ROWS)
+    assert 'data-row="cors" data-status="fail"' in section.body and "&lt;b&gt;" in section.body  # escaped
+    assert audit_page(report).startswith("<!doctype html>")
+
+
+def test_audit_settings_and_the_authorization_matrix():
+    settings = parse_audit_settings(SCENARIO)
+    assert settings.id_routes == ("conversation", "chat") and settings.static_paths == ("/", "/static/app.js")
+    ctx = AuditContext("http://t", SCENARIO, Credentials(), settings)
+    assert ctx.expected("admin_users", "coach") == "deny" and ctx.expected("admin_users", "admin") == "allow"
+    assert ctx.expected("me", "anonymous") == "deny" and ctx.expected("me", "client") == "allow"
+    assert ctx.expected("health", "anonymous") == "allow"
+    bad = dict(SCENARIO.raw, audit={"matrix": {"me": {"anonymous": "maybe"}}})
+    with pytest.raises(ScenarioError, match=r"audit.matrix.me.anonymous: expected a role in .* got 'maybe'"):
+        parse_audit_settings(parse_scenario(bad, source="x.toml"))
+    unknown = dict(SCENARIO.raw, audit={"id_route": []})
+    with pytest.raises(ScenarioError, match=r"audit.id_route: unknown field"):
+        parse_audit_settings(parse_scenario(unknown, source="x.toml"))
+
+
+def test_usage_errors_are_one_line_with_exit_2(tmp_path: Path):
+    result = run_harness("audit", "--run", str(tmp_path), "--out", str(tmp_path / "out"), timeout=60)
+    assert result.returncode == 2 and "not a run folder" in result.stderr and "Traceback" not in result.stderr
+    scenario = tmp_path / "a.toml"
+    scenario.write_text((REPO / "scenarios" / "audit.toml").read_text().replace(
+        'id_routes = ["conversation", "chat"]', 'id_routes = ["conversations_x"]'))
+    result = run_harness("audit", str(scenario), "--out", str(tmp_path / "out"), timeout=60)
+    assert result.returncode == 2
+    assert result.stderr.strip() == f"harness: {scenario}: audit.id_routes: 'conversations_x' is not an endpoint of the API map"
+    result = run_harness("audit", "--host", "https://staging.example.com", "--out", str(tmp_path / "out"), timeout=60)
+    assert result.returncode == 2 and "allowed_hosts" in result.stderr  # forged requests stay on loopback
+    assert not (tmp_path / "out").exists()

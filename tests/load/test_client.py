@@ -1,0 +1,137 @@
+"""Body and path templates of the API map (`render`), and the prompt text a body carries."""
+
+from __future__ import annotations
+
+import pytest
+
+from harness.load.client import prompt_texts
+from harness.scenario.templates import render
+
+MESSAGES = [{"role": "user", "content": "How do I prepare for a review?"}]
+
+
+def test_whole_placeholder_keeps_the_value_type():
+    assert render("{messages}", {"messages": MESSAGES}) == MESSAGES
+    assert render("{n}", {"n": 3}) == 3
+    assert render("{flag}", {"flag": False}) is False
+    assert render("{nothing}", {"nothing": None}) is None
+
+
+def test_embedded_placeholders_become_strings():
+    assert render("Bearer {token}", {"token": "abc"}) == "Bearer abc"
+    assert render("{first} {last}", {"first": "Maya", "last": "Okafor"}) == "Maya Okafor"
+    assert render("turn {n} of {total}", {"n": 2, "total": 3}) == "turn 2 of 3"
+    assert render("{x}!", {"x": [1, 2]}) == "[1, 2]!"
+
+
+def test_missing_values_become_empty_strings():
+    assert render("{conversation_id}", {}) == ""
+    assert render("/api/conversations/{conversation_id}", {}, in_path=True) == "/api/conversations/"
+    assert render("hello {name}", {}) == "hello "
+
+
+def test_nested_templates():
+    template = {
+        "model": "gpt-4o-mini",
+        "messages": "{messages}",
+        "stream": True,
+        "conversation_id": "{conversation_id}",
+        "meta": {"tags": ["{tenant}", "static", 7], "note": "from {email}"},
+    }
+    values = {"messages": MESSAGES, "conversation_id": "conv_42", "tenant": "northstar-coaching",
+              "email": "maya@mail.example"}
+    assert render(template, values) == {
+        "model": "gpt-4o-mini",
+        "messages": MESSAGES,
+        "stream": True,
+        "conversation_id": "conv_42",
+        "meta": {"tags": ["northstar-coaching", "static", 7], "note": "from maya@mail.example"},
+    }
+
+
+def test_template_is_not_modified():
+    template = {"a": "{x}", "b": ["{y}"]}
+    render(template, {"x": 1, "y": 2})
+    assert template == {"a": "{x}", "b": ["{y}"]}
+
+
+def test_in_path_percent_encodes_values():
+    assert render("/api/conversations/{id}", {"id": "a/b?c=d#e f"}, in_path=True) == "/api/conversations/a%2Fb%3Fc%3Dd%23e%20f"
+    assert render("/users/{email}", {"email": "maya+1@mail.example"}, in_path=True) == "/users/maya%2B1%40mail.example"
+
+
+def test_in_path_whole_placeholder_is_a_string_and_encoded():
+    assert render("{id}", {"id": 12}, in_path=True) == "12"
+    assert render("{id}", {"id": "../admin"}, in_path=True) == "..%2Fadmin"
+
+
+def test_body_values_are_not_percent_encoded():
+    assert render({"q": "a/b c"}, {}) == {"q": "a/b c"}
+    assert render({"q": "{v}"}, {"v": "a/b c"}) == {"q": "a/b c"}
+
+
+def test_non_placeholder_braces_and_other_types_pass_through():
+    assert render("{not valid}", {}) == "{not valid}"
+    assert render("{1abc}", {"1abc": "x"}) == "{1abc}"
+    assert render(3.5, {"x": 1}) == 3.5
+    assert render(None, {}) is None
+
+
+@pytest.mark.parametrize("body, texts", [
+    ({"messages": [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "Hi"}]},
+     ["Be brief.", "Hi"]),
+    ({"messages": [{"role": "user", "content": [{"type": "text", "text": "Look"},
+                                                {"type": "image_url", "image_url": {"url": "x"}}]}]},
+     ["Look"]),
+    ({"prompt": "Complete me"}, ["Complete me"]),
+    ({"input": ["a", "b"]}, ["a", "b"]),
+    ({"model": "m"}, []),
+    (None, []),
+])
+def test_prompt_texts_are_what_the_model_reads(body, texts):
+    assert prompt_texts(body) == texts
+
+
+def _endpoint(stream: str = "none"):
+    from harness.scenario import Endpoint
+
+    return Endpoint(name="me", method="GET", path="/me", stream=stream)
+
+
+@pytest.mark.parametrize("content_type, body, stream, error", [
+    ("application/json", b'{"id": 1}', "none", ""),
+    ("application/json; charset=utf-8", b'{"items": [1, ', "none", "bad response: invalid JSON"),
+    ("application/problem+json", b"oops", "none", "bad response: invalid JSON"),
+    ("text/html; charset=utf-8", b"<html>Sign in</html>", "none", "bad response: text/html, expected JSON"),
+    ("text/plain", b"ok", "none", ""),  # a webhook's "ok" is no JSON, and need not be
+    ("", b"", "none", ""),  # 204 and friends
+    ("text/plain", b"not json", "json", "bad response: invalid JSON"),  # a completion route must parse
+])
+def test_a_2xx_body_that_cannot_be_what_the_route_returns_is_an_error(content_type, body, stream, error):
+    from harness.load.client import _check_body
+
+    headers = {"content-type": content_type} if content_type else {}
+    assert _check_body(_endpoint(stream), headers, body)[0] == error
+
+
+@pytest.mark.parametrize("content_type, error", [
+    ("text/event-stream; charset=utf-8", ""),
+    ("", ""),
+    ("text/plain", ""),  # some servers mislabel streams; the events decide
+    ("text/html", "bad response: text/html, expected text/event-stream"),
+    ("application/json", "bad response: application/json, expected text/event-stream"),
+])
+def test_an_answer_to_a_stream_request_that_is_plainly_no_stream(content_type, error):
+    from harness.load.client import _not_a_stream
+
+    assert _not_a_stream({"content-type": content_type} if content_type else {}) == error
+
+
+def test_call_result_parses_its_body_once():
+    from harness.load.client import CallResult
+
+    result = CallResult(status=200, ok=True, blocked=False, error="", body=b'{"access_token": "t"}')
+    assert result.json() == {"access_token": "t"}
+    assert result.json() is result.json()
+    assert CallResult(status=200, ok=True, blocked=False, error="", body=b"<html>").json() is None
+    assert CallResult(200, True, False, "", body=b"{}", parsed={"already": "parsed"}).json() == {"already": "parsed"}
