@@ -67,6 +67,7 @@ def figures(samples: pd.DataFrame, run: dict, stats: dict | None, gaps=None) -> 
     })
 
 
+@pytest.mark.e2e
 def test_compact_reading_gives_every_figure_of_the_plain_one(synthetic_run: Path) -> None:
     run, _ = load_run(synthetic_run)
     stats, _ = load_target_stats(synthetic_run)
@@ -80,6 +81,7 @@ def test_compact_reading_gives_every_figure_of_the_plain_one(synthetic_run: Path
     assert json.dumps(got) == json.dumps(want)  # key order included: categories sort as their strings
 
 
+@pytest.mark.e2e
 def test_the_series_and_plots_data_are_the_same_too(synthetic_run: Path) -> None:
     run, _ = load_run(synthetic_run)
     plain, compact, _ = both_frames(synthetic_run)
@@ -93,6 +95,7 @@ def test_the_series_and_plots_data_are_the_same_too(synthetic_run: Path) -> None
     assert all(np.array_equal(got[k][0], want[k][0]) and got[k][2] == want[k][2] for k in want)
 
 
+@pytest.mark.e2e
 def test_the_report_itself_reads_the_compact_way(synthetic_run: Path) -> None:
     summary, samples, _ = compute_summary(synthetic_run)
     assert isinstance(samples["role"].dtype, pd.CategoricalDtype)
@@ -165,6 +168,7 @@ def test_float32_percentiles_match_a_sort_even_when_the_first_look_misses() -> N
     assert passes == [1]
 
 
+@pytest.mark.e2e
 def test_the_benchmark_prints_a_section_with_real_numbers() -> None:
     """`bench/analysis_scaling.py --sizes 20000` end to end: run folder, `harness report`, Markdown."""
     done = subprocess.run([sys.executable, str(BENCH), "--sizes", "20000"], cwd=REPO, capture_output=True,

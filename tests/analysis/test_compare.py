@@ -179,6 +179,7 @@ def test_summary_is_recomputed_from_samples_when_missing(tmp_path):
     assert (run_dir / "summary.json").is_file() and list(loaded["endpoints"]) == ["chat", "login", "me"]
 
 
+@pytest.mark.e2e
 def test_the_command(tmp_path):
     base = folder(tmp_path, "base", BASE)
     worse = folder(tmp_path, "worse", summary("worse", {**BASE["endpoints"], "login": endpoint(100.0, 600.0, 900.0)}))

@@ -57,6 +57,7 @@ def audit_rows(report: dict) -> dict[str, Any]:
 
 
 @pytest.mark.e2e
+@pytest.mark.e2e
 @pytest.mark.parametrize("profile", ["hardened", "vulnerable"])
 def test_an_audit_of_the_demo_api_gives_the_golden_rows(profile: str, tmp_path: Path) -> None:
     result = run_harness("audit", "--profile", profile, "--out", str(tmp_path), timeout=240)

@@ -124,6 +124,7 @@ weight = 1
 """
 
 
+@pytest.mark.e2e
 def test_a_real_open_model_run_counts_what_its_pool_could_not_serve(target_factory, tmp_path):
     """20 journeys/s for 10 s: 15/s are leads that take 400 ms, with 3 users for them, so they can
     start 7.5/s; about half wait past the 1 s allowed and are dropped, the rest start late. The

@@ -51,6 +51,7 @@ def assert_no_secrets(ctx: AuditContext, results: list[CheckResult]) -> None:
 
 # --- the demo API ---------------------------------------------------------------------------------
 
+@pytest.mark.e2e
 def test_vulnerable_admin_role_header_is_found_and_named(vulnerable: RunningTarget) -> None:
     ctx = audit_context(vulnerable)
     results = access.run(ctx)
@@ -70,6 +71,7 @@ def test_vulnerable_admin_role_header_is_found_and_named(vulnerable: RunningTarg
     assert_no_secrets(ctx, results)
 
 
+@pytest.mark.e2e
 def test_hardened_passes_every_auth_check(hardened: RunningTarget) -> None:
     ctx = audit_context(hardened)
     results = access.run(ctx)
@@ -85,6 +87,7 @@ def test_hardened_passes_every_auth_check(hardened: RunningTarget) -> None:
     assert_no_secrets(ctx, results)
 
 
+@pytest.mark.e2e
 def test_an_expired_token_is_waited_out_when_tokens_live_seconds() -> None:
     with quick_demo("hardened", token_ttl_s=2) as target:
         ctx = audit_context(target)

@@ -10,6 +10,8 @@ import pytest
 
 from tests.helpers import only_run_dir, read_json, run_harness
 
+pytestmark = pytest.mark.e2e  # every test here starts processes (see tests/conftest.py)
+
 @pytest.fixture(scope="module")
 def vulnerable(tmp_path_factory: pytest.TempPathFactory) -> tuple[object, Path]:
     out = tmp_path_factory.mktemp("vulnerable")

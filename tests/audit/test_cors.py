@@ -59,6 +59,7 @@ def test_look_alikes_come_from_the_targets_own_origin_and_every_allowed_one():
     assert why["https://evilapp.example"] == "a look-alike of https://app.example with a prefix"
 
 
+@pytest.mark.e2e
 def test_flaw_12_any_origin_is_reflected_with_credentials(vulnerable: RunningTarget):
     ctx = audit_context(vulnerable)
     [result] = cors.run(ctx)
@@ -74,6 +75,7 @@ def test_flaw_12_any_origin_is_reflected_with_credentials(vulnerable: RunningTar
         assert secret not in text
 
 
+@pytest.mark.e2e
 def test_hardened_allows_its_allow_list_and_no_look_alike(hardened: RunningTarget):
     [result] = cors.run(audit_context(hardened, origins=(APP,)))
     assert result.status == PASS and result.findings == [] and result.note == ""
@@ -84,6 +86,7 @@ def test_hardened_allows_its_allow_list_and_no_look_alike(hardened: RunningTarge
     assert "OPTIONS /health Origin: https://evil.example -> 400, ACAO: (none)" in result.evidence
 
 
+@pytest.mark.e2e
 def test_preflights_and_static_files_leave_the_demo_counters_alone(hardened: RunningTarget):
     with httpx.Client(base_url=hardened.url, timeout=10) as client:
         client.post("/__demo__/stats/reset")

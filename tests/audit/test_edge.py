@@ -44,6 +44,7 @@ def _by_check(results):
     return {r.check: r for r in results}
 
 
+@pytest.mark.e2e
 def test_hardened_demo_compresses_and_keeps_api_answers_out_of_caches(demos) -> None:
     checks = _by_check(edge.run(audit_context(demos["hardened"])))
     assert checks["compression"].status == PASS, checks["compression"]
@@ -55,6 +56,7 @@ def test_hardened_demo_compresses_and_keeps_api_answers_out_of_caches(demos) -> 
     assert cdn.status == NOT_MEASURABLE and "loopback" in cdn.note
 
 
+@pytest.mark.e2e
 def test_vulnerable_demo_sends_json_uncompressed(demos) -> None:
     checks = _by_check(edge.run(audit_context(demos["vulnerable"])))
     compression = checks["compression"]
@@ -63,6 +65,7 @@ def test_vulnerable_demo_sends_json_uncompressed(demos) -> None:
     assert api.status == PASS and "no-store" in api.note  # no Cache-Control at all: a note, not a leak
 
 
+@pytest.mark.e2e
 def test_hardened_sse_is_neither_compressed_nor_buffered(demos) -> None:
     target = demos["hardened"]
     ctx = audit_context(target)

@@ -145,6 +145,7 @@ def test_no_domain_is_not_measurable(scenario) -> None:
     assert result.status == NOT_MEASURABLE and "[audit] domain" in result.note
 
 
+@pytest.mark.e2e
 def test_good_domain_passes(scenario, zone: LocalDns) -> None:
     results = _by_check(email.run(_ctx(scenario, domain="good.test", dkim_selectors=("s1",), dns_server=zone.address)))
     assert {r.row for r in results.values()} == {"email_auth"}
@@ -153,6 +154,7 @@ def test_good_domain_passes(scenario, zone: LocalDns) -> None:
     assert any("SPF DNS lookups: 1 " in e for e in results["SPF"].evidence)
 
 
+@pytest.mark.e2e
 def test_bad_domain_fails_each_record(scenario, zone: LocalDns) -> None:
     results = _by_check(email.run(_ctx(scenario, domain="bad.test", dkim_selectors=("s1", "old", "gone"),
                                        dns_server=zone.address)))
@@ -164,6 +166,7 @@ def test_bad_domain_fails_each_record(scenario, zone: LocalDns) -> None:
     assert dmarc.status == FAIL and "no DMARC record" in dmarc.findings[0]
 
 
+@pytest.mark.e2e
 def test_softfail_passes_with_note_and_p_none_is_a_finding(scenario, zone: LocalDns) -> None:
     results = _by_check(email.run(_ctx(scenario, domain="monitor.test", dns_server=zone.address)))
     assert results["SPF"].status == PASS and "~all" in results["SPF"].note
@@ -173,12 +176,14 @@ def test_softfail_passes_with_note_and_p_none_is_a_finding(scenario, zone: Local
     assert "rua" in dmarc.note
 
 
+@pytest.mark.e2e
 def test_neutral_all_and_partial_pct_fail(scenario, zone: LocalDns) -> None:
     results = _by_check(email.run(_ctx(scenario, domain="partial.test", dns_server=zone.address)))
     assert results["SPF"].status == FAIL and "?all" in results["SPF"].findings[0]
     assert results["DMARC"].status == FAIL and "pct=50" in results["DMARC"].findings[0]
 
 
+@pytest.mark.e2e
 @pytest.mark.parametrize(("domain", "words"), [
     ("twice.test", "2 SPF records"),
     ("heavy.test", "more than 10 DNS lookups"),
@@ -202,6 +207,7 @@ def test_an_unreachable_dns_server_is_asked_once_and_not_measurable(scenario, mo
     assert len(silent.asked) <= 2  # one unanswered query (dnspython may retry it once), then none more
 
 
+@pytest.mark.e2e
 def test_rsa_key_bits_reads_spki_and_bare_keys(keys: dict[int, str]) -> None:
     import base64
 

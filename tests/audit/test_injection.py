@@ -211,6 +211,7 @@ def _no_secrets(ctx: AuditContext, results: dict) -> None:
             assert SYSTEM_CANARY not in line, line
 
 
+@pytest.mark.e2e
 def test_vulnerable_leaks_the_system_prompt_to_every_extraction_item(vulnerable_results) -> None:
     ctx, results = vulnerable_results
     result = results["system prompt extraction"]
@@ -225,6 +226,7 @@ def test_vulnerable_leaks_the_system_prompt_to_every_extraction_item(vulnerable_
     _no_secrets(ctx, results)
 
 
+@pytest.mark.e2e
 def test_vulnerable_shares_context_across_users_and_tenants(vulnerable_results) -> None:
     ctx, results = vulnerable_results
     result = results["cross-session leakage"]
@@ -234,6 +236,7 @@ def test_vulnerable_shares_context_across_users_and_tenants(vulnerable_results) 
     assert scorecard(results.values())["rows"]["prompt_injection"]["status"] == FAIL
 
 
+@pytest.mark.e2e
 def test_hardened_passes_the_prompt_injection_row(hardened_results) -> None:
     ctx, results = hardened_results
     assert {name: r.status for name, r in results.items()} == {
@@ -244,6 +247,7 @@ def test_hardened_passes_the_prompt_injection_row(hardened_results) -> None:
     _no_secrets(ctx, results)
 
 
+@pytest.mark.e2e
 def test_documented_triggers(vulnerable: RunningTarget, unlimited: RunningTarget) -> None:
     """docs/demo-api.md, flaws 15 and 16, as written there."""
     replies = {}
@@ -276,6 +280,7 @@ def test_a_target_that_is_not_there_is_not_measurable() -> None:
     assert all("not an endpoint" in r.note for r in injection.run(wrong_route))
 
 
+@pytest.mark.e2e
 def test_a_chat_route_that_refuses_everything_is_not_measurable(unlimited: RunningTarget) -> None:
     ctx = _context(unlimited)
     ctx._tokens = {a.email: "not-a-token" for a in ctx.credentials.accounts}  # every chat answers 401

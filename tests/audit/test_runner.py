@@ -99,6 +99,7 @@ def test_audit_settings_and_the_authorization_matrix():
         parse_audit_settings(parse_scenario(unknown, source="x.toml"))
 
 
+@pytest.mark.e2e
 def test_usage_errors_are_one_line_with_exit_2(tmp_path: Path):
     result = run_harness("audit", "--run", str(tmp_path), "--out", str(tmp_path / "out"), timeout=60)
     assert result.returncode == 2 and "not a run folder" in result.stderr and "Traceback" not in result.stderr

@@ -130,6 +130,7 @@ def demo(request: pytest.FixtureRequest) -> Iterator[RunningTarget]:
         yield target
 
 
+@pytest.mark.e2e
 def test_flaw_13_keys_in_the_bundle_and_its_source_map(demo: RunningTarget):
     ctx = audit_context(demo)
     [result] = secrets.run(ctx)

@@ -40,6 +40,7 @@ def owner_conversation(ctx: AuditContext) -> str:
         return ctx.call(client, "conversation", {"conversation_id": listed[0]["id"]}, token=ctx.token(owner)).text
 
 
+@pytest.mark.e2e
 def test_vulnerable_cross_tenant_read_and_write_are_found(vulnerable: RunningTarget) -> None:
     ctx = audit_context(vulnerable)
     (result,) = tenancy.run(ctx)
@@ -62,6 +63,7 @@ def test_vulnerable_cross_tenant_read_and_write_are_found(vulnerable: RunningTar
     assert not any(s in json.dumps(result.to_dict()) for s in secrets)
 
 
+@pytest.mark.e2e
 def test_hardened_isolates_tenants(hardened: RunningTarget) -> None:
     ctx = audit_context(hardened)
     (result,) = tenancy.run(ctx)
@@ -74,6 +76,7 @@ def test_hardened_isolates_tenants(hardened: RunningTarget) -> None:
     assert "-owner" in text and "-w0" not in text and "-w1" not in text
 
 
+@pytest.mark.e2e
 def test_default_id_routes_take_ids_in_the_path_or_the_body(hardened: RunningTarget) -> None:
     ctx = audit_context(hardened, id_routes=())  # the default: every route with an id
     assert tenancy.id_routes(ctx) == ["conversation", "chat"]  # reads before writes
@@ -81,6 +84,7 @@ def test_default_id_routes_take_ids_in_the_path_or_the_body(hardened: RunningTar
     assert tenancy.id_routes(ctx) == ["conversation", "chat"]
 
 
+@pytest.mark.e2e
 def test_one_tenant_or_no_id_route_is_not_measurable(hardened: RunningTarget) -> None:
     one_tenant = Credentials([Account("a@x.example", "pw-1234567890", "client", "t1"),
                               Account("b@x.example", "pw-1234567890", "coach", "t1")])

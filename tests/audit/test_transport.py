@@ -19,6 +19,8 @@ from harness.scenario import load_scenario
 from tests.audit.helpers import audit_context, quick_demo
 from tests.audit.fake_site import FakeSite, Page, make_cert, tls_context
 
+pytestmark = pytest.mark.e2e  # every test here starts processes (see tests/conftest.py)
+
 PASSWORD = "correct-horse-battery-9"
 TOKEN = "tok-SECRET-abcdef123456"
 COOKIE_VALUE = "sess-SECRET-0123456789"

@@ -83,6 +83,7 @@ def demo(request: pytest.FixtureRequest) -> Iterator[RunningTarget]:
         yield target
 
 
+@pytest.mark.e2e
 def test_flaw_14_a_traceback_for_malformed_json_and_flaw_8_an_unlimited_prompt(demo: RunningTarget):
     ctx = audit_context(demo)
     [result] = validation.run(ctx)

@@ -9,6 +9,7 @@ import pytest
 from tests.helpers import REPO, run_harness
 
 
+@pytest.mark.e2e
 def test_validate_accepts_the_shipped_scenarios() -> None:
     for name in ("smoke", "load-day", "abuse"):
         result = run_harness("validate", f"scenarios/{name}.toml", timeout=60)
@@ -16,6 +17,7 @@ def test_validate_accepts_the_shipped_scenarios() -> None:
         assert f"scenario '{name}'" in result.stdout
 
 
+@pytest.mark.e2e
 def test_cost_prints_hand_checkable_figures() -> None:
     result = run_harness("cost", "scenarios/smoke.toml", timeout=60)
     assert result.returncode == 0, result.stderr
@@ -26,6 +28,7 @@ def test_cost_prints_hand_checkable_figures() -> None:
     assert "$157.13" in result.stdout and "$1,571.27" in result.stdout
 
 
+@pytest.mark.e2e
 def test_cost_with_an_unknown_model_is_a_one_line_error(tmp_path: Path) -> None:
     scenario = tmp_path / "s.toml"
     scenario.write_text((REPO / "scenarios" / "smoke.toml").read_text().replace('model = "gpt-4o-mini"', 'model = "gpt-9"'))
@@ -35,6 +38,7 @@ def test_cost_with_an_unknown_model_is_a_one_line_error(tmp_path: Path) -> None:
     assert len(result.stderr.strip().splitlines()) == 1
 
 
+@pytest.mark.e2e
 def test_cost_takes_price_overrides_from_the_scenario(tmp_path: Path) -> None:
     scenario = tmp_path / "s.toml"
     text = (REPO / "scenarios" / "smoke.toml").read_text().replace('model = "gpt-4o-mini"', 'model = "house-model"')
@@ -45,6 +49,7 @@ def test_cost_takes_price_overrides_from_the_scenario(tmp_path: Path) -> None:
     assert "$6.50" in result.stdout
 
 
+@pytest.mark.e2e
 def test_validate_and_run_refuse_a_bad_threshold_in_one_line(tmp_path: Path) -> None:
     scenario = tmp_path / "s.toml"
     scenario.write_text('thresholds = ["p95(login) < 500ms", "p95(logn) < 500ms"]\n'
@@ -64,6 +69,7 @@ def test_validate_and_run_refuse_a_bad_threshold_in_one_line(tmp_path: Path) -> 
     assert not out.exists()
 
 
+@pytest.mark.e2e
 def test_a_bad_arrival_rate_is_a_usage_error(tmp_path: Path) -> None:
     result = run_harness("run", "scenarios/smoke.toml", "--arrival-rate", "0", "--out", str(tmp_path / "out"), timeout=60)
     assert result.returncode == 2
@@ -71,6 +77,7 @@ def test_a_bad_arrival_rate_is_a_usage_error(tmp_path: Path) -> None:
     assert not (tmp_path / "out").exists()
 
 
+@pytest.mark.e2e
 def test_help_is_whole_and_has_the_exit_codes() -> None:
     """Bug: the description was the docstring's first line, cut mid-sentence."""
     result = run_harness("--help", timeout=60)
@@ -138,6 +145,7 @@ def test_unknown_model_hint_names_the_spend_tables(tmp_path: Path) -> None:
                         "and output (USD per million tokens)\n")
 
 
+@pytest.mark.e2e
 def test_validate_as_a_command_end_to_end(tmp_path: Path) -> None:
     ramp = tmp_path / "ramp.toml"
     ramp.write_text(SMOKE.replace("users = 12\n", "users = 200\n").replace("spawn_rate = 6", "spawn_rate = 1")

@@ -9,6 +9,8 @@ import pytest
 
 from tests.helpers import client_scenario, only_run_dir, run_harness
 
+pytestmark = pytest.mark.e2e  # every test here starts processes (see tests/conftest.py)
+
 SCENARIO = client_scenario("compare", "10s")
 
 

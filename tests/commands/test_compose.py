@@ -105,6 +105,7 @@ def test_dockerfile_installs_the_harness_with_its_command_as_entrypoint() -> Non
         assert service["build"] == "."
 
 
+@pytest.mark.e2e
 def test_docker_compose_config_accepts_the_file() -> None:
     """The real client's own check, where the Compose plugin is installed (it needs no engine)."""
     if shutil.which("docker") is None:

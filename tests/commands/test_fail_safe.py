@@ -51,6 +51,7 @@ def small_disk(tmp_path: Path) -> Iterator[Path]:
     subprocess.run(["umount", "-l", str(mount)], capture_output=True)
 
 
+@pytest.mark.e2e
 def test_a_disk_that_fills_mid_run_aborts_the_run_with_exit_3_and_no_half_written_file(
         target, small_disk: Path) -> None:
     harness = start_run(small_disk, target.url, "--duration", "40s", "--workers", "1")
@@ -96,6 +97,7 @@ def freezable(tmp_path: Path) -> Iterator[Path]:
     shutil.rmtree(out, ignore_errors=True)
 
 
+@pytest.mark.e2e
 def test_a_run_folder_made_read_only_mid_run_aborts_with_exit_3_and_the_samples_so_far(
         target, freezable: Path) -> None:
     harness = start_run(freezable, target.url, "--duration", "40s", "--workers", "1")
@@ -115,6 +117,7 @@ def test_a_run_folder_made_read_only_mid_run_aborts_with_exit_3_and_the_samples_
     assert read_json(run_dir / "summary.json")["totals"]["requests"] > 20
 
 
+@pytest.mark.e2e
 def test_a_failing_progress_write_does_not_silence_the_caps(target, tmp_path: Path) -> None:
     """progress.json turned into a folder: every progress write fails, the guardrail still stops the run."""
     scenario = tmp_path / "capped.toml"
@@ -148,6 +151,7 @@ def test_a_failing_progress_write_does_not_silence_the_caps(target, tmp_path: Pa
 
 # --- ending on time --------------------------------------------------------------------------------
 
+@pytest.mark.e2e
 def test_a_ramp_longer_than_its_stage_ends_at_the_planned_time(target, tmp_path: Path) -> None:
     """200 users at 1/s take 200 s to start: the run still ends at its 8 s, with the users it had."""
     result = run_harness("run", "scenarios/smoke.toml", "--host", target.url, "--out", str(tmp_path),
@@ -158,6 +162,7 @@ def test_a_ramp_longer_than_its_stage_ends_at_the_planned_time(target, tmp_path:
     assert meta["ended_at"] - meta["started_at"] < 8 + 10  # Locust's own ramp held the run for 200 s
 
 
+@pytest.mark.e2e
 @pytest.mark.parametrize("signum, reason", [(signal.SIGINT, "interrupted by the user (Ctrl-C)"),
                                             (signal.SIGTERM, "interrupted by SIGTERM")])
 def test_a_signal_mid_ramp_finishes_the_run_and_names_the_signal(target, tmp_path: Path, signum: int,
@@ -175,6 +180,7 @@ def test_a_signal_mid_ramp_finishes_the_run_and_names_the_signal(target, tmp_pat
     assert read_json(run_dir / "summary.json")["totals"]["requests"] == len(read_samples(run_dir))
 
 
+@pytest.mark.e2e
 def test_a_killed_harness_takes_every_process_it_started_with_it(tmp_path: Path) -> None:
     """kill -9 of `harness run`: the master, the workers and the embedded demo API end within 5 s."""
     harness = subprocess.Popen(_command("run", "scenarios/smoke.toml", "--out", str(tmp_path), "--duration", "90s",
@@ -230,6 +236,7 @@ class _BasicAuthHandler(BaseHTTPRequestHandler):
         pass
 
 
+@pytest.mark.e2e
 def test_credentials_in_the_host_are_sent_as_basic_auth_and_stored_nowhere(tmp_path: Path) -> None:
     password = "pa" + "ss-" + "9f3k2"  # not a literal secret anywhere in the repo
     site = _BasicAuthSite(f"stage:{password}")
@@ -285,6 +292,7 @@ def test_credentials_in_the_host_are_sent_as_basic_auth_and_stored_nowhere(tmp_p
 
 # --- bad input: one line, exit 2, nothing left behind ---------------------------------------------
 
+@pytest.mark.e2e
 @pytest.mark.parametrize("args, message", [
     (["--host", "not-a-url"], "--host: expected an http:// or https:// URL"),
     (["--host", "ftp://x"], "--host: expected an http:// or https:// URL"),
@@ -305,6 +313,7 @@ def test_bad_run_options_are_one_line_with_exit_2_and_no_run_folder(tmp_path: Pa
     assert not (tmp_path / "out").exists() or not any((tmp_path / "out").iterdir())
 
 
+@pytest.mark.e2e
 def test_an_unwritable_out_folder_is_exit_2(freezable: Path) -> None:
     subprocess.run(["chattr", "+i", str(freezable)], check=True)
     result = run_harness("run", "scenarios/smoke.toml", "--out", str(freezable / "runs"), timeout=60)
@@ -314,6 +323,7 @@ def test_an_unwritable_out_folder_is_exit_2(freezable: Path) -> None:
     assert len(result.stderr.strip().splitlines()) == 1
 
 
+@pytest.mark.e2e
 def test_a_start_the_master_refuses_leaves_no_run_folder(tmp_path: Path) -> None:
     """The demo accounts asked of a server that is not the demo API: exit 2, and no empty run folder."""
     site = _BasicAuthSite("x:y")  # answers 501 to GET /__demo__/accounts
@@ -338,6 +348,7 @@ def _broken(environment, **kwargs):
 '''
 
 
+@pytest.mark.e2e
 @pytest.mark.parametrize("action, reason", [
     ("raise RuntimeError('the disk controller is on fire')", "internal failure"),
     ("import os; os._exit(1)", "the Locust master failed"),

@@ -19,6 +19,8 @@ from harness.samples import read_samples
 from tests.helpers import (alive, finish, locust_process, only_run_dir, read_json, run_harness, start_run,
                            wait_for_progress)
 
+pytestmark = pytest.mark.e2e  # every test here starts processes (see tests/conftest.py)
+
 
 
 

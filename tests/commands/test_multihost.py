@@ -27,7 +27,7 @@ import pytest
 from harness.samples import read_samples
 from tests.helpers import REPO, only_run_dir, read_json
 
-pytestmark = pytest.mark.timeout(180)
+pytestmark = [pytest.mark.e2e, pytest.mark.timeout(180)]  # hosts as network namespaces, real processes
 
 ROLES = ("target", "master", "worker-a", "worker-b")
 TARGET_PORT = 8000

@@ -14,6 +14,8 @@ import pytest
 from harness.samples import read_samples
 from tests.helpers import REPO, client_scenario, only_run_dir, read_json, run_harness
 
+pytestmark = pytest.mark.e2e  # every test here starts processes (see tests/conftest.py)
+
 JOURNEY_ENDPOINTS = {"login", "conversations", "conversation", "chat", "webhook", "leads"}
 
 

@@ -14,6 +14,8 @@ import pytest
 
 from tests.helpers import REPO, only_run_dir, read_json, run_harness
 
+pytestmark = pytest.mark.e2e  # every test here starts processes (see tests/conftest.py)
+
 CANARY_PASSWORD = "canary-pw-7f3a9c1e5b"
 CANARY_WEBHOOK_SECRET = "whsec_canary_52d1e8b0a4"
 TOKEN = re.compile(rb"Bearer\s+[A-Za-z0-9._~+/=-]{8,}")

@@ -47,6 +47,7 @@ def test_workers_missing_reads_locusts_last_count() -> None:
     assert workers_missing("Shutting down (exit code 0)", 2, 5, "x") is None
 
 
+@pytest.mark.e2e
 @pytest.mark.parametrize("args, message", [
     (["worker", "--master", "host:99999"], "--master: expected HOST[:PORT] with a port 1-65535"),
     (["worker", "--master", "host", "--processes", "0"], "--processes: expected 1 or more"),
@@ -61,6 +62,7 @@ def test_usage_errors_are_one_line_exit_2(args: list[str], message: str) -> None
     assert message in result.stderr and len(result.stderr.strip().splitlines()) == 1, result.stderr
 
 
+@pytest.mark.e2e
 def test_a_master_whose_workers_never_come_stops_before_any_load(tmp_path: Path) -> None:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

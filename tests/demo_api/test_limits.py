@@ -20,6 +20,8 @@ from harness.protocol.signing import sign
 from harness.demo_api.config import TargetConfig
 from harness.demo_api.process import RunningTarget, start_target
 
+pytestmark = pytest.mark.e2e  # every test here starts processes (see tests/conftest.py)
+
 FAST_MODEL = {"ttft": {"dist": "constant", "ms": 1}, "token_delay": {"dist": "constant", "ms": 0},
               "output_tokens": [2, 4]}  # fmt: skip
 CHAT = {"messages": [{"role": "user", "content": "hello"}], "stream": False}

@@ -42,6 +42,7 @@ def _first_chat(url: str) -> str:
         return r.json()["choices"][0]["message"]["content"]
 
 
+@pytest.mark.e2e
 def test_same_seed_same_accounts_and_first_reply() -> None:
     config = TargetConfig.from_dict({"seed": 11, **FAST})
     with start_target(config) as a, start_target(config) as b:
@@ -54,6 +55,7 @@ def test_same_seed_same_accounts_and_first_reply() -> None:
         assert httpx.get(c.url + "/__demo__/accounts").json()["accounts"] != accounts_a["accounts"]
 
 
+@pytest.mark.e2e
 def test_stop_is_clean_and_only_stops_its_child() -> None:
     target = start_target(TargetConfig())
     assert target.running and str(target.pid) and target.url.startswith("http://127.0.0.1:")
@@ -62,6 +64,7 @@ def test_stop_is_clean_and_only_stops_its_child() -> None:
     assert target.stop() == 0  # idempotent
 
 
+@pytest.mark.e2e
 def test_sigint_exits_zero_without_traceback() -> None:
     child = _spawn("--port", "0", "--profile", "vulnerable")
     assert child.stdout is not None
@@ -72,6 +75,7 @@ def test_sigint_exits_zero_without_traceback() -> None:
     assert child.returncode == 0 and "Traceback" not in stderr, stderr
 
 
+@pytest.mark.e2e
 def test_child_exits_when_parent_closes_stdin() -> None:
     child = _spawn("--exit-on-stdin-eof")
     assert child.stdout is not None and child.stdin is not None
@@ -80,11 +84,13 @@ def test_child_exits_when_parent_closes_stdin() -> None:
     assert child.wait(timeout=10) == 0
 
 
+@pytest.mark.e2e
 def test_start_error_carries_the_child_stderr() -> None:
     with pytest.raises(TargetStartError, match="cannot listen on 203.0.113.9"):
         start_target(TargetConfig(), host="203.0.113.9", timeout_s=10)
 
 
+@pytest.mark.e2e
 @pytest.mark.parametrize(
     ("args", "needle"),
     [
@@ -104,6 +110,7 @@ def test_cli_bad_input_is_one_line_exit_2(args: list[str], needle: str) -> None:
     assert len(stderr.strip().splitlines()) == 1 and needle in stderr and "Traceback" not in stderr, stderr
 
 
+@pytest.mark.e2e
 def test_cli_config_file_errors_name_the_key(tmp_path: Path) -> None:
     path = tmp_path / "target.json"
     path.write_text(json.dumps({"latency": {"chat": {"dist": "normal", "mean_ms": 5}}}))
@@ -160,6 +167,7 @@ def _wait_gone(pids: set[int], timeout_s: float = 8) -> bool:
     return False
 
 
+@pytest.mark.e2e
 def test_processes_share_one_port_and_stop_together() -> None:
     target = start_target(TargetConfig(processes=2))
     try:
@@ -171,6 +179,7 @@ def test_processes_share_one_port_and_stop_together() -> None:
     assert _wait_gone(pids)
 
 
+@pytest.mark.e2e
 def test_processes_stop_when_their_parent_is_killed() -> None:
     target = start_target(TargetConfig(processes=2, profile="vulnerable"))
     pids = _server_pids(target.url)
@@ -179,6 +188,7 @@ def test_processes_stop_when_their_parent_is_killed() -> None:
     assert _wait_gone(pids)
 
 
+@pytest.mark.e2e
 def test_a_dead_server_process_stops_the_rest_with_exit_1() -> None:
     target = start_target(TargetConfig(processes=2))
     pids = _server_pids(target.url)
@@ -189,6 +199,7 @@ def test_a_dead_server_process_stops_the_rest_with_exit_1() -> None:
     assert _wait_gone(pids)
 
 
+@pytest.mark.e2e
 def test_cli_processes_sigint_exits_zero_without_traceback() -> None:
     child = _spawn("--port", "0", "--processes", "2", "--profile", "vulnerable")
     assert child.stdout is not None

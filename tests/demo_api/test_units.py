@@ -415,6 +415,7 @@ def test_stall_windows_follow_the_wall_clock() -> None:
             TargetConfig.from_dict({"stall": bad})
 
 
+@pytest.mark.e2e
 def test_a_request_that_arrives_in_a_stall_waits_for_its_end(target_factory) -> None:
     import time
 

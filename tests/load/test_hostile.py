@@ -16,6 +16,8 @@ from harness.samples import read_samples
 from tests.helpers import only_run_dir, read_json, run_harness
 from tests.hostile_server import BIG_BYTES, HostileServer
 
+pytestmark = pytest.mark.e2e  # every test here starts processes (see tests/conftest.py)
+
 PLANNED_S = 12
 MAX_BODY = 1024 * 1024  # [http] max_body_bytes = "1 MiB": far below the 20 MB routes
 

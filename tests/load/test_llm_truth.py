@@ -20,6 +20,8 @@ from harness.scenario import load_scenario
 from harness.demo_api.model import SYSTEM_PROMPT, SimulatedModel, count_tokens
 from tests.helpers import REPO, only_run_dir, read_json, run_harness
 
+pytestmark = pytest.mark.e2e  # every test here starts processes (see tests/conftest.py)
+
 SCENARIO = REPO / "tests" / "fixtures" / "llm-truth.toml"
 
 

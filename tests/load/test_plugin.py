@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 import subprocess
 import sys
 from pathlib import Path
@@ -10,6 +12,8 @@ import httpx
 
 from harness.samples import read_samples
 from tests.helpers import REPO, only_run_dir, read_json
+
+pytestmark = pytest.mark.e2e  # every test here starts processes (see tests/conftest.py)
 
 
 def test_plain_locust_against_a_running_target_writes_a_run_folder(target_factory, tmp_path: Path) -> None:

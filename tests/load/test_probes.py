@@ -14,6 +14,8 @@ import pytest
 
 from tests.helpers import REPO, only_run_dir, read_json, run_harness
 
+pytestmark = pytest.mark.e2e  # every test here starts processes (see tests/conftest.py)
+
 
 def short_abuse_scenario(tmp_path: Path) -> Path:
     text = (REPO / "scenarios" / "abuse.toml").read_text()

@@ -342,6 +342,7 @@ def abuse_run(ns_host: NamespaceHost, tmp_path_factory: pytest.TempPathFactory) 
     yield {"run_dir": only_run_dir(tmp / "out"), "redirector": redirector, "ns_lines": ns_host.lines()[before:]}
 
 
+@pytest.mark.e2e
 def test_abuse_traffic_never_follows_a_redirect_off_allowed_hosts(abuse_run: dict) -> None:
     run_dir = abuse_run["run_dir"]
     assert abuse_run["ns_lines"] == []  # not one connection reached the namespace host
@@ -354,6 +355,7 @@ def test_abuse_traffic_never_follows_a_redirect_off_allowed_hosts(abuse_run: dic
     assert len(abuse_run["redirector"].harness_hits()) >= len(abuse) >= 10
 
 
+@pytest.mark.e2e
 def test_redirected_abuse_is_counted_as_redirected(abuse_run: dict) -> None:
     summary = read_json(abuse_run["run_dir"] / "summary.json")
     for name in ("credential_stuffing", "lead_spam"):
@@ -377,6 +379,7 @@ def _audit_ctx(base_url: str, allowed: tuple[str, ...] = ()) -> AuditContext:
     return AuditContext(base_url, scenario, credentials, AuditSettings(), timeout_s=3.0)
 
 
+@pytest.mark.e2e
 def test_the_audit_checks_no_https_origin_a_redirect_names_off_limits(
         ns_host: NamespaceHost, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(transport, "is_loopback", lambda host: False)  # as if the plain site were public
@@ -445,6 +448,7 @@ def _loop_or_chain(path: str) -> tuple[int, str]:
     return 307, path
 
 
+@pytest.mark.e2e
 def test_legit_traffic_follows_at_most_5_redirects_as_one_sample(tmp_path: Path) -> None:
     redirector = Redirector(_loop_or_chain, delay_s=DELAY_S)
     try:

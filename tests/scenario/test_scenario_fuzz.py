@@ -190,6 +190,7 @@ def test_validate_never_raises_and_answers_in_one_line(tmp_path: Path) -> None:
     assert exits[0] >= 10 and exits[2] >= 200, exits
 
 
+@pytest.mark.e2e
 def test_a_handful_as_real_processes(tmp_path: Path) -> None:
     picked = random.Random(SEED).sample(cases(SEED), 6)
     for i, (what, raw) in enumerate(picked):
