@@ -10,10 +10,12 @@ validate SCENARIO` checks a scenario without sending anything. `harness COMMAND
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 from typing import NoReturn
 
 from harness import __version__
+from harness.errors import HarnessError
 from harness.scenario import ScenarioError, parse_duration
 
 __all__ = ["main", "EXIT_CODES"]
@@ -151,7 +153,16 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Run one command; a `HarnessError` that rises out of it is its one-line message and exit code."""
     args = _parser().parse_args(argv)
+    try:
+        return int(_dispatch(args))
+    except HarnessError as exc:
+        print(f"harness: {exc}", file=sys.stderr)
+        return int(exc.exit_code)
+
+
+def _dispatch(args: argparse.Namespace) -> int:
     if args.command == "run":
         from harness.commands.run import RunOptions, run
 

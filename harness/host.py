@@ -14,12 +14,14 @@ import ipaddress
 from dataclasses import dataclass
 from urllib.parse import unquote, urlsplit, urlunsplit
 
+from harness.errors import UsageError
+
 __all__ = ["Host", "HostError", "parse_host", "is_loopback", "basic_auth_header", "HOST_AUTH_ENV"]
 
 HOST_AUTH_ENV = "HARNESS_HOST_AUTH"  # "user:password" for the master, never on its command line
 
 
-class HostError(ValueError):
+class HostError(UsageError):
     """A host that is not an http(s) URL; `str(error)` is the one-line message."""
 
 

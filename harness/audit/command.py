@@ -18,18 +18,18 @@ from harness.audit.context import AuditContext, parse_audit_settings
 from harness.audit.html import audit_page, audit_section
 from harness.audit.runner import CHECKS, audit, format_scorecard, write_audit
 from harness.scenario.guardrails import abuse_refusal
+from harness.errors import ExitCode
 from harness.runfolder import write_atomic
 from harness.scenario import SHIPPED_SCENARIOS, ScenarioError, load_scenario
 
 __all__ = ["DEFAULT_SCENARIO", "run_audit"]
 
 DEFAULT_SCENARIO = SHIPPED_SCENARIOS / "audit.toml"
-EXIT_PASS, EXIT_FAIL, EXIT_USAGE, EXIT_ABORTED = 0, 1, 2, 3
 
 
 def _usage(message: str) -> int:
     print(f"harness: {message}", file=sys.stderr)
-    return EXIT_USAGE
+    return ExitCode.USAGE
 
 
 def _load_run(run_dir: Path) -> dict[str, Any] | str:
@@ -102,7 +102,7 @@ def run_audit(scenario_path: Path | None, host: str | None, profile: str | None,
             credentials = resolve_credentials(scenario, target_host)
         except TargetUnreachable as exc:
             print(f"harness: {exc}", file=sys.stderr)
-            return EXIT_ABORTED
+            return ExitCode.ABORTED
         except ScenarioError as exc:
             return _usage(str(exc))
         ctx = AuditContext(target_host, scenario, credentials, settings)
@@ -121,4 +121,4 @@ def run_audit(scenario_path: Path | None, host: str | None, profile: str | None,
         build_report(run_dir, sections=[audit_section(report)])
     print(format_scorecard(report))
     print(f"audit: {out_dir / 'audit.json'}", file=sys.stderr)
-    return EXIT_FAIL if report["verdict"] == "fail" else EXIT_PASS
+    return ExitCode.FAIL if report["verdict"] == "fail" else ExitCode.PASS

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from harness.errors import UsageError
 from harness.analysis.summary import finite_number
 from harness.runfolder import write_atomic
 
@@ -33,7 +34,7 @@ FIGURES: dict[str, tuple[str, str]] = {
 JUDGED_LATENCY = ("p95_ms", "p99_ms")
 
 
-class CompareError(Exception):
+class CompareError(UsageError):
     """A bad folder or option: one line for the user, exit 2."""
 
 

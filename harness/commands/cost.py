@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
-from harness.scenario import ScenarioError, load_scenario
+from harness.errors import ExitCode
+from harness.scenario import load_scenario
 
 __all__ = ["run_cost"]
 
@@ -14,12 +14,8 @@ def run_cost(path: Path) -> int:
     from harness.scenario.preflight import spend_prices
     from harness.analysis.spend import format_what_if, what_if
 
-    try:
-        scenario = load_scenario(path)
-        table = spend_prices(scenario)
-    except ScenarioError as exc:
-        print(f"harness: {exc}", file=sys.stderr)
-        return 2
+    scenario = load_scenario(path)
+    table = spend_prices(scenario)
     price = table.get(scenario.spend.model)
     n = scenario.spend.numbers
     result = what_if(
@@ -37,4 +33,4 @@ def run_cost(path: Path) -> int:
     )
     print(f"{scenario.name}: {price.model}, prices of {table.date} (list prices: check them before you rely on them)")
     print(format_what_if(result))
-    return 0
+    return ExitCode.PASS

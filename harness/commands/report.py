@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 from harness.commands.run import exit_code
+from harness.errors import ExitCode
 
 __all__ = ["run_report"]
 
@@ -32,21 +33,21 @@ def run_report(run_dir: Path, shoot: bool = False) -> int:
 
     if not (run_dir / "samples").is_dir():
         print(f"harness: {run_dir}: not a run folder (expected a samples/ folder inside)", file=sys.stderr)
-        return 2
+        return ExitCode.USAGE
     if shoot and find_browser() is None:  # before the work, not after it
         print(f"harness: {MISSING_BROWSER}", file=sys.stderr)
-        return 2
+        return ExitCode.USAGE
     try:
         summary = build_report(run_dir, sections=_audit_sections(run_dir))
     except OSError as exc:
         print(f"harness: {run_dir}: the report could not be written ({exc.strerror or exc}); "
               "pass a run folder you can write to", file=sys.stderr)
-        return 2
+        return ExitCode.USAGE
     print(format_table(summary))
     if shoot:
         try:
             print(f"screenshot: {screenshot(run_dir)}")
         except BrowserError as exc:
             print(f"harness: {exc}", file=sys.stderr)
-            return 2
+            return ExitCode.USAGE
     return exit_code(summary)

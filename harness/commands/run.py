@@ -19,19 +19,19 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import IO, Any
 
-from harness.host import HOST_AUTH_ENV, HostError, parse_host
+from harness.errors import AbortedError, ExitCode, UsageError
+from harness.host import HOST_AUTH_ENV, parse_host
 from harness.lifeline import child_environment
 from harness.runfolder import new_run_dir, request_stop, write_json_atomic
 from harness.scenario.preflight import check_scenario, scenario_warnings
-from harness.scenario import Scenario, ScenarioError, check_load_caps, load_scenario
+from harness.scenario import Scenario, check_load_caps, load_scenario
 from harness.report.screenshot import MISSING_BROWSER, BrowserError, find_browser, screenshot
-from harness.scenario.thresholds import ThresholdError, from_options
+from harness.scenario.thresholds import from_options
 from harness.commands.worker import (DEFAULT_MASTER_PORT, LOCUSTFILES, check_bind, local_master_host, master_args,
                             worker_args, workers_missing)
 
-__all__ = ["RunOptions", "run", "EXIT_PASS", "EXIT_FAIL", "EXIT_USAGE", "EXIT_ABORTED"]
+__all__ = ["RunOptions", "run", "exit_code"]
 
-EXIT_PASS, EXIT_FAIL, EXIT_USAGE, EXIT_ABORTED = 0, 1, 2, 3
 GRACE_S = 60.0  # how long past the planned end before the harness stops waiting for the master
 STOP_GRACE_S = 30.0  # how long after Ctrl-C or SIGTERM before it stops waiting
 
@@ -70,49 +70,35 @@ class _Master:
 
 def run(options: RunOptions) -> int:
     """Everything is checked before the demo API starts and before the run folder exists: bad
-    input is exit 2 with nothing left behind."""
-    try:
-        scenario = load_scenario(options.scenario)
-    except ScenarioError as exc:
-        return _usage_error(str(exc))
+    input is a UsageError (exit 2) with nothing left behind."""
+    scenario = load_scenario(options.scenario)
     given = options.host or scenario.host
-    try:
-        host = parse_host(given, "--host" if options.host else f"{options.scenario}: target.host") if given else None
-    except HostError as exc:
-        return _usage_error(str(exc))
-    try:  # what `harness validate` checks, for the host this run goes to, before the demo API starts
-        check_scenario(replace(scenario, host=host.url if host else None))
-        from_options(options.thresholds, options.abort_on_fail, scenario.endpoints, scenario.streaming_endpoints())
-    except (ScenarioError, ThresholdError) as exc:
-        return _usage_error(str(exc))
+    host = parse_host(given, "--host" if options.host else f"{options.scenario}: target.host") if given else None
+    # what `harness validate` checks, for the host this run goes to, before the demo API starts
+    check_scenario(replace(scenario, host=host.url if host else None))
+    from_options(options.thresholds, options.abort_on_fail, scenario.endpoints, scenario.streaming_endpoints())
     capped = check_load_caps(scenario.guardrails, options.users, options.spawn_rate, options.arrival_rate)
     if capped:
-        return _usage_error(f"{capped} (in {options.scenario})")
+        raise UsageError(f"{capped} (in {options.scenario})")
     missing = [f for f in options.locustfiles if not f.exists()]
     if missing:
-        return _usage_error(f"{missing[0]}: locustfile not found (reinstall the harness: pip install launch-harness)")
+        raise UsageError(f"{missing[0]}: locustfile not found (reinstall the harness: pip install launch-harness)")
     if options.workers is not None:
         workers = options.workers
     else:  # with --expect-workers the workers come from other hosts unless --workers asks for local ones too
         workers = 0 if options.expect_workers is not None else (os.cpu_count() or 1)
     if workers < 0:
-        return _usage_error("--workers: expected 0 (one process) or more")
-    try:
-        master = _master(options, workers)
-    except ValueError as exc:
-        return _usage_error(str(exc))
-    except OSError as exc:
-        print(f"harness: {exc}", file=sys.stderr)
-        return EXIT_ABORTED
+        raise UsageError("--workers: expected 0 (one process) or more")
+    master = _master(options, workers)
     if options.screenshot and find_browser() is None:  # before the run, not after it
-        return _usage_error(MISSING_BROWSER)
-
+        raise UsageError(MISSING_BROWSER)
     unusable = _unusable_out(options.out)
     if unusable:
-        return _usage_error(unusable)
+        raise UsageError(unusable)
     warnings = scenario_warnings(scenario, options.users, options.spawn_rate, options.duration_s)
     for warning in warnings + _memory_warnings(options, scenario, workers):
         print(f"harness: warning: {warning}", file=sys.stderr)
+
     run_dir = new_run_dir(options.out, scenario.name).resolve()  # Locust runs with the checkout as its cwd
     with _Processes(run_dir, host.auth if host else None) as procs:
         if host is None:
@@ -120,10 +106,7 @@ def run(options: RunOptions) -> int:
                 url = procs.start_target(scenario, options.profile)
             except ValueError as exc:
                 shutil.rmtree(run_dir, ignore_errors=True)
-                return _usage_error(f"{options.scenario}: target: {exc}")
-            except RuntimeError as exc:
-                print(f"harness: embedded demo API did not start: {exc}", file=sys.stderr)
-                return EXIT_ABORTED
+                raise UsageError(f"{options.scenario}: target: {exc}") from None
         else:
             url = host.url
         print(f"harness: {scenario.name} against {url}, {workers or 'no'} worker process(es); run folder {run_dir}",
@@ -134,12 +117,12 @@ def run(options: RunOptions) -> int:
         master_code = procs.run_locust(_locust_args(options, scenario, url, run_dir), workers, options.locustfiles,
                                        master)
     if master is not None and master_code != 0 and _workers_did_not_come(run_dir, master):
-        return EXIT_ABORTED
-    if master_code in (EXIT_USAGE, EXIT_ABORTED) and not (run_dir / "run.json").exists():
-        if master_code == EXIT_USAGE:  # refused before the run began: nothing was measured, nothing to keep
+        return ExitCode.ABORTED
+    if master_code in (ExitCode.USAGE, ExitCode.ABORTED) and not (run_dir / "run.json").exists():
+        if master_code == ExitCode.USAGE:  # refused before the run began: nothing was measured, nothing to keep
             shutil.rmtree(run_dir, ignore_errors=True)
         return master_code
-    if master_code != EXIT_PASS:  # a final run.json says why already; else the signal or the master's last error
+    if master_code != ExitCode.PASS:  # a final run.json says why already; else the signal or the master's last error
         _mark_aborted(run_dir, _killed_reason(-master_code) if master_code < 0 else
                       f"the Locust master failed: {_last_error_line(procs.logs / f'{procs.children[0][0]}.log')}")
     return _report(run_dir, options.screenshot)
@@ -155,7 +138,7 @@ def _report(run_dir: Path, shoot: bool) -> int:
     except OSError as exc:
         print(f"harness: the report could not be written to {run_dir} ({exc.strerror or exc}); the samples on disk "
               f"are kept: make room (or make it writable) and run `harness report {run_dir}`", file=sys.stderr)
-        return EXIT_ABORTED
+        return ExitCode.ABORTED
     print(format_table(summary), file=sys.stderr)
     print(f"report: {run_dir / 'report.html'}", file=sys.stderr)
     if shoot:
@@ -166,15 +149,10 @@ def _report(run_dir: Path, shoot: bool) -> int:
     return exit_code(summary)
 
 
-def exit_code(summary: dict[str, Any]) -> int:
+def exit_code(summary: dict[str, Any]) -> ExitCode:
     if summary.get("run", {}).get("aborted"):
-        return EXIT_ABORTED
-    return EXIT_PASS if summary.get("verdict") == "pass" else EXIT_FAIL
-
-
-def _usage_error(message: str) -> int:
-    print(f"harness: {message}", file=sys.stderr)
-    return EXIT_USAGE
+        return ExitCode.ABORTED
+    return ExitCode.PASS if summary.get("verdict") == "pass" else ExitCode.FAIL
 
 
 def _killed_reason(signum: int) -> str:
@@ -281,27 +259,30 @@ def _free_port() -> int:
 def _master(options: RunOptions, workers: int) -> _Master | None:
     """Local workers only: loopback, a free port. `--expect-workers`: the address and count asked for.
 
-    `ValueError` for bad usage; `OSError` when the master could not listen there."""
+    UsageError for bad usage; AbortedError when the master could not listen there."""
     if options.expect_workers is None:
         if options.master_bind is not None or options.master_port is not None:
-            raise ValueError("--master-bind and --master-port go with --expect-workers N")
+            raise UsageError("--master-bind and --master-port go with --expect-workers N")
         return _Master("127.0.0.1", _free_port(), workers, options.expect_workers_max_wait_s, False) if workers else None
     expect = options.expect_workers
     if expect < 1:
-        raise ValueError(f"--expect-workers: expected 1 or more, got {expect}")
+        raise UsageError(f"--expect-workers: expected 1 or more, got {expect}")
     if workers > expect:
-        raise ValueError(f"--workers {workers} is more than --expect-workers {expect} (local workers count toward it)")
+        raise UsageError(f"--workers {workers} is more than --expect-workers {expect} (local workers count toward it)")
     port = DEFAULT_MASTER_PORT if options.master_port is None else options.master_port
     if not 1 <= port <= 65535:
-        raise ValueError(f"--master-port: expected 1-65535, got {port}")
-    bind = check_bind(options.master_bind or "127.0.0.1")
+        raise UsageError(f"--master-port: expected 1-65535, got {port}")
+    try:
+        bind = check_bind(options.master_bind or "127.0.0.1")
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
     family = socket.AF_INET6 if ":" in bind else socket.AF_INET
     with socket.socket(family) as s:  # a clear error now rather than a ZeroMQ trace from the master
         s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as ZeroMQ does
         try:
             s.bind((bind, port))
         except OSError as exc:
-            raise OSError(f"--master-bind: cannot listen on {bind}:{port}: {exc.strerror or exc}") from None
+            raise AbortedError(f"--master-bind: cannot listen on {bind}:{port}: {exc.strerror or exc}") from None
     return _Master(bind, port, expect, options.expect_workers_max_wait_s, remote=expect > workers)
 
 
@@ -420,7 +401,7 @@ class _Processes:
         return master.returncode
 
     def _report_master_errors(self, code: int) -> None:
-        if code in (EXIT_USAGE, EXIT_ABORTED):
+        if code in (ExitCode.USAGE, ExitCode.ABORTED):
             name, _, log = self.children[0]
             log.flush()
             lines = (self.logs / f"{name}.log").read_text(errors="replace").splitlines()

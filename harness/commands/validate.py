@@ -5,7 +5,8 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from harness.scenario import ScenarioError, load_scenario
+from harness.errors import ExitCode
+from harness.scenario import load_scenario
 
 __all__ = ["run_validate"]
 
@@ -15,15 +16,11 @@ def run_validate(path: Path) -> int:
     not as meant, is a warning (exit 0). Sends nothing."""
     from harness.scenario.preflight import check_scenario, scenario_warnings
 
-    try:
-        scenario = load_scenario(path)
-        check_scenario(scenario)
-    except ScenarioError as exc:
-        print(f"harness: {exc}", file=sys.stderr)
-        return 2
+    scenario = load_scenario(path)
+    check_scenario(scenario)
     for warning in scenario_warnings(scenario):
         print(f"harness: warning: {warning}", file=sys.stderr)
     print(f"{path}: ok: scenario {scenario.name!r}, {len(scenario.endpoints)} endpoints, "
           f"journeys {', '.join(scenario.journeys)}, {scenario.load.planned_duration_s:g} s planned, "
           f"target {scenario.host or 'embedded demo API'}")
-    return 0
+    return ExitCode.PASS

@@ -17,6 +17,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from harness.errors import ExitCode
 from harness.lifeline import child_environment
 
 __all__ = ["DEFAULT_MASTER_PORT", "LOCUSTFILES", "check_bind", "local_master_host", "master_args", "parse_master",
@@ -115,12 +116,12 @@ def run_worker(master: str, processes: int = 1, locustfiles: tuple[Path, ...] = 
                 child.kill()
                 child.wait()
     if signals.received:
-        return 3
+        return ExitCode.ABORTED
     failed = [(i + 1, code) for i, code in enumerate(codes) if code != 0]
     if failed:
         print(f"harness worker: worker process {failed[0][0]} exited with code {failed[0][1]}", file=sys.stderr)
-        return 3
-    return 0
+        return ExitCode.ABORTED
+    return ExitCode.PASS
 
 
 class _Forwarder:
@@ -144,4 +145,4 @@ class _Forwarder:
 
 def _usage_error(message: str) -> int:
     print(f"harness worker: {message}", file=sys.stderr)
-    return 2
+    return ExitCode.USAGE

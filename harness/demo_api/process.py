@@ -22,6 +22,7 @@ import time
 from pathlib import Path
 from types import TracebackType
 
+from harness.errors import AbortedError
 from harness.demo_api.config import TargetConfig
 
 __all__ = ["RunningTarget", "TargetStartError", "start_target"]
@@ -30,7 +31,7 @@ _READY = re.compile(r"^harness target: listening on (\S+) \(profile (\w+)\)$")
 _REPO_ROOT = str(Path(__file__).resolve().parents[2])
 
 
-class TargetStartError(RuntimeError):
+class TargetStartError(AbortedError):
     """The demo API did not come up; the message ends with the tail of its stderr."""
 
 

@@ -21,7 +21,7 @@ import signal
 import sys
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import gevent
 from gevent import get_hub
@@ -32,23 +32,24 @@ from locust import log as locust_log
 from locust.runners import STATE_MISSING, STATE_STOPPED, STATE_STOPPING, MasterRunner, WorkerRunner
 
 from harness import __version__
-from harness.scenario.accounts import Credentials, TargetUnreachable, resolve_credentials
+from harness.scenario.accounts import Credentials, resolve_credentials
 from harness.scenario.arrivals import LATE_AFTER_S, OPTION as ARRIVALS_OPTION, WARM_UP_S, ArrivalSchedule, arrival_counts
 from harness.load.collector import Collector
 from harness.load.gate import RunCounters, breaker_reason, cap_reason, threshold_breach
-from harness.host import HOST_AUTH_ENV, HostError, parse_host
+from harness.errors import AbortedError, ExitCode, HarnessError, UsageError
+from harness.host import HOST_AUTH_ENV, parse_host
 from harness.lifeline import follow_parent, parent_gone
 from harness.scenario.guardrails import abuse_refusal
 from harness.load.plan import OPTION, RunPlan
-from harness.scenario.pricing import PriceError, load_prices
+from harness.scenario.preflight import spend_prices
 from harness.analysis.spend import batch_cost
 from harness.load.recorder import Recorder
 from harness.load.run_facts import final_facts
 from harness.load.shape import ScenarioShape
 from harness.runfolder import STOP_FILE, new_run_dir, stop_file_reason, write_json_atomic
-from harness.scenario import SHIPPED_SCENARIOS, Scenario, ScenarioError, load_scenario, parse_scenario, redacted_copy
+from harness.scenario import SHIPPED_SCENARIOS, Scenario, load_scenario, parse_scenario, redacted_copy
 from harness.load.sources import is_loopback
-from harness.scenario.thresholds import ThresholdError, from_options, merge
+from harness.scenario.thresholds import from_options, merge
 from harness.protocol.tokens import DEFAULT_ENCODING, counter_for_model, encoding
 
 __all__ = ["DEFAULT_SCENARIO", "SAMPLES_KEY"]
@@ -141,48 +142,49 @@ class _Session:
 
     # --- set-up --------------------------------------------------------------------------
     def install(self) -> None:
+        """Read and check everything the run needs; a HarnessError ends this process with its one line
+        and exit code (2: bad usage, nothing sent; 3: the target did not answer, said in run.json)."""
+        try:
+            self._set_up()
+        except HarnessError as exc:
+            if isinstance(exc, AbortedError) and hasattr(self, "meta"):
+                self.abort_reason = str(exc)
+                self._write_meta(aborted=True)
+                _fail(f"{exc}; run folder: {self.run_dir}", exc.exit_code)
+            _fail(str(exc), exc.exit_code)
+
+    def _set_up(self) -> None:
         options = self.options
-        try:
-            scenario = load_scenario(options.scenario)
-            if options.flat_load and scenario.load.stages:
-                raw = {**scenario.raw, "load": {k: v for k, v in scenario.raw["load"].items() if k != "stages"}}
-                scenario = parse_scenario(raw, source=options.scenario, base_dir=Path(options.scenario).parent)
-            if options.arrival_rate:  # one open-model stage; --users, if given, sizes the pool
-                pool = options.num_users if options.flat_load else scenario.load.pool
-                load = {k: v for k, v in scenario.raw.get("load", {}).items() if k not in ("stages", "users")}
-                load.update(arrival_rate=options.arrival_rate, **({"users": pool} if pool else {}),
-                            **({"duration": options.run_time} if options.run_time else {}))
-                scenario = parse_scenario({**scenario.raw, "load": load}, source=options.scenario,
-                                          base_dir=Path(options.scenario).parent)
-        except ScenarioError as exc:
-            _fail(str(exc), 2)
+        scenario = load_scenario(options.scenario)
+        if options.flat_load and scenario.load.stages:
+            raw = {**scenario.raw, "load": {k: v for k, v in scenario.raw["load"].items() if k != "stages"}}
+            scenario = parse_scenario(raw, source=options.scenario, base_dir=Path(options.scenario).parent)
+        if options.arrival_rate:  # one open-model stage; --users, if given, sizes the pool
+            pool = options.num_users if options.flat_load else scenario.load.pool
+            load = {k: v for k, v in scenario.raw.get("load", {}).items() if k not in ("stages", "users")}
+            load.update(arrival_rate=options.arrival_rate, **({"users": pool} if pool else {}),
+                        **({"duration": options.run_time} if options.run_time else {}))
+            scenario = parse_scenario({**scenario.raw, "load": load}, source=options.scenario,
+                                      base_dir=Path(options.scenario).parent)
         if scenario.load.open_model and not isinstance(self.environment.shape_class, ScenarioShape):
-            _fail(f"{options.scenario}: load.arrival_rate: open-model load runs the harness's journeys "
-                  "(locustfiles/journeys.py), whose shape serves the schedule; drop arrival_rate for this locustfile", 2)
+            raise UsageError(f"{options.scenario}: load.arrival_rate: open-model load runs the harness's journeys "
+                             "(locustfiles/journeys.py), whose shape serves the schedule; drop arrival_rate for this "
+                             "locustfile")
         if not (self.environment.host or scenario.host):
-            _fail(f"{options.scenario}: target.host: no host to test; pass --host URL "
-                  "(or use `harness run`, which starts the embedded demo API)", 2)
-        try:
-            given = (parse_host(self.environment.host) if self.environment.host
-                     else parse_host(scenario.host or "", f"{options.scenario}: target.host"))
-        except HostError as exc:
-            _fail(str(exc), 2)
+            raise UsageError(f"{options.scenario}: target.host: no host to test; pass --host URL "
+                             "(or use `harness run`, which starts the embedded demo API)")
+        given = (parse_host(self.environment.host) if self.environment.host
+                 else parse_host(scenario.host or "", f"{options.scenario}: target.host"))
         host, host_auth = given.url, given.auth or os.environ.pop(HOST_AUTH_ENV, None) or None
         self.environment.host = host  # without user:password, which travels in the run plan only
         refusal = abuse_refusal(scenario, host)
         if refusal:
-            _fail(refusal, 2)
+            raise UsageError(refusal)
         self.scenario = scenario
-        try:
-            extra = from_options(getattr(options, "threshold", None) or [], getattr(options, "abort_on_fail", None) or [],
-                                 scenario.endpoints, scenario.streaming_endpoints())
-        except ThresholdError as exc:
-            _fail(str(exc), 2)
+        extra = from_options(getattr(options, "threshold", None) or [], getattr(options, "abort_on_fail", None) or [],
+                             scenario.endpoints, scenario.streaming_endpoints())
         self.thresholds = merge(scenario.thresholds, extra, scenario.streaming_endpoints())
-        try:
-            spend = spend_settings(scenario)
-        except PriceError as exc:
-            _fail(f"{options.scenario}: spend: {exc}", 2)
+        spend = spend_settings(scenario)
         self.run_dir = Path(options.run_dir) if options.run_dir else new_run_dir(Path("reports"), scenario.name)
         (self.run_dir / "samples").mkdir(parents=True, exist_ok=True)
         self.planned_s = options.run_time or (scenario.load.planned_duration_s if options.headless else None)
@@ -217,14 +219,7 @@ class _Session:
             "wallet": scenario.wallet.__dict__ if scenario.wallet else None,
             "spend": spend,
         }
-        try:
-            credentials = resolve_credentials(scenario, host, host_auth=host_auth)
-        except ScenarioError as exc:
-            _fail(str(exc), 2)
-        except TargetUnreachable as exc:
-            self.abort_reason = str(exc)
-            self._write_meta(aborted=True)
-            _fail(f"{exc}; run folder: {self.run_dir}", 3)
+        credentials = resolve_credentials(scenario, host, host_auth=host_auth)
         self.credentials = credentials
         setattr(options, OPTION, RunPlan(self.run_dir.name, scenario, credentials).encode())
         self._copy_scenario(credentials)
@@ -505,7 +500,7 @@ class _Session:
         finally:
             self.closed = True
             failed = self.abort_reason is not None or self.internal_failure is not None
-            self.environment.process_exit_code = 3 if failed else 0
+            self.environment.process_exit_code = ExitCode.ABORTED if failed else ExitCode.PASS
 
     def _close(self) -> None:
         running = self.runner.state not in (STATE_STOPPING, STATE_STOPPED)
@@ -590,7 +585,7 @@ class _Session:
 
 def spend_settings(scenario: Scenario) -> dict[str, Any]:
     """run.json `spend`: what the analysis needs to price the run's tokens, fixed at the start."""
-    table = load_prices(overrides=scenario.spend.prices)
+    table = spend_prices(scenario)
     price = table.get(scenario.spend.model)
     counter = counter_for_model(scenario.spend.model)
     return {
@@ -609,6 +604,6 @@ def _one_line(exc: BaseException) -> str:
     return " ".join(f"{type(exc).__name__}: {exc}".split())
 
 
-def _fail(message: str, code: int) -> None:
+def _fail(message: str, code: int) -> NoReturn:
     print(f"harness: {message}", file=sys.stderr)
     raise SystemExit(code)

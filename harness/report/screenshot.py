@@ -22,6 +22,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from harness.errors import UsageError
+
 __all__ = ["BrowserError", "MISSING_BROWSER", "find_browser", "chromium_args", "screenshot", "dump_dom", "page_problems"]
 
 BROWSERS = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
@@ -33,7 +35,7 @@ MISSING_BROWSER = ("--screenshot: chromium not found; install it (apt-get instal
                    "HARNESS_CHROMIUM to a Chromium or Chrome binary")
 
 
-class BrowserError(Exception):
+class BrowserError(UsageError):
     """Chromium missing or failing: one line for the user (exit 2)."""
 
 

@@ -16,6 +16,7 @@ from typing import Any
 
 import httpx
 
+from harness.errors import AbortedError
 from harness.host import basic_auth_header
 from harness.scenario.model import Scenario, ScenarioError
 
@@ -27,7 +28,7 @@ __all__ = [
 CSV_HEADER = "email,password[,role,tenant]"  # the accounts file's first row
 
 
-class TargetUnreachable(RuntimeError):
+class TargetUnreachable(AbortedError):
     """The target did not answer; the run is aborted (exit 3) before any load is sent."""
 
 

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from statistics import NormalDist
 from typing import Any
 
+
 __all__ = ["Distribution", "parse_distribution", "DistributionError"]
 
 

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from harness.errors import UsageError
 from harness.scenario.thresholds import Threshold
 
 __all__ = ["STREAM_FORMATS", "METHODS", "ACCOUNT_SOURCES", "JOURNEYS", "ATTACKS", "LIMIT_KEYS", "PLACEHOLDERS", "AUDIT_PLACEHOLDERS", "TECHNIQUES", "ScenarioError", "Endpoint", "Stage", "Load", "Auth", "Accounts", "LimitRule", "BlockRule", "Attack", "Probes", "Wallet", "Breaker", "HttpSettings", "Guardrails", "SPEND_NUMBERS", "SpendSettings", "Scenario"]
@@ -73,14 +74,8 @@ TECHNIQUES = (
 )
 
 
-class ScenarioError(ValueError):
+class ScenarioError(UsageError):
     """A scenario that cannot be run. `str(error)` is the one-line message for the user."""
-
-    def __init__(self, message: str) -> None:  # a key or value may hold a line break: show it escaped
-        super().__init__(_LINE_BREAKS.sub(lambda m: repr(m.group())[1:-1], message))
-
-
-_LINE_BREAKS = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")  # str.splitlines splits on some of these
 
 
 @dataclass(frozen=True)

@@ -15,6 +15,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any, Mapping
 
+
 __all__ = ["Price", "PriceTable", "PriceError", "load_prices", "PRICE_FIELDS"]
 
 PRICE_FIELDS = ("input", "cached_input", "output")

@@ -20,6 +20,8 @@ from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
+from harness.errors import UsageError
+
 __all__ = [
     "ThresholdError",
     "Threshold",
@@ -85,7 +87,7 @@ _NAME = re.compile(r"^(\*|[A-Za-z0-9_.-]+)$")
 EXAMPLE = '"p95(login) < 500ms"'
 
 
-class ThresholdError(ValueError):
+class ThresholdError(UsageError):
     """A threshold that cannot be judged. `str(error)` is the one-line message for the user."""
 
 
