@@ -51,7 +51,7 @@ import pandas as pd
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.common import machine  # noqa: E402
-from harness.scenario.distributions import Distribution  # noqa: E402
+from harness.demo_api.distributions import Distribution  # noqa: E402
 from harness.demo_api.config import TargetConfig  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]

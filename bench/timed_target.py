@@ -22,7 +22,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import harness.demo_api.app as app  # noqa: E402
 import harness.demo_api.server as server  # noqa: E402
-from harness.scenario.distributions import Distribution  # noqa: E402
+from harness.demo_api.distributions import Distribution  # noqa: E402
 from harness.demo_api.config import TargetConfig  # noqa: E402
 
 _pending: list[Any] = []  # (route, index, drawn) of the draw whose wait comes next

@@ -23,7 +23,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
-from harness.scenario.distributions import Distribution
+from harness.demo_api.distributions import Distribution
 from harness.demo_api.api import STARTED_KEY, DemoApi
 from harness.demo_api.config import ROUTES, UNLIMITED_ROUTES, TargetConfig
 from harness.demo_api.cors import cors_middleware

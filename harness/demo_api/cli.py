@@ -66,7 +66,8 @@ def run(args: argparse.Namespace) -> int:
     except ValueError as exc:
         print(f"harness target: error: {exc}", file=sys.stderr)
         return 2
-    from harness.demo_api.server import bind, serve  # uvicorn and the app load only when serving
+    from harness.demo_api.server import bind  # uvicorn and the app load only when serving
+    from harness.demo_api.supervisor import serve
 
     try:
         sock = bind(args.host, port, reuse_port=config.processes > 1)

@@ -11,7 +11,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from harness.scenario.distributions import Distribution, parse_distribution
+from harness.demo_api.distributions import Distribution, parse_distribution
 
 __all__ = ["DEFAULT_LIMITS", "LIMIT_KEYS", "LimitRule", "PROFILES", "ROUTES", "ROUTE_NAMES", "TargetConfig"]
 

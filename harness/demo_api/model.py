@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 import tiktoken
 
-from harness.scenario.distributions import Distribution
+from harness.demo_api.distributions import Distribution
 
 __all__ = [
     "ENCODING",

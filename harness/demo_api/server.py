@@ -9,17 +9,15 @@ import contextlib
 import os
 import signal
 import socket
-import sys
 import threading
 from collections.abc import Callable, Generator
 
 import uvicorn
 from starlette.types import ASGIApp
 
-from harness.demo_api.app import create_app
 from harness.demo_api.config import TargetConfig
 
-__all__ = ["bind", "serve", "ready_line", "make_server", "exit_when_closed", "url_of"]
+__all__ = ["bind", "ready_line", "make_server", "exit_when_closed", "url_of"]
 
 
 def ready_line(url: str, profile: str) -> str:
@@ -110,38 +108,3 @@ def make_server(app: ASGIApp, config: TargetConfig, on_started: Callable[[], Non
         backlog=2048,
     )
     return _Server(uv_config, on_started)
-
-
-def serve(
-    config: TargetConfig,
-    host: str = "127.0.0.1",
-    port: int = 0,
-    on_ready: Callable[[str], None] | None = None,
-    sock: socket.socket | None = None,
-    watch_stdin: bool = False,
-) -> int:
-    """Serve until SIGINT/SIGTERM. Prints the ready line to stdout once listening, then calls `on_ready(url)`.
-
-    Pass `sock` to serve on a socket bound earlier (the CLI does, to report bind errors itself).
-    Returns the exit code: 0 after a signal, 1 when one of several server processes died.
-    """
-    sock = sock or bind(host, port, reuse_port=config.processes > 1)
-    url = url_of(sock)
-
-    def started() -> None:
-        print(ready_line(url, config.profile), flush=True)
-        if on_ready is not None:
-            on_ready(url)
-
-    if config.processes > 1:
-        from harness.demo_api.supervisor import serve_processes
-
-        return serve_processes(config, sock, started, watch_stdin)
-    server = make_server(create_app(config), config, started)
-    if watch_stdin:
-        exit_when_closed(sys.stdin.fileno(), lambda: setattr(server, "should_exit", True))
-    try:
-        server.run(sockets=[sock])
-    finally:
-        sock.close()
-    return 0

@@ -33,10 +33,10 @@ from dataclasses import replace
 
 from harness.demo_api.app import create_app
 from harness.demo_api.config import TargetConfig
-from harness.demo_api.server import exit_when_closed, make_server
+from harness.demo_api.server import bind, exit_when_closed, make_server, ready_line, url_of
 from harness.demo_api.shared import ProcessContext, create_store
 
-__all__ = ["serve_processes"]
+__all__ = ["serve", "serve_processes"]
 
 _STOP_SIGNALS = {signal.SIGINT, signal.SIGTERM}
 _WATCHED = _STOP_SIGNALS | {signal.SIGCHLD}
@@ -201,3 +201,37 @@ def serve_processes(config: TargetConfig, sock: socket.socket, on_ready: Callabl
             listener.close()
         shutil.rmtree(workdir, ignore_errors=True)
         signal.pthread_sigmask(signal.SIG_SETMASK, previous_mask)
+
+
+def serve(
+    config: TargetConfig,
+    host: str = "127.0.0.1",
+    port: int = 0,
+    on_ready: Callable[[str], None] | None = None,
+    sock: socket.socket | None = None,
+    watch_stdin: bool = False,
+) -> int:
+    """Serve until SIGINT/SIGTERM, in this process or, with `processes > 1`, in supervised children.
+    Prints the ready line to stdout once listening, then calls `on_ready(url)`.
+
+    Pass `sock` to serve on a socket bound earlier (the CLI does, to report bind errors itself).
+    Returns the exit code: 0 after a signal, 1 when one of several server processes died.
+    """
+    sock = sock or bind(host, port, reuse_port=config.processes > 1)
+    url = url_of(sock)
+
+    def started() -> None:
+        print(ready_line(url, config.profile), flush=True)
+        if on_ready is not None:
+            on_ready(url)
+
+    if config.processes > 1:
+        return serve_processes(config, sock, started, watch_stdin)
+    server = make_server(create_app(config), config, started)
+    if watch_stdin:
+        exit_when_closed(sys.stdin.fileno(), lambda: setattr(server, "should_exit", True))
+    try:
+        server.run(sockets=[sock])
+    finally:
+        sock.close()
+    return 0

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.scenario.model import (ACCOUNT_SOURCES, ATTACKS, AUDIT_PLACEHOLDERS, Accounts, Attack, Auth, BlockRule, Breaker, Endpoint, Guardrails, HttpSettings, JOURNEYS, LIMIT_KEYS, LimitRule, Load, METHODS, PLACEHOLDERS, Probes, SPEND_NUMBERS, STREAM_FORMATS, Scenario, ScenarioError, SpendSettings, Stage, TECHNIQUES, Wallet, _latency_targets)
-from harness.scenario.distributions import DistributionError, parse_distribution
+from harness.demo_api.distributions import DistributionError, parse_distribution
 from harness.scenario.thresholds import (DEFAULT_ERROR_RATE, Threshold, ThresholdError, check_targets, default_thresholds,
                                 merge, parse_threshold)
 

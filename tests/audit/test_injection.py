@@ -19,7 +19,7 @@ from harness.scenario.accounts import Account, Credentials
 from harness.audit import injection
 from harness.audit.context import AuditContext, AuditSettings, parse_audit_settings
 from harness.audit.model import FAIL, NOT_MEASURABLE, PASS, scorecard
-from harness.scenario.distributions import Distribution
+from harness.demo_api.distributions import Distribution
 from harness.scenario import ScenarioError, load_scenario
 from harness.demo_api.context import REFUSAL, START, ChatContext
 from harness.demo_api.model import SYSTEM_CANARY, SYSTEM_PROMPT, SimulatedModel, count_tokens

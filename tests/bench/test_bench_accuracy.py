@@ -12,7 +12,7 @@ import httpx
 import numpy as np
 import pytest
 
-from harness.scenario.distributions import Distribution
+from harness.demo_api.distributions import Distribution
 from harness.demo_api.app import create_app
 from harness.demo_api.config import TargetConfig
 from tests.helpers import load_bench, samples_frame

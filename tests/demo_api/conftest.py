@@ -8,7 +8,7 @@ from typing import Any
 import httpx
 import pytest
 
-from harness.scenario.distributions import Distribution
+from harness.demo_api.distributions import Distribution
 from harness.demo_api.config import TargetConfig
 from harness.demo_api.process import RunningTarget, start_target
 

@@ -17,7 +17,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from tests.helpers import REPO
-from harness.scenario.distributions import Distribution
+from harness.demo_api.distributions import Distribution
 from harness.demo_api.app import create_app
 from harness.demo_api.config import TargetConfig
 from harness.demo_api.process import TargetStartError, start_target

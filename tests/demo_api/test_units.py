@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 import tiktoken
 
-from harness.scenario.distributions import Distribution
+from harness.demo_api.distributions import Distribution
 from harness.protocol.signing import SignatureError, sign, verify
 from harness.demo_api import auth
 from harness.demo_api.config import ROUTE_NAMES, TargetConfig

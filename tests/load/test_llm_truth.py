@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 from harness.analysis.summary import percentile
-from harness.scenario.distributions import parse_distribution
+from harness.demo_api.distributions import parse_distribution
 from harness.samples import read_samples
 from harness.scenario import load_scenario
 from harness.demo_api.model import SYSTEM_PROMPT, SimulatedModel, count_tokens

@@ -8,7 +8,7 @@ import statistics
 
 import pytest
 
-from harness.scenario.distributions import Distribution, DistributionError, parse_distribution
+from harness.demo_api.distributions import Distribution, DistributionError, parse_distribution
 
 Z95 = 1.6448536269514715  # standard normal 0.95 quantile
 N = 20_000
