@@ -80,7 +80,8 @@ def _parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     run = sub.add_parser("run", help="run a scenario (starts the embedded demo API when no host is given)")
-    run.add_argument("scenario", type=Path, help="scenario TOML file, e.g. scenarios/smoke.toml")
+    run.add_argument("scenario", type=Path,
+                     help="scenario TOML file, or a shipped scenario's name (smoke, load-day, abuse)")
     run.add_argument("--host", help="base URL of the API under test (default: the scenario's, else the embedded demo API)")
     run.add_argument("--profile", choices=["hardened", "vulnerable"], help="profile of the embedded demo API")
     run.add_argument("--workers", type=_positive_int, help="local Locust worker processes (default: CPU count; 0: one process)")
@@ -137,7 +138,7 @@ def _parser() -> argparse.ArgumentParser:
 
     audit = sub.add_parser("audit", help="launch-readiness checks from outside and the checklist scorecard")
     audit.add_argument("scenario", type=Path, nargs="?",
-                       help="scenario with the API map and [audit] settings (default: scenarios/audit.toml)")
+                       help="scenario with the API map and [audit] settings (default: the shipped audit scenario)")
     audit.add_argument("--host", help="base URL of the API to audit (default: the scenario's, else the embedded demo API)")
     audit.add_argument("--profile", choices=["hardened", "vulnerable"], help="profile of the embedded demo API")
     audit.add_argument("--run", type=Path, metavar="RUN_DIR",

@@ -15,6 +15,8 @@ from typing import Any
 import psutil
 
 REPO = Path(__file__).resolve().parents[1]
+# What the wheel is built from, and all the Dockerfile copies (tests/commands/test_wheel.py, test_compose.py).
+WHEEL_SOURCES = ("pyproject.toml", "README.md", "harness")
 
 
 

@@ -20,7 +20,8 @@ import pytest
 import yaml
 
 from harness.cli import _parser
-from tests.helpers import REPO
+from harness.scenario import SHIPPED_SCENARIOS, scenario_path
+from tests.helpers import REPO, WHEEL_SOURCES
 
 COMPOSE = REPO / "docker-compose.yml"
 SCHEMA = REPO / "tests" / "fixtures" / "compose-spec.json"
@@ -74,7 +75,8 @@ def test_services_agree_with_each_other_and_with_the_harness() -> None:
     assert target[0] == "target" and _option(target, "--host") == "0.0.0.0"
     target_port = _option(target, "--port")
 
-    assert master[:2] == ["run", "scenarios/smoke.toml"] and (REPO / master[1]).exists()
+    # a shipped scenario by name: the image holds the wheel, not a checkout
+    assert master[:2] == ["run", "smoke"] and scenario_path(master[1]).parent == SHIPPED_SCENARIOS
     assert _option(master, "--host") == f"http://target:{target_port}"
     assert _option(master, "--master-bind") == "0.0.0.0" and _option(master, "--workers") == "0"
     master_port = _option(master, "--master-port") if "--master-port" in master else "5557"
@@ -94,12 +96,15 @@ def test_services_agree_with_each_other_and_with_the_harness() -> None:
     assert "healthcheck" in services["target"]
 
 
-def test_dockerfile_installs_the_harness_with_its_command_as_entrypoint() -> None:
+def test_dockerfile_installs_the_wheel_with_its_command_as_entrypoint() -> None:
+    """The image is built from what tests/commands/test_wheel.py builds and runs the wheel from, and
+    installs the wheel (not an editable checkout)."""
     text = (REPO / "Dockerfile").read_text()
     assert re.search(r"^FROM python:3\.11-slim\b", text, re.M)
-    assert re.search(r"^RUN pip install -e \.", text, re.M)  # a checkout: locustfiles/ beside the package
-    for folder in ("harness", "locustfiles", "scenarios"):
-        assert re.search(rf"^COPY {folder} ", text, re.M), folder
+    copied = {name for line in re.findall(r"^COPY (?!--from)(.+) \S+$", text, re.M) for name in line.split()}
+    assert copied == set(WHEEL_SOURCES)
+    assert re.search(r"^RUN pip wheel --no-deps --wheel-dir /wheels \.$", text, re.M)
+    assert re.search(r"^RUN pip install /wheels/\*\.whl\b", text, re.M) and "pip install -e" not in text
     assert re.search(r'^ENTRYPOINT \["harness"\]', text, re.M)
     for service in _compose()["services"].values():
         assert service["build"] == "."
