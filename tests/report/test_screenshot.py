@@ -14,7 +14,8 @@ from harness.report.build import build_report
 from harness.samples import PartWriter
 from harness.report.screenshot import MISSING_BROWSER, dump_dom, find_browser, page_problems, screenshot
 from tests.helpers import run_harness
-\npytestmark = pytest.mark.e2e  # headless Chromium and the harness command are processes
+
+pytestmark = pytest.mark.e2e  # headless Chromium and the harness command are processes
 
 T0 = 1_796_000_000.0
 needs_chromium = pytest.mark.skipif(find_browser() is None,
