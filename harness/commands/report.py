@@ -28,7 +28,8 @@ def _audit_sections(run_dir: Path) -> list:
 
 
 def run_report(run_dir: Path, shoot: bool = False) -> int:
-    from harness.report.build import build_report, format_table
+    from harness.report.build import build_report
+    from harness.report.terminal import format_table
     from harness.report.screenshot import MISSING_BROWSER, BrowserError, find_browser, screenshot
 
     if not (run_dir / "samples").is_dir():

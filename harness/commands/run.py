@@ -131,7 +131,8 @@ def run(options: RunOptions) -> int:
 def _report(run_dir: Path, shoot: bool) -> int:
     """The report of what is on disk. One that cannot be written is one line and exit 3: the
     samples stay, and `harness report RUN_DIR` makes it later."""
-    from harness.report.build import build_report, format_table
+    from harness.report.build import build_report
+    from harness.report.terminal import format_table
 
     try:
         summary = build_report(run_dir)

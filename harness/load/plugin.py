@@ -525,7 +525,8 @@ class _Session:
         self._write_meta(aborted=self.abort_reason is not None, final=True)
         self._save_target_stats()
         if not self.options.harness_managed:
-            from harness.report.build import build_report, format_table
+            from harness.report.build import build_report
+            from harness.report.terminal import format_table
 
             summary = build_report(self.run_dir)
             print(format_table(summary), file=sys.stderr)

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
-__all__ = ["ms", "number", "percent", "duration"]
+__all__ = ["ms", "number", "percent", "duration", "over_target"]
 
 
 def ms(value: Any) -> str:
@@ -33,3 +34,9 @@ def duration(seconds: Any) -> str:
         return "unknown"
     minutes, secs = divmod(float(seconds), 60)
     return f"{int(minutes)} min {secs:.1f} s" if minutes else f"{secs:.1f} s"
+
+
+def over_target(endpoint: Mapping[str, Any]) -> bool:
+    """Judged against its p95 target and missed it (a route never requested is not judged)."""
+    target, p95 = endpoint.get("target_p95_ms"), endpoint.get("p95_ms")
+    return target is not None and bool(endpoint.get("legit_requests")) and (p95 is None or p95 >= target)

@@ -9,7 +9,9 @@ import re
 import pytest
 
 from harness.analysis.abuse import PARTIAL_NOTE, REPLAY_NOTE, abuse_findings, abuse_summary, abuse_verdict
-from harness.report.build import PLOTS, RATE_LIMIT_PLOT, build_report, format_table
+from harness.report.build import build_report
+from harness.report.html import PLOTS, RATE_LIMIT_PLOT
+from harness.report.terminal import format_table
 from harness.samples import PartWriter, SCHEMA
 from harness.scenario import ATTACKS
 from tests.analysis.test_ratelimits import T0, baseline, burst, frame, rows

@@ -14,7 +14,9 @@ import pytest
 
 from harness.analysis.summary import per_second, summarize
 from harness.analysis.run import load_run
-from harness.report.build import LLM_PLOTS, PLOTS, Section, build_report, format_table, render_html
+from harness.report.build import build_report
+from harness.report.html import LLM_PLOTS, PLOTS, Section, render
+from harness.report.terminal import format_table
 from harness.samples import DEFAULTS, SCHEMA, PartWriter, read_samples
 
 T0 = 1_796_000_000.0
@@ -140,7 +142,7 @@ def test_escaping_of_hostile_names(tmp_path):
     build_report(run_dir)
     page = (run_dir / "report.html").read_text()
     assert "<script>alert(1)</script>" not in page and "<img src=x" not in page
-    assert "&lt;img src=x onerror=&quot;alert(1)&quot;&gt;" in page
+    assert "&lt;img src=x onerror=&#34;alert(1)&#34;&gt;" in page  # Jinja spells " as &#34;
 
 
 def test_passing_run(tmp_path):
@@ -246,9 +248,13 @@ def test_damaged_sample_part_is_skipped_with_a_note(tmp_path):
 
 def test_extra_sections_go_before_the_method(tmp_path):
     summary = summarize(read_samples(make_run(tmp_path)), RUN)
-    section = Section(id="rate-limits", title="Rate limits & bypasses", body="<p>effective</p>")
-    page = render_html(summary, {}, [section])
-    assert '<section id="rate-limits"><h2>Rate limits &amp; bypasses</h2><p>effective</p>' in page
+    row = {"name": "probe & co", "cells": ["login", "1", "0", "1", "0", "–", "0.1"], "class": "clean",
+           "findings": "none"}
+    section = Section(id="rate-limits", title="Rate limits & bypasses", template="abuse.html.j2",
+                      context={"rows": [row]})
+    page = render(summary, {}, [section])
+    assert '<section id="rate-limits"><h2>Rate limits &amp; bypasses</h2>' in page
+    assert '<tr data-attack="probe &amp; co"><td>probe &amp; co</td><td>login</td>' in page
     assert page.index('id="rate-limits"') < page.index('id="method"')
 
 

@@ -1,0 +1,101 @@
+"""The one-screen plain-text table printed at the end of a run and by `harness report`."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+from harness.analysis.abuse import abuse_findings, abuse_verdict
+from harness.analysis.run import limit_detail
+from harness.analysis.spend import usd
+from harness.analysis.summary import task_error_text
+from harness.report.formatting import duration as _duration
+from harness.report.formatting import ms as _ms
+from harness.report.formatting import number as _num
+from harness.report.formatting import over_target
+
+__all__ = ["format_table"]
+
+
+def _open_model_line(summary: Mapping) -> list[str]:
+    om: Mapping | None = summary.get("open_model")
+    if not om:
+        return []
+    worst = max((om.get("latency") or {}).items(), key=lambda kv: kv[1].get("p99_from_intended_ms") or 0, default=None)
+    tail = (f"; p99 from intended start: {worst[0]} {_ms(worst[1].get('p99_from_intended_ms'))} ms "
+            f"(from send {_ms(worst[1].get('p99_from_send_ms'))} ms)") if worst else ""
+    return [f"open model: {_num(om.get('achieved_rate'))} of {_num(om.get('target_rate'))} arrivals/s, "
+            f"{_num(om.get('due'))} due, {_num(om.get('late'))} late, {_num(om.get('dropped'))} dropped" + tail]
+
+
+def _llm_lines(summary: Mapping, most: int = 3) -> list[str]:
+    """One line per LLM route (at most `most`) and one for the money."""
+    llm: Mapping[str, Mapping] = summary.get("llm") or {}
+    lines = []
+    served = [(name, e) for name, e in llm.items() if e.get("requests")]
+    for name, e in served[:most]:
+        broken = e.get("broken_streams") or 0
+        lines.append(f"llm {name}: TTFT p95 {_ms(e.get('ttft_p95_ms'))} ms, TPOT p50 "
+                     f"{_ms(e.get('tpot_p50_ms'))} ms, {_num(e.get('output_tokens_per_s'))} tokens/s"
+                     + (f", {broken:,} broken streams" if broken else ""))
+    spend = summary.get("spend")
+    if spend:
+        cost, day = spend.get("run_cost_usd") or {}, spend.get("per_day_usd") or {}
+        lines.append(f"spend: {usd(cost.get('legit'))} legit, {usd(cost.get('abuse'))} abuse this run; "
+                     f"{usd(day.get('legit_at_observed_rate'))}/day legit at observed rate")
+    return lines
+
+
+def _limit_lines(limits: Mapping[str, Mapping], most: int = 6) -> list[str]:
+    """A short block: route, verdict, worst technique with its factor (at most `most` routes)."""
+    if not limits:
+        return []
+    width = max(len(r) for r in limits)
+    lines = ["rate limits:"]
+    for route, e in list(limits.items())[:most]:
+        detail = limit_detail(e).strip(" ()")
+        lines.append(f"  {route.ljust(width)}  {str(e.get('verdict')).ljust(10)}  {detail}".rstrip())
+    if len(limits) > most:
+        lines.append(f"  … and {len(limits) - most} more routes (see report.html)")
+    return lines
+
+
+def format_table(summary: Mapping) -> str:
+    """A one-screen plain-text table of the endpoints, then the verdict line."""
+    head = ["endpoint", "requests", "errors", "blocked", "req/s", "p50", "p95", "p99", "max",
+            "target", ""]
+    rows = []
+    for name, e in (summary.get("endpoints") or {}).items():
+        target = e.get("target_p95_ms")
+        mark = "–" if target is None or not e.get("legit_requests") else ("✗" if over_target(e) else "✓")
+        rows.append([
+            name, _num(e.get("requests")), _num(e.get("errors")), _num(e.get("blocked")),
+            _num(e.get("rps")), _ms(e.get("p50_ms")), _ms(e.get("p95_ms")), _ms(e.get("p99_ms")),
+            _ms(e.get("max_ms")), "–" if target is None else f"<{target:g}", mark,
+        ])
+    totals = summary.get("totals") or {}
+    rows.append(["total", _num(totals.get("requests", 0)), _num(totals.get("errors", 0)),
+                 _num(totals.get("blocked", 0)), _num(totals.get("rps")), "", "", "", "", "", ""])
+    widths = [max(len(str(r[i])) for r in [head, *rows]) for i in range(len(head))]
+
+    def line(cells: Sequence[str]) -> str:
+        first = str(cells[0]).ljust(widths[0])
+        rest = [str(c).rjust(w) for c, w in zip(cells[1:], widths[1:])]
+        return "  ".join([first, *rest]).rstrip()
+
+    rule = "-" * len(line(head))
+    body = [line(r) for r in rows[:-1]] or ["(no requests)"]
+    lines = [line(head), rule, *body, rule, line(rows[-1])]
+    run = summary.get("run") or {}
+    verdict = str(summary.get("verdict", "fail")).upper()
+    context = f"{run.get('scenario') or 'run'}, {_duration(run.get('duration_s'))}"
+    reasons = summary.get("verdict_reasons") or []
+    lines += _limit_lines(summary.get("rate_limits") or {})
+    lines += _llm_lines(summary)
+    lines += _open_model_line(summary)
+    lines += [f"task exceptions: {e['count']:,} × {task_error_text(e)}" for e in summary.get("task_errors") or []]
+    abuse = summary.get("abuse") or {}
+    if abuse:
+        lines.append(f"abuse: {abuse_verdict(abuse)}, {len(abuse_findings(abuse))} finding(s)")
+    lines.append("latency in ms, exact, over legit non-blocked successful responses")
+    lines.append(f"verdict: {verdict} ({context})" + (": " + "; ".join(reasons) if reasons else ""))
+    return "\n".join(lines)
