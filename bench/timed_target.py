@@ -21,7 +21,7 @@ from typing import Any, TextIO
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import harness.demo_api.app as app  # noqa: E402
-import harness.demo_api.server as server  # noqa: E402
+import harness.demo_api.supervisor as supervisor  # noqa: E402  (serve() builds the app there)
 from harness.demo_api.distributions import Distribution  # noqa: E402
 from harness.demo_api.config import TargetConfig  # noqa: E402
 
@@ -43,7 +43,7 @@ class _Timed(Distribution):
         return value
 
 
-_create_app, _sleep_until = server.create_app, app.sleep_until
+_create_app, _sleep_until = supervisor.create_app, app.sleep_until
 
 
 def _timed_create_app(config: TargetConfig, *args: Any, **kwargs: Any) -> Any:
@@ -72,7 +72,7 @@ def main() -> int:
     del args[at:at + 2]
     _log = open(path, "w", buffering=1, encoding="utf-8")  # one line per wait, written as it happens
     # this process only: the app's own waits (the model's token timing has its own) and its routes' draws
-    server.create_app, app.sleep_until = _timed_create_app, _timed_sleep_until
+    supervisor.create_app, app.sleep_until = _timed_create_app, _timed_sleep_until
     from harness.demo_api.__main__ import main as target_main
 
     sys.argv = ["harness.demo_api", *args]
