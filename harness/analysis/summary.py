@@ -3,10 +3,7 @@
 Every figure is computed with whole-column numpy/pandas operations (one sort, bincounts, a groupby),
 never a Python loop over rows, so ten million samples take seconds.
 
-How a row is classified (each row is exactly one of the three):
-  - blocked: `blocked` is True (the response matched the scenario's block rule, e.g. a 429);
-  - errors:  not blocked, and `error` is non-empty or `status` is 0 (no response at all);
-  - ok:      everything else.
+Each row is ok, blocked or an error, as `harness.analysis.outcomes` defines them.
 
 Latency percentiles (p50/p95/p99/p99.9/max/mean) are taken over rows that are legit
 (`role == "legit"`), ok and have a latency: the experience of real users who were served. Attack
@@ -24,6 +21,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from harness.analysis.outcomes import Outcomes, classify
 from harness.analysis.confidence import ci_ranks, few_samples_note, sample_warnings
 from harness.scenario import ATTACKS
 from harness.scenario.thresholds import Threshold, ThresholdError, default_thresholds, evaluate, from_record
@@ -33,7 +31,6 @@ __all__ = [
     "percentile",
     "grouped_percentiles",
     "float32_percentiles",
-    "classify",
     "run_window",
     "summarize",
     "judge_thresholds",
@@ -228,18 +225,6 @@ def float32_percentiles(
     return out
 
 
-def classify(samples: pd.DataFrame) -> dict[str, np.ndarray]:
-    """Boolean masks `blocked`, `errors`, `ok` (disjoint) and `latency` (legit, ok, timed)."""
-    blocked = samples["blocked"].fillna(False).to_numpy(dtype=bool)
-    has_error = samples["error"].fillna("").ne("").to_numpy(dtype=bool)
-    no_response = samples["status"].fillna(0).to_numpy() == 0
-    errors = ~blocked & (has_error | no_response)
-    ok = ~blocked & ~errors
-    legit = samples["role"].eq("legit").fillna(False).to_numpy(dtype=bool)
-    timed = ~np.isnan(samples["latency_ms"].to_numpy(dtype=np.float64))
-    return {"blocked": blocked, "errors": errors, "ok": ok, "latency": legit & ok & timed}
-
-
 def finite_number(value: Any) -> float | None:
     """A finite float from run.json, or None for null, absent or garbage."""
     if isinstance(value, bool):
@@ -389,10 +374,10 @@ def summarize(samples: pd.DataFrame, run: dict) -> dict:
     n = len(samples)
     totals = {
         "requests": n,
-        "ok": int(masks["ok"].sum()),
-        "blocked": int(masks["blocked"].sum()),
-        "errors": int(masks["errors"].sum()),
-        "error_rate": _ratio(masks["errors"].sum(), n),
+        "ok": int(masks.ok.sum()),
+        "blocked": int(masks.blocked.sum()),
+        "errors": int(masks.errors.sum()),
+        "error_rate": _ratio(masks.errors.sum(), n),
         "rps": _ratio(n, duration),
     }
     reasons, notes = _verdict_reasons(run, n)
@@ -417,7 +402,7 @@ def summarize(samples: pd.DataFrame, run: dict) -> dict:
 
 
 def _endpoints(
-    samples: pd.DataFrame, masks: dict[str, np.ndarray], targets: dict, duration: float
+    samples: pd.DataFrame, masks: Outcomes, targets: dict, duration: float
 ) -> dict[str, dict]:
     """Figures per endpoint, sorted by name; an endpoint with a target is listed even unrequested."""
     codes, names = _endpoint_codes(samples, list(targets))
@@ -429,10 +414,10 @@ def _endpoints(
     requests = count(np.ones(len(samples), dtype=bool))
     is_legit = (samples["role"] == "legit").to_numpy(dtype=bool)
     legit = count(is_legit)
-    ok, blocked, errors = count(masks["ok"]), count(masks["blocked"]), count(masks["errors"])
-    legit_blocked, legit_errors = count(is_legit & masks["blocked"]), count(is_legit & masks["errors"])
+    ok, blocked, errors = count(masks.ok), count(masks.blocked), count(masks.errors)
+    legit_blocked, legit_errors = count(is_legit & masks.blocked), count(is_legit & masks.errors)
     latency = samples["latency_ms"].to_numpy(dtype=np.float64)
-    lat, blk = masks["latency"], masks["blocked"]
+    lat, blk = masks.latency, masks.blocked
     n_latency = count(lat)
     ci_low, ci_high = ci_ranks(n_latency, QUANTILES["p95_ms"])  # ranks; 0 = too few samples
     quantiles = grouped_percentiles(codes[lat], latency[lat], k, [*QUANTILES.values(), 1.0],
@@ -446,7 +431,7 @@ def _endpoints(
         for prefix in ("ttfb", "ttft")
     }
     statuses = _status_counts(codes, samples["status"].fillna(0).to_numpy(), names)
-    reasons = _error_counts(codes, samples["error"], masks["errors"], names, samples["start_s"].to_numpy(np.float64))
+    reasons = _error_counts(codes, samples["error"], masks.errors, names, samples["start_s"].to_numpy(np.float64))
 
     endpoints: dict[str, dict] = {}
     for i, name in enumerate(names):  # a loop over endpoints, not rows
@@ -700,7 +685,7 @@ def per_second(samples: pd.DataFrame, t0: float) -> pd.DataFrame:
     def count(mask: np.ndarray) -> np.ndarray:
         return np.bincount(group[mask], minlength=g)
 
-    lat = masks["latency"]
+    lat = masks.latency
     latency = samples["latency_ms"].to_numpy(dtype=np.float64)
     q = grouped_percentiles(group[lat], latency[lat], g, [0.50, 0.95, 0.99])
     table = pd.DataFrame(
@@ -708,9 +693,9 @@ def per_second(samples: pd.DataFrame, t0: float) -> pd.DataFrame:
             "second": uniq // k,
             "endpoint": np.asarray(names, dtype=object)[uniq % k],
             "requests": np.bincount(group, minlength=g),
-            "ok": count(masks["ok"]),
-            "blocked": count(masks["blocked"]),
-            "errors": count(masks["errors"]),
+            "ok": count(masks.ok),
+            "blocked": count(masks.blocked),
+            "errors": count(masks.errors),
             "p50_ms": q[0],
             "p95_ms": q[1],
             "p99_ms": q[2],
