@@ -19,6 +19,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import IO, Any
 
+from harness.documents import Summary
 from harness.host import HOST_AUTH_ENV, HostError, parse_host
 from harness.lifeline import child_environment
 from harness.runfolder import new_run_dir, request_stop, write_json_atomic
@@ -166,10 +167,11 @@ def _report(run_dir: Path, shoot: bool) -> int:
     return exit_code(summary)
 
 
-def exit_code(summary: dict[str, Any]) -> int:
-    if summary.get("run", {}).get("aborted"):
+def exit_code(summary: Summary) -> int:
+    """3 for a run that was aborted (or never finished), else 0 when its verdict passes, 1 when it fails."""
+    if summary.run.aborted:
         return EXIT_ABORTED
-    return EXIT_PASS if summary.get("verdict") == "pass" else EXIT_FAIL
+    return EXIT_PASS if summary.verdict == "pass" else EXIT_FAIL
 
 
 def _usage_error(message: str) -> int:

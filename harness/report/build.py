@@ -32,7 +32,9 @@ from harness.report.plots import (latency_ecdfs, plot_cost_per_route, plot_laten
                            plot_spend_over_time, plot_status_codes, plot_throughput,
                            plot_ttft_over_time)
 from harness.analysis.ratelimits import attack_series, technique_key
-from harness.analysis.run import compute_summary, limit_detail
+from harness.analysis.run import compute_summary
+from harness.analysis.verdict import limit_detail
+from harness.documents import Summary, to_builtins
 from harness.runfolder import write_atomic
 from harness.analysis.spend import spend_series, usd
 
@@ -129,24 +131,25 @@ def _draw_llm_plots(summary: Mapping, ttft: pd.DataFrame | None, costs: pd.DataF
     return {path.name: path.read_bytes() for path in drawn}
 
 
-def build_report(run_dir: Path, sections: Sequence[Section] = ()) -> dict:
+def build_report(run_dir: Path, sections: Sequence[Section] = ()) -> Summary:
     """Compute the summary of a run folder, write all its outputs, and return the summary."""
     run_dir = Path(run_dir)
-    summary, samples, run = compute_summary(run_dir)
+    typed, samples, run = compute_summary(run_dir)
+    summary = typed.to_dict()  # the page and the plots read summary.json's keys
 
     t0, _ = run_window(samples, run)
     series = per_second(samples, t0)
     attacks = attack_series(samples, t0) if summary.get("rate_limits") else None
-    ttft = ttft_series(samples, run, t0) if summary.get("llm") else None
-    costs = spend_series(samples, run, t0) if summary.get("spend") else None
-    streamed = set(summary.get("llm") or {}) | set(run.get("streaming_endpoints") or [])
+    ttft = ttft_series(samples, run.to_dict(), t0) if summary.get("llm") else None
+    costs = spend_series(samples, run.to_dict(), t0) if summary.get("spend") else None
+    streamed = set(summary.get("llm") or {}) | set(run.streaming_endpoints or [])
     ecdfs = latency_ecdfs(samples, skip=streamed)  # thinned: a few thousand points per endpoint
     del samples  # the largest object; the figures below need only the summary and the series
 
     run_dir.mkdir(parents=True, exist_ok=True)
     write_atomic(run_dir / "summary.json", json.dumps(summary, indent=2) + "\n")
-    write_junit(summary, run_dir / "junit.xml")
-    write_summary_md(summary, run_dir / "summary.md")
+    write_junit(typed, run_dir / "junit.xml")
+    write_summary_md(typed, run_dir / "summary.md")
     write_atomic(run_dir / "per_second.csv", series.to_csv(index=False))
 
     plots_dir = run_dir / "plots"
@@ -172,7 +175,7 @@ def build_report(run_dir: Path, sections: Sequence[Section] = ()) -> dict:
         own.append(open_section)
     page = render_html(summary, images, [*own, *sections])
     write_atomic(run_dir / "report.html", page)
-    return summary
+    return typed
 
 
 def _p95_targets_only(summary: Mapping) -> Mapping:
@@ -823,8 +826,7 @@ def open_model_section(summary: Mapping) -> Section | None:
     return Section(id="open-model", title="Open model: arrivals and coordinated omission", body=body)
 
 
-def _open_model_line(summary: Mapping) -> list[str]:
-    om: Mapping | None = summary.get("open_model")
+def _open_model_line(om: Mapping | None) -> list[str]:
     if not om:
         return []
     worst = max((om.get("latency") or {}).items(), key=lambda kv: kv[1].get("p99_from_intended_ms") or 0, default=None)
@@ -834,9 +836,8 @@ def _open_model_line(summary: Mapping) -> list[str]:
             f"{_num(om.get('due'))} due, {_num(om.get('late'))} late, {_num(om.get('dropped'))} dropped" + tail]
 
 
-def _llm_lines(summary: Mapping, most: int = 3) -> list[str]:
+def _llm_lines(llm: Mapping[str, Mapping], spend: Mapping | None, most: int = 3) -> list[str]:
     """One line per LLM route (at most `most`) and one for the money."""
-    llm: Mapping[str, Mapping] = summary.get("llm") or {}
     lines = []
     served = [(name, e) for name, e in llm.items() if e.get("requests")]
     for name, e in served[:most]:
@@ -844,7 +845,6 @@ def _llm_lines(summary: Mapping, most: int = 3) -> list[str]:
         lines.append(f"llm {name}: TTFT p95 {_ms(e.get('ttft_p95_ms'))} ms, TPOT p50 "
                      f"{_ms(e.get('tpot_p50_ms'))} ms, {_num(e.get('output_tokens_per_s'))} tokens/s"
                      + (f", {broken:,} broken streams" if broken else ""))
-    spend = summary.get("spend")
     if spend:
         cost, day = spend.get("run_cost_usd") or {}, spend.get("per_day_usd") or {}
         lines.append(f"spend: {usd(cost.get('legit'))} legit, {usd(cost.get('abuse'))} abuse this run; "
@@ -868,22 +868,21 @@ def _limit_lines(limits: Mapping[str, Mapping], most: int = 6) -> list[str]:
     return lines
 
 
-def format_table(summary: Mapping) -> str:
-    """A one-screen plain-text table of the endpoints, then the verdict line."""
+def format_table(summary: Summary) -> str:
+    """A one-screen plain-text table of the endpoints, then the verdict line and its reasons."""
     head = ["endpoint", "requests", "errors", "blocked", "req/s", "p50", "p95", "p99", "max",
             "target", ""]
     rows = []
-    for name, e in (summary.get("endpoints") or {}).items():
-        target = e.get("target_p95_ms")
-        mark = "–" if target is None or not e.get("legit_requests") else ("✗" if _over(e) else "✓")
+    for name, e in summary.endpoints.items():
+        target = e.target_p95_ms
+        mark = "–" if target is None or not e.legit_requests else ("✗" if _over(to_builtins(e)) else "✓")
         rows.append([
-            name, _num(e.get("requests")), _num(e.get("errors")), _num(e.get("blocked")),
-            _num(e.get("rps")), _ms(e.get("p50_ms")), _ms(e.get("p95_ms")), _ms(e.get("p99_ms")),
-            _ms(e.get("max_ms")), "–" if target is None else f"<{target:g}", mark,
+            name, _num(e.requests), _num(e.errors), _num(e.blocked), _num(e.rps), _ms(e.p50_ms), _ms(e.p95_ms),
+            _ms(e.p99_ms), _ms(e.max_ms), "–" if target is None else f"<{target:g}", mark,
         ])
-    totals = summary.get("totals") or {}
-    rows.append(["total", _num(totals.get("requests", 0)), _num(totals.get("errors", 0)),
-                 _num(totals.get("blocked", 0)), _num(totals.get("rps")), "", "", "", "", "", ""])
+    totals = summary.totals
+    rows.append(["total", _num(totals.requests), _num(totals.errors), _num(totals.blocked), _num(totals.rps),
+                 "", "", "", "", "", ""])
     widths = [max(len(str(r[i])) for r in [head, *rows]) for i in range(len(head))]
 
     def line(cells: Sequence[str]) -> str:
@@ -894,17 +893,15 @@ def format_table(summary: Mapping) -> str:
     rule = "-" * len(line(head))
     body = [line(r) for r in rows[:-1]] or ["(no requests)"]
     lines = [line(head), rule, *body, rule, line(rows[-1])]
-    run = summary.get("run") or {}
-    verdict = str(summary.get("verdict", "fail")).upper()
-    context = f"{run.get('scenario') or 'run'}, {_duration(run.get('duration_s'))}"
-    reasons = summary.get("verdict_reasons") or []
-    lines += _limit_lines(summary.get("rate_limits") or {})
-    lines += _llm_lines(summary)
-    lines += _open_model_line(summary)
-    lines += [f"task exceptions: {e['count']:,} × {task_error_text(e)}" for e in summary.get("task_errors") or []]
-    abuse = summary.get("abuse") or {}
+    context = f"{summary.run.scenario or 'run'}, {_duration(summary.run.duration_s)}"
+    lines += _limit_lines(summary.section("rate_limits") or {})
+    lines += _llm_lines(summary.section("llm") or {}, summary.section("spend"))
+    lines += _open_model_line(summary.section("open_model"))
+    lines += [f"task exceptions: {e.count:,} × {task_error_text(e)}" for e in summary.section("task_errors") or []]
+    abuse = summary.section("abuse") or {}
     if abuse:
         lines.append(f"abuse: {abuse_verdict(abuse)}, {len(abuse_findings(abuse))} finding(s)")
     lines.append("latency in ms, exact, over legit non-blocked successful responses")
-    lines.append(f"verdict: {verdict} ({context})" + (": " + "; ".join(reasons) if reasons else ""))
+    reasons = [r.message for r in summary.reasons]
+    lines.append(f"verdict: {summary.verdict.upper()} ({context})" + (": " + "; ".join(reasons) if reasons else ""))
     return "\n".join(lines)
