@@ -1,4 +1,6 @@
-"""The figures of a run, from its samples: counts, exact percentiles, thresholds and a verdict.
+"""The figures every run has, from its samples: counts and exact percentiles per endpoint, totals, the
+run's facts, and the caveats about them (harness.analysis.run assembles the summary; harness.analysis.verdict
+judges it).
 
 Every figure is computed with whole-column numpy/pandas operations (one sort, bincounts, a groupby),
 never a Python loop over rows, so ten million samples take seconds.

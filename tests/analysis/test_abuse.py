@@ -10,7 +10,6 @@ import pytest
 
 from harness.analysis.abuse import PARTIAL_NOTE, REPLAY_NOTE, abuse_findings, abuse_summary, abuse_verdict
 from harness.documents import Summary
-from harness.report.build import format_table
 from harness.report.build import PLOTS, RATE_LIMIT_PLOT, build_report, format_table
 from harness.samples import PartWriter, SCHEMA
 from harness.scenario import ATTACKS

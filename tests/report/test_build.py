@@ -16,7 +16,6 @@ from harness.analysis.run import summarize as one_pass
 from harness.analysis.summary import per_second
 from harness.analysis.run import load_run
 from harness.documents import Summary
-from harness.report.build import format_table
 from harness.report.build import LLM_PLOTS, PLOTS, Section, build_report, format_table, render_html
 from harness.samples import DEFAULTS, SCHEMA, PartWriter, read_samples
 
