@@ -43,6 +43,7 @@ def small_run(tmp_path: Path) -> Path:
     return run_dir
 
 
+@pytest.mark.e2e
 @needs_chromium
 def test_dom_holds_the_verdict_the_p95_and_the_thresholds_without_console_errors(tmp_path):
     run_dir = small_run(tmp_path)
@@ -64,6 +65,7 @@ def test_dom_holds_the_verdict_the_p95_and_the_thresholds_without_console_errors
     assert page_lines == []
 
 
+@pytest.mark.e2e
 @needs_chromium
 def test_page_loads_clean_and_the_check_catches_a_broken_page(tmp_path):
     run_dir = small_run(tmp_path)
@@ -81,6 +83,7 @@ def test_page_loads_clean_and_the_check_catches_a_broken_page(tmp_path):
     assert any(p.startswith("failed to load: net::ERR_FILE_NOT_FOUND") for p in problems)
 
 
+@pytest.mark.e2e
 @needs_chromium
 def test_screenshot_writes_a_whole_page_png(tmp_path):
     run_dir = small_run(tmp_path)
@@ -100,6 +103,7 @@ def test_screenshot_writes_a_whole_page_png(tmp_path):
     assert (pixels < 240).any(axis=-1).mean() > 0.05
 
 
+@pytest.mark.e2e
 @needs_chromium
 def test_harness_report_screenshot_command(tmp_path):
     run_dir = small_run(tmp_path)
