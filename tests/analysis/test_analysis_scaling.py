@@ -64,7 +64,7 @@ def figures(samples: pd.DataFrame, run: dict, stats: dict | None, gaps=None) -> 
     run = run.to_dict() if isinstance(run, RunMeta) else run
     llm = llm_summary(samples, run, gaps)
     return to_jsonable({
-        "summary": summarize(samples, run),
+        "summary": one_pass(samples, run, stats=stats, chunk_gaps=gaps).to_dict(),
         "rate_limits": rate_limits(samples, run, stats),
         "abuse": abuse_summary(samples, stats),
         "llm": llm,
