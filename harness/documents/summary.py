@@ -179,9 +179,6 @@ class Summary(msgspec.Struct, kw_only=True):
         """A summary.json read back (compare, audit --run), with a note per field left out."""
         return load_tolerant(data, cls, where)
 
-    def judgement(self) -> Verdict:
-        return Verdict(status=self.verdict, reasons=tuple(self.reasons))
-
     def section(self, name: str) -> Any:
         """An optional section, or None when the run has none."""
         value = getattr(self, name)

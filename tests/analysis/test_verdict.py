@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from harness.analysis.verdict import judge
-from harness.documents import EndpointFigures, Reason, RunMeta, ThresholdRow, Verdict
+from harness.documents import REASON_KINDS, EndpointFigures, Reason, RunMeta, ThresholdRow, Verdict
 from harness.documents.run import JourneyRan, StoppedEarly, TaskError
 
 WHOLE = RunMeta(started_at=1.0, ended_at=2.0)
@@ -32,6 +32,7 @@ def test_every_kind_of_reason_in_order() -> None:
     assert verdict.reasons[1].message == "run aborted: guardrail: over max_requests"
     assert verdict.reasons[4].message == "3 task exceptions: ValueError: bad (in Client.chat)"
     assert verdict.reasons[6].message == "rate limit on chat is absent (no block in the baseline burst)"
+    assert {r.kind for r in verdict.reasons} | {"untested", "aborted"} == set(REASON_KINDS)  # room for untested
 
 
 def test_nothing_measured_and_other_aborts() -> None:
