@@ -33,7 +33,8 @@ import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from harness.analysis.summary import classify, percentile  # noqa: E402
+from harness.analysis.outcomes import classify  # noqa: E402
+from harness.analysis.summary import percentile  # noqa: E402
 from harness.analysis.open_model import corrected_latency_ms  # noqa: E402
 from harness.demo_api.config import TargetConfig  # noqa: E402
 from harness.demo_api.process import start_target  # noqa: E402
@@ -84,7 +85,7 @@ def run_once(url: str, users: int, rate: float, duration: int, workdir: Path) ->
     run = json.loads((run_dir / "run.json").read_text())
     summary = json.loads((run_dir / "summary.json").read_text())
     samples = pd.read_parquet(run_dir / "samples")
-    rows = samples[(samples["endpoint"] == "leads") & classify(samples)["latency"]]
+    rows = samples[(samples["endpoint"] == "leads") & classify(samples).latency]
     sent = rows["latency_ms"].to_numpy(dtype=np.float64)
     corrected = corrected_latency_ms(rows)
     intended = rows["intended_s"].to_numpy(dtype=np.float64)

@@ -17,7 +17,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from harness.analysis.ratelimits import REDIRECTED_NOTE, admitted_mask, partial_counters, redirected_mask
+from harness.analysis.outcomes import reach
+from harness.analysis.ratelimits import REDIRECTED_NOTE, partial_counters
 from harness.scenario import ATTACKS
 
 __all__ = ["abuse_summary", "abuse_findings", "abuse_verdict", "UNBLOCKED_ATTACKS", "REPLAY_NOTE",
@@ -36,25 +37,22 @@ PARTIAL_NOTE = ("replays were answered 2xx and the target's counters cover one o
 def _counts(rows: pd.DataFrame) -> dict[str, Any]:
     """requests, admitted, blocked, redirected, errors, statuses, first block, duration and rate of one attack.
 
-    admitted, blocked, redirected and errors are disjoint: an error here is a request that neither
-    reached the handler nor was blocked nor redirected (no response, 404/405, 5xx); a 401 to a wrong
-    password is admitted; a 3xx is redirected (not followed, so not admitted).
+    admitted, blocked, redirected and errors are disjoint, as `harness.analysis.outcomes.reach`
+    defines them: a 401 to a wrong password is admitted; a 3xx is redirected (not followed).
     """
-    admitted = admitted_mask(rows)
-    blocked = rows["blocked"].fillna(False).to_numpy(dtype=bool)
-    redirected = redirected_mask(rows)
+    got = reach(rows)
     status = rows["status"].fillna(0).to_numpy(dtype=np.int64)
     t = rows["start_s"].to_numpy(dtype=np.float64)
-    blocks = np.flatnonzero(blocked)
+    blocks = np.flatnonzero(got.blocked)
     finite = t[np.isfinite(t)]
     duration = float(finite.max() - finite.min()) if finite.size else 0.0
     values, counts = np.unique(status, return_counts=True)
     return {
         "requests": int(len(rows)),
-        "admitted": int(admitted.sum()),
-        "blocked": int(blocked.sum()),
-        "redirected": int(redirected.sum()),
-        "errors": int((~admitted & ~blocked & ~redirected).sum()),
+        "admitted": int(got.admitted.sum()),
+        "blocked": int(got.blocked.sum()),
+        "redirected": int(got.redirected.sum()),
+        "errors": int(got.errors.sum()),
         "status_counts": {str(int(v)): int(c) for v, c in zip(values, counts)},
         "first_block_index": int(blocks[0]) + 1 if blocks.size else None,
         "duration_s": duration,
@@ -63,17 +61,12 @@ def _counts(rows: pd.DataFrame) -> dict[str, Any]:
     }
 
 
-def _ok2xx(rows: pd.DataFrame) -> np.ndarray:
-    status = rows["status"].fillna(0).to_numpy(dtype=np.int64)
-    return admitted_mask(rows) & (status >= 200) & (status < 300)
-
-
 def _findings(role: str, rows: pd.DataFrame, figures: Mapping[str, Any],
               stats: Mapping | None) -> tuple[list[str], list[str]]:
     """(findings, notes) for one attack, by the rule of its kind."""
     findings: list[str] = []
     notes: list[str] = []
-    ok = _ok2xx(rows)
+    ok = reach(rows).accepted
     n_ok = int(ok.sum())
     if role == "admin_probe":
         techniques = rows["technique"].astype(object).fillna("").replace("", "unspecified")  # not categories

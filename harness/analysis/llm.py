@@ -25,7 +25,8 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from harness.analysis.summary import classify, finite_number, float32_percentiles, grouped_percentiles, run_window
+from harness.analysis.outcomes import classify
+from harness.analysis.summary import finite_number, float32_percentiles, grouped_percentiles, run_window
 
 __all__ = [
     "BROKEN_PREFIX",
@@ -232,8 +233,8 @@ def llm_summary(samples: pd.DataFrame, run: dict,
     codes = _codes(samples, names)
     masks = classify(samples)
     legit = samples["role"].eq("legit").to_numpy(dtype=bool) & (codes >= 0)
-    timed = legit & masks["ok"]
-    admitted = legit & ~masks["blocked"]
+    timed = legit & masks.ok
+    admitted = legit & ~masks.blocked
     errors = samples["error"].fillna("")
     broken = admitted & errors.str.startswith(BROKEN_PREFIX).to_numpy(dtype=bool)
 
@@ -310,7 +311,7 @@ def ttft_series(samples: pd.DataFrame, run: Mapping, t0: float, bucket_s: int | 
     codes = _codes(samples, names)
     ttft = _floats(samples, "ttft_ms")
     starts = _floats(samples, "start_s")
-    rows = (classify(samples)["ok"] & samples["role"].eq("legit").to_numpy(dtype=bool) & (codes >= 0)
+    rows = (classify(samples).ok & samples["role"].eq("legit").to_numpy(dtype=bool) & (codes >= 0)
             & np.isfinite(ttft) & np.isfinite(starts))
     if not rows.any() or not math.isfinite(t0):
         return pd.DataFrame({c: pd.Series(dtype=object if c == "endpoint" else np.float64)

@@ -16,7 +16,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from harness.analysis.summary import classify, finite_number, percentile, run_window
+from harness.analysis.outcomes import classify
+from harness.analysis.summary import finite_number, percentile, run_window
 from harness.scenario.arrivals import LATE_AFTER_S, ArrivalSchedule
 
 __all__ = ["SHORTFALL", "corrected_latency_ms", "open_model_summary", "open_model_notes"]
@@ -47,7 +48,7 @@ def _counts(raw: Any) -> dict[str, dict[str, float]]:
 
 def _latency(samples: pd.DataFrame) -> dict[str, dict[str, Any]]:
     """Per endpoint, over legit successful responses that have an intended start."""
-    mask = classify(samples)["latency"] & np.isfinite(samples["intended_s"].to_numpy(dtype=np.float64))
+    mask = classify(samples).latency & np.isfinite(samples["intended_s"].to_numpy(dtype=np.float64))
     rows = samples.loc[mask, ["endpoint", "latency_ms"]]
     corrected = corrected_latency_ms(samples)[mask]
     out: dict[str, dict[str, Any]] = {}

@@ -24,16 +24,14 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from harness.analysis.summary import classify, percentile
+from harness.analysis.outcomes import admitted_mask, classify, redirected_mask
+from harness.analysis.summary import percentile
 
 __all__ = [
-    "ADMIT_EXCLUDED",
     "BYPASS_FACTOR",
     "EXPECTED_NOTE",
     "PROXY_NOTE",
     "REDIRECTED_NOTE",
-    "admitted_mask",
-    "redirected_mask",
     "attack_series",
     "declared_limits",
     "max_in_span",
@@ -42,8 +40,6 @@ __all__ = [
     "rate_limits",
     "worst_technique", "window_roll"]
 
-# statuses that did not reach a handler: no response, no such route, method not allowed
-ADMIT_EXCLUDED = (0, 404, 405)
 REDIRECTED_NOTE = ("{n} of {of} attempts were answered with a redirect, which abuse traffic never follows: "
                    "none reached the handler; target the host it points to instead (in [guardrails] "
                    "allowed_hosts if you own it)")
@@ -86,24 +82,6 @@ SUGGESTED_KEYS: dict[str, str] = {
 IETF_HEADERS = ("RateLimit", "RateLimit-Policy")
 TECHNIQUE_ORDER = ("baseline", "ip-headers", "path-variants", "method-switch", "new-connection",
                    "many-accounts", "many-sources", "window-edge", "race")
-
-
-def admitted_mask(samples: pd.DataFrame) -> np.ndarray:
-    """Reached the handler and was not rate limited: not blocked, status not 0/3xx/404/405, below 500.
-
-    400/401/403/422 count as admitted: the limiter let them through to be judged. A 3xx is not:
-    abuse traffic never follows a redirect, so the request went no further than the redirect.
-    """
-    status = samples["status"].fillna(0).to_numpy(dtype=np.int64)
-    blocked = samples["blocked"].fillna(False).to_numpy(dtype=bool)
-    return ~blocked & ~np.isin(status, ADMIT_EXCLUDED) & ~redirected_mask(samples) & (status < 500)
-
-
-def redirected_mask(samples: pd.DataFrame) -> np.ndarray:
-    """Answered with a redirect (3xx), not blocked: for abuse traffic, which never follows one, the answer."""
-    status = samples["status"].fillna(0).to_numpy(dtype=np.int64)
-    blocked = samples["blocked"].fillna(False).to_numpy(dtype=bool)
-    return ~blocked & (status >= 300) & (status < 400)
 
 
 def window_roll(outcomes: Sequence[tuple[float, bool]], quota: int) -> float | None:
@@ -503,7 +481,7 @@ def rate_limits(samples: pd.DataFrame, run: Mapping, target_stats: Mapping | Non
     t = samples["start_s"].to_numpy(dtype=np.float64)
     attack_t = t[~legit & np.isfinite(t)]
     span = (float(attack_t.min()), float(attack_t.max())) if attack_t.size else None
-    ok = classify(samples)["latency"]
+    ok = classify(samples).latency
     codes, index = _route_codes(samples)
     loopback = bool(run.get("target_is_loopback", False))
     out: dict[str, Any] = {}

@@ -1,12 +1,11 @@
-"""The figures of a run, from its samples: counts, exact percentiles, thresholds and a verdict.
+"""The figures every run has, from its samples: counts and exact percentiles per endpoint, totals, the
+run's facts, and the caveats about them (harness.analysis.run assembles the summary; harness.analysis.verdict
+judges it).
 
 Every figure is computed with whole-column numpy/pandas operations (one sort, bincounts, a groupby),
 never a Python loop over rows, so ten million samples take seconds.
 
-How a row is classified (each row is exactly one of the three):
-  - blocked: `blocked` is True (the response matched the scenario's block rule, e.g. a 429);
-  - errors:  not blocked, and `error` is non-empty or `status` is 0 (no response at all);
-  - ok:      everything else.
+Each row is ok, blocked or an error, as `harness.analysis.outcomes` defines them.
 
 Latency percentiles (p50/p95/p99/p99.9/max/mean) are taken over rows that are legit
 (`role == "legit"`), ok and have a latency: the experience of real users who were served. Attack
@@ -19,27 +18,27 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, NamedTuple
 
+import msgspec
 import numpy as np
 import pandas as pd
 
 from harness.analysis.confidence import ci_ranks, few_samples_note, sample_warnings
+from harness.analysis.outcomes import Outcomes, classify
+from harness.documents import EndpointFigures, RunMeta, RunSection, Totals
+from harness.documents.run import TaskError
 from harness.scenario import ATTACKS
-from harness.scenario.thresholds import Threshold, ThresholdError, default_thresholds, evaluate, from_record
 
 __all__ = [
     "QUANTILES",
     "percentile",
     "grouped_percentiles",
     "float32_percentiles",
-    "classify",
+    "finite_number",
     "run_window",
-    "summarize",
-    "judge_thresholds",
-    "THRESHOLD_FAILED",
-    "run_thresholds",
-    "task_errors_of",
+    "Core",
+    "core_figures",
     "task_error_text",
     "per_second",
     "to_jsonable",
@@ -228,18 +227,6 @@ def float32_percentiles(
     return out
 
 
-def classify(samples: pd.DataFrame) -> dict[str, np.ndarray]:
-    """Boolean masks `blocked`, `errors`, `ok` (disjoint) and `latency` (legit, ok, timed)."""
-    blocked = samples["blocked"].fillna(False).to_numpy(dtype=bool)
-    has_error = samples["error"].fillna("").ne("").to_numpy(dtype=bool)
-    no_response = samples["status"].fillna(0).to_numpy() == 0
-    errors = ~blocked & (has_error | no_response)
-    ok = ~blocked & ~errors
-    legit = samples["role"].eq("legit").fillna(False).to_numpy(dtype=bool)
-    timed = ~np.isnan(samples["latency_ms"].to_numpy(dtype=np.float64))
-    return {"blocked": blocked, "errors": errors, "ok": ok, "latency": legit & ok & timed}
-
-
 def finite_number(value: Any) -> float | None:
     """A finite float from run.json, or None for null, absent or garbage."""
     if isinstance(value, bool):
@@ -251,13 +238,15 @@ def finite_number(value: Any) -> float | None:
     return number if math.isfinite(number) else None
 
 
-def run_window(samples: pd.DataFrame, run: dict) -> tuple[float, float]:
+def run_window(samples: pd.DataFrame, run: RunMeta | Mapping) -> tuple[float, float]:
     """(start, end) in epoch seconds: run.json's started_at/ended_at, else the samples' span.
 
     A killed run has no `ended_at`; its end is then the last sample's end (start + latency).
     """
-    start = finite_number(run.get("started_at"))
-    end = finite_number(run.get("ended_at"))
+    if isinstance(run, RunMeta):
+        start, end = finite_number(run.started_at), finite_number(run.ended_at)
+    else:
+        start, end = finite_number(run.get("started_at")), finite_number(run.get("ended_at"))
     starts = samples["start_s"].to_numpy(dtype=np.float64)
     if start is None:
         start = float(np.nanmin(starts)) if np.isfinite(starts).any() else math.nan
@@ -271,13 +260,6 @@ def _iso(ts: float | None) -> str | None:
     if ts is None or not math.isfinite(ts):
         return None
     return datetime.fromtimestamp(ts, tz=UTC).isoformat(timespec="seconds")
-
-
-def _targets(run: dict) -> dict[str, float | None]:
-    targets = run.get("targets")
-    if not isinstance(targets, dict):
-        return {}
-    return {str(name): finite_number(limit) for name, limit in targets.items()}
 
 
 def _endpoint_codes(samples: pd.DataFrame, extra: Sequence[str]) -> tuple[np.ndarray, list[str]]:
@@ -319,105 +301,8 @@ def _error_counts(
     return result
 
 
-THRESHOLD_FAILED = "threshold failed: "  # the verdict reasons that `judge_thresholds` owns
-_THRESHOLD_NOTES = ("thresholds not judged", "no thresholds:")
-
-
-def run_thresholds(run: dict) -> tuple[list[Threshold], list[dict]]:
-    """The run's thresholds: run.json `thresholds` when present, else the defaults from `targets`.
-
-    An entry that cannot be read (a hand-edited run.json) comes back as a failed row: a gate that
-    cannot be judged must not pass silently.
-    """
-    records = run.get("thresholds")
-    if not isinstance(records, list):
-        return default_thresholds(_targets(run)), []
-    thresholds: list[Threshold] = []
-    broken: list[dict] = []
-    for i, record in enumerate(records):
-        try:
-            thresholds.append(from_record(record, f"run.json thresholds[{i}]"))
-        except ThresholdError as exc:
-            expr = record.get("expr") if isinstance(record, dict) else record
-            broken.append({"expr": str(expr), "metric": None, "endpoint": None, "target": None, "op": None,
-                           "limit": None, "unit": None, "observed": None, "passed": False, "judged": False,
-                           "abort": False, "origin": None, "samples": None, "note": str(exc)})
-    return thresholds, broken
-
-
-def judge_thresholds(summary: dict, run: dict) -> dict:
-    """Judge the run's thresholds on `summary` as it now stands; set `thresholds`, the verdict and
-    its reasons, and the notes about them, replacing those of an earlier judgement.
-
-    `summarize` judges what it has; `build_report` judges again once `llm`, `rate_limits` and
-    `spend` are in, since a threshold may name any of them.
-    """
-    thresholds, rows = run_thresholds(run if isinstance(run, dict) else {})
-    rows += evaluate(thresholds, summary)
-    reasons = [r for r in summary.get("verdict_reasons") or [] if not r.startswith(THRESHOLD_FAILED)]
-    notes = [n for n in summary.get("notes") or [] if not n.startswith(_THRESHOLD_NOTES)]
-    measured = bool((summary.get("totals") or {}).get("requests"))
-    skipped = [r["expr"] for r in rows if not r["judged"] and r["passed"]]
-    if skipped and measured:
-        notes.append(f"thresholds not judged (nothing to measure, see each one's note): {', '.join(skipped)}")
-    if not rows and measured:
-        notes.append("no thresholds: the verdict rests on the run being complete only")
-    summary["thresholds"] = rows
-    summary["verdict_reasons"] = [THRESHOLD_FAILED + r["expr"] for r in rows if not r["passed"]] + reasons
-    summary["verdict"] = "fail" if summary["verdict_reasons"] else "pass"
-    summary["notes"] = notes
-    endpoints = summary.get("endpoints") or {}
-    for row in rows:  # the p95 line of the table and the plots is the threshold actually judged
-        if row["metric"] == "p95" and row["op"] == "<" and row["endpoint"] in endpoints:
-            endpoints[row["endpoint"]]["target_p95_ms"] = row["limit"]
-    return summary
-
-
-def summarize(samples: pd.DataFrame, run: dict) -> dict:
-    """summary.json's run, endpoints, totals, thresholds and verdict, as a JSON-ready dict.
-
-    The verdict is "pass" only if every threshold passed and the run is whole: samples were
-    recorded, the run was not aborted, and it has an end time (a killed run has none). Each reason
-    for a "fail" is listed in `verdict_reasons`; `notes` holds caveats that do not fail the run.
-    """
-    run = run if isinstance(run, dict) else {}
-    targets = _targets(run)
-    start, end = run_window(samples, run)
-    duration = end - start if math.isfinite(end - start) and end >= start else math.nan
-    masks = classify(samples)
-    endpoints = _endpoints(samples, masks, targets, duration)
-    n = len(samples)
-    totals = {
-        "requests": n,
-        "ok": int(masks["ok"].sum()),
-        "blocked": int(masks["blocked"].sum()),
-        "errors": int(masks["errors"].sum()),
-        "error_rate": _ratio(masks["errors"].sum(), n),
-        "rps": _ratio(n, duration),
-    }
-    reasons, notes = _verdict_reasons(run, n)
-    errors = task_errors_of(run)
-    reasons += _task_error_reasons(errors) + _journey_reasons(endpoints, run, errors)
-    notes += _legit_blocked_notes(endpoints, run)
-    summary = {
-        "run": _run_section(run, start, duration, n),
-        "endpoints": endpoints,
-        "totals": totals,
-        "thresholds": [],
-        "verdict": "fail" if reasons else "pass",
-        "verdict_reasons": reasons,
-        "notes": notes,
-    }
-    if errors:
-        summary["task_errors"] = errors
-    few = few_samples_note(endpoints)  # a caveat on the percentiles, never a failure
-    if few:
-        summary["notes"].append(few)
-    return judge_thresholds(to_jsonable(summary), run)
-
-
 def _endpoints(
-    samples: pd.DataFrame, masks: dict[str, np.ndarray], targets: dict, duration: float
+    samples: pd.DataFrame, masks: Outcomes, targets: dict, duration: float
 ) -> dict[str, dict]:
     """Figures per endpoint, sorted by name; an endpoint with a target is listed even unrequested."""
     codes, names = _endpoint_codes(samples, list(targets))
@@ -429,10 +314,10 @@ def _endpoints(
     requests = count(np.ones(len(samples), dtype=bool))
     is_legit = (samples["role"] == "legit").to_numpy(dtype=bool)
     legit = count(is_legit)
-    ok, blocked, errors = count(masks["ok"]), count(masks["blocked"]), count(masks["errors"])
-    legit_blocked, legit_errors = count(is_legit & masks["blocked"]), count(is_legit & masks["errors"])
+    ok, blocked, errors = count(masks.ok), count(masks.blocked), count(masks.errors)
+    legit_blocked, legit_errors = count(is_legit & masks.blocked), count(is_legit & masks.errors)
     latency = samples["latency_ms"].to_numpy(dtype=np.float64)
-    lat, blk = masks["latency"], masks["blocked"]
+    lat, blk = masks.latency, masks.blocked
     n_latency = count(lat)
     ci_low, ci_high = ci_ranks(n_latency, QUANTILES["p95_ms"])  # ranks; 0 = too few samples
     quantiles = grouped_percentiles(codes[lat], latency[lat], k, [*QUANTILES.values(), 1.0],
@@ -446,7 +331,7 @@ def _endpoints(
         for prefix in ("ttfb", "ttft")
     }
     statuses = _status_counts(codes, samples["status"].fillna(0).to_numpy(), names)
-    reasons = _error_counts(codes, samples["error"], masks["errors"], names, samples["start_s"].to_numpy(np.float64))
+    reasons = _error_counts(codes, samples["error"], masks.errors, names, samples["start_s"].to_numpy(np.float64))
 
     endpoints: dict[str, dict] = {}
     for i, name in enumerate(names):  # a loop over endpoints, not rows
@@ -482,118 +367,70 @@ def _endpoints(
     return endpoints
 
 
-def _verdict_reasons(run: dict, n: int) -> tuple[list[str], list[str]]:
-    """Why the run fails (any reason fails it) and caveats that do not fail it; the thresholds'
-    own reasons and notes come from `judge_thresholds`."""
-    reasons: list[str] = []
+class Core(NamedTuple):
+    """The figures every run has, and the caveats about them that do not fail it."""
+
+    run: RunSection
+    endpoints: dict[str, EndpointFigures]
+    totals: Totals
+    notes: list[str]
+
+
+def targets_of(run: RunMeta) -> dict[str, float | None]:
+    """run.json `targets`: endpoint -> p95 target in ms (None: no target)."""
+    return {str(name): finite_number(limit) for name, limit in run.targets.items()}
+
+
+def core_figures(samples: pd.DataFrame, run: RunMeta) -> Core:
+    """summary.json's `run`, `endpoints` and `totals`, rounded as summary.json keeps them (see
+    `to_jsonable`), and the notes about them. Each endpoint's `target_p95_ms` is run.json's target;
+    the summary replaces it with the p95 threshold actually judged."""
+    start, end = run_window(samples, run)
+    duration = end - start if math.isfinite(end - start) and end >= start else math.nan
+    masks = classify(samples)
+    endpoints = to_jsonable(_endpoints(samples, masks, targets_of(run), duration))
+    n = len(samples)
+    totals = to_jsonable({
+        "requests": n,
+        "ok": int(masks.ok.sum()),
+        "blocked": int(masks.blocked.sum()),
+        "errors": int(masks.errors.sum()),
+        "error_rate": _ratio(masks.errors.sum(), n),
+        "rps": _ratio(n, duration),
+    })
+    notes = _run_notes(run, n) + _legit_blocked_notes(endpoints, run)
+    few = few_samples_note(endpoints)  # a caveat on the percentiles, never a failure
+    if few:
+        notes.append(few)
+    return Core(run=msgspec.convert(to_jsonable(_run_section(run, start, duration, n)), RunSection),
+                endpoints={name: msgspec.convert(e, EndpointFigures) for name, e in endpoints.items()},
+                totals=msgspec.convert(totals, Totals), notes=notes)
+
+
+def _run_notes(run: RunMeta, n: int) -> list[str]:
     notes: list[str] = []
-    if n == 0:
-        reasons.append("no samples recorded: nothing was measured")
-    if run.get("aborted"):
-        why = run.get("abort_reason")
-        reasons.append(f"run aborted{': ' + str(why) if why else ''}")
-    stopped = run.get("stopped_early")
-    if isinstance(stopped, dict):
-        reasons.append(f"stopped early: {stopped.get('reason') or 'an abort-on-fail threshold failed'}")
-    if finite_number(run.get("ended_at")) is None:
-        reasons.append(
-            "run has no end time (killed, still running, or run.json missing): "
-            "figures cover only the samples on disk"
-        )
-    if finite_number(run.get("started_at")) is None and n:
+    if finite_number(run.started_at) is None and n:
         notes.append("no start time in run.json: duration measured from the first sample")
-    if isinstance(run.get("lost_workers"), list):
-        notes += [_lost_worker_note(entry) for entry in run["lost_workers"]]
-    locust_totals = run.get("locust_totals")
-    if isinstance(locust_totals, dict) and finite_number(locust_totals.get("requests")) is not None:
-        counted = int(finite_number(locust_totals["requests"]) or 0)
-        if counted != n:
-            notes.append(f"Locust counted {counted} requests, samples on disk hold {n}")
-    return reasons, notes
+    notes += [_lost_worker_note(entry) for entry in run.lost_workers or []]
+    counted = finite_number((run.locust_totals or {}).get("requests"))
+    if counted is not None and int(counted) != n:
+        notes.append(f"Locust counted {int(counted)} requests, samples on disk hold {n}")
+    return notes
 
 
-TASK_ERROR_REASONS = 5  # distinct task exceptions named one by one in the verdict; the rest in one line
 BLOCKED_NOTE_RATIO = 0.05  # legit requests of an endpoint blocked before it earns a note
 
 
-def task_errors_of(run: dict) -> list[dict]:
-    """run.json `task_errors` (exceptions raised inside users' tasks), the readable entries only."""
-    entries = run.get("task_errors")
-    if not isinstance(entries, list):
-        return []
-    return [e for e in entries if isinstance(e, dict) and isinstance(e.get("count"), int) and e["count"] > 0]
-
-
-def task_error_text(entry: Mapping, where: bool = True) -> str:
+def task_error_text(entry: TaskError, where: bool = True) -> str:
     """'ValueError: invalid header field name ... (in CoachingClient.chat)'; `where` False leaves
     out the method it was raised in."""
-    what = entry.get("message") or entry.get("last_line") or "no message"
-    if entry.get("exception"):
-        what = f"{entry['exception']}: {what}"
-    return what + (f" (in {entry['in']})" if where and entry.get("in") else "")
+    what = entry.message or entry.last_line or "no message"
+    if entry.exception:
+        what = f"{entry.exception}: {what}"
+    return what + (f" (in {entry.in_})" if where and entry.in_ else "")
 
 
-def _task_error_reasons(errors: list[dict]) -> list[str]:
-    """A task that raises sends nothing: no sample shows it, so each kind fails the run here."""
-    reasons = [f"{e['count']:,} task exception{'s' if e['count'] != 1 else ''}: {task_error_text(e)}"
-               for e in errors[:TASK_ERROR_REASONS]]
-    rest = errors[TASK_ERROR_REASONS:]
-    if rest:
-        reasons.append(f"{sum(e['count'] for e in rest):,} more task exceptions of {len(rest)} other kinds "
-                       "(see task_errors)")
-    return reasons
-
-
-def _journey_reasons(endpoints: dict[str, dict], run: dict, errors: list[dict]) -> list[str]:
-    """A journey whose users ran but whose legit traffic never called a route it requires (login
-    aside): its figures would be missing, not bad, and no threshold would see it."""
-    journeys = run.get("journeys")
-    if not isinstance(journeys, dict):
-        return []
-    classes = {str(j.get("user_class")) for j in journeys.values() if isinstance(j, dict)}
-    arrived = _arrivals_started(run)
-    reasons = []
-    for name, journey in sorted(journeys.items()):
-        if not isinstance(journey, dict) or not journey.get("users") or arrived.get(name, 1) == 0:
-            continue  # no users, or an open-model journey the schedule never started
-        required = [r for r in journey.get("required") or [] if isinstance(r, str)]
-        missing = sorted(r for r in required if r != "login" and not (endpoints.get(r) or {}).get("legit_requests"))
-        if not missing:
-            continue
-        others = classes - {str(journey.get("user_class"))}  # an exception raised in another journey is not its
-        raised = any(str(e.get("in") or "").split(".")[0] not in others for e in errors)
-        why = _login_failure(endpoints.get("login") or {}) if "login" in required else None
-        if why is None and raised:
-            why = "its users raised exceptions (see task_errors)"
-        reasons.append(f"journey {name} never called {', '.join(missing)}" + (f": {why}" if why else ""))
-    return reasons
-
-
-def _arrivals_started(run: dict) -> dict[str, int]:
-    """Open model: journey -> arrivals started, over every worker (run.json `arrivals.counts`)."""
-    counts = (run.get("arrivals") or {}).get("counts") if isinstance(run.get("arrivals"), dict) else None
-    started: dict[str, int] = {}
-    for worker in counts.values() if isinstance(counts, dict) else ():
-        for journey, c in worker.items() if isinstance(worker, dict) else ():
-            started[journey] = started.get(journey, 0) + int(finite_number((c or {}).get("started")) or 0)
-    return started
-
-
-def _login_failure(login: dict) -> str | None:
-    """Why no legit login got through, when none did."""
-    sent = int(login.get("legit_requests") or 0)
-    blocked, failed = int(login.get("legit_blocked") or 0), int(login.get("legit_errors") or 0)
-    if not sent:
-        return "no login was sent"
-    if blocked + failed < sent:
-        return None
-    if not blocked:
-        return "every login failed (see endpoints.login errors)"
-    return "every login was blocked (see endpoints.login)" if not failed else \
-        "every login failed or was blocked (see endpoints.login)"
-
-
-def _legit_blocked_notes(endpoints: dict[str, dict], run: dict) -> list[str]:
+def _legit_blocked_notes(endpoints: Mapping[str, Mapping], run: RunMeta) -> list[str]:
     """Real users turned away by a limit: not a failure (the limit may be right), but worth a look."""
     notes = []
     for name, e in endpoints.items():
@@ -604,11 +441,12 @@ def _legit_blocked_notes(endpoints: dict[str, dict], run: dict) -> list[str]:
     return notes
 
 
-def _blocked_cause(route: str, run: dict) -> str:
+def _blocked_cause(route: str, run: RunMeta) -> str:
     """The likeliest reason, from the declared limits, the users and the accounts in run.json."""
-    rules = [r for r in ((run.get("limits") or {}).get(route) or []) if isinstance(r, dict)]
-    client = (run.get("journeys") or {}).get("client") or {}
-    users, accounts = client.get("users"), run.get("accounts")
+    declared = run.limits.get(route) if isinstance(run.limits, dict) else None
+    rules = [r for r in declared or [] if isinstance(r, dict)]
+    client = (run.journeys or {}).get("client")
+    users, accounts = client.users if client else None, run.accounts
 
     def rule_text(rule: dict) -> str:
         key = rule.get("key")
@@ -619,13 +457,13 @@ def _blocked_cause(route: str, run: dict) -> str:
     for rule in rules:
         if rule.get("key") in ("account", "user", "email") and shared:
             return f"{users} users share {accounts} accounts and {route} allows {rule_text(rule)}"
-    attacks = sorted(a for a in run.get("attacks") or {} if route in ATTACKS.get(a, ((),))[0])
+    attacks = sorted(a for a in run.attacks if route in ATTACKS.get(a, ((),))[0])
     for rule in rules:  # attackers use the journeys' accounts, each from its own address
         if attacks and rule.get("key") in ("account", "user", "email", "global"):
             return (f"the attacks on {route} ({', '.join(attacks)}) ran beside legit traffic and count against "
                     f"the same limit ({rule_text(rule)})")
     for rule in rules:
-        if rule.get("key") == "ip" and run.get("target_is_loopback") is False:
+        if rule.get("key") == "ip" and run.target_is_loopback is False:
             return f"every simulated user sends from this machine's address and {route} allows {rule_text(rule)}"
         if rule.get("key") == "global":
             return f"the load exceeds {route}'s global limit ({rule_text(rule)})"
@@ -636,36 +474,38 @@ def _blocked_cause(route: str, run: dict) -> str:
 
 def _lost_worker_note(entry: Any) -> str:
     """'worker X lost at 8.2 s: its samples up to its last report at 5.1 s (412 rows) are kept; ...'"""
-    if not isinstance(entry, dict):
+    if isinstance(entry, str):
         return f"worker {entry} lost during the run: its samples up to its last report are kept"
-    at, last, rows = (finite_number(entry.get(key)) for key in ("at_s", "last_report_s", "samples"))
+    at, last, rows = (finite_number(value) for value in (entry.at_s, entry.last_report_s, entry.samples))
     when = f" at {at:.1f} s" if at is not None else ""
     report = f" at {last:.1f} s" if last is not None else ""
     count = f" ({rows:.0f} rows)" if rows is not None else ""
-    return (f"worker {entry.get('worker')} lost{when}: its samples up to its last report{report}{count} are kept; "
+    return (f"worker {entry.worker} lost{when}: its samples up to its last report{report}{count} are kept; "
             "the requests it sent after that are not in the figures")
 
 
-def _run_section(run: dict, start: float, duration: float, n: int) -> dict:
+def _run_section(run: RunMeta, start: float, duration: float, n: int) -> dict[str, Any]:
+    ended = finite_number(run.ended_at)
     section: dict[str, Any] = {
-        "id": run.get("id"),
-        "scenario": run.get("scenario"),
-        "host": run.get("host"),
+        "id": run.id,
+        "scenario": run.scenario,
+        "host": run.host,
         "started_at": _iso(start),
         "duration_s": duration,
-        "workers": run.get("workers"),
-        "locust_version": run.get("locust_version"),
-        "harness_version": run.get("harness_version"),
+        "workers": run.workers,
+        "locust_version": run.locust_version,
+        "harness_version": run.harness_version,
         # a run without an end time never finished (killed, or its last write failed): aborted
-        "aborted": bool(run.get("aborted", False)) or finite_number(run.get("ended_at")) is None,
+        "aborted": run.aborted or ended is None,
         "requests": n,
     }
-    if finite_number(run.get("ended_at")) is not None:
-        section["ended_at"] = _iso(finite_number(run["ended_at"]))
+    if ended is not None:
+        section["ended_at"] = _iso(ended)
+    raw = run.to_dict()
     for key in ("abort_reason", "stopped_early", "planned_duration_s", "lost_workers", "streaming_endpoints",
                 "journeys"):
-        if run.get(key) is not None:
-            section[key] = run[key]
+        if raw.get(key) is not None:
+            section[key] = raw[key]
     return section
 
 
@@ -700,7 +540,7 @@ def per_second(samples: pd.DataFrame, t0: float) -> pd.DataFrame:
     def count(mask: np.ndarray) -> np.ndarray:
         return np.bincount(group[mask], minlength=g)
 
-    lat = masks["latency"]
+    lat = masks.latency
     latency = samples["latency_ms"].to_numpy(dtype=np.float64)
     q = grouped_percentiles(group[lat], latency[lat], g, [0.50, 0.95, 0.99])
     table = pd.DataFrame(
@@ -708,9 +548,9 @@ def per_second(samples: pd.DataFrame, t0: float) -> pd.DataFrame:
             "second": uniq // k,
             "endpoint": np.asarray(names, dtype=object)[uniq % k],
             "requests": np.bincount(group, minlength=g),
-            "ok": count(masks["ok"]),
-            "blocked": count(masks["blocked"]),
-            "errors": count(masks["errors"]),
+            "ok": count(masks.ok),
+            "blocked": count(masks.blocked),
+            "errors": count(masks.errors),
             "p50_ms": q[0],
             "p95_ms": q[1],
             "p99_ms": q[2],

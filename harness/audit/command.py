@@ -11,12 +11,12 @@ import json
 import sys
 from datetime import datetime
 from pathlib import Path
-from typing import Any
 
 from harness.scenario.accounts import TargetUnreachable, resolve_credentials
 from harness.audit.context import AuditContext, parse_audit_settings
 from harness.audit.html import audit_page, audit_section
 from harness.audit.runner import CHECKS, audit, format_scorecard, write_audit
+from harness.documents import Summary
 from harness.scenario.guardrails import abuse_refusal
 from harness.errors import ExitCode
 from harness.runfolder import write_atomic
@@ -32,14 +32,14 @@ def _usage(message: str) -> int:
     return ExitCode.USAGE
 
 
-def _load_run(run_dir: Path) -> dict[str, Any] | str:
+def _load_run(run_dir: Path) -> Summary | str:
     """The load run's summary (recomputed from its samples when summary.json is missing), or why not."""
     if not (run_dir / "run.json").exists() and not (run_dir / "samples").is_dir():
         return f"--run {run_dir}: not a run folder (no run.json or samples/); give a folder under reports/"
     summary = run_dir / "summary.json"
     if summary.exists():
         try:
-            return json.loads(summary.read_text())
+            return Summary.load(json.loads(summary.read_text()), str(summary))[0]
         except ValueError:
             pass
     from harness.analysis.run import compute_summary
@@ -106,19 +106,18 @@ def run_audit(scenario_path: Path | None, host: str | None, profile: str | None,
         except ScenarioError as exc:
             return _usage(str(exc))
         ctx = AuditContext(target_host, scenario, credentials, settings)
-        report = audit(ctx, summary, run_dir, checks)
-        if target is not None:
-            report["profile"] = profile or scenario.target.get("profile", "hardened")
+        started = (profile or scenario.target.get("profile", "hardened")) if target is not None else None
+        report = audit(ctx, summary, run_dir, checks, profile=started)
     finally:
         if target is not None:
             target.stop()
     write_audit(report, out_dir)
-    write_atomic(out_dir / "audit.html", audit_page(report))
+    write_atomic(out_dir / "audit.html", audit_page(report.to_dict()))
     if run_dir is not None:  # the load run's report gains the audit section
         from harness.report.build import build_report
 
         write_audit(report, run_dir)
-        build_report(run_dir, sections=[audit_section(report)])
+        build_report(run_dir, sections=[audit_section(report.to_dict())])
     print(format_scorecard(report))
     print(f"audit: {out_dir / 'audit.json'}", file=sys.stderr)
-    return ExitCode.FAIL if report["verdict"] == "fail" else ExitCode.PASS
+    return ExitCode.FAIL if report.verdict == "fail" else ExitCode.PASS

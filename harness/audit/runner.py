@@ -15,11 +15,14 @@ import time
 from collections.abc import Mapping, Sequence
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+
+import msgspec
 
 from harness import __version__
 from harness.audit.context import AuditContext
 from harness.audit.model import FAIL, NOT_MEASURABLE, PASS, ROWS, CheckResult, scorecard
+from harness.documents import Summary
+from harness.documents.audit import AUDIT_SCHEMA_VERSION, AuditReport
 from harness.runfolder import write_atomic
 
 __all__ = ["CHECKS", "LIMITED_ROUTES", "run_checks", "from_load_run", "audit", "format_scorecard"]
@@ -54,7 +57,7 @@ def _row_of(check: str) -> str:
             "edge": "cache_cdn_ssl", "email": "email_auth"}.get(check, "auth")
 
 
-def from_load_run(summary: Mapping[str, Any] | None, scenario_routes: Sequence[str]) -> list[CheckResult]:
+def from_load_run(summary: Summary | None, scenario_routes: Sequence[str]) -> list[CheckResult]:
     """The `rate_limiting` and `performance` rows from a load run's summary (None: no run given)."""
     if summary is None:
         why = "give --run RUN_DIR: a load run with the bypass probes (e.g. scenarios/abuse.toml) measures this"
@@ -64,8 +67,8 @@ def from_load_run(summary: Mapping[str, Any] | None, scenario_routes: Sequence[s
     return [_rate_limits(summary, scenario_routes), _performance(summary)]
 
 
-def _rate_limits(summary: Mapping[str, Any], scenario_routes: Sequence[str]) -> CheckResult:
-    limits: Mapping[str, Mapping] = summary.get("rate_limits") or {}
+def _rate_limits(summary: Summary, scenario_routes: Sequence[str]) -> CheckResult:
+    limits: Mapping[str, Mapping] = summary.section("rate_limits") or {}
     wanted = [r for r in LIMITED_ROUTES if r in scenario_routes]
     findings, evidence, notes = [], [], []
     for route in wanted:
@@ -87,14 +90,13 @@ def _rate_limits(summary: Mapping[str, Any], scenario_routes: Sequence[str]) -> 
     return CheckResult("rate_limiting", "rate limits under load", status, findings, evidence, "; ".join(notes))
 
 
-def _performance(summary: Mapping[str, Any]) -> CheckResult:
-    endpoints: Mapping[str, Mapping] = summary.get("endpoints") or {}
+def _performance(summary: Summary) -> CheckResult:
     findings, evidence = [], []
-    for name, e in endpoints.items():
-        target, p95 = e.get("target_p95_ms"), e.get("p95_ms")
-        if target is None or p95 is None or not isinstance(p95, (int, float)) or math.isnan(p95):
+    for name, e in summary.endpoints.items():
+        target, p95 = e.target_p95_ms, e.p95_ms
+        if target is None or p95 is None or math.isnan(p95):
             continue
-        evidence.append(f"{name}: p95 {p95:,.1f} ms (target {target:g} ms, {e.get('latency_samples', 0)} samples)")
+        evidence.append(f"{name}: p95 {p95:,.1f} ms (target {target:g} ms, {e.latency_samples} samples)")
         if p95 >= target:
             findings.append(f"{name}: p95 {p95:,.1f} ms is over the {target:g} ms target")
     if not evidence:
@@ -102,49 +104,51 @@ def _performance(summary: Mapping[str, Any]) -> CheckResult:
     return CheckResult("performance", "p95 under load", FAIL if findings else PASS, findings, evidence)
 
 
-def audit(ctx: AuditContext, run_summary: Mapping[str, Any] | None = None, run_dir: Path | None = None,
-          names: Sequence[str] = CHECKS) -> dict[str, Any]:
-    """audit.json as a dict: the target, the checks' results, the rows and the verdict."""
+def audit(ctx: AuditContext, run_summary: Summary | None = None, run_dir: Path | None = None,
+          names: Sequence[str] = CHECKS, profile: str | None = None) -> AuditReport:
+    """audit.json: the target, the checks' results, the rows and the verdict. `profile`: the demo
+    API's profile when the audit started it (else the scenario's, for the demo API)."""
     started = time.time()
     results = run_checks(ctx, names) + from_load_run(run_summary, list(ctx.scenario.endpoints))
     card = scorecard(results)
     broken = [r.note for r in results if r.check.endswith("(did not complete)")]
     if broken:  # an audit that could not run a check cannot say "pass"
         card.update(verdict="fail", incomplete=broken)
-    return {
+    return msgspec.convert({
+        "schema_version": AUDIT_SCHEMA_VERSION,
         "target": ctx.base_url,
         "scenario": ctx.scenario.name,
-        "profile": ctx.scenario.target.get("profile") if ctx.scenario.host is None else None,
+        "profile": profile or (ctx.scenario.target.get("profile") if ctx.scenario.host is None else None),
         "run": str(run_dir) if run_dir else None,
         "started_at": datetime.fromtimestamp(started, tz=timezone.utc).isoformat(timespec="seconds"),
         "duration_s": round(time.time() - started, 1),
         "harness_version": __version__,
         **card,
-    }
+    }, AuditReport)
 
 
-def format_scorecard(report: Mapping[str, Any]) -> str:
+def format_scorecard(report: AuditReport) -> str:
     """The rows as a terminal table, then the verdict."""
     marks = {PASS: "pass", FAIL: "FAIL", NOT_MEASURABLE: "n/m"}
-    rows = report.get("rows") or {}
-    width = max((len(r["title"]) for r in rows.values()), default=10)
+    rows = report.rows
+    width = max((len(r.title) for r in rows.values()), default=10)
     lines = [f"{'row'.ljust(width)}  status  finding or note", "-" * (width + 40)]
     for r in rows.values():
-        first = (r["findings"] or [r.get("note") or ""])[0]
-        more = f" (+{len(r['findings']) - 1} more)" if len(r["findings"]) > 1 else ""
-        lines.append(f"{r['title'].ljust(width)}  {marks[r['status']].ljust(6)}  {first}{more}".rstrip())
+        first = (r.findings or [r.note or ""])[0]
+        more = f" (+{len(r.findings) - 1} more)" if len(r.findings) > 1 else ""
+        lines.append(f"{r.title.ljust(width)}  {marks[r.status].ljust(6)}  {first}{more}".rstrip())
     lines.append("-" * (width + 40))
-    failed = report.get("failed_rows") or []
-    counts = {s: sum(r["status"] == s for r in rows.values()) for s in (PASS, FAIL, NOT_MEASURABLE)}
+    failed = report.failed_rows
+    counts = {s: sum(r.status == s for r in rows.values()) for s in (PASS, FAIL, NOT_MEASURABLE)}
     reasons = [f"{len(failed)} row(s) failed ({', '.join(ROWS[r].title for r in failed)})"] if failed else []
-    reasons += [f"incomplete: {why}" for why in report.get("incomplete") or []]
-    lines.append(f"audit: {str(report.get('verdict', 'fail')).upper()} ({counts[PASS]} pass, {counts[FAIL]} fail, "
+    reasons += [f"incomplete: {why}" for why in report.incomplete or []]
+    lines.append(f"audit: {report.verdict.upper()} ({counts[PASS]} pass, {counts[FAIL]} fail, "
                  f"{counts[NOT_MEASURABLE]} not measurable from outside)" + (": " + "; ".join(reasons) if reasons else ""))
     return "\n".join(lines)
 
 
-def write_audit(report: Mapping[str, Any], out_dir: Path) -> Path:
+def write_audit(report: AuditReport, out_dir: Path) -> Path:
     out_dir.mkdir(parents=True, exist_ok=True)
     path = out_dir / "audit.json"
-    write_atomic(path, json.dumps(report, indent=2) + "\n")
+    write_atomic(path, json.dumps(report.to_dict(), indent=2) + "\n")
     return path

@@ -17,6 +17,7 @@ from typing import Any
 
 from harness.errors import UsageError
 from harness.analysis.summary import finite_number
+from harness.documents import EndpointFigures, Summary, ThresholdRow
 from harness.runfolder import write_atomic
 
 __all__ = ["CompareError", "Tolerance", "load_summary", "compare", "format_compare", "to_markdown",
@@ -60,9 +61,9 @@ def parse_min_ms(text: str) -> float:
     return float(match.group(1))
 
 
-def load_summary(run_dir: Path) -> dict:
-    """A run folder's summary.json; recomputed from samples/ (as `harness report` does) when it is
-    missing or unreadable."""
+def load_summary(run_dir: Path) -> Summary:
+    """A run folder's summary.json (an older one read tolerantly); recomputed from samples/ (as
+    `harness report` does) when it is missing or unreadable."""
     run_dir = Path(run_dir)
     if not run_dir.is_dir():
         raise CompareError(f"{run_dir}: no such run folder")
@@ -70,7 +71,7 @@ def load_summary(run_dir: Path) -> dict:
     try:
         loaded = json.loads(path.read_text(encoding="utf-8"))
         if isinstance(loaded, dict) and isinstance(loaded.get("endpoints"), dict):
-            return loaded
+            return Summary.load(loaded, str(path))[0]
     except (OSError, ValueError):
         pass
     if not (run_dir / "samples").is_dir():
@@ -93,8 +94,8 @@ def _delta(base: Any, new: Any, percent_points: bool = False) -> dict[str, float
     return row
 
 
-def _endpoint(name: str, base: Mapping, new: Mapping, tol: Tolerance) -> tuple[dict, list[str]]:
-    figures = {key: _delta(base.get(key), new.get(key), key == "error_rate") for key in FIGURES}
+def _endpoint(name: str, base: EndpointFigures, new: EndpointFigures, tol: Tolerance) -> tuple[dict, list[str]]:
+    figures = {key: _delta(getattr(base, key), getattr(new, key), key == "error_rate") for key in FIGURES}
     regressed, regressions = [], []
     for key in JUDGED_LATENCY:
         row = figures[key]
@@ -115,33 +116,30 @@ def _endpoint(name: str, base: Mapping, new: Mapping, tol: Tolerance) -> tuple[d
     return {"figures": figures, "regressed": regressed, "regressions": regressions}, regressions
 
 
-def _run_facts(summary: Mapping, run_dir: Path | None) -> dict:
-    run = summary.get("run") or {}
-    return {"id": run.get("id"), "dir": str(run_dir) if run_dir else None,
-            "scenario": run.get("scenario"), "host": run.get("host"),
-            "started_at": run.get("started_at"), "duration_s": run.get("duration_s"),
-            "verdict": summary.get("verdict")}
+def _run_facts(summary: Summary, run_dir: Path | None) -> dict:
+    run = summary.run
+    return {"id": run.id, "dir": str(run_dir) if run_dir else None, "scenario": run.scenario, "host": run.host,
+            "started_at": run.started_at, "duration_s": run.duration_s, "verdict": summary.verdict}
 
 
-def _spend(summary: Mapping) -> dict[str, Any]:
-    day = ((summary.get("spend") or {}).get("per_day_usd")) or {}
+def _spend(summary: Summary) -> dict[str, Any]:
+    day = ((summary.section("spend") or {}).get("per_day_usd")) or {}
     return {"legit": day.get("legit_at_observed_rate"), "abuse_admitted": day.get("abuse_admitted")}
 
 
-def _passed(row: Mapping | None) -> bool | None:
+def _passed(row: ThresholdRow | None) -> bool | None:
     """True/False for a judged threshold; None when absent or not judged (nothing to measure)."""
-    if not row or row.get("judged") is False:
+    if row is None or not row.judged:
         return None
-    return bool(row.get("passed"))
+    return row.passed
 
 
-def _called(summary: Mapping) -> dict[str, Mapping]:
+def _called(summary: Summary) -> dict[str, EndpointFigures]:
     """The endpoints a run called at least once."""
-    endpoints: Mapping[str, Mapping] = summary.get("endpoints") or {}
-    return {name: e for name, e in endpoints.items() if isinstance(e, Mapping) and (finite_number(e.get("requests")) or 0) > 0}
+    return {name: e for name, e in summary.endpoints.items() if e.requests > 0}
 
 
-def compare(base: Mapping, new: Mapping, tolerance: Tolerance = Tolerance(),
+def compare(base: Summary, new: Summary, tolerance: Tolerance = Tolerance(),
             base_dir: Path | None = None, new_dir: Path | None = None) -> dict:
     """compare.json: per endpoint figures with deltas, LLM TTFT p95, spend per day, thresholds,
     the list of regressions, and `verdict` ("regressed" | "ok").
@@ -160,27 +158,24 @@ def compare(base: Mapping, new: Mapping, tolerance: Tolerance = Tolerance(),
         endpoints[name], found = _endpoint(name, base_eps[name], new_eps[name], tolerance)
         regressions += found
     for name in sorted(set(base_eps) - set(new_eps)):  # a route the new build no longer serves is no pass
-        regressions.append(f"{name}: {int(base_eps[name].get('requests') or 0):,} requests in BASE, none in NEW")
+        regressions.append(f"{name}: {base_eps[name].requests:,} requests in BASE, none in NEW")
     for name in sorted(set(new_eps) - set(base_eps)):
         notes.append(f"{name}: only in NEW, not compared")
     llm = {}
-    base_llm, new_llm = base.get("llm") or {}, new.get("llm") or {}
+    base_llm, new_llm = base.section("llm") or {}, new.section("llm") or {}
     for name in sorted(set(base_llm) | set(new_llm)):
         llm[name] = {"ttft_p95_ms": _delta((base_llm.get(name) or {}).get("ttft_p95_ms"),
                                            (new_llm.get(name) or {}).get("ttft_p95_ms"))}
     spend = {}
-    if base.get("spend") or new.get("spend"):
+    if base.section("spend") or new.section("spend"):
         b, n = _spend(base), _spend(new)
         spend = {key: _delta(b[key], n[key]) for key in b}
     thresholds = []
-    base_thr = {t.get("expr"): t for t in base.get("thresholds") or [] if isinstance(t, Mapping)}
-    for t in new.get("thresholds") or []:
-        if not isinstance(t, Mapping):
-            continue
-        before = base_thr.get(t.get("expr"))
-        row = {"expr": t.get("expr"), "base": _passed(before), "new": _passed(t),
-               "base_observed": before.get("observed") if before else None,
-               "new_observed": t.get("observed")}
+    base_thr = {t.expr: t for t in base.thresholds}
+    for t in new.thresholds:
+        before = base_thr.get(t.expr)
+        row = {"expr": t.expr, "base": _passed(before), "new": _passed(t),
+               "base_observed": before.observed if before else None, "new_observed": t.observed}
         thresholds.append(row)
         if row["base"] is True and row["new"] is False:
             regressions.append(f"threshold {row['expr']} passed in BASE, fails in NEW")

@@ -19,6 +19,9 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import IO, Any
 
+import msgspec
+
+from harness.documents import RunMeta, Summary
 from harness.errors import AbortedError, ExitCode, UsageError
 from harness.host import HOST_AUTH_ENV, parse_host
 from harness.lifeline import child_environment
@@ -150,10 +153,11 @@ def _report(run_dir: Path, shoot: bool) -> int:
     return exit_code(summary)
 
 
-def exit_code(summary: dict[str, Any]) -> ExitCode:
-    if summary.get("run", {}).get("aborted"):
+def exit_code(summary: Summary) -> ExitCode:
+    """3 for a run that was aborted (or never finished), else 0 when its verdict passes, 1 when it fails."""
+    if summary.run.aborted:
         return ExitCode.ABORTED
-    return ExitCode.PASS if summary.get("verdict") == "pass" else ExitCode.FAIL
+    return ExitCode.PASS if summary.verdict == "pass" else ExitCode.FAIL
 
 
 def _killed_reason(signum: int) -> str:
@@ -165,20 +169,28 @@ def _mark_aborted(run_dir: Path, reason: str) -> None:
     """The master ended (killed by a signal, or failed) before its final run.json: say so in run.json,
     so that the report (and `harness report` later) shows an aborted run. The missing end time stays
     missing: the figures cover only the samples on disk."""
-    path = run_dir / "run.json"
-    try:
-        meta = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return
-    if not isinstance(meta, dict) or meta.get("ended_at") is not None:
+    meta = _read_meta(run_dir / "run.json")
+    if meta is None or meta.ended_at is not None:
         return
     print(f"harness: {reason}; reporting the samples it had written", file=sys.stderr)
-    meta["aborted"] = True
-    meta["abort_reason"] = reason
     try:
-        write_json_atomic(path, meta)
+        _write_aborted(run_dir / "run.json", meta, reason)
     except OSError as exc:
         print(f"harness: run.json could not be updated ({exc.strerror or exc})", file=sys.stderr)
+
+
+def _read_meta(path: Path) -> RunMeta | None:
+    """run.json as the master left it, None when it cannot be read as an object."""
+    try:
+        raw = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return RunMeta.load(raw)[0] if isinstance(raw, dict) else None
+
+
+def _write_aborted(path: Path, meta: RunMeta, reason: str) -> None:
+    write_json_atomic(path, msgspec.structs.replace(meta, aborted=True, abort_reason=reason,
+                                                    abort_kind="aborted").to_dict())
 
 
 def _last_error_line(log: Path) -> str:
@@ -294,10 +306,9 @@ def _workers_did_not_come(run_dir: Path, master: _Master) -> bool:
     reason = workers_missing(text, master.expect, master.max_wait_s, f"{master.bind}:{master.port}")
     if reason is None:
         return False
-    meta_path = run_dir / "run.json"
-    if meta_path.exists():
-        meta = json.loads(meta_path.read_text())
-        write_json_atomic(meta_path, {**meta, "aborted": True, "abort_reason": reason})
+    meta = _read_meta(run_dir / "run.json")
+    if meta is not None:
+        _write_aborted(run_dir / "run.json", meta, reason)
     hint = f"; start them with `harness worker --master HOST:{master.port}`" if master.remote else ""
     print(f"harness: {reason}{hint}; no load was sent (run folder {run_dir})", file=sys.stderr)
     return True

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from harness.protocol.bodies import BodyError, LineReader, chunks, read_body
+from harness.analysis.outcomes import call_ok
 from harness.host import basic_auth_header
 from harness.protocol.failures import RequestDeadline, describe_exception
 from harness.scenario import Endpoint, Scenario
@@ -212,8 +213,7 @@ class ApiClient:
             response.failure(error)
         else:
             response.success()
-        redirected = self.role != "legit" and 300 <= status < 400  # not followed: no success of the attack
-        return CallResult(status=status, ok=not error and not blocked and not redirected, blocked=blocked,
+        return CallResult(status=status, ok=call_ok(status, error, blocked, legit=self.role == "legit"), blocked=blocked,
                           error=error, body=body, stream=stream, parsed=parsed)
 
     def _count_tokens(self, ctx: dict[str, Any], usage: Any, content: str) -> None:

@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 
+from harness.analysis.outcomes import OK, is_error, outcome
 from harness.samples import PartWriter
 
 __all__ = ["Collector"]
@@ -39,10 +40,11 @@ class Collector:
         self.writer.write(columns)
         self.rows += n
         self.rows_by_worker[worker] += n
-        errors = np.array([bool(e) for e in columns["error"]], dtype=bool)
+        rows = list(zip(columns["status"], columns["error"], columns["blocked"]))
+        errors = np.array([is_error(s, e, b) for s, e, b in rows], dtype=bool)
         self.errors += int(errors.sum())
-        ok = np.array([not e and not b and r == "legit" for e, b, r in
-                       zip(columns["error"], columns["blocked"], columns["role"])], dtype=bool)
+        ok = np.array([outcome(s, e, b) == OK and r == "legit" for (s, e, b), r in zip(rows, columns["role"])],
+                      dtype=bool)
         starts = np.asarray(columns["start_s"], dtype=float)
         latencies = np.where(ok, np.asarray(columns["latency_ms"], dtype=float), np.nan)
         keep = np.isfinite(starts)

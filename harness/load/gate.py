@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
 
+from harness.documents import Summary, ThresholdRow
 from harness.scenario import Breaker, Guardrails
 from harness.scenario.thresholds import Threshold, evaluate
 
@@ -27,7 +27,7 @@ def breaker_reason(breaker: Breaker, failed: int, total: int) -> str | None:
 
 
 def threshold_breach(thresholds: Sequence[Threshold], elapsed_s: float,
-                     current_summary: Callable[[], dict[str, Any]]) -> str | None:
+                     current_summary: Callable[[], Summary]) -> str | None:
     """The first abort-on-fail threshold past its grace period that fails now, in words, or None.
 
     `current_summary` computes the summary of what is on disk; it is only called when a threshold is due.
@@ -36,16 +36,15 @@ def threshold_breach(thresholds: Sequence[Threshold], elapsed_s: float,
     if not due:
         return None
     for row in evaluate(due, current_summary()):
-        if not row["passed"]:
-            observed = row.get("observed")
+        if not row.passed:
+            observed = row.observed
             shown = f"{observed:g}" if isinstance(observed, (int, float)) else str(observed)
-            return f"threshold {row['expr']} failed at {elapsed_s:.0f} s (observed {shown}{_unit(row)})"
+            return f"threshold {row.expr} failed at {elapsed_s:.0f} s (observed {shown}{_unit(row)})"
     return None
 
 
-def _unit(row: dict[str, Any]) -> str:
-    unit = row.get("unit") or ""
-    return f" {unit}" if unit else ""
+def _unit(row: ThresholdRow) -> str:
+    return f" {row.unit}" if row.unit else ""
 
 
 @dataclass

@@ -34,6 +34,7 @@ from locust.runners import STATE_MISSING, STATE_STOPPED, STATE_STOPPING, MasterR
 from harness import __version__
 from harness.scenario.accounts import Credentials, resolve_credentials
 from harness.scenario.arrivals import LATE_AFTER_S, OPTION as ARRIVALS_OPTION, WARM_UP_S, ArrivalSchedule, arrival_counts
+from harness.documents.run import RUN_SCHEMA_VERSION, AbortKind, LostWorker, RunMeta, StoppedEarly
 from harness.load.collector import Collector
 from harness.load.gate import RunCounters, breaker_reason, cap_reason, threshold_breach
 from harness.errors import AbortedError, ExitCode, HarnessError, UsageError
@@ -127,7 +128,8 @@ class _Session:
         self.finished = False
         self.abort_reason: str | None = None
         self.stop_reason: str | None = None  # why the run ends before its time as aborted (exit 3)
-        self.stopped_early: dict[str, Any] | None = None  # an abort-on-fail threshold ended it (exit 1)
+        self.stop_kind: AbortKind = "aborted"  # "guardrail" when a cap or the circuit breaker stopped it
+        self.stopped_early: StoppedEarly | None = None  # an abort-on-fail threshold ended it (exit 1)
         self.spent_usd = 0.0  # estimated LLM spend of the samples received, for the guardrail
         self.started_at: float | None = None
         self.last_report: dict[str, float] = {}
@@ -191,34 +193,31 @@ class _Session:
         if self.planned_s and scenario.load.open_model:
             self.planned_s += WARM_UP_S  # the pool starts before the schedule does
         options.run_time = None  # the plugin ends the run itself: see the module docstring
-        self.meta: dict[str, Any] = {
-            "id": self.run_dir.name,
-            "scenario": scenario.name,
-            "host": host,
-            "started_at": None,
-            "ended_at": None,
-            "planned_duration_s": self.planned_s,
-            "workers": 0,
-            "locust_version": locust.__version__,
-            "harness_version": __version__,
-            "aborted": False,
-            "abort_reason": None,
-            "targets": scenario.latency_targets(),
-            "thresholds": [t.record() for t in self.thresholds],
-            "streaming_endpoints": scenario.streaming_endpoints(),
-            "users": scenario.load.users,
-            "load_model": "open" if scenario.load.open_model else "closed",
-            "stages": [s.__dict__ for s in scenario.load.stages],
-            "limits": {route: [{"key": r.key, "quota": r.quota, "window_s": r.window_s} for r in rules]
-                       for route, rules in scenario.limits_by_route().items()},
-            "block": scenario.block.__dict__,
-            "attacks": {a.name: {"users": a.users, "rate": a.rate} for a in scenario.attacks.values()},
-            "attacks_start_after_s": scenario.attacks_start_after_s,
-            "probed_routes": list(scenario.probes.routes),
-            "target_is_loopback": is_loopback(host),
-            "wallet": scenario.wallet.__dict__ if scenario.wallet else None,
-            "spend": spend,
-        }
+        self.meta = RunMeta(
+            schema_version=RUN_SCHEMA_VERSION,
+            id=self.run_dir.name,
+            scenario=scenario.name,
+            host=host,
+            planned_duration_s=self.planned_s,
+            workers=0,
+            locust_version=locust.__version__,
+            harness_version=__version__,
+            targets=scenario.latency_targets(),
+            thresholds=[t.record() for t in self.thresholds],
+            streaming_endpoints=scenario.streaming_endpoints(),
+            users=scenario.load.users,
+            load_model="open" if scenario.load.open_model else "closed",
+            stages=[s.__dict__ for s in scenario.load.stages],
+            limits={route: [{"key": r.key, "quota": r.quota, "window_s": r.window_s} for r in rules]
+                    for route, rules in scenario.limits_by_route().items()},
+            block=scenario.block.__dict__,
+            attacks={a.name: {"users": a.users, "rate": a.rate} for a in scenario.attacks.values()},
+            attacks_start_after_s=scenario.attacks_start_after_s,
+            probed_routes=list(scenario.probes.routes),
+            target_is_loopback=is_loopback(host),
+            wallet=scenario.wallet.__dict__ if scenario.wallet else None,
+            spend=spend,
+        )
         credentials = resolve_credentials(scenario, host, host_auth=host_auth)
         self.credentials = credentials
         setattr(options, OPTION, RunPlan(self.run_dir.name, scenario, credentials).encode())
@@ -269,7 +268,7 @@ class _Session:
         if self.started_at is not None:
             return
         self.started_at = time.time()
-        self.meta["started_at"] = self.started_at
+        self.meta.started_at = self.started_at
         self._write_meta()
         if not self.is_master:
             gevent.spawn(self._flush_local_forever)
@@ -342,7 +341,7 @@ class _Session:
             self.stop_reason = self.stop_reason or self.write_failure
             return
         if added:
-            self.spent_usd += batch_cost(columns, self.meta["spend"])
+            self.spent_usd += batch_cost(columns, self.meta.spend or {})
 
     def _write_unwritten(self) -> int:
         """Try the batches that could not be written once more; the rows still unwritten."""
@@ -392,12 +391,13 @@ class _Session:
                                               *self.collector.recent_errors(self.scenario.breaker.window_s)
                                               ) or cap_reason(self.scenario.guardrails, self._counters())
             if self.stop_reason:
+                self.stop_kind = "guardrail"
                 log.warning("harness: %s: stopping the run", self.stop_reason)
 
     def _check_workers(self) -> None:
         if not self.is_master:
             return
-        self.meta["workers"] = max(self.meta["workers"], len(self.runner.clients.all))
+        self.meta.workers = max(self.meta.workers or 0, len(self.runner.clients.all))
         for client in self.runner.clients.all:
             if client.state == STATE_MISSING and client.id not in self.lost_workers:
                 self.lost_workers[client.id] = time.time()
@@ -429,8 +429,8 @@ class _Session:
                 log.exception("harness: abort-on-fail check failed")
                 continue
             if reason and not self.finishing:
-                self.stopped_early = {"reason": reason, "at_s": round(elapsed, 1)}
-                self.meta["stopped_early"] = self.stopped_early
+                self.stopped_early = StoppedEarly(reason=reason, at_s=round(elapsed, 1))
+                self.meta.stopped_early = self.stopped_early
                 log.warning("harness: %s: stopping the run", reason)
                 return
 
@@ -456,7 +456,7 @@ class _Session:
 
     def open_model(self, schedule: ArrivalSchedule, pool: dict[str, int]) -> None:
         """The shape made the schedule: keep it in run.json, so the analysis knows what was due."""
-        self.meta["arrivals"] = {"schedule": schedule.to_dict(), "pool": pool, "late_after_s": LATE_AFTER_S,
+        self.meta.arrivals = {"schedule": schedule.to_dict(), "pool": pool, "late_after_s": LATE_AFTER_S,
                                  "counts": {}}
         self._write_meta()
 
@@ -468,16 +468,16 @@ class _Session:
         self.abort_reason = self.stop_reason
         if self.is_master:
             workers = [c.id for c in self.runner.clients.all if c.state != STATE_MISSING]
-            self.meta["workers"] = max(self.meta["workers"], len(workers))
+            self.meta.workers = max(self.meta.workers or 0, len(workers))
             stopped_at = time.time()
-            self.meta["load_stopped_at"] = stopped_at
+            self.meta.load_stopped_at = stopped_at
             self.runner.stop()
             # the workers' last reports; when the harness died, they are dying too and report at once
             deadline = stopped_at + (1.0 if self.stop_reason == PARENT_DIED else REPORT_INTERVAL_S + 2.0)
             while time.time() < deadline and any(self.last_report.get(w, 0) <= stopped_at for w in workers):
                 gevent.sleep(0.1)
         else:
-            self.meta["load_stopped_at"] = time.time()
+            self.meta.load_stopped_at = time.time()
             self.runner.stop()
             self._flush_local()
         self.finished = True
@@ -521,7 +521,7 @@ class _Session:
         if self.internal_failure:
             self.abort_reason = f"{self.abort_reason}; internal failure: {self.internal_failure}" if self.abort_reason \
                 else f"internal failure: {self.internal_failure}"
-        self.meta["samples_unwritten"] = unwritten
+        self.meta.samples_unwritten = unwritten
         self._write_meta(aborted=self.abort_reason is not None, final=True)
         self._save_target_stats()
         if not self.options.harness_managed:
@@ -545,43 +545,40 @@ class _Session:
 
     def _write_meta(self, aborted: bool = False, final: bool = False) -> None:
         meta = self.meta
-        if "arrivals" in meta:
+        if meta.arrivals is not None:
             counts = self.arrival_counts if self.is_master else {"local": arrival_counts(self.environment)}
-            meta["arrivals"]["counts"] = dict(counts)
-        meta["aborted"] = aborted
-        meta["abort_reason"] = self.abort_reason
+            meta.arrivals["counts"] = dict(counts)
+        meta.aborted = aborted
+        meta.abort_reason = self.abort_reason
+        meta.abort_kind = self.stop_kind if aborted else None
         if final:
             stats = self.runner.stats
-            meta["ended_at"] = time.time()
-            meta["locust_totals"] = {"requests": stats.total.num_requests, "failures": stats.total.num_failures}
-            meta["locust_percentiles"] = {
+            meta.ended_at = time.time()
+            meta.locust_totals = {"requests": stats.total.num_requests, "failures": stats.total.num_failures}
+            meta.locust_percentiles = {
                 name: {f"p{int(q * 100)}_ms": entry.get_response_time_percentile(q) for q in (0.5, 0.95, 0.99)}
                 for (name, _method), entry in stats.entries.items()
             }
-            meta["samples_written"] = self.collector.rows
-            meta["samples_by_worker"] = dict(self.collector.rows_by_worker)
-            meta["lost_workers"] = [self._lost_worker(w, t) for w, t in self.lost_workers.items()]
-            meta.update(final_facts(self.runner, self.scenario, self.credentials))  # journeys, task_errors
+            meta.samples_written = self.collector.rows
+            meta.samples_by_worker = dict(self.collector.rows_by_worker)
+            meta.lost_workers = [self._lost_worker(w, t) for w, t in self.lost_workers.items()]
+            meta.journeys, meta.accounts, meta.task_errors = final_facts(self.runner, self.scenario, self.credentials)
             if not self.is_master:
-                meta["workers"] = 0
+                meta.workers = 0
         try:
-            write_json_atomic(self.run_dir / "run.json", meta)
+            write_json_atomic(self.run_dir / "run.json", meta.to_dict())
         except OSError as exc:
             if final:
                 raise
             log.error("harness: run.json could not be written (%s); tried again at the end", _one_line(exc))
 
-    def _lost_worker(self, worker: str, lost_at: float) -> dict[str, Any]:
+    def _lost_worker(self, worker: str, lost_at: float) -> LostWorker:
         """run.json `lost_workers` row: when Locust gave up on it (3 missed heartbeats), and what of it is kept."""
         t0 = self.started_at or lost_at
         last = self.last_report.get(worker)
-        return {
-            "worker": worker,
-            "lost_at": lost_at,
-            "at_s": round(lost_at - t0, 1),
-            "last_report_s": None if last is None else round(last - t0, 1),
-            "samples": self.collector.rows_by_worker.get(worker, 0),
-        }
+        return LostWorker(worker=worker, lost_at=lost_at, at_s=round(lost_at - t0, 1),
+                          last_report_s=None if last is None else round(last - t0, 1),
+                          samples=self.collector.rows_by_worker.get(worker, 0))
 
 
 def spend_settings(scenario: Scenario) -> dict[str, Any]:

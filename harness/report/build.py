@@ -18,6 +18,7 @@ from harness.analysis.llm import ttft_series
 from harness.analysis.ratelimits import attack_series
 from harness.analysis.run import compute_summary
 from harness.analysis.spend import spend_series
+from harness.documents import Summary
 from harness.analysis.summary import per_second, run_window
 from harness.report import html
 from harness.report.ci import write_junit, write_summary_md
@@ -57,24 +58,25 @@ def _draw_llm_plots(summary: Mapping, ttft: pd.DataFrame | None, costs: pd.DataF
     return {path.name: path.read_bytes() for path in drawn}
 
 
-def build_report(run_dir: Path, sections: Sequence[Section] = ()) -> dict:
+def build_report(run_dir: Path, sections: Sequence[Section] = ()) -> Summary:
     """Compute the summary of a run folder, write all its outputs, and return the summary."""
     run_dir = Path(run_dir)
-    summary, samples, run = compute_summary(run_dir)
+    typed, samples, run = compute_summary(run_dir)
+    summary = typed.to_dict()  # the page and the plots read summary.json's keys
 
     t0, _ = run_window(samples, run)
     series = per_second(samples, t0)
     attacks = attack_series(samples, t0) if summary.get("rate_limits") else None
-    ttft = ttft_series(samples, run, t0) if summary.get("llm") else None
-    costs = spend_series(samples, run, t0) if summary.get("spend") else None
-    streamed = set(summary.get("llm") or {}) | set(run.get("streaming_endpoints") or [])
+    ttft = ttft_series(samples, run.to_dict(), t0) if summary.get("llm") else None
+    costs = spend_series(samples, run.to_dict(), t0) if summary.get("spend") else None
+    streamed = set(summary.get("llm") or {}) | set(run.streaming_endpoints or [])
     ecdfs = latency_ecdfs(samples, skip=streamed)  # thinned: a few thousand points per endpoint
     del samples  # the largest object; the figures below need only the summary and the series
 
     run_dir.mkdir(parents=True, exist_ok=True)
     write_atomic(run_dir / "summary.json", json.dumps(summary, indent=2) + "\n")
-    write_junit(summary, run_dir / "junit.xml")
-    write_summary_md(summary, run_dir / "summary.md")
+    write_junit(typed, run_dir / "junit.xml")
+    write_summary_md(typed, run_dir / "summary.md")
     write_atomic(run_dir / "per_second.csv", series.to_csv(index=False))
 
     plots_dir = run_dir / "plots"
@@ -100,7 +102,7 @@ def build_report(run_dir: Path, sections: Sequence[Section] = ()) -> dict:
         own.append(open_section)
     page = html.render(summary, images, [*own, *sections])
     write_atomic(run_dir / "report.html", page)
-    return summary
+    return typed
 
 
 def _p95_targets_only(summary: Mapping) -> Mapping:

@@ -2,7 +2,7 @@
 
 CI systems already know how to show a JUnit file (GitHub, GitLab, Jenkins) and a Markdown job
 summary, so a load test gates a merge like any test suite: one test case per threshold, one per
-other reason the run failed.
+other reason the run failed (told apart by its kind, never by its text).
 """
 
 from __future__ import annotations
@@ -16,7 +16,10 @@ from pathlib import Path
 from typing import Any
 
 from harness.analysis.abuse import abuse_findings
-from harness.analysis.summary import THRESHOLD_FAILED, task_error_text
+import msgspec
+
+from harness.analysis.summary import task_error_text
+from harness.documents import EndpointFigures, Reason, Summary, ThresholdRow
 from harness.report.formatting import duration, ms, number
 from harness.runfolder import write_atomic
 from harness.analysis.spend import usd
@@ -40,30 +43,39 @@ def _value_text(value: Any, unit: str | None) -> str:
     return f"{value:g}"
 
 
-def observed_text(row: Mapping) -> str:
+def _row(row: ThresholdRow | Mapping) -> ThresholdRow:
+    """A threshold row; report.html hands it as summary.json's dict."""
+    return msgspec.convert(dict(row), ThresholdRow) if isinstance(row, Mapping) else row
+
+
+def observed_text(row: ThresholdRow | Mapping) -> str:
     """The observed figure in its unit: "612.3 ms", "2.50 %", "$0.0122", "leaky", "none"."""
-    return _value_text(row.get("observed"), row.get("unit"))
+    typed = _row(row)
+    return _value_text(typed.observed, typed.unit)
 
 
-def limit_text(row: Mapping) -> str:
+def limit_text(row: ThresholdRow | Mapping) -> str:
     """The rule's side of the comparison: "< 500 ms", "< 1 %", "< $50.00", "== effective"."""
-    limit, unit = row.get("limit"), row.get("unit")
+    typed = _row(row)
+    limit, unit = typed.limit, typed.unit
     if isinstance(limit, (int, float)) and unit in ("ms", "ratio"):
         shown = f"{limit:.10g} ms" if unit == "ms" else f"{limit * 100:.10g} %"
     else:
         shown = _value_text(limit, unit)
-    return f"{row.get('op') or ''} {shown}".strip()
+    return f"{typed.op or ''} {shown}".strip()
 
 
-def result_of(row: Mapping) -> str:
+def result_of(row: ThresholdRow | Mapping) -> str:
     """PASS, FAIL, or NOT JUDGED (nothing to measure: the endpoint was never called...)."""
-    if not row.get("passed"):
+    typed = _row(row)
+    if not typed.passed:
         return "FAIL"
-    return "PASS" if row.get("judged", True) else "NOT JUDGED"
+    return "PASS" if typed.judged else "NOT JUDGED"
 
 
-def _other_reasons(summary: Mapping) -> list[str]:
-    return [r for r in summary.get("verdict_reasons") or [] if not str(r).startswith(THRESHOLD_FAILED)]
+def _other_reasons(summary: Summary) -> list[Reason]:
+    """The reasons that are not a threshold row's: each its own test case."""
+    return [r for r in summary.reasons if r.kind != "threshold"]
 
 
 def _clean(value: Any) -> str:
@@ -72,52 +84,52 @@ def _clean(value: Any) -> str:
 
 # --- junit.xml --------------------------------------------------------------------------------
 
-def _row_details(row: Mapping) -> str:
-    lines = [f"threshold: {row.get('expr')}", f"observed: {observed_text(row)}", f"limit: {limit_text(row)}"]
-    if row.get("samples") is not None:
-        lines.append(f"samples: {row['samples']}")
-    if row.get("abort"):
+def _row_details(row: ThresholdRow) -> str:
+    lines = [f"threshold: {row.expr}", f"observed: {observed_text(row)}", f"limit: {limit_text(row)}"]
+    if row.samples is not None:
+        lines.append(f"samples: {row.samples}")
+    if row.abort:
         lines.append("abort on fail: yes")
-    if row.get("origin"):
-        lines.append(f"from: {row['origin']}")
-    if row.get("note"):
-        lines.append(f"note: {row['note']}")
+    if row.origin:
+        lines.append(f"from: {row.origin}")
+    if row.note:
+        lines.append(f"note: {row.note}")
     return "\n".join(lines)
 
 
-def write_junit(summary: Mapping, path: Path | str) -> Path:
-    """junit.xml: one test case per threshold row, one failed case per other verdict reason."""
-    run = summary.get("run") or {}
-    rows: Sequence[Mapping] = summary.get("thresholds") or []
+def write_junit(summary: Summary, path: Path | str) -> Path:
+    """junit.xml: one test case per threshold row, one failed case per other verdict reason (its
+    kind is the failure's type)."""
+    run = summary.run
+    rows = summary.thresholds
     reasons = _other_reasons(summary)
-    failures = sum(1 for r in rows if not r.get("passed")) + len(reasons)
+    failures = sum(1 for r in rows if not r.passed) + len(reasons)
     skipped = sum(1 for r in rows if result_of(r) == "NOT JUDGED")
     counts = {"tests": str(len(rows) + len(reasons)), "failures": str(failures), "errors": "0",
-              "skipped": str(skipped), "time": f"{float(run.get('duration_s') or 0):.3f}"}
+              "skipped": str(skipped), "time": f"{float(run.duration_s or 0):.3f}"}
     root = ET.Element("testsuites", {"name": "launch-harness", **counts})
-    suite = ET.SubElement(root, "testsuite", {"name": _clean(f"launch-harness: {run.get('scenario') or 'run'}"),
+    suite = ET.SubElement(root, "testsuite", {"name": _clean(f"launch-harness: {run.scenario or 'run'}"),
                                               **counts})
-    if run.get("started_at"):
-        suite.set("timestamp", _clean(str(run["started_at"])[:19]))
+    if run.started_at:
+        suite.set("timestamp", _clean(str(run.started_at)[:19]))
     properties = ET.SubElement(suite, "properties")
-    for name in ("id", "host", "workers"):
-        if run.get(name) is not None:
-            ET.SubElement(properties, "property", {"name": name, "value": _clean(run[name])})
-    ET.SubElement(properties, "property", {"name": "verdict", "value": _clean(summary.get("verdict"))})
+    for name, value in (("id", run.id), ("host", run.host), ("workers", run.workers)):
+        if value is not None:
+            ET.SubElement(properties, "property", {"name": name, "value": _clean(value)})
+    ET.SubElement(properties, "property", {"name": "verdict", "value": _clean(summary.verdict)})
     for row in rows:
-        case = ET.SubElement(suite, "testcase", {"classname": "thresholds", "name": _clean(row.get("expr")),
-                                                 "time": "0"})
-        if not row.get("passed"):
+        case = ET.SubElement(suite, "testcase", {"classname": "thresholds", "name": _clean(row.expr), "time": "0"})
+        if not row.passed:
             failure = ET.SubElement(case, "failure", {
                 "message": _clean(f"observed {observed_text(row)}, limit {limit_text(row)}"),
                 "type": "threshold"})
             failure.text = _clean(_row_details(row))
         elif result_of(row) == "NOT JUDGED":
-            ET.SubElement(case, "skipped", {"message": _clean(row.get("note") or "not judged")})
+            ET.SubElement(case, "skipped", {"message": _clean(row.note or "not judged")})
     for reason in reasons:
-        case = ET.SubElement(suite, "testcase", {"classname": "verdict", "name": _clean(reason), "time": "0"})
-        failure = ET.SubElement(case, "failure", {"message": _clean(reason), "type": "verdict"})
-        failure.text = _clean(reason)
+        case = ET.SubElement(suite, "testcase", {"classname": "verdict", "name": _clean(reason.message), "time": "0"})
+        failure = ET.SubElement(case, "failure", {"message": _clean(reason.message), "type": reason.kind})
+        failure.text = _clean(reason.message + (f"\nroute: {reason.route}" if reason.route else ""))
     tree = ET.ElementTree(root)
     ET.indent(tree)
     path = Path(path)
@@ -145,19 +157,19 @@ def _table(head: Sequence[str], rows: Sequence[Sequence[str]], align: str) -> li
             *("| " + " | ".join(r) + " |" for r in rows)]
 
 
-def _one_liners(summary: Mapping) -> list[str]:
+def _one_liners(summary: Summary) -> list[str]:
     lines = []
-    limits: Mapping[str, Mapping] = summary.get("rate_limits") or {}
+    limits: Mapping[str, Mapping] = summary.section("rate_limits") or {}
     if limits:
         lines.append("**Rate limits:** " + ", ".join(f"{_md(route)} {_md(e.get('verdict'))}"
                                                     for route, e in limits.items()))
-    abuse: Mapping = summary.get("abuse") or {}
+    abuse: Mapping = summary.section("abuse") or {}
     if abuse:
         findings = abuse_findings(abuse)
         lines.append(f"**Abuse:** {len(abuse)} attack(s), "
                      + (f"{len(findings)} finding(s): " + "; ".join(_md(f) for f in findings[:5])
                         if findings else "no finding"))
-    spend: Mapping = summary.get("spend") or {}
+    spend: Mapping = summary.section("spend") or {}
     if spend.get("run_cost_usd"):
         cost, day = spend.get("run_cost_usd") or {}, spend.get("per_day_usd") or {}
         lines.append(f"**Spend:** {usd(cost.get('legit'))} legit, {usd(cost.get('abuse'))} abuse this run; "
@@ -170,55 +182,53 @@ def _one_liners(summary: Mapping) -> list[str]:
     return lines
 
 
-def _confidence_lines(endpoints: Mapping[str, Mapping]) -> list[str]:
+def _confidence_lines(endpoints: Mapping[str, EndpointFigures]) -> list[str]:
     """How far each p95 can move: its 95 % confidence interval (endpoints with too few samples are
     named in the notes)."""
     intervals = [f"{_code(name)} {ms(ci[0])}–{ms(ci[1])} ms" for name, e in endpoints.items()
-                 if isinstance(ci := e.get("p95_ci_ms"), (list, tuple)) and len(ci) == 2 and None not in ci]
+                 if (ci := e.p95_ci_ms) is not None and len(ci) == 2 and None not in ci]
     if not intervals:
         return []
     return ["", "p95 with its 95 % confidence interval (order statistics, no distribution assumed): "
             + "; ".join(intervals) + "."]
 
 
-def write_summary_md(summary: Mapping, path: Path | str) -> Path:
-    """summary.md: the verdict, thresholds, endpoints and one line per other section, for a CI job
-    summary or a pull-request comment."""
-    run, totals = summary.get("run") or {}, summary.get("totals") or {}
-    verdict = str(summary.get("verdict") or "fail").upper()
-    lines = [f"## launch-harness: {_md(run.get('scenario') or 'run')}: {verdict}", ""]
-    errors = totals.get("error_rate")
-    lines.append(f"{(duration(run['duration_s']) if run.get('duration_s') is not None else 'unknown duration')} against {_md(run.get('host') or 'unknown host')}, "
-                 f"{number(totals.get('requests', 0))} requests, {number(totals.get('errors', 0))} errors"
+def write_summary_md(summary: Summary, path: Path | str) -> Path:
+    """summary.md: the verdict and its reasons, thresholds, endpoints and one line per other section,
+    for a CI job summary or a pull-request comment."""
+    run, totals = summary.run, summary.totals
+    lines = [f"## launch-harness: {_md(run.scenario or 'run')}: {summary.verdict.upper()}", ""]
+    errors = totals.error_rate
+    lines.append(f"{(duration(run.duration_s) if run.duration_s is not None else 'unknown duration')} against "
+                 f"{_md(run.host or 'unknown host')}, {number(totals.requests)} requests, {number(totals.errors)} errors"
                  + (f" ({errors * 100:.2f} %)" if errors is not None else "")
-                 + f", {number(totals.get('blocked', 0))} blocked"
-                 + (f"; aborted: {_md(run.get('abort_reason') or 'yes')}" if run.get("aborted") else "") + ".")
-    reasons = summary.get("verdict_reasons") or []
-    if reasons:
-        lines += ["", "Failed because:", *(f"- {_md(r)}" for r in reasons)]
-    rows: Sequence[Mapping] = summary.get("thresholds") or []
+                 + f", {number(totals.blocked)} blocked"
+                 + (f"; aborted: {_md(run.section('abort_reason') or 'yes')}" if run.aborted else "") + ".")
+    if summary.reasons:
+        lines += ["", "Failed because:", *(f"- {_md(r.message)}" for r in summary.reasons)]
+    rows = summary.thresholds
     lines += ["", "### Thresholds", ""]
     if rows:
         lines += _table(["threshold", "observed", "samples", "result"],
-                        [[_code(r.get("expr")) + (" (abort on fail)" if r.get("abort") else ""),
-                          _md(observed_text(r)), number(r.get("samples")),
-                          result_of(r) + (f": {_md(r['note'].removesuffix(': not judged'))}" if r.get("note") else "")]
+                        [[_code(r.expr) + (" (abort on fail)" if r.abort else ""),
+                          _md(observed_text(r)), number(r.samples),
+                          result_of(r) + (f": {_md(r.note.removesuffix(': not judged'))}" if r.note else "")]
                          for r in rows],
                         "lrrl")
     else:
         lines.append("No thresholds in this run.")
-    errors: Sequence[Mapping] = summary.get("task_errors") or []
-    if errors:
+    task_errors = summary.section("task_errors") or []
+    if task_errors:
         lines += ["", "### Task exceptions", ""]
         lines += _table(["count", "exception", "in", "last traceback line"],
-                        [[number(e.get("count")), _md(task_error_text(e, where=False)),
-                          _code(e.get("in") or "–"), _code(e.get("last_line") or "–")] for e in errors], "rlll")
-    endpoints: Mapping[str, Mapping] = summary.get("endpoints") or {}
+                        [[number(e.count), _md(task_error_text(e, where=False)),
+                          _code(e.in_ or "–"), _code(e.last_line or "–")] for e in task_errors], "rlll")
+    endpoints = summary.endpoints
     if endpoints:
         lines += ["", "### Endpoints", ""]
         lines += _table(["endpoint", "requests", "errors", "p50 ms", "p95 ms", "p99 ms", "n"],
-                        [[_code(name), number(e.get("requests")), number(e.get("errors")), ms(e.get("p50_ms")),
-                          ms(e.get("p95_ms")), ms(e.get("p99_ms")), number(e.get("latency_samples"))]
+                        [[_code(name), number(e.requests), number(e.errors), ms(e.p50_ms),
+                          ms(e.p95_ms), ms(e.p99_ms), number(e.latency_samples)]
                          for name, e in endpoints.items()], "lrrrrrr")
         lines.append("")
         lines.append("Latency is exact (nearest rank) over legit, non-blocked, successful responses; "
@@ -227,9 +237,8 @@ def write_summary_md(summary: Mapping, path: Path | str) -> Path:
     extra = _one_liners(summary)
     if extra:
         lines += ["", *("- " + line for line in extra)]
-    notes = summary.get("notes") or []
-    if notes:
-        lines += ["", "Notes:", *(f"- {_md(n)}" for n in notes)]
+    if summary.notes:
+        lines += ["", "Notes:", *(f"- {_md(n)}" for n in summary.notes)]
     path = Path(path)
     write_atomic(path, "\n".join(lines) + "\n")
     return path

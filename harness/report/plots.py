@@ -375,11 +375,11 @@ def latency_ecdfs(samples: pd.DataFrame, skip: Collection[str] = (),
     """Per endpoint not in `skip`: (latencies, share at or below each, n) over legit successful
     responses, thinned to `max_points` evenly spaced ranks (the slowest always kept), so that a
     ten-million-sample run draws as fast as a small one."""
-    from harness.analysis.summary import classify  # plots stay importable without the analysis
+    from harness.analysis.outcomes import classify  # plots stay importable without the analysis
 
     if samples.empty:
         return {}
-    timed = classify(samples)["latency"]
+    timed = classify(samples).latency
     codes, names = pd.factorize(samples["endpoint"].fillna("")[timed])  # integers, not ten million strings
     latency = samples["latency_ms"].to_numpy(dtype=np.float64)[timed]
     index = {str(name): i for i, name in enumerate(names)}

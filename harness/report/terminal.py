@@ -5,9 +5,10 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 
 from harness.analysis.abuse import abuse_findings, abuse_verdict
-from harness.analysis.run import limit_detail
 from harness.analysis.spend import usd
 from harness.analysis.summary import task_error_text
+from harness.analysis.verdict import limit_detail
+from harness.documents import Summary, to_builtins
 from harness.report.formatting import duration as _duration
 from harness.report.formatting import ms as _ms
 from harness.report.formatting import number as _num
@@ -16,8 +17,7 @@ from harness.report.formatting import over_target
 __all__ = ["format_table"]
 
 
-def _open_model_line(summary: Mapping) -> list[str]:
-    om: Mapping | None = summary.get("open_model")
+def _open_model_line(om: Mapping | None) -> list[str]:
     if not om:
         return []
     worst = max((om.get("latency") or {}).items(), key=lambda kv: kv[1].get("p99_from_intended_ms") or 0, default=None)
@@ -27,9 +27,8 @@ def _open_model_line(summary: Mapping) -> list[str]:
             f"{_num(om.get('due'))} due, {_num(om.get('late'))} late, {_num(om.get('dropped'))} dropped" + tail]
 
 
-def _llm_lines(summary: Mapping, most: int = 3) -> list[str]:
+def _llm_lines(llm: Mapping[str, Mapping], spend: Mapping | None, most: int = 3) -> list[str]:
     """One line per LLM route (at most `most`) and one for the money."""
-    llm: Mapping[str, Mapping] = summary.get("llm") or {}
     lines = []
     served = [(name, e) for name, e in llm.items() if e.get("requests")]
     for name, e in served[:most]:
@@ -37,7 +36,6 @@ def _llm_lines(summary: Mapping, most: int = 3) -> list[str]:
         lines.append(f"llm {name}: TTFT p95 {_ms(e.get('ttft_p95_ms'))} ms, TPOT p50 "
                      f"{_ms(e.get('tpot_p50_ms'))} ms, {_num(e.get('output_tokens_per_s'))} tokens/s"
                      + (f", {broken:,} broken streams" if broken else ""))
-    spend = summary.get("spend")
     if spend:
         cost, day = spend.get("run_cost_usd") or {}, spend.get("per_day_usd") or {}
         lines.append(f"spend: {usd(cost.get('legit'))} legit, {usd(cost.get('abuse'))} abuse this run; "
@@ -59,22 +57,21 @@ def _limit_lines(limits: Mapping[str, Mapping], most: int = 6) -> list[str]:
     return lines
 
 
-def format_table(summary: Mapping) -> str:
-    """A one-screen plain-text table of the endpoints, then the verdict line."""
+def format_table(summary: Summary) -> str:
+    """A one-screen plain-text table of the endpoints, then the verdict line and its reasons."""
     head = ["endpoint", "requests", "errors", "blocked", "req/s", "p50", "p95", "p99", "max",
             "target", ""]
     rows = []
-    for name, e in (summary.get("endpoints") or {}).items():
-        target = e.get("target_p95_ms")
-        mark = "–" if target is None or not e.get("legit_requests") else ("✗" if over_target(e) else "✓")
+    for name, e in summary.endpoints.items():
+        target = e.target_p95_ms
+        mark = "–" if target is None or not e.legit_requests else ("✗" if over_target(to_builtins(e)) else "✓")
         rows.append([
-            name, _num(e.get("requests")), _num(e.get("errors")), _num(e.get("blocked")),
-            _num(e.get("rps")), _ms(e.get("p50_ms")), _ms(e.get("p95_ms")), _ms(e.get("p99_ms")),
-            _ms(e.get("max_ms")), "–" if target is None else f"<{target:g}", mark,
+            name, _num(e.requests), _num(e.errors), _num(e.blocked), _num(e.rps), _ms(e.p50_ms), _ms(e.p95_ms),
+            _ms(e.p99_ms), _ms(e.max_ms), "–" if target is None else f"<{target:g}", mark,
         ])
-    totals = summary.get("totals") or {}
-    rows.append(["total", _num(totals.get("requests", 0)), _num(totals.get("errors", 0)),
-                 _num(totals.get("blocked", 0)), _num(totals.get("rps")), "", "", "", "", "", ""])
+    totals = summary.totals
+    rows.append(["total", _num(totals.requests), _num(totals.errors), _num(totals.blocked), _num(totals.rps),
+                 "", "", "", "", "", ""])
     widths = [max(len(str(r[i])) for r in [head, *rows]) for i in range(len(head))]
 
     def line(cells: Sequence[str]) -> str:
@@ -85,17 +82,15 @@ def format_table(summary: Mapping) -> str:
     rule = "-" * len(line(head))
     body = [line(r) for r in rows[:-1]] or ["(no requests)"]
     lines = [line(head), rule, *body, rule, line(rows[-1])]
-    run = summary.get("run") or {}
-    verdict = str(summary.get("verdict", "fail")).upper()
-    context = f"{run.get('scenario') or 'run'}, {_duration(run.get('duration_s'))}"
-    reasons = summary.get("verdict_reasons") or []
-    lines += _limit_lines(summary.get("rate_limits") or {})
-    lines += _llm_lines(summary)
-    lines += _open_model_line(summary)
-    lines += [f"task exceptions: {e['count']:,} × {task_error_text(e)}" for e in summary.get("task_errors") or []]
-    abuse = summary.get("abuse") or {}
+    context = f"{summary.run.scenario or 'run'}, {_duration(summary.run.duration_s)}"
+    lines += _limit_lines(summary.section("rate_limits") or {})
+    lines += _llm_lines(summary.section("llm") or {}, summary.section("spend"))
+    lines += _open_model_line(summary.section("open_model"))
+    lines += [f"task exceptions: {e.count:,} × {task_error_text(e)}" for e in summary.section("task_errors") or []]
+    abuse = summary.section("abuse") or {}
     if abuse:
         lines.append(f"abuse: {abuse_verdict(abuse)}, {len(abuse_findings(abuse))} finding(s)")
     lines.append("latency in ms, exact, over legit non-blocked successful responses")
-    lines.append(f"verdict: {verdict} ({context})" + (": " + "; ".join(reasons) if reasons else ""))
+    reasons = [r.message for r in summary.reasons]
+    lines.append(f"verdict: {summary.verdict.upper()} ({context})" + (": " + "; ".join(reasons) if reasons else ""))
     return "\n".join(lines)

@@ -20,6 +20,9 @@ from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
+import msgspec
+
+from harness.documents.summary import Summary, ThresholdRow
 from harness.errors import UsageError
 
 __all__ = [
@@ -272,50 +275,49 @@ def _plain(value: float | str) -> float | int | str:
     return int(value) if isinstance(value, float) and value.is_integer() else value
 
 
-def _llm_routes(summary: Mapping) -> list[str]:
-    run = summary.get("run") or {}
-    return sorted(set(summary.get("llm") or {}) | set(run.get("streaming_endpoints") or {}))
+def _llm_routes(summary: Summary) -> list[str]:
+    return sorted(set(summary.section("llm") or {}) | set(summary.run.section("streaming_endpoints") or {}))
 
 
-def _expand(t: Threshold, summary: Mapping) -> list[str]:
+def _expand(t: Threshold, summary: Summary) -> list[str]:
     """What `*` stands for in this run: latency, the non-LLM endpoints legit traffic called;
     error_rate, every endpoint legit traffic called (less those in `skip`); LLM metrics, the LLM
     routes; rate_limit, every route with rate-limit figures; worst_request, the route the
     denial-of-wallet probe ran on."""
-    endpoints: Mapping[str, Mapping] = summary.get("endpoints") or {}
+    endpoints = summary.endpoints
     kind = METRICS[t.metric].kind
     if kind == "latency":
         llm = set(_llm_routes(summary))
-        return [n for n, e in endpoints.items() if e.get("legit_requests") and n not in llm]
+        return [n for n, e in endpoints.items() if e.legit_requests and n not in llm]
     if kind == "error_rate":
-        return [n for n, e in endpoints.items() if e.get("legit_requests") and n not in t.skip]
+        return [n for n, e in endpoints.items() if e.legit_requests and n not in t.skip]
     if kind == "llm":
         return _llm_routes(summary)
     if kind == "rate_limit":
-        return list(summary.get("rate_limits") or {})
+        return list(summary.section("rate_limits") or {})
     if kind == "intended":
-        return list((summary.get("open_model") or {}).get("latency") or {})
-    dow = (summary.get("spend") or {}).get("denial_of_wallet") or {}
+        return list((summary.section("open_model") or {}).get("latency") or {})
+    dow = (summary.section("spend") or {}).get("denial_of_wallet") or {}
     return [dow["route"]] if dow.get("route") else []
 
 
-def _observe(t: Threshold, target: str, summary: Mapping) -> tuple[Any, int | None, str | None]:
+def _observe(t: Threshold, target: str, summary: Summary) -> tuple[Any, int | None, str | None]:
     """(observed, samples, why not judged): `why` is set when there is nothing to judge."""
     kind = METRICS[t.metric].kind
     if kind in ("latency", "error_rate"):
-        e = (summary.get("endpoints") or {}).get(target) or {}
-        if not e.get("legit_requests"):
+        figures = summary.endpoints.get(target)
+        if figures is None or not figures.legit_requests:
             return None, 0, "not called by legit traffic: not judged"
         if kind == "error_rate":  # legit requests that failed; a blocked one did not fail
-            return e.get("legit_error_rate"), int(e["legit_requests"]), None
-        return e.get(f"{t.metric}_ms"), int(e.get("latency_samples") or 0), None
+            return figures.legit_error_rate, figures.legit_requests, None
+        return getattr(figures, f"{t.metric}_ms"), figures.latency_samples, None
     if kind == "llm":
-        e = (summary.get("llm") or {}).get(target) or {}
+        e = (summary.section("llm") or {}).get(target) or {}
         if not e.get("requests"):
             return None, 0, "no legit replies on this LLM route: not judged"
         return e.get(f"{t.metric}_ms"), int(e.get("streams_ok") or 0), None
     if kind == "intended":
-        om = summary.get("open_model")
+        om = summary.section("open_model")
         if not om:
             return None, None, "not an open-model run (no intended start times): not judged"
         e = (om.get("latency") or {}).get(target)
@@ -323,11 +325,11 @@ def _observe(t: Threshold, target: str, summary: Mapping) -> tuple[Any, int | No
             return None, 0, "no legit successful responses with an intended start: not judged"
         return e.get(f"{t.metric.removesuffix('_intended')}_from_intended_ms"), int(e.get("samples") or 0), None
     if kind == "rate_limit":
-        e = (summary.get("rate_limits") or {}).get(target)
+        e = (summary.section("rate_limits") or {}).get(target)
         if not e:
             return None, None, "no rate-limit figures for this route (no declared limit, not probed): not judged"
         return e.get("verdict"), None, None
-    spend = summary.get("spend")
+    spend = summary.section("spend")
     if not spend:
         return None, None, "no spend figures in this run: not judged"
     if kind == "spend_per_day":
@@ -346,7 +348,7 @@ def _observe(t: Threshold, target: str, summary: Mapping) -> tuple[Any, int | No
     return value, None, None
 
 
-def _row(t: Threshold, target: str, summary: Mapping) -> dict[str, Any]:
+def _row(t: Threshold, target: str, summary: Summary) -> ThresholdRow:
     observed, samples, why = _observe(t, target, summary)
     expr = t.expr if t.target == target else t.expr.replace(f"({t.target})", f"({target})", 1)
     note = why
@@ -360,36 +362,24 @@ def _row(t: Threshold, target: str, summary: Mapping) -> dict[str, Any]:
         if observed is None:
             note = ("no legit successful responses on this endpoint: nothing to measure"
                     if METRICS[t.metric].kind == "latency" else "nothing to measure")
-    return {
-        "expr": expr,
-        "metric": t.metric,
-        "endpoint": None if t.metric in SIDES else target,
-        "target": target,
-        "op": t.op,
-        "limit": _plain(t.limit),
-        "unit": t.unit,
-        "observed": observed,
-        "passed": bool(passed),
-        "judged": judged,
-        "abort": t.abort,
-        "origin": t.origin,
-        "samples": samples,
-        "note": note,
-    }
+    return ThresholdRow(expr=expr, metric=t.metric, endpoint=None if t.metric in SIDES else target, target=target,
+                        op=t.op, limit=_plain(t.limit), unit=t.unit, observed=observed, passed=bool(passed),
+                        judged=judged, abort=t.abort, origin=t.origin, samples=samples, note=note)
 
 
-def evaluate(thresholds: Sequence[Threshold], summary: Mapping) -> list[dict[str, Any]]:
+def evaluate(thresholds: Sequence[Threshold], summary: Summary) -> list[ThresholdRow]:
     """Rows for summary.json `thresholds`, one per threshold and endpoint (a `*` expands).
 
     A rule with nothing to judge (its endpoint was never called, the probe did not run) passes with
     `judged` false and a note, as a route no legit request called always has; a route that was called
     but has no figure (every response blocked or failed) fails.
     """
-    rows: list[dict[str, Any]] = []
+    rows: list[ThresholdRow] = []
     for t in thresholds:
         targets = _expand(t, summary) if t.target == "*" else [t.target]
         if not targets:
-            rows.append({**_row(t, t.target, {}), "note": "no endpoint in this run to apply it to: not judged"})
+            rows.append(msgspec.structs.replace(_row(t, t.target, Summary()),
+                                                note="no endpoint in this run to apply it to: not judged"))
             continue
         rows.extend(_row(t, target, summary) for target in targets)
     return rows

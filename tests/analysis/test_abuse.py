@@ -9,12 +9,18 @@ import re
 import pytest
 
 from harness.analysis.abuse import PARTIAL_NOTE, REPLAY_NOTE, abuse_findings, abuse_summary, abuse_verdict
+from harness.documents import Summary
 from harness.report.build import build_report
 from harness.report.html import PLOTS, RATE_LIMIT_PLOT
 from harness.report.terminal import format_table
 from harness.samples import PartWriter, SCHEMA
 from harness.scenario import ATTACKS
 from tests.analysis.test_ratelimits import T0, baseline, burst, frame, rows
+
+
+def table(summary: dict) -> str:
+    """The terminal table of a summary.json dict."""
+    return format_table(Summary.load(summary)[0])
 
 
 def attack(role: str, statuses: list[int], technique: str = "", step: float = 0.5) -> list[dict]:
@@ -130,7 +136,7 @@ def test_build_report_writes_rate_limits_and_abuse(tmp_path):
     forged = attack("webhook_forged", [200, 401])
     run_dir = write_run(tmp_path, legit(), baseline(), spoof, forged,
                         stats={"emails_sent": 0, "tokens": {"prompt": 0, "completion": 0}})
-    summary = build_report(run_dir)
+    summary = build_report(run_dir).to_dict()
     on_disk = json.loads((run_dir / "summary.json").read_text())
     assert on_disk == summary
     login = on_disk["rate_limits"]["login"]
@@ -158,7 +164,7 @@ def test_build_report_writes_rate_limits_and_abuse(tmp_path):
     assert page.count("data:image/png;base64,") == len(PLOTS) + 1  # the figures and the rate limits one
     assert "forged signature accepted" in page
 
-    text = format_table(summary)
+    text = table(summary)
     assert "rate limits:" in text and "bypassable" in text and "abuse: findings, 1 finding(s)" in text
     assert text.splitlines()[-1].startswith("verdict: FAIL")
 
@@ -167,7 +173,7 @@ def test_effective_limits_and_clean_abuse_keep_a_pass(tmp_path):
     admin = attack("admin_probe", [401, 403], "anonymous")
     run = {**RUN, "limits": {"login": RUN["limits"]["login"]}}
     run_dir = write_run(tmp_path, legit(), baseline(), admin, run=run)
-    summary = build_report(run_dir)
+    summary = build_report(run_dir).to_dict()
     assert summary["rate_limits"]["login"]["verdict"] == "effective"
     assert summary["abuse_verdict"] == "clean"
     assert summary["verdict"] == "pass" and summary["verdict_reasons"] == []
@@ -178,7 +184,7 @@ def test_absent_limit_fails_the_run_and_unknown_roles_are_not_attacks(tmp_path):
     custom = rows("login", "", [0.5], [200], role="my_custom_bot")
     run_dir = write_run(tmp_path, legit(), open_door, custom,
                         run={**RUN, "limits": {"login": RUN["limits"]["login"]}})
-    summary = build_report(run_dir)
+    summary = build_report(run_dir).to_dict()
     assert "abuse" not in summary  # a custom role is only counted in the endpoints
     assert summary["verdict"] == "fail"
     assert "rate limit on login is absent (no block in the baseline burst)" in summary["verdict_reasons"]

@@ -21,12 +21,13 @@ import pytest
 
 from tests.helpers import REPO
 from harness.analysis.abuse import abuse_summary
-from harness.analysis.summary import (float32_percentiles, grouped_percentiles, per_second, summarize,
-                              to_jsonable)
+from harness.analysis.run import summarize as one_pass
+from harness.analysis.summary import float32_percentiles, grouped_percentiles, per_second, to_jsonable
 from harness.analysis.llm import llm_summary, ttft_series
 from harness.report.plots import latency_ecdfs
 from harness.analysis.ratelimits import attack_series, rate_limits
 from harness.analysis.run import UNREAD_COLUMNS, compute_summary, load_run, load_target_stats
+from harness.documents import RunMeta
 from harness.samples import COLUMNS, PartWriter, read_column, read_samples
 from harness.analysis.spend import spend_from_samples, spend_series
 from harness.analysis.wallet import wallet_summary
@@ -54,11 +55,16 @@ def both_frames(run_dir: Path) -> tuple[pd.DataFrame, pd.DataFrame, list]:
     return read_samples(run_dir), compact, parts
 
 
+def summarize(samples: pd.DataFrame, run: dict) -> dict:
+    return one_pass(samples, run).to_dict()
+
+
 def figures(samples: pd.DataFrame, run: dict, stats: dict | None, gaps=None) -> dict:
     """Every figure of the summary, module by module, as JSON would hold them."""
+    run = run.to_dict() if isinstance(run, RunMeta) else run
     llm = llm_summary(samples, run, gaps)
     return to_jsonable({
-        "summary": summarize(samples, run),
+        "summary": one_pass(samples, run, stats=stats, chunk_gaps=gaps).to_dict(),
         "rate_limits": rate_limits(samples, run, stats),
         "abuse": abuse_summary(samples, stats),
         "llm": llm,
@@ -85,7 +91,8 @@ def test_compact_reading_gives_every_figure_of_the_plain_one(synthetic_run: Path
 def test_the_series_and_plots_data_are_the_same_too(synthetic_run: Path) -> None:
     run, _ = load_run(synthetic_run)
     plain, compact, _ = both_frames(synthetic_run)
-    t0 = run["started_at"]
+    t0 = run.started_at
+    run = run.to_dict()
     pd.testing.assert_frame_equal(per_second(compact, t0), per_second(plain, t0), check_dtype=False)
     pd.testing.assert_frame_equal(attack_series(compact, t0), attack_series(plain, t0), check_dtype=False)
     pd.testing.assert_frame_equal(ttft_series(compact, run, t0), ttft_series(plain, run, t0))
@@ -101,8 +108,8 @@ def test_the_report_itself_reads_the_compact_way(synthetic_run: Path) -> None:
     assert isinstance(samples["role"].dtype, pd.CategoricalDtype)
     run, _ = load_run(synthetic_run)
     plain = figures(read_samples(synthetic_run), run, load_target_stats(synthetic_run)[0])
-    assert summary["endpoints"] == plain["summary"]["endpoints"]
-    assert summary["llm"] == plain["llm"]
+    assert summary.to_dict()["endpoints"] == plain["summary"]["endpoints"]
+    assert summary.llm == plain["llm"]
 
 
 def test_nulls_ties_and_file_order_in_hand_made_parts(tmp_path: Path) -> None:

@@ -7,9 +7,16 @@ from pathlib import Path
 
 import pytest
 
-from harness.commands.compare import (CompareError, Tolerance, compare, format_compare, load_summary,
+from harness.documents import Summary
+from harness.commands.compare import compare as compare_typed
+from harness.commands.compare import (CompareError, Tolerance, format_compare, load_summary,
                              parse_min_ms, parse_tolerance, run_compare, to_markdown)
 from tests.helpers import run_harness
+
+
+def compare(base: dict, new: dict, tolerance: Tolerance = Tolerance()) -> dict:
+    """Two summary.json dicts compared as the command reads them."""
+    return compare_typed(Summary.load(base)[0], Summary.load(new)[0], tolerance)
 
 
 def endpoint(p50: float, p95: float, p99: float, error_rate: float = 0.0, rps: float = 10.0) -> dict:
@@ -176,7 +183,7 @@ def test_summary_is_recomputed_from_samples_when_missing(tmp_path):
     run_dir = make_run(tmp_path)
     assert not (run_dir / "summary.json").exists()
     loaded = load_summary(run_dir)
-    assert (run_dir / "summary.json").is_file() and list(loaded["endpoints"]) == ["chat", "login", "me"]
+    assert (run_dir / "summary.json").is_file() and list(loaded.endpoints) == ["chat", "login", "me"]
 
 
 @pytest.mark.e2e

@@ -10,7 +10,8 @@ import pandas as pd
 import pyarrow as pa
 import pytest
 
-from harness.analysis.ratelimits import (EXPECTED_NOTE, admitted_mask, attack_series, max_in_span,
+from harness.analysis.outcomes import admitted_mask
+from harness.analysis.ratelimits import (EXPECTED_NOTE, attack_series, max_in_span,
                                 rate_limits)
 from harness.samples import DEFAULTS, SCHEMA
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import copy
 import json
 import math
 from fractions import Fraction
@@ -12,9 +11,16 @@ import pandas as pd
 import pyarrow as pa
 import pytest
 
-from harness.analysis.summary import (grouped_percentiles, judge_thresholds, per_second, percentile, run_window,
-                              summarize)
+from harness.analysis.run import judge_thresholds, run_thresholds
+from harness.analysis.run import summarize as one_pass
+from harness.analysis.summary import grouped_percentiles, per_second, percentile, run_window
+from harness.documents import Reason, RunMeta
 from harness.samples import DEFAULTS, SCHEMA
+
+
+def summarize(samples: pd.DataFrame, run: dict) -> dict:
+    """summary.json as written, from `harness.analysis.run.summarize` (every section, one pass)."""
+    return one_pass(samples, run).to_dict()
 
 T0 = 1_796_000_000.0
 
@@ -237,7 +243,7 @@ def test_a_target_without_latency_samples_fails_with_a_note_and_json_has_no_nan(
     assert "NaN" not in text
 
 
-def test_run_json_thresholds_replace_the_targets_and_are_judged_again_idempotently():
+def test_run_json_thresholds_replace_the_targets_and_are_judged_once():
     samples = pd.concat([legit("login", [100.0] * 90 + [350.0] * 10), legit("me", [20.0] * 50)],
                         ignore_index=True)
     samples.loc[samples.index[-1], ["status", "error"]] = [500, "HTTP 500"]  # one "me" error in 50: 2 %
@@ -254,11 +260,14 @@ def test_run_json_thresholds_replace_the_targets_and_are_judged_again_idempotent
                                           "threshold failed: error_rate(me) < 1%"]
     # the table and plots show the p95 limit actually judged, not run.json's default target
     assert summary["endpoints"]["login"]["target_p95_ms"] == 300
-    assert judge_thresholds(copy.deepcopy(summary), run(thresholds=thresholds)) == summary
-    # judged again on a summary that has more figures: its own reasons are replaced, others kept
-    summary["verdict_reasons"].append("rate limit on login is leaky")
-    judged = judge_thresholds(summary, run(thresholds=thresholds[2:]))
-    assert judged["verdict_reasons"] == ["rate limit on login is leaky"] and judged["verdict"] == "fail"
+    # judged once, on the whole summary: the same rules judged again give the same rows
+    typed = one_pass(samples, run(targets={"login": 500, "me": 500}, thresholds=thresholds))
+    meta = RunMeta.load(run(thresholds=thresholds))[0]
+    assert judge_thresholds(typed, meta)[0] == typed.thresholds
+    assert [t.expr for t in run_thresholds(meta)[0]] == ["p95(login) < 300ms", "error_rate(*) < 1%", "p95(me) < 500ms"]
+    # each failed row is one structured reason, of kind threshold, naming its route
+    assert typed.reasons == [Reason(kind="threshold", route="login", message="threshold failed: p95(login) < 300ms"),
+                             Reason(kind="threshold", route="me", message="threshold failed: error_rate(me) < 1%")]
 
 
 def test_an_unreadable_threshold_in_run_json_fails_rather_than_passing():

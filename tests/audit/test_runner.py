@@ -12,6 +12,8 @@ from harness.audit.context import AuditContext, AuditSettings, parse_audit_setti
 from harness.audit.html import audit_page, audit_section
 from harness.audit.model import FAIL, NOT_MEASURABLE, PASS, ROWS, CheckResult, scorecard
 from harness.audit.runner import audit, format_scorecard, from_load_run
+from harness.documents import Summary
+from harness.documents.audit import AuditReport
 from harness.scenario import ScenarioError, load_scenario, parse_scenario
 from tests.helpers import REPO, run_harness
 
@@ -38,10 +40,10 @@ def test_a_row_fails_on_any_failing_check_and_passes_on_one_pass():
         CheckResult("speed", "x", PASS)
 
 
-def summary(limits: dict, p95: float = 120.0) -> dict:
-    return {"rate_limits": limits,
-            "endpoints": {"me": {"target_p95_ms": 500, "p95_ms": p95, "latency_samples": 400},
-                          "chat": {"target_p95_ms": None, "p95_ms": 900.0}}}
+def summary(limits: dict, p95: float = 120.0) -> Summary:
+    return Summary.load({"rate_limits": limits,
+                         "endpoints": {"me": {"target_p95_ms": 500, "p95_ms": p95, "latency_samples": 400},
+                                       "chat": {"target_p95_ms": None, "p95_ms": 900.0}}})[0]
 
 
 def test_rate_limit_and_performance_rows_come_from_a_load_run():
@@ -68,18 +70,19 @@ def context() -> AuditContext:
 
 def test_a_check_that_breaks_makes_the_audit_incomplete_never_a_pass():
     report = audit(context(), names=("no_such_check",))
-    assert report["verdict"] == "fail" and "no_such_check" in report["incomplete"][0]
+    assert report.verdict == "fail" and "no_such_check" in report.incomplete[0]
     assert "incomplete: the no_such_check check stopped" in format_scorecard(report)
 
 
 def test_terminal_and_html_forms_show_every_row():
-    report = {**scorecard([CheckResult("cors", "foreign origin", FAIL, ["reflects https://evil.example"],
-                                       ["OPTIONS /api/me -> 200 <b>"])]), "target": "http://t", "harness_version": "x"}
+    report = AuditReport.load({**scorecard([CheckResult("cors", "foreign origin", FAIL, ["reflects https://evil.example"],
+                                                        ["OPTIONS /api/me -> 200 <b>"])]),
+                               "target": "http://t", "harness_version": "x"})[0]
     text = format_scorecard(report)
     assert "CORS" in text and "FAIL" in text and "reflects https://evil.example" in text
     assert text.splitlines()[-1].startswith("audit: FAIL (0 pass, 1 fail, 12 not measurable")
-    assert audit_section(report).id == "audit"
-    page = audit_page(report)
+    assert audit_section(report.to_dict()).id == "audit"
+    page = audit_page(report.to_dict())
     assert page.startswith("<!doctype html>") and page.count("<tr data-row=") == len(ROWS)
     assert 'data-row="cors" data-status="fail"' in page and "&lt;b&gt;" in page  # escaped
 

@@ -36,7 +36,8 @@ from harness.audit import transport
 from harness.audit.context import AuditContext, AuditSettings
 from harness.audit.model import NOT_MEASURABLE
 from harness.load.client import LEGIT_MAX_REDIRECTS
-from harness.analysis.ratelimits import REDIRECTED_NOTE, admitted_mask, rate_limits, redirected_mask
+from harness.analysis.outcomes import admitted_mask, redirected_mask
+from harness.analysis.ratelimits import REDIRECTED_NOTE, rate_limits
 from harness.protocol.failures import describe_exception
 from harness.samples import read_samples
 from harness.scenario import load_scenario

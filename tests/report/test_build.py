@@ -12,12 +12,24 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from harness.analysis.summary import per_second, summarize
+from harness.analysis.run import summarize as one_pass
+from harness.analysis.summary import per_second
 from harness.analysis.run import load_run
+from harness.documents import Summary
 from harness.report.build import build_report
 from harness.report.html import LLM_PLOTS, PLOTS, Section, render
 from harness.report.terminal import format_table
 from harness.samples import DEFAULTS, SCHEMA, PartWriter, read_samples
+
+
+def table(summary: dict) -> str:
+    """The terminal table of a summary.json dict."""
+    return format_table(Summary.load(summary)[0])
+
+
+def summarize(samples: pd.DataFrame, run: dict) -> dict:
+    """summary.json as written, from `harness.analysis.run.summarize` (every section, one pass)."""
+    return one_pass(samples, run).to_dict()
 
 T0 = 1_796_000_000.0
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
@@ -78,7 +90,7 @@ def assert_outputs(run_dir: Path) -> None:
 
 def test_build_report_end_to_end(tmp_path):
     run_dir = make_run(tmp_path)
-    returned = build_report(run_dir)
+    returned = build_report(run_dir).to_dict()
     assert_outputs(run_dir)
     for name in PLOTS:
         assert (run_dir / "plots" / name).stat().st_size > 20_000
@@ -86,8 +98,9 @@ def test_build_report_end_to_end(tmp_path):
     on_disk = json.loads((run_dir / "summary.json").read_text())
     assert on_disk == returned
     second = summarize(read_samples(run_dir), json.loads((run_dir / "run.json").read_text()))
-    # the report adds only the streamed chat route's figures, and why it has no cost figures
-    assert {k: v for k, v in on_disk.items() if k != "llm"} == {**second, "notes": second["notes"] + [NO_SPEND]}
+    # the report is the one-pass summary of the folder: the streamed chat route's figures included,
+    # and why it has no cost figures
+    assert on_disk == second and second["notes"][-1] == NO_SPEND
     assert list(on_disk["llm"]) == ["chat"]
 
     assert on_disk["totals"]["requests"] == 2400
@@ -106,7 +119,7 @@ def test_build_report_end_to_end(tmp_path):
 
 def test_report_html_content(tmp_path):
     run_dir = make_run(tmp_path)
-    summary = build_report(run_dir)
+    summary = build_report(run_dir).to_dict()
     page = (run_dir / "report.html").read_text()
 
     assert '<meta name="viewport"' in page
@@ -147,7 +160,7 @@ def test_escaping_of_hostile_names(tmp_path):
 
 def test_passing_run(tmp_path):
     run_dir = make_run(tmp_path, slow_login=False)
-    summary = build_report(run_dir)
+    summary = build_report(run_dir).to_dict()
     assert summary["verdict"] == "pass" and summary["verdict_reasons"] == []
     page = (run_dir / "report.html").read_text()
     assert 'data-verdict="pass"' in page and "over" not in re.findall(r'class="p95[^"]*"', page)
@@ -157,7 +170,7 @@ def test_zero_samples_still_writes_everything(tmp_path):
     run_dir = tmp_path / "20261130-190000-empty"
     run_dir.mkdir()
     (run_dir / "run.json").write_text(json.dumps({**RUN, "id": run_dir.name}))
-    summary = build_report(run_dir)
+    summary = build_report(run_dir).to_dict()
     assert_outputs(run_dir)
     assert summary["verdict"] == "fail"
     assert any("no samples" in r for r in summary["verdict_reasons"])
@@ -180,11 +193,10 @@ def test_thresholds_are_judged_on_the_full_summary_and_written_for_ci(tmp_path):
                             ("spend_per_day(legit) < 1usd", "scenario"))]
     run = {**RUN, "thresholds": records}
     run_dir = make_run(tmp_path, run=run)
-    # summarize alone has no llm figures yet: the TTFT rules cannot be judged there ...
-    early = {t["expr"]: t for t in summarize(read_samples(run_dir), run)["thresholds"]}
-    assert early["ttft_p95(chat) < 100ms"]["judged"] is False
-    # ... build_report judges them once llm is in (chat's TTFT is its latency / 5: 300-800 ms)
-    summary = build_report(run_dir)
+    # judged once, with every section in: the TTFT rules see the llm figures (chat's TTFT is its
+    # latency / 5: 300-800 ms), in summarize as in the report
+    summary = build_report(run_dir).to_dict()
+    assert summarize(read_samples(run_dir), run)["thresholds"] == summary["thresholds"]
     rows = {t["expr"]: t for t in summary["thresholds"]}
     ttft = rows["ttft_p95(chat) < 100ms"]
     assert ttft["judged"] is True and ttft["passed"] is False and 300 < ttft["observed"] < 800
@@ -213,7 +225,7 @@ def test_thresholds_are_judged_on_the_full_summary_and_written_for_ci(tmp_path):
 
 def test_missing_run_json_is_a_killed_run(tmp_path):
     run_dir = make_run(tmp_path, run=None)
-    summary = build_report(run_dir)
+    summary = build_report(run_dir).to_dict()
     assert_outputs(run_dir)
     assert summary["verdict"] == "fail"
     assert any("run.json missing" in n for n in summary["notes"])
@@ -229,11 +241,11 @@ def test_missing_run_json_is_a_killed_run(tmp_path):
 def test_truncated_run_json_and_empty_folder(tmp_path):
     run_dir = make_run(tmp_path, run=None)
     (run_dir / "run.json").write_text('{"id": "x", "started_at": 17960')
-    summary = build_report(run_dir)
+    summary = build_report(run_dir).to_dict()
     assert summary["verdict"] == "fail" and any("unreadable" in n for n in summary["notes"])
 
     bare = tmp_path / "nothing-here"
-    summary = build_report(bare)
+    summary = build_report(bare).to_dict()
     assert_outputs(bare)
     assert summary["verdict"] == "fail" and summary["endpoints"] == {}
 
@@ -241,7 +253,7 @@ def test_truncated_run_json_and_empty_folder(tmp_path):
 def test_damaged_sample_part_is_skipped_with_a_note(tmp_path):
     run_dir = make_run(tmp_path)
     (run_dir / "samples" / "part-000099.parquet").write_bytes(b"PAR1 not really")
-    summary = build_report(run_dir)
+    summary = build_report(run_dir).to_dict()
     assert summary["totals"]["requests"] == 2400
     assert any("part-000099.parquet" in n for n in summary["notes"])
 
@@ -260,13 +272,14 @@ def test_extra_sections_go_before_the_method(tmp_path):
 
 def test_load_run_defaults(tmp_path):
     run, notes = load_run(tmp_path / "20261201-080000-chat-abuse")
-    assert run == {"id": "20261201-080000-chat-abuse", "scenario": "chat-abuse"}
+    assert (run.id, run.scenario, run.ended_at, run.thresholds) == ("20261201-080000-chat-abuse", "chat-abuse",
+                                                                    None, None)
     assert len(notes) == 1
 
 
 def test_format_table(tmp_path):
     summary = summarize(read_samples(make_run(tmp_path)), RUN)
-    text = format_table(summary)
+    text = table(summary)
     lines = text.splitlines()
     assert lines[0].split() == ["endpoint", "requests", "errors", "blocked", "req/s", "p50", "p95",
                                 "p99", "max", "target"]
@@ -280,7 +293,7 @@ def test_format_table(tmp_path):
     assert rows["chat"][-2:] == ["–", "–"]
     assert lines[-1].startswith("verdict: FAIL (smoke, 30.5 s): threshold failed: p95(login)")
     assert len(lines) <= 24 and max(map(len, lines[:-1])) <= 100
-    empty = format_table(summarize(read_samples(tmp_path / "none"), {}))
+    empty = table(summarize(read_samples(tmp_path / "none"), {}))
     assert "verdict: FAIL" in empty
 
 
@@ -344,7 +357,7 @@ def spend_cell(page: str, key: str) -> tuple[float, str]:
 
 def test_llm_and_spend_in_summary_and_report(tmp_path):
     run_dir = make_llm_run(tmp_path, LLM_RUN)
-    summary = build_report(run_dir)
+    summary = build_report(run_dir).to_dict()
     on_disk = json.loads((run_dir / "summary.json").read_text())
     assert on_disk == summary
 
@@ -394,7 +407,7 @@ def test_llm_and_spend_in_summary_and_report(tmp_path):
         assert f'<figure id="{element_id}"><img' in section
     assert "Time per output token" in page[page.index('id="method"'):]
 
-    lines = format_table(summary).splitlines()
+    lines = table(summary).splitlines()
     assert "llm chat: TTFT p95 300.0 ms, TPOT p50 2.0 ms, 500.0 tokens/s, 1 broken streams" in lines
     assert "spend: $0.0122 legit, $0.0148 abuse this run; $10.54/day legit at observed rate" in lines
     assert max(map(len, lines[:-1])) <= 100
@@ -410,7 +423,7 @@ def test_denial_of_wallet_probe_in_summary_report_and_verdict(tmp_path):
     rows = [probe(0, "prompt-size", 1000, 200, 1), probe(1, "prompt-size", 2000, 200, 1),
             probe(2, "prompt-size", 4000, 413), probe(3, "output-inflation", 20, 200, 1200)]
     run_dir = make_llm_run(tmp_path, {**LLM_RUN, "wallet": wallet}, rows)
-    summary = build_report(run_dir)
+    summary = build_report(run_dir).to_dict()
     dow = summary["spend"]["denial_of_wallet"]
     assert dow["prompt"]["verdict"] == "limited" and dow["prompt"]["accepted_max_tokens"] == 2000
     # legit replies 500, 200, 100: 1,200 is more than twice the longest, six times the median
@@ -431,19 +444,19 @@ def test_denial_of_wallet_probe_in_summary_report_and_verdict(tmp_path):
 def test_llm_run_without_spend_block_gets_a_note(tmp_path):
     run = {k: v for k, v in LLM_RUN.items() if k != "spend"}
     run_dir = make_llm_run(tmp_path, run)
-    summary = build_report(run_dir)
+    summary = build_report(run_dir).to_dict()
     assert "spend" not in summary and summary["llm"]["chat"]["ttft_p50_ms"] == 200.0
     assert NO_SPEND in summary["notes"]
     page = (run_dir / "report.html").read_text()
     assert 'id="llm-spend"' in page and 'id="no-spend"' in page and 'id="plot-ttft"' in page
     assert 'id="plot-spend"' not in page and 'id="spend-table"' not in page
     assert not (run_dir / "plots" / "spend_over_time.png").exists()
-    assert not any(line.startswith("spend:") for line in format_table(summary).splitlines())
+    assert not any(line.startswith("spend:") for line in table(summary).splitlines())
 
 
 def test_new_figures_in_order_and_the_p95_interval_in_the_table(tmp_path):
     run_dir = make_run(tmp_path)
-    summary = build_report(run_dir)
+    summary = build_report(run_dir).to_dict()
     page = (run_dir / "report.html").read_text()
     for name in ("latency_distribution.png", "status_codes.png"):
         assert (run_dir / "plots" / name).read_bytes()[:8] == PNG_MAGIC

@@ -7,12 +7,22 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 from typing import Any
 
-from harness.report.ci import limit_text, observed_text, write_junit, write_summary_md
-from harness.scenario.thresholds import evaluate, parse_threshold
-from tests.scenario.test_thresholds import SUMMARY
+from harness.documents import Summary
+from harness.report import ci
+from harness.report.ci import limit_text, observed_text
+from harness.scenario.thresholds import parse_threshold
+from tests.scenario.test_thresholds import SUMMARY, evaluate
 
 EXPRS = ["p95(login) < 500ms", "p95(history) < 500ms", "error_rate(*) < 1%", "ttft_p95(chat) < 2s",
          "spend_per_day(abuse) < 50usd", "rate_limit(chat) == effective"]
+
+
+def write_junit(summary: dict, path: Path) -> Path:
+    return ci.write_junit(Summary.load(summary)[0], path)
+
+
+def write_summary_md(summary: dict, path: Path) -> Path:
+    return ci.write_summary_md(Summary.load(summary)[0], path)
 
 
 def summary(**changes: Any) -> dict:
@@ -21,9 +31,12 @@ def summary(**changes: Any) -> dict:
                      "started_at": "2026-11-30T00:53:20+00:00", "workers": 2, "aborted": False})
     s["totals"] = {"requests": 362, "errors": 4, "blocked": 12, "error_rate": 4 / 362}
     s["thresholds"] = evaluate([parse_threshold(e, "x", abort=e.startswith("error")) for e in EXPRS], s)
-    failed = [f"threshold failed: {t['expr']}" for t in s["thresholds"] if not t["passed"]]
-    s["verdict_reasons"] = failed + ["rate limit on chat is leaky (window-edge ×1.9)",
-                                     "abuse finding: webhook_replay: replays <processed> & \"accepted\""]
+    failed = [{"kind": "threshold", "route": t["endpoint"], "message": f"threshold failed: {t['expr']}"}
+              for t in s["thresholds"] if not t["passed"]]
+    s["reasons"] = failed + [
+        {"kind": "finding", "route": "chat", "message": "rate limit on chat is leaky (window-edge ×1.9)"},
+        {"kind": "finding", "route": "webhook", "message": "abuse finding: webhook_replay: replays <processed> & \"accepted\""}]
+    s["verdict_reasons"] = [r["message"] for r in s["reasons"]]
     s["verdict"] = "fail"
     s["notes"] = ["Locust counted 363 requests, samples on disk hold 362"]
     s.update(changes)
@@ -75,6 +88,8 @@ def test_junit_has_one_case_per_threshold_and_per_other_reason(tmp_path: Path):
     # XML-special characters survive the round trip, escaped in the file
     finding = 'abuse finding: webhook_replay: replays <processed> & "accepted"'
     assert by_name[finding].find("failure").get("message") == finding
+    assert by_name[finding].find("failure").get("type") == "finding"  # the reason's kind
+    assert by_name[finding].find("failure").text == finding + "\nroute: webhook"
     text = path.read_text()
     assert text.startswith("<?xml version='1.0' encoding='utf-8'?>")
     assert "&lt;processed&gt; &amp; &quot;accepted&quot;" in text
@@ -84,7 +99,7 @@ def test_junit_has_one_case_per_threshold_and_per_other_reason(tmp_path: Path):
 
 
 def test_junit_of_a_passing_run_and_hostile_names(tmp_path: Path):
-    s = summary(verdict="pass", verdict_reasons=[])
+    s = summary(verdict="pass", verdict_reasons=[], reasons=[])
     s["thresholds"] = [t for t in s["thresholds"] if t["passed"]]
     s["thresholds"][0]["expr"] = 'p95(<x>"&\x07) < 500ms'  # a control character is not XML
     s["run"]["scenario"] = "a<b"
@@ -128,3 +143,17 @@ def test_summary_md_of_a_passing_run_without_thresholds(tmp_path: Path):
     assert lines[0] == "## launch-harness: smoke: PASS"
     assert lines[2] == "1 min 15.0 s against http://h, 0 requests, 0 errors, 0 blocked."
     assert "Failed because:" not in lines and "No thresholds in this run." in lines
+
+
+def test_junit_tells_reasons_apart_by_kind_not_by_text(tmp_path: Path):
+    """A reason of another kind whose text looks like a threshold's still gets its own test case, and
+    a threshold reason is never counted twice: the cases come from the rows and the kinds."""
+    s = summary()
+    lookalike = {"kind": "aborted", "route": None, "message": "threshold failed: run aborted: interrupted by SIGTERM"}
+    s["reasons"] = [*s["reasons"], lookalike]
+    s["verdict_reasons"] = [r["message"] for r in s["reasons"]]
+    suite = ET.parse(write_junit(s, tmp_path / "junit.xml")).getroot().find("testsuite")
+    cases = suite.findall("testcase")
+    assert [c.get("classname") for c in cases] == ["thresholds"] * 9 + ["verdict"] * 3
+    assert cases[-1].find("failure").get("type") == "aborted"
+    assert (suite.get("tests"), suite.get("failures")) == ("12", "7")

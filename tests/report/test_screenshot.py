@@ -49,7 +49,7 @@ def small_run(tmp_path: Path) -> Path:
 @needs_chromium
 def test_dom_holds_the_verdict_the_p95_and_the_thresholds_without_console_errors(tmp_path):
     run_dir = small_run(tmp_path)
-    summary = build_report(run_dir)
+    summary = build_report(run_dir).to_dict()
     dom, log = dump_dom(run_dir)
     assert summary["verdict"] == "fail"
     assert 'id="verdict" class="verdict fail" data-verdict="fail"' in dom

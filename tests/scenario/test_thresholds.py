@@ -8,7 +8,9 @@ from typing import Any
 
 import pytest
 
-from harness.scenario.thresholds import (Threshold, ThresholdError, check_targets, default_thresholds, evaluate,
+from harness.documents import Summary, to_builtins
+from harness.scenario.thresholds import evaluate as evaluate_typed
+from harness.scenario.thresholds import (Threshold, ThresholdError, check_targets, default_thresholds,
                                 from_options, from_record, merge, parse_threshold)
 
 SUMMARY: dict[str, Any] = {
@@ -37,6 +39,13 @@ SUMMARY: dict[str, Any] = {
                               "legit_at_scenario_traffic": None},
               "denial_of_wallet": {"route": "chat", "worst_request_usd": 0.0731}},
 }
+
+
+def evaluate(thresholds: list[Threshold], summary: dict) -> list[dict]:
+    """The rows as summary.json holds them, judged on summary.json's dict read as a Summary."""
+    typed, problems = Summary.load(summary)
+    assert not problems
+    return [to_builtins(row) for row in evaluate_typed(thresholds, typed)]
 
 
 def judge(text: str, summary: dict | None = None) -> list[dict]:

@@ -1,0 +1,63 @@
+"""audit.json: the launch checklist's rows from `harness audit`, each from the checks that measured
+it (harness.audit.model.scorecard), and the verdict."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+import msgspec
+from msgspec import UNSET, UnsetType
+
+from harness.documents.common import load_tolerant, to_builtins
+
+__all__ = ["AUDIT_SCHEMA_VERSION", "RowStatus", "AuditCheck", "AuditRow", "AuditReport"]
+
+AUDIT_SCHEMA_VERSION = 1
+# a row fails when any of its checks failed, passes when one passed and none failed, and is not
+# measurable when nothing about it could be measured from outside
+RowStatus = Literal["pass", "fail", "not_measurable"]
+
+
+class AuditCheck(msgspec.Struct, kw_only=True):
+    """One check's outcome for its row: findings (what is wrong) and evidence (what was sent and
+    seen, secrets redacted)."""
+
+    check: str
+    status: RowStatus
+    findings: list[str] = msgspec.field(default_factory=list)
+    evidence: list[str] = msgspec.field(default_factory=list)
+    note: str = ""
+
+
+class AuditRow(msgspec.Struct, kw_only=True):
+    title: str
+    status: RowStatus
+    findings: list[str] = msgspec.field(default_factory=list)
+    why: str = ""
+    fix: str = ""
+    note: str = ""
+    checks: list[AuditCheck] = msgspec.field(default_factory=list)
+
+
+class AuditReport(msgspec.Struct, kw_only=True):
+    """audit.json. `incomplete`: checks that could not complete (the audit then fails)."""
+
+    schema_version: int = 0  # 0: written before audit.json had a version
+    target: str | None = None
+    scenario: str | None = None
+    profile: str | None = None
+    run: str | None = None  # the load run whose summary gave the rate-limit and latency rows
+    started_at: str | None = None
+    duration_s: float | None = None
+    harness_version: str | None = None
+    rows: dict[str, AuditRow] = msgspec.field(default_factory=dict)
+    verdict: Literal["pass", "fail"] = "fail"
+    failed_rows: list[str] = msgspec.field(default_factory=list)
+    incomplete: list[str] | UnsetType = UNSET
+
+    @classmethod
+    def load(cls, data: Any, where: str = "audit.json") -> tuple[AuditReport, list[str]]:
+        return load_tolerant(data, cls, where)
+
+    def to_dict(self) -> dict[str, Any]:
+        return to_builtins(self)

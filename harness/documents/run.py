@@ -1,0 +1,114 @@
+"""run.json: what the Locust master knew about a run, written as the run goes and once more at its
+end (harness.load.plugin), read back by the analysis (harness.analysis.run.load_run).
+
+A run killed before its end leaves a run.json without `ended_at` (and without the end's facts);
+one from an older version may lack fields or carry others. Every field has a default, and
+`RunMeta.load` reads such a file with a note per field it had to leave out.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+import msgspec
+
+from harness.documents.common import load_tolerant, to_builtins
+
+__all__ = ["RUN_SCHEMA_VERSION", "RunMeta", "JourneyRan", "TaskError", "LostWorker", "StoppedEarly", "AbortKind"]
+
+RUN_SCHEMA_VERSION = 1
+# why a run was aborted: a [guardrails] cap or the circuit breaker, or anything else (a signal, a
+# failed write, an unreachable target, an internal failure)
+AbortKind = Literal["guardrail", "aborted"]
+Number = int | float
+
+
+class JourneyRan(msgspec.Struct, kw_only=True):
+    """A harness journey whose users ran, and the routes each of its users must call."""
+
+    users: int = 0
+    user_class: str | None = None
+    required: list[str] = msgspec.field(default_factory=list)
+
+
+class TaskError(msgspec.Struct, kw_only=True):
+    """One distinct exception raised inside users' tasks (credentials redacted)."""
+
+    count: int = 0
+    exception: str | None = None
+    message: str = ""
+    last_line: str = ""
+    in_: str | None = msgspec.field(default=None, name="in")  # the user class method it was raised in
+    nodes: list[str] = msgspec.field(default_factory=list)
+
+
+class LostWorker(msgspec.Struct, kw_only=True):
+    """A worker Locust gave up on (three missed heartbeats): when, and what of it is kept."""
+
+    worker: str | None = None
+    lost_at: float | None = None
+    at_s: float | None = None
+    last_report_s: float | None = None
+    samples: int | None = None
+
+
+class StoppedEarly(msgspec.Struct, kw_only=True):
+    """An abort-on-fail threshold that failed during the run."""
+
+    reason: str | None = None
+    at_s: float | None = None
+
+
+class RunMeta(msgspec.Struct, kw_only=True):
+    """run.json. Times are epoch seconds; `targets` are p95 targets in ms per endpoint."""
+
+    schema_version: int = 0  # 0: written before run.json had a version
+    id: str | None = None
+    scenario: str | None = None
+    host: str | None = None
+    started_at: float | None = None
+    ended_at: float | None = None  # absent: the run never finished (killed)
+    planned_duration_s: Number | None = None
+    workers: int | None = None
+    locust_version: str | None = None
+    harness_version: str | None = None
+    aborted: bool = False
+    abort_reason: str | None = None
+    abort_kind: AbortKind | None = None
+    targets: dict[str, Number | None] = msgspec.field(default_factory=dict)
+    # threshold records ({expr, abort, grace_s, origin, skip}); each is checked on its own when
+    # judged, so that one broken record fails its row instead of dropping every rule
+    thresholds: list[Any] | None = None
+    streaming_endpoints: dict[str, str] | list[str] | None = None  # LLM endpoint -> how its replies are read
+    users: int | None = None
+    load_model: str | None = None
+    stages: list[dict[str, Any]] = msgspec.field(default_factory=list)
+    limits: dict[str, list[dict[str, Any]]] | list[dict[str, Any]] = msgspec.field(default_factory=dict)
+    block: dict[str, Any] | None = None
+    attacks: dict[str, dict[str, Any]] = msgspec.field(default_factory=dict)
+    attacks_start_after_s: Number | None = None
+    probed_routes: list[str] = msgspec.field(default_factory=list)
+    target_is_loopback: bool | None = None
+    wallet: dict[str, Any] | None = None
+    spend: dict[str, Any] | None = None  # the price and token settings, fixed at the start
+    arrivals: dict[str, Any] | None = None  # open model: the schedule, the pool and each worker's counts
+    stopped_early: StoppedEarly | None = None
+    load_stopped_at: float | None = None
+    locust_totals: dict[str, Number | None] | None = None
+    locust_percentiles: dict[str, dict[str, Number | None]] | None = None
+    samples_written: int | None = None
+    samples_unwritten: int | None = None
+    samples_by_worker: dict[str, int] | None = None
+    lost_workers: list[LostWorker | str] | None = None
+    journeys: dict[str, JourneyRan] | None = None
+    accounts: int | None = None
+    task_errors: list[TaskError] | None = None
+
+    @classmethod
+    def load(cls, data: Any, where: str = "run.json") -> tuple[RunMeta, list[str]]:
+        """Parsed run.json as RunMeta, with a note per field that was left out (see load_tolerant)."""
+        return load_tolerant(data, cls, where)
+
+    def to_dict(self) -> dict[str, Any]:
+        """As plain JSON types: what run.json holds, and what the analysis sections read."""
+        return to_builtins(self)

@@ -1,0 +1,41 @@
+"""One verdict, judged once: each reason a run fails has a kind and, where it has one, a route."""
+
+from __future__ import annotations
+
+from harness.analysis.verdict import judge
+from harness.documents import REASON_KINDS, EndpointFigures, Reason, RunMeta, ThresholdRow, Verdict
+from harness.documents.run import JourneyRan, StoppedEarly, TaskError
+
+WHOLE = RunMeta(started_at=1.0, ended_at=2.0)
+
+
+def test_a_whole_run_without_findings_passes() -> None:
+    verdict = judge(WHOLE, 10, {}, [ThresholdRow(expr="p95(me) < 500ms", endpoint="me", passed=True)])
+    assert verdict == Verdict(status="pass", reasons=())
+
+
+def test_every_kind_of_reason_in_order() -> None:
+    run = RunMeta(started_at=1.0, ended_at=None, aborted=True, abort_reason="guardrail: over max_requests",
+                  abort_kind="guardrail", stopped_early=StoppedEarly(reason="threshold p95(me) < 5ms failed at 12 s"),
+                  journeys={"webhook": JourneyRan(users=1, user_class="Webhook", required=["webhook"])},
+                  task_errors=[TaskError(count=3, exception="ValueError", message="bad", in_="Client.chat")])
+    rows = [ThresholdRow(expr="p95(me) < 5ms", endpoint="me", passed=False)]
+    limits = {"chat": {"verdict": "absent"}, "login": {"verdict": "effective"}}
+    abuse = {"webhook_replay": {"endpoint": "webhook", "findings": ["replays processed again"]}}
+    wallet = {"route": "chat", "findings": ["chat accepts a huge prompt"]}
+    verdict = judge(run, 10, {"me": EndpointFigures(legit_requests=10)}, rows, limits, abuse, wallet)
+    assert verdict.status == "fail"
+    assert [(r.kind, r.route) for r in verdict.reasons] == [
+        ("threshold", "me"), ("guardrail", None), ("stopped_early", None), ("incomplete", None),
+        ("task_error", None), ("journey", "webhook"), ("finding", "chat"), ("finding", "webhook"), ("finding", "chat")]
+    assert verdict.reasons[0] == Reason(kind="threshold", route="me", message="threshold failed: p95(me) < 5ms")
+    assert verdict.reasons[1].message == "run aborted: guardrail: over max_requests"
+    assert verdict.reasons[4].message == "3 task exceptions: ValueError: bad (in Client.chat)"
+    assert verdict.reasons[6].message == "rate limit on chat is absent (no block in the baseline burst)"
+    assert {r.kind for r in verdict.reasons} | {"untested", "aborted"} == set(REASON_KINDS)  # room for untested
+
+
+def test_nothing_measured_and_other_aborts() -> None:
+    verdict = judge(RunMeta(started_at=1.0, ended_at=2.0, aborted=True, abort_reason="interrupted by SIGINT"), 0, {}, [])
+    assert [(r.kind, r.message) for r in verdict.reasons] == [
+        ("incomplete", "no samples recorded: nothing was measured"), ("aborted", "run aborted: interrupted by SIGINT")]
