@@ -87,7 +87,7 @@ def hostile_run(tmp_path: Path) -> Path:
 
 def test_hostile_text_in_a_run_comes_out_escaped_in_report_html(tmp_path):
     run_dir = hostile_run(tmp_path)
-    summary = build_report(run_dir)
+    summary = build_report(run_dir).to_dict()
     page = (run_dir / "report.html").read_text()
     tree = elements(page)
 
@@ -123,7 +123,7 @@ def test_hostile_text_in_a_run_comes_out_escaped_in_report_html(tmp_path):
 
 def test_a_section_from_a_template_escapes_its_context(tmp_path):
     """A later analysis adds a section as a template and plain values: it cannot pass markup in."""
-    summary = json.loads(json.dumps(build_report(hostile_run(tmp_path))))
+    summary = build_report(hostile_run(tmp_path)).to_dict()
     row = {"name": HOSTILE, "cells": [HOSTILE, "1", "1", "0", "0", "–", "0.5"], "class": HOSTILE, "findings": HOSTILE}
     section = html.Section(id="extra", title=f"Extra {HOSTILE}", template="abuse.html.j2", context={"rows": [row]})
     page = html.render(summary, {}, [section])
