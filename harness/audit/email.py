@@ -284,7 +284,8 @@ def rsa_key_bits(p: str) -> int | None:
     except (binascii.Error, ValueError):
         return None
     try:
-        from cryptography.hazmat.primitives.serialization import load_der_public_key
+        # cryptography is optional (not a dependency): where it is installed its own types apply
+        from cryptography.hazmat.primitives.serialization import load_der_public_key  # type: ignore[import-not-found, unused-ignore]
     except ImportError:
         pass
     else:
