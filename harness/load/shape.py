@@ -20,7 +20,7 @@ from typing import Any
 from locust import LoadTestShape
 from locust.runners import MasterRunner
 
-from harness.scenario.arrivals import OPTION, WARM_UP_S, ArrivalSchedule, ArrivalStage, pool_sizes
+from harness.scenario.arrivals import OPTION, WARM_UP_S, ArrivalSchedule, ArrivalStage, pool_sizes, slot_name
 from harness.load.plan import RunPlan
 
 __all__ = ["ScenarioShape", "Ramp"]
@@ -92,9 +92,11 @@ class ScenarioShape(LoadTestShape):
             journeys = [c for c in environment.user_classes if getattr(c, "journey", None)]
             weights = {c.journey: c.weight for c in journeys if c.weight > 0}
             total = sum(weights.values()) or 1
-            clients = self.runner.clients
-            slots = (sorted(c.id for c in clients.ready + clients.spawning + clients.running)
-                     if isinstance(self.runner, MasterRunner) else ["local"])
+            if isinstance(self.runner, MasterRunner):  # only a master has workers (a LocalRunner has no `clients`)
+                clients = self.runner.clients
+                slots = sorted(c.id for c in clients.ready + clients.spawning + clients.running)
+            else:
+                slots = [slot_name(self.runner)]  # plain `locust -f`: this one process serves every arrival
             schedule = ArrivalSchedule(
                 start_s=time.time() + WARM_UP_S,
                 stages=tuple(ArrivalStage(d, r) for d, r in load.arrival_stages()),

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 __all__ = ["LATE_AFTER_S", "OPTION", "WARM_UP_S", "ArrivalStage", "ArrivalSchedule", "ArrivalQueue", "arrival_queue",
-           "arrival_counts", "pool_sizes"]
+           "arrival_counts", "pool_sizes", "slot_name"]
 
 LATE_AFTER_S = 0.010  # an arrival started more than this after its intended time is late
 OPTION = "arrival_schedule"  # Locust option (JSON) by which the master hands the schedule to its workers
@@ -145,14 +145,19 @@ def arrival_queue(environment: Any, journey: str) -> ArrivalQueue | None:
         if not raw:
             return None
         schedule = ArrivalSchedule.from_dict(json.loads(raw))
-        runner = getattr(environment, "runner", None)
-        me = str(getattr(runner, "client_id", "local"))
+        me = slot_name(getattr(environment, "runner", None))
         slots = list(schedule.slots)
         # a worker that joined after the start has no slot: its users stay idle
         queues = {name: ArrivalQueue(schedule.times(name, slots.index(me)) if me in slots else iter(()),
                                      schedule.max_lateness_s) for name in schedule.shares}
         environment._harness_arrivals = queues
     return queues.get(journey)
+
+
+def slot_name(runner: Any) -> str:
+    """The name of a process's slot in the schedule: its Locust client id (a worker's, or a plain
+    `locust -f` run's LocalRunner's), as the load shape lists them."""
+    return str(getattr(runner, "client_id", "local"))
 
 
 def arrival_counts(environment: Any) -> dict[str, dict[str, float]]:

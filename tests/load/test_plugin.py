@@ -53,3 +53,51 @@ def test_plain_locust_without_a_host_is_a_one_line_error(tmp_path: Path) -> None
     assert result.returncode == 2
     assert "target.host: no host to test; pass --host URL" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+OPEN_MODEL = """
+[scenario]
+name = "open-plain"
+[accounts]
+source = "demo"
+[endpoints.leads]
+method = "POST"
+path = "/api/leads"
+body = { tenant = "{tenant}", name = "{name}", email = "{lead_email}", message = "{message}" }
+auth = false
+[endpoints.webhook]
+method = "POST"
+path = "/api/webhooks/stripe"
+auth = false
+[load]
+arrival_rate = 6
+duration = "5s"
+[journeys.visitor]
+weight = 2
+[journeys.webhook]
+weight = 1
+"""
+
+
+def test_plain_locust_serves_an_open_model_schedule(target_factory, tmp_path: Path) -> None:
+    """Plain Locust runs a LocalRunner, which has no workers: its one process takes the whole arrival
+    schedule (the load shape used to ask it for the master's worker list and crash, and a slot named
+    "local" matched no process, so no arrival started)."""
+    target = target_factory()
+    scenario = tmp_path / "open.toml"
+    scenario.write_text(OPEN_MODEL)
+    result = subprocess.run(
+        [sys.executable, "-m", "locust", "-f", str(REPO / "locustfiles" / "journeys.py"), "--headless",
+         "--host", target.url, "--scenario", str(scenario), "-t", "8s"],
+        cwd=tmp_path, capture_output=True, text=True, timeout=120, stdin=subprocess.DEVNULL,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "Traceback" not in result.stderr
+    run_dir = only_run_dir(tmp_path / "reports")
+    figures = read_json(run_dir / "summary.json")["open_model"]
+    assert figures["workers"] == 1 and figures["due"] >= 20  # 6/s for 5 s, less what fell after the stop
+    assert figures["started"] + figures["dropped"] == figures["due"]
+    assert figures["started"] >= 0.9 * figures["due"]  # a light load: the pool keeps up
+    samples = read_samples(run_dir)
+    served = samples[samples["endpoint"].isin(["leads", "webhook"])]
+    assert len(served) >= figures["started"] - 3  # each journey sends one request (a few in flight at the stop)
