@@ -79,11 +79,12 @@ def _findings(role: str, rows: pd.DataFrame, figures: Mapping[str, Any],
     elif role == "webhook_stale" and n_ok:
         findings.append(f"stale delivery accepted ({n_ok} of {len(rows)} deliveries answered 2xx)")
     elif role == "webhook_replay" and n_ok > 1:
-        duplicates = stats.get("webhooks_duplicate") if isinstance(stats, Mapping) else None
+        counters = stats if isinstance(stats, Mapping) else {}
+        duplicates = counters.get("webhooks_duplicate")
         if duplicates is None:
             notes.append(REPLAY_NOTE)
         elif int(duplicates) == 0 and partial_counters(stats):
-            notes.append(PARTIAL_NOTE.format(n=stats.get("processes")))
+            notes.append(PARTIAL_NOTE.format(n=counters.get("processes")))
         elif int(duplicates) == 0:
             findings.append(f"replays processed again ({n_ok} replays answered 2xx, the target "
                             "counted no duplicate)")

@@ -88,7 +88,8 @@ def open_model_summary(samples: pd.DataFrame, run: Mapping) -> dict[str, Any] | 
     until = finite_number(run.get("load_stopped_at")) or run_window(samples, dict(run))[1]
     span = max(0.0, min(until, schedule.end_s) - schedule.start_s) if math.isfinite(until) else 0.0
     counts = _counts(arrivals.get("counts"))
-    pool = arrivals.get("pool") if isinstance(arrivals.get("pool"), Mapping) else {}
+    pool = arrivals.get("pool")
+    pool = pool if isinstance(pool, Mapping) else {}
     journeys: dict[str, dict[str, Any]] = {}
     for name in schedule.shares:
         c = counts.get(name, {"started": 0, "late": 0, "dropped": 0, "max_delay_s": 0.0})

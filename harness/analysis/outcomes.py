@@ -25,7 +25,7 @@ Only numpy is imported: the API client in every Locust worker imports this modul
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Final, Literal
 
 import numpy as np
 
@@ -35,7 +35,9 @@ if TYPE_CHECKING:
 __all__ = ["OK", "BLOCKED", "ERROR", "Outcome", "ADMIT_EXCLUDED", "outcome", "is_error", "call_ok",
            "Outcomes", "classify", "Reach", "reach", "admitted_mask", "redirected_mask"]
 
-OK, BLOCKED, ERROR = "ok", "blocked", "error"
+OK: Final = "ok"
+BLOCKED: Final = "blocked"
+ERROR: Final = "error"
 Outcome = Literal["ok", "blocked", "error"]
 # statuses that did not reach a handler: no response, no such route, method not allowed
 ADMIT_EXCLUDED = (0, 404, 405)

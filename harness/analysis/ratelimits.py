@@ -416,7 +416,6 @@ def _route(
     else:
         enforced = bool(probe_rows["blocked"].fillna(False).any())
     overs = [e.over_allowance(window, quota) for e in (baseline, edge) if e is not None]
-    overs = [o for o in overs if o is not None]
     bypasses = {t: _bypass(t, e, baseline, rules, window, quota, loopback)
                 for t, e in sorted(exps.items(), key=lambda kv: technique_key(kv[0]))
                 if t != "baseline"}
@@ -441,7 +440,7 @@ def _route(
         verdict=verdict,
         enforced=enforced,
         requests_to_first_block=first,
-        over_allowance_ratio=max(overs) if overs else None,
+        over_allowance_ratio=max((o for o in overs if o is not None), default=None),
         baseline={"attempts": baseline.attempts, "admitted": baseline_admitted,
                   "expected_allowance": allowance, "leaky": baseline_leaky} if baseline else None,
         bypasses=bypasses,
@@ -473,7 +472,8 @@ def rate_limits(samples: pd.DataFrame, run: Mapping, target_stats: Mapping | Non
     is_probe = role.eq("probe").to_numpy(dtype=bool)
     probes = samples[is_probe]
     exps = _experiments(probes) if len(probes) else {}
-    probed = run.get("probed_routes") if isinstance(run.get("probed_routes"), list) else []
+    probed = run.get("probed_routes")
+    probed = probed if isinstance(probed, list) else []
     routes = sorted(set(limits) | {str(r) for r in probed} | set(exps))
     if not routes:
         return {}

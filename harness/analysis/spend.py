@@ -559,7 +559,9 @@ def spend_series(samples: pd.DataFrame, run: Mapping[str, Any], t0: float) -> pd
     None when run.json has no usable spend block. Probes count on neither side.
     """
     block = run.get("spend") if isinstance(run, Mapping) else None
-    price = price_of(block) if isinstance(block, Mapping) else None
+    if not isinstance(block, Mapping):
+        return None
+    price = price_of(block)
     if price is None:
         return None
     billable = _billable(samples, block, llm_endpoints(samples, run))

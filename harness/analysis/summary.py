@@ -50,7 +50,7 @@ TOP_ERRORS = 10
 NO_RESPONSE = "no response (status 0)"
 
 
-def _ranks(q: float, counts: np.ndarray) -> np.ndarray:
+def _ranks(q: float | np.ndarray, counts: np.ndarray) -> np.ndarray:
     """Nearest rank ceil(q·n), clipped to 1..n.
 
     q·n is rounded to 9 decimals first: in floats 0.999 · 1000 is not exactly 999, and a bare ceil
@@ -117,11 +117,11 @@ def grouped_percentiles(
         out[found] = ordered[(starts + wanted)[found]]
         return out
     few = groups.size <= 16  # a mask per group beats grouping them all
-    ordered = None if few else values[np.argsort(codes.astype(small), kind="stable")]
+    by_group = None if few else values[np.argsort(codes.astype(small), kind="stable")]
     for g in groups:  # a loop over groups, not rows
         mine = wanted[:, g]
         found = mine >= 0
-        segment = values[codes == g] if ordered is None else ordered[starts[g]:starts[g] + counts[g]]
+        segment = values[codes == g] if by_group is None else by_group[starts[g]:starts[g] + counts[g]]
         segment.partition(np.unique(mine[found]))
         out[found, g] = segment[mine[found]]
     return out
@@ -204,14 +204,14 @@ def float32_percentiles(
     missed: dict[tuple[int, int], list[tuple[int, int]]] = {}  # (group, bin) -> (quantile, rank in bin)
     for i, q in enumerate(qs):  # loops over quantiles and groups, not values
         ranks = _ranks(q, counts)
-        for g in np.flatnonzero(counts > 0):
+        for g in map(int, np.flatnonzero(counts > 0)):
             b, rank = rank_bin(cumulative[g], int(ranks[g]))
             if band is None or band[g, b]:  # every value of the bin was kept
                 mine = values[g][(values[g] >> 16) == b]
                 mine.partition(rank - 1)
                 out[i, g] = _from_key(int(mine[rank - 1]))
             else:
-                missed.setdefault((int(g), b), []).append((i, rank))
+                missed.setdefault((g, b), []).append((i, rank))
     if missed:
         low = {key: np.zeros(_BINS, dtype=np.int64) for key in missed}
         for group, keys in keyed(1):

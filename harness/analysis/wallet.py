@@ -11,7 +11,7 @@ The worst single request combines both: the largest accepted prompt with the lon
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, TypedDict
 
 import numpy as np
 import pandas as pd
@@ -27,6 +27,15 @@ PROMPT_FIX = ("Count the prompt's tokens before calling the model and answer 413
               "thousand tokens is plenty for a chat turn); cap the request body size as well.")
 OUTPUT_FIX = ("Set max_tokens on the server to the longest reply the product needs; never take it, or "
               "a requested length, from the client.")
+
+
+class _Step(TypedDict):
+    """One prompt size's final attempt, as summary.json lists it."""
+
+    tokens: int
+    status: int
+    ms: float
+    outcome: str
 
 
 def _outcome(status: int, error: str, blocked: bool) -> str:
@@ -49,7 +58,7 @@ def _final_attempts(rows: pd.DataFrame) -> pd.DataFrame:
 
 
 def _prompt_section(rows: pd.DataFrame, cap: int) -> dict[str, Any]:
-    steps = []
+    steps: list[_Step] = []
     for r in _final_attempts(rows).itertuples(index=False):
         steps.append({"tokens": int(r.input_tokens_estimate), "status": int(r.status),
                       "ms": float(r.latency_ms), "outcome": _outcome(int(r.status), r.error, bool(r.blocked))})

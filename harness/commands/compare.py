@@ -109,10 +109,10 @@ def _endpoint(name: str, base: EndpointFigures, new: EndpointFigures, tol: Toler
             regressions.append(f"{FIGURES[key][0]}({name}) {row['base']:,.1f} → {row['new']:,.1f} ms "
                                f"(+{delta:,.1f} ms{pct})")
     errors = figures["error_rate"]
-    if errors["delta_pp"] is not None and errors["delta_pp"] > tol.error_rate_pp:
+    b, n, pp = errors["base"], errors["new"], errors["delta_pp"]  # pp is set only when both rates are
+    if b is not None and n is not None and pp is not None and pp > tol.error_rate_pp:
         regressed.append("error_rate")
-        regressions.append(f"error rate({name}) {errors['base'] * 100:.2f} % → {errors['new'] * 100:.2f} % "
-                           f"(+{errors['delta_pp']:.2f} pp)")
+        regressions.append(f"error rate({name}) {b * 100:.2f} % → {n * 100:.2f} % (+{pp:.2f} pp)")
     return {"figures": figures, "regressed": regressed, "regressions": regressions}, regressions
 
 

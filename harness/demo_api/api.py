@@ -15,6 +15,7 @@ import re
 import secrets
 import time
 from collections import OrderedDict, deque
+from collections.abc import AsyncIterator
 from typing import Any, Protocol
 
 from starlette.requests import Request
@@ -246,7 +247,7 @@ class DemoApi:
             obj = completion_object(completion_id, created, model, text, finish, prompt_tokens, n, self.config.usage)
             return JSONResponse(obj)
 
-        async def tokens():  # type: ignore[no-untyped-def]
+        async def tokens() -> AsyncIterator[str]:
             async for token in self.model.stream(completion, started):
                 self.stats.spend(completion=1)  # as produced: a dropped stream stops the spend
                 yield token

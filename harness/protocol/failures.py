@@ -54,9 +54,9 @@ def describe_exception(exception: BaseException | None, status: int, *, timeout_
         return "connection: TLS error"
     if "gaierror" in names:
         return "connection: host not found"
-    os_error = next((e for e in chain if isinstance(e, OSError) and e.strerror), None)
-    if os_error is not None:
-        return f"connection: {os_error.strerror[:1].lower()}{os_error.strerror[1:]}"
+    strerror = next((e.strerror for e in chain if isinstance(e, OSError) and e.strerror), None)
+    if strerror:
+        return f"connection: {strerror[:1].lower()}{strerror[1:]}"
     return f"http {status}" if status else f"connection: {type(exception).__name__}"
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import time
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterable, NamedTuple
+from typing import Any, Callable, Iterable, NamedTuple, TypeGuard
 
 from harness.protocol.bodies import BodyError, size_text
 from harness.protocol.failures import describe_exception
@@ -68,7 +68,7 @@ def parse_usage(usage: Any) -> TokenUsage | None:
     return None
 
 
-def _count(value: Any) -> bool:
+def _count(value: Any) -> TypeGuard[int]:
     return isinstance(value, int) and not isinstance(value, bool) and value >= 0
 
 

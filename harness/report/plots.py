@@ -20,6 +20,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 from matplotlib.axes import Axes  # noqa: E402
+from matplotlib.colors import TABLEAU_COLORS, to_rgb  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 from matplotlib.patches import Patch  # noqa: E402
 from matplotlib.lines import Line2D  # noqa: E402
@@ -34,7 +35,7 @@ __all__ = ["latency_ecdfs", "plot_cost_per_route", "plot_latency_distribution", 
 DPI = 110
 SIZE = (10.0, 4.8)
 DEFAULT_TARGET_MS = 500.0
-COLORS = plt.get_cmap("tab10").colors
+COLORS = tuple(to_rgb(c) for c in TABLEAU_COLORS.values())  # the "tab10" colormap's colours, exactly
 # Log scale when the slowest figure is this many times the fastest: a 3 s LLM route would
 # otherwise flatten a 40 ms login into the axis.
 LOG_SPAN = 30.0

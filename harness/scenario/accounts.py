@@ -193,6 +193,7 @@ def _is_demo_answer(demo: Any) -> bool:
 
 def _read_csv(scenario: Scenario) -> list[Account]:
     path = scenario.accounts.file
+    assert path is not None, "parse_scenario requires accounts.file with accounts.source = file"
     try:
         with open(path, newline="", encoding="utf-8-sig") as fh:  # -sig: a byte-order mark (Excel) is dropped
             reader = csv.DictReader(fh)

@@ -373,7 +373,8 @@ def check_load_caps(guardrails: Guardrails, users: float | None, spawn_rate: flo
 
 
 def _check_caps(r: _Reader, caps: Guardrails, load: Load, attacks: dict[str, Attack]) -> None:
-    checks = [("load", load.users, load.spawn_rate, load.arrival_rate)]
+    checks: list[tuple[str, int, float | None, float | None]] = [
+        ("load", load.users, load.spawn_rate, load.arrival_rate)]
     checks += [(f"load.stages[{i}]", st.users, st.spawn_rate, st.arrival_rate) for i, st in enumerate(load.stages)]
     checks += [(f"attacks.{a.name}", a.users, None, None) for a in attacks.values()]
     for where, users, spawn_rate, arrival_rate in checks:

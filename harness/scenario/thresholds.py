@@ -116,7 +116,7 @@ class Threshold:
         return {**record, "skip": list(self.skip)} if self.skip else record
 
 
-def parse_threshold(text: str, where: str, *, abort: bool = False, grace_s: float = 10.0,
+def parse_threshold(text: object, where: str, *, abort: bool = False, grace_s: float = 10.0,
                     origin: str = "scenario") -> Threshold:
     """A `Threshold` from one line of text; `where` names it in the error (file and field, or option)."""
     if not isinstance(text, str) or not (match := _EXPR.match(text)):
