@@ -174,6 +174,7 @@ def auth_on_every_route(audit: _Audit) -> CheckResult:
 
 @dataclass
 class _Expiring:
+    account: Account  # whose token it is
     token: str
     expires_at: float  # on this machine's clock
     lifetime_s: float
@@ -181,9 +182,11 @@ class _Expiring:
 
 def _server_offset(attempt: Attempt) -> float:
     """Seconds the target's clock is ahead of ours, from its Date header (1 s resolution: 0 within 2 s)."""
+    if attempt.response is None:
+        return 0.0
     try:
         offset = parsedate_to_datetime(attempt.response.headers["date"]).timestamp() - time.time()
-    except (AttributeError, KeyError, TypeError, ValueError):
+    except (KeyError, TypeError, ValueError):
         return 0.0
     return offset if abs(offset) > 2 else 0.0
 
@@ -201,6 +204,7 @@ def start_expiry(audit: _Audit) -> _Expiring | CheckResult:
         why = "no account" if account is None else "no login route" if attempt is None else (
             attempt.error or f"login answered {attempt.status}")
         return unmeasured(f"no session token could be obtained ({why})")
+    assert account is not None and attempt is not None, "a token comes from an account's login"
     audit.secrets.append(token)
     now = time.time()
     parsed = parse_jwt(token)
@@ -227,7 +231,7 @@ def start_expiry(audit: _Audit) -> _Expiring | CheckResult:
     live = audit.sender.call(route, audit.values(route, account, session(ctx, audit.sender, account)), token=token)
     if not live.ok:  # a token refused while alive proves nothing once expired
         return unmeasured(f"a new token was refused while alive ({route} answered {live.status or live.error})")
-    return _Expiring(token, expires_at, lifetime)
+    return _Expiring(account, token, expires_at, lifetime)
 
 
 def expired_token(audit: _Audit, expiring: _Expiring | CheckResult) -> CheckResult:
@@ -236,7 +240,7 @@ def expired_token(audit: _Audit, expiring: _Expiring | CheckResult) -> CheckResu
         return expiring
     ctx = audit.ctx
     time.sleep(max(0.0, expiring.expires_at + 1.0 - time.time()))
-    account = _lowest(ctx)
+    account = expiring.account
     findings, evidence, notes = [], [], []
     decided = 0
     for route in (r for r in ctx.scenario.endpoints if _opens(ctx, r, account)):

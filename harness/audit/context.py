@@ -213,7 +213,10 @@ class AuditContext:
         return self.redact(" ".join(p for p in (line, note, body and f"body: {body}") if p))
 
 
-def json_of(response: httpx.Response) -> Any:
+def json_of(response: httpx.Response | None) -> Any:
+    """The response's JSON; None without a response or when its body is not JSON."""
+    if response is None:
+        return None
     try:
         return response.json()
     except (ValueError, json.JSONDecodeError):

@@ -285,7 +285,10 @@ def chat_users(ctx: AuditContext) -> list[ChatUser]:
     """Up to MAX_USERS logged-in accounts (normal roles first, one per tenant first); for a chat
     route without auth and no accounts, anonymous sessions."""
     ordered = sorted(ctx.credentials.accounts, key=lambda a: ROLE_ORDER.get(a.role, 2))
-    first, rest, admins, tenants = [], [], [], set()
+    first: list[Account] = []
+    rest: list[Account] = []
+    admins: list[Account] = []
+    tenants: set[str] = set()
     for account in ordered:
         if account.role == "admin":
             admins.append(account)

@@ -165,10 +165,10 @@ class _Scan:
                 continue
             text = response.text
             if kind == "map":
-                hits = scan_source_map(text)
-                for source, hit in hits:
+                mapped = scan_source_map(text)
+                for source, hit in mapped:
                     self.record(f"{path} ({source} line {hit.line})" if source else f"{path} line {hit.line}", [hit])
-                self.describe(path, response, len(hits), "source map")
+                self.describe(path, response, len(mapped), "source map")
                 continue
             hits = scan(text)
             self.record_lines(path, hits)
@@ -233,7 +233,8 @@ def run(ctx: AuditContext) -> list[CheckResult]:
     if not crawl.answered:
         return [CheckResult("secrets", CHECK, NOT_MEASURABLE, evidence=[ctx.redact(e) for e in crawl.evidence],
                             note="the target answered none of the requests for its pages and API")]
-    findings, notes = [], list(crawl.notes)
+    findings: list[str] = []
+    notes = list(crawl.notes)
     for key in crawl.keys.values():
         places = ", ".join(key.places[:MAX_PLACES]) + (f" and {len(key.places) - MAX_PLACES} more"
                                                         if len(key.places) > MAX_PLACES else "")

@@ -160,7 +160,7 @@ class _Check:
             return
         self.decided += 1
         self.evidence.append(self.evidence_line(attempt, f"as {intruder.label}, {what}"))
-        leaked = bool(canary) and canary in attempt.text
+        leaked = bool(canary and canary in attempt.text)
         if (strict and attempt.ok) or leaked:
             verb = "accepted a write to" if writes else "read"
             self.findings.append(

@@ -178,7 +178,8 @@ def handshake(host: str, port: int, context: ssl.SSLContext, timeout_s: float) -
             with context.wrap_socket(raw, server_hostname=host) as tls:
                 cipher = tls.cipher()
                 cert = tls.getpeercert() if context.verify_mode != ssl.CERT_NONE else None
-                not_after = ssl.cert_time_to_seconds(cert["notAfter"]) if cert and cert.get("notAfter") else None
+                expiry = cert.get("notAfter") if cert else None  # text; the stubs type a value as text or tuples
+                not_after = ssl.cert_time_to_seconds(expiry) if isinstance(expiry, str) and expiry else None
                 return Handshake(tls.version() or "", cipher[0] if cipher else "", not_after=not_after)
     except ssl.SSLCertVerificationError as exc:
         return Handshake(error=str(exc.verify_message or exc.reason), untrusted=str(exc.verify_message or exc.reason))

@@ -25,7 +25,7 @@ from harness.load.plan import RunPlan
 from harness.load.probes import ProbeRunner
 from harness.load.wallet import WalletProber
 from harness.protocol.signing import sign
-from harness.load.sources import bind_user, is_loopback, source_addresses, use_http_settings
+from harness.load.sources import bind_user, is_loopback, source_addresses, use_http_settings, user_host
 
 COMMON_PASSWORDS = ["Password1!", "Summer2026!", "Welcome123", "Qwerty!23", "Coaching2026"]
 ROLE_HEADERS = ("X-User-Role", "X-Role")
@@ -50,7 +50,7 @@ class _Attack(FastHttpUser):
         self.api = ApiClient(self.client, plan.scenario, role=self.attack, host_auth=plan.credentials.host_auth)
         self.accounts = account_pools(plan.credentials, plan.scenario)[0]
         self.source_ip = ""
-        if is_loopback(self.host):
+        if is_loopback(user_host(self)):
             self.source_ip = source_addresses(self.environment, "attack").next()
             bind_user(self, self.source_ip)
         gevent.sleep(plan.scenario.attacks_start_after_s)  # legit traffic alone first: the "before" figures
@@ -274,7 +274,7 @@ class LimitProbe(FastHttpUser):
         if plan is None:
             raise RuntimeError("no run plan: run this locustfile with the harness plugin (it is imported above)")
         gevent.sleep(plan.scenario.probes.start_after_s)
-        ProbeRunner(self.environment, plan, self.host).run()
+        ProbeRunner(self.environment, plan, user_host(self)).run()
 
     @task
     def idle(self) -> None:
@@ -292,7 +292,7 @@ class WalletProbe(FastHttpUser):
         if plan is None or plan.scenario.wallet is None:
             raise RuntimeError("no run plan with a [wallet] table: run this locustfile with the harness plugin")
         gevent.sleep(plan.scenario.wallet.start_after_s)
-        WalletProber(self.environment, plan, self.host).run()
+        WalletProber(self.environment, plan, user_host(self)).run()
 
     @task
     def idle(self) -> None:

@@ -21,7 +21,7 @@ from harness.load.client import ApiClient
 from harness.load.login import Backoff, log_in
 from harness.load.plan import RunPlan
 from harness.protocol.signing import sign
-from harness.load.sources import bind_user, is_loopback, source_addresses, use_http_settings
+from harness.load.sources import bind_user, is_loopback, source_addresses, use_http_settings, user_host
 
 DEFAULT_MESSAGES = [
     "How do I price my first coaching package?",
@@ -49,7 +49,7 @@ class _Journey(FastHttpUser):
         self.settings: dict[str, Any] = plan.scenario.journey_settings.get(self.journey, {})
         self.api = ApiClient(self.client, plan.scenario, host_auth=plan.credentials.host_auth)
         self.source_ip = ""
-        if is_loopback(self.host):  # each client its own address, as on the internet
+        if is_loopback(user_host(self)):  # each client its own address, as on the internet
             self.source_ip = source_addresses(self.environment, "legit").next()
             bind_user(self, self.source_ip)
         self.arrivals = arrival_queue(self.environment, self.journey)  # None: closed model
@@ -92,8 +92,9 @@ class CoachingClient(_Journey):
     weight = 8
 
     def set_up(self) -> None:
-        self.account = next_account(self.environment, account_pools(self.plan.credentials, self.plan.scenario)[0])
-        self.api.identity = identity_key(self.account.email)
+        # not `self.account`: that is the task below, which the attribute would hide
+        self.user_account = next_account(self.environment, account_pools(self.plan.credentials, self.plan.scenario)[0])
+        self.api.identity = identity_key(self.user_account.email)
         self.conversation_ids: list[str] = []
         self.history: list[dict[str, str]] = []
         self.backoff = Backoff()
@@ -102,7 +103,7 @@ class CoachingClient(_Journey):
     def login(self) -> bool:
         """Log in; after a failed login the next one waits (Retry-After, else 1 s doubling to 30 s)."""
         self.backoff.wait()
-        token, result = log_in(self.api, self.account.email, self.account.password)
+        token, result = log_in(self.api, self.user_account.email, self.user_account.password)
         self.backoff.record(token, result)
         self.api.token = token
         return token is not None
@@ -155,7 +156,7 @@ class CoachingClient(_Journey):
         if self.api.has("me") and self._logged_in():
             self.api.call("me")
         if self.api.has("reset_request") and random.random() < self.settings.get("reset_probability", 0.05):
-            self.api.call("reset_request", {"email": self.account.email})
+            self.api.call("reset_request", {"email": self.user_account.email})
 
 
 class PaymentProvider(_Journey):

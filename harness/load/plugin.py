@@ -35,6 +35,7 @@ from harness import __version__
 from harness.scenario.accounts import Credentials, resolve_credentials
 from harness.scenario.arrivals import LATE_AFTER_S, OPTION as ARRIVALS_OPTION, WARM_UP_S, ArrivalSchedule, arrival_counts
 from harness.documents.run import RUN_SCHEMA_VERSION, AbortKind, LostWorker, RunMeta, StoppedEarly
+from harness.documents.summary import Summary
 from harness.load.collector import Collector
 from harness.load.gate import RunCounters, breaker_reason, cap_reason, threshold_breach
 from harness.errors import AbortedError, ExitCode, HarnessError, UsageError
@@ -417,7 +418,7 @@ class _Session:
         The summary is computed in a native thread, so the master keeps serving its workers meanwhile."""
         from harness.analysis.run import compute_summary
 
-        def current() -> dict[str, Any]:
+        def current() -> Summary:
             return get_hub().threadpool.apply(lambda: compute_summary(self.run_dir)[0])
 
         while not (self.finishing or self.closed):

@@ -41,10 +41,11 @@ def probe_session(environment: Any, host: str, source: str | None, concurrency: 
                   network_timeout: float = 30.0, connection_timeout: float = 10.0) -> FastHttpSession:
     """A Locust HTTP session of a probe's own (no user), bound to `source` when given; its requests
     fire the usual request events, so every attempt is a sample."""
-    kwargs = {"concurrency": concurrency, "network_timeout": network_timeout, "connection_timeout": connection_timeout}
-    pool = SourceBoundPool(source, **kwargs) if source else None
+    pool = SourceBoundPool(source, concurrency=concurrency, network_timeout=network_timeout,
+                           connection_timeout=connection_timeout) if source else None
     return FastHttpSession(base_url=host, request_event=environment.events.request, user=None,
-                           client_pool=pool, max_retries=1, **kwargs)
+                           client_pool=pool, max_retries=1, concurrency=concurrency,
+                           network_timeout=network_timeout, connection_timeout=connection_timeout)
 
 
 def log_in(scenario: Scenario, host: str, account: Account, source: str | None,

@@ -18,7 +18,7 @@ import time
 from typing import Any
 
 from locust import LoadTestShape
-from locust.runners import MasterRunner
+from locust.runners import MasterRunner, Runner
 
 from harness.scenario.arrivals import OPTION, WARM_UP_S, ArrivalSchedule, ArrivalStage, pool_sizes, slot_name
 from harness.load.plan import RunPlan
@@ -54,11 +54,11 @@ class ScenarioShape(LoadTestShape):
     use_common_options = True  # without stages, --users and --spawn-rate apply as usual
 
     def tick(self) -> tuple[int, float] | None:
-        session = getattr(self.runner.environment, "harness_session", None)  # set by harness.load.plugin
+        environment = self._runner().environment
+        session = getattr(environment, "harness_session", None)  # set by harness.load.plugin
         if session is not None and session.due():
             session.finish()  # in this greenlet, which Locust's stop() leaves alive; then Locust quits
             return None
-        environment = self.runner.environment
         plan = RunPlan.from_environment(environment)
         options = environment.parsed_options
         load = plan.scenario.load if plan else None
@@ -70,6 +70,10 @@ class ScenarioShape(LoadTestShape):
             self._ramp = Ramp()
         users, step_rate = self._ramp.step(target, rate, time.time())
         return users + fixed, max(step_rate, fixed)
+
+    def _runner(self) -> Runner:
+        assert self.runner is not None, "Locust gives the shape its runner before the first tick"
+        return self.runner
 
     def _stage_now(self, load: Any, options: Any) -> tuple[int, float]:
         """(users, spawn rate) of the stage the run is in now; -u/-r when there are no stages."""
@@ -86,17 +90,18 @@ class ScenarioShape(LoadTestShape):
     def _open_model(self, plan: RunPlan) -> tuple[int, float]:
         """The first time: the schedule, shared by the workers connected now, and a pool of users
         per journey (fixed counts, spread evenly over the workers); the same pool until the end."""
-        environment = self.runner.environment
+        runner = self._runner()
+        environment = runner.environment
         if getattr(self, "_pool", None) is None:
             load = plan.scenario.load
-            journeys = [c for c in environment.user_classes if getattr(c, "journey", None)]
-            weights = {c.journey: c.weight for c in journeys if c.weight > 0}
+            journeys = [c for c in environment.user_classes if _journey(c)]
+            weights = {_journey(c): c.weight for c in journeys if c.weight > 0}
             total = sum(weights.values()) or 1
-            if isinstance(self.runner, MasterRunner):  # only a master has workers (a LocalRunner has no `clients`)
-                clients = self.runner.clients
+            if isinstance(runner, MasterRunner):  # only a master has workers (a LocalRunner has no `clients`)
+                clients = runner.clients
                 slots = sorted(c.id for c in clients.ready + clients.spawning + clients.running)
             else:
-                slots = [slot_name(self.runner)]  # plain `locust -f`: this one process serves every arrival
+                slots = [slot_name(runner)]  # plain `locust -f`: this one process serves every arrival
             schedule = ArrivalSchedule(
                 start_s=time.time() + WARM_UP_S,
                 stages=tuple(ArrivalStage(d, r) for d, r in load.arrival_stages()),
@@ -106,7 +111,7 @@ class ScenarioShape(LoadTestShape):
             )
             sizes = pool_sizes(schedule.shares, schedule.peak_rate, load.pool, len(slots))
             for user_class in journeys:
-                user_class.weight, user_class.fixed_count = 0, sizes.get(user_class.journey, 0)
+                user_class.weight, user_class.fixed_count = 0, sizes.get(_journey(user_class), 0)
             # handed to the workers with the spawn message (custom options travel with it)
             setattr(environment.parsed_options, OPTION, json.dumps(schedule.to_dict()))
             session = getattr(environment, "harness_session", None)
@@ -114,3 +119,8 @@ class ScenarioShape(LoadTestShape):
                 session.open_model(schedule, sizes)
             self._pool = sum(c.fixed_count for c in environment.user_classes)
         return self._pool, float(self._pool)
+
+
+def _journey(user_class: type) -> str:
+    """The journey a user class runs (harness.load.journeys names them); "" for attackers and probes."""
+    return getattr(user_class, "journey", "")

@@ -9,15 +9,20 @@ used (several hosts give several addresses).
 from __future__ import annotations
 
 import itertools
-from typing import Any
+import weakref
+from typing import TYPE_CHECKING, Any
 
 from geventhttpclient.client import HTTPClient, HTTPClientPool
+from geventhttpclient.connectionpool import ConnectionPool
 
 from harness.host import is_loopback
 from harness.load.plan import RunPlan
 
+if TYPE_CHECKING:  # importing locust gevent-patches the process: not for the unit tests of this module
+    from locust import FastHttpUser
+
 __all__ = ["is_loopback", "SourceAddresses", "source_addresses", "bind_user", "SourceBoundPool",
-           "use_http_settings"]
+           "use_http_settings", "user_host"]
 
 SPACES = {"legit": 0, "attack": 60, "probe": 120, "wallet": 180}  # second octet bands, so purposes never share an address
 
@@ -51,11 +56,12 @@ class SourceBoundPool(HTTPClientPool):
     def __init__(self, source: str, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.source = source
+        self._bound: weakref.WeakSet[ConnectionPool] = weakref.WeakSet()  # the connection pools bound already
 
     def get_client(self, url: Any) -> HTTPClient:
         client = super().get_client(url)
         pool = client._connection_pool
-        if getattr(pool, "bound_source", None) != self.source:
+        if pool not in self._bound:
             create = pool._create_tcp_socket  # the documented hook: "tcp socket factory"
             source = self.source
 
@@ -64,8 +70,9 @@ class SourceBoundPool(HTTPClientPool):
                 sock.bind((source, 0))
                 return sock
 
-            pool._create_tcp_socket = bound
-            pool.bound_source = source
+            # the pool is built inside HTTPClient, so no subclass can be put in: its instance gets the factory
+            pool._create_tcp_socket = bound  # type: ignore[method-assign]
+            self._bound.add(pool)
         return client
 
 
@@ -85,3 +92,9 @@ def use_http_settings(user: Any, environment: Any) -> None:
     if plan is not None:
         user.network_timeout = plan.scenario.http.timeout_s
         user.connection_timeout = plan.scenario.http.connect_timeout_s
+
+
+def user_host(user: FastHttpUser) -> str:
+    """The URL a FastHttpUser sends to: always set, as FastHttpUser.__init__ stops the test without one."""
+    assert user.host is not None, "FastHttpUser.__init__ stops the test without a host"
+    return user.host
