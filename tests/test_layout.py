@@ -20,9 +20,10 @@ HARNESS = REPO / "harness"
 # the pipeline's: scenario -> load (inside Locust) -> samples -> analysis -> report, with the commands
 # on top and the audit and the demo API apart. The load stage judges abort-on-fail thresholds on the
 # analysis while the run goes, and writes the report of a plain `locust -f` run at its end.
-BASE = {"errors", "runfolder", "host", "lifeline"}
+BASE = {"errors", "runfolder", "host", "lifeline", "documents"}  # documents: the typed run.json, summary.json, audit.json
 ALLOWED: dict[str, set[str]] = {
     "errors": set(),
+    "documents": set(),
     "runfolder": set(),
     "lifeline": set(),
     "host": {"errors"},
