@@ -162,7 +162,9 @@ def test_unreachable_host_aborts_with_exit_code_3(tmp_path: Path) -> None:
     assert meta["aborted"] is True
 
 
-def test_ctrl_c_stops_every_process_and_still_writes_the_report(tmp_path: Path) -> None:
+def test_ctrl_c_mid_ramp_stops_every_process_and_still_writes_the_report(tmp_path: Path) -> None:
+    """Ctrl-C while Locust is still starting users (200 at 1 a second): every process ends, the run is
+    judged on what it sent. (SIGTERM mid-ramp: tests/commands/test_fail_safe.py.)"""
     import json
     import signal
     import subprocess
@@ -173,7 +175,7 @@ def test_ctrl_c_stops_every_process_and_still_writes_the_report(tmp_path: Path) 
 
     proc = subprocess.Popen(
         [sys.executable, "-m", "harness", "run", "scenarios/smoke.toml", "--workers", "2", "--duration", "60s",
-         "--out", str(tmp_path)],
+         "--users", "200", "--spawn-rate", "1", "--out", str(tmp_path)],
         cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, stdin=subprocess.DEVNULL,
     )
     try:
@@ -200,10 +202,11 @@ def test_ctrl_c_stops_every_process_and_still_writes_the_report(tmp_path: Path) 
     assert not [c for c in children if c.is_running() and c.status() != psutil.STATUS_ZOMBIE]
     run_dir = only_run_dir(tmp_path)
     meta = read_json(run_dir / "run.json")
-    assert meta["aborted"] is True and "interrupted" in meta["abort_reason"]
+    assert meta["aborted"] is True and meta["abort_reason"] == "interrupted by the user (Ctrl-C)"
     assert meta["ended_at"] - meta["started_at"] < 40  # stopped early, not at the planned 60 s
     samples = read_samples(run_dir)
     assert meta["locust_totals"]["requests"] == len(samples) >= 20
     summary = read_json(run_dir / "summary.json")
     assert summary["verdict"] == "fail" and summary["run"]["aborted"] is True
+    assert summary["totals"]["requests"] == len(samples)
     assert (run_dir / "report.html").exists()
