@@ -14,6 +14,7 @@ import pytest
 from harness.demo_api.config import TargetConfig
 from harness.demo_api.process import RunningTarget, start_target
 from tests import scheduling
+from tests.helpers import only_run_dir, run_harness
 
 GROUPS_FOLDER = pytest.StashKey[Path]()
 
@@ -66,6 +67,15 @@ def target_factory() -> Iterator[Callable[..., RunningTarget]]:
     yield start
     for running in started:
         running.stop()
+
+
+@pytest.fixture(scope="session")
+def vulnerable_audit(tmp_path_factory: pytest.TempPathFactory) -> tuple[subprocess.CompletedProcess[str], Path]:
+    """`harness audit --profile vulnerable`, once: tests/audit/test_command.py and the golden rows
+    (tests/analysis/test_golden.py) both read it, on one worker (tests/scheduling.py)."""
+    out = tmp_path_factory.mktemp("vulnerable-audit")
+    result = run_harness("audit", "--profile", "vulnerable", "--out", str(out), timeout=240)
+    return result, only_run_dir(out)
 
 
 @pytest.fixture(autouse=True)
