@@ -2,15 +2,57 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from typing import Any
-
+import shutil
 import subprocess
+import tempfile
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
 
 import pytest
 
 from harness.demo_api.config import TargetConfig
 from harness.demo_api.process import RunningTarget, start_target
+from tests import scheduling
+from tests.helpers import only_run_dir, run_harness
+
+GROUPS_FOLDER = pytest.StashKey[Path]()
+
+
+# --- sharing two cores (pytest -n 2): see tests/scheduling.py ----------------------------------------
+
+@pytest.hookimpl(wrapper=True)
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> Iterator[None]:
+    on_worker = hasattr(config, "workerinput")
+    if on_worker:
+        scheduling.mark_groups(items)
+    yield
+    if on_worker:
+        scheduling.order_and_share(config, items)
+
+
+def _groups_folder(config: pytest.Config) -> Path:
+    if GROUPS_FOLDER not in config.stash:
+        config.stash[GROUPS_FOLDER] = Path(tempfile.mkdtemp(prefix="harness-test-groups-"))
+    return config.stash[GROUPS_FOLDER]
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_configure_node(node: Any) -> None:
+    node.workerinput[scheduling.GROUPS_KEY] = str(_groups_folder(node.config))
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    if config.getvalue("dist") != "loadgroup":
+        return None
+    return scheduling.scheduler(config, log, _groups_folder(config))
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    if GROUPS_FOLDER in config.stash:
+        shutil.rmtree(config.stash[GROUPS_FOLDER], ignore_errors=True)
+
 
 @pytest.fixture
 def target_factory() -> Iterator[Callable[..., RunningTarget]]:
@@ -25,6 +67,15 @@ def target_factory() -> Iterator[Callable[..., RunningTarget]]:
     yield start
     for running in started:
         running.stop()
+
+
+@pytest.fixture(scope="session")
+def vulnerable_audit(tmp_path_factory: pytest.TempPathFactory) -> tuple[subprocess.CompletedProcess[str], Path]:
+    """`harness audit --profile vulnerable`, once: tests/audit/test_command.py and the golden rows
+    (tests/analysis/test_golden.py) both read it, on one worker (tests/scheduling.py)."""
+    out = tmp_path_factory.mktemp("vulnerable-audit")
+    result = run_harness("audit", "--profile", "vulnerable", "--out", str(out), timeout=240)
+    return result, only_run_dir(out)
 
 
 @pytest.fixture(autouse=True)

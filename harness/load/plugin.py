@@ -303,8 +303,20 @@ class _Session:
         handler only after the shape ends), and a SIGINT quits without waiting for the workers' last
         reports."""
         name = signal.Signals(signum).name
+        if self.started_at is not None and parent_gone():
+            # harness.lifeline's signal: the kernel sends it once per thread of the dying harness, as
+            # each exits (the first while another still lives, so it read as a plain SIGTERM). Each
+            # says the harness died, none is a second "again to kill": the run is still recorded.
+            if self.stop_reason == f"interrupted by {name}":
+                self.stop_reason = PARENT_DIED
+                if self.abort_reason == f"interrupted by {name}":
+                    self.abort_reason = PARENT_DIED
+            elif self.stop_reason is None and not self.finishing:
+                self.stop_reason = PARENT_DIED
+                log.warning("harness: %s: stopping the run", PARENT_DIED)
+            return
         if self.started_at is not None and self.stop_reason is None and not self.finishing:
-            self.stop_reason = PARENT_DIED if parent_gone() else f"interrupted by {name}"
+            self.stop_reason = f"interrupted by {name}"
             log.warning("harness: %s: stopping the run and collecting the last samples (again to kill)", name)
             return
         previous = self.previous_handlers.get(signum, signal.SIG_DFL)

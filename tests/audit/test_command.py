@@ -8,15 +8,15 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers import only_run_dir, read_json, run_harness
+from tests.helpers import read_json
 
 pytestmark = pytest.mark.e2e  # every test here starts processes (see tests/conftest.py)
 
-@pytest.fixture(scope="module")
-def vulnerable(tmp_path_factory: pytest.TempPathFactory) -> tuple[object, Path]:
-    out = tmp_path_factory.mktemp("vulnerable")
-    result = run_harness("audit", "--profile", "vulnerable", "--out", str(out), timeout=240)
-    return result, only_run_dir(out)
+
+@pytest.fixture
+def vulnerable(vulnerable_audit: tuple) -> tuple[object, Path]:
+    """The session's audit of the vulnerable demo (tests/conftest.py), whose rows the golden test checks too."""
+    return vulnerable_audit
 
 
 def findings(audit: dict, row: str) -> str:

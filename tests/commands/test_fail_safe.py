@@ -147,6 +147,7 @@ def test_a_failing_progress_write_does_not_silence_the_caps(target, tmp_path: Pa
     assert meta["abort_reason"].startswith("guardrail: "), meta["abort_reason"]
     assert "progress.json failed" in (run_dir / "logs" / "master.log").read_text()
     assert meta["ended_at"] - meta["started_at"] < 50  # stopped by the cap, long before the planned 60 s
+    assert read_json(run_dir / "summary.json")["run"]["aborted"] is True and (run_dir / "report.html").exists()
 
 
 # --- ending on time --------------------------------------------------------------------------------
@@ -163,19 +164,17 @@ def test_a_ramp_longer_than_its_stage_ends_at_the_planned_time(target, tmp_path:
 
 
 @pytest.mark.e2e
-@pytest.mark.parametrize("signum, reason", [(signal.SIGINT, "interrupted by the user (Ctrl-C)"),
-                                            (signal.SIGTERM, "interrupted by SIGTERM")])
-def test_a_signal_mid_ramp_finishes_the_run_and_names_the_signal(target, tmp_path: Path, signum: int,
-                                                                 reason: str) -> None:
+def test_a_sigterm_mid_ramp_finishes_the_run_and_names_the_signal(target, tmp_path: Path) -> None:
+    """(Ctrl-C mid-ramp: tests/commands/test_run.py, with two workers.)"""
     harness = start_run(tmp_path, target.url, "--users", "200", "--spawn-rate", "1", "--duration", "60s",
                         "--workers", "1")
     wait_for_progress(tmp_path, lambda p: p["samples"] > 5)
-    harness.send_signal(signum)
+    harness.send_signal(signal.SIGTERM)
     stderr = finish(harness)
     assert harness.returncode == 3, stderr[-2000:]
     run_dir = only_run_dir(tmp_path)
     meta = read_json(run_dir / "run.json")
-    assert meta["abort_reason"] == reason
+    assert meta["abort_reason"] == "interrupted by SIGTERM"
     assert meta["ended_at"] - meta["started_at"] < 40
     assert read_json(run_dir / "summary.json")["totals"]["requests"] == len(read_samples(run_dir))
 
@@ -190,8 +189,17 @@ def test_a_killed_harness_takes_every_process_it_started_with_it(tmp_path: Path)
         wait_for_progress(tmp_path, lambda p: p["samples"] > 20 and p["workers"] == 2)
         children = psutil.Process(harness.pid).children(recursive=True)
         assert len(children) >= 4  # demo API, master, two workers
+        master = next(p for p in children if "--master" in p.cmdline())
         harness.kill()
         harness.wait()
+        # The kernel's parent-death signal comes once per thread of the harness as each exits: a second
+        # SIGTERM, which must not be taken for "again to kill" before the run is recorded (under a busy
+        # machine the threads exit far enough apart that it came after the first had started the stop).
+        try:
+            time.sleep(0.2)
+            master.send_signal(signal.SIGTERM)
+        except psutil.NoSuchProcess:
+            pass
         deadline = time.time() + 5
         while alive(children) and time.time() < deadline:
             time.sleep(0.1)

@@ -19,6 +19,18 @@ pytestmark = pytest.mark.e2e  # every test here starts processes (see tests/conf
 JOURNEY_ENDPOINTS = {"login", "conversations", "conversation", "chat", "webhook", "leads"}
 
 
+def judged_on_latency_alone(summary: dict) -> list[dict]:
+    """The failed thresholds, checked to be p95 targets that the run's own figures missed and to be the
+    verdict's only reasons. A p95 target is a wall-clock figure of the machine: on two cores that the
+    whole suite shares, a stalled second puts a p95 of a dozen logins over 500 ms (seen: 2.5 s), so
+    whether smoke meets its targets is not what these tests can assert; that the verdict says so is."""
+    failed = [t for t in summary["thresholds"] if t["passed"] is False]
+    assert all(t["metric"] == "p95" and t["observed"] >= t["limit"] for t in failed), failed
+    assert sorted(summary["verdict_reasons"]) == sorted(f"threshold failed: {t['expr']}" for t in failed)
+    assert summary["verdict"] == ("fail" if failed else "pass")
+    return failed
+
+
 @pytest.fixture(scope="module")
 def embedded_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[object, Path]:
     out = tmp_path_factory.mktemp("embedded")
@@ -28,7 +40,6 @@ def embedded_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[object, Path
 
 def test_smoke_run_with_two_workers_records_every_request(embedded_run: tuple) -> None:
     result, run_dir = embedded_run
-    assert result.returncode == 0, result.stderr[-3000:]
     meta = read_json(run_dir / "run.json")
     samples = read_samples(run_dir)
     # Locust's own total request count equals the number of sample rows
@@ -41,7 +52,8 @@ def test_smoke_run_with_two_workers_records_every_request(embedded_run: tuple) -
     summary = read_json(run_dir / "summary.json")
     exercised = {name for name, ep in summary["endpoints"].items() if ep["requests"] > 0}
     assert JOURNEY_ENDPOINTS <= exercised
-    assert summary["verdict"] == "pass"
+    failed = judged_on_latency_alone(summary)
+    assert result.returncode == (1 if failed else 0), result.stderr[-3000:]
     assert summary["run"]["workers"] == 2
     # the figures are the samples' own: recount one endpoint by hand
     chat = samples[samples["endpoint"] == "chat"]
@@ -60,9 +72,9 @@ def test_run_against_a_separately_started_target_gives_the_same_endpoints(
     target = target_factory({"seed": 7})
     result = run_harness("run", "scenarios/smoke.toml", "--host", target.url, "--workers", "1",
                          "--duration", "8s", "--out", str(tmp_path))
-    assert result.returncode == 0, result.stderr[-3000:]
     run_dir = only_run_dir(tmp_path)
     summary = read_json(run_dir / "summary.json")
+    assert result.returncode == (1 if judged_on_latency_alone(summary) else 0), result.stderr[-3000:]
     assert summary["run"]["host"] == target.url
     embedded = read_json(embedded_dir / "summary.json")["endpoints"]
     assert set(summary["endpoints"]) == set(embedded)
@@ -70,7 +82,8 @@ def test_run_against_a_separately_started_target_gives_the_same_endpoints(
     assert JOURNEY_ENDPOINTS <= exercised
 
 
-LATENCY_SCENARIO = client_scenario("latency-truth", "45s")
+LATENCY_SCENARIO = client_scenario("latency-truth", "22s")
+REFERENCE_MS = 1.0
 
 
 def test_exact_percentiles_match_injected_truth_where_locust_rounding_misleads(
@@ -78,31 +91,41 @@ def test_exact_percentiles_match_injected_truth_where_locust_rounding_misleads(
 ) -> None:
     # conversations: constant 120 ms. conversation: 80 % at 100 ms, 20 % at 500.5 ms, so its true
     # p95 and p99 are 500.5 ms: just over the 500 ms target, where Locust's 10 ms buckets say 500.
+    # me: 1 ms, the reference (below).
     target = target_factory({
         "latency": {
             "conversations": {"dist": "constant", "ms": 120},
             "conversation": {"dist": "choice", "values_ms": [100, 500.5], "weights": [80, 20]},
+            "me": {"dist": "constant", "ms": REFERENCE_MS},
         },
         "ttft": 1, "token_delay": 0, "output_tokens": [1, 2],
     })
     scenario = tmp_path / "latency.toml"
     scenario.write_text(LATENCY_SCENARIO)
-    # distributed, as on a load day: the worker only sends requests, the master writes the samples
-    result = run_harness("run", str(scenario), "--host", target.url, "--workers", "1", "--out", str(tmp_path / "out"))
+    # distributed, as on a load day: the worker only sends requests, the master writes the samples.
+    # Six clients for 22 s rather than three for 45 s: the same 420 or so requests to each delayed route,
+    # since each client mostly waits on the delays injected.
+    result = run_harness("run", str(scenario), "--host", target.url, "--workers", "1", "--users", "6",
+                         "--spawn-rate", "6", "--out", str(tmp_path / "out"))
     run_dir = only_run_dir(tmp_path / "out")
     summary = read_json(run_dir / "summary.json")
     meta = read_json(run_dir / "run.json")
     endpoints = summary["endpoints"]
 
     # What a client can observe is the injected delay plus the round trip through loopback, the demo
-    # API and the load generator. Take that overhead from the same run, at the same percentile, from
-    # a route with nothing injected (`me`: about a millisecond at p50, a few under a loaded machine).
-    overhead = {key: endpoints["me"][key] for key in ("p50_ms", "p95_ms", "p99_ms")}
-    assert 0 < overhead["p50_ms"] < 5
+    # API and the load generator, plus how late the demo API's timer wakes it (a millisecond or so, and
+    # more for a few requests when several wake at once). Take that overhead from the same run, at the
+    # same percentile, from a route whose delay is next to nothing (`me`, 1 ms, through the same timer:
+    # a route with none missed the timer's part, and the 120 ms route's p95 came 1.5 ms over it on a
+    # quiet machine). It must stay small next to the 100 ms injected, or the check below would say little.
+    overhead = {key: endpoints["me"][key] - REFERENCE_MS for key in ("p50_ms", "p95_ms", "p99_ms")}
+    assert 0 < overhead["p50_ms"] < 10
 
-    # p99 of about 440 requests is the fifth slowest: a timer that fired a few ms late on the server or
-    # a stall of the load generator shows there and not in `me`, so the tail gets 8 ms rather than 3
-    slack = {"p50_ms": 3.0, "p95_ms": 3.0, "p99_ms": 8.0}
+    # The tails of the reference are coarser than the delayed routes' (`me` is asked a third as often:
+    # its p95 is the 7th slowest of about 140 requests, theirs the 21st of about 420), and p99 of 420
+    # requests is the fifth slowest, where a stall of the load generator shows in one route and not in
+    # the other: 5 and 8 ms rather than 3, still under the 10 ms of Locust's rounding, the point here.
+    slack = {"p50_ms": 3.0, "p95_ms": 5.0, "p99_ms": 8.0}
 
     def close(measured: float, injected: float, key: str) -> bool:
         truth = injected + overhead[key]
@@ -123,8 +146,13 @@ def test_exact_percentiles_match_injected_truth_where_locust_rounding_misleads(
     threshold = next(t for t in summary["thresholds"] if t["endpoint"] == "conversation")
     assert threshold["passed"] is False
     assert result.returncode == 1  # a latency target failed
-    # Locust's own figure for the same response times (its master's stats, kept in run.json)
-    assert meta["locust_percentiles"]["conversation"]["p95_ms"] <= 500
+    # Locust's own figure for the same response times (its master's stats, kept in run.json): rounded to
+    # 10 ms, so 500, a pass, while the round trip keeps the exact figure under 505 ms (about 3.5 ms of
+    # it, as on a quiet machine; a busier one pushes it to 510, which says nothing about the harness)
+    locust_p95 = meta["locust_percentiles"]["conversation"]["p95_ms"]
+    assert locust_p95 % 10 == 0 and abs(locust_p95 - mixed["p95_ms"]) <= 10, (locust_p95, mixed["p95_ms"])
+    if mixed["p95_ms"] < 504:
+        assert locust_p95 <= 500
 
 
 def test_report_on_a_copied_run_folder_reproduces_the_summary(embedded_run: tuple, tmp_path: Path) -> None:
@@ -133,7 +161,7 @@ def test_report_on_a_copied_run_folder_reproduces_the_summary(embedded_run: tupl
     shutil.copytree(run_dir, copy)
     (copy / "summary.json").unlink()
     result = run_harness("report", str(copy))
-    assert result.returncode == 0, result.stderr
+    assert result.returncode == embedded_run[0].returncode, result.stderr
     assert read_json(copy / "summary.json") == read_json(run_dir / "summary.json")
 
 
@@ -162,7 +190,9 @@ def test_unreachable_host_aborts_with_exit_code_3(tmp_path: Path) -> None:
     assert meta["aborted"] is True
 
 
-def test_ctrl_c_stops_every_process_and_still_writes_the_report(tmp_path: Path) -> None:
+def test_ctrl_c_mid_ramp_stops_every_process_and_still_writes_the_report(tmp_path: Path) -> None:
+    """Ctrl-C while Locust is still starting users (200 at 1 a second): every process ends, the run is
+    judged on what it sent. (SIGTERM mid-ramp: tests/commands/test_fail_safe.py.)"""
     import json
     import signal
     import subprocess
@@ -173,7 +203,7 @@ def test_ctrl_c_stops_every_process_and_still_writes_the_report(tmp_path: Path) 
 
     proc = subprocess.Popen(
         [sys.executable, "-m", "harness", "run", "scenarios/smoke.toml", "--workers", "2", "--duration", "60s",
-         "--out", str(tmp_path)],
+         "--users", "200", "--spawn-rate", "1", "--out", str(tmp_path)],
         cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, stdin=subprocess.DEVNULL,
     )
     try:
@@ -200,10 +230,11 @@ def test_ctrl_c_stops_every_process_and_still_writes_the_report(tmp_path: Path) 
     assert not [c for c in children if c.is_running() and c.status() != psutil.STATUS_ZOMBIE]
     run_dir = only_run_dir(tmp_path)
     meta = read_json(run_dir / "run.json")
-    assert meta["aborted"] is True and "interrupted" in meta["abort_reason"]
+    assert meta["aborted"] is True and meta["abort_reason"] == "interrupted by the user (Ctrl-C)"
     assert meta["ended_at"] - meta["started_at"] < 40  # stopped early, not at the planned 60 s
     samples = read_samples(run_dir)
     assert meta["locust_totals"]["requests"] == len(samples) >= 20
     summary = read_json(run_dir / "summary.json")
     assert summary["verdict"] == "fail" and summary["run"]["aborted"] is True
+    assert summary["totals"]["requests"] == len(samples)
     assert (run_dir / "report.html").exists()

@@ -52,7 +52,7 @@ def test_no_secret_reaches_any_file_of_the_run_folder(target_factory, tmp_path: 
     smoke = (REPO / "scenarios" / "smoke.toml").read_text()
     scenario.write_text(smoke.replace('source = "demo"', table)
                         .replace('secret_env = "HARNESS_WEBHOOK_SECRET"', 'secret_env = "CANARY_WEBHOOK_SECRET"'))
-    result = run_harness("run", str(scenario), "--host", target.url, "--workers", "1", "--duration", "10s",
+    result = run_harness("run", str(scenario), "--host", target.url, "--workers", "1", "--duration", "5s",
                          "--out", str(tmp_path / "out"), env={"CANARY_WEBHOOK_SECRET": CANARY_WEBHOOK_SECRET})
     assert result.returncode in (0, 1), result.stderr[-3000:]
     run_dir = only_run_dir(tmp_path / "out")

@@ -137,14 +137,17 @@ def test_password_reset_flow(client: httpx.Client, account: Account, target: Run
 
 
 def test_reset_timing_does_not_reveal_accounts(client: httpx.Client, account: Account) -> None:
+    """What the server does for an address sets the quickest of its answers; a busy machine only adds
+    to some (under the parallel suite the medians of 15 were 6 ms apart, both ways), so the quickest
+    of each, interleaved, are compared."""
     times: dict[str, list[float]] = {"existing": [], "unknown": []}
     emails = {"existing": account("client", 1, 2)["email"], "unknown": "ghost2@mail.example"}
-    for _ in range(15):
+    for _ in range(30):
         for kind, email in emails.items():  # interleaved, so drift affects both alike
             start = time.perf_counter()
             client.post("/api/auth/password-reset", json={"email": email})
             times[kind].append((time.perf_counter() - start) * 1000)
-    assert abs(statistics.median(times["existing"]) - statistics.median(times["unknown"])) < 3, times
+    assert abs(min(times["existing"]) - min(times["unknown"])) < 3, times
 
 
 # -- tenancy ---------------------------------------------------------------------------------------
@@ -254,9 +257,11 @@ def test_chat_appends_to_visible_conversation_only(client: httpx.Client, account
 
 
 def test_chat_ttft_matches_configured_constant(client: httpx.Client, account: Account, login: Login) -> None:
+    """The first token comes TTFT_MS after the request, plus the round trip of an undelayed route
+    (`/api/me`), measured turn about; the quickest of each, since a busy machine only adds."""
     headers = login(account("coach", 1))
     body = {"messages": [{"role": "user", "content": "hi"}]}
-    ttfts = []
+    ttfts, round_trips = [], []
     for _ in range(8):
         start = time.perf_counter()
         with client.stream("POST", "/api/chat", headers=headers, json=body) as r:
@@ -264,7 +269,10 @@ def test_chat_ttft_matches_configured_constant(client: httpx.Client, account: Ac
                 if '"content"' in line:
                     ttfts.append((time.perf_counter() - start) * 1000)
                     break
-    assert abs(statistics.median(ttfts) - TTFT_MS) < 5, ttfts
+        start = time.perf_counter()
+        assert client.get("/api/me", headers=headers).status_code == 200
+        round_trips.append((time.perf_counter() - start) * 1000)
+    assert abs(min(ttfts) - min(round_trips) - TTFT_MS) < 5, (ttfts, round_trips)
 
 
 # -- public endpoints ------------------------------------------------------------------------------
@@ -339,7 +347,9 @@ def test_demo_accounts(demo: dict[str, Any]) -> None:
 
 def test_injected_latency_is_accurate(client: httpx.Client, account: Account, login: Login) -> None:
     """The delayed route takes the injected 120 ms more than an undelayed one, measured turn about, so
-    the loopback round trip of a busy machine (a few ms under the parallel suite) cancels out."""
+    the loopback round trip cancels out. The quickest of each: a busy machine only adds (a timer that
+    fires late, a stalled process), to some requests of either route (under the parallel suite the
+    medians differed by 123.6 ms)."""
     headers = login(account("admin"))
     client.get("/api/admin/users", headers=headers)  # warm the connection
     assert LATENCY_ROUTE == "admin_users"
@@ -353,6 +363,6 @@ def test_injected_latency_is_accurate(client: httpx.Client, account: Account, lo
     for _ in range(40):
         delayed.append(timed("/api/admin/users"))
         fast.append(timed("/api/me"))
-    extra = statistics.median(delayed) - statistics.median(fast)
+    extra = min(delayed) - min(fast)
     assert abs(extra - LATENCY_MS) < 3, (sorted(delayed), sorted(fast))
     assert statistics.median(fast) < 20  # other routes are not delayed

@@ -6,7 +6,6 @@ send garbage, broken JSON, HTML, 20 MB bodies, cut streams, nothing at all, rese
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -109,11 +108,9 @@ def hostile_run(hostile: HostileServer, tmp_path_factory: pytest.TempPathFactory
     tmp = tmp_path_factory.mktemp("hostile")
     scenario = tmp / "hostile.toml"
     scenario.write_text(SCENARIO)
-    started = time.monotonic()
     result = run_harness("run", str(scenario), "--host", hostile.url, "--workers", "1", "--out", str(tmp / "out"),
                          timeout=PLANNED_S + 90)
-    wall_s = time.monotonic() - started
-    return {"result": result, "wall_s": wall_s, "run_dir": only_run_dir(tmp / "out"), "server": hostile}
+    return {"result": result, "run_dir": only_run_dir(tmp / "out"), "server": hostile}
 
 
 def test_every_misbehaviour_is_an_error_with_its_reason(hostile_run: dict[str, Any]) -> None:
@@ -146,9 +143,15 @@ def test_every_hostile_route_was_met(hostile_run: dict[str, Any]) -> None:
 
 
 def test_the_run_ends_on_time(hostile_run: dict[str, Any]) -> None:
-    meta = read_json(hostile_run["run_dir"] / "run.json")
+    run_dir = hostile_run["run_dir"]
+    meta = read_json(run_dir / "run.json")
     assert meta["ended_at"] - meta["started_at"] < PLANNED_S + 8  # users stopped mid-hang, mid-drip
-    assert hostile_run["wall_s"] < PLANNED_S + 20, hostile_run["wall_s"]
+    # and then the harness went on to the report at once: no process of the run waited out a hung
+    # connection (a worker that must be killed takes 15 s: 5 to leave by itself, 10 after a SIGTERM).
+    # Measured from the run's own end, not from the command's start: starting the processes takes a
+    # busy machine several seconds more, which says nothing about the hostile target.
+    reported = (run_dir / "summary.json").stat().st_mtime - meta["ended_at"]
+    assert reported < 10, reported
 
 
 def test_big_bodies_are_never_held_whole(hostile_run: dict[str, Any]) -> None:

@@ -25,22 +25,24 @@ pytestmark = pytest.mark.e2e  # every test here starts processes (see tests/conf
 SCENARIO = REPO / "tests" / "fixtures" / "llm-truth.toml"
 
 
-def llm_run(tmp_path: Path, usage: bool) -> Path:
+def llm_run(tmp_path: Path, usage: bool, *args: str) -> Path:
     scenario = tmp_path / "llm-truth.toml"
     scenario.write_text(SCENARIO.read_text().replace("usage = true", f"usage = {str(usage).lower()}"))
-    result = run_harness("run", str(scenario), "--workers", "1", "--out", str(tmp_path / "out"), timeout=180)
+    result = run_harness("run", str(scenario), "--workers", "1", "--out", str(tmp_path / "out"), *args, timeout=180)
     assert result.returncode in (0, 1), result.stderr[-2000:]
     return only_run_dir(tmp_path / "out")
 
 
 @pytest.fixture(scope="module")
 def with_usage(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return llm_run(tmp_path_factory.mktemp("usage"), True)
+    # 14 s of the scenario's 20: about 200 replies (20 s gave 290), well over the 150 a p95 needs
+    return llm_run(tmp_path_factory.mktemp("usage"), True, "--duration", "14s")
 
 
 @pytest.fixture(scope="module")
 def without_usage(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return llm_run(tmp_path_factory.mktemp("no-usage"), False)
+    # token sums, not percentiles: a few dozen replies are plenty
+    return llm_run(tmp_path_factory.mktemp("no-usage"), False, "--duration", "8s")
 
 
 def planned_truth(k: int) -> tuple[np.ndarray, np.ndarray]:
@@ -66,9 +68,14 @@ def test_ttft_and_tpot_match_the_models_timing_within_5_percent(with_usage: Path
     rows = chats(with_usage)
     assert len(rows) >= 150  # enough replies for a p95 (the truth is exact, whatever their number)
     true_ttft, true_tpot = planned_truth(len(rows))  # every 200 reply was planned, in this order
-    llm = read_json(with_usage / "summary.json")["llm"]["chat"]
+    summary = read_json(with_usage / "summary.json")
+    llm = summary["llm"]["chat"]
+    # A client sees the first token when the model planned it plus the round trip through loopback, the
+    # demo API and the load generator: a millisecond or two on a quiet machine, several under the
+    # parallel suite. Take it from the same run, at the same percentile, from `me` (nothing injected).
     for q, key in ((0.50, "ttft_p50_ms"), (0.95, "ttft_p95_ms")):
-        assert llm[key] == pytest.approx(percentile(true_ttft, q), rel=0.05), key
+        truth, round_trip = percentile(true_ttft, q), summary["endpoints"]["me"][key.replace("ttft_", "")]
+        assert truth * 0.95 <= llm[key] <= truth * 1.05 + round_trip, (key, llm[key], truth, round_trip)
     assert llm["tpot_p50_ms"] == pytest.approx(percentile(true_tpot, 0.50), rel=0.05)
     assert llm["tpot_p95_ms"] == pytest.approx(percentile(true_tpot, 0.95), rel=0.05)
     # the figures are the samples' own: TTFT from the rows, TPOT from last-token time and usage

@@ -15,7 +15,7 @@ from harness.samples import PartWriter
 from harness.report.screenshot import MISSING_BROWSER, dump_dom, find_browser, page_problems, screenshot
 from tests.helpers import run_harness
 
-pytestmark = pytest.mark.e2e  # headless Chromium and the harness command are processes
+pytestmark = pytest.mark.e2e  # every test here starts Chromium or the harness (see tests/conftest.py)
 
 T0 = 1_796_000_000.0
 needs_chromium = pytest.mark.skipif(find_browser() is None,
@@ -115,7 +115,6 @@ def test_harness_report_screenshot_command(tmp_path):
     assert (run_dir / "report.png").stat().st_size > 50_000
 
 
-@pytest.mark.e2e
 def test_missing_chromium_is_one_line_and_exit_2(tmp_path):
     run_dir = small_run(tmp_path)
     done = run_harness("report", str(run_dir), "--screenshot",
