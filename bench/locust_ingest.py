@@ -27,8 +27,9 @@ from locust.runners import MasterRunner, WorkerRunner
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from harness.load import plugin  # noqa: E402  (the master's real ingest path)
 from ingest import synthetic_columns  # noqa: E402
+
+from harness.load import plugin  # noqa: E402  (the master's real ingest path)
 
 SCHEDULE = json.loads(os.environ.get("BENCH_SCHEDULE") or "{}")
 BENCH_KEY = "bench_ingest"

@@ -72,9 +72,13 @@ def _dump_counts(environment: Any, **_: Any) -> None:
     if not out or not isinstance(environment.runner, MasterRunner):
         return
     total = environment.runner.stats.total
-    Path(out).write_text(json.dumps({
-        "variant": VARIANT,
-        "requests": total.num_requests,
-        "failures": total.num_failures,
-        "per_second": {str(t): n for t, n in sorted(total.num_reqs_per_sec.items())},
-    }))
+    Path(out).write_text(
+        json.dumps(
+            {
+                "variant": VARIANT,
+                "requests": total.num_requests,
+                "failures": total.num_failures,
+                "per_second": {str(t): n for t, n in sorted(total.num_reqs_per_sec.items())},
+            }
+        )
+    )

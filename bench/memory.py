@@ -17,7 +17,7 @@ import sys
 import tempfile
 import time
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import psutil
@@ -45,14 +45,22 @@ class Trace:
 
     def peak(self, role: str, until_s: float = float("inf"), since_s: float = 0.0) -> int:
         """The highest RSS of `role` ("worker" = any worker) between since_s and until_s of load."""
-        values = [rss for name, series in self.rss.items() if name == role or name.startswith(role + "-")
-                  for t, rss in series if since_s <= t <= until_s]
+        values = [
+            rss
+            for name, series in self.rss.items()
+            if name == role or name.startswith(role + "-")
+            for t, rss in series
+            if since_s <= t <= until_s
+        ]
         return max(values, default=0)
 
     def at(self, role: str, t: float) -> int:
         """The RSS of `role` ("worker" = the highest of the workers) at the last reading up to t."""
-        values = [next((rss for s, rss in reversed(series) if s <= t), 0)
-                  for name, series in self.rss.items() if name == role or name.startswith(role + "-")]
+        values = [
+            next((rss for s, rss in reversed(series) if s <= t), 0)
+            for name, series in self.rss.items()
+            if name == role or name.startswith(role + "-")
+        ]
         return max(values, default=0)
 
 
@@ -86,12 +94,32 @@ def elapsed(out: Path) -> float | None:
 def measure(duration_s: int, users: int, workers: int) -> Trace:
     target = start_target(TargetConfig.from_dict({}))
     out = Path(tempfile.mkdtemp(prefix="harness-memory-"))
-    command = ["harness", "run", "scenarios/smoke.toml", "--host", target.url, "--users", str(users),
-               "--spawn-rate", str(users), "--workers", str(workers), "--duration", f"{duration_s}s",
-               "--out", str(out)]
+    command = [
+        "harness",
+        "run",
+        "scenarios/smoke.toml",
+        "--host",
+        target.url,
+        "--users",
+        str(users),
+        "--spawn-rate",
+        str(users),
+        "--workers",
+        str(workers),
+        "--duration",
+        f"{duration_s}s",
+        "--out",
+        str(out),
+    ]
     trace = Trace(duration_s, command)
-    harness = subprocess.Popen([sys.executable, "-m", "harness", *command[1:]], cwd=REPO, stdin=subprocess.DEVNULL,
-                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    harness = subprocess.Popen(
+        [sys.executable, "-m", "harness", *command[1:]],
+        cwd=REPO,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         parent = psutil.Process(harness.pid)
         while harness.poll() is None:
@@ -130,27 +158,33 @@ def verdict(short: Trace, long: Trace, tolerance: float = 0.05) -> str:
     """One paragraph: does peak RSS grow with the length of the run (beyond `tolerance`)?"""
     ratios = {role: long.peak(role) / short.peak(role) for role in ("master", "worker")}
     flat = all(abs(r - 1) <= tolerance for r in ratios.values())
-    return (f"**{'Flat' if flat else 'Grows'}**: {long.duration_s / short.duration_s:.0f}× the run length and "
-            f"{long.samples / max(short.samples, 1):.1f}× the samples give the master ×{ratios['master']:.3f} and "
-            f"the workers ×{ratios['worker']:.3f} peak RSS ({'within' if flat else 'beyond'} "
-            f"±{tolerance:.0%}). Nothing is kept per sample: the master's collector holds the last "
-            "`max(10 s, breaker window)` of start times, latencies and error flags for the live p95 and the "
-            "circuit breaker. Locust's own stats keep rounded latency buckets (bounded) and a request counter "
-            "per second and endpoint, which grows with time, not with requests (a few MB per hour of run).")
+    return (
+        f"**{'Flat' if flat else 'Grows'}**: {long.duration_s / short.duration_s:.0f}× the run length and "
+        f"{long.samples / max(short.samples, 1):.1f}× the samples give the master ×{ratios['master']:.3f} and "
+        f"the workers ×{ratios['worker']:.3f} peak RSS ({'within' if flat else 'beyond'} "
+        f"±{tolerance:.0%}). Nothing is kept per sample: the master's collector holds the last "
+        "`max(10 s, breaker window)` of start times, latencies and error flags for the live p95 and the "
+        "circuit breaker. Locust's own stats keep rounded latency buckets (bounded) and a request counter "
+        "per second and endpoint, which grows with time, not with requests (a few MB per hour of run)."
+    )
 
 
 def render(short: Trace, long: Trace, args: argparse.Namespace, started: datetime) -> str:
     def row(role: str, label: str) -> str:
         a, b = short.peak(role), long.peak(role)
-        first, last = long.peak(role, until_s=short.duration_s), long.peak(role, since_s=long.duration_s - short.duration_s)
-        return (f"| {label} | {mb(a)} | {mb(b)} | {b / a:.3f} | {mb(first)} | {mb(last)} | {last / first:.3f} |")
+        first, last = (
+            long.peak(role, until_s=short.duration_s),
+            long.peak(role, since_s=long.duration_s - short.duration_s),
+        )
+        return f"| {label} | {mb(a)} | {mb(b)} | {b / a:.3f} | {mb(first)} | {mb(last)} | {last / first:.3f} |"
 
     worker_names = sorted(name for name in long.rss if name.startswith("worker-"))
     step = max(long.duration_s // 8, 1)
     checkpoints = [*range(step, long.duration_s, step), long.duration_s]
     script = "python bench/memory.py " + " ".join(
-        f"--{k} {v}" for k, v in (("users", args.users), ("workers", args.workers), ("short", args.short),
-                                  ("long", args.long)))
+        f"--{k} {v}"
+        for k, v in (("users", args.users), ("workers", args.workers), ("short", args.short), ("long", args.long))
+    )
     lines = [
         "# Memory over the length of a run",
         "",
@@ -164,8 +198,7 @@ def render(short: Trace, long: Trace, args: argparse.Namespace, started: datetim
         "",
         f"    .venv/bin/{script}",
         "",
-        "which runs, for D = {short}s and {long}s (HOST: a demo API it starts on loopback):".format(
-            short=args.short, long=args.long),
+        f"which runs, for D = {args.short}s and {args.long}s (HOST: a demo API it starts on loopback):",
         "",
         f"    {shlex.join(short.command[:4])} HOST {shlex.join(short.command[5:-4])} --duration D --out TMP",
         "",
@@ -209,7 +242,7 @@ def main() -> int:
     parser.add_argument("--long", type=int, default=240, help="seconds of load of the long run")
     parser.add_argument("--out", type=Path, default=REPO / "bench" / "MEMORY.md")
     args = parser.parse_args()
-    started = datetime.now(timezone.utc)
+    started = datetime.now(UTC)
     traces = []
     for duration in (args.short, args.long):
         print(f"memory: {duration} s of {args.users} users on {args.workers} workers ...", file=sys.stderr)

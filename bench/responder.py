@@ -14,8 +14,12 @@ import asyncio
 import sys
 
 BODY = b'{"status":"ok"}'
-RESPONSE = (b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: "
-            + str(len(BODY)).encode() + b"\r\n\r\n" + BODY)
+RESPONSE = (
+    b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: "
+    + str(len(BODY)).encode()
+    + b"\r\n\r\n"
+    + BODY
+)
 
 __all__ = ["BODY", "RESPONSE", "serve"]
 
@@ -32,7 +36,7 @@ class _Responder(asyncio.Protocol):
         heads = data.count(b"\r\n\r\n")
         if heads:
             self.transport.write(RESPONSE * heads)  # type: ignore[attr-defined]
-            data = data[data.rindex(b"\r\n\r\n") + 4:]
+            data = data[data.rindex(b"\r\n\r\n") + 4 :]
         self.pending = data[-65536:]
 
 

@@ -14,7 +14,7 @@ import argparse
 import subprocess
 import sys
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 BENCH = Path(__file__).resolve().parent
@@ -24,9 +24,15 @@ sys.path.insert(0, str(REPO))
 from bench.common import machine  # noqa: E402
 
 BENCHES = {  # name -> (script, what it answers)
-    "generator": ("generator.py", "requests/s of one harness worker against bare Locust FastHttpUser, wrk/hey as the ceiling"),
+    "generator": (
+        "generator.py",
+        "requests/s of one harness worker against bare Locust FastHttpUser, wrk/hey as the ceiling",
+    ),
     "ingest": ("ingest.py", "samples/s the master absorbs from workers"),
-    "accuracy": ("accuracy.py", "the harness's percentiles against the demo API's injected truth, Locust's beside them"),
+    "accuracy": (
+        "accuracy.py",
+        "the harness's percentiles against the demo API's injected truth, Locust's beside them",
+    ),
     "coordinated_omission": ("coordinated_omission.py", "a stalling target under a fixed arrival rate"),
     "analysis_scaling": ("analysis_scaling.py", "`harness report` on 1 and 10 million samples"),
 }
@@ -37,15 +43,15 @@ def run_bench(name: str, quick: bool) -> tuple[str, float]:
     command = [sys.executable, str(BENCH / script), *(["--quick"] if quick else [])]
     print(f"bench: {name} ...", file=sys.stderr, flush=True)
     started = time.monotonic()
-    result = subprocess.run(command, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            timeout=1800)
+    result = subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=1800)
     took = time.monotonic() - started
     (BENCH / "logs").mkdir(exist_ok=True)
     (BENCH / "logs" / f"{name}.log").write_text(result.stderr)
     if result.returncode != 0 or not result.stdout.strip():
         tail = "\n".join(result.stderr.strip().splitlines()[-15:])
-        return (f"## {name}\n\nThis bench failed (exit {result.returncode}); the end of its log:\n\n"
-                f"```\n{tail}\n```\n"), took
+        return (
+            f"## {name}\n\nThis bench failed (exit {result.returncode}); the end of its log:\n\n```\n{tail}\n```\n"
+        ), took
     return result.stdout.strip() + "\n", took
 
 
@@ -56,14 +62,17 @@ def main() -> int:
     parser.add_argument("--out", type=Path, default=BENCH / "RESULTS.md")
     args = parser.parse_args()
     names = args.only or list(BENCHES)
-    started = datetime.now(timezone.utc)
+    started = datetime.now(UTC)
     sections, timings = [], []
     for name in names:
         text, took = run_bench(name, args.quick)
         sections.append(text)
         timings.append(f"| {name} | {BENCHES[name][1]} | {took:.0f} s |")
-    command = "python bench/run.py" + (" --quick" if args.quick else "") + (
-        f" --only {' '.join(args.only)}" if args.only else "")
+    command = (
+        "python bench/run.py"
+        + (" --quick" if args.quick else "")
+        + (f" --only {' '.join(args.only)}" if args.only else "")
+    )
     head = [
         "# Benchmarks",
         "",

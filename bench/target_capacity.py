@@ -19,7 +19,7 @@ import tempfile
 import threading
 import time
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
@@ -199,7 +199,7 @@ def write_report(path: Path, results: list[Result], info: dict[str, str], argv: 
         "machine the harness was developed on. A smoke test whose offered load stays well below these figures",
         "measures the harness and the scenario, not the limits of the demo API.",
         "",
-        f"Measured {datetime.now(timezone.utc):%Y-%m-%d %H:%M UTC} with `{' '.join(['python', *argv])}`,",
+        f"Measured {datetime.now(UTC):%Y-%m-%d %H:%M UTC} with `{' '.join(['python', *argv])}`,",
         "over loopback, one `wrk` thread (so the client takes one core and the server the other).",
         "",
         "| machine | |",

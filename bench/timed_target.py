@@ -22,8 +22,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import harness.demo_api.app as app  # noqa: E402
 import harness.demo_api.supervisor as supervisor  # noqa: E402  (serve() builds the app there)
-from harness.demo_api.distributions import Distribution  # noqa: E402
 from harness.demo_api.config import TargetConfig  # noqa: E402
+from harness.demo_api.distributions import Distribution  # noqa: E402
 
 _pending: list[Any] = []  # (route, index, drawn) of the draw whose wait comes next
 _counts: dict[str, int] = {}
@@ -69,7 +69,7 @@ def main() -> int:
         return 2
     at = args.index("--wait-log")
     path = args[at + 1]
-    del args[at:at + 2]
+    del args[at : at + 2]
     _log = open(path, "w", buffering=1, encoding="utf-8")  # one line per wait, written as it happens
     # this process only: the app's own waits (the model's token timing has its own) and its routes' draws
     supervisor.create_app, app.sleep_until = _timed_create_app, _timed_sleep_until

@@ -74,43 +74,85 @@ class _Parser(argparse.ArgumentParser):
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog="harness", description=__doc__, epilog=EXIT_CODES,
-                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = _Parser(
+        prog="harness", description=__doc__, epilog=EXIT_CODES, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--version", action="version", version=f"launch-harness {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     run = sub.add_parser("run", help="run a scenario (starts the embedded demo API when no host is given)")
-    run.add_argument("scenario", type=Path,
-                     help="scenario TOML file, or a shipped scenario's name (smoke, load-day, abuse)")
-    run.add_argument("--host", help="base URL of the API under test (default: the scenario's, else the embedded demo API)")
+    run.add_argument(
+        "scenario", type=Path, help="scenario TOML file, or a shipped scenario's name (smoke, load-day, abuse)"
+    )
+    run.add_argument(
+        "--host", help="base URL of the API under test (default: the scenario's, else the embedded demo API)"
+    )
     run.add_argument("--profile", choices=["hardened", "vulnerable"], help="profile of the embedded demo API")
-    run.add_argument("--workers", type=_positive_int, help="local Locust worker processes (default: CPU count; 0: one process)")
+    run.add_argument(
+        "--workers", type=_positive_int, help="local Locust worker processes (default: CPU count; 0: one process)"
+    )
     run.add_argument("--users", type=_at_least_one, help="concurrent users (replaces the scenario's load and stages)")
     run.add_argument("--spawn-rate", type=_positive_float, help="users started per second")
-    run.add_argument("--arrival-rate", type=_positive_float, metavar="R",
-                     help="open model: start R journeys per second across all workers, however fast the target "
-                          "answers (replaces the scenario's load; --users then sizes the pool)")
+    run.add_argument(
+        "--arrival-rate",
+        type=_positive_float,
+        metavar="R",
+        help="open model: start R journeys per second across all workers, however fast the target "
+        "answers (replaces the scenario's load; --users then sizes the pool)",
+    )
     run.add_argument("--duration", type=_duration, help="run time, e.g. 90s or 5m")
     run.add_argument("--out", type=Path, default=Path("reports"), help="folder for run folders (default: reports/)")
-    run.add_argument("--threshold", action="append", default=[], metavar="EXPR",
-                     help='add a threshold, e.g. "p99(*) < 1s" (repeatable)')
-    run.add_argument("--abort-on-fail", action="append", default=[], metavar="EXPR",
-                     help='add a threshold that stops the run as soon as it fails, e.g. "error_rate(*) < 5%%" (repeatable)')
-    run.add_argument("--screenshot", action="store_true",
-                     help="also save report.png, the report rendered by headless Chromium")
-    run.add_argument("--expect-workers", type=_positive_int, metavar="N",
-                     help="start once N workers joined, local --workers included (default --workers 0: all remote)")
-    run.add_argument("--master-bind", metavar="ADDR",
-                     help="address the master listens on for workers (default 127.0.0.1; 0.0.0.0: every interface)")
+    run.add_argument(
+        "--threshold",
+        action="append",
+        default=[],
+        metavar="EXPR",
+        help='add a threshold, e.g. "p99(*) < 1s" (repeatable)',
+    )
+    run.add_argument(
+        "--abort-on-fail",
+        action="append",
+        default=[],
+        metavar="EXPR",
+        help='add a threshold that stops the run as soon as it fails, e.g. "error_rate(*) < 5%%" (repeatable)',
+    )
+    run.add_argument(
+        "--screenshot", action="store_true", help="also save report.png, the report rendered by headless Chromium"
+    )
+    run.add_argument(
+        "--expect-workers",
+        type=_positive_int,
+        metavar="N",
+        help="start once N workers joined, local --workers included (default --workers 0: all remote)",
+    )
+    run.add_argument(
+        "--master-bind",
+        metavar="ADDR",
+        help="address the master listens on for workers (default 127.0.0.1; 0.0.0.0: every interface)",
+    )
     run.add_argument("--master-port", type=_positive_int, metavar="P", help="port the master listens on (default 5557)")
-    run.add_argument("--expect-workers-max-wait", type=_duration, default=60.0, metavar="DURATION",
-                     help="give up (exit 3) when the workers have not all joined by then (default 60s)")
+    run.add_argument(
+        "--expect-workers-max-wait",
+        type=_duration,
+        default=60.0,
+        metavar="DURATION",
+        help="give up (exit 3) when the workers have not all joined by then (default 60s)",
+    )
 
     worker = sub.add_parser("worker", help="Locust worker process(es) joining a `harness run` master on another host")
-    worker.add_argument("--master", required=True, metavar="HOST[:PORT]",
-                        help="the master's address as this host reaches it (port default 5557)")
-    worker.add_argument("--processes", type=_positive_int, default=1, metavar="N",
-                        help="worker processes to start (default 1; about one per CPU core)")
+    worker.add_argument(
+        "--master",
+        required=True,
+        metavar="HOST[:PORT]",
+        help="the master's address as this host reaches it (port default 5557)",
+    )
+    worker.add_argument(
+        "--processes",
+        type=_positive_int,
+        default=1,
+        metavar="N",
+        help="worker processes to start (default 1; about one per CPU core)",
+    )
 
     target = sub.add_parser("target", help="run the embedded demo chatbot API alone")
     from harness.demo_api.cli import add_arguments
@@ -119,34 +161,54 @@ def _parser() -> argparse.ArgumentParser:
 
     report = sub.add_parser("report", help="recompute every output of a run from its samples on disk")
     report.add_argument("run_dir", type=Path)
-    report.add_argument("--screenshot", action="store_true",
-                        help="also save report.png, the page as headless Chromium renders it")
+    report.add_argument(
+        "--screenshot", action="store_true", help="also save report.png, the page as headless Chromium renders it"
+    )
 
     compare = sub.add_parser("compare", help="two runs side by side; exit 1 when NEW regressed")
     compare.add_argument("base", type=Path, help="the run folder to compare against")
     compare.add_argument("new", type=Path, help="the run folder under test")
-    compare.add_argument("--tolerance", default="10%",
-                         help="how much worse a p95/p99 may get before it is a regression (default: 10%%)")
-    compare.add_argument("--min-ms", default="5",
-                         help="...and by at least this many ms (default: 5)")
-    compare.add_argument("--out", type=Path,
-                         help="folder (or NAME.md / NAME.json) for compare.md and compare.json "
-                              "(default: NEW's folder)")
+    compare.add_argument(
+        "--tolerance", default="10%", help="how much worse a p95/p99 may get before it is a regression (default: 10%%)"
+    )
+    compare.add_argument("--min-ms", default="5", help="...and by at least this many ms (default: 5)")
+    compare.add_argument(
+        "--out",
+        type=Path,
+        help="folder (or NAME.md / NAME.json) for compare.md and compare.json (default: NEW's folder)",
+    )
 
     cost = sub.add_parser("cost", help="offline what-if: LLM spend per day, legit and under abuse (sends nothing)")
     cost.add_argument("scenario", type=Path)
 
     audit = sub.add_parser("audit", help="launch-readiness checks from outside and the checklist scorecard")
-    audit.add_argument("scenario", type=Path, nargs="?",
-                       help="scenario with the API map and [audit] settings (default: the shipped audit scenario)")
-    audit.add_argument("--host", help="base URL of the API to audit (default: the scenario's, else the embedded demo API)")
+    audit.add_argument(
+        "scenario",
+        type=Path,
+        nargs="?",
+        help="scenario with the API map and [audit] settings (default: the shipped audit scenario)",
+    )
+    audit.add_argument(
+        "--host", help="base URL of the API to audit (default: the scenario's, else the embedded demo API)"
+    )
     audit.add_argument("--profile", choices=["hardened", "vulnerable"], help="profile of the embedded demo API")
-    audit.add_argument("--run", type=Path, metavar="RUN_DIR",
-                       help="a load run whose rate-limit and latency figures fill those rows; its report gains the audit")
-    audit.add_argument("--out", type=Path, default=Path("reports"), help="folder for the audit folder (default: reports/)")
-    audit.add_argument("--check", action="append", default=[], metavar="NAME",
-                       help="run only this check (repeatable): access, tenancy, validation, cors, secrets, injection, "
-                            "transport, edge, email")
+    audit.add_argument(
+        "--run",
+        type=Path,
+        metavar="RUN_DIR",
+        help="a load run whose rate-limit and latency figures fill those rows; its report gains the audit",
+    )
+    audit.add_argument(
+        "--out", type=Path, default=Path("reports"), help="folder for the audit folder (default: reports/)"
+    )
+    audit.add_argument(
+        "--check",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="run only this check (repeatable): access, tenancy, validation, cors, secrets, injection, "
+        "transport, edge, email",
+    )
 
     validate = sub.add_parser("validate", help="check a scenario file (and its accounts file and prices) and exit")
     validate.add_argument("scenario", type=Path)
@@ -167,13 +229,26 @@ def _dispatch(args: argparse.Namespace) -> int:
     if args.command == "run":
         from harness.commands.run import RunOptions, run
 
-        return run(RunOptions(scenario=args.scenario, host=args.host, profile=args.profile, workers=args.workers,
-                              users=args.users, spawn_rate=args.spawn_rate, arrival_rate=args.arrival_rate,
-                              duration_s=args.duration,
-                              out=args.out, thresholds=tuple(args.threshold), abort_on_fail=tuple(args.abort_on_fail),
-                              screenshot=args.screenshot, expect_workers=args.expect_workers,
-                              master_bind=args.master_bind, master_port=args.master_port,
-                              expect_workers_max_wait_s=args.expect_workers_max_wait))
+        return run(
+            RunOptions(
+                scenario=args.scenario,
+                host=args.host,
+                profile=args.profile,
+                workers=args.workers,
+                users=args.users,
+                spawn_rate=args.spawn_rate,
+                arrival_rate=args.arrival_rate,
+                duration_s=args.duration,
+                out=args.out,
+                thresholds=tuple(args.threshold),
+                abort_on_fail=tuple(args.abort_on_fail),
+                screenshot=args.screenshot,
+                expect_workers=args.expect_workers,
+                master_bind=args.master_bind,
+                master_port=args.master_port,
+                expect_workers_max_wait_s=args.expect_workers_max_wait,
+            )
+        )
     if args.command == "worker":
         from harness.commands.worker import run_worker
 

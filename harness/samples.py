@@ -12,9 +12,10 @@ import operator
 import os
 import sys
 from collections import deque
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
-from typing import Any, Callable, Iterable, Iterator, Sequence, TypeVar
+from typing import Any, TypeVar
 
 import numpy as np
 import pandas as pd
@@ -132,8 +133,13 @@ def empty_samples() -> pd.DataFrame:
 
 
 def read_samples(
-    run_dir: Path, columns: list[str] | None = None, *, sort: bool = True, skipped: list[str] | None = None,
-    compact: bool = False, parts: list[tuple[Path, int]] | None = None,
+    run_dir: Path,
+    columns: list[str] | None = None,
+    *,
+    sort: bool = True,
+    skipped: list[str] | None = None,
+    compact: bool = False,
+    parts: list[tuple[Path, int]] | None = None,
 ) -> pd.DataFrame:
     """The samples of a run (only `columns`, if given), in send order unless `sort` is False.
 
@@ -217,16 +223,17 @@ class _Codes:
         lookup = rank[np.append(word_codes, -1)]  # per word of every dictionary, then the missing slot
         codes = np.empty(size, dtype=small)
         first = 0
-        for (at, indices, dictionary) in self.pieces:  # a loop over parts, not rows
+        for at, indices, dictionary in self.pieces:  # a loop over parts, not rows
             where = np.where(indices < 0, lookup.size - 1, indices.astype(np.int64) + first)
-            codes[at:at + indices.size] = lookup[where]
+            codes[at : at + indices.size] = lookup[where]
             first += len(dictionary)
         self.pieces.clear()
         return pd.Categorical.from_codes(codes, dtype=pd.CategoricalDtype(categories.take(order)), validate=False)
 
 
-def _read_into_arrays(paths: list[Path], schema: pa.Schema, skipped: list[str] | None,
-                      parts: list[tuple[Path, int]] | None) -> pd.DataFrame | None:
+def _read_into_arrays(
+    paths: list[Path], schema: pa.Schema, skipped: list[str] | None, parts: list[tuple[Path, int]] | None
+) -> pd.DataFrame | None:
     """`read_samples(compact=True)` without ever holding the run twice: each part is read and copied
     into arrays sized for the whole run (from the parts' footers), then dropped, so the peak is the
     frame plus one part. None when a part holds a null in an integer or boolean column (an older
@@ -260,7 +267,7 @@ def _read_into_arrays(paths: list[Path], schema: pa.Schema, skipped: list[str] |
             if isinstance(target, np.ndarray):
                 if column.null_count and target.dtype.kind != "f":
                     return None
-                target[at:at + n] = column.to_numpy()  # floats: a null is NaN
+                target[at : at + n] = column.to_numpy()  # floats: a null is NaN
             elif isinstance(target, list):
                 target.extend(column.chunks)
             else:
@@ -309,8 +316,9 @@ def read_column(parts: Sequence[tuple[Path, int]], name: str, every: int = 1) ->
 T = TypeVar("T")
 
 
-def _ahead(read: Callable[[T], pa.Table], items: Iterable[T],
-           depth: int = 4) -> Iterator[tuple[T, pa.Table | Exception]]:
+def _ahead(
+    read: Callable[[T], pa.Table], items: Iterable[T], depth: int = 4
+) -> Iterator[tuple[T, pa.Table | Exception]]:
     """(item, read(item)) in order, a thread reading up to `depth` items ahead: Arrow decodes
     without the GIL while the caller copies or computes (in a Locust process, whose gevent makes
     threads greenlets, one after the other). A failed read comes as its exception."""
@@ -373,8 +381,9 @@ def _arrow_backed(typ: pa.DataType) -> pd.ArrowDtype | None:
 
 def _dictionary_schema(schema: pa.Schema) -> pa.Schema:
     """`schema` with the string columns read dictionary-encoded."""
-    return pa.schema([pa.field(f.name, pa.dictionary(pa.int32(), pa.string())) if f.name in _CATEGORICAL else f
-                      for f in schema])
+    return pa.schema(
+        [pa.field(f.name, pa.dictionary(pa.int32(), pa.string())) if f.name in _CATEGORICAL else f for f in schema]
+    )
 
 
 def _sorted_categories(column: pd.Series, default: Any) -> pd.Series:

@@ -21,6 +21,7 @@ GROUPS_FOLDER = pytest.StashKey[Path]()
 
 # --- sharing two cores (pytest -n 2): see tests/scheduling.py ----------------------------------------
 
+
 @pytest.hookimpl(wrapper=True)
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> Iterator[None]:
     on_worker = hasattr(config, "workerinput")
@@ -82,6 +83,7 @@ def vulnerable_audit(tmp_path_factory: pytest.TempPathFactory) -> tuple[subproce
 def _unit_tests_start_no_process(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
     """The fast tier (`-m "not e2e"`) starts no process: a test that does must say so with `e2e`."""
     if request.node.get_closest_marker("e2e") is None:
+
         def refuse(*args: Any, **kwargs: Any) -> None:
             raise AssertionError(f"{request.node.nodeid} starts a process: mark it @pytest.mark.e2e")
 

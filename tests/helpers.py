@@ -19,27 +19,41 @@ REPO = Path(__file__).resolve().parents[1]
 WHEEL_SOURCES = ("pyproject.toml", "README.md", "harness")
 
 
-
-def run_harness(*args: str, cwd: Path | None = None, timeout: float = 180, env: dict[str, str] | None = None
-                ) -> subprocess.CompletedProcess[str]:
+def run_harness(
+    *args: str, cwd: Path | None = None, timeout: float = 180, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
     """`python -m harness ARGS`, bounded in time, output captured."""
     return subprocess.run(
         [sys.executable, "-m", "harness", *args],
-        cwd=cwd or REPO, capture_output=True, text=True, timeout=timeout, stdin=subprocess.DEVNULL,
+        cwd=cwd or REPO,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        stdin=subprocess.DEVNULL,
         env={**os.environ, **(env or {})},
     )
 
 
-def run_with_locustfile(scenario: Path, locustfile: Path, out: Path, timeout: float = 180,
-                        **options: Any) -> subprocess.CompletedProcess[str]:
+def run_with_locustfile(
+    scenario: Path, locustfile: Path, out: Path, timeout: float = 180, **options: Any
+) -> subprocess.CompletedProcess[str]:
     """`harness run` with a locustfile of the test's own in place of the harness's (RunOptions.locustfiles:
     the command line has no such option), in a process of its own, output captured."""
     settings = ", ".join(f"{k}={v!r}" for k, v in options.items())
-    code = (f"import sys; from pathlib import Path; from harness.commands.run import RunOptions, run; "
-            f"sys.exit(run(RunOptions(scenario=Path({str(scenario)!r}), out=Path({str(out)!r}), "
-            f"locustfiles=(Path({str(locustfile)!r}),), {settings})))")
-    return subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=timeout,
-                          stdin=subprocess.DEVNULL, env={**os.environ, "PYTHONPATH": str(REPO)})
+    code = (
+        f"import sys; from pathlib import Path; from harness.commands.run import RunOptions, run; "
+        f"sys.exit(run(RunOptions(scenario=Path({str(scenario)!r}), out=Path({str(out)!r}), "
+        f"locustfiles=(Path({str(locustfile)!r}),), {settings})))"
+    )
+    return subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        stdin=subprocess.DEVNULL,
+        env={**os.environ, "PYTHONPATH": str(REPO)},
+    )
 
 
 def load_bench(name: str) -> Any:
@@ -99,17 +113,25 @@ stream = "sse-openai"
 
 def client_scenario(name: str, duration: str) -> str:
     """A scenario of coaching clients alone (login, conversations, me, streamed chat) with no think time."""
-    return (f'[scenario]\nname = "{name}"\n' + CLIENT_ENDPOINTS
-            + f'[load]\nusers = 3\nspawn_rate = 3\nduration = "{duration}"\n'
-            + "[journeys.client]\nweight = 1\nthink_time = [0, 0]\nchat_turns = [1, 1]\nreset_probability = 0\n")
+    return (
+        f'[scenario]\nname = "{name}"\n'
+        + CLIENT_ENDPOINTS
+        + f'[load]\nusers = 3\nspawn_rate = 3\nduration = "{duration}"\n'
+        + "[journeys.client]\nweight = 1\nthink_time = [0, 0]\nchat_turns = [1, 1]\nreset_probability = 0\n"
+    )
 
 
 # --- a `harness run` in the background, for tests that signal or watch it ---------------------------
 
+
 def start_run(out: Path, host: str, *args: str) -> subprocess.Popen[str]:
     return subprocess.Popen(
         [sys.executable, "-m", "harness", "run", "scenarios/smoke.toml", "--host", host, "--out", str(out), *args],
-        cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, stdin=subprocess.DEVNULL,
+        cwd=REPO,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        stdin=subprocess.DEVNULL,
     )
 
 

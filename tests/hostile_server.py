@@ -61,18 +61,27 @@ class HostileServer:
         self._tasks: set[asyncio.Task[Any]] = set()
         self._rotations: defaultdict[str, itertools.count[int]] = defaultdict(itertools.count)
         self.routes: dict[str, Callable[[Writer, asyncio.StreamReader], Awaitable[None]]] = {
-            "login": self._login, "garbage": self._garbage, "bad-json": self._bad_json,
-            "json-html": self._json_html, "big": self._big, "drip": self._drip, "hang": self._hang,
-            "reset-before": self._reset_before, "reset-after-status": self._reset_after_status,
-            "sse-cut": self._sse_cut, "sse-no-done": self._sse_no_done, "sse-html": self._sse_html,
-            "sse-big": self._sse_big, "sse-drip": self._sse_drip,
+            "login": self._login,
+            "garbage": self._garbage,
+            "bad-json": self._bad_json,
+            "json-html": self._json_html,
+            "big": self._big,
+            "drip": self._drip,
+            "hang": self._hang,
+            "reset-before": self._reset_before,
+            "reset-after-status": self._reset_after_status,
+            "sse-cut": self._sse_cut,
+            "sse-no-done": self._sse_no_done,
+            "sse-html": self._sse_html,
+            "sse-big": self._sse_big,
+            "sse-drip": self._sse_drip,
         }
 
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
-    def start(self) -> "HostileServer":
+    def start(self) -> HostileServer:
         self._thread.start()
         asyncio.run_coroutine_threadsafe(self._listen(), self._loop).result(timeout=10)
         return self
@@ -106,8 +115,10 @@ class HostileServer:
             head = await reader.readuntil(b"\r\n\r\n")
             lines = head.decode("latin-1").split("\r\n")
             path = lines[0].split(" ")[1].split("?")[0]
-            length = next((int(v) for k, _, v in (h.partition(":") for h in lines[1:])
-                           if k.strip().lower() == "content-length"), 0)
+            length = next(
+                (int(v) for k, _, v in (h.partition(":") for h in lines[1:]) if k.strip().lower() == "content-length"),
+                0,
+            )
             if length:
                 await reader.readexactly(length)
             route = self._route(path)
@@ -160,9 +171,9 @@ class HostileServer:
         view = memoryview(body)
         try:
             while sent < len(body):
-                writer.write(view[sent:sent + 65536])
+                writer.write(view[sent : sent + 65536])
                 await writer.drain()
-                sent += len(view[sent:sent + 65536])
+                sent += len(view[sent : sent + 65536])
         except ConnectionError:
             self.big_sent.append((sent, False))
             raise

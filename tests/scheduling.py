@@ -38,8 +38,11 @@ def shared_fixture_groups(items: list[pytest.Item]) -> dict[pytest.Item, str]:
         if item.get_closest_marker("e2e") is None:
             continue
         info = getattr(item, "_fixtureinfo", None)
-        shared = [f"{defs[-1].baseid}::{name}" for name, defs in (info.name2fixturedefs.items() if info else ())
-                  if defs and defs[-1].scope in ("module", "session") and defs[-1].baseid.startswith("tests")]
+        shared = [
+            f"{defs[-1].baseid}::{name}"
+            for name, defs in (info.name2fixturedefs.items() if info else ())
+            if defs and defs[-1].scope in ("module", "session") and defs[-1].baseid.startswith("tests")
+        ]
         for key in shared:
             leader[find(key)] = find(shared[0])
         if shared:

@@ -20,7 +20,13 @@ HARNESS = REPO / "harness"
 # the pipeline's: scenario -> load (inside Locust) -> samples -> analysis -> report, with the commands
 # on top and the audit and the demo API apart. The load stage judges abort-on-fail thresholds on the
 # analysis while the run goes, and writes the report of a plain `locust -f` run at its end.
-BASE = {"errors", "runfolder", "host", "lifeline", "documents"}  # documents: the typed run.json, summary.json, audit.json
+BASE = {
+    "errors",
+    "runfolder",
+    "host",
+    "lifeline",
+    "documents",
+}  # documents: the typed run.json, summary.json, audit.json
 ALLOWED: dict[str, set[str]] = {
     "errors": set(),
     "documents": set(),
@@ -71,8 +77,12 @@ def _package(module: str) -> str:
 
 
 def test_no_package_imports_a_later_stage() -> None:
-    wrong = sorted(f"{module} imports {target}" for module, targets in _imports().items() for target in targets
-                   if _package(target) not in ({_package(module), "harness"} | ALLOWED[_package(module)]))
+    wrong = sorted(
+        f"{module} imports {target}"
+        for module, targets in _imports().items()
+        for target in targets
+        if _package(target) not in ({_package(module), "harness"} | ALLOWED[_package(module)])
+    )
     assert wrong == []
 
 
@@ -85,7 +95,7 @@ def test_no_module_imports_itself_in_a_circle() -> None:
         state[module] = 1
         for target in sorted(graph.get(module, ())):
             if state.get(target) == 1:
-                circles.append(path[path.index(target):] + [target])
+                circles.append(path[path.index(target) :] + [target])
             elif target not in state:
                 visit(target, [*path, target])
         state[module] = 2
@@ -99,12 +109,20 @@ def test_no_module_imports_itself_in_a_circle() -> None:
 @pytest.mark.e2e
 def test_the_offline_stages_and_the_orchestrator_never_load_locust_or_gevent() -> None:
     offline = sorted(_module_name(p) for stage in ("analysis", "report") for p in (HARNESS / stage).rglob("*.py"))
-    entry = ["harness.cli", "harness.commands.run", "harness.commands.report", "harness.commands.compare",
-             "harness.commands.validate", "harness.commands.cost"]
-    code = ("import importlib, sys\n"
-            f"for name in {offline + entry!r}:\n"
-            "    importlib.import_module(name)\n"
-            f"print(sorted(m for m in sys.modules if m.split('.')[0] in {LOCUST_WORLD!r}))\n")
+    entry = [
+        "harness.cli",
+        "harness.commands.run",
+        "harness.commands.report",
+        "harness.commands.compare",
+        "harness.commands.validate",
+        "harness.commands.cost",
+    ]
+    code = (
+        "import importlib, sys\n"
+        f"for name in {offline + entry!r}:\n"
+        "    importlib.import_module(name)\n"
+        f"print(sorted(m for m in sys.modules if m.split('.')[0] in {LOCUST_WORLD!r}))\n"
+    )
     result = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "[]", result.stdout

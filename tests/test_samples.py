@@ -11,9 +11,17 @@ from harness.samples import COLUMNS, SCHEMA, PartWriter, SampleBatch, empty_samp
 
 STRING_COLUMNS = {"endpoint", "method", "token_source", "role", "identity", "source_ip", "error", "worker"}
 NUMERIC_DTYPES = {
-    "start_s": "float64", "intended_s": "float64", "status": "int32", "latency_ms": "float64", "ttfb_ms": "float64",
-    "ttft_ms": "float64", "input_tokens": "int32", "output_tokens": "int32", "blocked": "bool",
-    "retry_after_s": "float64", "response_bytes": "int64",
+    "start_s": "float64",
+    "intended_s": "float64",
+    "status": "int32",
+    "latency_ms": "float64",
+    "ttfb_ms": "float64",
+    "ttft_ms": "float64",
+    "input_tokens": "int32",
+    "output_tokens": "int32",
+    "blocked": "bool",
+    "retry_after_s": "float64",
+    "response_bytes": "int64",
 }
 
 
@@ -36,6 +44,7 @@ def row(start: float, endpoint: str = "me", latency: float = 10.0, **extra) -> d
 
 
 # ---- SampleBatch ----
+
 
 def test_batch_fills_defaults_for_missing_keys():
     columns = batch_of({"start_s": 5.0, "endpoint": "login", "status": 401})
@@ -70,6 +79,7 @@ def test_take_hands_over_the_rows_and_starts_afresh():
 
 # ---- PartWriter ----
 
+
 def test_writer_writes_numbered_parts_without_temp_files(tmp_path):
     writer = PartWriter(tmp_path / "samples")
     assert writer.write(batch_of(row(1.0), row(2.0))) == 2
@@ -93,7 +103,10 @@ def test_writer_continues_numbering_in_an_existing_folder(tmp_path):
     writer = PartWriter(tmp_path / "samples")
     writer.write(batch_of(row(3.0)))
     assert sorted(p.name for p in (tmp_path / "samples").iterdir()) == [
-        "part-000001.parquet", "part-000002.parquet", "part-000003.parquet"]
+        "part-000001.parquet",
+        "part-000002.parquet",
+        "part-000003.parquet",
+    ]
     assert writer.rows_written == 1  # this writer's rows only
     assert list(read_samples(tmp_path)["start_s"]) == [1.0, 2.0, 3.0]
 
@@ -117,6 +130,7 @@ def test_writer_fills_a_column_of_the_wrong_length_with_defaults(tmp_path):
 
 
 # ---- read_samples ----
+
 
 def write_parts(tmp_path, *batches: list[dict]) -> None:
     writer = PartWriter(tmp_path / "samples")
@@ -193,9 +207,11 @@ def test_empty_samples_matches_the_schema():
 
 def test_batch_holds_each_value_as_given_in_column_order():
     gaps = [1.5, 2.0]
-    rows = [{"start_s": 1.0, "status": 200, "blocked": True, "chunk_gaps_ms": gaps, "response_bytes": 1 << 40},
-            {"role": None, "worker": "w-1", "token_source": "usage", "unknown": 5},
-            {}]
+    rows = [
+        {"start_s": 1.0, "status": 200, "blocked": True, "chunk_gaps_ms": gaps, "response_bytes": 1 << 40},
+        {"role": None, "worker": "w-1", "token_source": "usage", "unknown": 5},
+        {},
+    ]
     columns = batch_of(*rows)
     assert list(columns) == list(COLUMNS)
     for name, values in columns.items():

@@ -21,17 +21,26 @@ from harness.analysis.outcomes import reach
 from harness.analysis.ratelimits import REDIRECTED_NOTE, partial_counters
 from harness.scenario import ATTACKS
 
-__all__ = ["abuse_summary", "abuse_findings", "abuse_verdict", "UNBLOCKED_ATTACKS", "REPLAY_NOTE",
-           "PARTIAL_NOTE"]
+__all__ = ["abuse_summary", "abuse_findings", "abuse_verdict", "UNBLOCKED_ATTACKS", "REPLAY_NOTE", "PARTIAL_NOTE"]
 
 NON_ATTACK_ROLES = ("legit", "probe")
 # attacks that a working limit must slow down: a finding when not one attempt was blocked
-UNBLOCKED_ATTACKS = ("credential_stuffing", "password_spraying", "brute_force", "chat_flood",
-                     "reset_flood", "lead_spam")
-REPLAY_NOTE = ("replays were answered 2xx: the target must de-duplicate deliveries by id; "
-               "without its counters this run cannot tell whether they were processed again")
-PARTIAL_NOTE = ("replays were answered 2xx and the target's counters cover one of its {n} "
-                "processes: whether they were processed again is not decided")
+UNBLOCKED_ATTACKS = (
+    "credential_stuffing",
+    "password_spraying",
+    "brute_force",
+    "chat_flood",
+    "reset_flood",
+    "lead_spam",
+)
+REPLAY_NOTE = (
+    "replays were answered 2xx: the target must de-duplicate deliveries by id; "
+    "without its counters this run cannot tell whether they were processed again"
+)
+PARTIAL_NOTE = (
+    "replays were answered 2xx and the target's counters cover one of its {n} "
+    "processes: whether they were processed again is not decided"
+)
 
 
 def _counts(rows: pd.DataFrame) -> dict[str, Any]:
@@ -61,8 +70,9 @@ def _counts(rows: pd.DataFrame) -> dict[str, Any]:
     }
 
 
-def _findings(role: str, rows: pd.DataFrame, figures: Mapping[str, Any],
-              stats: Mapping | None) -> tuple[list[str], list[str]]:
+def _findings(
+    role: str, rows: pd.DataFrame, figures: Mapping[str, Any], stats: Mapping | None
+) -> tuple[list[str], list[str]]:
     """(findings, notes) for one attack, by the rule of its kind."""
     findings: list[str] = []
     notes: list[str] = []
@@ -72,8 +82,7 @@ def _findings(role: str, rows: pd.DataFrame, figures: Mapping[str, Any],
         techniques = rows["technique"].astype(object).fillna("").replace("", "unspecified")  # not categories
         tried = techniques.value_counts()
         for technique, n in techniques[ok].value_counts().sort_index().items():
-            findings.append(f"admin route answered 2xx to {technique} "
-                            f"({int(n)} of {int(tried[technique])})")
+            findings.append(f"admin route answered 2xx to {technique} ({int(n)} of {int(tried[technique])})")
     elif role == "webhook_forged" and n_ok:
         findings.append(f"forged signature accepted ({n_ok} of {len(rows)} deliveries answered 2xx)")
     elif role == "webhook_stale" and n_ok:
@@ -86,18 +95,17 @@ def _findings(role: str, rows: pd.DataFrame, figures: Mapping[str, Any],
         elif int(duplicates) == 0 and partial_counters(stats):
             notes.append(PARTIAL_NOTE.format(n=counters.get("processes")))
         elif int(duplicates) == 0:
-            findings.append(f"replays processed again ({n_ok} replays answered 2xx, the target "
-                            "counted no duplicate)")
+            findings.append(f"replays processed again ({n_ok} replays answered 2xx, the target counted no duplicate)")
     elif role.startswith(UNBLOCKED_ATTACKS) and figures["blocked"] == 0 and figures["admitted"]:
-        findings.append(f"no attempt was blocked ({figures['admitted']} of {figures['requests']} "
-                        "admitted)")
+        findings.append(f"no attempt was blocked ({figures['admitted']} of {figures['requests']} admitted)")
     if figures["redirected"]:
         notes.append(REDIRECTED_NOTE.format(n=figures["redirected"], of=figures["requests"]))
     return findings, notes
 
 
-def abuse_summary(samples: pd.DataFrame, target_stats: Mapping | None = None,
-                  roles: Iterable[str] | None = None) -> dict:
+def abuse_summary(
+    samples: pd.DataFrame, target_stats: Mapping | None = None, roles: Iterable[str] | None = None
+) -> dict:
     """summary.json's `abuse`: attack role → figures, `findings`, `notes` and its `verdict`.
 
     Every role other than legit and probe is an attack, unless `roles` restricts them. {} when
@@ -122,8 +130,9 @@ def abuse_summary(samples: pd.DataFrame, target_stats: Mapping | None = None,
         figures["other_requests"] = int(len(rows) - len(attacked))
         findings, notes = _findings(name, attacked, figures, target_stats)
         unseen = figures["redirected"] and not figures["admitted"] and not figures["blocked"]
-        figures.update(findings=findings, notes=notes,
-                       verdict="findings" if findings else "untested" if unseen else "clean")
+        figures.update(
+            findings=findings, notes=notes, verdict="findings" if findings else "untested" if unseen else "clean"
+        )
         attacks[name] = figures
     return attacks
 
@@ -134,7 +143,7 @@ def abuse_findings(abuse: Mapping[str, Mapping]) -> list[str]:
 
 
 def abuse_verdict(abuse: Mapping[str, Mapping]) -> str | None:
-    """"findings" when any attack has one, else "untested" when an attack reached nothing, "clean"
+    """ "findings" when any attack has one, else "untested" when an attack reached nothing, "clean"
     otherwise; None when no attack ran."""
     if not abuse:
         return None

@@ -37,8 +37,13 @@ def _binomial_window(n: int, q: float) -> tuple[int, np.ndarray]:
     hi = min(n, math.ceil(n * q + _SPAN_SD * sd) + 10)
     k = np.arange(lo, hi, dtype=np.float64)  # successive pmf ratios: pmf(k+1)/pmf(k)
     steps = np.log((n - k) / (k + 1.0)) + math.log(q / (1.0 - q))
-    first = (math.lgamma(n + 1) - math.lgamma(lo + 1) - math.lgamma(n - lo + 1)
-             + lo * math.log(q) + (n - lo) * math.log1p(-q))
+    first = (
+        math.lgamma(n + 1)
+        - math.lgamma(lo + 1)
+        - math.lgamma(n - lo + 1)
+        + lo * math.log(q)
+        + (n - lo) * math.log1p(-q)
+    )
     return lo, np.exp(first + np.concatenate(([0.0], np.cumsum(steps))))
 
 
@@ -61,8 +66,7 @@ def _ranks_for(n: int, q: float, level: float) -> tuple[int, int]:
     return lower, upper
 
 
-def ci_ranks(counts: np.ndarray | list[int], q: float = 0.95, level: float = LEVEL
-             ) -> tuple[np.ndarray, np.ndarray]:
+def ci_ranks(counts: np.ndarray | list[int], q: float = 0.95, level: float = LEVEL) -> tuple[np.ndarray, np.ndarray]:
     """Ranks (1-based, into each group's sorted values) of the interval's ends, one per count;
     0 where the count is too small for a two-sided interval (below 72 for the p95 at 95 %)."""
     if not 0.0 < q < 1.0 or not 0.0 < level < 1.0:
@@ -75,8 +79,7 @@ def ci_ranks(counts: np.ndarray | list[int], q: float = 0.95, level: float = LEV
     return lower, upper
 
 
-def quantile_ci(values: np.ndarray | list[float], q: float = 0.95, level: float = LEVEL
-                ) -> tuple[float, float] | None:
+def quantile_ci(values: np.ndarray | list[float], q: float = 0.95, level: float = LEVEL) -> tuple[float, float] | None:
     """[low, high] covering the true q-quantile with probability >= level; None if too few values."""
     v = np.asarray(values, dtype=np.float64)
     v = np.sort(v[~np.isnan(v)])
@@ -101,8 +104,10 @@ def sample_warnings(n: int) -> list[str]:
             continue
         slowest = n - max(1, math.ceil(round(q * n, 9))) + 1  # nearest rank, counted from the top
         which = "the slowest request" if slowest == 1 else f"the {_ordinal(slowest)} slowest request"
-        warnings.append(f"{name} from {n:,} samples: fewer than {needed:,}, so it is {which}; "
-                        f"about {needed:,} are needed for a steady {name}")
+        warnings.append(
+            f"{name} from {n:,} samples: fewer than {needed:,}, so it is {which}; "
+            f"about {needed:,} are needed for a steady {name}"
+        )
     return warnings
 
 
@@ -113,6 +118,8 @@ def few_samples_note(endpoints: Mapping[str, Mapping]) -> str | None:
     if not few:
         return None
     listed = ", ".join(f"{name} {n:,}" for name, n in few)
-    return (f"few latency samples (a steady p95 needs about {MIN_SAMPLES['p95'][1]:,}, a p99 about "
-            f"{MIN_SAMPLES['p99'][1]:,}, a p99.9 about {MIN_SAMPLES['p99.9'][1]:,}): {listed}; "
-            "see each endpoint's warnings and p95 interval")
+    return (
+        f"few latency samples (a steady p95 needs about {MIN_SAMPLES['p95'][1]:,}, a p99 about "
+        f"{MIN_SAMPLES['p99'][1]:,}, a p99.9 about {MIN_SAMPLES['p99.9'][1]:,}): {listed}; "
+        "see each endpoint's warnings and p95 interval"
+    )

@@ -47,11 +47,10 @@ DEFINITIONS: dict[str, str] = {
     "ttfb": "Time to first byte: from the request being sent to the first byte of the response body.",
     "ttft": "Time to first token: from the request being sent to the first content token of the reply.",
     "tpot": "Time per output token, per request: (time to last token − time to first token) ÷ "
-            "(output tokens − 1), for replies of at least 2 tokens.",
-    "itl": "Inter-token latency: every gap between two consecutive content chunks, pooled over all "
-           "replies.",
+    "(output tokens − 1), for replies of at least 2 tokens.",
+    "itl": "Inter-token latency: every gap between two consecutive content chunks, pooled over all replies.",
     "output_tokens_per_s": "Decoding speed of one reply: the median over requests of 1000 ÷ TPOT; "
-                           "the total is all legit output tokens ÷ the run's duration.",
+    "the total is all legit output tokens ÷ the run's duration.",
 }
 # candidate bucket widths for figures over time, in seconds (the smallest giving <= MAX_BUCKETS)
 BUCKETS_S = (5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600)
@@ -115,28 +114,36 @@ def _relative(estimate: float, usage: float) -> float | None:
     return (estimate - usage) / usage if usage > 0 else None
 
 
-def _estimate_errors(samples: pd.DataFrame, codes: np.ndarray, k: int, rows: np.ndarray,
-                     hidden: float = 0.0) -> list[dict]:
+def _estimate_errors(
+    samples: pd.DataFrame, codes: np.ndarray, k: int, rows: np.ndarray, hidden: float = 0.0
+) -> list[dict]:
     """Per group: (Σ estimate − Σ usage) ÷ Σ usage for input and output, over `rows` with usage.
 
     The input estimate adds the declared hidden tokens per request, as spend would without usage:
     the error says how far the bill would be off, and a large one that hidden_tokens is wrong."""
     usage = rows & samples["token_source"].eq("usage").to_numpy(dtype=bool)
-    sums = {c: _sums(samples, c, codes, usage, k)
-            for c in ("input_tokens", "input_tokens_estimate", "output_tokens", "output_tokens_estimate")}
+    sums = {
+        c: _sums(samples, c, codes, usage, k)
+        for c in ("input_tokens", "input_tokens_estimate", "output_tokens", "output_tokens_estimate")
+    }
     sums["input_tokens_estimate"] = sums["input_tokens_estimate"] + hidden * _counts(codes, usage, k)
-    return [{side: _relative(sums[f"{side}_tokens_estimate"][i], sums[f"{side}_tokens"][i])
-             for side in ("input", "output")} for i in range(k)]
+    return [
+        {side: _relative(sums[f"{side}_tokens_estimate"][i], sums[f"{side}_tokens"][i]) for side in ("input", "output")}
+        for i in range(k)
+    ]
 
 
 def _token_sources(samples: pd.DataFrame, codes: np.ndarray, k: int, rows: np.ndarray) -> list[str | None]:
     """Per group: "usage", "estimate" or "mixed" over `rows` that have tokens (None without)."""
-    has = rows & ((samples["input_tokens"].fillna(0).to_numpy() > 0)
-                  | (samples["output_tokens"].fillna(0).to_numpy() > 0))
+    has = rows & (
+        (samples["input_tokens"].fillna(0).to_numpy() > 0) | (samples["output_tokens"].fillna(0).to_numpy() > 0)
+    )
     n = _counts(codes, has, k)
     usage = _counts(codes, has & samples["token_source"].eq("usage").to_numpy(dtype=bool), k)
-    return [None if n[i] == 0 else "usage" if usage[i] == n[i] else "estimate" if usage[i] == 0
-            else "mixed" for i in range(k)]
+    return [
+        None if n[i] == 0 else "usage" if usage[i] == n[i] else "estimate" if usage[i] == 0 else "mixed"
+        for i in range(k)
+    ]
 
 
 def estimate_error(samples: pd.DataFrame, hidden: float = 0.0) -> dict[str, float | None]:
@@ -147,7 +154,7 @@ def estimate_error(samples: pd.DataFrame, hidden: float = 0.0) -> dict[str, floa
 
 
 def token_source(samples: pd.DataFrame) -> str | None:
-    """"usage", "estimate" or "mixed" over the rows given that have tokens (None without)."""
+    """ "usage", "estimate" or "mixed" over the rows given that have tokens (None without)."""
     zeros = np.zeros(len(samples), dtype=np.int64)
     return _token_sources(samples, zeros, 1, np.ones(len(samples), dtype=bool))[0]
 
@@ -176,8 +183,9 @@ def _gap_lists(column: pd.Series, every: int = 1) -> Iterator[tuple[int, pa.Arra
         yield int(starts[i]), chunks[i]
 
 
-def _gap_chunks(lists: Iterable[tuple[int, pa.Array]], codes: np.ndarray,
-                rows: np.ndarray) -> Iterator[tuple[int, np.ndarray]]:
+def _gap_chunks(
+    lists: Iterable[tuple[int, pa.Array]], codes: np.ndarray, rows: np.ndarray
+) -> Iterator[tuple[int, np.ndarray]]:
     """(route code, its gaps) for the chunk gaps of `rows`, one part at a time, so that the
     hundreds of millions of gaps of a long run are never held whole. Arrow filters and flattens
     the lists in C++."""
@@ -195,8 +203,12 @@ def _broken_reasons(codes: np.ndarray, errors: pd.Series, broken: np.ndarray, k:
     if not broken.any():
         return out
     reasons = errors[broken].str.slice(len(BROKEN_PREFIX)).str.strip().replace("", "unknown")
-    sizes = (pd.DataFrame({"e": codes[broken], "r": reasons.to_numpy()})
-             .groupby(["e", "r"], sort=True).size().sort_values(ascending=False, kind="stable"))
+    sizes = (
+        pd.DataFrame({"e": codes[broken], "r": reasons.to_numpy()})
+        .groupby(["e", "r"], sort=True)
+        .size()
+        .sort_values(ascending=False, kind="stable")
+    )
     for (e, r), n in sizes.items():  # one item per (route, reason), not per row
         out[int(e)][str(r)] = int(n)
     return out
@@ -219,8 +231,9 @@ def hidden_tokens(run: Mapping) -> float:
     return max(value or 0.0, 0.0)
 
 
-def llm_summary(samples: pd.DataFrame, run: dict,
-                chunk_gaps: Callable[[int], Iterable[tuple[int, pa.Array]]] | None = None) -> dict:
+def llm_summary(
+    samples: pd.DataFrame, run: dict, chunk_gaps: Callable[[int], Iterable[tuple[int, pa.Array]]] | None = None
+) -> dict:
     """summary.json's `llm`: LLM route → figures (module docstring); {} when the run has none.
 
     `chunk_gaps(every)` gives the rows' chunk gaps when the frame leaves them on disk, as
@@ -254,12 +267,16 @@ def llm_summary(samples: pd.DataFrame, run: dict,
     del tpot, speed  # two columns' worth of a long run
     figures["itl"] = float32_percentiles(
         lambda every: _gap_chunks((chunk_gaps or partial(_gap_lists, samples["chunk_gaps_ms"]))(every), codes, timed),
-        k, [0.50, 0.95, 0.99])
+        k,
+        [0.50, 0.95, 0.99],
+    )
     requests, ok = _counts(codes, legit, k), _counts(codes, timed, k)
     n_broken = _counts(codes, broken, k)
     reasons = _broken_reasons(codes, errors, broken, k)
-    tokens = {c: _sums(samples, c, codes, admitted, k)
-              for c in ("input_tokens", "output_tokens", "cached_tokens", "reasoning_tokens")}
+    tokens = {
+        c: _sums(samples, c, codes, admitted, k)
+        for c in ("input_tokens", "output_tokens", "cached_tokens", "reasoning_tokens")
+    }
     sources = _token_sources(samples, codes, k, admitted)
     estimates = _estimate_errors(samples, codes, k, admitted, hidden_tokens(run))
     duration = _duration(samples, run)
@@ -311,21 +328,27 @@ def ttft_series(samples: pd.DataFrame, run: Mapping, t0: float, bucket_s: int | 
     codes = _codes(samples, names)
     ttft = _floats(samples, "ttft_ms")
     starts = _floats(samples, "start_s")
-    rows = (classify(samples).ok & samples["role"].eq("legit").to_numpy(dtype=bool) & (codes >= 0)
-            & np.isfinite(ttft) & np.isfinite(starts))
+    rows = (
+        classify(samples).ok
+        & samples["role"].eq("legit").to_numpy(dtype=bool)
+        & (codes >= 0)
+        & np.isfinite(ttft)
+        & np.isfinite(starts)
+    )
     if not rows.any() or not math.isfinite(t0):
-        return pd.DataFrame({c: pd.Series(dtype=object if c == "endpoint" else np.float64)
-                             for c in columns})
+        return pd.DataFrame({c: pd.Series(dtype=object if c == "endpoint" else np.float64) for c in columns})
     k = len(names)
     slot = np.maximum(np.floor((starts[rows] - t0) / bucket), 0).astype(np.int64)
     group, uniq = pd.factorize(slot * k + codes[rows])
     q = grouped_percentiles(group, ttft[rows], len(uniq), [0.50, 0.95])
-    table = pd.DataFrame({
-        "second": (uniq // k) * bucket,
-        "endpoint": np.asarray(names, dtype=object)[uniq % k],
-        "requests": np.bincount(group, minlength=len(uniq)),
-        "p50_ms": q[0],
-        "p95_ms": q[1],
-        "bucket_s": bucket,
-    })
+    table = pd.DataFrame(
+        {
+            "second": (uniq // k) * bucket,
+            "endpoint": np.asarray(names, dtype=object)[uniq % k],
+            "requests": np.bincount(group, minlength=len(uniq)),
+            "p50_ms": q[0],
+            "p95_ms": q[1],
+            "bucket_s": bucket,
+        }
+    )
     return table.sort_values(["second", "endpoint"], kind="stable").reset_index(drop=True)

@@ -95,9 +95,13 @@ def open_model_summary(samples: pd.DataFrame, run: Mapping) -> dict[str, Any] | 
         c = counts.get(name, {"started": 0, "late": 0, "dropped": 0, "max_delay_s": 0.0})
         due = schedule.due(name, until) if math.isfinite(until) else 0
         journeys[name] = {
-            "users": pool.get(name), "due": due, "started": int(c["started"]), "late": int(c["late"]),
+            "users": pool.get(name),
+            "due": due,
+            "started": int(c["started"]),
+            "late": int(c["late"]),
             # waited past max_lateness, or still waiting when the load stopped
-            "dropped": max(0, due - int(c["started"])), "dropped_waiting": int(c["dropped"]),
+            "dropped": max(0, due - int(c["started"])),
+            "dropped_waiting": int(c["dropped"]),
             "max_delay_ms": c["max_delay_s"] * 1000.0,
         }
     due = sum(j["due"] for j in journeys.values())
@@ -106,9 +110,11 @@ def open_model_summary(samples: pd.DataFrame, run: Mapping) -> dict[str, Any] | 
     delays = delays[np.isfinite(delays)]
     target = _scheduled_rate(schedule, until) if span else None
     return {
-        "definition": ("latency from intended start = latency + (sent − intended start); an arrival is late "
-                       f"when its journey started more than {LATE_AFTER_S * 1000:g} ms after its time, dropped "
-                       f"when it waited over {schedule.max_lateness_s:g} s for a free user or never started"),
+        "definition": (
+            "latency from intended start = latency + (sent − intended start); an arrival is late "
+            f"when its journey started more than {LATE_AFTER_S * 1000:g} ms after its time, dropped "
+            f"when it waited over {schedule.max_lateness_s:g} s for a free user or never started"
+        ),
         "target_rate": target,
         "achieved_rate": target * started / due if target is not None and due else None,
         "stages": [{"duration_s": s.duration_s, "rate": s.rate} for s in schedule.stages],
@@ -130,13 +136,19 @@ def open_model_notes(figures: Mapping[str, Any]) -> list[str]:
     target, achieved = figures.get("target_rate"), figures.get("achieved_rate")
     if target and achieved is not None and achieved < SHORTFALL * target:
         users = sum(j.get("users") or 0 for j in figures["journeys"].values())
-        notes.append(f"open model: achieved {achieved:.1f} arrivals/s of the {target:.1f}/s asked "
-                     f"({figures['dropped']} dropped): the pool of {users} users could not keep up; "
-                     "raise [load] users or add workers")
+        notes.append(
+            f"open model: achieved {achieved:.1f} arrivals/s of the {target:.1f}/s asked "
+            f"({figures['dropped']} dropped): the pool of {users} users could not keep up; "
+            "raise [load] users or add workers"
+        )
     if figures.get("late"):
-        notes.append(f"open model: {figures['late']} of {figures['started']} arrivals started late; their "
-                     "latency from the intended start includes the wait (coordinated omission corrected)")
+        notes.append(
+            f"open model: {figures['late']} of {figures['started']} arrivals started late; their "
+            "latency from the intended start includes the wait (coordinated omission corrected)"
+        )
     if figures.get("dropped"):
-        notes.append(f"open model: {figures['dropped']} arrivals never started; latency from the intended "
-                     "start leaves them out, so its percentiles are a lower bound")
+        notes.append(
+            f"open model: {figures['dropped']} arrivals never started; latency from the intended "
+            "start leaves them out, so its percentiles are a lower bound"
+        )
     return notes

@@ -32,8 +32,22 @@ import numpy as np
 if TYPE_CHECKING:
     import pandas as pd
 
-__all__ = ["OK", "BLOCKED", "ERROR", "Outcome", "ADMIT_EXCLUDED", "outcome", "is_error", "call_ok",
-           "Outcomes", "classify", "Reach", "reach", "admitted_mask", "redirected_mask"]
+__all__ = [
+    "OK",
+    "BLOCKED",
+    "ERROR",
+    "Outcome",
+    "ADMIT_EXCLUDED",
+    "outcome",
+    "is_error",
+    "call_ok",
+    "Outcomes",
+    "classify",
+    "Reach",
+    "reach",
+    "admitted_mask",
+    "redirected_mask",
+]
 
 OK: Final = "ok"
 BLOCKED: Final = "blocked"
@@ -119,6 +133,11 @@ def admitted_mask(samples: pd.DataFrame) -> np.ndarray:
 def reach(samples: pd.DataFrame) -> Reach:
     status = _status(samples)
     admitted, blocked, redirected = admitted_mask(samples), _blocked(samples), redirected_mask(samples)
-    return Reach(admitted=admitted, accepted=admitted & (status >= 200) & (status < 300),
-                 rejected=admitted & (status >= 400), blocked=blocked, redirected=redirected,
-                 errors=~admitted & ~blocked & ~redirected)
+    return Reach(
+        admitted=admitted,
+        accepted=admitted & (status >= 200) & (status < 300),
+        rejected=admitted & (status >= 400),
+        blocked=blocked,
+        redirected=redirected,
+        errors=~admitted & ~blocked & ~redirected,
+    )

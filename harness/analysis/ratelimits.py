@@ -38,11 +38,15 @@ __all__ = [
     "partial_counters",
     "technique_key",
     "rate_limits",
-    "worst_technique", "window_roll"]
+    "worst_technique",
+    "window_roll",
+]
 
-REDIRECTED_NOTE = ("{n} of {of} attempts were answered with a redirect, which abuse traffic never follows: "
-                   "none reached the handler; target the host it points to instead (in [guardrails] "
-                   "allowed_hosts if you own it)")
+REDIRECTED_NOTE = (
+    "{n} of {of} attempts were answered with a redirect, which abuse traffic never follows: "
+    "none reached the handler; target the host it points to instead (in [guardrails] "
+    "allowed_hosts if you own it)"
+)
 RETRY_MARK = "#retry"  # on the techniques of a repeated probe round (see _experiments)
 BYPASS_FACTOR = 1.5  # above 1.5 × the allowance and ≥ 1.5 × the baseline is a bypass
 COST_TOLERANCE = 0.05  # token counts by estimate differ a little from the server's own count
@@ -52,8 +56,9 @@ KEY_CHANGED: dict[str, frozenset[str]] = {
     "many-sources": frozenset({"ip"}),
     "many-accounts": frozenset({"user", "account", "email"}),
 }
-EXPECTED_NOTE = ("a limit keyed only on the client address cannot stop a client with many "
-                 "addresses; add a per-account or global cap")
+EXPECTED_NOTE = (
+    "a limit keyed only on the client address cannot stop a client with many addresses; add a per-account or global cap"
+)
 PROXY_NOTE = (
     "the server took the client address from {header}, sent by the harness from 127.0.0.1: this "
     "depends on the server trusting proxy headers from that address (uvicorn trusts "
@@ -80,8 +85,17 @@ SUGGESTED_KEYS: dict[str, str] = {
     "webhook": "the sender, with a global cap",
 }
 IETF_HEADERS = ("RateLimit", "RateLimit-Policy")
-TECHNIQUE_ORDER = ("baseline", "ip-headers", "path-variants", "method-switch", "new-connection",
-                   "many-accounts", "many-sources", "window-edge", "race")
+TECHNIQUE_ORDER = (
+    "baseline",
+    "ip-headers",
+    "path-variants",
+    "method-switch",
+    "new-connection",
+    "many-accounts",
+    "many-sources",
+    "window-edge",
+    "race",
+)
 
 
 def window_roll(outcomes: Sequence[tuple[float, bool]], quota: int) -> float | None:
@@ -112,8 +126,9 @@ def declared_limits(run: Mapping) -> dict[str, list[dict[str, Any]]]:
     raw = run.get("limits") if isinstance(run, Mapping) else None
     items: list[tuple[str, Any]] = []
     if isinstance(raw, Mapping):
-        items = [(str(route), rule) for route, rules in raw.items()
-                 for rule in (rules if isinstance(rules, list) else [])]
+        items = [
+            (str(route), rule) for route, rules in raw.items() for rule in (rules if isinstance(rules, list) else [])
+        ]
     elif isinstance(raw, list):  # also accept a flat list of {route, key, quota, window_s}
         items = [(str(rule.get("route")), rule) for rule in raw if isinstance(rule, Mapping)]
     limits: dict[str, list[dict[str, Any]]] = {}
@@ -123,8 +138,7 @@ def declared_limits(run: Mapping) -> dict[str, list[dict[str, Any]]]:
         except (KeyError, TypeError, ValueError):
             continue
         if quota >= 1 and window > 0:
-            limits.setdefault(route, []).append(
-                {"key": str(rule.get("key", "ip")), "quota": quota, "window_s": window})
+            limits.setdefault(route, []).append({"key": str(rule.get("key", "ip")), "quota": quota, "window_s": window})
     return limits
 
 
@@ -152,8 +166,7 @@ def _base(technique: str) -> str:
 def technique_key(technique: str) -> tuple[int, str]:
     """Sort key: the bypass-matrix order of techniques, then the variant name."""
     base = _base(technique)
-    return (TECHNIQUE_ORDER.index(base) if base in TECHNIQUE_ORDER else len(TECHNIQUE_ORDER),
-            technique)
+    return (TECHNIQUE_ORDER.index(base) if base in TECHNIQUE_ORDER else len(TECHNIQUE_ORDER), technique)
 
 
 class _Experiment:
@@ -231,23 +244,38 @@ def _headers(rows: pd.DataFrame) -> dict[str, Any]:
     retry = _has(headers, ["Retry-After"]) | np.isfinite(rows["retry_after_s"].to_numpy(np.float64))
     out: dict[str, Any] = {}
     for name, of in (("blocked", blocked), ("admitted", admitted)):
-        out[name] = {"responses": int(of.sum()), "ietf_ratelimit": _share(ietf, of),
-                     "legacy_x_ratelimit": _share(legacy, of), "retry_after": _share(retry, of)}
+        out[name] = {
+            "responses": int(of.sum()),
+            "ietf_ratelimit": _share(ietf, of),
+            "legacy_x_ratelimit": _share(legacy, of),
+            "retry_after": _share(retry, of),
+        }
     return out
 
 
 def _bypass(
-    technique: str, exp: _Experiment, baseline: _Experiment | None, rules: Sequence[Mapping],
-    window_s: float | None, quota: float | None, loopback: bool,
+    technique: str,
+    exp: _Experiment,
+    baseline: _Experiment | None,
+    rules: Sequence[Mapping],
+    window_s: float | None,
+    quota: float | None,
+    loopback: bool,
 ) -> dict[str, Any]:
     """One cell of the bypass matrix: attempts, admitted, amplification, allowance, verdict."""
     admitted = int(exp.admitted.sum())
     base_admitted = int(baseline.admitted[: exp.attempts].sum()) if baseline else None
     amplification = admitted / base_admitted if base_admitted else None
     base = _base(technique)
-    entry: dict[str, Any] = {"attempts": exp.attempts, "admitted": admitted,
-                             "baseline_admitted": base_admitted, "amplification": amplification,
-                             "expected_allowance": None, "verdict": "holds", "note": ""}
+    entry: dict[str, Any] = {
+        "attempts": exp.attempts,
+        "admitted": admitted,
+        "baseline_admitted": base_admitted,
+        "amplification": amplification,
+        "expected_allowance": None,
+        "verdict": "holds",
+        "note": "",
+    }
     if base == "window-edge":  # several phases: only the burst around the freed slot counts
         over = exp.over_allowance(window_s, quota)
         entry.update(baseline_admitted=None, amplification=None, over_allowance_ratio=over)
@@ -256,23 +284,25 @@ def _bypass(
         elif exp.first_block() is None:
             entry.update(verdict="inconclusive", note="never blocked, so there was no window edge to probe")
         elif over > BYPASS_FACTOR:
-            entry.update(verdict="leaky", note=f"{over:.2f} × the quota admitted within one window "
-                                               "around the moment a slot freed")
+            entry.update(
+                verdict="leaky",
+                note=f"{over:.2f} × the quota admitted within one window around the moment a slot freed",
+            )
         return entry
     changed = KEY_CHANGED.get(base, frozenset())
     remaining = [r for r in rules if r["key"] not in changed]
     if rules and not remaining:
         entry.update(verdict="expected", note=EXPECTED_NOTE)
         return entry
-    amplified = (amplification is not None and amplification >= BYPASS_FACTOR) or (
-        base_admitted == 0 and admitted > 0)
+    amplified = (amplification is not None and amplification >= BYPASS_FACTOR) or (base_admitted == 0 and admitted > 0)
     if remaining:
         allowance = _allowance(remaining, exp.span_s)
         entry["expected_allowance"] = allowance
         # over the allowance, and the technique's own doing: when the baseline already leaks
         # (per-process counters), a technique that admits no more than it is not a bypass
-        bypassed = allowance is not None and admitted > BYPASS_FACTOR * allowance and (
-            amplified or base_admitted is None)
+        bypassed = (
+            allowance is not None and admitted > BYPASS_FACTOR * allowance and (amplified or base_admitted is None)
+        )
     else:  # nothing declared: the baseline is the yardstick
         bypassed = amplified
     if bypassed:
@@ -282,26 +312,38 @@ def _bypass(
         elif base == "many-sources" and not rules:
             entry["note"] = "the limit appears keyed on the client address only"
         elif base == "many-sources":
-            entry["note"] = (f"one identity from many addresses got past the "
-                             f"{', '.join(sorted({r['key'] for r in remaining}))} limit")
+            entry["note"] = (
+                f"one identity from many addresses got past the "
+                f"{', '.join(sorted({r['key'] for r in remaining}))} limit"
+            )
     return entry
 
 
 def worst_technique(bypasses: Mapping[str, Mapping]) -> str | None:
     """The failing technique: a bypass before a leak, then the highest amplification
     (over-allowance for the window edge); None when every technique held."""
-    failing = [(b.get("verdict") == "bypass",
-                float(b.get("amplification") or b.get("over_allowance_ratio") or 0.0),
-                -technique_key(t)[0], t)
-               for t, b in bypasses.items() if b.get("verdict") in ("bypass", "leaky")]
+    failing = [
+        (
+            b.get("verdict") == "bypass",
+            float(b.get("amplification") or b.get("over_allowance_ratio") or 0.0),
+            -technique_key(t)[0],
+            t,
+        )
+        for t, b in bypasses.items()
+        if b.get("verdict") in ("bypass", "leaky")
+    ]
     return max(failing)[-1] if failing else None
 
 
-def _legit(samples: pd.DataFrame, route_mask: np.ndarray, legit: np.ndarray, ok: np.ndarray,
-           span: tuple[float, float] | None) -> dict[str, Any]:
+def _legit(
+    samples: pd.DataFrame, route_mask: np.ndarray, legit: np.ndarray, ok: np.ndarray, span: tuple[float, float] | None
+) -> dict[str, Any]:
     """Legit traffic on the route before and while the attacks/probes ran."""
-    out: dict[str, Any] = {"legit_blocked_ratio": None, "legit_p95_before_attack_ms": None,
-                           "legit_p95_during_attack_ms": None}
+    out: dict[str, Any] = {
+        "legit_blocked_ratio": None,
+        "legit_p95_before_attack_ms": None,
+        "legit_p95_during_attack_ms": None,
+    }
     if span is None:
         return out
     t = samples["start_s"].to_numpy(dtype=np.float64)
@@ -339,8 +381,7 @@ def _blocked_cost(route: str, rows: pd.DataFrame, stats: Mapping | None) -> dict
     if not isinstance(stats, Mapping):
         return None
     admitted = admitted_mask(rows)
-    if route == "chat" and isinstance(stats.get("tokens"), Mapping) \
-            and stats["tokens"].get("completion") is not None:
+    if route == "chat" and isinstance(stats.get("tokens"), Mapping) and stats["tokens"].get("completion") is not None:
         spent = float(stats["tokens"]["completion"])
         received = float(rows["output_tokens"].to_numpy(dtype=np.float64)[admitted].sum())
         unit = "completion_tokens"
@@ -351,24 +392,38 @@ def _blocked_cost(route: str, rows: pd.DataFrame, stats: Mapping | None) -> dict
     else:
         return None
     partial = partial_counters(stats)
-    return {"unit": unit, "target_count": spent, "admitted_count": received,
-            "excess": max(spent - received, 0.0),
-            "blocked_requests_cost": True if costly else (None if partial else False),
-            "partial_counters": partial}
+    return {
+        "unit": unit,
+        "target_count": spent,
+        "admitted_count": received,
+        "excess": max(spent - received, 0.0),
+        "blocked_requests_cost": True if costly else (None if partial else False),
+        "partial_counters": partial,
+    }
 
 
-def _fixes(route: str, verdict: str, rules: Sequence[Mapping], bypasses: Mapping[str, Mapping],
-           baseline_leaky: bool, cost: Mapping | None) -> list[str]:
+def _fixes(
+    route: str,
+    verdict: str,
+    rules: Sequence[Mapping],
+    bypasses: Mapping[str, Mapping],
+    baseline_leaky: bool,
+    cost: Mapping | None,
+) -> list[str]:
     """One short sentence per failing verdict."""
     fixes: list[str] = []
     if verdict == "absent":
         if rules:
             declared = ", ".join(f"{r['quota']} per {r['window_s']:g} s per {r['key']}" for r in rules)
-            fixes.append(f"the declared limit ({declared}) is not enforced: add a limit on {route} "
-                         f"keyed on {' and '.join(sorted({r['key'] for r in rules}))}")
+            fixes.append(
+                f"the declared limit ({declared}) is not enforced: add a limit on {route} "
+                f"keyed on {' and '.join(sorted({r['key'] for r in rules}))}"
+            )
         else:
-            fixes.append(f"add a limit on {route} keyed on "
-                         f"{SUGGESTED_KEYS.get(route, 'the client address and, once signed in, the user')}")
+            fixes.append(
+                f"add a limit on {route} keyed on "
+                f"{SUGGESTED_KEYS.get(route, 'the client address and, once signed in, the user')}"
+            )
     seen: set[str] = set()
     for technique in sorted(bypasses if verdict != "absent" else (), key=technique_key):
         base = _base(technique)
@@ -383,14 +438,24 @@ def _fixes(route: str, verdict: str, rules: Sequence[Mapping], bypasses: Mapping
 
 
 def _route(
-    route: str, rules: list[dict[str, Any]], exps: Mapping[str, _Experiment], rows: pd.DataFrame,
-    probe_rows: pd.DataFrame, loopback: bool, cost: dict[str, Any] | None,
+    route: str,
+    rules: list[dict[str, Any]],
+    exps: Mapping[str, _Experiment],
+    rows: pd.DataFrame,
+    probe_rows: pd.DataFrame,
+    loopback: bool,
+    cost: dict[str, Any] | None,
 ) -> dict[str, Any]:
     """The rate-limit figures of one route, from its experiments and its non-legit rows."""
     tight = _tightest(rules)
     baseline, edge = exps.get("baseline"), exps.get("window-edge")
-    entry: dict[str, Any] = {"verdict": "untested", "declared": rules or None, "quota": None,
-                             "window_s": None, "limit_source": "declared" if rules else None}
+    entry: dict[str, Any] = {
+        "verdict": "untested",
+        "declared": rules or None,
+        "quota": None,
+        "window_s": None,
+        "limit_source": "declared" if rules else None,
+    }
     if tight:
         entry.update(quota=tight["quota"], window_s=tight["window_s"])
     if not exps:
@@ -399,8 +464,9 @@ def _route(
     redirected = redirected_mask(probe_rows)
     reached = admitted_mask(probe_rows) | probe_rows["blocked"].fillna(False).to_numpy(dtype=bool)
     if redirected.any() and not reached.any():  # nothing to judge the limit on: untested, and why
-        entry.update(note=REDIRECTED_NOTE.format(n=int(redirected.sum()), of=len(probe_rows)), blocked_cost=cost,
-                     fix=[])
+        entry.update(
+            note=REDIRECTED_NOTE.format(n=int(redirected.sum()), of=len(probe_rows)), blocked_cost=cost, fix=[]
+        )
         return entry
     quota, window = (tight["quota"], tight["window_s"]) if tight else (None, None)
     first = baseline.first_block() if baseline else None
@@ -416,16 +482,18 @@ def _route(
     else:
         enforced = bool(probe_rows["blocked"].fillna(False).any())
     overs = [e.over_allowance(window, quota) for e in (baseline, edge) if e is not None]
-    bypasses = {t: _bypass(t, e, baseline, rules, window, quota, loopback)
-                for t, e in sorted(exps.items(), key=lambda kv: technique_key(kv[0]))
-                if t != "baseline"}
+    bypasses = {
+        t: _bypass(t, e, baseline, rules, window, quota, loopback)
+        for t, e in sorted(exps.items(), key=lambda kv: technique_key(kv[0]))
+        if t != "baseline"
+    }
     baseline_admitted = int(baseline.admitted.sum()) if baseline else None
     allowance = _allowance(rules, baseline.span_s) if baseline else None
-    baseline_leaky = bool(allowance is not None and baseline_admitted is not None
-                          and baseline_admitted > allowance + 1)
+    baseline_leaky = bool(allowance is not None and baseline_admitted is not None and baseline_admitted > allowance + 1)
     blocked_probe = probe_rows["blocked"].fillna(False).to_numpy(dtype=bool)
     has_retry = np.isfinite(probe_rows["retry_after_s"].to_numpy(np.float64)) | _has(
-        probe_rows["limit_headers"], ["Retry-After"])
+        probe_rows["limit_headers"], ["Retry-After"]
+    )
     errors = edge.retry_after_errors() if edge else np.array([])
     verdicts = {b["verdict"] for b in bypasses.values()}
     if not enforced:
@@ -441,8 +509,14 @@ def _route(
         enforced=enforced,
         requests_to_first_block=first,
         over_allowance_ratio=max((o for o in overs if o is not None), default=None),
-        baseline={"attempts": baseline.attempts, "admitted": baseline_admitted,
-                  "expected_allowance": allowance, "leaky": baseline_leaky} if baseline else None,
+        baseline={
+            "attempts": baseline.attempts,
+            "admitted": baseline_admitted,
+            "expected_allowance": allowance,
+            "leaky": baseline_leaky,
+        }
+        if baseline
+        else None,
         bypasses=bypasses,
         worst_technique=worst_technique(bypasses),
         retry_after_present=_share(has_retry, blocked_probe),
@@ -488,10 +562,14 @@ def rate_limits(samples: pd.DataFrame, run: Mapping, target_stats: Mapping | Non
     for route in routes:  # a loop over routes, not rows
         mask = codes == index[route] if route in index else np.zeros(len(samples), dtype=bool)
         nonlegit = samples[mask & ~legit]
-        cost = _blocked_cost(route, samples.loc[mask, ["status", "blocked", "output_tokens"]], target_stats) \
-            if route in COST_ROUTES and isinstance(target_stats, Mapping) else None
-        entry = _route(route, limits.get(route, []), exps.get(route, {}), nonlegit,
-                       samples[mask & is_probe], loopback, cost)
+        cost = (
+            _blocked_cost(route, samples.loc[mask, ["status", "blocked", "output_tokens"]], target_stats)
+            if route in COST_ROUTES and isinstance(target_stats, Mapping)
+            else None
+        )
+        entry = _route(
+            route, limits.get(route, []), exps.get(route, {}), nonlegit, samples[mask & is_probe], loopback, cost
+        )
         entry.update(_legit(samples, mask, legit, ok, span))
         out[route] = entry
     return out
@@ -504,16 +582,17 @@ def attack_series(samples: pd.DataFrame, t0: float) -> pd.DataFrame:
     t = nonlegit["start_s"].to_numpy(dtype=np.float64)
     keep = np.isfinite(t)
     if not keep.any() or not math.isfinite(t0):
-        return pd.DataFrame({c: pd.Series(dtype=object if c == "endpoint" else np.int64)
-                             for c in columns})
+        return pd.DataFrame({c: pd.Series(dtype=object if c == "endpoint" else np.int64) for c in columns})
     nonlegit = nonlegit[keep]
     admitted = admitted_mask(nonlegit)
     blocked = nonlegit["blocked"].fillna(False).to_numpy(dtype=bool)
-    frame = pd.DataFrame({
-        "second": np.maximum(np.floor(t[keep] - t0), 0).astype(np.int64),
-        "endpoint": nonlegit["endpoint"].fillna("").to_numpy(),
-        "admitted": admitted.astype(np.int64),
-        "blocked": blocked.astype(np.int64),
-        "errors": (~admitted & ~blocked).astype(np.int64),
-    })
+    frame = pd.DataFrame(
+        {
+            "second": np.maximum(np.floor(t[keep] - t0), 0).astype(np.int64),
+            "endpoint": nonlegit["endpoint"].fillna("").to_numpy(),
+            "admitted": admitted.astype(np.int64),
+            "blocked": blocked.astype(np.int64),
+            "errors": (~admitted & ~blocked).astype(np.int64),
+        }
+    )
     return frame.groupby(["second", "endpoint"], as_index=False, sort=True).sum()[columns]

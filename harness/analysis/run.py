@@ -32,8 +32,15 @@ from harness.samples import COLUMNS, read_column, read_samples
 from harness.scenario import ATTACKS
 from harness.scenario.thresholds import Threshold, ThresholdError, default_thresholds, evaluate, from_record
 
-__all__ = ["summarize", "compute_summary", "load_run", "load_target_stats", "run_thresholds", "judge_thresholds",
-           "UNREAD_COLUMNS"]
+__all__ = [
+    "summarize",
+    "compute_summary",
+    "load_run",
+    "load_target_stats",
+    "run_thresholds",
+    "judge_thresholds",
+    "UNREAD_COLUMNS",
+]
 
 
 def load_run(run_dir: Path) -> tuple[RunMeta, list[str]]:
@@ -54,8 +61,9 @@ def load_run(run_dir: Path) -> tuple[RunMeta, list[str]]:
     run, problems = RunMeta.load(loaded)
     notes += problems
     match = re.fullmatch(r"\d{8}-\d{6}-(.+)", run_dir.name)
-    return msgspec.structs.replace(run, id=run.id or run_dir.name,
-                                   scenario=run.scenario or (match.group(1) if match else None)), notes
+    return msgspec.structs.replace(
+        run, id=run.id or run_dir.name, scenario=run.scenario or (match.group(1) if match else None)
+    ), notes
 
 
 # columns a report leaves on disk: no figure reads the first six (they help a person debug a run);
@@ -122,14 +130,23 @@ def judge_thresholds(measured: Summary, run: RunMeta) -> tuple[list[ThresholdRow
 
 def _judged_targets(core: Core, rows: Sequence[ThresholdRow]) -> dict[str, Any]:
     """The endpoints with the p95 line of the table and the plots set to the threshold judged."""
-    limits = {row.endpoint: row.limit for row in rows
-              if row.metric == "p95" and row.op == "<" and row.endpoint in core.endpoints}
-    return {name: msgspec.structs.replace(e, target_p95_ms=limits[name]) if name in limits else e
-            for name, e in core.endpoints.items()}
+    limits = {
+        row.endpoint: row.limit
+        for row in rows
+        if row.metric == "p95" and row.op == "<" and row.endpoint in core.endpoints
+    }
+    return {
+        name: msgspec.structs.replace(e, target_p95_ms=limits[name]) if name in limits else e
+        for name, e in core.endpoints.items()
+    }
 
 
-def _sections(samples: pd.DataFrame, run: RunMeta, stats: Mapping | None,
-              chunk_gaps: Callable[[int], Iterable[tuple[int, pa.Array]]] | None) -> tuple[dict[str, Any], list[str]]:
+def _sections(
+    samples: pd.DataFrame,
+    run: RunMeta,
+    stats: Mapping | None,
+    chunk_gaps: Callable[[int], Iterable[tuple[int, pa.Array]]] | None,
+) -> tuple[dict[str, Any], list[str]]:
     """The later analyses' sections a run has (absent ones left out) and their notes.
 
     Abuse covers the attacks the harness knows (scenario.ATTACKS); other non-legit roles are a
@@ -154,8 +171,11 @@ def _sections(samples: pd.DataFrame, run: RunMeta, stats: Mapping | None,
     if spend is not None:
         sections["spend"] = spend
     elif llm:
-        why = ("run.json's spend block has no usable price" if run.spend is not None
-               else "run.json has no spend block (an older or killed run)")
+        why = (
+            "run.json's spend block has no usable price"
+            if run.spend is not None
+            else "run.json has no spend block (an older or killed run)"
+        )
         notes.append(f"{why}: the cost of the LLM routes is not computed")
     figures = open_model_summary(samples, raw)
     if figures is not None:
@@ -164,9 +184,14 @@ def _sections(samples: pd.DataFrame, run: RunMeta, stats: Mapping | None,
     return sections, notes
 
 
-def summarize(samples: pd.DataFrame, run: RunMeta | Mapping, *, stats: Mapping | None = None,
-              chunk_gaps: Callable[[int], Iterable[tuple[int, pa.Array]]] | None = None,
-              notes: Sequence[str] = ()) -> Summary:
+def summarize(
+    samples: pd.DataFrame,
+    run: RunMeta | Mapping,
+    *,
+    stats: Mapping | None = None,
+    chunk_gaps: Callable[[int], Iterable[tuple[int, pa.Array]]] | None = None,
+    notes: Sequence[str] = (),
+) -> Summary:
     """summary.json in one pass: every figure and section, then the thresholds and the verdict,
     judged once on all of them. `notes` (about the files read) come first.
 
@@ -181,13 +206,27 @@ def summarize(samples: pd.DataFrame, run: RunMeta | Mapping, *, stats: Mapping |
     sections, section_notes = _sections(samples, run, stats, chunk_gaps)
     measured = Summary(run=core.run, endpoints=core.endpoints, totals=core.totals, **sections)
     rows, threshold_notes = judge_thresholds(measured, run)
-    verdict = judge(run, core.totals.requests, core.endpoints, rows, sections.get("rate_limits"),
-                    sections.get("abuse"), (sections.get("spend") or {}).get("denial_of_wallet"))
+    verdict = judge(
+        run,
+        core.totals.requests,
+        core.endpoints,
+        rows,
+        sections.get("rate_limits"),
+        sections.get("abuse"),
+        (sections.get("spend") or {}).get("denial_of_wallet"),
+    )
     errors = [e for e in run.task_errors or [] if e.count > 0]
     return msgspec.structs.replace(
-        measured, schema_version=SUMMARY_SCHEMA_VERSION, endpoints=_judged_targets(core, rows), thresholds=rows,
-        verdict=verdict.status, verdict_reasons=[r.message for r in verdict.reasons], reasons=list(verdict.reasons),
-        notes=notes + core.notes + section_notes + threshold_notes, task_errors=errors or UNSET)
+        measured,
+        schema_version=SUMMARY_SCHEMA_VERSION,
+        endpoints=_judged_targets(core, rows),
+        thresholds=rows,
+        verdict=verdict.status,
+        verdict_reasons=[r.message for r in verdict.reasons],
+        reasons=list(verdict.reasons),
+        notes=notes + core.notes + section_notes + threshold_notes,
+        task_errors=errors or UNSET,
+    )
 
 
 def compute_summary(run_dir: Path) -> tuple[Summary, pd.DataFrame, RunMeta]:
@@ -198,6 +237,11 @@ def compute_summary(run_dir: Path) -> tuple[Summary, pd.DataFrame, RunMeta]:
     parts: list[tuple[Path, int]] = []
     samples, sample_notes = _read_samples(run_dir, parts)
     stats, stats_notes = load_target_stats(run_dir)
-    summary = summarize(samples, run, stats=stats, chunk_gaps=partial(read_column, parts, "chunk_gaps_ms"),
-                        notes=notes + sample_notes + stats_notes)
+    summary = summarize(
+        samples,
+        run,
+        stats=stats,
+        chunk_gaps=partial(read_column, parts, "chunk_gaps_ms"),
+        notes=notes + sample_notes + stats_notes,
+    )
     return summary, samples, run

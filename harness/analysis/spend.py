@@ -19,20 +19,31 @@ One request costs
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from harness.analysis.summary import finite_number, run_window, to_jsonable
 from harness.analysis.llm import estimate_error, llm_endpoints, token_source
+from harness.analysis.summary import finite_number, run_window, to_jsonable
 from harness.scenario.pricing import Price
 
-__all__ = ["SECONDS_PER_DAY", "request_cost", "request_costs", "Spend", "spend_summary", "what_if", "format_what_if",
-           "price_of", "spend_from_samples", "spend_series", "usd"]
+__all__ = [
+    "SECONDS_PER_DAY",
+    "request_cost",
+    "request_costs",
+    "Spend",
+    "spend_summary",
+    "what_if",
+    "format_what_if",
+    "price_of",
+    "spend_from_samples",
+    "spend_series",
+    "usd",
+]
 
 SECONDS_PER_DAY = 86_400
 PER_MILLION = 1_000_000
@@ -130,8 +141,9 @@ class Spend:
     notes: list[str] = field(default_factory=list)
 
     @classmethod
-    def from_requests(cls, price: Price, role: Any, input_tokens: Any, output_tokens: Any, start_s: Any,
-                      **kwargs: Any) -> "Spend":
+    def from_requests(
+        cls, price: Price, role: Any, input_tokens: Any, output_tokens: Any, start_s: Any, **kwargs: Any
+    ) -> Spend:
         """Same as `spend_summary`."""
         return spend_summary(price, role, input_tokens, output_tokens, start_s, **kwargs)
 
@@ -318,8 +330,11 @@ def what_if(
     }
     v = {name: _check(name, value) for name, value in args.items()}
     per_turn = request_cost(
-        price, v["input_tokens_per_turn"], v["output_tokens_per_turn"],
-        v["cached_tokens_per_turn"], v["hidden_tokens_per_turn"],
+        price,
+        v["input_tokens_per_turn"],
+        v["output_tokens_per_turn"],
+        v["cached_tokens_per_turn"],
+        v["hidden_tokens_per_turn"],
     )
     per_conversation = per_turn * v["turns_per_conversation"]
     legit_day = per_conversation * v["legit_conversations_per_day"]
@@ -369,8 +384,10 @@ def format_what_if(result: dict[str, Any]) -> str:
         (f"Legit cost per day ({i['legit_conversations_per_day']:,g} conversations)", usd(legit["per_day_usd"])),
         ("Legit cost per 30 days", usd(legit["per_30_days_usd"])),
         ("Abuse cost per attacker request", usd(abuse["cost_per_request_usd"])),
-        (f"Abuse per attacker per day ({i['attacker_requests_per_second']:g} req/s, no limits)",
-         usd(abuse["per_attacker_per_day_usd"])),
+        (
+            f"Abuse per attacker per day ({i['attacker_requests_per_second']:g} req/s, no limits)",
+            usd(abuse["per_attacker_per_day_usd"]),
+        ),
         (f"Abuse per day, {abuse['attackers']} attacker(s), no limits", usd(abuse["all_attackers_per_day_usd"])),
     ]
     ratio = abuse["ratio_to_legit_per_day"]
@@ -388,6 +405,7 @@ def format_what_if(result: dict[str, Any]) -> str:
 
 
 # --- from a run's samples -------------------------------------------------------------------
+
 
 def price_of(block: Mapping[str, Any]) -> Price | None:
     """The Price in run.json's `spend` block, None when it is missing or not numbers."""
@@ -420,8 +438,18 @@ def batch_cost(columns: Mapping[str, Sequence[Any]], block: Mapping[str, Any]) -
 
 
 # what the billable rows are read for (`_billable` copies only these)
-BILLED_COLUMNS = ("start_s", "endpoint", "role", "blocked", "input_tokens", "output_tokens", "cached_tokens",
-                  "input_tokens_estimate", "output_tokens_estimate", "token_source")
+BILLED_COLUMNS = (
+    "start_s",
+    "endpoint",
+    "role",
+    "blocked",
+    "input_tokens",
+    "output_tokens",
+    "cached_tokens",
+    "input_tokens_estimate",
+    "output_tokens_estimate",
+    "token_source",
+)
 
 
 @dataclass(frozen=True)
@@ -452,8 +480,9 @@ class _Billable:
 
     def costs(self, price: Price) -> np.ndarray:
         """USD per row as served; a blocked row never reached the model and costs 0."""
-        cost = request_costs(price, self.input, _column(self.rows, "output_tokens"),
-                             _column(self.rows, "cached_tokens"), self.hidden)
+        cost = request_costs(
+            price, self.input, _column(self.rows, "output_tokens"), _column(self.rows, "cached_tokens"), self.hidden
+        )
         return np.where(self.blocked, 0.0, cost)
 
 
@@ -485,17 +514,20 @@ def _billable(samples: pd.DataFrame, block: Mapping[str, Any], endpoints: Sequen
 
 def _per_route(billable: _Billable, costs: np.ndarray) -> dict[str, dict[str, float]]:
     """{endpoint: {legit, abuse}} USD of the admitted rows (probes on neither side)."""
-    frame = pd.DataFrame({
-        "endpoint": billable.rows["endpoint"].fillna("").array,  # categories sort as their strings
-        "legit": np.where(billable.legit, costs, 0.0),
-        "abuse": np.where(billable.abuse, costs, 0.0),
-    })
+    frame = pd.DataFrame(
+        {
+            "endpoint": billable.rows["endpoint"].fillna("").array,  # categories sort as their strings
+            "legit": np.where(billable.legit, costs, 0.0),
+            "abuse": np.where(billable.abuse, costs, 0.0),
+        }
+    )
     sums = frame.groupby("endpoint", sort=True, observed=True)[["legit", "abuse"]].sum()
     return {str(name): {"legit": float(r.legit), "abuse": float(r.abuse)} for name, r in sums.iterrows()}
 
 
-def spend_from_samples(samples: pd.DataFrame, run: Mapping[str, Any], llm: Mapping[str, Any] | None = None
-                       ) -> dict[str, Any] | None:
+def spend_from_samples(
+    samples: pd.DataFrame, run: Mapping[str, Any], llm: Mapping[str, Any] | None = None
+) -> dict[str, Any] | None:
     """summary.json's `spend` from a run's rows and run.json's `spend` block.
 
     None without a spend block (or a usable price in it), and when no row can cost money.
@@ -524,15 +556,24 @@ def spend_from_samples(samples: pd.DataFrame, run: Mapping[str, Any], llm: Mappi
     start, end = run_window(samples, run)
     duration = end - start if math.isfinite(end - start) else 0.0
     spend = spend_summary(
-        price, billable.role, billable.input, _column(billable.rows, "output_tokens"),
-        _column(billable.rows, "start_s"), cached_tokens=_column(billable.rows, "cached_tokens"),
-        blocked=billable.blocked, hidden_tokens=billable.hidden, conversations=conversations,
-        duration_s=duration, price_table_date=block.get("price_table_date"), encoding=block.get("encoding"),
+        price,
+        billable.role,
+        billable.input,
+        _column(billable.rows, "output_tokens"),
+        _column(billable.rows, "start_s"),
+        cached_tokens=_column(billable.rows, "cached_tokens"),
+        blocked=billable.blocked,
+        hidden_tokens=billable.hidden,
+        conversations=conversations,
+        duration_s=duration,
+        price_table_date=block.get("price_table_date"),
+        encoding=block.get("encoding"),
     )
     result = spend.to_dict()
     per_day = finite_number(block.get("conversations_per_day"))
-    scenario_day = (spend.run_cost_usd["legit"] / conversations * per_day
-                    if conversations and per_day is not None else None)
+    scenario_day = (
+        spend.run_cost_usd["legit"] / conversations * per_day if conversations and per_day is not None else None
+    )
     served_legit = billable.rows[billable.legit & ~billable.blocked]
     hidden = finite_number(block.get("hidden_tokens")) or 0.0
     result.update(
@@ -548,8 +589,10 @@ def spend_from_samples(samples: pd.DataFrame, run: Mapping[str, Any], llm: Mappi
     )
     result["per_day_usd"]["legit_at_scenario_traffic"] = scenario_day
     if hidden and (billable.rows["token_source"] == "estimate").any():
-        result["notes"].append(f"{hidden:,g} hidden prompt tokens added to each request counted by "
-                               "estimate (a provider's usage already includes them)")
+        result["notes"].append(
+            f"{hidden:,g} hidden prompt tokens added to each request counted by "
+            "estimate (a provider's usage already includes them)"
+        )
     return to_jsonable(result, digits=9)  # money keeps its small digits
 
 
@@ -569,11 +612,18 @@ def spend_series(samples: pd.DataFrame, run: Mapping[str, Any], t0: float) -> pd
     starts = _column(billable.rows, "start_s")
     keep = np.isfinite(starts)
     if not keep.any() or not math.isfinite(t0):
-        return pd.DataFrame({"second": pd.Series(dtype=np.int64), "legit_usd": pd.Series(dtype=float),
-                             "abuse_usd": pd.Series(dtype=float)})
-    frame = pd.DataFrame({
-        "second": np.maximum(np.floor(starts[keep] - t0), 0).astype(np.int64),
-        "legit_usd": np.where(billable.legit[keep], costs[keep], 0.0),
-        "abuse_usd": np.where(billable.abuse[keep], costs[keep], 0.0),
-    })
+        return pd.DataFrame(
+            {
+                "second": pd.Series(dtype=np.int64),
+                "legit_usd": pd.Series(dtype=float),
+                "abuse_usd": pd.Series(dtype=float),
+            }
+        )
+    frame = pd.DataFrame(
+        {
+            "second": np.maximum(np.floor(starts[keep] - t0), 0).astype(np.int64),
+            "legit_usd": np.where(billable.legit[keep], costs[keep], 0.0),
+            "abuse_usd": np.where(billable.abuse[keep], costs[keep], 0.0),
+        }
+    )
     return frame.groupby("second", as_index=False, sort=True).sum()

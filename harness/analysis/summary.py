@@ -79,7 +79,10 @@ def percentile(values: np.ndarray | Sequence[float], q: float) -> float:
 
 
 def grouped_percentiles(
-    codes: np.ndarray, values: np.ndarray, n_groups: int, qs: Sequence[float],
+    codes: np.ndarray,
+    values: np.ndarray,
+    n_groups: int,
+    qs: Sequence[float],
     ranks: Sequence[np.ndarray] = (),
 ) -> np.ndarray:
     """Exact nearest-rank percentiles of `values` per group code (0..n_groups-1).
@@ -121,7 +124,7 @@ def grouped_percentiles(
     for g in groups:  # a loop over groups, not rows
         mine = wanted[:, g]
         found = mine >= 0
-        segment = values[codes == g] if by_group is None else by_group[starts[g]:starts[g] + counts[g]]
+        segment = values[codes == g] if by_group is None else by_group[starts[g] : starts[g] + counts[g]]
         segment.partition(np.unique(mine[found]))
         out[found, g] = segment[mine[found]]
     return out
@@ -145,8 +148,12 @@ def _from_key(key: int) -> float:
 
 
 def float32_percentiles(
-    chunks: Callable[[int], Iterable[tuple[int, np.ndarray]]], n_groups: int, qs: Sequence[float],
-    look_every: int = 16, margin: float = 0.01, keep_all: int = 1 << 22,
+    chunks: Callable[[int], Iterable[tuple[int, np.ndarray]]],
+    n_groups: int,
+    qs: Sequence[float],
+    look_every: int = 16,
+    margin: float = 0.01,
+    keep_all: int = 1 << 22,
 ) -> np.ndarray:
     """Exact nearest-rank percentiles per group of float32 values too many to sort or to hold
     (every chunk gap of a long LLM run: hundreds of millions), as `grouped_percentiles` gives them.
@@ -184,7 +191,7 @@ def float32_percentiles(
             for q in qs:
                 bounds = _ranks(np.array([max(q - margin, 0.0), min(q + margin, 1.0)]), look[g, -1])
                 low, high = (rank_bin(look[g], int(r))[0] for r in bounds)
-                band[g, low:high + 1] = True
+                band[g, low : high + 1] = True
         return band
 
     high = np.zeros((n_groups, _BINS), dtype=np.int64)
@@ -301,9 +308,7 @@ def _error_counts(
     return result
 
 
-def _endpoints(
-    samples: pd.DataFrame, masks: Outcomes, targets: dict, duration: float
-) -> dict[str, dict]:
+def _endpoints(samples: pd.DataFrame, masks: Outcomes, targets: dict, duration: float) -> dict[str, dict]:
     """Figures per endpoint, sorted by name; an endpoint with a target is listed even unrequested."""
     codes, names = _endpoint_codes(samples, list(targets))
     k = len(names)
@@ -320,14 +325,12 @@ def _endpoints(
     lat, blk = masks.latency, masks.blocked
     n_latency = count(lat)
     ci_low, ci_high = ci_ranks(n_latency, QUANTILES["p95_ms"])  # ranks; 0 = too few samples
-    quantiles = grouped_percentiles(codes[lat], latency[lat], k, [*QUANTILES.values(), 1.0],
-                                    ranks=[ci_low, ci_high])
+    quantiles = grouped_percentiles(codes[lat], latency[lat], k, [*QUANTILES.values(), 1.0], ranks=[ci_low, ci_high])
     ci = len(QUANTILES) + 1  # the interval's rows follow the quantiles and the maximum
     latency_sums = np.bincount(codes[lat], weights=latency[lat], minlength=k) if k else np.zeros(0)
     blocked_q = grouped_percentiles(codes[blk], latency[blk], k, [0.50, 0.95])
     firsts = {
-        prefix: grouped_percentiles(codes[lat], samples[f"{prefix}_ms"].to_numpy(np.float64)[lat],
-                                    k, [0.50, 0.95])
+        prefix: grouped_percentiles(codes[lat], samples[f"{prefix}_ms"].to_numpy(np.float64)[lat], k, [0.50, 0.95])
         for prefix in ("ttfb", "ttft")
     }
     statuses = _status_counts(codes, samples["status"].fillna(0).to_numpy(), names)
@@ -390,21 +393,26 @@ def core_figures(samples: pd.DataFrame, run: RunMeta) -> Core:
     masks = classify(samples)
     endpoints = to_jsonable(_endpoints(samples, masks, targets_of(run), duration))
     n = len(samples)
-    totals = to_jsonable({
-        "requests": n,
-        "ok": int(masks.ok.sum()),
-        "blocked": int(masks.blocked.sum()),
-        "errors": int(masks.errors.sum()),
-        "error_rate": _ratio(masks.errors.sum(), n),
-        "rps": _ratio(n, duration),
-    })
+    totals = to_jsonable(
+        {
+            "requests": n,
+            "ok": int(masks.ok.sum()),
+            "blocked": int(masks.blocked.sum()),
+            "errors": int(masks.errors.sum()),
+            "error_rate": _ratio(masks.errors.sum(), n),
+            "rps": _ratio(n, duration),
+        }
+    )
     notes = _run_notes(run, n) + _legit_blocked_notes(endpoints, run)
     few = few_samples_note(endpoints)  # a caveat on the percentiles, never a failure
     if few:
         notes.append(few)
-    return Core(run=msgspec.convert(to_jsonable(_run_section(run, start, duration, n)), RunSection),
-                endpoints={name: msgspec.convert(e, EndpointFigures) for name, e in endpoints.items()},
-                totals=msgspec.convert(totals, Totals), notes=notes)
+    return Core(
+        run=msgspec.convert(to_jsonable(_run_section(run, start, duration, n)), RunSection),
+        endpoints={name: msgspec.convert(e, EndpointFigures) for name, e in endpoints.items()},
+        totals=msgspec.convert(totals, Totals),
+        notes=notes,
+    )
 
 
 def _run_notes(run: RunMeta, n: int) -> list[str]:
@@ -436,8 +444,10 @@ def _legit_blocked_notes(endpoints: Mapping[str, Mapping], run: RunMeta) -> list
     for name, e in endpoints.items():
         sent, blocked = int(e.get("legit_requests") or 0), int(e.get("legit_blocked") or 0)
         if sent and blocked / sent > BLOCKED_NOTE_RATIO:
-            notes.append(f"legit traffic blocked on {name}: {blocked / sent * 100:.0f} % of {sent:,} legit requests; "
-                         f"likely cause: {_blocked_cause(name, run)}")
+            notes.append(
+                f"legit traffic blocked on {name}: {blocked / sent * 100:.0f} % of {sent:,} legit requests; "
+                f"likely cause: {_blocked_cause(name, run)}"
+            )
     return notes
 
 
@@ -460,8 +470,10 @@ def _blocked_cause(route: str, run: RunMeta) -> str:
     attacks = sorted(a for a in run.attacks if route in ATTACKS.get(a, ((),))[0])
     for rule in rules:  # attackers use the journeys' accounts, each from its own address
         if attacks and rule.get("key") in ("account", "user", "email", "global"):
-            return (f"the attacks on {route} ({', '.join(attacks)}) ran beside legit traffic and count against "
-                    f"the same limit ({rule_text(rule)})")
+            return (
+                f"the attacks on {route} ({', '.join(attacks)}) ran beside legit traffic and count against "
+                f"the same limit ({rule_text(rule)})"
+            )
     for rule in rules:
         if rule.get("key") == "ip" and run.target_is_loopback is False:
             return f"every simulated user sends from this machine's address and {route} allows {rule_text(rule)}"
@@ -480,8 +492,10 @@ def _lost_worker_note(entry: Any) -> str:
     when = f" at {at:.1f} s" if at is not None else ""
     report = f" at {last:.1f} s" if last is not None else ""
     count = f" ({rows:.0f} rows)" if rows is not None else ""
-    return (f"worker {entry.worker} lost{when}: its samples up to its last report{report}{count} are kept; "
-            "the requests it sent after that are not in the figures")
+    return (
+        f"worker {entry.worker} lost{when}: its samples up to its last report{report}{count} are kept; "
+        "the requests it sent after that are not in the figures"
+    )
 
 
 def _run_section(run: RunMeta, start: float, duration: float, n: int) -> dict[str, Any]:
@@ -502,8 +516,14 @@ def _run_section(run: RunMeta, start: float, duration: float, n: int) -> dict[st
     if ended is not None:
         section["ended_at"] = _iso(ended)
     raw = run.to_dict()
-    for key in ("abort_reason", "stopped_early", "planned_duration_s", "lost_workers", "streaming_endpoints",
-                "journeys"):
+    for key in (
+        "abort_reason",
+        "stopped_early",
+        "planned_duration_s",
+        "lost_workers",
+        "streaming_endpoints",
+        "journeys",
+    ):
         if raw.get(key) is not None:
             section[key] = raw[key]
     return section
@@ -517,8 +537,23 @@ def per_second(samples: pd.DataFrame, t0: float) -> pd.DataFrame:
     s0 (no response) and s429 (part of s4xx, apart because a 429 is a limit, not a client bug).
     Starts before t0 (clock skew between hosts) count in second 0.
     """
-    columns = ["second", "endpoint", "requests", "ok", "blocked", "errors", "p50_ms", "p95_ms",
-               "p99_ms", "s2xx", "s3xx", "s4xx", "s5xx", "s0", "s429"]
+    columns = [
+        "second",
+        "endpoint",
+        "requests",
+        "ok",
+        "blocked",
+        "errors",
+        "p50_ms",
+        "p95_ms",
+        "p99_ms",
+        "s2xx",
+        "s3xx",
+        "s4xx",
+        "s5xx",
+        "s0",
+        "s429",
+    ]
     starts = samples["start_s"].to_numpy(dtype=np.float64)
     keep = np.isfinite(starts)
     if not keep.any() or not math.isfinite(t0):

@@ -16,28 +16,56 @@ from harness.analysis.summary import finite_number, task_error_text
 from harness.documents import EndpointFigures, Reason, RunMeta, ThresholdRow, Verdict
 from harness.documents.run import TaskError
 
-__all__ = ["THRESHOLD_FAILED", "FAILING_LIMITS", "TASK_ERROR_REASONS", "judge", "threshold_reasons", "run_reasons",
-           "task_error_reasons", "journey_reasons", "limit_reasons", "abuse_reasons", "wallet_reasons",
-           "limit_detail"]
+__all__ = [
+    "THRESHOLD_FAILED",
+    "FAILING_LIMITS",
+    "TASK_ERROR_REASONS",
+    "judge",
+    "threshold_reasons",
+    "run_reasons",
+    "task_error_reasons",
+    "journey_reasons",
+    "limit_reasons",
+    "abuse_reasons",
+    "wallet_reasons",
+    "limit_detail",
+]
 
 THRESHOLD_FAILED = "threshold failed: "
 FAILING_LIMITS = ("leaky", "bypassable", "absent")
 TASK_ERROR_REASONS = 5  # distinct task exceptions named one by one in the verdict; the rest in one line
 
 
-def judge(run: RunMeta, requests: int, endpoints: Mapping[str, EndpointFigures], thresholds: Sequence[ThresholdRow],
-          rate_limits: Mapping[str, Mapping] | None = None, abuse: Mapping[str, Mapping] | None = None,
-          wallet: Mapping[str, Any] | None = None) -> Verdict:
+def judge(
+    run: RunMeta,
+    requests: int,
+    endpoints: Mapping[str, EndpointFigures],
+    thresholds: Sequence[ThresholdRow],
+    rate_limits: Mapping[str, Mapping] | None = None,
+    abuse: Mapping[str, Mapping] | None = None,
+    wallet: Mapping[str, Any] | None = None,
+) -> Verdict:
     """The run's verdict from its judged thresholds and its figures."""
     errors = [e for e in run.task_errors or [] if e.count > 0]
-    return Verdict.of([*threshold_reasons(thresholds), *run_reasons(run, requests), *task_error_reasons(errors),
-                       *journey_reasons(endpoints, run, errors), *limit_reasons(rate_limits or {}),
-                       *abuse_reasons(abuse or {}), *wallet_reasons(wallet)])
+    return Verdict.of(
+        [
+            *threshold_reasons(thresholds),
+            *run_reasons(run, requests),
+            *task_error_reasons(errors),
+            *journey_reasons(endpoints, run, errors),
+            *limit_reasons(rate_limits or {}),
+            *abuse_reasons(abuse or {}),
+            *wallet_reasons(wallet),
+        ]
+    )
 
 
 def threshold_reasons(rows: Sequence[ThresholdRow]) -> list[Reason]:
-    return [Reason(kind="threshold", route=row.endpoint, message=THRESHOLD_FAILED + row.expr)
-            for row in rows if not row.passed]
+    return [
+        Reason(kind="threshold", route=row.endpoint, message=THRESHOLD_FAILED + row.expr)
+        for row in rows
+        if not row.passed
+    ]
 
 
 def run_reasons(run: RunMeta, requests: int) -> list[Reason]:
@@ -47,31 +75,53 @@ def run_reasons(run: RunMeta, requests: int) -> list[Reason]:
         reasons.append(Reason(kind="incomplete", message="no samples recorded: nothing was measured"))
     if run.aborted:
         why = run.abort_reason
-        reasons.append(Reason(kind="guardrail" if run.abort_kind == "guardrail" else "aborted",
-                              message=f"run aborted{': ' + str(why) if why else ''}"))
+        reasons.append(
+            Reason(
+                kind="guardrail" if run.abort_kind == "guardrail" else "aborted",
+                message=f"run aborted{': ' + str(why) if why else ''}",
+            )
+        )
     if run.stopped_early is not None:
-        reasons.append(Reason(kind="stopped_early", message="stopped early: "
-                              f"{run.stopped_early.reason or 'an abort-on-fail threshold failed'}"))
+        reasons.append(
+            Reason(
+                kind="stopped_early",
+                message=f"stopped early: {run.stopped_early.reason or 'an abort-on-fail threshold failed'}",
+            )
+        )
     if finite_number(run.ended_at) is None:
-        reasons.append(Reason(kind="incomplete", message="run has no end time (killed, still running, or run.json "
-                              "missing): figures cover only the samples on disk"))
+        reasons.append(
+            Reason(
+                kind="incomplete",
+                message="run has no end time (killed, still running, or run.json "
+                "missing): figures cover only the samples on disk",
+            )
+        )
     return reasons
 
 
 def task_error_reasons(errors: Sequence[TaskError]) -> list[Reason]:
     """A task that raises sends nothing: no sample shows it, so each kind fails the run here."""
-    reasons = [Reason(kind="task_error",
-                      message=f"{e.count:,} task exception{'s' if e.count != 1 else ''}: {task_error_text(e)}")
-               for e in errors[:TASK_ERROR_REASONS]]
+    reasons = [
+        Reason(
+            kind="task_error", message=f"{e.count:,} task exception{'s' if e.count != 1 else ''}: {task_error_text(e)}"
+        )
+        for e in errors[:TASK_ERROR_REASONS]
+    ]
     rest = errors[TASK_ERROR_REASONS:]
     if rest:
-        reasons.append(Reason(kind="task_error", message=f"{sum(e.count for e in rest):,} more task exceptions of "
-                              f"{len(rest)} other kinds (see task_errors)"))
+        reasons.append(
+            Reason(
+                kind="task_error",
+                message=f"{sum(e.count for e in rest):,} more task exceptions of "
+                f"{len(rest)} other kinds (see task_errors)",
+            )
+        )
     return reasons
 
 
-def journey_reasons(endpoints: Mapping[str, EndpointFigures], run: RunMeta,
-                    errors: Sequence[TaskError]) -> list[Reason]:
+def journey_reasons(
+    endpoints: Mapping[str, EndpointFigures], run: RunMeta, errors: Sequence[TaskError]
+) -> list[Reason]:
     """A journey whose users ran but whose legit traffic never called a route it requires (login
     aside): its figures would be missing, not bad, and no threshold would see it."""
     journeys = run.journeys or {}
@@ -90,8 +140,13 @@ def journey_reasons(endpoints: Mapping[str, EndpointFigures], run: RunMeta,
         why = _login_failure(endpoints.get("login")) if "login" in required else None
         if why is None and raised:
             why = "its users raised exceptions (see task_errors)"
-        reasons.append(Reason(kind="journey", route=missing[0] if len(missing) == 1 else None,
-                              message=f"journey {name} never called {', '.join(missing)}" + (f": {why}" if why else "")))
+        reasons.append(
+            Reason(
+                kind="journey",
+                route=missing[0] if len(missing) == 1 else None,
+                message=f"journey {name} never called {', '.join(missing)}" + (f": {why}" if why else ""),
+            )
+        )
     return reasons
 
 
@@ -119,17 +174,23 @@ def _login_failure(login: EndpointFigures | None) -> str | None:
         return None
     if not blocked:
         return "every login failed (see endpoints.login errors)"
-    return "every login was blocked (see endpoints.login)" if not failed else \
-        "every login failed or was blocked (see endpoints.login)"
+    return (
+        "every login was blocked (see endpoints.login)"
+        if not failed
+        else "every login failed or was blocked (see endpoints.login)"
+    )
 
 
 def limit_reasons(limits: Mapping[str, Mapping]) -> list[Reason]:
-    return [Reason(kind="finding", route=route, message=f"rate limit on {route} is {entry['verdict']}{limit_detail(entry)}")
-            for route, entry in limits.items() if entry.get("verdict") in FAILING_LIMITS]
+    return [
+        Reason(kind="finding", route=route, message=f"rate limit on {route} is {entry['verdict']}{limit_detail(entry)}")
+        for route, entry in limits.items()
+        if entry.get("verdict") in FAILING_LIMITS
+    ]
 
 
 def limit_detail(entry: Mapping) -> str:
-    """" (new-connection ×2.0)": the worst technique and its factor, or why the limit failed."""
+    """ " (new-connection ×2.0)": the worst technique and its factor, or why the limit failed."""
     worst = entry.get("worst_technique")
     if entry.get("verdict") == "absent":
         return " (no block in the baseline burst)"
@@ -144,12 +205,17 @@ def limit_detail(entry: Mapping) -> str:
 
 def abuse_reasons(abuse: Mapping[str, Mapping]) -> list[Reason]:
     """One per finding, attacks in name order (as `abuse.abuse_findings` lists them)."""
-    return [Reason(kind="finding", route=a.get("endpoint"), message=f"abuse finding: {name}: {f}")
-            for name, a in abuse.items() for f in a.get("findings") or []]
+    return [
+        Reason(kind="finding", route=a.get("endpoint"), message=f"abuse finding: {name}: {f}")
+        for name, a in abuse.items()
+        for f in a.get("findings") or []
+    ]
 
 
 def wallet_reasons(wallet: Mapping[str, Any] | None) -> list[Reason]:
     if not wallet:
         return []
-    return [Reason(kind="finding", route=wallet.get("route"), message=f"denial of wallet: {finding}")
-            for finding in wallet.get("findings") or []]
+    return [
+        Reason(kind="finding", route=wallet.get("route"), message=f"denial of wallet: {finding}")
+        for finding in wallet.get("findings") or []
+    ]

@@ -16,17 +16,21 @@ from typing import Any, TypedDict
 import numpy as np
 import pandas as pd
 
-from harness.scenario.pricing import Price
 from harness.analysis.spend import request_cost, usd
+from harness.scenario.pricing import Price
 
 __all__ = ["wallet_summary", "wallet_findings", "REFUSALS"]
 
 REFUSALS = (400, 413, 422)
 INFLATION_FACTOR = 2.0  # a reply longer than this many times the longest legit reply is inflated
-PROMPT_FIX = ("Count the prompt's tokens before calling the model and answer 413 above a budget (a few "
-              "thousand tokens is plenty for a chat turn); cap the request body size as well.")
-OUTPUT_FIX = ("Set max_tokens on the server to the longest reply the product needs; never take it, or "
-              "a requested length, from the client.")
+PROMPT_FIX = (
+    "Count the prompt's tokens before calling the model and answer 413 above a budget (a few "
+    "thousand tokens is plenty for a chat turn); cap the request body size as well."
+)
+OUTPUT_FIX = (
+    "Set max_tokens on the server to the longest reply the product needs; never take it, or "
+    "a requested length, from the client."
+)
 
 
 class _Step(TypedDict):
@@ -60,8 +64,14 @@ def _final_attempts(rows: pd.DataFrame) -> pd.DataFrame:
 def _prompt_section(rows: pd.DataFrame, cap: int) -> dict[str, Any]:
     steps: list[_Step] = []
     for r in _final_attempts(rows).itertuples(index=False):
-        steps.append({"tokens": int(r.input_tokens_estimate), "status": int(r.status),
-                      "ms": float(r.latency_ms), "outcome": _outcome(int(r.status), r.error, bool(r.blocked))})
+        steps.append(
+            {
+                "tokens": int(r.input_tokens_estimate),
+                "status": int(r.status),
+                "ms": float(r.latency_ms),
+                "outcome": _outcome(int(r.status), r.error, bool(r.blocked)),
+            }
+        )
     by_outcome = {kind: [s for s in steps if s["outcome"] == kind] for kind in ("accepted", "refused", "failed")}
     accepted = max((s["tokens"] for s in by_outcome["accepted"]), default=None)
     refused = min(by_outcome["refused"], key=lambda s: s["tokens"], default=None)
@@ -90,15 +100,23 @@ def _prompt_section(rows: pd.DataFrame, cap: int) -> dict[str, Any]:
 def _output_section(row: pd.Series | None, asked: int, legit_outputs: np.ndarray) -> dict[str, Any]:
     typical_max = int(legit_outputs.max()) if legit_outputs.size else None
     typical_median = float(np.median(legit_outputs)) if legit_outputs.size else None
-    section: dict[str, Any] = {"verdict": "untested", "asked_tokens": asked, "output_tokens": None,
-                               "typical_output_tokens": typical_median, "longest_legit_output_tokens": typical_max,
-                               "factor": None}
+    section: dict[str, Any] = {
+        "verdict": "untested",
+        "asked_tokens": asked,
+        "output_tokens": None,
+        "typical_output_tokens": typical_median,
+        "longest_legit_output_tokens": typical_max,
+        "factor": None,
+    }
     if row is None or _outcome(int(row["status"]), row["error"], bool(row["blocked"])) != "accepted":
         return section
     output = int(row["output_tokens"])
     bound = INFLATION_FACTOR * typical_max if typical_max else asked / 2
-    section.update(verdict="inflatable" if output > bound else "capped", output_tokens=output,
-                   factor=output / typical_median if typical_median else None)
+    section.update(
+        verdict="inflatable" if output > bound else "capped",
+        output_tokens=output,
+        factor=output / typical_median if typical_median else None,
+    )
     return section
 
 
@@ -113,10 +131,17 @@ def wallet_summary(samples: pd.DataFrame, run: dict) -> dict[str, Any] | None:
     prompt = _prompt_section(probe[probe["technique"] == "prompt-size"], int(settings["prompt_cap_tokens"]))
     inflation = probe[probe["technique"] == "output-inflation"]
     inflation = inflation[~inflation["blocked"].to_numpy(dtype=bool)].sort_values("start_s", kind="stable")
-    legit = (on_route & (samples["role"] == "legit").to_numpy(dtype=bool) & ~samples["blocked"].to_numpy(dtype=bool)
-             & (samples["error"] == "").to_numpy(dtype=bool))
-    output = _output_section(inflation.iloc[-1] if len(inflation) else None, int(settings["output_ask_tokens"]),
-                             samples["output_tokens"][legit].to_numpy(dtype=np.int64))
+    legit = (
+        on_route
+        & (samples["role"] == "legit").to_numpy(dtype=bool)
+        & ~samples["blocked"].to_numpy(dtype=bool)
+        & (samples["error"] == "").to_numpy(dtype=bool)
+    )
+    output = _output_section(
+        inflation.iloc[-1] if len(inflation) else None,
+        int(settings["output_ask_tokens"]),
+        samples["output_tokens"][legit].to_numpy(dtype=np.int64),
+    )
 
     longest = max([v for v in (output["output_tokens"], output["longest_legit_output_tokens"]) if v] or [0])
     worst_input = prompt["accepted_max_tokens"] or 0
@@ -130,8 +155,11 @@ def wallet_summary(samples: pd.DataFrame, run: dict) -> dict[str, Any] | None:
         "prompt": prompt,
         "output": output,
         "worst_request_usd": worst_usd,
-        "worst_request": {"input_tokens": worst_input, "hidden_tokens": spend.get("hidden_tokens"),
-                          "output_tokens": longest},
+        "worst_request": {
+            "input_tokens": worst_input,
+            "hidden_tokens": spend.get("hidden_tokens"),
+            "output_tokens": longest,
+        },
     }
     summary["findings"], summary["fix"] = wallet_findings(summary)
     return summary
@@ -142,16 +170,21 @@ def wallet_findings(summary: dict[str, Any]) -> tuple[list[str], list[str]]:
     route, prompt, output = summary["route"], summary["prompt"], summary["output"]
     findings, fixes = [], []
     if prompt["verdict"] == "unlimited":
-        findings.append(f"{route} accepts a {prompt['cap_tokens']:,}-token prompt (the probe's cap) with no size "
-                        f"limit; the worst single request costs {usd(summary['worst_request_usd']) if summary['worst_request_usd'] is not None else 'an unknown amount'}")
+        findings.append(
+            f"{route} accepts a {prompt['cap_tokens']:,}-token prompt (the probe's cap) with no size "
+            f"limit; the worst single request costs {usd(summary['worst_request_usd']) if summary['worst_request_usd'] is not None else 'an unknown amount'}"
+        )
     elif prompt["verdict"] == "failed":
-        findings.append(f"{route} fails with HTTP {prompt['failed_status'] or 'no answer'} on a "
-                        f"{prompt['failed_tokens']:,}-token prompt instead of refusing it with 413")
+        findings.append(
+            f"{route} fails with HTTP {prompt['failed_status'] or 'no answer'} on a "
+            f"{prompt['failed_tokens']:,}-token prompt instead of refusing it with 413"
+        )
     if prompt["verdict"] in ("unlimited", "failed"):
         fixes.append(PROMPT_FIX)
     if output["verdict"] == "inflatable":
         factor = f" ({output['factor']:.0f}× a typical reply)" if output["factor"] else ""
-        findings.append(f"a client made {route} write {output['output_tokens']:,} tokens{factor} by asking for "
-                        "a long answer")
+        findings.append(
+            f"a client made {route} write {output['output_tokens']:,} tokens{factor} by asking for a long answer"
+        )
         fixes.append(OUTPUT_FIX)
     return findings, fixes

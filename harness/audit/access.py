@@ -25,18 +25,36 @@ from dataclasses import dataclass, field
 from email.utils import parsedate_to_datetime
 from typing import Any
 
-from harness.scenario.accounts import Account
 from harness.audit.context import AuditContext, json_of
 from harness.audit.forge import forgeries, parse_jwt
 from harness.audit.model import FAIL, NOT_MEASURABLE, PASS, CheckResult
-from harness.audit.routes import (Attempt, Sender, dig, emails_in, id_placeholders, list_route, listed_ids, login,
-                                  probe_values, session)
+from harness.audit.routes import (
+    Attempt,
+    Sender,
+    dig,
+    emails_in,
+    id_placeholders,
+    list_route,
+    listed_ids,
+    login,
+    probe_values,
+    session,
+)
+from harness.scenario.accounts import Account
 
 __all__ = ["run", "role_headers", "ROLE_HEADERS"]
 
 # client-sent headers some servers (or their proxies' misconfiguration) take a role or a user from
-ROLE_HEADERS = ("X-User-Role", "X-Role", "X-Roles", "X-Forwarded-Role", "X-Admin", "X-Is-Admin",
-                "X-Forwarded-User", "X-Remote-User")
+ROLE_HEADERS = (
+    "X-User-Role",
+    "X-Role",
+    "X-Roles",
+    "X-Forwarded-Role",
+    "X-Admin",
+    "X-Is-Admin",
+    "X-Forwarded-User",
+    "X-Remote-User",
+)
 MAX_EVIDENCE = 40
 LOW_ROLES = ("client", "coach", "admin")  # the account a forged token starts from: least privilege first
 
@@ -74,8 +92,9 @@ class _Audit:
             if listing is None or token is None:
                 continue
             if listing not in self._ids:
-                self._ids[listing] = listed_ids(self.ctx.scenario, listing,
-                                                self.sender.call(listing, probe_values(owner), token=token))
+                self._ids[listing] = listed_ids(
+                    self.ctx.scenario, listing, self.sender.call(listing, probe_values(owner), token=token)
+                )
             if self._ids[listing]:
                 ids[name] = self._ids[listing][0]
         return probe_values(owner, **ids)
@@ -102,12 +121,16 @@ def _lowest(ctx: AuditContext, skip: Account | None = None) -> Account | None:
 
 def _opens(ctx: AuditContext, route: str, account: Account | None) -> bool:
     """Is `route` closed to anonymous callers but open to `account`'s role (where its token means something)?"""
-    return (account is not None and ctx.expected(route, "anonymous") == "deny"
-            and ctx.expected(route, account.role) == "allow")
+    return (
+        account is not None
+        and ctx.expected(route, "anonymous") == "deny"
+        and ctx.expected(route, account.role) == "allow"
+    )
 
 
-def _result(check: str, findings: list[str], evidence: list[str], decided: int, notes: list[str],
-            nothing: str) -> CheckResult:
+def _result(
+    check: str, findings: list[str], evidence: list[str], decided: int, notes: list[str], nothing: str
+) -> CheckResult:
     status = FAIL if findings else PASS if decided else NOT_MEASURABLE
     note = "; ".join(notes) if decided or findings else "; ".join([nothing, *notes])
     return CheckResult("auth", check, status, findings, evidence[:MAX_EVIDENCE], note)
@@ -118,6 +141,7 @@ def _undecided(attempt: Attempt, what: str) -> str:
 
 
 # --- auth on every route -------------------------------------------------------------------------
+
 
 def _revoked(audit: _Audit, account: Account | None) -> tuple[str | None, str]:
     """A real token logged out through the map's `logout` route, or why there is none."""
@@ -139,8 +163,12 @@ def auth_on_every_route(audit: _Audit) -> CheckResult:
     ctx = audit.ctx
     routes = [r for r in ctx.scenario.endpoints if ctx.expected(r, "anonymous") == "deny"]
     if not routes:
-        return CheckResult("auth", "auth on every route", NOT_MEASURABLE,
-                           note="the API map has no route closed to anonymous callers (auth = true)")
+        return CheckResult(
+            "auth",
+            "auth on every route",
+            NOT_MEASURABLE,
+            note="the API map has no route closed to anonymous callers (auth = true)",
+        )
     base = _lowest(ctx)
     base_token = session(ctx, audit.sender, base) if base else None
     victim = ctx.account("admin") or _lowest(ctx, skip=base)
@@ -166,11 +194,13 @@ def auth_on_every_route(audit: _Audit) -> CheckResult:
             if broken:
                 findings.append(f"{route}: {broken} to a request {case}")
             evidence.append(audit.evidence(attempt, case))
-    return _result("auth on every route", findings, evidence, decided, notes,
-                   "no request got an answer that was not rate limited")
+    return _result(
+        "auth on every route", findings, evidence, decided, notes, "no request got an answer that was not rate limited"
+    )
 
 
 # --- expired token ------------------------------------------------------------------------------
+
 
 @dataclass
 class _Expiring:
@@ -201,8 +231,13 @@ def start_expiry(audit: _Audit) -> _Expiring | CheckResult:
         return CheckResult("auth", "expired token", NOT_MEASURABLE, note=f"expired token: {why}")
 
     if token is None:
-        why = "no account" if account is None else "no login route" if attempt is None else (
-            attempt.error or f"login answered {attempt.status}")
+        why = (
+            "no account"
+            if account is None
+            else "no login route"
+            if attempt is None
+            else (attempt.error or f"login answered {attempt.status}")
+        )
         return unmeasured(f"no session token could be obtained ({why})")
     assert account is not None and attempt is not None, "a token comes from an account's login"
     audit.secrets.append(token)
@@ -215,16 +250,20 @@ def start_expiry(audit: _Audit) -> _Expiring | CheckResult:
         parent = ctx.scenario.auth.token_field.rpartition(".")[0]
         expires_in = dig(json_of(attempt.response), f"{parent}.expires_in" if parent else "expires_in")
         if not isinstance(expires_in, (int, float)) or isinstance(expires_in, bool):
-            return unmeasured("the token says nothing about its lifetime (no JWT exp claim, no expires_in in "
-                              "the login answer), so an expired one cannot be told from a live one from outside")
+            return unmeasured(
+                "the token says nothing about its lifetime (no JWT exp claim, no expires_in in "
+                "the login answer), so an expired one cannot be told from a live one from outside"
+            )
         expires_at = now + expires_in
     lifetime = expires_at - now
     wait = ctx.settings.expiry_wait_s
     if lifetime > wait:
-        return unmeasured(f"tokens live {math.ceil(lifetime):,} s, longer than the audit waits ([audit] "
-                          f"expiry_wait_s = {wait:g}); an expired token cannot be made from outside without the "
-                          "signing key (old claims re-signed with another key are the wrong-key case). Raise "
-                          "expiry_wait_s, or audit a deployment whose tokens live a few seconds")
+        return unmeasured(
+            f"tokens live {math.ceil(lifetime):,} s, longer than the audit waits ([audit] "
+            f"expiry_wait_s = {wait:g}); an expired token cannot be made from outside without the "
+            "signing key (old claims re-signed with another key are the wrong-key case). Raise "
+            "expiry_wait_s, or audit a deployment whose tokens live a few seconds"
+        )
     route = next((r for r in ctx.scenario.endpoints if _opens(ctx, r, account)), None)
     if route is None:
         return unmeasured(f"no route of the map is closed to anonymous callers and open to a {account.role}")
@@ -244,21 +283,25 @@ def expired_token(audit: _Audit, expiring: _Expiring | CheckResult) -> CheckResu
     findings, evidence, notes = [], [], []
     decided = 0
     for route in (r for r in ctx.scenario.endpoints if _opens(ctx, r, account)):
-        attempt = audit.sender.call(route, audit.values(route, account, session(ctx, audit.sender, account)),
-                                    token=expiring.token)
+        attempt = audit.sender.call(
+            route, audit.values(route, account, session(ctx, audit.sender, account)), token=expiring.token
+        )
         if not attempt.decided:
             notes.append(_undecided(attempt, f"{route} with an expired token"))
             continue
         decided += 1
         broken = audit.judge(attempt, caller=account)
         if broken:
-            findings.append(f"{route}: {broken} to a request with an expired token "
-                            f"(lifetime {expiring.lifetime_s:.0f} s, replayed after it ended)")
+            findings.append(
+                f"{route}: {broken} to a request with an expired token "
+                f"(lifetime {expiring.lifetime_s:.0f} s, replayed after it ended)"
+            )
         evidence.append(audit.evidence(attempt, "with an expired token"))
     return _result("expired token", findings, evidence, decided, notes, "expired token: nothing answered")
 
 
 # --- function-level auth ------------------------------------------------------------------------
+
 
 def _who(role: str) -> str:
     return "an anonymous caller" if role == "anonymous" else f"a logged-in {role}"
@@ -266,11 +309,18 @@ def _who(role: str) -> str:
 
 def function_level(audit: _Audit) -> CheckResult:
     ctx = audit.ctx
-    routes = [r for r in ctx.scenario.endpoints
-              if any(ctx.expected(r, role) == "deny" for role in ("client", "coach", "admin"))]
+    routes = [
+        r
+        for r in ctx.scenario.endpoints
+        if any(ctx.expected(r, role) == "deny" for role in ("client", "coach", "admin"))
+    ]
     if not routes:
-        return CheckResult("auth", "function-level auth", NOT_MEASURABLE,
-                           note="no route of the API map is closed to a logged-in role (matrix, or admin* routes)")
+        return CheckResult(
+            "auth",
+            "function-level auth",
+            NOT_MEASURABLE,
+            note="no route of the API map is closed to a logged-in role (matrix, or admin* routes)",
+        )
     findings, evidence, notes = [], [], []
     decided = 0
     for route in routes:
@@ -312,8 +362,9 @@ def function_level(audit: _Audit) -> CheckResult:
                 broken = audit.judge(attempt, caller=account)
                 if not broken:
                     continue
-                named = list(sent) if sent is not headers else _name_headers(audit, route, values, token, headers,
-                                                                            account)
+                named = (
+                    list(sent) if sent is not headers else _name_headers(audit, route, values, token, headers, account)
+                )
                 opening[:] = named
                 shown = "; ".join(f"{h}: {headers[h]}" for h in named) or "only all of them sent together"
                 findings.append(f"{route}: {broken} for {_who(role)} with a client-sent role header: {shown}")
@@ -324,14 +375,23 @@ def function_level(audit: _Audit) -> CheckResult:
         elif insider is not None:
             control = audit.sender.call(route, audit.values(route, insider, insider_token), token=insider_token)
             if control.decided and not control.ok:
-                notes.append(f"{route}: answered {control.status} to the {insider.role} it allows too: "
-                             "its denials may not be about roles (check the API map)")
-    return _result("function-level auth", findings, evidence, decided, notes,
-                   "no request got an answer that was not rate limited")
+                notes.append(
+                    f"{route}: answered {control.status} to the {insider.role} it allows too: "
+                    "its denials may not be about roles (check the API map)"
+                )
+    return _result(
+        "function-level auth", findings, evidence, decided, notes, "no request got an answer that was not rate limited"
+    )
 
 
-def _name_headers(audit: _Audit, route: str, values: dict[str, Any], token: str | None, headers: dict[str, str],
-                  caller: Account | None) -> list[str]:
+def _name_headers(
+    audit: _Audit,
+    route: str,
+    values: dict[str, Any],
+    token: str | None,
+    headers: dict[str, str],
+    caller: Account | None,
+) -> list[str]:
     """The headers that open `route` on their own, each sent alone."""
     named = []
     for name, value in headers.items():

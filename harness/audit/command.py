@@ -12,15 +12,15 @@ import sys
 from datetime import datetime
 from pathlib import Path
 
-from harness.scenario.accounts import TargetUnreachable, resolve_credentials
 from harness.audit.context import AuditContext, parse_audit_settings
 from harness.audit.html import audit_page, audit_section
 from harness.audit.runner import CHECKS, audit, format_scorecard, write_audit
 from harness.documents import Summary
-from harness.scenario.guardrails import abuse_refusal
 from harness.errors import ExitCode
 from harness.runfolder import write_atomic
 from harness.scenario import SHIPPED_SCENARIOS, ScenarioError, load_scenario
+from harness.scenario.accounts import TargetUnreachable, resolve_credentials
+from harness.scenario.guardrails import abuse_refusal
 
 __all__ = ["DEFAULT_SCENARIO", "run_audit"]
 
@@ -60,8 +60,14 @@ def _new_folder(out: Path) -> Path:
     raise AssertionError("unreachable")
 
 
-def run_audit(scenario_path: Path | None, host: str | None, profile: str | None, run_dir: Path | None,
-              out: Path, checks: tuple[str, ...] = CHECKS) -> int:
+def run_audit(
+    scenario_path: Path | None,
+    host: str | None,
+    profile: str | None,
+    run_dir: Path | None,
+    out: Path,
+    checks: tuple[str, ...] = CHECKS,
+) -> int:
     scenario_path = scenario_path or DEFAULT_SCENARIO
     try:
         scenario = load_scenario(scenario_path)

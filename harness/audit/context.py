@@ -33,9 +33,9 @@ from typing import Any
 
 import httpx
 
+from harness.scenario import Scenario, ScenarioError
 from harness.scenario.accounts import Account, Credentials
 from harness.scenario.templates import render
-from harness.scenario import Scenario, ScenarioError
 
 __all__ = ["AuditSettings", "AuditContext", "parse_audit_settings", "ROLES"]
 
@@ -73,14 +73,20 @@ def parse_audit_settings(scenario: Scenario) -> AuditSettings:
     matrix: dict[str, dict[str, str]] = {}
     for route, roles in (raw.get("matrix") or {}).items():
         if route not in scenario.endpoints:
-            raise ScenarioError(f"{where}.matrix.{route}: not an endpoint of the API map "
-                                f"(expected one of: {', '.join(sorted(scenario.endpoints))})")
+            raise ScenarioError(
+                f"{where}.matrix.{route}: not an endpoint of the API map "
+                f"(expected one of: {', '.join(sorted(scenario.endpoints))})"
+            )
         if not isinstance(roles, dict):
-            raise ScenarioError(f"{where}.matrix.{route}: expected a table like {{anonymous = \"deny\", admin = \"allow\"}}")
+            raise ScenarioError(
+                f'{where}.matrix.{route}: expected a table like {{anonymous = "deny", admin = "allow"}}'
+            )
         for role, decision in roles.items():
             if role not in ROLES or decision not in DECISIONS:
-                raise ScenarioError(f"{where}.matrix.{route}.{role}: expected a role in {', '.join(ROLES)} "
-                                    f"set to \"allow\" or \"deny\", got {decision!r}")
+                raise ScenarioError(
+                    f"{where}.matrix.{route}.{role}: expected a role in {', '.join(ROLES)} "
+                    f'set to "allow" or "deny", got {decision!r}'
+                )
         matrix[route] = dict(roles)
     strings = {}
     for key in ("id_routes", "static_paths", "origins", "dkim_selectors"):
@@ -97,11 +103,17 @@ def parse_audit_settings(scenario: Scenario) -> AuditSettings:
     wait = raw.get("expiry_wait_s", 10.0)
     if not isinstance(wait, (int, float)) or isinstance(wait, bool) or not 0 <= wait <= 3600:
         raise ScenarioError(f"{where}.expiry_wait_s: expected seconds from 0 to 3600, got {wait!r}")
-    return AuditSettings(matrix=matrix, domain=raw.get("domain", ""), dns_server=raw.get("dns_server", ""),
-                         chat_route=raw.get("chat_route", "chat"), https_url=raw.get("https_url", ""),
-                         system_prompt_file=raw.get("system_prompt_file", ""),
-                         system_prompt_canary=raw.get("system_prompt_canary", ""), expiry_wait_s=float(wait),
-                         **strings)
+    return AuditSettings(
+        matrix=matrix,
+        domain=raw.get("domain", ""),
+        dns_server=raw.get("dns_server", ""),
+        chat_route=raw.get("chat_route", "chat"),
+        https_url=raw.get("https_url", ""),
+        system_prompt_file=raw.get("system_prompt_file", ""),
+        system_prompt_canary=raw.get("system_prompt_canary", ""),
+        expiry_wait_s=float(wait),
+        **strings,
+    )
 
 
 @dataclass
@@ -123,7 +135,7 @@ class AuditContext:
         return httpx.Client(base_url=self.base_url, **kwargs)
 
     def expected(self, route: str, role: str) -> str:
-        """"allow" or "deny": the matrix's word, else the default rule (see the module docstring)."""
+        """ "allow" or "deny": the matrix's word, else the default rule (see the module docstring)."""
         if role in self.settings.matrix.get(route, {}):
             return self.settings.matrix[route][role]
         endpoint = self.scenario.endpoints[route]
@@ -165,16 +177,29 @@ class AuditContext:
         scheme = self.scenario.auth.scheme
         return {self.scenario.auth.header: f"{scheme} {token}" if scheme else token}
 
-    def call(self, client: httpx.Client, route: str, values: Mapping[str, Any] | None = None, *,
-             token: str | None = None, headers: Mapping[str, str] | None = None,
-             json_body: Any = None, path: str | None = None, method: str | None = None) -> httpx.Response:
+    def call(
+        self,
+        client: httpx.Client,
+        route: str,
+        values: Mapping[str, Any] | None = None,
+        *,
+        token: str | None = None,
+        headers: Mapping[str, str] | None = None,
+        json_body: Any = None,
+        path: str | None = None,
+        method: str | None = None,
+    ) -> httpx.Response:
         """Call a route of the API map: its method, path and body template filled from `values`."""
         ep = self.scenario.endpoints[route]
         values = dict(values or {})
         all_headers = {**self.auth_headers(token), **(headers or {})}
         body = json_body if json_body is not None else (render(ep.body, values) if ep.body is not None else None)
-        request = client.build_request(method or ep.method, path or render(ep.path, values, in_path=True),
-                                       headers=all_headers, **({"json": body} if body is not None else {}))
+        request = client.build_request(
+            method or ep.method,
+            path or render(ep.path, values, in_path=True),
+            headers=all_headers,
+            **({"json": body} if body is not None else {}),
+        )
         return self.send(client, request)
 
     def send(self, client: httpx.Client, request: httpx.Request) -> httpx.Response:
@@ -193,9 +218,18 @@ class AuditContext:
             pass  # what arrived is what the check judges
         finally:
             response.close()
-        headers = [(k, v) for k, v in response.headers.multi_items() if k.lower() not in ("content-encoding", "content-length", "transfer-encoding")]
-        return httpx.Response(response.status_code, headers=headers, content=bytes(body[:MAX_BODY]),
-                              request=request, extensions=response.extensions)
+        headers = [
+            (k, v)
+            for k, v in response.headers.multi_items()
+            if k.lower() not in ("content-encoding", "content-length", "transfer-encoding")
+        ]
+        return httpx.Response(
+            response.status_code,
+            headers=headers,
+            content=bytes(body[:MAX_BODY]),
+            request=request,
+            extensions=response.extensions,
+        )
 
     # --- secrets ------------------------------------------------------------------------------
     def redact(self, text: str) -> str:

@@ -141,10 +141,18 @@ def run(ctx: AuditContext) -> list[CheckResult]:
     with ctx.client() as client:
         for target in targets:
             for origin in origins:
-                requests = [("preflight", "OPTIONS", {
-                    "Access-Control-Request-Method": target.method,
-                    "Access-Control-Request-Headers": "authorization, content-type" if target.authed else "content-type",
-                })]
+                requests = [
+                    (
+                        "preflight",
+                        "OPTIONS",
+                        {
+                            "Access-Control-Request-Method": target.method,
+                            "Access-Control-Request-Headers": "authorization, content-type"
+                            if target.authed
+                            else "content-type",
+                        },
+                    )
+                ]
                 if target.method in ("GET", "HEAD"):  # plain requests only where they change nothing
                     requests.append(("plain", target.method, {}))
                     credentials = {"Cookie": SESSION_COOKIE, **ctx.auth_headers(token if target.authed else None)}
@@ -164,18 +172,26 @@ def run(ctx: AuditContext) -> list[CheckResult]:
                     evidence.append(f"{label} Origin: {origin.value} -> {response.status_code}, {seen}")
                     if acao == "*":
                         if acac:
-                            findings.append(f"{label}: Access-Control-Allow-Origin: * together with "
-                                            "Access-Control-Allow-Credentials: true (a wildcard policy on credentialed requests)")
+                            findings.append(
+                                f"{label}: Access-Control-Allow-Origin: * together with "
+                                "Access-Control-Allow-Credentials: true (a wildcard policy on credentialed requests)"
+                            )
                         else:
-                            note(f"{target.path} allows every origin (Access-Control-Allow-Origin: *): fine for public "
-                                 "data only, since browsers then send no cookies")
+                            note(
+                                f"{target.path} allows every origin (Access-Control-Allow-Origin: *): fine for public "
+                                "data only, since browsers then send no cookies"
+                            )
                     elif acao and acao.lower() == origin.value.lower():
                         entry = allowed.setdefault(origin.value, _Allowed(origin))
                         entry.paths.append(target.path)
                         entry.kinds.append(kind)
                         entry.credentials |= acac
                     if kind == "preflight" and acao and (acao == "*" or acao.lower() == origin.value.lower()):
-                        methods = {m.strip().upper() for m in response.headers.get("access-control-allow-methods", "").split(",") if m.strip()}
+                        methods = {
+                            m.strip().upper()
+                            for m in response.headers.get("access-control-allow-methods", "").split(",")
+                            if m.strip()
+                        }
                         extra = sorted(methods - map_methods)
                         if "*" in methods or extra:
                             note(f"preflights allow methods the API map never uses: {', '.join(extra) or '*'}")
@@ -185,32 +201,47 @@ def run(ctx: AuditContext) -> list[CheckResult]:
         for trusted in ctx.settings.origins[:3]:  # a control: the allowed origins should be allowed
             target = targets[-1]
             try:
-                response = client.request("OPTIONS", target.path, headers={
-                    "Origin": trusted, "Access-Control-Request-Method": target.method})
+                response = client.request(
+                    "OPTIONS", target.path, headers={"Origin": trusted, "Access-Control-Request-Method": target.method}
+                )
             except httpx.HTTPError:
                 continue
             acao, acac = _grants(response, trusted)
-            evidence.insert(0, f"OPTIONS {target.path} Origin: {trusted} (allowed) -> {response.status_code}, "
-                               f"ACAO: {acao or '(none)'}" + (", ACAC: true" if acac else ""))
+            evidence.insert(
+                0,
+                f"OPTIONS {target.path} Origin: {trusted} (allowed) -> {response.status_code}, "
+                f"ACAO: {acao or '(none)'}" + (", ACAC: true" if acac else ""),
+            )
             if not acao:
                 note(f"{trusted}, an [audit] origin, is not allowed either: is the list right?")
 
     for entry in allowed.values():
         where = f"{', '.join(dict.fromkeys(entry.paths))} ({', '.join(dict.fromkeys(entry.kinds))})"
         if entry.credentials:
-            findings.append(f"Origin {entry.origin.value} ({entry.origin.why}) is allowed WITH credentials "
-                            f"(Access-Control-Allow-Origin echoes it, Access-Control-Allow-Credentials: true) on "
-                            f"{where}: any page there can read a logged-in user's answers")
+            findings.append(
+                f"Origin {entry.origin.value} ({entry.origin.why}) is allowed WITH credentials "
+                f"(Access-Control-Allow-Origin echoes it, Access-Control-Allow-Credentials: true) on "
+                f"{where}: any page there can read a logged-in user's answers"
+            )
         else:
-            findings.append(f"Origin {entry.origin.value} ({entry.origin.why}) is allowed "
-                            f"(Access-Control-Allow-Origin echoes it) on {where}")
+            findings.append(
+                f"Origin {entry.origin.value} ({entry.origin.why}) is allowed "
+                f"(Access-Control-Allow-Origin echoes it) on {where}"
+            )
     findings = list(dict.fromkeys(findings))
     if len(evidence) > MAX_EVIDENCE:
         evidence = evidence[:MAX_EVIDENCE] + [f"... and {len(evidence) - MAX_EVIDENCE} more requests like these"]
     evidence = [ctx.redact(line) for line in evidence]
     if not answered:
-        return [CheckResult("cors", CHECK, NOT_MEASURABLE, evidence=evidence,
-                            note=f"the target answered none of {failed} cross-origin requests")]
+        return [
+            CheckResult(
+                "cors",
+                CHECK,
+                NOT_MEASURABLE,
+                evidence=evidence,
+                note=f"the target answered none of {failed} cross-origin requests",
+            )
+        ]
     if failed:
         note(f"{failed} of {answered + failed} requests got no answer")
     if blocked:

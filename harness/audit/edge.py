@@ -91,13 +91,18 @@ class Answer:
 def run(ctx: AuditContext) -> list[CheckResult]:
     static, api, errors = _fetch(ctx)
     extra = _https_front(ctx)
-    return [_cdn(ctx, static + api + extra, errors), _compression(ctx, static + api, errors),
-            _static_caching(ctx, static, errors), _api_caching(ctx, api)]
+    return [
+        _cdn(ctx, static + api + extra, errors),
+        _compression(ctx, static + api, errors),
+        _static_caching(ctx, static, errors),
+        _api_caching(ctx, api),
+    ]
 
 
 # --- fetching -------------------------------------------------------------------------------------
-def _read(client: httpx.Client, method: str, url: str, label: str, headers: Mapping[str, str],
-          authenticated: bool = False) -> Answer:
+def _read(
+    client: httpx.Client, method: str, url: str, label: str, headers: Mapping[str, str], authenticated: bool = False
+) -> Answer:
     """One request, its body read raw (not decoded) up to MAX_BODY_BYTES."""
     with client.stream(method, url, headers={"Accept-Encoding": ACCEPT_ENCODING, **headers}) as response:
         size, cut = 0, False
@@ -144,8 +149,16 @@ def _fetch(ctx: AuditContext) -> tuple[list[Answer], list[Answer], list[str]]:
                 if role and not token:
                     errors.append(f"{route}: could not log in as {role}")
                     continue
-                api.append(_read(client, "GET", ep.path, f"GET {ep.path}" + (f" as {role}" if token else ""),
-                                 ctx.auth_headers(token), authenticated=bool(token)))
+                api.append(
+                    _read(
+                        client,
+                        "GET",
+                        ep.path,
+                        f"GET {ep.path}" + (f" as {role}" if token else ""),
+                        ctx.auth_headers(token),
+                        authenticated=bool(token),
+                    )
+                )
         except httpx.HTTPError as exc:
             errors.append(f"the target stopped answering: {type(exc).__name__}: {str(exc)[:120]}")
     return static, api, errors
@@ -176,8 +189,9 @@ def detect_cdn(headers: httpx.Headers) -> list[str]:
 def _cdn(ctx: AuditContext, answers: list[Answer], errors: list[str]) -> CheckResult:
     host = httpx.URL(ctx.settings.https_url or ctx.base_url).host
     if not answers:
-        return CheckResult(ROW, "CDN/WAF in front", NOT_MEASURABLE, evidence=errors,
-                           note="the target answered no request")
+        return CheckResult(
+            ROW, "CDN/WAF in front", NOT_MEASURABLE, evidence=errors, note="the target answered no request"
+        )
     seen: dict[str, None] = {}
     for answer in answers:
         for hit in detect_cdn(answer.headers):
@@ -185,13 +199,24 @@ def _cdn(ctx: AuditContext, answers: list[Answer], errors: list[str]) -> CheckRe
     if seen:
         return CheckResult(ROW, "CDN/WAF in front", PASS, evidence=list(seen)[:6])
     servers = sorted({a.headers.get("server", "") for a in answers} - {""})
-    evidence = [f"no CDN or WAF header on {len(answers)} answers" + (f"; server: {', '.join(servers)}" if servers else "")]
+    evidence = [
+        f"no CDN or WAF header on {len(answers)} answers" + (f"; server: {', '.join(servers)}" if servers else "")
+    ]
     if is_loopback(host):
-        return CheckResult(ROW, "CDN/WAF in front", NOT_MEASURABLE, evidence=evidence,
-                           note="no CDN/WAF detected: the target is on loopback, where none would be; "
-                                "audit the public address")
-    return CheckResult(ROW, "CDN/WAF in front", FAIL,
-                       [f"no CDN/WAF detected in front of {host}: no edge caching, DDoS or bot protection"], evidence)
+        return CheckResult(
+            ROW,
+            "CDN/WAF in front",
+            NOT_MEASURABLE,
+            evidence=evidence,
+            note="no CDN/WAF detected: the target is on loopback, where none would be; audit the public address",
+        )
+    return CheckResult(
+        ROW,
+        "CDN/WAF in front",
+        FAIL,
+        [f"no CDN/WAF detected in front of {host}: no edge caching, DDoS or bot protection"],
+        evidence,
+    )
 
 
 # --- compression ----------------------------------------------------------------------------------
@@ -210,13 +235,19 @@ def _compression(ctx: AuditContext, answers: Iterable[Answer], errors: list[str]
             judged += 1
             size = f"{a.size}+" if a.cut else str(a.size)
             evidence.append(f"{a.label} -> {a.status} {kind}, not compressed, {size} bytes")
-            findings.append(f"{a.label} ({kind}, {size} bytes) is sent uncompressed although the client "
-                            f"accepts {ACCEPT_ENCODING}")
+            findings.append(
+                f"{a.label} ({kind}, {size} bytes) is sent uncompressed although the client accepts {ACCEPT_ENCODING}"
+            )
         else:
             evidence.append(f"{a.label} -> {a.status} {kind}, {a.size} bytes (too small to judge)")
     if not judged:
-        return CheckResult(ROW, "compression", NOT_MEASURABLE, evidence=evidence + errors,
-                           note=f"no text answer of {COMPRESS_MIN_BYTES} bytes or more to judge")
+        return CheckResult(
+            ROW,
+            "compression",
+            NOT_MEASURABLE,
+            evidence=evidence + errors,
+            note=f"no text answer of {COMPRESS_MIN_BYTES} bytes or more to judge",
+        )
     return CheckResult(ROW, "compression", FAIL if findings else PASS, findings, evidence)
 
 
@@ -244,9 +275,14 @@ def _static_caching(ctx: AuditContext, static: list[Answer], errors: list[str]) 
     pages = [f"{a.label} -> {a.status} text/html: {_validators(a)}" for a in ok if a not in assets]
     if not assets:
         seen = [f"{a.label} -> {a.status}" for a in static if a not in ok] + pages + errors
-        return CheckResult(ROW, "static asset caching", NOT_MEASURABLE, evidence=seen,
-                           note="no static asset (JS, CSS, image) answered 2xx; add the site's bundles to "
-                                "[audit] static_paths (HTML pages are not judged: they are often kept fresh on purpose)")
+        return CheckResult(
+            ROW,
+            "static asset caching",
+            NOT_MEASURABLE,
+            evidence=seen,
+            note="no static asset (JS, CSS, image) answered 2xx; add the site's bundles to "
+            "[audit] static_paths (HTML pages are not judged: they are often kept fresh on purpose)",
+        )
     findings, evidence = [], list(pages)
     for a in assets:
         directives = cache_directives(a.headers.get("cache-control", ""))
@@ -255,10 +291,14 @@ def _static_caching(ctx: AuditContext, static: list[Answer], errors: list[str]) 
         cacheable = lifetime or "immutable" in directives or bool(etag or a.headers.get("last-modified"))
         evidence.append(f"{a.label} -> {a.status} {_kind(a)}: {_validators(a)}")
         if "no-store" in directives:
-            findings.append(f"{a.label}: Cache-Control no-store on a static asset: browsers and CDNs download it every time")
+            findings.append(
+                f"{a.label}: Cache-Control no-store on a static asset: browsers and CDNs download it every time"
+            )
         elif not cacheable:
-            findings.append(f"{a.label}: no Cache-Control max-age/immutable and no ETag or Last-Modified: "
-                            "it cannot be cached or revalidated")
+            findings.append(
+                f"{a.label}: no Cache-Control max-age/immutable and no ETag or Last-Modified: "
+                "it cannot be cached or revalidated"
+            )
         if etag and "no-store" not in directives:
             evidence.append(_revalidate(ctx, a, etag))
     return CheckResult(ROW, "static asset caching", FAIL if findings else PASS, findings, evidence)
@@ -290,20 +330,30 @@ def _revalidate(ctx: AuditContext, answer: Answer, etag: str) -> str:
 def _api_caching(ctx: AuditContext, api: list[Answer]) -> CheckResult:
     judged = [a for a in api if a.authenticated and 200 <= a.status < 300]
     if not judged:
-        return CheckResult(ROW, "authenticated API caching", NOT_MEASURABLE,
-                           evidence=[f"{a.label} -> {a.status}" for a in api],
-                           note="no authenticated GET route answered 2xx")
+        return CheckResult(
+            ROW,
+            "authenticated API caching",
+            NOT_MEASURABLE,
+            evidence=[f"{a.label} -> {a.status}" for a in api],
+            note="no authenticated GET route answered 2xx",
+        )
     findings, evidence, notes = [], [], []
     for a in judged:
         control = a.headers.get("cache-control", "")
         d = cache_directives(control)
         evidence.append(f"{a.label} -> {a.status} Cache-Control: {control or '(none)'}")
-        shared = "public" in d or _seconds(d.get("s-maxage")) > 0 or (
-            _seconds(d.get("max-age")) > 0 and "private" not in d and "no-store" not in d)
+        shared = (
+            "public" in d
+            or _seconds(d.get("s-maxage")) > 0
+            or (_seconds(d.get("max-age")) > 0 and "private" not in d and "no-store" not in d)
+        )
         if shared:
-            findings.append(f"{a.label}: Cache-Control {control!r} lets a shared cache (CDN, proxy) keep one "
-                            "user's answer and serve it to others: send no-store")
+            findings.append(
+                f"{a.label}: Cache-Control {control!r} lets a shared cache (CDN, proxy) keep one "
+                "user's answer and serve it to others: send no-store"
+            )
         elif "no-store" not in d:
             notes.append(f"{a.label}: no 'Cache-Control: no-store' on an authenticated answer")
-    return CheckResult(ROW, "authenticated API caching", FAIL if findings else PASS, findings, evidence,
-                       "; ".join(notes))
+    return CheckResult(
+        ROW, "authenticated API caching", FAIL if findings else PASS, findings, evidence, "; ".join(notes)
+    )

@@ -130,8 +130,14 @@ def _short(exc: BaseException) -> str:
 def run(ctx: AuditContext) -> list[CheckResult]:
     domain = ctx.settings.domain.strip().rstrip(".").lower()
     if not domain:
-        return [CheckResult(ROW, "SPF, DKIM, DMARC", NOT_MEASURABLE,
-                            note="no [audit] domain: give the domain your mail is sent from")]
+        return [
+            CheckResult(
+                ROW,
+                "SPF, DKIM, DMARC",
+                NOT_MEASURABLE,
+                note="no [audit] domain: give the domain your mail is sent from",
+            )
+        ]
     resolver = Dns(ctx.settings.dns_server, timeout_s=DNS_TIMEOUT_S)
     checks: list[tuple[str, Callable[[], CheckResult]]] = [
         ("SPF", lambda: check_spf(resolver, domain)),
@@ -159,8 +165,9 @@ class SpfCount:
     queries: int = 0
 
 
-def spf_lookups(resolver: Dns, record: str, count: SpfCount | None = None, seen: frozenset[str] = frozenset(),
-                depth: int = 0) -> SpfCount:
+def spf_lookups(
+    resolver: Dns, record: str, count: SpfCount | None = None, seen: frozenset[str] = frozenset(), depth: int = 0
+) -> SpfCount:
     """How many DNS-querying terms `record` costs a receiver, its includes and redirect followed."""
     count = count or SpfCount()
     for term in record.split()[1:]:
@@ -184,8 +191,10 @@ def spf_lookups(resolver: Dns, record: str, count: SpfCount | None = None, seen:
         count.queries += 1
         records = _spf_records(resolver.txt(target))
         if len(records) != 1:
-            count.problems.append(f"SPF {name}:{target} has {'no' if not records else len(records)} SPF record"
-                                  f"{'s' if len(records) > 1 else ''}: receivers give a permanent error")
+            count.problems.append(
+                f"SPF {name}:{target} has {'no' if not records else len(records)} SPF record"
+                f"{'s' if len(records) > 1 else ''}: receivers give a permanent error"
+            )
             continue
         spf_lookups(resolver, records[0], count, seen | {target}, depth + 1)
     return count
@@ -213,26 +222,41 @@ def check_spf(resolver: Dns, domain: str) -> CheckResult:
     if not records:
         return CheckResult(ROW, "SPF", FAIL, [f"no SPF record at {domain}: any server can send mail as it"], evidence)
     if len(records) > 1:
-        return CheckResult(ROW, "SPF", FAIL, [f"{len(records)} SPF records at {domain}: receivers treat that as a "
-                                              "permanent error, as if there were none; merge them into one"], evidence)
+        return CheckResult(
+            ROW,
+            "SPF",
+            FAIL,
+            [
+                f"{len(records)} SPF records at {domain}: receivers treat that as a "
+                "permanent error, as if there were none; merge them into one"
+            ],
+            evidence,
+        )
     record = records[0]
     findings, note = [], ""
     qualifier = _spf_all(resolver, record)
     if qualifier == "+":
         findings.append(f"SPF of {domain} ends in +all: every server on the internet may send as {domain}")
     elif qualifier == "?":
-        findings.append(f"SPF of {domain} ends in ?all (neutral): it says nothing about other senders; end in -all or ~all")
+        findings.append(
+            f"SPF of {domain} ends in ?all (neutral): it says nothing about other senders; end in -all or ~all"
+        )
     elif qualifier is None:
         findings.append(f"SPF of {domain} has no 'all': mail from any other server gets a neutral result; end in -all")
     elif qualifier == "~":
-        note = ("SPF ends in ~all (softfail): spoofed mail is marked, not rejected; "
-                "fine with an enforcing DMARC, -all is stricter")
+        note = (
+            "SPF ends in ~all (softfail): spoofed mail is marked, not rejected; "
+            "fine with an enforcing DMARC, -all is stricter"
+        )
     count = spf_lookups(resolver, record)
-    evidence.append(f"SPF DNS lookups: {count.lookups}{'+' if count.lookups > SPF_MAX_LOOKUPS else ''} "
-                    f"(at most {SPF_MAX_LOOKUPS})")
+    evidence.append(
+        f"SPF DNS lookups: {count.lookups}{'+' if count.lookups > SPF_MAX_LOOKUPS else ''} (at most {SPF_MAX_LOOKUPS})"
+    )
     if count.lookups > SPF_MAX_LOOKUPS:
-        findings.append(f"SPF of {domain} needs more than {SPF_MAX_LOOKUPS} DNS lookups: receivers give a permanent "
-                        "error; drop includes of services you do not send from")
+        findings.append(
+            f"SPF of {domain} needs more than {SPF_MAX_LOOKUPS} DNS lookups: receivers give a permanent "
+            "error; drop includes of services you do not send from"
+        )
     findings.extend(count.problems)
     return CheckResult(ROW, "SPF", FAIL if findings else PASS, findings, evidence, note)
 
@@ -254,7 +278,7 @@ def _der(data: bytes, pos: int) -> tuple[int, int, int]:
     pos += 2
     if length & 0x80:
         n = length & 0x7F
-        length = int.from_bytes(data[pos:pos + n], "big")
+        length = int.from_bytes(data[pos : pos + n], "big")
         pos += n
     if pos + length > len(data):
         raise ValueError("truncated")
@@ -271,7 +295,7 @@ def _modulus_bits(der: bytes) -> int:
         bits_tag, bs, be = _der(der, e)
         if bits_tag != 0x03:
             raise ValueError("no key bit string")
-        return _modulus_bits(der[bs + 1:be])  # the first byte counts unused bits
+        return _modulus_bits(der[bs + 1 : be])  # the first byte counts unused bits
     if inner == 0x02:  # RSAPublicKey: the modulus, then the exponent
         return int.from_bytes(der[s:e], "big").bit_length()
     raise ValueError("not an RSA public key")
@@ -290,7 +314,7 @@ def rsa_key_bits(p: str) -> int | None:
         pass
     else:
         try:
-            return int(getattr(load_der_public_key(der), "key_size"))
+            return int(load_der_public_key(der).key_size)
         except (ValueError, TypeError, AttributeError):
             pass  # maybe a bare RSAPublicKey, which some publish: read the DER ourselves
     try:
@@ -316,16 +340,22 @@ def _judge_dkim(selector: str, name: str, record: str) -> list[str]:
     if bits is None:
         return [f"DKIM selector {selector}: p= does not decode as an RSA public key"]
     if bits < MIN_RSA_BITS:
-        return [f"DKIM selector {selector}: {bits}-bit RSA key, under {MIN_RSA_BITS}: receivers ignore the "
-                f"signature and the key can be cracked; publish a {GOOD_RSA_BITS}-bit key"]
+        return [
+            f"DKIM selector {selector}: {bits}-bit RSA key, under {MIN_RSA_BITS}: receivers ignore the "
+            f"signature and the key can be cracked; publish a {GOOD_RSA_BITS}-bit key"
+        ]
     return []
 
 
 def check_dkim(resolver: Dns, domain: str, selectors: tuple[str, ...]) -> CheckResult:
     if not selectors:
-        return CheckResult(ROW, "DKIM", NOT_MEASURABLE,
-                           note="DKIM keys cannot be listed from DNS: give [audit] dkim_selectors (the s= of a "
-                                "DKIM-Signature in a mail you sent, e.g. google, s1, k1)")
+        return CheckResult(
+            ROW,
+            "DKIM",
+            NOT_MEASURABLE,
+            note="DKIM keys cannot be listed from DNS: give [audit] dkim_selectors (the s= of a "
+            "DKIM-Signature in a mail you sent, e.g. google, s1, k1)",
+        )
     findings, evidence, notes = [], [], []
     for selector in selectors:
         name = f"{selector}._domainkey.{domain}"
@@ -355,20 +385,30 @@ def check_dmarc(resolver: Dns, domain: str) -> CheckResult:
     records = [t for t in resolver.txt(name) if re.match(r"^v\s*=\s*DMARC1\s*(;|$)", t.strip(), re.IGNORECASE)]
     evidence = [f"TXT {name}: {r}" for r in records] or [f"TXT {name}: no v=DMARC1 record"]
     if not records:
-        return CheckResult(ROW, "DMARC", FAIL, [f"no DMARC record at {name}: receivers have no policy for mail "
-                                                "that fails SPF and DKIM; publish v=DMARC1; p=none; rua=… first"],
-                           evidence)
+        return CheckResult(
+            ROW,
+            "DMARC",
+            FAIL,
+            [
+                f"no DMARC record at {name}: receivers have no policy for mail "
+                "that fails SPF and DKIM; publish v=DMARC1; p=none; rua=… first"
+            ],
+            evidence,
+        )
     if len(records) > 1:
-        return CheckResult(ROW, "DMARC", FAIL, [f"{len(records)} DMARC records at {name}: receivers ignore them all"],
-                           evidence)
+        return CheckResult(
+            ROW, "DMARC", FAIL, [f"{len(records)} DMARC records at {name}: receivers ignore them all"], evidence
+        )
     tags = parse_tags(records[0])
     findings, notes = [], []
     policy = tags.get("p", "").lower()
     if policy not in ("none", "quarantine", "reject"):
         findings.append(f"DMARC at {name} has no valid p= (got {tags.get('p', 'none given')!r}): the record is ignored")
     elif policy == "none":
-        findings.append(f"DMARC p=none at {name}: monitoring only, not enforced; spoofed mail is still delivered. "
-                        "Move to p=quarantine once the reports show your mail passing")
+        findings.append(
+            f"DMARC p=none at {name}: monitoring only, not enforced; spoofed mail is still delivered. "
+            "Move to p=quarantine once the reports show your mail passing"
+        )
     else:
         pct = tags.get("pct", "100")
         if not pct.isdigit() or int(pct) < 100:

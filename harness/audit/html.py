@@ -21,32 +21,60 @@ def _context(report: Mapping[str, Any]) -> dict[str, Any]:
     rows = []
     for name, r in (report.get("rows") or {}).items():
         status = r["status"]
-        rows.append({
-            "name": name, "status": status, "title": r["title"], "label": LABELS[status],
-            "class": {"pass": "pass", "fail": "fail"}.get(status, "muted"),
-            "findings": list(r["findings"]), "note": r.get("note") or "", "why": r["why"],
-            "fix": r["fix"] if status == "fail" else "",
-            "checks": [{"check": c["check"], "label": LABELS[c["status"]], "note": c.get("note") or "",
-                        "evidence": list(c.get("evidence") or [])} for c in r.get("checks") or []],
-        })
+        rows.append(
+            {
+                "name": name,
+                "status": status,
+                "title": r["title"],
+                "label": LABELS[status],
+                "class": {"pass": "pass", "fail": "fail"}.get(status, "muted"),
+                "findings": list(r["findings"]),
+                "note": r.get("note") or "",
+                "why": r["why"],
+                "fix": r["fix"] if status == "fail" else "",
+                "checks": [
+                    {
+                        "check": c["check"],
+                        "label": LABELS[c["status"]],
+                        "note": c.get("note") or "",
+                        "evidence": list(c.get("evidence") or []),
+                    }
+                    for c in r.get("checks") or []
+                ],
+            }
+        )
     verdict = str(report.get("verdict", "fail"))
-    return {"target": str(report.get("target", "")), "verdict": verdict.upper(),
-            "class": "pass" if verdict == "pass" else "fail", "rows": rows}
+    return {
+        "target": str(report.get("target", "")),
+        "verdict": verdict.upper(),
+        "class": "pass" if verdict == "pass" else "fail",
+        "rows": rows,
+    }
 
 
 def audit_section(report: Mapping[str, Any]) -> Section:
     """The scorecard (one row per checklist row: status, findings, why it matters, the fix), then
     each check's evidence."""
-    return Section(id="audit", title="Launch-readiness audit", template="audit_section.html.j2",
-                   context=_context(report), package=PACKAGE)
+    return Section(
+        id="audit",
+        title="Launch-readiness audit",
+        template="audit_section.html.j2",
+        context=_context(report),
+        package=PACKAGE,
+    )
 
 
 def audit_page(report: Mapping[str, Any]) -> str:
     """audit.html: self-contained, the report's CSS inline."""
     section = audit_section(report)
-    return render_template("audit.html.j2", {
-        "section": section.context, "section_id": section.id,
-        "verdict": str(report.get("verdict", "fail")).upper(),
-        "harness_version": str(report.get("harness_version", "")),
-        "generated": time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime()),
-    }, packages=[PACKAGE])
+    return render_template(
+        "audit.html.j2",
+        {
+            "section": section.context,
+            "section_id": section.id,
+            "verdict": str(report.get("verdict", "fail")).upper(),
+            "harness_version": str(report.get("harness_version", "")),
+            "generated": time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime()),
+        },
+        packages=[PACKAGE],
+    )

@@ -34,7 +34,7 @@ class Hit:
 
 def shown(value: str, prefix: str) -> str:
     """`prefix…last4`; the tail only when the rest is long enough that four characters give nothing away."""
-    rest = value[len(prefix):] if value.startswith(prefix) else value
+    rest = value[len(prefix) :] if value.startswith(prefix) else value
     return f"{prefix}…{rest[-4:] if len(rest) >= 16 else ''}"
 
 
@@ -45,20 +45,35 @@ def _fingerprint(value: str) -> str:
 _KEY_END = r"(?![A-Za-z0-9_-])"
 # (kind, pattern, prefix of the match to show, severe). Group "v" is the value when not the whole match.
 _PROVIDER_KEYS: list[tuple[str, re.Pattern[str], Callable[[str], str], bool]] = [
-    ("Anthropic API key", re.compile(r"\bsk-ant-(?:api|admin|oat)\d{2}-[A-Za-z0-9_-]{32,}" + _KEY_END),
-     lambda v: v[:v.index("-", 7) + 1], True),
-    ("OpenAI API key", re.compile(r"\bsk-[A-Za-z0-9_-]{20,400}T3BlbkFJ[A-Za-z0-9_-]{20,400}" + _KEY_END),
-     lambda v: re.match(r"sk-(?:(?:proj|svcacct|admin)-)?", v).group(0), True),  # type: ignore[union-attr]
+    (
+        "Anthropic API key",
+        re.compile(r"\bsk-ant-(?:api|admin|oat)\d{2}-[A-Za-z0-9_-]{32,}" + _KEY_END),
+        lambda v: v[: v.index("-", 7) + 1],
+        True,
+    ),
+    (
+        "OpenAI API key",
+        re.compile(r"\bsk-[A-Za-z0-9_-]{20,400}T3BlbkFJ[A-Za-z0-9_-]{20,400}" + _KEY_END),
+        lambda v: m.group(0) if (m := re.match(r"sk-(?:(?:proj|svcacct|admin)-)?", v)) else "sk-",
+        True,
+    ),
     ("OpenAI API key", re.compile(r"\bsk-[A-Za-z0-9]{48}" + _KEY_END), lambda v: "sk-", True),
     ("Stripe secret key", re.compile(r"\bsk_live_[A-Za-z0-9]{20,247}(?![A-Za-z0-9])"), lambda v: "sk_live_", True),
     ("Stripe restricted key", re.compile(r"\brk_live_[A-Za-z0-9]{20,247}(?![A-Za-z0-9])"), lambda v: "rk_live_", True),
-    ("Stripe test-mode secret key", re.compile(r"\b[sr]k_test_[A-Za-z0-9]{20,247}(?![A-Za-z0-9])"),
-     lambda v: v[:8], False),
+    (
+        "Stripe test-mode secret key",
+        re.compile(r"\b[sr]k_test_[A-Za-z0-9]{20,247}(?![A-Za-z0-9])"),
+        lambda v: v[:8],
+        False,
+    ),
     ("Stripe webhook signing secret", re.compile(r"\bwhsec_[A-Za-z0-9+/=]{24,}"), lambda v: "whsec_", True),
     ("Supabase secret key", re.compile(r"\bsb_secret_[A-Za-z0-9_-]{20,}" + _KEY_END), lambda v: "sb_secret_", True),
-    ("AWS secret access key",
-     re.compile(r"(?i)aws_?secret_?access_?key[\"']?\s*[:=]\s*[\"']?(?P<v>[A-Za-z0-9/+=]{40})(?![A-Za-z0-9/+=])"),
-     lambda v: "", True),
+    (
+        "AWS secret access key",
+        re.compile(r"(?i)aws_?secret_?access_?key[\"']?\s*[:=]\s*[\"']?(?P<v>[A-Za-z0-9/+=]{40})(?![A-Za-z0-9/+=])"),
+        lambda v: "",
+        True,
+    ),
     ("AWS access key ID", re.compile(r"\b(?:AKIA|ASIA)[A-Z2-7]{16}\b"), lambda v: v[:4], False),
 ]
 
@@ -67,19 +82,23 @@ _PRIVATE_KEY = re.compile(r"-----BEGIN (?P<label>(?:[A-Z0-9]+ ){0,3}PRIVATE KEY(
 _KEY_BODY = re.compile(r"(?:[A-Za-z0-9+/=]|\s|\\[nr])+")  # the base64 body, raw or in an escaped JS string
 _EXAMPLE = re.compile(r"EXAMPLE|(?i:^(?:process\.env|import\.meta|\$\{|<|\{\{|%|your[-_ ]|placeholder|xxx|\*\*\*))")
 
-_SECRET_NAME = (r"[A-Za-z0-9_]*?(?i:jwt[_-]?(?:secret|signing[_-]?key|private[_-]?key)|session[_-]?secret"
-                r"|nextauth[_-]?secret|auth[_-]?secret|secret[_-]?key[_-]?base)[A-Za-z0-9_]*")
+_SECRET_NAME = (
+    r"[A-Za-z0-9_]*?(?i:jwt[_-]?(?:secret|signing[_-]?key|private[_-]?key)|session[_-]?secret"
+    r"|nextauth[_-]?secret|auth[_-]?secret|secret[_-]?key[_-]?base)[A-Za-z0-9_]*"
+)
 # JWT_SECRET: "..." / jwtSecret = '...' (a quoted literal), or JWT_SECRET=... at the start of a line (.env)
 _SECRET_ASSIGNMENT = re.compile(
     r"(?<![A-Za-z0-9_])[\"']?(?P<name>" + _SECRET_NAME + r")[\"']?\s*[:=]\s*[\"'`](?P<v>[^\"'`\s]{8,200})[\"'`]"
     r"|^[ \t]*(?:export[ \t]+)?(?P<dname>" + _SECRET_NAME + r")[ \t]*=[ \t]*[\"']?(?P<dv>[^\s\"'#]{8,200})",
-    re.MULTILINE)
+    re.MULTILINE,
+)
 # Build-time variables a bundler inlines into the browser bundle.
 _BROWSER_NAME = r"(?:NEXT_PUBLIC|VITE|REACT_APP|EXPO_PUBLIC|NUXT_PUBLIC|GATSBY)_[A-Z0-9_]+"
 _BROWSER_VARIABLE = re.compile(  # a quoted literal, or NAME=value at the start of a line (.env)
     r"(?<![A-Za-z0-9_])(?P<name>" + _BROWSER_NAME + r")[\"']?\s*[:=]\s*[\"'`](?P<v>[^\"'`\s]{8,300})[\"'`]"
     r"|^[ \t]*(?:export[ \t]+)?(?P<dname>" + _BROWSER_NAME + r")[ \t]*=[ \t]*[\"']?(?P<dv>[^\s\"'#]{8,300})",
-    re.MULTILINE)
+    re.MULTILINE,
+)
 _SECRET_WORDS = re.compile(r"SECRET|PRIVATE|SERVICE_ROLE|PASSWORD|PASSWD")
 _KEY_WORDS = re.compile(r"KEY|TOKEN")
 _PUBLIC_WORDS = re.compile(r"PUBLISHABLE|ANON|PUBLIC_KEY|SITE_KEY|CLIENT_ID|MEASUREMENT|DSN")
@@ -127,14 +146,23 @@ def _find(text: str) -> list[tuple[int, int, Hit]]:
             add(kind, start, end, value, shown(value, prefix(value)), severe)
     for m in _JWT.finditer(text):
         if _jwt_role(m.group("payload")) == "service_role":
-            add("Supabase service-role key (a JWT with role service_role)", *m.span(), m.group(0),
-                shown(m.group(0), "eyJ"))
+            add(
+                "Supabase service-role key (a JWT with role service_role)",
+                *m.span(),
+                m.group(0),
+                shown(m.group(0), "eyJ"),
+            )
     for m in _PRIVATE_KEY.finditer(text):
         body = _KEY_BODY.match(text, m.end())
         material = re.sub(r"\s|\\[nr]", "", body.group(0)) if body else ""
         if len(material) >= 64:  # a real key follows, not just the header constant of a PEM library
-            add(f"private key ({m.group('label')})", m.start(), m.end() + len(body.group(0)) if body else m.end(),
-                material, f"-----BEGIN {m.group('label')}-----…{material[-4:]}")
+            add(
+                f"private key ({m.group('label')})",
+                m.start(),
+                m.end() + len(body.group(0)) if body else m.end(),
+                material,
+                f"-----BEGIN {m.group('label')}-----…{material[-4:]}",
+            )
     for m in _SECRET_ASSIGNMENT.finditer(text):
         name, group = (m.group("name"), "v") if m.group("name") else (m.group("dname"), "dv")
         value = m.group(group)
@@ -148,6 +176,11 @@ def _find(text: str) -> list[tuple[int, int, Hit]]:
         if _SECRET_WORDS.search(name):
             add(f"secret in a browser build variable ({name})", *m.span(group), value, f"{name}=" + shown(value, ""))
         elif _KEY_WORDS.search(name) and not _PUBLIC_WORDS.search(name):
-            add(f"key in a browser build variable ({name}); make sure it is meant to be public", *m.span(group),
-                value, f"{name}=" + shown(value, ""), severe=False)
+            add(
+                f"key in a browser build variable ({name}); make sure it is meant to be public",
+                *m.span(group),
+                value,
+                f"{name}=" + shown(value, ""),
+                severe=False,
+            )
     return sorted(hits, key=lambda found: found[0])

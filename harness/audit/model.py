@@ -27,32 +27,65 @@ class Row:
 
 # The launch checklist's rows (../shared/seed), in its order, plus the latency target from its "ready" list.
 ROWS: dict[str, Row] = {
-    "secrets": Row("Secrets", "stolen keys mean account takeover and cloud bills",
-                   "keep every secret server-side in environment variables; rotate anything ever exposed"),
-    "auth": Row("Auth", "a route that skips the identity or role check exposes other users' data",
-                "check identity and role on the server for every route that touches user data"),
-    "tenant_isolation": Row("Tenant isolation", "one coach must never see another coach's clients or chats",
-                            "derive the tenant from the session, never from an ID the client sends"),
-    "input_validation": Row("Input validation", "bad or huge payloads crash servers and run up LLM bills",
-                            "reject malformed and oversized payloads before any work; never send stack traces"),
-    "rate_limiting": Row("Rate limiting", "unlimited chat and login routes burn budget and invite stuffing",
-                         "limit chat, login, password reset, webhook and admin routes per IP and per user"),
-    "performance": Row("Performance", "a slow dashboard or reply loses a coach's leads",
-                       "keep p95 under 500 ms for normal (non-LLM) actions; cache and trim hot paths"),
-    "cors": Row("CORS", "a permissive policy lets any website call the API as the logged-in user",
-                "allow only your own origins; never reflect the Origin header with credentials"),
-    "prompt_injection": Row("Prompt injection", "a bot that follows injected text leaks its prompt and other users' data",
-                            "separate system instructions from user content; keep per-user context apart"),
-    "email_auth": Row("Email auth", "without SPF, DKIM and DMARC, onboarding mail lands in spam",
-                      "publish SPF for your senders only, sign with DKIM, then DMARC from p=none to p=quarantine"),
-    "logging": Row("Logging", "PII in logs ends up in every observability tool",
-                   "redact sensitive fields before they are logged"),
-    "monitoring": Row("Monitoring", "you learn about downtime from angry customers",
-                      "turn on uptime and error alerts"),
-    "deployment_safety": Row("Deployment safety", "a broken release stops onboarding during ad spend",
-                             "deploy with environment variables and a rollback plan"),
-    "cache_cdn_ssl": Row("Cache, CDN and SSL", "no TLS or edge means snooping, slow pages and avoidable downtime",
-                         "serve HTTPS only with HSTS, put a CDN/WAF in front, compress and cache static assets"),
+    "secrets": Row(
+        "Secrets",
+        "stolen keys mean account takeover and cloud bills",
+        "keep every secret server-side in environment variables; rotate anything ever exposed",
+    ),
+    "auth": Row(
+        "Auth",
+        "a route that skips the identity or role check exposes other users' data",
+        "check identity and role on the server for every route that touches user data",
+    ),
+    "tenant_isolation": Row(
+        "Tenant isolation",
+        "one coach must never see another coach's clients or chats",
+        "derive the tenant from the session, never from an ID the client sends",
+    ),
+    "input_validation": Row(
+        "Input validation",
+        "bad or huge payloads crash servers and run up LLM bills",
+        "reject malformed and oversized payloads before any work; never send stack traces",
+    ),
+    "rate_limiting": Row(
+        "Rate limiting",
+        "unlimited chat and login routes burn budget and invite stuffing",
+        "limit chat, login, password reset, webhook and admin routes per IP and per user",
+    ),
+    "performance": Row(
+        "Performance",
+        "a slow dashboard or reply loses a coach's leads",
+        "keep p95 under 500 ms for normal (non-LLM) actions; cache and trim hot paths",
+    ),
+    "cors": Row(
+        "CORS",
+        "a permissive policy lets any website call the API as the logged-in user",
+        "allow only your own origins; never reflect the Origin header with credentials",
+    ),
+    "prompt_injection": Row(
+        "Prompt injection",
+        "a bot that follows injected text leaks its prompt and other users' data",
+        "separate system instructions from user content; keep per-user context apart",
+    ),
+    "email_auth": Row(
+        "Email auth",
+        "without SPF, DKIM and DMARC, onboarding mail lands in spam",
+        "publish SPF for your senders only, sign with DKIM, then DMARC from p=none to p=quarantine",
+    ),
+    "logging": Row(
+        "Logging", "PII in logs ends up in every observability tool", "redact sensitive fields before they are logged"
+    ),
+    "monitoring": Row("Monitoring", "you learn about downtime from angry customers", "turn on uptime and error alerts"),
+    "deployment_safety": Row(
+        "Deployment safety",
+        "a broken release stops onboarding during ad spend",
+        "deploy with environment variables and a rollback plan",
+    ),
+    "cache_cdn_ssl": Row(
+        "Cache, CDN and SSL",
+        "no TLS or edge means snooping, slow pages and avoidable downtime",
+        "serve HTTPS only with HSTS, put a CDN/WAF in front, compress and cache static assets",
+    ),
 }
 NOT_FROM_OUTSIDE = {  # rows no request can measure, and why
     "logging": "what the server writes to its logs cannot be seen from outside",
@@ -79,8 +112,13 @@ class CheckResult:
             raise ValueError(f"status: expected pass, fail or not_measurable, got {self.status!r}")
 
     def to_dict(self) -> dict[str, Any]:
-        return {"check": self.check, "status": self.status, "findings": self.findings, "evidence": self.evidence,
-                "note": self.note}
+        return {
+            "check": self.check,
+            "status": self.status,
+            "findings": self.findings,
+            "evidence": self.evidence,
+            "note": self.note,
+        }
 
 
 def scorecard(results: Iterable[CheckResult]) -> dict[str, Any]:
@@ -95,9 +133,12 @@ def scorecard(results: Iterable[CheckResult]) -> dict[str, Any]:
         row = ROWS[name]
         note = NOT_FROM_OUTSIDE.get(name, "") if not checks else "; ".join(c.note for c in checks if c.note)
         rows[name] = {
-            "title": row.title, "status": status,
+            "title": row.title,
+            "status": status,
             "findings": [f for c in checks for f in c.findings],
-            "why": row.why, "fix": row.fix, "note": note,
+            "why": row.why,
+            "fix": row.fix,
+            "note": note,
             "checks": [c.to_dict() for c in checks],
         }
     failed = [name for name, r in rows.items() if r["status"] == FAIL]

@@ -17,12 +17,24 @@ from typing import Any
 
 import httpx
 
-from harness.scenario.accounts import Account
 from harness.audit.context import AuditContext, json_of
 from harness.scenario import Endpoint, Scenario
+from harness.scenario.accounts import Account
 
-__all__ = ["Attempt", "Sender", "placeholders", "id_placeholders", "list_route", "listed_ids", "read_route",
-           "probe_values", "session", "login", "dig", "emails_in"]
+__all__ = [
+    "Attempt",
+    "Sender",
+    "placeholders",
+    "id_placeholders",
+    "list_route",
+    "listed_ids",
+    "read_route",
+    "probe_values",
+    "session",
+    "login",
+    "dig",
+    "emails_in",
+]
 
 _PLACEHOLDER = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
 _ID_NAME = re.compile(r"(?:[A-Za-z0-9]+_)?id", re.IGNORECASE)  # {id}, {conversation_id}
@@ -58,8 +70,15 @@ class Sender:
     """Sends requests for one check through one client (one keep-alive connection, so a target with
     several processes answers from one), bounded in count and in time spent waiting out blocks."""
 
-    def __init__(self, ctx: AuditContext, client: httpx.Client, *, wait_budget_s: float = 30.0,
-                 max_wait_s: float = 12.0, max_requests: int = 400) -> None:
+    def __init__(
+        self,
+        ctx: AuditContext,
+        client: httpx.Client,
+        *,
+        wait_budget_s: float = 30.0,
+        max_wait_s: float = 12.0,
+        max_requests: int = 400,
+    ) -> None:
         self.ctx = ctx
         self.client = client
         self.wait_left_s = wait_budget_s
@@ -98,6 +117,7 @@ def _retry_after(value: str | None) -> float:
 
 # --- templates --------------------------------------------------------------------------------
 
+
 def placeholders(template: Any) -> list[str]:
     """The {names} in a template (a string, or a JSON body template), in order, each once."""
     found: list[str] = []
@@ -118,7 +138,9 @@ def placeholders(template: Any) -> list[str]:
 
 def id_placeholders(endpoint: Endpoint) -> list[str]:
     """The placeholders of `endpoint` that hold an object ID ({id}, {conversation_id}): path first."""
-    names = placeholders(endpoint.path) + [n for n in placeholders(endpoint.body) if n not in placeholders(endpoint.path)]
+    names = placeholders(endpoint.path) + [
+        n for n in placeholders(endpoint.body) if n not in placeholders(endpoint.path)
+    ]
     return [n for n in names if _ID_NAME.fullmatch(n)]
 
 
@@ -172,8 +194,11 @@ def probe_values(account: Account | None = None, text: str = PROBE_TEXT, **ids: 
     """Values for a route template: a short harmless chat message, the account's address and tenant,
     and the object IDs given. Never a password."""
     values: dict[str, Any] = {
-        "messages": [{"role": "user", "content": text}], "message": text, "name": "Audit Probe",
-        "lead_email": "audit-probe@example.com", "email": account.email if account else "",
+        "messages": [{"role": "user", "content": text}],
+        "message": text,
+        "name": "Audit Probe",
+        "lead_email": "audit-probe@example.com",
+        "email": account.email if account else "",
         "tenant": account.tenant if account else "",
     }
     values.update(ids)
@@ -181,6 +206,7 @@ def probe_values(account: Account | None = None, text: str = PROBE_TEXT, **ids: 
 
 
 # --- sessions ---------------------------------------------------------------------------------
+
 
 def login(ctx: AuditContext, sender: Sender, account: Account) -> tuple[str | None, Attempt | None]:
     """A new session token for `account` through the map's login route (a block waited out)."""

@@ -13,7 +13,7 @@ import logging
 import math
 import time
 from collections.abc import Mapping, Sequence
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import msgspec
@@ -52,18 +52,32 @@ def run_checks(ctx: AuditContext, names: Sequence[str] = CHECKS) -> list[CheckRe
 
 
 def _row_of(check: str) -> str:
-    return {"access": "auth", "tenancy": "tenant_isolation", "validation": "input_validation", "cors": "cors",
-            "secrets": "secrets", "injection": "prompt_injection", "transport": "cache_cdn_ssl",
-            "edge": "cache_cdn_ssl", "email": "email_auth"}.get(check, "auth")
+    return {
+        "access": "auth",
+        "tenancy": "tenant_isolation",
+        "validation": "input_validation",
+        "cors": "cors",
+        "secrets": "secrets",
+        "injection": "prompt_injection",
+        "transport": "cache_cdn_ssl",
+        "edge": "cache_cdn_ssl",
+        "email": "email_auth",
+    }.get(check, "auth")
 
 
 def from_load_run(summary: Summary | None, scenario_routes: Sequence[str]) -> list[CheckResult]:
     """The `rate_limiting` and `performance` rows from a load run's summary (None: no run given)."""
     if summary is None:
         why = "give --run RUN_DIR: a load run with the bypass probes (e.g. scenarios/abuse.toml) measures this"
-        return [CheckResult("rate_limiting", "rate limits under load", NOT_MEASURABLE, note=why),
-                CheckResult("performance", "p95 under load", NOT_MEASURABLE,
-                            note="give --run RUN_DIR: a load run measures the p95 of every route")]
+        return [
+            CheckResult("rate_limiting", "rate limits under load", NOT_MEASURABLE, note=why),
+            CheckResult(
+                "performance",
+                "p95 under load",
+                NOT_MEASURABLE,
+                note="give --run RUN_DIR: a load run measures the p95 of every route",
+            ),
+        ]
     return [_rate_limits(summary, scenario_routes), _performance(summary)]
 
 
@@ -81,11 +95,18 @@ def _rate_limits(summary: Summary, scenario_routes: Sequence[str]) -> CheckResul
         evidence.append(f"{route}: {verdict}" + (f" (worst technique {worst})" if worst else ""))
         if verdict != "effective":
             fix = "; ".join(entry.get("fix") or [])
-            findings.append(f"{route}: rate limit {verdict}" + (f" through {worst}" if worst else "")
-                            + (f"; fix: {fix}" if fix else ""))
+            findings.append(
+                f"{route}: rate limit {verdict}"
+                + (f" through {worst}" if worst else "")
+                + (f"; fix: {fix}" if fix else "")
+            )
     if not evidence:
-        return CheckResult("rate_limiting", "rate limits under load", NOT_MEASURABLE,
-                           note="the run probed none of " + ", ".join(wanted) + "; run scenarios/abuse.toml")
+        return CheckResult(
+            "rate_limiting",
+            "rate limits under load",
+            NOT_MEASURABLE,
+            note="the run probed none of " + ", ".join(wanted) + "; run scenarios/abuse.toml",
+        )
     status = FAIL if findings else PASS
     return CheckResult("rate_limiting", "rate limits under load", status, findings, evidence, "; ".join(notes))
 
@@ -104,8 +125,13 @@ def _performance(summary: Summary) -> CheckResult:
     return CheckResult("performance", "p95 under load", FAIL if findings else PASS, findings, evidence)
 
 
-def audit(ctx: AuditContext, run_summary: Summary | None = None, run_dir: Path | None = None,
-          names: Sequence[str] = CHECKS, profile: str | None = None) -> AuditReport:
+def audit(
+    ctx: AuditContext,
+    run_summary: Summary | None = None,
+    run_dir: Path | None = None,
+    names: Sequence[str] = CHECKS,
+    profile: str | None = None,
+) -> AuditReport:
     """audit.json: the target, the checks' results, the rows and the verdict. `profile`: the demo
     API's profile when the audit started it (else the scenario's, for the demo API)."""
     started = time.time()
@@ -114,17 +140,20 @@ def audit(ctx: AuditContext, run_summary: Summary | None = None, run_dir: Path |
     broken = [r.note for r in results if r.check.endswith("(did not complete)")]
     if broken:  # an audit that could not run a check cannot say "pass"
         card.update(verdict="fail", incomplete=broken)
-    return msgspec.convert({
-        "schema_version": AUDIT_SCHEMA_VERSION,
-        "target": ctx.base_url,
-        "scenario": ctx.scenario.name,
-        "profile": profile or (ctx.scenario.target.get("profile") if ctx.scenario.host is None else None),
-        "run": str(run_dir) if run_dir else None,
-        "started_at": datetime.fromtimestamp(started, tz=timezone.utc).isoformat(timespec="seconds"),
-        "duration_s": round(time.time() - started, 1),
-        "harness_version": __version__,
-        **card,
-    }, AuditReport)
+    return msgspec.convert(
+        {
+            "schema_version": AUDIT_SCHEMA_VERSION,
+            "target": ctx.base_url,
+            "scenario": ctx.scenario.name,
+            "profile": profile or (ctx.scenario.target.get("profile") if ctx.scenario.host is None else None),
+            "run": str(run_dir) if run_dir else None,
+            "started_at": datetime.fromtimestamp(started, tz=UTC).isoformat(timespec="seconds"),
+            "duration_s": round(time.time() - started, 1),
+            "harness_version": __version__,
+            **card,
+        },
+        AuditReport,
+    )
 
 
 def format_scorecard(report: AuditReport) -> str:
@@ -142,8 +171,10 @@ def format_scorecard(report: AuditReport) -> str:
     counts = {s: sum(r.status == s for r in rows.values()) for s in (PASS, FAIL, NOT_MEASURABLE)}
     reasons = [f"{len(failed)} row(s) failed ({', '.join(ROWS[r].title for r in failed)})"] if failed else []
     reasons += [f"incomplete: {why}" for why in report.incomplete or []]
-    lines.append(f"audit: {report.verdict.upper()} ({counts[PASS]} pass, {counts[FAIL]} fail, "
-                 f"{counts[NOT_MEASURABLE]} not measurable from outside)" + (": " + "; ".join(reasons) if reasons else ""))
+    lines.append(
+        f"audit: {report.verdict.upper()} ({counts[PASS]} pass, {counts[FAIL]} fail, "
+        f"{counts[NOT_MEASURABLE]} not measurable from outside)" + (": " + "; ".join(reasons) if reasons else "")
+    )
     return "\n".join(lines)
 
 

@@ -46,7 +46,9 @@ def page_scripts(html: str) -> list[str]:
     """The `src` of every `<script>` and the `href` of every `<link rel=modulepreload>`, as written."""
     found = []
     for tag in _TAG.finditer(html):
-        attrs = {m.group(1).lower(): next(g for g in m.groups()[1:] if g is not None) for m in _ATTR.finditer(tag.group(0))}
+        attrs = {
+            m.group(1).lower(): next(g for g in m.groups()[1:] if g is not None) for m in _ATTR.finditer(tag.group(0))
+        }
         if tag.group(1).lower() == "script" and attrs.get("src"):
             found.append(attrs["src"])
         elif tag.group(1).lower() == "link" and "modulepreload" in attrs.get("rel", "").lower() and attrs.get("href"):
@@ -155,7 +157,9 @@ class _Scan:
     def describe(self, path: str, response: _Fetched, found: int, extra: str = "") -> None:
         kind = response.headers.get("content-type", "").split(";")[0] or "no content type"
         line = f"GET {path} -> {response.status}, {response.size:,} bytes, {kind}"
-        self.evidence.append(line + (f", {extra}" if extra else "") + (f": {found} key-shaped value(s)" if found else ""))
+        self.evidence.append(
+            line + (f", {extra}" if extra else "") + (f": {found} key-shaped value(s)" if found else "")
+        )
 
     def crawl(self) -> None:
         while self.queue and self.fetches < MAX_FETCHES:
@@ -206,8 +210,11 @@ class _Scan:
         """The map's GET routes without placeholders, as a logged-in client (anonymous when public)."""
         account = self.ctx.account("client") or next(iter(self.ctx.credentials.accounts), None)
         token = None
-        routes = [e for e in self.ctx.scenario.endpoints.values()
-                  if e.method == "GET" and "{" not in e.path and not e.path.startswith("/__")]
+        routes = [
+            e
+            for e in self.ctx.scenario.endpoints.values()
+            if e.method == "GET" and "{" not in e.path and not e.path.startswith("/__")
+        ]
         for endpoint in routes[:MAX_API_ROUTES]:
             if endpoint.auth and token is None and account is not None:
                 token = self.ctx.token(account)
@@ -231,17 +238,33 @@ def run(ctx: AuditContext) -> list[CheckResult]:
         crawl.crawl()
         crawl.api_answers()
     if not crawl.answered:
-        return [CheckResult("secrets", CHECK, NOT_MEASURABLE, evidence=[ctx.redact(e) for e in crawl.evidence],
-                            note="the target answered none of the requests for its pages and API")]
+        return [
+            CheckResult(
+                "secrets",
+                CHECK,
+                NOT_MEASURABLE,
+                evidence=[ctx.redact(e) for e in crawl.evidence],
+                note="the target answered none of the requests for its pages and API",
+            )
+        ]
     findings: list[str] = []
     notes = list(crawl.notes)
     for key in crawl.keys.values():
-        places = ", ".join(key.places[:MAX_PLACES]) + (f" and {len(key.places) - MAX_PLACES} more"
-                                                        if len(key.places) > MAX_PLACES else "")
+        places = ", ".join(key.places[:MAX_PLACES]) + (
+            f" and {len(key.places) - MAX_PLACES} more" if len(key.places) > MAX_PLACES else ""
+        )
         line = f"{key.hit.kind} {key.hit.shown} in {places}"
         (findings if key.hit.severe else notes).append(line)
     if findings:
         notes.append("rotate every key found: a key that was ever public is compromised")
     status = FAIL if findings else PASS
-    return [CheckResult("secrets", CHECK, status, [ctx.redact(f) for f in findings],
-                        [ctx.redact(e) for e in crawl.evidence], ctx.redact("; ".join(notes)))]
+    return [
+        CheckResult(
+            "secrets",
+            CHECK,
+            status,
+            [ctx.redact(f) for f in findings],
+            [ctx.redact(e) for e in crawl.evidence],
+            ctx.redact("; ".join(notes)),
+        )
+    ]

@@ -22,11 +22,19 @@ import secrets
 from dataclasses import dataclass, field
 from typing import Any
 
-from harness.scenario.accounts import Account
 from harness.audit.context import AuditContext
 from harness.audit.model import FAIL, NOT_MEASURABLE, PASS, CheckResult
-from harness.audit.routes import (Attempt, Sender, id_placeholders, list_route, listed_ids, probe_values,
-                                  read_route, session)
+from harness.audit.routes import (
+    Attempt,
+    Sender,
+    id_placeholders,
+    list_route,
+    listed_ids,
+    probe_values,
+    read_route,
+    session,
+)
+from harness.scenario.accounts import Account
 from harness.scenario.templates import render
 
 __all__ = ["run", "id_routes"]
@@ -87,8 +95,9 @@ class _Check:
                 if listing is None or name in found.ids:
                     continue
                 if listing not in listed:
-                    listed[listing] = listed_ids(self.ctx.scenario, listing,
-                                                 self.sender.call(listing, probe_values(account), token=token))
+                    listed[listing] = listed_ids(
+                        self.ctx.scenario, listing, self.sender.call(listing, probe_values(account), token=token)
+                    )
                 found.ids[name] = listed[listing]
         return found
 
@@ -109,7 +118,9 @@ class _Check:
             attempt = self.sender.call(route, values, token=owner.token)
             if attempt.ok and canary in self.read_back(owner, name):
                 return canary
-            self.notes.append(f"the canary written through {route} did not read back ({attempt.status or attempt.error})")
+            self.notes.append(
+                f"the canary written through {route} did not read back ({attempt.status or attempt.error})"
+            )
         return None
 
     def read_back(self, owner: _Tenant, name: str) -> str:
@@ -141,12 +152,27 @@ class _Check:
             if in_path:
                 body = render(ep.body, probe_values(intruder.account, **{name: own_id})) if ep.body is not None else {}
                 if isinstance(body, dict):
-                    self.send(route, owner, intruder, canary, f"{name} in the JSON body (its own in the path)",
-                              {name: own_id},
-                              json_body={**body, name: victim_id})
+                    self.send(
+                        route,
+                        owner,
+                        intruder,
+                        canary,
+                        f"{name} in the JSON body (its own in the path)",
+                        {name: own_id},
+                        json_body={**body, name: victim_id},
+                    )
 
-    def send(self, route: str, owner: _Tenant, intruder: _Tenant, canary: str | None, technique: str,
-             ids: dict[str, str], strict: bool = False, **kwargs: Any) -> None:
+    def send(
+        self,
+        route: str,
+        owner: _Tenant,
+        intruder: _Tenant,
+        canary: str | None,
+        technique: str,
+        ids: dict[str, str],
+        strict: bool = False,
+        **kwargs: Any,
+    ) -> None:
         """One replay as the intruder; `strict`: the only ID sent is the owner's, so any 2xx is a finding."""
         writes = self.ctx.scenario.endpoints[route].method != "GET"
         mark = f"{self.base}-w{len(self.writes)}"
@@ -165,7 +191,8 @@ class _Check:
             verb = "accepted a write to" if writes else "read"
             self.findings.append(
                 f"{route}: {attempt.status} for a {intruder.label} sending tenant {what}: it {verb} another "
-                f"tenant's object" + (" (the owner's canary in the answer)" if leaked else ""))
+                f"tenant's object" + (" (the owner's canary in the answer)" if leaked else "")
+            )
 
     def landed(self, owner: _Tenant) -> None:
         """A reads their object back: which of the intruders' writes ended up in it."""
@@ -178,9 +205,11 @@ class _Check:
             return
         for write in self.writes:
             if write.canary in text:
-                self.findings.append(f"{write.route}: text a {write.label} sent with tenant "
-                                     f"{owner.account.tenant}'s {write.technique} landed in that tenant's object "
-                                     "(read back by its owner)")
+                self.findings.append(
+                    f"{write.route}: text a {write.label} sent with tenant "
+                    f"{owner.account.tenant}'s {write.technique} landed in that tenant's object "
+                    "(read back by its owner)"
+                )
 
     def evidence_line(self, attempt: Attempt, note: str) -> str:
         if attempt.response is None:
@@ -201,18 +230,33 @@ def run(ctx: AuditContext) -> list[CheckResult]:
     check_name = "cross-tenant object access"
     routes = id_routes(ctx)
     if not routes:
-        return [CheckResult("tenant_isolation", check_name, NOT_MEASURABLE,
-                            note="no route of the API map takes an object ID ([audit] id_routes)")]
+        return [
+            CheckResult(
+                "tenant_isolation",
+                check_name,
+                NOT_MEASURABLE,
+                note="no route of the API map takes an object ID ([audit] id_routes)",
+            )
+        ]
     owner_account, intruder_accounts = _pick(ctx)
     if owner_account is None or not intruder_accounts:
-        return [CheckResult("tenant_isolation", check_name, NOT_MEASURABLE,
-                            note="needs accounts (with their tenant) in two tenants")]
+        return [
+            CheckResult(
+                "tenant_isolation", check_name, NOT_MEASURABLE, note="needs accounts (with their tenant) in two tenants"
+            )
+        ]
     with ctx.client() as client:
         check = _Check(ctx, Sender(ctx, client), routes)
         owner = check.tenant(owner_account)
         if owner.token is None:
-            return [CheckResult("tenant_isolation", check_name, NOT_MEASURABLE,
-                                note=f"could not log in as the {owner_account.role} of tenant {owner_account.tenant}")]
+            return [
+                CheckResult(
+                    "tenant_isolation",
+                    check_name,
+                    NOT_MEASURABLE,
+                    note=f"could not log in as the {owner_account.role} of tenant {owner_account.tenant}",
+                )
+            ]
         canary = check.plant(owner)
         if canary is None:
             check.notes.append("no canary in the owner's object: reads judged by status only")
@@ -225,5 +269,13 @@ def run(ctx: AuditContext) -> list[CheckResult]:
                 check.replay(route, owner, intruder, canary)
         check.landed(owner)
     status = FAIL if check.findings else PASS if check.decided else NOT_MEASURABLE
-    return [CheckResult("tenant_isolation", check_name, status, check.findings, check.evidence[:MAX_EVIDENCE],
-                        "; ".join(check.notes))]
+    return [
+        CheckResult(
+            "tenant_isolation",
+            check_name,
+            status,
+            check.findings,
+            check.evidence[:MAX_EVIDENCE],
+            "; ".join(check.notes),
+        )
+    ]

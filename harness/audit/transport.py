@@ -49,10 +49,16 @@ MAX_PAGES = 5
 REDIRECT_STATUSES = (301, 308)
 PROBE_PATH = "/launch-audit/redirect-probe?check=1"
 LOOPBACK_NOTE = "the target is plain HTTP on loopback; give [audit] https_url to check TLS"
-OFF_LIMITS_NOTE = ("plain HTTP redirects to {origin}, which is neither loopback nor in [guardrails] allowed_hosts: "
-                   "nothing was sent there (list its host in allowed_hosts if you own it)")
-VERSIONS = (("TLSv1.3", ssl.TLSVersion.TLSv1_3), ("TLSv1.2", ssl.TLSVersion.TLSv1_2),
-            ("TLSv1.1", ssl.TLSVersion.TLSv1_1), ("TLSv1.0", ssl.TLSVersion.TLSv1))
+OFF_LIMITS_NOTE = (
+    "plain HTTP redirects to {origin}, which is neither loopback nor in [guardrails] allowed_hosts: "
+    "nothing was sent there (list its host in allowed_hosts if you own it)"
+)
+VERSIONS = (
+    ("TLSv1.3", ssl.TLSVersion.TLSv1_3),
+    ("TLSv1.2", ssl.TLSVersion.TLSv1_2),
+    ("TLSv1.1", ssl.TLSVersion.TLSv1_1),
+    ("TLSv1.0", ssl.TLSVersion.TLSv1),
+)
 OLD_VERSIONS = ("TLSv1.1", "TLSv1.0")
 CANNOT_OFFER = {"NO_PROTOCOLS_AVAILABLE", "NO_CIPHERS_AVAILABLE"}  # raised before anything is sent
 
@@ -85,13 +91,23 @@ def run(ctx: AuditContext) -> list[CheckResult]:
         if off_limits:  # the audit's requests (a login with a real account among them) stay where they may go
             results.append(CheckResult(ROW, "HTTPS", NOT_MEASURABLE, note=OFF_LIMITS_NOTE.format(origin=redirected_to)))
         elif not https_url:
-            results.append(CheckResult(ROW, "HTTPS", FAIL, [
-                f"no HTTPS: {base.host} is served over plain HTTP only (give [audit] https_url if TLS is elsewhere)"]))
+            results.append(
+                CheckResult(
+                    ROW,
+                    "HTTPS",
+                    FAIL,
+                    [
+                        f"no HTTPS: {base.host} is served over plain HTTP only (give [audit] https_url if TLS is elsewhere)"
+                    ],
+                )
+            )
         else:
             tls, trusted = _tls(ctx, https_url)
             results.append(tls)
             if trusted is None:  # no handshake at all: nothing more to ask over HTTPS
-                results.append(CheckResult(ROW, "HSTS", NOT_MEASURABLE, note=f"{https_url} did not complete a handshake"))
+                results.append(
+                    CheckResult(ROW, "HSTS", NOT_MEASURABLE, note=f"{https_url} did not complete a handshake")
+                )
                 https_url = ""
             else:
                 if not trusted:  # already a finding; read the headers all the same
@@ -118,8 +134,10 @@ def _redirect(ctx: AuditContext, plain: str) -> tuple[CheckResult, str]:
             try:
                 response = _headers_of(client, url)
             except httpx.HTTPError as exc:
-                findings.append(f"plain {url} does not answer ({_error(exc)}): visitors who type the address "
-                                "get an error instead of a redirect to HTTPS")
+                findings.append(
+                    f"plain {url} does not answer ({_error(exc)}): visitors who type the address "
+                    "get an error instead of a redirect to HTTPS"
+                )
                 break
             location = response.headers.get("location", "")
             evidence.append(f"GET {url} -> {response.status_code}" + (f" Location: {location}" if location else ""))
@@ -129,13 +147,17 @@ def _redirect(ctx: AuditContext, plain: str) -> tuple[CheckResult, str]:
                 break  # the next path would say the same
             origin = origin or str(target.copy_with(path="/", query=None, fragment=None))
             if response.status_code not in REDIRECT_STATUSES:
-                findings.append(f"plain {url} redirects with {response.status_code}, not a permanent redirect: "
-                                "use 301 or 308 so browsers and crawlers keep going to HTTPS")
+                findings.append(
+                    f"plain {url} redirects with {response.status_code}, not a permanent redirect: "
+                    "use 301 or 308 so browsers and crawlers keep going to HTTPS"
+                )
             if target.host.lower() != url.host.lower():
                 findings.append(f"plain {url} redirects to another host ({target.host})")
             if (target.path, target.query) != (url.path, url.query):
-                findings.append(f"plain {url} redirects to {target.path or '/'}"
-                                f"{'?' + target.query.decode() if target.query else ''}: the path or query is lost")
+                findings.append(
+                    f"plain {url} redirects to {target.path or '/'}"
+                    f"{'?' + target.query.decode() if target.query else ''}: the path or query is lost"
+                )
     status = FAIL if findings else PASS
     return CheckResult(ROW, "HTTPS redirect", status, findings, [ctx.redact(e) for e in evidence]), origin
 
@@ -208,18 +230,27 @@ def _tls(ctx: AuditContext, https_url: str) -> tuple[CheckResult, bool | None]:
         findings.append(f"the certificate of {where} is not trusted ({first.untrusted}): browsers show an error page")
         first = handshake(host, port, _unverified_context(), timeout)
     if not first.reached:  # nothing listens (or a firewall drops): each further try would only wait as long
-        return CheckResult(ROW, "TLS", FAIL, [f"no TLS handshake with {where}: {first.error}"],
-                           [f"TLS handshake with {where}: {first.error}"]), None
+        return CheckResult(
+            ROW,
+            "TLS",
+            FAIL,
+            [f"no TLS handshake with {where}: {first.error}"],
+            [f"TLS handshake with {where}: {first.error}"],
+        ), None
     if first.error:
         findings.append(f"no TLS handshake with {where} as a modern client: {first.error}")
         evidence.append(f"TLS handshake with {where}: {first.error}")
     else:
-        evidence.append(f"TLS handshake with {where}: {first.version}, {first.cipher}, "
-                        f"certificate {'trusted' if trusted else 'NOT trusted'}")
+        evidence.append(
+            f"TLS handshake with {where}: {first.version}, {first.cipher}, "
+            f"certificate {'trusted' if trusted else 'NOT trusted'}"
+        )
     if first.not_after is not None:
         days = (first.not_after - time.time()) / 86400
         if days < CERT_WARN_DAYS:
-            findings.append(f"the certificate of {where} expires in {max(days, 0):.0f} days: renew it (automate renewal)")
+            findings.append(
+                f"the certificate of {where} expires in {max(days, 0):.0f} days: renew it (automate renewal)"
+            )
     accepted = {}
     for name, version in VERSIONS:
         result = handshake(host, port, _unverified_context(version), timeout)
@@ -269,9 +300,16 @@ def _hsts(ctx: AuditContext, https_url: str, verify: ssl.SSLContext) -> CheckRes
     value = response.headers.get("strict-transport-security")
     evidence = [f"GET {https_url} -> {response.status_code} Strict-Transport-Security: {value or '(none)'}"]
     if not value:
-        return CheckResult(ROW, "HSTS", FAIL, [f"no Strict-Transport-Security header on {https_url}: browsers "
-                                               "may still try plain HTTP first, where the connection can be hijacked"],
-                           evidence)
+        return CheckResult(
+            ROW,
+            "HSTS",
+            FAIL,
+            [
+                f"no Strict-Transport-Security header on {https_url}: browsers "
+                "may still try plain HTTP first, where the connection can be hijacked"
+            ],
+            evidence,
+        )
     max_age, subdomains, preload = parse_hsts(value)
     findings = []
     if max_age is None:
@@ -283,8 +321,7 @@ def _hsts(ctx: AuditContext, https_url: str, verify: ssl.SSLContext) -> CheckRes
 
 
 # --- security headers and cookies -----------------------------------------------------------------
-def _headers_and_cookies(ctx: AuditContext, site: str, verify: ssl.SSLContext | bool,
-                         https: bool) -> list[CheckResult]:
+def _headers_and_cookies(ctx: AuditContext, site: str, verify: ssl.SSLContext | bool, https: bool) -> list[CheckResult]:
     """The security-header and cookie checks, from the static paths' answers (headers only: bodies are
     not read) and one login. A site that cannot be reached is asked nothing more."""
     answers: list[tuple[str, httpx.Response]] = []
@@ -318,8 +355,13 @@ def _security_headers(ctx: AuditContext, answers: list[tuple[str, httpx.Response
     judged = [(label, r) for label, r in answers if 200 <= r.status_code < 300]
     if not judged:
         seen = [f"{label} -> {r.status_code}" for label, r in answers] + errors
-        return CheckResult(ROW, "security headers", NOT_MEASURABLE, evidence=[ctx.redact(s) for s in seen],
-                           note="no page or API answer (2xx) to read the headers of; set [audit] static_paths")
+        return CheckResult(
+            ROW,
+            "security headers",
+            NOT_MEASURABLE,
+            evidence=[ctx.redact(s) for s in seen],
+            note="no page or API answer (2xx) to read the headers of; set [audit] static_paths",
+        )
     missing: dict[str, list[str]] = {}
     evidence = []
     html_seen = False
@@ -327,7 +369,9 @@ def _security_headers(ctx: AuditContext, answers: list[tuple[str, httpx.Response
         headers = response.headers
         is_html = headers.get("content-type", "").lower().startswith("text/html")
         html_seen = html_seen or is_html
-        wanted = {"X-Content-Type-Options: nosniff": headers.get("x-content-type-options", "").strip().lower() == "nosniff"}
+        wanted = {
+            "X-Content-Type-Options: nosniff": headers.get("x-content-type-options", "").strip().lower() == "nosniff"
+        }
         if is_html:
             wanted["Content-Security-Policy"] = bool(headers.get("content-security-policy", "").strip())
             wanted["X-Frame-Options or CSP frame-ancestors"] = _frame_protected(headers)
@@ -336,14 +380,20 @@ def _security_headers(ctx: AuditContext, answers: list[tuple[str, httpx.Response
         for name, ok in wanted.items():
             if not ok:
                 missing.setdefault(name, []).append(label)
-        present = [h for h in ("x-content-type-options", "x-frame-options", "content-security-policy", "referrer-policy")
-                   if h in headers]
-        evidence.append(f"{label} -> {response.status_code} ({headers.get('content-type', 'no type')}): "
-                        f"{', '.join(present) or 'no security headers'}")
+        present = [
+            h
+            for h in ("x-content-type-options", "x-frame-options", "content-security-policy", "referrer-policy")
+            if h in headers
+        ]
+        evidence.append(
+            f"{label} -> {response.status_code} ({headers.get('content-type', 'no type')}): "
+            f"{', '.join(present) or 'no security headers'}"
+        )
     findings = [f"{name} missing on {', '.join(labels)}" for name, labels in missing.items()]
     note = "" if html_seen else "no HTML page among the answers: CSP, framing and Referrer-Policy are judged on pages"
-    return CheckResult(ROW, "security headers", FAIL if findings else PASS, findings,
-                       [ctx.redact(e) for e in evidence + errors], note)
+    return CheckResult(
+        ROW, "security headers", FAIL if findings else PASS, findings, [ctx.redact(e) for e in evidence + errors], note
+    )
 
 
 def parse_cookie(set_cookie: str) -> tuple[str, dict[str, str]]:
@@ -358,8 +408,14 @@ def parse_cookie(set_cookie: str) -> tuple[str, dict[str, str]]:
     return name, attrs
 
 
-def _cookies(ctx: AuditContext, answers: Iterable[tuple[str, httpx.Response]], errors: list[str], site: str,
-             https: bool, login_note: str) -> CheckResult:
+def _cookies(
+    ctx: AuditContext,
+    answers: Iterable[tuple[str, httpx.Response]],
+    errors: list[str],
+    site: str,
+    https: bool,
+    login_note: str,
+) -> CheckResult:
     findings, evidence, notes = [], [], [login_note] if login_note else []
     loopback_http = not https and is_loopback(httpx.URL(site).host)
     seen = 0
@@ -383,8 +439,13 @@ def _cookies(ctx: AuditContext, answers: Iterable[tuple[str, httpx.Response]], e
                 findings.append(f"cookie {name} (from {label}) is SameSite=None without Secure: browsers reject it")
     if not seen:
         if not answers:
-            return CheckResult(ROW, "cookie flags", NOT_MEASURABLE, evidence=[ctx.redact(e) for e in errors],
-                               note="; ".join(notes + ["no page or login answered"]))
+            return CheckResult(
+                ROW,
+                "cookie flags",
+                NOT_MEASURABLE,
+                evidence=[ctx.redact(e) for e in errors],
+                note="; ".join(notes + ["no page or login answered"]),
+            )
         evidence.append("no Set-Cookie on " + ", ".join(label for label, _ in answers))
     return CheckResult(ROW, "cookie flags", FAIL if findings else PASS, findings, evidence, "; ".join(notes))
 

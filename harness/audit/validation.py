@@ -32,14 +32,14 @@ from typing import Any
 
 import httpx
 
-from harness.scenario.accounts import Account
+from harness.analysis.wallet import REFUSALS
 from harness.audit.context import AuditContext
 from harness.audit.errorpages import error_page
 from harness.audit.keys import mask
 from harness.audit.model import FAIL, NOT_MEASURABLE, PASS, CheckResult
-from harness.scenario.templates import render
 from harness.scenario import Endpoint, Wallet
-from harness.analysis.wallet import REFUSALS
+from harness.scenario.accounts import Account
+from harness.scenario.templates import render
 
 __all__ = ["run", "probes", "wrong_types", "filler"]
 
@@ -53,9 +53,14 @@ MAX_RETRY_AFTER_S = 10.0
 MAX_BLOCKED_RETRIES = 3  # per body
 FILLER_WORD = " coach"  # as harness.load.wallet: one cl100k_base token, so n of them are n tokens
 SAMPLE_VALUES: dict[str, Any] = {
-    "email": "audit-probe@example.invalid", "lead_email": "audit-probe@example.invalid",
-    "password": "not-the-password-1", "new_password": "not-the-password-2", "token": "audit-probe",
-    "name": "Audit Probe", "message": "Hello from the launch audit.", "conversation_id": "",
+    "email": "audit-probe@example.invalid",
+    "lead_email": "audit-probe@example.invalid",
+    "password": "not-the-password-1",
+    "new_password": "not-the-password-2",
+    "token": "audit-probe",
+    "name": "Audit Probe",
+    "message": "Hello from the launch audit.",
+    "conversation_id": "",
     "messages": [{"role": "user", "content": "Say hello."}],
 }
 # probes whose 2xx means the body was taken as it was
@@ -69,6 +74,7 @@ def filler(tokens: int) -> str:
 
 def wrong_types(body: Mapping[str, Any]) -> dict[str, Any]:
     """`body` with every field's value replaced by one of another type (an operator object for strings)."""
+
     def swap(value: Any) -> Any:
         if isinstance(value, str):
             return {"$gt": ""}
@@ -77,6 +83,7 @@ def wrong_types(body: Mapping[str, Any]) -> dict[str, Any]:
         if isinstance(value, list):
             return "not-a-list"
         return [1, 2, 3]
+
     return {key: swap(value) for key, value in body.items()}
 
 
@@ -84,8 +91,11 @@ def probes(body: Mapping[str, Any]) -> list[tuple[str, bytes, str]]:
     """(name, body bytes, content type) of the malformed bodies for a route whose valid body is `body`."""
     valid = json.dumps(body).encode()
     first = next(iter(body), "email")
-    nested = json.dumps({**body, "metadata": None}).encode().replace(
-        b'"metadata": null', b'"metadata": ' + b"[" * NEST_DEPTH + b"]" * NEST_DEPTH)
+    nested = (
+        json.dumps({**body, "metadata": None})
+        .encode()
+        .replace(b'"metadata": null', b'"metadata": ' + b"[" * NEST_DEPTH + b"]" * NEST_DEPTH)
+    )
     huge = json.dumps({**body, "padding": "a" * HUGE_BYTES}).encode()
     return [
         ("invalid JSON", f'{{"{first}": '.encode(), "application/json"),
@@ -159,20 +169,25 @@ def _account_for(ctx: AuditContext, route: str, skip: Account | None = None) -> 
     return skip
 
 
-def _judge(route: str, probe: str, answer: _Answer, findings: list[str], notes: list[str],
-           plain_text: list[str]) -> str:
+def _judge(
+    route: str, probe: str, answer: _Answer, findings: list[str], notes: list[str], plain_text: list[str]
+) -> str:
     """Adds what `answer` to `probe` says to `findings`/`notes`; returns a short outcome for the evidence."""
     if answer.status is None:
         if probe == "huge body" and "Timeout" not in answer.error:
-            notes.append(f"{route}: the connection was closed on a {HUGE_BYTES // 1024 // 1024} MiB body "
-                         f"({answer.error}); counted as refused")
+            notes.append(
+                f"{route}: the connection was closed on a {HUGE_BYTES // 1024 // 1024} MiB body "
+                f"({answer.error}); counted as refused"
+            )
             return f"closed ({answer.error})"
         findings.append(f"{route}: no answer to the {probe} probe ({answer.error})")
         return f"no answer ({answer.error})"
     page = error_page(answer.text)
     if page is not None:
         article = "an" if page[0][0] in "AEIOU" else "a"
-        findings.append(f"{route}: answers the {probe} probe with HTTP {answer.status} and {article} {page[0]}: {page[1]}")
+        findings.append(
+            f"{route}: answers the {probe} probe with HTTP {answer.status} and {article} {page[0]}: {page[1]}"
+        )
     elif answer.status >= 500:
         findings.append(f"{route}: answers the {probe} probe with HTTP {answer.status} (a crash, not a refusal)")
     elif answer.blocked:
@@ -185,8 +200,15 @@ def _judge(route: str, probe: str, answer: _Answer, findings: list[str], notes: 
     return str(answer.status)
 
 
-def _prompt_ladder(ctx: AuditContext, sender: _Sender, endpoint: Endpoint, token: str | None,
-                   findings: list[str], notes: list[str], evidence: list[str]) -> int:
+def _prompt_ladder(
+    ctx: AuditContext,
+    sender: _Sender,
+    endpoint: Endpoint,
+    token: str | None,
+    findings: list[str],
+    notes: list[str],
+    evidence: list[str],
+) -> int:
     """Doubling prompt sizes up to the cap: the first refusal (400/413/422) before it is the pass.
     Returns how many prompts were answered."""
     wallet = ctx.scenario.wallet or Wallet(route=endpoint.name)
@@ -195,8 +217,9 @@ def _prompt_ladder(ctx: AuditContext, sender: _Sender, endpoint: Endpoint, token
     answered = 0
     while True:
         prompt = filler(size)
-        body = render(endpoint.body, {**SAMPLE_VALUES, "message": prompt,
-                                      "messages": [{"role": "user", "content": prompt}]})
+        body = render(
+            endpoint.body, {**SAMPLE_VALUES, "message": prompt, "messages": [{"role": "user", "content": prompt}]}
+        )
         if isinstance(body, dict) and wallet.max_tokens_field:
             body[wallet.max_tokens_field] = 1  # a one-token reply: probing costs little even where nothing is refused
         answer = sender.send(endpoint, json.dumps(body).encode(), "application/json", token)
@@ -207,25 +230,32 @@ def _prompt_ladder(ctx: AuditContext, sender: _Sender, endpoint: Endpoint, token
         page = error_page(answer.text) if answer.status is not None else None
         if answer.status is None or answer.status >= 500 or page is not None:
             what = f"HTTP {answer.status}" if answer.status is not None else f"no answer ({answer.error})"
-            findings.append(f"{route}: fails with {what} on a {size:,}-token prompt instead of refusing it with 413"
-                            + (f" ({page[0]}: {page[1]})" if page else ""))
+            findings.append(
+                f"{route}: fails with {what} on a {size:,}-token prompt instead of refusing it with 413"
+                + (f" ({page[0]}: {page[1]})" if page else "")
+            )
             break
         if answer.blocked:
             notes.append(f"{route}: the prompt-size probe stayed rate limited at {size:,} tokens: not judged")
             break
         if 200 <= answer.status < 300:
             if size >= cap:
-                findings.append(f"{route}: accepts a {cap:,}-token prompt (the probe's cap) with no size limit "
-                                "before the model: one request can cost as much as thousands of normal ones")
+                findings.append(
+                    f"{route}: accepts a {cap:,}-token prompt (the probe's cap) with no size limit "
+                    "before the model: one request can cost as much as thousands of normal ones"
+                )
                 break
             size = min(2 * size, cap)
             continue
         if answer.status in REFUSALS and len(steps) > 1:
-            evidence.append(f"{route}: refuses a {size:,}-token prompt with HTTP {answer.status} before any "
-                            f"model spend")
+            evidence.append(
+                f"{route}: refuses a {size:,}-token prompt with HTTP {answer.status} before any model spend"
+            )
         elif answer.status in REFUSALS:
-            notes.append(f"{route}: refused even a {size:,}-token prompt (HTTP {answer.status}); its size limit "
-                         "cannot be told from a rejected body")
+            notes.append(
+                f"{route}: refused even a {size:,}-token prompt (HTTP {answer.status}); its size limit "
+                "cannot be told from a rejected body"
+            )
         else:
             notes.append(f"{route}: answered a {size:,}-token prompt with HTTP {answer.status}: not judged")
         break
@@ -234,12 +264,21 @@ def _prompt_ladder(ctx: AuditContext, sender: _Sender, endpoint: Endpoint, token
 
 
 def run(ctx: AuditContext) -> list[CheckResult]:
-    routes = [e for e in ctx.scenario.endpoints.values()
-              if isinstance(e.body, dict) and e.method in ("POST", "PUT", "PATCH", "DELETE")][:MAX_ROUTES]
+    routes = [
+        e
+        for e in ctx.scenario.endpoints.values()
+        if isinstance(e.body, dict) and e.method in ("POST", "PUT", "PATCH", "DELETE")
+    ][:MAX_ROUTES]
     chat = ctx.scenario.endpoints.get(ctx.settings.chat_route)
     if not routes and chat is None:
-        return [CheckResult("input_validation", CHECK, NOT_MEASURABLE,
-                            note="the API map has no route with a JSON body template to send bad bodies to")]
+        return [
+            CheckResult(
+                "input_validation",
+                CHECK,
+                NOT_MEASURABLE,
+                note="the API map has no route with a JSON body template to send bad bodies to",
+            )
+        ]
     tenant = next(iter(ctx.credentials.tenants), "")  # a real tenant: the lead form's other checks come first
     values = {**SAMPLE_VALUES, "tenant": tenant}
     findings: list[str] = []
@@ -267,15 +306,32 @@ def run(ctx: AuditContext) -> list[CheckResult]:
             token = ctx.token(account) if account is not None else None
             answered += _prompt_ladder(ctx, sender, chat, token, findings, notes, evidence)
     if plain_text:
-        notes.append(f"{', '.join(plain_text)} parse(s) a JSON body sent as text/plain, which a form on any site can "
-                     "post without a CORS preflight: require Content-Type: application/json")
+        notes.append(
+            f"{', '.join(plain_text)} parse(s) a JSON body sent as text/plain, which a form on any site can "
+            "post without a CORS preflight: require Content-Type: application/json"
+        )
     if not answered:
-        return [CheckResult("input_validation", CHECK, NOT_MEASURABLE, evidence=[ctx.redact(e) for e in evidence],
-                            note="the target answered none of the probes")]
+        return [
+            CheckResult(
+                "input_validation",
+                CHECK,
+                NOT_MEASURABLE,
+                evidence=[ctx.redact(e) for e in evidence],
+                note="the target answered none of the probes",
+            )
+        ]
     status = FAIL if findings else PASS
 
     def clean(text: str) -> str:  # an excerpt of a traceback may show a key
         return mask(ctx.redact(text))
 
-    return [CheckResult("input_validation", CHECK, status, [clean(f) for f in dict.fromkeys(findings)],
-                        [clean(e) for e in evidence], clean("; ".join(dict.fromkeys(notes))))]
+    return [
+        CheckResult(
+            "input_validation",
+            CHECK,
+            status,
+            [clean(f) for f in dict.fromkeys(findings)],
+            [clean(e) for e in evidence],
+            clean("; ".join(dict.fromkeys(notes))),
+        )
+    ]

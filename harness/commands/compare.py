@@ -15,13 +15,23 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from harness.errors import UsageError
 from harness.analysis.summary import finite_number
 from harness.documents import EndpointFigures, Summary, ThresholdRow
+from harness.errors import UsageError
 from harness.runfolder import write_atomic
 
-__all__ = ["CompareError", "Tolerance", "load_summary", "compare", "format_compare", "to_markdown",
-           "write_outputs", "parse_tolerance", "parse_min_ms", "run_compare"]
+__all__ = [
+    "CompareError",
+    "Tolerance",
+    "load_summary",
+    "compare",
+    "format_compare",
+    "to_markdown",
+    "write_outputs",
+    "parse_tolerance",
+    "parse_min_ms",
+    "run_compare",
+]
 
 EXIT_OK, EXIT_REGRESSED, EXIT_USAGE = 0, 1, 2
 # endpoint figure -> (label, unit); latency ones are judged with the tolerance
@@ -47,7 +57,7 @@ class Tolerance:
 
 
 def parse_tolerance(text: str) -> float:
-    """"10%" or "10" → 0.10 (always a percentage)."""
+    """ "10%" or "10" → 0.10 (always a percentage)."""
     match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*%?\s*", str(text))
     if not match:
         raise CompareError(f"--tolerance: expected a percentage such as 10%, got {text!r}")
@@ -75,8 +85,10 @@ def load_summary(run_dir: Path) -> Summary:
     except (OSError, ValueError):
         pass
     if not (run_dir / "samples").is_dir():
-        raise CompareError(f"{run_dir}: not a run folder (expected summary.json or a samples/ folder "
-                           "inside); pass the folder `harness run` printed")
+        raise CompareError(
+            f"{run_dir}: not a run folder (expected summary.json or a samples/ folder "
+            "inside); pass the folder `harness run` printed"
+        )
     from harness.report.build import build_report
 
     return build_report(run_dir)
@@ -106,8 +118,9 @@ def _endpoint(name: str, base: EndpointFigures, new: EndpointFigures, tol: Toler
         if base_value <= 0 or delta / base_value > tol.relative:
             pct = f", {row['delta_pct']:+.1f} %" if row["delta_pct"] is not None else ""
             regressed.append(key)
-            regressions.append(f"{FIGURES[key][0]}({name}) {row['base']:,.1f} → {row['new']:,.1f} ms "
-                               f"(+{delta:,.1f} ms{pct})")
+            regressions.append(
+                f"{FIGURES[key][0]}({name}) {row['base']:,.1f} → {row['new']:,.1f} ms (+{delta:,.1f} ms{pct})"
+            )
     errors = figures["error_rate"]
     b, n, pp = errors["base"], errors["new"], errors["delta_pp"]  # pp is set only when both rates are
     if b is not None and n is not None and pp is not None and pp > tol.error_rate_pp:
@@ -118,8 +131,15 @@ def _endpoint(name: str, base: EndpointFigures, new: EndpointFigures, tol: Toler
 
 def _run_facts(summary: Summary, run_dir: Path | None) -> dict:
     run = summary.run
-    return {"id": run.id, "dir": str(run_dir) if run_dir else None, "scenario": run.scenario, "host": run.host,
-            "started_at": run.started_at, "duration_s": run.duration_s, "verdict": summary.verdict}
+    return {
+        "id": run.id,
+        "dir": str(run_dir) if run_dir else None,
+        "scenario": run.scenario,
+        "host": run.host,
+        "started_at": run.started_at,
+        "duration_s": run.duration_s,
+        "verdict": summary.verdict,
+    }
 
 
 def _spend(summary: Summary) -> dict[str, Any]:
@@ -139,8 +159,13 @@ def _called(summary: Summary) -> dict[str, EndpointFigures]:
     return {name: e for name, e in summary.endpoints.items() if e.requests > 0}
 
 
-def compare(base: Summary, new: Summary, tolerance: Tolerance = Tolerance(),
-            base_dir: Path | None = None, new_dir: Path | None = None) -> dict:
+def compare(
+    base: Summary,
+    new: Summary,
+    tolerance: Tolerance = Tolerance(),
+    base_dir: Path | None = None,
+    new_dir: Path | None = None,
+) -> dict:
     """compare.json: per endpoint figures with deltas, LLM TTFT p95, spend per day, thresholds,
     the list of regressions, and `verdict` ("regressed" | "ok").
 
@@ -148,11 +173,15 @@ def compare(base: Summary, new: Summary, tolerance: Tolerance = Tolerance(),
     no endpoint. An endpoint BASE called and NEW did not is a regression."""
     base_eps, new_eps = _called(base), _called(new)
     if not base_eps:
-        raise CompareError("BASE has no requests to compare against (an empty or failed run?); "
-                           "pass a run folder that measured something")
+        raise CompareError(
+            "BASE has no requests to compare against (an empty or failed run?); "
+            "pass a run folder that measured something"
+        )
     if new_eps and not set(base_eps) & set(new_eps):
-        raise CompareError(f"BASE and NEW share no endpoint (BASE: {', '.join(sorted(base_eps))}; NEW: "
-                           f"{', '.join(sorted(new_eps))}): compare two runs of the same scenario")
+        raise CompareError(
+            f"BASE and NEW share no endpoint (BASE: {', '.join(sorted(base_eps))}; NEW: "
+            f"{', '.join(sorted(new_eps))}): compare two runs of the same scenario"
+        )
     endpoints, regressions, notes = {}, [], []
     for name in sorted(set(base_eps) & set(new_eps)):
         endpoints[name], found = _endpoint(name, base_eps[name], new_eps[name], tolerance)
@@ -164,8 +193,11 @@ def compare(base: Summary, new: Summary, tolerance: Tolerance = Tolerance(),
     llm = {}
     base_llm, new_llm = base.section("llm") or {}, new.section("llm") or {}
     for name in sorted(set(base_llm) | set(new_llm)):
-        llm[name] = {"ttft_p95_ms": _delta((base_llm.get(name) or {}).get("ttft_p95_ms"),
-                                           (new_llm.get(name) or {}).get("ttft_p95_ms"))}
+        llm[name] = {
+            "ttft_p95_ms": _delta(
+                (base_llm.get(name) or {}).get("ttft_p95_ms"), (new_llm.get(name) or {}).get("ttft_p95_ms")
+            )
+        }
     spend = {}
     if base.section("spend") or new.section("spend"):
         b, n = _spend(base), _spend(new)
@@ -174,16 +206,24 @@ def compare(base: Summary, new: Summary, tolerance: Tolerance = Tolerance(),
     base_thr = {t.expr: t for t in base.thresholds}
     for t in new.thresholds:
         before = base_thr.get(t.expr)
-        row = {"expr": t.expr, "base": _passed(before), "new": _passed(t),
-               "base_observed": before.observed if before else None, "new_observed": t.observed}
+        row = {
+            "expr": t.expr,
+            "base": _passed(before),
+            "new": _passed(t),
+            "base_observed": before.observed if before else None,
+            "new_observed": t.observed,
+        }
         thresholds.append(row)
         if row["base"] is True and row["new"] is False:
             regressions.append(f"threshold {row['expr']} passed in BASE, fails in NEW")
     return {
         "base": _run_facts(base, base_dir),
         "new": _run_facts(new, new_dir),
-        "tolerance": {"relative_pct": tolerance.relative * 100.0, "min_ms": tolerance.min_ms,
-                      "error_rate_pp": tolerance.error_rate_pp},
+        "tolerance": {
+            "relative_pct": tolerance.relative * 100.0,
+            "min_ms": tolerance.min_ms,
+            "error_rate_pp": tolerance.error_rate_pp,
+        },
         "endpoints": endpoints,
         "llm": llm,
         "spend_per_day_usd": spend,
@@ -195,6 +235,7 @@ def compare(base: Summary, new: Summary, tolerance: Tolerance = Tolerance(),
 
 
 # --- formatting -----------------------------------------------------------------------------
+
 
 def _value(key: str, value: float | None) -> str:
     if value is None:
@@ -228,16 +269,30 @@ def _rows(result: Mapping) -> list[list[str]]:
     for name, entry in result["endpoints"].items():
         for i, (key, (label, unit)) in enumerate(FIGURES.items()):
             row = entry["figures"][key]
-            rows.append([name if i == 0 else "", label + (" ms" if unit == "ms" else ""),
-                         _value(key, row["base"]), _value(key, row["new"]), _change(key, row),
-                         "✗ regression" if key in entry["regressed"] else ""])
+            rows.append(
+                [
+                    name if i == 0 else "",
+                    label + (" ms" if unit == "ms" else ""),
+                    _value(key, row["base"]),
+                    _value(key, row["new"]),
+                    _change(key, row),
+                    "✗ regression" if key in entry["regressed"] else "",
+                ]
+            )
     for name, entry in result["llm"].items():
         row = entry["ttft_p95_ms"]
-        rows.append([name, "TTFT p95 ms", _value("ms", row["base"]), _value("ms", row["new"]),
-                     _change("ms", row), ""])
+        rows.append([name, "TTFT p95 ms", _value("ms", row["base"]), _value("ms", row["new"]), _change("ms", row), ""])
     for key, row in result["spend_per_day_usd"].items():
-        rows.append(["spend/day", key.replace("_", " "), _value("usd", row["base"]),
-                     _value("usd", row["new"]), _change("usd", row), ""])
+        rows.append(
+            [
+                "spend/day",
+                key.replace("_", " "),
+                _value("usd", row["base"]),
+                _value("usd", row["new"]),
+                _change("usd", row),
+                "",
+            ]
+        )
     return rows
 
 
@@ -247,8 +302,10 @@ def _name(facts: Mapping) -> str:
 
 def _verdict_line(result: Mapping) -> str:
     tol = result["tolerance"]
-    rule = (f"p95/p99 worse by more than {tol['relative_pct']:g} % and {tol['min_ms']:g} ms, error rate "
-            f"up by more than {tol['error_rate_pp']:g} pp, or a threshold newly failing")
+    rule = (
+        f"p95/p99 worse by more than {tol['relative_pct']:g} % and {tol['min_ms']:g} ms, error rate "
+        f"up by more than {tol['error_rate_pp']:g} pp, or a threshold newly failing"
+    )
     if result["regressions"]:
         return f"verdict: REGRESSED ({len(result['regressions'])}; rule: {rule})"
     return f"verdict: OK, no regression ({rule})"
@@ -261,12 +318,22 @@ def format_compare(result: Mapping) -> str:
     widths = [max(len(r[i]) for r in [head, *rows]) for i in range(len(head))]
 
     def line(cells: list[str]) -> str:
-        return "  ".join([cells[0].ljust(widths[0]), cells[1].ljust(widths[1]),
-                          *(c.rjust(w) for c, w in zip(cells[2:5], widths[2:5])), cells[5]]).rstrip()
+        return "  ".join(
+            [
+                cells[0].ljust(widths[0]),
+                cells[1].ljust(widths[1]),
+                *(c.rjust(w) for c, w in zip(cells[2:5], widths[2:5])),
+                cells[5],
+            ]
+        ).rstrip()
 
-    lines = [f"BASE {_name(result['base'])} ({result['base'].get('verdict')})",
-             f"NEW  {_name(result['new'])} ({result['new'].get('verdict')})",
-             line(head), "-" * len(line(head)), *(line(r) for r in rows)]
+    lines = [
+        f"BASE {_name(result['base'])} ({result['base'].get('verdict')})",
+        f"NEW  {_name(result['new'])} ({result['new'].get('verdict')})",
+        line(head),
+        "-" * len(line(head)),
+        *(line(r) for r in rows),
+    ]
     changed = [t for t in result["thresholds"] if t["base"] != t["new"]]
     lines += [f"threshold {t['expr']}: {_pass(t['base'])} → {_pass(t['new'])}" for t in changed]
     lines += result["notes"]
@@ -286,17 +353,20 @@ def _md(text: str) -> str:
 def to_markdown(result: Mapping) -> str:
     """compare.md: for a PR comment or a CI job summary."""
     base, new = result["base"], result["new"]
-    lines = [f"## Run comparison: {'❌ regressed' if result['regressions'] else '✅ no regression'}",
-             "", f"- BASE: `{_md(_name(base))}` ({base.get('verdict')})",
-             f"- NEW: `{_md(_name(new))}` ({new.get('verdict')})", ""]
+    lines = [
+        f"## Run comparison: {'❌ regressed' if result['regressions'] else '✅ no regression'}",
+        "",
+        f"- BASE: `{_md(_name(base))}` ({base.get('verdict')})",
+        f"- NEW: `{_md(_name(new))}` ({new.get('verdict')})",
+        "",
+    ]
     if result["regressions"]:
         lines += ["**Regressions**", "", *(f"- {_md(r)}" for r in result["regressions"]), ""]
     lines += ["| endpoint | figure | BASE | NEW | change | |", "|---|---|---:|---:|---:|---|"]
     lines += ["| " + " | ".join(_md(c) for c in row) + " |" for row in _rows(result)]
     if result["thresholds"]:
         lines += ["", "| threshold | BASE | NEW |", "|---|---|---|"]
-        lines += [f"| `{_md(t['expr'])}` | {_pass(t['base'])} | {_pass(t['new'])} |"
-                  for t in result["thresholds"]]
+        lines += [f"| `{_md(t['expr'])}` | {_pass(t['base'])} | {_pass(t['new'])} |" for t in result["thresholds"]]
     if result["notes"]:
         lines += ["", *(f"- {_md(n)}" for n in result["notes"])]
     lines += ["", _verdict_line(result), ""]
@@ -323,13 +393,15 @@ def write_outputs(result: Mapping, new_dir: Path, out: Path | None = None) -> tu
         write_atomic(md, to_markdown(result))
         write_atomic(js, json.dumps(to_jsonable(result, digits=6), indent=2) + "\n")
     except OSError as exc:
-        raise CompareError(f"--out {out or new_dir}: cannot write ({exc.strerror or exc}); pass a "
-                           "writable folder or file name") from None
+        raise CompareError(
+            f"--out {out or new_dir}: cannot write ({exc.strerror or exc}); pass a writable folder or file name"
+        ) from None
     return md, js
 
 
-def run_compare(base_dir: Path, new_dir: Path, tolerance: str = "10%", min_ms: str = "5",
-                out: Path | None = None) -> int:
+def run_compare(
+    base_dir: Path, new_dir: Path, tolerance: str = "10%", min_ms: str = "5", out: Path | None = None
+) -> int:
     """The command: 0 no regression, 1 regressed, 2 a bad folder or option (one line on stderr)."""
     import sys
 
@@ -344,4 +416,3 @@ def run_compare(base_dir: Path, new_dir: Path, tolerance: str = "10%", min_ms: s
     print(format_compare(result))
     print(f"written: {md}, {js}")
     return EXIT_REGRESSED if result["regressions"] else EXIT_OK
-

@@ -11,8 +11,8 @@ __all__ = ["run_cost"]
 
 
 def run_cost(path: Path) -> int:
-    from harness.scenario.preflight import spend_prices
     from harness.analysis.spend import format_what_if, what_if
+    from harness.scenario.preflight import spend_prices
 
     scenario = load_scenario(path)
     table = spend_prices(scenario)

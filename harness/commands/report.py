@@ -26,11 +26,10 @@ def _audit_sections(run_dir: Path) -> list:
         return []
 
 
-
 def run_report(run_dir: Path, shoot: bool = False) -> int:
     from harness.report.build import build_report
-    from harness.report.terminal import format_table
     from harness.report.screenshot import MISSING_BROWSER, BrowserError, find_browser, screenshot
+    from harness.report.terminal import format_table
 
     if not (run_dir / "samples").is_dir():
         print(f"harness: {run_dir}: not a run folder (expected a samples/ folder inside)", file=sys.stderr)
@@ -41,8 +40,11 @@ def run_report(run_dir: Path, shoot: bool = False) -> int:
     try:
         summary = build_report(run_dir, sections=_audit_sections(run_dir))
     except OSError as exc:
-        print(f"harness: {run_dir}: the report could not be written ({exc.strerror or exc}); "
-              "pass a run folder you can write to", file=sys.stderr)
+        print(
+            f"harness: {run_dir}: the report could not be written ({exc.strerror or exc}); "
+            "pass a run folder you can write to",
+            file=sys.stderr,
+        )
         return ExitCode.USAGE
     print(format_table(summary))
     if shoot:

@@ -21,17 +21,24 @@ from typing import IO, Any
 
 import msgspec
 
+from harness.commands.worker import (
+    DEFAULT_MASTER_PORT,
+    LOCUSTFILES,
+    check_bind,
+    local_master_host,
+    master_args,
+    worker_args,
+    workers_missing,
+)
 from harness.documents import RunMeta, Summary
 from harness.errors import AbortedError, ExitCode, UsageError
 from harness.host import HOST_AUTH_ENV, parse_host
 from harness.lifeline import child_environment
-from harness.runfolder import new_run_dir, request_stop, write_json_atomic
-from harness.scenario.preflight import check_scenario, scenario_warnings
-from harness.scenario import Scenario, check_load_caps, load_scenario
 from harness.report.screenshot import MISSING_BROWSER, BrowserError, find_browser, screenshot
+from harness.runfolder import new_run_dir, request_stop, write_json_atomic
+from harness.scenario import Scenario, check_load_caps, load_scenario
+from harness.scenario.preflight import check_scenario, scenario_warnings
 from harness.scenario.thresholds import from_options
-from harness.commands.worker import (DEFAULT_MASTER_PORT, LOCUSTFILES, check_bind, local_master_host, master_args,
-                            worker_args, workers_missing)
 
 __all__ = ["RunOptions", "run", "exit_code"]
 
@@ -112,13 +119,19 @@ def run(options: RunOptions) -> int:
                 raise UsageError(f"{options.scenario}: target: {exc}") from None
         else:
             url = host.url
-        print(f"harness: {scenario.name} against {url}, {workers or 'no'} worker process(es); run folder {run_dir}",
-              file=sys.stderr)
+        print(
+            f"harness: {scenario.name} against {url}, {workers or 'no'} worker process(es); run folder {run_dir}",
+            file=sys.stderr,
+        )
         if master is not None and master.remote:
-            print(f"harness: master listening on {master.bind}:{master.port}, waiting up to {master.max_wait_s:g} s "
-                  f"for {master.expect} worker(s) (`harness worker --master HOST:{master.port}`)", file=sys.stderr)
-        master_code = procs.run_locust(_locust_args(options, scenario, url, run_dir), workers, options.locustfiles,
-                                       master)
+            print(
+                f"harness: master listening on {master.bind}:{master.port}, waiting up to {master.max_wait_s:g} s "
+                f"for {master.expect} worker(s) (`harness worker --master HOST:{master.port}`)",
+                file=sys.stderr,
+            )
+        master_code = procs.run_locust(
+            _locust_args(options, scenario, url, run_dir), workers, options.locustfiles, master
+        )
     if master is not None and master_code != 0 and _workers_did_not_come(run_dir, master):
         return ExitCode.ABORTED
     if master_code in (ExitCode.USAGE, ExitCode.ABORTED) and not (run_dir / "run.json").exists():
@@ -126,8 +139,12 @@ def run(options: RunOptions) -> int:
             shutil.rmtree(run_dir, ignore_errors=True)
         return master_code
     if master_code != ExitCode.PASS:  # a final run.json says why already; else the signal or the master's last error
-        _mark_aborted(run_dir, _killed_reason(-master_code) if master_code < 0 else
-                      f"the Locust master failed: {_last_error_line(procs.logs / f'{procs.children[0][0]}.log')}")
+        _mark_aborted(
+            run_dir,
+            _killed_reason(-master_code)
+            if master_code < 0
+            else f"the Locust master failed: {_last_error_line(procs.logs / f'{procs.children[0][0]}.log')}",
+        )
     return _report(run_dir, options.screenshot)
 
 
@@ -140,8 +157,11 @@ def _report(run_dir: Path, shoot: bool) -> int:
     try:
         summary = build_report(run_dir)
     except OSError as exc:
-        print(f"harness: the report could not be written to {run_dir} ({exc.strerror or exc}); the samples on disk "
-              f"are kept: make room (or make it writable) and run `harness report {run_dir}`", file=sys.stderr)
+        print(
+            f"harness: the report could not be written to {run_dir} ({exc.strerror or exc}); the samples on disk "
+            f"are kept: make room (or make it writable) and run `harness report {run_dir}`",
+            file=sys.stderr,
+        )
         return ExitCode.ABORTED
     print(format_table(summary), file=sys.stderr)
     print(f"report: {run_dir / 'report.html'}", file=sys.stderr)
@@ -189,8 +209,9 @@ def _read_meta(path: Path) -> RunMeta | None:
 
 
 def _write_aborted(path: Path, meta: RunMeta, reason: str) -> None:
-    write_json_atomic(path, msgspec.structs.replace(meta, aborted=True, abort_reason=reason,
-                                                    abort_kind="aborted").to_dict())
+    write_json_atomic(
+        path, msgspec.structs.replace(meta, aborted=True, abort_reason=reason, abort_kind="aborted").to_dict()
+    )
 
 
 def _last_error_line(log: Path) -> str:
@@ -200,9 +221,12 @@ def _last_error_line(log: Path) -> str:
         lines = [line.strip() for line in log.read_text(errors="replace").splitlines() if line.strip()]
     except OSError:
         return "no log"
-    for pattern in (r"^harness: (.*)", r"/(?:ERROR|WARNING)/harness: (?:harness: )?(.*): stopping the run$",
-                    r"/(?:ERROR|CRITICAL)/[\w.]+: (?:harness: )?(.*)",
-                    r"^([A-Za-z_][\w.]*(?:Error|Exception|Exit|Interrupt)\b.*)"):
+    for pattern in (
+        r"^harness: (.*)",
+        r"/(?:ERROR|WARNING)/harness: (?:harness: )?(.*): stopping the run$",
+        r"/(?:ERROR|CRITICAL)/[\w.]+: (?:harness: )?(.*)",
+        r"^([A-Za-z_][\w.]*(?:Error|Exception|Exit|Interrupt)\b.*)",
+    ):
         found = [m.group(1) for line in lines if (m := re.search(pattern, line))]
         if found:
             return found[-1]
@@ -234,9 +258,11 @@ def _memory_warnings(options: RunOptions, scenario: Scenario, workers: int) -> l
     memory = _physical_memory()
     if not memory or worst <= memory / 2:
         return []
-    return [f"worst case, {users:,} users here each reading a body up to [http] max_body_bytes "
-            f"({scenario.http.max_body_bytes / 2**20:g} MiB) hold {worst / 2**30:.1f} GiB at once, more than half "
-            f"of this machine's {memory / 2**30:.1f} GiB; lower max_body_bytes if the target may send big bodies"]
+    return [
+        f"worst case, {users:,} users here each reading a body up to [http] max_body_bytes "
+        f"({scenario.http.max_body_bytes / 2**20:g} MiB) hold {worst / 2**30:.1f} GiB at once, more than half "
+        f"of this machine's {memory / 2**30:.1f} GiB; lower max_body_bytes if the target may send big bodies"
+    ]
 
 
 def _physical_memory() -> int:
@@ -250,9 +276,21 @@ def _locust_args(options: RunOptions, scenario: Scenario, host: str, run_dir: Pa
     load = scenario.load
     duration = options.duration_s or load.planned_duration_s
     args = [
-        "--scenario", str((scenario.path or options.scenario).resolve()), "--host", host, "--run-dir", str(run_dir), "--harness-managed",
-        "--headless", "--only-summary", "-u", str(options.users or load.users),
-        "-r", str(options.spawn_rate or load.spawn_rate), "-t", f"{int(round(duration))}s",
+        "--scenario",
+        str((scenario.path or options.scenario).resolve()),
+        "--host",
+        host,
+        "--run-dir",
+        str(run_dir),
+        "--harness-managed",
+        "--headless",
+        "--only-summary",
+        "-u",
+        str(options.users or load.users),
+        "-r",
+        str(options.spawn_rate or load.spawn_rate),
+        "-t",
+        f"{int(round(duration))}s",
     ]
     if options.users or options.spawn_rate:
         args.append("--flat-load")
@@ -276,7 +314,9 @@ def _master(options: RunOptions, workers: int) -> _Master | None:
     if options.expect_workers is None:
         if options.master_bind is not None or options.master_port is not None:
             raise UsageError("--master-bind and --master-port go with --expect-workers N")
-        return _Master("127.0.0.1", _free_port(), workers, options.expect_workers_max_wait_s, False) if workers else None
+        return (
+            _Master("127.0.0.1", _free_port(), workers, options.expect_workers_max_wait_s, False) if workers else None
+        )
     expect = options.expect_workers
     if expect < 1:
         raise UsageError(f"--expect-workers: expected 1 or more, got {expect}")
@@ -330,13 +370,13 @@ class _Processes:
         if host_auth:
             self.env[HOST_AUTH_ENV] = host_auth
 
-    def __enter__(self) -> "_Processes":
+    def __enter__(self) -> _Processes:
         self._previous = signal.signal(signal.SIGINT, self._on_sigint)
         self._previous_term = signal.signal(signal.SIGTERM, self._on_sigint)
         return self
 
     def __exit__(self, *exc: Any) -> None:
-        for name, proc, log in reversed(self.children):
+        for _name, proc, log in reversed(self.children):
             _stop(proc, natural_s=5.0)  # workers leave on their own once the master quits
             log.close()
         if self.target is not None:
@@ -351,8 +391,11 @@ class _Processes:
         if self.interrupted > 1:
             return
         self.stop_requested_at = time.time()
-        reason = "interrupted by the user (Ctrl-C)" if signum == signal.SIGINT else \
-            f"interrupted by {signal.Signals(signum).name}"
+        reason = (
+            "interrupted by the user (Ctrl-C)"
+            if signum == signal.SIGINT
+            else f"interrupted by {signal.Signals(signum).name}"
+        )
         try:
             request_stop(self.run_dir, reason)
         except OSError:  # a read-only or full run folder: the master's own signal handler does the same
@@ -374,22 +417,30 @@ class _Processes:
         log = open(self.logs / f"{name}.log", "wb")
         proc = subprocess.Popen(
             [sys.executable, "-m", "locust", *args],
-            stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=self.env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            env=self.env,
             start_new_session=True,  # Ctrl-C reaches the harness only; it stops them in order
         )
         self.children.append((name, proc, log))
         return proc
 
-    def run_locust(self, args: list[str], workers: int, locustfiles: tuple[Path, ...],
-                   master_at: "_Master | None" = None) -> int:
+    def run_locust(
+        self, args: list[str], workers: int, locustfiles: tuple[Path, ...], master_at: _Master | None = None
+    ) -> int:
         base = ["-f", ",".join(str(f) for f in locustfiles)]
         if master_at is None:
             master = self.spawn("locust", [*base, *args])
         else:
-            master = self.spawn("master", [*base, *args, *master_args(master_at.bind, master_at.port, master_at.expect,
-                                                                      master_at.max_wait_s)])
+            master = self.spawn(
+                "master",
+                [*base, *args, *master_args(master_at.bind, master_at.port, master_at.expect, master_at.max_wait_s)],
+            )
             for i in range(workers):
-                self.spawn(f"worker-{i + 1}", worker_args(local_master_host(master_at.bind), master_at.port, locustfiles))
+                self.spawn(
+                    f"worker-{i + 1}", worker_args(local_master_host(master_at.bind), master_at.port, locustfiles)
+                )
         code = self._follow(master)
         self._report_master_errors(code)
         return code
@@ -436,8 +487,10 @@ class _Progress:
             return None
         p95 = "-" if p.get("p95_ms") is None else f"{p['p95_ms']:.0f} ms"
         planned = p.get("planned_s") or 0
-        line = (f"[{p['elapsed_s']:6.1f}s / {planned:.0f}s] {p['rps']:7.1f} req/s  p95 {p95:>8}  "
-                f"requests {p['requests']}  errors {p['failures']}  users {p['users']}  workers {p['workers']}")
+        line = (
+            f"[{p['elapsed_s']:6.1f}s / {planned:.0f}s] {p['rps']:7.1f} req/s  p95 {p95:>8}  "
+            f"requests {p['requests']}  errors {p['failures']}  users {p['users']}  workers {p['workers']}"
+        )
         if self.tty:
             print("\r" + line, end="", file=sys.stderr, flush=True)
         elif time.time() - self.last_line >= 5:

@@ -20,7 +20,9 @@ def run_validate(path: Path) -> int:
     check_scenario(scenario)
     for warning in scenario_warnings(scenario):
         print(f"harness: warning: {warning}", file=sys.stderr)
-    print(f"{path}: ok: scenario {scenario.name!r}, {len(scenario.endpoints)} endpoints, "
-          f"journeys {', '.join(scenario.journeys)}, {scenario.load.planned_duration_s:g} s planned, "
-          f"target {scenario.host or 'embedded demo API'}")
+    print(
+        f"{path}: ok: scenario {scenario.name!r}, {len(scenario.endpoints)} endpoints, "
+        f"journeys {', '.join(scenario.journeys)}, {scenario.load.planned_duration_s:g} s planned, "
+        f"target {scenario.host or 'embedded demo API'}"
+    )
     return ExitCode.PASS

@@ -20,8 +20,17 @@ from typing import Any
 from harness.errors import ExitCode
 from harness.lifeline import child_environment
 
-__all__ = ["DEFAULT_MASTER_PORT", "LOCUSTFILES", "check_bind", "local_master_host", "master_args", "parse_master",
-           "run_worker", "worker_args", "workers_missing"]
+__all__ = [
+    "DEFAULT_MASTER_PORT",
+    "LOCUSTFILES",
+    "check_bind",
+    "local_master_host",
+    "master_args",
+    "parse_master",
+    "run_worker",
+    "worker_args",
+    "workers_missing",
+]
 
 ENTRY_POINTS = Path(__file__).resolve().parents[1] / "locustfiles"  # package data: what `locust -f` is given
 LOCUSTFILES = (ENTRY_POINTS / "journeys.py", ENTRY_POINTS / "abuse.py")
@@ -56,7 +65,9 @@ def check_bind(address: str) -> str:
     try:
         return str(ipaddress.ip_address(address))
     except ValueError:
-        raise ValueError(f"--master-bind: expected an IP address (0.0.0.0 for every interface), got {address!r}") from None
+        raise ValueError(
+            f"--master-bind: expected an IP address (0.0.0.0 for every interface), got {address!r}"
+        ) from None
 
 
 def local_master_host(bind: str) -> str:
@@ -66,8 +77,17 @@ def local_master_host(bind: str) -> str:
 
 def master_args(bind: str, port: int, expect: int, max_wait_s: float) -> list[str]:
     """Locust's own options: bind there, start once `expect` workers are ready, give up after `max_wait_s`."""
-    return ["--master", "--master-bind-host", bind, "--master-bind-port", str(port),
-            "--expect-workers", str(expect), "--expect-workers-max-wait", str(max(1, round(max_wait_s)))]
+    return [
+        "--master",
+        "--master-bind-host",
+        bind,
+        "--master-bind-port",
+        str(port),
+        "--expect-workers",
+        str(expect),
+        "--expect-workers-max-wait",
+        str(max(1, round(max_wait_s))),
+    ]
 
 
 def worker_args(host: str, port: int, locustfiles: tuple[Path, ...] = LOCUSTFILES) -> list[str]:
@@ -98,12 +118,18 @@ def run_worker(master: str, processes: int = 1, locustfiles: tuple[Path, ...] = 
     if missing:
         return _usage_error(f"{missing[0]}: locustfile not found (reinstall the harness: pip install launch-harness)")
 
-    print(f"harness worker: {processes} Locust worker process(es) joining the master at {host}:{port}",
-          file=sys.stderr, flush=True)
+    print(
+        f"harness worker: {processes} Locust worker process(es) joining the master at {host}:{port}",
+        file=sys.stderr,
+        flush=True,
+    )
     children = [
-        subprocess.Popen([sys.executable, "-m", "locust", *worker_args(host, port, locustfiles)],
-                         stdin=subprocess.DEVNULL, start_new_session=True,
-                         env=child_environment())  # they end with this process, even a killed one
+        subprocess.Popen(
+            [sys.executable, "-m", "locust", *worker_args(host, port, locustfiles)],
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+            env=child_environment(),
+        )  # they end with this process, even a killed one
         for _ in range(processes)
     ]
     signals = _Forwarder(children)

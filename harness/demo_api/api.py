@@ -21,17 +21,17 @@ from typing import Any, Protocol
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 
-from harness.protocol.signing import SignatureError, verify
 from harness.demo_api.auth import TokenError, TokenService
 from harness.demo_api.config import TargetConfig
+from harness.demo_api.context import ChatContext
 from harness.demo_api.data import Conversation, Message, User, build_dataset, hash_password
 from harness.demo_api.debug import read_object_unguarded
-from harness.demo_api.context import ChatContext
 from harness.demo_api.model import SimulatedModel, requested_tokens, sleep_until
 from harness.demo_api.outbox import Outbox
 from harness.demo_api.sse import completion_object, stream_events
 from harness.demo_api.stats import SharedStats, Stats
 from harness.demo_api.web import ApiError, OpenAIError, bearer_token, read_body, read_object
+from harness.protocol.signing import SignatureError, verify
 
 __all__ = ["DemoApi", "STARTED_KEY"]
 
@@ -228,7 +228,7 @@ class DemoApi:
         self.context.remember(user.id, last_user)
         completion = self.model.plan(self._reply_cap(max_tokens), requested, fixed)
         self.stats.spend(prompt=prompt_tokens)
-        completion_id = "chatcmpl-" + "%024x" % self._completion_ids.getrandbits(96)
+        completion_id = f"chatcmpl-{self._completion_ids.getrandbits(96):024x}"
         created = int(time.time())
         n = len(completion.tokens)
 

@@ -23,11 +23,11 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
-from harness.demo_api.distributions import Distribution
 from harness.demo_api.api import STARTED_KEY, DemoApi
 from harness.demo_api.config import ROUTES, UNLIMITED_ROUTES, TargetConfig
 from harness.demo_api.cors import cors_middleware
 from harness.demo_api.debug import debug_mode
+from harness.demo_api.distributions import Distribution
 from harness.demo_api.headers import edge_middleware
 from harness.demo_api.limiter import LIMIT_HEADERS_KEY, build_limiter, peer
 from harness.demo_api.middleware import ARRIVED_KEY, NormalizePath, RecordPeer
@@ -111,8 +111,9 @@ def create_app(config: TargetConfig, guards: Sequence[Guard] = (), context: Proc
     routes = []
     for name, method, path in ROUTES:
         rng = random.Random(f"{config.seed}:latency:{name}")
-        endpoint = _endpoint(name, getattr(api, name), all_guards, config.latency.get(name), rng, api.stats,
-                             config.stall_remaining)
+        endpoint = _endpoint(
+            name, getattr(api, name), all_guards, config.latency.get(name), rng, api.stats, config.stall_remaining
+        )
         routes.append(Route(path, endpoint, methods=[method], name=name))
     middleware = [Middleware(RecordPeer)]
     middleware += edge_middleware(config)  # hardened: security headers, no-store on /api/, gzip (not SSE)
@@ -137,7 +138,10 @@ def create_app(config: TargetConfig, guards: Sequence[Guard] = (), context: Proc
 
     app = Starlette(
         debug=debug_mode(config),  # vulnerable: tracebacks in 500 answers (flaw 14)
-        routes=routes, middleware=middleware, exception_handlers={HTTPException: _http_error}, lifespan=lifespan
+        routes=routes,
+        middleware=middleware,
+        exception_handlers={HTTPException: _http_error},
+        lifespan=lifespan,
     )
     app.state.api = api
     app.state.limiter = limiter

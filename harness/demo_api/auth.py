@@ -15,7 +15,8 @@ import json
 import re
 import secrets
 import time
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 __all__ = ["TokenError", "encode", "decode", "TokenService"]
 
@@ -90,8 +91,14 @@ class TokenService:
 
     def issue(self, sub: str, tenant_id: str | None, role: str) -> str:
         now = int(self.clock())
-        claims = {"sub": sub, "tid": tenant_id, "role": role, "iat": now, "exp": now + self.ttl_s,
-                  "jti": secrets.token_hex(12)}
+        claims = {
+            "sub": sub,
+            "tid": tenant_id,
+            "role": role,
+            "iat": now,
+            "exp": now + self.ttl_s,
+            "jti": secrets.token_hex(12),
+        }
         return encode(claims, self.key)
 
     def verify(self, token: str) -> dict[str, Any]:

@@ -81,7 +81,7 @@ def _parse_rule(data: Any, where: str) -> LimitRule:
     if isinstance(data, LimitRule):
         return data
     if not isinstance(data, dict):
-        raise ValueError(f"{where}: expected a table like {{quota = 5, window_s = 10, key = \"ip\"}}, got {data!r}")
+        raise ValueError(f'{where}: expected a table like {{quota = 5, window_s = 10, key = "ip"}}, got {data!r}')
     unknown = sorted(set(data) - {"quota", "window_s", "key"})
     if unknown:
         raise ValueError(f"{where}.{unknown[0]}: unknown key; expected quota, window_s, key")
@@ -186,8 +186,10 @@ class TargetConfig:
             raise ValueError(f"usage: expected true or false, got {self.usage!r}")
         _int(self.max_prompt_tokens, "max_prompt_tokens", 1)
         origins = self.cors_origins
-        if not isinstance(origins, (list, tuple)) or not all(isinstance(o, str) and _ORIGIN.fullmatch(o) for o in origins):
-            raise ValueError(f"cors_origins: expected a list like [\"https://app.example\"], got {origins!r}")
+        if not isinstance(origins, (list, tuple)) or not all(
+            isinstance(o, str) and _ORIGIN.fullmatch(o) for o in origins
+        ):
+            raise ValueError(f'cors_origins: expected a list like ["https://app.example"], got {origins!r}')
         self.cors_origins = tuple(origins)
         self.limits = _check_limits(self.limits)
         bounds = self.output_tokens
@@ -204,9 +206,12 @@ class TargetConfig:
                 raise ValueError(f"{key}: expected a Distribution")
         if self.stall is not None:
             stall = self.stall
-            if not (isinstance(stall, dict) and set(stall) == {"every_s", "for_s"}
-                    and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in stall.values())
-                    and 0 < stall["for_s"] < stall["every_s"]):
+            if not (
+                isinstance(stall, dict)
+                and set(stall) == {"every_s", "for_s"}
+                and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in stall.values())
+                and 0 < stall["for_s"] < stall["every_s"]
+            ):
                 raise ValueError(f"stall: expected {{every_s = 10, for_s = 1}} with 0 < for_s < every_s, got {stall!r}")
             self.stall = {"every_s": float(stall["every_s"]), "for_s": float(stall["for_s"])}
         for name, dist in self.latency.items():

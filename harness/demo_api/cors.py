@@ -21,7 +21,13 @@ __all__ = ["cors_middleware"]
 
 def cors_middleware(config: TargetConfig) -> Middleware:
     if config.profile == "vulnerable":  # flaw 12: any origin, with credentials
-        return Middleware(CORSMiddleware, allow_origins=["*"], allow_credentials=True,
-                          allow_methods=["*"], allow_headers=["*"])
-    return Middleware(CORSMiddleware, allow_origins=list(config.cors_origins), allow_methods=["GET", "POST"],
-                      allow_headers=["authorization", "content-type"], max_age=600)
+        return Middleware(
+            CORSMiddleware, allow_origins=["*"], allow_credentials=True, allow_methods=["*"], allow_headers=["*"]
+        )
+    return Middleware(
+        CORSMiddleware,
+        allow_origins=list(config.cors_origins),
+        allow_methods=["GET", "POST"],
+        allow_headers=["authorization", "content-type"],
+        max_age=600,
+    )

@@ -12,7 +12,6 @@ from dataclasses import dataclass, field
 from statistics import NormalDist
 from typing import Any
 
-
 __all__ = ["Distribution", "parse_distribution", "DistributionError"]
 
 
@@ -95,7 +94,7 @@ def parse_distribution(spec: Any, where: str = "distribution") -> Distribution:
     if isinstance(spec, (int, float)) and not isinstance(spec, bool):
         spec = {"dist": "constant", "ms": spec}
     if not isinstance(spec, dict):
-        raise DistributionError(f"{where}: expected a table like {{dist = \"constant\", ms = 120}}")
+        raise DistributionError(f'{where}: expected a table like {{dist = "constant", ms = 120}}')
     kind = spec.get("dist")
     if not isinstance(kind, str) or kind not in _REQUIRED:
         raise DistributionError(f"{where}.dist: expected one of {', '.join(_REQUIRED)}, got {kind!r}")

@@ -12,8 +12,7 @@ sends none of this.
 
 from __future__ import annotations
 
-from starlette.middleware import Middleware
-from starlette.middleware import gzip
+from starlette.middleware import Middleware, gzip
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from harness.demo_api.config import TargetConfig
@@ -23,9 +22,11 @@ __all__ = ["SECURITY_HEADERS", "SecurityHeaders", "edge_middleware"]
 SECURITY_HEADERS: tuple[tuple[bytes, bytes], ...] = (
     (b"x-content-type-options", b"nosniff"),
     (b"x-frame-options", b"DENY"),
-    (b"content-security-policy",
-     b"default-src 'self'; script-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; "
-     b"frame-ancestors 'none'"),
+    (
+        b"content-security-policy",
+        b"default-src 'self'; script-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; "
+        b"frame-ancestors 'none'",
+    ),
     (b"referrer-policy", b"strict-origin-when-cross-origin"),
 )
 HSTS = (b"strict-transport-security", b"max-age=31536000; includeSubDomains")

@@ -22,8 +22,8 @@ import time
 from pathlib import Path
 from types import TracebackType
 
-from harness.errors import AbortedError
 from harness.demo_api.config import TargetConfig
+from harness.errors import AbortedError
 
 __all__ = ["RunningTarget", "TargetStartError", "start_target"]
 

@@ -39,9 +39,7 @@ def completion_object(
         "object": "chat.completion",
         "created": created,
         "model": model,
-        "choices": [
-            {"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": finish_reason}
-        ],
+        "choices": [{"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": finish_reason}],
     }
     if with_usage:
         obj["usage"] = usage(prompt_tokens, completion_tokens)
@@ -59,10 +57,8 @@ async def stream_events(
     with_usage: bool = True,
 ) -> AsyncIterator[bytes]:
     """role chunk, one chunk per token, the finish chunk, the usage chunk (unless not `with_usage`), `[DONE]`."""
-    head = '{"id":%s,"object":"chat.completion.chunk","created":%d,"model":%s,' % (
-        json.dumps(id),
-        created,
-        json.dumps(model),
+    head = (
+        f'{{"id":{json.dumps(id)},"object":"chat.completion.chunk","created":{created:d},"model":{json.dumps(model)},'
     )
     yield f'data: {head}"choices":[{{"index":0,"delta":{{"role":"assistant"}},"finish_reason":null}}]}}\n\n'.encode()
     before = ("data: " + head + '"choices":[{"index":0,"delta":{"content":').encode()

@@ -12,8 +12,30 @@ This package imports nothing else of the harness: every stage may read and write
 
 from harness.documents.common import load_tolerant, to_builtins
 from harness.documents.run import RUN_SCHEMA_VERSION, RunMeta
-from harness.documents.summary import (REASON_KINDS, SUMMARY_SCHEMA_VERSION, EndpointFigures, Reason, RunSection,
-                                       Summary, ThresholdRow, Totals, Verdict)
+from harness.documents.summary import (
+    REASON_KINDS,
+    SUMMARY_SCHEMA_VERSION,
+    EndpointFigures,
+    Reason,
+    RunSection,
+    Summary,
+    ThresholdRow,
+    Totals,
+    Verdict,
+)
 
-__all__ = ["load_tolerant", "to_builtins", "RUN_SCHEMA_VERSION", "RunMeta", "REASON_KINDS", "SUMMARY_SCHEMA_VERSION",
-           "EndpointFigures", "Reason", "RunSection", "Summary", "ThresholdRow", "Totals", "Verdict"]
+__all__ = [
+    "load_tolerant",
+    "to_builtins",
+    "RUN_SCHEMA_VERSION",
+    "RunMeta",
+    "REASON_KINDS",
+    "SUMMARY_SCHEMA_VERSION",
+    "EndpointFigures",
+    "Reason",
+    "RunSection",
+    "Summary",
+    "ThresholdRow",
+    "Totals",
+    "Verdict",
+]

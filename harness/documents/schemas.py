@@ -25,10 +25,16 @@ __all__ = ["DOCUMENTS", "schema", "render", "write_schemas"]
 # file name -> (type, the top-level fields the harness always writes, what the document is)
 DOCUMENTS: dict[str, tuple[type[msgspec.Struct], tuple[str, ...], str]] = {
     "run.schema.json": (RunMeta, ("id", "scenario", "host", "aborted"), "run.json: what the Locust master knew"),
-    "summary.schema.json": (Summary, ("run", "endpoints", "totals", "thresholds", "verdict", "verdict_reasons",
-                                      "notes"), "summary.json: every figure of a run and its verdict"),
-    "audit.schema.json": (AuditReport, ("target", "rows", "verdict", "failed_rows"),
-                          "audit.json: the launch checklist's rows and the verdict"),
+    "summary.schema.json": (
+        Summary,
+        ("run", "endpoints", "totals", "thresholds", "verdict", "verdict_reasons", "notes"),
+        "summary.json: every figure of a run and its verdict",
+    ),
+    "audit.schema.json": (
+        AuditReport,
+        ("target", "rows", "verdict", "failed_rows"),
+        "audit.json: the launch checklist's rows and the verdict",
+    ),
 }
 SCHEMA_DIR = Path("docs") / "schemas"
 

@@ -19,8 +19,19 @@ from msgspec import UNSET, UnsetType
 from harness.documents.common import load_tolerant, to_builtins
 from harness.documents.run import JourneyRan, LostWorker, StoppedEarly, TaskError
 
-__all__ = ["SUMMARY_SCHEMA_VERSION", "REASON_KINDS", "ReasonKind", "Reason", "Verdict", "VerdictStatus",
-           "ThresholdRow", "EndpointFigures", "Totals", "RunSection", "Summary"]
+__all__ = [
+    "SUMMARY_SCHEMA_VERSION",
+    "REASON_KINDS",
+    "ReasonKind",
+    "Reason",
+    "Verdict",
+    "VerdictStatus",
+    "ThresholdRow",
+    "EndpointFigures",
+    "Totals",
+    "RunSection",
+    "Summary",
+]
 
 SUMMARY_SCHEMA_VERSION = 1
 Number = int | float
@@ -37,8 +48,9 @@ Number = int | float
 #   incomplete:    nothing was measured, or the run has no end time (killed)
 #   task_error:    users' tasks raised exceptions (such a task sends no request)
 #   journey:       a journey's users ran but never called a route it requires
-ReasonKind = Literal["threshold", "finding", "untested", "aborted", "guardrail", "stopped_early", "incomplete",
-                     "task_error", "journey"]
+ReasonKind = Literal[
+    "threshold", "finding", "untested", "aborted", "guardrail", "stopped_early", "incomplete", "task_error", "journey"
+]
 REASON_KINDS: tuple[str, ...] = ReasonKind.__args__  # type: ignore[attr-defined]
 VerdictStatus = Literal["pass", "fail"]  # "untested" to come
 

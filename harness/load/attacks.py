@@ -18,14 +18,14 @@ import gevent
 from locust import FastHttpUser, task
 
 from harness.load import plugin  # noqa: F401  (registers the recording hooks)
-from harness.scenario.accounts import account_pools, identity_key
 from harness.load.client import ApiClient
 from harness.load.login import log_in
 from harness.load.plan import RunPlan
 from harness.load.probes import ProbeRunner
+from harness.load.sources import bind_user, is_loopback, source_addresses, use_http_settings, user_host
 from harness.load.wallet import WalletProber
 from harness.protocol.signing import sign
-from harness.load.sources import bind_user, is_loopback, source_addresses, use_http_settings, user_host
+from harness.scenario.accounts import account_pools, identity_key
 
 COMMON_PASSWORDS = ["Password1!", "Summer2026!", "Welcome123", "Qwerty!23", "Coaching2026"]
 ROLE_HEADERS = ("X-User-Role", "X-Role")
@@ -68,8 +68,12 @@ class _Attack(FastHttpUser):
         return log_in(self.api, account.email, account.password)[0]
 
     def delivery(self, secret: str, timestamp: int | None = None) -> tuple[bytes, str]:
-        event = {"id": f"evt_{uuid.uuid4().hex[:24]}", "type": "invoice.paid", "created": int(time.time()),
-                 "data": {"object": {"amount_total": 100, "currency": "usd"}}}
+        event = {
+            "id": f"evt_{uuid.uuid4().hex[:24]}",
+            "type": "invoice.paid",
+            "created": int(time.time()),
+            "data": {"object": {"amount_total": 100, "currency": "usd"}},
+        }
         body = json.dumps(event).encode()
         return body, sign(secret, body, timestamp or int(time.time()))
 
@@ -118,7 +122,9 @@ class BruteForce(_Attack):
     def attempt(self) -> None:
         account = self.accounts[0]
         self.api.identity = identity_key(account.email)
-        self.api.call("login", {"email": account.email, "password": f"{random.choice(COMMON_PASSWORDS)}{random.randrange(100)}"})
+        self.api.call(
+            "login", {"email": account.email, "password": f"{random.choice(COMMON_PASSWORDS)}{random.randrange(100)}"}
+        )
 
 
 class ChatFlood(_Attack):
@@ -259,8 +265,15 @@ class LeadSpam(_Attack):
     @task
     def spam(self) -> None:
         n = random.randrange(10**6)
-        self.api.call("leads", {"tenant": random.choice(self.plan.credentials.tenants or [""]), "name": f"Spam {n}",
-                                "lead_email": f"spam-{n}@mail.example", "message": "Buy followers now!"})
+        self.api.call(
+            "leads",
+            {
+                "tenant": random.choice(self.plan.credentials.tenants or [""]),
+                "name": f"Spam {n}",
+                "lead_email": f"spam-{n}@mail.example",
+                "message": "Buy followers now!",
+            },
+        )
 
 
 class LimitProbe(FastHttpUser):

@@ -14,20 +14,27 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from harness.protocol.bodies import BodyError, LineReader, chunks, read_body
 from harness.analysis.outcomes import call_ok
 from harness.host import basic_auth_header
+from harness.protocol.bodies import BodyError, LineReader, chunks, read_body
 from harness.protocol.failures import RequestDeadline, describe_exception
-from harness.scenario import Endpoint, Scenario
-from harness.scenario.templates import render
 from harness.protocol.streams import StreamResult, parse_usage, read_stream
 from harness.protocol.tokens import TokenCounter, counter_for_model
+from harness.scenario import Endpoint, Scenario
+from harness.scenario.templates import render
 
 __all__ = ["CallResult", "ApiClient", "prompt_texts", "LEGIT_MAX_REDIRECTS"]
 
 LIMIT_HEADERS = (
-    "RateLimit", "RateLimit-Policy", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset",
-    "X-RateLimit-Limit", "X-RateLimit-Remaining", "X-RateLimit-Reset", "Retry-After",
+    "RateLimit",
+    "RateLimit-Policy",
+    "RateLimit-Limit",
+    "RateLimit-Remaining",
+    "RateLimit-Reset",
+    "X-RateLimit-Limit",
+    "X-RateLimit-Remaining",
+    "X-RateLimit-Reset",
+    "Retry-After",
 )
 # Redirects legit traffic follows, as a browser would; a loop then costs the target at most 6 requests per
 # sample ("too many redirects"). Abuse traffic follows none (see ApiClient.call).
@@ -121,9 +128,13 @@ class ApiClient:
             # host the guardrail refuses. Per request (geventhttpclient's urlopen), not Locust's
             # allow_redirects, which swaps a setting of the whole session under a probe's concurrent greenlets.
             "max_redirects": LEGIT_MAX_REDIRECTS if self.role == "legit" else 0,
-            "context": {"role": self.role, "identity": self.identity, "technique": technique,
-                        "conversation": conversation,
-                        **({"source_ip": self.source_ip} if self.source_ip else {})},
+            "context": {
+                "role": self.role,
+                "identity": self.identity,
+                "technique": technique,
+                "conversation": conversation,
+                **({"source_ip": self.source_ip} if self.source_ip else {}),
+            },
         }
         sent: Any = None
         if body is not None:
@@ -170,17 +181,30 @@ class ApiClient:
         raw = response._response  # geventhttpclient's response: its parser and socket
         source = chunks(raw, t0 + self.timeout_s, self.timeout_s) if status else iter(())
         if not status:
-            error = describe_exception(getattr(response, "error", None), 0, timeout_s=self.timeout_s,
-                                       connect_timeout_s=http.connect_timeout_s) or "connection: no response"
+            error = (
+                describe_exception(
+                    getattr(response, "error", None),
+                    0,
+                    timeout_s=self.timeout_s,
+                    connect_timeout_s=http.connect_timeout_s,
+                )
+                or "connection: no response"
+            )
         elif streamed and 200 <= status < 300:
             error = _not_a_stream(response.headers)  # an HTML page or a JSON object is not read at all
             if not error:
-                stream = read_stream(LineReader(source, http.max_body_bytes), ep.stream, t0,
-                                     max_bytes=http.max_body_bytes)
+                stream = read_stream(
+                    LineReader(source, http.max_body_bytes), ep.stream, t0, max_bytes=http.max_body_bytes
+                )
                 response.request_meta["response_time"] = stream.end_ms
                 response.request_meta["response_length"] = stream.bytes_read
-                ctx.update(ttfb_ms=stream.ttfb_ms, ttft_ms=stream.ttft_ms, ttlt_ms=stream.ttlt_ms,
-                           chunks=stream.chunks, chunk_gaps_ms=stream.gaps_ms)
+                ctx.update(
+                    ttfb_ms=stream.ttfb_ms,
+                    ttft_ms=stream.ttft_ms,
+                    ttlt_ms=stream.ttlt_ms,
+                    chunks=stream.chunks,
+                    chunk_gaps_ms=stream.gaps_ms,
+                )
                 self._count_tokens(ctx, stream.usage, stream.content)
                 error = stream.error
         else:
@@ -213,19 +237,34 @@ class ApiClient:
             response.failure(error)
         else:
             response.success()
-        return CallResult(status=status, ok=call_ok(status, error, blocked, legit=self.role == "legit"), blocked=blocked,
-                          error=error, body=body, stream=stream, parsed=parsed)
+        return CallResult(
+            status=status,
+            ok=call_ok(status, error, blocked, legit=self.role == "legit"),
+            blocked=blocked,
+            error=error,
+            body=body,
+            stream=stream,
+            parsed=parsed,
+        )
 
     def _count_tokens(self, ctx: dict[str, Any], usage: Any, content: str) -> None:
         """`usage` when the response has it, else the tiktoken estimates; both kept to compare them."""
         ctx["output_tokens_estimate"] = self.tokens.count(content)
         counted = parse_usage(usage)
         if counted:
-            ctx.update(input_tokens=counted.input, output_tokens=counted.output, cached_tokens=counted.cached,
-                       reasoning_tokens=counted.reasoning, token_source="usage")
+            ctx.update(
+                input_tokens=counted.input,
+                output_tokens=counted.output,
+                cached_tokens=counted.cached,
+                reasoning_tokens=counted.reasoning,
+                token_source="usage",
+            )
         else:
-            ctx.update(input_tokens=ctx.get("input_tokens_estimate", 0), output_tokens=ctx["output_tokens_estimate"],
-                       token_source="estimate")
+            ctx.update(
+                input_tokens=ctx.get("input_tokens_estimate", 0),
+                output_tokens=ctx["output_tokens_estimate"],
+                token_source="estimate",
+            )
 
 
 def prompt_texts(body: Any) -> list[str]:
@@ -248,8 +287,11 @@ def _texts(content: Any) -> list[str]:
     if isinstance(content, str):
         return [content]
     if isinstance(content, list):
-        return [p if isinstance(p, str) else p["text"] for p in content
-                if isinstance(p, str) or (isinstance(p, dict) and isinstance(p.get("text"), str))]
+        return [
+            p if isinstance(p, str) else p["text"]
+            for p in content
+            if isinstance(p, str) or (isinstance(p, dict) and isinstance(p.get("text"), str))
+        ]
     return []
 
 

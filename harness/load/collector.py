@@ -43,8 +43,9 @@ class Collector:
         rows = list(zip(columns["status"], columns["error"], columns["blocked"]))
         errors = np.array([is_error(s, e, b) for s, e, b in rows], dtype=bool)
         self.errors += int(errors.sum())
-        ok = np.array([outcome(s, e, b) == OK and r == "legit" for (s, e, b), r in zip(rows, columns["role"])],
-                      dtype=bool)
+        ok = np.array(
+            [outcome(s, e, b) == OK and r == "legit" for (s, e, b), r in zip(rows, columns["role"])], dtype=bool
+        )
         starts = np.asarray(columns["start_s"], dtype=float)
         latencies = np.where(ok, np.asarray(columns["latency_ms"], dtype=float), np.nan)
         keep = np.isfinite(starts)

@@ -22,12 +22,15 @@ def breaker_reason(breaker: Breaker, failed: int, total: int) -> str | None:
     """Why the breaker trips for these recent counts, or None."""
     if breaker.error_rate >= 1.0 or total < breaker.min_requests or failed <= breaker.error_rate * total:
         return None
-    return (f"circuit breaker: {100 * failed / total:.0f} % of the {total} requests in the last "
-            f"{breaker.window_s:g} s failed (limit {100 * breaker.error_rate:.0f} %)")
+    return (
+        f"circuit breaker: {100 * failed / total:.0f} % of the {total} requests in the last "
+        f"{breaker.window_s:g} s failed (limit {100 * breaker.error_rate:.0f} %)"
+    )
 
 
-def threshold_breach(thresholds: Sequence[Threshold], elapsed_s: float,
-                     current_summary: Callable[[], Summary]) -> str | None:
+def threshold_breach(
+    thresholds: Sequence[Threshold], elapsed_s: float, current_summary: Callable[[], Summary]
+) -> str | None:
     """The first abort-on-fail threshold past its grace period that fails now, in words, or None.
 
     `current_summary` computes the summary of what is on disk; it is only called when a threshold is due.

@@ -15,13 +15,13 @@ from typing import Any
 from locust import FastHttpUser, task
 
 from harness.load import plugin  # noqa: F401  (registers the recording hooks)
-from harness.scenario.accounts import account_pools, identity_key, next_account
-from harness.scenario.arrivals import arrival_queue
 from harness.load.client import ApiClient
 from harness.load.login import Backoff, log_in
 from harness.load.plan import RunPlan
-from harness.protocol.signing import sign
 from harness.load.sources import bind_user, is_loopback, source_addresses, use_http_settings, user_host
+from harness.protocol.signing import sign
+from harness.scenario.accounts import account_pools, identity_key, next_account
+from harness.scenario.arrivals import arrival_queue
 
 DEFAULT_MESSAGES = [
     "How do I price my first coaching package?",
@@ -142,7 +142,8 @@ class CoachingClient(_Journey):
             message = random.choice(messages)
             self.history = (self.history + [{"role": "user", "content": message}])[-6:]
             result = self.api.call(
-                "chat", {"messages": self.history, "message": message, "conversation_id": conversation_id},
+                "chat",
+                {"messages": self.history, "message": message, "conversation_id": conversation_id},
                 conversation=conversation,
             )
             if result.status == 401:

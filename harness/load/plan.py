@@ -12,8 +12,8 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
-from harness.scenario.accounts import Credentials
 from harness.scenario import Scenario, parse_scenario
+from harness.scenario.accounts import Credentials
 
 __all__ = ["RunPlan", "OPTION"]
 
@@ -37,11 +37,11 @@ class RunPlan:
         )
 
     @staticmethod
-    def decode(text: str) -> "RunPlan":
+    def decode(text: str) -> RunPlan:
         return _decode(text)
 
     @staticmethod
-    def from_environment(environment: Any) -> "RunPlan | None":
+    def from_environment(environment: Any) -> RunPlan | None:
         text = getattr(environment.parsed_options, OPTION, None) if environment.parsed_options else None
         return _decode(text) if text else None
 

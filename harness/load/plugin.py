@@ -24,35 +24,36 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 import gevent
-from gevent import get_hub
 import httpx
 import locust
+from gevent import get_hub
 from locust import events
 from locust import log as locust_log
 from locust.runners import STATE_MISSING, STATE_STOPPED, STATE_STOPPING, MasterRunner, WorkerRunner
 
 from harness import __version__
-from harness.scenario.accounts import Credentials, resolve_credentials
-from harness.scenario.arrivals import LATE_AFTER_S, OPTION as ARRIVALS_OPTION, WARM_UP_S, ArrivalSchedule, arrival_counts
+from harness.analysis.spend import batch_cost
 from harness.documents.run import RUN_SCHEMA_VERSION, AbortKind, LostWorker, RunMeta, StoppedEarly
 from harness.documents.summary import Summary
-from harness.load.collector import Collector
-from harness.load.gate import RunCounters, breaker_reason, cap_reason, threshold_breach
 from harness.errors import AbortedError, ExitCode, HarnessError, UsageError
 from harness.host import HOST_AUTH_ENV, parse_host
 from harness.lifeline import follow_parent, parent_gone
-from harness.scenario.guardrails import abuse_refusal
+from harness.load.collector import Collector
+from harness.load.gate import RunCounters, breaker_reason, cap_reason, threshold_breach
 from harness.load.plan import OPTION, RunPlan
-from harness.scenario.preflight import spend_prices
-from harness.analysis.spend import batch_cost
 from harness.load.recorder import Recorder
 from harness.load.run_facts import final_facts
 from harness.load.shape import ScenarioShape
+from harness.load.sources import is_loopback
+from harness.protocol.tokens import DEFAULT_ENCODING, counter_for_model, encoding
 from harness.runfolder import STOP_FILE, new_run_dir, stop_file_reason, write_json_atomic
 from harness.scenario import SHIPPED_SCENARIOS, Scenario, load_scenario, parse_scenario, redacted_copy
-from harness.load.sources import is_loopback
+from harness.scenario.accounts import Credentials, resolve_credentials
+from harness.scenario.arrivals import LATE_AFTER_S, WARM_UP_S, ArrivalSchedule, arrival_counts
+from harness.scenario.arrivals import OPTION as ARRIVALS_OPTION
+from harness.scenario.guardrails import abuse_refusal
+from harness.scenario.preflight import spend_prices
 from harness.scenario.thresholds import from_options, merge
-from harness.protocol.tokens import DEFAULT_ENCODING, counter_for_model, encoding
 
 __all__ = ["DEFAULT_SCENARIO", "SAMPLES_KEY"]
 
@@ -68,21 +69,53 @@ ABORT_CHECK_S = 3.0  # abort-on-fail thresholds are judged this often (samples a
 @events.init_command_line_parser.add_listener
 def _add_arguments(parser: Any) -> None:
     group = parser  # Locust's own parser: its add_argument knows include_in_web_ui
-    group.add_argument("--scenario", default=str(DEFAULT_SCENARIO), help="scenario TOML file, or a shipped scenario's name (default: smoke)")
-    group.add_argument("--run-dir", default="", include_in_web_ui=False,
-                       help="write the run folder here (default: reports/<time>-<scenario>)")
-    group.add_argument("--harness-managed", action="store_true", default=False, include_in_web_ui=False,
-                       help=argparse.SUPPRESS)
-    group.add_argument("--flat-load", action="store_true", default=False, include_in_web_ui=False,
-                       help="ignore the scenario's stages: run --users at --spawn-rate for the whole run")
-    group.add_argument("--arrival-rate", type=float, default=0.0, include_in_web_ui=False,
-                       help="open model: journeys started per second across all workers (see harness.scenario.arrivals)")
-    group.add_argument(f"--{ARRIVALS_OPTION.replace('_', '-')}", default="", include_in_web_ui=False,
-                       help=argparse.SUPPRESS)  # the master's schedule, handed to the workers
-    group.add_argument("--threshold", action="append", default=[], metavar="EXPR", include_in_web_ui=False,
-                       help='add a threshold to the scenario\'s, e.g. "p99(*) < 1s" (repeatable)')
-    group.add_argument("--abort-on-fail", action="append", default=[], metavar="EXPR", include_in_web_ui=False,
-                       help="add a threshold that stops the run as soon as it fails (repeatable)")
+    group.add_argument(
+        "--scenario",
+        default=str(DEFAULT_SCENARIO),
+        help="scenario TOML file, or a shipped scenario's name (default: smoke)",
+    )
+    group.add_argument(
+        "--run-dir",
+        default="",
+        include_in_web_ui=False,
+        help="write the run folder here (default: reports/<time>-<scenario>)",
+    )
+    group.add_argument(
+        "--harness-managed", action="store_true", default=False, include_in_web_ui=False, help=argparse.SUPPRESS
+    )
+    group.add_argument(
+        "--flat-load",
+        action="store_true",
+        default=False,
+        include_in_web_ui=False,
+        help="ignore the scenario's stages: run --users at --spawn-rate for the whole run",
+    )
+    group.add_argument(
+        "--arrival-rate",
+        type=float,
+        default=0.0,
+        include_in_web_ui=False,
+        help="open model: journeys started per second across all workers (see harness.scenario.arrivals)",
+    )
+    group.add_argument(
+        f"--{ARRIVALS_OPTION.replace('_', '-')}", default="", include_in_web_ui=False, help=argparse.SUPPRESS
+    )  # the master's schedule, handed to the workers
+    group.add_argument(
+        "--threshold",
+        action="append",
+        default=[],
+        metavar="EXPR",
+        include_in_web_ui=False,
+        help='add a threshold to the scenario\'s, e.g. "p99(*) < 1s" (repeatable)',
+    )
+    group.add_argument(
+        "--abort-on-fail",
+        action="append",
+        default=[],
+        metavar="EXPR",
+        include_in_web_ui=False,
+        help="add a threshold that stops the run as soon as it fails (repeatable)",
+    )
 
 
 @events.init.add_listener
@@ -165,27 +198,42 @@ class _Session:
         if options.arrival_rate:  # one open-model stage; --users, if given, sizes the pool
             pool = options.num_users if options.flat_load else scenario.load.pool
             load = {k: v for k, v in scenario.raw.get("load", {}).items() if k not in ("stages", "users")}
-            load.update(arrival_rate=options.arrival_rate, **({"users": pool} if pool else {}),
-                        **({"duration": options.run_time} if options.run_time else {}))
-            scenario = parse_scenario({**scenario.raw, "load": load}, source=options.scenario,
-                                      base_dir=Path(options.scenario).parent)
+            load.update(
+                arrival_rate=options.arrival_rate,
+                **({"users": pool} if pool else {}),
+                **({"duration": options.run_time} if options.run_time else {}),
+            )
+            scenario = parse_scenario(
+                {**scenario.raw, "load": load}, source=options.scenario, base_dir=Path(options.scenario).parent
+            )
         if scenario.load.open_model and not isinstance(self.environment.shape_class, ScenarioShape):
-            raise UsageError(f"{options.scenario}: load.arrival_rate: open-model load runs the harness's journeys "
-                             "(locustfiles/journeys.py), whose shape serves the schedule; drop arrival_rate for this "
-                             "locustfile")
+            raise UsageError(
+                f"{options.scenario}: load.arrival_rate: open-model load runs the harness's journeys "
+                "(locustfiles/journeys.py), whose shape serves the schedule; drop arrival_rate for this "
+                "locustfile"
+            )
         if not (self.environment.host or scenario.host):
-            raise UsageError(f"{options.scenario}: target.host: no host to test; pass --host URL "
-                             "(or use `harness run`, which starts the embedded demo API)")
-        given = (parse_host(self.environment.host) if self.environment.host
-                 else parse_host(scenario.host or "", f"{options.scenario}: target.host"))
+            raise UsageError(
+                f"{options.scenario}: target.host: no host to test; pass --host URL "
+                "(or use `harness run`, which starts the embedded demo API)"
+            )
+        given = (
+            parse_host(self.environment.host)
+            if self.environment.host
+            else parse_host(scenario.host or "", f"{options.scenario}: target.host")
+        )
         host, host_auth = given.url, given.auth or os.environ.pop(HOST_AUTH_ENV, None) or None
         self.environment.host = host  # without user:password, which travels in the run plan only
         refusal = abuse_refusal(scenario, host)
         if refusal:
             raise UsageError(refusal)
         self.scenario = scenario
-        extra = from_options(getattr(options, "threshold", None) or [], getattr(options, "abort_on_fail", None) or [],
-                             scenario.endpoints, scenario.streaming_endpoints())
+        extra = from_options(
+            getattr(options, "threshold", None) or [],
+            getattr(options, "abort_on_fail", None) or [],
+            scenario.endpoints,
+            scenario.streaming_endpoints(),
+        )
         self.thresholds = merge(scenario.thresholds, extra, scenario.streaming_endpoints())
         spend = spend_settings(scenario)
         self.run_dir = Path(options.run_dir) if options.run_dir else new_run_dir(Path("reports"), scenario.name)
@@ -209,8 +257,10 @@ class _Session:
             users=scenario.load.users,
             load_model="open" if scenario.load.open_model else "closed",
             stages=[s.__dict__ for s in scenario.load.stages],
-            limits={route: [{"key": r.key, "quota": r.quota, "window_s": r.window_s} for r in rules]
-                    for route, rules in scenario.limits_by_route().items()},
+            limits={
+                route: [{"key": r.key, "quota": r.quota, "window_s": r.window_s} for r in rules]
+                for route, rules in scenario.limits_by_route().items()
+            },
             block=scenario.block.__dict__,
             attacks={a.name: {"users": a.users, "rate": a.rate} for a in scenario.attacks.values()},
             attacks_start_after_s=scenario.attacks_start_after_s,
@@ -248,16 +298,25 @@ class _Session:
         """Journey weights, attack users and the probe come from the scenario; what it leaves out does not run."""
         classes = self.environment.user_classes
         scenario = self.scenario
-        if not any(getattr(c, "journey", None) or getattr(c, "attack", None) or getattr(c, "probe", False)
-                   or getattr(c, "wallet_probe", False) for c in classes):
+        if not any(
+            getattr(c, "journey", None)
+            or getattr(c, "attack", None)
+            or getattr(c, "probe", False)
+            or getattr(c, "wallet_probe", False)
+            for c in classes
+        ):
             return  # a locustfile of the user's own: leave its classes as they are
         for user_class in classes:
             journey, attack = getattr(user_class, "journey", None), getattr(user_class, "attack", None)
             if journey:
-                user_class.weight = max(1, round(scenario.journeys[journey] * 100)) if journey in scenario.journeys else 0
+                user_class.weight = (
+                    max(1, round(scenario.journeys[journey] * 100)) if journey in scenario.journeys else 0
+                )
             elif attack:
-                user_class.weight, user_class.fixed_count = 0, (
-                    scenario.attacks[attack].users if attack in scenario.attacks else 0)
+                user_class.weight, user_class.fixed_count = (
+                    0,
+                    (scenario.attacks[attack].users if attack in scenario.attacks else 0),
+                )
             elif getattr(user_class, "probe", False):
                 user_class.weight, user_class.fixed_count = 0, 1 if scenario.probes.routes else 0
             elif getattr(user_class, "wallet_probe", False):
@@ -373,8 +432,12 @@ class _Session:
 
         Each duty runs on its own: one that fails (a full disk under progress.json) is logged once
         and tried again next second, and never silences the safety checks beside it."""
-        duties = (("stop request", self._check_stop_request), ("circuit breaker and caps", self._check_safety),
-                  ("worker watch", self._check_workers), ("progress.json", self._write_progress))
+        duties = (
+            ("stop request", self._check_stop_request),
+            ("circuit breaker and caps", self._check_safety),
+            ("worker watch", self._check_workers),
+            ("progress.json", self._write_progress),
+        )
         failing: set[str] = set()
         while not self.closed:
             for name, duty in duties:
@@ -400,9 +463,9 @@ class _Session:
 
     def _check_safety(self) -> None:
         if self.stop_reason is None and not self.finishing:
-            self.stop_reason = breaker_reason(self.scenario.breaker,
-                                              *self.collector.recent_errors(self.scenario.breaker.window_s)
-                                              ) or cap_reason(self.scenario.guardrails, self._counters())
+            self.stop_reason = breaker_reason(
+                self.scenario.breaker, *self.collector.recent_errors(self.scenario.breaker.window_s)
+            ) or cap_reason(self.scenario.guardrails, self._counters())
             if self.stop_reason:
                 self.stop_kind = "guardrail"
                 log.warning("harness: %s: stopping the run", self.stop_reason)
@@ -421,8 +484,12 @@ class _Session:
 
     def _counters(self) -> RunCounters:
         total = self.runner.stats.total
-        return RunCounters(elapsed_s=time.time() - (self.started_at or time.time()), requests=total.num_requests,
-                           rps=total.current_rps, spend_usd=self.spent_usd)
+        return RunCounters(
+            elapsed_s=time.time() - (self.started_at or time.time()),
+            requests=total.num_requests,
+            rps=total.current_rps,
+            spend_usd=self.spent_usd,
+        )
 
     def _judge_abort_thresholds(self) -> None:
         """Every few seconds, judge the abort-on-fail thresholds on the samples on disk so far.
@@ -469,8 +536,7 @@ class _Session:
 
     def open_model(self, schedule: ArrivalSchedule, pool: dict[str, int]) -> None:
         """The shape made the schedule: keep it in run.json, so the analysis knows what was due."""
-        self.meta.arrivals = {"schedule": schedule.to_dict(), "pool": pool, "late_after_s": LATE_AFTER_S,
-                                 "counts": {}}
+        self.meta.arrivals = {"schedule": schedule.to_dict(), "pool": pool, "late_after_s": LATE_AFTER_S, "counts": {}}
         self._write_meta()
 
     def finish(self) -> None:
@@ -528,12 +594,17 @@ class _Session:
             self.abort_reason = "interrupted before the planned end"
         unwritten = self._write_unwritten()
         if self.write_failure and self.write_failure not in (self.abort_reason or ""):
-            self.abort_reason = f"{self.abort_reason}; {self.write_failure}" if self.abort_reason else self.write_failure
+            self.abort_reason = (
+                f"{self.abort_reason}; {self.write_failure}" if self.abort_reason else self.write_failure
+            )
         if locust_log.unhandled_greenlet_exception and self.internal_failure is None:
             self.internal_failure = "an uncaught exception in the Locust master (its log has the traceback)"
         if self.internal_failure:
-            self.abort_reason = f"{self.abort_reason}; internal failure: {self.internal_failure}" if self.abort_reason \
+            self.abort_reason = (
+                f"{self.abort_reason}; internal failure: {self.internal_failure}"
+                if self.abort_reason
                 else f"internal failure: {self.internal_failure}"
+            )
         self.meta.samples_unwritten = unwritten
         self._write_meta(aborted=self.abort_reason is not None, final=True)
         self._save_target_stats()
@@ -589,9 +660,13 @@ class _Session:
         """run.json `lost_workers` row: when Locust gave up on it (3 missed heartbeats), and what of it is kept."""
         t0 = self.started_at or lost_at
         last = self.last_report.get(worker)
-        return LostWorker(worker=worker, lost_at=lost_at, at_s=round(lost_at - t0, 1),
-                          last_report_s=None if last is None else round(last - t0, 1),
-                          samples=self.collector.rows_by_worker.get(worker, 0))
+        return LostWorker(
+            worker=worker,
+            lost_at=lost_at,
+            at_s=round(lost_at - t0, 1),
+            last_report_s=None if last is None else round(last - t0, 1),
+            samples=self.collector.rows_by_worker.get(worker, 0),
+        )
 
 
 def spend_settings(scenario: Scenario) -> dict[str, Any]:

@@ -13,51 +13,74 @@ import json
 import logging
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 import gevent
 import gevent.event
 import httpx
 from locust.contrib.fasthttp import FastHttpSession
 
-from harness.scenario.accounts import Account, account_pools, identity_key
+from harness.analysis.ratelimits import RETRY_MARK, window_roll
+from harness.host import basic_auth_header
 from harness.load.bypass import IDENTITY_KEYS, IP_HEADERS, path_variants, spoofed_ip
 from harness.load.client import ApiClient, CallResult
-from harness.scenario.templates import render
 from harness.load.plan import RunPlan
-from harness.analysis.ratelimits import RETRY_MARK, window_roll
-from harness.scenario import LimitRule, Scenario
-from harness.host import basic_auth_header
-from harness.protocol.signing import sign
 from harness.load.sources import SourceBoundPool, is_loopback, source_addresses
+from harness.protocol.signing import sign
+from harness.scenario import LimitRule, Scenario
+from harness.scenario.accounts import Account, account_pools, identity_key
+from harness.scenario.templates import render
 
 __all__ = ["ProbeRunner", "probe_session", "log_in"]
 
 log = logging.getLogger("harness")
 
 
-def probe_session(environment: Any, host: str, source: str | None, concurrency: int = 1,
-                  network_timeout: float = 30.0, connection_timeout: float = 10.0) -> FastHttpSession:
+def probe_session(
+    environment: Any,
+    host: str,
+    source: str | None,
+    concurrency: int = 1,
+    network_timeout: float = 30.0,
+    connection_timeout: float = 10.0,
+) -> FastHttpSession:
     """A Locust HTTP session of a probe's own (no user), bound to `source` when given; its requests
     fire the usual request events, so every attempt is a sample."""
-    pool = SourceBoundPool(source, concurrency=concurrency, network_timeout=network_timeout,
-                           connection_timeout=connection_timeout) if source else None
-    return FastHttpSession(base_url=host, request_event=environment.events.request, user=None,
-                           client_pool=pool, max_retries=1, concurrency=concurrency,
-                           network_timeout=network_timeout, connection_timeout=connection_timeout)
+    pool = (
+        SourceBoundPool(
+            source, concurrency=concurrency, network_timeout=network_timeout, connection_timeout=connection_timeout
+        )
+        if source
+        else None
+    )
+    return FastHttpSession(
+        base_url=host,
+        request_event=environment.events.request,
+        user=None,
+        client_pool=pool,
+        max_retries=1,
+        concurrency=concurrency,
+        network_timeout=network_timeout,
+        connection_timeout=connection_timeout,
+    )
 
 
-def log_in(scenario: Scenario, host: str, account: Account, source: str | None,
-           host_auth: str | None = None) -> str | None:
+def log_in(
+    scenario: Scenario, host: str, account: Account, source: str | None, host_auth: str | None = None
+) -> str | None:
     """A session token for `account`, fetched outside the measurement (set-up, not a sample)."""
     ep = scenario.endpoints["login"]
     transport = httpx.HTTPTransport(local_address=source) if source else None
     headers = {"Authorization": basic_auth_header(host_auth)} if host_auth else None
     try:
         with httpx.Client(base_url=host, transport=transport, timeout=10, headers=headers) as client:
-            response = client.request(ep.method, render(ep.path, {}, in_path=True),
-                                      json=render(ep.body, {"email": account.email, "password": account.password}))
+            response = client.request(
+                ep.method,
+                render(ep.path, {}, in_path=True),
+                json=render(ep.body, {"email": account.email, "password": account.password}),
+            )
         token: Any = response.json()
         for key in scenario.auth.token_field.split("."):
             token = token.get(key) if isinstance(token, dict) else None
@@ -74,7 +97,6 @@ class _Experiment:
     identity: str = ""  # "<route index>-<round>.<slot>": a fictional e-mail, or one account (routes behind login)
     retry: bool = False  # the repeat of a round whose baseline saw a fixed window roll over
     outcomes: list[tuple[float, bool]] = field(default_factory=list)  # (sent at, blocked), sequential ones
-
 
     @property
     def label(self) -> str:
@@ -109,8 +131,9 @@ class ProbeRunner:
         Once per account: the same token serves every experiment, whatever its source address.
         """
         if account.email not in self._tokens:
-            self._tokens[account.email] = log_in(self.scenario, self.host, account, source,
-                                                 self.plan.credentials.host_auth)
+            self._tokens[account.email] = log_in(
+                self.scenario, self.host, account, source, self.plan.credentials.host_auth
+            )
         return self._tokens[account.email]
 
     def _values(self, identity: str, attempt: int) -> dict[str, Any]:
@@ -127,18 +150,37 @@ class ProbeRunner:
             "lead_email": f"lead-probe-{attempt}@probe.example",
         }
 
-    def _attempt(self, api: ApiClient, route: str, technique: str, identity: str, attempt: int,
-                 headers: dict[str, str] | None = None, path: str | None = None,
-                 method: str | None = None) -> CallResult:
+    def _attempt(
+        self,
+        api: ApiClient,
+        route: str,
+        technique: str,
+        identity: str,
+        attempt: int,
+        headers: dict[str, str] | None = None,
+        path: str | None = None,
+        method: str | None = None,
+    ) -> CallResult:
         body = None
         headers = dict(headers or {})
         if route == "webhook":
-            event = {"id": f"evt_probe_{uuid.uuid4().hex[:20]}", "type": "invoice.paid",
-                     "created": int(time.time()), "data": {"object": {}}}
+            event = {
+                "id": f"evt_probe_{uuid.uuid4().hex[:20]}",
+                "type": "invoice.paid",
+                "created": int(time.time()),
+                "data": {"object": {}},
+            }
             body = json.dumps(event).encode()
             headers["Stripe-Signature"] = sign(self.plan.credentials.webhook_secret or "", body, int(time.time()))
-        return api.call(route, self._values(identity, attempt), headers=headers, body=body,
-                        technique=technique, path=path, method=method)
+        return api.call(
+            route,
+            self._values(identity, attempt),
+            headers=headers,
+            body=body,
+            technique=technique,
+            path=path,
+            method=method,
+        )
 
     def _client(self, route: str, session: FastHttpSession, identity: str, source: str | None) -> ApiClient:
         api = ApiClient(session, self.scenario, role="probe", host_auth=self.plan.credentials.host_auth)
@@ -174,7 +216,9 @@ class ProbeRunner:
             elif name == "path-variants":
                 techniques += [f"path-variants:{v}" for v in path_variants(self.scenario.endpoints[route].path)]
             elif name == "method-switch":
-                techniques.append("method-switch:" + ("PUT" if self.scenario.endpoints[route].method == "POST" else "POST"))
+                techniques.append(
+                    "method-switch:" + ("PUT" if self.scenario.endpoints[route].method == "POST" else "POST")
+                )
             elif name == "many-sources" and not self.loopback:
                 continue  # one worker has one address; several hosts give several (see the README)
             elif name == "many-accounts" and route not in IDENTITY_KEYS and not self.scenario.endpoints[route].auth:
@@ -196,12 +240,14 @@ class ProbeRunner:
         size = len(first) if self.loopback else 1
         if self.scenario.endpoints[route].auth and route not in IDENTITY_KEYS and self.accounts:
             size = min(size, len(self.accounts))  # one account per experiment at a time
-        rounds = [first[i:i + size] for i in range(0, len(first), size)] + [last]
+        rounds = [first[i : i + size] for i in range(0, len(first), size)] + [last]
         for i, group in enumerate(r for r in rounds if r):
             if i:
                 gevent.sleep(rule.window_s + 1)
             self._run_round(group, f"{index}-{i}", rule)
-            rolled = [t for e in group if e.technique == "baseline" and (t := window_roll(e.outcomes, largest)) is not None]
+            rolled = [
+                t for e in group if e.technique == "baseline" and (t := window_roll(e.outcomes, largest)) is not None
+            ]
             if rolled:
                 # A fixed window rolled over mid-burst: every experiment of the round saw two windows,
                 # which hides what a technique adds. Once more, starting just after the next roll.
@@ -243,7 +289,9 @@ class ProbeRunner:
                 ip = spoofed_ip()
                 headers = {detail: f"for={ip}" if detail == "Forwarded" else ip}
             sent = time.time()
-            e.outcomes.append((sent, self._attempt(api, e.route, e.label, e.identity, attempt, headers, path, method).blocked))
+            e.outcomes.append(
+                (sent, self._attempt(api, e.route, e.label, e.identity, attempt, headers, path, method).blocked)
+            )
 
     def _many_sources(self, e: _Experiment, rule: LimitRule) -> None:
         source = self._source()
@@ -302,8 +350,9 @@ class ProbeRunner:
         edge = min(0.5, rule.window_s / 10)
         for at in (freed_at + rule.window_s - edge, freed_at + rule.window_s + edge / 5):
             gevent.sleep(max(0.0, at - time.time()))
-            burst = [gevent.spawn(self._attempt, api, e.route, e.label, e.identity, attempt + 1 + i)
-                     for i in range(rule.quota)]
+            burst = [
+                gevent.spawn(self._attempt, api, e.route, e.label, e.identity, attempt + 1 + i)
+                for i in range(rule.quota)
+            ]
             gevent.joinall(burst)
             attempt += rule.quota
-

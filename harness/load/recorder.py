@@ -15,8 +15,11 @@ from harness.samples import COLUMNS, SampleBatch
 __all__ = ["Recorder"]
 
 # what the caller reports in the request event's `context`; the rest comes from Locust itself
-CONTEXT_COLUMNS = tuple(n for n in COLUMNS if n not in {
-    "start_s", "endpoint", "method", "status", "latency_ms", "error", "response_bytes", "worker"})
+CONTEXT_COLUMNS = tuple(
+    n
+    for n in COLUMNS
+    if n not in {"start_s", "endpoint", "method", "status", "latency_ms", "error", "response_bytes", "worker"}
+)
 _NO_CONTEXT: dict[str, Any] = {}  # never written to
 
 
@@ -49,14 +52,16 @@ class Recorder:
             error = "" if exception is None else describe_exception(exception, status)
         # Locust's own fields win over the context's, and `worker` is the master's to fill: the keys
         # after **ctx are every column outside CONTEXT_COLUMNS
-        self.batch.add({
-            **ctx,
-            "start_s": start_time if start_time is not None else math.nan,
-            "endpoint": name,
-            "method": request_type,
-            "status": status,
-            "latency_ms": response_time if response_time is not None else math.nan,
-            "error": error,
-            "response_bytes": response_length or 0,
-            "worker": "",
-        })
+        self.batch.add(
+            {
+                **ctx,
+                "start_s": start_time if start_time is not None else math.nan,
+                "endpoint": name,
+                "method": request_type,
+                "status": status,
+                "latency_ms": response_time if response_time is not None else math.nan,
+                "error": error,
+                "response_bytes": response_length or 0,
+                "worker": "",
+            }
+        )

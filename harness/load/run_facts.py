@@ -15,8 +15,8 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from harness.documents.run import JourneyRan, TaskError
-from harness.scenario.accounts import Credentials, account_pools
 from harness.scenario import JOURNEYS, Scenario
+from harness.scenario.accounts import Credentials, account_pools
 
 __all__ = ["final_facts", "journeys_ran", "task_errors", "MAX_TASK_ERRORS"]
 
@@ -27,12 +27,16 @@ _RAISE = re.compile(r"^raise\s+(?P<name>[A-Za-z_][\w.]*)")
 _CREDENTIAL = re.compile(r"(?i)\b(bearer|basic|token)(\s+)[^\s'\"]+")
 
 
-def final_facts(runner: Any, scenario: Scenario, credentials: Credentials
-                ) -> tuple[dict[str, JourneyRan], int, list[TaskError]]:
+def final_facts(
+    runner: Any, scenario: Scenario, credentials: Credentials
+) -> tuple[dict[str, JourneyRan], int, list[TaskError]]:
     """run.json `journeys`, `accounts` and `task_errors`."""
     classes = list(runner.environment.user_classes)
-    return (journeys_ran(classes, _users_by_class(runner)), len(account_pools(credentials, scenario)[0]),
-            task_errors(runner.exceptions.values(), classes, credentials.secrets()))
+    return (
+        journeys_ran(classes, _users_by_class(runner)),
+        len(account_pools(credentials, scenario)[0]),
+        task_errors(runner.exceptions.values(), classes, credentials.secrets()),
+    )
 
 
 def _users_by_class(runner: Any) -> dict[str, int]:
@@ -50,13 +54,15 @@ def journeys_ran(user_classes: Iterable[type], users: Mapping[str, int]) -> dict
     for cls in user_classes:
         journey = getattr(cls, "journey", None)
         if journey in JOURNEYS and users.get(cls.__name__, 0) > 0:
-            ran[journey] = JourneyRan(users=users[cls.__name__], user_class=cls.__name__,
-                                      required=list(JOURNEYS[journey][0]))
+            ran[journey] = JourneyRan(
+                users=users[cls.__name__], user_class=cls.__name__, required=list(JOURNEYS[journey][0])
+            )
     return ran
 
 
-def task_errors(rows: Iterable[Mapping[str, Any]], user_classes: Iterable[type],
-                secrets: Iterable[str] = ()) -> list[TaskError]:
+def task_errors(
+    rows: Iterable[Mapping[str, Any]], user_classes: Iterable[type], secrets: Iterable[str] = ()
+) -> list[TaskError]:
     """One entry per distinct exception (Locust's rows: msg, count, traceback, nodes), most
     frequent first: its type when the raising line tells it, the message (credentials redacted),
     the last traceback line, and the user class method it happened in."""
@@ -67,14 +73,16 @@ def task_errors(rows: Iterable[Mapping[str, Any]], user_classes: Iterable[type],
         lines = [line.strip() for line in str(row.get("traceback") or "").splitlines() if line.strip()]
         last = lines[-1] if lines else ""
         raised = _RAISE.match(last)
-        entries.append(TaskError(
-            count=int(row.get("count") or 0),
-            exception=raised.group("name").rsplit(".", 1)[-1] if raised else None,
-            message=_redact(str(row.get("msg") or ""), secrets)[:MAX_MESSAGE],
-            last_line=_redact(last, secrets)[:MAX_MESSAGE],
-            in_=_task_of(lines, methods),
-            nodes=sorted(str(n) for n in row.get("nodes") or ()),
-        ))
+        entries.append(
+            TaskError(
+                count=int(row.get("count") or 0),
+                exception=raised.group("name").rsplit(".", 1)[-1] if raised else None,
+                message=_redact(str(row.get("msg") or ""), secrets)[:MAX_MESSAGE],
+                last_line=_redact(last, secrets)[:MAX_MESSAGE],
+                in_=_task_of(lines, methods),
+                nodes=sorted(str(n) for n in row.get("nodes") or ()),
+            )
+        )
     entries.sort(key=lambda e: -e.count)
     return entries[:MAX_TASK_ERRORS]
 

@@ -20,8 +20,8 @@ from typing import Any
 from locust import LoadTestShape
 from locust.runners import MasterRunner, Runner
 
-from harness.scenario.arrivals import OPTION, WARM_UP_S, ArrivalSchedule, ArrivalStage, pool_sizes, slot_name
 from harness.load.plan import RunPlan
+from harness.scenario.arrivals import OPTION, WARM_UP_S, ArrivalSchedule, ArrivalStage, pool_sizes, slot_name
 
 __all__ = ["ScenarioShape", "Ramp"]
 
@@ -78,8 +78,10 @@ class ScenarioShape(LoadTestShape):
     def _stage_now(self, load: Any, options: Any) -> tuple[int, float]:
         """(users, spawn rate) of the stage the run is in now; -u/-r when there are no stages."""
         if load is None or not load.stages:
-            return (options.num_users or (load.users if load else 1),
-                    options.spawn_rate or (load.spawn_rate if load else 1))
+            return (
+                options.num_users or (load.users if load else 1),
+                options.spawn_rate or (load.spawn_rate if load else 1),
+            )
         elapsed = self.get_run_time()
         for stage in load.stages:
             if elapsed < stage.duration_s:

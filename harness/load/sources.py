@@ -21,10 +21,22 @@ from harness.load.plan import RunPlan
 if TYPE_CHECKING:  # importing locust gevent-patches the process: not for the unit tests of this module
     from locust import FastHttpUser
 
-__all__ = ["is_loopback", "SourceAddresses", "source_addresses", "bind_user", "SourceBoundPool",
-           "use_http_settings", "user_host"]
+__all__ = [
+    "is_loopback",
+    "SourceAddresses",
+    "source_addresses",
+    "bind_user",
+    "SourceBoundPool",
+    "use_http_settings",
+    "user_host",
+]
 
-SPACES = {"legit": 0, "attack": 60, "probe": 120, "wallet": 180}  # second octet bands, so purposes never share an address
+SPACES = {
+    "legit": 0,
+    "attack": 60,
+    "probe": 120,
+    "wallet": 180,
+}  # second octet bands, so purposes never share an address
 
 
 class SourceAddresses:
@@ -39,10 +51,10 @@ class SourceAddresses:
         return f"127.{self.space}.{n // 250}.{n % 250 + 2}"
 
 
-_registries: dict[str, "SourceAddresses"] = {}
+_registries: dict[str, SourceAddresses] = {}
 
 
-def source_addresses(environment: Any, purpose: str) -> "SourceAddresses":
+def source_addresses(environment: Any, purpose: str) -> SourceAddresses:
     """This process's addresses for one purpose ("legit", "attack", "probe"), apart from other workers'."""
     if purpose not in _registries:
         worker = getattr(environment.runner, "worker_index", 0) or 0

@@ -15,11 +15,11 @@ from typing import Any
 
 import gevent
 
-from harness.scenario.accounts import account_pools, identity_key
 from harness.load.client import ApiClient, CallResult
 from harness.load.plan import RunPlan
 from harness.load.probes import log_in, probe_session
 from harness.load.sources import is_loopback, source_addresses
+from harness.scenario.accounts import account_pools, identity_key
 
 __all__ = ["WalletProber", "filler", "BISECT_STEPS"]
 
@@ -46,9 +46,18 @@ class WalletProber:
         self.scenario = plan.scenario
         source = source_addresses(environment, "wallet").next() if is_loopback(host) else None
         timeout = max(120.0, plan.scenario.http.timeout_s)  # a long reply streams for a while
-        self.api = ApiClient(probe_session(environment, host, source, network_timeout=timeout,
-                                           connection_timeout=plan.scenario.http.connect_timeout_s),
-                             plan.scenario, role="probe", host_auth=plan.credentials.host_auth)
+        self.api = ApiClient(
+            probe_session(
+                environment,
+                host,
+                source,
+                network_timeout=timeout,
+                connection_timeout=plan.scenario.http.connect_timeout_s,
+            ),
+            plan.scenario,
+            role="probe",
+            host_auth=plan.credentials.host_auth,
+        )
         self.api.timeout_s = timeout
         self.api.source_ip = source or ""
         accounts = account_pools(plan.credentials, plan.scenario)[1]

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import time
 import zlib
-from typing import Any, Callable, Iterator
+from collections.abc import Callable, Iterator
+from typing import Any
 
 from harness.protocol.failures import seconds
 
@@ -29,8 +30,9 @@ def size_text(n: int) -> str:
     return f"{n} bytes"
 
 
-def chunks(raw: Any, deadline: float, timeout_s: float, clock: Callable[[], float] = time.perf_counter
-           ) -> Iterator[bytes]:
+def chunks(
+    raw: Any, deadline: float, timeout_s: float, clock: Callable[[], float] = time.perf_counter
+) -> Iterator[bytes]:
     """The body of geventhttpclient's response `raw` (de-chunked by its parser), one socket read at a time.
 
     `raw.read(n)` waits for n bytes and `raw.readline()` for a newline that may never come, so this
@@ -93,7 +95,7 @@ class LineReader:
             buffer += chunk
             start = 0
             while (end := buffer.find(b"\n", max(start, scan))) >= 0:
-                yield bytes(buffer[start:end + 1])
+                yield bytes(buffer[start : end + 1])
                 start = end + 1
             del buffer[:start]
             if len(buffer) > self.max_line:

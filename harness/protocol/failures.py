@@ -17,8 +17,13 @@ class RequestDeadline(OSError):
     """
 
 
-def describe_exception(exception: BaseException | None, status: int, *, timeout_s: float | None = None,
-                       connect_timeout_s: float | None = None) -> str:
+def describe_exception(
+    exception: BaseException | None,
+    status: int,
+    *,
+    timeout_s: float | None = None,
+    connect_timeout_s: float | None = None,
+) -> str:
     """A short reason for a failed request, never the URL or headers (they may hold tokens).
 
     geventhttpclient wraps and re-raises what went wrong (a timeout inside RetriesExceeded, a reset
@@ -34,13 +39,20 @@ def describe_exception(exception: BaseException | None, status: int, *, timeout_
     if "RetriesExceeded" in names and any("Redirection limit" in str(e) for e in chain):
         return "too many redirects"  # geventhttpclient gave up after max_redirects (harness.load.client)
     if any(isinstance(e, (TimeoutError, RequestDeadline)) for e in chain) or "Timeout" in names:
-        if (not status and connect_timeout_s and _in_connect(chain)
-                and not any(isinstance(e, RequestDeadline) for e in chain)):
+        if (
+            not status
+            and connect_timeout_s
+            and _in_connect(chain)
+            and not any(isinstance(e, RequestDeadline) for e in chain)
+        ):
             return f"timeout: no connection within {seconds(connect_timeout_s)}"
         within = f" within {seconds(timeout_s)}" if timeout_s else ""
         return f"timeout: no response{within}" if not status else f"timeout: response not complete{within}"
-    for kind, reason in ((ConnectionResetError, "reset by peer"), (ConnectionRefusedError, "refused"),
-                         (BrokenPipeError, "closed by peer while sending")):
+    for kind, reason in (
+        (ConnectionResetError, "reset by peer"),
+        (ConnectionRefusedError, "refused"),
+        (BrokenPipeError, "closed by peer while sending"),
+    ):
         if any(isinstance(e, kind) for e in chain):
             return f"connection: {reason}"
     if "HTTPParseError" in names:

@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterable, NamedTuple, TypeGuard
+from typing import Any, NamedTuple, TypeGuard
 
 from harness.protocol.bodies import BodyError, size_text
 from harness.protocol.failures import describe_exception
@@ -54,8 +55,10 @@ def parse_usage(usage: Any) -> TokenUsage | None:
     """
     if not isinstance(usage, dict):
         return None
-    for inp, out, details in (("prompt_tokens", "completion_tokens", ("prompt", "completion")),
-                              ("input_tokens", "output_tokens", ("input", "output"))):
+    for inp, out, details in (
+        ("prompt_tokens", "completion_tokens", ("prompt", "completion")),
+        ("input_tokens", "output_tokens", ("input", "output")),
+    ):
         prompt, completion = usage.get(inp), usage.get(out)
         if _count(prompt) and _count(completion):
             cached = _detail(usage, f"{details[0]}_tokens_details", "cached_tokens")
@@ -78,8 +81,13 @@ def _detail(usage: dict, table: str, key: str) -> int:
     return value if _count(value) else 0
 
 
-def read_stream(lines: Iterable[bytes], fmt: str, t0: float, clock: Callable[[], float] = time.perf_counter,
-                max_bytes: int = 16 * 1024 * 1024) -> StreamResult:
+def read_stream(
+    lines: Iterable[bytes],
+    fmt: str,
+    t0: float,
+    clock: Callable[[], float] = time.perf_counter,
+    max_bytes: int = 16 * 1024 * 1024,
+) -> StreamResult:
     """Consume an event stream given as lines that keep their newline (b"" means the body ended).
 
     `t0` is the perf_counter reading taken just before the request was sent.

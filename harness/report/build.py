@@ -18,15 +18,23 @@ from harness.analysis.llm import ttft_series
 from harness.analysis.ratelimits import attack_series
 from harness.analysis.run import compute_summary
 from harness.analysis.spend import spend_series
-from harness.documents import Summary
 from harness.analysis.summary import per_second, run_window
+from harness.documents import Summary
 from harness.report import html
 from harness.report.ci import write_junit, write_summary_md
 from harness.report.html import PLOTS, RATE_LIMIT_PLOT, Section
-from harness.report.plots import (latency_ecdfs, plot_cost_per_route, plot_latency_distribution,
-                           plot_latency_over_time, plot_percentile_bars, plot_rate_limits,
-                           plot_spend_over_time, plot_status_codes, plot_throughput,
-                           plot_ttft_over_time)
+from harness.report.plots import (
+    latency_ecdfs,
+    plot_cost_per_route,
+    plot_latency_distribution,
+    plot_latency_over_time,
+    plot_percentile_bars,
+    plot_rate_limits,
+    plot_spend_over_time,
+    plot_status_codes,
+    plot_throughput,
+    plot_ttft_over_time,
+)
 from harness.runfolder import write_atomic
 
 __all__ = ["build_report"]
@@ -44,8 +52,9 @@ def _quota_rates(limits: Mapping[str, Mapping]) -> dict[str, float | None]:
     return rates
 
 
-def _draw_llm_plots(summary: Mapping, ttft: pd.DataFrame | None, costs: pd.DataFrame | None,
-                    plots_dir: Path) -> dict[str, bytes]:
+def _draw_llm_plots(
+    summary: Mapping, ttft: pd.DataFrame | None, costs: pd.DataFrame | None, plots_dir: Path
+) -> dict[str, bytes]:
     """The LLM figures this run has, drawn into plots/; file name -> PNG bytes."""
     drawn: list[Path] = []
     if costs is not None:

@@ -15,14 +15,14 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from harness.analysis.abuse import abuse_findings
 import msgspec
 
+from harness.analysis.abuse import abuse_findings
+from harness.analysis.spend import usd
 from harness.analysis.summary import task_error_text
 from harness.documents import EndpointFigures, Reason, Summary, ThresholdRow
 from harness.report.formatting import duration, ms, number
 from harness.runfolder import write_atomic
-from harness.analysis.spend import usd
 
 __all__ = ["write_junit", "write_summary_md", "observed_text", "limit_text", "result_of"]
 
@@ -84,6 +84,7 @@ def _clean(value: Any) -> str:
 
 # --- junit.xml --------------------------------------------------------------------------------
 
+
 def _row_details(row: ThresholdRow) -> str:
     lines = [f"threshold: {row.expr}", f"observed: {observed_text(row)}", f"limit: {limit_text(row)}"]
     if row.samples is not None:
@@ -105,11 +106,15 @@ def write_junit(summary: Summary, path: Path | str) -> Path:
     reasons = _other_reasons(summary)
     failures = sum(1 for r in rows if not r.passed) + len(reasons)
     skipped = sum(1 for r in rows if result_of(r) == "NOT JUDGED")
-    counts = {"tests": str(len(rows) + len(reasons)), "failures": str(failures), "errors": "0",
-              "skipped": str(skipped), "time": f"{float(run.duration_s or 0):.3f}"}
+    counts = {
+        "tests": str(len(rows) + len(reasons)),
+        "failures": str(failures),
+        "errors": "0",
+        "skipped": str(skipped),
+        "time": f"{float(run.duration_s or 0):.3f}",
+    }
     root = ET.Element("testsuites", {"name": "launch-harness", **counts})
-    suite = ET.SubElement(root, "testsuite", {"name": _clean(f"launch-harness: {run.scenario or 'run'}"),
-                                              **counts})
+    suite = ET.SubElement(root, "testsuite", {"name": _clean(f"launch-harness: {run.scenario or 'run'}"), **counts})
     if run.started_at:
         suite.set("timestamp", _clean(str(run.started_at)[:19]))
     properties = ET.SubElement(suite, "properties")
@@ -120,9 +125,11 @@ def write_junit(summary: Summary, path: Path | str) -> Path:
     for row in rows:
         case = ET.SubElement(suite, "testcase", {"classname": "thresholds", "name": _clean(row.expr), "time": "0"})
         if not row.passed:
-            failure = ET.SubElement(case, "failure", {
-                "message": _clean(f"observed {observed_text(row)}, limit {limit_text(row)}"),
-                "type": "threshold"})
+            failure = ET.SubElement(
+                case,
+                "failure",
+                {"message": _clean(f"observed {observed_text(row)}, limit {limit_text(row)}"), "type": "threshold"},
+            )
             failure.text = _clean(_row_details(row))
         elif result_of(row) == "NOT JUDGED":
             ET.SubElement(case, "skipped", {"message": _clean(row.note or "not judged")})
@@ -141,6 +148,7 @@ def write_junit(summary: Summary, path: Path | str) -> Path:
 
 # --- summary.md -------------------------------------------------------------------------------
 
+
 def _md(value: Any) -> str:
     """Text for a Markdown table cell: HTML escaped (GitHub would read `<x>` as a tag), one line."""
     text = html.escape("" if value is None else str(value), quote=False)
@@ -153,44 +161,60 @@ def _code(value: Any) -> str:
 
 
 def _table(head: Sequence[str], rows: Sequence[Sequence[str]], align: str) -> list[str]:
-    return ["| " + " | ".join(head) + " |", "|" + "|".join("---:" if a == "r" else "---" for a in align) + "|",
-            *("| " + " | ".join(r) + " |" for r in rows)]
+    return [
+        "| " + " | ".join(head) + " |",
+        "|" + "|".join("---:" if a == "r" else "---" for a in align) + "|",
+        *("| " + " | ".join(r) + " |" for r in rows),
+    ]
 
 
 def _one_liners(summary: Summary) -> list[str]:
     lines = []
     limits: Mapping[str, Mapping] = summary.section("rate_limits") or {}
     if limits:
-        lines.append("**Rate limits:** " + ", ".join(f"{_md(route)} {_md(e.get('verdict'))}"
-                                                    for route, e in limits.items()))
+        lines.append(
+            "**Rate limits:** " + ", ".join(f"{_md(route)} {_md(e.get('verdict'))}" for route, e in limits.items())
+        )
     abuse: Mapping = summary.section("abuse") or {}
     if abuse:
         findings = abuse_findings(abuse)
-        lines.append(f"**Abuse:** {len(abuse)} attack(s), "
-                     + (f"{len(findings)} finding(s): " + "; ".join(_md(f) for f in findings[:5])
-                        if findings else "no finding"))
+        lines.append(
+            f"**Abuse:** {len(abuse)} attack(s), "
+            + (f"{len(findings)} finding(s): " + "; ".join(_md(f) for f in findings[:5]) if findings else "no finding")
+        )
     spend: Mapping = summary.section("spend") or {}
     if spend.get("run_cost_usd"):
         cost, day = spend.get("run_cost_usd") or {}, spend.get("per_day_usd") or {}
-        lines.append(f"**Spend:** {usd(cost.get('legit'))} legit, {usd(cost.get('abuse'))} abuse this run; "
-                     f"{usd(day.get('legit_at_observed_rate'))}/day legit at the observed rate"
-                     + (f" ({_md(spend['model'])})" if spend.get("model") else ""))
+        lines.append(
+            f"**Spend:** {usd(cost.get('legit'))} legit, {usd(cost.get('abuse'))} abuse this run; "
+            f"{usd(day.get('legit_at_observed_rate'))}/day legit at the observed rate"
+            + (f" ({_md(spend['model'])})" if spend.get("model") else "")
+        )
     dow = spend.get("denial_of_wallet") or {}
     if dow:
-        lines.append(f"**Denial of wallet:** worst single request {usd(dow.get('worst_request_usd'))}"
-                     + (f", {len(dow.get('findings') or [])} finding(s)" if dow.get("findings") else ""))
+        lines.append(
+            f"**Denial of wallet:** worst single request {usd(dow.get('worst_request_usd'))}"
+            + (f", {len(dow.get('findings') or [])} finding(s)" if dow.get("findings") else "")
+        )
     return lines
 
 
 def _confidence_lines(endpoints: Mapping[str, EndpointFigures]) -> list[str]:
     """How far each p95 can move: its 95 % confidence interval (endpoints with too few samples are
     named in the notes)."""
-    intervals = [f"{_code(name)} {ms(ci[0])}–{ms(ci[1])} ms" for name, e in endpoints.items()
-                 if (ci := e.p95_ci_ms) is not None and len(ci) == 2 and None not in ci]
+    intervals = [
+        f"{_code(name)} {ms(ci[0])}–{ms(ci[1])} ms"
+        for name, e in endpoints.items()
+        if (ci := e.p95_ci_ms) is not None and len(ci) == 2 and None not in ci
+    ]
     if not intervals:
         return []
-    return ["", "p95 with its 95 % confidence interval (order statistics, no distribution assumed): "
-            + "; ".join(intervals) + "."]
+    return [
+        "",
+        "p95 with its 95 % confidence interval (order statistics, no distribution assumed): "
+        + "; ".join(intervals)
+        + ".",
+    ]
 
 
 def write_summary_md(summary: Summary, path: Path | str) -> Path:
@@ -199,40 +223,66 @@ def write_summary_md(summary: Summary, path: Path | str) -> Path:
     run, totals = summary.run, summary.totals
     lines = [f"## launch-harness: {_md(run.scenario or 'run')}: {summary.verdict.upper()}", ""]
     errors = totals.error_rate
-    lines.append(f"{(duration(run.duration_s) if run.duration_s is not None else 'unknown duration')} against "
-                 f"{_md(run.host or 'unknown host')}, {number(totals.requests)} requests, {number(totals.errors)} errors"
-                 + (f" ({errors * 100:.2f} %)" if errors is not None else "")
-                 + f", {number(totals.blocked)} blocked"
-                 + (f"; aborted: {_md(run.section('abort_reason') or 'yes')}" if run.aborted else "") + ".")
+    lines.append(
+        f"{(duration(run.duration_s) if run.duration_s is not None else 'unknown duration')} against "
+        f"{_md(run.host or 'unknown host')}, {number(totals.requests)} requests, {number(totals.errors)} errors"
+        + (f" ({errors * 100:.2f} %)" if errors is not None else "")
+        + f", {number(totals.blocked)} blocked"
+        + (f"; aborted: {_md(run.section('abort_reason') or 'yes')}" if run.aborted else "")
+        + "."
+    )
     if summary.reasons:
         lines += ["", "Failed because:", *(f"- {_md(r.message)}" for r in summary.reasons)]
     rows = summary.thresholds
     lines += ["", "### Thresholds", ""]
     if rows:
-        lines += _table(["threshold", "observed", "samples", "result"],
-                        [[_code(r.expr) + (" (abort on fail)" if r.abort else ""),
-                          _md(observed_text(r)), number(r.samples),
-                          result_of(r) + (f": {_md(r.note.removesuffix(': not judged'))}" if r.note else "")]
-                         for r in rows],
-                        "lrrl")
+        lines += _table(
+            ["threshold", "observed", "samples", "result"],
+            [
+                [
+                    _code(r.expr) + (" (abort on fail)" if r.abort else ""),
+                    _md(observed_text(r)),
+                    number(r.samples),
+                    result_of(r) + (f": {_md(r.note.removesuffix(': not judged'))}" if r.note else ""),
+                ]
+                for r in rows
+            ],
+            "lrrl",
+        )
     else:
         lines.append("No thresholds in this run.")
     task_errors = summary.section("task_errors") or []
     if task_errors:
         lines += ["", "### Task exceptions", ""]
-        lines += _table(["count", "exception", "in", "last traceback line"],
-                        [[number(e.count), _md(task_error_text(e, where=False)),
-                          _code(e.in_ or "–"), _code(e.last_line or "–")] for e in task_errors], "rlll")
+        lines += _table(
+            ["count", "exception", "in", "last traceback line"],
+            [
+                [number(e.count), _md(task_error_text(e, where=False)), _code(e.in_ or "–"), _code(e.last_line or "–")]
+                for e in task_errors
+            ],
+            "rlll",
+        )
     endpoints = summary.endpoints
     if endpoints:
         lines += ["", "### Endpoints", ""]
-        lines += _table(["endpoint", "requests", "errors", "p50 ms", "p95 ms", "p99 ms", "n"],
-                        [[_code(name), number(e.requests), number(e.errors), ms(e.p50_ms),
-                          ms(e.p95_ms), ms(e.p99_ms), number(e.latency_samples)]
-                         for name, e in endpoints.items()], "lrrrrrr")
+        lines += _table(
+            ["endpoint", "requests", "errors", "p50 ms", "p95 ms", "p99 ms", "n"],
+            [
+                [
+                    _code(name),
+                    number(e.requests),
+                    number(e.errors),
+                    ms(e.p50_ms),
+                    ms(e.p95_ms),
+                    ms(e.p99_ms),
+                    number(e.latency_samples),
+                ]
+                for name, e in endpoints.items()
+            ],
+            "lrrrrrr",
+        )
         lines.append("")
-        lines.append("Latency is exact (nearest rank) over legit, non-blocked, successful responses; "
-                     "n is how many.")
+        lines.append("Latency is exact (nearest rank) over legit, non-blocked, successful responses; n is how many.")
         lines += _confidence_lines(endpoints)
     extra = _one_liners(summary)
     if extra:

@@ -12,7 +12,7 @@ import base64
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from functools import lru_cache
+from functools import cache
 from typing import Any
 
 import jinja2
@@ -28,8 +28,17 @@ from harness.report.formatting import number as _num
 from harness.report.formatting import over_target
 from harness.report.formatting import percent as _pct
 
-__all__ = ["Section", "render", "render_template", "PLOTS", "LLM_PLOTS", "RATE_LIMIT_PLOT",
-           "rate_limit_sections", "llm_spend_section", "open_model_section"]
+__all__ = [
+    "Section",
+    "render",
+    "render_template",
+    "PLOTS",
+    "LLM_PLOTS",
+    "RATE_LIMIT_PLOT",
+    "rate_limit_sections",
+    "llm_spend_section",
+    "open_model_section",
+]
 
 # file name in plots/ -> (element id, caption), in the order of the page
 PLOTS: dict[str, tuple[str, str]] = {
@@ -68,8 +77,7 @@ RATE_LIMIT_PLOT: tuple[str, str, str] = (
 LLM_PLOTS: dict[str, tuple[str, str]] = {
     "spend_over_time.png": (
         "plot-spend",
-        "Cumulative cost of admitted requests over the run: legit users vs abusers (probes not "
-        "counted).",
+        "Cumulative cost of admitted requests over the run: legit users vs abusers (probes not counted).",
     ),
     "cost_per_route.png": (
         "plot-cost-per-route",
@@ -77,8 +85,7 @@ LLM_PLOTS: dict[str, tuple[str, str]] = {
     ),
     "ttft_over_time.png": (
         "plot-ttft",
-        "Time to first token, p50 (solid) and p95 (dashed) per time bucket, over legit successful "
-        "streams.",
+        "Time to first token, p50 (solid) and p95 (dashed) per time bucket, over legit successful streams.",
     ),
 }
 
@@ -101,13 +108,18 @@ class Section:
     package: str = REPORT_PACKAGE
 
 
-@lru_cache(maxsize=None)
+@cache
 def _environment(packages: tuple[str, ...]) -> jinja2.Environment:
     """One environment per set of template folders: the report's first (base page, CSS, macros)."""
     loaders = [jinja2.PackageLoader(p) for p in dict.fromkeys((REPORT_PACKAGE, *packages))]
-    return jinja2.Environment(loader=jinja2.ChoiceLoader(loaders), autoescape=True,
-                              undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True,
-                              keep_trailing_newline=True)
+    return jinja2.Environment(
+        loader=jinja2.ChoiceLoader(loaders),
+        autoescape=True,
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+    )
 
 
 def render_template(name: str, context: Mapping[str, Any], packages: Sequence[str] = ()) -> str:
@@ -133,6 +145,7 @@ def _figure(element_id: str, caption: str, image: bytes) -> dict[str, str]:
 
 # --- the run's own parts -------------------------------------------------------------------
 
+
 def _aborted(run: Mapping) -> str:
     if not run.get("aborted"):
         return "no"
@@ -153,40 +166,63 @@ def _verdict(summary: Mapping) -> dict[str, Any]:
         ("blocked", _num(totals.get("blocked", 0))),
         ("aborted", _aborted(run)),
     ]
-    return {"verdict": _text(verdict), "badge": verdict.upper(),
-            "reasons": [_text(r) for r in summary.get("verdict_reasons") or []],
-            "facts": [(name, _text(value)) for name, value in facts]}
+    return {
+        "verdict": _text(verdict),
+        "badge": verdict.upper(),
+        "reasons": [_text(r) for r in summary.get("verdict_reasons") or []],
+        "facts": [(name, _text(value)) for name, value in facts],
+    }
 
 
 def _thresholds(summary: Mapping) -> list[dict[str, str]]:
     rows = []
     for t in summary.get("thresholds") or []:
         result = result_of(t)
-        rows.append({
-            "endpoint": _text(t.get("endpoint")), "metric": _text(t.get("metric")),
-            "expr": _text(t.get("expr")), "note": _text(t.get("note")),
-            "observed": _text(t.get("observed")), "observed_text": observed_text(t),
-            "limit": limit_text(t), "samples": _text(t.get("samples")), "samples_text": _num(t.get("samples")),
-            "abort": str(bool(t.get("abort"))), "abort_text": "yes" if t.get("abort") else "–",
-            "result": result, "class": {"PASS": "pass", "FAIL": "fail"}.get(result, "muted"),
-        })
+        rows.append(
+            {
+                "endpoint": _text(t.get("endpoint")),
+                "metric": _text(t.get("metric")),
+                "expr": _text(t.get("expr")),
+                "note": _text(t.get("note")),
+                "observed": _text(t.get("observed")),
+                "observed_text": observed_text(t),
+                "limit": limit_text(t),
+                "samples": _text(t.get("samples")),
+                "samples_text": _num(t.get("samples")),
+                "abort": str(bool(t.get("abort"))),
+                "abort_text": "yes" if t.get("abort") else "–",
+                "result": result,
+                "class": {"PASS": "pass", "FAIL": "fail"}.get(result, "muted"),
+            }
+        )
     return rows
 
 
 def _task_errors(summary: Mapping) -> list[dict[str, str]]:
     """Exceptions raised inside users' tasks: such a task sent nothing, so no endpoint shows it."""
-    return [{"count": _text(e.get("count")), "count_text": _num(e.get("count")),
-             "exception": _text(e.get("exception") or "–"), "message": _text(e.get("message") or "–"),
-             "in": _text(e.get("in") or "–"), "last_line": _text(e.get("last_line") or ""),
-             "nodes": str(len(e.get("nodes") or []))}
-            for e in summary.get("task_errors") or []]
+    return [
+        {
+            "count": _text(e.get("count")),
+            "count_text": _num(e.get("count")),
+            "exception": _text(e.get("exception") or "–"),
+            "message": _text(e.get("message") or "–"),
+            "in": _text(e.get("in") or "–"),
+            "last_line": _text(e.get("last_line") or ""),
+            "nodes": str(len(e.get("nodes") or [])),
+        }
+        for e in summary.get("task_errors") or []
+    ]
 
 
 def _cell(cls: str, text: str, value: Any = None, **data: Any) -> dict[str, Any]:
     """A table cell: its class, its text, and its data-* attributes (a None value leaves one out)."""
     attrs = {"value": value, **data}
-    return {"class": cls, "text": text, "title": None,
-            "data": [(name, _text(v)) for name, v in attrs.items() if v is not None]}
+    return {
+        "class": cls,
+        "text": text,
+        "title": None,
+        "data": [(name, _text(v)) for name, v in attrs.items() if v is not None],
+    }
 
 
 def _ci_cell(ci: Any) -> dict[str, Any]:
@@ -231,13 +267,20 @@ def _responses(endpoints: Mapping[str, Mapping]) -> list[dict[str, Any]]:
         firsts = []
         for prefix, label in (("ttfb", "TTFB"), ("ttft", "TTFT")):
             if f"{prefix}_p50_ms" in e:
-                firsts.append(f"{label} p50 {_ms(e[f'{prefix}_p50_ms'])} / p95 "
-                              f"{_ms(e[f'{prefix}_p95_ms'])} ms")
-        blocked = (f"p50 {_ms(e.get('blocked_p50_ms'))} / p95 {_ms(e.get('blocked_p95_ms'))} ms"
-                   if e.get("blocked") else "–")
-        rows.append({"name": name, "statuses": statuses, "errors": errors or "–", "blocked": blocked,
-                     "firsts": "; ".join(firsts) or "–",
-                     "warnings": [_text(w) for w in e.get("warnings") or []] or ["–"]})
+                firsts.append(f"{label} p50 {_ms(e[f'{prefix}_p50_ms'])} / p95 {_ms(e[f'{prefix}_p95_ms'])} ms")
+        blocked = (
+            f"p50 {_ms(e.get('blocked_p50_ms'))} / p95 {_ms(e.get('blocked_p95_ms'))} ms" if e.get("blocked") else "–"
+        )
+        rows.append(
+            {
+                "name": name,
+                "statuses": statuses,
+                "errors": errors or "–",
+                "blocked": blocked,
+                "firsts": "; ".join(firsts) or "–",
+                "warnings": [_text(w) for w in e.get("warnings") or []] or ["–"],
+            }
+        )
     return rows
 
 
@@ -259,8 +302,11 @@ def render(summary: Mapping, images: Mapping[str, bytes], sections: Sequence[Sec
         "task_errors": _task_errors(summary),
         "endpoints": [{"name": name, "cells": _endpoint_cells(e)} for name, e in endpoints.items()],
         "responses": _responses(endpoints),
-        "figures": [_figure(element_id, caption, images[name])
-                    for name, (element_id, caption) in PLOTS.items() if name in images],
+        "figures": [
+            _figure(element_id, caption, images[name])
+            for name, (element_id, caption) in PLOTS.items()
+            if name in images
+        ],
         "sections": list(sections),
         "definitions": [(_term(key), text) for key, text in DEFINITIONS.items()],
         "harness_version": _text(run.get("harness_version") or ""),
@@ -272,6 +318,7 @@ def render(summary: Mapping, images: Mapping[str, bytes], sections: Sequence[Sec
 
 
 # --- rate limits and abuse -----------------------------------------------------------------
+
 
 def _amp(value: Any) -> str:
     return "–" if value is None else f"×{value:.1f}"
@@ -291,16 +338,23 @@ def _limit_rows(limits: Mapping[str, Mapping]) -> list[dict[str, Any]]:
         worst = e.get("worst_technique")
         b = (e.get("bypasses") or {}).get(worst) or {}
         over = e.get("over_allowance_ratio")
-        rows.append({"route": route, "verdict": str(e.get("verdict")), "cells": [
-            ("declared", _declared_text(e)),
-            ("first-block", _num(e.get("requests_to_first_block"))),
-            ("over-allowance", "–" if over is None else f"{over:.2f}"),
-            ("worst", worst or "–"),
-            ("amplification", _amp(b.get("amplification") or b.get("over_allowance_ratio"))),
-            ("legit-blocked", _pct(e.get("legit_blocked_ratio"))),
-            ("p95-before", _ms(e.get("legit_p95_before_attack_ms"))),
-            ("p95-during", _ms(e.get("legit_p95_during_attack_ms"))),
-        ], "fix": [_text(f) for f in e.get("fix") or []] or ["–"]})
+        rows.append(
+            {
+                "route": route,
+                "verdict": str(e.get("verdict")),
+                "cells": [
+                    ("declared", _declared_text(e)),
+                    ("first-block", _num(e.get("requests_to_first_block"))),
+                    ("over-allowance", "–" if over is None else f"{over:.2f}"),
+                    ("worst", worst or "–"),
+                    ("amplification", _amp(b.get("amplification") or b.get("over_allowance_ratio"))),
+                    ("legit-blocked", _pct(e.get("legit_blocked_ratio"))),
+                    ("p95-before", _ms(e.get("legit_p95_before_attack_ms"))),
+                    ("p95-during", _ms(e.get("legit_p95_during_attack_ms"))),
+                ],
+                "fix": [_text(f) for f in e.get("fix") or []] or ["–"],
+            }
+        )
     return rows
 
 
@@ -308,37 +362,50 @@ def _matrix_cell(entry: Mapping, technique: str) -> dict[str, Any]:
     """admitted/attempts and amplification of one technique on one route, coloured by verdict."""
     if technique == "baseline":
         base = entry.get("baseline")
-        text = f'{base["admitted"]}/{base["attempts"]}' if base else "–"
+        text = f"{base['admitted']}/{base['attempts']}" if base else "–"
         return _cell(f"rl-cell rl-{'holds' if base else 'none'}", text, technique=technique)
     b = (entry.get("bypasses") or {}).get(technique)
     if not b:
         return _cell("rl-cell rl-none", "–", technique=technique)
     factor = b.get("over_allowance_ratio") if technique.startswith("window-edge") else b.get("amplification")
     verdict = _text(b.get("verdict"))
-    return {**_cell(f"rl-cell rl-{verdict}", f'{b["admitted"]}/{b["attempts"]} {_amp(factor)} {verdict}',
-                    technique=technique), "title": _text(b.get("note"))}
+    return {
+        **_cell(
+            f"rl-cell rl-{verdict}", f"{b['admitted']}/{b['attempts']} {_amp(factor)} {verdict}", technique=technique
+        ),
+        "title": _text(b.get("note")),
+    }
 
 
 def _matrix(limits: Mapping[str, Mapping]) -> dict[str, Any]:
     """Routes × techniques, baseline first."""
-    techniques = sorted({t for e in limits.values() for t in (e.get("bypasses") or {})} | {"baseline"},
-                        key=technique_key)
-    return {"techniques": techniques,
-            "rows": [{"route": route, "cells": [_matrix_cell(e, t) for t in techniques]}
-                     for route, e in limits.items()]}
+    techniques = sorted(
+        {t for e in limits.values() for t in (e.get("bypasses") or {})} | {"baseline"}, key=technique_key
+    )
+    return {
+        "techniques": techniques,
+        "rows": [{"route": route, "cells": [_matrix_cell(e, t) for t in techniques]} for route, e in limits.items()],
+    }
 
 
 def _abuse_rows(abuse: Mapping) -> list[dict[str, Any]]:
     rows = []
     for name, a in abuse.items():
         findings = a.get("findings") or []
-        rows.append({
-            "name": name,
-            "cells": [_text(a.get("endpoint")), *(_num(a.get(key)) for key in
-                      ("requests", "admitted", "blocked", "errors", "first_block_index", "rps"))],
-            "class": "finding" if findings else _text(a.get("verdict") or "clean"),
-            "findings": "; ".join(findings) or "; ".join(a.get("notes") or []) or "none",
-        })
+        rows.append(
+            {
+                "name": name,
+                "cells": [
+                    _text(a.get("endpoint")),
+                    *(
+                        _num(a.get(key))
+                        for key in ("requests", "admitted", "blocked", "errors", "first_block_index", "rps")
+                    ),
+                ],
+                "class": "finding" if findings else _text(a.get("verdict") or "clean"),
+                "findings": "; ".join(findings) or "; ".join(a.get("notes") or []) or "none",
+            }
+        )
     return rows
 
 
@@ -347,20 +414,31 @@ def rate_limit_sections(summary: Mapping, image: bytes | None = None) -> list[Se
     out: list[Section] = []
     limits: Mapping[str, Mapping] = summary.get("rate_limits") or {}
     if limits:
-        notes = [f"{route} · {t}: {b['note']}" for route, e in limits.items()
-                 for t, b in (e.get("bypasses") or {}).items() if b.get("note")]
+        notes = [
+            f"{route} · {t}: {b['note']}"
+            for route, e in limits.items()
+            for t, b in (e.get("bypasses") or {}).items()
+            if b.get("note")
+        ]
         figure = _figure(*RATE_LIMIT_PLOT[1:], image) if image else None
-        out.append(Section(id="rate-limits", title="Rate limits", template="rate_limits.html.j2",
-                           context={"rows": _limit_rows(limits), "matrix": _matrix(limits),
-                                    "notes": notes, "figure": figure}))
+        out.append(
+            Section(
+                id="rate-limits",
+                title="Rate limits",
+                template="rate_limits.html.j2",
+                context={"rows": _limit_rows(limits), "matrix": _matrix(limits), "notes": notes, "figure": figure},
+            )
+        )
     abuse: Mapping = summary.get("abuse") or {}
     if abuse:
-        out.append(Section(id="abuse", title="Abuse findings", template="abuse.html.j2",
-                           context={"rows": _abuse_rows(abuse)}))
+        out.append(
+            Section(id="abuse", title="Abuse findings", template="abuse.html.j2", context={"rows": _abuse_rows(abuse)})
+        )
     return out
 
 
 # --- LLM cost and streaming ----------------------------------------------------------------
+
 
 def _signed_pct(value: Any) -> str:
     return "–" if value is None else f"{value * 100:+.1f} %"
@@ -369,16 +447,18 @@ def _signed_pct(value: Any) -> str:
 def _token_text(spend: Mapping) -> str:
     """How the tokens were counted, in words: source, encoding, and the estimate's error."""
     source, encoding = spend.get("token_source"), spend.get("encoding") or "tiktoken"
-    text = {"usage": "from the provider's usage",
-            "estimate": f"estimated with {encoding} (no usage in the responses)",
-            "mixed": f"from usage where given, else estimated with {encoding}"}.get(
-        str(source), "no tokens counted")
+    text = {
+        "usage": "from the provider's usage",
+        "estimate": f"estimated with {encoding} (no usage in the responses)",
+        "mixed": f"from usage where given, else estimated with {encoding}",
+    }.get(str(source), "no tokens counted")
     if spend.get("encoding_note"):
         text += f" ({spend['encoding_note']})"
     error = spend.get("estimate_error") or {}
     if error.get("input") is not None or error.get("output") is not None:
-        text += (f"; estimate vs usage: input {_signed_pct(error.get('input'))}, "
-                 f"output {_signed_pct(error.get('output'))}")
+        text += (
+            f"; estimate vs usage: input {_signed_pct(error.get('input'))}, output {_signed_pct(error.get('output'))}"
+        )
     return text
 
 
@@ -388,16 +468,18 @@ def _worst_text(dow: Mapping) -> str:
     prompt, output = dow.get("prompt") or {}, dow.get("output") or {}
     parts = [usd(dow.get("worst_request_usd"))]
     if worst:
-        parts[0] += (f" ({_num(worst.get('input_tokens'))} input + "
-                     f"{_num(worst.get('output_tokens'))} output tokens)")
+        parts[0] += f" ({_num(worst.get('input_tokens'))} input + {_num(worst.get('output_tokens'))} output tokens)"
     if prompt:
-        parts.append(f"largest accepted prompt {_num(prompt.get('accepted_max_tokens'))} tokens "
-                     f"(prompt size {prompt.get('verdict') or 'untested'})")
+        parts.append(
+            f"largest accepted prompt {_num(prompt.get('accepted_max_tokens'))} tokens "
+            f"(prompt size {prompt.get('verdict') or 'untested'})"
+        )
     if output:
         factor = output.get("factor")
-        parts.append(f"output {output.get('verdict') or 'untested'}"
-                     + (f" (×{factor:.1f} the typical reply)" if isinstance(factor, (int, float))
-                        else ""))
+        parts.append(
+            f"output {output.get('verdict') or 'untested'}"
+            + (f" (×{factor:.1f} the typical reply)" if isinstance(factor, (int, float)) else "")
+        )
     return "; ".join(parts)
 
 
@@ -407,30 +489,39 @@ def _spend(spend: Mapping) -> dict[str, Any]:
     per_day = spend.get("conversations_per_day")
     scenario = f" ({per_day:,g} conversations a day)" if per_day is not None else ""
     money = [
-        ("legit-per-day", "What real users cost per day, at the rate seen in this run",
-         day.get("legit_at_observed_rate")),
+        (
+            "legit-per-day",
+            "What real users cost per day, at the rate seen in this run",
+            day.get("legit_at_observed_rate"),
+        ),
         ("legit-per-1k", "Per 1,000 conversations", spend.get("per_1k_conversations_usd")),
-        ("legit-scenario-day", f"Per day at the scenario's expected traffic{scenario}",
-         day.get("legit_at_scenario_traffic")),
-        ("abuse-admitted-day", "What abusers made it cost per day (requests let through)",
-         day.get("abuse_admitted")),
-        ("abuse-ceiling-day", "What abusers would cost per day if the limits were absent",
-         day.get("abuse_ceiling")),
+        (
+            "legit-scenario-day",
+            f"Per day at the scenario's expected traffic{scenario}",
+            day.get("legit_at_scenario_traffic"),
+        ),
+        ("abuse-admitted-day", "What abusers made it cost per day (requests let through)", day.get("abuse_admitted")),
+        ("abuse-ceiling-day", "What abusers would cost per day if the limits were absent", day.get("abuse_ceiling")),
         ("saved-day", "Saved by rate limiting, per day", spend.get("saved_by_rate_limiting_usd_per_day")),
         ("run-legit", "This run: real users", run_cost.get("legit")),
         ("run-abuse", "This run: abusers (admitted)", run_cost.get("abuse")),
     ]
     price = spend.get("price") or {}
-    model = (f"{spend.get('model')}: ${price.get('input', 0):g} input, ${price.get('cached_input', 0):g} "
-             f"cached input, ${price.get('output', 0):g} output per million tokens; price table of "
-             f"{spend.get('price_table_date') or 'unknown date'}"
-             + (" (overridden by the scenario)" if spend.get("price_overridden") else ""))
+    model = (
+        f"{spend.get('model')}: ${price.get('input', 0):g} input, ${price.get('cached_input', 0):g} "
+        f"cached input, ${price.get('output', 0):g} output per million tokens; price table of "
+        f"{spend.get('price_table_date') or 'unknown date'}"
+        + (" (overridden by the scenario)" if spend.get("price_overridden") else "")
+    )
     text = [("model", "Model and prices", model), ("tokens", "Token counts", _token_text(spend))]
     dow = spend.get("denial_of_wallet")
     if isinstance(dow, Mapping):
         text.insert(0, ("worst-request", "Worst single request (denial-of-wallet probe)", _worst_text(dow)))
-    return {"money": [(key, label, _text(value), usd(value)) for key, label, value in money],
-            "text": text, "notes": [_text(n) for n in spend.get("notes") or []]}
+    return {
+        "money": [(key, label, _text(value), usd(value)) for key, label, value in money],
+        "text": text,
+        "notes": [_text(n) for n in spend.get("notes") or []],
+    }
 
 
 STREAM_COLUMNS = [  # (class, head, summary key, formatter)
@@ -454,31 +545,53 @@ STREAM_COLUMNS = [  # (class, head, summary key, formatter)
 
 
 def _streaming(llm: Mapping[str, Mapping]) -> dict[str, Any]:
-    broken = [f"{name}: " + "; ".join(f"{r} × {n:,}" for r, n in e["broken_reasons"].items())
-              for name, e in llm.items() if e.get("broken_reasons")]
-    return {"head": [head for _, head, _, _ in STREAM_COLUMNS],
-            "rows": [{"name": name, "cells": [(cls, _text(e.get(key)), _text(fmt(e.get(key))))
-                                              for cls, _, key, fmt in STREAM_COLUMNS]}
-                     for name, e in llm.items()],
-            "broken": " · ".join(broken),
-            "definitions": [(_term(key), key, text) for key, text in DEFINITIONS.items()]}
+    broken = [
+        f"{name}: " + "; ".join(f"{r} × {n:,}" for r, n in e["broken_reasons"].items())
+        for name, e in llm.items()
+        if e.get("broken_reasons")
+    ]
+    return {
+        "head": [head for _, head, _, _ in STREAM_COLUMNS],
+        "rows": [
+            {
+                "name": name,
+                "cells": [(cls, _text(e.get(key)), _text(fmt(e.get(key)))) for cls, _, key, fmt in STREAM_COLUMNS],
+            }
+            for name, e in llm.items()
+        ],
+        "broken": " · ".join(broken),
+        "definitions": [(_term(key), key, text) for key, text in DEFINITIONS.items()],
+    }
 
 
 def _wallet(dow: Mapping) -> dict[str, Any]:
     """The denial-of-wallet probe: each prompt size tried, the reply-length test, findings and fixes."""
     prompt, output = dow.get("prompt") or {}, dow.get("output") or {}
     factor = output.get("factor")
-    refused = (f"smallest refused {_num(prompt['refused_min_tokens'])} (HTTP {prompt.get('refused_status')})"
-               if prompt.get("refused_min_tokens") is not None else "none refused")
+    refused = (
+        f"smallest refused {_num(prompt['refused_min_tokens'])} (HTTP {prompt.get('refused_status')})"
+        if prompt.get("refused_min_tokens") is not None
+        else "none refused"
+    )
     return {
-        "route": _text(dow.get("route")), "verdict": prompt.get("verdict") or "untested",
-        "accepted": _num(prompt.get("accepted_max_tokens")), "refused": refused,
+        "route": _text(dow.get("route")),
+        "verdict": prompt.get("verdict") or "untested",
+        "accepted": _num(prompt.get("accepted_max_tokens")),
+        "refused": refused,
         "cap": _num(prompt.get("cap_tokens")),
-        "steps": [{"tokens": _text(step["tokens"]), "tokens_text": _num(step["tokens"]),
-                   "status": _text(step["status"] or "no answer"), "ms": _ms(step["ms"]),
-                   "class": "holds" if step["outcome"] == "refused" else "none", "outcome": _text(step["outcome"])}
-                  for step in prompt.get("steps") or []],
-        "output_verdict": _text(output.get("verdict")), "asked": _num(output.get("asked_tokens")),
+        "steps": [
+            {
+                "tokens": _text(step["tokens"]),
+                "tokens_text": _num(step["tokens"]),
+                "status": _text(step["status"] or "no answer"),
+                "ms": _ms(step["ms"]),
+                "class": "holds" if step["outcome"] == "refused" else "none",
+                "outcome": _text(step["outcome"]),
+            }
+            for step in prompt.get("steps") or []
+        ],
+        "output_verdict": _text(output.get("verdict")),
+        "asked": _num(output.get("asked_tokens")),
         "got": _num(output.get("output_tokens")),
         "factor": f" (×{factor:.1f} the median legit reply)" if isinstance(factor, (int, float)) else "",
         "longest": _num(output.get("longest_legit_output_tokens")),
@@ -500,8 +613,11 @@ def llm_spend_section(summary: Mapping, images: Mapping[str, bytes] | None = Non
         "spend": _spend(spend) if spend and "run_cost_usd" in spend else None,
         "wallet": _wallet(dow) if isinstance(dow, Mapping) else None,
         "streaming": _streaming(llm) if llm else None,
-        "figures": [_figure(element_id, caption, images[name])
-                    for name, (element_id, caption) in LLM_PLOTS.items() if name in images],
+        "figures": [
+            _figure(element_id, caption, images[name])
+            for name, (element_id, caption) in LLM_PLOTS.items()
+            if name in images
+        ],
     }
     return Section(id="llm-spend", title="LLM cost and streaming", template="llm_spend.html.j2", context=context)
 
@@ -511,15 +627,36 @@ def open_model_section(summary: Mapping) -> Section | None:
     om: Mapping | None = summary.get("open_model")
     if not om:
         return None
-    journeys = [{"name": name, "cells": [_num(j.get(key)) for key in ("users", "due", "started", "late", "dropped")]
-                 + [_ms(j.get("max_delay_ms"))]}
-                for name, j in (om.get("journeys") or {}).items()]
-    latency = [{"name": name, "cells": [_num(e.get("samples"))]
-                + [_ms(e.get(f"{p}_from_{start}_ms")) for p in ("p50", "p95", "p99") for start in ("send", "intended")]}
-               for name, e in (om.get("latency") or {}).items()]
-    context = {"target_rate": _num(om.get("target_rate")), "achieved_rate": _num(om.get("achieved_rate")),
-               "started": _num(om.get("started")), "due": _num(om.get("due")), "late": _num(om.get("late")),
-               "dropped": _num(om.get("dropped")), "definition": _text(om.get("definition", "")),
-               "journeys": journeys, "latency": latency}
-    return Section(id="open-model", title="Open model: arrivals and coordinated omission",
-                   template="open_model.html.j2", context=context)
+    journeys = [
+        {
+            "name": name,
+            "cells": [_num(j.get(key)) for key in ("users", "due", "started", "late", "dropped")]
+            + [_ms(j.get("max_delay_ms"))],
+        }
+        for name, j in (om.get("journeys") or {}).items()
+    ]
+    latency = [
+        {
+            "name": name,
+            "cells": [_num(e.get("samples"))]
+            + [_ms(e.get(f"{p}_from_{start}_ms")) for p in ("p50", "p95", "p99") for start in ("send", "intended")],
+        }
+        for name, e in (om.get("latency") or {}).items()
+    ]
+    context = {
+        "target_rate": _num(om.get("target_rate")),
+        "achieved_rate": _num(om.get("achieved_rate")),
+        "started": _num(om.get("started")),
+        "due": _num(om.get("due")),
+        "late": _num(om.get("late")),
+        "dropped": _num(om.get("dropped")),
+        "definition": _text(om.get("definition", "")),
+        "journeys": journeys,
+        "latency": latency,
+    }
+    return Section(
+        id="open-model",
+        title="Open model: arrivals and coordinated omission",
+        template="open_model.html.j2",
+        context=context,
+    )

@@ -22,15 +22,24 @@ import pandas as pd  # noqa: E402
 from matplotlib.axes import Axes  # noqa: E402
 from matplotlib.colors import TABLEAU_COLORS, to_rgb  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
-from matplotlib.patches import Patch  # noqa: E402
 from matplotlib.lines import Line2D  # noqa: E402
+from matplotlib.patches import Patch  # noqa: E402
 from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter  # noqa: E402
 
 from harness.runfolder import write_atomic  # noqa: E402
 
-__all__ = ["latency_ecdfs", "plot_cost_per_route", "plot_latency_distribution", "plot_latency_over_time",
-           "plot_percentile_bars", "plot_rate_limits", "plot_spend_over_time", "plot_status_codes",
-           "plot_throughput", "plot_ttft_over_time"]
+__all__ = [
+    "latency_ecdfs",
+    "plot_cost_per_route",
+    "plot_latency_distribution",
+    "plot_latency_over_time",
+    "plot_percentile_bars",
+    "plot_rate_limits",
+    "plot_spend_over_time",
+    "plot_status_codes",
+    "plot_throughput",
+    "plot_ttft_over_time",
+]
 
 DPI = 110
 SIZE = (10.0, 4.8)
@@ -59,16 +68,14 @@ def _save(fig: Figure, path: Path | str) -> Path:
 
 
 def _no_samples(ax: Axes) -> None:
-    ax.text(0.5, 0.5, "no samples", ha="center", va="center", fontsize=16, color="0.45",
-            transform=ax.transAxes)
+    ax.text(0.5, 0.5, "no samples", ha="center", va="center", fontsize=16, color="0.45", transform=ax.transAxes)
     ax.set_xticks([])
     ax.set_yticks([])
 
 
 def _legend_outside(ax: Axes) -> None:
     if ax.get_legend_handles_labels()[0]:
-        ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0.0, fontsize=9,
-                  frameon=False)
+        ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0.0, fontsize=9, frameon=False)
 
 
 def _maybe_log(ax: Axes, values: np.ndarray) -> None:
@@ -93,13 +100,11 @@ def _target_lines(ax: Axes, targets: Mapping[str, float | None], names: list[str
         return
     if len(set(values.values())) == 1:
         limit = next(iter(values.values()))
-        ax.axhline(limit, color="crimson", linestyle="--", linewidth=1.4,
-                   label=f"target {limit:g} ms")
+        ax.axhline(limit, color="crimson", linestyle="--", linewidth=1.4, label=f"target {limit:g} ms")
         return
     for name, limit in sorted(values.items()):
         color = _color(names, name) if name in names else "crimson"
-        ax.axhline(limit, color=color, linestyle="--", linewidth=1.2,
-                   label=f"target {name} {limit:g} ms")
+        ax.axhline(limit, color=color, linestyle="--", linewidth=1.2, label=f"target {name} {limit:g} ms")
 
 
 def _full_seconds(rows: pd.DataFrame, seconds: np.ndarray, column: str, fill: float) -> np.ndarray:
@@ -107,9 +112,7 @@ def _full_seconds(rows: pd.DataFrame, seconds: np.ndarray, column: str, fill: fl
     return rows.set_index("second")[column].reindex(seconds, fill_value=fill).to_numpy(dtype=float)
 
 
-def plot_latency_over_time(
-    series: pd.DataFrame, targets: Mapping[str, float | None] | None, path: Path | str
-) -> Path:
+def plot_latency_over_time(series: pd.DataFrame, targets: Mapping[str, float | None] | None, path: Path | str) -> Path:
     """p95 (solid) and p99 (dotted) of legit successful responses per endpoint, second by second,
     against the latency targets (dashed)."""
     fig, (ax,) = _figure("Latency over time (legit, non-blocked, successful responses)")
@@ -124,10 +127,22 @@ def plot_latency_over_time(
         if rows["p95_ms"].isna().all():
             continue
         color = _color(names, name)
-        ax.plot(seconds, _full_seconds(rows, seconds, "p95_ms", np.nan), color=color,
-                linewidth=1.8, marker="." if len(seconds) < 40 else None, label=f"{name} p95")
-        ax.plot(seconds, _full_seconds(rows, seconds, "p99_ms", np.nan), color=color,
-                linewidth=1.2, linestyle=":", label=f"{name} p99")
+        ax.plot(
+            seconds,
+            _full_seconds(rows, seconds, "p95_ms", np.nan),
+            color=color,
+            linewidth=1.8,
+            marker="." if len(seconds) < 40 else None,
+            label=f"{name} p95",
+        )
+        ax.plot(
+            seconds,
+            _full_seconds(rows, seconds, "p99_ms", np.nan),
+            color=color,
+            linewidth=1.2,
+            linestyle=":",
+            label=f"{name} p99",
+        )
     _target_lines(ax, targets or {}, names)
     values = series[["p95_ms", "p99_ms"]].to_numpy(dtype=float).ravel()
     _maybe_log(ax, np.concatenate([values, [t for t in (targets or {}).values() if t]]))
@@ -158,22 +173,27 @@ def plot_percentile_bars(summary: Mapping, path: Path | str) -> Path:
     handles: list = []
     for j, (key, label, alpha) in enumerate(keys):
         heights = np.array([endpoints[n].get(key) or np.nan for n in names], dtype=float)
-        bars = ax.bar(x + (j - 1) * width, heights, width, color="tab:blue", alpha=alpha,
-                      edgecolor="0.2", linewidth=0.6)
+        bars = ax.bar(
+            x + (j - 1) * width, heights, width, color="tab:blue", alpha=alpha, edgecolor="0.2", linewidth=0.6
+        )
         handles.append(Patch(facecolor="tab:blue", alpha=alpha, edgecolor="0.2", label=label))
         for bar, name in zip(bars, names):
             if name not in limits:
                 bar.set_hatch("//")
             if key == "p95_ms" and np.isfinite(bar.get_height()):
                 over = name in limits and bar.get_height() >= limits[name]
-                ax.annotate(f"{bar.get_height():,.0f}", (bar.get_x() + bar.get_width() / 2,
-                            bar.get_height()), ha="center", va="bottom", fontsize=8,
-                            color="crimson" if over else "0.15",
-                            fontweight="bold" if over else "normal")
+                ax.annotate(
+                    f"{bar.get_height():,.0f}",
+                    (bar.get_x() + bar.get_width() / 2, bar.get_height()),
+                    ha="center",
+                    va="bottom",
+                    fontsize=8,
+                    color="crimson" if over else "0.15",
+                    fontweight="bold" if over else "normal",
+                )
     for i, name in enumerate(names):
         if name in limits:
-            ax.hlines(limits[name], i - 1.6 * width, i + 1.6 * width, colors="crimson",
-                      linestyles="--", linewidth=1.6)
+            ax.hlines(limits[name], i - 1.6 * width, i + 1.6 * width, colors="crimson", linestyles="--", linewidth=1.6)
     shared = set(limits[n] for n in names if n in limits)
     if shared:
         label = f"target {next(iter(shared)):g} ms" if len(shared) == 1 else "p95 target"
@@ -183,14 +203,16 @@ def plot_percentile_bars(summary: Mapping, path: Path | str) -> Path:
     pad = max(0.6, (3 - len(names)) / 2 + 0.1)  # one endpoint must not make three slabs
     ax.set_xlim(-pad, len(names) - 1 + pad)
     ax.set_xticks(x, [n if n in limits else f"{n}\n(no target)" for n in names])
-    values = np.array([endpoints[n].get(k) or np.nan for n in names for k, _, _ in keys] +
-                      list(limits.values()), dtype=float)
+    values = np.array(
+        [endpoints[n].get(k) or np.nan for n in names for k, _, _ in keys] + list(limits.values()), dtype=float
+    )
     _maybe_log(ax, values)
     ax.set_xlabel("endpoint")
     ax.set_ylabel("latency (ms)" + (", log scale" if ax.get_yscale() == "log" else ""))
     ax.grid(True, axis="y", alpha=0.3)
-    ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0.0,
-              fontsize=9, frameon=False)
+    ax.legend(
+        handles=handles, loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0.0, fontsize=9, frameon=False
+    )
     return _save(fig, path)
 
 
@@ -205,14 +227,15 @@ def plot_throughput(series: pd.DataFrame, path: Path | str) -> Path:
     seconds = np.arange(int(series["second"].min()), int(series["second"].max()) + 1)
     for name in names:
         rows = series[series["endpoint"] == name]
-        top.plot(seconds, _full_seconds(rows, seconds, "requests", 0), color=_color(names, name),
-                 linewidth=1.6, label=name)
+        top.plot(
+            seconds, _full_seconds(rows, seconds, "requests", 0), color=_color(names, name), linewidth=1.6, label=name
+        )
     per_second = series.groupby("second")[["errors", "blocked"]].sum()
     per_second = per_second.reindex(seconds, fill_value=0)
-    bottom.plot(seconds, per_second["errors"].to_numpy(), color="crimson", linewidth=1.6,
-                label="errors")
-    bottom.plot(seconds, per_second["blocked"].to_numpy(), color="darkorange", linewidth=1.6,
-                linestyle="--", label="blocked")
+    bottom.plot(seconds, per_second["errors"].to_numpy(), color="crimson", linewidth=1.6, label="errors")
+    bottom.plot(
+        seconds, per_second["blocked"].to_numpy(), color="darkorange", linewidth=1.6, linestyle="--", label="blocked"
+    )
     top.set_ylabel("requests/s")
     top.set_title("requests per second, by endpoint", fontsize=10)
     bottom.set_ylabel("responses/s")
@@ -228,9 +251,7 @@ def plot_throughput(series: pd.DataFrame, path: Path | str) -> Path:
 MAX_RATE_LIMIT_ROUTES = 6  # one panel per route; more would not fit one figure
 
 
-def plot_rate_limits(
-    series: pd.DataFrame, quota_per_s: Mapping[str, float | None], path: Path | str
-) -> Path:
+def plot_rate_limits(series: pd.DataFrame, quota_per_s: Mapping[str, float | None], path: Path | str) -> Path:
     """Per attacked route: admitted, blocked and errors per second of non-legit traffic, with the
     declared quota per second (q/w, dashed). `series` is `ratelimits.attack_series`."""
     names = sorted(series["endpoint"].unique())[:MAX_RATE_LIMIT_ROUTES] if not series.empty else []
@@ -239,17 +260,21 @@ def plot_rate_limits(
         _no_samples(axes[0])
         return _save(fig, path)
     seconds = np.arange(int(series["second"].min()), int(series["second"].max()) + 1)
-    styles = (("admitted", "tab:green", "-"), ("blocked", "darkorange", "--"),
-              ("errors", "crimson", ":"))
+    styles = (("admitted", "tab:green", "-"), ("blocked", "darkorange", "--"), ("errors", "crimson", ":"))
     for ax, name in zip(axes, names):
         rows = series[series["endpoint"] == name]
         for column, color, style in styles:
-            ax.plot(seconds, _full_seconds(rows, seconds, column, 0), color=color, linestyle=style,
-                    linewidth=1.6, label=column)
+            ax.plot(
+                seconds,
+                _full_seconds(rows, seconds, column, 0),
+                color=color,
+                linestyle=style,
+                linewidth=1.6,
+                label=column,
+            )
         rate = quota_per_s.get(name)
         if rate is not None and math.isfinite(float(rate)):
-            ax.axhline(float(rate), color="0.2", linestyle="--", linewidth=1.2,
-                       label=f"declared {float(rate):.3g}/s")
+            ax.axhline(float(rate), color="0.2", linestyle="--", linewidth=1.2, label=f"declared {float(rate):.3g}/s")
         ax.set_title(name, fontsize=10)
         ax.set_ylabel("responses/s")
         ax.set_ylim(bottom=0)
@@ -288,11 +313,14 @@ def plot_spend_over_time(series: pd.DataFrame, path: Path | str, duration_s: flo
     per_second = series.set_index("second")[["legit_usd", "abuse_usd"]].reindex(seconds, fill_value=0.0)
     # the cost of second s is known at its end: cumulative totals are drawn at s + 1
     x = np.concatenate([[0], seconds + 1])
-    for column, label, color, style in (("legit_usd", "legit users", "tab:blue", "-"),
-                                        ("abuse_usd", "abuse (admitted)", "crimson", "--")):
+    for column, label, color, style in (
+        ("legit_usd", "legit users", "tab:blue", "-"),
+        ("abuse_usd", "abuse (admitted)", "crimson", "--"),
+    ):
         total = np.concatenate([[0.0], per_second[column].cumsum().to_numpy(dtype=float)])
-        ax.step(x, total, where="post", color=color, linestyle=style, linewidth=1.8,
-                label=f"{label}: {_dollars(total[-1])}")
+        ax.step(
+            x, total, where="post", color=color, linestyle=style, linewidth=1.8, label=f"{label}: {_dollars(total[-1])}"
+        )
     ax.yaxis.set_major_formatter(FuncFormatter(_dollars))
     ax.set_ylim(bottom=0)
     ax.set_xlim(left=0)
@@ -312,14 +340,22 @@ def plot_cost_per_route(per_route: Mapping[str, Mapping[str, float | None]], pat
         return _save(fig, path)
     x = np.arange(len(names))
     width = 0.38
-    for j, (side, label, color) in enumerate((("legit", "legit users", "tab:blue"),
-                                              ("abuse", "abuse (admitted)", "crimson"))):
+    for j, (side, label, color) in enumerate(
+        (("legit", "legit users", "tab:blue"), ("abuse", "abuse (admitted)", "crimson"))
+    ):
         heights = np.array([per_route[n].get(side) or 0.0 for n in names], dtype=float)
-        bars = ax.bar(x + (j - 0.5) * width, heights, width, color=color, alpha=0.8,
-                      edgecolor="0.2", linewidth=0.6, label=label)
+        bars = ax.bar(
+            x + (j - 0.5) * width, heights, width, color=color, alpha=0.8, edgecolor="0.2", linewidth=0.6, label=label
+        )
         for bar, value in zip(bars, heights):
-            ax.annotate(_dollars(value), (bar.get_x() + bar.get_width() / 2, value), ha="center",
-                        va="bottom", fontsize=8, color="0.15")
+            ax.annotate(
+                _dollars(value),
+                (bar.get_x() + bar.get_width() / 2, value),
+                ha="center",
+                va="bottom",
+                fontsize=8,
+                color="0.15",
+            )
     pad = max(0.6, (3 - len(names)) / 2 + 0.1)
     ax.set_xlim(-pad, len(names) - 1 + pad)
     ax.set_xticks(x, names)
@@ -351,8 +387,15 @@ def plot_ttft_over_time(series: pd.DataFrame, path: Path | str) -> Path:
         marker = "." if len(starts) < 40 else None
         for column, style, label in (("p50_ms", "-", "p50"), ("p95_ms", "--", "p95")):
             values = rows[column].reindex(starts).to_numpy(dtype=float)
-            ax.plot(starts + bucket / 2, values, color=color, linestyle=style, linewidth=1.6,
-                    marker=marker, label=f"{name} {label}")
+            ax.plot(
+                starts + bucket / 2,
+                values,
+                color=color,
+                linestyle=style,
+                linewidth=1.6,
+                marker=marker,
+                label=f"{name} {label}",
+            )
     _maybe_log(ax, series[["p50_ms", "p95_ms"]].to_numpy(dtype=float).ravel())
     if ax.get_yscale() == "linear":
         ax.set_ylim(bottom=0)
@@ -367,12 +410,12 @@ def plot_ttft_over_time(series: pd.DataFrame, path: Path | str) -> Path:
 # --- latency distribution and status codes -----------------------------------------------------
 
 ECDF_POINTS = 4000  # points drawn per curve: enough for a smooth step at any sample count
-DISTRIBUTION_MARKS = (("p50_ms", 0.50, "o", "p50"), ("p95_ms", 0.95, "D", "p95"),
-                      ("p99_ms", 0.99, "^", "p99"))
+DISTRIBUTION_MARKS = (("p50_ms", 0.50, "o", "p50"), ("p95_ms", 0.95, "D", "p95"), ("p99_ms", 0.99, "^", "p99"))
 
 
-def latency_ecdfs(samples: pd.DataFrame, skip: Collection[str] = (),
-                  max_points: int = ECDF_POINTS) -> dict[str, tuple[np.ndarray, np.ndarray, int]]:
+def latency_ecdfs(
+    samples: pd.DataFrame, skip: Collection[str] = (), max_points: int = ECDF_POINTS
+) -> dict[str, tuple[np.ndarray, np.ndarray, int]]:
     """Per endpoint not in `skip`: (latencies, share at or below each, n) over legit successful
     responses, thinned to `max_points` evenly spaced ranks (the slowest always kept), so that a
     ten-million-sample run draws as fast as a small one."""
@@ -395,12 +438,11 @@ def latency_ecdfs(samples: pd.DataFrame, skip: Collection[str] = (),
 
 def _target_vlines(axes: list[Axes], targets: Mapping[str, float | None], names: list[str]) -> list:
     """Vertical dashed target lines (one when every endpoint shares it); their legend handles."""
-    values = {n: float(t) for n, t in targets.items()
-              if n in names and t is not None and math.isfinite(float(t))}
+    values = {n: float(t) for n, t in targets.items() if n in names and t is not None and math.isfinite(float(t))}
     if not values:
         return []
     shared = len(set(values.values())) == 1
-    lines = ({"": next(iter(values.values()))} if shared else dict(sorted(values.items())))
+    lines = {"": next(iter(values.values()))} if shared else dict(sorted(values.items()))
     handles = []
     for name, limit in lines.items():
         color = "crimson" if shared else _color(names, name)
@@ -411,8 +453,9 @@ def _target_vlines(axes: list[Axes], targets: Mapping[str, float | None], names:
     return handles
 
 
-def plot_latency_distribution(ecdfs: Mapping[str, tuple[np.ndarray, np.ndarray, int]],
-                              summary: Mapping, path: Path | str) -> Path:
+def plot_latency_distribution(
+    ecdfs: Mapping[str, tuple[np.ndarray, np.ndarray, int]], summary: Mapping, path: Path | str
+) -> Path:
     """Share of responses at or below each latency per endpoint (an ECDF, log x), the whole range
     (top) and the slowest 10 % (bottom), against the target; the exact p50/p95/p99 are marked.
 
@@ -435,22 +478,22 @@ def plot_latency_distribution(ecdfs: Mapping[str, tuple[np.ndarray, np.ndarray, 
         label = f"{name} (n = {n:,}{shown})"
         x, y = np.concatenate(([x[0]], x)), np.concatenate(([0.0], y))  # rise from 0 at the fastest
         for ax in axes:
-            ax.step(x, y, where="post", color=color, linewidth=1.7,
-                    label=label if ax is axes[0] else None)
+            ax.step(x, y, where="post", color=color, linewidth=1.7, label=label if ax is axes[0] else None)
             for key, q, marker, _ in DISTRIBUTION_MARKS:
                 value = figures.get(key)
                 if value is not None and value > 0:
-                    ax.plot([value], [q], marker=marker, color=color, markersize=7,
-                            markeredgecolor="0.1", linestyle="none")
-    handles = _target_vlines(axes, {n: (endpoints.get(n) or {}).get("target_p95_ms") for n in names},
-                             names)
-    targets = [float(t) for n in names
-               if (t := (endpoints.get(n) or {}).get("target_p95_ms")) is not None]
+                    ax.plot(
+                        [value], [q], marker=marker, color=color, markersize=7, markeredgecolor="0.1", linestyle="none"
+                    )
+    handles = _target_vlines(axes, {n: (endpoints.get(n) or {}).get("target_p95_ms") for n in names}, names)
+    targets = [float(t) for n in names if (t := (endpoints.get(n) or {}).get("target_p95_ms")) is not None]
     low = min([float(ecdfs[n][0][0]) for n in names] + targets)
     high = max([float(ecdfs[n][0][-1]) for n in names] + targets)
     plain = FuncFormatter(lambda v, _: f"{v:,.0f}" if v >= 1 else f"{v:g}")
-    for ax, (bottom, top), title in ((axes[0], (0.0, 1.01), "all responses"),
-                                     (axes[1], (0.90, 1.001), "the slowest 10 %")):
+    for ax, (bottom, top), title in (
+        (axes[0], (0.0, 1.01), "all responses"),
+        (axes[1], (0.90, 1.001), "the slowest 10 %"),
+    ):
         for q in (0.5, 0.95, 0.99):
             if bottom <= q <= top:
                 ax.axhline(q, color="0.6", linewidth=0.8, linestyle=":")
@@ -464,11 +507,19 @@ def plot_latency_distribution(ecdfs: Mapping[str, tuple[np.ndarray, np.ndarray, 
         ax.grid(True, alpha=0.3)
     axes[0].set_xlim(max(low * 0.8, 1e-3), max(high, 1e-3) * 1.25)
     axes[1].set_xlabel("latency (ms), log scale")
-    marks = [Line2D([], [], marker=m, color="0.5", markeredgecolor="0.1", linestyle="none",
-                    label=label) for _, _, m, label in DISTRIBUTION_MARKS]
+    marks = [
+        Line2D([], [], marker=m, color="0.5", markeredgecolor="0.1", linestyle="none", label=label)
+        for _, _, m, label in DISTRIBUTION_MARKS
+    ]
     endpoint_handles, _ = axes[0].get_legend_handles_labels()
-    axes[0].legend(handles=[*endpoint_handles, *handles, *marks], loc="upper left",
-                   bbox_to_anchor=(1.01, 1.0), borderaxespad=0.0, fontsize=9, frameon=False)
+    axes[0].legend(
+        handles=[*endpoint_handles, *handles, *marks],
+        loc="upper left",
+        bbox_to_anchor=(1.01, 1.0),
+        borderaxespad=0.0,
+        fontsize=9,
+        frameon=False,
+    )
     return _save(fig, path)
 
 
@@ -501,8 +552,9 @@ def plot_status_codes(series: pd.DataFrame, path: Path | str) -> Path:
     handles = []  # every class in the legend, a zero included: "5xx: 0" is a finding too
     for column, label, color in STATUS_CLASSES:
         counts = totals[column].to_numpy(dtype=float)
-        handles.append(Patch(facecolor=color, alpha=0.85 if counts.any() else 0.25,
-                             label=f"{label}: {int(counts.sum()):,}"))
+        handles.append(
+            Patch(facecolor=color, alpha=0.85 if counts.any() else 0.25, label=f"{label}: {int(counts.sum()):,}")
+        )
         if not counts.any():
             continue
         top = bottom + np.append(counts, counts[-1])
@@ -513,6 +565,12 @@ def plot_status_codes(series: pd.DataFrame, path: Path | str) -> Path:
     ax.set_xlabel("time since start (s)")
     ax.set_ylabel("responses/s")
     ax.grid(True, alpha=0.3)
-    ax.legend(handles=handles[::-1], loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0.0,
-              fontsize=9, frameon=False)  # top of the legend = top of the stack
+    ax.legend(
+        handles=handles[::-1],
+        loc="upper left",
+        bbox_to_anchor=(1.01, 1.0),
+        borderaxespad=0.0,
+        fontsize=9,
+        frameon=False,
+    )  # top of the legend = top of the stack
     return _save(fig, path)

@@ -24,15 +24,25 @@ from typing import Any
 
 from harness.errors import UsageError
 
-__all__ = ["BrowserError", "MISSING_BROWSER", "find_browser", "chromium_args", "screenshot", "dump_dom", "page_problems"]
+__all__ = [
+    "BrowserError",
+    "MISSING_BROWSER",
+    "find_browser",
+    "chromium_args",
+    "screenshot",
+    "dump_dom",
+    "page_problems",
+]
 
 BROWSERS = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
 WIDTH = 1280
 TALL = 16_000  # px: taller than any report; the blank rest is cropped
 MARGIN = 24  # px of white kept under the page's last pixel
 TIMEOUT_S = 90.0
-MISSING_BROWSER = ("--screenshot: chromium not found; install it (apt-get install chromium) or set "
-                   "HARNESS_CHROMIUM to a Chromium or Chrome binary")
+MISSING_BROWSER = (
+    "--screenshot: chromium not found; install it (apt-get install chromium) or set "
+    "HARNESS_CHROMIUM to a Chromium or Chrome binary"
+)
 
 
 class BrowserError(UsageError):
@@ -57,8 +67,17 @@ def _browser() -> str:
 def chromium_args(profile: Path, *extra: str) -> list[str]:
     """Headless Chromium that runs as root in a container: no sandbox, no GPU, its own profile
     (two runs at once must not share one)."""
-    return [_browser(), "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars",
-            "--no-first-run", "--disable-dev-shm-usage", f"--user-data-dir={profile}", *extra]
+    return [
+        _browser(),
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--hide-scrollbars",
+        "--no-first-run",
+        "--disable-dev-shm-usage",
+        f"--user-data-dir={profile}",
+        *extra,
+    ]
 
 
 @contextmanager
@@ -69,8 +88,7 @@ def _profile() -> Iterator[Path]:
 
 def _run(args: list[str], timeout: float) -> subprocess.CompletedProcess[str]:
     try:
-        return subprocess.run(args, capture_output=True, text=True, timeout=timeout,
-                              stdin=subprocess.DEVNULL)
+        return subprocess.run(args, capture_output=True, text=True, timeout=timeout, stdin=subprocess.DEVNULL)
     except subprocess.TimeoutExpired:
         raise BrowserError(f"{args[0]} did not finish in {timeout:g} s") from None
     except OSError as exc:
@@ -94,8 +112,9 @@ def screenshot(run_dir: Path, width: int = WIDTH, timeout: float = TIMEOUT_S) ->
     target = page.parent / "report.png"
     with _profile() as profile:
         raw = profile / "shot.png"
-        done = _run(chromium_args(profile, f"--window-size={width},{TALL}", f"--screenshot={raw}",
-                                  page.as_uri()), timeout)
+        done = _run(
+            chromium_args(profile, f"--window-size={width},{TALL}", f"--screenshot={raw}", page.as_uri()), timeout
+        )
         if not raw.is_file():
             last = (done.stderr.strip().splitlines() or ["no output"])[-1]
             raise BrowserError(f"chromium wrote no screenshot (exit {done.returncode}): {last}")
@@ -110,8 +129,7 @@ def dump_dom(run_dir_or_page: Path, timeout: float = TIMEOUT_S) -> tuple[str, st
     """(the DOM after load, Chromium's stderr with console logging on): what a browser made of it."""
     page = _page(run_dir_or_page)
     with _profile() as profile:
-        done = _run(chromium_args(profile, "--enable-logging=stderr", "--v=0", "--dump-dom",
-                                  page.as_uri()), timeout)
+        done = _run(chromium_args(profile, "--enable-logging=stderr", "--v=0", "--dump-dom", page.as_uri()), timeout)
     if done.returncode != 0 or not done.stdout.strip():
         raise BrowserError(f"chromium --dump-dom failed (exit {done.returncode})")
     return done.stdout, done.stderr
@@ -132,8 +150,14 @@ class _Pipe:
             os.dup2(high_in, 3)
             os.dup2(high_out, 4)
 
-        self.proc = subprocess.Popen(args, pass_fds=(3, 4), preexec_fn=wire, stdin=subprocess.DEVNULL,
-                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        self.proc = subprocess.Popen(
+            args,
+            pass_fds=(3, 4),
+            preexec_fn=wire,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         os.close(to_child)
         os.close(from_child)
         self._buffer = b""
@@ -194,15 +218,15 @@ def page_problems(run_dir_or_page: Path, timeout: float = TIMEOUT_S) -> list[str
         pipe = _Pipe(profile, timeout)
         try:
             target = pipe.send("Target.createTarget", {"url": "about:blank"})["result"]["targetId"]
-            session = pipe.send("Target.attachToTarget", {"targetId": target, "flatten": True}
-                                )["result"]["sessionId"]
+            session = pipe.send("Target.attachToTarget", {"targetId": target, "flatten": True})["result"]["sessionId"]
             for domain in ("Page", "Runtime", "Log", "Network"):
                 pipe.send(f"{domain}.enable", session=session)
             pipe.send("Page.navigate", {"url": page.as_uri()}, session=session)
             pipe.wait(lambda m: m.get("method") == "Page.loadEventFired")
             pipe.wait(lambda m: False, quiet_s=0.5)  # late console messages
-            broken = pipe.send("Runtime.evaluate", {"expression": BROKEN_IMAGES, "returnByValue": True},
-                               session=session)["result"]["result"].get("value", 0)
+            broken = pipe.send(
+                "Runtime.evaluate", {"expression": BROKEN_IMAGES, "returnByValue": True}, session=session
+            )["result"]["result"].get("value", 0)
         finally:
             pipe.close()
     problems = [f"{broken} image(s) did not load or decode"] if broken else []
@@ -217,8 +241,9 @@ def page_problems(run_dir_or_page: Path, timeout: float = TIMEOUT_S) -> list[str
             problems.append(f"console {params['type']}: {args}")
         elif method == "Log.entryAdded" and (params.get("entry") or {}).get("level") in ("error", "warning"):
             entry = params["entry"]
-            problems.append(f"{entry.get('source')} {entry['level']}: {entry.get('text')} {entry.get('url') or ''}"
-                            .rstrip())
+            problems.append(
+                f"{entry.get('source')} {entry['level']}: {entry.get('text')} {entry.get('url') or ''}".rstrip()
+            )
         elif method == "Network.loadingFailed":
             problems.append(f"failed to load: {params.get('errorText')} ({params.get('type')})")
     return problems

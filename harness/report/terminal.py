@@ -21,10 +21,18 @@ def _open_model_line(om: Mapping | None) -> list[str]:
     if not om:
         return []
     worst = max((om.get("latency") or {}).items(), key=lambda kv: kv[1].get("p99_from_intended_ms") or 0, default=None)
-    tail = (f"; p99 from intended start: {worst[0]} {_ms(worst[1].get('p99_from_intended_ms'))} ms "
-            f"(from send {_ms(worst[1].get('p99_from_send_ms'))} ms)") if worst else ""
-    return [f"open model: {_num(om.get('achieved_rate'))} of {_num(om.get('target_rate'))} arrivals/s, "
-            f"{_num(om.get('due'))} due, {_num(om.get('late'))} late, {_num(om.get('dropped'))} dropped" + tail]
+    tail = (
+        (
+            f"; p99 from intended start: {worst[0]} {_ms(worst[1].get('p99_from_intended_ms'))} ms "
+            f"(from send {_ms(worst[1].get('p99_from_send_ms'))} ms)"
+        )
+        if worst
+        else ""
+    )
+    return [
+        f"open model: {_num(om.get('achieved_rate'))} of {_num(om.get('target_rate'))} arrivals/s, "
+        f"{_num(om.get('due'))} due, {_num(om.get('late'))} late, {_num(om.get('dropped'))} dropped" + tail
+    ]
 
 
 def _llm_lines(llm: Mapping[str, Mapping], spend: Mapping | None, most: int = 3) -> list[str]:
@@ -33,13 +41,17 @@ def _llm_lines(llm: Mapping[str, Mapping], spend: Mapping | None, most: int = 3)
     served = [(name, e) for name, e in llm.items() if e.get("requests")]
     for name, e in served[:most]:
         broken = e.get("broken_streams") or 0
-        lines.append(f"llm {name}: TTFT p95 {_ms(e.get('ttft_p95_ms'))} ms, TPOT p50 "
-                     f"{_ms(e.get('tpot_p50_ms'))} ms, {_num(e.get('output_tokens_per_s'))} tokens/s"
-                     + (f", {broken:,} broken streams" if broken else ""))
+        lines.append(
+            f"llm {name}: TTFT p95 {_ms(e.get('ttft_p95_ms'))} ms, TPOT p50 "
+            f"{_ms(e.get('tpot_p50_ms'))} ms, {_num(e.get('output_tokens_per_s'))} tokens/s"
+            + (f", {broken:,} broken streams" if broken else "")
+        )
     if spend:
         cost, day = spend.get("run_cost_usd") or {}, spend.get("per_day_usd") or {}
-        lines.append(f"spend: {usd(cost.get('legit'))} legit, {usd(cost.get('abuse'))} abuse this run; "
-                     f"{usd(day.get('legit_at_observed_rate'))}/day legit at observed rate")
+        lines.append(
+            f"spend: {usd(cost.get('legit'))} legit, {usd(cost.get('abuse'))} abuse this run; "
+            f"{usd(day.get('legit_at_observed_rate'))}/day legit at observed rate"
+        )
     return lines
 
 
@@ -59,19 +71,42 @@ def _limit_lines(limits: Mapping[str, Mapping], most: int = 6) -> list[str]:
 
 def format_table(summary: Summary) -> str:
     """A one-screen plain-text table of the endpoints, then the verdict line and its reasons."""
-    head = ["endpoint", "requests", "errors", "blocked", "req/s", "p50", "p95", "p99", "max",
-            "target", ""]
+    head = ["endpoint", "requests", "errors", "blocked", "req/s", "p50", "p95", "p99", "max", "target", ""]
     rows = []
     for name, e in summary.endpoints.items():
         target = e.target_p95_ms
         mark = "–" if target is None or not e.legit_requests else ("✗" if over_target(to_builtins(e)) else "✓")
-        rows.append([
-            name, _num(e.requests), _num(e.errors), _num(e.blocked), _num(e.rps), _ms(e.p50_ms), _ms(e.p95_ms),
-            _ms(e.p99_ms), _ms(e.max_ms), "–" if target is None else f"<{target:g}", mark,
-        ])
+        rows.append(
+            [
+                name,
+                _num(e.requests),
+                _num(e.errors),
+                _num(e.blocked),
+                _num(e.rps),
+                _ms(e.p50_ms),
+                _ms(e.p95_ms),
+                _ms(e.p99_ms),
+                _ms(e.max_ms),
+                "–" if target is None else f"<{target:g}",
+                mark,
+            ]
+        )
     totals = summary.totals
-    rows.append(["total", _num(totals.requests), _num(totals.errors), _num(totals.blocked), _num(totals.rps),
-                 "", "", "", "", "", ""])
+    rows.append(
+        [
+            "total",
+            _num(totals.requests),
+            _num(totals.errors),
+            _num(totals.blocked),
+            _num(totals.rps),
+            "",
+            "",
+            "",
+            "",
+            "",
+            "",
+        ]
+    )
     widths = [max(len(str(r[i])) for r in [head, *rows]) for i in range(len(head))]
 
     def line(cells: Sequence[str]) -> str:

@@ -21,8 +21,16 @@ from harness.host import basic_auth_header
 from harness.scenario.model import Scenario, ScenarioError
 
 __all__ = [
-    "Account", "Credentials", "resolve_credentials", "identity_key", "TargetUnreachable", "account_pools",
-    "next_account", "offline_accounts", "check_roles", "CSV_HEADER",
+    "Account",
+    "Credentials",
+    "resolve_credentials",
+    "identity_key",
+    "TargetUnreachable",
+    "account_pools",
+    "next_account",
+    "offline_accounts",
+    "check_roles",
+    "CSV_HEADER",
 ]
 
 CSV_HEADER = "email,password[,role,tenant]"  # the accounts file's first row
@@ -68,7 +76,7 @@ class Credentials:
         }
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> "Credentials":
+    def from_dict(cls, data: dict[str, Any]) -> Credentials:
         return cls(
             accounts=[Account(**a) for a in data.get("accounts", [])],
             tenants=list(data.get("tenants", [])),
@@ -109,8 +117,9 @@ def identity_key(value: str) -> str:
     return hashlib.sha256(b"launch-harness:" + value.encode()).hexdigest()[:12]
 
 
-def resolve_credentials(scenario: Scenario, host: str, timeout_s: float = 10.0,
-                        host_auth: str | None = None) -> Credentials:
+def resolve_credentials(
+    scenario: Scenario, host: str, timeout_s: float = 10.0, host_auth: str | None = None
+) -> Credentials:
     """The accounts and secrets of a run; `host_auth` ("user:password") when the host is behind basic auth."""
     creds = Credentials(webhook_secret=os.environ.get(scenario.webhook_secret_env) or None, host_auth=host_auth)
     offline = offline_accounts(scenario)
@@ -136,8 +145,10 @@ def offline_accounts(scenario: Scenario) -> list[Account] | None:
     if source == "file":
         return _read_csv(scenario)
     if source == "inline":
-        return [Account(a["email"], a["password"], a.get("role", "client"), a.get("tenant", ""))
-                for a in scenario.accounts.inline]
+        return [
+            Account(a["email"], a["password"], a.get("role", "client"), a.get("tenant", ""))
+            for a in scenario.accounts.inline
+        ]
     return None
 
 
@@ -146,9 +157,11 @@ def check_roles(scenario: Scenario, accounts: list[Account]) -> None:
     usable = [a for a in accounts if a.role in scenario.accounts.roles]
     if "client" in scenario.journeys and not usable:
         roles = ", ".join(sorted({a.role for a in accounts})) or "no accounts"
-        raise ScenarioError(f"{_where(scenario, 'accounts.roles')}: no account has one of the roles "
-                            f"{list(scenario.accounts.roles)} (the accounts have: {roles}); add one, or change "
-                            "accounts.roles")
+        raise ScenarioError(
+            f"{_where(scenario, 'accounts.roles')}: no account has one of the roles "
+            f"{list(scenario.accounts.roles)} (the accounts have: {roles}); add one, or change "
+            "accounts.roles"
+        )
 
 
 def _where(scenario: Scenario, field_name: str) -> str:
@@ -164,8 +177,8 @@ def _fetch_demo(host: str, timeout_s: float, where: str, host_auth: str | None =
         raise TargetUnreachable(f"target {host} did not answer ({type(exc).__name__}: {exc})") from None
     if response.status_code != 200:
         raise ScenarioError(
-            f"{where}: \"demo\" needs the demo API, but {url} answered {response.status_code}; "
-            "for your own API use accounts.source = \"file\""
+            f'{where}: "demo" needs the demo API, but {url} answered {response.status_code}; '
+            'for your own API use accounts.source = "file"'
         )
     try:
         demo = response.json()
@@ -174,21 +187,26 @@ def _fetch_demo(host: str, timeout_s: float, where: str, host_auth: str | None =
     if not _is_demo_answer(demo):  # an HTML page, or JSON of another shape
         kind = (response.headers.get("content-type") or "no content type").split(";")[0]
         raise ScenarioError(
-            f"{where}: \"demo\" needs the demo API, but {url} answered {kind}, not the demo accounts: "
-            "this is not the demo API; for your own API use accounts.source = \"file\""
+            f'{where}: "demo" needs the demo API, but {url} answered {kind}, not the demo accounts: '
+            'this is not the demo API; for your own API use accounts.source = "file"'
         )
     return demo
 
 
 def _is_demo_answer(demo: Any) -> bool:
     """{accounts: [{email, password, role?, tenant_id?}], tenants: [{id, slug}], webhook_secret?}."""
+
     def table(value: Any, strings: tuple[str, ...]) -> bool:
         return isinstance(value, dict) and all(isinstance(value.get(k), str) for k in strings)
 
-    return (isinstance(demo, dict) and isinstance(demo.get("accounts"), list) and isinstance(demo.get("tenants"), list)
-            and all(table(a, ("email", "password")) and isinstance(a.get("role", ""), str) for a in demo["accounts"])
-            and all(table(t, ("slug",)) and isinstance(t.get("id"), (str, int)) for t in demo["tenants"])
-            and isinstance(demo.get("webhook_secret") or "", str))
+    return (
+        isinstance(demo, dict)
+        and isinstance(demo.get("accounts"), list)
+        and isinstance(demo.get("tenants"), list)
+        and all(table(a, ("email", "password")) and isinstance(a.get("role", ""), str) for a in demo["accounts"])
+        and all(table(t, ("slug",)) and isinstance(t.get("id"), (str, int)) for t in demo["tenants"])
+        and isinstance(demo.get("webhook_secret") or "", str)
+    )
 
 
 def _read_csv(scenario: Scenario) -> list[Account]:
@@ -200,8 +218,10 @@ def _read_csv(scenario: Scenario) -> list[Account]:
             header = reader.fieldnames or []
             rows = list(reader)
     except FileNotFoundError:
-        raise ScenarioError(f"{path}: accounts file not found (accounts.file is relative to the scenario's "
-                            "folder): create it or fix the path") from None
+        raise ScenarioError(
+            f"{path}: accounts file not found (accounts.file is relative to the scenario's "
+            "folder): create it or fix the path"
+        ) from None
     except OSError as exc:
         raise ScenarioError(f"{path}: cannot read accounts file: {exc.strerror or exc}") from None
     except UnicodeDecodeError:

@@ -19,8 +19,18 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["LATE_AFTER_S", "OPTION", "WARM_UP_S", "ArrivalStage", "ArrivalSchedule", "ArrivalQueue", "arrival_queue",
-           "arrival_counts", "pool_sizes", "slot_name"]
+__all__ = [
+    "LATE_AFTER_S",
+    "OPTION",
+    "WARM_UP_S",
+    "ArrivalStage",
+    "ArrivalSchedule",
+    "ArrivalQueue",
+    "arrival_queue",
+    "arrival_counts",
+    "pool_sizes",
+    "slot_name",
+]
 
 LATE_AFTER_S = 0.010  # an arrival started more than this after its intended time is late
 OPTION = "arrival_schedule"  # Locust option (JSON) by which the master hands the schedule to its workers
@@ -86,15 +96,23 @@ class ArrivalSchedule:
         return total
 
     def to_dict(self) -> dict[str, Any]:
-        return {"start_s": self.start_s, "max_lateness_s": self.max_lateness_s, "shares": dict(self.shares),
-                "slots": list(self.slots), "stages": [{"duration_s": s.duration_s, "rate": s.rate} for s in self.stages]}
+        return {
+            "start_s": self.start_s,
+            "max_lateness_s": self.max_lateness_s,
+            "shares": dict(self.shares),
+            "slots": list(self.slots),
+            "stages": [{"duration_s": s.duration_s, "rate": s.rate} for s in self.stages],
+        }
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> ArrivalSchedule:
-        return cls(start_s=float(data["start_s"]), max_lateness_s=float(data["max_lateness_s"]),
-                   shares={str(k): float(v) for k, v in data["shares"].items()},
-                   slots=tuple(str(s) for s in data["slots"]),
-                   stages=tuple(ArrivalStage(float(s["duration_s"]), float(s["rate"])) for s in data["stages"]))
+        return cls(
+            start_s=float(data["start_s"]),
+            max_lateness_s=float(data["max_lateness_s"]),
+            shares={str(k): float(v) for k, v in data["shares"].items()},
+            slots=tuple(str(s) for s in data["slots"]),
+            stages=tuple(ArrivalStage(float(s["duration_s"]), float(s["rate"])) for s in data["stages"]),
+        )
 
 
 def _count(duration_s: float, rate: float) -> int:
@@ -132,8 +150,12 @@ class ArrivalQueue:
         self.max_delay_s = max(self.max_delay_s, delay_s)
 
     def counts(self) -> dict[str, float]:
-        return {"started": self.started, "late": self.late, "dropped": self.dropped,
-                "max_delay_s": round(self.max_delay_s, 6)}
+        return {
+            "started": self.started,
+            "late": self.late,
+            "dropped": self.dropped,
+            "max_delay_s": round(self.max_delay_s, 6),
+        }
 
 
 def arrival_queue(environment: Any, journey: str) -> ArrivalQueue | None:
@@ -148,8 +170,12 @@ def arrival_queue(environment: Any, journey: str) -> ArrivalQueue | None:
         me = slot_name(getattr(environment, "runner", None))
         slots = list(schedule.slots)
         # a worker that joined after the start has no slot: its users stay idle
-        queues = {name: ArrivalQueue(schedule.times(name, slots.index(me)) if me in slots else iter(()),
-                                     schedule.max_lateness_s) for name in schedule.shares}
+        queues = {
+            name: ArrivalQueue(
+                schedule.times(name, slots.index(me)) if me in slots else iter(()), schedule.max_lateness_s
+            )
+            for name in schedule.shares
+        }
         environment._harness_arrivals = queues
     return queues.get(journey)
 

@@ -15,7 +15,34 @@ from typing import Any
 from harness.errors import UsageError
 from harness.scenario.thresholds import Threshold
 
-__all__ = ["STREAM_FORMATS", "METHODS", "ACCOUNT_SOURCES", "JOURNEYS", "ATTACKS", "LIMIT_KEYS", "PLACEHOLDERS", "AUDIT_PLACEHOLDERS", "TECHNIQUES", "ScenarioError", "Endpoint", "Stage", "Load", "Auth", "Accounts", "LimitRule", "BlockRule", "Attack", "Probes", "Wallet", "Breaker", "HttpSettings", "Guardrails", "SPEND_NUMBERS", "SpendSettings", "Scenario"]
+__all__ = [
+    "STREAM_FORMATS",
+    "METHODS",
+    "ACCOUNT_SOURCES",
+    "JOURNEYS",
+    "ATTACKS",
+    "LIMIT_KEYS",
+    "PLACEHOLDERS",
+    "AUDIT_PLACEHOLDERS",
+    "TECHNIQUES",
+    "ScenarioError",
+    "Endpoint",
+    "Stage",
+    "Load",
+    "Auth",
+    "Accounts",
+    "LimitRule",
+    "BlockRule",
+    "Attack",
+    "Probes",
+    "Wallet",
+    "Breaker",
+    "HttpSettings",
+    "Guardrails",
+    "SPEND_NUMBERS",
+    "SpendSettings",
+    "Scenario",
+]
 
 STREAM_FORMATS = ("none", "sse-openai", "sse", "json")
 METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS")
@@ -69,8 +96,15 @@ AUDIT_PLACEHOLDERS: dict[str, str] = {
     "id": "an object id listed by the route above it",
 }
 TECHNIQUES = (
-    "baseline", "ip-headers", "path-variants", "method-switch", "new-connection", "many-accounts",
-    "many-sources", "window-edge", "race",
+    "baseline",
+    "ip-headers",
+    "path-variants",
+    "method-switch",
+    "new-connection",
+    "many-accounts",
+    "many-sources",
+    "window-edge",
+    "race",
 )
 
 

@@ -13,13 +13,56 @@ from datetime import date, datetime, time
 from pathlib import Path
 from typing import Any
 
-from harness.scenario.model import (ACCOUNT_SOURCES, ATTACKS, AUDIT_PLACEHOLDERS, Accounts, Attack, Auth, BlockRule, Breaker, Endpoint, Guardrails, HttpSettings, JOURNEYS, LIMIT_KEYS, LimitRule, Load, METHODS, PLACEHOLDERS, Probes, SPEND_NUMBERS, STREAM_FORMATS, Scenario, ScenarioError, SpendSettings, Stage, TECHNIQUES, Wallet, _latency_targets)
 from harness.demo_api.distributions import DistributionError, parse_distribution
-from harness.scenario.thresholds import (DEFAULT_ERROR_RATE, Threshold, ThresholdError, check_targets, default_thresholds,
-                                merge, parse_threshold)
+from harness.scenario.model import (
+    ACCOUNT_SOURCES,
+    ATTACKS,
+    AUDIT_PLACEHOLDERS,
+    JOURNEYS,
+    LIMIT_KEYS,
+    METHODS,
+    PLACEHOLDERS,
+    SPEND_NUMBERS,
+    STREAM_FORMATS,
+    TECHNIQUES,
+    Accounts,
+    Attack,
+    Auth,
+    BlockRule,
+    Breaker,
+    Endpoint,
+    Guardrails,
+    HttpSettings,
+    LimitRule,
+    Load,
+    Probes,
+    Scenario,
+    ScenarioError,
+    SpendSettings,
+    Stage,
+    Wallet,
+    _latency_targets,
+)
+from harness.scenario.thresholds import (
+    DEFAULT_ERROR_RATE,
+    Threshold,
+    ThresholdError,
+    check_targets,
+    default_thresholds,
+    merge,
+    parse_threshold,
+)
 
-__all__ = ["load_scenario", "parse_scenario", "parse_duration", "read_toml", "check_load_caps", "scenario_path",
-           "shipped_scenarios", "SHIPPED_SCENARIOS"]
+__all__ = [
+    "load_scenario",
+    "parse_scenario",
+    "parse_duration",
+    "read_toml",
+    "check_load_caps",
+    "scenario_path",
+    "shipped_scenarios",
+    "SHIPPED_SCENARIOS",
+]
 
 _HEADER_NAME = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")  # an HTTP token (RFC 9110)
 _PLACEHOLDER = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")  # what harness.load.client.render fills
@@ -39,9 +82,9 @@ def parse_duration(value: Any, where: str) -> float:
         h, mi, s = (float(g) if g else 0.0 for g in m.groups())
         seconds = h * 3600 + mi * 60 + s
     else:
-        raise ScenarioError(f"{where}: expected a duration like 90, \"90s\", \"2m\" or \"1m30s\", got {_show(value)}")
+        raise ScenarioError(f'{where}: expected a duration like 90, "90s", "2m" or "1m30s", got {_show(value)}')
     if not math.isfinite(seconds):
-        raise ScenarioError(f"{where}: expected a finite duration like \"90s\", got {_show(value)}")
+        raise ScenarioError(f'{where}: expected a finite duration like "90s", got {_show(value)}')
     if seconds <= 0:
         raise ScenarioError(f"{where}: expected a positive duration, got {value!r}")
     return seconds
@@ -73,8 +116,15 @@ class _Reader:
             raise self.fail(where, f"expected {_kind_name(kinds)}, got {value!r}")
         return value
 
-    def number(self, data: dict[str, Any], key: str, where: str, default: float, minimum: float = 0.0,
-               maximum: float | None = None) -> float:
+    def number(
+        self,
+        data: dict[str, Any],
+        key: str,
+        where: str,
+        default: float,
+        minimum: float = 0.0,
+        maximum: float | None = None,
+    ) -> float:
         value = self.get(data, key, where, (int, float), default)
         if not math.isfinite(value):  # nan passes every comparison, and inf never ends
             raise self.fail(where, f"expected a finite number >= {minimum:g}, got {value!r}")
@@ -100,9 +150,7 @@ class _Reader:
         extra = sorted(set(data) - allowed)
         if extra:
             prefix = f"{where}." if where else ""
-            raise self.fail(
-                f"{prefix}{extra[0]}", f"unknown field (expected one of: {', '.join(sorted(allowed))})"
-            )
+            raise self.fail(f"{prefix}{extra[0]}", f"unknown field (expected one of: {', '.join(sorted(allowed))})")
 
 
 def _show(value: Any) -> str:
@@ -118,7 +166,14 @@ def _number(value: float) -> str:
 
 
 def _kind_name(kinds: tuple[type, ...]) -> str:
-    names = {int: "an integer", float: "a number", str: "a string", bool: "true or false", list: "a list", dict: "a table"}
+    names = {
+        int: "an integer",
+        float: "a number",
+        str: "a string",
+        bool: "true or false",
+        list: "a list",
+        dict: "a table",
+    }
     return " or ".join(names.get(k, k.__name__) for k in kinds)
 
 
@@ -142,8 +197,10 @@ def load_scenario(path: str | Path) -> Scenario:
     try:
         raw = path.read_bytes()
     except FileNotFoundError:
-        raise ScenarioError(f"{path}: file not found (pass the path of a scenario .toml file, or the name of a "
-                            f"shipped one: {', '.join(shipped_scenarios())})") from None
+        raise ScenarioError(
+            f"{path}: file not found (pass the path of a scenario .toml file, or the name of a "
+            f"shipped one: {', '.join(shipped_scenarios())})"
+        ) from None
     except OSError as exc:
         raise ScenarioError(f"{path}: cannot read: {exc.strerror or exc}") from None
     return parse_scenario(read_toml(raw, str(path)), source=str(path), base_dir=path.parent)
@@ -160,8 +217,9 @@ def read_toml(raw: bytes, source: str) -> dict[str, Any]:
     try:
         return tomllib.loads(text)
     except RecursionError:
-        raise ScenarioError(f"{source}: not valid TOML: nested too deeply (keep tables and lists within "
-                            f"{MAX_DEPTH} levels)") from None
+        raise ScenarioError(
+            f"{source}: not valid TOML: nested too deeply (keep tables and lists within {MAX_DEPTH} levels)"
+        ) from None
     except ValueError as exc:  # TOMLDecodeError, or an integer of more than 4300 digits
         reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         if "integer string conversion" in reason:
@@ -172,9 +230,32 @@ def read_toml(raw: bytes, source: str) -> dict[str, Any]:
 def parse_scenario(data: dict[str, Any], source: str = "<scenario>", base_dir: Path | None = None) -> Scenario:
     r = _Reader(source)
     _check_values(r, data)
-    r.unknown(data, {"scenario", "target", "auth", "accounts", "webhook", "endpoints", "load", "journeys", "targets",
-                     "limits", "block", "attacks", "probes", "wallet", "spend", "thresholds", "abort", "guardrails",
-                     "http", "audit"}, "")
+    r.unknown(
+        data,
+        {
+            "scenario",
+            "target",
+            "auth",
+            "accounts",
+            "webhook",
+            "endpoints",
+            "load",
+            "journeys",
+            "targets",
+            "limits",
+            "block",
+            "attacks",
+            "probes",
+            "wallet",
+            "spend",
+            "thresholds",
+            "abort",
+            "guardrails",
+            "http",
+            "audit",
+        },
+        "",
+    )
 
     meta = r.table(data, "scenario", "scenario")
     r.unknown(meta, {"name", "description"}, "scenario")
@@ -184,14 +265,27 @@ def parse_scenario(data: dict[str, Any], source: str = "<scenario>", base_dir: P
         raise r.fail("scenario.name", f"expected letters, digits, '-', '_' or '.', got {name!r}")
 
     target = r.table(data, "target", "target")
-    r.unknown(target, {"host", "profile", "seed", "latency", "model", "tenants", "clients_per_tenant", "processes",
-                       "max_prompt_tokens"}, "target")
+    r.unknown(
+        target,
+        {
+            "host",
+            "profile",
+            "seed",
+            "latency",
+            "model",
+            "tenants",
+            "clients_per_tenant",
+            "processes",
+            "max_prompt_tokens",
+        },
+        "target",
+    )
     host = r.get(target, "host", "target.host", str, "") or None
     if host is not None and not re.fullmatch(r"https?://[^/\s]+[^\s]*", host):
         raise r.fail("target.host", f"expected a URL like http://127.0.0.1:8000, got {host!r}")
     profile = r.get(target, "profile", "target.profile", str, "hardened")
     if profile not in ("hardened", "vulnerable"):
-        raise r.fail("target.profile", f"expected \"hardened\" or \"vulnerable\", got {profile!r}")
+        raise r.fail("target.profile", f'expected "hardened" or "vulnerable", got {profile!r}')
     target_settings: dict[str, Any] = {"profile": profile, "seed": r.get(target, "seed", "target.seed", int, 7)}
     for key in ("tenants", "clients_per_tenant", "processes", "max_prompt_tokens"):
         if key in target:
@@ -212,8 +306,12 @@ def parse_scenario(data: dict[str, Any], source: str = "<scenario>", base_dir: P
         raise ScenarioError(f"{source}: {exc}") from None
     if "output_tokens" in model:
         bounds = model["output_tokens"]
-        if not (isinstance(bounds, list) and len(bounds) == 2 and all(isinstance(b, int) and b > 0 for b in bounds)
-                and bounds[0] <= bounds[1]):
+        if not (
+            isinstance(bounds, list)
+            and len(bounds) == 2
+            and all(isinstance(b, int) and b > 0 for b in bounds)
+            and bounds[0] <= bounds[1]
+        ):
             raise r.fail("target.model.output_tokens", f"expected [min, max] positive integers, got {bounds!r}")
         target_settings["output_tokens"] = bounds
 
@@ -225,11 +323,13 @@ def parse_scenario(data: dict[str, Any], source: str = "<scenario>", base_dir: P
         scheme=r.get(auth_t, "scheme", "auth.scheme", str, "Bearer"),
     )
     if not _HEADER_NAME.fullmatch(auth.header):  # else every request fails inside the HTTP client
-        raise r.fail("auth.header", f"expected an HTTP header name like Authorization or X-Api-Key, "
-                                    f"got {_show(auth.header)}")
+        raise r.fail(
+            "auth.header", f"expected an HTTP header name like Authorization or X-Api-Key, got {_show(auth.header)}"
+        )
     if not re.fullmatch(r"[!-~]*", auth.scheme):
-        raise r.fail("auth.scheme", f"expected a word like Bearer or Token (or \"\" for the bare token), "
-                                    f"got {_show(auth.scheme)}")
+        raise r.fail(
+            "auth.scheme", f'expected a word like Bearer or Token (or "" for the bare token), got {_show(auth.scheme)}'
+        )
 
     endpoints = _parse_endpoints(r, data)
     accounts = _parse_accounts(r, data, base_dir)
@@ -237,8 +337,10 @@ def parse_scenario(data: dict[str, Any], source: str = "<scenario>", base_dir: P
     r.unknown(webhook, {"secret_env"}, "webhook")
     secret_env = r.get(webhook, "secret_env", "webhook.secret_env", str, "HARNESS_WEBHOOK_SECRET")
     if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", secret_env):
-        raise r.fail("webhook.secret_env", f"expected an environment variable name like HARNESS_WEBHOOK_SECRET, "
-                                           f"got {_show(secret_env)}")
+        raise r.fail(
+            "webhook.secret_env",
+            f"expected an environment variable name like HARNESS_WEBHOOK_SECRET, got {_show(secret_env)}",
+        )
 
     load = _parse_load(r, data)
     journeys, journey_settings = _parse_journeys(r, data, endpoints)
@@ -294,8 +396,9 @@ def _check_values(r: _Reader, data: dict[str, Any]) -> None:
         value, where, depth = stack.pop()
         if isinstance(value, (dict, list)):
             if depth > MAX_DEPTH:
-                raise r.fail(where, f"nested more than {MAX_DEPTH} levels deep (tables and lists inside each "
-                                    "other): flatten it")
+                raise r.fail(
+                    where, f"nested more than {MAX_DEPTH} levels deep (tables and lists inside each other): flatten it"
+                )
             if isinstance(value, dict):
                 stack.extend((item, f"{where}.{key}" if where else str(key), depth + 1) for key, item in value.items())
             else:
@@ -309,8 +412,11 @@ def _check_values(r: _Reader, data: dict[str, Any]) -> None:
 def _check_body(r: _Reader, body: Any, where: str) -> None:
     """A body template is sent as JSON: a table, a list or a string, with finite numbers."""
     if not isinstance(body, (dict, list, str)):
-        raise r.fail(where, f"expected a table, a list or a string (the JSON body template, e.g. "
-                            f'{{ email = "{{email}}" }}), got {_show(body)}')
+        raise r.fail(
+            where,
+            f"expected a table, a list or a string (the JSON body template, e.g. "
+            f'{{ email = "{{email}}" }}), got {_show(body)}',
+        )
     stack: list[tuple[Any, str]] = [(body, where)]
     while stack:
         value, at = stack.pop()
@@ -345,36 +451,54 @@ def _check_placeholders(r: _Reader, endpoints: dict[str, Endpoint], load_routes:
         audit_only = name not in load_routes
         for part, template in (("path", ep.path), ("body", ep.body)):
             for found in _placeholders(template):
-                if found in PLACEHOLDERS or (audit_only and (found in AUDIT_PLACEHOLDERS
-                                                             or _ID_PLACEHOLDER.fullmatch(found))):
+                if found in PLACEHOLDERS or (
+                    audit_only and (found in AUDIT_PLACEHOLDERS or _ID_PLACEHOLDER.fullmatch(found))
+                ):
                     continue
                 known = sorted(PLACEHOLDERS) + ([*sorted(AUDIT_PLACEHOLDERS), "NAME_id"] if audit_only else [])
-                hint = "" if audit_only else (f"; {name} is called by load traffic, which fills no other "
-                                              "(the audit's {id} and {NAME_id} go on routes only the audit calls)")
-                raise r.fail(f"endpoints.{name}.{part}",
-                             f"unknown placeholder {{{found}}} (known: {', '.join(known)}){hint}")
+                hint = (
+                    ""
+                    if audit_only
+                    else (
+                        f"; {name} is called by load traffic, which fills no other "
+                        "(the audit's {id} and {NAME_id} go on routes only the audit calls)"
+                    )
+                )
+                raise r.fail(
+                    f"endpoints.{name}.{part}", f"unknown placeholder {{{found}}} (known: {', '.join(known)}){hint}"
+                )
 
 
-def check_load_caps(guardrails: Guardrails, users: float | None, spawn_rate: float | None,
-                    arrival_rate: float | None, *,
-                    fields: tuple[str, str, str] = ("--users", "--spawn-rate", "--arrival-rate")) -> str | None:
+def check_load_caps(
+    guardrails: Guardrails,
+    users: float | None,
+    spawn_rate: float | None,
+    arrival_rate: float | None,
+    *,
+    fields: tuple[str, str, str] = ("--users", "--spawn-rate", "--arrival-rate"),
+) -> str | None:
     """`field: why` when a load is over the caps of `[guardrails]`, else None; `None` values are not checked.
 
     An absurd value (users = 1e9) grows the master without bound or never finishes spawning; who
     really needs more raises the cap in the scenario, on purpose."""
-    checks = ((users, guardrails.max_users, "max_users", "users"),
-              (spawn_rate, guardrails.max_spawn_rate, "max_spawn_rate", "users started per second"),
-              (arrival_rate, guardrails.max_arrival_rate, "max_arrival_rate", "arrivals per second"))
+    checks = (
+        (users, guardrails.max_users, "max_users", "users"),
+        (spawn_rate, guardrails.max_spawn_rate, "max_spawn_rate", "users started per second"),
+        (arrival_rate, guardrails.max_arrival_rate, "max_arrival_rate", "arrivals per second"),
+    )
     for field_name, (value, cap, name, unit) in zip(fields, checks):
         if value is not None and value > cap:
-            return (f"{field_name}: {_number(value)} {unit} is over the guardrail {name} ({_number(cap)}); "
-                    f"raise [guardrails] {name} if you really mean it")
+            return (
+                f"{field_name}: {_number(value)} {unit} is over the guardrail {name} ({_number(cap)}); "
+                f"raise [guardrails] {name} if you really mean it"
+            )
     return None
 
 
 def _check_caps(r: _Reader, caps: Guardrails, load: Load, attacks: dict[str, Attack]) -> None:
     checks: list[tuple[str, int, float | None, float | None]] = [
-        ("load", load.users, load.spawn_rate, load.arrival_rate)]
+        ("load", load.users, load.spawn_rate, load.arrival_rate)
+    ]
     checks += [(f"load.stages[{i}]", st.users, st.spawn_rate, st.arrival_rate) for i, st in enumerate(load.stages)]
     checks += [(f"attacks.{a.name}", a.users, None, None) for a in attacks.values()]
     for where, users, spawn_rate, arrival_rate in checks:
@@ -402,8 +526,10 @@ def _parse_endpoints(r: _Reader, data: dict[str, Any]) -> dict[str, Endpoint]:
         if not path or not path.startswith("/"):
             raise r.fail(f"{where}.path", f"expected a path starting with '/', got {_show(path)}")
         if not re.fullmatch(r"/[!-~]*", path):  # a space or line break would corrupt the request line
-            raise r.fail(f"{where}.path", f"expected printable ASCII without spaces (percent-encode the rest, "
-                                          f"e.g. %20), got {_show(path)}")
+            raise r.fail(
+                f"{where}.path",
+                f"expected printable ASCII without spaces (percent-encode the rest, e.g. %20), got {_show(path)}",
+            )
         stream = r.get(spec, "stream", f"{where}.stream", str, "none")
         if stream not in STREAM_FORMATS:
             raise r.fail(f"{where}.stream", f"expected one of {', '.join(STREAM_FORMATS)}, got {stream!r}")
@@ -440,14 +566,16 @@ def _parse_accounts(r: _Reader, data: dict[str, Any], base_dir: Path | None) -> 
     if source == "file":
         name = r.get(t, "file", "accounts.file", str, "")
         if not name:
-            raise r.fail("accounts.file", "required when accounts.source = \"file\" (a CSV with email,password[,role])")
+            raise r.fail("accounts.file", 'required when accounts.source = "file" (a CSV with email,password[,role])')
         file = (base_dir / name) if base_dir and not Path(name).is_absolute() else Path(name)
     inline = r.get(t, "inline", "accounts.inline", list, [])
     if source == "inline":
         if not inline:
             raise r.fail("accounts.inline", "expected a list of {email = ..., password = ...} tables")
         for i, acc in enumerate(inline):
-            if not (isinstance(acc, dict) and isinstance(acc.get("email"), str) and isinstance(acc.get("password"), str)):
+            if not (
+                isinstance(acc, dict) and isinstance(acc.get("email"), str) and isinstance(acc.get("password"), str)
+            ):
                 raise r.fail(f"accounts.inline[{i}]", "expected a table with string email and password")
             r.unknown(acc, {"email", "password", "role", "tenant"}, f"accounts.inline[{i}]")
             for key in ("role", "tenant"):
@@ -469,15 +597,23 @@ def _parse_load(r: _Reader, data: dict[str, Any]) -> Load:
     for i, st in enumerate(raw_stages):
         where = f"load.stages[{i}]"
         if not isinstance(st, dict):
-            raise r.fail(where, "expected a table like {duration = \"30s\", users = 20, spawn_rate = 2}")
+            raise r.fail(where, 'expected a table like {duration = "30s", users = 20, spawn_rate = 2}')
         r.unknown(st, {"duration", "users", "spawn_rate", "arrival_rate"}, where)
         if open_stages:  # an open-model stage: a rate, never a user count
             if "arrival_rate" not in st or "duration" not in st or "users" in st:
-                raise r.fail(where, "open-model stages take duration and arrival_rate (no users): "
-                                    "use arrival_rate in every stage, or users in every stage")
-            stages.append(Stage(duration_s=r.duration(st["duration"], f"{where}.duration"), users=0,
-                                spawn_rate=spawn_rate,
-                                arrival_rate=r.number(st, "arrival_rate", f"{where}.arrival_rate", 0.0)))
+                raise r.fail(
+                    where,
+                    "open-model stages take duration and arrival_rate (no users): "
+                    "use arrival_rate in every stage, or users in every stage",
+                )
+            stages.append(
+                Stage(
+                    duration_s=r.duration(st["duration"], f"{where}.duration"),
+                    users=0,
+                    spawn_rate=spawn_rate,
+                    arrival_rate=r.number(st, "arrival_rate", f"{where}.arrival_rate", 0.0),
+                )
+            )
             continue
         if "users" not in st or "duration" not in st:
             raise r.fail(where, "expected both duration and users")
@@ -492,9 +628,15 @@ def _parse_load(r: _Reader, data: dict[str, Any]) -> Load:
     if arrival_rate is not None and stages and not open_stages:
         raise r.fail("load.arrival_rate", "goes with open-model stages (each with arrival_rate), not with users stages")
     open_model = arrival_rate is not None or open_stages
-    return Load(users=users, spawn_rate=spawn_rate, duration_s=duration, stages=tuple(stages),
-                arrival_rate=arrival_rate, pool=users if open_model and "users" in t else None,
-                max_lateness_s=max_lateness)
+    return Load(
+        users=users,
+        spawn_rate=spawn_rate,
+        duration_s=duration,
+        stages=tuple(stages),
+        arrival_rate=arrival_rate,
+        pool=users if open_model and "users" in t else None,
+        max_lateness_s=max_lateness,
+    )
 
 
 def _parse_journeys(
@@ -525,11 +667,15 @@ def _parse_journeys(
         for key in ("think_time", "chat_turns"):
             if key in spec:
                 v = spec[key]
-                if not (isinstance(v, list) and len(v) == 2 and all(
-                        isinstance(x, (int, float)) and not isinstance(x, bool) and 0 <= x < 1e6 for x in v)
-                        and v[0] <= v[1]):
-                    raise r.fail(f"{where}.{key}",
-                                 f"expected [min, max] non-negative numbers below 1000000, got {_show(v)}")
+                if not (
+                    isinstance(v, list)
+                    and len(v) == 2
+                    and all(isinstance(x, (int, float)) and not isinstance(x, bool) and 0 <= x < 1e6 for x in v)
+                    and v[0] <= v[1]
+                ):
+                    raise r.fail(
+                        f"{where}.{key}", f"expected [min, max] non-negative numbers below 1000000, got {_show(v)}"
+                    )
                 s[key] = [float(v[0]), float(v[1])]
         if "reset_probability" in spec:
             p = r.number(spec, "reset_probability", f"{where}.reset_probability", 0.0)
@@ -584,9 +730,7 @@ def _parse_block(r: _Reader, data: dict[str, Any]) -> BlockRule:
     return BlockRule(tuple(statuses), pattern, r.get(t, "header", "block.header", str, ""))
 
 
-def _parse_attacks(
-    r: _Reader, data: dict[str, Any], endpoints: dict[str, Endpoint]
-) -> tuple[dict[str, Attack], float]:
+def _parse_attacks(r: _Reader, data: dict[str, Any], endpoints: dict[str, Endpoint]) -> tuple[dict[str, Attack], float]:
     t = r.table(data, "attacks", "attacks")
     start_after = r.duration(t["start_after"], "attacks.start_after") if "start_after" in t else 0.0
     attacks = {}
@@ -644,13 +788,21 @@ def _error_rate(r: _Reader, targets: dict[str, Any]) -> float:
     elif isinstance(value, str) and (m := re.fullmatch(r"\s*(\d+(?:\.\d*)?|\.\d+)\s*%\s*", value)):
         rate = float(m.group(1)) / 100
     if rate is None or not 0 < rate <= 1:
-        raise r.fail("targets.error_rate", "expected the share of legit requests that may fail per endpoint, a "
-                                           f'ratio in (0, 1] or a percent like "1%" (1 or "100%" = off), got {value!r}')
+        raise r.fail(
+            "targets.error_rate",
+            "expected the share of legit requests that may fail per endpoint, a "
+            f'ratio in (0, 1] or a percent like "1%" (1 or "100%" = off), got {value!r}',
+        )
     return rate
 
 
-def _parse_thresholds(r: _Reader, data: dict[str, Any], endpoints: dict[str, Endpoint],
-                      default_target: float, error_rate: float = DEFAULT_ERROR_RATE) -> tuple[Threshold, ...]:
+def _parse_thresholds(
+    r: _Reader,
+    data: dict[str, Any],
+    endpoints: dict[str, Endpoint],
+    default_target: float,
+    error_rate: float = DEFAULT_ERROR_RATE,
+) -> tuple[Threshold, ...]:
     """`thresholds = ["p95(login) < 500ms", {expr, abort, grace}]`, after the checklist defaults.
 
     Checked against the API map here, so that a typo fails before any traffic.
@@ -672,8 +824,9 @@ def _parse_thresholds(r: _Reader, data: dict[str, Any], endpoints: dict[str, End
                 grace = 0.0
             item = item["expr"]
         elif not isinstance(item, str):
-            raise r.fail(where, f'expected a string like "p95(login) < 500ms" or a table {{expr, abort, grace}}, '
-                                f"got {item!r}")
+            raise r.fail(
+                where, f'expected a string like "p95(login) < 500ms" or a table {{expr, abort, grace}}, got {item!r}'
+            )
         try:
             threshold = parse_threshold(item, f"{r.source}: {where}", abort=abort, grace_s=grace)
             check_targets([threshold], endpoints, streaming=streaming, where=f"{r.source}: {where}")
@@ -699,13 +852,19 @@ def _parse_wallet(r: _Reader, data: dict[str, Any], endpoints: dict[str, Endpoin
     if "wallet" not in data:
         return None
     t = r.table(data, "wallet", "wallet")
-    r.unknown(t, {"route", "start_after", "prompt_start_tokens", "prompt_cap_tokens", "output_ask_tokens",
-                  "max_tokens_field"}, "wallet")
+    r.unknown(
+        t,
+        {"route", "start_after", "prompt_start_tokens", "prompt_cap_tokens", "output_ask_tokens", "max_tokens_field"},
+        "wallet",
+    )
     llm = [n for n, ep in endpoints.items() if ep.stream != "none"]
     route = r.get(t, "route", "wallet.route", str, llm[0] if llm else "chat")
     if route not in llm:
-        raise r.fail("wallet.route", f"expected an endpoint with a stream format (an LLM route: "
-                                     f"{', '.join(llm) or 'none in [endpoints]'}), got {route!r}")
+        raise r.fail(
+            "wallet.route",
+            f"expected an endpoint with a stream format (an LLM route: "
+            f"{', '.join(llm) or 'none in [endpoints]'}), got {route!r}",
+        )
     start = r.whole(t, "prompt_start_tokens", "wallet.prompt_start_tokens", 1024, minimum=1)
     cap = r.whole(t, "prompt_cap_tokens", "wallet.prompt_cap_tokens", 131_072, minimum=1)
     if cap < start or cap > 2_000_000:
@@ -726,31 +885,53 @@ def _parse_breaker(r: _Reader, data: dict[str, Any]) -> Breaker:
     rate = r.number(t, "error_rate", "abort.error_rate", 0.5)
     if not 0 < rate <= 1:
         raise r.fail("abort.error_rate", f"expected a share of failed requests in (0, 1] (1 = off), got {rate!r}")
-    return Breaker(error_rate=rate, window_s=r.duration(t.get("window", 10), "abort.window"),
-                   min_requests=r.whole(t, "min_requests", "abort.min_requests", 50, minimum=1))
+    return Breaker(
+        error_rate=rate,
+        window_s=r.duration(t.get("window", 10), "abort.window"),
+        min_requests=r.whole(t, "min_requests", "abort.min_requests", 50, minimum=1),
+    )
 
 
 def _parse_guardrails(r: _Reader, data: dict[str, Any]) -> Guardrails:
     t = r.table(data, "guardrails", "guardrails")
-    r.unknown(t, {"allowed_hosts", "max_users", "max_spawn_rate", "max_arrival_rate", "max_duration", "max_requests",
-                  "max_rps", "max_spend_usd"}, "guardrails")
+    r.unknown(
+        t,
+        {
+            "allowed_hosts",
+            "max_users",
+            "max_spawn_rate",
+            "max_arrival_rate",
+            "max_duration",
+            "max_requests",
+            "max_rps",
+            "max_spend_usd",
+        },
+        "guardrails",
+    )
     hosts = r.get(t, "allowed_hosts", "guardrails.allowed_hosts", list, [])
     for i, host in enumerate(hosts):
         if not isinstance(host, str) or not re.fullmatch(r"[A-Za-z0-9.:-]+", host):
-            raise r.fail(f"guardrails.allowed_hosts[{i}]", f"expected a host name or address like staging.example.com, "
-                                                            f"got {host!r}")
+            raise r.fail(
+                f"guardrails.allowed_hosts[{i}]",
+                f"expected a host name or address like staging.example.com, got {host!r}",
+            )
     return Guardrails(
         allowed_hosts=tuple(h.lower() for h in hosts),
         max_users=r.whole(t, "max_users", "guardrails.max_users", Guardrails.max_users, minimum=1),
-        max_spawn_rate=r.number(t, "max_spawn_rate", "guardrails.max_spawn_rate", Guardrails.max_spawn_rate,
-                                minimum=0.001),
-        max_arrival_rate=r.number(t, "max_arrival_rate", "guardrails.max_arrival_rate", Guardrails.max_arrival_rate,
-                                  minimum=0.001),
+        max_spawn_rate=r.number(
+            t, "max_spawn_rate", "guardrails.max_spawn_rate", Guardrails.max_spawn_rate, minimum=0.001
+        ),
+        max_arrival_rate=r.number(
+            t, "max_arrival_rate", "guardrails.max_arrival_rate", Guardrails.max_arrival_rate, minimum=0.001
+        ),
         max_duration_s=r.duration(t.get("max_duration", "4h"), "guardrails.max_duration"),
-        max_requests=r.whole(t, "max_requests", "guardrails.max_requests", 0, minimum=1) if "max_requests" in t else None,
+        max_requests=r.whole(t, "max_requests", "guardrails.max_requests", 0, minimum=1)
+        if "max_requests" in t
+        else None,
         max_rps=r.number(t, "max_rps", "guardrails.max_rps", 0, minimum=0.001) if "max_rps" in t else None,
-        max_spend_usd=(r.number(t, "max_spend_usd", "guardrails.max_spend_usd", 0, minimum=0.0)
-                       if "max_spend_usd" in t else None),
+        max_spend_usd=(
+            r.number(t, "max_spend_usd", "guardrails.max_spend_usd", 0, minimum=0.0) if "max_spend_usd" in t else None
+        ),
     )
 
 
@@ -772,6 +953,8 @@ def _parse_http(r: _Reader, data: dict[str, Any]) -> HttpSettings:
         raise r.fail("http.max_body_bytes", f'expected a size like 16777216 or "16 MiB", got {size!r}')
     if max_bytes < 1024:
         raise r.fail("http.max_body_bytes", f'expected at least 1024 bytes (e.g. "16 MiB"), got {size!r}')
-    return HttpSettings(timeout_s=r.duration(t.get("timeout", "30s"), "http.timeout"),
-                        connect_timeout_s=r.duration(t.get("connect_timeout", "5s"), "http.connect_timeout"),
-                        max_body_bytes=max_bytes)
+    return HttpSettings(
+        timeout_s=r.duration(t.get("timeout", "30s"), "http.timeout"),
+        connect_timeout_s=r.duration(t.get("connect_timeout", "5s"), "http.connect_timeout"),
+        max_body_bytes=max_bytes,
+    )

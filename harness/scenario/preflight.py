@@ -12,8 +12,8 @@ from collections.abc import Callable
 
 from harness.scenario.accounts import check_roles, offline_accounts
 from harness.scenario.guardrails import abuse_refusal
-from harness.scenario.pricing import PriceError, PriceTable, load_prices
 from harness.scenario.model import Load, Scenario, ScenarioError, Stage
+from harness.scenario.pricing import PriceError, PriceTable, load_prices
 
 __all__ = ["check_scenario", "scenario_warnings", "spend_prices"]
 
@@ -60,8 +60,9 @@ def _source(scenario: Scenario) -> str:
     return f"{scenario.path}: " if scenario.path else ""
 
 
-def scenario_warnings(scenario: Scenario, users: int | None = None, spawn_rate: float | None = None,
-                      duration_s: float | None = None) -> list[str]:
+def scenario_warnings(
+    scenario: Scenario, users: int | None = None, spawn_rate: float | None = None, duration_s: float | None = None
+) -> list[str]:
     """What would run, but likely not as meant: a ramp longer than its stage (or than the run), a plan
     longer than the guardrail's max_duration. `users`, `spawn_rate` and `duration_s` are the command
     line's --users, --spawn-rate and --duration, which replace the scenario's as `harness run` does."""
@@ -78,8 +79,10 @@ def scenario_warnings(scenario: Scenario, users: int | None = None, spawn_rate: 
     planned = duration_s or load.planned_duration_s
     cap = scenario.guardrails.max_duration_s
     if cap is not None and planned > cap:
-        warnings.append(f"guardrails.max_duration: the {planned:g} s planned are longer than max_duration "
-                        f"({cap:g} s): the run will stop there as aborted; raise it or shorten the load")
+        warnings.append(
+            f"guardrails.max_duration: the {planned:g} s planned are longer than max_duration "
+            f"({cap:g} s): the run will stop there as aborted; raise it or shorten the load"
+        )
     return [f"{_source(scenario)}{w}" for w in warnings]
 
 
@@ -112,7 +115,9 @@ def _ramp_warnings(stages: list[Stage], where: Callable[[int], str], span: str) 
             continue
         running = start + stage.spawn_rate * stage.duration_s
         origin = f"from {int(start)} " if start else ""
-        warnings.append(f"{where(i)}: ramping {origin}to {stage.users} users at {stage.spawn_rate:g}/s takes "
-                        f"{ramp_s:g} s, longer than the {stage.duration_s:g} s {span}: about {int(running)} users "
-                        "will have started when it ends")
+        warnings.append(
+            f"{where(i)}: ramping {origin}to {stage.users} users at {stage.spawn_rate:g}/s takes "
+            f"{ramp_s:g} s, longer than the {stage.duration_s:g} s {span}: about {int(running)} users "
+            "will have started when it ends"
+        )
     return warnings

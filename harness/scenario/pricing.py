@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import math
 import tomllib
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
-from typing import Any, Mapping
-
+from typing import Any
 
 __all__ = ["Price", "PriceTable", "PriceError", "load_prices", "PRICE_FIELDS"]
 
@@ -70,7 +70,7 @@ class PriceTable:
             raise PriceError(
                 f"unknown model {model!r} in the price table dated {self.date} "
                 f"(known: {', '.join(self.models)}); set [spend] model to one of them, or add "
-                f"[spend.prices.\"{model}\"] with input, cached_input and output (USD per million tokens)"
+                f'[spend.prices."{model}"] with input, cached_input and output (USD per million tokens)'
             )
         return price
 
@@ -127,7 +127,7 @@ def load_prices(path: str | Path | None = None, overrides: Mapping[str, Any] | N
         raise PriceError(f"{path or 'harness/scenario/prices.toml'}: invalid TOML ({exc})") from None
     date = data.get("date")
     if not isinstance(date, str) or not date:
-        raise PriceError(f"{name}: date: expected a date string like \"2026-11-01\", got {date!r}")
+        raise PriceError(f'{name}: date: expected a date string like "2026-11-01", got {date!r}')
     source = data.get("source", "")
     models = data.get("models")
     if not isinstance(models, dict) or not models:

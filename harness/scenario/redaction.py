@@ -38,8 +38,10 @@ def redacted_raw(raw: dict[str, Any], secrets: Iterable[str] = ()) -> dict[str, 
 def redacted_copy(raw: dict[str, Any], secrets: Iterable[str] = (), name: str = "scenario.toml") -> str:
     """The text of a run folder's `scenario.toml`: TOML written from the parsed data by `redacted_raw`,
     never a search and replace in the file's text (that misses a password written with an escape)."""
-    return (f"# Written by launch-harness from the parsed scenario {name!r}, passwords and secrets redacted;\n"
-            "# the original's comments and layout are not kept.\n\n" + tomli_w.dumps(redacted_raw(raw, secrets)))
+    return (
+        f"# Written by launch-harness from the parsed scenario {name!r}, passwords and secrets redacted;\n"
+        "# the original's comments and layout are not kept.\n\n" + tomli_w.dumps(redacted_raw(raw, secrets))
+    )
 
 
 def _redact_userinfo(url: str) -> str:

@@ -41,8 +41,19 @@ __all__ = [
 ]
 
 LATENCY = ("p50", "p95", "p99", "p999", "max", "mean")  # summary endpoints[E][f"{m}_ms"]
-LLM = ("ttfb_p50", "ttft_p50", "ttft_p95", "ttft_p99", "ttlt_p50", "ttlt_p95", "tpot_p50", "tpot_p95",
-       "itl_p50", "itl_p95", "itl_p99")  # summary llm[E][f"{m}_ms"]
+LLM = (
+    "ttfb_p50",
+    "ttft_p50",
+    "ttft_p95",
+    "ttft_p99",
+    "ttlt_p50",
+    "ttlt_p95",
+    "tpot_p50",
+    "tpot_p95",
+    "itl_p50",
+    "itl_p95",
+    "itl_p99",
+)  # summary llm[E][f"{m}_ms"]
 INTENDED = ("p50_intended", "p95_intended", "p99_intended")  # summary open_model.latency[E][f"{p}_from_intended_ms"]
 RATE_LIMIT_VERDICTS = ("effective", "leaky", "bypassable", "absent", "untested")
 SPEND_PER_DAY = {  # spend_per_day(TARGET) -> summary spend.per_day_usd[key]
@@ -79,8 +90,12 @@ METRICS: dict[str, Metric] = {
 }
 SIDES: dict[str, tuple[str, ...]] = {"spend_per_day": tuple(SPEND_PER_DAY), "run_cost": RUN_COST}
 OPS: dict[str, Callable[[Any, Any], bool]] = {
-    "<": operator.lt, "<=": operator.le, ">": operator.gt, ">=": operator.ge,
-    "==": operator.eq, "!=": operator.ne,
+    "<": operator.lt,
+    "<=": operator.le,
+    ">": operator.gt,
+    ">=": operator.ge,
+    "==": operator.eq,
+    "!=": operator.ne,
 }
 ORIGINS = ("default", "scenario", "cli")
 
@@ -111,24 +126,27 @@ class Threshold:
 
     def record(self) -> dict[str, Any]:
         """What run.json keeps, so that `harness report` judges the same rules from disk."""
-        record: dict[str, Any] = {"expr": self.expr, "abort": self.abort, "grace_s": self.grace_s,
-                                  "origin": self.origin}
+        record: dict[str, Any] = {
+            "expr": self.expr,
+            "abort": self.abort,
+            "grace_s": self.grace_s,
+            "origin": self.origin,
+        }
         return {**record, "skip": list(self.skip)} if self.skip else record
 
 
-def parse_threshold(text: object, where: str, *, abort: bool = False, grace_s: float = 10.0,
-                    origin: str = "scenario") -> Threshold:
+def parse_threshold(
+    text: object, where: str, *, abort: bool = False, grace_s: float = 10.0, origin: str = "scenario"
+) -> Threshold:
     """A `Threshold` from one line of text; `where` names it in the error (file and field, or option)."""
     if not isinstance(text, str) or not (match := _EXPR.match(text)):
         raise ThresholdError(f"{where}: expected METRIC(ENDPOINT) OP LIMIT, e.g. {EXAMPLE}, got {text!r}")
     name, target, op, limit_text = match.groups()
     metric = METRICS.get(name)
     if metric is None:
-        raise ThresholdError(f"{where}: unknown metric {name!r} in {text!r} "
-                             f"(expected one of: {', '.join(METRICS)})")
+        raise ThresholdError(f"{where}: unknown metric {name!r} in {text!r} (expected one of: {', '.join(METRICS)})")
     if not _NAME.match(target):
-        raise ThresholdError(f"{where}: {text!r}: expected an endpoint name or * inside {name}(...), "
-                             f"got {target!r}")
+        raise ThresholdError(f"{where}: {text!r}: expected an endpoint name or * inside {name}(...), got {target!r}")
     sides = SIDES.get(name)
     if sides is not None and target not in sides:
         raise ThresholdError(f"{where}: {text!r}: {name} takes one of: {', '.join(sides)}; got {target!r}")
@@ -137,23 +155,28 @@ def parse_threshold(text: object, where: str, *, abort: bool = False, grace_s: f
             raise ThresholdError(f"{where}: {text!r}: rate_limit compares with == or !=, got {op!r}")
         limit_text = limit_text.lower()
         if limit_text not in RATE_LIMIT_VERDICTS:
-            raise ThresholdError(f"{where}: {text!r}: expected one of: {', '.join(RATE_LIMIT_VERDICTS)}; "
-                                 f"got {limit_text!r}")
-        return Threshold(f"{name}({target}) {op} {limit_text}", name, target, op, limit_text, "",
-                         abort, grace_s, origin)
+            raise ThresholdError(
+                f"{where}: {text!r}: expected one of: {', '.join(RATE_LIMIT_VERDICTS)}; got {limit_text!r}"
+            )
+        return Threshold(
+            f"{name}({target}) {op} {limit_text}", name, target, op, limit_text, "", abort, grace_s, origin
+        )
     number = _LIMIT.match(limit_text)
     if number is None:
-        raise ThresholdError(f"{where}: {text!r}: expected a number with a unit after {op}, e.g. "
-                             f"{_example(metric)}, got {limit_text!r}")
+        raise ThresholdError(
+            f"{where}: {text!r}: expected a number with a unit after {op}, e.g. {_example(metric)}, got {limit_text!r}"
+        )
     value, unit = number.group(1), number.group(2).lower()
     if unit not in metric.units:
         units = " or ".join(u for u in metric.units if u)
-        raise ThresholdError(f"{where}: {text!r}: {name} is measured in {units}, not {unit!r} "
-                             f"(e.g. {_example(metric)})")
+        raise ThresholdError(
+            f"{where}: {text!r}: {name} is measured in {units}, not {unit!r} (e.g. {_example(metric)})"
+        )
     # 7% is 7 / 100, the float nearest 0.07 (7 * 0.01 is not)
     limit = float(value) / 100 if unit == "%" else float(value) * metric.units[unit]
-    return Threshold(f"{name}({target}) {op} {value}{unit}", name, target, op, limit, metric.unit,
-                     abort, grace_s, origin)
+    return Threshold(
+        f"{name}({target}) {op} {value}{unit}", name, target, op, limit, metric.unit, abort, grace_s, origin
+    )
 
 
 def _example(metric: Metric) -> str:
@@ -168,7 +191,9 @@ def from_record(record: Any, where: str) -> Threshold:
     origin = record.get("origin", "scenario")
     skip = record.get("skip") or []
     threshold = parse_threshold(
-        record.get("expr"), where, abort=bool(record.get("abort", False)),
+        record.get("expr"),
+        where,
+        abort=bool(record.get("abort", False)),
         grace_s=float(grace) if isinstance(grace, (int, float)) else 10.0,
         origin=origin if origin in ORIGINS else "scenario",
     )
@@ -177,8 +202,13 @@ def from_record(record: Any, where: str) -> Threshold:
     return replace(threshold, skip=tuple(skip)) if skip else threshold
 
 
-def check_targets(thresholds: Iterable[Threshold], endpoint_names: Collection[str], *,
-                  streaming: Collection[str] | None = None, where: str = "thresholds") -> None:
+def check_targets(
+    thresholds: Iterable[Threshold],
+    endpoint_names: Collection[str],
+    *,
+    streaming: Collection[str] | None = None,
+    where: str = "thresholds",
+) -> None:
     """Every endpoint a threshold names is in the API map (and streamed, for an LLM metric).
 
     `streaming` (the LLM endpoints) is checked only when given.
@@ -187,22 +217,29 @@ def check_targets(thresholds: Iterable[Threshold], endpoint_names: Collection[st
         if t.target == "*" or t.metric in SIDES:
             continue
         if t.target not in endpoint_names:
-            raise ThresholdError(f"{where}: {t.expr}: unknown endpoint {t.target!r} "
-                                 f"(expected one of: {', '.join(sorted(endpoint_names))}, or *)")
+            raise ThresholdError(
+                f"{where}: {t.expr}: unknown endpoint {t.target!r} "
+                f"(expected one of: {', '.join(sorted(endpoint_names))}, or *)"
+            )
         if streaming is not None and METRICS[t.metric].kind == "llm" and t.target not in streaming:
             llm = ", ".join(sorted(streaming)) or "none in this scenario"
-            raise ThresholdError(f"{where}: {t.expr}: {t.metric} needs a streamed (LLM) endpoint, "
-                                 f"{t.target!r} is not one (LLM endpoints: {llm})")
+            raise ThresholdError(
+                f"{where}: {t.expr}: {t.metric} needs a streamed (LLM) endpoint, "
+                f"{t.target!r} is not one (LLM endpoints: {llm})"
+            )
 
 
-def from_options(thresholds: Iterable[str], abort_on_fail: Iterable[str], endpoint_names: Collection[str],
-                 streaming: Collection[str] | None = None) -> list[Threshold]:
+def from_options(
+    thresholds: Iterable[str],
+    abort_on_fail: Iterable[str],
+    endpoint_names: Collection[str],
+    streaming: Collection[str] | None = None,
+) -> list[Threshold]:
     """The rules of `--threshold EXPR` and `--abort-on-fail EXPR`, checked against the API map."""
     parsed = [parse_threshold(text, "--threshold", origin="cli") for text in thresholds]
     parsed += [parse_threshold(text, "--abort-on-fail", abort=True, origin="cli") for text in abort_on_fail]
     for t in parsed:
-        check_targets([t], endpoint_names, streaming=streaming,
-                      where="--abort-on-fail" if t.abort else "--threshold")
+        check_targets([t], endpoint_names, streaming=streaming, where="--abort-on-fail" if t.abort else "--threshold")
     return parsed
 
 
@@ -213,15 +250,16 @@ def _number_text(value: float) -> str:
 DEFAULT_ERROR_RATE = 0.01  # [targets] error_rate: legit requests that may fail per endpoint
 
 
-def default_thresholds(targets: Mapping[str, float | None],
-                       error_rate: float | None = DEFAULT_ERROR_RATE) -> list[Threshold]:
+def default_thresholds(
+    targets: Mapping[str, float | None], error_rate: float | None = DEFAULT_ERROR_RATE
+) -> list[Threshold]:
     """The launch checklist: p95(E) < target for every endpoint with a p95 target (run.json `targets`),
     and `error_rate(*) < 1%` over every endpoint legit traffic called, streamed ones included, so that
     a chatbot whose every reply fails cannot pass. `error_rate` None or 1 (100 %) leaves it out."""
     defaults = [
-        Threshold(f"p95({name}) < {_number_text(limit)}ms", "p95", name, "<", float(limit), "ms",
-                  origin="default")
-        for name, limit in sorted(targets.items()) if limit is not None
+        Threshold(f"p95({name}) < {_number_text(limit)}ms", "p95", name, "<", float(limit), "ms", origin="default")
+        for name, limit in sorted(targets.items())
+        if limit is not None
     ]
     if error_rate is not None and error_rate < 1.0:
         percent = _number_text(round(error_rate * 100, 9))
@@ -229,8 +267,7 @@ def default_thresholds(targets: Mapping[str, float | None],
     return defaults
 
 
-def merge(base: Iterable[Threshold], explicit: Iterable[Threshold],
-          streaming: Collection[str] = ()) -> list[Threshold]:
+def merge(base: Iterable[Threshold], explicit: Iterable[Threshold], streaming: Collection[str] = ()) -> list[Threshold]:
     """`base` then `explicit`; an explicit p95 on E (or p95(*)) replaces E's default p95, and an
     explicit error_rate on E takes E out of the default `error_rate(*)` (an explicit
     `error_rate(*)` replaces it).
@@ -264,6 +301,7 @@ def merge(base: Iterable[Threshold], explicit: Iterable[Threshold],
 
 
 # --- judging ----------------------------------------------------------------------------------
+
 
 def _finite(value: Any) -> float | None:
     if isinstance(value, bool) or not isinstance(value, (int, float)):
@@ -360,11 +398,27 @@ def _row(t: Threshold, target: str, summary: Summary) -> ThresholdRow:
         observed = _finite(observed)
         passed, judged = observed is not None and OPS[t.op](observed, t.limit), True
         if observed is None:
-            note = ("no legit successful responses on this endpoint: nothing to measure"
-                    if METRICS[t.metric].kind == "latency" else "nothing to measure")
-    return ThresholdRow(expr=expr, metric=t.metric, endpoint=None if t.metric in SIDES else target, target=target,
-                        op=t.op, limit=_plain(t.limit), unit=t.unit, observed=observed, passed=bool(passed),
-                        judged=judged, abort=t.abort, origin=t.origin, samples=samples, note=note)
+            note = (
+                "no legit successful responses on this endpoint: nothing to measure"
+                if METRICS[t.metric].kind == "latency"
+                else "nothing to measure"
+            )
+    return ThresholdRow(
+        expr=expr,
+        metric=t.metric,
+        endpoint=None if t.metric in SIDES else target,
+        target=target,
+        op=t.op,
+        limit=_plain(t.limit),
+        unit=t.unit,
+        observed=observed,
+        passed=bool(passed),
+        judged=judged,
+        abort=t.abort,
+        origin=t.origin,
+        samples=samples,
+        note=note,
+    )
 
 
 def evaluate(thresholds: Sequence[Threshold], summary: Summary) -> list[ThresholdRow]:
@@ -378,8 +432,11 @@ def evaluate(thresholds: Sequence[Threshold], summary: Summary) -> list[Threshol
     for t in thresholds:
         targets = _expand(t, summary) if t.target == "*" else [t.target]
         if not targets:
-            rows.append(msgspec.structs.replace(_row(t, t.target, Summary()),
-                                                note="no endpoint in this run to apply it to: not judged"))
+            rows.append(
+                msgspec.structs.replace(
+                    _row(t, t.target, Summary()), note="no endpoint in this run to apply it to: not judged"
+                )
+            )
             continue
         rows.extend(_row(t, target, summary) for target in targets)
     return rows

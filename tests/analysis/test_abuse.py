@@ -13,7 +13,7 @@ from harness.documents import Summary
 from harness.report.build import build_report
 from harness.report.html import PLOTS, RATE_LIMIT_PLOT
 from harness.report.terminal import format_table
-from harness.samples import PartWriter, SCHEMA
+from harness.samples import SCHEMA, PartWriter
 from harness.scenario import ATTACKS
 from tests.analysis.test_ratelimits import T0, baseline, burst, frame, rows
 
@@ -29,9 +29,11 @@ def attack(role: str, statuses: list[int], technique: str = "", step: float = 0.
 
 
 def test_counts_of_an_attack():
-    f = frame(attack("brute_force", [401, 401, 429, 0, 429, 500]),
-              rows("login", "", [0.1], [200], role="legit"),
-              rows("login", "baseline", [0.2], [200]))
+    f = frame(
+        attack("brute_force", [401, 401, 429, 0, 429, 500]),
+        rows("login", "", [0.1], [200], role="legit"),
+        rows("login", "baseline", [0.2], [200]),
+    )
     result = abuse_summary(f)
     assert list(result) == ["brute_force"]  # legit and probe are not attacks
     a = result["brute_force"]
@@ -58,18 +60,23 @@ def test_an_attack_is_judged_on_the_route_it_attacks():
 
 
 def test_admin_probe_names_each_technique_that_got_2xx():
-    f = frame(attack("admin_probe", [401, 401], "anonymous"),
-              attack("admin_probe", [403, 200, 200], "header:X-Role"),
-              attack("admin_probe", [200], "client"))
+    f = frame(
+        attack("admin_probe", [401, 401], "anonymous"),
+        attack("admin_probe", [403, 200, 200], "header:X-Role"),
+        attack("admin_probe", [200], "client"),
+    )
     a = abuse_summary(f)["admin_probe"]
-    assert a["findings"] == ["admin route answered 2xx to client (1 of 1)",
-                             "admin route answered 2xx to header:X-Role (2 of 3)"]
+    assert a["findings"] == [
+        "admin route answered 2xx to client (1 of 1)",
+        "admin route answered 2xx to header:X-Role (2 of 3)",
+    ]
     clean = abuse_summary(frame(attack("admin_probe", [401, 403], "anonymous")))
     assert abuse_verdict(clean) == "clean"
 
 
-@pytest.mark.parametrize("role, words", [("webhook_forged", "forged signature accepted"),
-                                         ("webhook_stale", "stale delivery accepted")])
+@pytest.mark.parametrize(
+    "role, words", [("webhook_forged", "forged signature accepted"), ("webhook_stale", "stale delivery accepted")]
+)
 def test_forged_and_stale_webhooks(role, words):
     bad = abuse_summary(frame(attack(role, [401, 200, 401])))
     assert bad[role]["findings"] == [f"{words} (1 of 3 deliveries answered 2xx)"]
@@ -93,9 +100,19 @@ def test_webhook_replay_needs_the_target_counters():
     assert abuse_verdict(once) == "clean"  # only the original delivery was accepted
 
 
-@pytest.mark.parametrize("role", ["credential_stuffing", "password_spraying", "brute_force",
-                                  "chat_flood", "chat_flood_many_accounts", "reset_flood",
-                                  "reset_flood_many", "lead_spam"])
+@pytest.mark.parametrize(
+    "role",
+    [
+        "credential_stuffing",
+        "password_spraying",
+        "brute_force",
+        "chat_flood",
+        "chat_flood_many_accounts",
+        "reset_flood",
+        "reset_flood_many",
+        "lead_spam",
+    ],
+)
 def test_floods_and_login_attacks_never_blocked(role):
     never = abuse_summary(frame(attack(role, [200, 401, 200])))
     assert never[role]["findings"] == ["no attempt was blocked (3 of 3 admitted)"]
@@ -108,11 +125,22 @@ def test_webhook_flood_has_no_finding_rule():
 
 # --- build_report ---------------------------------------------------------------------------
 
-RUN = {"id": "20261201-080000-abuse", "scenario": "abuse", "host": "http://127.0.0.1:8123",
-       "started_at": T0 - 60, "ended_at": T0 + 60, "workers": 1, "aborted": False,
-       "targets": {"login": 500}, "target_is_loopback": True, "probed_routes": ["login"],
-       "limits": {"login": [{"key": "ip", "quota": 5, "window_s": 60.0}],
-                  "chat": [{"key": "user", "quota": 3, "window_s": 60.0}]}}
+RUN = {
+    "id": "20261201-080000-abuse",
+    "scenario": "abuse",
+    "host": "http://127.0.0.1:8123",
+    "started_at": T0 - 60,
+    "ended_at": T0 + 60,
+    "workers": 1,
+    "aborted": False,
+    "targets": {"login": 500},
+    "target_is_loopback": True,
+    "probed_routes": ["login"],
+    "limits": {
+        "login": [{"key": "ip", "quota": 5, "window_s": 60.0}],
+        "chat": [{"key": "user", "quota": 3, "window_s": 60.0}],
+    },
+}
 
 
 def write_run(tmp_path, *groups, stats=None, run=RUN):
@@ -127,15 +155,15 @@ def write_run(tmp_path, *groups, stats=None, run=RUN):
 
 
 def legit(n: int = 40) -> list[dict]:
-    return rows("login", "", [-30 + i for i in range(n)], [200] * n, role="legit",
-                latency=[100.0] * n)
+    return rows("login", "", [-30 + i for i in range(n)], [200] * n, role="legit", latency=[100.0] * n)
 
 
 def test_build_report_writes_rate_limits_and_abuse(tmp_path):
     spoof = rows("login", "ip-headers:X-Forwarded-For", *burst(15, 15))
     forged = attack("webhook_forged", [200, 401])
-    run_dir = write_run(tmp_path, legit(), baseline(), spoof, forged,
-                        stats={"emails_sent": 0, "tokens": {"prompt": 0, "completion": 0}})
+    run_dir = write_run(
+        tmp_path, legit(), baseline(), spoof, forged, stats={"emails_sent": 0, "tokens": {"prompt": 0, "completion": 0}}
+    )
     summary = build_report(run_dir).to_dict()
     on_disk = json.loads((run_dir / "summary.json").read_text())
     assert on_disk == summary
@@ -148,18 +176,23 @@ def test_build_report_writes_rate_limits_and_abuse(tmp_path):
     assert on_disk["verdict"] == "fail"
     reasons = on_disk["verdict_reasons"]
     assert "rate limit on login is bypassable (ip-headers:X-Forwarded-For ×3.0)" in reasons
-    assert "abuse finding: webhook_forged: forged signature accepted (1 of 2 deliveries answered 2xx)" \
-        in reasons
+    assert "abuse finding: webhook_forged: forged signature accepted (1 of 2 deliveries answered 2xx)" in reasons
     assert (run_dir / "plots" / RATE_LIMIT_PLOT[0]).read_bytes()[:4] == b"\x89PNG"
 
     page = (run_dir / "report.html").read_text()
     assert 'id="rate-limits"' in page and 'id="abuse"' in page and 'id="bypass-matrix"' in page
     assert page.index('id="rate-limits"') < page.index('id="method"')
-    cell = re.search(r'<td class="rl-verdict" data-route="login"><span class="rl-bypassable">'
-                     r'bypassable</span></td>', page)
+    cell = re.search(
+        r'<td class="rl-verdict" data-route="login"><span class="rl-bypassable">'
+        r"bypassable</span></td>",
+        page,
+    )
     assert cell
-    assert re.search(r'<td class="rl-cell rl-bypass" data-route="login" '
-                     r'data-technique="ip-headers:X-Forwarded-For"', page)
+    assert re.search(
+        r'<td class="rl-cell rl-bypass" data-route="login" '
+        r'data-technique="ip-headers:X-Forwarded-For"',
+        page,
+    )
     assert 'id="plot-rate-limits"' in page
     assert page.count("data:image/png;base64,") == len(PLOTS) + 1  # the figures and the rate limits one
     assert "forged signature accepted" in page
@@ -182,8 +215,7 @@ def test_effective_limits_and_clean_abuse_keep_a_pass(tmp_path):
 def test_absent_limit_fails_the_run_and_unknown_roles_are_not_attacks(tmp_path):
     open_door = rows("login", "baseline", *burst(15, 15))
     custom = rows("login", "", [0.5], [200], role="my_custom_bot")
-    run_dir = write_run(tmp_path, legit(), open_door, custom,
-                        run={**RUN, "limits": {"login": RUN["limits"]["login"]}})
+    run_dir = write_run(tmp_path, legit(), open_door, custom, run={**RUN, "limits": {"login": RUN["limits"]["login"]}})
     summary = build_report(run_dir).to_dict()
     assert "abuse" not in summary  # a custom role is only counted in the endpoints
     assert summary["verdict"] == "fail"

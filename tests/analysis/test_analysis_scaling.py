@@ -19,18 +19,18 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from tests.helpers import REPO
 from harness.analysis.abuse import abuse_summary
-from harness.analysis.run import summarize as one_pass
-from harness.analysis.summary import float32_percentiles, grouped_percentiles, per_second, to_jsonable
 from harness.analysis.llm import llm_summary, ttft_series
-from harness.report.plots import latency_ecdfs
 from harness.analysis.ratelimits import attack_series, rate_limits
 from harness.analysis.run import UNREAD_COLUMNS, compute_summary, load_run, load_target_stats
-from harness.documents import RunMeta
-from harness.samples import COLUMNS, PartWriter, read_column, read_samples
+from harness.analysis.run import summarize as one_pass
 from harness.analysis.spend import spend_from_samples, spend_series
+from harness.analysis.summary import float32_percentiles, grouped_percentiles, per_second, to_jsonable
 from harness.analysis.wallet import wallet_summary
+from harness.documents import RunMeta
+from harness.report.plots import latency_ecdfs
+from harness.samples import COLUMNS, PartWriter, read_column, read_samples
+from tests.helpers import REPO
 
 BENCH = REPO / "bench" / "analysis_scaling.py"
 sys.path.insert(0, str(BENCH.parent))
@@ -63,14 +63,16 @@ def figures(samples: pd.DataFrame, run: dict, stats: dict | None, gaps=None) -> 
     """Every figure of the summary, module by module, as JSON would hold them."""
     run = run.to_dict() if isinstance(run, RunMeta) else run
     llm = llm_summary(samples, run, gaps)
-    return to_jsonable({
-        "summary": one_pass(samples, run, stats=stats, chunk_gaps=gaps).to_dict(),
-        "rate_limits": rate_limits(samples, run, stats),
-        "abuse": abuse_summary(samples, stats),
-        "llm": llm,
-        "spend": spend_from_samples(samples, run, llm),
-        "wallet": wallet_summary(samples, run),
-    })
+    return to_jsonable(
+        {
+            "summary": one_pass(samples, run, stats=stats, chunk_gaps=gaps).to_dict(),
+            "rate_limits": rate_limits(samples, run, stats),
+            "abuse": abuse_summary(samples, stats),
+            "llm": llm,
+            "spend": spend_from_samples(samples, run, llm),
+            "wallet": wallet_summary(samples, run),
+        }
+    )
 
 
 @pytest.mark.e2e
@@ -116,12 +118,28 @@ def test_nulls_ties_and_file_order_in_hand_made_parts(tmp_path: Path) -> None:
     """Two equally frequent errors: the one seen first in send order is listed first, though a later
     part holds it; missing strings read as before; attacks and techniques stay in string order."""
     writer = PartWriter(tmp_path / "samples")
-    writer.write({"start_s": [20.0, 21.0, 22.0], "endpoint": ["me", "me", None], "status": [500, 500, 200],
-                  "error": ["http 500 (b)", "http 500 (b)", None], "role": ["legit", "zz_attack", None],
-                  "latency_ms": [5.0, 6.0, 7.0], "technique": ["", "x", None]})
-    writer.write({"start_s": [10.0, 11.0, 12.0, 13.0], "status": [502, 502, 0, 200],
-                  "error": ["http 502 (a)", "http 502 (a)", "", ""], "role": ["legit", "aa_attack", "legit", "legit"],
-                  "endpoint": ["me"] * 4, "latency_ms": [1.0, 2.0, 3.0, 4.0], "technique": ["y", "", "", ""]})
+    writer.write(
+        {
+            "start_s": [20.0, 21.0, 22.0],
+            "endpoint": ["me", "me", None],
+            "status": [500, 500, 200],
+            "error": ["http 500 (b)", "http 500 (b)", None],
+            "role": ["legit", "zz_attack", None],
+            "latency_ms": [5.0, 6.0, 7.0],
+            "technique": ["", "x", None],
+        }
+    )
+    writer.write(
+        {
+            "start_s": [10.0, 11.0, 12.0, 13.0],
+            "status": [502, 502, 0, 200],
+            "error": ["http 502 (a)", "http 502 (a)", "", ""],
+            "role": ["legit", "aa_attack", "legit", "legit"],
+            "endpoint": ["me"] * 4,
+            "latency_ms": [1.0, 2.0, 3.0, 4.0],
+            "technique": ["y", "", "", ""],
+        }
+    )
     run = {"started_at": 0.0, "ended_at": 30.0, "targets": {"me": 500}}
     plain, compact, _ = both_frames(tmp_path)
     assert compact["endpoint"].isna().sum() == 1 and compact["role"].fillna("legit").eq("legit").sum() == 5
@@ -178,8 +196,9 @@ def test_float32_percentiles_match_a_sort_even_when_the_first_look_misses() -> N
 @pytest.mark.e2e
 def test_the_benchmark_prints_a_section_with_real_numbers() -> None:
     """`bench/analysis_scaling.py --sizes 20000` end to end: run folder, `harness report`, Markdown."""
-    done = subprocess.run([sys.executable, str(BENCH), "--sizes", "20000"], cwd=REPO, capture_output=True,
-                          text=True, timeout=120)
+    done = subprocess.run(
+        [sys.executable, str(BENCH), "--sizes", "20000"], cwd=REPO, capture_output=True, text=True, timeout=120
+    )
     assert done.returncode == 0, done.stderr
     out = done.stdout
     assert out.startswith("## Analysis scaling\n")

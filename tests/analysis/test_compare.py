@@ -7,26 +7,46 @@ from pathlib import Path
 
 import pytest
 
-from harness.documents import Summary
+from harness.commands.compare import (
+    CompareError,
+    Tolerance,
+    format_compare,
+    load_summary,
+    parse_min_ms,
+    parse_tolerance,
+    run_compare,
+    to_markdown,
+)
 from harness.commands.compare import compare as compare_typed
-from harness.commands.compare import (CompareError, Tolerance, format_compare, load_summary,
-                             parse_min_ms, parse_tolerance, run_compare, to_markdown)
+from harness.documents import Summary
 from tests.helpers import run_harness
 
 
-def compare(base: dict, new: dict, tolerance: Tolerance = Tolerance()) -> dict:
+def compare(base: dict, new: dict, tolerance: Tolerance | None = None) -> dict:
     """Two summary.json dicts compared as the command reads them."""
-    return compare_typed(Summary.load(base)[0], Summary.load(new)[0], tolerance)
+    return compare_typed(Summary.load(base)[0], Summary.load(new)[0], tolerance or Tolerance())
 
 
 def endpoint(p50: float, p95: float, p99: float, error_rate: float = 0.0, rps: float = 10.0) -> dict:
-    return {"requests": 1000, "p50_ms": p50, "p95_ms": p95, "p99_ms": p99, "error_rate": error_rate, "rps": rps,
-            "latency_samples": 1000}
+    return {
+        "requests": 1000,
+        "p50_ms": p50,
+        "p95_ms": p95,
+        "p99_ms": p99,
+        "error_rate": error_rate,
+        "rps": rps,
+        "latency_samples": 1000,
+    }
 
 
 def summary(run_id: str, endpoints: dict, thresholds: list | None = None, **extra) -> dict:
-    return {"run": {"id": run_id, "scenario": "smoke"}, "endpoints": endpoints,
-            "thresholds": thresholds or [], "verdict": "pass", **extra}
+    return {
+        "run": {"id": run_id, "scenario": "smoke"},
+        "endpoints": endpoints,
+        "thresholds": thresholds or [],
+        "verdict": "pass",
+        **extra,
+    }
 
 
 def folder(tmp_path: Path, name: str, data: dict) -> Path:
@@ -36,25 +56,36 @@ def folder(tmp_path: Path, name: str, data: dict) -> Path:
     return run_dir
 
 
-BASE = summary("base", {
-    "login": endpoint(100.0, 400.0, 600.0, error_rate=0.002, rps=20.0),
-    "me": endpoint(20.0, 40.0, 50.0),
-    "tiny": endpoint(1.0, 2.0, 3.0),
-    "gone": endpoint(10.0, 20.0, 30.0),
-}, thresholds=[{"expr": "p95(login) < 500ms", "observed": 400.0, "passed": True},
-               {"expr": "p95(me) < 500ms", "observed": 40.0, "passed": True}],
+BASE = summary(
+    "base",
+    {
+        "login": endpoint(100.0, 400.0, 600.0, error_rate=0.002, rps=20.0),
+        "me": endpoint(20.0, 40.0, 50.0),
+        "tiny": endpoint(1.0, 2.0, 3.0),
+        "gone": endpoint(10.0, 20.0, 30.0),
+    },
+    thresholds=[
+        {"expr": "p95(login) < 500ms", "observed": 400.0, "passed": True},
+        {"expr": "p95(me) < 500ms", "observed": 40.0, "passed": True},
+    ],
     llm={"chat": {"ttft_p95_ms": 800.0}},
-    spend={"per_day_usd": {"legit_at_observed_rate": 12.5, "abuse_admitted": 0.25}})
+    spend={"per_day_usd": {"legit_at_observed_rate": 12.5, "abuse_admitted": 0.25}},
+)
 
 
 def test_no_regression_within_tolerance_and_exact_deltas():
-    new = summary("new", {
-        "login": endpoint(110.0, 436.0, 640.0, error_rate=0.012, rps=19.0),  # +9 %, +6.7 %, +1.0 pp
-        "me": endpoint(20.0, 44.5, 50.0),  # +11.25 % but only +4.5 ms
-        "tiny": endpoint(1.0, 4.0, 6.0),  # +100 % but only +2 ms
-        "gone": endpoint(10.0, 20.0, 30.0),
-    }, thresholds=BASE["thresholds"], llm={"chat": {"ttft_p95_ms": 900.0}},
-        spend={"per_day_usd": {"legit_at_observed_rate": 15.0, "abuse_admitted": 0.25}})
+    new = summary(
+        "new",
+        {
+            "login": endpoint(110.0, 436.0, 640.0, error_rate=0.012, rps=19.0),  # +9 %, +6.7 %, +1.0 pp
+            "me": endpoint(20.0, 44.5, 50.0),  # +11.25 % but only +4.5 ms
+            "tiny": endpoint(1.0, 4.0, 6.0),  # +100 % but only +2 ms
+            "gone": endpoint(10.0, 20.0, 30.0),
+        },
+        thresholds=BASE["thresholds"],
+        llm={"chat": {"ttft_p95_ms": 900.0}},
+        spend={"per_day_usd": {"legit_at_observed_rate": 15.0, "abuse_admitted": 0.25}},
+    )
     result = compare(BASE, new)
     assert result["verdict"] == "ok" and result["regressions"] == []
     login = result["endpoints"]["login"]["figures"]
@@ -66,18 +97,23 @@ def test_no_regression_within_tolerance_and_exact_deltas():
     assert result["endpoints"]["me"]["figures"]["p95_ms"]["delta"] == 4.5
     assert result["endpoints"]["tiny"]["figures"]["p95_ms"]["delta_pct"] == 100.0
     assert result["llm"]["chat"]["ttft_p95_ms"]["delta"] == 100.0
-    assert result["spend_per_day_usd"]["legit"] == {"base": 12.5, "new": 15.0, "delta": 2.5,
-                                                    "delta_pct": 20.0}
+    assert result["spend_per_day_usd"]["legit"] == {"base": 12.5, "new": 15.0, "delta": 2.5, "delta_pct": 20.0}
 
 
 def test_each_kind_of_regression():
-    new = summary("new", {
-        "login": endpoint(100.0, 460.0, 600.0),  # p95 +15 %, +60 ms
-        "me": endpoint(20.0, 40.0, 50.0, error_rate=0.0125),  # +1.25 pp
-        "tiny": endpoint(1.0, 2.0, 9.0),  # p99 +200 % but +6 ms: over both bars
-        "fresh": endpoint(1.0, 2.0, 3.0),
-    }, thresholds=[{"expr": "p95(login) < 500ms", "observed": 460.0, "passed": True},
-                   {"expr": "p95(me) < 500ms", "observed": 40.0, "passed": False}])
+    new = summary(
+        "new",
+        {
+            "login": endpoint(100.0, 460.0, 600.0),  # p95 +15 %, +60 ms
+            "me": endpoint(20.0, 40.0, 50.0, error_rate=0.0125),  # +1.25 pp
+            "tiny": endpoint(1.0, 2.0, 9.0),  # p99 +200 % but +6 ms: over both bars
+            "fresh": endpoint(1.0, 2.0, 3.0),
+        },
+        thresholds=[
+            {"expr": "p95(login) < 500ms", "observed": 460.0, "passed": True},
+            {"expr": "p95(me) < 500ms", "observed": 40.0, "passed": False},
+        ],
+    )
     result = compare(BASE, new)
     assert result["verdict"] == "regressed"
     assert result["regressions"] == [
@@ -90,14 +126,22 @@ def test_each_kind_of_regression():
     assert result["endpoints"]["login"]["regressed"] == ["p95_ms"]
     assert result["endpoints"]["me"]["regressed"] == ["error_rate"]
     assert result["notes"] == ["fresh: only in NEW, not compared"]
-    assert result["thresholds"][1] == {"expr": "p95(me) < 500ms", "base": True, "new": False,
-                                       "base_observed": 40.0, "new_observed": 40.0}
+    assert result["thresholds"][1] == {
+        "expr": "p95(me) < 500ms",
+        "base": True,
+        "new": False,
+        "base_observed": 40.0,
+        "new_observed": 40.0,
+    }
     text = format_compare(result)
     assert "✗ regression" in text and text.splitlines()[-1].startswith("verdict: REGRESSED (5;")
     assert "threshold p95(me) < 500ms: PASS → FAIL" in text
     md = to_markdown(result)
     assert md.startswith("## Run comparison: ❌ regressed")
-    assert "| login | p50 ms | 100.0 | 100.0 | +0.0 (+0.0 %) |  |\n|  | p95 ms | 400.0 | 460.0 | +60.0 (+15.0 %) | ✗ regression |" in md
+    assert (
+        "| login | p50 ms | 100.0 | 100.0 | +0.0 (+0.0 %) |  |\n|  | p95 ms | 400.0 | 460.0 | +60.0 (+15.0 %) | ✗ regression |"
+        in md
+    )
     assert "| `p95(me) < 500ms` | PASS | FAIL |" in md
 
 
@@ -109,11 +153,16 @@ def test_tolerance_and_min_ms_move_the_bar():
 
 
 def test_missing_figures_are_not_regressions():
-    new = summary("new", {**BASE["endpoints"], "login": {**endpoint(100.0, 400.0, 600.0), "p95_ms": None,
-                                                         "p99_ms": None}})
+    new = summary(
+        "new", {**BASE["endpoints"], "login": {**endpoint(100.0, 400.0, 600.0), "p95_ms": None, "p99_ms": None}}
+    )
     result = compare(BASE, new)
-    assert result["endpoints"]["login"]["figures"]["p95_ms"] == {"base": 400.0, "new": None,
-                                                                "delta": None, "delta_pct": None}
+    assert result["endpoints"]["login"]["figures"]["p95_ms"] == {
+        "base": 400.0,
+        "new": None,
+        "delta": None,
+        "delta_pct": None,
+    }
     assert result["regressions"] == []
 
 
@@ -196,14 +245,21 @@ def test_the_command(tmp_path):
     assert done.returncode == 1 and "p95(login) 400.0 → 600.0 ms" in done.stdout
     done = run_harness("compare", str(base), str(worse), "--min-ms", "x")
     assert done.returncode == 2 and done.stderr.strip().splitlines() == [
-        "harness: compare: --min-ms: expected milliseconds such as 5, got 'x'"]
+        "harness: compare: --min-ms: expected milliseconds such as 5, got 'x'"
+    ]
 
 
 def test_a_threshold_not_judged_in_base_is_no_regression():
-    base = summary("base", {"me": endpoint(20.0, 40.0, 50.0)},
-                   thresholds=[{"expr": "p95(me) < 30ms", "passed": True, "judged": False}])
-    new = summary("new", {"me": endpoint(20.0, 40.0, 50.0)},
-                  thresholds=[{"expr": "p95(me) < 30ms", "passed": False, "judged": True}])
+    base = summary(
+        "base",
+        {"me": endpoint(20.0, 40.0, 50.0)},
+        thresholds=[{"expr": "p95(me) < 30ms", "passed": True, "judged": False}],
+    )
+    new = summary(
+        "new",
+        {"me": endpoint(20.0, 40.0, 50.0)},
+        thresholds=[{"expr": "p95(me) < 30ms", "passed": False, "judged": True}],
+    )
     result = compare(base, new)
     assert result["regressions"] == [] and result["thresholds"][0]["base"] is None
     assert "| `p95(me) < 30ms` | – | FAIL |" in to_markdown(result)

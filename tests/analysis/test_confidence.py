@@ -30,13 +30,13 @@ def test_n_100_ranks_by_hand():
 
 @pytest.mark.parametrize("n", [72, 100, 150, 200, 300, 500, 1000, 2345])
 def test_ranks_are_the_tightest_equal_tailed_ones(n):
-    (l,), (u,) = ci_ranks([n])
+    (lo,), (u,) = ci_ranks([n])
     alpha = Fraction(1, 40)
-    assert binomial_below(n, l - 1) <= alpha < binomial_below(n, l)  # l is the largest such rank
+    assert binomial_below(n, lo - 1) <= alpha < binomial_below(n, lo)  # lo is the largest such rank
     assert 1 - binomial_below(n, u - 1) <= alpha
     assert 1 - binomial_below(n, u - 2) > alpha  # u is the smallest such rank
-    assert binomial_below(n, u - 1) - binomial_below(n, l - 1) >= 0.95
-    assert 1 <= l < math.ceil(0.95 * n) <= u <= n
+    assert binomial_below(n, u - 1) - binomial_below(n, lo - 1) >= 0.95
+    assert 1 <= lo < math.ceil(0.95 * n) <= u <= n
 
 
 def test_too_few_samples_for_two_sides_is_none():
@@ -50,9 +50,9 @@ def test_too_few_samples_for_two_sides_is_none():
 
 def test_large_n_matches_the_normal_approximation():
     n = 10_000_000
-    (l,), (u,) = ci_ranks([n])
+    (lo,), (u,) = ci_ranks([n])
     sd = math.sqrt(n * 0.95 * 0.05)
-    assert abs(l - (0.95 * n - 1.96 * sd)) <= 3
+    assert abs(lo - (0.95 * n - 1.96 * sd)) <= 3
     assert abs(u - (0.95 * n + 1.96 * sd)) <= 3
 
 
@@ -68,11 +68,11 @@ def test_coverage_by_simulation():
     median, sigma = 120.0, 0.6
     true_p95 = median * math.exp(sigma * 1.6448536269514722)
     draws = np.sort(median * rng.lognormal(0.0, sigma, size=(2000, 300)), axis=1)
-    (l,), (u,) = ci_ranks([300])
-    covered = (draws[:, l - 1] <= true_p95) & (true_p95 < draws[:, u - 1])
+    (lo,), (u,) = ci_ranks([300])
+    covered = (draws[:, lo - 1] <= true_p95) & (true_p95 < draws[:, u - 1])
     assert 0.93 <= covered.mean() <= 0.97
     # and it is the same interval quantile_ci gives for one of them
-    assert quantile_ci(draws[0]) == (draws[0, l - 1], draws[0, u - 1])
+    assert quantile_ci(draws[0]) == (draws[0, lo - 1], draws[0, u - 1])
 
 
 def test_rejects_percent_instead_of_fraction():
@@ -84,11 +84,12 @@ def test_warnings_say_what_the_percentile_is_and_what_is_needed():
     assert sample_warnings(0) == []
     assert sample_warnings(10_000) == []
     (p999,) = sample_warnings(2_000)
-    assert p999.startswith("p99.9 from 2,000 samples: fewer than 10,000, so it is the 3rd slowest "
-                           "request")
+    assert p999.startswith("p99.9 from 2,000 samples: fewer than 10,000, so it is the 3rd slowest request")
     p99, p999 = sample_warnings(240)
-    assert p99 == ("p99 from 240 samples: fewer than 1,000, so it is the 3rd slowest request; "
-                   "about 1,000 are needed for a steady p99")
+    assert p99 == (
+        "p99 from 240 samples: fewer than 1,000, so it is the 3rd slowest request; "
+        "about 1,000 are needed for a steady p99"
+    )
     assert "so it is the slowest request" in p999
     p95, _, _ = sample_warnings(150)
     assert p95.startswith("p95 from 150 samples: fewer than 200, so it is the 8th slowest")
@@ -96,8 +97,12 @@ def test_warnings_say_what_the_percentile_is_and_what_is_needed():
 
 
 def test_few_samples_note_lists_only_thin_endpoints():
-    endpoints = {"chat": {"latency_samples": 120}, "login": {"latency_samples": 5_000},
-                 "me": {"latency_samples": 999}, "idle": {"latency_samples": 0}}
+    endpoints = {
+        "chat": {"latency_samples": 120},
+        "login": {"latency_samples": 5_000},
+        "me": {"latency_samples": 999},
+        "idle": {"latency_samples": 0},
+    }
     note = few_samples_note(endpoints)
     assert note is not None and note.startswith("few latency samples")
     assert "chat 120, me 999;" in note and "login" not in note and "idle" not in note

@@ -29,8 +29,7 @@ def comparable(summary: Any, top: bool = True) -> Any:
     """The summary without what may differ between two builds of the same figures, nor the fields
     added since the golden runs were recorded (checked on their own below)."""
     if isinstance(summary, dict):
-        return {k: comparable(v, False) for k, v in summary.items()
-                if k not in VOLATILE and not (top and k in NEW)}
+        return {k: comparable(v, False) for k, v in summary.items() if k not in VOLATILE and not (top and k in NEW)}
     if isinstance(summary, list):
         return [comparable(v, False) for v in summary]
     return summary
@@ -55,12 +54,18 @@ def test_a_golden_run_reports_the_same_figures_verdict_and_reasons(name: str, tm
 def audit_rows(report: dict) -> dict[str, Any]:
     """Each row's status, findings and checks, with the numbers that vary between two audits (ports,
     sizes, ids, times) masked."""
+
     def masked(text: str) -> str:
         return re.sub(r"\d+", "#", text)
 
-    return {name: {"status": row["status"], "findings": sorted(masked(f) for f in row["findings"]),
-                   "checks": sorted((c["check"], c["status"]) for c in row.get("checks", []))}
-            for name, row in report["rows"].items()}
+    return {
+        name: {
+            "status": row["status"],
+            "findings": sorted(masked(f) for f in row["findings"]),
+            "checks": sorted((c["check"], c["status"]) for c in row.get("checks", [])),
+        }
+        for name, row in report["rows"].items()
+    }
 
 
 def assert_golden_rows(result: Any, folder: Path, profile: str) -> None:

@@ -8,8 +8,15 @@ import pandas as pd
 import pyarrow as pa
 import pytest
 
-from harness.analysis.llm import (DEFINITIONS, bucket_seconds, estimate_error, llm_endpoints, llm_summary,
-                         token_source, ttft_series)
+from harness.analysis.llm import (
+    DEFINITIONS,
+    bucket_seconds,
+    estimate_error,
+    llm_endpoints,
+    llm_summary,
+    token_source,
+    ttft_series,
+)
 from harness.samples import DEFAULTS, SCHEMA
 
 T0 = 1_796_000_000.0
@@ -24,11 +31,24 @@ def frame(records: list[dict]) -> pd.DataFrame:
 
 def turn(ttfb: float, ttft: float, ttlt: float, out: int, gaps: list[float] | None, **extra) -> dict:
     """One served legit chat turn (200), counted by usage, 20 input tokens."""
-    return {"start_s": T0 + 1, "endpoint": "chat", "method": "POST", "status": 200,
-            "latency_ms": ttlt + 5, "ttfb_ms": ttfb, "ttft_ms": ttft, "ttlt_ms": ttlt,
-            "chunks": len(gaps or []) + 1, "chunk_gaps_ms": gaps, "input_tokens": 20,
-            "output_tokens": out, "input_tokens_estimate": 22, "output_tokens_estimate": out,
-            "token_source": "usage", **extra}
+    return {
+        "start_s": T0 + 1,
+        "endpoint": "chat",
+        "method": "POST",
+        "status": 200,
+        "latency_ms": ttlt + 5,
+        "ttfb_ms": ttfb,
+        "ttft_ms": ttft,
+        "ttlt_ms": ttlt,
+        "chunks": len(gaps or []) + 1,
+        "chunk_gaps_ms": gaps,
+        "input_tokens": 20,
+        "output_tokens": out,
+        "input_tokens_estimate": 22,
+        "output_tokens_estimate": out,
+        "token_source": "usage",
+        **extra,
+    }
 
 
 def rows() -> list[dict]:
@@ -41,8 +61,7 @@ def rows() -> list[dict]:
         turn(70, 150, 450, 11, [30.0] * 10, reasoning_tokens=2, output_tokens_estimate=9),
         # broken streams: errors, counted apart, never timed; their tokens still count
         turn(45, 5000, 5100, 4, [999.0] * 3, error="stream: ended without [DONE]"),
-        turn(45, math.nan, math.nan, 0, None, error="stream: connection broken (ReadError)",
-             output_tokens_estimate=0),
+        turn(45, math.nan, math.nan, 0, None, error="stream: connection broken (ReadError)", output_tokens_estimate=0),
         turn(45, 6000, 6000, 0, [], error="stream: ended without [DONE]", output_tokens_estimate=0),
         # blocked legit, attack and probe rows: neither timed nor summed
         turn(1, 1, 1, 500, [1.0], status=429, blocked=True),
@@ -77,8 +96,7 @@ def test_streaming_figures_by_hand():
     assert chat["output_tokens_per_s_total"] == pytest.approx(2.4)
     assert chat["input_tokens"] == 7 * 20
     assert chat["cached_tokens"] == 5 and chat["reasoning_tokens"] == 2
-    assert chat["definitions"] == DEFINITIONS and set(DEFINITIONS) >= {"ttft", "tpot", "itl",
-                                                                        "output_tokens_per_s"}
+    assert chat["definitions"] == DEFINITIONS and set(DEFINITIONS) >= {"ttft", "tpot", "itl", "output_tokens_per_s"}
 
 
 def test_token_source_mixed_and_estimate_error():
@@ -104,8 +122,13 @@ def test_token_source_usage_estimate_and_none():
 
 
 def test_which_routes_are_llm_routes():
-    data = frame([turn(1, 2, 3, 2, [1.0]), turn(1, 2, 3, 2, [1.0], endpoint="summarize"),
-                  {"start_s": T0, "endpoint": "login", "status": 200, "latency_ms": 1.0}])
+    data = frame(
+        [
+            turn(1, 2, 3, 2, [1.0]),
+            turn(1, 2, 3, 2, [1.0], endpoint="summarize"),
+            {"start_s": T0, "endpoint": "login", "status": 200, "latency_ms": 1.0},
+        ]
+    )
     # declared (dict or the older list) and present, plus any route with output tokens
     assert llm_endpoints(data, RUN) == ["chat", "summarize"]
     assert llm_endpoints(data, {"streaming_endpoints": ["chat", "absent"]}) == ["chat", "summarize"]
@@ -123,8 +146,10 @@ def test_a_route_without_times_gives_nulls_not_nans():
 
 
 def test_ttft_series_buckets():
-    records = [turn(1, ttft, ttft + 10, 2, [10.0], start_s=T0 + t)
-               for t, ttft in [(0.5, 100), (3, 300), (4.9, 200), (6, 50), (7, 70)]]
+    records = [
+        turn(1, ttft, ttft + 10, 2, [10.0], start_s=T0 + t)
+        for t, ttft in [(0.5, 100), (3, 300), (4.9, 200), (6, 50), (7, 70)]
+    ]
     records.append(turn(1, 9999, 9999, 2, [1.0], start_s=T0 + 1, role="chat_flood"))
     series = ttft_series(frame(records), RUN, T0)  # a 10 s run -> 5 s buckets
     assert series["second"].tolist() == [0, 5] and series["bucket_s"].tolist() == [5, 5]

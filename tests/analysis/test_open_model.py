@@ -8,10 +8,10 @@ import pandas as pd
 import pyarrow as pa
 import pytest
 
-from harness.analysis.summary import percentile
-from harness.scenario.arrivals import ArrivalSchedule, ArrivalStage
 from harness.analysis.open_model import corrected_latency_ms, open_model_notes, open_model_summary
+from harness.analysis.summary import percentile
 from harness.samples import DEFAULTS, SCHEMA
+from harness.scenario.arrivals import ArrivalSchedule, ArrivalStage
 
 T0 = 1_800_000_000.0
 
@@ -32,8 +32,15 @@ def stalled_single_user(rate: float = 20.0, seconds: int = 100, service_s: float
         phase = (sent - T0) % 10.0
         begins = sent + (1.0 - phase if phase < 1.0 else 0.0)
         free_at = begins + service_s
-        rows.append({"start_s": sent, "intended_s": intended, "endpoint": "me", "status": 200,
-                     "latency_ms": (free_at - sent) * 1000.0})
+        rows.append(
+            {
+                "start_s": sent,
+                "intended_s": intended,
+                "endpoint": "me",
+                "status": 200,
+                "latency_ms": (free_at - sent) * 1000.0,
+            }
+        )
     return rows
 
 
@@ -58,18 +65,32 @@ def test_without_a_schedule_there_is_nothing_to_correct():
 
 
 def run_json(counts: dict, stopped: float, pool: dict | None = None) -> dict:
-    schedule = ArrivalSchedule(start_s=T0, stages=(ArrivalStage(10.0, 20.0), ArrivalStage(10.0, 40.0)),
-                               max_lateness_s=2.0, shares={"client": 0.75, "visitor": 0.25}, slots=("w1", "w2"))
-    return {"started_at": T0 - 1, "load_stopped_at": stopped, "ended_at": stopped + 3,
-            "arrivals": {"schedule": schedule.to_dict(), "pool": pool or {"client": 4, "visitor": 2},
-                         "counts": counts}}
+    schedule = ArrivalSchedule(
+        start_s=T0,
+        stages=(ArrivalStage(10.0, 20.0), ArrivalStage(10.0, 40.0)),
+        max_lateness_s=2.0,
+        shares={"client": 0.75, "visitor": 0.25},
+        slots=("w1", "w2"),
+    )
+    return {
+        "started_at": T0 - 1,
+        "load_stopped_at": stopped,
+        "ended_at": stopped + 3,
+        "arrivals": {"schedule": schedule.to_dict(), "pool": pool or {"client": 4, "visitor": 2}, "counts": counts},
+    }
 
 
 def test_summary_counts_due_started_late_and_dropped():
-    counts = {"w1": {"client": {"started": 200, "late": 3, "dropped": 10, "max_delay_s": 0.4},
-                     "visitor": {"started": 75, "late": 0, "dropped": 0, "max_delay_s": 0.002}},
-              "w2": {"client": {"started": 190, "late": 5, "dropped": 20, "max_delay_s": 0.9},
-                     "visitor": {"started": 74, "late": 1, "dropped": 0, "max_delay_s": 0.02}}}
+    counts = {
+        "w1": {
+            "client": {"started": 200, "late": 3, "dropped": 10, "max_delay_s": 0.4},
+            "visitor": {"started": 75, "late": 0, "dropped": 0, "max_delay_s": 0.002},
+        },
+        "w2": {
+            "client": {"started": 190, "late": 5, "dropped": 20, "max_delay_s": 0.9},
+            "visitor": {"started": 74, "late": 1, "dropped": 0, "max_delay_s": 0.02},
+        },
+    }
     samples = frame(stalled_single_user(rate=5.0, seconds=20))
     figures = open_model_summary(samples, run_json(counts, stopped=T0 + 20.0))
     # due: 10 s at 20/s + 10 s at 40/s = 600, of which 450 client and 150 visitor
@@ -90,9 +111,10 @@ def test_summary_counts_due_started_late_and_dropped():
 
 
 def test_a_run_stopped_early_is_due_only_what_came_before_the_stop():
-    counts = {"w1": {"client": {"started": 75, "late": 0, "dropped": 0}},
-              "w2": {"client": {"started": 75, "late": 0, "dropped": 0},
-                     "visitor": {"started": 50, "late": 0, "dropped": 0}}}
+    counts = {
+        "w1": {"client": {"started": 75, "late": 0, "dropped": 0}},
+        "w2": {"client": {"started": 75, "late": 0, "dropped": 0}, "visitor": {"started": 50, "late": 0, "dropped": 0}},
+    }
     figures = open_model_summary(frame([]), run_json(counts, stopped=T0 + 10.0))
     assert figures["due"] == 200 and figures["dropped"] == 0 and figures["target_rate"] == pytest.approx(20.0)
     assert open_model_notes(figures) == []
@@ -131,12 +153,14 @@ def test_a_real_open_model_run_counts_what_its_pool_could_not_serve(target_facto
     fast webhooks (5/s, one user of their own) keep to the schedule."""
     from tests.helpers import only_run_dir, read_json, run_harness
 
-    target = target_factory({"latency": {"leads": {"dist": "constant", "ms": 400}},
-                             "limits": {"leads": [], "webhook": []}})
+    target = target_factory(
+        {"latency": {"leads": {"dist": "constant", "ms": 400}}, "limits": {"leads": [], "webhook": []}}
+    )
     scenario = tmp_path / "open.toml"
     scenario.write_text(OPEN_SCENARIO)
-    result = run_harness("run", str(scenario), "--host", target.url, "--workers", "1", "--out", str(tmp_path / "out"),
-                         timeout=120)
+    result = run_harness(
+        "run", str(scenario), "--host", target.url, "--workers", "1", "--out", str(tmp_path / "out"), timeout=120
+    )
     assert result.returncode == 0, result.stderr[-2000:]
     run_dir = only_run_dir(tmp_path / "out")
     summary, run = read_json(run_dir / "summary.json"), read_json(run_dir / "run.json")

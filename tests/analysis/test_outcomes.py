@@ -15,27 +15,34 @@ from harness.samples import SampleBatch
 NOW = 1_796_000_100.0
 # (status, error, blocked, role): one row of each kind the client and the recorder write
 ROWS = [
-    (200, "", False, "legit"),           # ok
-    (302, "", False, "legit"),           # ok: a legit client follows redirects
-    (429, "", True, "legit"),            # blocked by the scenario's rule
-    (403, "", True, "chat_flood"),       # blocked (django-ratelimit's 403)
-    (500, "http 500", False, "legit"),   # error
+    (200, "", False, "legit"),  # ok
+    (302, "", False, "legit"),  # ok: a legit client follows redirects
+    (429, "", True, "legit"),  # blocked by the scenario's rule
+    (403, "", True, "chat_flood"),  # blocked (django-ratelimit's 403)
+    (500, "http 500", False, "legit"),  # error
     (0, "connection: ConnectTimeout", False, "legit"),  # no response
-    (0, "", False, "legit"),             # no response and no text (a custom locustfile): still an error
-    (401, "", False, "brute_force"),     # admitted and rejected: the limiter let it through
-    (201, "", False, "lead_spam"),       # admitted and accepted: the attack took effect
-    (301, "", False, "admin_probe"),     # redirected: abuse traffic never follows it
-    (404, "", False, "admin_probe"),     # no handler: an error for abuse traffic
+    (0, "", False, "legit"),  # no response and no text (a custom locustfile): still an error
+    (401, "", False, "brute_force"),  # admitted and rejected: the limiter let it through
+    (201, "", False, "lead_spam"),  # admitted and accepted: the attack took effect
+    (301, "", False, "admin_probe"),  # redirected: abuse traffic never follows it
+    (404, "", False, "admin_probe"),  # no handler: an error for abuse traffic
     (200, "cut stream", False, "legit"),  # an error a 2xx can carry
 ]
 EXPECTED = [OK, OK, BLOCKED, BLOCKED, ERROR, ERROR, ERROR, OK, OK, OK, OK, ERROR]
 
 
 def frame() -> pd.DataFrame:
-    return pd.DataFrame({"status": [r[0] for r in ROWS], "error": [r[1] for r in ROWS],
-                         "blocked": [r[2] for r in ROWS], "role": [r[3] for r in ROWS],
-                         "latency_ms": [10.0] * len(ROWS), "start_s": [NOW] * len(ROWS),
-                         "endpoint": ["me"] * len(ROWS)})
+    return pd.DataFrame(
+        {
+            "status": [r[0] for r in ROWS],
+            "error": [r[1] for r in ROWS],
+            "blocked": [r[2] for r in ROWS],
+            "role": [r[3] for r in ROWS],
+            "latency_ms": [10.0] * len(ROWS),
+            "start_s": [NOW] * len(ROWS),
+            "endpoint": ["me"] * len(ROWS),
+        }
+    )
 
 
 def test_one_row_and_the_whole_frame_agree() -> None:
@@ -51,8 +58,20 @@ def test_abuse_reach_is_disjoint_and_covers_every_row() -> None:
     names = ["admitted", "blocked", "redirected", "errors"]
     which = [[n for n in names if getattr(got, n)[i]] for i in range(len(ROWS))]
     assert all(len(w) == 1 for w in which)  # exactly one each
-    assert [w[0] for w in which] == ["admitted", "redirected", "blocked", "blocked", "errors", "errors", "errors",
-                                     "admitted", "admitted", "redirected", "errors", "admitted"]
+    assert [w[0] for w in which] == [
+        "admitted",
+        "redirected",
+        "blocked",
+        "blocked",
+        "errors",
+        "errors",
+        "errors",
+        "admitted",
+        "admitted",
+        "redirected",
+        "errors",
+        "admitted",
+    ]
     assert got.rejected.tolist() == [s >= 400 and a for (s, *_), a in zip(ROWS, got.admitted)]
     assert got.accepted.tolist() == [200 <= s < 300 and a for (s, *_), a in zip(ROWS, got.admitted)]
 
@@ -67,8 +86,18 @@ def test_the_client_goes_on_only_with_an_ok_answer() -> None:
 def test_the_masters_live_window_counts_the_same_errors(tmp_path: Path) -> None:
     batch = SampleBatch()
     for status, error, blocked, role in ROWS:
-        batch.add({"start_s": NOW, "endpoint": "me", "method": "GET", "status": status, "latency_ms": 10.0,
-                   "error": error, "blocked": blocked, "role": role})
+        batch.add(
+            {
+                "start_s": NOW,
+                "endpoint": "me",
+                "method": "GET",
+                "status": status,
+                "latency_ms": 10.0,
+                "error": error,
+                "blocked": blocked,
+                "role": role,
+            }
+        )
     collector = Collector(tmp_path / "samples")
     collector.add(batch.take(), worker="w")
     assert collector.errors == EXPECTED.count(ERROR)

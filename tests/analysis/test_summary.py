@@ -22,6 +22,7 @@ def summarize(samples: pd.DataFrame, run: dict) -> dict:
     """summary.json as written, from `harness.analysis.run.summarize` (every section, one pass)."""
     return one_pass(samples, run).to_dict()
 
+
 T0 = 1_796_000_000.0
 
 
@@ -34,14 +35,22 @@ def frame(**columns) -> pd.DataFrame:
 
 def legit(endpoint: str, latencies, start: float = T0 + 1) -> pd.DataFrame:
     n = len(latencies)
-    return frame(start_s=[start] * n, endpoint=[endpoint] * n, status=[200] * n,
-                 latency_ms=list(map(float, latencies)))
+    return frame(start_s=[start] * n, endpoint=[endpoint] * n, status=[200] * n, latency_ms=list(map(float, latencies)))
 
 
 def run(**overrides) -> dict:
-    base = {"id": "20261130-190000-smoke", "scenario": "smoke", "host": "http://127.0.0.1:8123",
-            "started_at": T0, "ended_at": T0 + 10, "workers": 2, "locust_version": "2.47.0",
-            "harness_version": "0.1.0", "aborted": False, "targets": {"login": 500}}
+    base = {
+        "id": "20261130-190000-smoke",
+        "scenario": "smoke",
+        "host": "http://127.0.0.1:8123",
+        "started_at": T0,
+        "ended_at": T0 + 10,
+        "workers": 2,
+        "locust_version": "2.47.0",
+        "harness_version": "0.1.0",
+        "aborted": False,
+        "targets": {"login": 500},
+    }
     return {**base, **overrides}
 
 
@@ -58,6 +67,7 @@ def nearest_rank(values, q: str) -> float:
 
 
 # --- percentile ---------------------------------------------------------------------------
+
 
 def test_percentile_of_1_to_1000_is_the_nearest_rank():
     values = np.arange(1, 1001, dtype=float)
@@ -132,6 +142,7 @@ def test_exact_p95_keeps_a_verdict_that_locust_rounding_would_flip():
 
 # --- classification -----------------------------------------------------------------------
 
+
 def mixed() -> pd.DataFrame:
     """login: 10 legit ok (10..100 ms), 3 legit blocked 429s (1 ms), 2 errors (500 and no
     response), 4 attack rows that got through (9000 ms); me: 2 legit ok."""
@@ -146,8 +157,15 @@ def mixed() -> pd.DataFrame:
     )
     endpoint, status, latency, role, blocked, error = map(list, zip(*rows))
     n = len(rows)
-    return frame(start_s=[T0 + 0.5 + i * 0.1 for i in range(n)], endpoint=endpoint, status=status,
-                 latency_ms=latency, role=role, blocked=blocked, error=error)
+    return frame(
+        start_s=[T0 + 0.5 + i * 0.1 for i in range(n)],
+        endpoint=endpoint,
+        status=status,
+        latency_ms=latency,
+        role=role,
+        blocked=blocked,
+        error=error,
+    )
 
 
 def test_blocked_errors_and_attack_rows_are_counted_but_kept_out_of_latency():
@@ -171,8 +189,14 @@ def test_blocked_errors_and_attack_rows_are_counted_but_kept_out_of_latency():
 def test_totals_rps_and_sorted_endpoints():
     summary = summarize(mixed(), run())
     assert list(summary["endpoints"]) == ["login", "me"]
-    assert summary["totals"] == {"requests": 23, "ok": 16, "blocked": 5, "errors": 2,
-                                 "error_rate": round(2 / 23, 6), "rps": 2.3}
+    assert summary["totals"] == {
+        "requests": 23,
+        "ok": 16,
+        "blocked": 5,
+        "errors": 2,
+        "error_rate": round(2 / 23, 6),
+        "rps": 2.3,
+    }
     assert summary["endpoints"]["me"]["rps"] == 0.2
 
 
@@ -190,8 +214,7 @@ def test_ttft_and_ttfb_figures_only_where_there_are_values():
 def test_error_counts_keep_the_ten_most_frequent():
     reasons = [f"E{i}" for i in range(12) for _ in range(i + 1)]
     n = len(reasons)
-    samples = frame(start_s=[T0] * n, endpoint=["me"] * n, status=[500] * n, latency_ms=[1.0] * n,
-                    error=reasons)
+    samples = frame(start_s=[T0] * n, endpoint=["me"] * n, status=[500] * n, latency_ms=[1.0] * n, error=reasons)
     counts = summarize(samples, run())["endpoints"]["me"]["error_counts"]
     assert list(counts) == [f"E{i}" for i in range(11, 1, -1)]
     assert counts["E11"] == 12
@@ -199,20 +222,34 @@ def test_error_counts_keep_the_ten_most_frequent():
 
 # --- thresholds and verdict ---------------------------------------------------------------
 
+
 def test_threshold_fails_when_p95_is_not_strictly_below_the_target():
     summary = summarize(legit("login", [100.0] * 94 + [500.0] * 6), run())
     (threshold,) = p95_rows(summary)
-    assert threshold == {"expr": "p95(login) < 500ms", "metric": "p95", "endpoint": "login",
-                         "target": "login", "op": "<", "limit": 500, "unit": "ms", "observed": 500.0,
-                         "passed": False, "judged": True, "abort": False, "origin": "default",
-                         "samples": 100, "note": None}
+    assert threshold == {
+        "expr": "p95(login) < 500ms",
+        "metric": "p95",
+        "endpoint": "login",
+        "target": "login",
+        "op": "<",
+        "limit": 500,
+        "unit": "ms",
+        "observed": 500.0,
+        "passed": False,
+        "judged": True,
+        "abort": False,
+        "origin": "default",
+        "samples": 100,
+        "note": None,
+    }
     assert summary["verdict"] == "fail"
     assert summary["verdict_reasons"] == ["threshold failed: p95(login) < 500ms"]
 
 
 def test_null_targets_make_no_threshold_and_every_threshold_must_pass():
-    samples = pd.concat([legit("login", [100.0] * 20), legit("me", [700.0] * 20),
-                         legit("chat", [3000.0] * 5)], ignore_index=True)
+    samples = pd.concat(
+        [legit("login", [100.0] * 20), legit("me", [700.0] * 20), legit("chat", [3000.0] * 5)], ignore_index=True
+    )
     summary = summarize(samples, run(targets={"login": 500, "me": 800, "chat": None}))
     assert [t["endpoint"] for t in p95_rows(summary)] == ["login", "me"]
     assert all(t["passed"] for t in summary["thresholds"])
@@ -224,8 +261,9 @@ def test_null_targets_make_no_threshold_and_every_threshold_must_pass():
 
 
 def test_a_target_without_latency_samples_fails_with_a_note_and_json_has_no_nan():
-    blocked_only = frame(start_s=[T0 + 1] * 3, endpoint=["login"] * 3, status=[429] * 3,
-                         latency_ms=[1.0] * 3, blocked=[True] * 3)
+    blocked_only = frame(
+        start_s=[T0 + 1] * 3, endpoint=["login"] * 3, status=[429] * 3, latency_ms=[1.0] * 3, blocked=[True] * 3
+    )
     summary = summarize(blocked_only, run(targets={"login": 500, "history": 500}))
     # requested but nothing measurable: the threshold fails; never requested: noted, not judged
     history, login = p95_rows(summary)
@@ -244,20 +282,25 @@ def test_a_target_without_latency_samples_fails_with_a_note_and_json_has_no_nan(
 
 
 def test_run_json_thresholds_replace_the_targets_and_are_judged_once():
-    samples = pd.concat([legit("login", [100.0] * 90 + [350.0] * 10), legit("me", [20.0] * 50)],
-                        ignore_index=True)
+    samples = pd.concat([legit("login", [100.0] * 90 + [350.0] * 10), legit("me", [20.0] * 50)], ignore_index=True)
     samples.loc[samples.index[-1], ["status", "error"]] = [500, "HTTP 500"]  # one "me" error in 50: 2 %
-    thresholds = [{"expr": "p95(login) < 300ms", "abort": False, "grace_s": 10.0, "origin": "scenario"},
-                  {"expr": "error_rate(*) < 1%", "abort": True, "grace_s": 5.0, "origin": "cli"},
-                  {"expr": "p95(me) < 500ms", "abort": False, "grace_s": 10.0, "origin": "default"}]
+    thresholds = [
+        {"expr": "p95(login) < 300ms", "abort": False, "grace_s": 10.0, "origin": "scenario"},
+        {"expr": "error_rate(*) < 1%", "abort": True, "grace_s": 5.0, "origin": "cli"},
+        {"expr": "p95(me) < 500ms", "abort": False, "grace_s": 10.0, "origin": "default"},
+    ]
     summary = summarize(samples, run(targets={"login": 500, "me": 500}, thresholds=thresholds))
     rows = [(t["expr"], t["observed"], t["passed"], t["abort"], t["origin"]) for t in summary["thresholds"]]
-    assert rows == [("p95(login) < 300ms", 350.0, False, False, "scenario"),
-                    ("error_rate(login) < 1%", 0.0, True, True, "cli"),
-                    ("error_rate(me) < 1%", 0.02, False, True, "cli"),
-                    ("p95(me) < 500ms", 20.0, True, False, "default")]
-    assert summary["verdict_reasons"] == ["threshold failed: p95(login) < 300ms",
-                                          "threshold failed: error_rate(me) < 1%"]
+    assert rows == [
+        ("p95(login) < 300ms", 350.0, False, False, "scenario"),
+        ("error_rate(login) < 1%", 0.0, True, True, "cli"),
+        ("error_rate(me) < 1%", 0.02, False, True, "cli"),
+        ("p95(me) < 500ms", 20.0, True, False, "default"),
+    ]
+    assert summary["verdict_reasons"] == [
+        "threshold failed: p95(login) < 300ms",
+        "threshold failed: error_rate(me) < 1%",
+    ]
     # the table and plots show the p95 limit actually judged, not run.json's default target
     assert summary["endpoints"]["login"]["target_p95_ms"] == 300
     # judged once, on the whole summary: the same rules judged again give the same rows
@@ -266,8 +309,10 @@ def test_run_json_thresholds_replace_the_targets_and_are_judged_once():
     assert judge_thresholds(typed, meta)[0] == typed.thresholds
     assert [t.expr for t in run_thresholds(meta)[0]] == ["p95(login) < 300ms", "error_rate(*) < 1%", "p95(me) < 500ms"]
     # each failed row is one structured reason, of kind threshold, naming its route
-    assert typed.reasons == [Reason(kind="threshold", route="login", message="threshold failed: p95(login) < 300ms"),
-                             Reason(kind="threshold", route="me", message="threshold failed: error_rate(me) < 1%")]
+    assert typed.reasons == [
+        Reason(kind="threshold", route="login", message="threshold failed: p95(login) < 300ms"),
+        Reason(kind="threshold", route="me", message="threshold failed: error_rate(me) < 1%"),
+    ]
 
 
 def test_an_unreadable_threshold_in_run_json_fails_rather_than_passing():
@@ -304,8 +349,7 @@ def test_run_section_and_a_clean_run_without_targets_passes():
 
 
 def test_killed_run_uses_the_last_sample_end_and_fails():
-    samples = frame(start_s=[T0 + 1, T0 + 4], endpoint=["me", "me"], status=[200, 200],
-                    latency_ms=[100.0, 500.0])
+    samples = frame(start_s=[T0 + 1, T0 + 4], endpoint=["me", "me"], status=[200, 200], latency_ms=[100.0, 500.0])
     killed = run(ended_at=None, targets={})
     assert run_window(samples, killed) == (T0, T0 + 4.5)
     summary = summarize(samples, killed)
@@ -334,14 +378,16 @@ def test_aborted_run_fails_with_its_reason():
 
 
 def test_lost_workers_and_locust_count_mismatch_are_noted():
-    summary = summarize(legit("me", [1.0, 2.0]), run(
-        targets={}, lost_workers=["w3"], locust_totals={"requests": 5, "failures": 0}))
+    summary = summarize(
+        legit("me", [1.0, 2.0]), run(targets={}, lost_workers=["w3"], locust_totals={"requests": 5, "failures": 0})
+    )
     assert summary["verdict"] == "pass"
     assert any("w3" in n for n in summary["notes"])
     assert any("Locust counted 5" in n for n in summary["notes"])
 
 
 # --- per second ---------------------------------------------------------------------------
+
 
 def test_per_second_on_a_hand_built_schedule():
     rows = [
@@ -361,12 +407,33 @@ def test_per_second_on_a_hand_built_schedule():
         (-0.2, "me", 200, 9.0, "legit", False, ""),
     ]
     start, endpoint, status, latency, role, blocked, error = map(list, zip(*rows))
-    samples = frame(start_s=[T0 + s for s in start], endpoint=endpoint, status=status,
-                    latency_ms=latency, role=role, blocked=blocked, error=error)
+    samples = frame(
+        start_s=[T0 + s for s in start],
+        endpoint=endpoint,
+        status=status,
+        latency_ms=latency,
+        role=role,
+        blocked=blocked,
+        error=error,
+    )
     series = per_second(samples, T0)
-    assert list(series.columns) == ["second", "endpoint", "requests", "ok", "blocked", "errors",
-                                    "p50_ms", "p95_ms", "p99_ms", "s2xx", "s3xx", "s4xx", "s5xx",
-                                    "s0", "s429"]
+    assert list(series.columns) == [
+        "second",
+        "endpoint",
+        "requests",
+        "ok",
+        "blocked",
+        "errors",
+        "p50_ms",
+        "p95_ms",
+        "p99_ms",
+        "s2xx",
+        "s3xx",
+        "s4xx",
+        "s5xx",
+        "s0",
+        "s429",
+    ]
     got = {(int(r.second), r.endpoint): r for r in series.itertuples()}
     assert sorted(got) == [(0, "login"), (0, "me"), (1, "me"), (3, "login")]
     login0 = got[(0, "login")]
@@ -390,18 +457,23 @@ def test_per_second_of_nothing_is_an_empty_frame_with_the_columns():
 
 # --- how far the percentiles can be trusted ------------------------------------------------
 
+
 def test_p95_interval_and_sample_warnings_per_endpoint():
     # login: 100 legit latencies 1..100 ms (ranks 90 and 100 bound the p95); me: 30, too few
-    samples = pd.concat([legit("login", np.random.default_rng(5).permutation(np.arange(1, 101))),
-                         legit("me", range(1, 31))], ignore_index=True)
+    samples = pd.concat(
+        [legit("login", np.random.default_rng(5).permutation(np.arange(1, 101))), legit("me", range(1, 31))],
+        ignore_index=True,
+    )
     summary = summarize(samples, run(targets={"login": 500, "me": 500}))
     login, me = summary["endpoints"]["login"], summary["endpoints"]["me"]
     assert login["latency_samples"] == 100 and login["p95_ms"] == 95.0
     assert login["p95_ci_ms"] == [90.0, 100.0]
     assert me["p95_ci_ms"] is None  # below 72 samples there is no two-sided interval
-    assert [w.split(":")[0] for w in login["warnings"]] == ["p95 from 100 samples",
-                                                            "p99 from 100 samples",
-                                                            "p99.9 from 100 samples"]
+    assert [w.split(":")[0] for w in login["warnings"]] == [
+        "p95 from 100 samples",
+        "p99 from 100 samples",
+        "p99.9 from 100 samples",
+    ]
     assert "so it is the 6th slowest request" in login["warnings"][0]
     assert me["warnings"][1].startswith("p99 from 30 samples") and "it is the slowest request" in me["warnings"][1]
     (note,) = [n for n in summary["notes"] if n.startswith("few latency samples")]
@@ -431,18 +503,26 @@ def test_no_latency_samples_means_no_interval_and_no_warning():
 
 # --- failures no latency shows: a broken chat, a journey that never arrives, task exceptions ---
 
+
 def test_a_chatbot_whose_every_stream_fails_fails_the_default_error_rate():
     # 40 good logins and conversations, 20 chat turns that all broke mid-stream: no latency target on chat
-    broken = frame(start_s=[T0 + 1] * 20, endpoint=["chat"] * 20, status=[200] * 20, latency_ms=[900.0] * 20,
-                   error=["stream: ended without [DONE]"] * 20)
-    samples = pd.concat([legit("login", [50.0] * 40), legit("conversations", [30.0] * 40), broken],
-                        ignore_index=True)
+    broken = frame(
+        start_s=[T0 + 1] * 20,
+        endpoint=["chat"] * 20,
+        status=[200] * 20,
+        latency_ms=[900.0] * 20,
+        error=["stream: ended without [DONE]"] * 20,
+    )
+    samples = pd.concat([legit("login", [50.0] * 40), legit("conversations", [30.0] * 40), broken], ignore_index=True)
     summary = summarize(samples, run(targets={"login": 500, "conversations": 500, "chat": None}))
     assert summary["endpoints"]["chat"]["legit_error_rate"] == 1.0
     assert summary["verdict"] == "fail"
     assert summary["verdict_reasons"] == ["threshold failed: error_rate(chat) < 1%"]
     assert [(t["expr"], t["passed"]) for t in summary["thresholds"] if t["metric"] == "error_rate"] == [
-        ("error_rate(chat) < 1%", False), ("error_rate(conversations) < 1%", True), ("error_rate(login) < 1%", True)]
+        ("error_rate(chat) < 1%", False),
+        ("error_rate(conversations) < 1%", True),
+        ("error_rate(login) < 1%", True),
+    ]
 
 
 def test_blocked_and_attack_rows_are_not_legit_failures():
@@ -450,8 +530,9 @@ def test_blocked_and_attack_rows_are_not_legit_failures():
     login = summarize(mixed(), run())["endpoints"]["login"]
     assert (login["legit_requests"], login["legit_blocked"], login["legit_errors"]) == (15, 3, 2)
     assert login["legit_error_rate"] == round(2 / 15, 6)
-    blocked_only = frame(start_s=[T0 + 1] * 10, endpoint=["me"] * 10, status=[429] * 10, latency_ms=[1.0] * 10,
-                         blocked=[True] * 10)
+    blocked_only = frame(
+        start_s=[T0 + 1] * 10, endpoint=["me"] * 10, status=[429] * 10, latency_ms=[1.0] * 10, blocked=[True] * 10
+    )
     summary = summarize(blocked_only, run(targets={}))
     assert summary["thresholds"][0]["observed"] == 0.0 and summary["verdict"] == "pass"
 
@@ -460,40 +541,54 @@ CLIENT = {"users": 3, "user_class": "CoachingClient", "required": ["login", "con
 
 
 def failed_logins(error: str = 'login: no token at auth.token_field "access_token"', n: int = 12) -> pd.DataFrame:
-    return frame(start_s=[T0 + 1] * n, endpoint=["login"] * n, status=[200] * n, latency_ms=[20.0] * n,
-                 error=[error] * n)
+    return frame(
+        start_s=[T0 + 1] * n, endpoint=["login"] * n, status=[200] * n, latency_ms=[20.0] * n, error=[error] * n
+    )
 
 
 def test_a_journey_that_never_reaches_its_routes_fails_and_says_why():
     summary = summarize(failed_logins(), run(targets={}, journeys={"client": CLIENT}))
     assert summary["verdict_reasons"] == [
         "threshold failed: error_rate(login) < 1%",
-        "journey client never called chat, conversations: every login failed (see endpoints.login errors)"]
+        "journey client never called chat, conversations: every login failed (see endpoints.login errors)",
+    ]
     assert summary["endpoints"]["login"]["error_counts"] == {'login: no token at auth.token_field "access_token"': 12}
     # every login blocked: said so; no login at all: said so
-    blocked = frame(start_s=[T0 + 1] * 4, endpoint=["login"] * 4, status=[429] * 4, latency_ms=[1.0] * 4,
-                    blocked=[True] * 4)
+    blocked = frame(
+        start_s=[T0 + 1] * 4, endpoint=["login"] * 4, status=[429] * 4, latency_ms=[1.0] * 4, blocked=[True] * 4
+    )
     reasons = summarize(blocked, run(targets={}, journeys={"client": CLIENT}))["verdict_reasons"]
     assert reasons == ["journey client never called chat, conversations: every login was blocked (see endpoints.login)"]
     webhook = {"users": 1, "user_class": "PaymentProvider", "required": ["webhook"]}
-    reasons = summarize(legit("leads", [5.0]), run(targets={}, journeys={"client": CLIENT, "webhook": webhook})
-                        )["verdict_reasons"]
-    assert reasons == ["journey client never called chat, conversations: no login was sent",
-                       "journey webhook never called webhook"]
+    reasons = summarize(legit("leads", [5.0]), run(targets={}, journeys={"client": CLIENT, "webhook": webhook}))[
+        "verdict_reasons"
+    ]
+    assert reasons == [
+        "journey client never called chat, conversations: no login was sent",
+        "journey webhook never called webhook",
+    ]
 
 
 def test_a_journey_that_reached_its_routes_or_had_no_users_passes():
-    samples = pd.concat([legit("login", [20.0] * 3), failed_logins(n=2), legit("conversations", [10.0] * 5),
-                         legit("chat", [900.0] * 5)], ignore_index=True)
+    samples = pd.concat(
+        [
+            legit("login", [20.0] * 3),
+            failed_logins(n=2),
+            legit("conversations", [10.0] * 5),
+            legit("chat", [900.0] * 5),
+        ],
+        ignore_index=True,
+    )
     visitor = {"users": 0, "user_class": "Visitor", "required": ["leads"]}  # weighted in, never started
-    summary = summarize(samples, run(targets={}, journeys={"client": CLIENT, "visitor": visitor},
-                                     thresholds=[]))
+    summary = summarize(samples, run(targets={}, journeys={"client": CLIENT, "visitor": visitor}, thresholds=[]))
     assert summary["verdict_reasons"] == [] and summary["verdict"] == "pass"
     assert summary["run"]["journeys"]["client"]["required"] == ["login", "conversations", "chat"]
     # open model: a journey whose schedule started no arrival on any worker did not run
     webhook = {"users": 2, "user_class": "PaymentProvider", "required": ["webhook"]}
-    counts = {"w1": {"webhook": {"started": 0, "late": 0, "dropped": 0}},
-              "w2": {"webhook": {"started": 0, "late": 0, "dropped": 0}}}
+    counts = {
+        "w1": {"webhook": {"started": 0, "late": 0, "dropped": 0}},
+        "w2": {"webhook": {"started": 0, "late": 0, "dropped": 0}},
+    }
     open_run = run(targets={}, thresholds=[], journeys={"webhook": webhook}, arrivals={"counts": counts})
     assert summarize(samples, open_run)["verdict_reasons"] == []
     counts["w2"]["webhook"]["started"] = 1
@@ -501,9 +596,14 @@ def test_a_journey_that_reached_its_routes_or_had_no_users_passes():
 
 
 TASK_ERRORS = [
-    {"count": 3412, "exception": "ValueError", "message": "invalid header field name 'X Token'",
-     "last_line": 'raise ValueError(f"invalid header field name {field!r}")', "in": "CoachingClient.chat",
-     "nodes": ["w1", "w2"]},
+    {
+        "count": 3412,
+        "exception": "ValueError",
+        "message": "invalid header field name 'X Token'",
+        "last_line": 'raise ValueError(f"invalid header field name {field!r}")',
+        "in": "CoachingClient.chat",
+        "nodes": ["w1", "w2"],
+    },
     {"count": 1, "exception": None, "message": "", "last_line": "self.boom()", "in": None, "nodes": ["local"]},
 ]
 
@@ -514,41 +614,60 @@ def test_task_exceptions_fail_the_run_one_reason_each():
     assert summary["verdict"] == "fail"
     assert summary["verdict_reasons"] == [
         "3,412 task exceptions: ValueError: invalid header field name 'X Token' (in CoachingClient.chat)",
-        "1 task exception: self.boom()"]
+        "1 task exception: self.boom()",
+    ]
     # beyond five kinds, the rest in one line; a journey with no route reached names them as the cause
     many = [{**TASK_ERRORS[0], "count": 10 - i, "message": f"m{i}"} for i in range(7)]
     summary = summarize(legit("login", [5.0]), run(targets={}, task_errors=many, journeys={"client": CLIENT}))
     assert summary["verdict_reasons"][5:] == [
         "9 more task exceptions of 2 other kinds (see task_errors)",
-        "journey client never called chat, conversations: its users raised exceptions (see task_errors)"]
+        "journey client never called chat, conversations: its users raised exceptions (see task_errors)",
+    ]
     assert "task_errors" not in summarize(legit("me", [5.0]), run(targets={}, task_errors=[]))
 
 
 def blocked_share(n_blocked: int, n: int = 100, endpoint: str = "chat") -> pd.DataFrame:
-    return frame(start_s=[T0 + 1] * n, endpoint=[endpoint] * n, status=[429] * n_blocked + [200] * (n - n_blocked),
-                 latency_ms=[5.0] * n, blocked=[True] * n_blocked + [False] * (n - n_blocked))
+    return frame(
+        start_s=[T0 + 1] * n,
+        endpoint=[endpoint] * n,
+        status=[429] * n_blocked + [200] * (n - n_blocked),
+        latency_ms=[5.0] * n,
+        blocked=[True] * n_blocked + [False] * (n - n_blocked),
+    )
 
 
 def test_legit_traffic_blocked_is_a_note_with_its_likely_cause():
     limits = {"chat": [{"key": "account", "quota": 5, "window_s": 10.0}]}
     journeys = {"client": {**CLIENT, "users": 300}}
-    summary = summarize(blocked_share(83), run(targets={}, limits=limits, journeys=journeys, accounts=24,
-                                               target_is_loopback=True))
+    summary = summarize(
+        blocked_share(83), run(targets={}, limits=limits, journeys=journeys, accounts=24, target_is_loopback=True)
+    )
     assert summary["verdict_reasons"] == ["journey client never called conversations: no login was sent"]
-    assert "legit traffic blocked on chat: 83 % of 100 legit requests; likely cause: 300 users share 24 accounts "\
-           "and chat allows 5 per 10 s per account" in summary["notes"]
+    assert (
+        "legit traffic blocked on chat: 83 % of 100 legit requests; likely cause: 300 users share 24 accounts "
+        "and chat allows 5 per 10 s per account" in summary["notes"]
+    )
     # a note, never a failure; at 5 % or below, nothing
     summary = summarize(blocked_share(6, endpoint="me"), run(targets={}, limits={}, accounts=24))
     assert summary["verdict"] == "pass"
-    assert summary["notes"][0] == ("legit traffic blocked on me: 6 % of 100 legit requests; likely cause: the "
-                                   "target limits me, but the scenario declares no [[limits]] rule for it")
+    assert summary["notes"][0] == (
+        "legit traffic blocked on me: 6 % of 100 legit requests; likely cause: the "
+        "target limits me, but the scenario declares no [[limits]] rule for it"
+    )
     assert not any("blocked" in n for n in summarize(blocked_share(5), run(targets={}))["notes"])
-    attacked = run(targets={}, limits=limits, accounts=24, journeys={"client": CLIENT},
-                   attacks={"chat_flood": {"users": 1, "rate": 0}, "reset_flood": {"users": 1, "rate": 0}})
+    attacked = run(
+        targets={},
+        limits=limits,
+        accounts=24,
+        journeys={"client": CLIENT},
+        attacks={"chat_flood": {"users": 1, "rate": 0}, "reset_flood": {"users": 1, "rate": 0}},
+    )
     assert summarize(blocked_share(10), attacked)["notes"][0].endswith(
         "likely cause: the attacks on chat (chat_flood) ran beside legit traffic and count against the same limit "
-        "(5 per 10 s per account)")
+        "(5 per 10 s per account)"
+    )
     ip = {"chat": [{"key": "ip", "quota": 20, "window_s": 60.0}]}
     note = summarize(blocked_share(50), run(targets={}, limits=ip, target_is_loopback=False))["notes"][0]
-    assert note.endswith("likely cause: every simulated user sends from this machine's address and chat "
-                         "allows 20 per 60 s per ip")
+    assert note.endswith(
+        "likely cause: every simulated user sends from this machine's address and chat allows 20 per 60 s per ip"
+    )

@@ -15,10 +15,16 @@ def test_a_whole_run_without_findings_passes() -> None:
 
 
 def test_every_kind_of_reason_in_order() -> None:
-    run = RunMeta(started_at=1.0, ended_at=None, aborted=True, abort_reason="guardrail: over max_requests",
-                  abort_kind="guardrail", stopped_early=StoppedEarly(reason="threshold p95(me) < 5ms failed at 12 s"),
-                  journeys={"webhook": JourneyRan(users=1, user_class="Webhook", required=["webhook"])},
-                  task_errors=[TaskError(count=3, exception="ValueError", message="bad", in_="Client.chat")])
+    run = RunMeta(
+        started_at=1.0,
+        ended_at=None,
+        aborted=True,
+        abort_reason="guardrail: over max_requests",
+        abort_kind="guardrail",
+        stopped_early=StoppedEarly(reason="threshold p95(me) < 5ms failed at 12 s"),
+        journeys={"webhook": JourneyRan(users=1, user_class="Webhook", required=["webhook"])},
+        task_errors=[TaskError(count=3, exception="ValueError", message="bad", in_="Client.chat")],
+    )
     rows = [ThresholdRow(expr="p95(me) < 5ms", endpoint="me", passed=False)]
     limits = {"chat": {"verdict": "absent"}, "login": {"verdict": "effective"}}
     abuse = {"webhook_replay": {"endpoint": "webhook", "findings": ["replays processed again"]}}
@@ -26,8 +32,16 @@ def test_every_kind_of_reason_in_order() -> None:
     verdict = judge(run, 10, {"me": EndpointFigures(legit_requests=10)}, rows, limits, abuse, wallet)
     assert verdict.status == "fail"
     assert [(r.kind, r.route) for r in verdict.reasons] == [
-        ("threshold", "me"), ("guardrail", None), ("stopped_early", None), ("incomplete", None),
-        ("task_error", None), ("journey", "webhook"), ("finding", "chat"), ("finding", "webhook"), ("finding", "chat")]
+        ("threshold", "me"),
+        ("guardrail", None),
+        ("stopped_early", None),
+        ("incomplete", None),
+        ("task_error", None),
+        ("journey", "webhook"),
+        ("finding", "chat"),
+        ("finding", "webhook"),
+        ("finding", "chat"),
+    ]
     assert verdict.reasons[0] == Reason(kind="threshold", route="me", message="threshold failed: p95(me) < 5ms")
     assert verdict.reasons[1].message == "run aborted: guardrail: over max_requests"
     assert verdict.reasons[4].message == "3 task exceptions: ValueError: bad (in Client.chat)"
@@ -36,6 +50,10 @@ def test_every_kind_of_reason_in_order() -> None:
 
 
 def test_nothing_measured_and_other_aborts() -> None:
-    verdict = judge(RunMeta(started_at=1.0, ended_at=2.0, aborted=True, abort_reason="interrupted by SIGINT"), 0, {}, [])
+    verdict = judge(
+        RunMeta(started_at=1.0, ended_at=2.0, aborted=True, abort_reason="interrupted by SIGINT"), 0, {}, []
+    )
     assert [(r.kind, r.message) for r in verdict.reasons] == [
-        ("incomplete", "no samples recorded: nothing was measured"), ("aborted", "run aborted: interrupted by SIGINT")]
+        ("incomplete", "no samples recorded: nothing was measured"),
+        ("aborted", "run aborted: interrupted by SIGINT"),
+    ]

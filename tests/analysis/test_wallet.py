@@ -5,21 +5,40 @@ from __future__ import annotations
 import pytest
 
 from harness.analysis.spend import request_cost
-from harness.scenario.pricing import Price
 from harness.analysis.wallet import wallet_summary
+from harness.scenario.pricing import Price
 from tests.helpers import samples_frame
 
 T0 = 1_796_000_000.0
 PRICE = {"model": "m", "input": 0.15, "cached_input": 0.075, "output": 0.60}
-RUN = {"wallet": {"route": "chat", "prompt_cap_tokens": 16384, "output_ask_tokens": 2000},
-       "spend": {"price": PRICE, "hidden_tokens": 600.0}}
+RUN = {
+    "wallet": {"route": "chat", "prompt_cap_tokens": 16384, "output_ask_tokens": 2000},
+    "spend": {"price": PRICE, "hidden_tokens": 600.0},
+}
 
 
-def attempt(i: int, tokens: int, status: int, *, technique: str = "prompt-size", output: int = 1,
-            blocked: bool = False, error: str = "") -> dict:
-    return {"start_s": T0 + i, "endpoint": "chat", "role": "probe", "technique": technique, "status": status,
-            "input_tokens_estimate": tokens, "output_tokens": output if status == 200 else 0, "blocked": blocked,
-            "latency_ms": 5.0 + i, "error": error}
+def attempt(
+    i: int,
+    tokens: int,
+    status: int,
+    *,
+    technique: str = "prompt-size",
+    output: int = 1,
+    blocked: bool = False,
+    error: str = "",
+) -> dict:
+    return {
+        "start_s": T0 + i,
+        "endpoint": "chat",
+        "role": "probe",
+        "technique": technique,
+        "status": status,
+        "input_tokens_estimate": tokens,
+        "output_tokens": output if status == 200 else 0,
+        "blocked": blocked,
+        "latency_ms": 5.0 + i,
+        "error": error,
+    }
 
 
 def legit(i: int, output: int) -> dict:
@@ -28,8 +47,18 @@ def legit(i: int, output: int) -> dict:
 
 def hardened_rows() -> list[dict]:
     """Doubling from 1024 refused at 16384 (413), bisected down to 8448; a rate-limited retry on the way."""
-    sizes = [(1024, 200), (2048, 200), (4096, 200), (8192, 200), (16384, 413), (12288, 413), (10240, 413),
-             (9216, 413), (8704, 413), (8448, 413)]
+    sizes = [
+        (1024, 200),
+        (2048, 200),
+        (4096, 200),
+        (8192, 200),
+        (16384, 413),
+        (12288, 413),
+        (10240, 413),
+        (9216, 413),
+        (8704, 413),
+        (8448, 413),
+    ]
     rows = [attempt(i, n, s) for i, (n, s) in enumerate(sizes)]
     rows.insert(3, attempt(2, 8192, 429, blocked=True))  # blocked first, then accepted on the retry
     rows.append(attempt(20, 12, 200, technique="output-inflation", output=60))

@@ -28,14 +28,36 @@ Answer = Page | Callable[[str], Page]  # a callable gets the request path (with 
 def make_cert(folder: Path, name: str, days: int = 30) -> tuple[Path, Path]:
     """A self-signed certificate for 127.0.0.1 and localhost (an EC key: instant), as (cert, key)."""
     cert, key = folder / f"{name}.crt", folder / f"{name}.key"
-    subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
-                    "-nodes", "-keyout", str(key), "-out", str(cert), "-subj", f"/CN={name}", "-days", str(days),
-                    "-addext", "subjectAltName=IP:127.0.0.1,DNS:localhost"], check=True, capture_output=True)
+    subprocess.run(
+        [
+            "openssl",
+            "req",
+            "-x509",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:prime256v1",
+            "-nodes",
+            "-keyout",
+            str(key),
+            "-out",
+            str(cert),
+            "-subj",
+            f"/CN={name}",
+            "-days",
+            str(days),
+            "-addext",
+            "subjectAltName=IP:127.0.0.1,DNS:localhost",
+        ],
+        check=True,
+        capture_output=True,
+    )
     return cert, key
 
 
-def tls_context(cert: Path, key: Path, minimum: ssl.TLSVersion = ssl.TLSVersion.TLSv1_2,
-                maximum: ssl.TLSVersion | None = None) -> ssl.SSLContext:
+def tls_context(
+    cert: Path, key: Path, minimum: ssl.TLSVersion = ssl.TLSVersion.TLSv1_2, maximum: ssl.TLSVersion | None = None
+) -> ssl.SSLContext:
     """A server context; a minimum under TLS 1.2 also lowers OpenSSL's security level so it really is offered."""
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     context.load_cert_chain(cert, key)
@@ -52,8 +74,12 @@ def tls_context(cert: Path, key: Path, minimum: ssl.TLSVersion = ssl.TLSVersion.
 class FakeSite:
     """Answers `pages["GET /path"]` (or `default`); 404 otherwise. Records the requests it saw."""
 
-    def __init__(self, pages: Mapping[str, Answer] | None = None, default: Answer | None = None,
-                 tls: ssl.SSLContext | None = None) -> None:
+    def __init__(
+        self,
+        pages: Mapping[str, Answer] | None = None,
+        default: Answer | None = None,
+        tls: ssl.SSLContext | None = None,
+    ) -> None:
         self.pages = dict(pages or {})
         self.default = default
         self.requests: list[tuple[str, str, dict[str, str]]] = []

@@ -7,11 +7,11 @@ from contextlib import contextmanager
 from dataclasses import replace
 from typing import Any
 
-from harness.scenario.accounts import resolve_credentials
 from harness.audit.context import AuditContext, parse_audit_settings
-from harness.scenario import Scenario, load_scenario
 from harness.demo_api.config import TargetConfig
 from harness.demo_api.process import RunningTarget, start_target
+from harness.scenario import Scenario, load_scenario
+from harness.scenario.accounts import resolve_credentials
 from tests.helpers import REPO
 
 SCENARIO = load_scenario(REPO / "scenarios" / "audit.toml")
@@ -27,5 +27,9 @@ def quick_demo(profile: str, **settings: Any) -> Iterator[RunningTarget]:
 
 def audit_context(target: RunningTarget, scenario: Scenario = SCENARIO, **settings: Any) -> AuditContext:
     """An AuditContext for TARGET: SCENARIO's accounts, and its `[audit]` settings with SETTINGS replaced."""
-    return AuditContext(target.url, scenario, resolve_credentials(scenario, target.url),
-                        replace(parse_audit_settings(scenario), **settings))
+    return AuditContext(
+        target.url,
+        scenario,
+        resolve_credentials(scenario, target.url),
+        replace(parse_audit_settings(scenario), **settings),
+    )

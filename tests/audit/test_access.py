@@ -14,15 +14,15 @@ from typing import Any
 import httpx
 import pytest
 
-from harness.scenario.accounts import Account, Credentials
 from harness.audit import access
 from harness.audit.context import AuditContext, AuditSettings, parse_audit_settings
 from harness.audit.forge import encode_jwt, escalate, forgeries, parse_jwt
 from harness.audit.model import FAIL, NOT_MEASURABLE, PASS, CheckResult, scorecard
 from harness.audit.routes import Sender, id_placeholders, list_route, placeholders
-from harness.scenario import ScenarioError, parse_scenario
 from harness.demo_api import auth as demo_auth
 from harness.demo_api.process import RunningTarget
+from harness.scenario import ScenarioError, parse_scenario
+from harness.scenario.accounts import Account, Credentials
 from tests.audit.helpers import SCENARIO, audit_context, quick_demo
 
 
@@ -50,6 +50,7 @@ def assert_no_secrets(ctx: AuditContext, results: list[CheckResult]) -> None:
 
 
 # --- the demo API ---------------------------------------------------------------------------------
+
 
 @pytest.mark.e2e
 def test_vulnerable_admin_role_header_is_found_and_named(vulnerable: RunningTarget) -> None:
@@ -81,7 +82,9 @@ def test_hardened_passes_every_auth_check(hardened: RunningTarget) -> None:
     evidence = checks["auth on every route"].evidence
     for case in ("logged out", "alg none", "wrong key", "payload edited", "revoked by logout"):
         assert any(case in e and "/api/me -> 401" in e for e in evidence), case
-    assert any("/api/admin/users -> 403 as client with X-User-Role" in e for e in checks["function-level auth"].evidence)
+    assert any(
+        "/api/admin/users -> 403 as client with X-User-Role" in e for e in checks["function-level auth"].evidence
+    )
     assert not checks["function-level auth"].note  # the admin itself was let in: the denials are about roles
     assert scorecard(results)["rows"]["auth"]["status"] == PASS
     assert_no_secrets(ctx, results)
@@ -103,19 +106,30 @@ def test_an_expired_token_is_waited_out_when_tokens_live_seconds() -> None:
 
 # --- fake targets: what the demo does not plant ------------------------------------------------------
 
-FAKE_SCENARIO = parse_scenario({
-    "scenario": {"name": "fake"}, "journeys": {"webhook": {"weight": 1}},
-    "accounts": {"source": "demo"},  # unused: the tests hand over their accounts
-    "endpoints": {
-        "webhook": {"method": "POST", "path": "/hook", "auth": False},
-        "login": {"method": "POST", "path": "/login", "body": {"email": "{email}", "password": "{password}"},
-                  "auth": False},
-        "me": {"method": "GET", "path": "/me"},
-        "admin_stats": {"method": "GET", "path": "/admin/stats"},
-    },
-})
-FAKE_ACCOUNTS = Credentials([Account("ana@client.example", "pw-ana-123456", "client", "t1"),
-                             Account("ops@admin.example", "pw-ops-123456", "admin", "")])
+FAKE_SCENARIO = parse_scenario(
+    {
+        "scenario": {"name": "fake"},
+        "journeys": {"webhook": {"weight": 1}},
+        "accounts": {"source": "demo"},  # unused: the tests hand over their accounts
+        "endpoints": {
+            "webhook": {"method": "POST", "path": "/hook", "auth": False},
+            "login": {
+                "method": "POST",
+                "path": "/login",
+                "body": {"email": "{email}", "password": "{password}"},
+                "auth": False,
+            },
+            "me": {"method": "GET", "path": "/me"},
+            "admin_stats": {"method": "GET", "path": "/admin/stats"},
+        },
+    }
+)
+FAKE_ACCOUNTS = Credentials(
+    [
+        Account("ana@client.example", "pw-ana-123456", "client", "t1"),
+        Account("ops@admin.example", "pw-ops-123456", "admin", ""),
+    ]
+)
 
 
 @dataclass
@@ -128,8 +142,13 @@ class FakeContext(AuditContext):
 
 
 def fake(handler: Callable[[httpx.Request], httpx.Response], **settings: Any) -> FakeContext:
-    return FakeContext("http://fake.test", FAKE_SCENARIO, FAKE_ACCOUNTS, AuditSettings(**settings),
-                       transport=httpx.MockTransport(handler))
+    return FakeContext(
+        "http://fake.test",
+        FAKE_SCENARIO,
+        FAKE_ACCOUNTS,
+        AuditSettings(**settings),
+        transport=httpx.MockTransport(handler),
+    )
 
 
 def fake_api(*, ttl_s: int = 3600, accept: Callable[[dict, dict, float], bool]) -> Callable:
@@ -182,7 +201,9 @@ def test_a_token_that_lives_long_makes_expiry_not_measurable() -> None:
 def test_a_role_check_missing_for_a_logged_in_user_is_a_finding() -> None:
     def handler(request: httpx.Request) -> httpx.Response:
         if request.url.path == "/login":
-            return httpx.Response(200, json={"access_token": "opaque-session-id-" + json.loads(request.content)["email"]})
+            return httpx.Response(
+                200, json={"access_token": "opaque-session-id-" + json.loads(request.content)["email"]}
+            )
         if not request.headers.get("authorization"):
             return httpx.Response(401)
         return httpx.Response(200, json={"users": 2})  # any session opens the admin route
@@ -215,6 +236,7 @@ def test_an_unreachable_target_is_not_measurable_never_a_crash() -> None:
 
 # --- the helpers alone ---------------------------------------------------------------------------
 
+
 def test_forged_tokens_are_refused_by_a_server_that_checks_signatures() -> None:
     key = b"s" * 32
     now = 1_750_000_000.0
@@ -222,7 +244,10 @@ def test_forged_tokens_are_refused_by_a_server_that_checks_signatures() -> None:
     victim = demo_auth.encode({"sub": "usr_admin", "tid": None, "role": "admin", "exp": now + 60, "jti": "b"}, key)
     made, note = forgeries(real, victim, now)
     assert note == "" and [f.technique for f in made] == [
-        "alg none", "re-signed with a wrong key", "payload edited to another user and admin, old signature kept"]
+        "alg none",
+        "re-signed with a wrong key",
+        "payload edited to another user and admin, old signature kept",
+    ]
     reasons = []
     for forged in made:
         header, claims = parse_jwt(forged.token)
@@ -246,7 +271,11 @@ def test_forgeries_without_a_real_jwt_use_generic_claims() -> None:
 
 def test_escalate_and_encode() -> None:
     assert escalate({"sub": "u1", "roles": ["user"], "is_admin": False}, {"sub": "u2", "email": "x@y", "n": 1}) == {
-        "sub": "u2", "email": "x@y", "roles": ["admin"], "is_admin": True}
+        "sub": "u2",
+        "email": "x@y",
+        "roles": ["admin"],
+        "is_admin": True,
+    }
     assert escalate({"sub": "u1"}) == {"sub": "u1", "role": "admin"}
     token = encode_jwt({"a": 1}, key=b"k")
     assert demo_auth.decode(encode_jwt({"sub": "s", "exp": 10, "jti": "j"}, key=b"k"), b"k", 5)["sub"] == "s"

@@ -9,14 +9,14 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from tests.helpers import REPO
-from harness.scenario.accounts import Account, Credentials
 from harness.audit import edge
 from harness.audit.context import AuditContext, AuditSettings
 from harness.audit.model import FAIL, NOT_MEASURABLE, PASS
 from harness.scenario import load_scenario
-from tests.audit.helpers import audit_context, quick_demo
+from harness.scenario.accounts import Account, Credentials
 from tests.audit.fake_site import FakeSite, Page
+from tests.audit.helpers import audit_context, quick_demo
+from tests.helpers import REPO
 
 TOKEN = "tok-SECRET-edge-0123456789"
 BIG_JSON = json.dumps([{"id": i, "title": "a conversation about onboarding"} for i in range(60)]).encode()
@@ -70,8 +70,12 @@ def test_hardened_sse_is_neither_compressed_nor_buffered(demos) -> None:
     target = demos["hardened"]
     ctx = audit_context(target)
     token = ctx.token(ctx.account("client"))
-    body = {"model": "coachpilot-1", "stream": True, "max_tokens": 30,
-            "messages": [{"role": "user", "content": "Give me three onboarding tips."}]}
+    body = {
+        "model": "coachpilot-1",
+        "stream": True,
+        "max_tokens": 30,
+        "messages": [{"role": "user", "content": "Give me three onboarding tips."}],
+    }
     headers = {**ctx.auth_headers(token), "accept-encoding": "gzip, br"}
     with httpx.Client(base_url=target.url, timeout=10) as client:
         with client.stream("POST", "/api/chat", json=body, headers=headers) as response:
@@ -84,8 +88,11 @@ def test_hardened_sse_is_neither_compressed_nor_buffered(demos) -> None:
 
 
 def test_cdn_headers_are_evidence(abuse_scenario) -> None:
-    site = FakeSite(default=Page(200, {"cf-ray": "8a1b2c3d4e5f-AMS", "server": "cloudflare",
-                                       "content-type": "text/html"}, b"<p>hi</p>"))
+    site = FakeSite(
+        default=Page(
+            200, {"cf-ray": "8a1b2c3d4e5f-AMS", "server": "cloudflare", "content-type": "text/html"}, b"<p>hi</p>"
+        )
+    )
     try:
         cdn = _by_check(edge.run(_site_ctx(abuse_scenario, site.url)))["CDN/WAF in front"]
     finally:
@@ -105,24 +112,36 @@ def test_no_cdn_on_a_public_target_is_a_finding(abuse_scenario, monkeypatch: pyt
 
 def test_uncacheable_assets_and_cacheable_private_answers_fail(abuse_scenario) -> None:
     js = {"content-type": "application/javascript"}
-    site = FakeSite({
-        "GET /": Page(200, {"content-type": "text/html"}, b"<p>shell</p>"),
-        "GET /app.js": Page(200, js, b"console.log(1)"),
-        "GET /app.css": Page(200, {"content-type": "text/css", "cache-control": "no-store"}, b"p{}"),
-        "GET /logo.svg": Page(200, {"content-type": "image/svg+xml", "etag": '"v1"'}, b"<svg/>"),
-        "POST /api/auth/login": LOGIN,
-        "GET /api/me": Page(200, {"content-type": "application/json", "cache-control": "public, max-age=600"}, b"{}"),
-        "GET /api/conversations": Page(200, {"content-type": "application/json", "content-encoding": "br",
-                                             "cache-control": "private, max-age=60"}, b"\x8b\x00fake-br"),
-    })
+    site = FakeSite(
+        {
+            "GET /": Page(200, {"content-type": "text/html"}, b"<p>shell</p>"),
+            "GET /app.js": Page(200, js, b"console.log(1)"),
+            "GET /app.css": Page(200, {"content-type": "text/css", "cache-control": "no-store"}, b"p{}"),
+            "GET /logo.svg": Page(200, {"content-type": "image/svg+xml", "etag": '"v1"'}, b"<svg/>"),
+            "POST /api/auth/login": LOGIN,
+            "GET /api/me": Page(
+                200, {"content-type": "application/json", "cache-control": "public, max-age=600"}, b"{}"
+            ),
+            "GET /api/conversations": Page(
+                200,
+                {"content-type": "application/json", "content-encoding": "br", "cache-control": "private, max-age=60"},
+                b"\x8b\x00fake-br",
+            ),
+        }
+    )
     try:
-        checks = _by_check(edge.run(_site_ctx(abuse_scenario, site.url,
-                                              static_paths=("/", "/app.js", "/app.css", "/logo.svg"))))
+        checks = _by_check(
+            edge.run(_site_ctx(abuse_scenario, site.url, static_paths=("/", "/app.js", "/app.css", "/logo.svg")))
+        )
     finally:
         site.close()
     static = checks["static asset caching"]
     text = " | ".join(static.findings)
-    assert static.status == FAIL and "GET /app.js: no Cache-Control" in text and "GET /app.css: Cache-Control no-store" in text
+    assert (
+        static.status == FAIL
+        and "GET /app.js: no Cache-Control" in text
+        and "GET /app.css: Cache-Control no-store" in text
+    )
     assert "/logo.svg" not in text and "GET / " not in text  # an ETag is enough; pages are not judged
     assert any("If-None-Match -> 200 (ETag not honoured" in e for e in static.evidence)
     api = checks["authenticated API caching"]
@@ -132,8 +151,12 @@ def test_uncacheable_assets_and_cacheable_private_answers_fail(abuse_scenario) -
 
 
 def test_big_uncompressed_json_fails_and_nothing_to_judge_is_not_measurable(abuse_scenario) -> None:
-    site = FakeSite({"POST /api/auth/login": LOGIN,
-                     "GET /api/conversations": Page(200, {"content-type": "application/json"}, BIG_JSON)})
+    site = FakeSite(
+        {
+            "POST /api/auth/login": LOGIN,
+            "GET /api/conversations": Page(200, {"content-type": "application/json"}, BIG_JSON),
+        }
+    )
     try:
         checks = _by_check(edge.run(_site_ctx(abuse_scenario, site.url, static_paths=("/missing.js",))))
     finally:
@@ -155,7 +178,12 @@ def test_unreachable_target_is_not_measurable(abuse_scenario) -> None:
 
 def test_cache_directives() -> None:
     assert edge.cache_directives('public, max-age=3600, immutable, s-maxage="60"') == {
-        "public": "", "max-age": "3600", "immutable": "", "s-maxage": "60"}
+        "public": "",
+        "max-age": "3600",
+        "immutable": "",
+        "s-maxage": "60",
+    }
     assert edge.detect_cdn(httpx.Headers({"x-served-by": "cache-ams21030-AMS"})) == [
-        "Fastly (x-served-by: cache-ams21030-AMS)"]
+        "Fastly (x-served-by: cache-ams21030-AMS)"
+    ]
     assert edge.detect_cdn(httpx.Headers({"server": "uvicorn"})) == []

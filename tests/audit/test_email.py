@@ -16,27 +16,32 @@ import dns.rdatatype
 import dns.rrset
 import pytest
 
-from tests.helpers import REPO
-from harness.scenario.accounts import Credentials
 from harness.audit import email
 from harness.audit.context import AuditContext, AuditSettings
 from harness.audit.model import FAIL, NOT_MEASURABLE, PASS
 from harness.scenario import load_scenario
-
+from harness.scenario.accounts import Credentials
+from tests.helpers import REPO
 
 
 def _txt_chunks(text: str) -> str:
     """A TXT rdata in zone syntax: strings of at most 255 bytes, as DNS requires."""
-    return " ".join(f'"{text[i:i + 255]}"' for i in range(0, len(text), 255))
+    return " ".join(f'"{text[i : i + 255]}"' for i in range(0, len(text), 255))
 
 
 def _rsa_public_key_b64(bits: int, tmp: Path) -> str:
     """A real RSA public key (DER, base64), as a DKIM record's p= carries it."""
     key, pub = tmp / f"rsa{bits}.pem", tmp / f"rsa{bits}.der"
-    subprocess.run(["openssl", "genpkey", "-algorithm", "RSA", "-pkeyopt", f"rsa_keygen_bits:{bits}", "-out", str(key)],
-                   check=True, capture_output=True)
-    subprocess.run(["openssl", "pkey", "-in", str(key), "-pubout", "-outform", "DER", "-out", str(pub)],
-                   check=True, capture_output=True)
+    subprocess.run(
+        ["openssl", "genpkey", "-algorithm", "RSA", "-pkeyopt", f"rsa_keygen_bits:{bits}", "-out", str(key)],
+        check=True,
+        capture_output=True,
+    )
+    subprocess.run(
+        ["openssl", "pkey", "-in", str(key), "-pubout", "-outform", "DER", "-out", str(pub)],
+        check=True,
+        capture_output=True,
+    )
     import base64
 
     return base64.b64encode(pub.read_bytes()).decode()
@@ -66,7 +71,7 @@ class LocalDns:
         while not self._stop.is_set():
             try:
                 data, peer = self.sock.recvfrom(4096)
-            except (socket.timeout, OSError):
+            except (TimeoutError, OSError):
                 continue
             try:
                 query = dns.message.from_wire(data)
@@ -82,8 +87,11 @@ class LocalDns:
             if texts is None:
                 response.set_rcode(dns.rcode.NXDOMAIN)
             elif question.rdtype == dns.rdatatype.TXT and texts:
-                response.answer.append(dns.rrset.from_text(question.name, 60, dns.rdataclass.IN, dns.rdatatype.TXT,
-                                                           *[_txt_chunks(t) for t in texts]))
+                response.answer.append(
+                    dns.rrset.from_text(
+                        question.name, 60, dns.rdataclass.IN, dns.rdatatype.TXT, *[_txt_chunks(t) for t in texts]
+                    )
+                )
             self.sock.sendto(response.to_wire(), peer)
 
     def close(self) -> None:
@@ -156,8 +164,9 @@ def test_good_domain_passes(scenario, zone: LocalDns) -> None:
 
 @pytest.mark.e2e
 def test_bad_domain_fails_each_record(scenario, zone: LocalDns) -> None:
-    results = _by_check(email.run(_ctx(scenario, domain="bad.test", dkim_selectors=("s1", "old", "gone"),
-                                       dns_server=zone.address)))
+    results = _by_check(
+        email.run(_ctx(scenario, domain="bad.test", dkim_selectors=("s1", "old", "gone"), dns_server=zone.address))
+    )
     spf, dkim, dmarc = results["SPF"], results["DKIM"], results["DMARC"]
     assert spf.status == FAIL and any("+all" in f for f in spf.findings)
     assert dkim.status == FAIL
@@ -184,12 +193,15 @@ def test_neutral_all_and_partial_pct_fail(scenario, zone: LocalDns) -> None:
 
 
 @pytest.mark.e2e
-@pytest.mark.parametrize(("domain", "words"), [
-    ("twice.test", "2 SPF records"),
-    ("heavy.test", "more than 10 DNS lookups"),
-    ("dangling.test", "include:nothing-here.test has no SPF record"),
-    ("missing.test", "no SPF record at missing.test"),
-])
+@pytest.mark.parametrize(
+    ("domain", "words"),
+    [
+        ("twice.test", "2 SPF records"),
+        ("heavy.test", "more than 10 DNS lookups"),
+        ("dangling.test", "include:nothing-here.test has no SPF record"),
+        ("missing.test", "no SPF record at missing.test"),
+    ],
+)
 def test_spf_structure_findings(scenario, zone: LocalDns, domain: str, words: str) -> None:
     spf = _by_check(email.run(_ctx(scenario, domain=domain, dns_server=zone.address)))["SPF"]
     assert spf.status == FAIL and any(words in f for f in spf.findings), spf.findings

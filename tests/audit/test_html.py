@@ -13,9 +13,17 @@ from tests.report.test_html import ESCAPED, HOSTILE, elements, find
 
 
 def hostile_audit() -> dict:
-    results = [CheckResult("cors", f"origin {HOSTILE}", FAIL, [f"reflects {HOSTILE}"],
-                           [f"OPTIONS /api/me -> 200 {HOSTILE}"], note=f"caveat {HOSTILE}"),
-               CheckResult("tenant_isolation", "other tenant", NOT_MEASURABLE, note=f"no second tenant {HOSTILE}")]
+    results = [
+        CheckResult(
+            "cors",
+            f"origin {HOSTILE}",
+            FAIL,
+            [f"reflects {HOSTILE}"],
+            [f"OPTIONS /api/me -> 200 {HOSTILE}"],
+            note=f"caveat {HOSTILE}",
+        ),
+        CheckResult("tenant_isolation", "other tenant", NOT_MEASURABLE, note=f"no second tenant {HOSTILE}"),
+    ]
     return {**scorecard(results), "target": f"http://127.0.0.1:9/?q={HOSTILE}", "harness_version": "0.1.0"}
 
 
@@ -35,7 +43,7 @@ def assert_audit_escaped(page: str) -> None:
     check = find(tree, "details", data_check=f"origin {HOSTILE}")[0]
     assert [e.text for e in find(tree, "ul", class_="evidence")] == [f"OPTIONS /api/me -> 200 {HOSTILE}"]
     assert f"caveat {HOSTILE}" in check.text
-    assert f'<li>OPTIONS /api/me -&gt; 200 {ESCAPED}</li>' in page
+    assert f"<li>OPTIONS /api/me -&gt; 200 {ESCAPED}</li>" in page
 
 
 def test_hostile_text_comes_out_escaped_in_audit_html():
@@ -55,7 +63,7 @@ def test_the_audit_section_of_report_html_is_escaped_too(tmp_path):
     (run_dir / "audit.json").write_text(json.dumps(hostile_audit()))
     assert run_report(run_dir) == 1  # the run's own verdict: login is over its target
     page = (run_dir / "report.html").read_text()
-    section = page[page.index('<section id="audit">'):page.index('<section id="method">')]
+    section = page[page.index('<section id="audit">') : page.index('<section id="method">')]
     assert section.startswith('<section id="audit"><h2>Launch-readiness audit</h2>')
     assert_audit_escaped(page)
     assert page.index('id="endpoints"') < page.index('id="audit"') < page.index('id="method"')

@@ -7,7 +7,6 @@ from pathlib import Path
 
 import pytest
 
-from harness.scenario.accounts import Credentials
 from harness.audit.context import AuditContext, AuditSettings, parse_audit_settings
 from harness.audit.html import audit_page, audit_section
 from harness.audit.model import FAIL, NOT_MEASURABLE, PASS, ROWS, CheckResult, scorecard
@@ -15,18 +14,21 @@ from harness.audit.runner import audit, format_scorecard, from_load_run
 from harness.documents import Summary
 from harness.documents.audit import AuditReport
 from harness.scenario import ScenarioError, load_scenario, parse_scenario
+from harness.scenario.accounts import Credentials
 from tests.helpers import REPO, run_harness
 
 SCENARIO = load_scenario(REPO / "scenarios" / "audit.toml")
 
 
 def test_a_row_fails_on_any_failing_check_and_passes_on_one_pass():
-    card = scorecard([
-        CheckResult("auth", "logged out", PASS, evidence=["GET /api/me -> 401"]),
-        CheckResult("auth", "admin as a client", FAIL, ["admin_users: 200 with X-User-Role: admin"]),
-        CheckResult("cors", "foreign origin", PASS),
-        CheckResult("email_auth", "SPF", NOT_MEASURABLE, note="no [audit] domain"),
-    ])
+    card = scorecard(
+        [
+            CheckResult("auth", "logged out", PASS, evidence=["GET /api/me -> 401"]),
+            CheckResult("auth", "admin as a client", FAIL, ["admin_users: 200 with X-User-Role: admin"]),
+            CheckResult("cors", "foreign origin", PASS),
+            CheckResult("email_auth", "SPF", NOT_MEASURABLE, note="no [audit] domain"),
+        ]
+    )
     rows = card["rows"]
     assert list(rows) == list(ROWS)  # every row, in the checklist's order
     assert rows["auth"]["status"] == FAIL and rows["auth"]["findings"] == ["admin_users: 200 with X-User-Role: admin"]
@@ -41,9 +43,15 @@ def test_a_row_fails_on_any_failing_check_and_passes_on_one_pass():
 
 
 def summary(limits: dict, p95: float = 120.0) -> Summary:
-    return Summary.load({"rate_limits": limits,
-                         "endpoints": {"me": {"target_p95_ms": 500, "p95_ms": p95, "latency_samples": 400},
-                                       "chat": {"target_p95_ms": None, "p95_ms": 900.0}}})[0]
+    return Summary.load(
+        {
+            "rate_limits": limits,
+            "endpoints": {
+                "me": {"target_p95_ms": 500, "p95_ms": p95, "latency_samples": 400},
+                "chat": {"target_p95_ms": None, "p95_ms": 900.0},
+            },
+        }
+    )[0]
 
 
 def test_rate_limit_and_performance_rows_come_from_a_load_run():
@@ -53,12 +61,20 @@ def test_rate_limit_and_performance_rows_come_from_a_load_run():
     limits, perf = from_load_run(summary(good), routes)
     assert (limits.status, perf.status) == (PASS, PASS)
     assert perf.evidence == ["me: p95 120.0 ms (target 500 ms, 400 samples)"]
-    bad = {**good, "login": {"verdict": "bypassable", "worst_technique": "ip-headers:X-Forwarded-For",
-                             "fix": ["key on the TCP peer"]}, "reset_request": {"verdict": "absent"}}
+    bad = {
+        **good,
+        "login": {
+            "verdict": "bypassable",
+            "worst_technique": "ip-headers:X-Forwarded-For",
+            "fix": ["key on the TCP peer"],
+        },
+        "reset_request": {"verdict": "absent"},
+    }
     limits, perf = from_load_run(summary(bad, p95=612.0), routes)
     assert limits.status == FAIL and limits.findings == [
         "login: rate limit bypassable through ip-headers:X-Forwarded-For; fix: key on the TCP peer",
-        "reset_request: rate limit absent"]
+        "reset_request: rate limit absent",
+    ]
     assert perf.status == FAIL and perf.findings == ["me: p95 612.0 ms is over the 500 ms target"]
     untested = from_load_run(summary({"chat": {"verdict": "untested"}}), routes)[0]
     assert untested.status == NOT_MEASURABLE
@@ -75,9 +91,23 @@ def test_a_check_that_breaks_makes_the_audit_incomplete_never_a_pass():
 
 
 def test_terminal_and_html_forms_show_every_row():
-    report = AuditReport.load({**scorecard([CheckResult("cors", "foreign origin", FAIL, ["reflects https://evil.example"],
-                                                        ["OPTIONS /api/me -> 200 <b>"])]),
-                               "target": "http://t", "harness_version": "x"})[0]
+    report = AuditReport.load(
+        {
+            **scorecard(
+                [
+                    CheckResult(
+                        "cors",
+                        "foreign origin",
+                        FAIL,
+                        ["reflects https://evil.example"],
+                        ["OPTIONS /api/me -> 200 <b>"],
+                    )
+                ]
+            ),
+            "target": "http://t",
+            "harness_version": "x",
+        }
+    )[0]
     text = format_scorecard(report)
     assert "CORS" in text and "FAIL" in text and "reflects https://evil.example" in text
     assert text.splitlines()[-1].startswith("audit: FAIL (0 pass, 1 fail, 12 not measurable")
@@ -107,11 +137,17 @@ def test_usage_errors_are_one_line_with_exit_2(tmp_path: Path):
     result = run_harness("audit", "--run", str(tmp_path), "--out", str(tmp_path / "out"), timeout=60)
     assert result.returncode == 2 and "not a run folder" in result.stderr and "Traceback" not in result.stderr
     scenario = tmp_path / "a.toml"
-    scenario.write_text((REPO / "scenarios" / "audit.toml").read_text().replace(
-        'id_routes = ["conversation", "chat"]', 'id_routes = ["conversations_x"]'))
+    scenario.write_text(
+        (REPO / "scenarios" / "audit.toml")
+        .read_text()
+        .replace('id_routes = ["conversation", "chat"]', 'id_routes = ["conversations_x"]')
+    )
     result = run_harness("audit", str(scenario), "--out", str(tmp_path / "out"), timeout=60)
     assert result.returncode == 2
-    assert result.stderr.strip() == f"harness: {scenario}: audit.id_routes: 'conversations_x' is not an endpoint of the API map"
+    assert (
+        result.stderr.strip()
+        == f"harness: {scenario}: audit.id_routes: 'conversations_x' is not an endpoint of the API map"
+    )
     result = run_harness("audit", "--host", "https://staging.example.com", "--out", str(tmp_path / "out"), timeout=60)
     assert result.returncode == 2 and "allowed_hosts" in result.stderr  # forged requests stay on loopback
     assert not (tmp_path / "out").exists()

@@ -15,13 +15,13 @@ from typing import Any
 import httpx
 import pytest
 
-from harness.scenario.accounts import Credentials
 from harness.audit import secrets
 from harness.audit.context import AuditContext, AuditSettings
 from harness.audit.keys import mask, scan, shown
 from harness.audit.model import FAIL, NOT_MEASURABLE, PASS
 from harness.demo_api.process import RunningTarget
 from harness.demo_api.static import FAKE_OPENAI_KEY, FAKE_STRIPE_SECRET_KEY, PUBLISHABLE_KEY
+from harness.scenario.accounts import Credentials
 from tests.audit.helpers import SCENARIO, audit_context, quick_demo
 
 ALNUM = "Zq7vN2kR9tW4xL8mB3cF6hJ1pS5dG0aYnP4rT8wK"  # 40 characters
@@ -50,55 +50,77 @@ RSA_HEADER = "-----BEGIN RSA " + "PRIVATE KEY-----"  # assembled here, so no key
 PRIVATE_KEY = RSA_HEADER + "\n" + PEM_BODY + "\n" + PEM_BODY[:40] + "\n-----END RSA " + "PRIVATE KEY-----"
 
 
-@pytest.mark.parametrize("text, kind, display, severe", [
-    (f'const k = "{OPENAI}";', "OpenAI API key", "sk-proj-…w9x8", True),
-    (f"OPENAI={LEGACY_OPENAI}", "OpenAI API key", "sk-…" + ALNUM[36:40], True),
-    (f'"{ANTHROPIC}"', "Anthropic API key", "sk-ant-api03-…" + ANTHROPIC[-4:], True),
-    (f"new Stripe('{STRIPE_LIVE}')", "Stripe secret key", "sk_live_…k3y9", True),
-    (f"key={STRIPE_RESTRICTED}&x", "Stripe restricted key", "rk_live_…" + ALNUM[26:30], True),
-    (f'"{STRIPE_TEST}"', "Stripe test-mode secret key", "sk_test_…" + ALNUM[26:30], False),
-    (f'secret: "{WEBHOOK}"', "Stripe webhook signing secret", "whsec_…" + ALNUM[28:32], True),
-    (f'AWS_SECRET_ACCESS_KEY="{AWS_SECRET}"', "AWS secret access key", "…" + ALNUM[36:40], True),
-    (f"id: {AWS_ID}", "AWS access key ID", "AKIA…DFGH", False),
-    (f'supabase("{jwt("service_role")}")', "Supabase service-role key (a JWT with role service_role)",
-     "eyJ…" + "ture", True),
-    (f"SUPABASE_KEY={SUPABASE_SECRET}", "Supabase secret key", "sb_secret_…" + ALNUM[28:32], True),
-    (PRIVATE_KEY, "private key (RSA PRIVATE KEY)", RSA_HEADER + "…" + PEM_BODY[36:40], True),
-    (json.dumps({"pem": PRIVATE_KEY}), "private key (RSA PRIVATE KEY)", RSA_HEADER + "…"
-     + PEM_BODY[36:40], True),  # inside an escaped JS/JSON string
-    ("JWT_SECRET=" + ALNUM[:24], "secret in configuration (JWT_SECRET)", "JWT_SECRET=…" + ALNUM[20:24], True),
-    ("export const jwtSecret = '" + ALNUM[:12] + "';", "secret in configuration (jwtSecret)", "jwtSecret=…", True),
-    ('{"NEXT_PUBLIC_SERVICE_PASSWORD": "' + ALNUM[:20] + '"}',
-     "secret in a browser build variable (NEXT_PUBLIC_SERVICE_PASSWORD)", "NEXT_PUBLIC_SERVICE_PASSWORD=…"
-     + ALNUM[16:20], True),
-    ('VITE_MAPS_API_KEY="' + ALNUM[:20] + '"',
-     "key in a browser build variable (VITE_MAPS_API_KEY); make sure it is meant to be public",
-     "VITE_MAPS_API_KEY=…" + ALNUM[16:20], False),
-])
+@pytest.mark.parametrize(
+    "text, kind, display, severe",
+    [
+        (f'const k = "{OPENAI}";', "OpenAI API key", "sk-proj-…w9x8", True),
+        (f"OPENAI={LEGACY_OPENAI}", "OpenAI API key", "sk-…" + ALNUM[36:40], True),
+        (f'"{ANTHROPIC}"', "Anthropic API key", "sk-ant-api03-…" + ANTHROPIC[-4:], True),
+        (f"new Stripe('{STRIPE_LIVE}')", "Stripe secret key", "sk_live_…k3y9", True),
+        (f"key={STRIPE_RESTRICTED}&x", "Stripe restricted key", "rk_live_…" + ALNUM[26:30], True),
+        (f'"{STRIPE_TEST}"', "Stripe test-mode secret key", "sk_test_…" + ALNUM[26:30], False),
+        (f'secret: "{WEBHOOK}"', "Stripe webhook signing secret", "whsec_…" + ALNUM[28:32], True),
+        (f'AWS_SECRET_ACCESS_KEY="{AWS_SECRET}"', "AWS secret access key", "…" + ALNUM[36:40], True),
+        (f"id: {AWS_ID}", "AWS access key ID", "AKIA…DFGH", False),
+        (
+            f'supabase("{jwt("service_role")}")',
+            "Supabase service-role key (a JWT with role service_role)",
+            "eyJ…" + "ture",
+            True,
+        ),
+        (f"SUPABASE_KEY={SUPABASE_SECRET}", "Supabase secret key", "sb_secret_…" + ALNUM[28:32], True),
+        (PRIVATE_KEY, "private key (RSA PRIVATE KEY)", RSA_HEADER + "…" + PEM_BODY[36:40], True),
+        (
+            json.dumps({"pem": PRIVATE_KEY}),
+            "private key (RSA PRIVATE KEY)",
+            RSA_HEADER + "…" + PEM_BODY[36:40],
+            True,
+        ),  # inside an escaped JS/JSON string
+        ("JWT_SECRET=" + ALNUM[:24], "secret in configuration (JWT_SECRET)", "JWT_SECRET=…" + ALNUM[20:24], True),
+        ("export const jwtSecret = '" + ALNUM[:12] + "';", "secret in configuration (jwtSecret)", "jwtSecret=…", True),
+        (
+            '{"NEXT_PUBLIC_SERVICE_PASSWORD": "' + ALNUM[:20] + '"}',
+            "secret in a browser build variable (NEXT_PUBLIC_SERVICE_PASSWORD)",
+            "NEXT_PUBLIC_SERVICE_PASSWORD=…" + ALNUM[16:20],
+            True,
+        ),
+        (
+            'VITE_MAPS_API_KEY="' + ALNUM[:20] + '"',
+            "key in a browser build variable (VITE_MAPS_API_KEY); make sure it is meant to be public",
+            "VITE_MAPS_API_KEY=…" + ALNUM[16:20],
+            False,
+        ),
+    ],
+)
 def test_each_kind_of_key_is_found_and_shown_redacted(text: str, kind: str, display: str, severe: bool):
     [hit] = scan("// header line\n" + text)
     assert (hit.kind, hit.shown, hit.severe, hit.line) == (kind, display, severe, 2)
     assert len(hit.shown) < 50 and text not in repr(hit)
 
 
-@pytest.mark.parametrize("text", [
-    'className:"sk-fading-circle sk-spinner-pulse"',  # SpinKit's CSS classes
-    "const task-manager-of-the-year-2024-award = 1; risk-assessment-T3BlbkFJ",
-    f'stripePublishableKey:"{PUBLISHABLE_KEY}"',
-    "pk" + "_test_" + ALNUM[:30],
-    f'supabaseAnonKey:"{jwt("anon")}"',
-    'const PEM="-----BEGIN PRIVATE ' + 'KEY-----\\n"+body+"\\n-----END PRIVATE ' + 'KEY-----"',  # a PEM library's constant
-    "AKIA" + "IOSFODNN7" + "EXAMPLE",  # AWS's documented example key id
-    'aws_secret_access_key = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"',
-    "jwtSecret: process.env.JWT_SECRET, sessionSecret: config.sessionSecret",
-    'JWT_SECRET="${JWT_SECRET}"\nJWT_SECRET=<your-secret-here>\nAUTH_SECRET="your-auth-secret"',
-    f'VITE_STRIPE_PUBLISHABLE_KEY="{PUBLISHABLE_KEY}"',
-    f'NEXT_PUBLIC_SUPABASE_ANON_KEY="{jwt("anon")}"',
-    "stripePublishableKey: import.meta.env.VITE_STRIPE_PUBLISHABLE_KEY",
-    "sk" + "_live_" + "short",
-    "whsec" + "_" + "tooShort",
-    "sk-" + "proj-" + "no-marker-in-this-one",
-])
+@pytest.mark.parametrize(
+    "text",
+    [
+        'className:"sk-fading-circle sk-spinner-pulse"',  # SpinKit's CSS classes
+        "const task-manager-of-the-year-2024-award = 1; risk-assessment-T3BlbkFJ",
+        f'stripePublishableKey:"{PUBLISHABLE_KEY}"',
+        "pk" + "_test_" + ALNUM[:30],
+        f'supabaseAnonKey:"{jwt("anon")}"',
+        'const PEM="-----BEGIN PRIVATE '
+        + 'KEY-----\\n"+body+"\\n-----END PRIVATE '
+        + 'KEY-----"',  # a PEM library's constant
+        "AKIA" + "IOSFODNN7" + "EXAMPLE",  # AWS's documented example key id
+        'aws_secret_access_key = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"',
+        "jwtSecret: process.env.JWT_SECRET, sessionSecret: config.sessionSecret",
+        'JWT_SECRET="${JWT_SECRET}"\nJWT_SECRET=<your-secret-here>\nAUTH_SECRET="your-auth-secret"',
+        f'VITE_STRIPE_PUBLISHABLE_KEY="{PUBLISHABLE_KEY}"',
+        f'NEXT_PUBLIC_SUPABASE_ANON_KEY="{jwt("anon")}"',
+        "stripePublishableKey: import.meta.env.VITE_STRIPE_PUBLISHABLE_KEY",
+        "sk" + "_live_" + "short",
+        "whsec" + "_" + "tooShort",
+        "sk-" + "proj-" + "no-marker-in-this-one",
+    ],
+)
 def test_look_alikes_are_not_keys(text: str):
     assert scan(text) == []
 
@@ -107,17 +129,23 @@ def test_a_key_is_reported_once_however_many_patterns_match_it_and_masked_in_exc
     hits = scan(f'NEXT_PUBLIC_OPENAI_SECRET="{OPENAI}"')
     assert [h.kind for h in hits] == ["OpenAI API key"]
     assert shown("abc", "") == "…" and shown(STRIPE_LIVE, "sk_live_") == "sk_live_…k3y9"
-    assert mask(f'client = OpenAI(api_key="{OPENAI}") # and {STRIPE_LIVE}') == \
-        'client = OpenAI(api_key="sk-proj-…w9x8") # and sk_live_…k3y9'
+    assert (
+        mask(f'client = OpenAI(api_key="{OPENAI}") # and {STRIPE_LIVE}')
+        == 'client = OpenAI(api_key="sk-proj-…w9x8") # and sk_live_…k3y9'
+    )
 
 
 def test_page_scripts_and_source_map_references():
-    html = ('<script type="module" crossorigin src="/assets/index-4f2a.js"></script><script>inline()</script>'
-            "<link rel=modulepreload href='/assets/vendor.js'><link rel=stylesheet href=/a.css>"
-            '<SCRIPT SRC=https://cdn.example/lib.js defer></SCRIPT>')
+    html = (
+        '<script type="module" crossorigin src="/assets/index-4f2a.js"></script><script>inline()</script>'
+        "<link rel=modulepreload href='/assets/vendor.js'><link rel=stylesheet href=/a.css>"
+        "<SCRIPT SRC=https://cdn.example/lib.js defer></SCRIPT>"
+    )
     assert secrets.page_scripts(html) == ["/assets/index-4f2a.js", "/assets/vendor.js", "https://cdn.example/lib.js"]
-    assert secrets.source_map_ref("a();\n//# sourceMappingURL=old.js.map\nb();\n//# sourceMappingURL=app.js.map\n") \
+    assert (
+        secrets.source_map_ref("a();\n//# sourceMappingURL=old.js.map\nb();\n//# sourceMappingURL=app.js.map\n")
         == "app.js.map"
+    )
     assert secrets.source_map_ref("a();") is None
 
 
@@ -149,8 +177,12 @@ def test_flaw_13_keys_in_the_bundle_and_its_source_map(demo: RunningTarget):
     ]
     assert "rotate every key found" in result.note
     text = json.dumps(result.to_dict())
-    for secret in [FAKE_OPENAI_KEY, FAKE_STRIPE_SECRET_KEY, *ctx.credentials.secrets(),
-                   *(t for t in ctx._tokens.values() if t)]:
+    for secret in [
+        FAKE_OPENAI_KEY,
+        FAKE_STRIPE_SECRET_KEY,
+        *ctx.credentials.secrets(),
+        *(t for t in ctx._tokens.values() if t),
+    ]:
         assert secret not in text
 
 
@@ -177,10 +209,15 @@ def source_map(name: str, content: str) -> str:
 def test_the_crawl_follows_scripts_and_maps_reads_api_answers_and_stays_on_its_origin():
     inline = base64.b64encode(source_map("src/admin.ts", f'// admin\nconst k = "{jwt("service_role")}";').encode())
     files = {
-        "/": ('<script type="module" src="/assets/index.js"></script><script src="https://cdn.example/lib.js">'
-              "</script><link rel=modulepreload href=/assets/vendor.js>", "text/html"),
-        "/assets/index.js": ("run();\n//# sourceMappingURL=data:application/json;base64," + inline.decode(),
-                             "application/javascript"),
+        "/": (
+            '<script type="module" src="/assets/index.js"></script><script src="https://cdn.example/lib.js">'
+            "</script><link rel=modulepreload href=/assets/vendor.js>",
+            "text/html",
+        ),
+        "/assets/index.js": (
+            "run();\n//# sourceMappingURL=data:application/json;base64," + inline.decode(),
+            "application/javascript",
+        ),
         "/assets/vendor.js": ("vendor();", "application/javascript"),  # no reference: vendor.js.map is guessed
         "/assets/vendor.js.map": (source_map("src/hooks.ts", f'verify(body, "{WEBHOOK}")'), "application/json"),
         "/api/me": (json.dumps({"email": "a@b.example", "billing_key": STRIPE_RESTRICTED}), "application/json"),
@@ -207,5 +244,6 @@ def test_the_crawl_follows_scripts_and_maps_reads_api_answers_and_stays_on_its_o
 def test_an_unreachable_site_is_not_measurable():
     def refuse(request: httpx.Request) -> httpx.Response:
         raise httpx.ConnectError("connection refused", request=request)
+
     [result] = secrets.run(mock(refuse))
     assert result.status == NOT_MEASURABLE and result.evidence[0] == "GET / -> no answer (ConnectError)"

@@ -12,11 +12,11 @@ from dataclasses import replace
 import httpx
 import pytest
 
-from harness.scenario.accounts import Account, Credentials
 from harness.audit import tenancy
 from harness.audit.context import AuditContext, AuditSettings
 from harness.audit.model import FAIL, NOT_MEASURABLE, PASS, scorecard
 from harness.demo_api.process import RunningTarget
+from harness.scenario.accounts import Account, Credentials
 from tests.audit.helpers import SCENARIO, audit_context, quick_demo
 
 
@@ -50,7 +50,9 @@ def test_vulnerable_cross_tenant_read_and_write_are_found(vulnerable: RunningTar
     assert all("conversation_id in the path" in f and "it read another tenant's object" in f for f in reads)
     assert all("the owner's canary in the answer" in f for f in reads)
     writes = [f for f in result.findings if f.startswith("chat: 200")]  # flaw 11
-    assert len(writes) == 2 and all("conversation_id in the JSON body" in f and "accepted a write to" in f for f in writes)
+    assert len(writes) == 2 and all(
+        "conversation_id in the JSON body" in f and "accepted a write to" in f for f in writes
+    )
     landed = [f for f in result.findings if "landed in that tenant's object" in f]
     assert len(landed) == 2 and all(f.startswith("chat: text a ") and "JSON body" in f for f in landed)
     # only where the target takes the ID: the query string and a second ID in the body change nothing here
@@ -86,24 +88,34 @@ def test_default_id_routes_take_ids_in_the_path_or_the_body(hardened: RunningTar
 
 @pytest.mark.e2e
 def test_one_tenant_or_no_id_route_is_not_measurable(hardened: RunningTarget) -> None:
-    one_tenant = Credentials([Account("a@x.example", "pw-1234567890", "client", "t1"),
-                              Account("b@x.example", "pw-1234567890", "coach", "t1")])
+    one_tenant = Credentials(
+        [
+            Account("a@x.example", "pw-1234567890", "client", "t1"),
+            Account("b@x.example", "pw-1234567890", "coach", "t1"),
+        ]
+    )
     (result,) = tenancy.run(AuditContext(hardened.url, SCENARIO, one_tenant, AuditSettings()))
     assert result.status == NOT_MEASURABLE and "two tenants" in result.note
-    no_ids = replace(SCENARIO, endpoints={k: v for k, v in SCENARIO.endpoints.items()
-                                          if k not in ("conversation", "chat")})
+    no_ids = replace(
+        SCENARIO, endpoints={k: v for k, v in SCENARIO.endpoints.items() if k not in ("conversation", "chat")}
+    )
     (result,) = tenancy.run(AuditContext(hardened.url, no_ids, one_tenant, AuditSettings()))
     assert result.status == NOT_MEASURABLE and "takes an object ID" in result.note
 
 
 def test_an_unreachable_target_is_not_measurable() -> None:
-    creds = Credentials([Account("a@x.example", "pw-1234567890", "client", "t1"),
-                         Account("b@y.example", "pw-1234567890", "client", "t2")])
+    creds = Credentials(
+        [
+            Account("a@x.example", "pw-1234567890", "client", "t1"),
+            Account("b@y.example", "pw-1234567890", "client", "t2"),
+        ]
+    )
 
     class Down(AuditContext):
         def client(self, **kwargs):  # type: ignore[no-untyped-def]
             def refuse(request: httpx.Request) -> httpx.Response:
                 raise httpx.ConnectError("refused")
+
             return super().client(transport=httpx.MockTransport(refuse), **kwargs)
 
     (result,) = tenancy.run(Down("http://down.test", SCENARIO, creds, AuditSettings()))

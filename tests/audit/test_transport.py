@@ -10,14 +10,14 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers import REPO
-from harness.scenario.accounts import Account, Credentials
 from harness.audit import transport
 from harness.audit.context import AuditContext, AuditSettings
 from harness.audit.model import FAIL, NOT_MEASURABLE, PASS
 from harness.scenario import load_scenario
-from tests.audit.helpers import audit_context, quick_demo
+from harness.scenario.accounts import Account, Credentials
 from tests.audit.fake_site import FakeSite, Page, make_cert, tls_context
+from tests.audit.helpers import audit_context, quick_demo
+from tests.helpers import REPO
 
 pytestmark = pytest.mark.e2e  # every test here starts processes (see tests/conftest.py)
 
@@ -25,16 +25,24 @@ PASSWORD = "correct-horse-battery-9"
 TOKEN = "tok-SECRET-abcdef123456"
 COOKIE_VALUE = "sess-SECRET-0123456789"
 CSP = "default-src 'self'; frame-ancestors 'none'"
-GOOD_HEADERS = {"strict-transport-security": "max-age=31536000; includeSubDomains",
-                "x-content-type-options": "nosniff", "x-frame-options": "DENY", "content-security-policy": CSP,
-                "referrer-policy": "strict-origin-when-cross-origin", "content-type": "text/html; charset=utf-8"}
+GOOD_HEADERS = {
+    "strict-transport-security": "max-age=31536000; includeSubDomains",
+    "x-content-type-options": "nosniff",
+    "x-frame-options": "DENY",
+    "content-security-policy": CSP,
+    "referrer-policy": "strict-origin-when-cross-origin",
+    "content-type": "text/html; charset=utf-8",
+}
 HTML = b"<!doctype html><title>site</title>"
 
 
 def _login(cookie: str) -> Page:
     cookies = [f"session={COOKIE_VALUE}; Path=/{cookie}", f"theme=dark; Path=/{cookie}"]
-    return Page(200, {"content-type": "application/json", "x-content-type-options": "nosniff", "set-cookie": cookies},
-                json.dumps({"access_token": TOKEN}).encode())
+    return Page(
+        200,
+        {"content-type": "application/json", "x-content-type-options": "nosniff", "set-cookie": cookies},
+        json.dumps({"access_token": TOKEN}).encode(),
+    )
 
 
 def _redirect_to(origin: str, status: int = 301, keep_path: bool = True):
@@ -44,8 +52,11 @@ def _redirect_to(origin: str, status: int = 301, keep_path: bool = True):
 @pytest.fixture(scope="module")
 def certs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, tuple[Path, Path]]:
     folder = tmp_path_factory.mktemp("certs")
-    return {"trusted": make_cert(folder, "trusted"), "untrusted": make_cert(folder, "untrusted"),
-            "expiring": make_cert(folder, "expiring", days=2)}
+    return {
+        "trusted": make_cert(folder, "trusted"),
+        "untrusted": make_cert(folder, "untrusted"),
+        "expiring": make_cert(folder, "expiring", days=2),
+    }
 
 
 @pytest.fixture(autouse=True)
@@ -59,8 +70,11 @@ def trust(certs, monkeypatch: pytest.MonkeyPatch) -> None:
 
 @pytest.fixture(scope="module")
 def good(certs) -> Iterator[dict[str, FakeSite]]:
-    https = FakeSite({"POST /api/auth/login": _login("; Secure; HttpOnly; SameSite=Lax")},
-                     default=Page(200, GOOD_HEADERS, HTML), tls=tls_context(*certs["trusted"]))
+    https = FakeSite(
+        {"POST /api/auth/login": _login("; Secure; HttpOnly; SameSite=Lax")},
+        default=Page(200, GOOD_HEADERS, HTML),
+        tls=tls_context(*certs["trusted"]),
+    )
     http = FakeSite(default=_redirect_to(https.url))
     yield {"http": http, "https": https}
     http.close(), https.close()
@@ -68,8 +82,11 @@ def good(certs) -> Iterator[dict[str, FakeSite]]:
 
 @pytest.fixture(scope="module")
 def bad(certs) -> Iterator[dict[str, FakeSite]]:
-    https = FakeSite({"POST /api/auth/login": _login("")}, default=Page(200, {"content-type": "text/html"}, HTML),
-                     tls=tls_context(*certs["untrusted"], minimum=ssl.TLSVersion.TLSv1))
+    https = FakeSite(
+        {"POST /api/auth/login": _login("")},
+        default=Page(200, {"content-type": "text/html"}, HTML),
+        tls=tls_context(*certs["untrusted"], minimum=ssl.TLSVersion.TLSv1),
+    )
     http = FakeSite(default=Page(200, {"content-type": "text/html"}, HTML))
     yield {"http": http, "https": https}
     http.close(), https.close()
@@ -100,7 +117,12 @@ def test_good_https_site_passes_every_transport_check(scenario, good) -> None:
     results = transport.run(_ctx(scenario, good["http"].url, https_url=good["https"].url))
     checks = _by_check(results)
     assert {name: r.status for name, r in checks.items()} == {
-        "HTTPS redirect": PASS, "TLS": PASS, "HSTS": PASS, "security headers": PASS, "cookie flags": PASS}, checks
+        "HTTPS redirect": PASS,
+        "TLS": PASS,
+        "HSTS": PASS,
+        "security headers": PASS,
+        "cookie flags": PASS,
+    }, checks
     tls = checks["TLS"]
     assert "TLSv1.3" in tls.evidence[0] and "certificate trusted" in tls.evidence[0]
     assert "TLSv1.3 alone: accepted" in tls.evidence and not tls.note
@@ -128,7 +150,11 @@ def test_bad_https_site_fails_tls_hsts_redirect_headers_and_cookies(scenario, ba
     headers = " | ".join(checks["security headers"].findings)
     assert "nosniff" in headers and "Content-Security-Policy" in headers and "Referrer-Policy" in headers
     cookies = " | ".join(checks["cookie flags"].findings)
-    assert "session (from POST /api/auth/login) is not Secure" in cookies and "not HttpOnly" in cookies and "no SameSite" in cookies
+    assert (
+        "session (from POST /api/auth/login) is not Secure" in cookies
+        and "not HttpOnly" in cookies
+        and "no SameSite" in cookies
+    )
     _no_secrets(results)
 
 
@@ -143,8 +169,10 @@ def test_temporary_redirect_that_drops_the_path_is_a_finding(scenario, good) -> 
 
 
 def test_short_hsts_is_a_finding(scenario, certs) -> None:
-    https = FakeSite(default=Page(200, {**GOOD_HEADERS, "strict-transport-security": "max-age=86400"}, HTML),
-                     tls=tls_context(*certs["trusted"]))
+    https = FakeSite(
+        default=Page(200, {**GOOD_HEADERS, "strict-transport-security": "max-age=86400"}, HTML),
+        tls=tls_context(*certs["trusted"]),
+    )
     try:
         checks = _by_check(transport.run(_ctx(scenario, https.url)))  # an https:// target is its own HTTPS URL
     finally:
@@ -182,7 +210,9 @@ def test_versions_this_openssl_cannot_offer_are_not_checked(scenario, good, monk
 
 def test_server_speaking_only_tls_1_0(scenario, certs) -> None:
     old = ssl.TLSVersion.TLSv1
-    https = FakeSite(default=Page(200, GOOD_HEADERS, HTML), tls=tls_context(*certs["trusted"], minimum=old, maximum=old))
+    https = FakeSite(
+        default=Page(200, GOOD_HEADERS, HTML), tls=tls_context(*certs["trusted"], minimum=old, maximum=old)
+    )
     try:
         checks = _by_check(transport.run(_ctx(scenario, https.url)))
     finally:
@@ -250,6 +280,8 @@ def test_parsers() -> None:
     assert transport.parse_hsts("max-age=31536000; includeSubDomains; preload") == (31536000, True, True)
     assert transport.parse_hsts('max-age="abc"') == (None, False, False)
     assert transport.parse_cookie("sid=xyz; Path=/; Secure; HttpOnly; SameSite=Strict") == (
-        "sid", {"path": "/", "secure": "", "httponly": "", "samesite": "Strict"})
+        "sid",
+        {"path": "/", "secure": "", "httponly": "", "samesite": "Strict"},
+    )
     assert transport.is_loopback("127.0.0.5") and transport.is_loopback("[::1]") and transport.is_loopback("localhost")
     assert not transport.is_loopback("example.com") and not transport.is_loopback("10.0.0.1")

@@ -11,34 +11,45 @@ from typing import Any
 import httpx
 import pytest
 
-from harness.scenario.accounts import Credentials
 from harness.audit import validation
 from harness.audit.context import AuditContext, AuditSettings
 from harness.audit.errorpages import error_page
 from harness.audit.model import FAIL, NOT_MEASURABLE, PASS
 from harness.demo_api.process import RunningTarget
+from harness.scenario.accounts import Credentials
 from tests.audit.helpers import SCENARIO, audit_context, quick_demo
 
-PYTHON = ('Traceback (most recent call last):\n  File "/srv/app/api.py", line 88, in leads\n    body = json.loads(raw)\n'
-          "json.decoder.JSONDecodeError: Expecting value: line 1 column 12 (char 11)\n")
-EXPRESS = ("<!DOCTYPE html><html><body><pre>SyntaxError: Unexpected end of JSON input<br> &nbsp; &nbsp;at JSON.parse "
-           "(&lt;anonymous&gt;)</pre></body></html>")
+PYTHON = (
+    'Traceback (most recent call last):\n  File "/srv/app/api.py", line 88, in leads\n    body = json.loads(raw)\n'
+    "json.decoder.JSONDecodeError: Expecting value: line 1 column 12 (char 11)\n"
+)
+EXPRESS = (
+    "<!DOCTYPE html><html><body><pre>SyntaxError: Unexpected end of JSON input<br> &nbsp; &nbsp;at JSON.parse "
+    "(&lt;anonymous&gt;)</pre></body></html>"
+)
 NODE = "SyntaxError: Unexpected token\n    at parse (/app/node_modules/body-parser/lib/types/json.js:92:19)\n"
 JAVA = "java.lang.NullPointerException\n\tat com.coach.api.LeadController.create(LeadController.java:42)\n"
 SQL = '{"error": "ERROR: syntax error at or near \\"$gt\\" LINE 1: SELECT * FROM users WHERE email = $gt"}'
 DJANGO = "<p>You're seeing this error because you have <code>DEBUG = True</code> in your Django settings file.</p>"
 
 
-@pytest.mark.parametrize("text, kind, line", [
-    (PYTHON, "Python traceback", "json.decoder.JSONDecodeError: Expecting value: line 1 column 12 (char 11)"),
-    ('  File "/srv/app/api.py", line 88, in leads', "Python stack frame", 'File "/srv/app/api.py", line 88, in leads'),
-    (EXPRESS, "Express error page", None),
-    (NODE, "Node.js stack trace", "at parse (/app/node_modules/body-parser/lib/types/json.js:92:19)"),
-    (JAVA, "Java stack trace", "java.lang.NullPointerException"),
-    (SQL, "SQL error", None),
-    (DJANGO, "Django debug page", None),
-    ("goroutine 1 [running]:\nmain.main()", "Go panic", "goroutine 1 [running]:"),
-])
+@pytest.mark.parametrize(
+    "text, kind, line",
+    [
+        (PYTHON, "Python traceback", "json.decoder.JSONDecodeError: Expecting value: line 1 column 12 (char 11)"),
+        (
+            '  File "/srv/app/api.py", line 88, in leads',
+            "Python stack frame",
+            'File "/srv/app/api.py", line 88, in leads',
+        ),
+        (EXPRESS, "Express error page", None),
+        (NODE, "Node.js stack trace", "at parse (/app/node_modules/body-parser/lib/types/json.js:92:19)"),
+        (JAVA, "Java stack trace", "java.lang.NullPointerException"),
+        (SQL, "SQL error", None),
+        (DJANGO, "Django debug page", None),
+        ("goroutine 1 [running]:\nmain.main()", "Go panic", "goroutine 1 [running]:"),
+    ],
+)
 def test_stack_traces_and_debug_pages_are_recognised(text: str, kind: str, line: str | None):
     found = error_page(text)
     assert found is not None and found[0] == kind
@@ -46,25 +57,38 @@ def test_stack_traces_and_debug_pages_are_recognised(text: str, kind: str, line:
         assert found[1] == line
 
 
-@pytest.mark.parametrize("text", [
-    '{"error": "invalid_json", "detail": "body is not valid JSON"}',
-    '{"error": {"message": "Exception: the prompt is too long at line 3", "type": "invalid_request_error"}}',
-    "Internal Server Error",
-    '{"detail": [{"loc": ["body", "email"], "msg": "field required", "type": "value_error.missing"}]}',
-    "Error: the file you asked for was not found",
-])
+@pytest.mark.parametrize(
+    "text",
+    [
+        '{"error": "invalid_json", "detail": "body is not valid JSON"}',
+        '{"error": {"message": "Exception: the prompt is too long at line 3", "type": "invalid_request_error"}}',
+        "Internal Server Error",
+        '{"detail": [{"loc": ["body", "email"], "msg": "field required", "type": "value_error.missing"}]}',
+        "Error: the file you asked for was not found",
+    ],
+)
 def test_ordinary_error_answers_are_not_stack_traces(text: str):
     assert error_page(text) is None
 
 
 def test_the_malformed_bodies():
-    body = {"email": "a@b.example", "messages": [{"role": "user", "content": "hi"}], "stream": True, "n": 2,
-            "meta": {}}
-    assert validation.wrong_types(body) == {"email": {"$gt": ""}, "messages": "not-a-list", "stream": "not-a-number",
-                                            "n": "not-a-number", "meta": [1, 2, 3]}
+    body = {"email": "a@b.example", "messages": [{"role": "user", "content": "hi"}], "stream": True, "n": 2, "meta": {}}
+    assert validation.wrong_types(body) == {
+        "email": {"$gt": ""},
+        "messages": "not-a-list",
+        "stream": "not-a-number",
+        "n": "not-a-number",
+        "meta": [1, 2, 3],
+    }
     sent = {name: (content, kind) for name, content, kind in validation.probes(body)}
-    assert list(sent) == ["invalid JSON", "wrong types", "not an object", "deeply nested", "huge body",
-                          "wrong content type"]
+    assert list(sent) == [
+        "invalid JSON",
+        "wrong types",
+        "not an object",
+        "deeply nested",
+        "huge body",
+        "wrong content type",
+    ]
     assert sent["invalid JSON"][0] == b'{"email": '
     with pytest.raises(RecursionError):
         json.loads(sent["deeply nested"][0])
@@ -96,8 +120,10 @@ def test_flaw_14_a_traceback_for_malformed_json_and_flaw_8_an_unlimited_prompt(d
     if demo.config.profile == "hardened":
         assert result.status == PASS and result.findings == []
         assert "deeply nested: 422" in result.evidence[0]  # the login limiter parses the body too
-        assert "POST /api/leads -> invalid JSON: 422, wrong types: 422, not an object: 422, deeply nested: 422, " \
-               "huge body: 413" in result.evidence[3]
+        assert (
+            "POST /api/leads -> invalid JSON: 422, wrong types: 422, not an object: 422, deeply nested: 422, "
+            "huge body: 413" in result.evidence[3]
+        )
         assert "chat: refuses a 16,384-token prompt with HTTP 413 before any model spend" in result.evidence
         assert "parse(s) a JSON body sent as text/plain" in result.note  # a note, not a failure
         return
@@ -179,5 +205,6 @@ def test_crash_pages_500s_and_accepted_junk_are_findings_a_dropped_upload_and_te
 def test_an_unreachable_target_is_not_measurable():
     def refuse(request: httpx.Request) -> httpx.Response:
         raise httpx.ConnectError("connection refused", request=request)
+
     [result] = validation.run(mock(refuse))
     assert result.status == NOT_MEASURABLE and result.note == "the target answered none of the probes"

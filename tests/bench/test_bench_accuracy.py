@@ -12,11 +12,10 @@ import httpx
 import numpy as np
 import pytest
 
-from harness.demo_api.distributions import Distribution
 from harness.demo_api.app import create_app
 from harness.demo_api.config import TargetConfig
+from harness.demo_api.distributions import Distribution
 from tests.helpers import load_bench, samples_frame
-
 
 bench = load_bench("accuracy")
 timed = load_bench("timed_target")
@@ -30,13 +29,16 @@ def test_nearest_rank_is_the_ceil_q_n_th_smallest() -> None:
     assert np.isnan(bench.nearest_rank([], 0.5))
 
 
-@pytest.mark.parametrize(("value", "truth", "passed"), [
-    (201.9, 200.0, True),    # 1 % of 200 is 2 ms
-    (197.9, 200.0, False),
-    (50.9, 50.0, True),      # 1 % of 50 is 0.5 ms: the 1 ms floor applies
-    (51.2, 50.0, False),
-    (100.0, 100.0, True),
-])
+@pytest.mark.parametrize(
+    ("value", "truth", "passed"),
+    [
+        (201.9, 200.0, True),  # 1 % of 200 is 2 ms
+        (197.9, 200.0, False),
+        (50.9, 50.0, True),  # 1 % of 50 is 0.5 ms: the 1 ms floor applies
+        (51.2, 50.0, False),
+        (100.0, 100.0, True),
+    ],
+)
 def test_judge_allows_one_percent_or_one_ms_whichever_is_larger(value: float, truth: float, passed: bool) -> None:
     judged = bench.judge(value, truth)
     assert judged.passed is passed
@@ -50,8 +52,12 @@ def test_judge_without_a_figure_is_not_judged() -> None:
 
 
 def test_locust_figures_come_from_run_json() -> None:
-    meta = {"locust_percentiles": {"me": {"p50_ms": 1, "p95_ms": 3, "p99_ms": 4.0},
-                                   "conversation": {"p50_ms": 250, "p95_ms": None}}}
+    meta = {
+        "locust_percentiles": {
+            "me": {"p50_ms": 1, "p95_ms": 3, "p99_ms": 4.0},
+            "conversation": {"p50_ms": 250, "p95_ms": None},
+        }
+    }
     assert bench.locust_figures(meta, "me") == {0.5: 1.0, 0.95: 3.0, 0.99: 4.0}
     assert bench.locust_figures(meta, "conversation") == {0.5: 250.0, 0.95: None, 0.99: None}
     assert bench.locust_figures({}, "me") == {0.5: None, 0.95: None, 0.99: None}
@@ -65,13 +71,15 @@ def test_truth_adds_the_round_trip_to_the_drawn_delays() -> None:
 
 
 def test_served_latencies_are_legit_successful_unblocked() -> None:
-    frame = samples_frame([
-        {"endpoint": "me", "status": 200, "latency_ms": 1.0},
-        {"endpoint": "me", "status": 429, "latency_ms": 2.0, "blocked": True},
-        {"endpoint": "me", "status": 500, "latency_ms": 3.0, "error": "http 500"},
-        {"endpoint": "me", "status": 200, "latency_ms": 4.0, "role": "chat_flood"},
-        {"endpoint": "chat", "status": 200, "latency_ms": 5.0},
-    ])
+    frame = samples_frame(
+        [
+            {"endpoint": "me", "status": 200, "latency_ms": 1.0},
+            {"endpoint": "me", "status": 429, "latency_ms": 2.0, "blocked": True},
+            {"endpoint": "me", "status": 500, "latency_ms": 3.0, "error": "http 500"},
+            {"endpoint": "me", "status": 200, "latency_ms": 4.0, "role": "chat_flood"},
+            {"endpoint": "chat", "status": 200, "latency_ms": 5.0},
+        ]
+    )
     assert bench.served_latencies(frame, "me").tolist() == [1.0]
 
 

@@ -10,7 +10,6 @@ import sys
 
 from tests.helpers import load_bench
 
-
 generator = load_bench("generator")
 assert "locust" not in sys.modules  # importing Locust would monkey-patch this whole test process with gevent
 

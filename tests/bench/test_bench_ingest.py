@@ -14,7 +14,6 @@ import numpy as np
 from harness.samples import COLUMNS, read_samples
 from tests.helpers import load_bench
 
-
 ingest = load_bench("ingest")
 assert "locust" not in sys.modules  # importing Locust would monkey-patch this whole test process with gevent
 NOW = 1_796_000_000.0
@@ -39,7 +38,10 @@ def test_every_synthetic_row_reaches_disk_as_sent(tmp_path):
     frame = read_samples(tmp_path, sort=False)
     assert len(frame) == 66 and list(frame.columns) == list(COLUMNS)
     assert sorted(p.name for p in (tmp_path / "samples").glob("*")) == [
-        "part-000001.parquet", "part-000002.parquet", "part-000003.parquet"]  # one part per report, no temp files
+        "part-000001.parquet",
+        "part-000002.parquet",
+        "part-000003.parquet",
+    ]  # one part per report, no temp files
     assert list(frame["worker"]) == ["worker-0"] * 40 + ["worker-1"] + ["worker-2"] * 25
     sent = {name: [v for columns in batches for v in columns[name]] for name in COLUMNS if name != "worker"}
     for name, values in sent.items():

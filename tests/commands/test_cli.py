@@ -31,7 +31,9 @@ def test_cost_prints_hand_checkable_figures() -> None:
 @pytest.mark.e2e
 def test_cost_with_an_unknown_model_is_a_one_line_error(tmp_path: Path) -> None:
     scenario = tmp_path / "s.toml"
-    scenario.write_text((REPO / "scenarios" / "smoke.toml").read_text().replace('model = "gpt-4o-mini"', 'model = "gpt-9"'))
+    scenario.write_text(
+        (REPO / "scenarios" / "smoke.toml").read_text().replace('model = "gpt-4o-mini"', 'model = "gpt-9"')
+    )
     result = run_harness("cost", str(scenario), timeout=60)
     assert result.returncode == 2
     assert "gpt-9" in result.stderr and "Traceback" not in result.stderr
@@ -52,26 +54,42 @@ def test_cost_takes_price_overrides_from_the_scenario(tmp_path: Path) -> None:
 @pytest.mark.e2e
 def test_validate_and_run_refuse_a_bad_threshold_in_one_line(tmp_path: Path) -> None:
     scenario = tmp_path / "s.toml"
-    scenario.write_text('thresholds = ["p95(login) < 500ms", "p95(logn) < 500ms"]\n'
-                        + (REPO / "scenarios" / "smoke.toml").read_text())
+    scenario.write_text(
+        'thresholds = ["p95(login) < 500ms", "p95(logn) < 500ms"]\n' + (REPO / "scenarios" / "smoke.toml").read_text()
+    )
     result = run_harness("validate", str(scenario), timeout=60)
     assert result.returncode == 2
-    assert result.stderr == (f"harness: {scenario}: thresholds[1]: p95(logn) < 500ms: unknown endpoint 'logn' "
-                             "(expected one of: chat, conversation, conversations, health, leads, login, me, "
-                             "reset_request, webhook, or *)\n")
+    assert result.stderr == (
+        f"harness: {scenario}: thresholds[1]: p95(logn) < 500ms: unknown endpoint 'logn' "
+        "(expected one of: chat, conversation, conversations, health, leads, login, me, "
+        "reset_request, webhook, or *)\n"
+    )
     # a bad --threshold stops `harness run` before the demo API starts or a run folder exists
     out = tmp_path / "out"
-    result = run_harness("run", "scenarios/smoke.toml", "--threshold", "p99(*) < 1s", "--abort-on-fail",
-                         "error_rate(*) < 1 percent", "--out", str(out), timeout=60)
+    result = run_harness(
+        "run",
+        "scenarios/smoke.toml",
+        "--threshold",
+        "p99(*) < 1s",
+        "--abort-on-fail",
+        "error_rate(*) < 1 percent",
+        "--out",
+        str(out),
+        timeout=60,
+    )
     assert result.returncode == 2
-    assert result.stderr == ("harness: --abort-on-fail: 'error_rate(*) < 1 percent': error_rate is measured in %, "
-                             "not 'percent' (e.g. 1% or 0.01)\n")
+    assert result.stderr == (
+        "harness: --abort-on-fail: 'error_rate(*) < 1 percent': error_rate is measured in %, "
+        "not 'percent' (e.g. 1% or 0.01)\n"
+    )
     assert not out.exists()
 
 
 @pytest.mark.e2e
 def test_a_bad_arrival_rate_is_a_usage_error(tmp_path: Path) -> None:
-    result = run_harness("run", "scenarios/smoke.toml", "--arrival-rate", "0", "--out", str(tmp_path / "out"), timeout=60)
+    result = run_harness(
+        "run", "scenarios/smoke.toml", "--arrival-rate", "0", "--out", str(tmp_path / "out"), timeout=60
+    )
     assert result.returncode == 2
     assert "--arrival-rate: expected a number > 0, got '0'" in result.stderr and "Traceback" not in result.stderr
     assert not (tmp_path / "out").exists()
@@ -85,7 +103,7 @@ def test_help_is_whole_and_has_the_exit_codes() -> None:
     assert "distributed load and abuse tests for AI chatbot APIs,\non real Locust." in result.stdout
     assert "--help` tells more about each command." in result.stdout
     lines = result.stdout.splitlines()
-    table = lines[lines.index("exit codes:"):]
+    table = lines[lines.index("exit codes:") :]
     assert [line.split()[0] for line in table[1:] if line[:3].strip().isdigit()] == ["0", "1", "2", "3"]
     assert "a threshold failed" in table[2] and "bad usage or scenario" in table[3] and "run aborted" in table[4]
 
@@ -104,26 +122,45 @@ def validate_in_process(path: Path) -> tuple[int, str, str]:
 
 SMOKE = (REPO / "scenarios" / "smoke.toml").read_text()
 RUN_WOULD_REFUSE = [  # (change to smoke.toml, the line validate must print): each passed validate before
-    (lambda t: t.replace('source = "demo"', 'source = "file"\nfile = "accounts.csv"'),
-     "{dir}/accounts.csv: accounts file not found (accounts.file is relative to the scenario's folder): create it or "
-     "fix the path"),
-    (lambda t: t.replace('source = "demo"', 'source = "inline"\ninline = [{email = "c@x.example", password = "pw", '
-                                            'role = "coach"}]'),
-     "{path}: accounts.roles: no account has one of the roles ['client'] (the accounts have: coach); add one, or "
-     "change accounts.roles"),
-    (lambda t: t.replace('model = "gpt-4o-mini"', 'model = "gpt-9"'),
-     "{path}: spend.model: unknown model 'gpt-9' in the price table dated 2026-11-01 (known: claude-3-5-haiku, "),
-    (lambda t: t + '\n[spend.prices."gpt-4o-mini"]\noutput = -1\n',
-     "{path}: spend.prices.gpt-4o-mini.output: expected a non-negative number, got -1"),
-    (lambda t: t + "\n[target.latency]\nlgin = 5\n",
-     "{path}: target.latency.lgin: unknown route; expected one of health, login, "),
-    (lambda t: t.replace("[target]\n", "[target]\nprocesses = 100\n"),
-     "{path}: target.processes: expected at most 64, got 100"),
-    (lambda t: t.replace("[target]\n", "[target]\ntenants = 100000\n"),
-     "{path}: target.tenants: expected at most 1000, got 100000"),
-    (lambda t: t.replace('host = ""', 'host = "https://staging.example.com"') + "\n[attacks.brute_force]\nusers = 1\n",
-     "{path}: guardrails.allowed_hosts: attacks only go to loopback or to hosts listed there; staging.example.com is "
-     "not (add \"staging.example.com\" to [guardrails] allowed_hosts only if you own it)"),
+    (
+        lambda t: t.replace('source = "demo"', 'source = "file"\nfile = "accounts.csv"'),
+        "{dir}/accounts.csv: accounts file not found (accounts.file is relative to the scenario's folder): create it or "
+        "fix the path",
+    ),
+    (
+        lambda t: t.replace(
+            'source = "demo"', 'source = "inline"\ninline = [{email = "c@x.example", password = "pw", role = "coach"}]'
+        ),
+        "{path}: accounts.roles: no account has one of the roles ['client'] (the accounts have: coach); add one, or "
+        "change accounts.roles",
+    ),
+    (
+        lambda t: t.replace('model = "gpt-4o-mini"', 'model = "gpt-9"'),
+        "{path}: spend.model: unknown model 'gpt-9' in the price table dated 2026-11-01 (known: claude-3-5-haiku, ",
+    ),
+    (
+        lambda t: t + '\n[spend.prices."gpt-4o-mini"]\noutput = -1\n',
+        "{path}: spend.prices.gpt-4o-mini.output: expected a non-negative number, got -1",
+    ),
+    (
+        lambda t: t + "\n[target.latency]\nlgin = 5\n",
+        "{path}: target.latency.lgin: unknown route; expected one of health, login, ",
+    ),
+    (
+        lambda t: t.replace("[target]\n", "[target]\nprocesses = 100\n"),
+        "{path}: target.processes: expected at most 64, got 100",
+    ),
+    (
+        lambda t: t.replace("[target]\n", "[target]\ntenants = 100000\n"),
+        "{path}: target.tenants: expected at most 1000, got 100000",
+    ),
+    (
+        lambda t: (
+            t.replace('host = ""', 'host = "https://staging.example.com"') + "\n[attacks.brute_force]\nusers = 1\n"
+        ),
+        "{path}: guardrails.allowed_hosts: attacks only go to loopback or to hosts listed there; staging.example.com is "
+        'not (add "staging.example.com" to [guardrails] allowed_hosts only if you own it)',
+    ),
 ]
 
 
@@ -141,19 +178,26 @@ def test_unknown_model_hint_names_the_spend_tables(tmp_path: Path) -> None:
     path = tmp_path / "s.toml"
     path.write_text(SMOKE.replace('model = "gpt-4o-mini"', 'model = "gpt-9"'))
     err = validate_in_process(path)[2]
-    assert err.endswith('; set [spend] model to one of them, or add [spend.prices."gpt-9"] with input, cached_input '
-                        "and output (USD per million tokens)\n")
+    assert err.endswith(
+        '; set [spend] model to one of them, or add [spend.prices."gpt-9"] with input, cached_input '
+        "and output (USD per million tokens)\n"
+    )
 
 
 @pytest.mark.e2e
 def test_validate_as_a_command_end_to_end(tmp_path: Path) -> None:
     ramp = tmp_path / "ramp.toml"
-    ramp.write_text(SMOKE.replace("users = 12\n", "users = 200\n").replace("spawn_rate = 6", "spawn_rate = 1")
-                    .replace('duration = "45s"', 'duration = "15s"'))
+    ramp.write_text(
+        SMOKE.replace("users = 12\n", "users = 200\n")
+        .replace("spawn_rate = 6", "spawn_rate = 1")
+        .replace('duration = "45s"', 'duration = "15s"')
+    )
     result = run_harness("validate", str(ramp), timeout=60)
     assert result.returncode == 0, result.stderr
-    assert result.stderr == (f"harness: warning: {ramp}: load: ramping to 200 users at 1/s takes 200 s, longer than "
-                             "the 15 s run: about 15 users will have started when it ends\n")
+    assert result.stderr == (
+        f"harness: warning: {ramp}: load: ramping to 200 users at 1/s takes 200 s, longer than "
+        "the 15 s run: about 15 users will have started when it ends\n"
+    )
     assert result.stdout.startswith(f"{ramp}: ok: scenario 'smoke'")
     bogus = tmp_path / "bogus.toml"
     bogus.write_text(SMOKE.replace("/api/conversations/{conversation_id}", "/api/conversations/{bogus_id}"))

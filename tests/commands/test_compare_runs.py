@@ -61,8 +61,9 @@ def runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     for name, latency in setups.items():
         target = start_target(TargetConfig.from_dict({**unlimited, **latency}))
         try:
-            result = run_harness("run", str(scenario), "--host", target.url, "--workers", "1",
-                                 "--out", str(folder / name))
+            result = run_harness(
+                "run", str(scenario), "--host", target.url, "--workers", "1", "--out", str(folder / name)
+            )
             assert result.returncode in (0, 1), result.stderr[-3000:]
         finally:
             target.stop()
@@ -84,8 +85,9 @@ def test_two_runs_of_the_same_setup_pass(runs: dict[str, Path]) -> None:
 
 
 def test_a_run_made_slower_on_purpose_is_a_regression(runs: dict[str, Path]) -> None:
-    result = run_harness("compare", str(runs["base"]), str(runs["slow"]), "--tolerance", "10%", "--min-ms", MIN_MS,
-                         timeout=60)
+    result = run_harness(
+        "compare", str(runs["base"]), str(runs["slow"]), "--tolerance", "10%", "--min-ms", MIN_MS, timeout=60
+    )
     assert result.returncode == 1, result.stdout + result.stderr
     regressions = [line for line in result.stdout.splitlines() if line.startswith("regression: ")]
     assert any(line.startswith("regression: p95(leads) ") for line in regressions), result.stdout

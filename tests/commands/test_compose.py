@@ -50,8 +50,10 @@ def _option(command: list[str], name: str) -> str:
 def test_compose_file_follows_the_compose_specification() -> None:
     schema = json.loads(SCHEMA.read_text())
     VALIDATOR.check_schema(schema)
-    errors = [f"{'/'.join(map(str, e.absolute_path)) or '(top)'}: {e.message}"
-              for e in VALIDATOR(schema).iter_errors(_compose())]
+    errors = [
+        f"{'/'.join(map(str, e.absolute_path)) or '(top)'}: {e.message}"
+        for e in VALIDATOR(schema).iter_errors(_compose())
+    ]
     assert not errors, "\n".join(errors)
 
 
@@ -68,7 +70,7 @@ def test_services_agree_with_each_other_and_with_the_harness() -> None:
     services = _compose()["services"]
     assert set(services) == {"target", "master", "worker"}
     commands = {name: _interpolate(service["command"]) for name, service in services.items()}
-    for name, command in commands.items():  # each is a valid `harness` command line
+    for command in commands.values():  # each is a valid `harness` command line
         _parser().parse_args(command)
 
     target, master, worker = commands["target"], commands["master"], commands["worker"]
@@ -118,6 +120,11 @@ def test_docker_compose_config_accepts_the_file() -> None:
     version = subprocess.run(["docker", "compose", "version"], capture_output=True, text=True, timeout=30)
     if version.returncode != 0:
         pytest.skip(f"docker compose is not available: {(version.stderr or version.stdout).strip()[:200]}")
-    result = subprocess.run(["docker", "compose", "-f", str(COMPOSE), "config", "--quiet"],
-                            capture_output=True, text=True, timeout=60, cwd=REPO)
+    result = subprocess.run(
+        ["docker", "compose", "-f", str(COMPOSE), "config", "--quiet"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=REPO,
+    )
     assert result.returncode == 0, result.stderr

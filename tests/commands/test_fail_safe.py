@@ -22,8 +22,17 @@ import psutil
 import pytest
 
 from harness.samples import read_samples
-from tests.helpers import (REPO, alive, finish, only_run_dir, read_json, run_harness, run_with_locustfile, start_run,
-                           wait_for_progress)
+from tests.helpers import (
+    REPO,
+    alive,
+    finish,
+    only_run_dir,
+    read_json,
+    run_harness,
+    run_with_locustfile,
+    start_run,
+    wait_for_progress,
+)
 
 ROOT = os.geteuid() == 0
 
@@ -39,13 +48,19 @@ def target(target_factory):
 
 # --- a disk that fails under the run ---------------------------------------------------------------
 
+
 @pytest.fixture
 def small_disk(tmp_path: Path) -> Iterator[Path]:
     """A 6 MiB tmpfs, unmounted after the test."""
     mount = tmp_path / "disk"
     mount.mkdir()
-    if not ROOT or subprocess.run(["mount", "-t", "tmpfs", "-o", "size=6m", "tmpfs", str(mount)],
-                                  capture_output=True).returncode != 0:
+    if (
+        not ROOT
+        or subprocess.run(
+            ["mount", "-t", "tmpfs", "-o", "size=6m", "tmpfs", str(mount)], capture_output=True
+        ).returncode
+        != 0
+    ):
         pytest.skip("needs root to mount a tmpfs")
     yield mount
     subprocess.run(["umount", "-l", str(mount)], capture_output=True)
@@ -53,7 +68,8 @@ def small_disk(tmp_path: Path) -> Iterator[Path]:
 
 @pytest.mark.e2e
 def test_a_disk_that_fills_mid_run_aborts_the_run_with_exit_3_and_no_half_written_file(
-        target, small_disk: Path) -> None:
+    target, small_disk: Path
+) -> None:
     harness = start_run(small_disk, target.url, "--duration", "40s", "--workers", "1")
     wait_for_progress(small_disk, lambda p: p["samples"] > 20)
     with open(small_disk / "filler", "wb") as filler:  # the rest of the disk, to the last byte
@@ -98,8 +114,7 @@ def freezable(tmp_path: Path) -> Iterator[Path]:
 
 
 @pytest.mark.e2e
-def test_a_run_folder_made_read_only_mid_run_aborts_with_exit_3_and_the_samples_so_far(
-        target, freezable: Path) -> None:
+def test_a_run_folder_made_read_only_mid_run_aborts_with_exit_3_and_the_samples_so_far(target, freezable: Path) -> None:
     harness = start_run(freezable, target.url, "--duration", "40s", "--workers", "1")
     wait_for_progress(freezable, lambda p: p["samples"] > 20)
     run_dir = only_run_dir(freezable)
@@ -123,10 +138,14 @@ def test_a_failing_progress_write_does_not_silence_the_caps(target, tmp_path: Pa
     scenario = tmp_path / "capped.toml"
     scenario.write_text((REPO / "scenarios" / "smoke.toml").read_text() + "\n[guardrails]\nmax_requests = 60\n")
     out = tmp_path / "out"
-    harness = subprocess.Popen(_command("run", str(scenario), "--host", target.url, "--out", str(out),
-                                        "--duration", "60s", "--workers", "1"),
-                               cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                               stdin=subprocess.DEVNULL)
+    harness = subprocess.Popen(
+        _command("run", str(scenario), "--host", target.url, "--out", str(out), "--duration", "60s", "--workers", "1"),
+        cwd=REPO,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        stdin=subprocess.DEVNULL,
+    )
     deadline = time.time() + 60
     blocked = False
     while not blocked and time.time() < deadline and harness.poll() is None:
@@ -152,11 +171,27 @@ def test_a_failing_progress_write_does_not_silence_the_caps(target, tmp_path: Pa
 
 # --- ending on time --------------------------------------------------------------------------------
 
+
 @pytest.mark.e2e
 def test_a_ramp_longer_than_its_stage_ends_at_the_planned_time(target, tmp_path: Path) -> None:
     """200 users at 1/s take 200 s to start: the run still ends at its 8 s, with the users it had."""
-    result = run_harness("run", "scenarios/smoke.toml", "--host", target.url, "--out", str(tmp_path),
-                         "--users", "200", "--spawn-rate", "1", "--duration", "8s", "--workers", "1", timeout=120)
+    result = run_harness(
+        "run",
+        "scenarios/smoke.toml",
+        "--host",
+        target.url,
+        "--out",
+        str(tmp_path),
+        "--users",
+        "200",
+        "--spawn-rate",
+        "1",
+        "--duration",
+        "8s",
+        "--workers",
+        "1",
+        timeout=120,
+    )
     assert result.returncode in (0, 1), result.stderr[-2000:]
     meta = read_json(only_run_dir(tmp_path) / "run.json")
     assert meta["aborted"] is False
@@ -166,8 +201,9 @@ def test_a_ramp_longer_than_its_stage_ends_at_the_planned_time(target, tmp_path:
 @pytest.mark.e2e
 def test_a_sigterm_mid_ramp_finishes_the_run_and_names_the_signal(target, tmp_path: Path) -> None:
     """(Ctrl-C mid-ramp: tests/commands/test_run.py, with two workers.)"""
-    harness = start_run(tmp_path, target.url, "--users", "200", "--spawn-rate", "1", "--duration", "60s",
-                        "--workers", "1")
+    harness = start_run(
+        tmp_path, target.url, "--users", "200", "--spawn-rate", "1", "--duration", "60s", "--workers", "1"
+    )
     wait_for_progress(tmp_path, lambda p: p["samples"] > 5)
     harness.send_signal(signal.SIGTERM)
     stderr = finish(harness)
@@ -182,9 +218,13 @@ def test_a_sigterm_mid_ramp_finishes_the_run_and_names_the_signal(target, tmp_pa
 @pytest.mark.e2e
 def test_a_killed_harness_takes_every_process_it_started_with_it(tmp_path: Path) -> None:
     """kill -9 of `harness run`: the master, the workers and the embedded demo API end within 5 s."""
-    harness = subprocess.Popen(_command("run", "scenarios/smoke.toml", "--out", str(tmp_path), "--duration", "90s",
-                                        "--workers", "2"),
-                               cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL)
+    harness = subprocess.Popen(
+        _command("run", "scenarios/smoke.toml", "--out", str(tmp_path), "--duration", "90s", "--workers", "2"),
+        cwd=REPO,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        stdin=subprocess.DEVNULL,
+    )
     try:
         wait_for_progress(tmp_path, lambda p: p["samples"] > 20 and p["workers"] == 2)
         children = psutil.Process(harness.pid).children(recursive=True)
@@ -213,6 +253,7 @@ def test_a_killed_harness_takes_every_process_it_started_with_it(tmp_path: Path)
 
 
 # --- credentials in --host -------------------------------------------------------------------------
+
 
 class _BasicAuthSite(ThreadingHTTPServer):
     """Accepts a lead only with the right basic auth; remembers every Authorization header it got."""
@@ -250,7 +291,8 @@ def test_credentials_in_the_host_are_sent_as_basic_auth_and_stored_nowhere(tmp_p
     site = _BasicAuthSite(f"stage:{password}")
     threading.Thread(target=site.serve_forever, daemon=True).start()
     scenario = tmp_path / "leads.toml"
-    scenario.write_text(textwrap.dedent("""
+    scenario.write_text(
+        textwrap.dedent("""
         [scenario]
         name = "leads"
         [accounts]
@@ -267,13 +309,18 @@ def test_credentials_in_the_host_are_sent_as_basic_auth_and_stored_nowhere(tmp_p
         [load]
         users = 3
         spawn_rate = 3
-    """))
+    """)
+    )
     host = f"http://stage:{password}@127.0.0.1:{site.server_address[1]}"
     out = tmp_path / "out"
-    harness = subprocess.Popen(_command("run", str(scenario), "--host", host, "--out", str(out), "--duration", "4s",
-                                        "--workers", "1"),
-                               cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                               stdin=subprocess.DEVNULL)
+    harness = subprocess.Popen(
+        _command("run", str(scenario), "--host", host, "--out", str(out), "--duration", "4s", "--workers", "1"),
+        cwd=REPO,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        stdin=subprocess.DEVNULL,
+    )
     command_lines: list[str] = []
     while harness.poll() is None:
         for child in psutil.Process(harness.pid).children(recursive=True):
@@ -300,19 +347,27 @@ def test_credentials_in_the_host_are_sent_as_basic_auth_and_stored_nowhere(tmp_p
 
 # --- bad input: one line, exit 2, nothing left behind ---------------------------------------------
 
+
 @pytest.mark.e2e
-@pytest.mark.parametrize("args, message", [
-    (["--host", "not-a-url"], "--host: expected an http:// or https:// URL"),
-    (["--host", "ftp://x"], "--host: expected an http:// or https:// URL"),
-    (["--host", "http://127.0.0.1:port"], "--host: expected a URL like"),
-    (["--users", "0"], "--users: expected a whole number >= 1"),
-    (["--spawn-rate", "0"], "--spawn-rate: expected a number > 0"),
-    (["--out", "scenarios/smoke.toml"], "is a file; pass a folder"),
-    (["--arrival-rate", "100000"], "--arrival-rate: 100,000 arrivals per second is over the guardrail max_arrival_rate"),
-    (["--users", "1000000000"], "--users: 1,000,000,000 users is over the guardrail max_users"),
-])
-def test_bad_run_options_are_one_line_with_exit_2_and_no_run_folder(tmp_path: Path, args: list[str],
-                                                                    message: str) -> None:
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--host", "not-a-url"], "--host: expected an http:// or https:// URL"),
+        (["--host", "ftp://x"], "--host: expected an http:// or https:// URL"),
+        (["--host", "http://127.0.0.1:port"], "--host: expected a URL like"),
+        (["--users", "0"], "--users: expected a whole number >= 1"),
+        (["--spawn-rate", "0"], "--spawn-rate: expected a number > 0"),
+        (["--out", "scenarios/smoke.toml"], "is a file; pass a folder"),
+        (
+            ["--arrival-rate", "100000"],
+            "--arrival-rate: 100,000 arrivals per second is over the guardrail max_arrival_rate",
+        ),
+        (["--users", "1000000000"], "--users: 1,000,000,000 users is over the guardrail max_users"),
+    ],
+)
+def test_bad_run_options_are_one_line_with_exit_2_and_no_run_folder(
+    tmp_path: Path, args: list[str], message: str
+) -> None:
     out_args = [] if "--out" in args else ["--out", str(tmp_path / "out")]
     result = run_harness("run", "scenarios/smoke.toml", *args, *out_args, timeout=60)
     assert result.returncode == 2, result.stderr
@@ -336,8 +391,17 @@ def test_a_start_the_master_refuses_leaves_no_run_folder(tmp_path: Path) -> None
     """The demo accounts asked of a server that is not the demo API: exit 2, and no empty run folder."""
     site = _BasicAuthSite("x:y")  # answers 501 to GET /__demo__/accounts
     threading.Thread(target=site.serve_forever, daemon=True).start()
-    result = run_harness("run", "scenarios/smoke.toml", "--host", f"http://127.0.0.1:{site.server_address[1]}",
-                         "--out", str(tmp_path), "--workers", "1", timeout=90)
+    result = run_harness(
+        "run",
+        "scenarios/smoke.toml",
+        "--host",
+        f"http://127.0.0.1:{site.server_address[1]}",
+        "--out",
+        str(tmp_path),
+        "--workers",
+        "1",
+        timeout=90,
+    )
     site.shutdown()
     assert result.returncode == 2, result.stderr[-2000:]
     assert "accounts.source" in result.stderr
@@ -346,27 +410,32 @@ def test_a_start_the_master_refuses_leaves_no_run_folder(tmp_path: Path) -> None
 
 # --- the master's own failure ----------------------------------------------------------------------
 
-BROKEN_LOCUSTFILE = '''
+BROKEN_LOCUSTFILE = """
 from locust import events
 from locustfiles.journeys import *  # noqa: F401,F403  (the harness's journeys and its plugin)
 
 @events.test_start.add_listener
 def _broken(environment, **kwargs):
     {action}
-'''
+"""
 
 
 @pytest.mark.e2e
-@pytest.mark.parametrize("action, reason", [
-    ("raise RuntimeError('the disk controller is on fire')", "internal failure"),
-    ("import os; os._exit(1)", "the Locust master failed"),
-])
-def test_an_internal_failure_of_the_master_is_exit_3_with_its_reason(target, tmp_path: Path, action: str,
-                                                                     reason: str) -> None:
+@pytest.mark.parametrize(
+    "action, reason",
+    [
+        ("raise RuntimeError('the disk controller is on fire')", "internal failure"),
+        ("import os; os._exit(1)", "the Locust master failed"),
+    ],
+)
+def test_an_internal_failure_of_the_master_is_exit_3_with_its_reason(
+    target, tmp_path: Path, action: str, reason: str
+) -> None:
     locustfile = tmp_path / "broken.py"
     locustfile.write_text(BROKEN_LOCUSTFILE.format(action=action))
-    result = run_with_locustfile(REPO / "scenarios" / "smoke.toml", locustfile, tmp_path / "out", host=target.url,
-                                 workers=1, duration_s=4)
+    result = run_with_locustfile(
+        REPO / "scenarios" / "smoke.toml", locustfile, tmp_path / "out", host=target.url, workers=1, duration_s=4
+    )
     assert result.returncode == 3, result.stderr[-3000:]
     assert "Traceback" not in result.stderr
     meta = read_json(only_run_dir(tmp_path / "out") / "run.json")
@@ -376,6 +445,7 @@ def test_an_internal_failure_of_the_master_is_exit_3_with_its_reason(target, tmp
 
 
 # --- memory: the body cap's bound is stated --------------------------------------------------------
+
 
 def test_the_worst_case_body_memory_is_stated_when_it_could_exhaust_the_machine(tmp_path: Path) -> None:
     from harness.commands.run import RunOptions, _memory_warnings, _physical_memory

@@ -16,12 +16,18 @@ import pyarrow.parquet as pq
 import pytest
 
 from harness.samples import read_samples
-from tests.helpers import (alive, finish, locust_process, only_run_dir, read_json, run_harness, start_run,
-                           wait_for_progress)
+from tests.helpers import (
+    alive,
+    finish,
+    locust_process,
+    only_run_dir,
+    read_json,
+    run_harness,
+    start_run,
+    wait_for_progress,
+)
 
 pytestmark = pytest.mark.e2e  # every test here starts processes (see tests/conftest.py)
-
-
 
 
 def test_a_killed_worker_is_reported_and_the_run_goes_on_with_the_other(target_factory, tmp_path: Path) -> None:
@@ -73,8 +79,11 @@ def test_a_signal_to_the_master_stops_the_run_and_keeps_every_sample(
     try:
         wait_for_progress(tmp_path, lambda p: p["workers"] == 2 and p["requests"] >= 30)
         master = locust_process(harness, "--master")
-        locust = [master, *master.children(), *(c for c in psutil.Process(harness.pid).children()
-                                                 if "--worker" in c.cmdline())]
+        locust = [
+            master,
+            *master.children(),
+            *(c for c in psutil.Process(harness.pid).children() if "--worker" in c.cmdline()),
+        ]
         master.send_signal(signum)
     finally:
         stderr = finish(harness)

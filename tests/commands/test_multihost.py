@@ -107,17 +107,27 @@ class Lab:
     def start(self, role: str, *args: str) -> subprocess.Popen:
         """`python -m harness ARGS` inside the role's namespace, output to logs/ROLE.log."""
         log = open(self.logs / f"{role}.log", "wb")
-        proc = subprocess.Popen(["ip", "netns", "exec", self.ns[role], sys.executable, "-m", "harness", *args],
-                                cwd=REPO, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                start_new_session=True)
+        proc = subprocess.Popen(
+            ["ip", "netns", "exec", self.ns[role], sys.executable, "-m", "harness", *args],
+            cwd=REPO,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+        )
         log.close()
         self.procs.append(proc)
         return proc
 
     def python(self, role: str, code: str, *args: str) -> str:
         """A short Python snippet inside the role's namespace; its stdout."""
-        return subprocess.run(["ip", "netns", "exec", self.ns[role], sys.executable, "-c", code, *args],
-                              capture_output=True, text=True, timeout=30, check=True).stdout
+        return subprocess.run(
+            ["ip", "netns", "exec", self.ns[role], sys.executable, "-c", code, *args],
+            capture_output=True,
+            text=True,
+            timeout=30,
+            check=True,
+        ).stdout
 
     def log(self, role: str) -> str:
         return (self.logs / f"{role}.log").read_text(errors="replace")
@@ -174,12 +184,31 @@ def test_a_master_and_two_workers_on_their_own_hosts_record_every_request(lab: L
     lab.wait_for_log("target", target, "listening on", timeout=20)
 
     scenario = tmp_path / "smoke.toml"  # the smoke scenario, vouching for the lab's target address
-    scenario.write_text((REPO / "scenarios" / "smoke.toml").read_text()
-                        + f'\n[guardrails]\nallowed_hosts = ["{target_ip}"]\n')
+    scenario.write_text(
+        (REPO / "scenarios" / "smoke.toml").read_text() + f'\n[guardrails]\nallowed_hosts = ["{target_ip}"]\n'
+    )
     out = tmp_path / "reports"
-    master = lab.start("master", "run", str(scenario), "--host", target_url, "--workers", "0", "--expect-workers", "2",
-                       "--master-bind", master_ip, "--master-port", str(MASTER_PORT), "--expect-workers-max-wait", "40s",
-                       "--duration", "10s", "--out", str(out))
+    master = lab.start(
+        "master",
+        "run",
+        str(scenario),
+        "--host",
+        target_url,
+        "--workers",
+        "0",
+        "--expect-workers",
+        "2",
+        "--master-bind",
+        master_ip,
+        "--master-port",
+        str(MASTER_PORT),
+        "--expect-workers-max-wait",
+        "40s",
+        "--duration",
+        "10s",
+        "--out",
+        str(out),
+    )
     workers = [lab.start(role, "worker", "--master", f"{master_ip}:{MASTER_PORT}") for role in ("worker-a", "worker-b")]
 
     code = master.wait(timeout=120)
@@ -200,8 +229,13 @@ def test_a_master_and_two_workers_on_their_own_hosts_record_every_request(lab: L
     assert sum(by_worker.values()) == len(samples)
 
     # the demo API saw the load come from the two worker hosts, and only from them
-    stats = json.loads(lab.python("master", "import sys, httpx; print(httpx.get(sys.argv[1], timeout=10).text)",
-                                  f"{target_url}/__demo__/stats"))
+    stats = json.loads(
+        lab.python(
+            "master",
+            "import sys, httpx; print(httpx.get(sys.argv[1], timeout=10).text)",
+            f"{target_url}/__demo__/stats",
+        )
+    )
     load_peers = {peer for route, peers in stats["peers"].items() if not route.startswith("demo_") for peer in peers}
     assert load_peers == workers_ip, stats["peers"]
     assert master_ip not in load_peers

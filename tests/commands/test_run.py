@@ -70,8 +70,18 @@ def test_run_against_a_separately_started_target_gives_the_same_endpoints(
 ) -> None:
     _, embedded_dir = embedded_run
     target = target_factory({"seed": 7})
-    result = run_harness("run", "scenarios/smoke.toml", "--host", target.url, "--workers", "1",
-                         "--duration", "8s", "--out", str(tmp_path))
+    result = run_harness(
+        "run",
+        "scenarios/smoke.toml",
+        "--host",
+        target.url,
+        "--workers",
+        "1",
+        "--duration",
+        "8s",
+        "--out",
+        str(tmp_path),
+    )
     run_dir = only_run_dir(tmp_path)
     summary = read_json(run_dir / "summary.json")
     assert result.returncode == (1 if judged_on_latency_alone(summary) else 0), result.stderr[-3000:]
@@ -86,27 +96,41 @@ LATENCY_SCENARIO = client_scenario("latency-truth", "22s")
 REFERENCE_MS = 1.0
 
 
-def test_exact_percentiles_match_injected_truth_where_locust_rounding_misleads(
-    target_factory, tmp_path: Path
-) -> None:
+def test_exact_percentiles_match_injected_truth_where_locust_rounding_misleads(target_factory, tmp_path: Path) -> None:
     # conversations: constant 120 ms. conversation: 80 % at 100 ms, 20 % at 500.5 ms, so its true
     # p95 and p99 are 500.5 ms: just over the 500 ms target, where Locust's 10 ms buckets say 500.
     # me: 1 ms, the reference (below).
-    target = target_factory({
-        "latency": {
-            "conversations": {"dist": "constant", "ms": 120},
-            "conversation": {"dist": "choice", "values_ms": [100, 500.5], "weights": [80, 20]},
-            "me": {"dist": "constant", "ms": REFERENCE_MS},
-        },
-        "ttft": 1, "token_delay": 0, "output_tokens": [1, 2],
-    })
+    target = target_factory(
+        {
+            "latency": {
+                "conversations": {"dist": "constant", "ms": 120},
+                "conversation": {"dist": "choice", "values_ms": [100, 500.5], "weights": [80, 20]},
+                "me": {"dist": "constant", "ms": REFERENCE_MS},
+            },
+            "ttft": 1,
+            "token_delay": 0,
+            "output_tokens": [1, 2],
+        }
+    )
     scenario = tmp_path / "latency.toml"
     scenario.write_text(LATENCY_SCENARIO)
     # distributed, as on a load day: the worker only sends requests, the master writes the samples.
     # Six clients for 22 s rather than three for 45 s: the same 420 or so requests to each delayed route,
     # since each client mostly waits on the delays injected.
-    result = run_harness("run", str(scenario), "--host", target.url, "--workers", "1", "--users", "6",
-                         "--spawn-rate", "6", "--out", str(tmp_path / "out"))
+    result = run_harness(
+        "run",
+        str(scenario),
+        "--host",
+        target.url,
+        "--workers",
+        "1",
+        "--users",
+        "6",
+        "--spawn-rate",
+        "6",
+        "--out",
+        str(tmp_path / "out"),
+    )
     run_dir = only_run_dir(tmp_path / "out")
     summary = read_json(run_dir / "summary.json")
     meta = read_json(run_dir / "run.json")
@@ -167,7 +191,7 @@ def test_report_on_a_copied_run_folder_reproduces_the_summary(embedded_run: tupl
 
 def test_bad_scenario_is_a_one_line_error_with_exit_code_2(tmp_path: Path) -> None:
     bad = tmp_path / "bad.toml"
-    bad.write_text((REPO / "scenarios" / "smoke.toml").read_text().replace('users = 12', 'users = "many"'))
+    bad.write_text((REPO / "scenarios" / "smoke.toml").read_text().replace("users = 12", 'users = "many"'))
     result = run_harness("run", str(bad), "--out", str(tmp_path / "out"))
     assert result.returncode == 2
     assert f"{bad}: load.users: expected" in result.stderr
@@ -181,8 +205,18 @@ def test_unreachable_host_aborts_with_exit_code_3(tmp_path: Path) -> None:
     with socket.socket() as s:  # a loopback port that nobody listens on
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    result = run_harness("run", "scenarios/smoke.toml", "--host", f"http://127.0.0.1:{port}", "--workers", "0",
-                         "--duration", "5s", "--out", str(tmp_path))
+    result = run_harness(
+        "run",
+        "scenarios/smoke.toml",
+        "--host",
+        f"http://127.0.0.1:{port}",
+        "--workers",
+        "0",
+        "--duration",
+        "5s",
+        "--out",
+        str(tmp_path),
+    )
     assert result.returncode == 3, result.stderr
     assert "did not answer" in result.stderr
     assert "Traceback" not in result.stderr
@@ -202,9 +236,28 @@ def test_ctrl_c_mid_ramp_stops_every_process_and_still_writes_the_report(tmp_pat
     import psutil
 
     proc = subprocess.Popen(
-        [sys.executable, "-m", "harness", "run", "scenarios/smoke.toml", "--workers", "2", "--duration", "60s",
-         "--users", "200", "--spawn-rate", "1", "--out", str(tmp_path)],
-        cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, stdin=subprocess.DEVNULL,
+        [
+            sys.executable,
+            "-m",
+            "harness",
+            "run",
+            "scenarios/smoke.toml",
+            "--workers",
+            "2",
+            "--duration",
+            "60s",
+            "--users",
+            "200",
+            "--spawn-rate",
+            "1",
+            "--out",
+            str(tmp_path),
+        ],
+        cwd=REPO,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        stdin=subprocess.DEVNULL,
     )
     try:
         deadline = time.time() + 60

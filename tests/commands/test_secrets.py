@@ -42,18 +42,34 @@ def test_no_secret_reaches_any_file_of_the_run_folder(target_factory, tmp_path: 
     clients = [a for a in accounts if a["role"] == "client"]
     pairs = [(a["email"], a["password"]) for a in clients] + [("nobody@example.test", CANARY_PASSWORD)]
     if source == "file":  # an accounts file beside the scenario
-        (tmp_path / "accounts.csv").write_text(
-            "email,password,role\n" + "".join(f"{e},{p},client\n" for e, p in pairs))
+        (tmp_path / "accounts.csv").write_text("email,password,role\n" + "".join(f"{e},{p},client\n" for e, p in pairs))
         table = 'source = "file"\nfile = "accounts.csv"'
     else:  # the passwords written in the scenario itself, with TOML escapes (a text search would miss them)
-        table = 'source = "inline"\ninline = [' + ", ".join(
-            f'{{email = "{e}", password = "{escaped(p)}", role = "client"}}' for e, p in pairs) + "]"
+        table = (
+            'source = "inline"\ninline = ['
+            + ", ".join(f'{{email = "{e}", password = "{escaped(p)}", role = "client"}}' for e, p in pairs)
+            + "]"
+        )
     scenario = tmp_path / "secrets.toml"
     smoke = (REPO / "scenarios" / "smoke.toml").read_text()
-    scenario.write_text(smoke.replace('source = "demo"', table)
-                        .replace('secret_env = "HARNESS_WEBHOOK_SECRET"', 'secret_env = "CANARY_WEBHOOK_SECRET"'))
-    result = run_harness("run", str(scenario), "--host", target.url, "--workers", "1", "--duration", "5s",
-                         "--out", str(tmp_path / "out"), env={"CANARY_WEBHOOK_SECRET": CANARY_WEBHOOK_SECRET})
+    scenario.write_text(
+        smoke.replace('source = "demo"', table).replace(
+            'secret_env = "HARNESS_WEBHOOK_SECRET"', 'secret_env = "CANARY_WEBHOOK_SECRET"'
+        )
+    )
+    result = run_harness(
+        "run",
+        str(scenario),
+        "--host",
+        target.url,
+        "--workers",
+        "1",
+        "--duration",
+        "5s",
+        "--out",
+        str(tmp_path / "out"),
+        env={"CANARY_WEBHOOK_SECRET": CANARY_WEBHOOK_SECRET},
+    )
     assert result.returncode in (0, 1), result.stderr[-3000:]
     run_dir = only_run_dir(tmp_path / "out")
 

@@ -38,8 +38,9 @@ def _clean_env() -> dict[str, str]:
 
 
 def _run(args: list[str], cwd: Path, timeout: float) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(args, cwd=cwd, env=_clean_env(), capture_output=True, text=True, timeout=timeout,
-                          stdin=subprocess.DEVNULL)
+    return subprocess.run(
+        args, cwd=cwd, env=_clean_env(), capture_output=True, text=True, timeout=timeout, stdin=subprocess.DEVNULL
+    )
 
 
 @pytest.fixture(scope="module")
@@ -57,14 +58,16 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> Path:
     venv = root / "venv"
     subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True, timeout=120)
     python = venv / "bin" / "python"
-    site = Path(_run([str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
-                     root, 60).stdout.strip())
+    site = Path(
+        _run([str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"], root, 60).stdout.strip()
+    )
     ours = dict.fromkeys(sysconfig.get_paths()[k] for k in ("purelib", "platlib"))
     assert not any(Path(p).resolve() == REPO for p in ours)
     (site / "dependencies-from-the-test-environment.pth").write_text("".join(f"{p}\n" for p in ours))
 
-    result = _run([sys.executable, "-m", "pip", "--python", str(python), "install", "--no-input", str(source)],
-                  root, 300)
+    result = _run(
+        [sys.executable, "-m", "pip", "--python", str(python), "install", "--no-input", str(source)], root, 300
+    )
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     return venv / "bin"
 
@@ -72,8 +75,7 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def test_the_wheel_holds_every_file_of_the_package(installed: Path, tmp_path: Path) -> None:
     """Every file under harness/ (modules, shipped scenarios, prices, red-team set, Locust entry points,
     templates) is installed, and the harness imported from the venv is that copy, not the checkout."""
-    probe = ("import json, sys, harness; "
-             "print(json.dumps({'package': harness.__file__, 'path': sys.path}))")
+    probe = "import json, sys, harness; print(json.dumps({'package': harness.__file__, 'path': sys.path}))"
     result = _run([str(installed / "python"), "-c", probe], tmp_path, 60)
     assert result.returncode == 0, result.stderr
     seen = json.loads(result.stdout)
@@ -81,8 +83,11 @@ def test_the_wheel_holds_every_file_of_the_package(installed: Path, tmp_path: Pa
     assert package.is_relative_to(installed.parent), package
     assert not any(p and Path(p).resolve() == REPO for p in seen["path"]), seen["path"]
 
-    wanted = {p.relative_to(REPO / "harness") for p in (REPO / "harness").rglob("*")
-              if p.is_file() and "__pycache__" not in p.parts and p.suffix != ".pyc"}
+    wanted = {
+        p.relative_to(REPO / "harness")
+        for p in (REPO / "harness").rglob("*")
+        if p.is_file() and "__pycache__" not in p.parts and p.suffix != ".pyc"
+    }
     have = {p.relative_to(package) for p in package.rglob("*") if p.is_file()}
     assert wanted - have == set()
     for data in ("scenarios/smoke.toml", "scenario/prices.toml", "audit/redteam.toml", "locustfiles/journeys.py"):
@@ -94,8 +99,23 @@ def test_a_shipped_scenario_runs_by_name_from_any_folder(installed: Path, tmp_pa
     with its summary, priced from the wheel's own price table."""
     # The p95 targets are the smoke scenario's business, not the wheel's: a shared machine's stall
     # must not fail a packaging test (an explicit p95(*) replaces every default p95).
-    result = _run([str(installed / "harness"), "run", "smoke", "--duration", "5s", "--workers", "1",
-                   "--out", "OUT", "--threshold", "p95(*) < 30s"], tmp_path, 180)
+    result = _run(
+        [
+            str(installed / "harness"),
+            "run",
+            "smoke",
+            "--duration",
+            "5s",
+            "--workers",
+            "1",
+            "--out",
+            "OUT",
+            "--threshold",
+            "p95(*) < 30s",
+        ],
+        tmp_path,
+        180,
+    )
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     run_dir = only_run_dir(tmp_path / "OUT")
     summary = json.loads((run_dir / "summary.json").read_text())

@@ -14,13 +14,16 @@ from harness.commands.worker import check_bind, local_master_host, parse_master,
 from tests.helpers import only_run_dir, read_json, run_harness
 
 
-@pytest.mark.parametrize("text, expected", [
-    ("10.0.0.5", ("10.0.0.5", 5557)),
-    ("10.0.0.5:6000", ("10.0.0.5", 6000)),
-    ("master:5557", ("master", 5557)),
-    ("[::1]:7000", ("::1", 7000)),
-    ("::1", ("::1", 5557)),
-])
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("10.0.0.5", ("10.0.0.5", 5557)),
+        ("10.0.0.5:6000", ("10.0.0.5", 6000)),
+        ("master:5557", ("master", 5557)),
+        ("[::1]:7000", ("::1", 7000)),
+        ("::1", ("::1", 5557)),
+    ],
+)
 def test_master_address(text: str, expected: tuple[str, int]) -> None:
     assert parse_master(text) == expected
 
@@ -40,22 +43,36 @@ def test_bind_address_and_where_local_workers_connect() -> None:
 
 
 def test_workers_missing_reads_locusts_last_count() -> None:
-    log = ("Waiting for workers to be ready, 0 of 3 connected\nWaiting for workers to be ready, 2 of 3 connected\n"
-           "ERROR/locust.main: Gave up waiting for workers to connect")
+    log = (
+        "Waiting for workers to be ready, 0 of 3 connected\nWaiting for workers to be ready, 2 of 3 connected\n"
+        "ERROR/locust.main: Gave up waiting for workers to connect"
+    )
     assert workers_missing(log, 3, 60, "0.0.0.0:5557") == "only 2 of 3 workers connected to 0.0.0.0:5557 within 60 s"
     assert workers_missing("Gave up waiting for workers to connect", 2, 5, "x").startswith("fewer than 2 workers")
     assert workers_missing("Shutting down (exit code 0)", 2, 5, "x") is None
 
 
 @pytest.mark.e2e
-@pytest.mark.parametrize("args, message", [
-    (["worker", "--master", "host:99999"], "--master: expected HOST[:PORT] with a port 1-65535"),
-    (["worker", "--master", "host", "--processes", "0"], "--processes: expected 1 or more"),
-    (["run", "scenarios/smoke.toml", "--master-bind", "0.0.0.0"], "--master-bind and --master-port go with --expect-workers"),
-    (["run", "scenarios/smoke.toml", "--expect-workers", "0"], "--expect-workers: expected 1 or more"),
-    (["run", "scenarios/smoke.toml", "--expect-workers", "1", "--workers", "2"], "--workers 2 is more than --expect-workers 1"),
-    (["run", "scenarios/smoke.toml", "--expect-workers", "1", "--master-bind", "any"], "--master-bind: expected an IP address"),
-])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["worker", "--master", "host:99999"], "--master: expected HOST[:PORT] with a port 1-65535"),
+        (["worker", "--master", "host", "--processes", "0"], "--processes: expected 1 or more"),
+        (
+            ["run", "scenarios/smoke.toml", "--master-bind", "0.0.0.0"],
+            "--master-bind and --master-port go with --expect-workers",
+        ),
+        (["run", "scenarios/smoke.toml", "--expect-workers", "0"], "--expect-workers: expected 1 or more"),
+        (
+            ["run", "scenarios/smoke.toml", "--expect-workers", "1", "--workers", "2"],
+            "--workers 2 is more than --expect-workers 1",
+        ),
+        (
+            ["run", "scenarios/smoke.toml", "--expect-workers", "1", "--master-bind", "any"],
+            "--master-bind: expected an IP address",
+        ),
+    ],
+)
 def test_usage_errors_are_one_line_exit_2(args: list[str], message: str) -> None:
     result = run_harness(*args, timeout=60)
     assert result.returncode == 2, result.stderr
@@ -67,8 +84,21 @@ def test_a_master_whose_workers_never_come_stops_before_any_load(tmp_path: Path)
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    result = run_harness("run", "scenarios/smoke.toml", "--expect-workers", "2", "--master-port", str(port),
-                         "--expect-workers-max-wait", "2s", "--duration", "5s", "--out", str(tmp_path), timeout=90)
+    result = run_harness(
+        "run",
+        "scenarios/smoke.toml",
+        "--expect-workers",
+        "2",
+        "--master-port",
+        str(port),
+        "--expect-workers-max-wait",
+        "2s",
+        "--duration",
+        "5s",
+        "--out",
+        str(tmp_path),
+        timeout=90,
+    )
     assert result.returncode == 3, result.stderr[-2000:]
     assert f"workers connected to 127.0.0.1:{port} within 2 s" in result.stderr
     assert f"harness worker --master HOST:{port}" in result.stderr

@@ -18,8 +18,9 @@ def steps() -> list[dict]:
 
 
 def step(uses: str = "", run: str = "") -> dict:
-    found = [s for s in steps() if (uses and s.get("uses", "").startswith(uses + "@"))
-             or (run and run in s.get("run", ""))]
+    found = [
+        s for s in steps() if (uses and s.get("uses", "").startswith(uses + "@")) or (run and run in s.get("run", ""))
+    ]
     assert len(found) == 1, f"expected one step with {uses or run!r}"
     return found[0]
 

@@ -8,8 +8,8 @@ from typing import Any
 import httpx
 import pytest
 
-from harness.demo_api.distributions import Distribution
 from harness.demo_api.config import TargetConfig
+from harness.demo_api.distributions import Distribution
 from harness.demo_api.process import RunningTarget, start_target
 
 TTFT_MS = 40

@@ -13,10 +13,10 @@ import httpx
 import pytest
 import tiktoken
 
-from harness.protocol.signing import sign
 from harness.demo_api import auth
 from harness.demo_api.model import SYSTEM_PROMPT
 from harness.demo_api.process import RunningTarget
+from harness.protocol.signing import sign
 
 from .conftest import LATENCY_MS, LATENCY_ROUTE, TTFT_MS
 

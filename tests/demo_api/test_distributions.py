@@ -26,6 +26,7 @@ def empirical_quantile(values: list[float], q: float) -> float:
 
 # ---- exact figures ----
 
+
 def test_constant():
     d = parse_distribution({"dist": "constant", "ms": 120})
     assert d.quantile(0.05) == d.quantile(0.95) == d.mean() == 120.0
@@ -91,6 +92,7 @@ def test_to_dict_round_trips():
 
 # ---- sampling, seeded ----
 
+
 def test_sampling_is_reproducible_with_a_seed():
     d = parse_distribution({"dist": "normal", "mean_ms": 12, "sd_ms": 3})
     assert draws(d, seed=7)[:50] == draws(d, seed=7)[:50]
@@ -138,26 +140,54 @@ def test_choice_with_a_zero_weight_never_draws_it():
 
 # ---- spec errors name the key ----
 
+
 @pytest.mark.parametrize(
     "spec, message",
     [
-        ("fast", "target.latency.chat: expected a table like {dist = \"constant\", ms = 120}"),
+        ("fast", 'target.latency.chat: expected a table like {dist = "constant", ms = 120}'),
         (True, "target.latency.chat: expected a table like"),
         ({"ms": 5}, "target.latency.chat.dist: expected one of constant, uniform, normal, lognormal, choice, got None"),
-        ({"dist": "gamma"}, "target.latency.chat.dist: expected one of constant, uniform, normal, lognormal, choice, got 'gamma'"),
+        (
+            {"dist": "gamma"},
+            "target.latency.chat.dist: expected one of constant, uniform, normal, lognormal, choice, got 'gamma'",
+        ),
         ({"dist": "constant"}, "target.latency.chat.ms: required for dist 'constant'"),
         ({"dist": "normal", "mean_ms": 5}, "target.latency.chat.sd_ms: required for dist 'normal'"),
-        ({"dist": "constant", "ms": 5, "sd_ms": 1}, "target.latency.chat: unknown key(s) ['sd_ms'] for dist 'constant'"),
+        (
+            {"dist": "constant", "ms": 5, "sd_ms": 1},
+            "target.latency.chat: unknown key(s) ['sd_ms'] for dist 'constant'",
+        ),
         ({"dist": "uniform", "low_ms": 10, "high_ms": 5}, "target.latency.chat: low_ms must not exceed high_ms"),
         ({"dist": "constant", "ms": -1}, "target.latency.chat: expected finite non-negative numbers, got -1"),
         ({"dist": "constant", "ms": "120"}, "target.latency.chat: expected finite non-negative numbers, got '120'"),
-        ({"dist": "lognormal", "median_ms": 100, "sigma": True}, "target.latency.chat: expected finite non-negative numbers, got True"),
-        ({"dist": "choice", "values_ms": []}, "target.latency.chat.values_ms: expected a non-empty list of milliseconds"),
-        ({"dist": "choice", "values_ms": 10}, "target.latency.chat.values_ms: expected a non-empty list of milliseconds"),
-        ({"dist": "choice", "values_ms": [10, 20], "weights": [1]}, "target.latency.chat.weights: expected 2 non-negative weights"),
-        ({"dist": "choice", "values_ms": [10, 20], "weights": [1, -1]}, "target.latency.chat.weights: expected 2 non-negative weights"),
-        ({"dist": "choice", "values_ms": [10, 20], "weights": [0, 0]}, "target.latency.chat.weights: expected 2 non-negative weights"),
-        ({"dist": "choice", "values_ms": [10, "x"]}, "target.latency.chat: expected finite non-negative numbers, got 'x'"),
+        (
+            {"dist": "lognormal", "median_ms": 100, "sigma": True},
+            "target.latency.chat: expected finite non-negative numbers, got True",
+        ),
+        (
+            {"dist": "choice", "values_ms": []},
+            "target.latency.chat.values_ms: expected a non-empty list of milliseconds",
+        ),
+        (
+            {"dist": "choice", "values_ms": 10},
+            "target.latency.chat.values_ms: expected a non-empty list of milliseconds",
+        ),
+        (
+            {"dist": "choice", "values_ms": [10, 20], "weights": [1]},
+            "target.latency.chat.weights: expected 2 non-negative weights",
+        ),
+        (
+            {"dist": "choice", "values_ms": [10, 20], "weights": [1, -1]},
+            "target.latency.chat.weights: expected 2 non-negative weights",
+        ),
+        (
+            {"dist": "choice", "values_ms": [10, 20], "weights": [0, 0]},
+            "target.latency.chat.weights: expected 2 non-negative weights",
+        ),
+        (
+            {"dist": "choice", "values_ms": [10, "x"]},
+            "target.latency.chat: expected finite non-negative numbers, got 'x'",
+        ),
     ],
 )
 def test_spec_errors_name_the_key(spec, message):

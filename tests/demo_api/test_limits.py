@@ -16,9 +16,9 @@ from typing import Any
 import httpx
 import pytest
 
-from harness.protocol.signing import sign
 from harness.demo_api.config import TargetConfig
 from harness.demo_api.process import RunningTarget, start_target
+from harness.protocol.signing import sign
 
 pytestmark = pytest.mark.e2e  # every test here starts processes (see tests/conftest.py)
 
@@ -506,8 +506,11 @@ def test_stats_cover_every_process(profile: str) -> None:
             assert zeroed["requests"] == {} and zeroed["peers"] == {} and zeroed["webhooks_processed"] == 0
             time.sleep(SETTLE_S)
             figures = _same_figures(_from_both(target))
-            assert figures["requests"] == {} and figures["peers"] == {} and figures["tokens"] == {"prompt": 0,
-                                                                                                 "completion": 0}
+            assert (
+                figures["requests"] == {}
+                and figures["peers"] == {}
+                and figures["tokens"] == {"prompt": 0, "completion": 0}
+            )
             assert (figures["webhooks_processed"], figures["webhooks_duplicate"], figures["emails_sent"]) == (0, 0, 0)
             assert set(figures["per_process"].values()) == {0}
             for c in closing.values():  # and counting goes on from zero in every process

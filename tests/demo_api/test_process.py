@@ -16,11 +16,11 @@ import pytest
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from tests.helpers import REPO
-from harness.demo_api.distributions import Distribution
 from harness.demo_api.app import create_app
 from harness.demo_api.config import TargetConfig
+from harness.demo_api.distributions import Distribution
 from harness.demo_api.process import TargetStartError, start_target
+from tests.helpers import REPO
 
 FAST = {"ttft": {"dist": "constant", "ms": 1}, "token_delay": {"dist": "constant", "ms": 0}}
 

@@ -13,14 +13,14 @@ from pathlib import Path
 import pytest
 import tiktoken
 
-from harness.demo_api.distributions import Distribution
-from harness.protocol.signing import SignatureError, sign, verify
 from harness.demo_api import auth
 from harness.demo_api.config import ROUTE_NAMES, TargetConfig
 from harness.demo_api.data import build_dataset
+from harness.demo_api.distributions import Distribution
 from harness.demo_api.model import SENTENCES, SYSTEM_PROMPT, SimulatedModel, count_tokens, requested_tokens
 from harness.demo_api.outbox import Outbox
 from harness.demo_api.stats import MAX_PEERS, SharedStats, Stats, merge
+from harness.protocol.signing import SignatureError, sign, verify
 
 SECRET = "whsec" + "_" + "0" * 8  # built, not written: never a key-shaped literal
 BODY = b'{"id":"evt_1","type":"invoice.paid"}'
@@ -131,8 +131,12 @@ def test_completion_token_count_equals_tiktoken_count() -> None:
 
 def test_model_is_deterministic_and_timing_independent_of_wording() -> None:
     fast = SimulatedModel(5, Distribution("constant", {"ms": 1}), Distribution("constant", {"ms": 1}), (20, 60))
-    slow = SimulatedModel(5, Distribution("lognormal", {"median_ms": 300, "sigma": 0.5}),
-                          Distribution("normal", {"mean_ms": 20, "sd_ms": 5}), (20, 60))
+    slow = SimulatedModel(
+        5,
+        Distribution("lognormal", {"median_ms": 300, "sigma": 0.5}),
+        Distribution("normal", {"mean_ms": 20, "sd_ms": 5}),
+        (20, 60),
+    )
     assert [fast.plan().text for _ in range(5)] == [slow.plan().text for _ in range(5)]
     other = SimulatedModel(6, Distribution("constant", {"ms": 1}), Distribution("constant", {"ms": 1}), (20, 60))
     assert other.plan().text != SimulatedModel(5, fast.ttft, fast.token_delay, (20, 60)).plan().text

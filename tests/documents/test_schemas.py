@@ -28,7 +28,8 @@ def validator(name: str) -> jsonschema.Draft202012Validator:
 @pytest.mark.parametrize("name", list(DOCUMENTS))
 def test_the_shipped_schema_is_what_the_types_generate(name: str) -> None:
     assert (SCHEMAS / name).read_text() == render(name), (
-        f"docs/schemas/{name} is out of date: run `python -m harness.documents.schemas`")
+        f"docs/schemas/{name} is out of date: run `python -m harness.documents.schemas`"
+    )
 
 
 @pytest.mark.parametrize("name", RUNS)
@@ -72,8 +73,9 @@ def test_an_older_or_partial_run_json_loads_with_defaults() -> None:
 
 @pytest.mark.e2e
 def test_a_fresh_run_writes_documents_that_validate(tmp_path: Path) -> None:
-    result = run_harness("run", "scenarios/smoke.toml", "--workers", "1", "--duration", "5s",
-                         "--out", str(tmp_path), timeout=240)
+    result = run_harness(
+        "run", "scenarios/smoke.toml", "--workers", "1", "--duration", "5s", "--out", str(tmp_path), timeout=240
+    )
     assert result.returncode in (0, 1), result.stderr[-3000:]
     run_dir = next(tmp_path.iterdir())
     run = json.loads((run_dir / "run.json").read_text())

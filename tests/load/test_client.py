@@ -38,8 +38,12 @@ def test_nested_templates():
         "conversation_id": "{conversation_id}",
         "meta": {"tags": ["{tenant}", "static", 7], "note": "from {email}"},
     }
-    values = {"messages": MESSAGES, "conversation_id": "conv_42", "tenant": "northstar-coaching",
-              "email": "maya@mail.example"}
+    values = {
+        "messages": MESSAGES,
+        "conversation_id": "conv_42",
+        "tenant": "northstar-coaching",
+        "email": "maya@mail.example",
+    }
     assert render(template, values) == {
         "model": "gpt-4o-mini",
         "messages": MESSAGES,
@@ -56,7 +60,10 @@ def test_template_is_not_modified():
 
 
 def test_in_path_percent_encodes_values():
-    assert render("/api/conversations/{id}", {"id": "a/b?c=d#e f"}, in_path=True) == "/api/conversations/a%2Fb%3Fc%3Dd%23e%20f"
+    assert (
+        render("/api/conversations/{id}", {"id": "a/b?c=d#e f"}, in_path=True)
+        == "/api/conversations/a%2Fb%3Fc%3Dd%23e%20f"
+    )
     assert render("/users/{email}", {"email": "maya+1@mail.example"}, in_path=True) == "/users/maya%2B1%40mail.example"
 
 
@@ -77,17 +84,30 @@ def test_non_placeholder_braces_and_other_types_pass_through():
     assert render(None, {}) is None
 
 
-@pytest.mark.parametrize("body, texts", [
-    ({"messages": [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "Hi"}]},
-     ["Be brief.", "Hi"]),
-    ({"messages": [{"role": "user", "content": [{"type": "text", "text": "Look"},
-                                                {"type": "image_url", "image_url": {"url": "x"}}]}]},
-     ["Look"]),
-    ({"prompt": "Complete me"}, ["Complete me"]),
-    ({"input": ["a", "b"]}, ["a", "b"]),
-    ({"model": "m"}, []),
-    (None, []),
-])
+@pytest.mark.parametrize(
+    "body, texts",
+    [
+        (
+            {"messages": [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "Hi"}]},
+            ["Be brief.", "Hi"],
+        ),
+        (
+            {
+                "messages": [
+                    {
+                        "role": "user",
+                        "content": [{"type": "text", "text": "Look"}, {"type": "image_url", "image_url": {"url": "x"}}],
+                    }
+                ]
+            },
+            ["Look"],
+        ),
+        ({"prompt": "Complete me"}, ["Complete me"]),
+        ({"input": ["a", "b"]}, ["a", "b"]),
+        ({"model": "m"}, []),
+        (None, []),
+    ],
+)
 def test_prompt_texts_are_what_the_model_reads(body, texts):
     assert prompt_texts(body) == texts
 
@@ -98,15 +118,18 @@ def _endpoint(stream: str = "none"):
     return Endpoint(name="me", method="GET", path="/me", stream=stream)
 
 
-@pytest.mark.parametrize("content_type, body, stream, error", [
-    ("application/json", b'{"id": 1}', "none", ""),
-    ("application/json; charset=utf-8", b'{"items": [1, ', "none", "bad response: invalid JSON"),
-    ("application/problem+json", b"oops", "none", "bad response: invalid JSON"),
-    ("text/html; charset=utf-8", b"<html>Sign in</html>", "none", "bad response: text/html, expected JSON"),
-    ("text/plain", b"ok", "none", ""),  # a webhook's "ok" is no JSON, and need not be
-    ("", b"", "none", ""),  # 204 and friends
-    ("text/plain", b"not json", "json", "bad response: invalid JSON"),  # a completion route must parse
-])
+@pytest.mark.parametrize(
+    "content_type, body, stream, error",
+    [
+        ("application/json", b'{"id": 1}', "none", ""),
+        ("application/json; charset=utf-8", b'{"items": [1, ', "none", "bad response: invalid JSON"),
+        ("application/problem+json", b"oops", "none", "bad response: invalid JSON"),
+        ("text/html; charset=utf-8", b"<html>Sign in</html>", "none", "bad response: text/html, expected JSON"),
+        ("text/plain", b"ok", "none", ""),  # a webhook's "ok" is no JSON, and need not be
+        ("", b"", "none", ""),  # 204 and friends
+        ("text/plain", b"not json", "json", "bad response: invalid JSON"),  # a completion route must parse
+    ],
+)
 def test_a_2xx_body_that_cannot_be_what_the_route_returns_is_an_error(content_type, body, stream, error):
     from harness.load.client import _check_body
 
@@ -114,13 +137,16 @@ def test_a_2xx_body_that_cannot_be_what_the_route_returns_is_an_error(content_ty
     assert _check_body(_endpoint(stream), headers, body)[0] == error
 
 
-@pytest.mark.parametrize("content_type, error", [
-    ("text/event-stream; charset=utf-8", ""),
-    ("", ""),
-    ("text/plain", ""),  # some servers mislabel streams; the events decide
-    ("text/html", "bad response: text/html, expected text/event-stream"),
-    ("application/json", "bad response: application/json, expected text/event-stream"),
-])
+@pytest.mark.parametrize(
+    "content_type, error",
+    [
+        ("text/event-stream; charset=utf-8", ""),
+        ("", ""),
+        ("text/plain", ""),  # some servers mislabel streams; the events decide
+        ("text/html", "bad response: text/html, expected text/event-stream"),
+        ("application/json", "bad response: application/json, expected text/event-stream"),
+    ],
+)
 def test_an_answer_to_a_stream_request_that_is_plainly_no_stream(content_type, error):
     from harness.load.client import _not_a_stream
 

@@ -116,9 +116,15 @@ def test_write_json_atomic_stringifies_other_types(tmp_path):
 def test_recent_errors_count_every_role_in_the_window(tmp_path):
     collector = Collector(tmp_path / "samples")
     collector.add(batch(legit(NOW - 20, 10, error="http 500")), worker="a")  # outside the 10 s window
-    collector.add(batch(legit(NOW - 5, 10), legit(NOW - 4, 0, status=0, error="connection: ConnectError"),
-                        legit(NOW - 3, 10, role="credential_stuffing", status=503, error="http 503"),
-                        legit(NOW - 2, 5, status=429, blocked=True)), worker="a")
+    collector.add(
+        batch(
+            legit(NOW - 5, 10),
+            legit(NOW - 4, 0, status=0, error="connection: ConnectError"),
+            legit(NOW - 3, 10, role="credential_stuffing", status=503, error="http 503"),
+            legit(NOW - 2, 5, status=429, blocked=True),
+        ),
+        worker="a",
+    )
     assert collector.recent_errors(10.0, NOW) == (2, 4)
     assert collector.recent_errors(3.5, NOW) == (1, 2)  # a shorter window
     assert collector.live_p95_ms(NOW) == 10.0  # the one legit success

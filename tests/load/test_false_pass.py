@@ -32,8 +32,9 @@ def run_scenario(tmp_path: Path, text: str, *args: str) -> tuple[object, Path]:
 
 
 def test_a_wrong_token_field_fails_with_failed_logins_and_the_journey_that_never_arrived(tmp_path: Path) -> None:
-    text = client_scenario("wrong-token", DURATION).replace("[accounts]",
-                                                           '[auth]\ntoken_field = "data.token"\n[accounts]')
+    text = client_scenario("wrong-token", DURATION).replace(
+        "[accounts]", '[auth]\ntoken_field = "data.token"\n[accounts]'
+    )
     result, run_dir = run_scenario(tmp_path, text)
     assert result.returncode == 1, result.stderr[-3000:]
     summary = read_json(run_dir / "summary.json")
@@ -53,8 +54,11 @@ def test_a_wrong_token_field_fails_with_failed_logins_and_the_journey_that_never
     again = run_harness("report", str(run_dir), timeout=120)
     assert again.returncode == 1, again.stderr[-3000:]
     assert read_json(run_dir / "summary.json")["verdict_reasons"] == summary["verdict_reasons"]
-    cases = {c.get("name") for c in ET.parse(run_dir / "junit.xml").getroot().iter("testcase")
-             if c.find("failure") is not None}
+    cases = {
+        c.get("name")
+        for c in ET.parse(run_dir / "junit.xml").getroot().iter("testcase")
+        if c.find("failure") is not None
+    }
     assert journey in cases
 
 
@@ -95,8 +99,10 @@ def test_a_task_that_raises_on_every_call_fails_the_run(tmp_path: Path) -> None:
     top = errors[0]
     reason = f"{top['count']:,} task exceptions: ValueError: invalid header field name 'X Token' (in {top['in']})"
     assert reason in summary["verdict_reasons"]
-    assert "journey client never called chat, conversations: its users raised exceptions (see task_errors)" \
+    assert (
+        "journey client never called chat, conversations: its users raised exceptions (see task_errors)"
         in summary["verdict_reasons"]
+    )
     assert summary["endpoints"]["login"]["errors"] == 0  # the login (no auth header) worked
     # every output shows them
     assert f"task exceptions: {top['count']:,} × ValueError" in result.stderr
@@ -153,7 +159,8 @@ error_rate = 1
 
 
 def test_a_chatbot_whose_every_stream_breaks_fails_the_default_error_rate(
-        hostile: HostileServer, tmp_path: Path) -> None:
+    hostile: HostileServer, tmp_path: Path
+) -> None:
     result, run_dir = run_scenario(tmp_path, BROKEN_CHAT, "--host", hostile.url)
     assert result.returncode == 1, result.stderr[-3000:]
     summary = read_json(run_dir / "summary.json")

@@ -3,23 +3,30 @@ ends it when the target fails (exit 3). Real `harness run`s against demo APIs on
 
 from __future__ import annotations
 
-import pytest
-
 from pathlib import Path
+
+import pytest
 
 from harness.load.gate import breaker_reason
 from harness.scenario import Breaker
 from tests.helpers import client_scenario, only_run_dir, read_json, run_harness
 
 
-
 @pytest.mark.e2e
 def test_an_abort_on_fail_threshold_stops_the_run_early_with_exit_1(target_factory, tmp_path: Path) -> None:
-    target = target_factory({"latency": {"conversations": {"dist": "constant", "ms": 120}},
-                             "ttft": 1, "token_delay": 0, "output_tokens": [1, 2]})
+    target = target_factory(
+        {
+            "latency": {"conversations": {"dist": "constant", "ms": 120}},
+            "ttft": 1,
+            "token_delay": 0,
+            "output_tokens": [1, 2],
+        }
+    )
     scenario = tmp_path / "abort.toml"
-    scenario.write_text('thresholds = [{ expr = "p95(conversations) < 50ms", abort = true, grace = "3s" }]\n'
-                        + client_scenario("abort", "60s"))
+    scenario.write_text(
+        'thresholds = [{ expr = "p95(conversations) < 50ms", abort = true, grace = "3s" }]\n'
+        + client_scenario("abort", "60s")
+    )
     result = run_harness("run", str(scenario), "--host", target.url, "--workers", "1", "--out", str(tmp_path / "out"))
     assert result.returncode == 1, result.stderr[-3000:]
     run_dir = only_run_dir(tmp_path / "out")
@@ -39,7 +46,8 @@ def test_the_circuit_breaker_stops_a_failing_target_with_exit_3(target_factory, 
     target = target_factory()
     scenario = tmp_path / "breaker.toml"
     text = client_scenario("breaker", "60s").replace(
-        'path = "/api/conversations"\n', 'path = "/api/no-such-route"\n')  # every browse is a 404
+        'path = "/api/conversations"\n', 'path = "/api/no-such-route"\n'
+    )  # every browse is a 404
     scenario.write_text(text + '[abort]\nerror_rate = 0.2\nwindow = "5s"\nmin_requests = 20\n')
     result = run_harness("run", str(scenario), "--host", target.url, "--workers", "1", "--out", str(tmp_path / "out"))
     assert result.returncode == 3, result.stderr[-3000:]

@@ -85,11 +85,14 @@ max_body_bytes = "1 MiB"
 
 # endpoint -> the reasons its misbehaving routes must produce (each route is hit in turn)
 EXPECTED = {
-    "conversations": {"bad response: invalid JSON", "bad response: text/html, expected JSON",
-                      "bad response: not HTTP"},
-    "chat": {"stream: cut mid-event", "stream: ended without [DONE]",
-             "bad response: text/html, expected text/event-stream", "stream: body over 1 MiB: cut",
-             "stream: timeout: response not complete within 2 s"},
+    "conversations": {"bad response: invalid JSON", "bad response: text/html, expected JSON", "bad response: not HTTP"},
+    "chat": {
+        "stream: cut mid-event",
+        "stream: ended without [DONE]",
+        "bad response: text/html, expected text/event-stream",
+        "stream: body over 1 MiB: cut",
+        "stream: timeout: response not complete within 2 s",
+    },
     "me": {"body over 1 MiB: cut", "timeout: no response within 2 s"},
     "reset_request": {"connection: reset by peer"},
     "webhook": {"timeout: response not complete within 2 s"},
@@ -108,8 +111,9 @@ def hostile_run(hostile: HostileServer, tmp_path_factory: pytest.TempPathFactory
     tmp = tmp_path_factory.mktemp("hostile")
     scenario = tmp / "hostile.toml"
     scenario.write_text(SCENARIO)
-    result = run_harness("run", str(scenario), "--host", hostile.url, "--workers", "1", "--out", str(tmp / "out"),
-                         timeout=PLANNED_S + 90)
+    result = run_harness(
+        "run", str(scenario), "--host", hostile.url, "--workers", "1", "--out", str(tmp / "out"), timeout=PLANNED_S + 90
+    )
     return {"result": result, "run_dir": only_run_dir(tmp / "out"), "server": hostile}
 
 
@@ -162,4 +166,3 @@ def test_big_bodies_are_never_held_whole(hostile_run: dict[str, Any]) -> None:
     # the harness stopped reading and closed: the server could not write the 20 MB
     server: HostileServer = hostile_run["server"]
     assert server.big_sent and all(not done and sent < BIG_BYTES for sent, done in server.big_sent), server.big_sent
-

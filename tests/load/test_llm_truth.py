@@ -15,9 +15,9 @@ import pytest
 
 from harness.analysis.summary import percentile
 from harness.demo_api.distributions import parse_distribution
+from harness.demo_api.model import SYSTEM_PROMPT, SimulatedModel, count_tokens
 from harness.samples import read_samples
 from harness.scenario import load_scenario
-from harness.demo_api.model import SYSTEM_PROMPT, SimulatedModel, count_tokens
 from tests.helpers import REPO, only_run_dir, read_json, run_harness
 
 pytestmark = pytest.mark.e2e  # every test here starts processes (see tests/conftest.py)
@@ -48,8 +48,12 @@ def without_usage(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def planned_truth(k: int) -> tuple[np.ndarray, np.ndarray]:
     """(TTFT ms, TPOT ms) of the first k replies the demo API planned with the scenario's seed."""
     target = load_scenario(SCENARIO).target
-    model = SimulatedModel(target["seed"], parse_distribution(target["ttft"], "ttft"),
-                           parse_distribution(target["token_delay"], "token_delay"), tuple(target["output_tokens"]))
+    model = SimulatedModel(
+        target["seed"],
+        parse_distribution(target["ttft"], "ttft"),
+        parse_distribution(target["token_delay"], "token_delay"),
+        tuple(target["output_tokens"]),
+    )
     ttft, tpot = [], []
     for _ in range(k):
         due = model.plan().due_s

@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import json
 
-from harness.scenario.accounts import Account, Credentials
 from harness.load.plan import RunPlan
 from harness.scenario import load_scenario, parse_scenario
+from harness.scenario.accounts import Account, Credentials
 from tests.helpers import REPO
 
 CREDS = Credentials(
-    accounts=[Account("maya@mail.example", "pw-1", "client", "northstar-coaching"),
-              Account("coach@northstar.example", "pw-2", "coach", "northstar-coaching")],
+    accounts=[
+        Account("maya@mail.example", "pw-1", "client", "northstar-coaching"),
+        Account("coach@northstar.example", "pw-2", "coach", "northstar-coaching"),
+    ],
     tenants=["northstar-coaching", "summit-leadership"],
     webhook_secret="whsec_" + "test-secret-built-at-run-time",
 )
@@ -42,13 +44,26 @@ def test_round_trip_keeps_custom_endpoints_load_and_journeys():
         "scenario": {"name": "custom"},
         "target": {"host": "http://127.0.0.1:8123"},
         "endpoints": {
-            "login": {"method": "POST", "path": "/v1/login", "auth": False,
-                      "body": {"user": "{email}", "pass": "{password}"}},
+            "login": {
+                "method": "POST",
+                "path": "/v1/login",
+                "auth": False,
+                "body": {"user": "{email}", "pass": "{password}"},
+            },
             "conversations": {"path": "/v1/threads", "list_field": "data.items", "id_field": "thread_id"},
-            "chat": {"method": "POST", "path": "/v1/threads/{conversation_id}/reply", "stream": "sse",
-                     "latency_target_ms": 3000, "body": {"messages": "{messages}"}},
+            "chat": {
+                "method": "POST",
+                "path": "/v1/threads/{conversation_id}/reply",
+                "stream": "sse",
+                "latency_target_ms": 3000,
+                "body": {"messages": "{messages}"},
+            },
         },
-        "load": {"users": 30, "spawn_rate": 5, "stages": [{"duration": "30s", "users": 10}, {"duration": "1m30s", "users": 30}]},
+        "load": {
+            "users": 30,
+            "spawn_rate": 5,
+            "stages": [{"duration": "30s", "users": 10}, {"duration": "1m30s", "users": 30}],
+        },
         "journeys": {"client": {"weight": 3, "think_time": [0, 2], "messages": ["hi", "help"]}},
         "auth": {"header": "X-Api-Key", "scheme": ""},
     }
@@ -75,7 +90,9 @@ def test_encoded_plan_is_one_json_string():
 
 
 def test_plan_without_a_scenario_path():
-    scenario = parse_scenario({"endpoints": {"webhook": {"method": "POST", "path": "/hook"}}, "journeys": {"webhook": 1}})
+    scenario = parse_scenario(
+        {"endpoints": {"webhook": {"method": "POST", "path": "/hook"}}, "journeys": {"webhook": 1}}
+    )
     decoded = round_trip(RunPlan("r3", scenario, Credentials(webhook_secret="s")))
     assert decoded.scenario.path is None
     assert decoded.scenario.name == "scenario"

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import pytest
-
 import subprocess
 import sys
 from pathlib import Path
 
 import httpx
+import pytest
 
 from harness.samples import read_samples
 from tests.helpers import REPO, only_run_dir, read_json
@@ -19,9 +18,27 @@ pytestmark = pytest.mark.e2e  # every test here starts processes (see tests/conf
 def test_plain_locust_against_a_running_target_writes_a_run_folder(target_factory, tmp_path: Path) -> None:
     target = target_factory()
     result = subprocess.run(
-        [sys.executable, "-m", "locust", "-f", str(REPO / "locustfiles" / "journeys.py"), "--headless",
-         "--host", target.url, "-u", "6", "-r", "6", "-t", "6s"],
-        cwd=tmp_path, capture_output=True, text=True, timeout=120, stdin=subprocess.DEVNULL,
+        [
+            sys.executable,
+            "-m",
+            "locust",
+            "-f",
+            str(REPO / "locustfiles" / "journeys.py"),
+            "--headless",
+            "--host",
+            target.url,
+            "-u",
+            "6",
+            "-r",
+            "6",
+            "-t",
+            "6s",
+        ],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        stdin=subprocess.DEVNULL,
     )
     assert result.returncode == 0, result.stderr[-3000:]
     run_dir = only_run_dir(tmp_path / "reports")
@@ -46,9 +63,23 @@ def test_plain_locust_against_a_running_target_writes_a_run_folder(target_factor
 
 def test_plain_locust_without_a_host_is_a_one_line_error(tmp_path: Path) -> None:
     result = subprocess.run(
-        [sys.executable, "-m", "locust", "-f", str(REPO / "locustfiles" / "journeys.py"), "--headless",
-         "-u", "1", "-t", "2s"],
-        cwd=tmp_path, capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL,
+        [
+            sys.executable,
+            "-m",
+            "locust",
+            "-f",
+            str(REPO / "locustfiles" / "journeys.py"),
+            "--headless",
+            "-u",
+            "1",
+            "-t",
+            "2s",
+        ],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        stdin=subprocess.DEVNULL,
     )
     assert result.returncode == 2
     assert "target.host: no host to test; pass --host URL" in result.stderr
@@ -87,9 +118,25 @@ def test_plain_locust_serves_an_open_model_schedule(target_factory, tmp_path: Pa
     scenario = tmp_path / "open.toml"
     scenario.write_text(OPEN_MODEL)
     result = subprocess.run(
-        [sys.executable, "-m", "locust", "-f", str(REPO / "locustfiles" / "journeys.py"), "--headless",
-         "--host", target.url, "--scenario", str(scenario), "-t", "8s"],
-        cwd=tmp_path, capture_output=True, text=True, timeout=120, stdin=subprocess.DEVNULL,
+        [
+            sys.executable,
+            "-m",
+            "locust",
+            "-f",
+            str(REPO / "locustfiles" / "journeys.py"),
+            "--headless",
+            "--host",
+            target.url,
+            "--scenario",
+            str(scenario),
+            "-t",
+            "8s",
+        ],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        stdin=subprocess.DEVNULL,
     )
     assert result.returncode == 0, result.stderr[-3000:]
     assert "Traceback" not in result.stderr

@@ -19,14 +19,16 @@ pytestmark = pytest.mark.e2e  # every test here starts processes (see tests/conf
 
 def short_abuse_scenario(tmp_path: Path) -> Path:
     text = (REPO / "scenarios" / "abuse.toml").read_text()
-    text = text.replace('start_after = "20s"', 'start_after = "3s"').replace('start_after = "60s"', 'start_after = "3s"')
+    text = text.replace('start_after = "20s"', 'start_after = "3s"').replace(
+        'start_after = "60s"', 'start_after = "3s"'
+    )
     text = text.replace('duration = "100s"', 'duration = "50s"')
     # A chat flood is blocked only once it sends more than the chat route's quota per address (30 per
     # 10 s); at its 5 per second it does so only while a chat takes well under 0.2 s. Replies of 80 ms
     # to the first token plus 4 ms a token left no margin on a busy machine (a run of the parallel suite
     # sent 1.7 a second: never blocked, "no attempt was blocked"); a fast model keeps the attack's rate.
-    text = text.replace('ttft = { dist = "lognormal", median_ms = 80, sigma = 0.25 }', 'ttft = 5')
-    text = text.replace('token_delay = { dist = "normal", mean_ms = 4, sd_ms = 1 }', 'token_delay = 1')
+    text = text.replace('ttft = { dist = "lognormal", median_ms = 80, sigma = 0.25 }', "ttft = 5")
+    text = text.replace('token_delay = { dist = "normal", mean_ms = 4, sd_ms = 1 }', "token_delay = 1")
     path = tmp_path / "abuse-ci.toml"
     path.write_text(text)
     return path
@@ -34,8 +36,9 @@ def short_abuse_scenario(tmp_path: Path) -> Path:
 
 def abuse_run(tmp_path: Path, profile: str) -> tuple[object, Path]:
     scenario = short_abuse_scenario(tmp_path)
-    result = run_harness("run", str(scenario), "--profile", profile, "--workers", "1", "--out", str(tmp_path / "out"),
-                         timeout=240)
+    result = run_harness(
+        "run", str(scenario), "--profile", profile, "--workers", "1", "--out", str(tmp_path / "out"), timeout=240
+    )
     return result, only_run_dir(tmp_path / "out")
 
 

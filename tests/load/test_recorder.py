@@ -21,6 +21,7 @@ URL = "http://127.0.0.1:8123/api/conversations/conv_1?token=s3cr3t"
 @dataclass
 class FakeResponse:
     """What the recorder reads from Locust's response object."""
+
     status_code: int
     url: str = URL
 
@@ -61,24 +62,42 @@ def test_successful_request_row():
 
 
 def test_context_fields_reach_the_row():
-    ctx = {"role": "credential_stuffing", "identity": "a1b2c3d4e5f6", "source_ip": "127.0.0.7", "blocked": True,
-           "retry_after_s": 30.0, "ttfb_ms": 80.0, "ttft_ms": 210.0, "input_tokens": 31, "output_tokens": 44,
-           "token_source": "usage", "intended_s": START - 0.5, "error": ""}
+    ctx = {
+        "role": "credential_stuffing",
+        "identity": "a1b2c3d4e5f6",
+        "source_ip": "127.0.0.7",
+        "blocked": True,
+        "retry_after_s": 30.0,
+        "ttfb_ms": 80.0,
+        "ttft_ms": 210.0,
+        "input_tokens": 31,
+        "output_tokens": 44,
+        "token_source": "usage",
+        "intended_s": START - 0.5,
+        "error": "",
+    }
     row = record(response=FakeResponse(429), context=ctx)
     assert {k: row[k] for k in ctx} == ctx
     assert row["status"] == 429
 
 
 def test_error_from_context_wins_over_the_exception():
-    row = record(response=FakeResponse(200), context={"error": "stream: ended without [DONE]"},
-                 exception=RuntimeError("stream: ended without [DONE]"))
+    row = record(
+        response=FakeResponse(200),
+        context={"error": "stream: ended without [DONE]"},
+        exception=RuntimeError("stream: ended without [DONE]"),
+    )
     assert row["error"] == "stream: ended without [DONE]"
     assert row["status"] == 200
 
 
 def test_exception_without_a_response_is_a_connection_error():
-    row = record(response=None, response_time=3001.0, response_length=None,
-                 exception=ConnectionRefusedError(f"cannot connect to {URL}"))
+    row = record(
+        response=None,
+        response_time=3001.0,
+        response_length=None,
+        exception=ConnectionRefusedError(f"cannot connect to {URL}"),
+    )
     assert row["error"] == "connection: refused"
     assert row["status"] == 0
     assert row["response_bytes"] == 0
@@ -111,8 +130,16 @@ def test_missing_times_become_nan_and_odd_status_zero():
 def test_rows_accumulate_until_taken():
     recorder = Recorder()
     for i, name in enumerate(["login", "me", "chat"]):
-        recorder.on_request(request_type="POST", name=name, response_time=float(i), response_length=i,
-                            response=FakeResponse(200), context={}, exception=None, start_time=START + i)
+        recorder.on_request(
+            request_type="POST",
+            name=name,
+            response_time=float(i),
+            response_length=i,
+            response=FakeResponse(200),
+            context={},
+            exception=None,
+            start_time=START + i,
+        )
     assert len(recorder.batch) == 3
     columns = recorder.batch.take()
     assert columns["endpoint"] == ["login", "me", "chat"]
@@ -168,33 +195,39 @@ def chained(outer: BaseException, inner: BaseException) -> BaseException:
         try:
             raise inner
         except BaseException:
-            raise outer
+            raise outer  # noqa: B904 (the implicit chain is what is tested)
     except BaseException as caught:
         return caught
 
 
-@pytest.mark.parametrize("exception, status, reason", [
-    (TimeoutError("timed out"), 0, "timeout: no response within 2 s"),
-    (RetriesExceeded(URL, 0, original=TimeoutError("timed out")), 0, "timeout: no response within 2 s"),
-    (RetriesExceeded(URL, 0, original=Timeout()), 0, "timeout: no response within 2 s"),
-    (RequestDeadline(), 0, "timeout: no response within 2 s"),
-    (TimeoutError("timed out"), 200, "timeout: response not complete within 2 s"),
-    (raised_in("_create_socket", TimeoutError("timed out")), 0, "timeout: no connection within 5 s"),
-    (raised_in("_create_socket", RequestDeadline()), 0, "timeout: no response within 2 s"),  # the whole deadline
-    (ConnectionResetError(errno.ECONNRESET, "Connection reset by peer"), 0, "connection: reset by peer"),
-    (chained(HTTPConnectionClosed("connection closed."), ConnectionResetError(errno.ECONNRESET, "reset")), 0,
-     "connection: reset by peer"),
-    (ConnectionRefusedError(errno.ECONNREFUSED, "Connection refused"), 0, "connection: refused"),
-    (BrokenPipeError(errno.EPIPE, "Broken pipe"), 0, "connection: closed by peer while sending"),
-    (HTTPParseError("Expected HTTP/, RTSP/ or ICE/", 8), 0, "bad response: not HTTP"),
-    (HTTPParseError("Invalid header value char", 10), 0, "bad response: malformed HTTP"),
-    (HTTPConnectionClosed("connection closed."), 0, "connection: closed without a response"),
-    (HTTPParseError("Invalid EOF state", 14), 0, "connection: closed without a response"),
-    (HTTPParseError("Incomplete response."), 200, "connection: closed mid-response"),
-    (OSError(errno.EHOSTUNREACH, "No route to host"), 0, "connection: no route to host"),
-    (LocustBadStatusCode(URL, 503), 503, "http 503"),
-    (RuntimeError(URL), 0, "connection: RuntimeError"),
-])
+@pytest.mark.parametrize(
+    "exception, status, reason",
+    [
+        (TimeoutError("timed out"), 0, "timeout: no response within 2 s"),
+        (RetriesExceeded(URL, 0, original=TimeoutError("timed out")), 0, "timeout: no response within 2 s"),
+        (RetriesExceeded(URL, 0, original=Timeout()), 0, "timeout: no response within 2 s"),
+        (RequestDeadline(), 0, "timeout: no response within 2 s"),
+        (TimeoutError("timed out"), 200, "timeout: response not complete within 2 s"),
+        (raised_in("_create_socket", TimeoutError("timed out")), 0, "timeout: no connection within 5 s"),
+        (raised_in("_create_socket", RequestDeadline()), 0, "timeout: no response within 2 s"),  # the whole deadline
+        (ConnectionResetError(errno.ECONNRESET, "Connection reset by peer"), 0, "connection: reset by peer"),
+        (
+            chained(HTTPConnectionClosed("connection closed."), ConnectionResetError(errno.ECONNRESET, "reset")),
+            0,
+            "connection: reset by peer",
+        ),
+        (ConnectionRefusedError(errno.ECONNREFUSED, "Connection refused"), 0, "connection: refused"),
+        (BrokenPipeError(errno.EPIPE, "Broken pipe"), 0, "connection: closed by peer while sending"),
+        (HTTPParseError("Expected HTTP/, RTSP/ or ICE/", 8), 0, "bad response: not HTTP"),
+        (HTTPParseError("Invalid header value char", 10), 0, "bad response: malformed HTTP"),
+        (HTTPConnectionClosed("connection closed."), 0, "connection: closed without a response"),
+        (HTTPParseError("Invalid EOF state", 14), 0, "connection: closed without a response"),
+        (HTTPParseError("Incomplete response."), 200, "connection: closed mid-response"),
+        (OSError(errno.EHOSTUNREACH, "No route to host"), 0, "connection: no route to host"),
+        (LocustBadStatusCode(URL, 503), 503, "http 503"),
+        (RuntimeError(URL), 0, "connection: RuntimeError"),
+    ],
+)
 def test_reasons_for_what_a_hostile_target_does(exception, status, reason):
     got = describe_exception(exception, status, timeout_s=2.0, connect_timeout_s=5.0)
     assert got == reason
@@ -202,6 +235,7 @@ def test_reasons_for_what_a_hostile_target_does(exception, status, reason):
 
 
 # ---- the recorder's fast path holds exactly what the plain per-column code held ----
+
 
 def reference_columns(events: list[dict]) -> dict[str, list]:
     """The straightforward recorder (the one before the hot path was optimised): row by row, column by column."""
@@ -216,10 +250,15 @@ def reference_columns(events: list[dict]) -> dict[str, list]:
             status = 0
         error = ctx["error"] if "error" in ctx else describe_exception(event["exception"], status)
         row = {name: ctx[name] for name in CONTEXT_COLUMNS if name in ctx}
-        row.update(start_s=event["start_time"] if event["start_time"] is not None else math.nan,
-                   endpoint=event["name"], method=event["request_type"], status=status,
-                   latency_ms=event["response_time"] if event["response_time"] is not None else math.nan,
-                   error=error, response_bytes=event["response_length"] or 0)
+        row.update(
+            start_s=event["start_time"] if event["start_time"] is not None else math.nan,
+            endpoint=event["name"],
+            method=event["request_type"],
+            status=status,
+            latency_ms=event["response_time"] if event["response_time"] is not None else math.nan,
+            error=error,
+            response_bytes=event["response_length"] or 0,
+        )
         for name, column in columns.items():
             column.append(row.get(name, DEFAULTS[name]))
     return columns
@@ -236,19 +275,29 @@ def random_events(seed: int, n: int) -> list[dict]:
     events = []
     for _ in range(n):
         context = {k: rng.choice(values) for k in rng.sample(names, rng.randint(0, len(names)))}
-        events.append({
-            "request_type": rng.choice(["GET", "POST"]),
-            "name": rng.choice(["login", "chat", "me"]),
-            "response_time": rng.choice([None, 0.0, 12.25, 3001.0]),
-            "response_length": rng.choice([None, 0, 15, 1 << 33]),
-            "response": rng.choice([None, FakeResponse(200), FakeResponse(0), FakeResponse(503),
-                                    FakeResponse("200")]),  # type: ignore[arg-type]
-            "context": rng.choice([None, {}, context, context, context]),
-            "exception": rng.choice([None, None, ConnectionRefusedError(111, "Connection refused"),
-                                     TimeoutError("timed out"), RuntimeError(URL)]),
-            "start_time": rng.choice([None, START, START + 0.5]),
-            "url": URL,
-        })
+        events.append(
+            {
+                "request_type": rng.choice(["GET", "POST"]),
+                "name": rng.choice(["login", "chat", "me"]),
+                "response_time": rng.choice([None, 0.0, 12.25, 3001.0]),
+                "response_length": rng.choice([None, 0, 15, 1 << 33]),
+                "response": rng.choice(
+                    [None, FakeResponse(200), FakeResponse(0), FakeResponse(503), FakeResponse("200")]
+                ),  # type: ignore[arg-type]
+                "context": rng.choice([None, {}, context, context, context]),
+                "exception": rng.choice(
+                    [
+                        None,
+                        None,
+                        ConnectionRefusedError(111, "Connection refused"),
+                        TimeoutError("timed out"),
+                        RuntimeError(URL),
+                    ]
+                ),
+                "start_time": rng.choice([None, START, START + 0.5]),
+                "url": URL,
+            }
+        )
     return events
 
 

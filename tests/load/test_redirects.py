@@ -31,21 +31,21 @@ import pytest
 from geventhttpclient.useragent import RetriesExceeded
 
 from harness.analysis.abuse import abuse_summary, abuse_verdict
-from harness.scenario.accounts import Account, Credentials
+from harness.analysis.outcomes import admitted_mask, redirected_mask
+from harness.analysis.ratelimits import REDIRECTED_NOTE, rate_limits
+from harness.analysis.wallet import wallet_summary
 from harness.audit import transport
 from harness.audit.context import AuditContext, AuditSettings
 from harness.audit.model import NOT_MEASURABLE
 from harness.load.client import LEGIT_MAX_REDIRECTS
-from harness.analysis.outcomes import admitted_mask, redirected_mask
-from harness.analysis.ratelimits import REDIRECTED_NOTE, rate_limits
 from harness.protocol.failures import describe_exception
 from harness.samples import read_samples
 from harness.scenario import load_scenario
-from harness.analysis.wallet import wallet_summary
-from tests.audit.fake_site import FakeSite, Page
-from tests.helpers import REPO, only_run_dir, read_json, run_harness
-from tests.commands.test_multihost import _free_subnet, _ip
+from harness.scenario.accounts import Account, Credentials
 from tests.analysis.test_ratelimits import IP5, frame, rows
+from tests.audit.fake_site import FakeSite, Page
+from tests.commands.test_multihost import _free_subnet, _ip
+from tests.helpers import REPO, only_run_dir, read_json, run_harness
 
 HOPS = LEGIT_MAX_REDIRECTS + 1  # requests the target sees for one legit sample in a redirect loop
 
@@ -55,8 +55,7 @@ def test_geventhttpclients_redirect_limit_is_too_many_redirects() -> None:
     url = "http://127.0.0.1:9/loop"
     assert describe_exception(RetriesExceeded(url, "Redirection limit reached (5)"), 0) == "too many redirects"
     # retries given up on a timeout are still a timeout, not a redirect
-    assert describe_exception(RetriesExceeded(url, 1, original=TimeoutError()), 0,
-                              timeout_s=2).startswith("timeout:")
+    assert describe_exception(RetriesExceeded(url, 1, original=TimeoutError()), 0, timeout_s=2).startswith("timeout:")
 
 
 def test_a_3xx_is_redirected_never_admitted_nor_an_error() -> None:
@@ -87,8 +86,9 @@ def test_a_limit_probed_only_through_redirects_is_untested_not_absent() -> None:
 
 def test_a_redirected_wallet_probe_is_inconclusive_not_failed() -> None:
     sizes = [16, 8, 4, 2]
-    probe = frame([{**r, "input_tokens_estimate": n} for r, n in
-                   zip(rows("chat", "prompt-size", range(4), [307] * 4), sizes)])
+    probe = frame(
+        [{**r, "input_tokens_estimate": n} for r, n in zip(rows("chat", "prompt-size", range(4), [307] * 4), sizes)]
+    )
     wallet = wallet_summary(probe, {"wallet": {"route": "chat", "prompt_cap_tokens": 64, "output_ask_tokens": 16}})
     assert wallet is not None
     assert wallet["prompt"]["verdict"] == "inconclusive" and wallet["findings"] == []
@@ -107,8 +107,9 @@ class Redirector:
     """An HTTP server on a free port of `address` (a local one) answering every request with
     `answer(path)` -> (status, Location or ""), after `delay_s`; it records every request it read."""
 
-    def __init__(self, answer: Callable[[str], tuple[int, str]], delay_s: float = 0.0,
-                 address: str = "127.0.0.1") -> None:
+    def __init__(
+        self, answer: Callable[[str], tuple[int, str]], delay_s: float = 0.0, address: str = "127.0.0.1"
+    ) -> None:
         self.hits: list[Hit] = []
         lock = threading.Lock()
         owner = self
@@ -232,16 +233,20 @@ def ns_host(tmp_path_factory: pytest.TempPathFactory) -> Iterator[NamespaceHost]
             made = True
             _ip("link", "add", outside, "type", "veth", "peer", "name", inside, "netns", ns)
         except (subprocess.CalledProcessError, OSError, subprocess.TimeoutExpired) as exc:
-            pytest.skip(f"`ip netns` with a veth pair does not work here: "
-                        f"{(getattr(exc, 'stderr', '') or str(exc)).strip()}")
+            pytest.skip(
+                f"`ip netns` with a veth pair does not work here: {(getattr(exc, 'stderr', '') or str(exc)).strip()}"
+            )
         _ip("addr", "add", f"{host_addr}/{subnet.prefixlen}", "dev", outside)
         _ip("link", "set", outside, "up")
         _ip("-n", ns, "addr", "add", f"{ns_addr}/{subnet.prefixlen}", "dev", inside)
         _ip("-n", ns, "link", "set", inside, "up")
         _ip("-n", ns, "link", "set", "lo", "up")
-        server = subprocess.Popen(["ip", "netns", "exec", ns, sys.executable, "-c", RECORDER, ns_addr,
-                                   str(NS_PORT), str(log)], stdin=subprocess.DEVNULL,
-                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        server = subprocess.Popen(
+            ["ip", "netns", "exec", ns, sys.executable, "-c", RECORDER, ns_addr, str(NS_PORT), str(log)],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         deadline = time.monotonic() + 20
         while not Path(f"{log}.ready").exists():
             assert server.poll() is None and time.monotonic() < deadline, "the namespace server did not start"
@@ -334,8 +339,9 @@ def abuse_run(ns_host: NamespaceHost, tmp_path_factory: pytest.TempPathFactory) 
         tmp = tmp_path_factory.mktemp("redirected-abuse")
         scenario = tmp / "abuse.toml"
         scenario.write_text(ABUSE_SCENARIO.replace("ALLOWED", ns_host.near))
-        result = run_harness("run", str(scenario), "--host", redirector.url, "--workers", "1",
-                             "--out", str(tmp / "out"), timeout=120)
+        result = run_harness(
+            "run", str(scenario), "--host", redirector.url, "--workers", "1", "--out", str(tmp / "out"), timeout=120
+        )
     finally:
         redirector.stop()
     assert result.returncode in (0, 1), result.stderr[-3000:]
@@ -382,7 +388,8 @@ def _audit_ctx(base_url: str, allowed: tuple[str, ...] = ()) -> AuditContext:
 
 @pytest.mark.e2e
 def test_the_audit_checks_no_https_origin_a_redirect_names_off_limits(
-        ns_host: NamespaceHost, monkeypatch: pytest.MonkeyPatch) -> None:
+    ns_host: NamespaceHost, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setattr(transport, "is_loopback", lambda host: False)  # as if the plain site were public
     https_origin = f"https://{ns_host.addr}:{NS_PORT}"
     site = FakeSite(default=lambda path: Page(301, {"location": f"{https_origin}{path}"}, b""))
@@ -455,8 +462,17 @@ def test_legit_traffic_follows_at_most_5_redirects_as_one_sample(tmp_path: Path)
     try:
         scenario = tmp_path / "loop.toml"
         scenario.write_text(LEGIT_SCENARIO)
-        result = run_harness("run", str(scenario), "--host", redirector.url, "--workers", "1",
-                             "--out", str(tmp_path / "out"), timeout=120)
+        result = run_harness(
+            "run",
+            str(scenario),
+            "--host",
+            redirector.url,
+            "--workers",
+            "1",
+            "--out",
+            str(tmp_path / "out"),
+            timeout=120,
+        )
     finally:
         redirector.stop()
     assert result.returncode in (0, 1), result.stderr[-3000:]
@@ -464,8 +480,10 @@ def test_legit_traffic_follows_at_most_5_redirects_as_one_sample(tmp_path: Path)
     samples = read_samples(only_run_dir(tmp_path / "out"))
     assert set(samples["role"]) == {"legit"}
     slack = HOPS * LEGIT_USERS  # a chain cut by the stop at the planned end has no sample
-    for endpoint, prefix, status, error in (("leads", "/loop/", 0, "too many redirects"),
-                                            ("webhook", "/chain/", 200, "")):
+    for endpoint, prefix, status, error in (
+        ("leads", "/loop/", 0, "too many redirects"),
+        ("webhook", "/chain/", 200, ""),
+    ):
         rows_ = samples[samples["endpoint"] == endpoint]
         n = len(rows_)
         assert n >= 3, endpoint

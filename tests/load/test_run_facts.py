@@ -6,9 +6,9 @@ from __future__ import annotations
 import math
 import traceback
 
+from harness.documents import to_builtins
 from harness.load.client import CallResult
 from harness.load.login import Backoff, token_at
-from harness.documents import to_builtins
 from harness.load.run_facts import MAX_TASK_ERRORS, journeys_ran, task_errors
 
 
@@ -40,28 +40,41 @@ def locust_row(call, count: int, nodes: set[str]) -> dict:
     try:
         call()
     except Exception as exc:
-        return {"count": count, "msg": str(exc), "traceback": "".join(traceback.format_tb(exc.__traceback__)),
-                "nodes": nodes}
+        return {
+            "count": count,
+            "msg": str(exc),
+            "traceback": "".join(traceback.format_tb(exc.__traceback__)),
+            "nodes": nodes,
+        }
     raise AssertionError("did not raise")
 
 
 def test_task_errors_name_the_exception_the_task_and_hide_credentials():
-    rows = [locust_row(lambda: FakeVisitor().on_start(), 2, {"w2"}),
-            locust_row(lambda: FakeClient().chat(), 3412, {"w2", "w1"})]
+    rows = [
+        locust_row(lambda: FakeVisitor().on_start(), 2, {"w2"}),
+        locust_row(lambda: FakeClient().chat(), 3412, {"w2", "w1"}),
+    ]
     first, second = (to_builtins(e) for e in task_errors(rows, [FakeClient, FakeVisitor], secrets=["hunter2"]))
     assert first == {
-        "count": 3412, "exception": "ValueError",
+        "count": 3412,
+        "exception": "ValueError",
         "message": "invalid value for header field 'X Token': 'Bearer [redacted]' (password [redacted])",
-        "last_line": 'raise ValueError(f"invalid value for header field {name!r}: {value!r} (password hunter2)")'
-                     .replace("hunter2", "[redacted]"),
-        "in": "FakeClient.chat", "nodes": ["w1", "w2"]}
+        "last_line": 'raise ValueError(f"invalid value for header field {name!r}: {value!r} (password hunter2)")'.replace(
+            "hunter2", "[redacted]"
+        ),
+        "in": "FakeClient.chat",
+        "nodes": ["w1", "w2"],
+    }
     # a method of a base class is named as defined: the outermost user frame is the one that ran
     assert (second["count"], second["exception"], second["in"]) == (2, "RuntimeError", "_Base.on_start")
     # a raise that does not name its class, or a traceback of no known class: left unsaid
-    bare = task_errors([{"count": 1, "msg": "boom", "traceback": '  File "x.py", line 1, in f\n    g()\n',
-                         "nodes": {"local"}}], [FakeClient])
-    assert [to_builtins(e) for e in bare] == [{"count": 1, "exception": None, "message": "boom", "last_line": "g()", "in": None,
-                     "nodes": ["local"]}]
+    bare = task_errors(
+        [{"count": 1, "msg": "boom", "traceback": '  File "x.py", line 1, in f\n    g()\n', "nodes": {"local"}}],
+        [FakeClient],
+    )
+    assert [to_builtins(e) for e in bare] == [
+        {"count": 1, "exception": None, "message": "boom", "last_line": "g()", "in": None, "nodes": ["local"]}
+    ]
     many = [{"count": i, "msg": f"m{i}", "traceback": "", "nodes": set()} for i in range(1, 30)]
     kept = task_errors(many, [])
     assert len(kept) == MAX_TASK_ERRORS and kept[0].count == 29  # most frequent first
@@ -72,8 +85,9 @@ def test_journeys_that_ran_are_those_with_users():
         pass
 
     ran = journeys_ran([FakeClient, FakeVisitor, Custom], {"FakeClient": 12, "FakeVisitor": 0, "Custom": 3})
-    assert {name: to_builtins(j) for name, j in ran.items()} == {"client": {"users": 12, "user_class": "FakeClient",
-                              "required": ["login", "conversations", "chat"]}}
+    assert {name: to_builtins(j) for name, j in ran.items()} == {
+        "client": {"users": 12, "user_class": "FakeClient", "required": ["login", "conversations", "chat"]}
+    }
 
 
 def login_result(status: int = 200, blocked: bool = False, retry_after_s: float = math.nan) -> CallResult:

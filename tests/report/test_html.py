@@ -67,20 +67,57 @@ def hostile_run(tmp_path: Path) -> Path:
     """A run whose target answers with hostile error text on a hostile route name, an admin probe
     whose technique is hostile, and a run.json with hostile scenario, host, notes and task error."""
     run_dir = tmp_path / "20261130-190000-hostile"
-    legit = [{"start_s": T0 + i * 0.1, "endpoint": HOSTILE, "method": "POST", "role": "legit",
-              "status": 500 if i % 10 == 0 else 200, "latency_ms": 40.0 + i,
-              "error": f"HTTPStatusError: {HOSTILE}" if i % 10 == 0 else ""} for i in range(100)]
-    probe = [{"start_s": T0 + 2 + i, "endpoint": "admin_users", "method": "GET", "status": 200, "latency_ms": 5.0,
-              "role": "admin_probe", "technique": HOSTILE} for i in range(2)]
+    legit = [
+        {
+            "start_s": T0 + i * 0.1,
+            "endpoint": HOSTILE,
+            "method": "POST",
+            "role": "legit",
+            "status": 500 if i % 10 == 0 else 200,
+            "latency_ms": 40.0 + i,
+            "error": f"HTTPStatusError: {HOSTILE}" if i % 10 == 0 else "",
+        }
+        for i in range(100)
+    ]
+    probe = [
+        {
+            "start_s": T0 + 2 + i,
+            "endpoint": "admin_users",
+            "method": "GET",
+            "status": 200,
+            "latency_ms": 5.0,
+            "role": "admin_probe",
+            "technique": HOSTILE,
+        }
+        for i in range(2)
+    ]
     records = legit + probe
-    PartWriter(run_dir / "samples").write({name: [r.get(name, DEFAULTS[name]) for r in records]
-                                           for name in SCHEMA.names})
-    run = {"id": run_dir.name, "scenario": f"smoke {HOSTILE}", "host": f"http://127.0.0.1:8123/?q={HOSTILE}",
-           "started_at": T0, "ended_at": T0 + 10.5, "workers": 1, "aborted": False,
-           "locust_version": "2.47.0", "harness_version": "0.1.0", "targets": {HOSTILE: 500},
-           "lost_workers": [HOSTILE],
-           "task_errors": [{"count": 2, "exception": "ValueError", "message": HOSTILE, "in": "Client.chat",
-                            "last_line": f"raise ValueError({HOSTILE})", "nodes": ["worker-1"]}]}
+    PartWriter(run_dir / "samples").write(
+        {name: [r.get(name, DEFAULTS[name]) for r in records] for name in SCHEMA.names}
+    )
+    run = {
+        "id": run_dir.name,
+        "scenario": f"smoke {HOSTILE}",
+        "host": f"http://127.0.0.1:8123/?q={HOSTILE}",
+        "started_at": T0,
+        "ended_at": T0 + 10.5,
+        "workers": 1,
+        "aborted": False,
+        "locust_version": "2.47.0",
+        "harness_version": "0.1.0",
+        "targets": {HOSTILE: 500},
+        "lost_workers": [HOSTILE],
+        "task_errors": [
+            {
+                "count": 2,
+                "exception": "ValueError",
+                "message": HOSTILE,
+                "in": "Client.chat",
+                "last_line": f"raise ValueError({HOSTILE})",
+                "nodes": ["worker-1"],
+            }
+        ],
+    }
     (run_dir / "run.json").write_text(json.dumps(run))
     return run_dir
 

@@ -9,18 +9,27 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
+from harness.analysis.llm import ttft_series
 from harness.analysis.run import summarize as one_pass
 from harness.analysis.summary import per_second
-from harness.analysis.llm import ttft_series
-from harness.report.plots import (latency_ecdfs, plot_cost_per_route, plot_latency_distribution,
-                           plot_latency_over_time, plot_percentile_bars, plot_spend_over_time,
-                           plot_status_codes, plot_throughput, plot_ttft_over_time)
+from harness.report.plots import (
+    latency_ecdfs,
+    plot_cost_per_route,
+    plot_latency_distribution,
+    plot_latency_over_time,
+    plot_percentile_bars,
+    plot_spend_over_time,
+    plot_status_codes,
+    plot_throughput,
+    plot_ttft_over_time,
+)
 from harness.samples import DEFAULTS, SCHEMA
 
 
 def summarize(samples: pd.DataFrame, run: dict) -> dict:
     """summary.json as written, from `harness.analysis.run.summarize` (every section, one pass)."""
     return one_pass(samples, run).to_dict()
+
 
 T0 = 1_796_000_000.0
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
@@ -85,8 +94,7 @@ def test_empty_data_draws_a_no_samples_chart(tmp_path):
     empty = frame(start_s=[])
     series = per_second(empty, T0)
     summary = summarize(empty, {})
-    full = plot_latency_over_time(per_second(samples(), T0), {"login": 500},
-                                  tmp_path / "full.png")
+    full = plot_latency_over_time(per_second(samples(), T0), {"login": 500}, tmp_path / "full.png")
     blank = [
         plot_latency_over_time(series, {"login": 500}, tmp_path / "nested" / "latency.png"),
         plot_percentile_bars(summary, tmp_path / "bars.png"),
@@ -113,8 +121,7 @@ def test_one_endpoint_and_per_endpoint_targets(tmp_path):
 
 def test_no_targets_at_all_and_an_endpoint_without_latency(tmp_path):
     data = samples(endpoints=("chat",), n=200, seconds=3)
-    blocked_only = frame(start_s=[T0 + 1.0], endpoint=["login"], status=[429], blocked=[True],
-                         latency_ms=[1.0])
+    blocked_only = frame(start_s=[T0 + 1.0], endpoint=["login"], status=[429], blocked=[True], latency_ms=[1.0])
     data = pd.concat([data, blocked_only], ignore_index=True)
     series = per_second(data, T0)
     summary = summarize(data, {"started_at": T0, "ended_at": T0 + 3, "targets": {"login": 500}})
@@ -124,13 +131,19 @@ def test_no_targets_at_all_and_an_endpoint_without_latency(tmp_path):
 
 # --- LLM figures -----------------------------------------------------------------------------
 
+
 def test_spend_over_time_and_cost_per_route(tmp_path):
-    series = pd.DataFrame({"second": [0, 3, 4, 9], "legit_usd": [0.002, 0.004, 0.0, 0.001],
-                           "abuse_usd": [0.0, 0.0, 0.03, 0.0]})
+    series = pd.DataFrame(
+        {"second": [0, 3, 4, 9], "legit_usd": [0.002, 0.004, 0.0, 0.001], "abuse_usd": [0.0, 0.0, 0.03, 0.0]}
+    )
     spend = assert_png(plot_spend_over_time(series, tmp_path / "spend.png", duration_s=20), 10_000)
-    bars = assert_png(plot_cost_per_route({"chat": {"legit": 0.0122, "abuse": 0.011},
-                                           "complete": {"legit": 0.0, "abuse": 0.0038}},
-                                          tmp_path / "routes.png"), 10_000)
+    bars = assert_png(
+        plot_cost_per_route(
+            {"chat": {"legit": 0.0122, "abuse": 0.011}, "complete": {"legit": 0.0, "abuse": 0.0038}},
+            tmp_path / "routes.png",
+        ),
+        10_000,
+    )
     blank = assert_png(plot_spend_over_time(series.iloc[:0], tmp_path / "empty.png"), 3_000)
     assert ink(blank) < ink(spend) and ink(blank) < ink(bars)
     assert_png(plot_cost_per_route({}, tmp_path / "none.png"), 3_000)
@@ -139,10 +152,14 @@ def test_spend_over_time_and_cost_per_route(tmp_path):
 def test_ttft_over_time(tmp_path):
     rng = np.random.default_rng(5)
     n = 600
-    data = frame(start_s=(T0 + np.sort(rng.uniform(0, 60, n))).tolist(),
-                 endpoint=rng.choice(["chat", "summarize"], n).tolist(), status=[200] * n,
-                 latency_ms=[3000.0] * n, ttft_ms=rng.lognormal(6, 0.3, n).tolist(),
-                 output_tokens=[50] * n)
+    data = frame(
+        start_s=(T0 + np.sort(rng.uniform(0, 60, n))).tolist(),
+        endpoint=rng.choice(["chat", "summarize"], n).tolist(),
+        status=[200] * n,
+        latency_ms=[3000.0] * n,
+        ttft_ms=rng.lognormal(6, 0.3, n).tolist(),
+        output_tokens=[50] * n,
+    )
     run = {"started_at": T0, "ended_at": T0 + 60, "streaming_endpoints": {"chat": "sse-openai"}}
     series = ttft_series(data, run, T0)
     assert sorted(series["endpoint"].unique()) == ["chat", "summarize"]
@@ -152,6 +169,7 @@ def test_ttft_over_time(tmp_path):
 
 
 # --- latency distribution and status codes --------------------------------------------------
+
 
 def test_latency_ecdfs_are_thinned_exact_and_skip_llm_routes():
     data = samples(n=30_000)
@@ -179,8 +197,13 @@ def test_latency_distribution_and_status_codes(tmp_path):
     # statuses of every kind, with a burst of 429s and a second with no response at all
     n = 600
     status = np.array([200] * 300 + [302] * 50 + [404] * 50 + [429] * 100 + [503] * 50 + [0] * 50)
-    mixed = frame(start_s=(T0 + np.linspace(0, 9.99, n)).tolist(), endpoint=["login"] * n,
-                  status=status.tolist(), latency_ms=[50.0] * n, blocked=(status == 429).tolist())
+    mixed = frame(
+        start_s=(T0 + np.linspace(0, 9.99, n)).tolist(),
+        endpoint=["login"] * n,
+        status=status.tolist(),
+        latency_ms=[50.0] * n,
+        blocked=(status == 429).tolist(),
+    )
     series = per_second(mixed, T0)
     assert series["s429"].sum() == 100 and series["s4xx"].sum() == 150
     codes = plot_status_codes(series, tmp_path / "codes.png")
@@ -191,8 +214,9 @@ def test_latency_distribution_and_status_codes(tmp_path):
 
 
 def test_distribution_and_status_codes_of_nothing(tmp_path):
-    full = plot_latency_distribution(latency_ecdfs(samples(), skip={"chat"}), summarize(samples(), RUN),
-                                     tmp_path / "full.png")
+    full = plot_latency_distribution(
+        latency_ecdfs(samples(), skip={"chat"}), summarize(samples(), RUN), tmp_path / "full.png"
+    )
     blank = assert_png(plot_latency_distribution({}, {}, tmp_path / "blank.png"), 3_000)
     assert ink(blank) < ink(matplotlib.image.imread(full))
     assert_png(plot_status_codes(per_second(frame(start_s=[]), T0), tmp_path / "none.png"), 3_000)

@@ -11,15 +11,14 @@ import pytest
 from PIL import Image
 
 from harness.report.build import build_report
-from harness.samples import PartWriter
 from harness.report.screenshot import MISSING_BROWSER, dump_dom, find_browser, page_problems, screenshot
+from harness.samples import PartWriter
 from tests.helpers import run_harness
 
 pytestmark = pytest.mark.e2e  # every test here starts Chromium or the harness (see tests/conftest.py)
 
 T0 = 1_796_000_000.0
-needs_chromium = pytest.mark.skipif(find_browser() is None,
-                                    reason="chromium not found (apt-get install chromium)")
+needs_chromium = pytest.mark.skipif(find_browser() is None, reason="chromium not found (apt-get install chromium)")
 
 
 def small_run(tmp_path: Path) -> Path:
@@ -29,19 +28,33 @@ def small_run(tmp_path: Path) -> Path:
     n = 400
     endpoint = np.array(["login", "me"])[np.arange(n) % 2]
     status = np.where(np.arange(n) % 40 == 3, 429, np.where(np.arange(n) % 67 == 5, 503, 200))
-    PartWriter(run_dir / "samples").write({
-        "start_s": (T0 + np.linspace(0, 19.9, n)).tolist(),
-        "endpoint": endpoint.tolist(),
-        "method": ["POST"] * n,
-        "status": status.tolist(),
-        "latency_ms": np.where(endpoint == "login", rng.uniform(300, 700, n), rng.uniform(20, 80, n)).tolist(),
-        "blocked": (status == 429).tolist(),
-        "error": np.where(status == 503, "HTTPStatusError: 503", "").tolist(),
-    })
-    (run_dir / "run.json").write_text(json.dumps({
-        "id": run_dir.name, "scenario": "smoke", "host": "http://127.0.0.1:8123", "started_at": T0,
-        "ended_at": T0 + 20, "workers": 2, "aborted": False, "targets": {"login": 500, "me": 500},
-        "locust_version": "2.47.0", "harness_version": "0.1.0"}))
+    PartWriter(run_dir / "samples").write(
+        {
+            "start_s": (T0 + np.linspace(0, 19.9, n)).tolist(),
+            "endpoint": endpoint.tolist(),
+            "method": ["POST"] * n,
+            "status": status.tolist(),
+            "latency_ms": np.where(endpoint == "login", rng.uniform(300, 700, n), rng.uniform(20, 80, n)).tolist(),
+            "blocked": (status == 429).tolist(),
+            "error": np.where(status == 503, "HTTPStatusError: 503", "").tolist(),
+        }
+    )
+    (run_dir / "run.json").write_text(
+        json.dumps(
+            {
+                "id": run_dir.name,
+                "scenario": "smoke",
+                "host": "http://127.0.0.1:8123",
+                "started_at": T0,
+                "ended_at": T0 + 20,
+                "workers": 2,
+                "aborted": False,
+                "targets": {"login": 500, "me": 500},
+                "locust_version": "2.47.0",
+                "harness_version": "0.1.0",
+            }
+        )
+    )
     return run_dir
 
 
@@ -62,8 +75,11 @@ def test_dom_holds_the_verdict_the_p95_and_the_thresholds_without_console_errors
     for element in ("plot-latency", "plot-distribution", "plot-status-codes"):
         assert f'id="{element}"' in dom
     # Chromium's own log of the page: console messages, uncaught errors, failed resources
-    page_lines = [line for line in log.splitlines()
-                  if ":CONSOLE" in line or "Uncaught" in line or "Failed to load resource" in line]
+    page_lines = [
+        line
+        for line in log.splitlines()
+        if ":CONSOLE" in line or "Uncaught" in line or "Failed to load resource" in line
+    ]
     assert page_lines == []
 
 
@@ -75,9 +91,11 @@ def test_page_loads_clean_and_the_check_catches_a_broken_page(tmp_path):
     assert page_problems(run_dir) == []
     # the same check on a page that is broken in three ways finds all three
     broken = tmp_path / "broken.html"
-    broken.write_text('<!doctype html><html><body><img src="missing.png">'
-                      '<img src="data:image/png;base64,AAAA"><script>console.error("boom"); nope();</script>'
-                      "</body></html>")
+    broken.write_text(
+        '<!doctype html><html><body><img src="missing.png">'
+        '<img src="data:image/png;base64,AAAA"><script>console.error("boom"); nope();</script>'
+        "</body></html>"
+    )
     problems = page_problems(broken)
     assert "2 image(s) did not load or decode" in problems
     assert "console error: boom" in problems
@@ -117,8 +135,9 @@ def test_harness_report_screenshot_command(tmp_path):
 
 def test_missing_chromium_is_one_line_and_exit_2(tmp_path):
     run_dir = small_run(tmp_path)
-    done = run_harness("report", str(run_dir), "--screenshot",
-                       env={"HARNESS_CHROMIUM": str(tmp_path / "no-such-browser")})
+    done = run_harness(
+        "report", str(run_dir), "--screenshot", env={"HARNESS_CHROMIUM": str(tmp_path / "no-such-browser")}
+    )
     assert done.returncode == 2
     assert done.stderr.strip().splitlines() == [f"harness: {MISSING_BROWSER}"]
     assert not (run_dir / "report.html").exists()  # checked before any work

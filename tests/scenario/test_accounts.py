@@ -9,8 +9,8 @@ from typing import Any
 import httpx
 import pytest
 
-from harness.scenario.accounts import Account, Credentials, TargetUnreachable, identity_key, resolve_credentials
 from harness.scenario import ScenarioError, parse_scenario
+from harness.scenario.accounts import Account, Credentials, TargetUnreachable, identity_key, resolve_credentials
 from tests.audit.fake_site import FakeSite, Page
 from tests.helpers import run_harness
 
@@ -34,6 +34,7 @@ def no_webhook_secret_from_env(monkeypatch):
 
 
 # ---- identity keys and redaction ----
+
 
 def test_identity_key_is_stable_short_and_hides_the_email():
     email = "maya.okafor@mail.example"
@@ -71,6 +72,7 @@ def test_secrets_skip_empty_values():
 
 # ---- CSV file and inline ----
 
+
 def test_accounts_from_a_csv_next_to_the_scenario(tmp_path):
     (tmp_path / "accounts.csv").write_text(
         "email,password,role,tenant\n"
@@ -105,37 +107,59 @@ def test_csv_row_without_password_names_file_and_line(tmp_path):
 def test_missing_csv_file_is_a_scenario_error(tmp_path):
     with pytest.raises(ScenarioError) as info:
         resolve_credentials(scenario({"source": "file", "file": "gone.csv"}, tmp_path), host="http://127.0.0.1:9")
-    assert str(info.value) == (f"{tmp_path / 'gone.csv'}: accounts file not found (accounts.file is relative to the "
-                               "scenario's folder): create it or fix the path")
+    assert str(info.value) == (
+        f"{tmp_path / 'gone.csv'}: accounts file not found (accounts.file is relative to the "
+        "scenario's folder): create it or fix the path"
+    )
 
 
 def test_inline_accounts_and_webhook_secret_from_env(monkeypatch):
     monkeypatch.setenv("HARNESS_WEBHOOK_SECRET", "whsec_from_env")
-    s = scenario({"source": "inline", "inline": [{"email": "a@mail.example", "password": "pw", "tenant": "t9"},
-                                                  {"email": "c@mail.example", "password": "pw2", "role": "coach"}]})
+    s = scenario(
+        {
+            "source": "inline",
+            "inline": [
+                {"email": "a@mail.example", "password": "pw", "tenant": "t9"},
+                {"email": "c@mail.example", "password": "pw2", "role": "coach"},
+            ],
+        }
+    )
     creds = resolve_credentials(s, host="http://127.0.0.1:9")
-    assert creds.accounts == [Account("a@mail.example", "pw", "client", "t9"), Account("c@mail.example", "pw2", "coach", "")]
+    assert creds.accounts == [
+        Account("a@mail.example", "pw", "client", "t9"),
+        Account("c@mail.example", "pw2", "coach", ""),
+    ]
     assert creds.webhook_secret == "whsec_from_env"
     assert creds.secrets() == ["pw", "pw2", "whsec_from_env"]
 
 
 def test_no_account_with_a_wanted_role_is_an_error():
-    s = scenario({"source": "inline", "roles": ["client"],
-                  "inline": [{"email": "c@mail.example", "password": "pw", "role": "coach"}]})
+    s = scenario(
+        {
+            "source": "inline",
+            "roles": ["client"],
+            "inline": [{"email": "c@mail.example", "password": "pw", "role": "coach"}],
+        }
+    )
     with pytest.raises(ScenarioError) as info:
         resolve_credentials(s, host="http://127.0.0.1:9")
-    assert str(info.value) == ("acc.toml: accounts.roles: no account has one of the roles ['client'] "
-                               "(the accounts have: coach); add one, or change accounts.roles")
+    assert str(info.value) == (
+        "acc.toml: accounts.roles: no account has one of the roles ['client'] "
+        "(the accounts have: coach); add one, or change accounts.roles"
+    )
 
 
 def test_roles_only_matter_when_the_client_journey_runs():
-    s = scenario({"source": "inline", "inline": [{"email": "c@mail.example", "password": "pw", "role": "coach"}]},
-                 endpoints={**ENDPOINTS, "leads": {"method": "POST", "path": "/api/leads"}},
-                 journeys={"visitor": 1})
+    s = scenario(
+        {"source": "inline", "inline": [{"email": "c@mail.example", "password": "pw", "role": "coach"}]},
+        endpoints={**ENDPOINTS, "leads": {"method": "POST", "path": "/api/leads"}},
+        journeys={"visitor": 1},
+    )
     assert [a.role for a in resolve_credentials(s, host="http://127.0.0.1:9").accounts] == ["coach"]
 
 
 # ---- the demo API ----
+
 
 @pytest.mark.e2e
 def test_demo_source_asks_the_demo_api(target_factory):
@@ -183,10 +207,12 @@ def test_demo_source_against_an_api_without_the_demo_route(target_factory):
     with pytest.raises(ScenarioError) as info:
         resolve_credentials(scenario({"source": "demo"}), host=target.url + "/not-the-demo")
     assert str(info.value).startswith(
-        f"acc.toml: accounts.source: \"demo\" needs the demo API, but {target.url}/not-the-demo/__demo__/accounts answered 404")
+        f'acc.toml: accounts.source: "demo" needs the demo API, but {target.url}/not-the-demo/__demo__/accounts answered 404'
+    )
 
 
 # ---- accounts files as people save them, and hosts that are not the demo API ----
+
 
 def test_csv_with_a_byte_order_mark_is_read(tmp_path):
     """Excel's "CSV UTF-8" starts with a byte-order mark, which made the header `\\ufeffemail`."""
@@ -209,8 +235,9 @@ def test_csv_without_its_header_row_says_so_without_showing_the_row(tmp_path, te
     path.write_text(text)
     with pytest.raises(ScenarioError) as info:
         resolve_credentials(scenario({"source": "file", "file": "a.csv"}, tmp_path), host="http://127.0.0.1:9")
-    assert str(info.value) == (f"{path}: line 1: expected the header row email,password[,role,tenant], "
-                               "then one account per line")
+    assert str(info.value) == (
+        f"{path}: line 1: expected the header row email,password[,role,tenant], then one account per line"
+    )
 
 
 def test_csv_with_a_header_and_no_account(tmp_path):
@@ -218,16 +245,21 @@ def test_csv_with_a_header_and_no_account(tmp_path):
     path.write_text("email,password,role\n")
     with pytest.raises(ScenarioError) as info:
         resolve_credentials(scenario({"source": "file", "file": "a.csv"}, tmp_path), host="http://127.0.0.1:9")
-    assert str(info.value) == (f"{path}: no accounts: expected one account per line after the header row "
-                               "email,password[,role,tenant]")
+    assert str(info.value) == (
+        f"{path}: no accounts: expected one account per line after the header row email,password[,role,tenant]"
+    )
 
 
-@pytest.mark.parametrize("page", [
-    Page(200, {"content-type": "text/html; charset=utf-8"}, b"<!doctype html><h1>Welcome</h1>"),
-    Page(200, {"content-type": "application/json"}, b'{"accounts": "see the admin"}'),
-    Page(200, {"content-type": "application/json"}, b'[{"email": "a@b.example"}]'),
-    Page(200, {"content-type": "application/json"}, b'{"accounts": [{"email": "a@b.example"}], "tenants": []}'),
-], ids=["html", "json-other-shape", "json-list", "account-without-password"])
+@pytest.mark.parametrize(
+    "page",
+    [
+        Page(200, {"content-type": "text/html; charset=utf-8"}, b"<!doctype html><h1>Welcome</h1>"),
+        Page(200, {"content-type": "application/json"}, b'{"accounts": "see the admin"}'),
+        Page(200, {"content-type": "application/json"}, b'[{"email": "a@b.example"}]'),
+        Page(200, {"content-type": "application/json"}, b'{"accounts": [{"email": "a@b.example"}], "tenants": []}'),
+    ],
+    ids=["html", "json-other-shape", "json-list", "account-without-password"],
+)
 def test_demo_source_against_a_host_that_is_not_the_demo_api(page):
     site = FakeSite({"GET /__demo__/accounts": page})
     try:
@@ -237,8 +269,9 @@ def test_demo_source_against_a_host_that_is_not_the_demo_api(page):
         site.close()
     kind = page.headers["content-type"].split(";")[0]
     assert str(info.value) == (
-        f"acc.toml: accounts.source: \"demo\" needs the demo API, but {site.url}/__demo__/accounts answered {kind}, "
-        "not the demo accounts: this is not the demo API; for your own API use accounts.source = \"file\"")
+        f'acc.toml: accounts.source: "demo" needs the demo API, but {site.url}/__demo__/accounts answered {kind}, '
+        'not the demo accounts: this is not the demo API; for your own API use accounts.source = "file"'
+    )
 
 
 @pytest.mark.e2e
@@ -246,8 +279,19 @@ def test_run_against_an_html_site_with_demo_accounts_is_exit_2_in_one_line(tmp_p
     """Bug: `response.json()` raised inside the master, a traceback in its log and exit 1."""
     site = FakeSite(default=Page(200, {"content-type": "text/html"}, b"<html><body>our product</body></html>"))
     try:
-        result = run_harness("run", "scenarios/smoke.toml", "--host", site.url, "--workers", "1", "--duration", "5s",
-                             "--out", str(tmp_path / "out"), timeout=120)
+        result = run_harness(
+            "run",
+            "scenarios/smoke.toml",
+            "--host",
+            site.url,
+            "--workers",
+            "1",
+            "--duration",
+            "5s",
+            "--out",
+            str(tmp_path / "out"),
+            timeout=120,
+        )
     finally:
         site.close()
     assert result.returncode == 2, result.stderr[-2000:]

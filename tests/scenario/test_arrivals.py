@@ -7,15 +7,27 @@ from types import SimpleNamespace
 
 import pytest
 
-from harness.scenario.arrivals import (LATE_AFTER_S, ArrivalQueue, ArrivalSchedule, ArrivalStage, arrival_counts,
-                              arrival_queue, pool_sizes)
+from harness.scenario.arrivals import (
+    LATE_AFTER_S,
+    ArrivalQueue,
+    ArrivalSchedule,
+    ArrivalStage,
+    arrival_counts,
+    arrival_queue,
+    pool_sizes,
+)
 
 T0 = 1_800_000_000.0
 
 
 def schedule(stages=((10.0, 10.0),), shares=None, slots=("local",), max_lateness_s=5.0) -> ArrivalSchedule:
-    return ArrivalSchedule(start_s=T0, stages=tuple(ArrivalStage(d, r) for d, r in stages),
-                           max_lateness_s=max_lateness_s, shares=shares or {"client": 1.0}, slots=slots)
+    return ArrivalSchedule(
+        start_s=T0,
+        stages=tuple(ArrivalStage(d, r) for d, r in stages),
+        max_lateness_s=max_lateness_s,
+        shares=shares or {"client": 1.0},
+        slots=slots,
+    )
 
 
 def test_evenly_spaced_arrivals_per_stage():
@@ -83,8 +95,9 @@ def test_a_process_finds_its_slot_from_the_masters_option():
     import json
 
     s = schedule(slots=("w1", "w2"))
-    env = SimpleNamespace(parsed_options=SimpleNamespace(arrival_schedule=json.dumps(s.to_dict())),
-                          runner=SimpleNamespace(client_id="w2"))
+    env = SimpleNamespace(
+        parsed_options=SimpleNamespace(arrival_schedule=json.dumps(s.to_dict())), runner=SimpleNamespace(client_id="w2")
+    )
     queue = arrival_queue(env, "client")
     assert queue is not None and queue.next(T0) == pytest.approx(T0 + 0.1)  # slot 1: the odd arrivals
     assert arrival_queue(env, "visitor") is None

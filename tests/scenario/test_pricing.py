@@ -15,8 +15,15 @@ def test_shipped_table_loads_with_a_date_and_common_models() -> None:
     assert re.fullmatch(r"\d{4}-\d{2}-\d{2}", table.date)
     assert table.date == "2026-11-01"
     assert "checked" in table.source
-    for model in ("gpt-4o", "gpt-4o-mini", "gpt-4.1", "gpt-4.1-mini", "o3-mini", "claude-3-5-sonnet",
-                  "claude-3-5-haiku"):
+    for model in (
+        "gpt-4o",
+        "gpt-4o-mini",
+        "gpt-4.1",
+        "gpt-4.1-mini",
+        "o3-mini",
+        "claude-3-5-sonnet",
+        "claude-3-5-haiku",
+    ):
         price = table.get(model)
         assert price.model == model
         assert price.input > 0 and price.output > 0
@@ -36,8 +43,10 @@ def test_unknown_model_names_known_models() -> None:
     message = str(err.value)
     assert "'gpt-99'" in message and "2026-11-01" in message
     assert "gpt-4o-mini" in message and "claude-3-5-haiku" in message
-    assert message.endswith('; set [spend] model to one of them, or add [spend.prices."gpt-99"] with input, '
-                            "cached_input and output (USD per million tokens)")  # the scenario's tables
+    assert message.endswith(
+        '; set [spend] model to one of them, or add [spend.prices."gpt-99"] with input, '
+        "cached_input and output (USD per million tokens)"
+    )  # the scenario's tables
     assert "\n" not in message
     assert "gpt-99" not in table
 
@@ -62,8 +71,14 @@ def test_override_adds_a_new_model_with_cached_defaulting_to_input() -> None:
     [
         ({"gpt-4o": {"output": "x"}}, "spend.prices.gpt-4o.output: expected a non-negative number, got 'x'"),
         ({"gpt-4o": {"input": -1}}, "spend.prices.gpt-4o.input: expected a non-negative number, got -1"),
-        ({"gpt-4o": {"cached_input": True}}, "spend.prices.gpt-4o.cached_input: expected a non-negative number, got True"),
-        ({"gpt-4o": {"outptu": 1}}, "spend.prices.gpt-4o.outptu: unknown field (expected one of: input, cached_input, output)"),
+        (
+            {"gpt-4o": {"cached_input": True}},
+            "spend.prices.gpt-4o.cached_input: expected a non-negative number, got True",
+        ),
+        (
+            {"gpt-4o": {"outptu": 1}},
+            "spend.prices.gpt-4o.outptu: unknown field (expected one of: input, cached_input, output)",
+        ),
         ({"gpt-4o": 5}, "spend.prices.gpt-4o: expected a table with input, cached_input, output, got 5"),
         ({"new-model": {"input": 1}}, "spend.prices.new-model.output: missing"),
         ([1, 2], "spend.prices: expected a table of models"),

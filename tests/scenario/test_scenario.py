@@ -51,6 +51,7 @@ def error_of(data: dict[str, Any]) -> str:
 
 # ---- the shipped scenarios ----
 
+
 def test_smoke_scenario_is_short_and_steady():
     s = load_scenario(SCENARIOS / "smoke.toml")
     assert s.name == "smoke"
@@ -62,7 +63,11 @@ def test_smoke_scenario_is_short_and_steady():
     assert s.load.planned_duration_s == 45
     assert s.load.planned_duration_s <= 60
     assert s.journeys == {"client": 8, "webhook": 1, "visitor": 1}
-    assert s.journey_settings["client"] == {"think_time": [0.5, 1.5], "chat_turns": [1.0, 3.0], "reset_probability": 0.1}
+    assert s.journey_settings["client"] == {
+        "think_time": [0.5, 1.5],
+        "chat_turns": [1.0, 3.0],
+        "reset_probability": 0.1,
+    }
     assert s.accounts.source == "demo" and s.accounts.roles == ("client",)
     assert s.streaming_endpoints() == {"chat": "sse-openai"}
 
@@ -99,6 +104,7 @@ def test_scenario_path_and_model_settings_are_kept():
 
 # ---- durations ----
 
+
 @pytest.mark.parametrize(
     "value, seconds",
     [("90s", 90), ("2m", 120), ("1m30s", 90), ("1h", 3600), ("1h30m", 5400), (45, 45), (2.5, 2.5), ("1.5m", 90)],
@@ -121,6 +127,7 @@ def test_parse_duration_rejects_non_positive(value):
 
 # ---- latency targets ----
 
+
 def test_latency_targets_default_and_explicit():
     data = minimal(targets={"p95_ms": 300})
     data["endpoints"]["health"] = {"path": "/health", "latency_target_ms": 50}
@@ -136,9 +143,15 @@ def test_latency_target_default_is_500_without_a_targets_table():
 
 
 def test_thresholds_follow_the_checklist_defaults():
-    data = minimal(thresholds=["p95(login) < 300ms", {"expr": "error_rate(*) < 1%", "abort": True, "grace": "5s"},
-                               {"expr": "ttft_p95(chat) < 2s", "grace": 0}, "rate_limit(login) == effective",
-                               "spend_per_day(abuse) < 50usd"])
+    data = minimal(
+        thresholds=[
+            "p95(login) < 300ms",
+            {"expr": "error_rate(*) < 1%", "abort": True, "grace": "5s"},
+            {"expr": "ttft_p95(chat) < 2s", "grace": 0},
+            "rate_limit(login) == effective",
+            "spend_per_day(abuse) < 50usd",
+        ]
+    )
     s = parse_scenario(data, source=SOURCE)
     assert [(t.expr, t.origin, t.abort, t.grace_s) for t in s.thresholds] == [
         ("p95(conversations) < 500ms", "default", False, 10.0),  # login's default is replaced
@@ -150,13 +163,22 @@ def test_thresholds_follow_the_checklist_defaults():
     ]
     assert s.latency_targets() == {"login": 500.0, "conversations": 500.0, "chat": None}  # kept as it was
     assert [t.expr for t in parse_scenario(minimal(), source=SOURCE).thresholds] == [
-        "p95(conversations) < 500ms", "p95(login) < 500ms", "error_rate(*) < 1%"]
+        "p95(conversations) < 500ms",
+        "p95(login) < 500ms",
+        "error_rate(*) < 1%",
+    ]
 
 
-@pytest.mark.parametrize("value, expr", [
-    ("1%", "error_rate(*) < 1%"), (0.05, "error_rate(*) < 5%"), ("0.5 %", "error_rate(*) < 0.5%"),
-    (1, None), ("100%", None),  # off
-])
+@pytest.mark.parametrize(
+    "value, expr",
+    [
+        ("1%", "error_rate(*) < 1%"),
+        (0.05, "error_rate(*) < 5%"),
+        ("0.5 %", "error_rate(*) < 0.5%"),
+        (1, None),
+        ("100%", None),  # off
+    ],
+)
 def test_the_default_error_rate_is_set_in_targets(value, expr):
     s = parse_scenario(minimal(targets={"error_rate": value}), source=SOURCE)
     assert [t.expr for t in s.thresholds if t.metric == "error_rate"] == ([expr] if expr else [])
@@ -165,29 +187,44 @@ def test_the_default_error_rate_is_set_in_targets(value, expr):
 @pytest.mark.parametrize("value", [0, "0%", 2, "150%", "1 percent", True, [1]])
 def test_a_bad_default_error_rate_is_one_line(value):
     assert error_of(minimal(targets={"error_rate": value})) == (
-        'x.toml: targets.error_rate: expected the share of legit requests that may fail per endpoint, a ratio in '
-        f'(0, 1] or a percent like "1%" (1 or "100%" = off), got {value!r}')
+        "x.toml: targets.error_rate: expected the share of legit requests that may fail per endpoint, a ratio in "
+        f'(0, 1] or a percent like "1%" (1 or "100%" = off), got {value!r}'
+    )
 
 
 BAD_THRESHOLDS = [
-    (["p95(logn) < 500ms"],
-     "x.toml: thresholds[0]: p95(logn) < 500ms: unknown endpoint 'logn' (expected one of: chat, conversations, "
-     "login, or *)"),
-    (["p95(*) < 1s", "p97(login) < 500ms"],
-     "x.toml: thresholds[1]: unknown metric 'p97' in 'p97(login) < 500ms' (expected one of: p50, p95, p99, "),
-    (["p95(login) < 5usd"],
-     "x.toml: thresholds[0]: 'p95(login) < 5usd': p95 is measured in ms or s, not 'usd' (e.g. 500ms or 2s)"),
-    (["ttft_p95(login) < 2s"],
-     "x.toml: thresholds[0]: ttft_p95(login) < 2s: ttft_p95 needs a streamed (LLM) endpoint, 'login' is not one "
-     "(LLM endpoints: chat)"),
+    (
+        ["p95(logn) < 500ms"],
+        "x.toml: thresholds[0]: p95(logn) < 500ms: unknown endpoint 'logn' (expected one of: chat, conversations, "
+        "login, or *)",
+    ),
+    (
+        ["p95(*) < 1s", "p97(login) < 500ms"],
+        "x.toml: thresholds[1]: unknown metric 'p97' in 'p97(login) < 500ms' (expected one of: p50, p95, p99, ",
+    ),
+    (
+        ["p95(login) < 5usd"],
+        "x.toml: thresholds[0]: 'p95(login) < 5usd': p95 is measured in ms or s, not 'usd' (e.g. 500ms or 2s)",
+    ),
+    (
+        ["ttft_p95(login) < 2s"],
+        "x.toml: thresholds[0]: ttft_p95(login) < 2s: ttft_p95 needs a streamed (LLM) endpoint, 'login' is not one "
+        "(LLM endpoints: chat)",
+    ),
     ([{"expr": "p95(login) < 1s", "abort": "yes"}], "x.toml: thresholds[0].abort: expected true or false, got 'yes'"),
-    ([{"expr": "p95(login) < 1s", "grace": "soon"}],
-     "x.toml: thresholds[0].grace: expected a duration like 90, \"90s\", \"2m\" or \"1m30s\", got 'soon'"),
-    ([{"expr": "p95(login) < 1s", "when": "always"}],
-     "x.toml: thresholds[0].when: unknown field (expected one of: abort, expr, grace)"),
+    (
+        [{"expr": "p95(login) < 1s", "grace": "soon"}],
+        'x.toml: thresholds[0].grace: expected a duration like 90, "90s", "2m" or "1m30s", got \'soon\'',
+    ),
+    (
+        [{"expr": "p95(login) < 1s", "when": "always"}],
+        "x.toml: thresholds[0].when: unknown field (expected one of: abort, expr, grace)",
+    ),
     ([{"abort": True}], 'x.toml: thresholds[0].expr: missing (e.g. expr = "error_rate(*) < 1%")'),
-    ([500], 'x.toml: thresholds[0]: expected a string like "p95(login) < 500ms" or a table {expr, abort, grace}, '
-            "got 500"),
+    (
+        [500],
+        'x.toml: thresholds[0]: expected a string like "p95(login) < 500ms" or a table {expr, abort, grace}, got 500',
+    ),
     ("p95(login) < 1s", "x.toml: thresholds: expected a list, got 'p95(login) < 1s'"),
 ]
 
@@ -198,6 +235,7 @@ def test_a_bad_threshold_names_the_file_and_its_index(thresholds, expected):
 
 
 # ---- small valid variations ----
+
 
 def test_defaults_of_a_minimal_scenario():
     s = parse_scenario(minimal(), source=SOURCE)
@@ -224,21 +262,37 @@ def test_open_model_load_with_a_rate_or_with_rate_stages():
     flat = parse_scenario(minimal(load={"arrival_rate": 12.5, "duration": "40s"}), source=SOURCE).load
     assert flat.open_model and flat.pool is None and flat.max_lateness_s == 5.0
     assert flat.arrival_stages() == ((40.0, 12.5),)
-    staged = parse_scenario(minimal(load={"users": 50, "max_lateness": "2s", "stages": [
-        {"duration": "1m", "arrival_rate": 10}, {"duration": "30s", "arrival_rate": 0}]}), source=SOURCE).load
+    staged = parse_scenario(
+        minimal(
+            load={
+                "users": 50,
+                "max_lateness": "2s",
+                "stages": [{"duration": "1m", "arrival_rate": 10}, {"duration": "30s", "arrival_rate": 0}],
+            }
+        ),
+        source=SOURCE,
+    ).load
     assert staged.open_model and staged.pool == 50 and staged.max_lateness_s == 2.0
     assert staged.arrival_stages() == ((60.0, 10.0), (30.0, 0.0)) and staged.planned_duration_s == 90
     closed = parse_scenario(minimal(), source=SOURCE).load
     assert not closed.open_model and closed.pool is None
 
 
-@pytest.mark.parametrize("load, expected", [
-    ({"arrival_rate": 0}, "load.arrival_rate: expected a number >= 0.001"),
-    ({"arrival_rate": 5, "stages": [{"duration": "1m", "users": 3}]}, "load.arrival_rate: goes with open-model stages"),
-    ({"stages": [{"duration": "1m", "arrival_rate": 5}, {"duration": "1m", "users": 3}]},
-     "load.stages[1]: open-model stages take duration and arrival_rate (no users)"),
-    ({"stages": [{"duration": "1m", "arrival_rate": 5, "users": 3}]}, "load.stages[0]: open-model stages"),
-])
+@pytest.mark.parametrize(
+    "load, expected",
+    [
+        ({"arrival_rate": 0}, "load.arrival_rate: expected a number >= 0.001"),
+        (
+            {"arrival_rate": 5, "stages": [{"duration": "1m", "users": 3}]},
+            "load.arrival_rate: goes with open-model stages",
+        ),
+        (
+            {"stages": [{"duration": "1m", "arrival_rate": 5}, {"duration": "1m", "users": 3}]},
+            "load.stages[1]: open-model stages take duration and arrival_rate (no users)",
+        ),
+        ({"stages": [{"duration": "1m", "arrival_rate": 5, "users": 3}]}, "load.stages[0]: open-model stages"),
+    ],
+)
 def test_bad_open_model_load_is_one_clear_line(load, expected):
     assert expected in error_of(minimal(load=load))
 
@@ -257,86 +311,179 @@ def test_accounts_file_is_relative_to_the_scenario_folder(tmp_path):
 # ---- bad inputs: one line, the file, the dotted field, what is expected ----
 
 BAD = [
-    pytest.param(minimal(extra={"a": 1}), "x.toml: extra: unknown field (expected one of: abort, accounts, attacks, audit, auth,", id="unknown-top-level-key"),
-    pytest.param(with_change(("endpoints", "login", "verb"), "POST"),
-                 "x.toml: endpoints.login.verb: unknown field (expected one of: auth, body,", id="unknown-endpoint-key"),
-    pytest.param(with_change(("endpoints", "login", "method"), "FETCH"),
-                 "x.toml: endpoints.login.method: expected one of GET, POST, PUT, PATCH, DELETE, HEAD, OPTIONS, got 'FETCH'",
-                 id="bad-method"),
-    pytest.param(with_change(("endpoints", "login", "path"), "api/auth/login"),
-                 "x.toml: endpoints.login.path: expected a path starting with '/', got 'api/auth/login'", id="path-without-slash"),
-    pytest.param(with_change(("endpoints", "chat", "stream"), "websocket"),
-                 "x.toml: endpoints.chat.stream: expected one of none, sse-openai, sse, json, got 'websocket'",
-                 id="bad-stream-format"),
-    pytest.param(with_change(("load", "users"), "10"),
-                 "x.toml: load.users: expected an integer, got '10'", id="users-as-string"),
-    pytest.param(with_change(("load", "spawn_rate"), -1),
-                 "x.toml: load.spawn_rate: expected a number >= 0.001, got -1", id="negative-spawn-rate"),
-    pytest.param(with_change(("load", "stages"), [{"duration": "30s", "users": 5}, {"duration": "1m"}]),
-                 "x.toml: load.stages[1]: expected both duration and users", id="stage-without-users"),
-    pytest.param(minimal(journeys={"client": 1, "scraper": 1}),
-                 "x.toml: journeys.scraper: unknown journey (expected one of: client, webhook, visitor)", id="unknown-journey"),
-    pytest.param(with_change(("endpoints",), {k: v for k, v in minimal()["endpoints"].items() if k != "chat"}),
-                 "x.toml: endpoints.chat: required by journey 'client': add [endpoints.chat] to the API map",
-                 id="journey-requires-missing-endpoint"),
-    pytest.param(with_change(("journeys", "client", "think_time"), [3, 1]),
-                 "x.toml: journeys.client.think_time: expected [min, max] non-negative numbers below 1000000, got [3, 1]", id="bad-think-time"),
-    pytest.param(with_change(("journeys", "client", "think_time"), 2),
-                 "x.toml: journeys.client.think_time: expected [min, max] non-negative numbers below 1000000, got 2", id="think-time-scalar"),
-    pytest.param(with_change(("journeys", "client", "reset_probability"), 1.5),
-                 "x.toml: journeys.client.reset_probability: expected a probability between 0 and 1, got 1.5",
-                 id="reset-probability-over-1"),
-    pytest.param(with_change(("target", "host"), "localhost:8000"),
-                 "x.toml: target.host: expected a URL like http://127.0.0.1:8000, got 'localhost:8000'", id="bad-host"),
-    pytest.param(with_change(("target", "profile"), "insecure"),
-                 "x.toml: target.profile: expected \"hardened\" or \"vulnerable\", got 'insecure'", id="bad-profile"),
-    pytest.param(with_change(("target", "latency"), {"login": {"dist": "gamma", "ms": 3}}),
-                 "x.toml: target.latency.login.dist: expected one of constant, uniform, normal, lognormal, choice, got 'gamma'",
-                 id="bad-latency-kind"),
-    pytest.param(with_change(("target", "latency"), {"chat": {"dist": "uniform", "low_ms": 10}}),
-                 "x.toml: target.latency.chat.high_ms: required for dist 'uniform'", id="latency-missing-key"),
-    pytest.param(with_change(("target", "latency"), {"me": "fast"}),
-                 "x.toml: target.latency.me: expected a table like {dist = \"constant\", ms = 120}", id="latency-not-a-table"),
-    pytest.param(with_change(("load", "duration"), "soon"),
-                 "x.toml: load.duration: expected a duration like 90, \"90s\", \"2m\" or \"1m30s\", got 'soon'", id="bad-duration"),
-    pytest.param(with_change(("load", "stages"), [{"duration": "forever", "users": 5}]),
-                 "x.toml: load.stages[0].duration: expected a duration like 90", id="bad-stage-duration"),
-    pytest.param(with_change(("endpoints", "login", "auth"), "no"),
-                 "x.toml: endpoints.login.auth: expected true or false, got 'no'", id="auth-not-bool"),
-    pytest.param(with_change(("accounts", "source"), "ldap"),
-                 "x.toml: accounts.source: expected one of demo, file, inline, got 'ldap'", id="bad-accounts-source"),
-    pytest.param(with_change(("accounts",), {"source": "file"}),
-                 "x.toml: accounts.file: required when accounts.source = \"file\"", id="file-source-without-file"),
-    pytest.param(with_change(("accounts",), {"source": "inline", "inline": [{"email": "a@b.example"}]}),
-                 "x.toml: accounts.inline[0]: expected a table with string email and password", id="inline-without-password"),
-    pytest.param(minimal(endpoints={}), "x.toml: endpoints: expected at least one [endpoints.NAME] table", id="no-endpoints"),
-    pytest.param(with_change(("scenario", "name"), "my scenario"),
-                 "x.toml: scenario.name: expected letters, digits, '-', '_' or '.', got 'my scenario'", id="bad-name"),
-    pytest.param(with_change(("target", "model", "output_tokens"), [60, 20]),
-                 "x.toml: target.model.output_tokens: expected [min, max] positive integers, got [60, 20]", id="bad-output-tokens"),
-    pytest.param(with_change(("target", "model", "usage"), "no"),
-                 "x.toml: target.model.usage: expected true or false, got 'no'", id="usage-not-bool"),
-    pytest.param(with_change(("wallet", "route"), "login"),
-                 "x.toml: wallet.route: expected an endpoint with a stream format (an LLM route: chat), got 'login'",
-                 id="wallet-route-not-llm"),
-    pytest.param(with_change(("wallet", "prompt_cap_tokens"), 512),
-                 "x.toml: wallet.prompt_cap_tokens: expected from prompt_start_tokens (1024) to 2000000, got 512",
-                 id="wallet-cap-below-start"),
-    pytest.param(with_change(("guardrails", "allowed_hosts"), ["https://x.example"]),
-                 "x.toml: guardrails.allowed_hosts[0]: expected a host name or address like staging.example.com, "
-                 "got 'https://x.example'", id="allowed-host-is-a-url"),
-    pytest.param(with_change(("guardrails", "max_requests"), 0),
-                 "x.toml: guardrails.max_requests: expected a whole number >= 1, got 0", id="max-requests-zero"),
-    pytest.param(with_change(("wallet", "budget"), 5),
-                 "x.toml: wallet.budget: unknown field (expected one of: max_tokens_field, output_ask_tokens,",
-                 id="wallet-unknown-field"),
+    pytest.param(
+        minimal(extra={"a": 1}),
+        "x.toml: extra: unknown field (expected one of: abort, accounts, attacks, audit, auth,",
+        id="unknown-top-level-key",
+    ),
+    pytest.param(
+        with_change(("endpoints", "login", "verb"), "POST"),
+        "x.toml: endpoints.login.verb: unknown field (expected one of: auth, body,",
+        id="unknown-endpoint-key",
+    ),
+    pytest.param(
+        with_change(("endpoints", "login", "method"), "FETCH"),
+        "x.toml: endpoints.login.method: expected one of GET, POST, PUT, PATCH, DELETE, HEAD, OPTIONS, got 'FETCH'",
+        id="bad-method",
+    ),
+    pytest.param(
+        with_change(("endpoints", "login", "path"), "api/auth/login"),
+        "x.toml: endpoints.login.path: expected a path starting with '/', got 'api/auth/login'",
+        id="path-without-slash",
+    ),
+    pytest.param(
+        with_change(("endpoints", "chat", "stream"), "websocket"),
+        "x.toml: endpoints.chat.stream: expected one of none, sse-openai, sse, json, got 'websocket'",
+        id="bad-stream-format",
+    ),
+    pytest.param(
+        with_change(("load", "users"), "10"), "x.toml: load.users: expected an integer, got '10'", id="users-as-string"
+    ),
+    pytest.param(
+        with_change(("load", "spawn_rate"), -1),
+        "x.toml: load.spawn_rate: expected a number >= 0.001, got -1",
+        id="negative-spawn-rate",
+    ),
+    pytest.param(
+        with_change(("load", "stages"), [{"duration": "30s", "users": 5}, {"duration": "1m"}]),
+        "x.toml: load.stages[1]: expected both duration and users",
+        id="stage-without-users",
+    ),
+    pytest.param(
+        minimal(journeys={"client": 1, "scraper": 1}),
+        "x.toml: journeys.scraper: unknown journey (expected one of: client, webhook, visitor)",
+        id="unknown-journey",
+    ),
+    pytest.param(
+        with_change(("endpoints",), {k: v for k, v in minimal()["endpoints"].items() if k != "chat"}),
+        "x.toml: endpoints.chat: required by journey 'client': add [endpoints.chat] to the API map",
+        id="journey-requires-missing-endpoint",
+    ),
+    pytest.param(
+        with_change(("journeys", "client", "think_time"), [3, 1]),
+        "x.toml: journeys.client.think_time: expected [min, max] non-negative numbers below 1000000, got [3, 1]",
+        id="bad-think-time",
+    ),
+    pytest.param(
+        with_change(("journeys", "client", "think_time"), 2),
+        "x.toml: journeys.client.think_time: expected [min, max] non-negative numbers below 1000000, got 2",
+        id="think-time-scalar",
+    ),
+    pytest.param(
+        with_change(("journeys", "client", "reset_probability"), 1.5),
+        "x.toml: journeys.client.reset_probability: expected a probability between 0 and 1, got 1.5",
+        id="reset-probability-over-1",
+    ),
+    pytest.param(
+        with_change(("target", "host"), "localhost:8000"),
+        "x.toml: target.host: expected a URL like http://127.0.0.1:8000, got 'localhost:8000'",
+        id="bad-host",
+    ),
+    pytest.param(
+        with_change(("target", "profile"), "insecure"),
+        'x.toml: target.profile: expected "hardened" or "vulnerable", got \'insecure\'',
+        id="bad-profile",
+    ),
+    pytest.param(
+        with_change(("target", "latency"), {"login": {"dist": "gamma", "ms": 3}}),
+        "x.toml: target.latency.login.dist: expected one of constant, uniform, normal, lognormal, choice, got 'gamma'",
+        id="bad-latency-kind",
+    ),
+    pytest.param(
+        with_change(("target", "latency"), {"chat": {"dist": "uniform", "low_ms": 10}}),
+        "x.toml: target.latency.chat.high_ms: required for dist 'uniform'",
+        id="latency-missing-key",
+    ),
+    pytest.param(
+        with_change(("target", "latency"), {"me": "fast"}),
+        'x.toml: target.latency.me: expected a table like {dist = "constant", ms = 120}',
+        id="latency-not-a-table",
+    ),
+    pytest.param(
+        with_change(("load", "duration"), "soon"),
+        'x.toml: load.duration: expected a duration like 90, "90s", "2m" or "1m30s", got \'soon\'',
+        id="bad-duration",
+    ),
+    pytest.param(
+        with_change(("load", "stages"), [{"duration": "forever", "users": 5}]),
+        "x.toml: load.stages[0].duration: expected a duration like 90",
+        id="bad-stage-duration",
+    ),
+    pytest.param(
+        with_change(("endpoints", "login", "auth"), "no"),
+        "x.toml: endpoints.login.auth: expected true or false, got 'no'",
+        id="auth-not-bool",
+    ),
+    pytest.param(
+        with_change(("accounts", "source"), "ldap"),
+        "x.toml: accounts.source: expected one of demo, file, inline, got 'ldap'",
+        id="bad-accounts-source",
+    ),
+    pytest.param(
+        with_change(("accounts",), {"source": "file"}),
+        'x.toml: accounts.file: required when accounts.source = "file"',
+        id="file-source-without-file",
+    ),
+    pytest.param(
+        with_change(("accounts",), {"source": "inline", "inline": [{"email": "a@b.example"}]}),
+        "x.toml: accounts.inline[0]: expected a table with string email and password",
+        id="inline-without-password",
+    ),
+    pytest.param(
+        minimal(endpoints={}), "x.toml: endpoints: expected at least one [endpoints.NAME] table", id="no-endpoints"
+    ),
+    pytest.param(
+        with_change(("scenario", "name"), "my scenario"),
+        "x.toml: scenario.name: expected letters, digits, '-', '_' or '.', got 'my scenario'",
+        id="bad-name",
+    ),
+    pytest.param(
+        with_change(("target", "model", "output_tokens"), [60, 20]),
+        "x.toml: target.model.output_tokens: expected [min, max] positive integers, got [60, 20]",
+        id="bad-output-tokens",
+    ),
+    pytest.param(
+        with_change(("target", "model", "usage"), "no"),
+        "x.toml: target.model.usage: expected true or false, got 'no'",
+        id="usage-not-bool",
+    ),
+    pytest.param(
+        with_change(("wallet", "route"), "login"),
+        "x.toml: wallet.route: expected an endpoint with a stream format (an LLM route: chat), got 'login'",
+        id="wallet-route-not-llm",
+    ),
+    pytest.param(
+        with_change(("wallet", "prompt_cap_tokens"), 512),
+        "x.toml: wallet.prompt_cap_tokens: expected from prompt_start_tokens (1024) to 2000000, got 512",
+        id="wallet-cap-below-start",
+    ),
+    pytest.param(
+        with_change(("guardrails", "allowed_hosts"), ["https://x.example"]),
+        "x.toml: guardrails.allowed_hosts[0]: expected a host name or address like staging.example.com, "
+        "got 'https://x.example'",
+        id="allowed-host-is-a-url",
+    ),
+    pytest.param(
+        with_change(("guardrails", "max_requests"), 0),
+        "x.toml: guardrails.max_requests: expected a whole number >= 1, got 0",
+        id="max-requests-zero",
+    ),
+    pytest.param(
+        with_change(("wallet", "budget"), 5),
+        "x.toml: wallet.budget: unknown field (expected one of: max_tokens_field, output_ask_tokens,",
+        id="wallet-unknown-field",
+    ),
 ]
 
 
 def test_wallet_defaults_and_target_model_settings():
     s = parse_scenario(minimal(wallet={}, target={"max_prompt_tokens": 4000, "model": {"usage": False}}))
     assert s.wallet is not None and s.wallet.route == "chat"
-    assert (s.wallet.prompt_start_tokens, s.wallet.prompt_cap_tokens, s.wallet.output_ask_tokens) == (1024, 131072, 2000)
+    assert (s.wallet.prompt_start_tokens, s.wallet.prompt_cap_tokens, s.wallet.output_ask_tokens) == (
+        1024,
+        131072,
+        2000,
+    )
     assert s.wallet.max_tokens_field == "max_tokens" and s.wallet.start_after_s == 5.0
     assert s.target["usage"] is False and s.target["max_prompt_tokens"] == 4000
     assert parse_scenario(minimal()).wallet is None
@@ -372,16 +519,24 @@ def test_missing_file_is_a_scenario_error(tmp_path):
     path = tmp_path / "nope.toml"
     with pytest.raises(ScenarioError) as info:
         load_scenario(path)
-    assert str(info.value) == (f"{path}: file not found (pass the path of a scenario .toml file, or the name of a "
-                               "shipped one: abuse, audit, load-day, smoke)")
+    assert str(info.value) == (
+        f"{path}: file not found (pass the path of a scenario .toml file, or the name of a "
+        "shipped one: abuse, audit, load-day, smoke)"
+    )
 
 
 def test_scenario_name_defaults_to_the_file_stem(tmp_path):
     path = tmp_path / "nightly-run.toml"
     lines = [
-        "[endpoints.login]", 'method = "POST"', 'path = "/api/auth/login"',
-        "[endpoints.conversations]", 'path = "/api/conversations"',
-        "[endpoints.chat]", 'method = "POST"', 'path = "/api/chat"', 'stream = "sse-openai"',
+        "[endpoints.login]",
+        'method = "POST"',
+        'path = "/api/auth/login"',
+        "[endpoints.conversations]",
+        'path = "/api/conversations"',
+        "[endpoints.chat]",
+        'method = "POST"',
+        'path = "/api/chat"',
+        'stream = "sse-openai"',
     ]
     path.write_text("\n".join(lines) + "\n")
     s = load_scenario(path)
@@ -409,35 +564,48 @@ def test_circuit_breaker_defaults_and_settings():
     s = parse_scenario(minimal(abort={"error_rate": 0.2, "window": "5s", "min_requests": 20}))
     assert s.breaker == Breaker(error_rate=0.2, window_s=5.0, min_requests=20)
     assert error_of(minimal(abort={"error_rate": 0})) == (
-        "x.toml: abort.error_rate: expected a share of failed requests in (0, 1] (1 = off), got 0.0")
+        "x.toml: abort.error_rate: expected a share of failed requests in (0, 1] (1 = off), got 0.0"
+    )
 
 
 def test_http_limits_defaults_and_settings():
     from harness.scenario import HttpSettings
 
-    assert parse_scenario(minimal()).http == HttpSettings(timeout_s=30.0, connect_timeout_s=5.0,
-                                                         max_body_bytes=16 * 1024 * 1024)
+    assert parse_scenario(minimal()).http == HttpSettings(
+        timeout_s=30.0, connect_timeout_s=5.0, max_body_bytes=16 * 1024 * 1024
+    )
     s = parse_scenario(minimal(http={"timeout": "2s", "connect_timeout": 0.5, "max_body_bytes": "1 MiB"}))
     assert s.http == HttpSettings(timeout_s=2.0, connect_timeout_s=0.5, max_body_bytes=1024 * 1024)
     assert parse_scenario(minimal(http={"max_body_bytes": 65536})).http.max_body_bytes == 65536
     assert parse_scenario(minimal(http={"max_body_bytes": "2MB"})).http.max_body_bytes == 2_000_000
 
 
-@pytest.mark.parametrize("http, expected", [
-    ({"timeout": "soon"}, 'x.toml: http.timeout: expected a duration like 90, "90s", "2m" or "1m30s", got \'soon\''),
-    ({"connect_timeout": 0}, "x.toml: http.connect_timeout: expected a positive duration, got 0"),
-    ({"max_body_bytes": "16 megs"}, 'x.toml: http.max_body_bytes: expected a size like 16777216 or "16 MiB", '
-                                    "got '16 megs'"),
-    ({"max_body_bytes": 100}, 'x.toml: http.max_body_bytes: expected at least 1024 bytes (e.g. "16 MiB"), got 100'),
-    ({"max_body_bytes": True}, 'x.toml: http.max_body_bytes: expected a size like 16777216 or "16 MiB", got True'),
-    ({"read_timeout": "5s"}, "x.toml: http.read_timeout: unknown field (expected one of: connect_timeout, "
-                             "max_body_bytes, timeout)"),
-])
+@pytest.mark.parametrize(
+    "http, expected",
+    [
+        (
+            {"timeout": "soon"},
+            'x.toml: http.timeout: expected a duration like 90, "90s", "2m" or "1m30s", got \'soon\'',
+        ),
+        ({"connect_timeout": 0}, "x.toml: http.connect_timeout: expected a positive duration, got 0"),
+        (
+            {"max_body_bytes": "16 megs"},
+            "x.toml: http.max_body_bytes: expected a size like 16777216 or \"16 MiB\", got '16 megs'",
+        ),
+        ({"max_body_bytes": 100}, 'x.toml: http.max_body_bytes: expected at least 1024 bytes (e.g. "16 MiB"), got 100'),
+        ({"max_body_bytes": True}, 'x.toml: http.max_body_bytes: expected a size like 16777216 or "16 MiB", got True'),
+        (
+            {"read_timeout": "5s"},
+            "x.toml: http.read_timeout: unknown field (expected one of: connect_timeout, max_body_bytes, timeout)",
+        ),
+    ],
+)
 def test_bad_http_limits_name_the_field(http, expected):
     assert error_of(minimal(http=http)) == expected
 
 
 # ---- files that are not UTF-8 TOML, nesting, and numbers that are not numbers ----
+
 
 def test_a_byte_order_mark_is_accepted(tmp_path):
     path = tmp_path / "bom.toml"
@@ -445,15 +613,19 @@ def test_a_byte_order_mark_is_accepted(tmp_path):
     assert load_scenario(path).endpoints == load_scenario(SCENARIOS / "smoke.toml").endpoints
 
 
-@pytest.mark.parametrize("encode", [
-    lambda text: text.encode("utf-16"),  # with its byte-order mark
-    lambda text: text.encode("utf-16-le"),  # without: NUL bytes between ASCII characters
-    lambda text: text.encode("latin-1"),
-    lambda text: bytes(range(256)) * 4,  # binary
-], ids=["utf-16", "utf-16-le", "latin-1", "binary"])
+@pytest.mark.parametrize(
+    "encode",
+    [
+        lambda text: text.encode("utf-16"),  # with its byte-order mark
+        lambda text: text.encode("utf-16-le"),  # without: NUL bytes between ASCII characters
+        lambda text: text.encode("latin-1"),
+        lambda text: bytes(range(256)) * 4,  # binary
+    ],
+    ids=["utf-16", "utf-16-le", "latin-1", "binary"],
+)
 def test_a_file_that_is_not_utf8_is_one_line_naming_the_fix(tmp_path, encode):
     path = tmp_path / "s.toml"
-    path.write_bytes(encode((SCENARIOS / "smoke.toml").read_text() + '# caf\u00e9\n'))
+    path.write_bytes(encode((SCENARIOS / "smoke.toml").read_text() + "# caf\u00e9\n"))
     with pytest.raises(ScenarioError) as info:
         load_scenario(path)
     assert str(info.value) == f"{path}: not UTF-8 text: save it as UTF-8"
@@ -470,7 +642,8 @@ def test_very_deep_nesting_is_refused_not_a_recursion_error(tmp_path):
         body = {"a": body}
     message = error_of(with_change(("endpoints", "login", "body"), body))
     assert message.startswith("x.toml: endpoints.login.body.a.a.") and message.endswith(
-        ": nested more than 32 levels deep (tables and lists inside each other): flatten it")
+        ": nested more than 32 levels deep (tables and lists inside each other): flatten it"
+    )
 
 
 def test_integers_beyond_64_bits_are_refused_in_one_short_line(tmp_path):
@@ -478,8 +651,10 @@ def test_integers_beyond_64_bits_are_refused_in_one_short_line(tmp_path):
     path.write_text((SCENARIOS / "smoke.toml").read_text().replace("users = 12", "users = 0x" + "f" * 5000))
     with pytest.raises(ScenarioError) as info:
         load_scenario(path)
-    assert str(info.value) == (f"{path}: load.users: an integer of 20000 bits is out of range "
-                               "(TOML integers are 64-bit: at most 9223372036854775807)")
+    assert str(info.value) == (
+        f"{path}: load.users: an integer of 20000 bits is out of range "
+        "(TOML integers are 64-bit: at most 9223372036854775807)"
+    )
     path.write_text((SCENARIOS / "smoke.toml").read_text().replace("users = 12", "users = 1" + "0" * 5000))
     with pytest.raises(ScenarioError) as info:
         load_scenario(path)
@@ -509,10 +684,14 @@ NUMERIC_FIELDS = [  # (section changes, the field the error must name): every nu
     ({"journeys": {"client": {"think_time": [0, NAN]}}}, "journeys.client.think_time"),
     ({"journeys": {"client": {"chat_turns": [1, NAN]}}}, "journeys.client.chat_turns"),
     ({"targets": {"p95_ms": NAN}}, "targets.p95_ms"),
-    ({"endpoints": {**minimal()["endpoints"], "me": {"path": "/me", "latency_target_ms": NAN}}},
-     "endpoints.me.latency_target_ms"),
-    ({"endpoints": {**minimal()["endpoints"], "me": {"path": "/me", "method": "POST", "body": {"t": [NAN]}}}},
-     "endpoints.me.body.t[0]"),
+    (
+        {"endpoints": {**minimal()["endpoints"], "me": {"path": "/me", "latency_target_ms": NAN}}},
+        "endpoints.me.latency_target_ms",
+    ),
+    (
+        {"endpoints": {**minimal()["endpoints"], "me": {"path": "/me", "method": "POST", "body": {"t": [NAN]}}}},
+        "endpoints.me.body.t[0]",
+    ),
     ({**ABUSE, "attacks": {"chat_flood": {"rate": NAN}}}, "attacks.chat_flood.rate"),
     ({**ABUSE, "attacks": {"start_after": NAN}}, "attacks.start_after"),
     ({**ABUSE, "probes": {"start_after": NAN}}, "probes.start_after"),
@@ -533,8 +712,10 @@ NUMERIC_FIELDS = [  # (section changes, the field the error must name): every nu
     ({"target": {"latency": {"login": NAN}}}, "target.latency.login"),
     ({"target": {"latency": {"chat": {"dist": "uniform", "low_ms": 1, "high_ms": NAN}}}}, "target.latency.chat"),
     ({"target": {"model": {"ttft": {"dist": "lognormal", "median_ms": NAN, "sigma": 0.2}}}}, "target.model.ttft"),
-    ({"target": {"model": {"token_delay": {"dist": "choice", "values_ms": [1, 2], "weights": [1, NAN]}}}},
-     "target.model.token_delay.weights"),
+    (
+        {"target": {"model": {"token_delay": {"dist": "choice", "values_ms": [1, 2], "weights": [1, NAN]}}}},
+        "target.model.token_delay.weights",
+    ),
 ]
 
 
@@ -559,19 +740,21 @@ def test_parse_duration_refuses_nan_and_inf_from_the_command_line():
 @pytest.mark.parametrize("body", [5, 2.5, True])
 def test_a_body_is_a_table_a_list_or_a_string(body):
     assert error_of(with_change(("endpoints", "login", "body"), body)) == (
-        'x.toml: endpoints.login.body: expected a table, a list or a string (the JSON body template, '
-        f'e.g. {{ email = "{{email}}" }}), got {body!r}')
+        "x.toml: endpoints.login.body: expected a table, a list or a string (the JSON body template, "
+        f'e.g. {{ email = "{{email}}" }}), got {body!r}'
+    )
     for fine in ({"email": "{email}"}, ["{messages}"], "{messages}"):
         assert parse_scenario(with_change(("endpoints", "login", "body"), fine)).endpoints["login"].body == fine
 
 
 def test_a_date_is_no_value_of_any_field(tmp_path):
     path = tmp_path / "s.toml"
-    path.write_text((SCENARIOS / "smoke.toml").read_text().replace('[scenario]\n', '[scenario]\nwhen = 2026-01-11\n'))
+    path.write_text((SCENARIOS / "smoke.toml").read_text().replace("[scenario]\n", "[scenario]\nwhen = 2026-01-11\n"))
     with pytest.raises(ScenarioError) as info:
         load_scenario(path)
-    assert str(info.value) == (f"{path}: scenario.when: no field takes a date or time, got 2026-01-11: "
-                               "write it as a string in quotes")
+    assert str(info.value) == (
+        f"{path}: scenario.when: no field takes a date or time, got 2026-01-11: write it as a string in quotes"
+    )
 
 
 def test_a_line_break_in_a_key_or_value_stays_escaped_in_the_one_line_error():
@@ -580,24 +763,32 @@ def test_a_line_break_in_a_key_or_value_stays_escaped_in_the_one_line_error():
     assert "\n" not in error_of(with_change(("endpoints", "login", "path"), "/a\u2028b"))
 
 
-@pytest.mark.parametrize("section, value, expected", [
-    ("header", "X Api Key", "x.toml: auth.header: expected an HTTP header name like Authorization or X-Api-Key, "
-                            "got 'X Api Key'"),
-    ("scheme", "Bearer\r\nX-Evil: 1", "x.toml: auth.scheme: expected a word like Bearer or Token"),
-])
+@pytest.mark.parametrize(
+    "section, value, expected",
+    [
+        (
+            "header",
+            "X Api Key",
+            "x.toml: auth.header: expected an HTTP header name like Authorization or X-Api-Key, got 'X Api Key'",
+        ),
+        ("scheme", "Bearer\r\nX-Evil: 1", "x.toml: auth.scheme: expected a word like Bearer or Token"),
+    ],
+)
 def test_auth_header_and_scheme_must_be_sendable(section, value, expected):
     assert error_of(minimal(auth={section: value})).startswith(expected)
 
 
 def test_paths_and_secret_env_must_be_sendable():
     assert error_of(with_change(("endpoints", "login", "path"), "/api/log in")).startswith(
-        "x.toml: endpoints.login.path: expected printable ASCII without spaces (percent-encode the rest")
+        "x.toml: endpoints.login.path: expected printable ASCII without spaces (percent-encode the rest"
+    )
     assert error_of(minimal(webhook={"secret_env": "MY SECRET"})) == (
-        "x.toml: webhook.secret_env: expected an environment variable name like HARNESS_WEBHOOK_SECRET, "
-        "got 'MY SECRET'")
+        "x.toml: webhook.secret_env: expected an environment variable name like HARNESS_WEBHOOK_SECRET, got 'MY SECRET'"
+    )
 
 
 # ---- placeholders ----
+
 
 def test_a_mistyped_placeholder_is_refused_naming_the_known_ones():
     """Bug: {bogus_id} was filled with "", so the single-item route called the list route and the run passed."""
@@ -606,22 +797,30 @@ def test_a_mistyped_placeholder_is_refused_naming_the_known_ones():
     assert error_of(data) == (
         "x.toml: endpoints.conversation.path: unknown placeholder {bogus_id} (known: conversation_id, email, "
         "lead_email, message, messages, name, password, tenant); conversation is called by load traffic, which "
-        "fills no other (the audit's {id} and {NAME_id} go on routes only the audit calls)")
+        "fills no other (the audit's {id} and {NAME_id} go on routes only the audit calls)"
+    )
     body = with_change(("endpoints", "chat", "body"), {"messages": "{messages}", "model": ["{modle}"]})
     assert error_of(body).startswith("x.toml: endpoints.chat.body: unknown placeholder {modle} (known: ")
 
 
 def test_routes_only_the_audit_calls_may_take_object_ids():
     data = minimal()
-    data["endpoints"]["invoice"] = {"path": "/api/invoices/{invoice_id}", "method": "POST",
-                                    "body": {"id": "{id}", "token": "{token}", "who": "{email}"}}
+    data["endpoints"]["invoice"] = {
+        "path": "/api/invoices/{invoice_id}",
+        "method": "POST",
+        "body": {"id": "{id}", "token": "{token}", "who": "{email}"},
+    }
     assert parse_scenario(data).endpoints["invoice"].path == "/api/invoices/{invoice_id}"
     data["endpoints"]["invoice"]["body"]["x"] = "{whatever}"
     assert error_of(data).startswith(
         "x.toml: endpoints.invoice.body: unknown placeholder {whatever} (known: conversation_id, email, lead_email, "
-        "message, messages, name, password, tenant, id, new_password, prompt, token, NAME_id)")
-    probed = minimal(limits=[{"route": "invoice", "quota": 3}], probes={},
-                     endpoints={**minimal()["endpoints"], "invoice": {"path": "/api/invoices/{invoice_id}"}})
+        "message, messages, name, password, tenant, id, new_password, prompt, token, NAME_id)"
+    )
+    probed = minimal(
+        limits=[{"route": "invoice", "quota": 3}],
+        probes={},
+        endpoints={**minimal()["endpoints"], "invoice": {"path": "/api/invoices/{invoice_id}"}},
+    )
     assert error_of(probed).startswith("x.toml: endpoints.invoice.path: unknown placeholder {invoice_id}")
 
 
@@ -634,8 +833,9 @@ def _keys_passed_as_values(path: Path) -> set[str]:
     tree = ast.parse(path.read_text())
     dicts: list[ast.Dict] = []
     for node in ast.walk(tree):
-        if isinstance(node, ast.Call) and (getattr(node.func, "attr", None) == "call"
-                                           or getattr(node.func, "id", None) == "render"):
+        if isinstance(node, ast.Call) and (
+            getattr(node.func, "attr", None) == "call" or getattr(node.func, "id", None) == "render"
+        ):
             dicts += [a for a in node.args if isinstance(a, ast.Dict)]
         elif isinstance(node, (ast.Assign, ast.AnnAssign)):
             targets = node.targets if isinstance(node, ast.Assign) else [node.target]
@@ -659,36 +859,46 @@ def test_the_placeholder_lists_are_what_the_harness_fills():
 
 # ---- load caps and ramp warnings ----
 
+
 def test_load_over_the_guardrails_is_refused_unless_raised():
     from harness.scenario import Guardrails, check_load_caps
 
     assert error_of(with_change(("load", "users"), 10_001)) == (
         "x.toml: load.users: 10,001 users is over the guardrail max_users (10,000); "
-        "raise [guardrails] max_users if you really mean it")
+        "raise [guardrails] max_users if you really mean it"
+    )
     assert error_of(with_change(("load", "stages"), [{"duration": "5s", "users": 5, "spawn_rate": 2000}])) == (
         "x.toml: load.stages[0].spawn_rate: 2,000 users started per second is over the guardrail max_spawn_rate "
-        "(1,000); raise [guardrails] max_spawn_rate if you really mean it")
+        "(1,000); raise [guardrails] max_spawn_rate if you really mean it"
+    )
     assert error_of(minimal(load={"arrival_rate": 6000})).startswith(
-        "x.toml: load.arrival_rate: 6,000 arrivals per second is over the guardrail max_arrival_rate (5,000)")
+        "x.toml: load.arrival_rate: 6,000 arrivals per second is over the guardrail max_arrival_rate (5,000)"
+    )
     assert error_of(minimal(attacks={"chat_flood": {"users": 20_000}})).startswith(
-        "x.toml: attacks.chat_flood.users: 20,000 users is over the guardrail max_users")
-    raised = parse_scenario(minimal(load={"users": 20_000, "spawn_rate": 2000}, guardrails={"max_users": 20_000,
-                                                                                            "max_spawn_rate": 2000}))
+        "x.toml: attacks.chat_flood.users: 20,000 users is over the guardrail max_users"
+    )
+    raised = parse_scenario(
+        minimal(load={"users": 20_000, "spawn_rate": 2000}, guardrails={"max_users": 20_000, "max_spawn_rate": 2000})
+    )
     assert (raised.load.users, raised.guardrails.max_users) == (20_000, 20_000)
     caps = Guardrails()
     assert (caps.max_users, caps.max_spawn_rate, caps.max_arrival_rate) == (10_000, 1000.0, 5000.0)
     assert check_load_caps(caps, 10_000, 1000, 5000) is None
     assert check_load_caps(caps, None, None, 100_000) == (
         "--arrival-rate: 100,000 arrivals per second is over the guardrail max_arrival_rate (5,000); "
-        "raise [guardrails] max_arrival_rate if you really mean it")
+        "raise [guardrails] max_arrival_rate if you really mean it"
+    )
     assert check_load_caps(caps, 10**9, 10**9, None).startswith("--users: 1,000,000,000 users is over")
 
 
 def test_a_ramp_longer_than_its_stage_is_a_warning():
     from harness.scenario.preflight import scenario_warnings
 
-    stages = [{"duration": "15s", "users": 200, "spawn_rate": 1}, {"duration": "60s", "users": 215, "spawn_rate": 1},
-              {"duration": "30s", "users": 10}]
+    stages = [
+        {"duration": "15s", "users": 200, "spawn_rate": 1},
+        {"duration": "60s", "users": 215, "spawn_rate": 1},
+        {"duration": "30s", "users": 10},
+    ]
     s = parse_scenario(minimal(load={"stages": stages}), source=SOURCE)
     assert scenario_warnings(s) == [
         "x.toml: load.stages[0]: ramping to 200 users at 1/s takes 200 s, longer than the 15 s stage: "
@@ -700,24 +910,28 @@ def test_a_ramp_longer_than_its_stage_is_a_warning():
     # the command line's --users/--spawn-rate/--duration replace the scenario's load, as in `harness run`
     assert scenario_warnings(s, users=200, spawn_rate=1, duration_s=15) == [
         "x.toml: load (with the command line's options): ramping to 200 users at 1/s takes 200 s, longer than the "
-        "15 s run: about 15 users will have started when it ends"]
+        "15 s run: about 15 users will have started when it ends"
+    ]
     assert scenario_warnings(s, users=10, spawn_rate=5, duration_s=15) == []
-    assert scenario_warnings(s, duration_s=10)[0].startswith("x.toml: load.stages[0]: ramping to 200 users at 1/s "
-                                                            "takes 200 s, longer than the 10 s stage: about 10 users")
+    assert scenario_warnings(s, duration_s=10)[0].startswith(
+        "x.toml: load.stages[0]: ramping to 200 users at 1/s takes 200 s, longer than the 10 s stage: about 10 users"
+    )
     flat = parse_scenario(minimal(load={"users": 100, "spawn_rate": 2, "duration": "20s"}), source=SOURCE)
     assert scenario_warnings(flat) == [
         "x.toml: load: ramping to 100 users at 2/s takes 50 s, longer than the 20 s run: about 40 users will have "
-        "started when it ends"]
+        "started when it ends"
+    ]
     assert scenario_warnings(parse_scenario(minimal(), source=SOURCE)) == []
     long = parse_scenario(minimal(guardrails={"max_duration": "10s"}), source=SOURCE)
     assert scenario_warnings(long) == [
         "x.toml: guardrails.max_duration: the 30 s planned are longer than max_duration (10 s): the run will stop "
-        "there as aborted; raise it or shorten the load"]
+        "there as aborted; raise it or shorten the load"
+    ]
 
 
 # ---- the copy in the run folder ----
 
-ESCAPED = r'''
+ESCAPED = r"""
 [target]
 host = "http://deploy:s\u0033cret-h0st@staging.example.test:8443/base"
 [accounts]
@@ -728,7 +942,7 @@ inline = [{email = "a@mail.example", password = "pa\"ss\u0041word-1"},
 password = "Spr\u0061y-\\pw-3"
 [attacks.chat_flood]
 users = 2
-'''
+"""
 
 
 def test_the_copied_scenario_holds_no_secret_even_written_with_escapes(tmp_path):
@@ -753,8 +967,14 @@ def test_the_copied_scenario_holds_no_secret_even_written_with_escapes(tmp_path)
     assert copy.startswith("# Written by launch-harness from the parsed scenario 's.toml'")
     text = copy.encode()
     for secret in secrets:
-        forms = {secret, secret.replace('"', '\\"'), secret.replace("\\", "\\\\"), secret.replace("A", "\\u0041"),
-                 secret.replace("a", "\\u0061"), secret.replace("3", "\\u0033")}
+        forms = {
+            secret,
+            secret.replace('"', '\\"'),
+            secret.replace("\\", "\\\\"),
+            secret.replace("A", "\\u0041"),
+            secret.replace("a", "\\u0061"),
+            secret.replace("3", "\\u0033"),
+        }
         assert not [f for f in forms if f.encode() in text], secret
     back = tomllib.loads(copy)
     assert back["target"]["host"] == "http://deploy:[redacted]@staging.example.test:8443/base"

@@ -12,7 +12,7 @@ import math
 import os
 import random
 import tomllib
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -24,9 +24,29 @@ from tests.helpers import REPO, run_harness
 
 SEED = int(os.environ.get("HARNESS_FUZZ_SEED", "20260111"))
 SHIPPED = sorted((REPO / "scenarios").glob("*.toml"))
-ODD_TEXT = ["", " ", "\u202e\u0645\u0631\u062d\u0628\u0627", "e\u0301\u0301", "\U0001f600" * 3, "\ufeff", "a\nb",
-            "\u2028", "\x7f", "{bogus_id}", "{conversation_id}", "x" * 5000, "NaN", "1e999", "\\u0000", "\ud7ff",
-            "0x10", "../../etc/passwd", "${HOME}", "\x00", "\\0"]
+ODD_TEXT = [
+    "",
+    " ",
+    "\u202e\u0645\u0631\u062d\u0628\u0627",
+    "e\u0301\u0301",
+    "\U0001f600" * 3,
+    "\ufeff",
+    "a\nb",
+    "\u2028",
+    "\x7f",
+    "{bogus_id}",
+    "{conversation_id}",
+    "x" * 5000,
+    "NaN",
+    "1e999",
+    "\\u0000",
+    "\ud7ff",
+    "0x10",
+    "../../etc/passwd",
+    "${HOME}",
+    "\x00",
+    "\\0",
+]
 HUGE = [2**63 - 1, -(2**63), 10**30, -(10**30), 1e308, -1e308, 5e-324, 0, -1, 2**64]
 
 
@@ -41,7 +61,7 @@ def random_scalar(rng: random.Random) -> Any:
     if kind == 3:
         return rng.choice([True, False])
     if kind == 4:
-        return datetime(2026, 1, 11, 12, 0, tzinfo=timezone.utc)
+        return datetime(2026, 1, 11, 12, 0, tzinfo=UTC)
     if kind == 5:
         return rng.uniform(-1e6, 1e6)
     if kind == 6:
@@ -61,8 +81,26 @@ def random_value(rng: random.Random, depth: int = 0) -> Any:
 
 
 def random_key(rng: random.Random) -> str:
-    return rng.choice(["users", "duration", "body", "path", "x", "source", "stages", "weight", "\u00e9t\u00e9",
-                       "a.b", "", "\U0001f600", "password", "arrival_rate", "spawn_rate", "max_users"])
+    return rng.choice(
+        [
+            "users",
+            "duration",
+            "body",
+            "path",
+            "x",
+            "source",
+            "stages",
+            "weight",
+            "\u00e9t\u00e9",
+            "a.b",
+            "",
+            "\U0001f600",
+            "password",
+            "arrival_rate",
+            "spawn_rate",
+            "max_users",
+        ]
+    )
 
 
 def deep(rng: random.Random, levels: int) -> Any:
@@ -121,20 +159,23 @@ def cases(seed: int) -> list[tuple[str, bytes]]:
     out: list[tuple[str, bytes]] = []
     for i in range(40):  # random bytes, and random text
         size = rng.randrange(0, 600)
-        raw = bytes(rng.randrange(256) for _ in range(size)) if i % 2 else \
-            "".join(chr(rng.randrange(9, 0x3000)) for _ in range(size)).encode()
+        raw = (
+            bytes(rng.randrange(256) for _ in range(size))
+            if i % 2
+            else "".join(chr(rng.randrange(9, 0x3000)) for _ in range(size)).encode()
+        )
         out.append((f"random bytes #{i}", raw))
     for i in range(60):  # random TOML documents
         doc = {random_key(rng) or "k": random_value(rng) for _ in range(rng.randrange(1, 6))}
         doc.update(rng.choice([{}, {"endpoints": random_value(rng)}, {"load": random_value(rng)}]))
         out.append((f"random TOML #{i}", tomli_w.dumps(doc).encode()))
     shipped = [(p.name, tomllib.loads(p.read_text(encoding="utf-8"))) for p in SHIPPED]
-    for i in range(220):  # structured mutations of the shipped scenarios, one to three each
+    for _ in range(220):  # structured mutations of the shipped scenarios, one to three each
         name, original = rng.choice(shipped)
         data = copy.deepcopy(original)
         done = [mutate(rng, data) for _ in range(rng.choice([1, 1, 2, 3]))]
         out.append((f"{name}: {'; '.join(done)}", tomli_w.dumps(data).encode()))
-    for i in range(20):  # the text itself: cut short, a byte-order mark, UTF-16, a line doubled
+    for _ in range(20):  # the text itself: cut short, a byte-order mark, UTF-16, a line doubled
         name, _ = rng.choice(shipped)
         text = (REPO / "scenarios" / name).read_text(encoding="utf-8")
         how = rng.choice(["cut", "bom", "utf16", "double"])
