@@ -9,6 +9,8 @@ from harness.scenario.model import (
     ATTACKS,
     AUDIT_PLACEHOLDERS,
     JOURNEYS,
+    KINDS,
+    LEGACY_KINDS,
     LIMIT_KEYS,
     METHODS,
     PLACEHOLDERS,
@@ -31,6 +33,7 @@ from harness.scenario.model import (
     SpendSettings,
     Stage,
     Wallet,
+    infer_kind,
 )
 from harness.scenario.parse import (
     SHIPPED_SCENARIOS,
@@ -49,6 +52,8 @@ __all__ = [
     "ATTACKS",
     "AUDIT_PLACEHOLDERS",
     "JOURNEYS",
+    "KINDS",
+    "LEGACY_KINDS",
     "LIMIT_KEYS",
     "METHODS",
     "PLACEHOLDERS",
@@ -71,6 +76,7 @@ __all__ = [
     "SpendSettings",
     "Stage",
     "Wallet",
+    "infer_kind",
     "check_load_caps",
     "load_scenario",
     "parse_duration",

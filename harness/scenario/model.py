@@ -16,6 +16,9 @@ from harness.errors import UsageError
 from harness.scenario.thresholds import Threshold
 
 __all__ = [
+    "KINDS",
+    "LEGACY_KINDS",
+    "infer_kind",
     "STREAM_FORMATS",
     "METHODS",
     "ACCOUNT_SOURCES",
@@ -43,6 +46,50 @@ __all__ = [
     "SpendSettings",
     "Scenario",
 ]
+
+# What a route is for. Journeys, attacks, probes, the wallet probe and the audit find routes by kind, so
+# an API's own route names work; each of them handles none or several routes of a kind.
+KINDS: dict[str, str] = {
+    "login": "trades credentials for a session (token or cookie)",
+    "logout": "ends the session",
+    "chat": "sends messages to the LLM and answers (streamed or not)",
+    "read": "reads one thing (a profile, one conversation)",
+    "list": "lists things; items carry ids that read routes take",
+    "write": "creates or changes data (never called by the shipped journeys or attacks)",
+    "delete": "deletes data (never called unless a journey of yours names it)",
+    "reset": "starts a password reset",
+    "webhook": "receives signed deliveries from a provider",
+    "admin": "admin-only route",
+    "lead": "a public form (leads, contact, sign-up)",
+    "health": "liveness or readiness",
+    "other": "anything else; called only by journeys that name it",
+}
+# The kind of a route whose table has no `kind`, by the route names the shipped scenarios use; other
+# names get one from their method (see infer_kind).
+LEGACY_KINDS: dict[str, str] = {
+    "login": "login",
+    "logout": "logout",
+    "chat": "chat",
+    "me": "read",
+    "conversations": "list",
+    "conversation": "read",
+    "reset_request": "reset",
+    "webhook": "webhook",
+    "admin_users": "admin",
+    "leads": "lead",
+    "health": "health",
+}
+
+
+def infer_kind(name: str, method: str) -> str:
+    """The kind of a route that does not say: its legacy name's, else read for GET, other for the rest.
+
+    Only GET is guessed (a read is harmless); a POST could create, change or delete, so it is `other`,
+    which nothing calls unless a journey names it."""
+    if name in LEGACY_KINDS:
+        return LEGACY_KINDS[name]
+    return "read" if method in ("GET", "HEAD") else "other"
+
 
 STREAM_FORMATS = ("none", "sse-openai", "sse", "json")
 METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS")
@@ -123,6 +170,7 @@ class Endpoint:
     latency_target_ms: float | None = None  # p95 target; None = no latency target
     list_field: str = ""  # where a list response keeps its items ("" = top-level array)
     id_field: str = "id"  # the id of each item
+    kind: str = "other"  # what the route is for (KINDS); parse fills it from the name or method when unset
 
 
 @dataclass(frozen=True)
@@ -314,6 +362,14 @@ class Scenario:
         for rule in self.limits:
             routes.setdefault(rule.route, []).append(rule)
         return routes
+
+    def routes(self, kind: str) -> list[Endpoint]:
+        """Every route of a kind, in the order of the API map."""
+        return [ep for ep in self.endpoints.values() if ep.kind == kind]
+
+    def route(self, kind: str) -> Endpoint | None:
+        """The first route of a kind (the API map's order), or None when the API has none."""
+        return next((ep for ep in self.endpoints.values() if ep.kind == kind), None)
 
     def latency_targets(self) -> dict[str, float | None]:
         """Endpoint -> p95 target in ms. Streamed (LLM) routes have none unless set explicitly."""

@@ -19,6 +19,7 @@ from harness.scenario.model import (
     ATTACKS,
     AUDIT_PLACEHOLDERS,
     JOURNEYS,
+    KINDS,
     LIMIT_KEYS,
     METHODS,
     PLACEHOLDERS,
@@ -42,6 +43,7 @@ from harness.scenario.model import (
     Stage,
     Wallet,
     _latency_targets,
+    infer_kind,
 )
 from harness.scenario.thresholds import (
     DEFAULT_ERROR_RATE,
@@ -513,7 +515,7 @@ def _parse_endpoints(r: _Reader, data: dict[str, Any]) -> dict[str, Endpoint]:
     if not table:
         raise r.fail("endpoints", "expected at least one [endpoints.NAME] table (the API map)")
     endpoints = {}
-    allowed = {"method", "path", "body", "auth", "stream", "latency_target_ms", "list_field", "id_field"}
+    allowed = {"method", "path", "body", "auth", "stream", "latency_target_ms", "list_field", "id_field", "kind"}
     for name, spec in table.items():
         where = f"endpoints.{name}"
         if not isinstance(spec, dict):
@@ -539,6 +541,9 @@ def _parse_endpoints(r: _Reader, data: dict[str, Any]) -> dict[str, Endpoint]:
         body = spec.get("body")
         if body is not None:
             _check_body(r, body, f"{where}.body")
+        kind = r.get(spec, "kind", f"{where}.kind", str, "") or infer_kind(name, method)
+        if kind not in KINDS:
+            raise r.fail(f"{where}.kind", f"expected one of {', '.join(KINDS)}, got {_show(kind)}")
         endpoints[name] = Endpoint(
             name=name,
             method=method,
@@ -549,6 +554,7 @@ def _parse_endpoints(r: _Reader, data: dict[str, Any]) -> dict[str, Endpoint]:
             latency_target_ms=target,
             list_field=r.get(spec, "list_field", f"{where}.list_field", str, ""),
             id_field=r.get(spec, "id_field", f"{where}.id_field", str, "id"),
+            kind=kind,
         )
     return endpoints
 

@@ -554,7 +554,7 @@ def test_users_must_be_a_whole_number():
 def test_unknown_endpoint_key_lists_the_allowed_ones():
     message = error_of(with_change(("endpoints", "chat", "streaming"), True))
     assert message == (
-        "x.toml: endpoints.chat.streaming: unknown field (expected one of: auth, body, id_field, latency_target_ms, "
+        "x.toml: endpoints.chat.streaming: unknown field (expected one of: auth, body, id_field, kind, latency_target_ms, "
         "list_field, method, path, stream)"
     )
 
