@@ -1,0 +1,308 @@
+"""Sends the check's steps over plain httpx, in this process, and judges each answer.
+
+Each role has its own client (its own cookie jar); anonymous routes and webhook deliveries go through
+one without credentials. Every answer is read within `[http] timeout` and at most MAX_BODY bytes, and
+no redirect is followed (a redirect to a login page is evidence). Rows come back in the order sent.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import secrets
+import time
+from collections.abc import Iterator
+from contextlib import ExitStack
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+
+from harness.check import diagnose
+from harness.check.answers import Answer
+from harness.check.plan import CHECK_MAX_TOKENS, CHECK_PROMPT, Plan, Step
+from harness.host import basic_auth_header
+from harness.protocol.signing import sign
+from harness.protocol.streams import read_stream
+from harness.scenario import Endpoint, Scenario
+from harness.scenario.accounts import Credentials
+from harness.scenario.templates import PLACEHOLDER, render
+
+__all__ = ["Row", "run_steps", "redact", "MAX_BODY", "test_event"]
+
+MAX_BODY = 1024 * 1024  # the most of one answer the check reads
+_ID = re.compile(r"(?:[A-Za-z0-9]+_)?id", re.IGNORECASE)  # {id}, {conversation_id}
+
+
+@dataclass(frozen=True)
+class Row:
+    """One line of the table: the step, whether a request went out, the status (0: no answer) and the
+    verdict."""
+
+    step: Step
+    sent: bool
+    status: int
+    finding: diagnose.Finding
+
+
+@dataclass
+class _State:
+    """What earlier steps learned: each role's session token, the ids each list route gave."""
+
+    tokens: dict[str, str] = field(default_factory=dict)
+    failed_logins: set[str] = field(default_factory=set)  # roles whose login did not work
+    ids: dict[str, list[str]] = field(default_factory=dict)  # list route -> ids of its items
+
+
+def test_event() -> dict[str, Any]:
+    """The body of the check's delivery: a new id, and marked as a test from the check on every level."""
+    return {
+        "id": f"evt_harness_check_{secrets.token_hex(8)}",
+        "type": "harness.check.test",
+        "livemode": False,
+        "created": int(time.time()),
+        "data": {"object": {"harness_check": True, "note": "test delivery from `harness check`; ignore it"}},
+    }
+
+
+class _Checker:
+    def __init__(self, scenario: Scenario, plan: Plan, credentials: Credentials, clients: dict[str, httpx.Client]):
+        self.scenario = scenario
+        self.plan = plan
+        self.credentials = credentials
+        self.clients = clients  # role -> client; "" anonymous
+        self.state = _State()
+
+    # --- sending ------------------------------------------------------------------------------
+
+    def send(self, role: str, ep: Endpoint, path: str, body: Any, headers: dict[str, str]) -> Answer:
+        """One request, read within the deadline and MAX_BODY; an answer with status 0 when none came."""
+        client = self.clients[role]
+        sent: dict[str, Any] = (
+            {"content": body} if isinstance(body, bytes) else {"json": body} if body is not None else {}
+        )
+        request = client.build_request(ep.method, path, headers=headers, **sent)
+        deadline = time.monotonic() + self.scenario.http.timeout_s
+        try:
+            response = client.send(request, stream=True)
+        except httpx.HTTPError as exc:
+            return Answer(0, error=_reason(exc))
+        data = bytearray()
+        error = ""
+        try:
+            for chunk in response.iter_bytes():
+                data += chunk
+                if len(data) >= MAX_BODY or time.monotonic() > deadline:
+                    error = "answer cut at the check's limit"
+                    break
+        except httpx.HTTPError as exc:
+            error = _reason(exc)
+        finally:
+            response.close()
+        return Answer(response.status_code, tuple(response.headers.multi_items()), bytes(data[:MAX_BODY]), error)
+
+    def auth_headers(self, role: str, ep: Endpoint) -> dict[str, str]:
+        token = self.state.tokens.get(role)
+        if not ep.auth or token is None:
+            return {}
+        auth = self.scenario.auth
+        return {auth.header: f"{auth.scheme} {token}" if auth.scheme else token}
+
+    # --- the steps ----------------------------------------------------------------------------
+
+    def run(self, step: Step) -> Row:
+        """The step's row, with every secret the check holds (passwords, tokens, the webhook secret) masked."""
+        row = self.step(step)
+        mask = [*self.credentials.secrets(), *self.state.tokens.values()]
+        note, fix = (redact(text, mask) for text in (row.finding.note, row.finding.fix))
+        return Row(row.step, row.sent, row.status, diagnose.Finding(row.finding.ok, note, fix))
+
+    def step(self, step: Step) -> Row:
+        ep = self.scenario.endpoints[step.route]
+        if step.role and ep.auth and step.action != "login" and step.role in self.state.failed_logins:
+            return Row(step, False, 0, self.state_failure(step.role))
+        return {"login": self.login, "get": self.get, "chat": self.chat, "webhook": self.webhook}[step.action](step, ep)
+
+    def state_failure(self, role: str) -> diagnose.Finding:
+        return diagnose.Finding(False, f"not sent: no session for {role} (its login did not work, above)")
+
+    def login(self, step: Step, ep: Endpoint) -> Row:
+        account = self.plan.accounts[step.role]
+        values = {"email": account.email, "password": account.password}
+        body = render(ep.body, values) if ep.body is not None else None
+        path = render(ep.path, values, in_path=True)
+        answer = self.send(step.role, ep, path, body, {})
+        sent = tuple(body) if isinstance(body, dict) else ()
+        finding = self.judge(answer, ep) or diagnose.login(answer, self.scenario.auth, ep, step.role, sent)
+        token = diagnose.token_at(answer, self.scenario.auth.token_field) if answer.ok else None
+        if finding.ok and token:
+            self.state.tokens[step.role] = token
+            self.clients[step.role].cookies.clear()  # bearer: the session is the token, as in a run
+        else:
+            self.state.failed_logins.add(step.role)
+        return Row(step, True, answer.status, finding)
+
+    def get(self, step: Step, ep: Endpoint) -> Row:
+        values, missing = self.values(ep, step.role)
+        if missing:
+            return Row(step, False, 0, missing)
+        path = render(ep.path, values, in_path=True)
+        body = render(ep.body, values) if ep.body is not None else None
+        answer = self.send(step.role, ep, path, body, self.auth_headers(step.role, ep))
+        finding = self.judge(answer, ep) or diagnose.route(answer, self.scenario.auth, ep, step.role)
+        if finding.ok and ep.kind == "list":
+            finding, ids = diagnose.listing(answer, ep)
+            self.state.ids[ep.name] = ids
+        return Row(step, True, answer.status, finding)
+
+    def chat(self, step: Step, ep: Endpoint) -> Row:
+        values, missing = self.values(ep, step.role, chat=True)
+        if missing:
+            return Row(step, False, 0, missing)
+        path = render(ep.path, values, in_path=True)
+        body = render(ep.body, {k: v for k, v in values.items() if not _ID.fullmatch(k)}) if ep.body else None
+        capped = self._cap_reply(body)
+        headers = self.auth_headers(step.role, ep)
+        if ep.stream.startswith("sse"):
+            headers |= {"Accept": "text/event-stream", "Accept-Encoding": "identity"}
+        answer = self.send(step.role, ep, path, body, headers)
+        finding = self.judge(answer, ep) or diagnose.route(answer, self.scenario.auth, ep, step.role)
+        if finding.ok:
+            chunks, error = _read_chat(answer, ep)
+            finding = diagnose.chat(answer, ep, chunks, error)
+        reply = f" (prompt of {len(CHECK_PROMPT)} characters, " + (
+            f"max_tokens {CHECK_MAX_TOKENS})" if capped else "no max_tokens field in the body)"
+        )
+        return Row(step, True, answer.status, _with(finding, reply))
+
+    def webhook(self, step: Step, ep: Endpoint) -> Row:
+        secret = self.credentials.webhook_secret
+        if not secret:
+            env = self.scenario.webhook_secret_env
+            return Row(
+                step,
+                False,
+                0,
+                diagnose.problem(
+                    "not sent: no webhook secret to sign with",
+                    f"export {env}=<the signing secret> ([webhook] secret_env names the variable)",
+                ),
+            )
+        event = test_event()
+        body = json.dumps(event).encode()
+        headers = {"Content-Type": "application/json", "Stripe-Signature": sign(secret, body, int(time.time()))}
+        answer = self.send("", ep, ep.path, body, headers)
+        finding = self.judge(answer, ep) or diagnose.webhook(answer, ep, "stripe", self.scenario.webhook_secret_env)
+        return Row(step, True, answer.status, _with(finding, f" (event {event['id']})"))
+
+    # --- helpers ------------------------------------------------------------------------------
+
+    def judge(self, answer: Answer, ep: Endpoint) -> diagnose.Finding | None:
+        blocked = bool(answer.status) and self.scenario.block.matches(answer.status, dict(answer.headers), answer.body)
+        return diagnose.transport(answer, ep, blocked)
+
+    def values(self, ep: Endpoint, role: str, chat: bool = False) -> tuple[dict[str, Any], diagnose.Finding | None]:
+        """The values of a route's placeholders, or the finding naming the first one check cannot fill."""
+        account = self.plan.accounts.get(role)
+        values: dict[str, Any] = {
+            "messages": [{"role": "user", "content": CHECK_PROMPT}],
+            "message": CHECK_PROMPT,
+            "email": account.email if account else "",
+            "tenant": (self.credentials.tenants or [""])[0],
+            "name": "Harness Check",
+            "lead_email": "harness-check@example.test",
+        }
+        names = _placeholders(ep.path) + [n for n in _placeholders(ep.body) if not (chat and _ID.fullmatch(n))]
+        for name in dict.fromkeys(names):
+            if name in values:
+                continue
+            found = self.id_for(ep, name) if _ID.fullmatch(name) else None
+            if found is None:
+                return values, diagnose.problem(f"not sent: {{{name}}} has no value", _unfilled_fix(name, self.state))
+            values[name] = found
+        return values, None
+
+    def id_for(self, ep: Endpoint, name: str) -> str | None:
+        """An id for `{name}`: from the list route whose path is above it, else any list route that gave one."""
+        above = ep.path.split("{" + name + "}")[0].rstrip("/")
+        lists = [self.scenario.endpoints[r] for r in self.state.ids]
+        ordered = [e for e in lists if e.path.rstrip("/") == above] + lists
+        return next((self.state.ids[e.name][0] for e in ordered if self.state.ids[e.name]), None)
+
+    def _cap_reply(self, body: Any) -> bool:
+        """Set the body's reply cap to CHECK_MAX_TOKENS where it has one; True when it did."""
+        wallet = self.scenario.wallet
+        field_name = wallet.max_tokens_field if wallet else "max_tokens"
+        if isinstance(body, dict) and field_name and field_name in body:
+            body[field_name] = CHECK_MAX_TOKENS
+            return True
+        return False
+
+
+def run_steps(
+    scenario: Scenario, plan: Plan, credentials: Credentials, base_url: str, host_auth: str | None = None
+) -> Iterator[Row]:
+    """Send each step of `plan` to `base_url`, yielding its row as soon as it is judged."""
+    headers = {"Authorization": basic_auth_header(host_auth)} if host_auth else {}
+    timeout = httpx.Timeout(scenario.http.timeout_s, connect=scenario.http.connect_timeout_s)
+    with ExitStack() as stack:
+        clients = {
+            role: stack.enter_context(
+                httpx.Client(base_url=base_url, timeout=timeout, follow_redirects=False, headers=headers)
+            )
+            for role in ["", *plan.accounts]
+        }
+        checker = _Checker(scenario, plan, credentials, clients)
+        for step in plan.steps:
+            yield checker.run(step)
+
+
+def _read_chat(answer: Answer, ep: Endpoint) -> tuple[int, str]:
+    """(content chunks, stream error) of a chat answer read in its map's stream format."""
+    if not ep.stream.startswith("sse") or answer.content_type != "text/event-stream":
+        return 0, ""
+    lines = [*answer.body.splitlines(keepends=True), b""]
+    result = read_stream(lines, ep.stream, time.perf_counter())
+    return result.chunks, result.error
+
+
+_CREDENTIAL = re.compile(r"(?i)\b(bearer|basic)(\s+)[A-Za-z0-9._~+/=-]{16,}")  # a credential, not the word
+
+
+def redact(text: str, secrets: list[str]) -> str:
+    """`text` with each of `secrets`, and any long credential after Bearer or Basic, masked."""
+    for secret in sorted((s for s in secrets if s), key=len, reverse=True):
+        text = text.replace(secret, "[redacted]")
+    return _CREDENTIAL.sub(lambda m: f"{m.group(1)}{m.group(2)}[redacted]", text)
+
+
+def _placeholders(template: Any) -> list[str]:
+    if isinstance(template, str):
+        return PLACEHOLDER.findall(template)
+    if isinstance(template, dict):
+        return [n for v in template.values() for n in _placeholders(v)]
+    if isinstance(template, list):
+        return [n for v in template for n in _placeholders(v)]
+    return []
+
+
+def _unfilled_fix(name: str, state: _State) -> str:
+    if _ID.fullmatch(name):
+        if not state.ids:
+            return f'{{{name}}} takes an id from a list route: map one (kind = "list") whose items carry it'
+        return "the list routes gave no items to take an id from: check their list_field and id_field"
+    return f"check fills no {{{name}}}: remove it from the route, or write the value itself"
+
+
+def _with(finding: diagnose.Finding, more: str) -> diagnose.Finding:
+    return diagnose.Finding(finding.ok, finding.note + more, finding.fix) if finding.ok else finding
+
+
+def _reason(exc: httpx.HTTPError) -> str:
+    """Why a request got no (whole) answer, in a few words, never the URL."""
+    if isinstance(exc, httpx.TimeoutException):
+        return f"timeout ({type(exc).__name__})"
+    if isinstance(exc, httpx.ConnectError):
+        text = str(exc).lower()
+        return "connection refused" if "refused" in text else "could not connect"
+    return type(exc).__name__
