@@ -12,7 +12,6 @@ import re
 import secrets
 import time
 from collections.abc import Iterator
-from contextlib import ExitStack
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -218,16 +217,24 @@ class _Checker:
                 continue
             found = self.id_for(ep, name) if _ID.fullmatch(name) else None
             if found is None:
-                return values, diagnose.problem(f"not sent: {{{name}}} has no value", _unfilled_fix(name, self.state))
+                return values, diagnose.problem(
+                    f"not sent: {{{name}}} has no value", _unfilled_fix(name, self.scenario, self.state)
+                )
             values[name] = found
         return values, None
 
     def id_for(self, ep: Endpoint, name: str) -> str | None:
-        """An id for `{name}`: from the list route whose path is above it, else any list route that gave one."""
+        """An id for `{name}` from the list route that lists those objects: the one whose path is above
+        it (`/conversations` for `/conversations/{id}`), else one named after it (`conversations` for
+        `{conversation_id}`), else the only list route."""
+        lists = {r: self.scenario.endpoints[r] for r in self.state.ids}
         above = ep.path.split("{" + name + "}")[0].rstrip("/")
-        lists = [self.scenario.endpoints[r] for r in self.state.ids]
-        ordered = [e for e in lists if e.path.rstrip("/") == above] + lists
-        return next((self.state.ids[e.name][0] for e in ordered if self.state.ids[e.name]), None)
+        stem = name[:-3] if name.lower().endswith("_id") else ""
+        chosen = next((r for r, e in lists.items() if above and e.path.rstrip("/") == above), None)
+        chosen = chosen or next((c for c in (f"{stem}s", f"{stem}es", stem) if stem and c in lists), None)
+        chosen = chosen or (next(iter(lists)) if len(lists) == 1 else None)
+        ids = self.state.ids.get(chosen or "")
+        return ids[0] if ids else None
 
     def _cap_reply(self, body: Any) -> bool:
         """Set the body's reply cap to CHECK_MAX_TOKENS where it has one; True when it did."""
@@ -245,10 +252,10 @@ def run_steps(
     """Send each step of `plan` to `base_url`, yielding its row as soon as it is judged."""
     headers = {"Authorization": basic_auth_header(host_auth)} if host_auth else {}
     timeout = httpx.Timeout(scenario.http.timeout_s, connect=scenario.http.connect_timeout_s)
-    with ExitStack() as stack:
+    with httpx.HTTPTransport() as transport:  # one TLS context and pool; a cookie jar per role
         clients = {
-            role: stack.enter_context(
-                httpx.Client(base_url=base_url, timeout=timeout, follow_redirects=False, headers=headers)
+            role: httpx.Client(
+                base_url=base_url, timeout=timeout, follow_redirects=False, headers=headers, transport=transport
             )
             for role in ["", *plan.accounts]
         }
@@ -286,12 +293,17 @@ def _placeholders(template: Any) -> list[str]:
     return []
 
 
-def _unfilled_fix(name: str, state: _State) -> str:
-    if _ID.fullmatch(name):
-        if not state.ids:
-            return f'{{{name}}} takes an id from a list route: map one (kind = "list") whose items carry it'
-        return "the list routes gave no items to take an id from: check their list_field and id_field"
-    return f"check fills no {{{name}}}: remove it from the route, or write the value itself"
+def _unfilled_fix(name: str, scenario: Scenario, state: _State) -> str:
+    """Why check has no value for `{name}`, as the fix."""
+    if not _ID.fullmatch(name):
+        return f"check fills no {{{name}}}: remove it from the route, or write the value itself"
+    if not scenario.routes("list"):
+        return f'{{{name}}} takes an id from a list route: map one (kind = "list") whose items carry it'
+    if not state.ids:
+        return "the list route did not work (above): fix it first"
+    if not any(state.ids.values()):
+        return "the list routes gave no items to take an id from (an account with none?)"
+    return f"no list route lists the objects of {{{name}}}: map one at the path above it, or named after them"
 
 
 def _with(finding: diagnose.Finding, more: str) -> diagnose.Finding:
