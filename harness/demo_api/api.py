@@ -1,5 +1,6 @@
 """The demo API's handlers: a coaching assistant product with accounts, conversations, a chat
-endpoint that streams like OpenAI, a public lead form, and a Stripe webhook.
+endpoint that streams like OpenAI, a public lead form, and a webhook that verifies Stripe signatures
+(or, by `webhook_scheme`, GitHub's, Standard Webhooks' or Slack's).
 
 All state lives in memory in one process and one event loop, so no locks are needed. With several
 processes, only the signing key (and, hardened, webhook event ids) is shared; accounts, reset tokens,
@@ -31,7 +32,7 @@ from harness.demo_api.outbox import Outbox
 from harness.demo_api.sse import completion_object, stream_events
 from harness.demo_api.stats import SharedStats, Stats
 from harness.demo_api.web import ApiError, OpenAIError, bearer_token, read_body, read_object
-from harness.protocol.signing import SignatureError, verify
+from harness.protocol.signing import PRESETS, SignatureError
 
 __all__ = ["DemoApi", "STARTED_KEY"]
 
@@ -102,6 +103,7 @@ class DemoApi:
         self.lead_inbox: deque[dict[str, Any]] = deque(maxlen=10_000)
         self.webhook_events: EventLog = events if events is not None else _SeenEvents()
         self.webhook_counts: dict[str, int] = {}
+        self.webhook_scheme = PRESETS[config.webhook_scheme]
         self._completion_ids = random.Random(f"{config.seed}:completion-ids")
         self._by_tenant: dict[str, list[Conversation]] = {}
         for conversation in self.data.conversations:
@@ -330,7 +332,7 @@ class DemoApi:
         # vulnerable: the signature is checked but its timestamp is not (flaw 6, with no de-duplication)
         tolerance = _NO_TOLERANCE if self.vulnerable else self.config.webhook_tolerance_s
         try:
-            verify(self.data.webhook_secret, body, request.headers.get("stripe-signature"), tolerance, time.time())
+            self.webhook_scheme.verify(self.data.webhook_secret, body, request.headers, tolerance, time.time())
         except SignatureError as exc:
             raise ApiError(400, exc.reason) from None
         try:

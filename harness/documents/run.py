@@ -14,7 +14,16 @@ import msgspec
 
 from harness.documents.common import load_tolerant, to_builtins
 
-__all__ = ["RUN_SCHEMA_VERSION", "RunMeta", "JourneyRan", "TaskError", "LostWorker", "StoppedEarly", "AbortKind"]
+__all__ = [
+    "RUN_SCHEMA_VERSION",
+    "RunMeta",
+    "JourneyRan",
+    "TaskError",
+    "LostWorker",
+    "StoppedEarly",
+    "AbortKind",
+    "WebhookSigned",
+]
 
 RUN_SCHEMA_VERSION = 1
 # why a run was aborted: a [guardrails] cap or the circuit breaker, or anything else (a signal, a
@@ -50,6 +59,14 @@ class LostWorker(msgspec.Struct, kw_only=True):
     at_s: float | None = None
     last_report_s: float | None = None
     samples: int | None = None
+
+
+class WebhookSigned(msgspec.Struct, kw_only=True):
+    """How the run signed webhook deliveries: the scenario's [webhook] scheme, and whether it signs a
+    timestamp (without one a stale delivery cannot be told from a fresh one)."""
+
+    scheme: str = "stripe"
+    signs_timestamp: bool = True
 
 
 class StoppedEarly(msgspec.Struct, kw_only=True):
@@ -88,6 +105,7 @@ class RunMeta(msgspec.Struct, kw_only=True):
     attacks: dict[str, dict[str, Any]] = msgspec.field(default_factory=dict)
     attacks_start_after_s: Number | None = None
     probed_routes: list[str] = msgspec.field(default_factory=list)
+    webhook: WebhookSigned | None = None  # absent: a run from before signature schemes (Stripe's)
     target_is_loopback: bool | None = None
     wallet: dict[str, Any] | None = None
     spend: dict[str, Any] | None = None  # the price and token settings, fixed at the start

@@ -24,7 +24,7 @@ from harness.load.plan import RunPlan
 from harness.load.probes import ProbeRunner
 from harness.load.sources import bind_user, is_loopback, source_addresses, use_http_settings, user_host
 from harness.load.wallet import WalletProber
-from harness.protocol.signing import sign
+from harness.load.webhooks import signed_headers
 from harness.scenario.accounts import account_pools, identity_key
 
 COMMON_PASSWORDS = ["Password1!", "Summer2026!", "Welcome123", "Qwerty!23", "Coaching2026"]
@@ -67,7 +67,7 @@ class _Attack(FastHttpUser):
         """A session for the attack; a 2xx without a token is a failed sample that says so."""
         return log_in(self.api, account.email, account.password)[0]
 
-    def delivery(self, secret: str, timestamp: int | None = None) -> tuple[bytes, str]:
+    def delivery(self, secret: str, timestamp: int | None = None) -> tuple[bytes, dict[str, str]]:
         event = {
             "id": f"evt_{uuid.uuid4().hex[:24]}",
             "type": "invoice.paid",
@@ -75,11 +75,11 @@ class _Attack(FastHttpUser):
             "data": {"object": {"amount_total": 100, "currency": "usd"}},
         }
         body = json.dumps(event).encode()
-        return body, sign(secret, body, timestamp or int(time.time()))
+        return body, signed_headers(self.plan, body, str(event["id"]), secret, timestamp)
 
-    def send(self, delivery: tuple[bytes, str], technique: str = "") -> None:
-        body, signature = delivery
-        self.api.call("webhook", body=body, headers={"Stripe-Signature": signature}, technique=technique)
+    def send(self, delivery: tuple[bytes, dict[str, str]], technique: str = "") -> None:
+        body, headers = delivery
+        self.api.call("webhook", body=body, headers=headers, technique=technique)
 
 
 class CredentialStuffing(_Attack):

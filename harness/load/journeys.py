@@ -19,7 +19,7 @@ from harness.load.client import ApiClient
 from harness.load.login import Backoff, log_in
 from harness.load.plan import RunPlan
 from harness.load.sources import bind_user, is_loopback, source_addresses, use_http_settings, user_host
-from harness.protocol.signing import sign
+from harness.load.webhooks import signed_headers
 from harness.scenario.accounts import account_pools, identity_key, next_account
 from harness.scenario.arrivals import arrival_queue
 
@@ -161,14 +161,13 @@ class CoachingClient(_Journey):
 
 
 class PaymentProvider(_Journey):
-    """Delivers signed Stripe-style webhooks, each a new event."""
+    """Delivers signed webhooks (the scenario's [webhook] scheme), each a new event."""
 
     journey = "webhook"
     weight = 1
 
     @task
     def deliver(self) -> None:
-        secret = self.plan.credentials.webhook_secret or ""
         event = {
             "id": f"evt_{uuid.uuid4().hex[:24]}",
             "type": random.choice(["checkout.session.completed", "invoice.paid", "customer.subscription.updated"]),
@@ -176,7 +175,7 @@ class PaymentProvider(_Journey):
             "data": {"object": {"amount_total": random.choice([4900, 9900, 19900]), "currency": "usd"}},
         }
         body = json.dumps(event).encode()
-        self.api.call("webhook", body=body, headers={"Stripe-Signature": sign(secret, body, int(time.time()))})
+        self.api.call("webhook", body=body, headers=signed_headers(self.plan, body, str(event["id"])))
 
 
 class Visitor(_Journey):

@@ -33,7 +33,7 @@ from locust.runners import STATE_MISSING, STATE_STOPPED, STATE_STOPPING, MasterR
 
 from harness import __version__
 from harness.analysis.spend import batch_cost
-from harness.documents.run import RUN_SCHEMA_VERSION, AbortKind, LostWorker, RunMeta, StoppedEarly
+from harness.documents.run import RUN_SCHEMA_VERSION, AbortKind, LostWorker, RunMeta, StoppedEarly, WebhookSigned
 from harness.documents.summary import Summary
 from harness.errors import AbortedError, ExitCode, HarnessError, UsageError
 from harness.host import HOST_AUTH_ENV, parse_host
@@ -45,6 +45,7 @@ from harness.load.recorder import Recorder
 from harness.load.run_facts import final_facts
 from harness.load.shape import ScenarioShape
 from harness.load.sources import is_loopback
+from harness.load.webhooks import scheme_of
 from harness.protocol.tokens import DEFAULT_ENCODING, counter_for_model, encoding
 from harness.runfolder import STOP_FILE, new_run_dir, stop_file_reason, write_json_atomic
 from harness.scenario import SHIPPED_SCENARIOS, Scenario, load_scenario, parse_scenario, redacted_copy
@@ -242,6 +243,7 @@ class _Session:
         if self.planned_s and scenario.load.open_model:
             self.planned_s += WARM_UP_S  # the pool starts before the schedule does
         options.run_time = None  # the plugin ends the run itself: see the module docstring
+        webhook = scheme_of(scenario.webhook_signing)
         self.meta = RunMeta(
             schema_version=RUN_SCHEMA_VERSION,
             id=self.run_dir.name,
@@ -265,6 +267,7 @@ class _Session:
             attacks={a.name: {"users": a.users, "rate": a.rate} for a in scenario.attacks.values()},
             attacks_start_after_s=scenario.attacks_start_after_s,
             probed_routes=list(scenario.probes.routes),
+            webhook=WebhookSigned(scheme=webhook.name, signs_timestamp=webhook.signs_timestamp),
             target_is_loopback=is_loopback(host),
             wallet=scenario.wallet.__dict__ if scenario.wallet else None,
             spend=spend,

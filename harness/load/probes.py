@@ -28,7 +28,7 @@ from harness.load.bypass import IDENTITY_KEYS, IP_HEADERS, path_variants, spoofe
 from harness.load.client import ApiClient, CallResult
 from harness.load.plan import RunPlan
 from harness.load.sources import SourceBoundPool, is_loopback, source_addresses
-from harness.protocol.signing import sign
+from harness.load.webhooks import signed_headers
 from harness.scenario import LimitRule, Scenario
 from harness.scenario.accounts import Account, account_pools, identity_key
 from harness.scenario.templates import render
@@ -171,7 +171,7 @@ class ProbeRunner:
                 "data": {"object": {}},
             }
             body = json.dumps(event).encode()
-            headers["Stripe-Signature"] = sign(self.plan.credentials.webhook_secret or "", body, int(time.time()))
+            headers.update(signed_headers(self.plan, body, str(event["id"])))
         return api.call(
             route,
             self._values(identity, attempt),

@@ -34,6 +34,14 @@ __all__ = [
     "Load",
     "Auth",
     "Accounts",
+    "WEBHOOK_SCHEMES",
+    "DEMO_WEBHOOK_SCHEMES",
+    "WEBHOOK_ALGORITHMS",
+    "WEBHOOK_ENCODINGS",
+    "WEBHOOK_TIMESTAMP_FORMATS",
+    "WEBHOOK_SIGNED_FIELDS",
+    "CustomSigning",
+    "WebhookSigning",
     "LimitRule",
     "BlockRule",
     "Attack",
@@ -213,6 +221,37 @@ class Auth:
     scheme: str = "Bearer"  # "" sends the bare token
 
 
+# [webhook] scheme: how deliveries are signed (harness.protocol.signing implements each; docs/webhooks.md)
+WEBHOOK_SCHEMES = ("stripe", "github", "standard", "slack", "custom")
+DEMO_WEBHOOK_SCHEMES = WEBHOOK_SCHEMES[:-1]  # what the demo API can verify ([target] webhook_scheme)
+WEBHOOK_ALGORITHMS = ("sha256", "sha1", "sha512")
+WEBHOOK_ENCODINGS = ("hex", "base64")
+WEBHOOK_TIMESTAMP_FORMATS = ("unix", "unix_ms", "iso8601")
+WEBHOOK_SIGNED_FIELDS = ("id", "timestamp", "body")
+
+
+@dataclass(frozen=True)
+class CustomSigning:
+    """[webhook.custom]: a signature header holding `prefix` + the HMAC of the `signed` template."""
+
+    header: str
+    signed: str = "{body}"  # {id}, {timestamp} and {body}
+    algorithm: str = "sha256"
+    encoding: str = "hex"
+    prefix: str = ""
+    timestamp_header: str | None = None
+    timestamp_format: str = "unix"
+    id_header: str | None = None
+
+
+@dataclass(frozen=True)
+class WebhookSigning:
+    """[webhook] scheme, and the custom scheme's settings when it is "custom"."""
+
+    scheme: str = "stripe"
+    custom: CustomSigning | None = None
+
+
 @dataclass(frozen=True)
 class Accounts:
     source: str = "demo"
@@ -355,6 +394,7 @@ class Scenario:
     breaker: Breaker = Breaker()
     guardrails: Guardrails = field(default_factory=lambda: Guardrails())
     http: HttpSettings = HttpSettings()
+    webhook_signing: WebhookSigning = WebhookSigning()
     raw: dict[str, Any] = field(repr=False, default_factory=dict)
 
     def limits_by_route(self) -> dict[str, list[LimitRule]]:

@@ -18,6 +18,7 @@ from harness.scenario.model import (
     ACCOUNT_SOURCES,
     ATTACKS,
     AUDIT_PLACEHOLDERS,
+    DEMO_WEBHOOK_SCHEMES,
     JOURNEYS,
     KINDS,
     LIMIT_KEYS,
@@ -26,11 +27,17 @@ from harness.scenario.model import (
     SPEND_NUMBERS,
     STREAM_FORMATS,
     TECHNIQUES,
+    WEBHOOK_ALGORITHMS,
+    WEBHOOK_ENCODINGS,
+    WEBHOOK_SCHEMES,
+    WEBHOOK_SIGNED_FIELDS,
+    WEBHOOK_TIMESTAMP_FORMATS,
     Accounts,
     Attack,
     Auth,
     BlockRule,
     Breaker,
+    CustomSigning,
     Endpoint,
     Guardrails,
     HttpSettings,
@@ -42,6 +49,7 @@ from harness.scenario.model import (
     SpendSettings,
     Stage,
     Wallet,
+    WebhookSigning,
     _latency_targets,
     infer_kind,
 )
@@ -279,6 +287,7 @@ def parse_scenario(data: dict[str, Any], source: str = "<scenario>", base_dir: P
             "clients_per_tenant",
             "processes",
             "max_prompt_tokens",
+            "webhook_scheme",
         },
         "target",
     )
@@ -292,6 +301,10 @@ def parse_scenario(data: dict[str, Any], source: str = "<scenario>", base_dir: P
     for key in ("tenants", "clients_per_tenant", "processes", "max_prompt_tokens"):
         if key in target:
             target_settings[key] = r.whole(target, key, f"target.{key}", 1, minimum=1)
+    if "webhook_scheme" in target:  # the scheme the demo API verifies; [webhook] scheme is the one sent
+        target_settings["webhook_scheme"] = _one_of(
+            r, target, "webhook_scheme", "target.webhook_scheme", DEMO_WEBHOOK_SCHEMES, "stripe"
+        )
     latency = r.table(target, "latency", "target.latency")
     try:
         target_settings["latency"] = {
@@ -335,14 +348,7 @@ def parse_scenario(data: dict[str, Any], source: str = "<scenario>", base_dir: P
 
     endpoints = _parse_endpoints(r, data)
     accounts = _parse_accounts(r, data, base_dir)
-    webhook = r.table(data, "webhook", "webhook")
-    r.unknown(webhook, {"secret_env"}, "webhook")
-    secret_env = r.get(webhook, "secret_env", "webhook.secret_env", str, "HARNESS_WEBHOOK_SECRET")
-    if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", secret_env):
-        raise r.fail(
-            "webhook.secret_env",
-            f"expected an environment variable name like HARNESS_WEBHOOK_SECRET, got {_show(secret_env)}",
-        )
+    secret_env, webhook_signing = _parse_webhook(r, data)
 
     load = _parse_load(r, data)
     journeys, journey_settings = _parse_journeys(r, data, endpoints)
@@ -380,6 +386,7 @@ def parse_scenario(data: dict[str, Any], source: str = "<scenario>", base_dir: P
         auth=auth,
         accounts=accounts,
         webhook_secret_env=secret_env,
+        webhook_signing=webhook_signing,
         load=load,
         journeys=journeys,
         journey_settings=journey_settings,
@@ -557,6 +564,79 @@ def _parse_endpoints(r: _Reader, data: dict[str, Any]) -> dict[str, Endpoint]:
             kind=kind,
         )
     return endpoints
+
+
+def _one_of(r: _Reader, data: dict[str, Any], key: str, where: str, choices: tuple[str, ...], default: str) -> str:
+    value = r.get(data, key, where, str, default)
+    if value not in choices:
+        raise r.fail(where, f"expected one of {', '.join(repr(c) for c in choices)}, got {_show(value)}")
+    return value
+
+
+def _parse_webhook(r: _Reader, data: dict[str, Any]) -> tuple[str, WebhookSigning]:
+    """[webhook]: the secret's environment variable, and how deliveries are signed (docs/webhooks.md)."""
+    webhook = r.table(data, "webhook", "webhook")
+    r.unknown(webhook, {"secret_env", "scheme", "custom"}, "webhook")
+    secret_env = r.get(webhook, "secret_env", "webhook.secret_env", str, "HARNESS_WEBHOOK_SECRET")
+    if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", secret_env):
+        raise r.fail(
+            "webhook.secret_env",
+            f"expected an environment variable name like HARNESS_WEBHOOK_SECRET, got {_show(secret_env)}",
+        )
+    scheme = _one_of(r, webhook, "scheme", "webhook.scheme", WEBHOOK_SCHEMES, "stripe")
+    if scheme != "custom":
+        if "custom" in webhook:
+            raise r.fail("webhook.custom", f'read only with scheme = "custom" (scheme is {scheme!r}); remove it')
+        return secret_env, WebhookSigning(scheme)
+    if "custom" not in webhook:
+        raise r.fail(
+            "webhook.custom", 'required with scheme = "custom": add [webhook.custom] with header = "X-Signature"'
+        )
+    return secret_env, WebhookSigning(scheme, _parse_custom_signing(r, r.table(webhook, "custom", "webhook.custom")))
+
+
+def _parse_custom_signing(r: _Reader, t: dict[str, Any]) -> CustomSigning:
+    """[webhook.custom]: every header an HTTP token, the template's fields known and each carried by a header."""
+    r.unknown(t, set(CustomSigning.__dataclass_fields__), "webhook.custom")
+    if "header" not in t:
+        raise r.fail("webhook.custom.header", 'required: the header that carries the signature, like "X-Signature"')
+    headers: dict[str, str | None] = {}
+    for key in ("header", "timestamp_header", "id_header"):
+        value = r.get(t, key, f"webhook.custom.{key}", str, None)
+        if value is not None and not _HEADER_NAME.fullmatch(value):
+            raise r.fail(f"webhook.custom.{key}", f"expected an HTTP header name like X-Signature, got {_show(value)}")
+        headers[key] = value
+    signed = r.get(t, "signed", "webhook.custom.signed", str, "{body}")
+    fields = re.findall(r"\{([^{}]*)\}", signed)
+    unknown = [f for f in fields if f not in WEBHOOK_SIGNED_FIELDS]
+    if unknown:
+        raise r.fail("webhook.custom.signed", f"unknown field {{{unknown[0]}}}; use {{id}}, {{timestamp}} and {{body}}")
+    if "body" not in fields:
+        raise r.fail(
+            "webhook.custom.signed", 'must contain {body}, like "{timestamp}.{body}": a signature must cover the body'
+        )
+    for field_, header in (("timestamp", "timestamp_header"), ("id", "id_header")):
+        if field_ in fields and not headers[header]:
+            raise r.fail(
+                f"webhook.custom.{header}", f"required: signed has {{{field_}}}, name the header that carries it"
+            )
+    prefix = r.get(t, "prefix", "webhook.custom.prefix", str, "")
+    if not re.fullmatch(r"[!-~]*", prefix):
+        raise r.fail(
+            "webhook.custom.prefix", f'expected printable ASCII without spaces, like "sha256=", got {_show(prefix)}'
+        )
+    return CustomSigning(
+        header=str(headers["header"]),
+        signed=signed,
+        algorithm=_one_of(r, t, "algorithm", "webhook.custom.algorithm", WEBHOOK_ALGORITHMS, "sha256"),
+        encoding=_one_of(r, t, "encoding", "webhook.custom.encoding", WEBHOOK_ENCODINGS, "hex"),
+        prefix=prefix,
+        timestamp_header=headers["timestamp_header"],
+        timestamp_format=_one_of(
+            r, t, "timestamp_format", "webhook.custom.timestamp_format", WEBHOOK_TIMESTAMP_FORMATS, "unix"
+        ),
+        id_header=headers["id_header"],
+    )
 
 
 def _parse_accounts(r: _Reader, data: dict[str, Any], base_dir: Path | None) -> Accounts:
