@@ -42,7 +42,7 @@ ALLOWED: dict[str, set[str]] = {
     "load": BASE | {"scenario", "protocol", "samples", "analysis", "report"},
     "locustfiles": {"load"},
     "audit": BASE | {"scenario", "protocol", "analysis", "report", "demo_api"},
-    "check": BASE | {"scenario", "protocol", "demo_api"},
+    "check": BASE | {"scenario", "protocol", "load", "demo_api"},
     "commands": BASE | {"scenario", "samples", "analysis", "report", "audit", "demo_api"},
     "cli": BASE | {"scenario", "commands", "audit", "check", "demo_api"},
     "__main__": {"cli"},

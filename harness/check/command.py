@@ -36,7 +36,7 @@ def run_check(path: Path, host: str | None) -> int:
         host_auth = parsed.auth if parsed else None
         credentials = resolve_credentials(scenario, url, host_auth=host_auth)
         plan = plan_check(scenario, credentials.accounts)
-        print(f"harness: checking {scenario.name} against {url}: {len(plan.steps)} requests at most", file=sys.stderr)
+        print(f"harness: checking {scenario.name} against {url}: {len(plan.steps)} steps", file=sys.stderr)
         rows = list(run_steps(scenario, plan, credentials, url, host_auth))
     finally:
         if target is not None:
@@ -78,7 +78,7 @@ def format_table(rows: list[Row], plan: Plan) -> str:
     if plan.not_sent:
         lines.append("not sent: " + "; ".join(f"{name} ({why})" for name, why in plan.not_sent))
     failed = [r for r in rows if not r.finding.ok]
-    sent = sum(r.sent for r in rows)
+    sent = sum(r.requests for r in rows)
     if not rows:
         lines.append("check: FAIL: the API map has no route check can call (login, health, list, read, chat, webhook)")
     elif failed:

@@ -29,6 +29,7 @@ __all__ = [
     "chat",
     "webhook",
     "WEBHOOK_HINTS",
+    "hinted_scheme",
 ]
 
 MAX_EXCERPT = 120  # characters of an answer's body quoted in a note
@@ -415,20 +416,28 @@ WEBHOOK_HINTS: dict[str, str] = {
 }
 
 
-def webhook(answer: Answer, endpoint: Endpoint, scheme: str, secret_env: str) -> Finding:
-    """One signed test delivery: accepted, or refused with the scheme the answer hints at."""
+def webhook(
+    answer: Answer, endpoint: Endpoint, scheme: str, secret_env: str, accepted_as: str | None = None
+) -> Finding:
+    """One signed test delivery: accepted, or refused; `accepted_as` names another scheme whose
+    signature of the same test event the route accepted (the strongest evidence), else the scheme the
+    answer's text or headers name."""
     if answer.ok:
         return worked(f"accepted a signed test delivery ({scheme})")
     if answer.status not in (400, 401, 403):
         return problem(f"delivery answered {answer.status}: {excerpt(answer)}", f"check endpoints.{endpoint.name}")
-    hinted = _hinted_scheme(answer)
     refused = f"the {scheme}-signed test delivery was refused ({answer.status}): {excerpt(answer) or 'empty body'}"
+    if accepted_as:
+        return problem(
+            refused, f'the same test event signed as {accepted_as} was accepted: set [webhook] scheme = "{accepted_as}"'
+        )
+    hinted = hinted_scheme(answer)
     if hinted and hinted != scheme:
         return problem(refused, f'the answer names the {hinted} scheme: set [webhook] scheme = "{hinted}"')
     return problem(refused, f'check [webhook] secret_env ({secret_env}: the signing secret) and scheme ("{scheme}")')
 
 
-def _hinted_scheme(answer: Answer) -> str | None:
+def hinted_scheme(answer: Answer) -> str | None:
     """The scheme a refusal's text or headers name (`missing webhook-signature header`)."""
     text = (answer.text + " " + " ".join(f"{k} {v}" for k, v in answer.headers)).lower().replace("_", "-")
     return next((scheme for word, scheme in WEBHOOK_HINTS.items() if word in text), None)

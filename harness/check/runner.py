@@ -21,7 +21,8 @@ from harness.check import diagnose
 from harness.check.answers import Answer
 from harness.check.plan import CHECK_MAX_TOKENS, CHECK_PROMPT, Plan, Step
 from harness.host import basic_auth_header
-from harness.protocol.signing import sign
+from harness.load.webhooks import scheme_of
+from harness.protocol.signing import PRESETS, WebhookScheme
 from harness.protocol.streams import read_stream
 from harness.scenario import Endpoint, Scenario
 from harness.scenario.accounts import Credentials
@@ -35,13 +36,20 @@ _ID = re.compile(r"(?:[A-Za-z0-9]+_)?id", re.IGNORECASE)  # {id}, {conversation_
 
 @dataclass(frozen=True)
 class Row:
-    """One line of the table: the step, whether a request went out, the status (0: no answer) and the
-    verdict."""
+    """One line of the table: the step, how many requests it sent (0: none; a refused webhook delivery
+    may be tried with other schemes), the status of the first (0: none) and the verdict."""
 
     step: Step
-    sent: bool
+    requests: int
     status: int
     finding: diagnose.Finding
+
+    @property
+    def sent(self) -> bool:
+        return self.requests > 0
+
+
+Outcome = tuple[int, diagnose.Finding]  # a step's status (0: nothing sent or no answer) and verdict
 
 
 @dataclass
@@ -71,12 +79,14 @@ class _Checker:
         self.credentials = credentials
         self.clients = clients  # role -> client; "" anonymous
         self.state = _State()
+        self.requests = 0  # sent so far
 
     # --- sending ------------------------------------------------------------------------------
 
     def send(self, role: str, ep: Endpoint, path: str, body: Any, headers: dict[str, str]) -> Answer:
         """One request, read within the deadline and MAX_BODY; an answer with status 0 when none came."""
         client = self.clients[role]
+        self.requests += 1
         sent: dict[str, Any] = (
             {"content": body} if isinstance(body, bytes) else {"json": body} if body is not None else {}
         )
@@ -111,21 +121,22 @@ class _Checker:
 
     def run(self, step: Step) -> Row:
         """The step's row, with every secret the check holds (passwords, tokens, the webhook secret) masked."""
-        row = self.step(step)
+        before = self.requests
+        status, finding = self.step(step)
         mask = [*self.credentials.secrets(), *self.state.tokens.values()]
-        note, fix = (redact(text, mask) for text in (row.finding.note, row.finding.fix))
-        return Row(row.step, row.sent, row.status, diagnose.Finding(row.finding.ok, note, fix))
+        note, fix = (redact(text, mask) for text in (finding.note, finding.fix))
+        return Row(step, self.requests - before, status, diagnose.Finding(finding.ok, note, fix))
 
-    def step(self, step: Step) -> Row:
+    def step(self, step: Step) -> Outcome:
         ep = self.scenario.endpoints[step.route]
         if step.role and ep.auth and step.action != "login" and step.role in self.state.failed_logins:
-            return Row(step, False, 0, self.state_failure(step.role))
+            return 0, self.state_failure(step.role)
         return {"login": self.login, "get": self.get, "chat": self.chat, "webhook": self.webhook}[step.action](step, ep)
 
     def state_failure(self, role: str) -> diagnose.Finding:
         return diagnose.Finding(False, f"not sent: no session for {role} (its login did not work, above)")
 
-    def login(self, step: Step, ep: Endpoint) -> Row:
+    def login(self, step: Step, ep: Endpoint) -> Outcome:
         account = self.plan.accounts[step.role]
         values = {"email": account.email, "password": account.password}
         body = render(ep.body, values) if ep.body is not None else None
@@ -139,12 +150,12 @@ class _Checker:
             self.clients[step.role].cookies.clear()  # bearer: the session is the token, as in a run
         else:
             self.state.failed_logins.add(step.role)
-        return Row(step, True, answer.status, finding)
+        return answer.status, finding
 
-    def get(self, step: Step, ep: Endpoint) -> Row:
+    def get(self, step: Step, ep: Endpoint) -> Outcome:
         values, missing = self.values(ep, step.role)
         if missing:
-            return Row(step, False, 0, missing)
+            return 0, missing
         path = render(ep.path, values, in_path=True)
         body = render(ep.body, values) if ep.body is not None else None
         answer = self.send(step.role, ep, path, body, self.auth_headers(step.role, ep))
@@ -152,12 +163,12 @@ class _Checker:
         if finding.ok and ep.kind == "list":
             finding, ids = diagnose.listing(answer, ep)
             self.state.ids[ep.name] = ids
-        return Row(step, True, answer.status, finding)
+        return answer.status, finding
 
-    def chat(self, step: Step, ep: Endpoint) -> Row:
+    def chat(self, step: Step, ep: Endpoint) -> Outcome:
         values, missing = self.values(ep, step.role, chat=True)
         if missing:
-            return Row(step, False, 0, missing)
+            return 0, missing
         path = render(ep.path, values, in_path=True)
         body = render(ep.body, {k: v for k, v in values.items() if not _ID.fullmatch(k)}) if ep.body else None
         capped = self._cap_reply(body)
@@ -172,27 +183,50 @@ class _Checker:
         reply = f" (prompt of {len(CHECK_PROMPT)} characters, " + (
             f"max_tokens {CHECK_MAX_TOKENS})" if capped else "no max_tokens field in the body)"
         )
-        return Row(step, True, answer.status, _with(finding, reply))
+        return answer.status, _with(finding, reply)
 
-    def webhook(self, step: Step, ep: Endpoint) -> Row:
+    def webhook(self, step: Step, ep: Endpoint) -> Outcome:
         secret = self.credentials.webhook_secret
         if not secret:
             env = self.scenario.webhook_secret_env
-            return Row(
-                step,
-                False,
-                0,
-                diagnose.problem(
-                    "not sent: no webhook secret to sign with",
-                    f"export {env}=<the signing secret> ([webhook] secret_env names the variable)",
-                ),
+            return 0, diagnose.problem(
+                "not sent: no webhook secret to sign with",
+                f"export {env}=<the signing secret> ([webhook] secret_env names the variable)",
             )
+        scheme = scheme_of(self.scenario.webhook_signing)
         event = test_event()
+        try:
+            answer = self.deliver(ep, scheme, secret, event)
+        except ValueError as exc:  # a secret this scheme cannot sign with (Standard Webhooks: whsec_ + base64)
+            return 0, diagnose.problem(
+                f"not sent: {exc}", f"check [webhook] secret_env ({self.scenario.webhook_secret_env}) and scheme"
+            )
+        finding = self.judge(answer, ep)
+        if finding is None:
+            refused = answer.status in (400, 401, 403) and diagnose.hinted_scheme(answer) is None
+            accepted_as = self.other_scheme(ep, scheme, secret, event) if refused else None
+            finding = diagnose.webhook(answer, ep, scheme.name, self.scenario.webhook_secret_env, accepted_as)
+        return answer.status, _with(finding, f" (event {event['id']})")
+
+    def deliver(self, ep: Endpoint, scheme: WebhookScheme, secret: str, event: dict[str, Any]) -> Answer:
+        """One delivery of `event` signed with `scheme`; ValueError when the secret does not suit it."""
         body = json.dumps(event).encode()
-        headers = {"Content-Type": "application/json", "Stripe-Signature": sign(secret, body, int(time.time()))}
-        answer = self.send("", ep, ep.path, body, headers)
-        finding = self.judge(answer, ep) or diagnose.webhook(answer, ep, "stripe", self.scenario.webhook_secret_env)
-        return Row(step, True, answer.status, _with(finding, f" (event {event['id']})"))
+        signed = scheme.headers_for(secret, body, time.time(), event["id"])
+        return self.send("", ep, ep.path, body, {"Content-Type": "application/json", **signed})
+
+    def other_scheme(self, ep: Endpoint, used: WebhookScheme, secret: str, event: dict[str, Any]) -> str | None:
+        """The preset scheme, other than `used`, whose signature of the same test event (under a new id)
+        the route accepts: one more test delivery per preset at most, sent only when a refusal names none."""
+        for name, scheme in PRESETS.items():
+            if name == used.name:
+                continue
+            retry = {**event, "id": f"{event['id']}_{name}"}
+            try:
+                if self.deliver(ep, scheme, secret, retry).ok:
+                    return name
+            except ValueError:  # this secret cannot be that scheme's
+                continue
+        return None
 
     # --- helpers ------------------------------------------------------------------------------
 

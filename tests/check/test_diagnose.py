@@ -224,6 +224,11 @@ def test_a_refused_delivery_names_the_scheme_the_answer_hints(refusal: Answer, s
     assert finding.fix == f'the answer names the {scheme} scheme: set [webhook] scheme = "{scheme}"'
 
 
+def test_a_scheme_that_was_accepted_is_the_fix() -> None:
+    finding = diagnose.webhook(answer(400, {"error": "bad_signature"}), HOOK, "stripe", "X", accepted_as="slack")
+    assert finding.fix == 'the same test event signed as slack was accepted: set [webhook] scheme = "slack"'
+
+
 def test_a_refusal_without_a_hint_points_at_the_secret_and_scheme() -> None:
     finding = diagnose.webhook(answer(400, {"error": "bad_signature"}), HOOK, "stripe", "PAY_SECRET")
     assert finding.fix == 'check [webhook] secret_env (PAY_SECRET: the signing secret) and scheme ("stripe")'

@@ -10,13 +10,13 @@ import tomllib
 
 from harness.check.plan import CHECK_MAX_TOKENS, CHECK_PROMPT, plan_check
 from harness.check.runner import Row, run_steps
-from harness.protocol.signing import verify
+from harness.protocol.signing import STANDARD, STRIPE
 from harness.scenario import Scenario, parse_scenario
 from harness.scenario.accounts import Account, Credentials
 from tests.check.fake_api import Reply, Request, reply, serve
 
 JWT = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJ1XzEiLCJleHAiOjE5MDAwMDAwMDB9.c2lnbmF0dXJlLXNpZ25hdHVyZQ"
-SECRET = "whsec_check_test_secret"
+SECRET = "whsec_Y2hlY2stdGVzdC1zZWNyZXQtb2YtMzItYnl0ZXMh"  # Standard Webhooks' form: whsec_ + base64
 PASSWORD = "correct horse battery staple"
 CREDENTIALS = Credentials([Account("maya@example.test", PASSWORD)], webhook_secret=SECRET)
 
@@ -86,8 +86,17 @@ def check(text: str, routes: dict, credentials: Credentials = CREDENTIALS) -> tu
 
 
 def signed_hook(request: Request) -> Reply:
-    verify(SECRET, request.body, request.headers.get("stripe-signature"), 300, time.time())
+    STRIPE.verify(SECRET, request.body, request.headers, 300, time.time())
     return reply(200, {"received": True})
+
+
+def standard_hook(request: Request) -> Reply:
+    """A receiver of Standard Webhooks whose refusal names no header (as the demo API's)."""
+    try:
+        STANDARD.verify(SECRET, request.body, request.headers, 300, time.time())
+    except ValueError:
+        return reply(400, {"error": "invalid signature"})
+    return reply(204)
 
 
 def chat_stream(request: Request) -> Reply:
@@ -189,3 +198,25 @@ def test_a_missing_webhook_secret_is_named_and_nothing_is_sent() -> None:
     hook = rows[-1]
     assert not hook.sent and hook.finding.fix.startswith("export HARNESS_WEBHOOK_SECRET=")
     assert "/v1/hooks" not in [r.path for r in seen]
+
+
+def test_a_refusal_naming_no_scheme_is_retried_with_the_others_until_one_is_accepted() -> None:
+    rows, seen = check(JWT_API, {**jwt_routes(), "POST /v1/hooks": standard_hook})
+    hook = rows[-1]
+    assert not hook.finding.ok and "the stripe-signed test delivery was refused (400)" in hook.finding.note
+    assert hook.finding.fix == 'the same test event signed as standard was accepted: set [webhook] scheme = "standard"'
+    deliveries = [r for r in seen if r.path == "/v1/hooks"]  # stripe, then github, then standard: accepted
+    assert [sorted(h for h in r.headers if "sig" in h) for r in deliveries] == [
+        ["stripe-signature"],
+        ["x-hub-signature-256"],
+        ["webhook-signature"],
+    ]
+    ids = [r.json()["id"] for r in deliveries]
+    assert len(set(ids)) == 3 and all(i.startswith("evt_harness_check_") for i in ids)
+
+
+def test_a_refusal_that_names_the_scheme_is_not_retried() -> None:
+    named = {"POST /v1/hooks": lambda r: reply(400, {"error": "missing webhook-signature header"})}
+    rows, seen = check(JWT_API, {**jwt_routes(), **named})
+    assert rows[-1].finding.fix == 'the answer names the standard scheme: set [webhook] scheme = "standard"'
+    assert [r.path for r in seen].count("/v1/hooks") == 1
