@@ -258,16 +258,18 @@ class _Checker:
         return values, None
 
     def id_for(self, ep: Endpoint, name: str) -> str | None:
-        """An id for `{name}` from the list route that lists those objects: the one whose path is above
-        it (`/conversations` for `/conversations/{id}`), else one named after it (`conversations` for
-        `{conversation_id}`), else the only list route."""
-        lists = {r: self.scenario.endpoints[r] for r in self.state.ids}
-        above = ep.path.split("{" + name + "}")[0].rstrip("/")
-        stem = name[:-3] if name.lower().endswith("_id") else ""
-        chosen = next((r for r, e in lists.items() if above and e.path.rstrip("/") == above), None)
-        chosen = chosen or next((c for c in (f"{stem}s", f"{stem}es", stem) if stem and c in lists), None)
-        chosen = chosen or (next(iter(lists)) if len(lists) == 1 else None)
-        ids = self.state.ids.get(chosen or "")
+        """An id for `{name}` from the list route that lists those objects, chosen as load traffic
+        chooses it (harness.scenario.callers.id_source on i13-kinds): the list whose path starts this
+        route's (the longest), else the one named after the placeholder, by route name or last path
+        segment ({conversation_id}: `conversations`)."""
+        lists = [self.scenario.endpoints[r] for r in self.state.ids]
+        path = ep.path.split("?")[0]
+        prefixed = [e for e in lists if path.startswith(e.path.split("?")[0].rstrip("/") + "/")]
+        stem = name[:-3].lower() if name.lower().endswith("_id") else ""
+        wanted = {stem, stem + "s", stem + "es"} if stem else set()
+        named = [e for e in lists if e.name.lower() in wanted or _last_segment(e.path) in wanted]
+        source = max(prefixed, key=lambda e: len(e.path)) if prefixed else next(iter(named), None)
+        ids = self.state.ids.get(source.name) if source else None
         return ids[0] if ids else None
 
     def _cap_reply(self, body: Any) -> bool:
@@ -325,6 +327,11 @@ def _placeholders(template: Any) -> list[str]:
     if isinstance(template, list):
         return [n for v in template for n in _placeholders(v)]
     return []
+
+
+def _last_segment(path: str) -> str:
+    segments = [s for s in path.split("?")[0].split("/") if s and "{" not in s]
+    return segments[-1].lower() if segments else ""
 
 
 def _unfilled_fix(name: str, scenario: Scenario, state: _State) -> str:
