@@ -19,13 +19,13 @@ from locust import FastHttpUser, task
 
 from harness.load import plugin  # noqa: F401  (registers the recording hooks)
 from harness.load.client import ApiClient
-from harness.load.login import log_in
 from harness.load.plan import RunPlan
 from harness.load.probes import ProbeRunner
 from harness.load.sources import bind_user, is_loopback, source_addresses, use_http_settings, user_host
 from harness.load.wallet import WalletProber
 from harness.load.webhooks import signed_headers
-from harness.scenario.accounts import account_pools, identity_key
+from harness.protocol.auth import Credential
+from harness.scenario.accounts import Account, account_pools, identity_key
 
 COMMON_PASSWORDS = ["Password1!", "Summer2026!", "Welcome123", "Qwerty!23", "Coaching2026"]
 ROLE_HEADERS = ("X-User-Role", "X-Role")
@@ -47,7 +47,7 @@ class _Attack(FastHttpUser):
             raise RuntimeError("no run plan: run this locustfile with the harness plugin (it is imported above)")
         self.plan = plan
         self.settings = plan.scenario.attacks[self.attack]
-        self.api = ApiClient(self.client, plan.scenario, role=self.attack, host_auth=plan.credentials.host_auth)
+        self.api = ApiClient(self.client, plan.scenario, role=self.attack, credentials=plan.credentials)
         self.accounts = account_pools(plan.credentials, plan.scenario)[0]
         self.source_ip = ""
         if is_loopback(user_host(self)):
@@ -63,9 +63,9 @@ class _Attack(FastHttpUser):
         rate = self.settings.rate
         return 1.0 / rate if rate > 0 else 0.0
 
-    def login(self, account: Any) -> str | None:
-        """A session for the attack; a 2xx without a token is a failed sample that says so."""
-        return log_in(self.api, account.email, account.password)[0]
+    def login(self, account: Any) -> Credential | None:
+        """A session for the attack; a 2xx without a usable credential is a failed sample that says so."""
+        return self.api.log_in(account)[0]
 
     def delivery(self, secret: str, timestamp: int | None = None) -> tuple[bytes, dict[str, str]]:
         event = {
@@ -90,9 +90,11 @@ class CredentialStuffing(_Attack):
     @task
     def attempt(self) -> None:
         n = random.randrange(10**6)
-        email = random.choice([*(a.email for a in self.accounts), f"leaked-{n}@mail.example"])
-        self.api.identity = identity_key(email)
-        self.api.call("login", {"email": email, "password": f"leaked-{n}"})
+        account = random.choice([*self.accounts, None])
+        if account is None:  # an address the target never had
+            account = Account(f"leaked-{n}@mail.example", "", username=f"leaked-{n}")
+        self.api.identity = identity_key(account.key)
+        self.api.call("login", {**account.values(), "password": f"leaked-{n}"})
 
 
 class PasswordSpraying(_Attack):
@@ -109,8 +111,8 @@ class PasswordSpraying(_Attack):
     def attempt(self) -> None:
         account = self.accounts[self.turn % len(self.accounts)]
         self.turn += 1
-        self.api.identity = identity_key(account.email)
-        self.api.call("login", {"email": account.email, "password": self.password})
+        self.api.identity = identity_key(account.key)
+        self.api.call("login", {**account.values(), "password": self.password})
 
 
 class BruteForce(_Attack):
@@ -121,9 +123,9 @@ class BruteForce(_Attack):
     @task
     def attempt(self) -> None:
         account = self.accounts[0]
-        self.api.identity = identity_key(account.email)
+        self.api.identity = identity_key(account.key)
         self.api.call(
-            "login", {"email": account.email, "password": f"{random.choice(COMMON_PASSWORDS)}{random.randrange(100)}"}
+            "login", {**account.values(), "password": f"{random.choice(COMMON_PASSWORDS)}{random.randrange(100)}"}
         )
 
 
@@ -135,15 +137,15 @@ class ChatFlood(_Attack):
     def on_start(self) -> None:
         super().on_start()
         self.account = random.choice(self.accounts)
-        self.api.token = self.login(self.account)
-        self.api.identity = identity_key(self.account.email)
+        self.login(self.account)
+        self.api.identity = identity_key(self.account.key)
 
     @task
     def flood(self) -> None:
         messages = [{"role": "user", "content": "Write me a long, detailed 12-week coaching programme."}]
         result = self.api.call("chat", {"messages": messages, "message": messages[0]["content"]})
-        if result.status == 401:
-            self.api.token = self.login(self.account)
+        if result.status == 401:  # and logging in again at once failed: once more, next time
+            self.login(self.account)
 
 
 class ChatFloodManyAccounts(_Attack):
@@ -154,13 +156,14 @@ class ChatFloodManyAccounts(_Attack):
     def on_start(self) -> None:
         super().on_start()
         self.sessions = [(a, self.login(a)) for a in self.accounts]
+        self.api.credential = self.api.account = None
         self.turn = 0
 
     @task
     def flood(self) -> None:
-        account, token = self.sessions[self.turn % len(self.sessions)]
+        account, credential = self.sessions[self.turn % len(self.sessions)]
         self.turn += 1
-        self.api.token, self.api.identity = token, identity_key(account.email)
+        self.api.credential, self.api.account, self.api.identity = credential, account, identity_key(account.key)
         messages = [{"role": "user", "content": "Summarise everything you know about my clients."}]
         self.api.call("chat", {"messages": messages, "message": messages[0]["content"]})
 
@@ -240,20 +243,21 @@ class AdminProbe(_Attack):
 
     def on_start(self) -> None:
         super().on_start()
-        self.client_token = self.login(random.choice(self.accounts))
+        self.client_credential = self.login(random.choice(self.accounts))
+        self.api.relogin = False  # each variant is sent as it is, anonymous ones included
         self.turn = 0
 
     @task
     def probe(self) -> None:
-        variants: list[tuple[str, str | None, dict[str, str]]] = [
+        variants: list[tuple[str, Credential | None, dict[str, str]]] = [
             ("anonymous", None, {}),
-            ("client", self.client_token, {}),
-            *((f"header:{h}", self.client_token, {h: "admin"}) for h in ROLE_HEADERS),
+            ("client", self.client_credential, {}),
+            *((f"header:{h}", self.client_credential, {h: "admin"}) for h in ROLE_HEADERS),
             *((f"anonymous+header:{h}", None, {h: "admin"}) for h in ROLE_HEADERS),
         ]
-        technique, token, headers = variants[self.turn % len(variants)]
+        technique, credential, headers = variants[self.turn % len(variants)]
         self.turn += 1
-        self.api.token = token
+        self.api.credential = credential  # anonymous: no token, no cookies
         self.api.call("admin_users", headers=headers, technique=technique)
 
 

@@ -16,7 +16,7 @@ from locust import FastHttpUser, task
 
 from harness.load import plugin  # noqa: F401  (registers the recording hooks)
 from harness.load.client import ApiClient
-from harness.load.login import Backoff, log_in
+from harness.load.login import Backoff
 from harness.load.plan import RunPlan
 from harness.load.sources import bind_user, is_loopback, source_addresses, use_http_settings, user_host
 from harness.load.webhooks import signed_headers
@@ -47,7 +47,7 @@ class _Journey(FastHttpUser):
             raise RuntimeError("no run plan: run this locustfile with the harness plugin (it is imported above)")
         self.plan = plan
         self.settings: dict[str, Any] = plan.scenario.journey_settings.get(self.journey, {})
-        self.api = ApiClient(self.client, plan.scenario, host_auth=plan.credentials.host_auth)
+        self.api = ApiClient(self.client, plan.scenario, credentials=plan.credentials)
         self.source_ip = ""
         if is_loopback(user_host(self)):  # each client its own address, as on the internet
             self.source_ip = source_addresses(self.environment, "legit").next()
@@ -94,7 +94,7 @@ class CoachingClient(_Journey):
     def set_up(self) -> None:
         # not `self.account`: that is the task below, which the attribute would hide
         self.user_account = next_account(self.environment, account_pools(self.plan.credentials, self.plan.scenario)[0])
-        self.api.identity = identity_key(self.user_account.email)
+        self.api.identity = identity_key(self.user_account.key)
         self.conversation_ids: list[str] = []
         self.history: list[dict[str, str]] = []
         self.backoff = Backoff()
@@ -103,13 +103,12 @@ class CoachingClient(_Journey):
     def login(self) -> bool:
         """Log in; after a failed login the next one waits (Retry-After, else 1 s doubling to 30 s)."""
         self.backoff.wait()
-        token, result = log_in(self.api, self.user_account.email, self.user_account.password)
-        self.backoff.record(token, result)
-        self.api.token = token
-        return token is not None
+        credential, result = self.api.log_in(self.user_account)
+        self.backoff.record(credential, result)
+        return credential is not None
 
     def _logged_in(self) -> bool:
-        return self.api.token is not None or self.login()
+        return self.api.credential is not None or self.login()
 
     @task(3)
     def browse(self) -> None:
@@ -117,7 +116,7 @@ class CoachingClient(_Journey):
             return
         result = self.api.call("conversations")
         if result.status == 401:
-            self.api.token = None
+            self.api.credential = None
             return
         ep = self.plan.scenario.endpoints["conversations"]
         items = _dig(result.json(), ep.list_field) if ep.list_field else result.json()
@@ -147,7 +146,7 @@ class CoachingClient(_Journey):
                 conversation=conversation,
             )
             if result.status == 401:
-                self.api.token = None
+                self.api.credential = None
                 return
             if result.stream is not None:
                 self.history.append({"role": "assistant", "content": result.stream.content})

@@ -9,15 +9,18 @@ from __future__ import annotations
 import math
 import re
 import tomllib
+from dataclasses import replace
 from datetime import date, datetime, time
 from pathlib import Path
 from typing import Any
 
 from harness.demo_api.distributions import DistributionError, parse_distribution
 from harness.scenario.model import (
+    ACCOUNT_COLUMNS,
     ACCOUNT_SOURCES,
     ATTACKS,
     AUDIT_PLACEHOLDERS,
+    AUTH_STYLES,
     DEMO_WEBHOOK_SCHEMES,
     JOURNEYS,
     KINDS,
@@ -37,12 +40,14 @@ from harness.scenario.model import (
     Auth,
     BlockRule,
     Breaker,
+    Csrf,
     CustomSigning,
     Endpoint,
     Guardrails,
     HttpSettings,
     LimitRule,
     Load,
+    OAuth2,
     Probes,
     Scenario,
     ScenarioError,
@@ -288,6 +293,9 @@ def parse_scenario(data: dict[str, Any], source: str = "<scenario>", base_dir: P
             "processes",
             "max_prompt_tokens",
             "webhook_scheme",
+            "auth",
+            "csrf",
+            "token_lifetime",
         },
         "target",
     )
@@ -305,6 +313,7 @@ def parse_scenario(data: dict[str, Any], source: str = "<scenario>", base_dir: P
         target_settings["webhook_scheme"] = _one_of(
             r, target, "webhook_scheme", "target.webhook_scheme", DEMO_WEBHOOK_SCHEMES, "stripe"
         )
+    target_settings.update(_demo_auth(r, target))
     latency = r.table(target, "latency", "target.latency")
     try:
         target_settings["latency"] = {
@@ -330,28 +339,13 @@ def parse_scenario(data: dict[str, Any], source: str = "<scenario>", base_dir: P
             raise r.fail("target.model.output_tokens", f"expected [min, max] positive integers, got {bounds!r}")
         target_settings["output_tokens"] = bounds
 
-    auth_t = r.table(data, "auth", "auth")
-    r.unknown(auth_t, {"token_field", "header", "scheme"}, "auth")
-    auth = Auth(
-        token_field=r.get(auth_t, "token_field", "auth.token_field", str, "access_token"),
-        header=r.get(auth_t, "header", "auth.header", str, "Authorization"),
-        scheme=r.get(auth_t, "scheme", "auth.scheme", str, "Bearer"),
-    )
-    if not _HEADER_NAME.fullmatch(auth.header):  # else every request fails inside the HTTP client
-        raise r.fail(
-            "auth.header", f"expected an HTTP header name like Authorization or X-Api-Key, got {_show(auth.header)}"
-        )
-    if not re.fullmatch(r"[!-~]*", auth.scheme):
-        raise r.fail(
-            "auth.scheme", f'expected a word like Bearer or Token (or "" for the bare token), got {_show(auth.scheme)}'
-        )
-
     endpoints = _parse_endpoints(r, data)
-    accounts = _parse_accounts(r, data, base_dir)
+    auth = _parse_auth(r, data, endpoints)
+    accounts = _parse_accounts(r, data, base_dir, auth, endpoints)
     secret_env, webhook_signing = _parse_webhook(r, data)
 
     load = _parse_load(r, data)
-    journeys, journey_settings = _parse_journeys(r, data, endpoints)
+    journeys, journey_settings = _parse_journeys(r, data, endpoints, auth)
 
     targets = r.table(data, "targets", "targets")
     r.unknown(targets, {"p95_ms", "error_rate"}, "targets")
@@ -359,14 +353,15 @@ def parse_scenario(data: dict[str, Any], source: str = "<scenario>", base_dir: P
     thresholds = _parse_thresholds(r, data, endpoints, default_target, _error_rate(r, targets))
 
     limits = _parse_limits(r, data, endpoints)
-    attacks, attacks_start = _parse_attacks(r, data, endpoints)
+    attacks, attacks_start = _parse_attacks(r, data, endpoints, auth)
     probes = _parse_probes(r, data, limits)
     wallet = _parse_wallet(r, data, endpoints)
     guardrails = _parse_guardrails(r, data)
     _check_caps(r, guardrails, load, attacks)
     load_routes = {ep for required, optional in JOURNEYS.values() for ep in (*required, *optional)}
     load_routes |= {ep for needed, _ in ATTACKS.values() for ep in needed} | set(probes.routes)
-    _check_placeholders(r, endpoints, load_routes | ({wallet.route} if wallet else set()))
+    routes = load_routes | ({wallet.route} if wallet else set())
+    accounts = replace(accounts, needs=accounts.needs + _check_placeholders(r, endpoints, routes, _columns(accounts)))
     return Scenario(
         limits=limits,
         block=_parse_block(r, data),
@@ -452,10 +447,16 @@ def _placeholders(template: Any) -> list[str]:
     return found
 
 
-def _check_placeholders(r: _Reader, endpoints: dict[str, Endpoint], load_routes: set[str]) -> None:
+def _check_placeholders(
+    r: _Reader, endpoints: dict[str, Endpoint], load_routes: set[str], columns: set[str] | None
+) -> tuple[tuple[str, str], ...]:
     """Every placeholder must be one the harness fills, or it is sent empty and the run measures the
-    wrong request. Routes load traffic calls get PLACEHOLDERS; routes only `harness audit` calls may
-    also take AUDIT_PLACEHOLDERS and object ids ({id}, {NAME_id})."""
+    wrong request. Routes load traffic calls get PLACEHOLDERS and the accounts' `columns`; routes only
+    `harness audit` calls may also take AUDIT_PLACEHOLDERS and object ids ({id}, {NAME_id}).
+
+    With `columns` None (an accounts file whose header row names them), the others are returned as
+    (column, what uses it): the accounts file must have them (harness.scenario.accounts checks)."""
+    deferred: list[tuple[str, str]] = []
     for name, ep in endpoints.items():
         audit_only = name not in load_routes
         for part, template in (("path", ep.path), ("body", ep.body)):
@@ -464,7 +465,15 @@ def _check_placeholders(r: _Reader, endpoints: dict[str, Endpoint], load_routes:
                     audit_only and (found in AUDIT_PLACEHOLDERS or _ID_PLACEHOLDER.fullmatch(found))
                 ):
                     continue
+                if columns is None:
+                    deferred.append((found, f"endpoints.{name}.{part} uses {{{found}}}"))
+                    continue
+                if found in columns:
+                    continue
                 known = sorted(PLACEHOLDERS) + ([*sorted(AUDIT_PLACEHOLDERS), "NAME_id"] if audit_only else [])
+                extra = sorted(columns - set(PLACEHOLDERS))
+                if extra:
+                    known[-1] += f"; account columns: {', '.join(extra)}"
                 hint = (
                     ""
                     if audit_only
@@ -476,6 +485,7 @@ def _check_placeholders(r: _Reader, endpoints: dict[str, Endpoint], load_routes:
                 raise r.fail(
                     f"endpoints.{name}.{part}", f"unknown placeholder {{{found}}} (known: {', '.join(known)}){hint}"
                 )
+    return tuple(deferred)
 
 
 def check_load_caps(
@@ -639,12 +649,168 @@ def _parse_custom_signing(r: _Reader, t: dict[str, Any]) -> CustomSigning:
     )
 
 
-def _parse_accounts(r: _Reader, data: dict[str, Any], base_dir: Path | None) -> Accounts:
+# ---- [auth] and [accounts] (docs/auth.md) ----
+
+_ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+_COOKIE_NAME = _HEADER_NAME  # a cookie name is an HTTP token too (RFC 6265)
+_AUTH_FIELDS = {  # field -> the styles it belongs to
+    "style": AUTH_STYLES,
+    "token_field": ("bearer", "oauth2"),
+    "header": ("bearer", "api_key", "oauth2"),
+    "scheme": ("bearer", "api_key", "oauth2"),
+    "token_from": ("bearer",),
+    "token_header": ("bearer",),
+    "session_cookie": ("cookie",),
+    "key_in": ("api_key",),
+    "query_param": ("api_key",),
+    "keys": ("api_key",),
+    "oauth2": ("oauth2",),
+    "csrf": ("bearer", "cookie", "oauth2"),
+    "relogin_on_401": ("bearer", "cookie", "oauth2"),
+    "lifetime": ("bearer", "cookie", "oauth2"),
+}
+
+
+def _parse_auth(r: _Reader, data: dict[str, Any], endpoints: dict[str, Endpoint]) -> Auth:
+    """`[auth]`: the style and its fields; a field of another style is refused rather than ignored."""
+    t = r.table(data, "auth", "auth")
+    r.unknown(t, set(_AUTH_FIELDS), "auth")
+    style = r.get(t, "style", "auth.style", str, "bearer")
+    if style not in AUTH_STYLES:
+        raise r.fail("auth.style", f"expected one of {', '.join(AUTH_STYLES)}, got {_show(style)}")
+    for key, styles in _AUTH_FIELDS.items():
+        if key in t and style not in styles:
+            raise r.fail(
+                f"auth.{key}",
+                f'not used with style = "{style}" (it goes with style = {" or ".join(map(repr, styles))}): remove it',
+            )
+    header = r.get(t, "header", "auth.header", str, "Authorization")
+    if not _HEADER_NAME.fullmatch(header):  # else every request fails inside the HTTP client
+        raise r.fail(
+            "auth.header", f"expected an HTTP header name like Authorization or X-Api-Key, got {_show(header)}"
+        )
+    scheme = r.get(t, "scheme", "auth.scheme", str, "Bearer")
+    if not re.fullmatch(r"[!-~]*", scheme):
+        raise r.fail(
+            "auth.scheme", f'expected a word like Bearer or Token (or "" for the bare token), got {_show(scheme)}'
+        )
+    token_from = _choice(r, t, "token_from", ("body", "header"))
+    token_header = r.get(t, "token_header", "auth.token_header", str, "")
+    if token_from == "header" and not _HEADER_NAME.fullmatch(token_header):
+        raise r.fail(
+            "auth.token_header",
+            f'token_from = "header" needs the response header that holds the token, like X-Auth-Token, got '
+            f"{_show(token_header)}",
+        )
+    session_cookie = r.get(t, "session_cookie", "auth.session_cookie", str, "")
+    if session_cookie and not _COOKIE_NAME.fullmatch(session_cookie):
+        raise r.fail("auth.session_cookie", f"expected a cookie name like sid, got {_show(session_cookie)}")
+    query_param = r.get(t, "query_param", "auth.query_param", str, "api_key")
+    if not re.fullmatch(r"[A-Za-z0-9_.~-]+", query_param):
+        raise r.fail("auth.query_param", f"expected a query parameter name like api_key, got {_show(query_param)}")
+    keys = r.table(t, "keys", "auth.keys")
+    for role, env in keys.items():
+        if not isinstance(env, str) or not _ENV_NAME.fullmatch(env):
+            raise r.fail(
+                f"auth.keys.{role}",
+                f"expected the name of the environment variable that holds the key, like CLIENT_API_KEY, got "
+                f"{_show(env)} (never the key itself in the file)",
+            )
+    if style == "oauth2" and "oauth2" not in t:
+        raise r.fail("auth.oauth2", 'style = "oauth2" needs [auth.oauth2] with grant, token_path and client_id_env')
+    return Auth(
+        token_field=r.get(t, "token_field", "auth.token_field", str, "access_token"),
+        header=header,
+        scheme=scheme,
+        style=style,
+        token_from=token_from,
+        token_header=token_header,
+        session_cookie=session_cookie,
+        key_in=_choice(r, t, "key_in", ("header", "query")),
+        query_param=query_param,
+        keys=dict(keys),
+        oauth2=_parse_oauth2(r, t) if style == "oauth2" else None,
+        csrf=_parse_csrf(r, t, endpoints) if "csrf" in t else None,
+        relogin_on_401=r.get(t, "relogin_on_401", "auth.relogin_on_401", bool, True),
+        lifetime_s=r.duration(t["lifetime"], "auth.lifetime") if "lifetime" in t else None,
+    )
+
+
+def _choice(r: _Reader, t: dict[str, Any], key: str, choices: tuple[str, ...], where: str = "auth") -> str:
+    value = r.get(t, key, f"{where}.{key}", str, choices[0])
+    if value not in choices:
+        raise r.fail(f"{where}.{key}", f"expected {' or '.join(map(repr, choices))}, got {_show(value)}")
+    return value
+
+
+def _parse_oauth2(r: _Reader, t: dict[str, Any]) -> OAuth2:
+    o = r.table(t, "oauth2", "auth.oauth2")
+    r.unknown(o, {"grant", "token_path", "client_id_env", "client_secret_env", "scope"}, "auth.oauth2")
+    grant = _choice(r, o, "grant", ("client_credentials", "password"), "auth.oauth2")
+    path = r.get(o, "token_path", "auth.oauth2.token_path", str, "/oauth/token")
+    if not re.fullmatch(r"/(?!/)[!-~]*", path):  # "//host/..." would leave the target
+        raise r.fail(
+            "auth.oauth2.token_path",
+            f"expected a path on the target like /oauth/token, got {_show(path)}: the token request only ever "
+            "goes to the target host (the guardrail); an identity provider elsewhere cannot be used",
+        )
+    envs = {}
+    for key in ("client_id_env", "client_secret_env"):
+        envs[key] = r.get(o, key, f"auth.oauth2.{key}", str, "")
+        if envs[key] and not _ENV_NAME.fullmatch(envs[key]):
+            raise r.fail(
+                f"auth.oauth2.{key}",
+                f"expected an environment variable name like OAUTH_CLIENT_ID, got {_show(envs[key])}",
+            )
+        if grant == "client_credentials" and not envs[key]:
+            raise r.fail(
+                f"auth.oauth2.{key}",
+                'required with grant = "client_credentials": the name of the environment variable that holds it',
+            )
+    return OAuth2(grant=grant, token_path=path, scope=r.get(o, "scope", "auth.oauth2.scope", str, ""), **envs)
+
+
+def _parse_csrf(r: _Reader, t: dict[str, Any], endpoints: dict[str, Endpoint]) -> Csrf:
+    c = r.table(t, "csrf", "auth.csrf")
+    r.unknown(c, {"from", "name", "header", "fetch"}, "auth.csrf")
+    source = _choice(r, c, "from", ("cookie", "header", "body"), "auth.csrf")
+    name = r.get(c, "name", "auth.csrf.name", str, "")
+    if not name or (source != "body" and not _HEADER_NAME.fullmatch(name)):
+        what = {"cookie": "the cookie's name", "header": "the response header's name", "body": "a dot path"}[source]
+        raise r.fail("auth.csrf.name", f'required with from = "{source}": {what}, like csrftoken, got {_show(name)}')
+    header = r.get(c, "header", "auth.csrf.header", str, "X-CSRF-Token")
+    if not _HEADER_NAME.fullmatch(header):
+        raise r.fail("auth.csrf.header", f"expected an HTTP header name like X-CSRF-Token, got {_show(header)}")
+    fetch = r.get(c, "fetch", "auth.csrf.fetch", str, "")
+    if fetch and fetch not in endpoints:
+        raise r.fail(
+            "auth.csrf.fetch", f"expected an endpoint of the API map whose answer holds the token, got {_show(fetch)}"
+        )
+    return Csrf(source=source, name=name, header=header, fetch=fetch)
+
+
+def _demo_auth(r: _Reader, target: dict[str, Any]) -> dict[str, Any]:
+    """`[target] auth, csrf, token_lifetime`: how the embedded demo API authenticates (docs/auth.md)."""
+    settings: dict[str, Any] = {}
+    if "auth" in target:
+        settings["auth"] = _choice(r, target, "auth", ("bearer", "cookie", "api_key", "oauth2"), "target")
+    if "csrf" in target:
+        settings["csrf"] = r.get(target, "csrf", "target.csrf", bool, False)
+    if "token_lifetime" in target:
+        settings["token_ttl_s"] = math.ceil(r.duration(target["token_lifetime"], "target.token_lifetime"))
+    return settings
+
+
+def _parse_accounts(
+    r: _Reader, data: dict[str, Any], base_dir: Path | None, auth: Auth, endpoints: dict[str, Endpoint]
+) -> Accounts:
     t = r.table(data, "accounts", "accounts")
-    r.unknown(t, {"source", "file", "inline", "roles"}, "accounts")
-    source = r.get(t, "source", "accounts.source", str, "demo")
+    r.unknown(t, {"source", "file", "inline", "roles", "columns"}, "accounts")
+    source = r.get(t, "source", "accounts.source", str, "keys" if auth.keys else "demo")
     if source not in ACCOUNT_SOURCES:
         raise r.fail("accounts.source", f"expected one of {', '.join(ACCOUNT_SOURCES)}, got {source!r}")
+    if source == "keys" and not auth.keys:
+        raise r.fail("accounts.source", '"keys" makes one account per role of [auth.keys]: add [auth.keys]')
     roles = r.get(t, "roles", "accounts.roles", list, ["client"])
     if not roles or not all(isinstance(x, str) for x in roles):
         raise r.fail("accounts.roles", f"expected a non-empty list of role names, got {roles!r}")
@@ -654,19 +820,70 @@ def _parse_accounts(r: _Reader, data: dict[str, Any], base_dir: Path | None) -> 
         if not name:
             raise r.fail("accounts.file", 'required when accounts.source = "file" (a CSV with email,password[,role])')
         file = (base_dir / name) if base_dir and not Path(name).is_absolute() else Path(name)
+    columns = r.get(t, "columns", "accounts.columns", list, [])
+    if columns and source != "file":
+        raise r.fail("accounts.columns", 'only with accounts.source = "file" (the columns of a file without header)')
+    if not all(isinstance(c, str) and c.isidentifier() for c in columns) or len(set(columns)) < len(columns):
+        raise r.fail(
+            "accounts.columns",
+            f'expected distinct column names like ["email", "password", "role"], got {_show(columns)}',
+        )
     inline = r.get(t, "inline", "accounts.inline", list, [])
     if source == "inline":
         if not inline:
             raise r.fail("accounts.inline", "expected a list of {email = ..., password = ...} tables")
         for i, acc in enumerate(inline):
-            if not (
-                isinstance(acc, dict) and isinstance(acc.get("email"), str) and isinstance(acc.get("password"), str)
-            ):
-                raise r.fail(f"accounts.inline[{i}]", "expected a table with string email and password")
-            r.unknown(acc, {"email", "password", "role", "tenant"}, f"accounts.inline[{i}]")
-            for key in ("role", "tenant"):
+            if not (isinstance(acc, dict) and all(isinstance(k, str) and k.isidentifier() for k in acc)):
+                raise r.fail(f"accounts.inline[{i}]", "expected a table of columns like {email = ..., password = ...}")
+            for key in acc:
                 r.get(acc, key, f"accounts.inline[{i}].{key}", str, "")
-    return Accounts(source=source, file=file, inline=tuple(inline), roles=tuple(roles))
+    needs = _account_needs(auth, endpoints)
+    for i, acc in enumerate(inline if source == "inline" else []):
+        for column, why in needs:
+            if not any(acc.get(name) for name in column.split("|")):
+                wanted = " or ".join(column.split("|"))
+                raise r.fail(f"accounts.inline[{i}]", f"no {wanted} ({why}): give every account a {wanted}")
+    return Accounts(
+        source=source, file=file, inline=tuple(inline), roles=tuple(roles), columns=tuple(columns), needs=needs
+    )
+
+
+def _account_needs(auth: Auth, endpoints: dict[str, Endpoint]) -> tuple[tuple[str, str], ...]:
+    """(column, what uses it) every account must fill: a name and a password to log in with, the login route's
+    account placeholders, the key of the api_key style, the password grant's user name (or e-mail) and
+    password. "a|b": either will do."""
+    needs: list[tuple[str, str]] = []
+    login = next((ep for ep in endpoints.values() if ep.kind == "login"), None)
+    if auth.uses_login_route:
+        why = f'auth.style = "{auth.style}" logs each account in'
+        needs += [("email|username", why), ("password", why)]
+    if auth.uses_login_route and login is not None:
+        for part, template in (("path", login.path), ("body", login.body)):
+            needs += [
+                (found, f"endpoints.{login.name}.{part} uses {{{found}}}")
+                for found in _placeholders(template)
+                if found in ACCOUNT_COLUMNS
+            ]
+    if auth.style == "api_key" and not auth.keys:
+        needs.append(("api_key", 'auth.style = "api_key" sends each account\'s key (or add [auth.keys])'))
+    if auth.oauth2 is not None and auth.oauth2.grant == "password":
+        needs += [
+            ("username|email", 'auth.oauth2.grant = "password" sends it as username'),
+            ("password", 'auth.oauth2.grant = "password" sends it'),
+        ]
+    return tuple(needs)
+
+
+def _columns(accounts: Accounts) -> set[str] | None:
+    """The columns the accounts will have, for the placeholder check; None until an accounts file with a
+    header row is read (`harness.scenario.accounts` checks the rest there)."""
+    if accounts.source == "file":
+        return set(accounts.columns) or None
+    if accounts.source == "inline":
+        return {key for row in accounts.inline for key in row}
+    if accounts.source == "keys":
+        return {"role", "api_key"}
+    return {"email", "password", "role", "tenant", "api_key"}  # the demo API's
 
 
 def _parse_load(r: _Reader, data: dict[str, Any]) -> Load:
@@ -726,7 +943,7 @@ def _parse_load(r: _Reader, data: dict[str, Any]) -> Load:
 
 
 def _parse_journeys(
-    r: _Reader, data: dict[str, Any], endpoints: dict[str, Endpoint]
+    r: _Reader, data: dict[str, Any], endpoints: dict[str, Endpoint], auth: Auth
 ) -> tuple[dict[str, float], dict[str, dict[str, Any]]]:
     t = r.table(data, "journeys", "journeys")
     if not t:
@@ -747,7 +964,7 @@ def _parse_journeys(
             continue
         required, _ = JOURNEYS[name]
         for ep in required:
-            if ep not in endpoints:
+            if ep not in endpoints and _session_route_needed(ep, auth):
                 raise r.fail(f"endpoints.{ep}", f"required by journey {name!r}: add [endpoints.{ep}] to the API map")
         s: dict[str, Any] = {}
         for key in ("think_time", "chat_turns"):
@@ -778,6 +995,11 @@ def _parse_journeys(
     if not weights:
         raise r.fail("journeys", "expected at least one journey with a weight above 0")
     return weights, settings
+
+
+def _session_route_needed(route: str, auth: Auth) -> bool:
+    """A journey (or a chat flood) needs the login route only for a session: none with an API key or OAuth2."""
+    return route != "login" or auth.uses_login_route
 
 
 def _parse_limits(r: _Reader, data: dict[str, Any], endpoints: dict[str, Endpoint]) -> tuple[LimitRule, ...]:
@@ -816,7 +1038,9 @@ def _parse_block(r: _Reader, data: dict[str, Any]) -> BlockRule:
     return BlockRule(tuple(statuses), pattern, r.get(t, "header", "block.header", str, ""))
 
 
-def _parse_attacks(r: _Reader, data: dict[str, Any], endpoints: dict[str, Endpoint]) -> tuple[dict[str, Attack], float]:
+def _parse_attacks(
+    r: _Reader, data: dict[str, Any], endpoints: dict[str, Endpoint], auth: Auth
+) -> tuple[dict[str, Attack], float]:
     t = r.table(data, "attacks", "attacks")
     start_after = r.duration(t["start_after"], "attacks.start_after") if "start_after" in t else 0.0
     attacks = {}
@@ -832,7 +1056,7 @@ def _parse_attacks(r: _Reader, data: dict[str, Any], endpoints: dict[str, Endpoi
         if not r.get(spec, "enabled", f"{where}.enabled", bool, True):
             continue
         for ep in ATTACKS[name][0]:
-            if ep not in endpoints:
+            if ep not in endpoints and (not name.startswith("chat_flood") or _session_route_needed(ep, auth)):
                 raise r.fail(f"endpoints.{ep}", f"required by attack {name!r}: add [endpoints.{ep}] to the API map")
         r.get(spec, "password", f"{where}.password", str, "")
         settings = {k: v for k, v in spec.items() if k not in ("users", "rate", "enabled")}

@@ -416,7 +416,7 @@ BAD = [
     ),
     pytest.param(
         with_change(("accounts", "source"), "ldap"),
-        "x.toml: accounts.source: expected one of demo, file, inline, got 'ldap'",
+        "x.toml: accounts.source: expected one of demo, file, inline, keys, got 'ldap'",
         id="bad-accounts-source",
     ),
     pytest.param(
@@ -426,7 +426,8 @@ BAD = [
     ),
     pytest.param(
         with_change(("accounts",), {"source": "inline", "inline": [{"email": "a@b.example"}]}),
-        "x.toml: accounts.inline[0]: expected a table with string email and password",
+        'x.toml: accounts.inline[0]: no password (auth.style = "bearer" logs each account in): give every account a '
+        "password",
         id="inline-without-password",
     ),
     pytest.param(
@@ -796,7 +797,8 @@ def test_a_mistyped_placeholder_is_refused_naming_the_known_ones():
     data["endpoints"]["conversation"] = {"path": "/api/conversations/{bogus_id}"}
     assert error_of(data) == (
         "x.toml: endpoints.conversation.path: unknown placeholder {bogus_id} (known: conversation_id, email, "
-        "lead_email, message, messages, name, password, tenant); conversation is called by load traffic, which "
+        "lead_email, message, messages, name, password, tenant; account columns: api_key, role); conversation is "
+        "called by load traffic, which "
         "fills no other (the audit's {id} and {NAME_id} go on routes only the audit calls)"
     )
     body = with_change(("endpoints", "chat", "body"), {"messages": "{messages}", "model": ["{modle}"]})
@@ -814,7 +816,8 @@ def test_routes_only_the_audit_calls_may_take_object_ids():
     data["endpoints"]["invoice"]["body"]["x"] = "{whatever}"
     assert error_of(data).startswith(
         "x.toml: endpoints.invoice.body: unknown placeholder {whatever} (known: conversation_id, email, lead_email, "
-        "message, messages, name, password, tenant, id, new_password, prompt, token, NAME_id)"
+        "message, messages, name, password, tenant, id, new_password, prompt, token, NAME_id; account columns: "
+        "api_key, role)"
     )
     probed = minimal(
         limits=[{"route": "invoice", "quota": 3}],
