@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from harness.check.answers import JWT, Answer, dig, looks_like_token
+from harness.protocol.auth import csrf_missing
 from harness.scenario import Auth, Endpoint
 
 __all__ = [
@@ -24,6 +25,7 @@ __all__ = [
     "token_at",
     "transport",
     "login",
+    "csrf_fetch",
     "route",
     "listing",
     "chat",
@@ -76,6 +78,10 @@ def token_at(answer: Answer, path: str) -> str | None:
     return value if isinstance(value, str) and value else None
 
 
+_SESSIONISH = re.compile(r"sess|sid|auth|token|jwt|login|connect", re.I)
+_NOT_SESSION = re.compile(r"csrf|xsrf|lang|locale|consent|theme|_ga|_gid|awsalb|cf_|__cf", re.I)
+
+
 def _token_paths(data: Any, prefix: str = "", depth: int = 0) -> Iterator[tuple[str, str]]:
     """(dot path, value) of every string in nested objects that could be a session token."""
     if not isinstance(data, dict) or depth > 4:
@@ -84,7 +90,7 @@ def _token_paths(data: Any, prefix: str = "", depth: int = 0) -> Iterator[tuple[
         path = f"{prefix}{key}"
         if isinstance(value, dict):
             yield from _token_paths(value, path + ".", depth + 1)
-        elif looks_like_token(value):
+        elif looks_like_token(value) and not _NOT_SESSION.search(key):
             yield path, value
 
 
@@ -102,10 +108,6 @@ def _best_token_path(answer: Answer) -> str | None:
     return None
 
 
-_SESSIONISH = re.compile(r"sess|sid|auth|token|jwt|login|connect", re.I)
-_NOT_SESSION = re.compile(r"csrf|xsrf|lang|locale|consent|theme|_ga|_gid|awsalb|cf_|__cf", re.I)
-
-
 def _session_cookie(answer: Answer) -> str | None:
     """The cookie of a login answer that most likely holds the session."""
     names = [n for n in answer.cookies() if not _NOT_SESSION.search(n)]
@@ -119,6 +121,8 @@ def _token_header(answer: Answer) -> str | None:
     """A response header that carries a token (Authorization: Bearer …, X-Auth-Token: …)."""
     for name, value in answer.headers:
         if name.lower() in ("set-cookie", "www-authenticate") or not _TOKEN_HEADER.search(name):
+            continue
+        if _NOT_SESSION.search(name):  # an anti-forgery token is not the session
             continue
         if looks_like_token(value.split(" ", 1)[-1].strip()):
             return name
@@ -207,17 +211,38 @@ def _redirected(answer: Answer, endpoint: Endpoint, blocked: bool) -> Finding | 
 # --- login ---------------------------------------------------------------------------------------
 
 
-def login(answer: Answer, auth: Auth, endpoint: Endpoint, role: str, sent_fields: tuple[str, ...]) -> Finding:
-    """A login as `role`: it worked when the answer holds the credential where [auth] says."""
-    if not answer.ok:
+def login(answer: Answer, auth: Auth, endpoint: Endpoint, role: str, sent_fields: tuple[str, ...], why: str) -> Finding:
+    """A login (or OAuth2 token request) as `role`: `why` is what `harness.protocol.auth.read_login` found
+    missing ("" when the answer gave the credential where [auth] says)."""
+    if not answer.ok and not (300 <= answer.status < 400 and answer.cookies()):
         return _login_refused(answer, endpoint, role, sent_fields)
-    if token_at(answer, auth.token_field):
-        return worked(f'logged in as {role}: token at auth.token_field "{auth.token_field}"')
-    missing = f'login answered {answer.status} but no token at auth.token_field "{auth.token_field}"'
-    return _first((_token_elsewhere, _token_in_header, _cookie_session), answer, missing) or problem(
-        f"{missing}; the answer's fields: {_fields(answer.json())}",
-        "set auth.token_field to the dot path of the token in the login answer",
+    if not why:
+        return worked(f"logged in as {role}: {_credential_found(answer, auth)}")
+    if auth.csrf is not None and why == f"login: {csrf_missing(auth)}":
+        missing = f"login answered {answer.status} but {csrf_missing(auth)}"
+        return _csrf_elsewhere(answer, missing) or problem(missing, "check [auth.csrf] from and name")
+    missing = f"login answered {answer.status} but {_credential_missing(auth)}"
+    rules = _LOGIN_RULES[auth.style if auth.token_from != "header" else "header"]
+    return _first(rules, answer, missing) or problem(
+        f"{missing}; the answer's fields: {_fields(answer.json())}, cookies: {', '.join(answer.cookies()) or 'none'}",
+        "point [auth] at where the login answer keeps the session (docs/auth.md)",
     )
+
+
+def _credential_found(answer: Answer, auth: Auth) -> str:
+    if auth.style == "cookie":
+        return f'session cookie "{auth.session_cookie or ", ".join(answer.cookies())}"'
+    if auth.token_from == "header":
+        return f"token in the {auth.token_header} header"
+    return f'token at auth.token_field "{auth.token_field}"' + (" and a CSRF token" if auth.csrf else "")
+
+
+def _credential_missing(auth: Auth) -> str:
+    if auth.style == "cookie":
+        return f'no session cookie "{auth.session_cookie}"' if auth.session_cookie else "no cookie set"
+    if auth.token_from == "header":
+        return f'no token in the response header "{auth.token_header}"'
+    return f'no token at auth.token_field "{auth.token_field}"'
 
 
 def _token_elsewhere(answer: Answer, missing: str) -> Finding | None:
@@ -245,6 +270,81 @@ def _cookie_session(answer: Answer, missing: str) -> Finding | None:
         f'{missing}; the answer set a cookie "{cookie}"',
         f'try [auth] style = "cookie" (session_cookie = "{cookie}")',
     )
+
+
+def _token_in_body(answer: Answer, missing: str) -> Finding | None:
+    """token_from = "header", but the token came in the body."""
+    path = _best_token_path(answer)
+    if path is None:
+        return None
+    return problem(
+        f"{missing}; the body has a token-like string at {path}",
+        f'set [auth] token_from = "body" (token_field = "{path}")',
+    )
+
+
+def _token_in_other_header(answer: Answer, missing: str) -> Finding | None:
+    header = _token_header(answer)
+    if header is None:
+        return None
+    return problem(f"{missing}; the answer's {header} header carries a token", f'set [auth] token_header = "{header}"')
+
+
+def _other_cookie(answer: Answer, missing: str) -> Finding | None:
+    """A cookie session whose cookie has another name than `session_cookie`."""
+    cookie = _session_cookie(answer)
+    if cookie is None:
+        return None
+    return problem(f'{missing}; the answer set a cookie "{cookie}"', f'set [auth] session_cookie = "{cookie}"')
+
+
+def _bearer_in_body(answer: Answer, missing: str) -> Finding | None:
+    """A cookie style whose login answers with a token instead."""
+    path = _best_token_path(answer)
+    if path is None:
+        return None
+    return problem(
+        f"{missing}; the body has a token-like string at {path}",
+        f'try [auth] style = "bearer" (token_field = "{path}")',
+    )
+
+
+def _bearer_in_header(answer: Answer, missing: str) -> Finding | None:
+    header = _token_header(answer)
+    if header is None:
+        return None
+    return problem(
+        f"{missing}; the answer's {header} header carries a token",
+        f'try [auth] style = "bearer", token_from = "header" (token_header = "{header}")',
+    )
+
+
+_LOGIN_RULES: dict[str, tuple[Rule, ...]] = {  # [auth] style (or a bearer token from a header) -> rules
+    "bearer": (_token_elsewhere, _token_in_header, _cookie_session),
+    "oauth2": (_token_elsewhere,),
+    "header": (_token_in_other_header, _token_in_body, _cookie_session),
+    "cookie": (_other_cookie, _bearer_in_body, _bearer_in_header),
+}
+
+_CSRF_NAME = re.compile(r"csrf|xsrf", re.I)
+
+
+def _csrf_elsewhere(answer: Answer, missing: str) -> Finding | None:
+    """Where the answer does carry an anti-forgery token: a cookie, a header or a body field named so."""
+    data = answer.json()
+    found = [("cookie", n) for n in answer.cookies() if _CSRF_NAME.search(n)]
+    found += [("header", k) for k, _ in answer.headers if _CSRF_NAME.search(k)]
+    found += [("body", k) for k in (data if isinstance(data, dict) else {}) if _CSRF_NAME.search(k)]
+    if not found:
+        return None
+    source, name = found[0]
+    return problem(f"{missing}; the answer has {source} {name}", f'set [auth.csrf] from = "{source}", name = "{name}"')
+
+
+def csrf_fetch(answer: Answer, auth: Auth, route: str) -> Finding:
+    """The route that hands out the CSRF token after a login, when it did not."""
+    missing = f"{route} (auth.csrf.fetch) answered {answer.status} but {csrf_missing(auth)}"
+    return _csrf_elsewhere(answer, missing) or problem(missing, f"check [auth.csrf] fetch, from and name ({route})")
 
 
 def _login_refused(answer: Answer, endpoint: Endpoint, role: str, sent_fields: tuple[str, ...]) -> Finding:
@@ -289,13 +389,14 @@ def _named_fields(error: Any) -> list[str]:
 # --- routes that need a session ------------------------------------------------------------------
 
 
-def route(answer: Answer, auth: Auth, endpoint: Endpoint, role: str) -> Finding:
+def route(answer: Answer, auth: Auth, endpoint: Endpoint, role: str, has_session: bool) -> Finding:
     """A read, list or chat route's status: 2xx worked (the kind's own rules look further), a refusal
-    names what the API wanted."""
+    names what the API wanted. `has_session`: a credential went with the request."""
     if answer.ok:
         return worked(f"{answer.status} {answer.content_type or 'no content type'}")
     if answer.status in (401, 403):
-        return _first((_wants_api_key, _wants_other_scheme), answer, auth) or _refused(answer, endpoint, role)
+        rules = (_no_api_key, _wants_api_key, _key_elsewhere, _wants_csrf, _wants_other_scheme, _no_auth)
+        return _first(rules, answer, auth, role, has_session) or _refused(answer, auth, endpoint, role)
     if answer.status in (400, 422):
         return problem(
             f"request refused ({answer.status}): {excerpt(answer) or 'empty body'}",
@@ -307,8 +408,18 @@ def route(answer: Answer, auth: Auth, endpoint: Endpoint, role: str) -> Finding:
 _API_KEY = re.compile(r"api[ _-]?key|x-api-key|apikey", re.I)
 
 
-def _wants_api_key(answer: Answer, auth: Auth) -> Finding | None:
-    if not _API_KEY.search(answer.text + " " + answer.header("www-authenticate")):
+def _no_api_key(answer: Answer, auth: Auth, role: str, has_session: bool) -> Finding | None:
+    """style = "api_key", and no key for the role: the refusal is the missing key."""
+    if auth.style != "api_key" or has_session:
+        return None
+    return problem(
+        f"refused ({answer.status}) without an API key: the scenario has none for role {role}",
+        f'no API key for role {role}: add an api_key column or [auth.keys] {role} = "ENV"',
+    )
+
+
+def _wants_api_key(answer: Answer, auth: Auth, role: str, has_session: bool) -> Finding | None:
+    if auth.style == "api_key" or not _API_KEY.search(answer.text + " " + answer.header("www-authenticate")):
         return None
     return problem(
         f"refused ({answer.status}); the answer asks for an API key: {excerpt(answer)}",
@@ -316,10 +427,33 @@ def _wants_api_key(answer: Answer, auth: Auth) -> Finding | None:
     )
 
 
-def _wants_other_scheme(answer: Answer, auth: Auth) -> Finding | None:
+def _key_elsewhere(answer: Answer, auth: Auth, role: str, has_session: bool) -> Finding | None:
+    """An API key refused by a server that names the header it reads it from."""
+    named = re.search(r"\bx-api-key\b", answer.text, re.I)
+    if auth.style != "api_key" or not named or (auth.key_in == "header" and auth.header.lower() == "x-api-key"):
+        return None
+    return problem(
+        f"the API key was refused ({answer.status}); the answer names the X-Api-Key header: {excerpt(answer)}",
+        '[auth] key_in = "header", header = "X-Api-Key", scheme = ""',
+    )
+
+
+def _wants_csrf(answer: Answer, auth: Auth, role: str, has_session: bool) -> Finding | None:
+    if answer.status != 403 or not _CSRF_NAME.search(answer.text):
+        return None
+    fix = (
+        "add [auth.csrf]: where the login answer gives the token (from, name) and the header that echoes it"
+        if auth.csrf is None
+        else f"check [auth.csrf] (the token was sent in {auth.csrf.header})"
+    )
+    return problem(f"refused (403) for want of a CSRF token: {excerpt(answer)}", fix)
+
+
+def _wants_other_scheme(answer: Answer, auth: Auth, role: str, has_session: bool) -> Finding | None:
     challenge = answer.header("www-authenticate")
     wanted = challenge.split(" ", 1)[0].split(",", 1)[0].strip()
-    if not wanted or wanted.lower() == auth.scheme.lower():
+    sends_scheme = auth.style in ("bearer", "oauth2") or (auth.style == "api_key" and auth.key_in == "header")
+    if not sends_scheme or not wanted or wanted.lower() == auth.scheme.lower():
         return None
     return problem(
         f"refused ({answer.status}); WWW-Authenticate: {wanted} (the map sends {auth.scheme or 'a bare token'})",
@@ -327,17 +461,29 @@ def _wants_other_scheme(answer: Answer, auth: Auth) -> Finding | None:
     )
 
 
-def _refused(answer: Answer, endpoint: Endpoint, role: str) -> Finding:
+def _no_auth(answer: Answer, auth: Auth, role: str, has_session: bool) -> Finding | None:
+    if auth.style != "none":
+        return None
+    return problem(
+        f'refused ({answer.status}): the route wants credentials and [auth] style is "none"',
+        "set [auth] style to how the API authenticates (bearer, cookie, api_key, oauth2)",
+    )
+
+
+def _refused(answer: Answer, auth: Auth, endpoint: Endpoint, role: str) -> Finding:
     if answer.status == 403:
         return problem(
             f"forbidden (403) for role {role}: {excerpt(answer) or 'empty body'}",
             f"the route may need another role; or set endpoints.{endpoint.name}.auth / [auth] to what it expects",
         )
     challenge = answer.header("www-authenticate")
+    what, fix = {
+        "cookie": ("the session cookie was not accepted", "check [auth] session_cookie and the login route"),
+        "api_key": ("the API key was refused", "check the key, and [auth] key_in, header and scheme"),
+    }.get(auth.style, ("the session was not accepted", "check [auth] header and scheme (how the token is sent)"))
     return problem(
-        f"the session was not accepted (401{', WWW-Authenticate: ' + challenge if challenge else ''}): "
-        f"{excerpt(answer) or 'empty body'}",
-        "check [auth] header and scheme (how the token is sent) and that the login gave the right token",
+        f"{what} (401{', WWW-Authenticate: ' + challenge if challenge else ''}): {excerpt(answer) or 'empty body'}",
+        fix,
     )
 
 

@@ -1,8 +1,9 @@
 """Sends the check's steps over plain httpx, in this process, and judges each answer.
 
-Each role has its own client (its own cookie jar); anonymous routes and webhook deliveries go through
-one without credentials. Every answer is read within `[http] timeout` and at most MAX_BODY bytes, and
-no redirect is followed (a redirect to a login page is evidence). Rows come back in the order sent.
+Each role's session is a `harness.protocol.auth.Credential` (a token, an API key, its own cookie jar, a
+CSRF token), read from answers and sent on requests by the same functions as a run's, so check and load
+agree on what `[auth]` means. Every answer is read within `[http] timeout` and at most MAX_BODY bytes,
+and no redirect is followed (a redirect to a login page is evidence). Rows come back in the order sent.
 """
 
 from __future__ import annotations
@@ -22,6 +23,17 @@ from harness.check.answers import Answer
 from harness.check.plan import CHECK_MAX_TOKENS, CHECK_PROMPT, Plan, Step
 from harness.host import basic_auth_header
 from harness.load.webhooks import scheme_of
+from harness.protocol.auth import (
+    FORM,
+    Credential,
+    credential_headers,
+    credential_params,
+    read_csrf,
+    read_login,
+    store_cookies,
+    token_request_body,
+    with_params,
+)
 from harness.protocol.signing import PRESETS, WebhookScheme
 from harness.protocol.streams import read_stream
 from harness.scenario import Endpoint, Scenario
@@ -54,11 +66,14 @@ Outcome = tuple[int, diagnose.Finding]  # a step's status (0: nothing sent or no
 
 @dataclass
 class _State:
-    """What earlier steps learned: each role's session token, the ids each list route gave."""
+    """What earlier steps learned: each role's session, the ids each list route gave."""
 
-    tokens: dict[str, str] = field(default_factory=dict)
+    sessions: dict[str, Credential] = field(default_factory=dict)  # role -> its credential
     failed_logins: set[str] = field(default_factory=set)  # roles whose login did not work
     ids: dict[str, list[str]] = field(default_factory=dict)  # list route -> ids of its items
+
+    def secrets(self) -> list[str]:
+        return [v for credential in self.sessions.values() for v in credential.secrets()]
 
 
 def test_event() -> dict[str, Any]:
@@ -73,29 +88,41 @@ def test_event() -> dict[str, Any]:
 
 
 class _Checker:
-    def __init__(self, scenario: Scenario, plan: Plan, credentials: Credentials, clients: dict[str, httpx.Client]):
+    def __init__(self, scenario: Scenario, plan: Plan, credentials: Credentials, client: httpx.Client):
         self.scenario = scenario
+        self.auth = scenario.auth
         self.plan = plan
         self.credentials = credentials
-        self.clients = clients  # role -> client; "" anonymous
+        self.client = client
         self.state = _State()
         self.requests = 0  # sent so far
+        if self.auth.style == "api_key":  # a key is a session with no login
+            for role, account in plan.accounts.items():
+                key = credentials.api_key(account)
+                if key:
+                    self.state.sessions[role] = Credential(token=key)
 
     # --- sending ------------------------------------------------------------------------------
 
     def send(self, role: str, ep: Endpoint, path: str, body: Any, headers: dict[str, str]) -> Answer:
-        """One request, read within the deadline and MAX_BODY; an answer with status 0 when none came."""
-        client = self.clients[role]
+        """One request as `role` (its credential on an authenticated route; "" none), read within the
+        deadline and MAX_BODY; an answer with status 0 when none came. The cookies an answer sets go to
+        that role's jar, never to the HTTP client's."""
+        credential = self.state.sessions.get(role) if ep.auth else None
+        headers = {**credential_headers(self.auth, credential, ep.method), **headers}
+        path = with_params(path, credential_params(self.auth, credential))
         self.requests += 1
         sent: dict[str, Any] = (
             {"content": body} if isinstance(body, bytes) else {"json": body} if body is not None else {}
         )
-        request = client.build_request(ep.method, path, headers=headers, **sent)
+        request = self.client.build_request(ep.method, path, headers=headers, **sent)
         deadline = time.monotonic() + self.scenario.http.timeout_s
         try:
-            response = client.send(request, stream=True)
+            response = self.client.send(request, stream=True)
         except httpx.HTTPError as exc:
             return Answer(0, error=_reason(exc))
+        finally:
+            self.client.cookies.clear()
         data = bytearray()
         error = ""
         try:
@@ -108,49 +135,63 @@ class _Checker:
             error = _reason(exc)
         finally:
             response.close()
-        return Answer(response.status_code, tuple(response.headers.multi_items()), bytes(data[:MAX_BODY]), error)
-
-    def auth_headers(self, role: str, ep: Endpoint) -> dict[str, str]:
-        token = self.state.tokens.get(role)
-        if not ep.auth or token is None:
-            return {}
-        auth = self.scenario.auth
-        return {auth.header: f"{auth.scheme} {token}" if auth.scheme else token}
+        answer = Answer(response.status_code, tuple(response.headers.multi_items()), bytes(data[:MAX_BODY]), error)
+        if credential is not None:  # a server may roll its cookies on any answer
+            store_cookies(credential.cookies, answer.headers, time.time())
+        return answer
 
     # --- the steps ----------------------------------------------------------------------------
 
     def run(self, step: Step) -> Row:
-        """The step's row, with every secret the check holds (passwords, tokens, the webhook secret) masked."""
+        """The step's row, with every secret the check holds (passwords, keys, tokens, cookies, the
+        webhook secret) masked."""
         before = self.requests
         status, finding = self.step(step)
-        mask = [*self.credentials.secrets(), *self.state.tokens.values()]
+        mask = [*self.credentials.secrets(), *self.state.secrets()]
         note, fix = (redact(text, mask) for text in (finding.note, finding.fix))
         return Row(step, self.requests - before, status, diagnose.Finding(finding.ok, note, fix))
 
     def step(self, step: Step) -> Outcome:
-        ep = self.scenario.endpoints[step.route]
+        ep = self.plan.routes[step.route]
         if step.role and ep.auth and step.action != "login" and step.role in self.state.failed_logins:
-            return 0, self.state_failure(step.role)
+            return 0, diagnose.Finding(False, f"not sent: no session for {step.role} (its login did not work, above)")
         return {"login": self.login, "get": self.get, "chat": self.chat, "webhook": self.webhook}[step.action](step, ep)
 
-    def state_failure(self, role: str) -> diagnose.Finding:
-        return diagnose.Finding(False, f"not sent: no session for {role} (its login did not work, above)")
-
     def login(self, step: Step, ep: Endpoint) -> Outcome:
+        """A login (or OAuth2 token request) as the role's account, read as `[auth]` says."""
         account = self.plan.accounts[step.role]
-        values = {"email": account.email, "password": account.password}
-        body = render(ep.body, values) if ep.body is not None else None
-        path = render(ep.path, values, in_path=True)
-        answer = self.send(step.role, ep, path, body, {})
-        sent = tuple(body) if isinstance(body, dict) else ()
-        finding = self.judge(answer, ep) or diagnose.login(answer, self.scenario.auth, ep, step.role, sent)
-        token = diagnose.token_at(answer, self.scenario.auth.token_field) if answer.ok else None
-        if finding.ok and token:
-            self.state.tokens[step.role] = token
-            self.clients[step.role].cookies.clear()  # bearer: the session is the token, as in a run
+        if self.auth.oauth2 is not None:
+            body: Any = token_request_body(self.auth, account.values(), self.credentials.oauth_client)
+            answer = self.send(step.role, ep, ep.path, body, {"Content-Type": FORM})
+            sent: tuple[str, ...] = ()
         else:
+            body = render(ep.body, account.values()) if ep.body is not None else None
+            answer = self.send(step.role, ep, render(ep.path, account.values(), in_path=True), body, {})
+            sent = tuple(body) if isinstance(body, dict) else ()
+        jar: dict[str, str] = {}
+        store_cookies(jar, answer.headers, time.time())
+        credential, why = read_login(self.auth, answer.headers, answer.json(), jar, time.monotonic())
+        redirected_in = 300 <= answer.status < 400 and bool(jar)  # a form login may redirect with its cookie
+        finding = (None if redirected_in else self.judge(answer, ep)) or diagnose.login(
+            answer, self.auth, ep, step.role, sent, why
+        )
+        if finding.ok and credential is not None and self.auth.csrf is not None and self.auth.csrf.fetch:
+            self.state.sessions[step.role] = credential
+            finding = self.fetch_csrf(step.role, credential, self.auth.csrf.fetch) or finding
+        if finding.ok and credential is not None:
+            self.state.sessions[step.role] = credential
+        else:
+            self.state.sessions.pop(step.role, None)
             self.state.failed_logins.add(step.role)
         return answer.status, finding
+
+    def fetch_csrf(self, role: str, credential: Credential, route: str) -> diagnose.Finding | None:
+        """After a login: the route that hands out the CSRF token, as the new session; a finding when it
+        did not give one."""
+        ep = self.plan.routes[route]
+        answer = self.send(role, ep, ep.path, None, {})
+        credential.csrf = read_csrf(self.auth, answer.headers, answer.json(), credential.cookies) or ""
+        return None if credential.csrf else diagnose.csrf_fetch(answer, self.auth, route)
 
     def get(self, step: Step, ep: Endpoint) -> Outcome:
         values, missing = self.values(ep, step.role)
@@ -158,8 +199,10 @@ class _Checker:
             return 0, missing
         path = render(ep.path, values, in_path=True)
         body = render(ep.body, values) if ep.body is not None else None
-        answer = self.send(step.role, ep, path, body, self.auth_headers(step.role, ep))
-        finding = self.judge(answer, ep) or diagnose.route(answer, self.scenario.auth, ep, step.role)
+        answer = self.send(step.role, ep, path, body, {})
+        finding = self.judge(answer, ep) or diagnose.route(
+            answer, self.auth, ep, step.role, step.role in self.state.sessions
+        )
         if finding.ok and ep.kind == "list":
             finding, ids = diagnose.listing(answer, ep)
             self.state.ids[ep.name] = ids
@@ -172,11 +215,12 @@ class _Checker:
         path = render(ep.path, values, in_path=True)
         body = render(ep.body, {k: v for k, v in values.items() if not _ID.fullmatch(k)}) if ep.body else None
         capped = self._cap_reply(body)
-        headers = self.auth_headers(step.role, ep)
-        if ep.stream.startswith("sse"):
-            headers |= {"Accept": "text/event-stream", "Accept-Encoding": "identity"}
+        sse = ep.stream.startswith("sse")
+        headers = {"Accept": "text/event-stream", "Accept-Encoding": "identity"} if sse else {}
         answer = self.send(step.role, ep, path, body, headers)
-        finding = self.judge(answer, ep) or diagnose.route(answer, self.scenario.auth, ep, step.role)
+        finding = self.judge(answer, ep) or diagnose.route(
+            answer, self.auth, ep, step.role, step.role in self.state.sessions
+        )
         if finding.ok:
             chunks, error = _read_chat(answer, ep)
             finding = diagnose.chat(answer, ep, chunks, error)
@@ -238,10 +282,10 @@ class _Checker:
         """The values of a route's placeholders, or the finding naming the first one check cannot fill."""
         account = self.plan.accounts.get(role)
         values: dict[str, Any] = {
+            "tenant": (self.credentials.tenants or [""])[0],
+            **{k: v for k, v in (account.values() if account else {}).items() if v},
             "messages": [{"role": "user", "content": CHECK_PROMPT}],
             "message": CHECK_PROMPT,
-            "email": account.email if account else "",
-            "tenant": (self.credentials.tenants or [""])[0],
             "name": "Harness Check",
             "lead_email": "harness-check@example.test",
         }
@@ -262,7 +306,7 @@ class _Checker:
         chooses it (harness.scenario.callers.id_source on i13-kinds): the list whose path starts this
         route's (the longest), else the one named after the placeholder, by route name or last path
         segment ({conversation_id}: `conversations`)."""
-        lists = [self.scenario.endpoints[r] for r in self.state.ids]
+        lists = [self.plan.routes[r] for r in self.state.ids]
         path = ep.path.split("?")[0]
         prefixed = [e for e in lists if path.startswith(e.path.split("?")[0].rstrip("/") + "/")]
         stem = name[:-3].lower() if name.lower().endswith("_id") else ""
@@ -288,14 +332,8 @@ def run_steps(
     """Send each step of `plan` to `base_url`, yielding its row as soon as it is judged."""
     headers = {"Authorization": basic_auth_header(host_auth)} if host_auth else {}
     timeout = httpx.Timeout(scenario.http.timeout_s, connect=scenario.http.connect_timeout_s)
-    with httpx.HTTPTransport() as transport:  # one TLS context and pool; a cookie jar per role
-        clients = {
-            role: httpx.Client(
-                base_url=base_url, timeout=timeout, follow_redirects=False, headers=headers, transport=transport
-            )
-            for role in ["", *plan.accounts]
-        }
-        checker = _Checker(scenario, plan, credentials, clients)
+    with httpx.Client(base_url=base_url, timeout=timeout, follow_redirects=False, headers=headers) as client:
+        checker = _Checker(scenario, plan, credentials, client)
         for step in plan.steps:
             yield checker.run(step)
 
@@ -313,9 +351,13 @@ _CREDENTIAL = re.compile(r"(?i)\b(bearer|basic)(\s+)[A-Za-z0-9._~+/=-]{16,}")  #
 
 
 def redact(text: str, secrets: list[str]) -> str:
-    """`text` with each of `secrets`, and any long credential after Bearer or Basic, masked."""
+    """`text` with each of `secrets`, and any long credential after Bearer or Basic, masked. A short
+    secret (under 8 characters) is masked where it stands alone, not inside a longer word."""
     for secret in sorted((s for s in secrets if s), key=len, reverse=True):
-        text = text.replace(secret, "[redacted]")
+        if len(secret) >= 8:
+            text = text.replace(secret, "[redacted]")
+        else:
+            text = re.sub(rf"(?<![A-Za-z0-9]){re.escape(secret)}(?![A-Za-z0-9])", "[redacted]", text)
     return _CREDENTIAL.sub(lambda m: f"{m.group(1)}{m.group(2)}[redacted]", text)
 
 

@@ -7,7 +7,6 @@ from pathlib import Path
 
 import pytest
 
-from harness.demo_api.config import TargetConfig
 from tests.helpers import CLIENT_ENDPOINTS, run_harness
 
 pytestmark = pytest.mark.e2e  # every test here starts the harness (and the demo API) as processes
@@ -31,20 +30,11 @@ weight = 1
 """
 
 
-def _demo_has(option: str) -> bool:
-    return option in TargetConfig.__dataclass_fields__
-
-
-needs_auth = pytest.mark.skipif(
-    not _demo_has("auth"), reason="needs the i13-auth branch: the demo API's [target] auth and [auth] style"
-)
-
-
-def check(tmp_path: Path, text: str, *args: str) -> tuple[int, str]:
+def check(tmp_path: Path, text: str, *args: str, env: dict[str, str] | None = None) -> tuple[int, str]:
     """`harness check` on a scenario of `text`: its exit code and its table, each line's spaces squeezed."""
     scenario = tmp_path / "check.toml"
     scenario.write_text('[scenario]\nname = "check"\n' + text)
-    result = run_harness("check", str(scenario), *args, timeout=120)
+    result = run_harness("check", str(scenario), *args, timeout=120, env=env)
     assert "Traceback" not in result.stderr, result.stderr
     return result.returncode, "\n".join(" ".join(line.split()) for line in result.stdout.splitlines())
 
@@ -71,22 +61,35 @@ def test_a_wrong_token_path_names_the_right_one(tmp_path: Path, target_factory) 
     assert "skip not sent: no session for client" in out
 
 
-@needs_auth
 def test_a_cookie_session_mapped_as_bearer_names_the_cookie_style(tmp_path: Path) -> None:
     code, out = check(tmp_path, '[target]\nauth = "cookie"\n' + CLIENT_ENDPOINTS)
     assert code == 1
-    assert 'no token at auth.token_field "access_token"; the answer set a cookie' in out
-    assert 'fix: try [auth] style = "cookie" (session_cookie = ' in out
-
-
-@needs_auth
-def test_a_missing_api_key_names_the_role_and_the_fix(tmp_path: Path) -> None:
-    endpoints = CLIENT_ENDPOINTS.split("[endpoints.conversations]")[1]
-    code, out = check(
-        tmp_path, '[target]\nauth = "api_key"\n[auth]\nstyle = "api_key"\n[endpoints.conversations]' + endpoints
+    assert (
+        'login as client login 200 FAIL login answered 200 but no token at auth.token_field "access_token"; '
+        'the answer set a cookie "sid"' in out
     )
+    assert 'fix: try [auth] style = "cookie" (session_cookie = "sid")' in out
+
+
+def test_the_cookie_style_with_csrf_mapped_right_exits_0(tmp_path: Path) -> None:
+    """The fix above, applied, on a demo that also wants its CSRF token echoed on the chat's POST."""
+    auth = '[auth]\nstyle = "cookie"\nsession_cookie = "sid"\n[auth.csrf]\nfrom = "cookie"\nname = "csrf_token"\n'
+    code, out = check(tmp_path, '[target]\nauth = "cookie"\ncsrf = true\n' + auth + CLIENT_ENDPOINTS)
+    assert code == 0, out
+    assert 'login as client login 200 ok logged in as client: session cookie "sid"' in out
+    assert "chat as client chat 200 ok answered:" in out
+
+
+def test_a_missing_api_key_names_the_role_and_the_fix(tmp_path: Path) -> None:
+    """An API-key demo; the scenario keys the coach role only, and its one account is a client."""
+    accounts = '[accounts]\nsource = "inline"\ninline = [{ email = "maya@example.test", password = "pw" }]\n'
+    endpoints = "[endpoints.conversations]" + CLIENT_ENDPOINTS.split("[endpoints.conversations]")[1]
+    text = '[target]\nauth = "api_key"\n[auth]\nstyle = "api_key"\n[auth.keys]\ncoach = "CHECK_COACH_KEY"\n'
+    code, out = check(tmp_path, text + accounts + endpoints, env={"CHECK_COACH_KEY": "sk-demo-not-a-key"})
     assert code == 1
-    assert 'no API key for role client: add an api_key column or [auth.keys] client = "ENV"' in out
+    assert "GET as client conversations 401 FAIL refused (401) without an API key" in out
+    assert 'fix: no API key for role client: add an api_key column or [auth.keys] client = "ENV"' in out
+    assert "sk-demo-not-a-key" not in out
 
 
 def test_a_webhook_scheme_mismatch_names_the_scheme(tmp_path: Path) -> None:

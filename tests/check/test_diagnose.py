@@ -10,7 +10,9 @@ import pytest
 
 from harness.check import diagnose
 from harness.check.answers import Answer
+from harness.protocol.auth import read_login, store_cookies
 from harness.scenario import Auth, Endpoint
+from harness.scenario.model import Csrf
 
 JWT = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJ1XzEiLCJleHAiOjE5MDAwMDAwMDB9.c2lnbmF0dXJlLXNpZ25hdHVyZQ"
 BEARER = Auth()
@@ -30,7 +32,11 @@ def answer(status: int, body: object = b"", *headers: tuple[str, str]) -> Answer
 
 
 def log_in(found: Answer, auth: Auth = BEARER) -> diagnose.Finding:
-    return diagnose.login(found, auth, LOGIN, "client", ("email", "password"))
+    """The login rule as the runner calls it: with what `read_login` found missing."""
+    jar: dict[str, str] = {}
+    store_cookies(jar, found.headers, 0.0)
+    _, why = read_login(auth, found.headers, found.json(), jar, 0.0)
+    return diagnose.login(found, auth, LOGIN, "client", ("email", "password"), why)
 
 
 # --- login ---------------------------------------------------------------------------------------
@@ -81,7 +87,53 @@ def test_a_token_in_a_response_header_names_the_header() -> None:
 def test_a_login_with_no_credential_anywhere_lists_the_fields() -> None:
     finding = log_in(answer(200, {"ok": True, "user": {"id": 3}}))
     assert not finding.ok and "the answer's fields: ok, user" in finding.note
-    assert "auth.token_field" in finding.fix
+    assert finding.fix.startswith("point [auth] at where the login answer keeps the session")
+
+
+def test_a_token_expected_in_a_header_but_sent_in_the_body_names_the_body_path() -> None:
+    auth = Auth(token_from="header", token_header="X-Auth-Token")
+    finding = log_in(answer(200, {"token": JWT}), auth)
+    assert finding.note.startswith('login answered 200 but no token in the response header "X-Auth-Token"')
+    assert finding.fix == 'set [auth] token_from = "body" (token_field = "token")'
+
+
+def test_a_token_in_another_header_names_it() -> None:
+    auth = Auth(token_from="header", token_header="X-Auth-Token")
+    finding = log_in(answer(200, {"ok": True}, ("Authorization", f"Bearer {JWT}")), auth)
+    assert finding.fix == 'set [auth] token_header = "Authorization"'
+
+
+def test_a_session_cookie_of_another_name_names_it() -> None:
+    auth = Auth(style="cookie", session_cookie="session")
+    found = answer(200, {"ok": True}, ("set-cookie", "XSRF-TOKEN=abc; Path=/"), ("set-cookie", "laravel_session=x"))
+    finding = log_in(found, auth)
+    assert finding.note.startswith('login answered 200 but no session cookie "session"')
+    assert finding.fix == 'set [auth] session_cookie = "laravel_session"'
+
+
+def test_a_cookie_style_whose_login_answers_a_token_suggests_bearer() -> None:
+    finding = log_in(answer(200, {"access_token": JWT}), Auth(style="cookie"))
+    assert finding.note.startswith("login answered 200 but no cookie set")
+    assert finding.fix == 'try [auth] style = "bearer" (token_field = "access_token")'
+
+
+def test_a_cookie_session_that_worked_names_its_cookie() -> None:
+    finding = log_in(answer(200, {"user": {}}, ("set-cookie", "sid=abc; HttpOnly")), Auth(style="cookie"))
+    assert finding.ok and finding.note == 'logged in as client: session cookie "sid"'
+
+
+def test_a_form_login_that_redirects_with_its_cookie_worked() -> None:
+    found = answer(302, b"", ("location", "/app"), ("set-cookie", "sessionid=abc; HttpOnly"))
+    assert log_in(found, Auth(style="cookie", session_cookie="sessionid")).ok
+
+
+def test_a_csrf_token_elsewhere_names_where() -> None:
+    """Django: the token comes as the csrftoken cookie; the map looked for a header."""
+    auth = Auth(csrf=Csrf(source="header", name="X-CSRF-Token"))
+    found = answer(200, {"access_token": JWT}, ("set-cookie", "csrftoken=Zx81; Path=/"))
+    finding = log_in(found, auth)
+    assert 'no CSRF token in the response header "X-CSRF-Token"' in finding.note
+    assert finding.fix == 'set [auth.csrf] from = "cookie", name = "csrftoken"'
 
 
 def test_refused_credentials_name_the_role_and_the_body_sent() -> None:
@@ -137,25 +189,56 @@ def test_a_2xx_is_for_the_kind_rules() -> None:
 
 def test_a_route_asking_for_an_api_key_suggests_the_api_key_style() -> None:
     found = answer(401, {"error": {"message": "Missing API key. Pass it in the x-api-key header."}})
-    finding = diagnose.route(found, BEARER, ME, "client")
+    finding = diagnose.route(found, BEARER, ME, "client", True)
     assert not finding.ok and finding.fix.startswith('try [auth] style = "api_key"')
 
 
 def test_a_challenge_for_another_scheme_names_it() -> None:
     """Django REST framework's TokenAuthentication answers `WWW-Authenticate: Token`."""
     found = answer(401, {"detail": "Invalid token."}, ("www-authenticate", 'Token realm="api"'))
-    finding = diagnose.route(found, BEARER, ME, "client")
+    finding = diagnose.route(found, BEARER, ME, "client", True)
     assert finding.fix == 'set [auth] scheme = "Token"'
 
 
 def test_a_refused_bearer_token_points_at_header_and_scheme() -> None:
     found = answer(401, {"error": "invalid_token"}, ("www-authenticate", 'Bearer error="invalid_token"'))
-    finding = diagnose.route(found, BEARER, ME, "client")
+    finding = diagnose.route(found, BEARER, ME, "client", True)
     assert "not accepted (401, WWW-Authenticate: Bearer" in finding.note and "header and scheme" in finding.fix
 
 
+def test_a_missing_api_key_names_the_role_and_where_a_key_goes() -> None:
+    found = answer(401, {"error": "missing_token"}, ("www-authenticate", "Bearer"))
+    finding = diagnose.route(found, Auth(style="api_key", keys={"coach": "COACH_KEY"}), ME, "client", False)
+    assert finding.note == "refused (401) without an API key: the scenario has none for role client"
+    assert finding.fix == 'no API key for role client: add an api_key column or [auth.keys] client = "ENV"'
+
+
+def test_a_key_refused_by_a_server_reading_x_api_key_names_the_header() -> None:
+    """Anthropic-style gateways read the key from X-Api-Key, not Authorization."""
+    found = answer(401, {"error": {"type": "authentication_error", "message": "x-api-key header is required"}})
+    finding = diagnose.route(found, Auth(style="api_key"), ME, "client", True)
+    assert finding.fix == '[auth] key_in = "header", header = "X-Api-Key", scheme = ""'
+
+
+def test_a_403_for_want_of_a_csrf_token_asks_for_auth_csrf() -> None:
+    found = answer(403, {"error": "csrf_failed", "detail": "unsafe requests must echo the CSRF token"})
+    finding = diagnose.route(found, Auth(style="cookie"), ME, "client", True)
+    assert "for want of a CSRF token" in finding.note and finding.fix.startswith("add [auth.csrf]")
+
+
+def test_a_route_wanting_credentials_under_style_none_says_so() -> None:
+    finding = diagnose.route(answer(401, {"error": "unauthorized"}), Auth(style="none"), ME, "", False)
+    assert 'style is "none"' in finding.note and finding.fix.startswith("set [auth] style")
+
+
+def test_a_refused_cookie_session_points_at_the_cookie() -> None:
+    found = answer(401, {"error": "missing_token"}, ("www-authenticate", "Bearer"))
+    finding = diagnose.route(found, Auth(style="cookie"), ME, "client", True)
+    assert finding.note.startswith("the session cookie was not accepted (401")
+
+
 def test_a_403_names_the_role() -> None:
-    finding = diagnose.route(answer(403, {"error": "forbidden"}), BEARER, ME, "client")
+    finding = diagnose.route(answer(403, {"error": "forbidden"}), BEARER, ME, "client", True)
     assert "forbidden (403) for role client" in finding.note and "another role" in finding.fix
 
 

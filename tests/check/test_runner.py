@@ -9,7 +9,7 @@ import time
 import tomllib
 
 from harness.check.plan import CHECK_MAX_TOKENS, CHECK_PROMPT, plan_check
-from harness.check.runner import Row, run_steps
+from harness.check.runner import Row, redact, run_steps
 from harness.protocol.signing import STANDARD, STRIPE
 from harness.scenario import Scenario, parse_scenario
 from harness.scenario.accounts import Account, Credentials
@@ -220,3 +220,9 @@ def test_a_refusal_that_names_the_scheme_is_not_retried() -> None:
     rows, seen = check(JWT_API, {**jwt_routes(), **named})
     assert rows[-1].finding.fix == 'the answer names the standard scheme: set [webhook] scheme = "standard"'
     assert [r.path for r in seen].count("/v1/hooks") == 1
+
+
+def test_a_short_secret_is_masked_where_it_stands_alone_only() -> None:
+    assert redact("fix it first; the key x was refused", ["x"]) == "fix it first; the key [redacted] was refused"
+    assert redact(f"echo: {PASSWORD}!", [PASSWORD]) == "echo: [redacted]!"
+    assert redact(f"Authorization: Bearer {JWT}", []) == "Authorization: Bearer [redacted]"
