@@ -18,6 +18,7 @@ __all__ = ["Request", "Reply", "reply", "serve"]
 class Request:
     method: str
     path: str
+    query: str
     headers: dict[str, str]  # lower-case names
     body: bytes
 
@@ -52,10 +53,9 @@ def serve(routes: dict[str, Route]) -> Iterator[tuple[str, list[Request]]]:
     class Handler(BaseHTTPRequestHandler):
         def _answer(self) -> None:
             length = int(self.headers.get("content-length") or 0)
-            path = self.path.split("?")[0]
-            request = Request(
-                self.command, path, {k.lower(): v for k, v in self.headers.items()}, self.rfile.read(length)
-            )
+            path, _, query = self.path.partition("?")
+            headers = {k.lower(): v for k, v in self.headers.items()}
+            request = Request(self.command, path, query, headers, self.rfile.read(length))
             seen.append(request)
             route = routes.get(f"{self.command} {path}")
             if route is None:

@@ -226,3 +226,71 @@ def test_a_short_secret_is_masked_where_it_stands_alone_only() -> None:
     assert redact("fix it first; the key x was refused", ["x"]) == "fix it first; the key [redacted] was refused"
     assert redact(f"echo: {PASSWORD}!", [PASSWORD]) == "echo: [redacted]!"
     assert redact(f"Authorization: Bearer {JWT}", []) == "Authorization: Bearer [redacted]"
+
+
+OAUTH_API = """
+[scenario]
+name = "oauth"
+[accounts]
+source = "inline"
+inline = [{ email = "maya@example.test", password = "x" }, { email = "root@example.test", password = "y", role = "admin" }]
+[auth]
+style = "oauth2"
+[auth.oauth2]
+grant = "client_credentials"
+token_path = "/oauth/token"
+client_id_env = "CHECK_CLIENT_ID"
+client_secret_env = "CHECK_CLIENT_SECRET"
+[endpoints.me]
+method = "GET"
+path = "/v1/me"
+[endpoints.users]
+kind = "admin"
+method = "GET"
+path = "/v1/admin/users"
+[journeys.client]
+weight = 0
+[journeys.webhook]
+weight = 1
+[endpoints.webhook]
+method = "POST"
+path = "/v1/hooks"
+auth = false
+"""
+
+
+def test_an_oauth2_client_gets_one_token_and_uses_it() -> None:
+    """client_credentials: one identity whatever the account, so one token request, and no admin session."""
+    routes = {
+        "POST /oauth/token": lambda r: reply(200, {"access_token": JWT, "token_type": "bearer"}),
+        "GET /v1/me": lambda r: (
+            reply(200, {"id": 1}) if r.headers.get("authorization") == f"Bearer {JWT}" else reply(401)
+        ),
+        "POST /v1/hooks": signed_hook,
+    }
+    credentials = Credentials(
+        CREDENTIALS.accounts, webhook_secret=SECRET, oauth_client=("check-client", "s3cret-client")
+    )
+    rows, seen = check(OAUTH_API, routes, credentials)
+    assert [(r.step.label, r.step.route, r.finding.ok) for r in rows] == [
+        ("login as client", "oauth2_token", True),
+        ("GET as client", "me", True),
+        ("signed delivery", "webhook", True),
+    ]
+    assert seen[0].headers["content-type"] == "application/x-www-form-urlencoded"
+    assert b"grant_type=client_credentials" in seen[0].body and b"client_id=check-client" in seen[0].body
+    assert dict(plan_check(scenario(OAUTH_API), credentials.accounts).not_sent)["users"] == (
+        "kind admin: no session has the role admin"
+    )
+
+
+def test_an_api_key_goes_in_the_query_when_the_map_says_so() -> None:
+    text = JWT_API.replace('[auth]\ntoken_field = "data.token"', '[auth]\nstyle = "api_key"\nkey_in = "query"').replace(
+        'password = "x" }', 'password = "x", api_key = "sk-check-0123456789" }'
+    )
+    keyed = Credentials([Account("maya@example.test", PASSWORD, api_key="sk-check-0123456789")], webhook_secret=SECRET)
+    routes = {"GET /v1/threads": lambda r: reply(200, {"items": []})}
+    rows, seen = check(text, routes, keyed)
+    assert "login" not in [r.step.action for r in rows]  # a key needs no login
+    assert (seen[0].path, seen[0].query) == ("/v1/threads", "api_key=sk-check-0123456789") and rows[0].finding.ok
+    assert "sk-check-0123456789" not in json.dumps([r.finding.note for r in rows])
