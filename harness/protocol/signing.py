@@ -115,8 +115,9 @@ class HmacScheme:
         value = h.get(self.header.lower())
         if not value:
             raise SignatureError("missing_signature", f"no {self.header} header")
-        stamp = self._required(h, self.timestamp_header) if self.timestamp_header else ""
-        delivery_id = self._required(h, self.id_header) if self.id_header else ""
+        # a header is needed only when what it carries is signed (GitHub's delivery id is not)
+        stamp = self._required(h, self.timestamp_header) if self.signs_timestamp and self.timestamp_header else ""
+        delivery_id = self._required(h, self.id_header) if "{id}" in self.signed and self.id_header else ""
         when = self._parse_stamp(stamp) if self.signs_timestamp else None
         expected = self._signature(secret, body, stamp, delivery_id)
         if not any(hmac.compare_digest(expected.encode(), c.encode()) for c in value.split()):
@@ -124,7 +125,7 @@ class HmacScheme:
         if when is not None:
             _check_age(when, tolerance_s, now)
 
-    def key(self, secret: str) -> bytes:
+    def _key(self, secret: str) -> bytes:
         """The HMAC key; for Standard Webhooks the base64 after `whsec_`, padded as its library does."""
         if not self.secret_base64:
             return secret.encode()
@@ -138,7 +139,7 @@ class HmacScheme:
         values = {"id": delivery_id.encode(), "timestamp": stamp.encode(), "body": body}
         parts = _FIELD.split(self.signed)  # literal, field, literal, field, ...
         message = b"".join(values[p] if i % 2 else p.encode() for i, p in enumerate(parts))
-        digest = hmac.new(self.key(secret), message, ALGORITHMS[self.algorithm]).digest()
+        digest = hmac.new(self._key(secret), message, ALGORITHMS[self.algorithm]).digest()
         encoded = digest.hex() if self.encoding == "hex" else base64.b64encode(digest).decode("ascii")
         return self.prefix + encoded
 

@@ -112,6 +112,7 @@ def test_github_headers_match_githubs_test_vector_and_documented_check():
     headers = GITHUB.headers_for(SECRET, BODY, now(), DELIVERY)
     assert github_verify_signature(BODY, SECRET, headers["X-Hub-Signature-256"])
     assert not github_verify_signature(BODY, SECRET + "x", headers["X-Hub-Signature-256"])
+    GITHUB.verify(SECRET, BODY, {"X-Hub-Signature-256": headers["X-Hub-Signature-256"]}, 300, now())  # id unsigned
 
 
 def custom(**fields: object) -> HmacScheme:
