@@ -22,7 +22,6 @@ __all__ = [
     "worked",
     "problem",
     "excerpt",
-    "token_at",
     "transport",
     "login",
     "csrf_fetch",
@@ -70,12 +69,6 @@ def excerpt(answer: Answer, limit: int = MAX_EXCERPT) -> str:
     text = re.sub(r"\s+", " ", answer.text[: limit * 4]).strip()
     text = JWT.sub("[token]", text)
     return text[:limit] + ("…" if len(text) > limit else "")
-
-
-def token_at(answer: Answer, path: str) -> str | None:
-    """The non-empty string at the dot path of the answer's JSON, else None."""
-    value = dig(answer.json(), path)
-    return value if isinstance(value, str) and value else None
 
 
 _SESSIONISH = re.compile(r"sess|sid|auth|token|jwt|login|connect", re.I)

@@ -40,7 +40,7 @@ from harness.scenario import Endpoint, Scenario
 from harness.scenario.accounts import Credentials
 from harness.scenario.templates import PLACEHOLDER, render
 
-__all__ = ["Row", "run_steps", "redact", "MAX_BODY", "test_event"]
+__all__ = ["Row", "run_steps", "redact", "MAX_BODY", "check_event"]
 
 MAX_BODY = 1024 * 1024  # the most of one answer the check reads
 _ID = re.compile(r"(?:[A-Za-z0-9]+_)?id", re.IGNORECASE)  # {id}, {conversation_id}
@@ -76,7 +76,7 @@ class _State:
         return [v for credential in self.sessions.values() for v in credential.secrets()]
 
 
-def test_event() -> dict[str, Any]:
+def check_event() -> dict[str, Any]:
     """The body of the check's delivery: a new id, and marked as a test from the check on every level."""
     return {
         "id": f"evt_harness_check_{secrets.token_hex(8)}",
@@ -238,7 +238,7 @@ class _Checker:
                 f"export {env}=<the signing secret> ([webhook] secret_env names the variable)",
             )
         scheme = scheme_of(self.scenario.webhook_signing)
-        event = test_event()
+        event = check_event()
         try:
             answer = self.deliver(ep, scheme, secret, event)
         except ValueError as exc:  # a secret this scheme cannot sign with (Standard Webhooks: whsec_ + base64)
