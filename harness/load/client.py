@@ -191,11 +191,12 @@ class ApiClient:
             self.credential = Credential(token=key, obtained_at=time.monotonic())
             return self.credential, None
         self.credential = Credential()  # collects the cookies the answer sets, redirects included
-        found: list[Credential | None] = [None]
+        found: Credential | None = None
 
         def usable(result: CallResult) -> str:
+            nonlocal found
             assert self.credential is not None
-            found[0], why = read_login(
+            found, why = read_login(
                 auth, result.header_pairs(), result.json(), self.credential.cookies, time.monotonic()
             )
             return why
@@ -213,7 +214,7 @@ class ApiClient:
                 login = self.scenario.route("login")
                 assert login is not None, "parse_scenario requires a login route for this auth style"
                 result = self.call(login.name, account.values(), check=usable)
-            self.credential = found[0] if result.ok else None
+            self.credential = found if result.ok else None
             if self.credential is not None and auth.csrf is not None and auth.csrf.fetch:
                 result = self._fetch_csrf(auth.csrf.fetch)
         finally:

@@ -69,13 +69,13 @@ def probe_session(
 
 def log_in(environment: Any, plan: RunPlan, host: str, account: Account, source: str | None) -> Credential | None:
     """A session for `account`, fetched outside the measurement (set-up, not a sample: its requests go to an
-    event hook nobody listens to), from the probe's own address."""
+    event hook nobody listens to), from the probe's own address; as abuse traffic, it follows no redirect."""
     http = plan.scenario.http
     session = probe_session(
         environment, host, source, network_timeout=http.timeout_s, connection_timeout=http.connect_timeout_s
     )
     session.request_event = EventHook()
-    return ApiClient(session, plan.scenario, credentials=plan.credentials).log_in(account)[0]
+    return ApiClient(session, plan.scenario, role="probe", credentials=plan.credentials).log_in(account)[0]
 
 
 @dataclass

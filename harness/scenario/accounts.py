@@ -219,7 +219,20 @@ def resolve_credentials(
     else:
         creds.accounts = offline
     check_roles(scenario, creds.accounts)
+    _check_keys(scenario, creds)
     return creds
+
+
+def _check_keys(scenario: Scenario, creds: Credentials) -> None:
+    """With `style = "api_key"`, every account the journeys use has a key: its own, or its role's."""
+    if scenario.auth.style != "api_key":
+        return
+    keyless = sorted({a.role for a in creds.accounts if a.role in scenario.accounts.roles and not creds.api_key(a)})
+    if keyless:
+        raise ScenarioError(
+            f"{_where(scenario, 'auth.keys')}: accounts of the role {keyless[0]!r} have no API key (no api_key "
+            f"column value, no [auth.keys] {keyless[0]} entry): add one"
+        )
 
 
 def _env_values(scenario: Scenario, wanted: dict[str, tuple[str, str]]) -> dict[str, str]:

@@ -341,3 +341,18 @@ def test_keys_per_role_and_the_oauth2_client_come_from_the_environment(monkeypat
     creds = resolve_credentials(s, NOWHERE)
     assert creds.oauth_client == ("app", "app-secret-456") and "app-secret-456" in creds.secrets()
     assert type(creds).from_dict(creds.to_dict()) == creds  # what the workers get
+
+
+def test_every_account_the_journeys_use_has_a_key(tmp_path, monkeypatch):
+    monkeypatch.setenv("ADMIN_KEY", "sk-admin-789")
+    key_style = {"style": "api_key", "keys": {"admin": "ADMIN_KEY"}}
+    s = file_scenario(tmp_path, "email,role,api_key\nmaya@x.example,client,sk-own-1\nops@x.example,admin,\n", key_style)
+    creds = resolve_credentials(s, NOWHERE)
+    assert [creds.api_key(a) for a in creds.accounts] == ["sk-own-1", "sk-admin-789"]
+    s = file_scenario(tmp_path, "email,role\nmaya@x.example,client\n", key_style)
+    with pytest.raises(ScenarioError) as info:
+        resolve_credentials(s, NOWHERE)
+    assert str(info.value) == (
+        f"{tmp_path / 'x.toml'}: auth.keys: accounts of the role 'client' have no API key (no api_key column "
+        "value, no [auth.keys] client entry): add one"
+    )
