@@ -214,6 +214,11 @@ def _parser() -> argparse.ArgumentParser:
         "check",
         help="a bounded, non-destructive smoke of the API map: each role logs in, each read route answers, "
         "one signed webhook; prints what worked and the likely fix (exit 1 when something did not)",
+        description="Sends a login per role, one GET per read, list and health route, one chat turn with a tiny "
+        "prompt per chat route and one signed test delivery per webhook route; never a write, delete or reset. "
+        "Prints a table of what worked and, for what did not, the likely fix (docs/check.md).",
+        epilog="exit codes: 0 every step worked; 1 a step did not; 2 bad usage or scenario (nothing sent); "
+        "3 the demo accounts could not be fetched",
     )
     check.add_argument("scenario", type=Path, help="scenario TOML file, or a shipped scenario's name")
     check.add_argument(
