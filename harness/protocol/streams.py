@@ -500,7 +500,8 @@ class _VercelAi(_Sse):
 class _Ndjson(_Reader):
     """One JSON object per line, read at `paths` (Ollama's /api/chat by default: `message.content`, and
     `prompt_eval_count` / `eval_count` in the last object, whose `done` is true; a mid-stream failure is
-    an `{"error": "..."}` line). (github.com/ollama/ollama docs/api.md, "Generate a chat completion".)
+    an `{"error": "..."}` line). (github.com/ollama/ollama docs/api.md, "Generate a chat completion", and
+    docs/api/errors.mdx, "Errors that occur while streaming".)
     A last line without its newline is read if it is a whole object."""
 
     def __init__(self, result: StreamResult, t0: float, paths: JsonPaths) -> None:
