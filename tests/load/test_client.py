@@ -118,7 +118,10 @@ def test_non_placeholder_braces_and_other_types_pass_through():
         ),
         # the Responses API: instructions, and input as a list of messages
         (
-            {"instructions": "Be brief.", "input": [{"role": "user", "content": [{"type": "input_text", "text": "Hi"}]}]},
+            {
+                "instructions": "Be brief.",
+                "input": [{"role": "user", "content": [{"type": "input_text", "text": "Hi"}]}],
+            },
             ["Be brief.", "Hi"],
         ),
         # the Vercel AI SDK's UI messages keep their text in parts

@@ -31,7 +31,8 @@ ROUTES = {
     "chat_text": ("text", "/api/chat/text", '{ prompt = "{message}" }'),
 }  # fmt: skip
 
-SCENARIO = f"""
+SCENARIO = (
+    f"""
 [scenario]
 name = "stream-formats"
 
@@ -58,10 +59,12 @@ method = "POST"
 path = "/api/chat"
 body = {{ messages = "{{messages}}", stream = true }}
 stream = "sse-openai"
-""" + "".join(
-    f'\n[endpoints.{name}]\nkind = "chat"\nmethod = "POST"\npath = "{path}"\nbody = {body}\nstream = "{fmt}"\n'
-    for name, (fmt, path, body) in ROUTES.items()
-) + """
+"""
+    + "".join(
+        f'\n[endpoints.{name}]\nkind = "chat"\nmethod = "POST"\npath = "{path}"\nbody = {body}\nstream = "{fmt}"\n'
+        for name, (fmt, path, body) in ROUTES.items()
+    )
+    + """
 [load]
 users = 3
 spawn_rate = 3
@@ -73,6 +76,7 @@ think_time = [0, 0]
 chat_turns = [1, 1]
 reset_probability = 0
 """
+)
 
 # The client journey chats on "chat"; here each turn takes the next route of kind chat instead.
 ROUND_ROBIN = """

@@ -52,9 +52,10 @@ class Clock:
         return self.calls / 1000
 
 
-def read(body: bytes, fmt: str, size: int, paths: JsonPaths = JsonPaths()):
+def read(body: bytes, fmt: str, size: int, paths: JsonPaths | None = None):
+    """`body` read in reads of `size` bytes (the last may be shorter)."""
     chunks: Iterator[bytes] = (body[i : i + size] for i in range(0, len(body), size))
-    return read_stream(stream_source(chunks, fmt, 1 << 20), fmt, 0.0, clock=Clock(), paths=paths)
+    return read_stream(stream_source(chunks, fmt, 1 << 20), fmt, 0.0, clock=Clock(), paths=paths or JsonPaths())
 
 
 def first_line_with(body: bytes, marker: bytes) -> float:
@@ -218,15 +219,17 @@ SERVER_ERROR = "stream: error event from the server"
 def test_an_error_event_mid_stream_is_an_error_with_its_reason_and_keeps_what_came(fmt, body, error):
     head = {
         "openai-responses": RESPONSES.split(b"event: response.output_text.done")[0],
-        "anthropic": ANTHROPIC.split(b"event: content_block_stop\ndata: {\"type\": \"content_block_stop\", \"index\": 1")[0],
-        "gemini": GEMINI.split(b"data: {\"candidates\": [{\"content\": {\"parts\": [{\"text\": \" th")[0],
-        "vercel-ai": VERCEL_UI.split(b"data: {\"type\": \"text-end\"")[0],
+        "anthropic": ANTHROPIC.split(b'event: content_block_stop\ndata: {"type": "content_block_stop", "index": 1')[0],
+        "gemini": GEMINI.split(b'data: {"candidates": [{"content": {"parts": [{"text": " th')[0],
+        "vercel-ai": VERCEL_UI.split(b'data: {"type": "text-end"')[0],
         "ndjson": OLLAMA.split(b"\n")[0] + b"\n",
         "sse-openai": b"",
     }[fmt]
     result = read(head + body + b"data: never read\n\n", fmt, 7)
     assert result.error == error
     assert not result.done
+    came = {"gemini": "Hi", "ndjson": "Hi", "sse-openai": ""}.get(fmt, "Hi thére")
+    assert result.content == came
 
 
 def test_an_error_message_is_never_the_reason_of_an_error_object():

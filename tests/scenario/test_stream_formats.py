@@ -23,7 +23,11 @@ def test_stream_paths_keep_what_the_map_sets_in_a_fixed_order():
         stream="ndjson", stream_paths={"done": "", "text": "choices.0.delta.text", "output_tokens": "usage.out"}
     )
     s = parse_scenario(data, source="x.toml")
-    assert s.endpoints["chat"].stream_paths == (("text", "choices.0.delta.text"), ("output_tokens", "usage.out"), ("done", ""))
+    assert s.endpoints["chat"].stream_paths == (
+        ("text", "choices.0.delta.text"),
+        ("output_tokens", "usage.out"),
+        ("done", ""),
+    )
 
 
 @pytest.mark.parametrize(
