@@ -35,7 +35,7 @@ import httpx
 
 from harness.audit.context import AuditContext
 from harness.audit.model import FAIL, NOT_MEASURABLE, PASS, CheckResult
-from harness.protocol.streams import read_stream
+from harness.protocol.streams import FORMATS, JsonPaths, read_stream, stream_source
 from harness.scenario.accounts import Account
 from harness.scenario.templates import render
 
@@ -201,14 +201,14 @@ class ChatUser:
     code: str = field(default_factory=lambda: f"ref-{secrets.token_hex(5)}")
 
 
-def reply_text(raw: bytes, fmt: str) -> str:
-    """The assistant's words in a chat response body: streamed chunks, an OpenAI-like object, a JSON
-    field that looks like the answer, or else the body itself."""
-    if fmt in ("sse-openai", "sse") or raw.lstrip().startswith(b"data:"):
-        lines = raw.splitlines(keepends=True)
-        stream = read_stream(
-            lines, fmt if fmt in ("sse-openai", "sse") else "sse-openai", time.perf_counter(), max_bytes=REPLY_MAX_BYTES
-        )
+def reply_text(raw: bytes, fmt: str, paths: JsonPaths | None = None) -> str:
+    """The assistant's words in a chat response body: streamed chunks (in the route's stream format,
+    `paths` for ndjson), an OpenAI-like object, a JSON field that looks like the answer, or else the body."""
+    streamed = fmt in FORMATS
+    if streamed or raw.lstrip().startswith(b"data:"):
+        fmt = fmt if streamed else "sse-openai"
+        lines = stream_source(iter([raw]), fmt, REPLY_MAX_BYTES)
+        stream = read_stream(lines, fmt, time.perf_counter(), max_bytes=REPLY_MAX_BYTES, paths=paths or JsonPaths())
         if stream.content:
             return stream.content
     try:
@@ -259,7 +259,7 @@ def _send(ctx: AuditContext, client: httpx.Client, token: str | None, messages: 
         reply.error = f"{type(exc).__name__}: {str(exc)[:80]}" if str(exc) else type(exc).__name__
     except Exception as exc:  # a misbehaving target never stops the audit
         reply.error = f"{type(exc).__name__}"
-    reply.text = reply_text(bytes(data[:REPLY_MAX_BYTES]), ep.stream)
+    reply.text = reply_text(bytes(data[:REPLY_MAX_BYTES]), ep.stream, JsonPaths(**dict(ep.stream_paths)))
     return reply
 
 

@@ -16,9 +16,17 @@ from typing import Any
 
 from harness.analysis.outcomes import call_ok
 from harness.host import basic_auth_header
-from harness.protocol.bodies import BodyError, LineReader, chunks, read_body
+from harness.protocol.bodies import BodyError, chunks, read_body
 from harness.protocol.failures import RequestDeadline, describe_exception
-from harness.protocol.streams import StreamResult, parse_usage, read_stream
+from harness.protocol.streams import (
+    ACCEPT,
+    JsonPaths,
+    StreamResult,
+    not_a_stream,
+    parse_usage,
+    read_stream,
+    stream_source,
+)
 from harness.protocol.tokens import TokenCounter, counter_for_model
 from harness.scenario import Endpoint, Scenario
 from harness.scenario.templates import render
@@ -113,10 +121,10 @@ class ApiClient:
         if ep.auth and self.token:
             scheme = self.scenario.auth.scheme
             request_headers[self.scenario.auth.header] = f"{scheme} {self.token}" if scheme else self.token
-        streamed = ep.stream in ("sse-openai", "sse")
+        streamed = ep.stream in ACCEPT
         if streamed:
-            request_headers["Accept"] = "text/event-stream"
-            request_headers["Accept-Encoding"] = "identity"  # compressed events cannot be read line by line
+            request_headers["Accept"] = ACCEPT[ep.stream]
+            request_headers["Accept-Encoding"] = "identity"  # compressed events cannot be read as they come
         else:
             request_headers.setdefault("Accept-Encoding", "gzip, deflate")  # what harness.protocol.bodies decodes
         kwargs: dict[str, Any] = {
@@ -191,10 +199,15 @@ class ApiClient:
                 or "connection: no response"
             )
         elif streamed and 200 <= status < 300:
-            error = _not_a_stream(response.headers)  # an HTML page or a JSON object is not read at all
+            # an HTML page or a JSON object is not read at all
+            error = not_a_stream(ep.stream, _content_type(response.headers))
             if not error:
                 stream = read_stream(
-                    LineReader(source, http.max_body_bytes), ep.stream, t0, max_bytes=http.max_body_bytes
+                    stream_source(source, ep.stream, http.max_body_bytes),
+                    ep.stream,
+                    t0,
+                    max_bytes=http.max_body_bytes,
+                    paths=JsonPaths(**dict(ep.stream_paths)),
                 )
                 response.request_meta["response_time"] = stream.end_ms
                 response.request_meta["response_length"] = stream.bytes_read
@@ -268,30 +281,34 @@ class ApiClient:
 
 
 def prompt_texts(body: Any) -> list[str]:
-    """What a model reads from a request body: each message's text, else the `prompt` or `input`.
+    """What a model reads from a request body: the instructions (Anthropic `system`, Responses
+    `instructions`, Gemini `systemInstruction`), then each message's text (`messages`, Gemini `contents`),
+    else the `prompt`, `input` (a string, or the Responses API's list of messages) or `message`.
 
     Counted piece by piece, without the few tokens per message a provider adds for the chat format."""
     if not isinstance(body, dict):
         return []
-    messages = body.get("messages")
-    if isinstance(messages, list):
-        return [text for m in messages if isinstance(m, dict) for text in _texts(m.get("content"))]
+    texts = [text for key in ("system", "instructions", "systemInstruction") for text in _texts(body.get(key))]
+    for key in ("messages", "contents"):
+        if isinstance(body.get(key), list):
+            return texts + _texts(body[key])
     for key in ("prompt", "input", "message"):
         if key in body:
-            return _texts(body[key])
-    return []
+            return texts + _texts(body[key])
+    return texts
 
 
 def _texts(content: Any) -> list[str]:
-    """A content: a string, or a list of parts whose `text` is read (images are not counted)."""
+    """The text of a content: a string; a part's `text`; a message's `content` or `parts` (Gemini, the
+    Vercel AI SDK's UI messages); a list of any of these. Images and other parts are not counted."""
     if isinstance(content, str):
         return [content]
     if isinstance(content, list):
-        return [
-            p if isinstance(p, str) else p["text"]
-            for p in content
-            if isinstance(p, str) or (isinstance(p, dict) and isinstance(p.get("text"), str))
-        ]
+        return [text for item in content for text in _texts(item)]
+    if isinstance(content, dict):
+        if isinstance(content.get("text"), str):
+            return [content["text"]]
+        return _texts(content.get("content")) or _texts(content.get("parts"))
     return []
 
 
@@ -327,14 +344,6 @@ def _deadline(seconds: float) -> Any:
 def _content_type(headers: Any) -> str:
     value = headers.get("content-type") if headers else None
     return value.split(";")[0].strip().lower() if isinstance(value, str) else ""
-
-
-def _not_a_stream(headers: Any) -> str:
-    """Why a 2xx answer to an event-stream request is plainly not one (an HTML page, a JSON object), or ""."""
-    kind = _content_type(headers)
-    if kind in ("text/html", "application/xhtml+xml", "application/json") or kind.endswith("+json"):
-        return f"bad response: {kind}, expected text/event-stream"
-    return ""
 
 
 def _check_body(ep: Endpoint, headers: Any, body: bytes) -> tuple[str, Any]:

@@ -20,6 +20,7 @@ __all__ = [
     "LEGACY_KINDS",
     "infer_kind",
     "STREAM_FORMATS",
+    "STREAM_PATH_KEYS",
     "METHODS",
     "ACCOUNT_SOURCES",
     "JOURNEYS",
@@ -99,7 +100,22 @@ def infer_kind(name: str, method: str) -> str:
     return "read" if method in ("GET", "HEAD") else "other"
 
 
-STREAM_FORMATS = ("none", "sse-openai", "sse", "json")
+# How a route's response is read: "none" (not an LLM route), "json" (one completion object), or a stream
+# format of harness.protocol.streams (docs/streams.md).
+STREAM_FORMATS = (
+    "none",
+    "sse-openai",
+    "sse",
+    "json",
+    "openai-responses",
+    "anthropic",
+    "gemini",
+    "vercel-ai",
+    "ndjson",
+    "text",
+)
+# What `stream_paths` of an ndjson route may set: the fields of harness.protocol.streams.JsonPaths.
+STREAM_PATH_KEYS = ("text", "input_tokens", "output_tokens", "done", "error")
 METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS")
 ACCOUNT_SOURCES = ("demo", "file", "inline")
 
@@ -174,7 +190,8 @@ class Endpoint:
     path: str
     body: Any = None  # a template: strings may hold {placeholders}
     auth: bool = True  # send the session token
-    stream: str = "none"  # how the response body is read: none | sse-openai | sse | json
+    stream: str = "none"  # how the response body is read: one of STREAM_FORMATS
+    stream_paths: tuple[tuple[str, str], ...] = ()  # ndjson: (STREAM_PATH_KEYS key, dot path) the map sets
     latency_target_ms: float | None = None  # p95 target; None = no latency target
     list_field: str = ""  # where a list response keeps its items ("" = top-level array)
     id_field: str = "id"  # the id of each item
@@ -416,7 +433,7 @@ class Scenario:
         return _latency_targets(self.endpoints, self.default_latency_target_ms)
 
     def streaming_endpoints(self) -> dict[str, str]:
-        """LLM endpoints -> how their replies are read (sse-openai, sse or json)."""
+        """LLM endpoints -> how their replies are read (a stream format, or json)."""
         return {n: ep.stream for n, ep in sorted(self.endpoints.items()) if ep.stream != "none"}
 
 

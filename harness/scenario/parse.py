@@ -26,6 +26,7 @@ from harness.scenario.model import (
     PLACEHOLDERS,
     SPEND_NUMBERS,
     STREAM_FORMATS,
+    STREAM_PATH_KEYS,
     TECHNIQUES,
     WEBHOOK_ALGORITHMS,
     WEBHOOK_ENCODINGS,
@@ -522,7 +523,18 @@ def _parse_endpoints(r: _Reader, data: dict[str, Any]) -> dict[str, Endpoint]:
     if not table:
         raise r.fail("endpoints", "expected at least one [endpoints.NAME] table (the API map)")
     endpoints = {}
-    allowed = {"method", "path", "body", "auth", "stream", "latency_target_ms", "list_field", "id_field", "kind"}
+    allowed = {
+        "method",
+        "path",
+        "body",
+        "auth",
+        "stream",
+        "stream_paths",
+        "latency_target_ms",
+        "list_field",
+        "id_field",
+        "kind",
+    }
     for name, spec in table.items():
         where = f"endpoints.{name}"
         if not isinstance(spec, dict):
@@ -558,6 +570,7 @@ def _parse_endpoints(r: _Reader, data: dict[str, Any]) -> dict[str, Endpoint]:
             body=body,
             auth=r.get(spec, "auth", f"{where}.auth", bool, True),
             stream=stream,
+            stream_paths=_stream_paths(r, spec, where, stream),
             latency_target_ms=target,
             list_field=r.get(spec, "list_field", f"{where}.list_field", str, ""),
             id_field=r.get(spec, "id_field", f"{where}.id_field", str, "id"),
@@ -637,6 +650,23 @@ def _parse_custom_signing(r: _Reader, t: dict[str, Any]) -> CustomSigning:
         ),
         id_header=headers["id_header"],
     )
+
+
+def _stream_paths(r: _Reader, spec: dict[str, Any], where: str, stream: str) -> tuple[tuple[str, str], ...]:
+    """An ndjson route's dot paths to its text, usage, end and errors (docs/streams.md); unset ones read Ollama."""
+    if "stream_paths" not in spec:
+        return ()
+    where = f"{where}.stream_paths"
+    if stream != "ndjson":
+        raise r.fail(where, f'only for stream = "ndjson" (this route has stream = {stream!r}); remove it')
+    table = r.table(spec, "stream_paths", where)
+    r.unknown(table, set(STREAM_PATH_KEYS), where)
+    for key, path in table.items():
+        empty_ok = key != "text"  # "" turns usage, the end marker or errors off; the text is always read
+        if not isinstance(path, str) or (path == "" and not empty_ok) or (path and "" in path.split(".")):
+            turn_off = ' (or "" for none)' if empty_ok else ""
+            raise r.fail(f"{where}.{key}", f'expected a dot path like "message.content"{turn_off}, got {_show(path)}')
+    return tuple((key, table[key]) for key in STREAM_PATH_KEYS if key in table)
 
 
 def _parse_accounts(r: _Reader, data: dict[str, Any], base_dir: Path | None) -> Accounts:

@@ -80,6 +80,19 @@ def test_reply_text_reads_streams_objects_and_anything_else() -> None:
     assert injection.reply_text(b"\xff plain <html>", "none") == "\ufffd plain <html>"
 
 
+def test_reply_text_reads_the_routes_own_stream_format() -> None:
+    from harness.protocol.streams import JsonPaths
+
+    delta = (
+        'event: content_block_delta\ndata: {"type":"content_block_delta","delta":{"type":"text_delta","text":%s}}\n\n'
+    )
+    anthropic = (delta % '"Hello"' + delta % '" there"').encode()  # cut before message_stop: what came counts
+    assert injection.reply_text(anthropic, "anthropic") == "Hello there"
+    ndjson = b'{"token": "Hel"}\n{"token": "lo"}\n'
+    assert injection.reply_text(ndjson, "ndjson", JsonPaths(text="token", done="")) == "Hello"
+    assert injection.reply_text("plain ünïcode".encode(), "text") == "plain ünïcode"
+
+
 # --- the red-team set and settings ------------------------------------------------------------
 
 

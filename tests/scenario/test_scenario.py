@@ -333,7 +333,8 @@ BAD = [
     ),
     pytest.param(
         with_change(("endpoints", "chat", "stream"), "websocket"),
-        "x.toml: endpoints.chat.stream: expected one of none, sse-openai, sse, json, got 'websocket'",
+        "x.toml: endpoints.chat.stream: expected one of none, sse-openai, sse, json, openai-responses, anthropic, "
+        "gemini, vercel-ai, ndjson, text, got 'websocket'",
         id="bad-stream-format",
     ),
     pytest.param(
@@ -555,7 +556,7 @@ def test_unknown_endpoint_key_lists_the_allowed_ones():
     message = error_of(with_change(("endpoints", "chat", "streaming"), True))
     assert message == (
         "x.toml: endpoints.chat.streaming: unknown field (expected one of: auth, body, id_field, kind, latency_target_ms, "
-        "list_field, method, path, stream)"
+        "list_field, method, path, stream, stream_paths)"
     )
 
 
