@@ -2,8 +2,8 @@
 
 `abuse` is attack role → figures and findings; `abuse_verdict` says "findings", "untested" or "clean"
 overall.
-An attack's figures cover the route it attacks (the last route of its entry in scenario.ATTACKS:
-chat for chat_flood), so the logins it needs first count apart as `other_requests`. The findings
+An attack's figures cover the routes it attacks (those of its kind in scenario.ATTACKS: the chat
+routes for chat_flood), so the logins it needs first count apart as `other_requests`. The findings
 are per-attack rules (a forged webhook accepted, a flood never blocked, an admin route answering a
 normal user), applied in a loop over attacks (a dozen at most), never over rows. An attack whose
 requests were all answered with a redirect (never followed) reached nothing: it is "untested".
@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from harness.analysis.kinds import routes_of_kind
 from harness.analysis.outcomes import reach
 from harness.analysis.ratelimits import REDIRECTED_NOTE, partial_counters
 from harness.scenario import ATTACKS
@@ -104,12 +105,15 @@ def _findings(
 
 
 def abuse_summary(
-    samples: pd.DataFrame, target_stats: Mapping | None = None, roles: Iterable[str] | None = None
+    samples: pd.DataFrame,
+    target_stats: Mapping | None = None,
+    roles: Iterable[str] | None = None,
+    kinds: Mapping[str, str] | None = None,
 ) -> dict:
     """summary.json's `abuse`: attack role → figures, `findings`, `notes` and its `verdict`.
 
     Every role other than legit and probe is an attack, unless `roles` restricts them. {} when
-    no attack ran.
+    no attack ran. `kinds`: route → kind (run.json's; without it, by the legacy route names).
     """
     role = samples["role"].fillna("legit")
     wanted = ~role.isin(NON_ATTACK_ROLES)
@@ -122,7 +126,7 @@ def abuse_summary(
     attacks: dict[str, Any] = {}
     for name, rows in attack_rows.groupby("role", sort=True, observed=True):  # a loop over attacks, not rows
         name = str(name)
-        targets = ATTACKS[name][0][-1:] if name in ATTACKS else ()
+        targets = routes_of_kind(kinds, rows["endpoint"].unique(), ATTACKS[name][0][-1]) if name in ATTACKS else ()
         on_target = rows["endpoint"].isin(targets).to_numpy(dtype=bool) if targets else None
         attacked = rows[on_target] if on_target is not None and on_target.any() else rows
         figures: dict[str, Any] = {"endpoint": ", ".join(sorted(attacked["endpoint"].unique()))}

@@ -265,6 +265,7 @@ class _Session:
             attacks={a.name: {"users": a.users, "rate": a.rate} for a in scenario.attacks.values()},
             attacks_start_after_s=scenario.attacks_start_after_s,
             probed_routes=list(scenario.probes.routes),
+            kinds={name: ep.kind for name, ep in scenario.endpoints.items()},
             target_is_loopback=is_loopback(host),
             wallet=scenario.wallet.__dict__ if scenario.wallet else None,
             spend=spend,
