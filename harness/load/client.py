@@ -151,7 +151,7 @@ class ApiClient:
             if path is None:
                 path = render(ep.path, values, in_path=True, strict=True)
         except Unfilled as exc:
-            return self._unsent(method or ep.method, ep.name, f"template: {exc}", kwargs["context"])
+            return self.unsent(method or ep.method, ep.name, f"template: {exc}", kwargs["context"])
         if ep.stream != "none":
             texts = prompt_texts(sent if body is None else _loads(body))
             kwargs["context"]["input_tokens_estimate"] = sum(map(self.tokens.count, texts))
@@ -170,10 +170,17 @@ class ApiClient:
                 response.failure(why)
             return result
 
-    def _unsent(self, method: str, name: str, why: str, context: dict[str, Any]) -> CallResult:
+    def unsent(self, method: str, name: str, why: str, context: dict[str, Any] | None = None) -> CallResult:
         """A call that could not be made (a placeholder without a value): a failed sample, nothing sent."""
         user = getattr(self.client, "user", None)
-        context = {**(user.context() if user is not None else {}), **context, "error": why, "blocked": False}
+        context = {
+            **(user.context() if user is not None else {}),
+            "role": self.role,
+            "identity": self.identity,
+            **(context or {}),
+            "error": why,
+            "blocked": False,
+        }
         self.client.request_event.fire(
             request_type=method,
             name=name,

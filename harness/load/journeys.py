@@ -29,7 +29,9 @@ from harness.scenario.arrivals import arrival_queue
 from harness.scenario.callers import client_routes, id_placeholders, id_source
 
 
-class _Journey(FastHttpUser):
+class JourneyUser(FastHttpUser):
+    """What every journey's user does: its run plan, its API client, its source address, its pace."""
+
     abstract = True
     journey = ""
     default_think_time = (1.0, 3.0)
@@ -82,7 +84,7 @@ class _Journey(FastHttpUser):
         return 0.0
 
 
-class CoachingClient(_Journey):
+class CoachingClient(JourneyUser):
     """Logs in (when the API has a login route), browses (a list route, then a read route that takes one of
     its ids), chats in streamed turns with think time, reads the account's own routes, now and then requests
     a password reset or logs out. Every route is found by its kind (harness.scenario.callers.client_routes);
@@ -177,7 +179,7 @@ class CoachingClient(_Journey):
             self.api.token = None  # the next task logs in again
 
 
-class PaymentProvider(_Journey):
+class PaymentProvider(JourneyUser):
     """Delivers signed Stripe-style webhooks, each a new event, to the routes of kind webhook."""
 
     journey = "webhook"
@@ -197,7 +199,7 @@ class PaymentProvider(_Journey):
         self.api.call(route, body=body, headers={"Stripe-Signature": sign(secret, body, int(time.time()))})
 
 
-class Visitor(_Journey):
+class Visitor(JourneyUser):
     """Leaves a lead on a coach's public form (the routes of kind lead)."""
 
     journey = "visitor"

@@ -141,6 +141,17 @@ def _install_worker(environment: Any) -> None:
     recorder = Recorder()
     environment.events.request.add_listener(recorder.on_request)
 
+    def add_journeys(**_: Any) -> None:
+        """The scenario's own journeys, as the master made them: the plan arrives with the first spawn
+        message, which fires test_start before any user is looked up by its class name."""
+        from harness.load.steps import add_journey_classes  # it imports this module (a cycle at import)
+
+        plan = RunPlan.from_environment(environment)
+        if plan is not None:
+            add_journey_classes(environment.user_classes, plan.scenario)
+
+    environment.events.test_start.add_listener(add_journeys)
+
     def attach(client_id: str, data: dict[str, Any]) -> None:
         data[SAMPLES_KEY] = recorder.batch.take()
         counts = arrival_counts(environment)
@@ -296,9 +307,13 @@ class _Session:
         (self.run_dir / "scenario.toml").write_text(text, encoding="utf-8")
 
     def _weigh_user_classes(self) -> None:
-        """Journey weights, attack users and the probe come from the scenario; what it leaves out does not run."""
+        """Journey weights, attack users and the probe come from the scenario; what it leaves out does not run.
+        The scenario's own journeys get a user class each (harness.load.steps)."""
+        from harness.load.steps import add_journey_classes  # it imports this module (a cycle at import)
+
         classes = self.environment.user_classes
         scenario = self.scenario
+        add_journey_classes(classes, scenario)
         if not any(
             getattr(c, "journey", None)
             or getattr(c, "attack", None)
