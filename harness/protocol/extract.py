@@ -24,7 +24,7 @@ def extract(source: str, expr: str, body: bytes | None, headers: Any, parsed: An
     keys, "*" for a random item); `parsed`: the body as JSON when the caller has it already."""
     if source == "json":
         data = parsed if parsed is not _UNSET else _loads(body)
-        found = json_at(data, expr.split("."))
+        found = json_at(data, expr.split(".") if expr else [])
         return (random.choice(found), "") if found else (None, f"nothing at json:{expr} in the answer")
     if source == "header":
         values = header_values(headers, expr)

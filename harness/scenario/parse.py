@@ -520,9 +520,8 @@ def _placeholder_problem(ep: Endpoint, part: str, found: str, who: list[str], cl
             )
         if part == "path" and found == "conversation_id":
             return (
-                f"{{conversation_id}} in a path: {caller} has no conversation id (only the client journey reads "
-                "them, from a list route) and would send an empty segment; leave the route out of it, or move "
-                "the id to the body"
+                f"{{conversation_id}} in a path would be sent empty by {caller} (only the client journey reads "
+                "conversation ids, from a list route): leave the route out of it, or move the id to the body"
             )
     return ""
 
@@ -934,7 +933,7 @@ def _json_path(r: _Reader, expr: str, where: str) -> str:
     """A JSON path as dot-separated keys: "items.0.id"; "$.items[0].id" and "items[*].id" read the same."""
     text = re.sub(r"\[(\d+|\*)\]", r".\1", expr)
     text = re.sub(r"^\$(?=\.|$)", "", text).removeprefix(".")
-    keys = text.split(".")
+    keys = text.split(".") if text else []  # "$": the whole answer
     if not all(keys) or any("[" in key or "]" in key for key in keys):
         raise r.fail(where, f'expected a path of keys like "json:items.0.id" or "json:$.data[0].id", got {_show(expr)}')
     return ".".join(keys)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from harness.load.client import prompt_texts
-from harness.scenario.templates import render
+from harness.scenario.templates import Unfilled, render
 
 MESSAGES = [{"role": "user", "content": "How do I prepare for a review?"}]
 
@@ -28,6 +28,21 @@ def test_missing_values_become_empty_strings():
     assert render("{conversation_id}", {}) == ""
     assert render("/api/conversations/{conversation_id}", {}, in_path=True) == "/api/conversations/"
     assert render("hello {name}", {}) == "hello "
+
+
+def test_strict_rendering_refuses_a_missing_value_and_an_empty_path_segment():
+    """Load traffic renders strictly: /users//email answered 405 and was counted as a refused probe."""
+    with pytest.raises(Unfilled) as info:
+        render("/users/{user_id}/email", {}, in_path=True, strict=True)
+    assert str(info.value) == "no value for {user_id} in the path"
+    with pytest.raises(Unfilled):
+        render("/users/{user_id}/email", {"user_id": ""}, in_path=True, strict=True)
+    with pytest.raises(Unfilled) as info:
+        render({"a": ["x", {"b": "{token}"}]}, {}, strict=True)
+    assert str(info.value) == "no value for {token}"
+    # in a body an empty value is a value ("" for no conversation yet starts a new one)
+    assert render({"c": "{conversation_id}"}, {"conversation_id": ""}, strict=True) == {"c": ""}
+    assert render("/users/{user_id}", {"user_id": 0}, in_path=True, strict=True) == "/users/0"
 
 
 def test_nested_templates():
