@@ -1,6 +1,6 @@
 """Legitimate traffic as Locust users: a coaching client, a payment provider, a visitor leaving a lead,
-each calling the routes of the kinds it needs (harness.scenario.callers); the scenario's own journeys
-(steps in TOML) run as harness.load.steps.
+each calling the routes of the kinds it needs (harness.scenario.callers), and the scenario's own journeys
+(steps in TOML): a user class each, made from StepsJourney when the run starts (harness.load.steps runs them).
 
 Locust loads them through an entry point (harness/locustfiles/journeys.py, or locustfiles/journeys.py
 in a checkout). The harness plugin imported below records every request and writes a run folder.
@@ -21,9 +21,10 @@ from harness.load.client import ApiClient
 from harness.load.login import Backoff, log_in
 from harness.load.plan import RunPlan
 from harness.load.sources import bind_user, is_loopback, source_addresses, use_http_settings, user_host
+from harness.load.steps import StepRunner, class_name
 from harness.load.values import DEFAULT_MESSAGES, template_values
 from harness.protocol.signing import sign
-from harness.scenario import Endpoint
+from harness.scenario import JOURNEYS, Endpoint, Scenario
 from harness.scenario.accounts import account_pools, identity_key, next_account
 from harness.scenario.arrivals import arrival_queue
 from harness.scenario.callers import client_routes, id_placeholders, id_source
@@ -211,6 +212,38 @@ class Visitor(JourneyUser):
         route = random.choice(self.plan.scenario.routes("lead")).name
         values = template_values(None, self.plan.credentials.tenants, message="I'd like to book a discovery call.")
         self.api.call(route, values)
+
+
+class StepsJourney(JourneyUser):
+    """The user class of a journey of the scenario's own; `add_journey_classes` makes one per journey."""
+
+    abstract = True
+
+    def set_up(self) -> None:
+        journey = self.plan.scenario.custom_journeys[self.journey]
+        accounts = account_pools(self.plan.credentials, self.plan.scenario)[0]
+        account = next_account(self.environment, accounts) if accounts else None
+        self.steps = StepRunner(self.api, journey, account, self.plan.credentials.tenants)
+
+    def think_time(self) -> float:
+        low, high = self.steps.journey.think_time
+        return random.uniform(low, high)
+
+    @task
+    def iterate(self) -> None:
+        self.steps.iteration()
+
+
+def add_journey_classes(user_classes: list[type], scenario: Scenario) -> None:
+    """Add a user class for each journey of the scenario's own, where the harness's journeys run (a
+    locustfile of the user's own is left as it is). The master and each worker make the same classes
+    from the same scenario, so Locust finds them by name on both sides."""
+    if not any(getattr(c, "journey", "") in JOURNEYS for c in user_classes):
+        return
+    present = {c.__name__ for c in user_classes}
+    for name in scenario.custom_journeys:
+        if class_name(name) not in present:
+            user_classes.append(type(class_name(name), (StepsJourney,), {"journey": name, "__module__": __name__}))
 
 
 def _dig(data: Any, path: str) -> Any:

@@ -144,7 +144,7 @@ def _install_worker(environment: Any) -> None:
     def add_journeys(**_: Any) -> None:
         """The scenario's own journeys, as the master made them: the plan arrives with the first spawn
         message, which fires test_start before any user is looked up by its class name."""
-        from harness.load.steps import add_journey_classes  # it imports this module (a cycle at import)
+        from harness.load.journeys import add_journey_classes  # it imports this module (a cycle at import)
 
         plan = RunPlan.from_environment(environment)
         if plan is not None:
@@ -309,7 +309,7 @@ class _Session:
     def _weigh_user_classes(self) -> None:
         """Journey weights, attack users and the probe come from the scenario; what it leaves out does not run.
         The scenario's own journeys get a user class each (harness.load.steps)."""
-        from harness.load.steps import add_journey_classes  # it imports this module (a cycle at import)
+        from harness.load.journeys import add_journey_classes  # it imports this module (a cycle at import)
 
         classes = self.environment.user_classes
         scenario = self.scenario

@@ -1,9 +1,8 @@
-"""Journeys of the scenario's own (`[journeys.NAME]` with `steps`), run as Locust users.
+"""Journeys of the scenario's own (`[journeys.NAME]` with `steps`): one user's way through one.
 
-Each such journey becomes a user class of its own (a subclass of `StepsJourney` named after it), added
-to Locust's classes by the harness plugin on the master and on every worker, so Locust weighs and spawns
-them as it does the shipped journeys and the open model schedules each on its own. One iteration of a
-user sends the journey's steps in order (a run of weighted steps: one of them, picked by weight), each
+Each such journey runs as a Locust user class of its own (harness.load.journeys.StepsJourney, one subclass
+per journey), whose user drives a StepRunner; kept apart from Locust, so that its logic can be tested
+without it. One iteration of a user sends the journey's steps in order (a run of weighted steps: one of them, picked by weight), each
 `repeat` times, pausing `think` between requests; values extracted from an answer fill the placeholders
 of the steps after it, for the rest of the user's life. A step that fails (an error, a block, a value it
 was to extract and did not find, a placeholder without a value) ends the iteration: a real user could not
@@ -18,19 +17,16 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
-from locust import task
-
 from harness.load.client import ApiClient, CallResult
-from harness.load.journeys import JourneyUser
 from harness.load.login import Backoff, log_in
 from harness.load.values import DEFAULT_MESSAGES, template_values
 from harness.protocol.extract import extract
-from harness.scenario import JOURNEYS, Journey, Scenario, Step
-from harness.scenario.accounts import Account, account_pools, identity_key, next_account
+from harness.scenario import Journey, Step
+from harness.scenario.accounts import Account, identity_key
 from harness.scenario.callers import session_login
 from harness.scenario.templates import Unfilled, render
 
-__all__ = ["StepRunner", "StepsJourney", "add_journey_classes", "class_name"]
+__all__ = ["StepRunner", "class_name"]
 
 
 class StepRunner:
@@ -124,38 +120,6 @@ class StepRunner:
         return {**template_values(self.account, self.tenants, message=message), **self.values}
 
 
-class StepsJourney(JourneyUser):
-    """The user class of a journey of the scenario's own; `add_journey_classes` makes one per journey."""
-
-    abstract = True
-
-    def set_up(self) -> None:
-        journey = self.plan.scenario.custom_journeys[self.journey]
-        accounts = account_pools(self.plan.credentials, self.plan.scenario)[0]
-        account = next_account(self.environment, accounts) if accounts else None
-        self.steps = StepRunner(self.api, journey, account, self.plan.credentials.tenants)
-
-    def think_time(self) -> float:
-        low, high = self.steps.journey.think_time
-        return random.uniform(low, high)
-
-    @task
-    def iterate(self) -> None:
-        self.steps.iteration()
-
-
 def class_name(journey: str) -> str:
     """The Locust user class of a journey of the scenario's own (what run.json's `user_class` says)."""
     return f"Journey_{journey}"
-
-
-def add_journey_classes(user_classes: list[type], scenario: Scenario) -> None:
-    """Add a user class for each journey of the scenario's own, where the harness's journeys run (a
-    locustfile of the user's own is left as it is). The master and each worker make the same classes
-    from the same scenario, so Locust finds them by name on both sides."""
-    if not any(getattr(c, "journey", "") in JOURNEYS for c in user_classes):
-        return
-    present = {c.__name__ for c in user_classes}
-    for name in scenario.custom_journeys:
-        if class_name(name) not in present:
-            user_classes.append(type(class_name(name), (StepsJourney,), {"journey": name, "__module__": __name__}))

@@ -176,3 +176,33 @@ def test_call_result_parses_its_body_once():
     assert result.json() is result.json()
     assert CallResult(status=200, ok=True, blocked=False, error="", body=b"<html>").json() is None
     assert CallResult(200, True, False, "", body=b"{}", parsed={"already": "parsed"}).json() == {"already": "parsed"}
+
+
+def test_a_call_whose_template_cannot_be_filled_is_a_failed_sample_and_nothing_is_sent():
+    """The sample names the placeholder; the request is never made (an empty id would ask the list route)."""
+    import tomllib
+
+    from harness.load.client import ApiClient
+    from harness.scenario import parse_scenario
+    from tests.rest_api import scenario_toml
+
+    class Session:  # fires request events as Locust's session does; sending anything fails the test
+        def __init__(self) -> None:
+            self.request_event = self
+            self.fired: list[dict] = []
+
+        def fire(self, **sample: object) -> None:
+            self.fired.append(sample)
+
+        def request(self, *args: object, **kwargs: object) -> None:
+            raise AssertionError("a request was sent")
+
+    session = Session()
+    api = ApiClient(session, parse_scenario(tomllib.loads(scenario_toml("http://127.0.0.1:9")), "rest.toml"))
+    api.identity = "abc123"
+    result = api.call("item", {"message": "hi"})
+    assert (result.status, result.ok, result.error) == (0, False, "template: no value for {item_id} in the path")
+    [sample] = session.fired
+    assert (sample["name"], sample["request_type"], sample["response"]) == ("item", "GET", None)
+    assert sample["context"]["error"] == result.error and sample["context"]["identity"] == "abc123"
+    assert sample["exception"] is not None

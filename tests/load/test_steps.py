@@ -1,5 +1,10 @@
-"""Journeys in TOML at run time: a StepRunner over a real HTTP session against a real server (in a thread
-of the test process), so extraction reads real answers; and the user classes the plugin makes of them."""
+"""Journeys in TOML at run time: the StepRunner's logic against real answers of a real server (in a thread
+of the test process, over HTTP), and one real run of a master and a worker.
+
+Locust's HTTP session cannot be used in this process (importing Locust patches its threads with gevent's,
+under pytest-xdist's own), so the fast tests hand the StepRunner `HttpApi`: what it needs of an ApiClient,
+over httpx; ApiClient itself is in the run at the end (and tests/load/test_client.py).
+"""
 
 from __future__ import annotations
 
@@ -9,20 +14,60 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
-from locust.contrib.fasthttp import FastHttpSession
-from locust.event import EventHook
 
-from harness.load.client import ApiClient
-from harness.load.journeys import CoachingClient, Visitor
-from harness.load.steps import StepRunner, StepsJourney, add_journey_classes, class_name
+from harness.load.client import CallResult
+from harness.load.steps import StepRunner
 from harness.samples import read_samples
 from harness.scenario import Journey, Scenario, Step, parse_scenario
 from harness.scenario.accounts import Account
+from harness.scenario.templates import Unfilled, render
 from tests.helpers import only_run_dir, read_json, run_harness
 from tests.rest_api import ACCOUNTS, ITEM_IDS, RestApi, scenario_toml
 
 ANA = Account("ana@example.test", ACCOUNTS["ana@example.test"])
+
+
+class HttpApi:
+    """What a StepRunner uses of an ApiClient (call, unsent, token, identity, scenario), over real HTTP;
+    `samples` lists (route, error) of every call, as the samples of a run would."""
+
+    def __init__(self, scenario: Scenario, url: str) -> None:
+        self.scenario = scenario
+        self.token: str | None = None
+        self.identity = ""
+        self.http = httpx.Client(base_url=url, timeout=10)
+        self.samples: list[tuple[str, str]] = []
+
+    def call(
+        self, endpoint: str, values: dict[str, Any], headers: Any = None, conversation: str = "", check: Any = None
+    ) -> CallResult:
+        ep = self.scenario.endpoints[endpoint]
+        try:
+            path = render(ep.path, values, in_path=True, strict=True)
+            body = render(ep.body, values, strict=True) if ep.body is not None else None
+        except Unfilled as exc:
+            return self.unsent(ep.method, ep.name, f"template: {exc}")
+        sent = {**(headers or {}), **({"Authorization": f"Bearer {self.token}"} if ep.auth and self.token else {})}
+        answer = self.http.request(ep.method, path, json=body, headers=sent)
+        ok = answer.is_success
+        result = CallResult(
+            answer.status_code,
+            ok,
+            False,
+            "" if ok else f"http {answer.status_code}",
+            body=answer.content,
+            headers=answer.headers,
+        )
+        if check is not None and ok and (why := check(result)):
+            result.ok, result.error = False, why
+        self.samples.append((ep.name, result.error))
+        return result
+
+    def unsent(self, method: str, name: str, why: str, context: Any = None) -> CallResult:
+        self.samples.append((name, why))
+        return CallResult(status=0, ok=False, blocked=False, error=why)
 
 
 @pytest.fixture(scope="module")
@@ -32,24 +77,12 @@ def server() -> Iterator[RestApi]:
     api.stop()
 
 
-def runner(server: RestApi, journey: Journey | None = None, **scenario: Any) -> tuple[StepRunner, list[dict]]:
-    """A StepRunner of the REST scenario's `browse` journey (or `journey`), and the samples it fires."""
-    data = tomllib.loads(scenario_toml(server.url))
-    data.update(scenario)
-    parsed: Scenario = parse_scenario(data, "rest.toml")
-    events = EventHook()
-    samples: list[dict] = []
-    events.add_listener(lambda **sample: samples.append(sample))
-    session = FastHttpSession(base_url=server.url, request_event=events, user=None)
-    steps = StepRunner(
-        ApiClient(session, parsed), journey or parsed.custom_journeys["browse"], ANA, [], pause=lambda s: None
-    )
-    return steps, samples
-
-
-def sent(samples: list[dict]) -> list[tuple[str, str]]:
-    """(route, error) of each sample, in order."""
-    return [(s["name"], s["context"].get("error", "")) for s in samples]
+def runner(server: RestApi, journey: Journey | None = None) -> tuple[StepRunner, list[tuple[str, str]]]:
+    """A StepRunner of the REST scenario's `browse` journey (or `journey`), and the (route, error) it sent."""
+    scenario = parse_scenario(tomllib.loads(scenario_toml(server.url)), "rest.toml")
+    api = HttpApi(scenario, server.url)
+    steps = StepRunner(api, journey or scenario.custom_journeys["browse"], ANA, [], pause=lambda s: None)  # type: ignore[arg-type]
+    return steps, api.samples
 
 
 def test_a_journey_logs_in_lists_and_reads_by_the_ids_it_extracted(server: RestApi) -> None:
@@ -57,7 +90,7 @@ def test_a_journey_logs_in_lists_and_reads_by_the_ids_it_extracted(server: RestA
     before = sum(server.items_read.values())
     assert steps.iteration() and steps.iteration()
     routes = ["signin", "items", "item", "item", "add_note", "status"]
-    assert sent(samples) == [(r, "") for r in routes * 2]
+    assert samples == [(r, "") for r in routes * 2]
     # what the server saw: the ids it listed, the CSRF token of the session it handed out
     assert sum(server.items_read.values()) - before == 4 and set(server.items_read) <= set(ITEM_IDS)
     assert server.notes_refused == 0 and server.statuses[404] == 0
@@ -78,7 +111,7 @@ def test_a_value_not_found_fails_its_step_with_the_reason_and_ends_the_iteration
     steps, samples = runner(server, journey)
     reads = server.routes["GET /items/{id}"]
     assert steps.iteration() is False
-    assert sent(samples) == [("signin", ""), ("items", "extract item_id: nothing at json:items.9.id in the answer")]
+    assert samples == [("signin", ""), ("items", "extract item_id: nothing at json:items.9.id in the answer")]
     assert server.routes["GET /items/{id}"] == reads  # the step after it was never sent
     assert "item_id" not in steps.values
 
@@ -89,19 +122,18 @@ def test_a_placeholder_without_a_value_is_a_failed_sample_and_nothing_is_sent(se
     steps, samples = runner(server, Journey(name="browse", steps=(Step(route="item"),)))
     lists = server.routes["GET /items"]
     assert steps.iteration() is False
-    assert sent(samples) == [("signin", ""), ("item", "template: no value for {item_id} in the path")]
-    assert samples[-1]["response"] is None and samples[-1]["exception"] is not None
+    assert samples == [("signin", ""), ("item", "template: no value for {item_id} in the path")]
     assert server.routes["GET /items"] == lists
 
 
 def test_the_session_is_made_once_and_again_after_it_ends(server: RestApi) -> None:
     steps, samples = runner(server, Journey(name="browse", steps=(Step(route="profile"),)))
     assert steps.iteration() and steps.iteration()
-    assert [name for name, _ in sent(samples)] == ["signin", "profile", "profile"]
+    assert [name for name, _ in samples] == ["signin", "profile", "profile"]
     server.sessions.pop(steps.api.token or "")  # the server forgets the session: the next step is a 401
     assert steps.iteration() is False and steps.api.token is None
     assert steps.iteration()
-    assert [name for name, _ in sent(samples)][3:] == ["profile", "signin", "profile"]
+    assert [name for name, _ in samples][3:] == ["profile", "signin", "profile"]
 
 
 def test_weighted_neighbours_send_one_of_them_and_repeat_sends_many(server: RestApi) -> None:
@@ -117,23 +149,10 @@ def test_weighted_neighbours_send_one_of_them_and_repeat_sends_many(server: Rest
     random.seed(11)
     for _ in range(40):
         assert steps.iteration()
-    names = [name for name, _ in sent(samples) if name != "signin"]
+    names = [name for name, _ in samples if name != "signin"]
     assert names.count("status") == 120
     picked = names.count("profile") + names.count("items")
     assert picked == 40 and 0 < names.count("profile") < names.count("items")
-
-
-def test_the_plugin_adds_a_user_class_per_journey_where_the_harness_journeys_run(server: RestApi) -> None:
-    scenario = parse_scenario(tomllib.loads(scenario_toml(server.url)), "rest.toml")
-    classes: list[type] = [CoachingClient, Visitor]
-    add_journey_classes(classes, scenario)
-    add_journey_classes(classes, scenario)  # once only (master and worker may both be asked)
-    made = classes[2:]
-    assert [c.__name__ for c in made] == [class_name("browse")] == ["Journey_browse"]
-    assert issubclass(made[0], StepsJourney) and made[0].journey == "browse" and not made[0].abstract
-    own: list[type] = [StepsJourney]  # a locustfile of the user's own: left as it is
-    add_journey_classes(own, scenario)
-    assert own == [StepsJourney]
 
 
 ROUTES = {  # the scenario's route -> what the server counted it as
