@@ -246,6 +246,9 @@ def add_journey_classes(user_classes: list[type], scenario: Scenario) -> None:
             user_classes.append(type(class_name(name), (StepsJourney,), {"journey": name, "__module__": __name__}))
 
 
+plugin.JOURNEY_CLASS_MAKERS.append(add_journey_classes)
+
+
 def _dig(data: Any, path: str) -> Any:
     for key in path.split(".") if path else ():
         if not isinstance(data, dict):
