@@ -1,8 +1,9 @@
 """One instrumented API call: the scenario's API map in, one Locust request event (one sample) out.
 
-Journeys and attacks say *what* to call ("login", "chat"); the API map says *how* (method, path,
-body template, token header, stream format). Everything a sample needs beyond Locust's own fields
-travels in the request event's `context`.
+Journeys and attacks say *what* to call (a route of the API map, found by its kind); the API map says
+*how* (method, path, body template, token header, stream format). Everything a sample needs beyond
+Locust's own fields travels in the request event's `context`. A template the caller has no value for
+is not sent: the call is a failed sample that names the placeholder.
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ from harness.protocol.streams import (
 )
 from harness.protocol.tokens import TokenCounter, counter_for_model
 from harness.scenario import Endpoint, Scenario
-from harness.scenario.templates import render
+from harness.scenario.templates import Unfilled, render
 
 __all__ = ["CallResult", "ApiClient", "prompt_texts", "LEGIT_MAX_REDIRECTS"]
 
@@ -62,6 +63,7 @@ class CallResult:
     stream: StreamResult | None = None
     parsed: Any = field(default=_UNPARSED, repr=False)  # the body as JSON, when it was already parsed
     retry_after_s: float = math.nan  # a blocked response's Retry-After
+    headers: Any = field(default=None, repr=False)  # the response's headers (None: no response)
 
     def json(self) -> Any:
         if self.parsed is _UNPARSED:
@@ -145,16 +147,19 @@ class ApiClient:
             },
         }
         sent: Any = None
-        if body is not None:
-            kwargs["data"] = body
-            request_headers.setdefault("Content-Type", "application/json")
-        elif ep.body is not None:
-            sent = render(ep.body, values)
-            if extra and isinstance(sent, dict):
-                sent.update(extra)
-            kwargs["json"] = sent
-        if path is None:
-            path = render(ep.path, values, in_path=True)
+        try:
+            if body is not None:
+                kwargs["data"] = body
+                request_headers.setdefault("Content-Type", "application/json")
+            elif ep.body is not None:
+                sent = render(ep.body, values, strict=True)
+                if extra and isinstance(sent, dict):
+                    sent.update(extra)
+                kwargs["json"] = sent
+            if path is None:
+                path = render(ep.path, values, in_path=True, strict=True)
+        except Unfilled as exc:
+            return self.unsent(method or ep.method, ep.name, f"template: {exc}", kwargs["context"])
         if ep.stream != "none":
             texts = prompt_texts(sent if body is None else _loads(body))
             kwargs["context"]["input_tokens_estimate"] = sum(map(self.tokens.count, texts))
@@ -172,6 +177,30 @@ class ApiClient:
                 response.request_meta["context"]["error"] = why
                 response.failure(why)
             return result
+
+    def unsent(self, method: str, name: str, why: str, context: dict[str, Any] | None = None) -> CallResult:
+        """A call that could not be made (a placeholder without a value): a failed sample, nothing sent."""
+        user = getattr(self.client, "user", None)
+        context = {
+            **(user.context() if user is not None else {}),
+            "role": self.role,
+            "identity": self.identity,
+            **(context or {}),
+            "error": why,
+            "blocked": False,
+        }
+        self.client.request_event.fire(
+            request_type=method,
+            name=name,
+            response_time=0.0,
+            response_length=0,
+            response=None,
+            context=context,
+            exception=RuntimeError(why),
+            start_time=time.time(),
+            url="",
+        )
+        return CallResult(status=0, ok=False, blocked=False, error=why)
 
     @property
     def tokens(self) -> TokenCounter:
@@ -258,6 +287,7 @@ class ApiClient:
             body=body,
             stream=stream,
             parsed=parsed,
+            headers=response.headers if status else None,
         )
 
     def _count_tokens(self, ctx: dict[str, Any], usage: Any, content: str) -> None:

@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Callable
 from typing import Any
 
 from harness.load.client import ApiClient, CallResult
+from harness.scenario import Scenario
 
-__all__ = ["token_at", "log_in", "Backoff"]
+__all__ = ["token_at", "log_in", "login_route", "Backoff"]
 
 
 def token_at(data: Any, path: str) -> str | None:
@@ -26,15 +28,33 @@ def token_at(data: Any, path: str) -> str | None:
     return data if isinstance(data, str) and data else None
 
 
-def log_in(api: ApiClient, email: str, password: str) -> tuple[str | None, CallResult]:
-    """Call the `login` endpoint; a 2xx without a token is a failed sample naming the path looked at."""
+def log_in(
+    api: ApiClient,
+    email: str,
+    password: str,
+    route: str = "",
+    values: dict[str, Any] | None = None,
+    check: Callable[[CallResult], str] | None = None,
+) -> tuple[str | None, CallResult]:
+    """Call a login route (`route`, else the API map's first of kind login); a 2xx without a token is a
+    failed sample naming the path looked at. `values` fill the rest of its templates; `check` may fail
+    the sample for another reason (see ApiClient.call)."""
     field = api.scenario.auth.token_field
+    route = route or login_route(api.scenario)
 
     def missing(result: CallResult) -> str:
-        return "" if token_at(result.json(), field) else f'login: no token at auth.token_field "{field}"'
+        if not token_at(result.json(), field):
+            return f'{route}: no token at auth.token_field "{field}"'
+        return check(result) if check is not None else ""
 
-    result = api.call("login", {"email": email, "password": password}, check=missing)
+    result = api.call(route, {**(values or {}), "email": email, "password": password}, check=missing)
     return (token_at(result.json(), field) if result.ok else None), result
+
+
+def login_route(scenario: Scenario) -> str:
+    """The route users log in with: the API map's first of kind login ("" when it has none)."""
+    ep = scenario.route("login")
+    return ep.name if ep is not None else ""
 
 
 class Backoff:

@@ -28,6 +28,7 @@ from harness.load.bypass import IDENTITY_KEYS, IP_HEADERS, path_variants, spoofe
 from harness.load.client import ApiClient, CallResult
 from harness.load.plan import RunPlan
 from harness.load.sources import SourceBoundPool, is_loopback, source_addresses
+from harness.load.values import template_values
 from harness.load.webhooks import signed_headers
 from harness.scenario import LimitRule, Scenario
 from harness.scenario.accounts import Account, account_pools, identity_key
@@ -70,22 +71,26 @@ def probe_session(
 def log_in(
     scenario: Scenario, host: str, account: Account, source: str | None, host_auth: str | None = None
 ) -> str | None:
-    """A session token for `account`, fetched outside the measurement (set-up, not a sample)."""
-    ep = scenario.endpoints["login"]
+    """A session token for `account` from the first login route, fetched outside the measurement (set-up,
+    not a sample); None when the API has no login route or the login gave no token."""
+    ep = scenario.route("login")
+    if ep is None:
+        return None
     transport = httpx.HTTPTransport(local_address=source) if source else None
     headers = {"Authorization": basic_auth_header(host_auth)} if host_auth else None
+    values = template_values(account, [])
     try:
         with httpx.Client(base_url=host, transport=transport, timeout=10, headers=headers) as client:
             response = client.request(
                 ep.method,
-                render(ep.path, {}, in_path=True),
-                json=render(ep.body, {"email": account.email, "password": account.password}),
+                render(ep.path, values, in_path=True, strict=True),
+                json=render(ep.body, values, strict=True),
             )
         token: Any = response.json()
         for key in scenario.auth.token_field.split("."):
             token = token.get(key) if isinstance(token, dict) else None
         return token if isinstance(token, str) else None
-    except (httpx.HTTPError, ValueError):
+    except (httpx.HTTPError, ValueError):  # Unfilled is a ValueError: a login path the account cannot fill
         return None
 
 
@@ -163,7 +168,7 @@ class ProbeRunner:
     ) -> CallResult:
         body = None
         headers = dict(headers or {})
-        if route == "webhook":
+        if self.scenario.endpoints[route].kind == "webhook":
             event = {
                 "id": f"evt_probe_{uuid.uuid4().hex[:20]}",
                 "type": "invoice.paid",
@@ -185,13 +190,17 @@ class ProbeRunner:
     def _client(self, route: str, session: FastHttpSession, identity: str, source: str | None) -> ApiClient:
         api = ApiClient(session, self.scenario, role="probe", host_auth=self.plan.credentials.host_auth)
         api.source_ip = source or ""
-        if route in IDENTITY_KEYS:
+        if self._identity_in_body(route):
             api.identity = identity_key(f"probe-{identity}@probe.example")
         elif self.scenario.endpoints[route].auth and self.accounts:
             account = self._account(identity)
             api.token = self._token(account, source)
             api.identity = identity_key(account.email)
         return api
+
+    def _identity_in_body(self, route: str) -> bool:
+        """A login or reset route: its identity is the e-mail in the body, not a session."""
+        return self.scenario.endpoints[route].kind in IDENTITY_KEYS
 
     def _account(self, identity: str) -> Account:
         """Experiment k of a route uses account k; many-accounts (which runs alone) takes them all in turn."""
@@ -221,7 +230,11 @@ class ProbeRunner:
                 )
             elif name == "many-sources" and not self.loopback:
                 continue  # one worker has one address; several hosts give several (see the README)
-            elif name == "many-accounts" and route not in IDENTITY_KEYS and not self.scenario.endpoints[route].auth:
+            elif (
+                name == "many-accounts"
+                and not self._identity_in_body(route)
+                and not self.scenario.endpoints[route].auth
+            ):
                 continue  # the route has no identity to vary
             else:
                 techniques.append(name)
@@ -238,7 +251,7 @@ class ProbeRunner:
         last = [e for e in experiments if e.technique == "many-accounts"]
         first = [e for e in experiments if e.technique != "many-accounts"]
         size = len(first) if self.loopback else 1
-        if self.scenario.endpoints[route].auth and route not in IDENTITY_KEYS and self.accounts:
+        if self.scenario.endpoints[route].auth and not self._identity_in_body(route) and self.accounts:
             size = min(size, len(self.accounts))  # one account per experiment at a time
         rounds = [first[i : i + size] for i in range(0, len(first), size)] + [last]
         for i, group in enumerate(r for r in rounds if r):
@@ -279,7 +292,10 @@ class ProbeRunner:
         path = method = None
         kind, _, detail = e.technique.partition(":")
         if kind == "path-variants":
-            path = path_variants(render(self.scenario.endpoints[e.route].path, {}, in_path=True))[detail]
+            exact = render(
+                self.scenario.endpoints[e.route].path, self._values(e.identity, 0), in_path=True, strict=True
+            )
+            path = path_variants(exact)[detail]
         elif kind == "method-switch":
             method = detail
         elif kind == "new-connection":

@@ -18,6 +18,7 @@ import httpx
 
 from harness.errors import AbortedError
 from harness.host import basic_auth_header
+from harness.scenario.callers import session_login
 from harness.scenario.model import Scenario, ScenarioError
 
 __all__ = [
@@ -153,9 +154,14 @@ def offline_accounts(scenario: Scenario) -> list[Account] | None:
 
 
 def check_roles(scenario: Scenario, accounts: list[Account]) -> None:
-    """Client journeys need an account with one of `accounts.roles`."""
+    """Client journeys, and journeys of the scenario's own that log in, need an account with one of
+    `accounts.roles`."""
     usable = [a for a in accounts if a.role in scenario.accounts.roles]
-    if "client" in scenario.journeys and not usable:
+    logs_in = any(
+        session_login(scenario.endpoints, j) or any(scenario.endpoints[s.route].kind == "login" for s in j.steps)
+        for j in scenario.custom_journeys.values()
+    )
+    if ("client" in scenario.journeys or logs_in) and not usable:
         roles = ", ".join(sorted({a.role for a in accounts})) or "no accounts"
         raise ScenarioError(
             f"{_where(scenario, 'accounts.roles')}: no account has one of the roles "

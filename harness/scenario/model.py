@@ -48,6 +48,10 @@ __all__ = [
     "Attack",
     "Probes",
     "Wallet",
+    "EXTRACT_SOURCES",
+    "Extract",
+    "Step",
+    "Journey",
     "Breaker",
     "HttpSettings",
     "Guardrails",
@@ -119,35 +123,41 @@ STREAM_PATH_KEYS = ("text", "input_tokens", "output_tokens", "done", "error")
 METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS")
 ACCOUNT_SOURCES = ("demo", "file", "inline")
 
-# journey name -> endpoints it calls (required, optional)
+# preset journey -> (kinds of which it needs at least one route, kinds it also calls when the API has them).
+# Which routes of those kinds each calls, and in what order: harness.scenario.callers.
 JOURNEYS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
-    "client": (("login", "conversations", "chat"), ("conversation", "me", "reset_request", "logout")),
+    "client": (("list", "read", "chat"), ("login", "reset", "logout")),
     "webhook": (("webhook",), ()),
-    "visitor": (("leads",), ()),
+    "visitor": (("lead",), ()),
 }
 
 
-# attack name -> (endpoints it needs, what it does). The name is the samples' `role`.
+# attack name -> (kinds of the routes it calls, the one it attacks last; what it does). The name is the
+# samples' `role`. An attack takes turns over every route of the kind it attacks; it logs in (the first
+# login route) where it needs a session, when the API has a login route.
 ATTACKS: dict[str, tuple[tuple[str, ...], str]] = {
     "credential_stuffing": (("login",), "many accounts, one password try each, from one client"),
     "password_spraying": (("login",), "one common password tried against many accounts"),
     "brute_force": (("login",), "many passwords against one account"),
     "chat_flood": (("login", "chat"), "one account chatting at full speed, burning tokens"),
     "chat_flood_many_accounts": (("login", "chat"), "many accounts chatting at full speed from one client"),
-    "reset_flood": (("reset_request",), "password-reset requests for one address"),
-    "reset_flood_many": (("reset_request",), "password-reset requests for many addresses"),
+    "reset_flood": (("reset",), "password-reset requests for one address"),
+    "reset_flood_many": (("reset",), "password-reset requests for many addresses"),
     "webhook_forged": (("webhook",), "deliveries with a forged signature"),
     "webhook_stale": (("webhook",), "validly signed deliveries with a timestamp hours old"),
     "webhook_replay": (("webhook",), "exact replays of one valid delivery"),
     "webhook_flood": (("webhook",), "validly signed deliveries at full speed"),
-    "admin_probe": (("admin_users",), "the admin route as anonymous, as a normal user, and with role headers"),
-    "lead_spam": (("leads",), "the public lead form at full speed"),
+    "admin_probe": (("admin",), "the admin route as anonymous, as a normal user, and with role headers"),
+    "lead_spam": (("lead",), "the public lead form at full speed"),
 }
 LIMIT_KEYS = ("ip", "user", "account", "email", "global")
 
 # {placeholder} -> what the harness puts there. Journeys, attacks, bypass probes and the wallet probe
 # fill these on every route they call; any other placeholder would be sent empty (a mistyped
-# {conversation_id} turns the single-item route into the list route), so the parser refuses it.
+# {conversation_id} turns the single-item route into the list route), so the parser refuses it, and
+# `render` refuses at run time a value it was not given (a failed sample, never an empty path segment).
+# {conversation_id} is "" where no list route gave one (harness.scenario.callers.id_source): fine in a
+# body ("start a new conversation"), refused in a path.
 PLACEHOLDERS: dict[str, str] = {
     "email": "the account's e-mail (login, reset_request)",
     "password": "the account's password (login)",
@@ -333,6 +343,60 @@ class Wallet:
     max_tokens_field: str = "max_tokens"  # top-level body field that caps the reply ("" = none)
 
 
+# Where a journey step reads a value for later steps (`extract = { NAME = "SOURCE:EXPR" }`).
+EXTRACT_SOURCES: dict[str, str] = {
+    "json": "a dot path into the JSON answer: items.0.id, data.token, items.*.id (a random item's)",
+    "header": "a response header, by name",
+    "cookie": "a cookie the answer sets (Set-Cookie), by name",
+    "regex": "a regular expression searched in the answer's text: its first group, else the whole match",
+}
+
+
+@dataclass(frozen=True)
+class Extract:
+    """One value a step reads from its answer, kept as {name} for the steps after it."""
+
+    name: str
+    source: str  # EXTRACT_SOURCES
+    expr: str  # the JSON path (as keys: "items.0.id"), header name, cookie name or pattern
+
+    @property
+    def spec(self) -> str:
+        return f"{self.source}:{self.expr}"
+
+
+@dataclass(frozen=True)
+class Step:
+    """One request of a journey of the scenario's own (`steps = [{ route = ... }]`)."""
+
+    route: str
+    repeat: int = 1  # sent this many times in a row
+    weight: float | None = None  # weighted steps next to each other: one of them is sent, picked by weight
+    think_s: tuple[float, float] | None = None  # the pause after it (min, max); None: the journey's think_time
+    extract: tuple[Extract, ...] = ()
+    headers: tuple[tuple[str, str], ...] = ()  # (name, template): e.g. a CSRF token extracted earlier
+
+
+@dataclass(frozen=True)
+class Journey:
+    """A journey of the scenario's own: its steps, in order, make one iteration of a user."""
+
+    name: str
+    steps: tuple[Step, ...]
+    think_time: tuple[float, float] = (1.0, 3.0)  # between steps and between iterations, in seconds
+    messages: tuple[str, ...] = ()  # what {message} and {messages} hold on a chat route (() = the default ones)
+
+    def groups(self) -> list[tuple[Step, ...]]:
+        """The steps as they run: one step alone, or a run of weighted neighbours of which one is sent."""
+        groups: list[tuple[Step, ...]] = []
+        for step in self.steps:
+            if step.weight is not None and groups and groups[-1][0].weight is not None:
+                groups[-1] = (*groups[-1], step)
+            else:
+                groups.append((step,))
+        return groups
+
+
 @dataclass(frozen=True)
 class Breaker:
     """The circuit breaker: abort when more than `error_rate` of the last `window_s` of requests failed."""
@@ -397,7 +461,7 @@ class Scenario:
     accounts: Accounts
     webhook_secret_env: str
     load: Load
-    journeys: dict[str, float]  # journey -> weight
+    journeys: dict[str, float]  # journey (preset or the scenario's own) -> weight
     journey_settings: dict[str, dict[str, Any]]
     default_latency_target_ms: float | None
     limits: tuple[LimitRule, ...] = ()
@@ -412,6 +476,7 @@ class Scenario:
     guardrails: Guardrails = field(default_factory=lambda: Guardrails())
     http: HttpSettings = HttpSettings()
     webhook_signing: WebhookSigning = WebhookSigning()
+    custom_journeys: dict[str, Journey] = field(default_factory=dict)  # [journeys.NAME] with steps
     raw: dict[str, Any] = field(repr=False, default_factory=dict)
 
     def limits_by_route(self) -> dict[str, list[LimitRule]]:

@@ -14,11 +14,13 @@ from pathlib import Path
 from typing import Any
 
 from harness.demo_api.distributions import DistributionError, parse_distribution
+from harness.scenario.callers import attack_routes, client_routes, id_placeholders, id_source, journey_routes
 from harness.scenario.model import (
     ACCOUNT_SOURCES,
     ATTACKS,
     AUDIT_PLACEHOLDERS,
     DEMO_WEBHOOK_SCHEMES,
+    EXTRACT_SOURCES,
     JOURNEYS,
     KINDS,
     LIMIT_KEYS,
@@ -40,8 +42,10 @@ from harness.scenario.model import (
     Breaker,
     CustomSigning,
     Endpoint,
+    Extract,
     Guardrails,
     HttpSettings,
+    Journey,
     LimitRule,
     Load,
     Probes,
@@ -49,6 +53,7 @@ from harness.scenario.model import (
     ScenarioError,
     SpendSettings,
     Stage,
+    Step,
     Wallet,
     WebhookSigning,
     _latency_targets,
@@ -352,7 +357,7 @@ def parse_scenario(data: dict[str, Any], source: str = "<scenario>", base_dir: P
     secret_env, webhook_signing = _parse_webhook(r, data)
 
     load = _parse_load(r, data)
-    journeys, journey_settings = _parse_journeys(r, data, endpoints)
+    journeys, journey_settings, custom_journeys = _parse_journeys(r, data, endpoints)
 
     targets = r.table(data, "targets", "targets")
     r.unknown(targets, {"p95_ms", "error_rate"}, "targets")
@@ -365,9 +370,10 @@ def parse_scenario(data: dict[str, Any], source: str = "<scenario>", base_dir: P
     wallet = _parse_wallet(r, data, endpoints)
     guardrails = _parse_guardrails(r, data)
     _check_caps(r, guardrails, load, attacks)
-    load_routes = {ep for required, optional in JOURNEYS.values() for ep in (*required, *optional)}
-    load_routes |= {ep for needed, _ in ATTACKS.values() for ep in needed} | set(probes.routes)
-    _check_placeholders(r, endpoints, load_routes | ({wallet.route} if wallet else set()))
+    callers = _callers(endpoints, journeys, attacks, probes, wallet)
+    stepped = {step.route for journey in custom_journeys.values() for step in journey.steps}
+    _check_placeholders(r, endpoints, callers, stepped, "client" in journeys)
+    _check_steps(r, endpoints, custom_journeys)
     return Scenario(
         limits=limits,
         block=_parse_block(r, data),
@@ -391,6 +397,7 @@ def parse_scenario(data: dict[str, Any], source: str = "<scenario>", base_dir: P
         load=load,
         journeys=journeys,
         journey_settings=journey_settings,
+        custom_journeys=custom_journeys,
         default_latency_target_ms=default_target,
         thresholds=thresholds,
         raw=data,
@@ -453,30 +460,123 @@ def _placeholders(template: Any) -> list[str]:
     return found
 
 
-def _check_placeholders(r: _Reader, endpoints: dict[str, Endpoint], load_routes: set[str]) -> None:
+def _callers(
+    endpoints: dict[str, Endpoint],
+    journeys: dict[str, float],
+    attacks: dict[str, Attack],
+    probes: Probes,
+    wallet: Wallet | None,
+) -> dict[str, list[str]]:
+    """Route -> who of the harness's own traffic sends to it in this scenario (the preset journeys, the
+    attacks, the probes), by kind: each fills PLACEHOLDERS and nothing else, except the client journey's
+    object ids (harness.scenario.callers.id_source)."""
+    callers: dict[str, list[str]] = {}
+    login = next((ep.name for ep in endpoints.values() if ep.kind == "login"), None)
+    for journey in (j for j in JOURNEYS if j in journeys):
+        for ep in journey_routes(endpoints, journey):
+            callers.setdefault(ep.name, []).append(f"the {journey} journey")
+    for name in attacks:
+        for route in [*(ep.name for ep in attack_routes(endpoints, name)), *([login] if login else [])]:
+            callers.setdefault(route, []).append(f"attack {name}")
+    for route in probes.routes:
+        callers.setdefault(route, []).append("the bypass probes")
+    if wallet is not None:
+        callers.setdefault(wallet.route, []).append("the denial-of-wallet probe")
+    return callers
+
+
+def _check_placeholders(
+    r: _Reader, endpoints: dict[str, Endpoint], callers: dict[str, list[str]], stepped: set[str], client: bool
+) -> None:
     """Every placeholder must be one the harness fills, or it is sent empty and the run measures the
-    wrong request. Routes load traffic calls get PLACEHOLDERS; routes only `harness audit` calls may
-    also take AUDIT_PLACEHOLDERS and object ids ({id}, {NAME_id})."""
+    wrong request. Routes load traffic calls get PLACEHOLDERS (and, from the client journey, an object
+    id from a list route); routes only `harness audit` calls may also take AUDIT_PLACEHOLDERS and object
+    ids ({id}, {NAME_id}); routes only the scenario's own journeys call are checked step by step."""
+    routes = client_routes(endpoints)
+    paired = {read.name for read, _ in routes.id_reads} if client else set()
+    client_ids = paired | {ep.name for ep in routes.chats if client and id_source(endpoints, ep)}
     for name, ep in endpoints.items():
-        audit_only = name not in load_routes
+        if client and ep.kind == "read" and id_placeholders(ep) and name not in paired:
+            part = "path" if any(_ID_PLACEHOLDER.fullmatch(n) for n in _placeholders(ep.path)) else "body"
+            raise r.fail(f"endpoints.{name}.{part}", _unpaired(ep))
+        who = callers.get(name, [])
+        if not who and name in stepped:
+            continue  # see _check_steps
         for part, template in (("path", ep.path), ("body", ep.body)):
             for found in _placeholders(template):
-                if found in PLACEHOLDERS or (
-                    audit_only and (found in AUDIT_PLACEHOLDERS or _ID_PLACEHOLDER.fullmatch(found))
-                ):
-                    continue
-                known = sorted(PLACEHOLDERS) + ([*sorted(AUDIT_PLACEHOLDERS), "NAME_id"] if audit_only else [])
-                hint = (
-                    ""
-                    if audit_only
-                    else (
-                        f"; {name} is called by load traffic, which fills no other "
-                        "(the audit's {id} and {NAME_id} go on routes only the audit calls)"
-                    )
-                )
-                raise r.fail(
-                    f"endpoints.{name}.{part}", f"unknown placeholder {{{found}}} (known: {', '.join(known)}){hint}"
-                )
+                problem = _placeholder_problem(ep, part, found, who, name in client_ids)
+                if problem:
+                    raise r.fail(f"endpoints.{name}.{part}", problem)
+
+
+def _placeholder_problem(ep: Endpoint, part: str, found: str, who: list[str], client_id: bool) -> str:
+    """Why `found` cannot be filled on this route by the traffic that calls it ("" when it can);
+    `client_id`: the client journey fills the route's id placeholder from a list route."""
+    if not who:
+        if found in PLACEHOLDERS or found in AUDIT_PLACEHOLDERS or _ID_PLACEHOLDER.fullmatch(found):
+            return ""
+        known = [*sorted(PLACEHOLDERS), *sorted(AUDIT_PLACEHOLDERS), "NAME_id"]
+        return f"unknown placeholder {{{found}}} (known: {', '.join(known)})"
+    for caller in who:
+        if caller == "the client journey" and client_id and found in id_placeholders(ep):
+            continue
+        if found not in PLACEHOLDERS:
+            return (
+                f"unknown placeholder {{{found}}} (known: {', '.join(sorted(PLACEHOLDERS))}); {ep.name} is called by "
+                f"{caller}, which fills no other (the audit's {{id}} and {{NAME_id}} go on routes only the audit "
+                "calls, or on routes of a journey of your own that extracts them)"
+            )
+        if part == "path" and found == "conversation_id":
+            return (
+                f"{{conversation_id}} in a path would be sent empty by {caller} (only the client journey reads "
+                "conversation ids, from a list route): leave the route out of it, or move the id to the body"
+            )
+    return ""
+
+
+def _unpaired(ep: Endpoint) -> str:
+    """The error for a read route whose id the client journey cannot fill."""
+    ids = id_placeholders(ep)
+    if len(ids) > 1:
+        why = f"takes one id from a list route, and {ep.name} has {len(ids)} ({', '.join(ids)})"
+    else:
+        why = (
+            f"takes {{{ids[0]}}} from a route of kind list whose path starts as {ep.name}'s or that is named "
+            f"after it, and the API map has none"
+        )
+    return (
+        f"unknown placeholder {{{ids[0]}}} for the client journey, which reads every route of kind read and {why}: "
+        f'add that list route, or set kind = "other" on {ep.name} to leave it to the audit and to journeys of '
+        "your own (steps with extract)"
+    )
+
+
+def _check_steps(r: _Reader, endpoints: dict[str, Endpoint], journeys: dict[str, Journey]) -> None:
+    """Each step of the scenario's own journeys sends only placeholders it has a value for: the harness's
+    (PLACEHOLDERS) and what earlier steps extract. A value a weighted step extracts counts after its
+    group only when every step of the group extracts it; {conversation_id} is "" unless extracted."""
+    for journey in journeys.values():
+        extracted: set[str] = set()
+        index = 0
+        for group in journey.groups():
+            for step in group:
+                _check_step(r, endpoints[step.route], step, f"journeys.{journey.name}.steps[{index}]", extracted)
+                index += 1
+            extracted |= set.intersection(*({e.name for e in step.extract} for step in group))
+
+
+def _check_step(r: _Reader, ep: Endpoint, step: Step, where: str, extracted: set[str]) -> None:
+    fills = set(PLACEHOLDERS) | extracted
+    for part, template in (("path", ep.path), ("body", ep.body), *((f"headers.{k}", v) for k, v in step.headers)):
+        for found in _placeholders(template):
+            if found in fills and not (found == "conversation_id" and part != "body" and found not in extracted):
+                continue
+            how = f'extract = {{ {found} = "json:..." }} on a step before it'
+            known = ", ".join(sorted(fills - ({"conversation_id"} - extracted if part != "body" else set())))
+            on = f"route {ep.name}'s {part}" if not part.startswith("headers.") else part
+            raise r.fail(
+                where, f"unknown placeholder {{{found}}} in {on}: no earlier step extracts it ({how}); known: {known}"
+            )
 
 
 def check_load_caps(
@@ -757,57 +857,196 @@ def _parse_load(r: _Reader, data: dict[str, Any]) -> Load:
 
 def _parse_journeys(
     r: _Reader, data: dict[str, Any], endpoints: dict[str, Endpoint]
-) -> tuple[dict[str, float], dict[str, dict[str, Any]]]:
+) -> tuple[dict[str, float], dict[str, dict[str, Any]], dict[str, Journey]]:
+    """(journey -> weight, preset -> its settings, the scenario's own journeys): `[journeys.NAME]` is a
+    preset (JOURNEYS) or, with `steps`, a journey of the scenario's own."""
     t = r.table(data, "journeys", "journeys")
     if not t:
         t = {"client": 1}
     weights: dict[str, float] = {}
     settings: dict[str, dict[str, Any]] = {}
+    custom: dict[str, Journey] = {}
     for name, spec in t.items():
         where = f"journeys.{name}"
-        if name not in JOURNEYS:
-            raise r.fail(where, f"unknown journey (expected one of: {', '.join(JOURNEYS)})")
         if isinstance(spec, (int, float)) and not isinstance(spec, bool):
             spec = {"weight": spec}
         if not isinstance(spec, dict):
             raise r.fail(where, "expected a weight or a table with weight and settings")
-        r.unknown(spec, {"weight", "think_time", "chat_turns", "reset_probability", "messages"}, where)
+        if name not in JOURNEYS:
+            if "steps" not in spec:
+                raise r.fail(
+                    where,
+                    f"unknown journey (expected one of: {', '.join(JOURNEYS)}, or a journey of your own with "
+                    'steps = [{ route = "..." }, ...])',
+                )
+            journey, weight = _parse_custom_journey(r, name, spec, endpoints)
+            if weight:
+                weights[name], custom[name] = weight, journey
+            continue
+        r.unknown(
+            spec, {"weight", "think_time", "chat_turns", "reset_probability", "logout_probability", "messages"}, where
+        )
         weight = r.number(spec, "weight", f"{where}.weight", 1.0, maximum=1e6)  # relative; Locust's are whole
         if weight == 0:
             continue
-        required, _ = JOURNEYS[name]
-        for ep in required:
-            if ep not in endpoints:
-                raise r.fail(f"endpoints.{ep}", f"required by journey {name!r}: add [endpoints.{ep}] to the API map")
+        _check_journey_kinds(r, name, endpoints)
         s: dict[str, Any] = {}
         for key in ("think_time", "chat_turns"):
             if key in spec:
-                v = spec[key]
-                if not (
-                    isinstance(v, list)
-                    and len(v) == 2
-                    and all(isinstance(x, (int, float)) and not isinstance(x, bool) and 0 <= x < 1e6 for x in v)
-                    and v[0] <= v[1]
-                ):
-                    raise r.fail(
-                        f"{where}.{key}", f"expected [min, max] non-negative numbers below 1000000, got {_show(v)}"
-                    )
-                s[key] = [float(v[0]), float(v[1])]
-        if "reset_probability" in spec:
-            p = r.number(spec, "reset_probability", f"{where}.reset_probability", 0.0)
-            if p > 1:
-                raise r.fail(f"{where}.reset_probability", f"expected a probability between 0 and 1, got {p!r}")
-            s["reset_probability"] = p
+                s[key] = list(_interval(r, spec[key], f"{where}.{key}"))
+        for key in ("reset_probability", "logout_probability"):
+            if key in spec:
+                p = r.number(spec, key, f"{where}.{key}", 0.0)
+                if p > 1:
+                    raise r.fail(f"{where}.{key}", f"expected a probability between 0 and 1, got {p!r}")
+                s[key] = p
         if "messages" in spec:
-            msgs = spec["messages"]
-            if not (isinstance(msgs, list) and msgs and all(isinstance(m, str) for m in msgs)):
-                raise r.fail(f"{where}.messages", "expected a non-empty list of strings (what clients ask the bot)")
-            s["messages"] = msgs
+            s["messages"] = list(_messages(r, spec["messages"], f"{where}.messages"))
         weights[name] = weight
         settings[name] = s
     if not weights:
         raise r.fail("journeys", "expected at least one journey with a weight above 0")
-    return weights, settings
+    return weights, settings, custom
+
+
+def _check_journey_kinds(r: _Reader, name: str, endpoints: dict[str, Endpoint]) -> None:
+    """A preset journey needs a route of one of its kinds (JOURNEYS), or it would send nothing."""
+    needs = JOURNEYS[name][0]
+    if any(ep.kind in needs for ep in endpoints.values()):
+        return
+    kinds = " or ".join(f'"{k}"' for k in needs)
+    raise r.fail(
+        f"journeys.{name}",
+        f"the {name} journey needs a route of kind {kinds} ({KINDS[needs[0]]}) and the API map has none: "
+        f'add kind = "{needs[0]}" to the [endpoints.NAME] it should call, or set weight = 0',
+    )
+
+
+def _interval(r: _Reader, value: Any, where: str) -> tuple[float, float]:
+    """[min, max] seconds (think time) or counts (chat turns)."""
+    if not (
+        isinstance(value, list)
+        and len(value) == 2
+        and all(isinstance(x, (int, float)) and not isinstance(x, bool) and 0 <= x < 1e6 for x in value)
+        and value[0] <= value[1]
+    ):
+        raise r.fail(where, f"expected [min, max] non-negative numbers below 1000000, got {_show(value)}")
+    return float(value[0]), float(value[1])
+
+
+def _messages(r: _Reader, value: Any, where: str) -> tuple[str, ...]:
+    if not (isinstance(value, list) and value and all(isinstance(m, str) for m in value)):
+        raise r.fail(where, "expected a non-empty list of strings (what clients ask the bot)")
+    return tuple(value)
+
+
+_NAME = re.compile(r"[A-Za-z0-9_-]+")
+_IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+MAX_REPEAT = 10_000
+
+
+def _parse_custom_journey(
+    r: _Reader, name: str, spec: dict[str, Any], endpoints: dict[str, Endpoint]
+) -> tuple[Journey, float]:
+    """A journey of the scenario's own: `weight`, `think_time`, `messages` and its `steps`."""
+    where = f"journeys.{name}"
+    if not _NAME.fullmatch(name):
+        raise r.fail(where, "a journey's name takes letters, digits, '-' and '_' (it names the journey's users)")
+    r.unknown(spec, {"weight", "think_time", "messages", "steps"}, where)
+    weight = r.number(spec, "weight", f"{where}.weight", 1.0, maximum=1e6)
+    steps = spec["steps"]
+    if not isinstance(steps, list) or not steps:
+        raise r.fail(
+            f"{where}.steps", 'expected a non-empty list of steps like [{ route = "login" }, { route = "items" }]'
+        )
+    journey = Journey(
+        name=name,
+        steps=tuple(_parse_step(r, item, f"{where}.steps[{i}]", endpoints) for i, item in enumerate(steps)),
+        think_time=_interval(r, spec["think_time"], f"{where}.think_time") if "think_time" in spec else (1.0, 3.0),
+        messages=_messages(r, spec["messages"], f"{where}.messages") if "messages" in spec else (),
+    )
+    return journey, weight
+
+
+def _parse_step(r: _Reader, item: Any, where: str, endpoints: dict[str, Endpoint]) -> Step:
+    """One step: `route`, `repeat`, `weight`, `think`, `extract`, `headers`."""
+    if not isinstance(item, dict):
+        raise r.fail(where, f'expected a table like {{ route = "login" }}, got {_show(item)}')
+    r.unknown(item, {"route", "repeat", "weight", "think", "extract", "headers"}, where)
+    route = r.get(item, "route", f"{where}.route", str, "")
+    if route not in endpoints:
+        raise r.fail(
+            f"{where}.route",
+            f"expected a route of the API map ({', '.join(endpoints)}), got {_show(route or None)}",
+        )
+    weight = r.number(item, "weight", f"{where}.weight", 1.0, maximum=1e6) if "weight" in item else None
+    if weight == 0:
+        raise r.fail(f"{where}.weight", "expected a weight above 0 (leave the step out instead)")
+    repeat = r.whole(item, "repeat", f"{where}.repeat", 1, minimum=1)
+    if repeat > MAX_REPEAT:
+        raise r.fail(f"{where}.repeat", f"expected at most {MAX_REPEAT:,} repeats, got {repeat:,}")
+    extract = r.get(item, "extract", f"{where}.extract", dict, {})
+    headers = r.get(item, "headers", f"{where}.headers", dict, {})
+    for header, value in headers.items():
+        if not _HEADER_NAME.fullmatch(header) or not isinstance(value, str) or not re.fullmatch(r"[ -~]*", value):
+            raise r.fail(f"{where}.headers.{header}", 'expected a header name and a printable string like "{csrf}"')
+    return Step(
+        route=route,
+        repeat=repeat,
+        weight=weight,
+        think_s=_think(r, item["think"], f"{where}.think") if "think" in item else None,
+        extract=tuple(_parse_extract(r, n, v, f"{where}.extract.{n}", endpoints[route]) for n, v in extract.items()),
+        headers=tuple(headers.items()),
+    )
+
+
+def _think(r: _Reader, value: Any, where: str) -> tuple[float, float]:
+    """A step's pause: 0, a duration ("1s", 1.5) or [min, max] seconds."""
+    if isinstance(value, list):
+        return _interval(r, value, where)
+    if value == 0 and not isinstance(value, bool):
+        return 0.0, 0.0
+    seconds = r.duration(value, where)
+    return seconds, seconds
+
+
+def _parse_extract(r: _Reader, name: str, value: Any, where: str, ep: Endpoint) -> Extract:
+    """`NAME = "json:items.0.id"`, `"header:X-CSRF-Token"`, `"cookie:sid"` or `"regex:order-(\\d+)"`."""
+    if not _IDENTIFIER.fullmatch(name):
+        raise r.fail(where, "a value's name is a placeholder name: letters, digits and '_', not starting with a digit")
+    source, _, expr = value.partition(":") if isinstance(value, str) else ("", "", "")
+    if source not in EXTRACT_SOURCES or not expr:
+        raise r.fail(
+            where,
+            f'expected "SOURCE:WHAT" with SOURCE one of {", ".join(EXTRACT_SOURCES)} '
+            f'(e.g. "json:items.0.id", "header:X-CSRF-Token", "cookie:sid", "regex:order-(\\d+)"), got {_show(value)}',
+        )
+    if source in ("json", "regex") and ep.stream not in ("none", "json"):
+        raise r.fail(
+            where, f"{ep.name} streams its answer ({ep.stream}), which keeps no body to read: use header: or cookie:"
+        )
+    if source == "json":
+        expr = _json_path(r, expr, where)
+    elif source == "header" and not _HEADER_NAME.fullmatch(expr):
+        raise r.fail(where, f"expected a header name after header:, like X-CSRF-Token, got {_show(expr)}")
+    elif source == "cookie" and not re.fullmatch(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+", expr):
+        raise r.fail(where, f"expected a cookie name after cookie:, like sid, got {_show(expr)}")
+    elif source == "regex":
+        try:
+            re.compile(expr)
+        except re.error as exc:
+            raise r.fail(where, f"not a valid regular expression: {exc}") from None
+    return Extract(name=name, source=source, expr=expr)
+
+
+def _json_path(r: _Reader, expr: str, where: str) -> str:
+    """A JSON path as dot-separated keys: "items.0.id"; "$.items[0].id" and "items[*].id" read the same."""
+    text = re.sub(r"\[(\d+|\*)\]", r".\1", expr)
+    text = re.sub(r"^\$(?=\.|$)", "", text).removeprefix(".")
+    keys = text.split(".") if text else []  # "$": the whole answer
+    if not all(keys) or any("[" in key or "]" in key for key in keys):
+        raise r.fail(where, f'expected a path of keys like "json:items.0.id" or "json:$.data[0].id", got {_show(expr)}')
+    return ".".join(keys)
 
 
 def _parse_limits(r: _Reader, data: dict[str, Any], endpoints: dict[str, Endpoint]) -> tuple[LimitRule, ...]:
@@ -861,9 +1100,13 @@ def _parse_attacks(r: _Reader, data: dict[str, Any], endpoints: dict[str, Endpoi
         r.unknown(spec, {"users", "rate", "enabled", "password"}, where)
         if not r.get(spec, "enabled", f"{where}.enabled", bool, True):
             continue
-        for ep in ATTACKS[name][0]:
-            if ep not in endpoints:
-                raise r.fail(f"endpoints.{ep}", f"required by attack {name!r}: add [endpoints.{ep}] to the API map")
+        if not attack_routes(endpoints, name):
+            kind = ATTACKS[name][0][-1]
+            raise r.fail(
+                where,
+                f'the {name} attack needs a route of kind "{kind}" ({KINDS[kind]}) and the API map has none: '
+                f'add kind = "{kind}" to the [endpoints.NAME] it should attack, or set enabled = false',
+            )
         r.get(spec, "password", f"{where}.password", str, "")
         settings = {k: v for k, v in spec.items() if k not in ("users", "rate", "enabled")}
         attacks[name] = Attack(
@@ -974,12 +1217,13 @@ def _parse_wallet(r: _Reader, data: dict[str, Any], endpoints: dict[str, Endpoin
         "wallet",
     )
     llm = [n for n, ep in endpoints.items() if ep.stream != "none"]
-    route = r.get(t, "route", "wallet.route", str, llm[0] if llm else "chat")
+    chats = [n for n in llm if endpoints[n].kind == "chat"]
+    route = r.get(t, "route", "wallet.route", str, (chats or llm or [""])[0])
     if route not in llm:
         raise r.fail(
             "wallet.route",
             f"expected an endpoint with a stream format (an LLM route: "
-            f"{', '.join(llm) or 'none in [endpoints]'}), got {route!r}",
+            f"{', '.join(llm) or 'none in [endpoints]'}), got {_show(route or None)}",
         )
     start = r.whole(t, "prompt_start_tokens", "wallet.prompt_start_tokens", 1024, minimum=1)
     cap = r.whole(t, "prompt_cap_tokens", "wallet.prompt_cap_tokens", 131_072, minimum=1)

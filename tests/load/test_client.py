@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from harness.load.client import prompt_texts
-from harness.scenario.templates import render
+from harness.scenario.templates import Unfilled, render
 
 MESSAGES = [{"role": "user", "content": "How do I prepare for a review?"}]
 
@@ -28,6 +28,21 @@ def test_missing_values_become_empty_strings():
     assert render("{conversation_id}", {}) == ""
     assert render("/api/conversations/{conversation_id}", {}, in_path=True) == "/api/conversations/"
     assert render("hello {name}", {}) == "hello "
+
+
+def test_strict_rendering_refuses_a_missing_value_and_an_empty_path_segment():
+    """Load traffic renders strictly: /users//email answered 405 and was counted as a refused probe."""
+    with pytest.raises(Unfilled) as info:
+        render("/users/{user_id}/email", {}, in_path=True, strict=True)
+    assert str(info.value) == "no value for {user_id} in the path"
+    with pytest.raises(Unfilled):
+        render("/users/{user_id}/email", {"user_id": ""}, in_path=True, strict=True)
+    with pytest.raises(Unfilled) as info:
+        render({"a": ["x", {"b": "{token}"}]}, {}, strict=True)
+    assert str(info.value) == "no value for {token}"
+    # in a body an empty value is a value ("" for no conversation yet starts a new one)
+    assert render({"c": "{conversation_id}"}, {"conversation_id": ""}, strict=True) == {"c": ""}
+    assert render("/users/{user_id}", {"user_id": 0}, in_path=True, strict=True) == "/users/0"
 
 
 def test_nested_templates():
@@ -168,3 +183,33 @@ def test_call_result_parses_its_body_once():
     assert result.json() is result.json()
     assert CallResult(status=200, ok=True, blocked=False, error="", body=b"<html>").json() is None
     assert CallResult(200, True, False, "", body=b"{}", parsed={"already": "parsed"}).json() == {"already": "parsed"}
+
+
+def test_a_call_whose_template_cannot_be_filled_is_a_failed_sample_and_nothing_is_sent():
+    """The sample names the placeholder; the request is never made (an empty id would ask the list route)."""
+    import tomllib
+
+    from harness.load.client import ApiClient
+    from harness.scenario import parse_scenario
+    from tests.rest_api import scenario_toml
+
+    class Session:  # fires request events as Locust's session does; sending anything fails the test
+        def __init__(self) -> None:
+            self.request_event = self
+            self.fired: list[dict] = []
+
+        def fire(self, **sample: object) -> None:
+            self.fired.append(sample)
+
+        def request(self, *args: object, **kwargs: object) -> None:
+            raise AssertionError("a request was sent")
+
+    session = Session()
+    api = ApiClient(session, parse_scenario(tomllib.loads(scenario_toml("http://127.0.0.1:9")), "rest.toml"))
+    api.identity = "abc123"
+    result = api.call("item", {"message": "hi"})
+    assert (result.status, result.ok, result.error) == (0, False, "template: no value for {item_id} in the path")
+    [sample] = session.fired
+    assert (sample["name"], sample["request_type"], sample["response"]) == ("item", "GET", None)
+    assert sample["context"]["error"] == result.error and sample["context"]["identity"] == "abc123"
+    assert sample["exception"] is not None

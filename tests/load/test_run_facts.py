@@ -10,6 +10,7 @@ from harness.documents import to_builtins
 from harness.load.client import CallResult
 from harness.load.login import Backoff, token_at
 from harness.load.run_facts import MAX_TASK_ERRORS, journeys_ran, task_errors
+from harness.scenario import load_scenario
 
 
 class _Base:
@@ -84,9 +85,16 @@ def test_journeys_that_ran_are_those_with_users():
     class Custom:  # a user's own locustfile class: no journey
         pass
 
-    ran = journeys_ran([FakeClient, FakeVisitor, Custom], {"FakeClient": 12, "FakeVisitor": 0, "Custom": 3})
+    ran = journeys_ran(
+        [FakeClient, FakeVisitor, Custom], {"FakeClient": 12, "FakeVisitor": 0, "Custom": 3}, load_scenario("smoke")
+    )
     assert {name: to_builtins(j) for name, j in ran.items()} == {
-        "client": {"users": 12, "user_class": "FakeClient", "required": ["login", "conversations", "chat"]}
+        "client": {
+            "users": 12,
+            "user_class": "FakeClient",
+            "required": ["login", "conversations", "chat"],
+            "login": "login",
+        }
     }
 
 

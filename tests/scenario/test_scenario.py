@@ -352,13 +352,16 @@ BAD = [
     ),
     pytest.param(
         minimal(journeys={"client": 1, "scraper": 1}),
-        "x.toml: journeys.scraper: unknown journey (expected one of: client, webhook, visitor)",
+        "x.toml: journeys.scraper: unknown journey (expected one of: client, webhook, visitor, or a journey of "
+        'your own with steps = [{ route = "..." }, ...])',
         id="unknown-journey",
     ),
     pytest.param(
-        with_change(("endpoints",), {k: v for k, v in minimal()["endpoints"].items() if k != "chat"}),
-        "x.toml: endpoints.chat: required by journey 'client': add [endpoints.chat] to the API map",
-        id="journey-requires-missing-endpoint",
+        minimal(journeys={"client": 1, "visitor": 1}),
+        'x.toml: journeys.visitor: the visitor journey needs a route of kind "lead" (a public form (leads, '
+        'contact, sign-up)) and the API map has none: add kind = "lead" to the [endpoints.NAME] it should call, '
+        "or set weight = 0",
+        id="journey-requires-missing-kind",
     ),
     pytest.param(
         with_change(("journeys", "client", "think_time"), [3, 1]),
@@ -792,13 +795,14 @@ def test_paths_and_secret_env_must_be_sendable():
 
 
 def test_a_mistyped_placeholder_is_refused_naming_the_known_ones():
-    """Bug: {bogus_id} was filled with "", so the single-item route called the list route and the run passed."""
+    """Bug: {bogus} was filled with "", so the single-item route called the list route and the run passed."""
     data = minimal()
-    data["endpoints"]["conversation"] = {"path": "/api/conversations/{bogus_id}"}
+    data["endpoints"]["conversation"] = {"path": "/api/conversations/{bogus}"}
     assert error_of(data) == (
-        "x.toml: endpoints.conversation.path: unknown placeholder {bogus_id} (known: conversation_id, email, "
-        "lead_email, message, messages, name, password, tenant); conversation is called by load traffic, which "
-        "fills no other (the audit's {id} and {NAME_id} go on routes only the audit calls)"
+        "x.toml: endpoints.conversation.path: unknown placeholder {bogus} (known: conversation_id, email, "
+        "lead_email, message, messages, name, password, tenant); conversation is called by the client journey, "
+        "which fills no other (the audit's {id} and {NAME_id} go on routes only the audit calls, or on routes of "
+        "a journey of your own that extracts them)"
     )
     body = with_change(("endpoints", "chat", "body"), {"messages": "{messages}", "model": ["{modle}"]})
     assert error_of(body).startswith("x.toml: endpoints.chat.body: unknown placeholder {modle} (known: ")
