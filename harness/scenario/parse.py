@@ -22,6 +22,7 @@ from harness.scenario.model import (
     KINDS,
     LIMIT_KEYS,
     METHODS,
+    OBJECT_ID,
     PLACEHOLDERS,
     SPEND_NUMBERS,
     STREAM_FORMATS,
@@ -68,7 +69,6 @@ __all__ = [
 
 _HEADER_NAME = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")  # an HTTP token (RFC 9110)
 _PLACEHOLDER = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")  # what harness.load.client.render fills
-_ID_PLACEHOLDER = re.compile(r"(?:[A-Za-z0-9]+_)?id", re.IGNORECASE)  # as harness.audit.routes
 SHIPPED_SCENARIOS = Path(__file__).resolve().parents[1] / "scenarios"  # package data
 MAX_DEPTH = 32  # tables and lists inside each other: deeper is a mistake (and would exhaust recursion)
 _INT64 = (-(2**63), 2**63 - 1)  # TOML integers are 64-bit
@@ -454,7 +454,7 @@ def _check_placeholders(r: _Reader, endpoints: dict[str, Endpoint], load_routes:
         for part, template in (("path", ep.path), ("body", ep.body)):
             for found in _placeholders(template):
                 if found in PLACEHOLDERS or (
-                    audit_only and (found in AUDIT_PLACEHOLDERS or _ID_PLACEHOLDER.fullmatch(found))
+                    audit_only and (found in AUDIT_PLACEHOLDERS or OBJECT_ID.fullmatch(found))
                 ):
                     continue
                 known = sorted(PLACEHOLDERS) + ([*sorted(AUDIT_PLACEHOLDERS), "NAME_id"] if audit_only else [])

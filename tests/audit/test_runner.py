@@ -55,10 +55,9 @@ def summary(limits: dict, p95: float = 120.0) -> Summary:
 
 
 def test_rate_limit_and_performance_rows_come_from_a_load_run():
-    routes = list(SCENARIO.endpoints)
-    assert [r.status for r in from_load_run(None, routes)] == [NOT_MEASURABLE, NOT_MEASURABLE]
+    assert [r.status for r in from_load_run(None, SCENARIO)] == [NOT_MEASURABLE, NOT_MEASURABLE]
     good = {r: {"verdict": "effective"} for r in ("chat", "login", "reset_request", "webhook", "admin_users")}
-    limits, perf = from_load_run(summary(good), routes)
+    limits, perf = from_load_run(summary(good), SCENARIO)
     assert (limits.status, perf.status) == (PASS, PASS)
     assert perf.evidence == ["me: p95 120.0 ms (target 500 ms, 400 samples)"]
     bad = {
@@ -70,13 +69,13 @@ def test_rate_limit_and_performance_rows_come_from_a_load_run():
         },
         "reset_request": {"verdict": "absent"},
     }
-    limits, perf = from_load_run(summary(bad, p95=612.0), routes)
+    limits, perf = from_load_run(summary(bad, p95=612.0), SCENARIO)
     assert limits.status == FAIL and limits.findings == [
         "login: rate limit bypassable through ip-headers:X-Forwarded-For; fix: key on the TCP peer",
         "reset_request: rate limit absent",
     ]
     assert perf.status == FAIL and perf.findings == ["me: p95 612.0 ms is over the 500 ms target"]
-    untested = from_load_run(summary({"chat": {"verdict": "untested"}}), routes)[0]
+    untested = from_load_run(summary({"chat": {"verdict": "untested"}}), SCENARIO)[0]
     assert untested.status == NOT_MEASURABLE
 
 
