@@ -144,8 +144,8 @@ def _stem(name: str) -> str | None:
 def list_route(scenario: Scenario, route: str, name: str, id_lists: Mapping[str, str] | None = None) -> str | None:
     """The route that lists the objects `name` (of `route`) refers to: the one `[audit] id_lists` names,
     else a GET route without placeholders (kind list first) at the path above `{name}`
-    (`/api/conversations` for `/api/conversations/{id}`), else one named after the ID, or whose path
-    ends with its plural (`conversations` or `/api/conversations` for `{conversation_id}`)."""
+    (`/api/conversations` for `/api/conversations/{id}`), else one named after the ID (`conversations`
+    for `{conversation_id}`), else a list route whose path ends with its plural (`/api/conversations`)."""
     if id_lists and name in id_lists:
         return id_lists[name]
     endpoint = scenario.endpoints[route]
@@ -162,7 +162,9 @@ def list_route(scenario: Scenario, route: str, name: str, id_lists: Mapping[str,
     for candidate in wanted:
         if candidate in listing:
             return candidate
-    return next((n for n, ep in listing.items() if ep.path.rstrip("/").rpartition("/")[2] in wanted[:2]), None)
+    plural = wanted[:2]  # a route of kind list whose path ends with the plural, under any name
+    last = {n: ep.path.rstrip("/").rpartition("/")[2] for n, ep in listing.items() if ep.kind == "list"}
+    return next((n for n, segment in last.items() if segment in plural), None)
 
 
 def read_route(scenario: Scenario, name: str) -> str | None:

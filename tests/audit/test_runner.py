@@ -9,8 +9,8 @@ import pytest
 
 from harness.audit.context import AuditContext, AuditSettings, parse_audit_settings
 from harness.audit.html import audit_page, audit_section
-from harness.audit.model import FAIL, NOT_MEASURABLE, PASS, ROWS, CheckResult, scorecard
-from harness.audit.runner import audit, format_scorecard, from_load_run
+from harness.audit.model import FAIL, NOT_APPLICABLE, NOT_MEASURABLE, PASS, ROWS, CheckResult, scorecard
+from harness.audit.runner import LIMITED_KINDS, audit, format_scorecard, from_load_run
 from harness.documents import Summary
 from harness.documents.audit import AuditReport
 from harness.scenario import ScenarioError, load_scenario, parse_scenario
@@ -40,6 +40,52 @@ def test_a_row_fails_on_any_failing_check_and_passes_on_one_pass():
     assert scorecard([CheckResult("cors", "x", PASS)])["verdict"] == "pass"
     with pytest.raises(ValueError, match="unknown checklist row"):
         CheckResult("speed", "x", PASS)
+
+
+def test_a_row_is_not_applicable_only_when_every_check_is():
+    card = scorecard(
+        [
+            CheckResult("prompt_injection", "system prompt extraction", NOT_APPLICABLE, note="no chat route"),
+            CheckResult("prompt_injection", "cross-session leakage", NOT_APPLICABLE, note="no chat route"),
+            CheckResult("cors", "x", PASS),
+            CheckResult("tenant_isolation", "a", NOT_APPLICABLE, note="nothing"),
+            CheckResult("tenant_isolation", "b", NOT_MEASURABLE, note="no second tenant"),
+            CheckResult("auth", "a", NOT_APPLICABLE, note="nothing"),
+            CheckResult("auth", "b", PASS),
+        ]
+    )
+    rows = card["rows"]
+    assert rows["prompt_injection"]["status"] == NOT_APPLICABLE and rows["prompt_injection"]["note"]
+    assert rows["tenant_isolation"]["status"] == NOT_MEASURABLE and rows["auth"]["status"] == PASS
+    assert card["verdict"] == "pass"
+    with pytest.raises(ValueError, match="does not apply says why"):
+        CheckResult("cors", "x", NOT_APPLICABLE)
+    report = AuditReport.load({**card, "target": "http://t"})[0]
+    text = format_scorecard(report)
+    assert any(line.startswith("Prompt injection") and " n/a " in line for line in text.splitlines())
+    assert text.splitlines()[-1].endswith("(2 pass, 0 fail, 10 not measurable from outside, 1 not applicable)")
+    assert 'data-row="prompt_injection" data-status="not_applicable"' in audit_page(report.to_dict())
+    assert "not applicable" in audit_page(report.to_dict())
+
+
+def test_the_limited_routes_are_found_by_kind():
+    raw = {
+        "scenario": {"name": "free"},
+        "journeys": {"webhook": 1},
+        "endpoints": {
+            "webhook": {"method": "POST", "path": "/hook", "auth": False},
+            "ask": {"kind": "chat", "method": "POST", "path": "/ask", "body": {"q": "{message}"}},
+            "me": {"method": "GET", "path": "/me"},
+        },
+    }
+    scenario = parse_scenario(raw, source="x.toml")
+    limits, _ = from_load_run(summary({"ask": {"verdict": "absent"}, "webhook": {"verdict": "effective"}}), scenario)
+    assert limits.status == FAIL and limits.findings == ["ask: rate limit absent"]
+    raw["endpoints"] = {"webhook": {"kind": "other", "method": "POST", "path": "/hook", "auth": False}}
+    raw["journeys"] = {"webhook": 1}
+    none = parse_scenario(raw, source="x.toml")
+    limits, _ = from_load_run(summary({}), none)
+    assert limits.status == NOT_APPLICABLE and limits.note.endswith(", ".join(LIMITED_KINDS))
 
 
 def summary(limits: dict, p95: float = 120.0) -> Summary:
@@ -129,6 +175,16 @@ def test_audit_settings_and_the_authorization_matrix():
     unknown = dict(SCENARIO.raw, audit={"id_route": []})
     with pytest.raises(ScenarioError, match=r"audit.id_route: unknown field"):
         parse_audit_settings(parse_scenario(unknown, source="x.toml"))
+    for audit, error in (
+        ({"chat_route": "ask"}, "audit.chat_route: 'ask' is not an endpoint of the API map"),
+        ({"id_lists": {"user_id": "users"}}, "audit.id_lists.user_id: 'users' is not an endpoint of the API map"),
+        ({"id_lists": ["users"]}, "audit.id_lists: expected a table like"),
+    ):
+        with pytest.raises(ScenarioError, match=error):
+            parse_audit_settings(parse_scenario(dict(SCENARIO.raw, audit=audit), source="x.toml"))
+    listed = parse_audit_settings(parse_scenario(dict(SCENARIO.raw, audit={"id_lists": {"cid": "conversations"}})))
+    assert listed.id_lists == {"cid": "conversations"} and listed.chat_route == ""
+    assert [ep.name for ep in AuditContext("http://t", SCENARIO, Credentials(), listed).chat_routes()] == ["chat"]
 
 
 @pytest.mark.e2e
