@@ -88,7 +88,7 @@ class _Audit:
         owner, owner_token = lister or (caller, token)
         ids = self._ids.setdefault(owner.email if owner else "", ObjectIds())
         ids.find(self.sender, route, owner, owner_token)
-        values = probe_values(caller, **ids.first())
+        values = probe_values(caller or owner, **ids.first())  # an anonymous caller sends the lister's values
         missing = unfilled(self.ctx.scenario.endpoints[route], values)
         return values, unfilled_note(route, missing, ids.why) if missing else ""
 

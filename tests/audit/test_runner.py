@@ -175,13 +175,13 @@ def test_audit_settings_and_the_authorization_matrix():
     unknown = dict(SCENARIO.raw, audit={"id_route": []})
     with pytest.raises(ScenarioError, match=r"audit.id_route: unknown field"):
         parse_audit_settings(parse_scenario(unknown, source="x.toml"))
-    for audit, error in (
+    for table, error in (
         ({"chat_route": "ask"}, "audit.chat_route: 'ask' is not an endpoint of the API map"),
         ({"id_lists": {"user_id": "users"}}, "audit.id_lists.user_id: 'users' is not an endpoint of the API map"),
         ({"id_lists": ["users"]}, "audit.id_lists: expected a table like"),
     ):
         with pytest.raises(ScenarioError, match=error):
-            parse_audit_settings(parse_scenario(dict(SCENARIO.raw, audit=audit), source="x.toml"))
+            parse_audit_settings(parse_scenario(dict(SCENARIO.raw, audit=table), source="x.toml"))
     listed = parse_audit_settings(parse_scenario(dict(SCENARIO.raw, audit={"id_lists": {"cid": "conversations"}})))
     assert listed.id_lists == {"cid": "conversations"} and listed.chat_route == ""
     assert [ep.name for ep in AuditContext("http://t", SCENARIO, Credentials(), listed).chat_routes()] == ["chat"]
