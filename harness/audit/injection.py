@@ -525,6 +525,9 @@ def run(ctx: AuditContext) -> list[CheckResult]:
             note = f"logging in failed: {type(exc).__name__}"
             results += [CheckResult(ROW, name, NOT_MEASURABLE, note=note) for name in names]
             continue
+        if not users and left_out:  # logged in, but the route's template cannot be filled
+            results += [CheckResult(ROW, name, NOT_MEASURABLE, note="; ".join(left_out)) for name in names]
+            continue
         found = [extraction(ctx, route, users, redteam, names[0]), cross_session(ctx, route, users, redteam, names[1])]
         for result in found:  # why some accounts could not chat
             result.note = "; ".join(n for n in (result.note, *left_out) if n)
