@@ -28,6 +28,7 @@ __all__ = [
     "LIMIT_KEYS",
     "PLACEHOLDERS",
     "AUDIT_PLACEHOLDERS",
+    "OBJECT_ID",
     "TECHNIQUES",
     "ScenarioError",
     "Endpoint",
@@ -169,13 +170,16 @@ PLACEHOLDERS: dict[str, str] = {
     "lead_email": "a visitor's e-mail (leads)",
 }
 # What `harness audit` fills besides, on routes that load traffic never calls (see `_check_placeholders`):
-# {id} and {NAME_id} take a real object id from the route that lists them.
+# object ids (OBJECT_ID) take a real id from the route that lists them.
 AUDIT_PLACEHOLDERS: dict[str, str] = {
     "prompt": "the injection probe's text",
     "new_password": "a wrong password (validation probes)",
     "token": "a dummy token (validation probes)",
     "id": "an object id listed by the route above it",
 }
+# The placeholders that hold an object id: {id}, {NAME_id} and {NAMEId} ({conversation_id}, {userId}),
+# "id" in any case after an underscore. The audit lists them from a route of the map (harness.audit.routes).
+OBJECT_ID = re.compile(r"(?:[A-Za-z0-9]+_)?(?i:id)|[A-Za-z0-9]*[a-z0-9](?:Id|ID)")
 TECHNIQUES = (
     "baseline",
     "ip-headers",

@@ -25,6 +25,7 @@ from harness.scenario.model import (
     KINDS,
     LIMIT_KEYS,
     METHODS,
+    OBJECT_ID,
     PLACEHOLDERS,
     SPEND_NUMBERS,
     STREAM_FORMATS,
@@ -82,7 +83,6 @@ __all__ = [
 
 _HEADER_NAME = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")  # an HTTP token (RFC 9110)
 _PLACEHOLDER = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")  # what harness.load.client.render fills
-_ID_PLACEHOLDER = re.compile(r"(?:[A-Za-z0-9]+_)?id", re.IGNORECASE)  # as harness.audit.routes
 SHIPPED_SCENARIOS = Path(__file__).resolve().parents[1] / "scenarios"  # package data
 MAX_DEPTH = 32  # tables and lists inside each other: deeper is a mistake (and would exhaust recursion)
 _INT64 = (-(2**63), 2**63 - 1)  # TOML integers are 64-bit
@@ -497,7 +497,7 @@ def _check_placeholders(
     client_ids = paired | {ep.name for ep in routes.chats if client and id_source(endpoints, ep)}
     for name, ep in endpoints.items():
         if client and ep.kind == "read" and id_placeholders(ep) and name not in paired:
-            part = "path" if any(_ID_PLACEHOLDER.fullmatch(n) for n in _placeholders(ep.path)) else "body"
+            part = "path" if any(OBJECT_ID.fullmatch(n) for n in _placeholders(ep.path)) else "body"
             raise r.fail(f"endpoints.{name}.{part}", _unpaired(ep))
         who = callers.get(name, [])
         if not who and name in stepped:
@@ -513,7 +513,7 @@ def _placeholder_problem(ep: Endpoint, part: str, found: str, who: list[str], cl
     """Why `found` cannot be filled on this route by the traffic that calls it ("" when it can);
     `client_id`: the client journey fills the route's id placeholder from a list route."""
     if not who:
-        if found in PLACEHOLDERS or found in AUDIT_PLACEHOLDERS or _ID_PLACEHOLDER.fullmatch(found):
+        if found in PLACEHOLDERS or found in AUDIT_PLACEHOLDERS or OBJECT_ID.fullmatch(found):
             return ""
         known = [*sorted(PLACEHOLDERS), *sorted(AUDIT_PLACEHOLDERS), "NAME_id"]
         return f"unknown placeholder {{{found}}} (known: {', '.join(known)})"
