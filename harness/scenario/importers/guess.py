@@ -169,7 +169,7 @@ _SECRET_WORDS = {
     "cvv",
     "cvc",
 }
-_SECRET_NAMES = {"key", "sid", "session", "code", "pin", "auth", "signature", "sig"}
+_SECRET_NAMES = {"key", "sid", "session", "code", "pin", "auth", "signature", "sig", "apikey", "accesskey"}
 
 
 def _squash(field: str) -> str:
@@ -193,11 +193,17 @@ def field_placeholder(field: str, kind: str, value: Any = None) -> str | None:
 
 
 def is_secret_field(field: str) -> bool:
-    """A body or query field whose recorded value is a credential and must never be copied."""
+    """A body, query or header field whose recorded value is a credential and must never be copied:
+    one named for a token, a key, a cookie... (`access_token`, `X-Api-Key`), or a password anywhere in
+    its name; not a count of tokens (`max_tokens`, `token_count`)."""
     found = words(field)
-    if set(found) & _SECRET_WORDS or "".join(found) in _SECRET_NAMES | {"apikey", "accesskey", "privatekey"}:
+    if not found:
+        return False
+    if found[-1] in _SECRET_WORDS or set(found) & {"password", "passwd", "passphrase", "secret"}:
         return True
-    return bool(found) and found[-1] == "key" and found[0] in ("api", "access", "private", "secret", "client")
+    if "".join(found) in _SECRET_NAMES:
+        return True
+    return found[-1] == "key" and bool(set(found[:-1]) & {"api", "access", "private", "secret", "client", "auth"})
 
 
 def body_template(value: Any, kind: str) -> tuple[Any, list[str]]:

@@ -17,10 +17,11 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote, urlsplit
+from urllib.request import url2pathname
 
 import yaml
 from jsonschema_path import SchemaPath
-from jsonschema_path.handlers.urllib import UrllibHandler
+from referencing.exceptions import PointerToNowhere, Unresolvable
 
 from harness.errors import UsageError
 from harness.scenario.importers.draft import Auth, Draft, Journey, Route, Step, literal
@@ -131,22 +132,73 @@ def _validated(path: Path, data: dict[str, Any], version: str) -> SchemaPath:
     minor = ".".join(version.split(".")[:2])
     if minor not in validators:
         raise _fail(path, f"OpenAPI {version} is not supported: expected 3.0, 3.1 or 3.2")
-    spec = SchemaPath.from_dict(
-        data,
-        separator=_SEPARATOR,
-        base_uri=path.resolve().as_uri(),
-        handlers={"file": UrllibHandler("file")},
-    )
+    refuse = _Refuse()
+    handlers = {"file": _BesideSpec(path), **{scheme: refuse for scheme in ("http", "https", "ftp", "data")}}
+    spec = SchemaPath.from_dict(data, separator=_SEPARATOR, base_uri=path.resolve().as_uri(), handlers=handlers)
     try:
-        error = next(iter(validators[minor](spec).iter_errors()), None)
-    except Exception as exc:  # the validator on a hostile document (a $ref to a URL, a loop...): one line
+        first = next(iter(validators[minor](spec).iter_errors()), None)
+    except Unresolvable as exc:
+        raise _fail(path, _unresolvable(exc)) from None
+    except Exception as exc:  # the validator on a hostile document: one line, whatever it raised
         raise _fail(
             path, f"not a usable OpenAPI {version} document: {_short(str(exc)) or type(exc).__name__}"
         ) from None
-    if error is not None:
+    if first is not None:  # the first finding (later ones may follow from it), at its most precise
+        error = _precise(first)
         where = ".".join(str(p) for p in error.absolute_path) or "top level"
-        raise _fail(path, f"not a valid OpenAPI {version} document: {_short(where, 80)}: {_short(error.message)}")
+        raise _fail(path, f"not a valid OpenAPI {version} document: {_short(where, 100)}: {_short(error.message)}")
     return spec
+
+
+def _precise(error: Any) -> Any:
+    """The most relevant error under `error` (a oneOf names which branch failed how), else itself."""
+    from jsonschema.exceptions import best_match
+
+    try:
+        return best_match([error]) or error
+    except AttributeError:  # an error the spec validator made itself carries no type checker to rank with
+        return error
+
+
+class _BesideSpec:
+    """Reads what a `$ref` names in a file in the document's folder (or below it), never elsewhere:
+    a document from a third party must not pull another of the user's files into the draft."""
+
+    def __init__(self, spec: Path) -> None:
+        self.folder = spec.resolve().parent
+
+    def __call__(self, uri: str) -> Any:
+        target = Path(url2pathname(urlsplit(uri).path)).resolve()
+        if not target.is_relative_to(self.folder):
+            raise ValueError(f"{target} is outside the document's folder {self.folder}")
+        return _parse(target, target.read_text(encoding="utf-8-sig"))
+
+
+class _Refuse:
+    """A `$ref` to a URL: a draft is made offline, from the files the user gave."""
+
+    def __call__(self, uri: str) -> Any:
+        raise ValueError(f"{uri} is a URL")
+
+
+def _unresolvable(exc: Unresolvable) -> str:
+    ref = _short(exc.ref, 100)
+    if isinstance(exc, PointerToNowhere):
+        return f"$ref {ref}: points to nothing in the document (a typo, or a component that is not there)"
+    reason = next((str(c) for c in _causes(exc) if isinstance(c, (ValueError, OSError)) and str(c)), "cannot be read")
+    return (
+        f"cannot follow $ref {ref}: {_short(reason, 120)}; harness init follows $refs inside the document and to "
+        "files beside it, never to a URL (save that document beside this one and refer to the file)"
+    )
+
+
+def _causes(exc: BaseException) -> Iterator[BaseException]:
+    seen: BaseException | None = exc
+    for _ in range(10):
+        seen = seen.__cause__ or seen.__context__ if seen is not None else None
+        if seen is None:
+            return
+        yield seen
 
 
 # --- walking the document -------------------------------------------------------------------------------
@@ -629,6 +681,8 @@ def draft_from_openapi(path: Path, command: str = "") -> Draft:
         return _draft(spec, version, command or f"harness init --openapi {path.name}")
     except UsageError as exc:
         raise _fail(path, str(exc)) from None
+    except Unresolvable as exc:
+        raise _fail(path, _unresolvable(exc)) from None
     except (LookupError, ValueError, TypeError, OSError, RecursionError) as exc:  # a $ref the validator let by
         raise _fail(path, f"cannot read part of it: {_short(str(exc)) or type(exc).__name__}") from None
 
