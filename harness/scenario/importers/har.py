@@ -268,20 +268,39 @@ def _secrets(exchanges: list[Exchange]) -> set[str]:
     return {s for s in found if len(s) >= 4}
 
 
-def _scrub(value: Any, secrets: set[str], known: dict[str, str]) -> Any:
-    """Strings of a drafted value with every secret REDACTED, and the recorded e-mail, username or
-    id made the placeholder that stands for it."""
-    if isinstance(value, dict):
-        return {k: _scrub(v, secrets, known) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_scrub(v, secrets, known) for v in value]
-    if not isinstance(value, str) or _WHOLE_PLACEHOLDER.fullmatch(value):
-        return value  # a placeholder the draft put there (`literal` made the recording's own braces inert)
-    if value in known:
-        return known[value]
-    if _TOKEN_SHAPES.search(value) or any(secret in value for secret in secrets):
-        return REDACTED
-    return value
+@dataclass(frozen=True)
+class _Scrubber:
+    """What must not reach the draft: the recording's secrets, and its account's e-mail and username,
+    which stand for each account's as {email} and {username}."""
+
+    secrets: frozenset[str]
+    identity: dict[str, str]  # recorded value -> its placeholder
+
+    def hides(self, text: str) -> bool:
+        return bool(_TOKEN_SHAPES.search(text)) or any(secret in text for secret in self.secrets)
+
+    def value(self, value: Any, ids: dict[str, str]) -> Any:
+        """A drafted value with each string that holds a secret REDACTED, and a recorded identity or
+        path id made the placeholder that stands for it."""
+        if isinstance(value, dict):
+            return {k: self.value(v, ids) for k, v in value.items()}
+        if isinstance(value, list):
+            return [self.value(v, ids) for v in value]
+        if not isinstance(value, str) or _WHOLE_PLACEHOLDER.fullmatch(value):
+            return value  # a placeholder the draft put there (`literal` made the recording's own braces inert)
+        if value in self.identity or value in ids:
+            return self.identity.get(value) or ids[value]
+        return REDACTED if self.hides(value) else value
+
+
+def _scrubber(exchanges: list[Exchange]) -> _Scrubber:
+    identity: dict[str, str] = {}
+    for ex in exchanges:
+        for _, field, text in _strings(ex.request_json()):
+            placeholder = field_placeholder(field, "login")
+            if placeholder in ("{email}", "{username}") and len(text) >= 4:
+                identity.setdefault(text, placeholder)
+    return _Scrubber(frozenset(_secrets(exchanges) | set(identity)), identity)
 
 
 # --- auth ----------------------------------------------------------------------------------------------
@@ -391,16 +410,18 @@ def _has_session(ex: Exchange, carries: tuple[str, str]) -> bool:
 # --- routes and the journey ----------------------------------------------------------------------------
 
 
-def _generalised(ex: Exchange, ids: dict[str, str], secrets: set[str]) -> str:
+def _generalised(ex: Exchange, ids: dict[str, str], scrub: _Scrubber) -> str:
     """The path with each id segment a {NAME_id} placeholder (recorded in `ids`: value -> placeholder),
-    and a segment that holds a secret REDACTED."""
+    the recorded e-mail or username its placeholder, and a segment that holds a secret REDACTED."""
     parts, previous = [], ""
     for segment in ex.path.strip("/").split("/"):
-        if segment and _ID_SEGMENT.fullmatch(segment):
+        if segment in scrub.identity:
+            parts.append(scrub.identity[segment])
+        elif segment and _ID_SEGMENT.fullmatch(segment):
             placeholder = id_placeholder("id", previous)
             ids.setdefault(segment, placeholder)
             parts.append(placeholder)
-        elif _TOKEN_SHAPES.search(segment) or any(secret in segment for secret in secrets):
+        elif scrub.hides(segment):
             parts.append(REDACTED)
         else:
             parts.append(quote(literal(segment), safe="-._~!$&'()*+,;=:@%"))
@@ -408,13 +429,13 @@ def _generalised(ex: Exchange, ids: dict[str, str], secrets: set[str]) -> str:
     return "/" + "/".join(parts)
 
 
-def _query(ex: Exchange, secrets: set[str], carries: tuple[str, str]) -> str:
+def _query(ex: Exchange, scrub: _Scrubber, carries: tuple[str, str]) -> str:
     kept = [
         (name, value)
         for name, value in ex.query
         if not is_secret_field(name) and not (carries[0] == "query" and name == carries[1])
     ]
-    pairs = [(name, _scrub(literal(value), secrets, {})) for name, value in kept]
+    pairs = [(name, scrub.value(literal(value), {})) for name, value in kept]
     return "&".join(f"{quote(n, safe='')}={quote(str(v), safe='')}" for n, v in pairs)
 
 
@@ -442,8 +463,8 @@ def _route(
     path: str,
     login: bool,
     guess: _AuthGuess,
-    secrets: set[str],
-    known: dict[str, str],
+    scrub: _Scrubber,
+    ids: dict[str, str],
 ) -> Route:
     answer = ex.answer_json()
     lists = _list_shape(answer) if ex.method in ("GET", "HEAD") else None
@@ -458,7 +479,7 @@ def _route(
     data = ex.request_json() if ex.method not in ("GET", "HEAD") else None
     if data is not None:
         body, notes = body_template(literal(data), kind)
-        body = _scrub(body, secrets, known)
+        body = scrub.value(body, ids)
         if "json" not in ex.body_mime.lower():
             notes.append(f"recorded as {ex.body_mime or 'no content type'}: the harness sends the body as JSON")
         notes.insert(0, "body from the recording, secrets replaced: check the literal values")
@@ -524,25 +545,19 @@ def draft_from_har(path: Path, host_filter: str | None = None, command: str = ""
     if static:
         left_out.append(f"{static} static assets and preflights (pages, scripts, styles, images, fonts)")
     guess = _guess_auth(kept)
-    secrets = _secrets(exchanges)
-    known: dict[str, str] = {}
-    for ex in kept:  # the recorded identity stands for every account's: {email}, {username}, {password}
-        for _, field, text in _strings(ex.request_json()):
-            placeholder = field_placeholder(field, "login")
-            if placeholder in ("{email}", "{username}"):
-                known.setdefault(text, placeholder)
+    scrub = _scrubber(exchanges)
     routes: dict[tuple[str, str], Route] = {}
     order: list[Route] = []
     taken: set[str] = set()
     ids: dict[str, str] = {}
     for i, ex in enumerate(kept):
-        path_only = _generalised(ex, ids, secrets)
+        path_only = _generalised(ex, ids, scrub)
         key = (ex.method, path_only)
         if key not in routes:
             name = unique_name(route_name(f"{ex.method} {path_only}"), taken)
-            query = _query(ex, secrets, guess.carries)
+            query = _query(ex, scrub, guess.carries)
             full = path_only + (f"?{query}" if query else "")
-            routes[key] = _route(ex, name, full, i == guess.login, guess, secrets, {**known, **ids})
+            routes[key] = _route(ex, name, full, i == guess.login, guess, scrub, ids)
         order.append(routes[key])
     steps = []
     for i, route in enumerate(order):
