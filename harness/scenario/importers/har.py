@@ -194,12 +194,12 @@ def _exchange(entry: Any, where: str, path: Path) -> Exchange | None:
         host=url.netloc.lower(),
         path=url.path or "/",
         query=tuple(parse_qsl(url.query, keep_blank_values=True)),
-        request_headers=_pairs(request.get("headers")),
+        request_headers=_with_cookies(_pairs(request.get("headers")), request.get("cookies"), "cookie"),
         body_mime=str(post.get("mimeType", "")),
         body_text=str(post.get("text", "") or ""),
         form=_pairs(post.get("params"), lower=False),
         status=status if isinstance(status, int) else 0,
-        response_headers=_pairs(response.get("headers")),
+        response_headers=_with_cookies(_pairs(response.get("headers")), response.get("cookies"), "set-cookie"),
         response_mime=str(content.get("mimeType", "")),
         response_text=_content_text(content),
         started_s=started,
@@ -216,6 +216,17 @@ def _pairs(items: Any, lower: bool = True) -> tuple[tuple[str, str], ...]:
         for i in items
         if isinstance(i, dict) and "name" in i
     )
+
+
+def _with_cookies(headers: tuple[tuple[str, str], ...], cookies: Any, name: str) -> tuple[tuple[str, str], ...]:
+    """Headers with the entry's `cookies` array as Cookie / Set-Cookie headers, when the headers have
+    none: some exporters keep cookies only there."""
+    pairs = [f"{c['name']}={c.get('value', '')}" for c in cookies or [] if isinstance(c, dict) and "name" in c]
+    if not pairs or any(n == name for n, _ in headers) or not isinstance(cookies, list):
+        return headers
+    if name == "cookie":
+        return (*headers, (name, "; ".join(pairs)))
+    return (*headers, *((name, pair) for pair in pairs))
 
 
 def _content_text(content: dict[str, Any]) -> str:
@@ -254,18 +265,27 @@ def _secrets(exchanges: list[Exchange]) -> set[str]:
     and secret fields of bodies, queries and answers. None of these may reach the draft."""
     found: set[str] = set()
     for ex in exchanges:
-        headers = [(n, v) for n, v in ex.request_headers + ex.response_headers if _SENSITIVE_HEADER.search(n)]
-        for name, value in headers:
-            found.add(value)
-            found.update(re.split(r"[\s;,=]+", value))
-            if name == "set-cookie":
-                found.add(value.split(";")[0].partition("=")[2])
+        for name, value in ex.request_headers + ex.response_headers:
+            if _SENSITIVE_HEADER.search(name):
+                found.update(_header_secrets(name, value))
         for name, value in (*ex.query, *ex.form):
             if is_secret_field(name):
                 found.add(value)
         for data in (ex.request_json(), ex.answer_json()):
             found.update(text for _, field, text in _strings(data) if is_secret_field(field))
     return {s for s in found if len(s) >= 4}
+
+
+def _header_secrets(name: str, value: str) -> list[str]:
+    """The secret parts of a sensitive header: a cookie's value (not `Path` or `HttpOnly`), the token
+    after an Authorization scheme, else the whole value."""
+    if name == "set-cookie":
+        return [value.split(";")[0].partition("=")[2]]
+    if name == "cookie":
+        return [pair.partition("=")[2] for pair in value.split(";")]
+    if name in ("authorization", "proxy-authorization"):
+        return [value, value.partition(" ")[2]]
+    return [value]
 
 
 @dataclass(frozen=True)
@@ -392,8 +412,10 @@ def _cookie_auth(exchanges: list[Exchange]) -> _AuthGuess | None:
     index, name = next((c for c in candidates if _SESSION_COOKIE.search(c[1])), candidates[0])
     login = exchanges[index]
     why = f"the answer of {login.method} {login.path} set the cookie {name}, and later requests sent it back"
-    forced = index if login.method == "POST" else None
-    return _AuthGuess(Auth("cookie", why, (("session_cookie", name, ""),)), forced, ("cookie", name))
+    if login.method == "POST":
+        return _AuthGuess(Auth("cookie", why, (("session_cookie", name, ""),)), index, ("cookie", name))
+    note = f"the cookie came from {login.method} {login.path}, not from a sign-in: add the login route that sets it"
+    return _AuthGuess(Auth("cookie", why, (("session_cookie", name, ""),), notes=(note,)), None, ("cookie", name))
 
 
 def _has_session(ex: Exchange, carries: tuple[str, str]) -> bool:

@@ -193,12 +193,13 @@ def _unresolvable(exc: Unresolvable) -> str:
 
 
 def _causes(exc: BaseException) -> Iterator[BaseException]:
-    seen: BaseException | None = exc
+    """What led to `exc`, nearest first (a few levels: referencing wraps the handler's error twice)."""
+    seen = exc.__cause__ or exc.__context__
     for _ in range(10):
-        seen = seen.__cause__ or seen.__context__ if seen is not None else None
         if seen is None:
             return
         yield seen
+        seen = seen.__cause__ or seen.__context__
 
 
 # --- walking the document -------------------------------------------------------------------------------
@@ -220,7 +221,7 @@ def _get(node: SchemaPath, *keys: str | int) -> SchemaPath | None:
 
 
 def _value(node: SchemaPath | None, *keys: str | int, default: Any = None) -> Any:
-    """The plain value at node / keys... when it is a scalar (or a list of scalars), else `default`."""
+    """The plain value at node / keys... unless it is missing or a mapping: then `default`."""
     found = _get(node, *keys) if node is not None else None
     if found is None:
         return default
@@ -376,7 +377,8 @@ class _Operation:
         params = {(_value(p, "name"), _value(p, "in")): p for p in _items(item, "parameters")}
         params.update({(_value(p, "name"), _value(p, "in")): p for p in _items(op, "parameters")})
         self.parameters = params
-        security = _get(op, "security") or _get(spec, "security")
+        security = _get(op, "security")  # `security: []` (a public route) is an empty, so falsy, SchemaPath
+        security = _get(spec, "security") if security is None else security
         self.security = [dict(_mapping(req)) for req in _items(security)] if security is not None else []
         self.answer = self._answer()
 
@@ -442,8 +444,8 @@ def _operations(spec: SchemaPath) -> tuple[list[_Operation], list[str]]:
         for method, op in _mapping(item):
             if method in _OPERATIONS:
                 found.append(_Operation(spec, raw_path, method, item, op))
-            elif method in ("trace", "query") or method == "additionalOperations":
-                left_out.append(f"{method.upper()} {raw_path}: not a method the harness sends")
+            elif method in ("trace", "query", "additionalOperations"):
+                left_out.append(f"{raw_path}: {method}: not a method the harness sends")
     if not found:
         raise UsageError("no operation under `paths`: nothing to draft")
     return found, left_out

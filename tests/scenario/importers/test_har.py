@@ -166,6 +166,7 @@ def test_a_cookie_session_set_by_the_login_answer(tmp_path: Path) -> None:
             answer={"items": [{"item_id": 7, "name": "x"}]},
         ),
         entry("DELETE", f"{host}/api/items/7", 3, headers={"Cookie": "app_sid=s3ss10nv4lue"}, status=204),
+        entry("POST", f"{host}/api/items", 4, headers={"Cookie": "app_sid=s3ss10nv4lue"}, body={"title": "Path to x"}),
     ]
     text, data = drafted(write_har(tmp_path, entries))
     assert data["auth"] == {"style": "cookie", "session_cookie": "app_sid"}
@@ -180,9 +181,25 @@ def test_a_cookie_session_set_by_the_login_answer(tmp_path: Path) -> None:
         {"route": "post_session", "think": "1.5s"},
         {"route": "get_api_items", "think": "0.5s"},
     ]
-    assert '# { route = "delete_api_items_item_id" },  # review: deletes data' in text
+    assert '# { route = "delete_api_items_item_id", think = "1s" },  # review: deletes data' in text
+    # what a cookie's attributes say (Path, HttpOnly) is no secret: only its value is
+    assert data["endpoints"]["post_api_items"]["body"] == {"title": "Path to x"}
     for secret in ("hunter2!", "s3ss10nv4lue", "c1c1c1c1"):
         assert secret not in text
+
+
+def test_cookies_kept_only_in_the_entries_cookie_arrays(tmp_path: Path) -> None:
+    entries = [
+        entry("GET", "http://h.example/", 0, answer={"ok": 1}),
+        entry("GET", "http://h.example/api/feed", 1, answer=[{"id": 1}]),
+    ]
+    entries[0]["response"]["cookies"] = [{"name": "session", "value": "c00k1e-v4lue", "httpOnly": True}]
+    entries[1]["request"]["cookies"] = [{"name": "session", "value": "c00k1e-v4lue"}]
+    text, data = drafted(write_har(tmp_path, entries))
+    assert data["auth"] == {"style": "cookie", "session_cookie": "session"}
+    assert "the cookie came from GET /, not from a sign-in: add the login route that sets it" in text
+    assert data["endpoints"]["get_api_feed"].get("auth", True) and data["endpoints"]["get"]["auth"] is False
+    assert "c00k1e" not in text
 
 
 @pytest.mark.parametrize(

@@ -115,6 +115,7 @@ def test_a_bearer_scheme_with_a_login_route_reads_the_token_where_the_login_answ
             }
         },
         "/profile": {"get": {"responses": json_answer({"type": "object"})}},
+        "/status": {"get": {"security": [], "responses": OK}},  # public, though the document's default is not
     }
     schemes = {"securitySchemes": {"jwt": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}}}
     text, data = drafted(write_spec(tmp_path, paths, components=schemes, security=[{"jwt": []}]))
@@ -130,6 +131,7 @@ def test_a_bearer_scheme_with_a_login_route_reads_the_token_where_the_login_answ
     assert login["kind"] == "login" and login["auth"] is False
     assert login["body"] == {"email": "{email}", "password": "{password}"}
     assert data["endpoints"]["get_profile"].get("auth", True) is True
+    assert data["endpoints"]["get_status"]["auth"] is False
 
 
 @pytest.mark.parametrize(
