@@ -218,7 +218,11 @@ def _parser() -> argparse.ArgumentParser:
     source.add_argument("--openapi", type=Path, metavar="SPEC", help="an OpenAPI 3 document, JSON or YAML")
     source.add_argument("--har", type=Path, metavar="FILE", help="a browser recording saved as HAR")
     init.add_argument(
-        "--out", type=Path, default=Path("scenario.toml"), help="the draft to write (default: scenario.toml)"
+        "--out",
+        type=Path,
+        default=Path("scenario.toml"),
+        metavar="FILE",
+        help="the draft to write, with accounts.csv beside it (default: scenario.toml)",
     )
     init.add_argument("--force", action="store_true", help="overwrite --out if it exists")
     init.add_argument(

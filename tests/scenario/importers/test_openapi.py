@@ -168,12 +168,11 @@ def test_each_security_scheme_gives_its_auth_style(
         assert "api_key column" in text
 
 
-def test_an_oauth2_client_credentials_scheme_gives_the_token_path_and_scopes(tmp_path: Path) -> None:
+@pytest.mark.parametrize(("flow", "grant"), [("clientCredentials", "client_credentials"), ("password", "password")])
+def test_an_oauth2_scheme_gives_its_grant_the_token_path_and_scopes(tmp_path: Path, flow: str, grant: str) -> None:
     flows = {
-        "clientCredentials": {
-            "tokenUrl": "https://auth.example.com/oauth/token",
-            "scopes": {"read": "r", "write": "w"},
-        }
+        flow: {"tokenUrl": "https://auth.example.com/oauth/token", "scopes": {"read": "r", "write": "w"}},
+        "authorizationCode": {"authorizationUrl": "https://auth.example.com/a", "tokenUrl": "/t", "scopes": {}},
     }
     paths = {
         "/a": {"get": {"responses": OK, "security": [{"cc": ["read"]}]}},
@@ -186,7 +185,7 @@ def test_an_oauth2_client_credentials_scheme_gives_the_token_path_and_scopes(tmp
     assert data["auth"] == {
         "style": "oauth2",
         "oauth2": {
-            "grant": "client_credentials",
+            "grant": grant,
             "token_path": "/oauth/token",
             "client_id_env": "HARNESS_OAUTH_CLIENT_ID",
             "client_secret_env": "HARNESS_OAUTH_CLIENT_SECRET",
