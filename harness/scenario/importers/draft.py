@@ -12,7 +12,7 @@ from __future__ import annotations
 import datetime
 import math
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 __all__ = [
@@ -93,7 +93,7 @@ class Draft:
     journeys: tuple[Journey, ...]
     hosts: tuple[tuple[str, str], ...] = ()  # (URL, why): candidates for [target] host, left commented
     notes: tuple[str, ...] = ()  # what a person must do before a run (the header)
-    left_out: tuple[str, ...] = field(default=())  # what the source had that the draft does not map
+    left_out: tuple[str, ...] = ()  # what the source had that the draft does not map
 
 
 # --- TOML primitives -----------------------------------------------------------------------------------

@@ -488,7 +488,7 @@ def _route(
     scrub: _Scrubber,
     ids: dict[str, str],
 ) -> Route:
-    answer = ex.answer_json()
+    answer = ex.answer_json() if 200 <= ex.status < 300 else None  # an error's {"errors": [...]} lists nothing
     lists = _list_shape(answer) if ex.method in ("GET", "HEAD") else None
     streams = "text/event-stream" in ex.response_mime.lower()
     kind, why = guess_kind(ex.method, path, lists=lists is not None)

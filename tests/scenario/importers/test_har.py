@@ -344,6 +344,7 @@ def test_ids_in_paths_become_placeholders_and_writes_stay_off(tmp_path: Path) ->
         entry("GET", "http://h.example/users/44/orders/ord_9f8e7d6c5b", 2),
         entry("PUT", "http://h.example/users/42", 3, body={"name": "Ada"}),
         entry("GET", "http://h.example/v2/password-reset", 4),
+        entry("GET", "http://h.example/v2/teams", 5, status=403, answer={"errors": [{"id": 1, "detail": "no"}]}),
     ]
     entries[0]["response"]["content"] = {"mimeType": "application/json", "text": answer, "encoding": "base64"}
     text, data = drafted(write_har(tmp_path, entries))
@@ -352,8 +353,12 @@ def test_ids_in_paths_become_placeholders_and_writes_stay_off(tmp_path: Path) ->
         "get_users_user_id_orders_order_id": ("/users/{user_id}/orders/{order_id}", "read"),
         "put_users_user_id": ("/users/{user_id}", "write"),
         "get_v2_password_reset": ("/v2/password-reset", "read"),
+        "get_v2_teams": ("/v2/teams", "read"),  # a refused answer's list of errors is no list of items
     }
-    assert data["journeys"]["recorded"]["steps"] == [{"route": "get_v2_password_reset"}]
+    assert data["journeys"]["recorded"]["steps"] == [
+        {"route": "get_v2_password_reset", "think": "1s"},
+        {"route": "get_v2_teams"},
+    ]
     assert "# review: creates or changes data: enable it on purpose" in text
     assert "needs {user_id}, {order_id} from an earlier answer" in text
 
