@@ -81,8 +81,8 @@ def test_the_limited_routes_are_found_by_kind():
     scenario = parse_scenario(raw, source="x.toml")
     limits, _ = from_load_run(summary({"ask": {"verdict": "absent"}, "webhook": {"verdict": "effective"}}), scenario)
     assert limits.status == FAIL and limits.findings == ["ask: rate limit absent"]
-    raw["endpoints"] = {"webhook": {"kind": "other", "method": "POST", "path": "/hook", "auth": False}}
-    raw["journeys"] = {"webhook": 1}
+    raw["endpoints"] = {"profile": {"method": "GET", "path": "/me"}}
+    raw["journeys"] = {"client": 1}
     none = parse_scenario(raw, source="x.toml")
     limits, _ = from_load_run(summary({}), none)
     assert limits.status == NOT_APPLICABLE and limits.note.endswith(", ".join(LIMITED_KINDS))
