@@ -89,9 +89,6 @@ class ApiClient:
         # minus this, so its latency can be measured from when it should have gone out
         self.schedule_delay_s: float | None = None
 
-    def has(self, endpoint: str) -> bool:
-        return endpoint in self.scenario.endpoints
-
     def call(
         self,
         endpoint: str,

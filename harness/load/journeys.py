@@ -102,8 +102,9 @@ class CoachingClient(JourneyUser):
         self.ids: dict[str, list[str]] = {}  # list route -> the ids of its items, as last listed
         self.history: list[dict[str, str]] = []
         self.backoff = Backoff()
-        has = {"browse": bool(self.routes.lists), "chat": bool(self.routes.chats)}
-        self.tasks = [t for t in self.tasks if has.get(getattr(t, "__name__", ""), True)]
+        routes = self.routes
+        has = {"browse": routes.lists, "chat": routes.chats, "account": routes.reads or routes.reset or routes.logout}
+        self.tasks = [t for t in self.tasks if has.get(getattr(t, "__name__", ""))]
         self.login()
 
     def login(self) -> bool:

@@ -364,10 +364,6 @@ class Extract:
     source: str  # EXTRACT_SOURCES
     expr: str  # the JSON path (as keys: "items.0.id"), header name, cookie name or pattern
 
-    @property
-    def spec(self) -> str:
-        return f"{self.source}:{self.expr}"
-
 
 @dataclass(frozen=True)
 class Step:

@@ -460,6 +460,9 @@ def _placeholders(template: Any) -> list[str]:
     return found
 
 
+CLIENT = "the client journey"  # the one caller that fills object ids (from a list route)
+
+
 def _callers(
     endpoints: dict[str, Endpoint],
     journeys: dict[str, float],
@@ -474,7 +477,7 @@ def _callers(
     login = next((ep.name for ep in endpoints.values() if ep.kind == "login"), None)
     for journey in (j for j in JOURNEYS if j in journeys):
         for ep in journey_routes(endpoints, journey):
-            callers.setdefault(ep.name, []).append(f"the {journey} journey")
+            callers.setdefault(ep.name, []).append(CLIENT if journey == "client" else f"the {journey} journey")
     for name in attacks:
         for route in [*(ep.name for ep in attack_routes(endpoints, name)), *([login] if login else [])]:
             callers.setdefault(route, []).append(f"attack {name}")
@@ -518,7 +521,7 @@ def _placeholder_problem(ep: Endpoint, part: str, found: str, who: list[str], cl
         known = [*sorted(PLACEHOLDERS), *sorted(AUDIT_PLACEHOLDERS), "NAME_id"]
         return f"unknown placeholder {{{found}}} (known: {', '.join(known)})"
     for caller in who:
-        if caller == "the client journey" and client_id and found in id_placeholders(ep):
+        if caller == CLIENT and client_id and found in id_placeholders(ep):
             continue
         if found not in PLACEHOLDERS:
             return (
@@ -566,16 +569,17 @@ def _check_steps(r: _Reader, endpoints: dict[str, Endpoint], journeys: dict[str,
 
 
 def _check_step(r: _Reader, ep: Endpoint, step: Step, where: str, extracted: set[str]) -> None:
-    fills = set(PLACEHOLDERS) | extracted
     for part, template in (("path", ep.path), ("body", ep.body), *((f"headers.{k}", v) for k, v in step.headers)):
         for found in _placeholders(template):
-            if found in fills and not (found == "conversation_id" and part != "body" and found not in extracted):
+            empty = {"conversation_id"} if part != "body" else set()  # "" is no path segment, no header
+            fills = (set(PLACEHOLDERS) - empty) | extracted
+            if found in fills:
                 continue
-            how = f'extract = {{ {found} = "json:..." }} on a step before it'
-            known = ", ".join(sorted(fills - ({"conversation_id"} - extracted if part != "body" else set())))
-            on = f"route {ep.name}'s {part}" if not part.startswith("headers.") else part
+            on = part if part.startswith("headers.") else f"route {ep.name}'s {part}"
             raise r.fail(
-                where, f"unknown placeholder {{{found}}} in {on}: no earlier step extracts it ({how}); known: {known}"
+                where,
+                f"unknown placeholder {{{found}}} in {on}: no earlier step extracts it (extract = {{ {found} = "
+                f'"json:..." }} on a step before it); known: {", ".join(sorted(fills))}',
             )
 
 
