@@ -9,6 +9,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -54,6 +55,15 @@ def run_with_locustfile(
         stdin=subprocess.DEVNULL,
         env={**os.environ, "PYTHONPATH": str(REPO)},
     )
+
+
+@dataclass(frozen=True)
+class CappedRun:
+    """The session's capped run (tests/conftest.py `capped_run`)."""
+
+    returncode: int
+    stderr: str
+    run_dir: Path
 
 
 def load_bench(name: str) -> Any:
@@ -124,9 +134,11 @@ def client_scenario(name: str, duration: str) -> str:
 # --- a `harness run` in the background, for tests that signal or watch it ---------------------------
 
 
-def start_run(out: Path, host: str, *args: str) -> subprocess.Popen[str]:
+def start_run(
+    out: Path, host: str, *args: str, scenario: Path = REPO / "scenarios" / "smoke.toml"
+) -> subprocess.Popen[str]:
     return subprocess.Popen(
-        [sys.executable, "-m", "harness", "run", "scenarios/smoke.toml", "--host", host, "--out", str(out), *args],
+        [sys.executable, "-m", "harness", "run", str(scenario), "--host", host, "--out", str(out), *args],
         cwd=REPO,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
