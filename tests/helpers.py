@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
+import io
 import json
 import os
 import subprocess
@@ -33,6 +35,21 @@ def run_harness(
         stdin=subprocess.DEVNULL,
         env={**os.environ, **(env or {})},
     )
+
+
+def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
+    """`harness ARGS` in this process, from the checkout as `run_harness` runs it, output captured: for
+    commands that answer before they start anything (usage errors, validate, cost, compare). Should one
+    start a process after all, the fast tier's guard (tests/conftest.py) fails the test."""
+    from harness.cli import main
+
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.chdir(REPO), contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        try:
+            code = main(list(args))
+        except SystemExit as exc:  # argparse: --help, and usage errors
+            code = exc.code if isinstance(exc.code, int) else int(exc.code is not None)
+    return subprocess.CompletedProcess(["harness", *args], code, out.getvalue(), err.getvalue())
 
 
 def run_with_locustfile(

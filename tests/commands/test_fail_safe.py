@@ -29,6 +29,7 @@ from tests.helpers import (
     finish,
     only_run_dir,
     read_json,
+    run_cli,
     run_harness,
     run_with_locustfile,
     start_run,
@@ -329,7 +330,6 @@ def test_credentials_in_the_host_are_sent_as_basic_auth_and_stored_nowhere(tmp_p
 # --- bad input: one line, exit 2, nothing left behind ---------------------------------------------
 
 
-@pytest.mark.e2e
 @pytest.mark.parametrize(
     "args, message",
     [
@@ -350,7 +350,7 @@ def test_bad_run_options_are_one_line_with_exit_2_and_no_run_folder(
     tmp_path: Path, args: list[str], message: str
 ) -> None:
     out_args = [] if "--out" in args else ["--out", str(tmp_path / "out")]
-    result = run_harness("run", "scenarios/smoke.toml", *args, *out_args, timeout=60)
+    result = run_cli("run", "scenarios/smoke.toml", *args, *out_args)
     assert result.returncode == 2, result.stderr
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("harness: ") and message in lines[0], result.stderr
@@ -360,33 +360,11 @@ def test_bad_run_options_are_one_line_with_exit_2_and_no_run_folder(
 @pytest.mark.e2e
 def test_an_unwritable_out_folder_is_exit_2(freezable: Path) -> None:
     subprocess.run(["chattr", "+i", str(freezable)], check=True)
-    result = run_harness("run", "scenarios/smoke.toml", "--out", str(freezable / "runs"), timeout=60)
+    result = run_cli("run", "scenarios/smoke.toml", "--out", str(freezable / "runs"))
     subprocess.run(["chattr", "-i", str(freezable)], check=True)
     assert result.returncode == 2
     assert "--out" in result.stderr and "cannot write there" in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
-
-
-@pytest.mark.e2e
-def test_a_start_the_master_refuses_leaves_no_run_folder(tmp_path: Path) -> None:
-    """The demo accounts asked of a server that is not the demo API: exit 2, and no empty run folder."""
-    site = _BasicAuthSite("x:y")  # answers 501 to GET /__demo__/accounts
-    threading.Thread(target=site.serve_forever, daemon=True).start()
-    result = run_harness(
-        "run",
-        "scenarios/smoke.toml",
-        "--host",
-        f"http://127.0.0.1:{site.server_address[1]}",
-        "--out",
-        str(tmp_path),
-        "--workers",
-        "1",
-        timeout=90,
-    )
-    site.shutdown()
-    assert result.returncode == 2, result.stderr[-2000:]
-    assert "accounts.source" in result.stderr
-    assert not list(tmp_path.iterdir())
 
 
 # --- the master's own failure ----------------------------------------------------------------------

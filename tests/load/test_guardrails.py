@@ -10,7 +10,7 @@ import pytest
 from harness.load.gate import RunCounters, cap_reason
 from harness.scenario import Guardrails, load_scenario, parse_scenario
 from harness.scenario.guardrails import abuse_refusal
-from tests.helpers import REPO, CappedRun, read_json, run_harness
+from tests.helpers import REPO, CappedRun, read_json, run_cli
 
 ABUSE = REPO / "scenarios" / "abuse.toml"
 
@@ -46,11 +46,8 @@ def test_cap_reason(seen: RunCounters, expected: str | None) -> None:
     assert cap_reason(caps, seen) == expected
 
 
-@pytest.mark.e2e
 def test_a_non_loopback_abuse_target_is_refused_before_anything_starts(tmp_path: Path) -> None:
-    result = run_harness(
-        "run", str(ABUSE), "--host", "http://10.255.255.1:9", "--out", str(tmp_path / "out"), timeout=60
-    )
+    result = run_cli("run", str(ABUSE), "--host", "http://10.255.255.1:9", "--out", str(tmp_path / "out"))
     assert result.returncode == 2
     assert "guardrails.allowed_hosts" in result.stderr and "10.255.255.1 is not" in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1 and "Traceback" not in result.stderr

@@ -13,7 +13,7 @@ from PIL import Image
 from harness.report.build import build_report
 from harness.report.screenshot import MISSING_BROWSER, dump_dom, find_browser, page_problems, screenshot
 from harness.samples import PartWriter
-from tests.helpers import run_harness
+from tests.helpers import run_cli, run_harness
 
 pytestmark = pytest.mark.e2e  # every test here starts Chromium or the harness (see tests/conftest.py)
 
@@ -137,11 +137,10 @@ def test_harness_report_screenshot_command(tmp_path):
     assert (run_dir / "report.png").stat().st_size > 50_000
 
 
-def test_missing_chromium_is_one_line_and_exit_2(tmp_path):
+def test_missing_chromium_is_one_line_and_exit_2(tmp_path, monkeypatch):
     run_dir = small_run(tmp_path)
-    done = run_harness(
-        "report", str(run_dir), "--screenshot", env={"HARNESS_CHROMIUM": str(tmp_path / "no-such-browser")}
-    )
+    monkeypatch.setenv("HARNESS_CHROMIUM", str(tmp_path / "no-such-browser"))
+    done = run_cli("report", str(run_dir), "--screenshot")
     assert done.returncode == 2
     assert done.stderr.strip().splitlines() == [f"harness: {MISSING_BROWSER}"]
     assert not (run_dir / "report.html").exists()  # checked before any work
