@@ -581,7 +581,10 @@ class _Session:
             self.runner.stop()
             self._flush_local()
         self.finished = True
-        self._write_progress()
+        try:  # the last progress.json: a failing write (a full disk) must not fail the run's end
+            self._write_progress()
+        except OSError as exc:
+            log.error("harness: progress.json failed (%s); the run is recorded without it", _one_line(exc))
 
     # --- the end -------------------------------------------------------------------------
     def _on_quitting(self, **_: Any) -> None:

@@ -15,7 +15,7 @@ from harness.documents import Summary
 from harness.documents.audit import AuditReport
 from harness.scenario import ScenarioError, load_scenario, parse_scenario
 from harness.scenario.accounts import Credentials
-from tests.helpers import REPO, run_harness
+from tests.helpers import REPO, run_cli
 
 SCENARIO = load_scenario(REPO / "scenarios" / "audit.toml")
 
@@ -187,9 +187,8 @@ def test_audit_settings_and_the_authorization_matrix():
     assert [ep.name for ep in AuditContext("http://t", SCENARIO, Credentials(), listed).chat_routes()] == ["chat"]
 
 
-@pytest.mark.e2e
 def test_usage_errors_are_one_line_with_exit_2(tmp_path: Path):
-    result = run_harness("audit", "--run", str(tmp_path), "--out", str(tmp_path / "out"), timeout=60)
+    result = run_cli("audit", "--run", str(tmp_path), "--out", str(tmp_path / "out"))
     assert result.returncode == 2 and "not a run folder" in result.stderr and "Traceback" not in result.stderr
     scenario = tmp_path / "a.toml"
     scenario.write_text(
@@ -197,12 +196,12 @@ def test_usage_errors_are_one_line_with_exit_2(tmp_path: Path):
         .read_text()
         .replace('id_routes = ["conversation", "chat"]', 'id_routes = ["conversations_x"]')
     )
-    result = run_harness("audit", str(scenario), "--out", str(tmp_path / "out"), timeout=60)
+    result = run_cli("audit", str(scenario), "--out", str(tmp_path / "out"))
     assert result.returncode == 2
     assert (
         result.stderr.strip()
         == f"harness: {scenario}: audit.id_routes: 'conversations_x' is not an endpoint of the API map"
     )
-    result = run_harness("audit", "--host", "https://staging.example.com", "--out", str(tmp_path / "out"), timeout=60)
+    result = run_cli("audit", "--host", "https://staging.example.com", "--out", str(tmp_path / "out"))
     assert result.returncode == 2 and "allowed_hosts" in result.stderr  # forged requests stay on loopback
     assert not (tmp_path / "out").exists()
