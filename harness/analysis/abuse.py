@@ -2,11 +2,18 @@
 
 `abuse` is attack role → figures and findings; `abuse_verdict` says "findings", "untested" or "clean"
 overall.
-An attack's figures cover the route it attacks (the last route of its entry in scenario.ATTACKS:
-chat for chat_flood), so the logins it needs first count apart as `other_requests`. The findings
+An attack's figures cover the routes it attacks (those of its kind in scenario.ATTACKS: the chat
+routes for chat_flood), so the logins it needs first count apart as `other_requests`. The findings
 are per-attack rules (a forged webhook accepted, a flood never blocked, an admin route answering a
 normal user), applied in a loop over attacks (a dozen at most), never over rows. An attack whose
 requests were all answered with a redirect (never followed) reached nothing: it is "untested".
+
+A webhook attack proves something only beside a delivery the target accepted: a forged signature
+refused by a target that refuses every signature (another scheme than the one the harness signs with,
+a wrong secret) says nothing. So the webhook attacks are "untested", with the reason, unless some
+delivery signed with the run's secret (the webhook journey, the flood, the replay, the probes) was
+answered 2xx; and the stale attack is "untested" under a scheme that signs no timestamp (GitHub's),
+where a stale delivery is a valid one.
 """
 
 from __future__ import annotations
@@ -17,11 +24,24 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from harness.analysis.kinds import routes_of_kind
 from harness.analysis.outcomes import reach
 from harness.analysis.ratelimits import REDIRECTED_NOTE, partial_counters
+from harness.documents.run import WebhookSigned
 from harness.scenario import ATTACKS
 
-__all__ = ["abuse_summary", "abuse_findings", "abuse_verdict", "UNBLOCKED_ATTACKS", "REPLAY_NOTE", "PARTIAL_NOTE"]
+__all__ = [
+    "abuse_summary",
+    "abuse_findings",
+    "abuse_verdict",
+    "UNBLOCKED_ATTACKS",
+    "REPLAY_NOTE",
+    "PARTIAL_NOTE",
+    "WEBHOOK_ATTACKS",
+    "UNSIGNED_NOTE",
+    "NOTHING_SIGNED_NOTE",
+    "NO_TIMESTAMP_NOTE",
+]
 
 NON_ATTACK_ROLES = ("legit", "probe")
 # attacks that a working limit must slow down: a finding when not one attempt was blocked
@@ -36,6 +56,22 @@ UNBLOCKED_ATTACKS = (
 REPLAY_NOTE = (
     "replays were answered 2xx: the target must de-duplicate deliveries by id; "
     "without its counters this run cannot tell whether they were processed again"
+)
+WEBHOOK_ATTACKS = ("webhook_forged", "webhook_stale", "webhook_replay", "webhook_flood")
+# traffic that signs deliveries with the run's own secret and the current time
+SIGNED_ROLES = ("legit", "probe", "webhook_replay", "webhook_flood")
+UNSIGNED_NOTE = (
+    "untested: no delivery signed with the run's secret was accepted ({sent} sent: {statuses}), so the "
+    "target takes none of the {scheme} signatures the harness sends and a refused forgery proves nothing; "
+    "set [webhook] scheme (and secret_env) to what the target verifies"
+)
+NOTHING_SIGNED_NOTE = (
+    "untested: no delivery signed with the run's secret was sent, so a refused forgery proves nothing; "
+    "add the webhook journey or the webhook_flood attack"
+)
+NO_TIMESTAMP_NOTE = (
+    'untested: the "{scheme}" scheme signs no timestamp, so a stale delivery is a valid one and this '
+    "attack does not apply; only de-duplicating delivery ids stops a captured delivery being replayed"
 )
 PARTIAL_NOTE = (
     "replays were answered 2xx and the target's counters cover one of its {n} "
@@ -71,7 +107,7 @@ def _counts(rows: pd.DataFrame) -> dict[str, Any]:
 
 
 def _findings(
-    role: str, rows: pd.DataFrame, figures: Mapping[str, Any], stats: Mapping | None
+    role: str, rows: pd.DataFrame, figures: Mapping[str, Any], stats: Mapping | None, timestamped: bool
 ) -> tuple[list[str], list[str]]:
     """(findings, notes) for one attack, by the rule of its kind."""
     findings: list[str] = []
@@ -85,7 +121,7 @@ def _findings(
             findings.append(f"admin route answered 2xx to {technique} ({int(n)} of {int(tried[technique])})")
     elif role == "webhook_forged" and n_ok:
         findings.append(f"forged signature accepted ({n_ok} of {len(rows)} deliveries answered 2xx)")
-    elif role == "webhook_stale" and n_ok:
+    elif role == "webhook_stale" and n_ok and timestamped:
         findings.append(f"stale delivery accepted ({n_ok} of {len(rows)} deliveries answered 2xx)")
     elif role == "webhook_replay" and n_ok > 1:
         counters = stats if isinstance(stats, Mapping) else {}
@@ -103,13 +139,36 @@ def _findings(
     return findings, notes
 
 
+def _status_list(rows: pd.DataFrame) -> str:
+    values, counts = np.unique(rows["status"].fillna(0).to_numpy(dtype=np.int64), return_counts=True)
+    return ", ".join(f"{int(v)} ×{int(c)}" for v, c in zip(values, counts))
+
+
+def _unsigned(samples: pd.DataFrame, routes: set[str], webhook: WebhookSigned | None) -> str | None:
+    """Why the webhook attacks cannot be judged (no delivery signed with the run's secret was
+    accepted on their routes), or None when one was."""
+    mask = samples["role"].fillna("legit").isin(SIGNED_ROLES) & samples["endpoint"].isin(list(routes))
+    signed = samples[mask.to_numpy(dtype=bool)]
+    if reach(signed).accepted.any():
+        return None
+    if signed.empty:
+        return NOTHING_SIGNED_NOTE
+    scheme = f'"{webhook.scheme}"' if webhook else "scenario's"
+    return UNSIGNED_NOTE.format(sent=len(signed), statuses=_status_list(signed), scheme=scheme)
+
+
 def abuse_summary(
-    samples: pd.DataFrame, target_stats: Mapping | None = None, roles: Iterable[str] | None = None
+    samples: pd.DataFrame,
+    target_stats: Mapping | None = None,
+    roles: Iterable[str] | None = None,
+    webhook: WebhookSigned | None = None,
+    kinds: Mapping[str, str] | None = None,
 ) -> dict:
     """summary.json's `abuse`: attack role → figures, `findings`, `notes` and its `verdict`.
 
     Every role other than legit and probe is an attack, unless `roles` restricts them. {} when
-    no attack ran.
+    no attack ran. `webhook` is how the run signed deliveries (run.json; None: Stripe's, from a run
+    before signature schemes). `kinds`: route → kind (run.json's; without it, by the legacy route names).
     """
     role = samples["role"].fillna("legit")
     wanted = ~role.isin(NON_ATTACK_ROLES)
@@ -120,21 +179,44 @@ def abuse_summary(
         return {}
     attack_rows = attack_rows.sort_values("start_s", kind="stable")
     attacks: dict[str, Any] = {}
+    webhook_routes: set[str] = set()  # where the webhook attacks delivered: the route signed deliveries go to
+    timestamped = webhook is None or webhook.signs_timestamp
     for name, rows in attack_rows.groupby("role", sort=True, observed=True):  # a loop over attacks, not rows
         name = str(name)
-        targets = ATTACKS[name][0][-1:] if name in ATTACKS else ()
+        targets = routes_of_kind(kinds, rows["endpoint"].unique(), ATTACKS[name][0][-1]) if name in ATTACKS else ()
         on_target = rows["endpoint"].isin(targets).to_numpy(dtype=bool) if targets else None
         attacked = rows[on_target] if on_target is not None and on_target.any() else rows
+        if name in WEBHOOK_ATTACKS:
+            webhook_routes.update(str(e) for e in attacked["endpoint"].unique())
         figures: dict[str, Any] = {"endpoint": ", ".join(sorted(attacked["endpoint"].unique()))}
         figures.update(_counts(attacked))
         figures["other_requests"] = int(len(rows) - len(attacked))
-        findings, notes = _findings(name, attacked, figures, target_stats)
+        findings, notes = _findings(name, attacked, figures, target_stats, timestamped)
         unseen = figures["redirected"] and not figures["admitted"] and not figures["blocked"]
         figures.update(
             findings=findings, notes=notes, verdict="findings" if findings else "untested" if unseen else "clean"
         )
         attacks[name] = figures
+    _judge_webhook_attacks(attacks, webhook_routes, samples, webhook)
     return attacks
+
+
+def _judge_webhook_attacks(
+    attacks: dict[str, Any], routes: set[str], samples: pd.DataFrame, webhook: WebhookSigned | None
+) -> None:
+    """The webhook attacks without a finding turn "untested", with the reason, when nothing shows the
+    target accepts the harness's signatures, or (stale) when the scheme signs no timestamp."""
+    judged = [name for name in WEBHOOK_ATTACKS if name in attacks and not attacks[name]["findings"]]
+    if not judged:
+        return
+    unsigned = _unsigned(samples, routes, webhook)
+    for name in judged:
+        why = unsigned
+        if name == "webhook_stale" and webhook is not None and not webhook.signs_timestamp:
+            why = NO_TIMESTAMP_NOTE.format(scheme=webhook.scheme)
+        if why:
+            attacks[name]["notes"].append(why)
+            attacks[name]["verdict"] = "untested"
 
 
 def abuse_findings(abuse: Mapping[str, Mapping]) -> list[str]:

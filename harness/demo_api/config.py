@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from harness.demo_api.distributions import Distribution, parse_distribution
+from harness.protocol.signing import PRESETS
 
 __all__ = [
     "AUTH_STYLES",
@@ -43,6 +44,7 @@ ROUTES: tuple[tuple[str, str, str], ...] = (
     ("conversations", "GET", "/api/conversations"),
     ("conversation", "GET", "/api/conversations/{id}"),
     ("chat", "POST", "/api/chat"),
+    ("chat_format", "POST", "/api/chat/{format}"),  # the chat in other wire formats (harness.demo_api.formats)
     ("leads", "POST", "/api/leads"),
     ("webhook", "POST", "/api/webhooks/stripe"),
     ("admin_users", "GET", "/api/admin/users"),
@@ -161,6 +163,7 @@ class TargetConfig:
     output_tokens: tuple[int, int] = (20, 60)
     latency: dict[str, Distribution] = field(default_factory=dict)
     webhook_tolerance_s: int = 300
+    webhook_scheme: str = "stripe"  # how the webhook route verifies deliveries: a preset of harness.protocol.signing
     token_ttl_s: int = 3600
     # Route name -> rules; the whole table is replaced when given ({} turns every limit off).
     limits: dict[str, tuple[LimitRule, ...]] = field(default_factory=_default_limits)
@@ -198,6 +201,8 @@ class TargetConfig:
         _int(self.tenants, "tenants", 1, MAX_TENANTS)  # the seed data is built at start-up, in memory
         _int(self.clients_per_tenant, "clients_per_tenant", 1, MAX_CLIENTS_PER_TENANT)
         _int(self.webhook_tolerance_s, "webhook_tolerance_s", 0)
+        if self.webhook_scheme not in PRESETS:
+            raise ValueError(f"webhook_scheme: expected one of {', '.join(PRESETS)}, got {self.webhook_scheme!r}")
         _int(self.token_ttl_s, "token_ttl_s", 1)
         _int(self.processes, "processes", 1)
         if self.processes > 64:
@@ -276,6 +281,7 @@ class TargetConfig:
             "output_tokens": list(self.output_tokens),
             "latency": {name: dist.to_dict() for name, dist in self.latency.items()},
             "webhook_tolerance_s": self.webhook_tolerance_s,
+            "webhook_scheme": self.webhook_scheme,
             "token_ttl_s": self.token_ttl_s,
             "limits": {route: [rule.to_dict() for rule in rules] for route, rules in self.limits.items()},
             "processes": self.processes,

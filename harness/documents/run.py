@@ -14,7 +14,16 @@ import msgspec
 
 from harness.documents.common import load_tolerant, to_builtins
 
-__all__ = ["RUN_SCHEMA_VERSION", "RunMeta", "JourneyRan", "TaskError", "LostWorker", "StoppedEarly", "AbortKind"]
+__all__ = [
+    "RUN_SCHEMA_VERSION",
+    "RunMeta",
+    "JourneyRan",
+    "TaskError",
+    "LostWorker",
+    "StoppedEarly",
+    "AbortKind",
+    "WebhookSigned",
+]
 
 RUN_SCHEMA_VERSION = 1
 # why a run was aborted: a [guardrails] cap or the circuit breaker, or anything else (a signal, a
@@ -23,12 +32,13 @@ AbortKind = Literal["guardrail", "aborted"]
 Number = int | float
 
 
-class JourneyRan(msgspec.Struct, kw_only=True):
-    """A harness journey whose users ran, and the routes each of its users must call."""
+class JourneyRan(msgspec.Struct, kw_only=True, omit_defaults=True):
+    """A journey whose users ran, the routes each of its users must call, and the login among them."""
 
     users: int = 0
     user_class: str | None = None
     required: list[str] = msgspec.field(default_factory=list)
+    login: str | None = None  # left out when none (and in older runs, whose login route was `login`)
 
 
 class TaskError(msgspec.Struct, kw_only=True):
@@ -50,6 +60,14 @@ class LostWorker(msgspec.Struct, kw_only=True):
     at_s: float | None = None
     last_report_s: float | None = None
     samples: int | None = None
+
+
+class WebhookSigned(msgspec.Struct, kw_only=True):
+    """How the run signed webhook deliveries: the scenario's [webhook] scheme, and whether it signs a
+    timestamp (without one a stale delivery cannot be told from a fresh one)."""
+
+    scheme: str = "stripe"
+    signs_timestamp: bool = True
 
 
 class StoppedEarly(msgspec.Struct, kw_only=True):
@@ -88,6 +106,8 @@ class RunMeta(msgspec.Struct, kw_only=True):
     attacks: dict[str, dict[str, Any]] = msgspec.field(default_factory=dict)
     attacks_start_after_s: Number | None = None
     probed_routes: list[str] = msgspec.field(default_factory=list)
+    webhook: WebhookSigned | None = None  # absent: a run from before signature schemes (Stripe's)
+    kinds: dict[str, str] = msgspec.field(default_factory=dict)  # route -> its kind; older runs: by legacy name
     target_is_loopback: bool | None = None
     wallet: dict[str, Any] | None = None
     spend: dict[str, Any] | None = None  # the price and token settings, fixed at the start

@@ -20,6 +20,7 @@ import os
 import signal
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -33,7 +34,7 @@ from locust.runners import STATE_MISSING, STATE_STOPPED, STATE_STOPPING, MasterR
 
 from harness import __version__
 from harness.analysis.spend import batch_cost
-from harness.documents.run import RUN_SCHEMA_VERSION, AbortKind, LostWorker, RunMeta, StoppedEarly
+from harness.documents.run import RUN_SCHEMA_VERSION, AbortKind, LostWorker, RunMeta, StoppedEarly, WebhookSigned
 from harness.documents.summary import Summary
 from harness.errors import AbortedError, ExitCode, HarnessError, UsageError
 from harness.host import HOST_AUTH_ENV, parse_host
@@ -45,6 +46,7 @@ from harness.load.recorder import Recorder
 from harness.load.run_facts import final_facts
 from harness.load.shape import ScenarioShape
 from harness.load.sources import is_loopback
+from harness.load.webhooks import scheme_of
 from harness.protocol.tokens import DEFAULT_ENCODING, counter_for_model, encoding
 from harness.runfolder import STOP_FILE, new_run_dir, stop_file_reason, write_json_atomic
 from harness.scenario import SHIPPED_SCENARIOS, Scenario, load_scenario, parse_scenario, redacted_copy
@@ -55,7 +57,7 @@ from harness.scenario.guardrails import abuse_refusal
 from harness.scenario.preflight import spend_prices
 from harness.scenario.thresholds import from_options, merge
 
-__all__ = ["DEFAULT_SCENARIO", "SAMPLES_KEY"]
+__all__ = ["DEFAULT_SCENARIO", "SAMPLES_KEY", "JOURNEY_CLASS_MAKERS"]
 
 log = logging.getLogger("harness")
 DEFAULT_SCENARIO = SHIPPED_SCENARIOS / "smoke.toml"
@@ -64,6 +66,9 @@ ARRIVALS_KEY = "harness_arrivals"  # open model: the worker's arrival counts so 
 REPORT_INTERVAL_S = 3.0  # Locust's WORKER_REPORT_INTERVAL
 PARENT_DIED = "the harness process that started this run died"
 ABORT_CHECK_S = 3.0  # abort-on-fail thresholds are judged this often (samples arrive every 3 s)
+# What adds a user class for each journey of the scenario's own (harness.load.journeys registers its
+# maker on import: it imports this module, so this module cannot import it)
+JOURNEY_CLASS_MAKERS: list[Callable[[list[type], Scenario], None]] = []
 
 
 @events.init_command_line_parser.add_listener
@@ -140,6 +145,16 @@ def _on_init(environment: Any, runner: Any = None, **_: Any) -> None:
 def _install_worker(environment: Any) -> None:
     recorder = Recorder()
     environment.events.request.add_listener(recorder.on_request)
+
+    def add_journeys(**_: Any) -> None:
+        """The scenario's own journeys, as the master made them: the plan arrives with the first spawn
+        message, which fires test_start before any user is looked up by its class name."""
+        plan = RunPlan.from_environment(environment)
+        if plan is not None:
+            for make in JOURNEY_CLASS_MAKERS:
+                make(environment.user_classes, plan.scenario)
+
+    environment.events.test_start.add_listener(add_journeys)
 
     def attach(client_id: str, data: dict[str, Any]) -> None:
         data[SAMPLES_KEY] = recorder.batch.take()
@@ -242,6 +257,7 @@ class _Session:
         if self.planned_s and scenario.load.open_model:
             self.planned_s += WARM_UP_S  # the pool starts before the schedule does
         options.run_time = None  # the plugin ends the run itself: see the module docstring
+        webhook = scheme_of(scenario.webhook_signing)
         self.meta = RunMeta(
             schema_version=RUN_SCHEMA_VERSION,
             id=self.run_dir.name,
@@ -265,6 +281,8 @@ class _Session:
             attacks={a.name: {"users": a.users, "rate": a.rate} for a in scenario.attacks.values()},
             attacks_start_after_s=scenario.attacks_start_after_s,
             probed_routes=list(scenario.probes.routes),
+            webhook=WebhookSigned(scheme=webhook.name, signs_timestamp=webhook.signs_timestamp),
+            kinds={name: ep.kind for name, ep in scenario.endpoints.items()},
             target_is_loopback=is_loopback(host),
             wallet=scenario.wallet.__dict__ if scenario.wallet else None,
             spend=spend,
@@ -295,9 +313,12 @@ class _Session:
         (self.run_dir / "scenario.toml").write_text(text, encoding="utf-8")
 
     def _weigh_user_classes(self) -> None:
-        """Journey weights, attack users and the probe come from the scenario; what it leaves out does not run."""
+        """Journey weights, attack users and the probe come from the scenario; what it leaves out does not run.
+        The scenario's own journeys get a user class each (harness.load.steps)."""
         classes = self.environment.user_classes
         scenario = self.scenario
+        for make in JOURNEY_CLASS_MAKERS:
+            make(classes, scenario)
         if not any(
             getattr(c, "journey", None)
             or getattr(c, "attack", None)

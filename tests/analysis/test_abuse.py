@@ -8,13 +8,23 @@ import re
 
 import pytest
 
-from harness.analysis.abuse import PARTIAL_NOTE, REPLAY_NOTE, abuse_findings, abuse_summary, abuse_verdict
+from harness.analysis.abuse import (
+    NO_TIMESTAMP_NOTE,
+    NOTHING_SIGNED_NOTE,
+    PARTIAL_NOTE,
+    REPLAY_NOTE,
+    UNSIGNED_NOTE,
+    abuse_findings,
+    abuse_summary,
+    abuse_verdict,
+)
 from harness.documents import Summary
+from harness.documents.run import WebhookSigned
 from harness.report.build import build_report
 from harness.report.html import PLOTS, RATE_LIMIT_PLOT
 from harness.report.terminal import format_table
 from harness.samples import SCHEMA, PartWriter
-from harness.scenario import ATTACKS
+from harness.scenario import ATTACKS, LEGACY_KINDS
 from tests.analysis.test_ratelimits import T0, baseline, burst, frame, rows
 
 
@@ -23,9 +33,12 @@ def table(summary: dict) -> str:
     return format_table(Summary.load(summary)[0])
 
 
+ROUTE_OF_KIND = {kind: name for name, kind in reversed(LEGACY_KINDS.items())}  # the shipped routes' names
+
+
 def attack(role: str, statuses: list[int], technique: str = "", step: float = 0.5) -> list[dict]:
     times = [i * step for i in range(len(statuses))]
-    return rows(ATTACKS[role][0][-1], technique, times, statuses, role=role)  # the attacked route
+    return rows(ROUTE_OF_KIND[ATTACKS[role][0][-1]], technique, times, statuses, role=role)  # the attacked route
 
 
 def test_counts_of_an_attack():
@@ -82,7 +95,58 @@ def test_forged_and_stale_webhooks(role, words):
     assert bad[role]["findings"] == [f"{words} (1 of 3 deliveries answered 2xx)"]
     assert abuse_findings(bad) == [f"{role}: {words} (1 of 3 deliveries answered 2xx)"]
     assert bad[role]["verdict"] == "findings" and abuse_verdict(bad) == "findings"
-    assert abuse_verdict(abuse_summary(frame(attack(role, [401, 400, 429])))) == "clean"
+    legit = rows("webhook", "", [0.1, 0.2], [200, 400], role="legit")  # a signed delivery accepted
+    assert abuse_verdict(abuse_summary(frame(attack(role, [401, 400, 429]), legit))) == "clean"
+
+
+STRIPE = WebhookSigned(scheme="stripe", signs_timestamp=True)
+
+
+def test_webhook_attacks_are_untested_when_no_signed_delivery_was_accepted():
+    """A target that refuses every signature the harness sends (another scheme, another secret)
+    refuses forgeries too: that proves nothing, so no webhook attack is "clean"."""
+    legit = rows("webhook", "", [0.1, 0.2, 0.3], [400, 400, 429], role="legit")
+    probe = rows("webhook", "baseline", [0.4], [400])
+    f = frame(
+        attack("webhook_forged", [400, 400]),
+        attack("webhook_stale", [400]),
+        attack("webhook_replay", [400, 400]),
+        attack("webhook_flood", [400, 400, 429]),
+        attack("admin_probe", [401], "anonymous"),
+        legit,
+        probe,
+    )
+    result = abuse_summary(f, {"webhooks_duplicate": 0}, webhook=STRIPE)
+    for name in ("webhook_forged", "webhook_stale", "webhook_replay", "webhook_flood"):
+        a = result[name]
+        assert a["verdict"] == "untested" and a["findings"] == [], name
+        assert a["notes"][-1] == UNSIGNED_NOTE.format(sent=9, statuses="400 ×7, 429 ×2", scheme='"stripe"')
+    assert '"stripe" signatures' in result["webhook_forged"]["notes"][-1]
+    assert result["admin_probe"]["verdict"] == "clean"  # other attacks keep their verdicts
+    assert abuse_verdict(result) == "untested"
+    # one signed delivery accepted (here by the flood) is the evidence: forgeries refused are clean again
+    accepted = frame(attack("webhook_forged", [400]), attack("webhook_flood", [200, 429]), legit)
+    assert {a["verdict"] for a in abuse_summary(accepted, webhook=STRIPE).values()} == {"clean"}
+    # a forged delivery accepted stays a finding whatever else happened
+    forged = abuse_summary(frame(attack("webhook_forged", [200]), legit), webhook=STRIPE)
+    assert forged["webhook_forged"]["verdict"] == "findings"
+    # nothing signed with the run's secret sent at all: untested too, saying what to add
+    alone = abuse_summary(frame(attack("webhook_forged", [400])))
+    assert alone["webhook_forged"]["verdict"] == "untested"
+    assert alone["webhook_forged"]["notes"] == [NOTHING_SIGNED_NOTE]
+
+
+def test_stale_webhooks_do_not_apply_to_a_scheme_without_a_signed_timestamp():
+    github = WebhookSigned(scheme="github", signs_timestamp=False)
+    legit = rows("webhook", "", [0.1], [200], role="legit")
+    f = frame(attack("webhook_stale", [200, 200]), attack("webhook_forged", [400]), legit)
+    result = abuse_summary(f, webhook=github)
+    stale = result["webhook_stale"]
+    assert stale["findings"] == [] and stale["verdict"] == "untested"  # a stale GitHub delivery is a valid one
+    assert stale["notes"] == [NO_TIMESTAMP_NOTE.format(scheme="github")] and "github" in stale["notes"][0]
+    assert result["webhook_forged"]["verdict"] == "clean"
+    # with a signed timestamp the same answers are a finding
+    assert abuse_summary(f, webhook=STRIPE)["webhook_stale"]["verdict"] == "findings"
 
 
 def test_webhook_replay_needs_the_target_counters():

@@ -200,13 +200,13 @@ def test_validate_as_a_command_end_to_end(tmp_path: Path) -> None:
     )
     assert result.stdout.startswith(f"{ramp}: ok: scenario 'smoke'")
     bogus = tmp_path / "bogus.toml"
-    bogus.write_text(SMOKE.replace("/api/conversations/{conversation_id}", "/api/conversations/{bogus_id}"))
+    bogus.write_text(SMOKE.replace("/api/conversations/{conversation_id}", "/api/conversations/{bogus}"))
     nan = tmp_path / "nan.toml"
     nan.write_text(SMOKE.replace("users = 12\n", "users = 12\narrival_rate = nan\n"))
     utf16 = tmp_path / "utf16.toml"
     utf16.write_bytes(SMOKE.encode("utf-16"))
     for path, expected in [
-        (bogus, f"harness: {bogus}: endpoints.conversation.path: unknown placeholder {{bogus_id}} (known: "),
+        (bogus, f"harness: {bogus}: endpoints.conversation.path: unknown placeholder {{bogus}} (known: "),
         (nan, f"harness: {nan}: load.arrival_rate: expected a finite number >= 0.001, got nan\n"),
         (utf16, f"harness: {utf16}: not UTF-8 text: save it as UTF-8\n"),
     ]:

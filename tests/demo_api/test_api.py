@@ -16,7 +16,7 @@ import tiktoken
 from harness.demo_api import auth
 from harness.demo_api.model import SYSTEM_PROMPT
 from harness.demo_api.process import RunningTarget
-from harness.protocol.signing import sign
+from harness.protocol.signing import STRIPE
 
 from .conftest import LATENCY_MS, LATENCY_ROUTE, TTFT_MS
 
@@ -306,22 +306,22 @@ def test_webhook(client: httpx.Client, demo: dict[str, Any]) -> None:
         return client.post("/api/webhooks/stripe", content=payload, headers=headers)
 
     now = int(time.time())
-    first = post(body, sign(secret, body, now))
+    first = post(body, stripe_signature(secret, body, now))
     assert first.status_code == 200 and first.json() == {"received": True}
-    again = post(body, sign(secret, body, now + 1))
+    again = post(body, stripe_signature(secret, body, now + 1))
     assert again.status_code == 200 and again.json() == {"received": True, "duplicate": True}
     cases = {
         "missing_signature": post(body, None),
         "malformed_signature": post(body, "v1=abc"),
-        "bad_signature": post(body, sign("whsec" + "_forged", body, now)),
-        "stale_timestamp": post(body, sign(secret, body, now - 301)),
+        "bad_signature": post(body, stripe_signature("whsec" + "_forged", body, now)),
+        "stale_timestamp": post(body, stripe_signature(secret, body, now - 301)),
     }
     for reason, r in cases.items():
         assert r.status_code == 400 and r.json() == {"error": reason}, reason
     tampered = body.replace(b"invoice.paid", b"invoice.void")
-    assert post(tampered, sign(secret, body, now)).json() == {"error": "bad_signature"}
+    assert post(tampered, stripe_signature(secret, body, now)).json() == {"error": "bad_signature"}
     no_id = b'{"type":"ping"}'
-    assert post(no_id, sign(secret, no_id, now)).json() == {"error": "missing_event_id"}
+    assert post(no_id, stripe_signature(secret, no_id, now)).json() == {"error": "missing_event_id"}
 
 
 def test_admin_users(client: httpx.Client, account: Account, login: Login, demo: dict[str, Any]) -> None:
@@ -366,3 +366,8 @@ def test_injected_latency_is_accurate(client: httpx.Client, account: Account, lo
     extra = min(delayed) - min(fast)
     assert abs(extra - LATENCY_MS) < 3, (sorted(delayed), sorted(fast))
     assert statistics.median(fast) < 20  # other routes are not delayed
+
+
+def stripe_signature(secret: str, body: bytes, timestamp: int) -> str:
+    """The Stripe-Signature header's value: the demo API's default scheme."""
+    return STRIPE.headers_for(secret, body, timestamp, "")["Stripe-Signature"]

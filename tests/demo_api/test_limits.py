@@ -18,7 +18,7 @@ import pytest
 
 from harness.demo_api.config import TargetConfig
 from harness.demo_api.process import RunningTarget, start_target
-from harness.protocol.signing import sign
+from harness.protocol.signing import STRIPE
 
 pytestmark = pytest.mark.e2e  # every test here starts processes (see tests/conftest.py)
 
@@ -307,7 +307,7 @@ def test_blocked_chat_spends_no_tokens(target: RunningTarget) -> None:
 
 
 def _webhook(target: RunningTarget, body: bytes, timestamp: int, src: str) -> httpx.Response:
-    header = sign(demo(target)["webhook_secret"], body, timestamp)
+    header = stripe_signature(demo(target)["webhook_secret"], body, timestamp)
     return once(target, "POST", "/api/webhooks/stripe", src, content=body, headers={"Stripe-Signature": header})
 
 
@@ -319,7 +319,7 @@ def test_webhook_replay_and_stale_timestamps(target: RunningTarget) -> None:
     old = json.dumps({"id": f"evt_old_{time.time_ns()}", "type": "invoice.paid"}).encode()
     stale = _webhook(target, old, now - 3 * 3600, src)
     forged = once(target, "POST", "/api/webhooks/stripe", src, content=body,
-                  headers={"Stripe-Signature": sign("whsec" + "_guess", body, now)})  # fmt: skip
+                  headers={"Stripe-Signature": stripe_signature("whsec" + "_guess", body, now)})  # fmt: skip
     after = stats(target)
     assert first.status_code == 200 and first.json() == {"received": True}
     assert forged.status_code == 400 and forged.json() == {"error": "bad_signature"}  # both profiles
@@ -483,7 +483,7 @@ def test_stats_cover_every_process(profile: str) -> None:
 
             # The same delivery again and again, on new connections: replays reach both processes.
             body = json.dumps({"id": f"evt_{time.time_ns()}", "type": "invoice.paid"}).encode()
-            headers = {"Stripe-Signature": sign(secret, body, int(time.time()))}
+            headers = {"Stripe-Signature": stripe_signature(secret, body, int(time.time()))}
             before, deliveries = dict(per_process), 0
             for _ in range(8):
                 for c in closing.values():
@@ -522,3 +522,8 @@ def test_stats_cover_every_process(profile: str) -> None:
         finally:
             for c in closing.values():
                 c.close()
+
+
+def stripe_signature(secret: str, body: bytes, timestamp: int) -> str:
+    """The Stripe-Signature header's value: the demo API's default scheme."""
+    return STRIPE.headers_for(secret, body, timestamp, "")["Stripe-Signature"]

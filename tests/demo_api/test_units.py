@@ -20,10 +20,18 @@ from harness.demo_api.distributions import Distribution
 from harness.demo_api.model import SENTENCES, SYSTEM_PROMPT, SimulatedModel, count_tokens, requested_tokens
 from harness.demo_api.outbox import Outbox
 from harness.demo_api.stats import MAX_PEERS, SharedStats, Stats, merge
-from harness.protocol.signing import SignatureError, sign, verify
+from harness.protocol.signing import STRIPE, SignatureError
 
 SECRET = "whsec" + "_" + "0" * 8  # built, not written: never a key-shaped literal
 BODY = b'{"id":"evt_1","type":"invoice.paid"}'
+
+
+def sign(secret: str, body: bytes, timestamp: int) -> str:
+    return STRIPE.headers_for(secret, body, timestamp, "evt_1")["Stripe-Signature"]
+
+
+def verify(secret: str, body: bytes, header: str | None, tolerance_s: int, now: float) -> None:
+    STRIPE.verify(secret, body, {"Stripe-Signature": header} if header is not None else {}, tolerance_s, now)
 
 
 # -- signing ---------------------------------------------------------------------------------------
