@@ -34,6 +34,18 @@ from typing import Any
 
 import httpx
 
+from harness.protocol.auth import (
+    FORM,
+    Credential,
+    cookie_header,
+    credential_headers,
+    credential_params,
+    read_csrf,
+    read_login,
+    store_cookies,
+    token_request_body,
+    with_params,
+)
 from harness.scenario import Endpoint, Scenario, ScenarioError
 from harness.scenario.accounts import Account, Credentials
 from harness.scenario.templates import render
@@ -139,7 +151,8 @@ class AuditContext:
     credentials: Credentials
     settings: AuditSettings = field(default_factory=AuditSettings)
     timeout_s: float = 10.0
-    _tokens: dict[str, str | None] = field(default_factory=dict, repr=False)
+    _tokens: dict[str, str | None] = field(default_factory=dict, repr=False)  # account key -> token()'s answer
+    _sessions: dict[str, Credential] = field(default_factory=dict, repr=False)  # what token() handed out
 
     # --- the target ---------------------------------------------------------------------------
     def client(self, **kwargs: Any) -> httpx.Client:
@@ -181,27 +194,63 @@ class AuditContext:
         return None
 
     def token(self, account: Account) -> str | None:
-        """A session token for `account` (logged in through the map's `login` route; a failed login,
-        a 429 say, is tried again next time rather than remembered)."""
-        if not self._tokens.get(account.email):
-            token = None
-            if "login" in self.scenario.endpoints:
-                with self.client() as client:
-                    response = self.call(client, "login", {"email": account.email, "password": account.password})
-                try:
-                    token = response.json()
-                    for key in self.scenario.auth.token_field.split("."):
-                        token = token.get(key) if isinstance(token, dict) else None
-                except ValueError:
-                    token = None
-            self._tokens[account.email] = token if isinstance(token, str) else None
-        return self._tokens[account.email]
+        """A session for `account` as `[auth]` says (a login, an OAuth2 token request, its API key), as the
+        string `auth_headers` and `call` take: its token or key, else its cookies. A failed login (a 429,
+        say) is tried again next time rather than remembered; no auth at all (style none) is None."""
+        if not self._tokens.get(account.key):
+            credential = self._log_in(account)
+            handle = (credential.token or cookie_header(credential.cookies)) if credential is not None else ""
+            if credential is not None and handle:
+                self._sessions[handle] = credential
+            self._tokens[account.key] = handle or None
+        return self._tokens[account.key]
+
+    def _log_in(self, account: Account) -> Credential | None:
+        auth = self.scenario.auth
+        if auth.style == "api_key":
+            key = self.credentials.api_key(account)
+            return Credential(token=key) if key else None
+        login = self.scenario.route("login")
+        if auth.style == "none" or (auth.oauth2 is None and login is None):
+            return None
+        with self.client() as client:
+            if auth.oauth2 is not None:
+                body = token_request_body(auth, account.values(), self.credentials.oauth_client)
+                request = client.build_request(
+                    "POST", auth.oauth2.token_path, content=body, headers={"content-type": FORM}
+                )
+                response = self.send(client, request)
+            else:
+                assert login is not None
+                response = self.call(client, login.name, account.values())
+            if not 200 <= response.status_code < 400:  # a session cookie may come with a redirect
+                return None
+            jar: dict[str, str] = {}
+            store_cookies(jar, response.headers.multi_items(), time.time())
+            credential, _ = read_login(auth, response.headers.multi_items(), json_of(response), jar, time.monotonic())
+            if credential is not None and auth.csrf is not None and auth.csrf.fetch:
+                headers = credential_headers(auth, credential, "GET")
+                fetched = self.call(client, auth.csrf.fetch, account.values(), headers=headers)
+                store_cookies(credential.cookies, fetched.headers.multi_items(), time.time())
+                csrf = read_csrf(auth, fetched.headers.multi_items(), json_of(fetched), credential.cookies)
+                if not csrf:
+                    return None
+                credential.csrf = csrf
+        return credential
 
     def auth_headers(self, token: str | None) -> dict[str, str]:
+        """The headers of a session `token` handed out (its CSRF token too, whatever the method), or of a
+        bare token string (a forged or an expired one) in `[auth] header`."""
         if not token:
             return {}
-        scheme = self.scenario.auth.scheme
-        return {self.scenario.auth.header: f"{scheme} {token}" if scheme else token}
+        credential = self._sessions.get(token) or Credential(token=token)
+        return credential_headers(self.scenario.auth, credential, "POST")
+
+    def auth_params(self, token: str | None) -> dict[str, str]:
+        """The query parameters of a session (an API key with `key_in = "query"`)."""
+        return (
+            credential_params(self.scenario.auth, self._sessions.get(token) or Credential(token=token)) if token else {}
+        )
 
     def call(
         self,
@@ -222,7 +271,7 @@ class AuditContext:
         body = json_body if json_body is not None else (render(ep.body, values) if ep.body is not None else None)
         request = client.build_request(
             method or ep.method,
-            path or render(ep.path, values, in_path=True),
+            with_params(path or render(ep.path, values, in_path=True), self.auth_params(token)),
             headers=all_headers,
             **({"json": body} if body is not None else {}),
         )
@@ -259,8 +308,9 @@ class AuditContext:
 
     # --- secrets ------------------------------------------------------------------------------
     def redact(self, text: str) -> str:
-        """`text` with every secret handed to the harness, and every session token, replaced."""
-        for secret in [*self.credentials.secrets(), *(t for t in self._tokens.values() if t)]:
+        """`text` with every secret handed to the harness, and every session's token and cookies, replaced."""
+        sessions = [v for c in self._sessions.values() for v in c.secrets()]
+        for secret in [*self.credentials.secrets(), *sessions, *(t for t in self._tokens.values() if t)]:
             if secret:
                 text = text.replace(secret, "[redacted]")
         return text

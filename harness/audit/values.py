@@ -13,7 +13,6 @@ why it had no value (`Unfilled`).
 
 from __future__ import annotations
 
-import dataclasses
 import re
 from collections.abc import Mapping
 from typing import Any
@@ -66,16 +65,10 @@ def is_object_id(name: str) -> bool:
 
 
 def account_values(account: Account | None) -> dict[str, str]:
-    """Every column of `account` by its name ({email}, {password}, {role}, {tenant}, and whatever the
-    accounts carry besides: a text field is one placeholder, a mapping field gives one per key)."""
-    values: dict[str, str] = {}
-    for f in dataclasses.fields(account) if account is not None else ():
-        value = getattr(account, f.name)
-        if isinstance(value, str):
-            values[f.name] = value
-        elif isinstance(value, Mapping):
-            values.update({str(k): str(v) for k, v in value.items()})
-    return values
+    """Every column of `account` that has a value, by its name ({email}, {password}, {role}, {tenant},
+    {username}, {api_key}, and whatever other columns the accounts file carries: Account.values()). An
+    empty column is no value: the route is not called rather than sent with it empty."""
+    return {k: v for k, v in account.values().items() if v} if account is not None else {}
 
 
 def unfilled(endpoint: Endpoint, values: Mapping[str, Any], *, path: bool = True, body: bool = True) -> list[str]:

@@ -23,17 +23,18 @@ from typing import Any, Protocol
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 
-from harness.demo_api.auth import TokenError, TokenService
+from harness.demo_api.auth import TokenService
 from harness.demo_api.config import TargetConfig
 from harness.demo_api.context import ChatContext
-from harness.demo_api.data import Conversation, Message, User, build_dataset, hash_password
+from harness.demo_api.data import OAUTH_CLIENT_ID, Conversation, Message, User, build_dataset, hash_password
 from harness.demo_api.debug import read_object_unguarded
 from harness.demo_api.formats import FORMATS, Reply, prompt_messages, stream_reply
 from harness.demo_api.model import SimulatedModel, requested_tokens, sleep_until
 from harness.demo_api.outbox import Outbox
+from harness.demo_api.sessions import Sessions, parse_form
 from harness.demo_api.sse import completion_object, stream_events
 from harness.demo_api.stats import SharedStats, Stats
-from harness.demo_api.web import ApiError, OpenAIError, bearer_token, read_body, read_object
+from harness.demo_api.web import FORM_BODY_LIMIT, ApiError, OpenAIError, read_body, read_object
 from harness.protocol.signing import PRESETS, SignatureError
 
 __all__ = ["DemoApi", "STARTED_KEY"]
@@ -49,7 +50,6 @@ LARGE_PROMPT_CHARS = 32 * 1024  # tokenise bigger prompts off the event loop
 MESSAGE_ROLES = {"system", "developer", "user", "assistant", "tool"}
 EMAIL = re.compile(r"[^@\s]{1,64}@[^@\s]+\.[^@\s]+")
 _DUMMY_SALT = bytes(16)
-_INVALID_TOKEN = {"www-authenticate": 'Bearer error="invalid_token"'}
 _NO_TOLERANCE = 10**12  # seconds: any timestamp passes
 ROLE_HEADERS = ("x-user-role", "x-role")  # what the vulnerable admin check believes
 
@@ -96,6 +96,7 @@ class DemoApi:
         self.vulnerable = config.profile == "vulnerable"
         self.data = build_dataset(config.seed, config.tenants, config.clients_per_tenant)
         self.tokens = TokenService(config.token_ttl_s, key=token_key)
+        self.sessions = Sessions(config, self.tokens, self.data)
         self.model = SimulatedModel(config.seed, config.ttft, config.token_delay, config.output_tokens)
         self.context = ChatContext(self.vulnerable)  # prompt requests and recent context (flaws 15, 16)
         self.outbox = Outbox()
@@ -114,17 +115,7 @@ class DemoApi:
     # -- helpers ---------------------------------------------------------------------------------
 
     def authenticate(self, request: Request) -> tuple[User, dict[str, Any]]:
-        token = bearer_token(request)
-        if token is None:
-            raise ApiError(401, "missing_token", headers={"www-authenticate": "Bearer"})
-        try:
-            claims = self.tokens.verify(token)
-        except TokenError:
-            raise ApiError(401, "invalid_token", headers=_INVALID_TOKEN) from None
-        user = self.data.users_by_id.get(claims["sub"])
-        if user is None:
-            raise ApiError(401, "invalid_token", headers=_INVALID_TOKEN)
-        return user, claims
+        return self.sessions.authenticate(request)
 
     def visible_conversation(self, user: User, conversation_id: Any, *, any_tenant: bool = False) -> Conversation:
         """The conversation if `user` may see it, else 404. `any_tenant` (vulnerable only: flaws 10 and
@@ -149,21 +140,50 @@ class DemoApi:
     async def health(self, request: Request) -> Response:
         return Response(b'{"status":"ok"}', media_type="application/json")
 
-    async def login(self, request: Request) -> Response:
-        email, password = self._strings(await read_object(request), "email", "password")
+    def _check_login(self, email: str, password: str) -> User | None:
         user = self.data.users_by_email.get(email.strip().lower())
         if user is None:
             hash_password(password, _DUMMY_SALT)  # same work as a real check: no timing oracle
+            return None
+        return user if user.check_password(password) else None
+
+    async def login(self, request: Request) -> Response:
+        if self.config.auth == "api_key":
+            raise ApiError(404, "not_found", "this API takes API keys: there is no login")
+        email, password = self._strings(await read_object(request), "email", "password")
+        user = self._check_login(email, password)
+        if user is None:
             raise ApiError(401, "invalid_credentials")
-        if not user.check_password(password):
-            raise ApiError(401, "invalid_credentials")
-        token = self.tokens.issue(user.id, user.tenant_id, user.role)
-        return JSONResponse({"access_token": token, "token_type": "bearer", "expires_in": self.tokens.ttl_s})
+        return self.sessions.login_answer(user)
 
     async def logout(self, request: Request) -> Response:
         _, claims = self.authenticate(request)
-        self.tokens.revoke(claims)
-        return Response(status_code=204)
+        return self.sessions.logout_answer(claims)
+
+    async def csrf(self, request: Request) -> Response:
+        _, claims = self.authenticate(request)
+        if "csrf" not in claims:
+            raise ApiError(404, "not_found", "this API has no CSRF tokens ([target] csrf = true)")
+        return JSONResponse({"csrf_token": claims["csrf"]})
+
+    async def oauth_token(self, request: Request) -> Response:
+        """RFC 6749 token endpoint (oauth2 only): the client_credentials and password grants."""
+        if self.config.auth != "oauth2":
+            raise ApiError(404, "not_found")
+        form = parse_form(await read_body(request, FORM_BODY_LIMIT))
+        if not self.sessions.oauth_client_ok(request, form):
+            raise ApiError(401, "invalid_client", headers={"www-authenticate": "Basic"})
+        grant = form.get("grant_type", "")
+        if grant == "client_credentials":  # the client acts as the first client account
+            user = next(u for u in self.data.users if u.role == "client")
+        elif grant == "password":
+            found = self._check_login(form.get("username", ""), form.get("password", ""))
+            if found is None:
+                raise ApiError(400, "invalid_grant")
+            user = found
+        else:
+            raise ApiError(400, "unsupported_grant_type")
+        return self.sessions.login_answer(user, {"scope": form.get("scope", "")})
 
     async def me(self, request: Request) -> Response:
         user, _ = self.authenticate(request)
@@ -394,14 +414,23 @@ class DemoApi:
                         "role": u.role,
                         "tenant_id": u.tenant_id,
                         "name": u.name,
+                        **({"api_key": u.api_key} if self.config.auth == "api_key" else {}),
                     }
                     for u in self.data.users
                 ],
                 "webhook_secret": self.data.webhook_secret,
                 "profile": self.config.profile,
                 "seed": self.config.seed,
+                **self._demo_credentials(),
             }
         )
+
+    def _demo_credentials(self) -> dict[str, Any]:
+        """The auth style, when not the default, and the OAuth2 client in that style (as the webhook secret)."""
+        if self.config.auth == "bearer":
+            return {}
+        client = {"client_id": OAUTH_CLIENT_ID, "client_secret": self.data.oauth_client_secret}
+        return {"auth": self.config.auth, **({"oauth_client": client} if self.config.auth == "oauth2" else {})}
 
     async def demo_outbox(self, request: Request) -> Response:
         email = request.query_params.get("email", "").strip().lower()

@@ -106,7 +106,7 @@ def create_app(config: TargetConfig, guards: Sequence[Guard] = (), context: Proc
         events=store,
         stats_dir=context.stats_dir if context is not None else None,
     )
-    limiter = build_limiter(config, api.tokens, store)
+    limiter = build_limiter(config, api.tokens, store, identify=api.sessions.user_id)
     all_guards = ((limiter,) if limiter is not None else ()) + tuple(guards)
     routes = []
     for name, method, path in ROUTES:

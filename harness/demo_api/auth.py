@@ -89,7 +89,8 @@ class TokenService:
         self._revoked: dict[str, float] = {}  # jti -> exp
         self._prune_at = 10_000
 
-    def issue(self, sub: str, tenant_id: str | None, role: str) -> str:
+    def issue(self, sub: str, tenant_id: str | None, role: str, csrf: str = "") -> str:
+        """A token for `sub`; `csrf`, when given, is the session's anti-forgery token (a claim of its own)."""
         now = int(self.clock())
         claims = {
             "sub": sub,
@@ -99,6 +100,8 @@ class TokenService:
             "exp": now + self.ttl_s,
             "jti": secrets.token_hex(12),
         }
+        if csrf:
+            claims["csrf"] = csrf
         return encode(claims, self.key)
 
     def verify(self, token: str) -> dict[str, Any]:

@@ -14,9 +14,19 @@ from typing import Any
 from harness.demo_api.distributions import Distribution, parse_distribution
 from harness.protocol.signing import PRESETS
 
-__all__ = ["DEFAULT_LIMITS", "LIMIT_KEYS", "LimitRule", "PROFILES", "ROUTES", "ROUTE_NAMES", "TargetConfig"]
+__all__ = [
+    "AUTH_STYLES",
+    "DEFAULT_LIMITS",
+    "LIMIT_KEYS",
+    "LimitRule",
+    "PROFILES",
+    "ROUTES",
+    "ROUTE_NAMES",
+    "TargetConfig",
+]
 
 PROFILES = ("hardened", "vulnerable")
+AUTH_STYLES = ("bearer", "cookie", "api_key", "oauth2")  # how callers prove who they are (demo_api.sessions)
 MAX_TENANTS = MAX_CLIENTS_PER_TENANT = 1000
 _ORIGIN = re.compile(r"https?://[^/\s?#]+")  # scheme://host[:port], no path
 
@@ -26,6 +36,8 @@ ROUTES: tuple[tuple[str, str, str], ...] = (
     ("health", "GET", "/health"),
     ("login", "POST", "/api/auth/login"),
     ("logout", "POST", "/api/auth/logout"),
+    ("csrf", "GET", "/api/auth/csrf"),
+    ("oauth_token", "POST", "/oauth/token"),
     ("me", "GET", "/api/me"),
     ("reset_request", "POST", "/api/auth/password-reset"),
     ("reset_confirm", "POST", "/api/auth/password-reset/confirm"),
@@ -166,6 +178,10 @@ class TargetConfig:
     # Hardened: the browser origins allowed to call the API (CORS), as "https://app.example"; vulnerable
     # allows any (flaw 12).
     cors_origins: tuple[str, ...] = ()
+    # How callers authenticate (AUTH_STYLES, see harness.demo_api.sessions), and whether a session's
+    # unsafe requests (POST, PUT, PATCH, DELETE) must echo its CSRF token in X-CSRF-Token.
+    auth: str = "bearer"
+    csrf: bool = False
 
     def stall_remaining(self, now: float) -> float:
         """Seconds until the stall under way at `now` (epoch seconds) ends; 0 outside a stall."""
@@ -177,6 +193,10 @@ class TargetConfig:
     def __post_init__(self) -> None:
         if self.profile not in PROFILES:
             raise ValueError(f"profile: expected one of {', '.join(PROFILES)}, got {self.profile!r}")
+        if self.auth not in AUTH_STYLES:
+            raise ValueError(f"auth: expected one of {', '.join(AUTH_STYLES)}, got {self.auth!r}")
+        if not isinstance(self.csrf, bool):
+            raise ValueError(f"csrf: expected true or false, got {self.csrf!r}")
         _int(self.seed, "seed", -(2**63))
         _int(self.tenants, "tenants", 1, MAX_TENANTS)  # the seed data is built at start-up, in memory
         _int(self.clients_per_tenant, "clients_per_tenant", 1, MAX_CLIENTS_PER_TENANT)
@@ -269,4 +289,6 @@ class TargetConfig:
             "max_prompt_tokens": self.max_prompt_tokens,
             "stall": self.stall,
             "cors_origins": list(self.cors_origins),
+            "auth": self.auth,
+            "csrf": self.csrf,
         }

@@ -18,6 +18,8 @@ __all__ = ["Tenant", "User", "Message", "Conversation", "Dataset", "build_datase
 
 PRODUCT_DOMAIN = "coachpilot.example"
 WEBHOOK_SECRET_PREFIX = "whsec" + "_"
+API_KEY_PREFIX = "sk-demo-"
+OAUTH_CLIENT_ID = "coachpilot-demo"
 
 _PRACTICES = [
     "Northstar Coaching",
@@ -134,6 +136,7 @@ class User:
     salt: bytes
     password_hash: bytes
     demo_password: str  # what /__demo__/accounts reports; kept current across password resets
+    api_key: str = ""  # its static API key ([target] auth = "api_key")
 
     def check_password(self, password: str) -> bool:
         return hmac.compare_digest(hash_password(password, self.salt), self.password_hash)
@@ -183,14 +186,17 @@ class Dataset:
     users: list[User]
     conversations: list[Conversation]
     webhook_secret: str
+    oauth_client_secret: str = ""  # the secret of the OAuth2 client OAUTH_CLIENT_ID
     users_by_id: dict[str, User] = field(init=False)
     users_by_email: dict[str, User] = field(init=False)
+    users_by_api_key: dict[str, User] = field(init=False)
     tenants_by_slug: dict[str, Tenant] = field(init=False)
     conversations_by_id: dict[str, Conversation] = field(init=False)
 
     def __post_init__(self) -> None:
         self.users_by_id = {u.id: u for u in self.users}
         self.users_by_email = {u.email: u for u in self.users}
+        self.users_by_api_key = {u.api_key: u for u in self.users}
         self.tenants_by_slug = {t.slug: t for t in self.tenants}
         self.conversations_by_id = {c.id: c for c in self.conversations}
 
@@ -206,7 +212,10 @@ class Dataset:
 def _user(seed: int, email: str, name: str, role: str, tenant_id: str | None) -> User:
     salt = _derive(seed, "salt", email)[:16]
     password = _password(seed, email)
-    return User(_id("usr", seed, email), email, name, role, tenant_id, salt, hash_password(password, salt), password)
+    key = API_KEY_PREFIX + _derive(seed, "api_key", email).hex()[:32]
+    return User(
+        _id("usr", seed, email), email, name, role, tenant_id, salt, hash_password(password, salt), password, key
+    )
 
 
 def build_dataset(seed: int, tenants: int, clients_per_tenant: int) -> Dataset:
@@ -246,4 +255,4 @@ def build_dataset(seed: int, tenants: int, clients_per_tenant: int) -> Dataset:
                 conversation.messages.append(Message("assistant", rng.choice(_REPLIES), created + 4))
                 conversations.append(conversation)
     secret = WEBHOOK_SECRET_PREFIX + _derive(seed, "webhook").hex()[:32]
-    return Dataset(tenant_list, users, conversations, secret)
+    return Dataset(tenant_list, users, conversations, secret, _derive(seed, "oauth-client").hex()[:32])

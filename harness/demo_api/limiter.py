@@ -68,15 +68,20 @@ async def _everyone(request: Request) -> str:
     return "*"
 
 
-def _user_key(tokens: TokenService) -> KeyFunction:
+def _user_key(tokens: TokenService, identify: Callable[[Request], str | None] | None) -> KeyFunction:
+    """The caller's id (`identify`, else a bearer token's subject); None without a valid credential: the
+    handler answers 401 without any cost worth limiting."""
+
     async def user(request: Request) -> str | None:
+        if identify is not None:
+            return identify(request)
         token = bearer_token(request)
         if token is None:
             return None
         try:
             return str(tokens.verify(token)["sub"])
         except TokenError:
-            return None  # the handler answers 401 without any cost worth limiting
+            return None
 
     return user
 
@@ -118,12 +123,19 @@ class RateLimiter:
         return None
 
 
-def build_limiter(config: TargetConfig, tokens: TokenService, shared: Counter | None = None) -> RateLimiter | None:
+def build_limiter(
+    config: TargetConfig,
+    tokens: TokenService,
+    shared: Counter | None = None,
+    identify: Callable[[Request], str | None] | None = None,
+) -> RateLimiter | None:
     """The profile's limiter for `config.limits`, or None when no rule is configured.
 
-    `shared` is the cross-process counter store; only the hardened profile uses it."""
+    `shared` is the cross-process counter store; only the hardened profile uses it. `identify` tells the
+    caller's id in the configured auth style (harness.demo_api.sessions)."""
     keys: dict[str, KeyFunction] = {
-        "ip": _peer, "user": _user_key(tokens), "account": _body_email, "email": _body_email, "global": _everyone,
+        "ip": _peer, "user": _user_key(tokens, identify), "account": _body_email, "email": _body_email,
+        "global": _everyone,
     }  # fmt: skip
     rules: dict[str, tuple[_Rule, ...]] = {}
     raw_paths: dict[str, str] = {}

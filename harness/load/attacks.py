@@ -19,13 +19,13 @@ from locust import FastHttpUser, task
 
 from harness.load import plugin  # noqa: F401  (registers the recording hooks)
 from harness.load.client import ApiClient
-from harness.load.login import log_in, login_route
 from harness.load.plan import RunPlan
 from harness.load.probes import ProbeRunner
 from harness.load.sources import bind_user, is_loopback, source_addresses, use_http_settings, user_host
 from harness.load.values import template_values
 from harness.load.wallet import WalletProber
 from harness.load.webhooks import signed_headers
+from harness.protocol.auth import Credential
 from harness.scenario.accounts import Account, account_pools, identity_key
 from harness.scenario.callers import attack_routes
 
@@ -49,7 +49,7 @@ class _Attack(FastHttpUser):
             raise RuntimeError("no run plan: run this locustfile with the harness plugin (it is imported above)")
         self.plan = plan
         self.settings = plan.scenario.attacks[self.attack]
-        self.api = ApiClient(self.client, plan.scenario, role=self.attack, host_auth=plan.credentials.host_auth)
+        self.api = ApiClient(self.client, plan.scenario, role=self.attack, credentials=plan.credentials)
         self.accounts = account_pools(plan.credentials, plan.scenario)[0]
         self.targets = [ep.name for ep in attack_routes(plan.scenario.endpoints, self.attack)]
         self.turn = 0
@@ -75,11 +75,13 @@ class _Attack(FastHttpUser):
     def values(self, account: Account | None = None, **given: Any) -> dict[str, Any]:
         return template_values(account, self.plan.credentials.tenants, **given)
 
-    def login(self, account: Any) -> str | None:
-        """A session for the attack (None when the API has no login route); a 2xx without a token is a
-        failed sample that says so."""
-        route = login_route(self.plan.scenario)
-        return log_in(self.api, account.email, account.password, route)[0] if route else None
+    def login(self, account: Account) -> Credential | None:
+        """A session for the attack as `[auth]` says (None when it comes from a login route and the API has
+        none); a 2xx without a usable credential is a failed sample that says so."""
+        scenario = self.plan.scenario
+        if scenario.auth.uses_login_route and scenario.route("login") is None:
+            return None
+        return self.api.log_in(account)[0]
 
     def delivery(self, secret: str, timestamp: int | None = None) -> tuple[bytes, dict[str, str]]:
         event = {
@@ -104,9 +106,11 @@ class CredentialStuffing(_Attack):
     @task
     def attempt(self) -> None:
         n = random.randrange(10**6)
-        email = random.choice([*(a.email for a in self.accounts), f"leaked-{n}@mail.example"])
-        self.api.identity = identity_key(email)
-        self.api.call(self.target(), self.values(email=email, password=f"leaked-{n}"))
+        account = random.choice([*self.accounts, None])
+        if account is None:  # an address the target never had
+            account = Account(f"leaked-{n}@mail.example", "", username=f"leaked-{n}")
+        self.api.identity = identity_key(account.key)
+        self.api.call(self.target(), self.values(account, password=f"leaked-{n}"))
 
 
 class PasswordSpraying(_Attack):
@@ -123,7 +127,7 @@ class PasswordSpraying(_Attack):
     def attempt(self) -> None:
         account = self.accounts[self.sprayed % len(self.accounts)]
         self.sprayed += 1
-        self.api.identity = identity_key(account.email)
+        self.api.identity = identity_key(account.key)
         self.api.call(self.target(), self.values(account, password=self.password))
 
 
@@ -135,7 +139,7 @@ class BruteForce(_Attack):
     @task
     def attempt(self) -> None:
         account = self.accounts[0]
-        self.api.identity = identity_key(account.email)
+        self.api.identity = identity_key(account.key)
         password = f"{random.choice(COMMON_PASSWORDS)}{random.randrange(100)}"
         self.api.call(self.target(), self.values(account, password=password))
 
@@ -148,15 +152,15 @@ class ChatFlood(_Attack):
     def on_start(self) -> None:
         super().on_start()
         self.account = random.choice(self.accounts)
-        self.api.token = self.login(self.account)
-        self.api.identity = identity_key(self.account.email)
+        self.login(self.account)
+        self.api.identity = identity_key(self.account.key)
 
     @task
     def flood(self) -> None:
         message = "Write me a long, detailed 12-week coaching programme."
         result = self.api.call(self.target(), self.values(self.account, message=message))
-        if result.status == 401:
-            self.api.token = self.login(self.account)
+        if result.status == 401:  # and logging in again at once failed: once more, next time
+            self.login(self.account)
 
 
 class ChatFloodManyAccounts(_Attack):
@@ -167,13 +171,14 @@ class ChatFloodManyAccounts(_Attack):
     def on_start(self) -> None:
         super().on_start()
         self.sessions = [(a, self.login(a)) for a in self.accounts]
+        self.api.credential = self.api.account = None
         self.session = 0
 
     @task
     def flood(self) -> None:
-        account, token = self.sessions[self.session % len(self.sessions)]
+        account, credential = self.sessions[self.session % len(self.sessions)]
         self.session += 1
-        self.api.token, self.api.identity = token, identity_key(account.email)
+        self.api.credential, self.api.account, self.api.identity = credential, account, identity_key(account.key)
         message = "Summarise everything you know about my clients."
         self.api.call(self.target(), self.values(account, message=message))
 
@@ -185,8 +190,7 @@ class ResetFlood(_Attack):
 
     @task
     def flood(self) -> None:
-        email = self.accounts[0].email
-        self.api.identity = identity_key(email)
+        self.api.identity = identity_key(self.accounts[0].key)
         self.api.call(self.target(), self.values(self.accounts[0]))
 
 
@@ -254,20 +258,21 @@ class AdminProbe(_Attack):
     def on_start(self) -> None:
         super().on_start()
         self.account = random.choice(self.accounts)
-        self.client_token = self.login(self.account)
+        self.client_credential = self.login(self.account)
+        self.api.relogin = False  # each variant is sent as it is, anonymous ones included
         self.variant = 0
 
     @task
     def probe(self) -> None:
-        variants: list[tuple[str, str | None, dict[str, str]]] = [
+        variants: list[tuple[str, Credential | None, dict[str, str]]] = [
             ("anonymous", None, {}),
-            ("client", self.client_token, {}),
-            *((f"header:{h}", self.client_token, {h: "admin"}) for h in ROLE_HEADERS),
+            ("client", self.client_credential, {}),
+            *((f"header:{h}", self.client_credential, {h: "admin"}) for h in ROLE_HEADERS),
             *((f"anonymous+header:{h}", None, {h: "admin"}) for h in ROLE_HEADERS),
         ]
-        technique, token, headers = variants[self.variant % len(variants)]
+        technique, credential, headers = variants[self.variant % len(variants)]
         self.variant += 1
-        self.api.token = token
+        self.api.credential = credential  # anonymous: no token, no cookies
         route = self.targets[(self.variant - 1) // len(variants) % len(self.targets)]  # every variant on each route
         self.api.call(route, self.values(self.account), headers=headers, technique=technique)
 

@@ -4,6 +4,10 @@ Journeys and attacks say *what* to call (a route of the API map, found by its ki
 *how* (method, path, body template, token header, stream format). Everything a sample needs beyond
 Locust's own fields travels in the request event's `context`. A template the caller has no value for
 is not sent: the call is a failed sample that names the placeholder.
+
+An ApiClient speaks for one identity at a time: its credential (token, API key, cookie jar, CSRF token,
+see harness.protocol.auth) goes with every authenticated call, and it logs in again on its own when the
+session expires (a 401, or `[auth] lifetime`). Without a credential it is anonymous: no cookies either.
 """
 
 from __future__ import annotations
@@ -17,6 +21,19 @@ from typing import Any
 
 from harness.analysis.outcomes import call_ok
 from harness.host import basic_auth_header
+from harness.protocol.auth import (
+    FORM,
+    Credential,
+    cookie_header,
+    credential_headers,
+    credential_params,
+    csrf_missing,
+    read_csrf,
+    read_login,
+    store_cookies,
+    token_request_body,
+    with_params,
+)
 from harness.protocol.bodies import BodyError, chunks, read_body
 from harness.protocol.failures import RequestDeadline, describe_exception
 from harness.protocol.streams import (
@@ -30,9 +47,10 @@ from harness.protocol.streams import (
 )
 from harness.protocol.tokens import TokenCounter, counter_for_model
 from harness.scenario import Endpoint, Scenario
+from harness.scenario.accounts import Account, Credentials
 from harness.scenario.templates import Unfilled, render
 
-__all__ = ["CallResult", "ApiClient", "prompt_texts", "LEGIT_MAX_REDIRECTS"]
+__all__ = ["CallResult", "ApiClient", "prompt_texts", "LEGIT_MAX_REDIRECTS", "token_endpoint"]
 
 LIMIT_HEADERS = (
     "RateLimit",
@@ -63,25 +81,66 @@ class CallResult:
     stream: StreamResult | None = None
     parsed: Any = field(default=_UNPARSED, repr=False)  # the body as JSON, when it was already parsed
     retry_after_s: float = math.nan  # a blocked response's Retry-After
-    headers: Any = field(default=None, repr=False)  # the response's headers (None: no response)
+    headers: Any = field(default=None, repr=False)  # the response headers (geventhttpclient's; None: no response)
 
     def json(self) -> Any:
         if self.parsed is _UNPARSED:
             self.parsed = _loads(self.body) if self.body else None
         return self.parsed
 
+    def header_pairs(self) -> list[tuple[str, str]]:
+        """Every header line, repeats included (one Set-Cookie per cookie)."""
+        return list(self.headers.items()) if self.headers is not None else []
+
+
+def token_endpoint(scenario: Scenario) -> Endpoint:
+    """The OAuth2 token request as a route of its own (its samples are named `oauth2_token`): a path of
+    the target (the parser refuses any other host), sent without credentials."""
+    assert scenario.auth.oauth2 is not None
+    return Endpoint(name="oauth2_token", method="POST", path=scenario.auth.oauth2.token_path, auth=False, kind="login")
+
+
+class _CookieJar:
+    """geventhttpclient's cookie hooks on the calling identity's jar, so that its cookies go out on every
+    request of a call (redirects on the same origin included) and every answer's Set-Cookie comes back in."""
+
+    def __init__(self, api: ApiClient) -> None:
+        self.api = api
+
+    def add_cookie_header(self, request: Any) -> None:
+        credential = self.api.credential
+        url = request.url_split
+        if credential and credential.cookies and (url.scheme, url.host, url.port) == request.original_origin:
+            request.add_unredirected_header("Cookie", cookie_header(credential.cookies))
+
+    def extract_cookies(self, response: Any, request: Any) -> None:
+        if self.api.credential is not None:  # anonymous traffic keeps no cookies
+            store_cookies(self.api.credential.cookies, response.headers.items(), time.time())
+
 
 class ApiClient:
-    """Calls endpoints of the API map through one Locust HTTP session (a user's `client`, or a probe's own)."""
+    """Calls endpoints of the API map through one Locust HTTP session (a user's `client`, or a probe's own).
 
-    def __init__(self, client: Any, scenario: Scenario, role: str = "legit", host_auth: str | None = None) -> None:
+    Sessions shared by several ApiClients (the probes') serve them one after the other, never at once:
+    the session's cookie hooks follow whichever identity calls."""
+
+    def __init__(
+        self, client: Any, scenario: Scenario, role: str = "legit", credentials: Credentials | None = None
+    ) -> None:
         self.client = client
         self.scenario = scenario
         self.role = role
+        self.credentials = credentials or Credentials()  # the run's: [auth.keys], the OAuth2 client
         # a host behind basic auth ("user:password", see harness.host): sent with every request
         # whose own Authorization header (the API's session token) does not replace it
+        host_auth = self.credentials.host_auth
         self.basic_auth = basic_auth_header(host_auth) if host_auth else None
-        self.token: str | None = None
+        self.credential: Credential | None = None  # None: anonymous, nothing identifies the caller
+        self.account: Account | None = None  # whose session it is: its columns fill templates; it logs in again
+        self.login_route: Endpoint | None = None  # the route its bearer or cookie session came from
+        self.relogin = role != "probe"  # a probe's experiment never logs in on its own
+        self._jar = _CookieJar(self)
+        self._logging_in = False
         self.identity = ""
         self.source_ip = ""  # for sessions without a user (probes): the address it is bound to
         self.timeout_s = scenario.http.timeout_s  # connect to last byte; the wallet probe allows longer
@@ -91,7 +150,7 @@ class ApiClient:
 
     def call(
         self,
-        endpoint: str,
+        endpoint: str | Endpoint,
         values: dict[str, Any] | None = None,
         headers: dict[str, str] | None = None,
         body: bytes | None = None,
@@ -103,23 +162,142 @@ class ApiClient:
         extra: dict[str, Any] | None = None,
         check: Callable[[CallResult], str] | None = None,
     ) -> CallResult:
-        """Call an endpoint of the API map.
+        """Call an endpoint of the API map (by name, or a route of the harness's own: the OAuth2 token request).
 
         `body` sends exact bytes (signed webhooks) instead of the template; `path` and `method` replace
         the map's (bypass probes send path variants and other methods under the same endpoint name);
         `extra` adds top-level fields to a JSON body (a probe's `max_tokens`). `conversation` names
         the legit conversation a chat turn belongs to, so spend can be priced per conversation.
         `check` says why a success is not one for the caller (a login without a token): the sample
-        then fails with that error.
+        then fails with that error. The account's columns fill what `values` leave out.
+
+        An authenticated call logs in again first when the session reached `[auth] lifetime`, and once
+        after a 401 (`relogin_on_401`), then is sent once more: bounded, never a loop.
         """
-        ep = self.scenario.endpoints[endpoint]
-        values = values or {}
+        ep = endpoint if isinstance(endpoint, Endpoint) else self.scenario.endpoints[endpoint]
+        if self.account is not None:
+            values = {**self.account.values(), **(values or {})}
+        args = (ep, values or {}, headers, body, technique, path, method, conversation, extra, check)
+        if ep.auth and self._session_due():
+            self._renew()
+        result = self._send(*args)
+        if result.status == 401 and ep.auth and self.scenario.auth.relogin_on_401 and self._may_log_in_again():
+            assert self.account is not None
+            if self.log_in(self.account)[0] is not None:
+                result = self._send(*args)
+        return result
+
+    def log_in(
+        self,
+        account: Account,
+        route: Endpoint | None = None,
+        values: dict[str, Any] | None = None,
+        check: Callable[[CallResult], str] | None = None,
+    ) -> tuple[Credential | None, CallResult | None]:
+        """Log `account` in as `[auth]` says; its credential becomes this client's (None: the login failed,
+        the client is anonymous). An API key or no auth at all sends nothing (the result is None); a login
+        or token answer without a usable credential is a failed sample that names what was looked at.
+
+        Bearer and cookie sessions come from `route` (a journey's own login step), else the route this
+        client logged in with before, else the API map's first of kind login; `values` fill the rest of
+        its templates (the account's columns fill what they leave out); `check` may fail the sample for
+        another reason (see `call`)."""
+        auth = self.scenario.auth
+        self.account = account
+        if auth.style in ("api_key", "none"):
+            key = self.credentials.api_key(account) if auth.style == "api_key" else ""
+            self.credential = Credential(token=key, obtained_at=time.monotonic())
+            return self.credential, None
+        self.credential = Credential()  # collects the cookies the answer sets, redirects included
+        found: Credential | None = None
+
+        def usable(result: CallResult) -> str:
+            nonlocal found
+            assert self.credential is not None
+            found, why = read_login(
+                auth, result.header_pairs(), result.json(), self.credential.cookies, time.monotonic()
+            )
+            return why or (check(result) if check is not None else "")
+
+        self._logging_in = True
+        try:
+            if auth.style == "oauth2":
+                result = self.call(
+                    token_endpoint(self.scenario),
+                    headers={"Content-Type": FORM},
+                    body=token_request_body(auth, account.values(), self.credentials.oauth_client),
+                    check=usable,
+                )
+            else:
+                self.login_route = route or self.login_route or self.scenario.route("login")
+                assert self.login_route is not None, "no login route: the callers log in only where there is one"
+                result = self.call(self.login_route, values, check=usable)
+            self.credential = found if result.ok else None
+            if self.credential is not None and auth.csrf is not None and auth.csrf.fetch:
+                result = self._fetch_csrf(auth.csrf.fetch)
+        finally:
+            self._logging_in = False
+        return self.credential, result
+
+    def _fetch_csrf(self, route: str) -> CallResult:
+        """After a login: the route that hands out the CSRF token, called as the new session."""
+
+        def found(result: CallResult) -> str:
+            assert self.credential is not None
+            token = read_csrf(self.scenario.auth, result.header_pairs(), result.json(), self.credential.cookies)
+            if token:
+                self.credential.csrf = token
+                return ""
+            return f"{route}: {csrf_missing(self.scenario.auth)}"
+
+        result = self.call(route, check=found)
+        if not result.ok:
+            self.credential = None
+        return result
+
+    def _may_log_in_again(self) -> bool:
+        return (
+            self.relogin
+            and not self._logging_in
+            and self.account is not None
+            and self.credential is not None
+            and self.scenario.auth.style in ("bearer", "cookie", "oauth2")
+        )
+
+    def _session_due(self) -> bool:
+        """Whether the session reached `[auth] lifetime`: it is renewed before the next authenticated call."""
+        credential = self.credential
+        lifetime = self.scenario.auth.lifetime_s
+        return credential is not None and credential.older_than(lifetime, time.monotonic()) and self._may_log_in_again()
+
+    def _renew(self) -> None:
+        """Log in again before the session expires; if that fails, keep the old one (it may still work) and
+        try again only a lifetime later, so a refused login is not hammered."""
+        old, account = self.credential, self.account
+        assert old is not None and account is not None
+        if self.log_in(account)[0] is None:
+            old.obtained_at = time.monotonic()
+            self.credential = old
+
+    def _send(
+        self,
+        ep: Endpoint,
+        values: dict[str, Any],
+        headers: dict[str, str] | None,
+        body: bytes | None,
+        technique: str,
+        path: str | None,
+        method: str | None,
+        conversation: str,
+        extra: dict[str, Any] | None,
+        check: Callable[[CallResult], str] | None,
+    ) -> CallResult:
+        auth = self.scenario.auth
         request_headers = dict(headers or {})
         if self.basic_auth:
             request_headers.setdefault("Authorization", self.basic_auth)
-        if ep.auth and self.token:
-            scheme = self.scenario.auth.scheme
-            request_headers[self.scenario.auth.header] = f"{scheme} {self.token}" if scheme else self.token
+        if ep.auth:  # the cookie jar goes out through the session's cookie hooks (_CookieJar)
+            request_headers.update(credential_headers(auth, self.credential, method or ep.method, cookies=False))
         streamed = ep.stream in ACCEPT
         if streamed:
             request_headers["Accept"] = ACCEPT[ep.stream]
@@ -157,12 +335,16 @@ class ApiClient:
                 path = render(ep.path, values, in_path=True, strict=True)
         except Unfilled as exc:
             return self.unsent(method or ep.method, ep.name, f"template: {exc}", kwargs["context"])
+        if ep.auth:
+            path = with_params(path, credential_params(auth, self.credential))
         if ep.stream != "none":
             texts = prompt_texts(sent if body is None else _loads(body))
             kwargs["context"]["input_tokens_estimate"] = sum(map(self.tokens.count, texts))
 
         if self.schedule_delay_s is not None:
             kwargs["context"]["intended_s"] = time.time() - self.schedule_delay_s
+        # this identity's jar, not the session's own: set here, as sessions are shared in turn (see the class)
+        self.client.client.cookiejar = self._jar
         t0 = time.perf_counter()
         with _deadline(self.timeout_s):  # up to the headers; the body reader keeps the same deadline
             response = self.client.request(method or ep.method, path, **kwargs)

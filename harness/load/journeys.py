@@ -18,7 +18,7 @@ from locust import FastHttpUser, task
 
 from harness.load import plugin  # noqa: F401  (registers the recording hooks)
 from harness.load.client import ApiClient
-from harness.load.login import Backoff, log_in
+from harness.load.login import Backoff
 from harness.load.plan import RunPlan
 from harness.load.sources import bind_user, is_loopback, source_addresses, use_http_settings, user_host
 from harness.load.steps import StepRunner, class_name
@@ -47,7 +47,7 @@ class JourneyUser(FastHttpUser):
             raise RuntimeError("no run plan: run this locustfile with the harness plugin (it is imported above)")
         self.plan = plan
         self.settings: dict[str, Any] = plan.scenario.journey_settings.get(self.journey, {})
-        self.api = ApiClient(self.client, plan.scenario, host_auth=plan.credentials.host_auth)
+        self.api = ApiClient(self.client, plan.scenario, credentials=plan.credentials)
         self.source_ip = ""
         if is_loopback(user_host(self)):  # each client its own address, as on the internet
             self.source_ip = source_addresses(self.environment, "legit").next()
@@ -95,10 +95,13 @@ class CoachingClient(JourneyUser):
     weight = 8
 
     def set_up(self) -> None:
-        self.routes = client_routes(self.plan.scenario.endpoints)
+        auth = self.plan.scenario.auth
+        self.routes = client_routes(self.plan.scenario.endpoints, auth)
+        # a session from the login route (bearer, cookie: when the API has one), an API key or an OAuth2 token
+        self.signs_in = self.routes.login is not None or not auth.uses_login_route
         # not `self.account`: that is the task below, which the attribute would hide
         self.user_account = next_account(self.environment, account_pools(self.plan.credentials, self.plan.scenario)[0])
-        self.api.identity = identity_key(self.user_account.email)
+        self.api.identity = identity_key(self.user_account.key)
         self.ids: dict[str, list[str]] = {}  # list route -> the ids of its items, as last listed
         self.history: list[dict[str, str]] = []
         self.backoff = Backoff()
@@ -108,17 +111,17 @@ class CoachingClient(JourneyUser):
         self.login()
 
     def login(self) -> bool:
-        """Log in; after a failed login the next one waits (Retry-After, else 1 s doubling to 30 s)."""
-        if self.routes.login is None:
+        """Log in as `[auth]` says; after a failed login the next one waits (Retry-After, else 1 s doubling
+        to 30 s)."""
+        if not self.signs_in:
             return True
         self.backoff.wait()
-        token, result = log_in(self.api, self.user_account.email, self.user_account.password, self.routes.login.name)
-        self.backoff.record(token, result)
-        self.api.token = token
-        return token is not None
+        credential, result = self.api.log_in(self.user_account, self.routes.login)
+        self.backoff.record(credential, result)
+        return credential is not None
 
     def _logged_in(self) -> bool:
-        return self.routes.login is None or self.api.token is not None or self.login()
+        return not self.signs_in or self.api.credential is not None or self.login()
 
     def _values(self, **given: Any) -> dict[str, Any]:
         return template_values(self.user_account, self.plan.credentials.tenants, **given)
@@ -131,7 +134,7 @@ class CoachingClient(JourneyUser):
         source = source or random.choice(self.routes.lists)
         result = self.api.call(source.name, self._values())
         if result.status == 401:
-            self.api.token = None
+            self.api.credential = None
             return
         items = _dig(result.json(), source.list_field) if source.list_field else result.json()
         if isinstance(items, list):
@@ -165,7 +168,7 @@ class CoachingClient(JourneyUser):
                 route.name, self._values(messages=self.history, message=message, **chosen), conversation=conversation
             )
             if result.status == 401:
-                self.api.token = None
+                self.api.credential = None
                 return
             if result.stream is not None:
                 self.history.append({"role": "assistant", "content": result.stream.content})
@@ -176,9 +179,10 @@ class CoachingClient(JourneyUser):
             self.api.call(random.choice(self.routes.reads).name, self._values())
         if self.routes.reset and random.random() < self.settings.get("reset_probability", 0.05):
             self.api.call(self.routes.reset.name, self._values())
-        if self.routes.logout and self.api.token and random.random() < self.settings.get("logout_probability", 0.0):
-            self.api.call(self.routes.logout.name, self._values())
-            self.api.token = None  # the next task logs in again
+        logout = self.routes.logout
+        if logout and self.api.credential and random.random() < self.settings.get("logout_probability", 0.0):
+            self.api.call(logout.name, self._values())
+            self.api.credential = None  # the next task logs in again
 
 
 class PaymentProvider(JourneyUser):

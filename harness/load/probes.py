@@ -19,18 +19,17 @@ from typing import Any
 
 import gevent
 import gevent.event
-import httpx
 from locust.contrib.fasthttp import FastHttpSession
+from locust.event import EventHook
 
 from harness.analysis.ratelimits import RETRY_MARK, window_roll
-from harness.host import basic_auth_header
 from harness.load.bypass import IDENTITY_KEYS, IP_HEADERS, path_variants, spoofed_ip
 from harness.load.client import ApiClient, CallResult
 from harness.load.plan import RunPlan
 from harness.load.sources import SourceBoundPool, is_loopback, source_addresses
-from harness.load.values import template_values
 from harness.load.webhooks import signed_headers
-from harness.scenario import LimitRule, Scenario
+from harness.protocol.auth import Credential
+from harness.scenario import LimitRule
 from harness.scenario.accounts import Account, account_pools, identity_key
 from harness.scenario.templates import render
 
@@ -68,30 +67,18 @@ def probe_session(
     )
 
 
-def log_in(
-    scenario: Scenario, host: str, account: Account, source: str | None, host_auth: str | None = None
-) -> str | None:
-    """A session token for `account` from the first login route, fetched outside the measurement (set-up,
-    not a sample); None when the API has no login route or the login gave no token."""
-    ep = scenario.route("login")
-    if ep is None:
+def log_in(environment: Any, plan: RunPlan, host: str, account: Account, source: str | None) -> Credential | None:
+    """A session for `account` as `[auth]` says, fetched outside the measurement (set-up, not a sample: its
+    requests go to an event hook nobody listens to), from the probe's own address; None when the login gave
+    none, or when a bearer or cookie session is needed and the API has no login route."""
+    if plan.scenario.auth.uses_login_route and plan.scenario.route("login") is None:
         return None
-    transport = httpx.HTTPTransport(local_address=source) if source else None
-    headers = {"Authorization": basic_auth_header(host_auth)} if host_auth else None
-    values = template_values(account, [])
-    try:
-        with httpx.Client(base_url=host, transport=transport, timeout=10, headers=headers) as client:
-            response = client.request(
-                ep.method,
-                render(ep.path, values, in_path=True, strict=True),
-                json=render(ep.body, values, strict=True),
-            )
-        token: Any = response.json()
-        for key in scenario.auth.token_field.split("."):
-            token = token.get(key) if isinstance(token, dict) else None
-        return token if isinstance(token, str) else None
-    except (httpx.HTTPError, ValueError):  # Unfilled is a ValueError: a login path the account cannot fill
-        return None
+    http = plan.scenario.http
+    session = probe_session(
+        environment, host, source, network_timeout=http.timeout_s, connection_timeout=http.connect_timeout_s
+    )
+    session.request_event = EventHook()
+    return ApiClient(session, plan.scenario, credentials=plan.credentials).log_in(account)[0]
 
 
 @dataclass
@@ -120,7 +107,7 @@ class ProbeRunner:
         self.loopback = is_loopback(host)
         self.sources = source_addresses(environment, "probe")
         self.accounts = account_pools(plan.credentials, self.scenario)[1]
-        self._tokens: dict[str, str | None] = {}
+        self._credentials: dict[str, Credential | None] = {}
 
     # --- plumbing ------------------------------------------------------------------------
     def _session(self, source: str | None, concurrency: int = 1) -> FastHttpSession:
@@ -130,22 +117,21 @@ class ProbeRunner:
     def _source(self) -> str | None:
         return self.sources.next() if self.loopback else None
 
-    def _token(self, account: Account, source: str | None) -> str | None:
+    def _credential(self, account: Account, source: str | None) -> Credential | None:
         """Log in outside the measurement (setup, not an attempt): the probe needs a session to attack with.
 
-        Once per account: the same token serves every experiment, whatever its source address.
+        Once per account: the same session serves every experiment, whatever its source address.
         """
-        if account.email not in self._tokens:
-            self._tokens[account.email] = log_in(
-                self.scenario, self.host, account, source, self.plan.credentials.host_auth
-            )
-        return self._tokens[account.email]
+        if account.key not in self._credentials:
+            self._credentials[account.key] = log_in(self.environment, self.plan, self.host, account, source)
+        return self._credentials[account.key]
 
     def _values(self, identity: str, attempt: int) -> dict[str, Any]:
         """Template values for one attempt; login and reset identities are fictional addresses."""
         email = f"probe-{identity}@probe.example"
         return {
             "email": email,
+            "username": f"probe-{identity}",
             "password": f"wrong-{attempt}-{uuid.uuid4().hex[:6]}",
             "message": "probe",
             "messages": [{"role": "user", "content": "Say hi."}],
@@ -188,14 +174,14 @@ class ProbeRunner:
         )
 
     def _client(self, route: str, session: FastHttpSession, identity: str, source: str | None) -> ApiClient:
-        api = ApiClient(session, self.scenario, role="probe", host_auth=self.plan.credentials.host_auth)
+        api = ApiClient(session, self.scenario, role="probe", credentials=self.plan.credentials)
         api.source_ip = source or ""
         if self._identity_in_body(route):
             api.identity = identity_key(f"probe-{identity}@probe.example")
         elif self.scenario.endpoints[route].auth and self.accounts:
             account = self._account(identity)
-            api.token = self._token(account, source)
-            api.identity = identity_key(account.email)
+            api.credential, api.account = self._credential(account, source), account
+            api.identity = identity_key(account.key)
         return api
 
     def _identity_in_body(self, route: str) -> bool:
@@ -314,8 +300,9 @@ class ProbeRunner:
         identity_api = self._client(e.route, self._session(source), e.identity, source)
         for attempt in range(e.attempts):
             src = self._source()
-            api = ApiClient(self._session(src), self.scenario, role="probe", host_auth=self.plan.credentials.host_auth)
-            api.token, api.identity, api.source_ip = identity_api.token, identity_api.identity, src or ""
+            api = ApiClient(self._session(src), self.scenario, role="probe", credentials=self.plan.credentials)
+            api.credential, api.account = identity_api.credential, identity_api.account
+            api.identity, api.source_ip = identity_api.identity, src or ""
             self._attempt(api, e.route, e.label, e.identity, attempt)
 
     def _many_accounts(self, e: _Experiment, rule: LimitRule) -> None:

@@ -18,7 +18,7 @@ from collections.abc import Callable
 from typing import Any
 
 from harness.load.client import ApiClient, CallResult
-from harness.load.login import Backoff, log_in
+from harness.load.login import Backoff
 from harness.load.values import DEFAULT_MESSAGES, template_values
 from harness.protocol.extract import extract
 from harness.scenario import Journey, Step
@@ -47,11 +47,15 @@ class StepRunner:
         self.tenants = tenants
         self.pause = pause  # gevent-patched inside Locust: other users run meanwhile
         self.endpoints = api.scenario.endpoints
-        self.login = session_login(self.endpoints, journey)
+        auth = api.scenario.auth
+        self.login = session_login(self.endpoints, journey, auth)
+        # a session before the steps that send one: from the login route, an API key or an OAuth2 token
+        sends_session = any(self.endpoints[step.route].auth for step in journey.steps)
+        self.signs_in = self.login is not None or (sends_session and not auth.uses_login_route)
         self.values: dict[str, Any] = {}  # extracted by earlier steps
         self.backoff = Backoff()
         if account is not None:
-            api.identity = identity_key(account.email)
+            api.identity = identity_key(account.key)
 
     def iteration(self) -> bool:
         """Send the steps once; False when one failed and the rest were not sent."""
@@ -71,7 +75,8 @@ class StepRunner:
         """One request of `step` (logging in first when it needs a session and has none); True when it
         went through and every value it extracts was found."""
         ep = self.endpoints[step.route]
-        if ep.kind != "login" and ep.auth and self.login is not None and self.api.token is None:
+        own_login = ep.kind == "login" and self.api.scenario.auth.uses_login_route
+        if not own_login and ep.auth and self.signs_in and self.api.credential is None:
             if not self._log_in():
                 return False
         values = self._values()
@@ -90,29 +95,31 @@ class StepRunner:
                 found[e.name] = value
             return ""
 
-        if ep.kind == "login":
-            email, password = (self.account.email, self.account.password) if self.account else ("", "")
-            token, result = log_in(self.api, email, password, ep.name, values, check)
-            self.api.token = token
+        result: CallResult | None
+        if own_login:
+            _, result = self.api.log_in(self._account(), ep, values, check)
         else:
             chat = conversation if ep.kind == "chat" else ""
             result = self.api.call(ep.name, values, headers=headers, conversation=chat, check=check)
             if result.status == 401:
-                self.api.token = None  # the session ended: the next step that needs one logs in again
+                self.api.credential = None  # the session ended: the next step that needs one logs in again
+        assert result is not None  # a login through a route always sends
         if result.ok:
             self.values.update(found)
         return result.ok
 
     def _log_in(self) -> bool:
-        """The session the steps need, from the API map's first login route; after a failed login the next
-        one waits (Retry-After, else 1 s doubling to 30 s), as the client journey's."""
-        assert self.login is not None
-        email, password = (self.account.email, self.account.password) if self.account else ("", "")
+        """The session the steps need, as `[auth]` says (the API map's first login route, an API key, an
+        OAuth2 token); after a failed login the next one waits (Retry-After, else 1 s doubling to 30 s), as
+        the client journey's."""
         self.backoff.wait()
-        token, result = log_in(self.api, email, password, self.login.name, self._values())
-        self.backoff.record(token, result)
-        self.api.token = token
-        return token is not None
+        credential, result = self.api.log_in(self._account(), self.login, self._values())
+        self.backoff.record(credential, result)
+        return credential is not None
+
+    def _account(self) -> Account:
+        """Who logs in: the journey's account (the parser makes sure a journey that logs in has one)."""
+        return self.account if self.account is not None else Account("", "")
 
     def _values(self) -> dict[str, Any]:
         """The harness's placeholders (the account's, a message, a visitor's), then the extracted values."""

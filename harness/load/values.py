@@ -24,11 +24,13 @@ DEFAULT_MESSAGES = [
 
 
 def template_values(account: Account | None, tenants: list[str], **given: Any) -> dict[str, Any]:
-    """Every placeholder the harness fills, for one call: `account`'s e-mail and password, a message,
-    no conversation ("" until a list route gives one), a tenant and a visitor; then `given`."""
+    """Every placeholder the harness fills, for one call: `account`'s columns that have a value
+    ({username}, {api_key}, an accounts file's own), its e-mail and password, a message, no conversation
+    ("" until a list route gives one), a tenant and a visitor; then `given`."""
     n = random.randrange(1_000_000)
     message = given.get("message") or random.choice(DEFAULT_MESSAGES)
     return {
+        **{k: v for k, v in (account.values() if account else {}).items() if v},
         "email": account.email if account else "",
         "password": account.password if account else "",
         "message": message,

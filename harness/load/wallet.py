@@ -57,7 +57,7 @@ class WalletProber:
             ),
             plan.scenario,
             role="probe",
-            host_auth=plan.credentials.host_auth,
+            credentials=plan.credentials,
         )
         self.api.timeout_s = timeout
         self.api.source_ip = source or ""
@@ -66,8 +66,8 @@ class WalletProber:
         self.tenants = plan.credentials.tenants
         if self.scenario.endpoints[wallet.route].auth and accounts:
             account = accounts[-1]  # the bypass matrix starts from the first: least likely to share a counter
-            self.api.token = log_in(plan.scenario, host, account, source, plan.credentials.host_auth)
-            self.api.identity = identity_key(account.email)
+            self.api.credential = log_in(environment, plan, host, account, source)
+            self.api.account, self.api.identity = account, identity_key(account.key)
         rules = plan.scenario.limits_by_route().get(wallet.route, [])
         self.pace_s = max((r.window_s / r.quota for r in rules), default=0.0)  # stay under the route's own limit
         self.backoff_s = max((r.window_s for r in rules), default=5.0)  # blocked anyway: a whole window

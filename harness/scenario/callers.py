@@ -11,7 +11,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from harness.scenario.model import ATTACKS, JOURNEYS, Endpoint, Journey
+from harness.scenario.model import ATTACKS, JOURNEYS, Auth, Endpoint, Journey
 
 __all__ = [
     "ClientRoutes",
@@ -21,6 +21,7 @@ __all__ = [
     "attack_routes",
     "journey_routes",
     "session_login",
+    "session_route",
     "required_routes",
 ]
 
@@ -96,13 +97,22 @@ class ClientRoutes:
         return [e.name for e in ([self.login] if self.login else []) + first]
 
 
-def client_routes(endpoints: Mapping[str, Endpoint]) -> ClientRoutes:
+def session_route(endpoints: Mapping[str, Endpoint], auth: Auth | None = None) -> Endpoint | None:
+    """The route sessions come from: the API map's first of kind login, where `[auth] style` logs in
+    through one (bearer, cookie: `auth.uses_login_route`; None stands for the default, bearer). None with
+    an API key, an OAuth2 token (its own token path) or no auth, or when the API has no login route."""
+    if auth is not None and not auth.uses_login_route:
+        return None
+    return next((e for e in endpoints.values() if e.kind == "login"), None)
+
+
+def client_routes(endpoints: Mapping[str, Endpoint], auth: Auth | None = None) -> ClientRoutes:
     """The client journey's routes, by kind. A read route with an id it cannot fill is not among them:
     the parser refuses such a route where the client runs."""
     of = list(endpoints.values())
     reads = [e for e in of if e.kind == "read"]
     return ClientRoutes(
-        login=next((e for e in of if e.kind == "login"), None),
+        login=session_route(endpoints, auth),
         lists=tuple(e for e in of if e.kind == "list"),
         id_reads=tuple((e, src) for e in reads if id_placeholders(e) and (src := id_source(endpoints, e))),
         reads=tuple(e for e in reads if not id_placeholders(e)),
@@ -118,36 +128,36 @@ def attack_routes(endpoints: Mapping[str, Endpoint], attack: str) -> list[Endpoi
     return [e for e in endpoints.values() if e.kind == kind]
 
 
-def journey_routes(endpoints: Mapping[str, Endpoint], journey: str) -> list[Endpoint]:
+def journey_routes(endpoints: Mapping[str, Endpoint], journey: str, auth: Auth | None = None) -> list[Endpoint]:
     """Every route a preset journey may send to."""
     if journey == "client":
-        return client_routes(endpoints).calls()
+        return client_routes(endpoints, auth).calls()
     kinds = JOURNEYS[journey][0]
     return [e for e in endpoints.values() if e.kind in kinds]
 
 
-def session_login(endpoints: Mapping[str, Endpoint], journey: Journey) -> Endpoint | None:
+def session_login(endpoints: Mapping[str, Endpoint], journey: Journey, auth: Auth | None = None) -> Endpoint | None:
     """The login route a journey of the scenario's own logs in with before its first step that sends the
-    session, and again after a 401: the API map's first of kind login, when a step's route has auth = true
+    session, and again after a 401: the session route (session_route), when a step's route has auth = true
     and no step is a login of its own (those log in each time they run)."""
     routes = [endpoints[step.route] for step in journey.steps]
     if any(ep.kind == "login" for ep in routes) or not any(ep.auth for ep in routes):
         return None
-    return next((ep for ep in endpoints.values() if ep.kind == "login"), None)
+    return session_route(endpoints, auth)
 
 
 def required_routes(
-    endpoints: Mapping[str, Endpoint], journey: str, own: Mapping[str, Journey]
+    endpoints: Mapping[str, Endpoint], journey: str, own: Mapping[str, Journey], auth: Auth | None = None
 ) -> tuple[list[str], str | None]:
     """(the routes every user of a journey reaches, the login route among them): what run.json keeps so
     that the verdict can tell a journey that never reached a route (harness.analysis.verdict)."""
     if journey == "client":
-        routes = client_routes(endpoints)
+        routes = client_routes(endpoints, auth)
         return routes.required(), routes.login.name if routes.login else None
     if journey in JOURNEYS:
         return [ep.name for ep in journey_routes(endpoints, journey)][:1], None
     spec = own[journey]
-    login = session_login(endpoints, spec)
+    login = session_login(endpoints, spec, auth)
     steps = [group[0].route for group in spec.groups() if len(group) == 1]  # a weighted pick may skip a route
     names = list(dict.fromkeys([*([login.name] if login else []), *steps]))
     logins = [n for n in names if endpoints[n].kind == "login"]

@@ -34,7 +34,11 @@ __all__ = [
     "Endpoint",
     "Stage",
     "Load",
+    "AUTH_STYLES",
+    "ACCOUNT_COLUMNS",
     "Auth",
+    "Csrf",
+    "OAuth2",
     "Accounts",
     "WEBHOOK_SCHEMES",
     "DEMO_WEBHOOK_SCHEMES",
@@ -122,7 +126,20 @@ STREAM_FORMATS = (
 # What `stream_paths` of an ndjson route may set: the fields of harness.protocol.streams.JsonPaths.
 STREAM_PATH_KEYS = ("text", "input_tokens", "output_tokens", "done", "error")
 METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS")
-ACCOUNT_SOURCES = ("demo", "file", "inline")
+ACCOUNT_SOURCES = ("demo", "file", "inline", "keys")
+# How a virtual user proves who it is (see docs/auth.md): a token from the login answer (bearer), the
+# session cookie it sets (cookie), a static key per account or role (api_key), an OAuth2 token (oauth2),
+# or nothing at all (none).
+AUTH_STYLES = ("bearer", "cookie", "api_key", "oauth2", "none")
+# The columns of an accounts file the harness knows; any other column is a {placeholder} of its own.
+ACCOUNT_COLUMNS: dict[str, str] = {
+    "email": "the account's e-mail",
+    "username": "the account's user name",
+    "password": "the account's password",
+    "role": "which journeys use it (accounts.roles; default client)",
+    "tenant": "its tenant's slug",
+    "api_key": 'its static API key (auth.style = "api_key")',
+}
 
 # preset journey -> (kinds of which it needs at least one route, kinds it also calls when the API has them).
 # Which routes of those kinds each calls, and in what order: harness.scenario.callers.
@@ -154,9 +171,10 @@ ATTACKS: dict[str, tuple[tuple[str, ...], str]] = {
 LIMIT_KEYS = ("ip", "user", "account", "email", "global")
 
 # {placeholder} -> what the harness puts there. Journeys, attacks, bypass probes and the wallet probe
-# fill these on every route they call; any other placeholder would be sent empty (a mistyped
-# {conversation_id} turns the single-item route into the list route), so the parser refuses it, and
-# `render` refuses at run time a value it was not given (a failed sample, never an empty path segment).
+# fill these on every route they call, and the calling account's columns besides (ACCOUNT_COLUMNS and the
+# accounts file's own); any other placeholder would be sent empty (a mistyped {conversation_id} turns the
+# single-item route into the list route), so the parser refuses it, and `render` refuses at run time a value
+# it was not given (a failed sample, never an empty path segment).
 # {conversation_id} is "" where no list route gave one (harness.scenario.callers.id_source): fine in a
 # body ("start a new conversation"), refused in a path.
 PLACEHOLDERS: dict[str, str] = {
@@ -246,10 +264,47 @@ class Load:
 
 
 @dataclass(frozen=True)
+class Csrf:
+    """`[auth.csrf]`: where the anti-forgery token comes from, and the header that echoes it on unsafe methods."""
+
+    source: str  # "cookie" | "header" | "body" (the TOML field is `from`)
+    name: str  # the cookie's name, the response header's, or a dot path into the JSON answer
+    header: str = "X-CSRF-Token"
+    fetch: str = ""  # an endpoint whose answer holds it (called after each login); "" = the login answer
+
+
+@dataclass(frozen=True)
+class OAuth2:
+    """`[auth.oauth2]`: the token request, always to a path of the target itself (the guardrail)."""
+
+    grant: str = "client_credentials"  # or "password": each account's username (else e-mail) and password
+    token_path: str = "/oauth/token"
+    client_id_env: str = ""  # environment variable names, never the values
+    client_secret_env: str = ""
+    scope: str = ""
+
+
+@dataclass(frozen=True)
 class Auth:
     token_field: str = "access_token"  # dot path into the login response
     header: str = "Authorization"
     scheme: str = "Bearer"  # "" sends the bare token
+    style: str = "bearer"  # AUTH_STYLES
+    token_from: str = "body"  # bearer: "body" (token_field) or "header" (token_header)
+    token_header: str = ""
+    session_cookie: str = ""  # cookie: the cookie a login must set ("" = any cookie)
+    key_in: str = "header"  # api_key: "header" (header + scheme) or "query" (query_param)
+    query_param: str = "api_key"
+    keys: dict[str, str] = field(default_factory=dict)  # api_key: role -> environment variable holding its key
+    oauth2: OAuth2 | None = None
+    csrf: Csrf | None = None
+    relogin_on_401: bool = True  # a 401 on an authenticated route: log in again once, retry once
+    lifetime_s: float | None = None  # log in again before a session gets this old
+
+    @property
+    def uses_login_route(self) -> bool:
+        """Whether a session comes from the API map's login route (bearer, cookie), not a key or a token path."""
+        return self.style in ("bearer", "cookie")
 
 
 # [webhook] scheme: how deliveries are signed (harness.protocol.signing implements each; docs/webhooks.md)
@@ -289,6 +344,9 @@ class Accounts:
     file: Path | None = None
     inline: tuple[dict[str, str], ...] = ()
     roles: tuple[str, ...] = ("client",)  # which accounts legit clients log in as
+    columns: tuple[str, ...] = ()  # the accounts file's columns when it has no header row
+    # (column, what uses it) that every account must fill ("a|b": either), checked where accounts are read
+    needs: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True)

@@ -9,16 +9,26 @@ from __future__ import annotations
 import math
 import re
 import tomllib
+from dataclasses import replace
 from datetime import date, datetime, time
 from pathlib import Path
 from typing import Any
 
 from harness.demo_api.distributions import DistributionError, parse_distribution
-from harness.scenario.callers import attack_routes, client_routes, id_placeholders, id_source, journey_routes
+from harness.scenario.callers import (
+    attack_routes,
+    client_routes,
+    id_placeholders,
+    id_source,
+    journey_routes,
+    session_route,
+)
 from harness.scenario.model import (
+    ACCOUNT_COLUMNS,
     ACCOUNT_SOURCES,
     ATTACKS,
     AUDIT_PLACEHOLDERS,
+    AUTH_STYLES,
     DEMO_WEBHOOK_SCHEMES,
     EXTRACT_SOURCES,
     JOURNEYS,
@@ -41,6 +51,7 @@ from harness.scenario.model import (
     Auth,
     BlockRule,
     Breaker,
+    Csrf,
     CustomSigning,
     Endpoint,
     Extract,
@@ -49,6 +60,7 @@ from harness.scenario.model import (
     Journey,
     LimitRule,
     Load,
+    OAuth2,
     Probes,
     Scenario,
     ScenarioError,
@@ -293,6 +305,9 @@ def parse_scenario(data: dict[str, Any], source: str = "<scenario>", base_dir: P
             "clients_per_tenant",
             "processes",
             "max_prompt_tokens",
+            "auth",
+            "csrf",
+            "token_lifetime",
             "webhook_scheme",
         },
         "target",
@@ -307,6 +322,7 @@ def parse_scenario(data: dict[str, Any], source: str = "<scenario>", base_dir: P
     for key in ("tenants", "clients_per_tenant", "processes", "max_prompt_tokens"):
         if key in target:
             target_settings[key] = r.whole(target, key, f"target.{key}", 1, minimum=1)
+    target_settings.update(_demo_auth(r, target))
     if "webhook_scheme" in target:  # the scheme the demo API verifies; [webhook] scheme is the one sent
         target_settings["webhook_scheme"] = _one_of(
             r, target, "webhook_scheme", "target.webhook_scheme", DEMO_WEBHOOK_SCHEMES, "stripe"
@@ -336,24 +352,9 @@ def parse_scenario(data: dict[str, Any], source: str = "<scenario>", base_dir: P
             raise r.fail("target.model.output_tokens", f"expected [min, max] positive integers, got {bounds!r}")
         target_settings["output_tokens"] = bounds
 
-    auth_t = r.table(data, "auth", "auth")
-    r.unknown(auth_t, {"token_field", "header", "scheme"}, "auth")
-    auth = Auth(
-        token_field=r.get(auth_t, "token_field", "auth.token_field", str, "access_token"),
-        header=r.get(auth_t, "header", "auth.header", str, "Authorization"),
-        scheme=r.get(auth_t, "scheme", "auth.scheme", str, "Bearer"),
-    )
-    if not _HEADER_NAME.fullmatch(auth.header):  # else every request fails inside the HTTP client
-        raise r.fail(
-            "auth.header", f"expected an HTTP header name like Authorization or X-Api-Key, got {_show(auth.header)}"
-        )
-    if not re.fullmatch(r"[!-~]*", auth.scheme):
-        raise r.fail(
-            "auth.scheme", f'expected a word like Bearer or Token (or "" for the bare token), got {_show(auth.scheme)}'
-        )
-
     endpoints = _parse_endpoints(r, data)
-    accounts = _parse_accounts(r, data, base_dir)
+    auth = _parse_auth(r, data, endpoints)
+    accounts = _parse_accounts(r, data, base_dir, auth, endpoints)
     secret_env, webhook_signing = _parse_webhook(r, data)
 
     load = _parse_load(r, data)
@@ -370,10 +371,12 @@ def parse_scenario(data: dict[str, Any], source: str = "<scenario>", base_dir: P
     wallet = _parse_wallet(r, data, endpoints)
     guardrails = _parse_guardrails(r, data)
     _check_caps(r, guardrails, load, attacks)
-    callers = _callers(endpoints, journeys, attacks, probes, wallet)
+    callers = _callers(endpoints, auth, journeys, attacks, probes, wallet)
     stepped = {step.route for journey in custom_journeys.values() for step in journey.steps}
-    _check_placeholders(r, endpoints, callers, stepped, "client" in journeys)
-    _check_steps(r, endpoints, custom_journeys)
+    columns = _columns(accounts)
+    needs = _check_placeholders(r, endpoints, callers, stepped, "client" in journeys, columns)
+    needs += _check_steps(r, endpoints, custom_journeys, columns)
+    accounts = replace(accounts, needs=accounts.needs + needs)
     return Scenario(
         limits=limits,
         block=_parse_block(r, data),
@@ -465,21 +468,22 @@ CLIENT = "the client journey"  # the one caller that fills object ids (from a li
 
 def _callers(
     endpoints: dict[str, Endpoint],
+    auth: Auth,
     journeys: dict[str, float],
     attacks: dict[str, Attack],
     probes: Probes,
     wallet: Wallet | None,
 ) -> dict[str, list[str]]:
     """Route -> who of the harness's own traffic sends to it in this scenario (the preset journeys, the
-    attacks, the probes), by kind: each fills PLACEHOLDERS and nothing else, except the client journey's
-    object ids (harness.scenario.callers.id_source)."""
+    attacks, the probes), by kind: each fills PLACEHOLDERS and the calling account's columns, nothing
+    else, except the client journey's object ids (harness.scenario.callers.id_source)."""
     callers: dict[str, list[str]] = {}
-    login = next((ep.name for ep in endpoints.values() if ep.kind == "login"), None)
+    login = session_route(endpoints, auth)
     for journey in (j for j in JOURNEYS if j in journeys):
-        for ep in journey_routes(endpoints, journey):
+        for ep in journey_routes(endpoints, journey, auth):
             callers.setdefault(ep.name, []).append(CLIENT if journey == "client" else f"the {journey} journey")
     for name in attacks:
-        for route in [*(ep.name for ep in attack_routes(endpoints, name)), *([login] if login else [])]:
+        for route in [*(ep.name for ep in attack_routes(endpoints, name)), *([login.name] if login else [])]:
             callers.setdefault(route, []).append(f"attack {name}")
     for route in probes.routes:
         callers.setdefault(route, []).append("the bypass probes")
@@ -489,15 +493,26 @@ def _callers(
 
 
 def _check_placeholders(
-    r: _Reader, endpoints: dict[str, Endpoint], callers: dict[str, list[str]], stepped: set[str], client: bool
-) -> None:
+    r: _Reader,
+    endpoints: dict[str, Endpoint],
+    callers: dict[str, list[str]],
+    stepped: set[str],
+    client: bool,
+    columns: set[str] | None,
+) -> tuple[tuple[str, str], ...]:
     """Every placeholder must be one the harness fills, or it is sent empty and the run measures the
-    wrong request. Routes load traffic calls get PLACEHOLDERS (and, from the client journey, an object
-    id from a list route); routes only `harness audit` calls may also take AUDIT_PLACEHOLDERS and object
-    ids ({id}, {NAME_id}); routes only the scenario's own journeys call are checked step by step."""
+    wrong request. Routes load traffic calls get PLACEHOLDERS and the accounts' `columns` (and, from the
+    client journey, an object id from a list route); routes only `harness audit` calls may also take
+    AUDIT_PLACEHOLDERS and object ids ({id}, {NAME_id}); routes only the scenario's own journeys call are
+    checked step by step.
+
+    With `columns` None (an accounts file whose header row names them), the placeholders nothing else fills
+    are returned as (column, what uses it): the accounts file must have them (harness.scenario.accounts
+    checks)."""
     routes = client_routes(endpoints)
     paired = {read.name for read, _ in routes.id_reads} if client else set()
     client_ids = paired | {ep.name for ep in routes.chats if client and id_source(endpoints, ep)}
+    deferred: list[tuple[str, str]] = []
     for name, ep in endpoints.items():
         if client and ep.kind == "read" and id_placeholders(ep) and name not in paired:
             part = "path" if any(OBJECT_ID.fullmatch(n) for n in _placeholders(ep.path)) else "body"
@@ -507,27 +522,35 @@ def _check_placeholders(
             continue  # see _check_steps
         for part, template in (("path", ep.path), ("body", ep.body)):
             for found in _placeholders(template):
-                problem = _placeholder_problem(ep, part, found, who, name in client_ids)
-                if problem:
+                problem = _placeholder_problem(ep, part, found, who, name in client_ids, columns or set())
+                if problem and columns is None and found not in PLACEHOLDERS:
+                    deferred.append((found, f"endpoints.{name}.{part} uses {{{found}}}"))
+                elif problem:
                     raise r.fail(f"endpoints.{name}.{part}", problem)
+    return tuple(deferred)
 
 
-def _placeholder_problem(ep: Endpoint, part: str, found: str, who: list[str], client_id: bool) -> str:
+def _placeholder_problem(
+    ep: Endpoint, part: str, found: str, who: list[str], client_id: bool, columns: set[str]
+) -> str:
     """Why `found` cannot be filled on this route by the traffic that calls it ("" when it can);
-    `client_id`: the client journey fills the route's id placeholder from a list route."""
+    `client_id`: the client journey fills the route's id placeholder from a list route; `columns`: the
+    accounts' columns, which every caller fills from its account."""
+    extra = sorted(columns - set(PLACEHOLDERS))
+    also = f"; account columns: {', '.join(extra)}" if extra else ""
     if not who:
-        if found in PLACEHOLDERS or found in AUDIT_PLACEHOLDERS or OBJECT_ID.fullmatch(found):
+        if found in PLACEHOLDERS or found in AUDIT_PLACEHOLDERS or OBJECT_ID.fullmatch(found) or found in columns:
             return ""
         known = [*sorted(PLACEHOLDERS), *sorted(AUDIT_PLACEHOLDERS), "NAME_id"]
-        return f"unknown placeholder {{{found}}} (known: {', '.join(known)})"
+        return f"unknown placeholder {{{found}}} (known: {', '.join(known)}{also})"
     for caller in who:
         if caller == CLIENT and client_id and found in id_placeholders(ep):
             continue
-        if found not in PLACEHOLDERS:
+        if found not in PLACEHOLDERS and found not in columns:
             return (
-                f"unknown placeholder {{{found}}} (known: {', '.join(sorted(PLACEHOLDERS))}); {ep.name} is called by "
-                f"{caller}, which fills no other (the audit's {{id}} and {{NAME_id}} go on routes only the audit "
-                "calls, or on routes of a journey of your own that extracts them)"
+                f"unknown placeholder {{{found}}} (known: {', '.join(sorted(PLACEHOLDERS))}{also}); {ep.name} is "
+                f"called by {caller}, which fills no other (the audit's {{id}} and {{NAME_id}} go on routes only "
+                "the audit calls, or on routes of a journey of your own that extracts them)"
             )
         if part == "path" and found == "conversation_id":
             return (
@@ -554,33 +577,47 @@ def _unpaired(ep: Endpoint) -> str:
     )
 
 
-def _check_steps(r: _Reader, endpoints: dict[str, Endpoint], journeys: dict[str, Journey]) -> None:
+def _check_steps(
+    r: _Reader, endpoints: dict[str, Endpoint], journeys: dict[str, Journey], columns: set[str] | None
+) -> tuple[tuple[str, str], ...]:
     """Each step of the scenario's own journeys sends only placeholders it has a value for: the harness's
-    (PLACEHOLDERS) and what earlier steps extract. A value a weighted step extracts counts after its
-    group only when every step of the group extracts it; {conversation_id} is "" unless extracted."""
+    (PLACEHOLDERS), the account's `columns` and what earlier steps extract. A value a weighted step extracts
+    counts after its group only when every step of the group extracts it; {conversation_id} is "" unless
+    extracted. With `columns` None (an accounts file with a header row), the others are returned as
+    (column, what uses it), as by _check_placeholders."""
+    deferred: list[tuple[str, str]] = []
     for journey in journeys.values():
         extracted: set[str] = set()
         index = 0
         for group in journey.groups():
             for step in group:
-                _check_step(r, endpoints[step.route], step, f"journeys.{journey.name}.steps[{index}]", extracted)
+                where = f"journeys.{journey.name}.steps[{index}]"
+                deferred += _check_step(r, endpoints[step.route], step, where, extracted, columns)
                 index += 1
             extracted |= set.intersection(*({e.name for e in step.extract} for step in group))
+    return tuple(deferred)
 
 
-def _check_step(r: _Reader, ep: Endpoint, step: Step, where: str, extracted: set[str]) -> None:
+def _check_step(
+    r: _Reader, ep: Endpoint, step: Step, where: str, extracted: set[str], columns: set[str] | None
+) -> list[tuple[str, str]]:
+    deferred: list[tuple[str, str]] = []
     for part, template in (("path", ep.path), ("body", ep.body), *((f"headers.{k}", v) for k, v in step.headers)):
         for found in _placeholders(template):
             empty = {"conversation_id"} if part != "body" else set()  # "" is no path segment, no header
-            fills = (set(PLACEHOLDERS) - empty) | extracted
+            fills = (set(PLACEHOLDERS) - empty) | extracted | (columns or set())
             if found in fills:
                 continue
             on = part if part.startswith("headers.") else f"route {ep.name}'s {part}"
+            if columns is None and found not in PLACEHOLDERS:
+                deferred.append((found, f"{where} uses {{{found}}} in {on}"))
+                continue
             raise r.fail(
                 where,
                 f"unknown placeholder {{{found}}} in {on}: no earlier step extracts it (extract = {{ {found} = "
                 f'"json:..." }} on a step before it); known: {", ".join(sorted(fills))}',
             )
+    return deferred
 
 
 def check_load_caps(
@@ -683,6 +720,158 @@ def _parse_endpoints(r: _Reader, data: dict[str, Any]) -> dict[str, Endpoint]:
     return endpoints
 
 
+# ---- [auth] and [accounts] (docs/auth.md) ----
+
+_ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+_COOKIE_NAME = _HEADER_NAME  # a cookie name is an HTTP token too (RFC 6265)
+_AUTH_FIELDS = {  # field -> the styles it belongs to
+    "style": AUTH_STYLES,
+    "token_field": ("bearer", "oauth2"),
+    "header": ("bearer", "api_key", "oauth2"),
+    "scheme": ("bearer", "api_key", "oauth2"),
+    "token_from": ("bearer",),
+    "token_header": ("bearer",),
+    "session_cookie": ("cookie",),
+    "key_in": ("api_key",),
+    "query_param": ("api_key",),
+    "keys": ("api_key",),
+    "oauth2": ("oauth2",),
+    "csrf": ("bearer", "cookie", "oauth2"),
+    "relogin_on_401": ("bearer", "cookie", "oauth2"),
+    "lifetime": ("bearer", "cookie", "oauth2"),
+}
+
+
+def _parse_auth(r: _Reader, data: dict[str, Any], endpoints: dict[str, Endpoint]) -> Auth:
+    """`[auth]`: the style and its fields; a field of another style is refused rather than ignored."""
+    t = r.table(data, "auth", "auth")
+    r.unknown(t, set(_AUTH_FIELDS), "auth")
+    style = r.get(t, "style", "auth.style", str, "bearer")
+    if style not in AUTH_STYLES:
+        raise r.fail("auth.style", f"expected one of {', '.join(AUTH_STYLES)}, got {_show(style)}")
+    for key, styles in _AUTH_FIELDS.items():
+        if key in t and style not in styles:
+            raise r.fail(
+                f"auth.{key}",
+                f'not used with style = "{style}" (it goes with style = {" or ".join(map(repr, styles))}): remove it',
+            )
+    header = r.get(t, "header", "auth.header", str, "Authorization")
+    if not _HEADER_NAME.fullmatch(header):  # else every request fails inside the HTTP client
+        raise r.fail(
+            "auth.header", f"expected an HTTP header name like Authorization or X-Api-Key, got {_show(header)}"
+        )
+    scheme = r.get(t, "scheme", "auth.scheme", str, "Bearer")
+    if not re.fullmatch(r"[!-~]*", scheme):
+        raise r.fail(
+            "auth.scheme", f'expected a word like Bearer or Token (or "" for the bare token), got {_show(scheme)}'
+        )
+    token_from = _choice(r, t, "token_from", ("body", "header"))
+    token_header = r.get(t, "token_header", "auth.token_header", str, "")
+    if token_from == "header" and not _HEADER_NAME.fullmatch(token_header):
+        raise r.fail(
+            "auth.token_header",
+            f'token_from = "header" needs the response header that holds the token, like X-Auth-Token, got '
+            f"{_show(token_header)}",
+        )
+    session_cookie = r.get(t, "session_cookie", "auth.session_cookie", str, "")
+    if session_cookie and not _COOKIE_NAME.fullmatch(session_cookie):
+        raise r.fail("auth.session_cookie", f"expected a cookie name like sid, got {_show(session_cookie)}")
+    query_param = r.get(t, "query_param", "auth.query_param", str, "api_key")
+    if not re.fullmatch(r"[A-Za-z0-9_.~-]+", query_param):
+        raise r.fail("auth.query_param", f"expected a query parameter name like api_key, got {_show(query_param)}")
+    keys = r.table(t, "keys", "auth.keys")
+    for role, env in keys.items():
+        if not isinstance(env, str) or not _ENV_NAME.fullmatch(env):
+            raise r.fail(
+                f"auth.keys.{role}",
+                f"expected the name of the environment variable that holds the key, like CLIENT_API_KEY, got "
+                f"{_show(env)} (never the key itself in the file)",
+            )
+    if style == "oauth2" and "oauth2" not in t:
+        raise r.fail("auth.oauth2", 'style = "oauth2" needs [auth.oauth2] with grant, token_path and client_id_env')
+    return Auth(
+        token_field=r.get(t, "token_field", "auth.token_field", str, "access_token"),
+        header=header,
+        scheme=scheme,
+        style=style,
+        token_from=token_from,
+        token_header=token_header,
+        session_cookie=session_cookie,
+        key_in=_choice(r, t, "key_in", ("header", "query")),
+        query_param=query_param,
+        keys=dict(keys),
+        oauth2=_parse_oauth2(r, t) if style == "oauth2" else None,
+        csrf=_parse_csrf(r, t, endpoints) if "csrf" in t else None,
+        relogin_on_401=r.get(t, "relogin_on_401", "auth.relogin_on_401", bool, True),
+        lifetime_s=r.duration(t["lifetime"], "auth.lifetime") if "lifetime" in t else None,
+    )
+
+
+def _choice(r: _Reader, t: dict[str, Any], key: str, choices: tuple[str, ...], where: str = "auth") -> str:
+    value = r.get(t, key, f"{where}.{key}", str, choices[0])
+    if value not in choices:
+        raise r.fail(f"{where}.{key}", f"expected {' or '.join(map(repr, choices))}, got {_show(value)}")
+    return value
+
+
+def _parse_oauth2(r: _Reader, t: dict[str, Any]) -> OAuth2:
+    o = r.table(t, "oauth2", "auth.oauth2")
+    r.unknown(o, {"grant", "token_path", "client_id_env", "client_secret_env", "scope"}, "auth.oauth2")
+    grant = _choice(r, o, "grant", ("client_credentials", "password"), "auth.oauth2")
+    path = r.get(o, "token_path", "auth.oauth2.token_path", str, "/oauth/token")
+    if not re.fullmatch(r"/(?!/)[!-~]*", path):  # "//host/..." would leave the target
+        raise r.fail(
+            "auth.oauth2.token_path",
+            f"expected a path on the target like /oauth/token, got {_show(path)}: the token request only ever "
+            "goes to the target host (the guardrail); an identity provider elsewhere cannot be used",
+        )
+    envs = {}
+    for key in ("client_id_env", "client_secret_env"):
+        envs[key] = r.get(o, key, f"auth.oauth2.{key}", str, "")
+        if envs[key] and not _ENV_NAME.fullmatch(envs[key]):
+            raise r.fail(
+                f"auth.oauth2.{key}",
+                f"expected an environment variable name like OAUTH_CLIENT_ID, got {_show(envs[key])}",
+            )
+        if grant == "client_credentials" and not envs[key]:
+            raise r.fail(
+                f"auth.oauth2.{key}",
+                'required with grant = "client_credentials": the name of the environment variable that holds it',
+            )
+    return OAuth2(grant=grant, token_path=path, scope=r.get(o, "scope", "auth.oauth2.scope", str, ""), **envs)
+
+
+def _parse_csrf(r: _Reader, t: dict[str, Any], endpoints: dict[str, Endpoint]) -> Csrf:
+    c = r.table(t, "csrf", "auth.csrf")
+    r.unknown(c, {"from", "name", "header", "fetch"}, "auth.csrf")
+    source = _choice(r, c, "from", ("cookie", "header", "body"), "auth.csrf")
+    name = r.get(c, "name", "auth.csrf.name", str, "")
+    if not name or (source != "body" and not _HEADER_NAME.fullmatch(name)):
+        what = {"cookie": "the cookie's name", "header": "the response header's name", "body": "a dot path"}[source]
+        raise r.fail("auth.csrf.name", f'required with from = "{source}": {what}, like csrftoken, got {_show(name)}')
+    header = r.get(c, "header", "auth.csrf.header", str, "X-CSRF-Token")
+    if not _HEADER_NAME.fullmatch(header):
+        raise r.fail("auth.csrf.header", f"expected an HTTP header name like X-CSRF-Token, got {_show(header)}")
+    fetch = r.get(c, "fetch", "auth.csrf.fetch", str, "")
+    if fetch and fetch not in endpoints:
+        raise r.fail(
+            "auth.csrf.fetch", f"expected an endpoint of the API map whose answer holds the token, got {_show(fetch)}"
+        )
+    return Csrf(source=source, name=name, header=header, fetch=fetch)
+
+
+def _demo_auth(r: _Reader, target: dict[str, Any]) -> dict[str, Any]:
+    """`[target] auth, csrf, token_lifetime`: how the embedded demo API authenticates (docs/auth.md)."""
+    settings: dict[str, Any] = {}
+    if "auth" in target:
+        settings["auth"] = _choice(r, target, "auth", ("bearer", "cookie", "api_key", "oauth2"), "target")
+    if "csrf" in target:
+        settings["csrf"] = r.get(target, "csrf", "target.csrf", bool, False)
+    if "token_lifetime" in target:
+        settings["token_ttl_s"] = math.ceil(r.duration(target["token_lifetime"], "target.token_lifetime"))
+    return settings
+
+
 def _one_of(r: _Reader, data: dict[str, Any], key: str, where: str, choices: tuple[str, ...], default: str) -> str:
     value = r.get(data, key, where, str, default)
     if value not in choices:
@@ -773,12 +962,16 @@ def _stream_paths(r: _Reader, spec: dict[str, Any], where: str, stream: str) -> 
     return tuple((key, table[key]) for key in STREAM_PATH_KEYS if key in table)
 
 
-def _parse_accounts(r: _Reader, data: dict[str, Any], base_dir: Path | None) -> Accounts:
+def _parse_accounts(
+    r: _Reader, data: dict[str, Any], base_dir: Path | None, auth: Auth, endpoints: dict[str, Endpoint]
+) -> Accounts:
     t = r.table(data, "accounts", "accounts")
-    r.unknown(t, {"source", "file", "inline", "roles"}, "accounts")
-    source = r.get(t, "source", "accounts.source", str, "demo")
+    r.unknown(t, {"source", "file", "inline", "roles", "columns"}, "accounts")
+    source = r.get(t, "source", "accounts.source", str, "keys" if auth.keys else "demo")
     if source not in ACCOUNT_SOURCES:
         raise r.fail("accounts.source", f"expected one of {', '.join(ACCOUNT_SOURCES)}, got {source!r}")
+    if source == "keys" and not auth.keys:
+        raise r.fail("accounts.source", '"keys" makes one account per role of [auth.keys]: add [auth.keys]')
     roles = r.get(t, "roles", "accounts.roles", list, ["client"])
     if not roles or not all(isinstance(x, str) for x in roles):
         raise r.fail("accounts.roles", f"expected a non-empty list of role names, got {roles!r}")
@@ -788,19 +981,70 @@ def _parse_accounts(r: _Reader, data: dict[str, Any], base_dir: Path | None) -> 
         if not name:
             raise r.fail("accounts.file", 'required when accounts.source = "file" (a CSV with email,password[,role])')
         file = (base_dir / name) if base_dir and not Path(name).is_absolute() else Path(name)
+    columns = r.get(t, "columns", "accounts.columns", list, [])
+    if columns and source != "file":
+        raise r.fail("accounts.columns", 'only with accounts.source = "file" (the columns of a file without header)')
+    if not all(isinstance(c, str) and c.isidentifier() for c in columns) or len(set(columns)) < len(columns):
+        raise r.fail(
+            "accounts.columns",
+            f'expected distinct column names like ["email", "password", "role"], got {_show(columns)}',
+        )
     inline = r.get(t, "inline", "accounts.inline", list, [])
     if source == "inline":
         if not inline:
             raise r.fail("accounts.inline", "expected a list of {email = ..., password = ...} tables")
         for i, acc in enumerate(inline):
-            if not (
-                isinstance(acc, dict) and isinstance(acc.get("email"), str) and isinstance(acc.get("password"), str)
-            ):
-                raise r.fail(f"accounts.inline[{i}]", "expected a table with string email and password")
-            r.unknown(acc, {"email", "password", "role", "tenant"}, f"accounts.inline[{i}]")
-            for key in ("role", "tenant"):
+            if not (isinstance(acc, dict) and all(isinstance(k, str) and k.isidentifier() for k in acc)):
+                raise r.fail(f"accounts.inline[{i}]", "expected a table of columns like {email = ..., password = ...}")
+            for key in acc:
                 r.get(acc, key, f"accounts.inline[{i}].{key}", str, "")
-    return Accounts(source=source, file=file, inline=tuple(inline), roles=tuple(roles))
+    needs = _account_needs(auth, endpoints)
+    for i, acc in enumerate(inline if source == "inline" else []):
+        for column, why in needs:
+            if not any(acc.get(name) for name in column.split("|")):
+                wanted = " or ".join(column.split("|"))
+                raise r.fail(f"accounts.inline[{i}]", f"no {wanted} ({why}): give every account a {wanted}")
+    return Accounts(
+        source=source, file=file, inline=tuple(inline), roles=tuple(roles), columns=tuple(columns), needs=needs
+    )
+
+
+def _account_needs(auth: Auth, endpoints: dict[str, Endpoint]) -> tuple[tuple[str, str], ...]:
+    """(column, what uses it) every account must fill: a name and a password to log in with, the login route's
+    account placeholders, the key of the api_key style, the password grant's user name (or e-mail) and
+    password. "a|b": either will do."""
+    needs: list[tuple[str, str]] = []
+    login = next((ep for ep in endpoints.values() if ep.kind == "login"), None)
+    if auth.uses_login_route:
+        why = f'auth.style = "{auth.style}" logs each account in'
+        needs += [("email|username", why), ("password", why)]
+    if auth.uses_login_route and login is not None:
+        for part, template in (("path", login.path), ("body", login.body)):
+            needs += [
+                (found, f"endpoints.{login.name}.{part} uses {{{found}}}")
+                for found in _placeholders(template)
+                if found in ACCOUNT_COLUMNS
+            ]
+    if auth.style == "api_key" and not auth.keys:
+        needs.append(("api_key", 'auth.style = "api_key" sends each account\'s key (or add [auth.keys])'))
+    if auth.oauth2 is not None and auth.oauth2.grant == "password":
+        needs += [
+            ("username|email", 'auth.oauth2.grant = "password" sends it as username'),
+            ("password", 'auth.oauth2.grant = "password" sends it'),
+        ]
+    return tuple(needs)
+
+
+def _columns(accounts: Accounts) -> set[str] | None:
+    """The columns the accounts will have, for the placeholder check; None until an accounts file with a
+    header row is read (`harness.scenario.accounts` checks the rest there)."""
+    if accounts.source == "file":
+        return set(accounts.columns) or None
+    if accounts.source == "inline":
+        return {key for row in accounts.inline for key in row}
+    if accounts.source == "keys":
+        return {"role", "api_key"}
+    return {"email", "password", "role", "tenant", "api_key"}  # the demo API's
 
 
 def _parse_load(r: _Reader, data: dict[str, Any]) -> Load:

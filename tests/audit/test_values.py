@@ -3,8 +3,7 @@ ever sent empty."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 
 from harness.audit.routes import list_route, probe_values
 from harness.audit.values import account_values, is_object_id, unfilled, unfilled_note
@@ -22,16 +21,15 @@ def test_an_account_fills_every_column_it_has() -> None:
         "tenant": "acme",
     }
     assert account_values(None) == {}
-
-    @dataclass(frozen=True)
-    class Wider:  # an account with more columns: a username, a key, the file's extra columns
-        email: str
-        username: str
-        api_key: str
-        columns: Mapping[str, str] = field(default_factory=dict)
-
-    wider = Wider("b@x.example", "bee", "sk-test-1", {"org": "o-9"})
-    assert account_values(wider) == {"email": "b@x.example", "username": "bee", "api_key": "sk-test-1", "org": "o-9"}  # type: ignore[arg-type]
+    # an account with more columns: a username, a key, the file's own columns; an empty one is no value
+    wider = Account("b@x.example", "", username="bee", api_key="sk-test-1", extra=(("org", "o-9"), ("team", "")))
+    assert account_values(wider) == {
+        "email": "b@x.example",
+        "username": "bee",
+        "role": "client",
+        "api_key": "sk-test-1",
+        "org": "o-9",
+    }
     # the audit's probe values carry them, the caller's own password among them
     assert probe_values(account)["password"] == "pw-ana-123456" and probe_values(account)["tenant"] == "acme"
 

@@ -8,8 +8,9 @@ import traceback
 
 from harness.documents import to_builtins
 from harness.load.client import CallResult
-from harness.load.login import Backoff, token_at
+from harness.load.login import Backoff
 from harness.load.run_facts import MAX_TASK_ERRORS, journeys_ran, task_errors
+from harness.protocol.auth import Credential
 from harness.scenario import load_scenario
 
 
@@ -111,13 +112,5 @@ def test_a_failed_login_backs_off_exponentially_and_honours_retry_after():
     assert delays == [1.0, 2.0, 4.0, 8.0, 16.0, 30.0, 30.0, 30.0]
     assert backoff.delay_s(login_result(429, blocked=True, retry_after_s=7.0)) == 7.0  # the server said when
     assert backoff.delay_s(login_result(429, blocked=True)) == 30.0  # blocked, no Retry-After: never at once
-    backoff.record("token", login_result())
+    backoff.record(Credential(token="t"), login_result())
     assert (backoff.failures, backoff.due) == (0, 0.0)
-
-
-def test_a_token_is_a_non_empty_string_at_the_path():
-    assert token_at({"data": {"token": "t"}}, "data.token") == "t"
-    assert token_at({"access_token": "t"}, "data.token") is None
-    assert token_at({"access_token": ""}, "access_token") is None
-    assert token_at({"access_token": {"value": "t"}}, "access_token") is None
-    assert token_at(None, "access_token") is None

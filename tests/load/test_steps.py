@@ -19,8 +19,9 @@ import pytest
 
 from harness.load.client import CallResult
 from harness.load.steps import StepRunner
+from harness.protocol.auth import Credential, read_login
 from harness.samples import read_samples
-from harness.scenario import Journey, Scenario, Step, parse_scenario
+from harness.scenario import Endpoint, Journey, Scenario, Step, parse_scenario
 from harness.scenario.accounts import Account
 from harness.scenario.templates import Unfilled, render
 from tests.helpers import only_run_dir, read_json, run_harness
@@ -30,26 +31,49 @@ ANA = Account("ana@example.test", ACCOUNTS["ana@example.test"])
 
 
 class HttpApi:
-    """What a StepRunner uses of an ApiClient (call, unsent, token, identity, scenario), over real HTTP;
-    `samples` lists (route, error) of every call, as the samples of a run would."""
+    """What a StepRunner uses of an ApiClient (call, log_in, unsent, credential, identity, scenario), over
+    real HTTP, for the bearer style; `samples` lists (route, error) of every call, as the samples of a run
+    would."""
 
     def __init__(self, scenario: Scenario, url: str) -> None:
         self.scenario = scenario
-        self.token: str | None = None
+        self.credential: Credential | None = None
         self.identity = ""
         self.http = httpx.Client(base_url=url, timeout=10)
         self.samples: list[tuple[str, str]] = []
 
+    def log_in(
+        self, account: Account, route: Endpoint | None = None, values: Any = None, check: Any = None
+    ) -> tuple[Credential | None, CallResult]:
+        """As ApiClient.log_in: a 2xx without a token at auth.token_field is a failed sample."""
+        found: list[Credential | None] = [None]
+
+        def usable(result: CallResult) -> str:
+            found[0], why = read_login(self.scenario.auth, list(result.headers.items()), result.json(), {}, 0.0)
+            return why or (check(result) if check is not None else "")
+
+        login = route or self.scenario.route("login")
+        assert login is not None
+        result = self.call(login, {**account.values(), **(values or {})}, check=usable)
+        self.credential = found[0] if result.ok else None
+        return self.credential, result
+
     def call(
-        self, endpoint: str, values: dict[str, Any], headers: Any = None, conversation: str = "", check: Any = None
+        self,
+        endpoint: str | Endpoint,
+        values: dict[str, Any],
+        headers: Any = None,
+        conversation: str = "",
+        check: Any = None,
     ) -> CallResult:
-        ep = self.scenario.endpoints[endpoint]
+        ep = endpoint if isinstance(endpoint, Endpoint) else self.scenario.endpoints[endpoint]
         try:
             path = render(ep.path, values, in_path=True, strict=True)
             body = render(ep.body, values, strict=True) if ep.body is not None else None
         except Unfilled as exc:
             return self.unsent(ep.method, ep.name, f"template: {exc}")
-        sent = {**(headers or {}), **({"Authorization": f"Bearer {self.token}"} if ep.auth and self.token else {})}
+        token = self.credential.token if self.credential else ""
+        sent = {**(headers or {}), **({"Authorization": f"Bearer {token}"} if ep.auth and token else {})}
         answer = self.http.request(ep.method, path, json=body, headers=sent)
         ok = answer.is_success
         result = CallResult(
@@ -94,8 +118,8 @@ def test_a_journey_logs_in_lists_and_reads_by_the_ids_it_extracted(server: RestA
     # what the server saw: the ids it listed, the CSRF token of the session it handed out
     assert sum(server.items_read.values()) - before == 4 and set(server.items_read) <= set(ITEM_IDS)
     assert server.notes_refused == 0 and server.statuses[404] == 0
-    token = steps.api.token
-    assert token is not None and steps.values["csrf"] == server.sessions[token][1]
+    credential = steps.api.credential
+    assert credential is not None and steps.values["csrf"] == server.sessions[credential.token][1]
     assert steps.values["item_id"] in ITEM_IDS and steps.values["order"] == "4711"
     assert steps.values["sid"].startswith("s-")
 
@@ -130,8 +154,9 @@ def test_the_session_is_made_once_and_again_after_it_ends(server: RestApi) -> No
     steps, samples = runner(server, Journey(name="browse", steps=(Step(route="profile"),)))
     assert steps.iteration() and steps.iteration()
     assert [name for name, _ in samples] == ["signin", "profile", "profile"]
-    server.sessions.pop(steps.api.token or "")  # the server forgets the session: the next step is a 401
-    assert steps.iteration() is False and steps.api.token is None
+    assert steps.api.credential is not None
+    server.sessions.pop(steps.api.credential.token)  # the server forgets the session: the next step is a 401
+    assert steps.iteration() is False and steps.api.credential is None
     assert steps.iteration()
     assert [name for name, _ in samples][3:] == ["profile", "signin", "profile"]
 

@@ -420,7 +420,7 @@ BAD = [
     ),
     pytest.param(
         with_change(("accounts", "source"), "ldap"),
-        "x.toml: accounts.source: expected one of demo, file, inline, got 'ldap'",
+        "x.toml: accounts.source: expected one of demo, file, inline, keys, got 'ldap'",
         id="bad-accounts-source",
     ),
     pytest.param(
@@ -430,7 +430,8 @@ BAD = [
     ),
     pytest.param(
         with_change(("accounts",), {"source": "inline", "inline": [{"email": "a@b.example"}]}),
-        "x.toml: accounts.inline[0]: expected a table with string email and password",
+        'x.toml: accounts.inline[0]: no password (auth.style = "bearer" logs each account in): give every account a '
+        "password",
         id="inline-without-password",
     ),
     pytest.param(
@@ -800,9 +801,9 @@ def test_a_mistyped_placeholder_is_refused_naming_the_known_ones():
     data["endpoints"]["conversation"] = {"path": "/api/conversations/{bogus}"}
     assert error_of(data) == (
         "x.toml: endpoints.conversation.path: unknown placeholder {bogus} (known: conversation_id, email, "
-        "lead_email, message, messages, name, password, tenant); conversation is called by the client journey, "
-        "which fills no other (the audit's {id} and {NAME_id} go on routes only the audit calls, or on routes of "
-        "a journey of your own that extracts them)"
+        "lead_email, message, messages, name, password, tenant; account columns: api_key, role); conversation is "
+        "called by the client journey, which fills no other (the audit's {id} and {NAME_id} go on routes only the "
+        "audit calls, or on routes of a journey of your own that extracts them)"
     )
     body = with_change(("endpoints", "chat", "body"), {"messages": "{messages}", "model": ["{modle}"]})
     assert error_of(body).startswith("x.toml: endpoints.chat.body: unknown placeholder {modle} (known: ")
@@ -819,7 +820,8 @@ def test_routes_only_the_audit_calls_may_take_object_ids():
     data["endpoints"]["invoice"]["body"]["x"] = "{whatever}"
     assert error_of(data).startswith(
         "x.toml: endpoints.invoice.body: unknown placeholder {whatever} (known: conversation_id, email, lead_email, "
-        "message, messages, name, password, tenant, id, new_password, prompt, token, NAME_id)"
+        "message, messages, name, password, tenant, id, new_password, prompt, token, NAME_id; account columns: "
+        "api_key, role)"
     )
     probed = minimal(
         limits=[{"route": "invoice", "quota": 3}],
@@ -854,10 +856,11 @@ def _keys_passed_as_values(path: Path) -> set[str]:
 
 def test_the_placeholder_lists_are_what_the_harness_fills():
     from harness.scenario import AUDIT_PLACEHOLDERS, PLACEHOLDERS
+    from harness.scenario.model import ACCOUNT_COLUMNS
 
     load = [REPO / "harness" / "load" / name for name in ("journeys.py", "attacks.py", "probes.py", "wallet.py")]
     load_keys = set().union(*map(_keys_passed_as_values, load))
-    assert load_keys == set(PLACEHOLDERS)
+    assert set(PLACEHOLDERS) <= load_keys <= set(PLACEHOLDERS) | set(ACCOUNT_COLUMNS)  # a probe's fictional user
     audit_keys = set().union(*map(_keys_passed_as_values, (REPO / "harness" / "audit").glob("*.py")))
     assert {"prompt", "new_password", "token"} <= audit_keys <= set(PLACEHOLDERS) | set(AUDIT_PLACEHOLDERS)
 
