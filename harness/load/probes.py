@@ -70,7 +70,8 @@ def probe_session(
 def log_in(environment: Any, plan: RunPlan, host: str, account: Account, source: str | None) -> Credential | None:
     """A session for `account` as `[auth]` says, fetched outside the measurement (set-up, not a sample: its
     requests go to an event hook nobody listens to), from the probe's own address; None when the login gave
-    none, or when a bearer or cookie session is needed and the API has no login route."""
+    none, or when a bearer or cookie session is needed and the API has no login route; as abuse traffic, it
+    follows no redirect."""
     if plan.scenario.auth.uses_login_route and plan.scenario.route("login") is None:
         return None
     http = plan.scenario.http
@@ -78,7 +79,7 @@ def log_in(environment: Any, plan: RunPlan, host: str, account: Account, source:
         environment, host, source, network_timeout=http.timeout_s, connection_timeout=http.connect_timeout_s
     )
     session.request_event = EventHook()
-    return ApiClient(session, plan.scenario, credentials=plan.credentials).log_in(account)[0]
+    return ApiClient(session, plan.scenario, role="probe", credentials=plan.credentials).log_in(account)[0]
 
 
 @dataclass
