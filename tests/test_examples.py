@@ -123,11 +123,15 @@ def litellm_proxy(tmp_path: Path) -> Iterator[str]:
 @pytest.mark.e2e
 def test_the_gateway_scenario_against_a_real_litellm_proxy(litellm_proxy: str, tmp_path: Path) -> None:
     """A real OpenAI-compatible gateway keyed by API key: every chat streamed and counted from its usage."""
+    scenario = tmp_path / "openai-gateway.toml"  # the example as it ships, without its think time
+    scenario.write_text(
+        (EXAMPLES / "openai-gateway.toml").read_text().replace("think_time = [1, 3]", "think_time = [0, 0.2]")
+    )
     result = run_harness(
-        "run", str(EXAMPLES / "openai-gateway.toml"), "--host", litellm_proxy, "--duration", "5s", "--users", "2",
-        "--spawn-rate", "2", "--workers", "0", "--out", str(tmp_path), env={"GATEWAY_KEY": GATEWAY_KEY}, timeout=150,
+        "run", str(scenario), "--host", litellm_proxy, "--duration", "6s", "--users", "2",
+        "--spawn-rate", "2", "--workers", "0", "--out", str(tmp_path / "out"), env={"GATEWAY_KEY": GATEWAY_KEY}, timeout=150,
     )  # fmt: skip
-    run_dir = only_run_dir(tmp_path)
+    run_dir = only_run_dir(tmp_path / "out")
     figures = endpoint_figures(run_dir)
     assert figures["completions"]["ok"] > 0 and figures["completions"]["errors"] == 0, figures
     assert figures["models"]["ok"] > 0 and figures["models"]["errors"] == 0, figures
