@@ -87,11 +87,6 @@ def exit_code(argv: list[str]) -> int:
 
 
 @pytest.mark.e2e
-@pytest.mark.xfail(
-    strict=False,
-    reason="auth styles and journeys in TOML land with the auth and journeys helpers of issue 13: until then "
-    "`harness validate` refuses `[auth] style` and `[journeys.NAME] steps`",
-)
 @pytest.mark.parametrize("source", [("--openapi", PETSTORE), ("--openapi", TICTACTOE), ("--har", DEMO_HAR)])
 def test_the_draft_passes_harness_validate(tmp_path: Path, source: tuple[str, Path]) -> None:
     out = tmp_path / "draft.toml"
