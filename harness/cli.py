@@ -231,6 +231,16 @@ def _parser() -> argparse.ArgumentParser:
         help="--har: draft the requests to this host (default: the host most requests went to)",
     )
 
+    check = sub.add_parser(
+        "check",
+        help="a bounded, non-destructive smoke of the API map: each role logs in, each read route answers, "
+        "one signed webhook; prints what worked and the likely fix (exit 1 when something did not)",
+    )
+    check.add_argument("scenario", type=Path, help="scenario TOML file, or a shipped scenario's name")
+    check.add_argument(
+        "--host", help="base URL of the API to check (default: the scenario's, else the embedded demo API)"
+    )
+
     validate = sub.add_parser("validate", help="check a scenario file (and its accounts file and prices) and exit")
     validate.add_argument("scenario", type=Path)
     return parser
@@ -299,6 +309,10 @@ def _dispatch(args: argparse.Namespace) -> int:
         from harness.commands.init import run_init
 
         return run_init(args.openapi, args.har, args.out, args.force, args.host_filter)
+    if args.command == "check":
+        from harness.check.command import run_check
+
+        return run_check(args.scenario, args.host)
     from harness.commands.validate import run_validate
 
     return run_validate(args.scenario)

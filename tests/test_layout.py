@@ -42,8 +42,9 @@ ALLOWED: dict[str, set[str]] = {
     "load": BASE | {"scenario", "protocol", "samples", "analysis", "report"},
     "locustfiles": {"load"},
     "audit": BASE | {"scenario", "protocol", "analysis", "report", "demo_api"},
+    "check": BASE | {"scenario", "protocol", "load", "demo_api"},
     "commands": BASE | {"scenario", "samples", "analysis", "report", "audit", "demo_api"},
-    "cli": BASE | {"scenario", "commands", "audit", "demo_api"},
+    "cli": BASE | {"scenario", "commands", "audit", "check", "demo_api"},
     "__main__": {"cli"},
 }
 LOCUST_WORLD = ("locust", "gevent", "geventhttpclient", "zmq")
@@ -116,6 +117,7 @@ def test_the_offline_stages_and_the_orchestrator_never_load_locust_or_gevent() -
         "harness.commands.compare",
         "harness.commands.validate",
         "harness.commands.cost",
+        "harness.check.command",
     ]
     code = (
         "import importlib, sys\n"
