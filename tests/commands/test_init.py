@@ -13,6 +13,7 @@ import pytest
 
 from harness.cli import main
 from harness.demo_api.process import RunningTarget
+from tests.check.fake_api import reply, serve
 from tests.helpers import REPO, run_harness
 from tests.scenario.importers.record_har import QUESTION, record_session
 
@@ -122,3 +123,22 @@ def test_a_live_recording_of_the_demo_api_drafts_its_session_without_a_secret(
     for secret in (recording.password, recording.token, QUESTION):
         assert secret not in text
     assert har.read_bytes() == (tmp_path / "kept.har").read_bytes()  # the recording itself is left as it was
+
+
+@pytest.mark.e2e
+def test_harness_check_runs_the_petstore_draft_against_a_server_implementing_part_of_it(tmp_path: Path) -> None:
+    """The third-party document's draft, unedited, checked against a local petstore serving its reads: the
+    list answers, the read route gets an id from the list, and the write and delete routes are never sent."""
+    out = tmp_path / "petstore.toml"
+    assert run_harness("init", "--openapi", str(PETSTORE), "--out", str(out), timeout=60).returncode == 0
+    pets = [{"id": 41, "name": "Rex", "tag": "dog"}, {"id": 42, "name": "Tom"}]
+    routes = {
+        "GET /v2/pets": lambda r: reply(200, pets),
+        "GET /v2/pets/*": lambda r: reply(200, pets[0]) if r.path.endswith(("/41", "/42")) else reply(404, {}),
+    }
+    with serve(routes) as (url, seen):
+        checked = run_harness("check", str(out), "--host", url, timeout=120)
+    assert checked.returncode == 0, checked.stdout[-3000:] + checked.stderr[-2000:]
+    sent = [(r.method, r.path) for r in seen]
+    assert ("GET", "/v2/pets") in sent and any(m == "GET" and p in ("/v2/pets/41", "/v2/pets/42") for m, p in sent)
+    assert all(m == "GET" for m, _ in sent), sent  # add_pet (write) and delete_pet (delete) never sent
