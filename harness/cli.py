@@ -210,6 +210,27 @@ def _parser() -> argparse.ArgumentParser:
         "transport, edge, email",
     )
 
+    init = sub.add_parser(
+        "init",
+        help="draft a scenario from an OpenAPI document or a browser recording (HAR), for a person to review",
+    )
+    source = init.add_mutually_exclusive_group(required=True)
+    source.add_argument("--openapi", type=Path, metavar="SPEC", help="an OpenAPI 3 document, JSON or YAML")
+    source.add_argument("--har", type=Path, metavar="FILE", help="a browser recording saved as HAR")
+    init.add_argument(
+        "--out",
+        type=Path,
+        default=Path("scenario.toml"),
+        metavar="FILE",
+        help="the draft to write, with accounts.csv beside it (default: scenario.toml)",
+    )
+    init.add_argument("--force", action="store_true", help="overwrite --out if it exists")
+    init.add_argument(
+        "--host-filter",
+        metavar="HOST",
+        help="--har: draft the requests to this host (default: the host most requests went to)",
+    )
+
     check = sub.add_parser(
         "check",
         help="a bounded, non-destructive smoke of the API map: each role logs in, each read route answers, "
@@ -289,6 +310,10 @@ def _dispatch(args: argparse.Namespace) -> int:
         from harness.audit.runner import CHECKS
 
         return run_audit(args.scenario, args.host, args.profile, args.run, args.out, tuple(args.check) or CHECKS)
+    if args.command == "init":
+        from harness.commands.init import run_init
+
+        return run_init(args.openapi, args.har, args.out, args.force, args.host_filter)
     if args.command == "check":
         from harness.check.command import run_check
 

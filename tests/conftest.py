@@ -5,6 +5,7 @@ from __future__ import annotations
 import shutil
 import subprocess
 import tempfile
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -14,7 +15,7 @@ import pytest
 from harness.demo_api.config import TargetConfig
 from harness.demo_api.process import RunningTarget, start_target
 from tests import scheduling
-from tests.helpers import only_run_dir, run_harness
+from tests.helpers import REPO, CappedRun, finish, only_run_dir, run_harness, start_run
 
 GROUPS_FOLDER = pytest.StashKey[Path]()
 
@@ -77,6 +78,47 @@ def vulnerable_audit(tmp_path_factory: pytest.TempPathFactory) -> tuple[subproce
     out = tmp_path_factory.mktemp("vulnerable-audit")
     result = run_harness("audit", "--profile", "vulnerable", "--out", str(out), timeout=240)
     return result, only_run_dir(out)
+
+
+@pytest.fixture(scope="session")
+def smoke_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[subprocess.CompletedProcess[str], Path]:
+    """`harness run smoke` with two workers against the embedded demo API, once: tests/commands/test_run.py
+    and the schema check of a fresh run (tests/documents/test_schemas.py) read it, on one worker."""
+    out = tmp_path_factory.mktemp("embedded")
+    result = run_harness("run", "scenarios/smoke.toml", "--workers", "2", "--duration", "10s", "--out", str(out))
+    return result, only_run_dir(out)
+
+
+@pytest.fixture(scope="session")
+def capped_run(tmp_path_factory: pytest.TempPathFactory) -> CappedRun:
+    """`harness run smoke` with a spend cap far below one chat, its progress writes failing from the start
+    (progress.json made a folder before the master first writes it), once: tests/load/test_guardrails.py
+    checks that the cap stopped it, tests/commands/test_fail_safe.py that the failing writes did not
+    silence the cap."""
+    folder = tmp_path_factory.mktemp("capped")
+    scenario = folder / "capped.toml"
+    scenario.write_text((REPO / "scenarios" / "smoke.toml").read_text() + "\n[guardrails]\nmax_spend_usd = 0.00001\n")
+    out = folder / "out"
+    target = start_target(TargetConfig.from_dict({"ttft": 1, "token_delay": 1, "output_tokens": [5, 10]}))
+    try:
+        harness = start_run(out, target.url, "--workers", "1", "--duration", "40s", scenario=scenario)
+        blocked = False
+        deadline = time.time() + 60
+        while not blocked and time.time() < deadline and harness.poll() is None:
+            for run_dir in out.glob("*"):
+                progress = run_dir / "progress.json"
+                try:
+                    progress.unlink(missing_ok=True)
+                    progress.mkdir()
+                    blocked = True
+                except OSError:
+                    pass
+            time.sleep(0.05)
+        stderr = finish(harness)
+    finally:
+        target.stop()
+    assert blocked, "the run folder never appeared"
+    return CappedRun(harness.returncode, stderr, only_run_dir(out))
 
 
 @pytest.fixture(autouse=True)

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
+import io
 import json
 import os
 import subprocess
 import sys
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +37,21 @@ def run_harness(
     )
 
 
+def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
+    """`harness ARGS` in this process, from the checkout as `run_harness` runs it, output captured: for
+    commands that answer before they start anything (usage errors, validate, cost, compare). Should one
+    start a process after all, the fast tier's guard (tests/conftest.py) fails the test."""
+    from harness.cli import main
+
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.chdir(REPO), contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        try:
+            code = main(list(args))
+        except SystemExit as exc:  # argparse: --help, and usage errors
+            code = exc.code if isinstance(exc.code, int) else int(exc.code is not None)
+    return subprocess.CompletedProcess(["harness", *args], code, out.getvalue(), err.getvalue())
+
+
 def run_with_locustfile(
     scenario: Path, locustfile: Path, out: Path, timeout: float = 180, **options: Any
 ) -> subprocess.CompletedProcess[str]:
@@ -54,6 +72,15 @@ def run_with_locustfile(
         stdin=subprocess.DEVNULL,
         env={**os.environ, "PYTHONPATH": str(REPO)},
     )
+
+
+@dataclass(frozen=True)
+class CappedRun:
+    """The session's capped run (tests/conftest.py `capped_run`)."""
+
+    returncode: int
+    stderr: str
+    run_dir: Path
 
 
 def load_bench(name: str) -> Any:
@@ -124,9 +151,11 @@ def client_scenario(name: str, duration: str) -> str:
 # --- a `harness run` in the background, for tests that signal or watch it ---------------------------
 
 
-def start_run(out: Path, host: str, *args: str) -> subprocess.Popen[str]:
+def start_run(
+    out: Path, host: str, *args: str, scenario: Path = REPO / "scenarios" / "smoke.toml"
+) -> subprocess.Popen[str]:
     return subprocess.Popen(
-        [sys.executable, "-m", "harness", "run", "scenarios/smoke.toml", "--host", host, "--out", str(out), *args],
+        [sys.executable, "-m", "harness", "run", str(scenario), "--host", host, "--out", str(out), *args],
         cwd=REPO,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,

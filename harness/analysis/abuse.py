@@ -2,8 +2,8 @@
 
 `abuse` is attack role → figures and findings; `abuse_verdict` says "findings", "untested" or "clean"
 overall.
-An attack's figures cover the route it attacks (the last route of its entry in scenario.ATTACKS:
-chat for chat_flood), so the logins it needs first count apart as `other_requests`. The findings
+An attack's figures cover the routes it attacks (those of its kind in scenario.ATTACKS: the chat
+routes for chat_flood), so the logins it needs first count apart as `other_requests`. The findings
 are per-attack rules (a forged webhook accepted, a flood never blocked, an admin route answering a
 normal user), applied in a loop over attacks (a dozen at most), never over rows. An attack whose
 requests were all answered with a redirect (never followed) reached nothing: it is "untested".
@@ -24,6 +24,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from harness.analysis.kinds import routes_of_kind
 from harness.analysis.outcomes import reach
 from harness.analysis.ratelimits import REDIRECTED_NOTE, partial_counters
 from harness.documents.run import WebhookSigned
@@ -161,12 +162,13 @@ def abuse_summary(
     target_stats: Mapping | None = None,
     roles: Iterable[str] | None = None,
     webhook: WebhookSigned | None = None,
+    kinds: Mapping[str, str] | None = None,
 ) -> dict:
     """summary.json's `abuse`: attack role → figures, `findings`, `notes` and its `verdict`.
 
     Every role other than legit and probe is an attack, unless `roles` restricts them. {} when
     no attack ran. `webhook` is how the run signed deliveries (run.json; None: Stripe's, from a run
-    before signature schemes).
+    before signature schemes). `kinds`: route → kind (run.json's; without it, by the legacy route names).
     """
     role = samples["role"].fillna("legit")
     wanted = ~role.isin(NON_ATTACK_ROLES)
@@ -181,7 +183,7 @@ def abuse_summary(
     timestamped = webhook is None or webhook.signs_timestamp
     for name, rows in attack_rows.groupby("role", sort=True, observed=True):  # a loop over attacks, not rows
         name = str(name)
-        targets = ATTACKS[name][0][-1:] if name in ATTACKS else ()
+        targets = routes_of_kind(kinds, rows["endpoint"].unique(), ATTACKS[name][0][-1]) if name in ATTACKS else ()
         on_target = rows["endpoint"].isin(targets).to_numpy(dtype=bool) if targets else None
         attacked = rows[on_target] if on_target is not None and on_target.any() else rows
         if name in WEBHOOK_ATTACKS:

@@ -1,6 +1,6 @@
 """LLM figures per route: streaming times (TTFT, TPOT, ITL), tokens, and how the tokens were counted.
 
-An LLM route is one run.json declares streamed (`streaming_endpoints`: sse-openai, sse or json)
+An LLM route is one run.json declares streamed (`streaming_endpoints`: a stream format, or json)
 or one whose responses carried output tokens. Its figures are summary.json's `llm`:
 
   - timing (TTFB, TTFT, TTLT, TPOT, ITL, tokens/s) over legit rows that were neither blocked nor
@@ -27,6 +27,7 @@ import pyarrow as pa
 
 from harness.analysis.outcomes import classify
 from harness.analysis.summary import finite_number, float32_percentiles, grouped_percentiles, run_window
+from harness.scenario import model
 
 __all__ = [
     "BROKEN_PREFIX",
@@ -41,7 +42,7 @@ __all__ = [
     "ttft_series",
 ]
 
-STREAM_FORMATS = ("sse-openai", "sse", "json")
+STREAM_FORMATS = tuple(f for f in model.STREAM_FORMATS if f != "none")  # how an LLM route's replies are read
 BROKEN_PREFIX = "stream:"  # the error of a stream that did not end properly (harness.protocol.streams)
 DEFINITIONS: dict[str, str] = {
     "ttfb": "Time to first byte: from the request being sent to the first byte of the response body.",

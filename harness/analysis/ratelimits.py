@@ -24,6 +24,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from harness.analysis.kinds import kind_of
 from harness.analysis.outcomes import admitted_mask, classify, redirected_mask
 from harness.analysis.summary import percentile
 
@@ -50,7 +51,7 @@ REDIRECTED_NOTE = (
 RETRY_MARK = "#retry"  # on the techniques of a repeated probe round (see _experiments)
 BYPASS_FACTOR = 1.5  # above 1.5 × the allowance and ≥ 1.5 × the baseline is a bypass
 COST_TOLERANCE = 0.05  # token counts by estimate differ a little from the server's own count
-COST_ROUTES = ("chat", "reset_request")  # where the demo API's counters reveal the work done
+COST_KINDS = ("chat", "reset")  # routes whose work the demo API's counters reveal (model tokens, e-mails)
 # which limit keys a technique changes from one attempt to the next
 KEY_CHANGED: dict[str, frozenset[str]] = {
     "many-sources": frozenset({"ip"}),
@@ -77,11 +78,11 @@ FIXES: dict[str, str] = {
     "baseline": "keep counters in a store shared by all server processes (e.g. Redis)",
     "cost": "check the limit before doing the work (before calling the model or sending the e-mail)",
 }
-SUGGESTED_KEYS: dict[str, str] = {
+SUGGESTED_KEYS: dict[str, str] = {  # route kind -> what to key its limit on
     "login": "the account and the client address",
-    "reset_request": "the e-mail address and the client address",
+    "reset": "the e-mail address and the client address",
     "chat": "the user, with a global token budget",
-    "leads": "the client address",
+    "lead": "the client address",
     "webhook": "the sender, with a global cap",
 }
 IETF_HEADERS = ("RateLimit", "RateLimit-Policy")
@@ -371,7 +372,7 @@ def partial_counters(stats: Mapping | None) -> bool:
     return stats.get("scope") == "process" and processes > 1
 
 
-def _blocked_cost(route: str, rows: pd.DataFrame, stats: Mapping | None) -> dict[str, Any] | None:
+def _blocked_cost(kind: str, rows: pd.DataFrame, stats: Mapping | None) -> dict[str, Any] | None:
     """What the target spent vs what admitted responses got, where the demo API reveals it.
 
     `blocked_requests_cost` is True when the target did more work than admitted responses account
@@ -381,12 +382,12 @@ def _blocked_cost(route: str, rows: pd.DataFrame, stats: Mapping | None) -> dict
     if not isinstance(stats, Mapping):
         return None
     admitted = admitted_mask(rows)
-    if route == "chat" and isinstance(stats.get("tokens"), Mapping) and stats["tokens"].get("completion") is not None:
+    if kind == "chat" and isinstance(stats.get("tokens"), Mapping) and stats["tokens"].get("completion") is not None:
         spent = float(stats["tokens"]["completion"])
         received = float(rows["output_tokens"].to_numpy(dtype=np.float64)[admitted].sum())
         unit = "completion_tokens"
         costly = spent > received * (1 + COST_TOLERANCE)
-    elif route == "reset_request" and stats.get("emails_sent") is not None:
+    elif kind == "reset" and stats.get("emails_sent") is not None:
         spent, received, unit = float(stats["emails_sent"]), float(admitted.sum()), "emails"
         costly = spent > received
     else:
@@ -404,6 +405,7 @@ def _blocked_cost(route: str, rows: pd.DataFrame, stats: Mapping | None) -> dict
 
 def _fixes(
     route: str,
+    kind: str,
     verdict: str,
     rules: Sequence[Mapping],
     bypasses: Mapping[str, Mapping],
@@ -422,7 +424,7 @@ def _fixes(
         else:
             fixes.append(
                 f"add a limit on {route} keyed on "
-                f"{SUGGESTED_KEYS.get(route, 'the client address and, once signed in, the user')}"
+                f"{SUGGESTED_KEYS.get(kind, 'the client address and, once signed in, the user')}"
             )
     seen: set[str] = set()
     for technique in sorted(bypasses if verdict != "absent" else (), key=technique_key):
@@ -439,6 +441,7 @@ def _fixes(
 
 def _route(
     route: str,
+    kind: str,
     rules: list[dict[str, Any]],
     exps: Mapping[str, _Experiment],
     rows: pd.DataFrame,
@@ -523,7 +526,7 @@ def _route(
         retry_after_error_s=float(np.median(errors)) if errors.size else None,
         headers=_headers(rows),
         blocked_cost=cost,
-        fix=_fixes(route, verdict, rules, bypasses, baseline_leaky, cost),
+        fix=_fixes(route, kind, verdict, rules, bypasses, baseline_leaky, cost),
     )
     return entry
 
@@ -562,13 +565,14 @@ def rate_limits(samples: pd.DataFrame, run: Mapping, target_stats: Mapping | Non
     for route in routes:  # a loop over routes, not rows
         mask = codes == index[route] if route in index else np.zeros(len(samples), dtype=bool)
         nonlegit = samples[mask & ~legit]
+        kind = kind_of(run.get("kinds"), route)
         cost = (
-            _blocked_cost(route, samples.loc[mask, ["status", "blocked", "output_tokens"]], target_stats)
-            if route in COST_ROUTES and isinstance(target_stats, Mapping)
+            _blocked_cost(kind, samples.loc[mask, ["status", "blocked", "output_tokens"]], target_stats)
+            if kind in COST_KINDS and isinstance(target_stats, Mapping)
             else None
         )
         entry = _route(
-            route, limits.get(route, []), exps.get(route, {}), nonlegit, samples[mask & is_probe], loopback, cost
+            route, kind, limits.get(route, []), exps.get(route, {}), nonlegit, samples[mask & is_probe], loopback, cost
         )
         entry.update(_legit(samples, mask, legit, ok, span))
         out[route] = entry

@@ -158,7 +158,7 @@ def _sections(
     limits = to_jsonable(rate_limits(samples, raw, stats))
     if limits:
         sections["rate_limits"] = limits
-    abuse = to_jsonable(abuse_summary(samples, stats, roles=ATTACKS, webhook=run.webhook))
+    abuse = to_jsonable(abuse_summary(samples, stats, roles=ATTACKS, webhook=run.webhook, kinds=run.kinds))
     if abuse:
         sections["abuse"], sections["abuse_verdict"] = abuse, abuse_verdict(abuse)
     llm = to_jsonable(llm_summary(samples, raw, chunk_gaps))

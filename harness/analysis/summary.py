@@ -25,6 +25,7 @@ import numpy as np
 import pandas as pd
 
 from harness.analysis.confidence import ci_ranks, few_samples_note, sample_warnings
+from harness.analysis.kinds import kind_of
 from harness.analysis.outcomes import Outcomes, classify
 from harness.documents import EndpointFigures, RunMeta, RunSection, Totals
 from harness.documents.run import TaskError
@@ -467,7 +468,8 @@ def _blocked_cause(route: str, run: RunMeta) -> str:
     for rule in rules:
         if rule.get("key") in ("account", "user", "email") and shared:
             return f"{users} users share {accounts} accounts and {route} allows {rule_text(rule)}"
-    attacks = sorted(a for a in run.attacks if route in ATTACKS.get(a, ((),))[0])
+    kind = kind_of(run.kinds, route)
+    attacks = sorted(a for a in run.attacks if kind in ATTACKS.get(a, ((),))[0])
     for rule in rules:  # attackers use the journeys' accounts, each from its own address
         if attacks and rule.get("key") in ("account", "user", "email", "global"):
             return (

@@ -132,12 +132,14 @@ def journey_reasons(
         if not journey.users or arrived.get(name, 1) == 0:
             continue  # no users, or an open-model journey the schedule never started
         required = journey.required
-        missing = sorted(r for r in required if r != "login" and not _legit(endpoints.get(r)))
+        # a run from before routes had kinds logged in on the route named `login`
+        login = journey.login or (None if run.kinds or "login" not in required else "login")
+        missing = sorted(r for r in required if r != login and not _legit(endpoints.get(r)))
         if not missing:
             continue
         others = classes - {str(journey.user_class)}  # an exception raised in another journey is not its
         raised = any(str(e.in_ or "").split(".")[0] not in others for e in errors)
-        why = _login_failure(endpoints.get("login")) if "login" in required else None
+        why = _login_failure(login, endpoints.get(login)) if login else None
         if why is None and raised:
             why = "its users raised exceptions (see task_errors)"
         reasons.append(
@@ -164,8 +166,8 @@ def _arrivals_started(run: RunMeta) -> dict[str, int]:
     return started
 
 
-def _login_failure(login: EndpointFigures | None) -> str | None:
-    """Why no legit login got through, when none did."""
+def _login_failure(route: str, login: EndpointFigures | None) -> str | None:
+    """Why no legit login got through on `route`, when none did."""
     sent = login.legit_requests if login is not None else 0
     if not sent or login is None:
         return "no login was sent"
@@ -173,11 +175,11 @@ def _login_failure(login: EndpointFigures | None) -> str | None:
     if blocked + failed < sent:
         return None
     if not blocked:
-        return "every login failed (see endpoints.login errors)"
+        return f"every login failed (see endpoints.{route} errors)"
     return (
-        "every login was blocked (see endpoints.login)"
+        f"every login was blocked (see endpoints.{route})"
         if not failed
-        else "every login failed or was blocked (see endpoints.login)"
+        else f"every login failed or was blocked (see endpoints.{route})"
     )
 
 

@@ -4,17 +4,19 @@ admin route asked by the roles that must not use it.
 - "auth on every route": each route the matrix closes to anonymous callers (`auth = true` in the
   map, and admin routes) is called logged out, with forged tokens (`alg: none`; re-signed with a
   wrong key; a real token's payload edited to another user and the admin role, its old signature
-  kept), and with a token revoked through the map's `logout` route when it has one.
+  kept), and with a token revoked through the map's (first) `logout` route when it has one.
 - "expired token": a real token replayed after it expired. Without the signing key nobody outside can
   make an expired token (old claims re-signed with another key is the wrong-key case), so the check
   waits for a real one: when its lifetime (the JWT's `exp`, or the login answer's `expires_in`) is
   within `[audit] expiry_wait_s`; otherwise it is not measurable and says so.
-- "function-level auth": each route a logged-in role must not use (the matrix; by default routes
-  named admin*) called anonymously and as each such role, bare and with client-sent role headers
+- "function-level auth": each route a logged-in role must not use (the matrix; by default every
+  route of kind admin) called anonymously and as each such role, bare and with client-sent role headers
   (`X-User-Role: admin`, `X-Forwarded-User: ...`); the headers that open it are named one by one.
 
 A 2xx where the matrix says deny is a finding, and so is another account's e-mail address in any
-answer. A rate-limited answer is waited out and sent again; one still blocked is left undecided.
+answer. A rate-limited answer is waited out and sent again; one still blocked is left undecided. A
+route whose placeholders cannot all be filled (an object id nobody lists, a column the accounts lack)
+is not called, and the note says which and why.
 """
 
 from __future__ import annotations
@@ -28,18 +30,8 @@ from typing import Any
 from harness.audit.context import AuditContext, json_of
 from harness.audit.forge import forgeries, parse_jwt
 from harness.audit.model import FAIL, NOT_MEASURABLE, PASS, CheckResult
-from harness.audit.routes import (
-    Attempt,
-    Sender,
-    dig,
-    emails_in,
-    id_placeholders,
-    list_route,
-    listed_ids,
-    login,
-    probe_values,
-    session,
-)
+from harness.audit.routes import Attempt, ObjectIds, Sender, dig, emails_in, login, probe_values, session
+from harness.audit.values import unfilled, unfilled_note
 from harness.scenario.accounts import Account
 
 __all__ = ["run", "role_headers", "ROLE_HEADERS"]
@@ -72,7 +64,7 @@ class _Audit:
     ctx: AuditContext
     sender: Sender
     secrets: list[str] = field(default_factory=list)  # tokens made here: redacted from evidence
-    _ids: dict[str, list[str]] = field(default_factory=dict)
+    _ids: dict[str, ObjectIds] = field(default_factory=dict)  # whose (e-mail; "" anonymous) -> their IDs
 
     def evidence(self, attempt: Attempt, note: str) -> str:
         if attempt.response is None:
@@ -83,21 +75,22 @@ class _Audit:
             line = line.replace(secret, "[token]")
         return line
 
-    def values(self, route: str, owner: Account | None, token: str | None) -> dict[str, Any]:
-        """Values for `route`: a real object of `owner`'s for each ID it takes (a missing object would
-        make a 404 look like a denial)."""
-        ids = {}
-        for name in id_placeholders(self.ctx.scenario.endpoints[route]):
-            listing = list_route(self.ctx.scenario, route, name)
-            if listing is None or token is None:
-                continue
-            if listing not in self._ids:
-                self._ids[listing] = listed_ids(
-                    self.ctx.scenario, listing, self.sender.call(listing, probe_values(owner), token=token)
-                )
-            if self._ids[listing]:
-                ids[name] = self._ids[listing][0]
-        return probe_values(owner, **ids)
+    def values(
+        self,
+        route: str,
+        caller: Account | None,
+        token: str | None,
+        lister: tuple[Account | None, str | None] | None = None,
+    ) -> tuple[dict[str, Any], str]:
+        """Values for `route` as `caller`: a real object for each ID it takes (a missing object would
+        make a 404 look like a denial), listed by `lister` (an account and its token; default the
+        caller); and, when a placeholder is left without a value, the note why the route is not called."""
+        owner, owner_token = lister or (caller, token)
+        ids = self._ids.setdefault(owner.email if owner else "", ObjectIds())
+        ids.find(self.sender, route, owner, owner_token)
+        values = probe_values(caller or owner, **ids.first())  # an anonymous caller sends the lister's values
+        missing = unfilled(self.ctx.scenario.endpoints[route], values)
+        return values, unfilled_note(route, missing, ids.why) if missing else ""
 
     def judge(self, attempt: Attempt, caller: Account | None = None) -> str | None:
         """Why this answer breaks a "deny" (a 2xx; someone's user data), or None."""
@@ -146,14 +139,15 @@ def _undecided(attempt: Attempt, what: str) -> str:
 def _revoked(audit: _Audit, account: Account | None) -> tuple[str | None, str]:
     """A real token logged out through the map's `logout` route, or why there is none."""
     ctx = audit.ctx
-    if "logout" not in ctx.scenario.endpoints or account is None:
+    logout = ctx.scenario.route("logout")
+    if logout is None or account is None:
         return None, "the API map has no logout route: revoked tokens not tried"
     token, attempt = login(ctx, audit.sender, account)
     if token is None:
         why = "no login route" if attempt is None else attempt.error or f"login answered {attempt.status}"
         return None, f"could not log in as a {account.role} to log out ({why}): revoked tokens not tried"
     audit.secrets.append(token)
-    out = audit.sender.call("logout", probe_values(account), token=token)
+    out = audit.sender.call(logout.name, probe_values(account), token=token)
     if not out.ok:
         return None, f"logout answered {out.status or out.error}: revoked tokens not tried"
     return token, ""
@@ -181,7 +175,10 @@ def auth_on_every_route(audit: _Audit) -> CheckResult:
     findings, evidence, notes = [], [], [n for n in (forge_note, revoke_note) if n]
     decided = 0
     for route in routes:
-        values = audit.values(route, base, base_token)
+        values, skipped = audit.values(route, base, base_token)
+        if skipped:
+            notes.append(skipped)
+            continue
         # a revoked token tells something only where its account was let in
         revoked_case = [("with a token revoked by logout", revoked)] if revoked and _opens(ctx, route, base) else []
         for case, token in cases + revoked_case:
@@ -264,10 +261,15 @@ def start_expiry(audit: _Audit) -> _Expiring | CheckResult:
             "signing key (old claims re-signed with another key are the wrong-key case). Raise "
             "expiry_wait_s, or audit a deployment whose tokens live a few seconds"
         )
-    route = next((r for r in ctx.scenario.endpoints if _opens(ctx, r, account)), None)
-    if route is None:
-        return unmeasured(f"no route of the map is closed to anonymous callers and open to a {account.role}")
-    live = audit.sender.call(route, audit.values(route, account, session(ctx, audit.sender, account)), token=token)
+    own = session(ctx, audit.sender, account)
+    usable = [r for r in ctx.scenario.endpoints if _opens(ctx, r, account) and not audit.values(r, account, own)[1]]
+    if not usable:
+        return unmeasured(
+            f"no route of the map is closed to anonymous callers, open to a {account.role} and callable "
+            "(every placeholder filled)"
+        )
+    route = usable[0]
+    live = audit.sender.call(route, audit.values(route, account, own)[0], token=token)
     if not live.ok:  # a token refused while alive proves nothing once expired
         return unmeasured(f"a new token was refused while alive ({route} answered {live.status or live.error})")
     return _Expiring(account, token, expires_at, lifetime)
@@ -283,9 +285,11 @@ def expired_token(audit: _Audit, expiring: _Expiring | CheckResult) -> CheckResu
     findings, evidence, notes = [], [], []
     decided = 0
     for route in (r for r in ctx.scenario.endpoints if _opens(ctx, r, account)):
-        attempt = audit.sender.call(
-            route, audit.values(route, account, session(ctx, audit.sender, account)), token=expiring.token
-        )
+        values, skipped = audit.values(route, account, session(ctx, audit.sender, account))
+        if skipped:
+            notes.append(skipped)
+            continue
+        attempt = audit.sender.call(route, values, token=expiring.token)
         if not attempt.decided:
             notes.append(_undecided(attempt, f"{route} with an expired token"))
             continue
@@ -319,13 +323,15 @@ def function_level(audit: _Audit) -> CheckResult:
             "auth",
             "function-level auth",
             NOT_MEASURABLE,
-            note="no route of the API map is closed to a logged-in role (matrix, or admin* routes)",
+            note="no route of the API map is closed to a logged-in role (matrix, or routes of kind admin)",
         )
     findings, evidence, notes = [], [], []
     decided = 0
     for route in routes:
         allowed = [r for r in ("admin", "coach", "client") if ctx.expected(route, r) == "allow"]
         insider = ctx.account(allowed[0]) if allowed else None
+        insider_token = session(ctx, audit.sender, insider) if insider else None
+        lister = (insider, insider_token) if insider_token else None  # IDs the allowed role can list
         headers = role_headers(allowed[0] if allowed else "admin", insider.email if insider else "admin")
         opening: list[str] = []  # the headers found to open this route, tried first for the next caller
         for role in ("anonymous", "client", "coach", "admin"):
@@ -339,7 +345,10 @@ def function_level(audit: _Audit) -> CheckResult:
             if account and token is None:
                 notes.append(f"{route}: could not log in as a {role}")
                 continue
-            values = audit.values(route, account, token)
+            values, skipped = audit.values(route, account, token, lister)
+            if skipped:
+                notes.append(f"{skipped} (as {role})")
+                continue
             if role != "anonymous":  # anonymous without headers: the logged-out case of the check above
                 attempt = audit.sender.call(route, values, token=token)
                 if not attempt.decided:
@@ -369,11 +378,10 @@ def function_level(audit: _Audit) -> CheckResult:
                 shown = "; ".join(f"{h}: {headers[h]}" for h in named) or "only all of them sent together"
                 findings.append(f"{route}: {broken} for {_who(role)} with a client-sent role header: {shown}")
                 break
-        insider_token = session(ctx, audit.sender, insider) if insider else None
         if insider is not None and insider_token is None:
             notes.append(f"{route}: could not log in as the {insider.role} it allows, to confirm it works at all")
         elif insider is not None:
-            control = audit.sender.call(route, audit.values(route, insider, insider_token), token=insider_token)
+            control = audit.sender.call(route, audit.values(route, insider, insider_token)[0], token=insider_token)
             if control.decided and not control.ok:
                 notes.append(
                     f"{route}: answered {control.status} to the {insider.role} it allows too: "

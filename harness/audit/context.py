@@ -6,20 +6,21 @@ The `[audit]` table of a scenario (all optional):
     [audit]
     matrix = { admin_users = { anonymous = "deny", client = "deny", coach = "deny", admin = "allow" } }
     id_routes = ["conversation"]        # routes that take an object ID: replayed across tenants
-                                        # (default: every route with {id} or {..._id} in its path or body)
+                                        # (default: every route with an object id in its path or body)
+    id_lists = { user_id = "users" }    # placeholder -> the route listing those ids (default: guessed)
     static_paths = ["/", "/app.js"]     # pages and bundles scanned for secrets; caching checked
     origins = ["https://app.example"]   # origins the API may allow (CORS)
     domain = "example.com"              # the sending domain of its e-mail (SPF, DKIM, DMARC)
     dkim_selectors = ["s1"]
     dns_server = "127.0.0.1:5353"       # default: the system resolver
-    chat_route = "chat"                 # the LLM route the prompt-injection set goes to
+    chat_route = "chat"                 # the one LLM route probed (default: every route of kind chat)
     https_url = "https://127.0.0.1:8443" # where TLS, HSTS and the HTTP→HTTPS redirect are checked
     system_prompt_file = "prompt.txt"   # the chat's system prompt (relative to the scenario): leak scoring
     system_prompt_canary = "cp_..."     # a marker in that prompt; the demo API's own are known
     expiry_wait_s = 10                  # longest wait for a session token to expire (auth: expired token)
 
 Without a matrix, every route of the map with `auth = true` must deny anonymous callers, and a route
-whose name starts with `admin` must deny every role but `admin`.
+of kind `admin` (or, with no kind set, named `admin*`) must deny every role but `admin`.
 """
 
 from __future__ import annotations
@@ -45,7 +46,7 @@ from harness.protocol.auth import (
     token_request_body,
     with_params,
 )
-from harness.scenario import Scenario, ScenarioError
+from harness.scenario import Endpoint, Scenario, ScenarioError
 from harness.scenario.accounts import Account, Credentials
 from harness.scenario.templates import render
 
@@ -60,12 +61,13 @@ DECISIONS = ("allow", "deny")
 class AuditSettings:
     matrix: Mapping[str, Mapping[str, str]] = field(default_factory=dict)  # route -> role -> allow | deny
     id_routes: tuple[str, ...] = ()
+    id_lists: Mapping[str, str] = field(default_factory=dict)  # id placeholder -> the route that lists them
     static_paths: tuple[str, ...] = ("/",)
     origins: tuple[str, ...] = ()
     domain: str = ""
     dkim_selectors: tuple[str, ...] = ()
     dns_server: str = ""  # "HOST[:PORT]"; "" = the system resolver
-    chat_route: str = "chat"
+    chat_route: str = ""  # "": every route of kind chat
     https_url: str = ""
     system_prompt_file: str = ""
     system_prompt_canary: str = ""
@@ -112,6 +114,17 @@ def parse_audit_settings(scenario: Scenario) -> AuditSettings:
     for key in ("domain", "dns_server", "chat_route", "https_url", "system_prompt_file", "system_prompt_canary"):
         if key in raw and not isinstance(raw[key], str):
             raise ScenarioError(f"{where}.{key}: expected a string")
+    if raw.get("chat_route") and raw["chat_route"] not in scenario.endpoints:
+        raise ScenarioError(
+            f"{where}.chat_route: {raw['chat_route']!r} is not an endpoint of the API map "
+            '(leave it out to probe every route of kind "chat")'
+        )
+    id_lists = raw.get("id_lists", {})
+    if not isinstance(id_lists, dict) or not all(isinstance(v, str) for v in id_lists.values()):
+        raise ScenarioError(f'{where}.id_lists: expected a table like {{ user_id = "users" }}')
+    for name, route in id_lists.items():
+        if route not in scenario.endpoints:
+            raise ScenarioError(f"{where}.id_lists.{name}: {route!r} is not an endpoint of the API map")
     wait = raw.get("expiry_wait_s", 10.0)
     if not isinstance(wait, (int, float)) or isinstance(wait, bool) or not 0 <= wait <= 3600:
         raise ScenarioError(f"{where}.expiry_wait_s: expected seconds from 0 to 3600, got {wait!r}")
@@ -119,7 +132,8 @@ def parse_audit_settings(scenario: Scenario) -> AuditSettings:
         matrix=matrix,
         domain=raw.get("domain", ""),
         dns_server=raw.get("dns_server", ""),
-        chat_route=raw.get("chat_route", "chat"),
+        id_lists=dict(id_lists),
+        chat_route=raw.get("chat_route", ""),
         https_url=raw.get("https_url", ""),
         system_prompt_file=raw.get("system_prompt_file", ""),
         system_prompt_canary=raw.get("system_prompt_canary", ""),
@@ -152,9 +166,21 @@ class AuditContext:
         if role in self.settings.matrix.get(route, {}):
             return self.settings.matrix[route][role]
         endpoint = self.scenario.endpoints[route]
-        if route.startswith("admin"):
+        if self.admin_only(route):
             return "allow" if role == "admin" else "deny"
         return "deny" if role == "anonymous" and endpoint.auth else "allow"
+
+    def admin_only(self, route: str) -> bool:
+        """A route of kind admin; one whose table sets no kind is also one when named admin* (as before kinds)."""
+        table = (self.scenario.raw.get("endpoints") or {}).get(route)
+        unset = not (isinstance(table, dict) and "kind" in table)
+        return self.scenario.endpoints[route].kind == "admin" or (unset and route.startswith("admin"))
+
+    def chat_routes(self) -> list[Endpoint]:
+        """The LLM routes the chat checks probe: `[audit] chat_route`, else every route of kind chat."""
+        if self.settings.chat_route:
+            return [self.scenario.endpoints[self.settings.chat_route]]
+        return self.scenario.routes("chat")
 
     # --- accounts -----------------------------------------------------------------------------
     def accounts(self, role: str) -> list[Account]:

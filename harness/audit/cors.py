@@ -98,12 +98,13 @@ def probe_origins(own: str, allowed: Iterable[str]) -> list[Origin]:
 
 
 def _targets(ctx: AuditContext) -> list[Target]:
-    """A public route and an authenticated one of the map (GET without placeholders preferred)."""
+    """A public route and an authenticated one of the map, not admin-only (GET without placeholders
+    preferred, a read route first)."""
     endpoints = [e for e in ctx.scenario.endpoints.values() if "{" not in e.path and not e.path.startswith("/__")]
 
     def pick(authed: bool) -> Target | None:
-        candidates = [e for e in endpoints if e.auth == authed and not e.name.startswith("admin")]
-        candidates.sort(key=lambda e: (e.method != "GET", e.name != "me"))
+        candidates = [e for e in endpoints if e.auth == authed and not ctx.admin_only(e.name)]
+        candidates.sort(key=lambda e: (e.method != "GET", e.kind != "read"))
         if not candidates:
             return None
         e = candidates[0]

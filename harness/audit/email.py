@@ -314,7 +314,8 @@ def rsa_key_bits(p: str) -> int | None:
         pass
     else:
         try:
-            return int(load_der_public_key(der).key_size)
+            # RSA keys have a key_size; newer cryptography releases add key types without one (AttributeError)
+            return int(load_der_public_key(der).key_size)  # type: ignore[union-attr, unused-ignore]
         except (ValueError, TypeError, AttributeError):
             pass  # maybe a bare RSAPublicKey, which some publish: read the DER ourselves
     try:

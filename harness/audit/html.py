@@ -12,7 +12,12 @@ from harness.report.html import Section, render_template
 
 __all__ = ["audit_section", "audit_page"]
 
-LABELS = {"pass": "pass", "fail": "fail", "not_measurable": "not measurable from outside"}
+LABELS = {
+    "pass": "pass",
+    "fail": "fail",
+    "not_measurable": "not measurable from outside",
+    "not_applicable": "not applicable",
+}
 PACKAGE = "harness.audit"  # where audit_section.html.j2 and audit.html.j2 live
 
 

@@ -1,10 +1,17 @@
 """What an audit check reports, and how the checks add up to the launch checklist's rows.
 
 A check is one measurement from outside (say, "admin routes as a normal user"). It reports a
-`CheckResult` for one checklist row: pass, fail, or not measurable from outside, with findings (what
-is wrong, one line each) and evidence (what was sent and seen, secrets redacted). A row fails when
-any of its checks fails, passes when at least one passed and none failed, and is not measurable
-when nothing about it could be measured.
+`CheckResult` for one checklist row, with findings (what is wrong, one line each) and evidence (what
+was sent and seen, secrets redacted):
+
+- pass or fail: judged on what was sent and seen;
+- not measurable (DESIGN's "untested"): the check applies but could not get the evidence it needs
+  (no login, no other tenant's id, a placeholder with no value, a row no request can see), and says why;
+- not applicable: the API has nothing the check is about (no chat route: no prompt injection), and
+  says so.
+
+A row fails when any of its checks fails, passes when at least one passed and none failed, is not
+applicable when every check of it is, and is otherwise not measurable. Nothing passes unseen.
 """
 
 from __future__ import annotations
@@ -13,9 +20,10 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["PASS", "FAIL", "NOT_MEASURABLE", "ROWS", "CheckResult", "scorecard"]
+__all__ = ["PASS", "FAIL", "NOT_MEASURABLE", "NOT_APPLICABLE", "STATUSES", "ROWS", "CheckResult", "scorecard"]
 
-PASS, FAIL, NOT_MEASURABLE = "pass", "fail", "not_measurable"
+PASS, FAIL, NOT_MEASURABLE, NOT_APPLICABLE = "pass", "fail", "not_measurable", "not_applicable"
+STATUSES = (FAIL, PASS, NOT_MEASURABLE, NOT_APPLICABLE)  # a row takes the first of these its checks have
 
 
 @dataclass(frozen=True)
@@ -100,16 +108,18 @@ class CheckResult:
 
     row: str  # a key of ROWS
     check: str  # short name, e.g. "logged-out access"
-    status: str  # PASS | FAIL | NOT_MEASURABLE
+    status: str  # one of STATUSES
     findings: list[str] = field(default_factory=list)  # what is wrong, one line each (status FAIL)
     evidence: list[str] = field(default_factory=list)  # what was sent and seen, secrets redacted
-    note: str = ""  # why not measurable, or a caveat
+    note: str = ""  # why not measurable or not applicable, or a caveat
 
     def __post_init__(self) -> None:
         if self.row not in ROWS:
             raise ValueError(f"unknown checklist row {self.row!r}; expected one of {', '.join(ROWS)}")
-        if self.status not in (PASS, FAIL, NOT_MEASURABLE):
-            raise ValueError(f"status: expected pass, fail or not_measurable, got {self.status!r}")
+        if self.status not in STATUSES:
+            raise ValueError(f"status: expected one of {', '.join(STATUSES)}, got {self.status!r}")
+        if self.status == NOT_APPLICABLE and not self.note:
+            raise ValueError("a check that does not apply says why (note)")
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -129,7 +139,7 @@ def scorecard(results: Iterable[CheckResult]) -> dict[str, Any]:
     rows: dict[str, Any] = {}
     for name, checks in by_row.items():
         statuses = {c.status for c in checks}
-        status = FAIL if FAIL in statuses else PASS if PASS in statuses else NOT_MEASURABLE
+        status = next((s for s in STATUSES if s in statuses), NOT_MEASURABLE)
         row = ROWS[name]
         note = NOT_FROM_OUTSIDE.get(name, "") if not checks else "; ".join(c.note for c in checks if c.note)
         rows[name] = {

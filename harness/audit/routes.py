@@ -1,6 +1,6 @@
 """Calling the API map's routes for the access and tenancy checks: which placeholders are object
 IDs, where a route's objects are listed, values to fill a template with, and a sender that waits out
-a rate limit instead of taking a block for a denial.
+a rate limit instead of taking a block for a denial (and never sends a placeholder empty).
 
 A 429 says nothing about authorization: a check that counted it as "denied" would pass a broken
 route whenever a limit happened to be full. So a blocked answer is waited out (Retry-After, within a
@@ -9,22 +9,22 @@ time budget) and sent again; one still blocked stays undecided.
 
 from __future__ import annotations
 
-import re
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
 
 from harness.audit.context import AuditContext, json_of
+from harness.audit.values import Unfilled, account_values, is_object_id, placeholders, unfilled
 from harness.scenario import Endpoint, Scenario
 from harness.scenario.accounts import Account
 
 __all__ = [
     "Attempt",
     "Sender",
-    "placeholders",
+    "ObjectIds",
     "id_placeholders",
     "list_route",
     "listed_ids",
@@ -36,8 +36,6 @@ __all__ = [
     "emails_in",
 ]
 
-_PLACEHOLDER = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
-_ID_NAME = re.compile(r"(?:[A-Za-z0-9]+_)?id", re.IGNORECASE)  # {id}, {conversation_id}
 PROBE_TEXT = "launch-harness audit probe"
 
 
@@ -87,7 +85,16 @@ class Sender:
         self.waited_s = 0.0
 
     def call(self, route: str, values: Mapping[str, Any] | None = None, **kwargs: Any) -> Attempt:
-        """`ctx.call(client, route, values, **kwargs)`, a block waited out and retried."""
+        """`ctx.call(client, route, values, **kwargs)`, a block waited out and retried. Nothing is sent
+        when a placeholder has no value (the path and body given in `kwargs` replace the templates)."""
+        missing = unfilled(
+            self.ctx.scenario.endpoints[route],
+            values or {},
+            path=kwargs.get("path") is None,
+            body=kwargs.get("json_body") is None,
+        )
+        if missing:
+            return Attempt(None, f"not sent: {Unfilled(route, missing)}")
         while True:
             if self.requests_left <= 0:
                 return Attempt(None, "request budget of this check spent")
@@ -118,57 +125,52 @@ def _retry_after(value: str | None) -> float:
 # --- templates --------------------------------------------------------------------------------
 
 
-def placeholders(template: Any) -> list[str]:
-    """The {names} in a template (a string, or a JSON body template), in order, each once."""
-    found: list[str] = []
-
-    def walk(value: Any) -> None:
-        if isinstance(value, str):
-            found.extend(n for n in _PLACEHOLDER.findall(value) if n not in found)
-        elif isinstance(value, dict):
-            for v in value.values():
-                walk(v)
-        elif isinstance(value, list):
-            for v in value:
-                walk(v)
-
-    walk(template)
-    return found
-
-
 def id_placeholders(endpoint: Endpoint) -> list[str]:
     """The placeholders of `endpoint` that hold an object ID ({id}, {conversation_id}): path first."""
     names = placeholders(endpoint.path) + [
         n for n in placeholders(endpoint.body) if n not in placeholders(endpoint.path)
     ]
-    return [n for n in names if _ID_NAME.fullmatch(n)]
+    return [n for n in names if is_object_id(n)]
 
 
-def list_route(scenario: Scenario, route: str, name: str) -> str | None:
-    """The GET route without placeholders that lists the objects `name` (of `route`) refers to: the
-    path above `{name}` (`/api/conversations` for `/api/conversations/{id}`), else a route named after
-    the ID (`conversations` for `{conversation_id}`)."""
+def _stem(name: str) -> str | None:
+    """The object an id placeholder names: `conversation` for {conversation_id} and {conversationId}."""
+    for suffix in ("_id", "_ID", "_Id", "Id", "ID"):
+        if name.endswith(suffix) and len(name) > len(suffix):
+            return name[: -len(suffix)]
+    return None
+
+
+def list_route(scenario: Scenario, route: str, name: str, id_lists: Mapping[str, str] | None = None) -> str | None:
+    """The route that lists the objects `name` (of `route`) refers to: the one `[audit] id_lists` names,
+    else a GET route without placeholders (kind list first) at the path above `{name}`
+    (`/api/conversations` for `/api/conversations/{id}`), else one named after the ID (`conversations`
+    for `{conversation_id}`), else a list route whose path ends with its plural (`/api/conversations`)."""
+    if id_lists and name in id_lists:
+        return id_lists[name]
     endpoint = scenario.endpoints[route]
-    listing = {n: ep for n, ep in scenario.endpoints.items() if ep.method == "GET" and not placeholders(ep.path)}
+    candidates = [ep for ep in scenario.endpoints.values() if ep.method == "GET" and not placeholders(ep.path)]
+    listing = {ep.name: ep for ep in sorted(candidates, key=lambda ep: ep.kind != "list")}
     marker = "{" + name + "}"
     if marker in endpoint.path:
         above = endpoint.path.split(marker)[0].rstrip("/")
         for n, ep in listing.items():
             if ep.path.rstrip("/") == above:
                 return n
-    stem = name[:-3] if name.lower().endswith("_id") else route
-    for candidate in (f"{stem}s", f"{stem}es", stem):
+    stem = _stem(name) or route
+    wanted = (f"{stem}s", f"{stem}es", stem)
+    for candidate in wanted:
         if candidate in listing:
             return candidate
-    return None
+    plural = wanted[:2]  # a route of kind list whose path ends with the plural, under any name
+    last = {n: ep.path.rstrip("/").rpartition("/")[2] for n, ep in listing.items() if ep.kind == "list"}
+    return next((n for n, segment in last.items() if segment in plural), None)
 
 
 def read_route(scenario: Scenario, name: str) -> str | None:
-    """A GET route that takes `{name}` in its path: where an object is read back."""
-    for n, ep in scenario.endpoints.items():
-        if ep.method == "GET" and "{" + name + "}" in ep.path:
-            return n
-    return None
+    """A GET route that takes `{name}` in its path (kind read first): where an object is read back."""
+    routes = [ep for ep in scenario.endpoints.values() if ep.method == "GET" and "{" + name + "}" in ep.path]
+    return min(routes, key=lambda ep: ep.kind != "read").name if routes else None
 
 
 def dig(data: Any, path: str) -> Any:
@@ -191,28 +193,65 @@ def listed_ids(scenario: Scenario, route: str, attempt: Attempt) -> list[str]:
 
 
 def probe_values(account: Account | None = None, text: str = PROBE_TEXT, **ids: str) -> dict[str, Any]:
-    """Values for a route template: a short harmless chat message, the account's address and tenant,
-    and the object IDs given. Never a password."""
+    """Values for a route template: a short harmless chat message, every column of the account the
+    request is sent as (its own password among them: evidence is redacted), and the object IDs given."""
     values: dict[str, Any] = {
         "messages": [{"role": "user", "content": text}],
         "message": text,
         "name": "Audit Probe",
         "lead_email": "audit-probe@example.com",
-        "email": account.email if account else "",
-        "tenant": account.tenant if account else "",
     }
+    values.update(account_values(account))
     values.update(ids)
     return values
+
+
+@dataclass
+class ObjectIds:
+    """Object IDs of one account's own, listed through the map as that account, and why a placeholder
+    has none (no route lists them, no session, the list was empty)."""
+
+    ids: dict[str, list[str]] = field(default_factory=dict)  # placeholder -> IDs
+    why: dict[str, str] = field(default_factory=dict)  # placeholder -> why there is none
+    _lists: dict[str, tuple[list[str], str]] = field(default_factory=dict)  # list route -> (IDs, its outcome)
+
+    def find(self, sender: Sender, route: str, account: Account | None, token: str | None) -> None:
+        """List the IDs of every ID placeholder of `route` not found yet (each list route asked once)."""
+        ctx = sender.ctx
+        for name in id_placeholders(ctx.scenario.endpoints[route]):
+            if self.ids.get(name):
+                continue
+            listing = list_route(ctx.scenario, route, name, ctx.settings.id_lists)
+            if listing is None:
+                continue  # values.unfilled_note says where such IDs could come from
+            if token is None and ctx.scenario.endpoints[listing].auth:
+                who = f"as the {account.role}" if account else "anonymously"
+                self.why[name] = f"no value for {{{name}}} (could not log in {who} to list them through {listing})"
+                continue
+            if listing not in self._lists:
+                attempt = sender.call(listing, probe_values(account), token=token)
+                outcome = attempt.error or f"answered {attempt.status}"
+                self._lists[listing] = (listed_ids(ctx.scenario, listing, attempt), outcome)
+            found, outcome = self._lists[listing]
+            if found:
+                self.ids[name] = found
+                self.why.pop(name, None)
+            else:
+                self.why[name] = f"no value for {{{name}}} ({listing} listed none: {outcome})"
+
+    def first(self) -> dict[str, str]:
+        return {name: ids[0] for name, ids in self.ids.items() if ids}
 
 
 # --- sessions ---------------------------------------------------------------------------------
 
 
 def login(ctx: AuditContext, sender: Sender, account: Account) -> tuple[str | None, Attempt | None]:
-    """A new session token for `account` through the map's login route (a block waited out)."""
-    if "login" not in ctx.scenario.endpoints:
+    """A new session token for `account` through the map's (first) login route (a block waited out)."""
+    route = ctx.scenario.route("login")
+    if route is None:
         return None, None
-    attempt = sender.call("login", {"email": account.email, "password": account.password})
+    attempt = sender.call(route.name, account_values(account))
     token = dig(json_of(attempt.response), ctx.scenario.auth.token_field) if attempt.ok else None
     return (token if isinstance(token, str) and token else None), attempt
 

@@ -20,19 +20,20 @@ import msgspec
 
 from harness import __version__
 from harness.audit.context import AuditContext
-from harness.audit.model import FAIL, NOT_MEASURABLE, PASS, ROWS, CheckResult, scorecard
+from harness.audit.model import FAIL, NOT_APPLICABLE, NOT_MEASURABLE, PASS, ROWS, CheckResult, scorecard
 from harness.documents import Summary
 from harness.documents.audit import AUDIT_SCHEMA_VERSION, AuditReport
 from harness.runfolder import write_atomic
+from harness.scenario import Scenario
 
-__all__ = ["CHECKS", "LIMITED_ROUTES", "run_checks", "from_load_run", "audit", "format_scorecard"]
+__all__ = ["CHECKS", "LIMITED_KINDS", "run_checks", "from_load_run", "audit", "format_scorecard"]
 
 log = logging.getLogger("harness")
 
 # check modules under harness.audit, in the order they run (and report)
 CHECKS = ("access", "tenancy", "validation", "cors", "secrets", "injection", "transport", "edge", "email")
-# the routes the checklist wants limited, by the API map's usual names
-LIMITED_ROUTES = ("chat", "login", "reset_request", "webhook", "admin_users")
+# the kinds of route the checklist wants limited: every route of each
+LIMITED_KINDS = ("chat", "login", "reset", "webhook", "admin")
 
 
 def run_checks(ctx: AuditContext, names: Sequence[str] = CHECKS) -> list[CheckResult]:
@@ -65,7 +66,7 @@ def _row_of(check: str) -> str:
     }.get(check, "auth")
 
 
-def from_load_run(summary: Summary | None, scenario_routes: Sequence[str]) -> list[CheckResult]:
+def from_load_run(summary: Summary | None, scenario: Scenario) -> list[CheckResult]:
     """The `rate_limiting` and `performance` rows from a load run's summary (None: no run given)."""
     if summary is None:
         why = "give --run RUN_DIR: a load run with the bypass probes (e.g. scenarios/abuse.toml) measures this"
@@ -78,12 +79,19 @@ def from_load_run(summary: Summary | None, scenario_routes: Sequence[str]) -> li
                 note="give --run RUN_DIR: a load run measures the p95 of every route",
             ),
         ]
-    return [_rate_limits(summary, scenario_routes), _performance(summary)]
+    return [_rate_limits(summary, scenario), _performance(summary)]
 
 
-def _rate_limits(summary: Summary, scenario_routes: Sequence[str]) -> CheckResult:
+def _rate_limits(summary: Summary, scenario: Scenario) -> CheckResult:
     limits: Mapping[str, Mapping] = summary.section("rate_limits") or {}
-    wanted = [r for r in LIMITED_ROUTES if r in scenario_routes]
+    wanted = [ep.name for kind in LIMITED_KINDS for ep in scenario.routes(kind)]
+    if not wanted:
+        return CheckResult(
+            "rate_limiting",
+            "rate limits under load",
+            NOT_APPLICABLE,
+            note="the API map has no route of kind " + ", ".join(LIMITED_KINDS),
+        )
     findings, evidence, notes = [], [], []
     for route in wanted:
         entry = limits.get(route)
@@ -135,7 +143,7 @@ def audit(
     """audit.json: the target, the checks' results, the rows and the verdict. `profile`: the demo
     API's profile when the audit started it (else the scenario's, for the demo API)."""
     started = time.time()
-    results = run_checks(ctx, names) + from_load_run(run_summary, list(ctx.scenario.endpoints))
+    results = run_checks(ctx, names) + from_load_run(run_summary, ctx.scenario)
     card = scorecard(results)
     broken = [r.note for r in results if r.check.endswith("(did not complete)")]
     if broken:  # an audit that could not run a check cannot say "pass"
@@ -158,7 +166,7 @@ def audit(
 
 def format_scorecard(report: AuditReport) -> str:
     """The rows as a terminal table, then the verdict."""
-    marks = {PASS: "pass", FAIL: "FAIL", NOT_MEASURABLE: "n/m"}
+    marks = {PASS: "pass", FAIL: "FAIL", NOT_MEASURABLE: "n/m", NOT_APPLICABLE: "n/a"}
     rows = report.rows
     width = max((len(r.title) for r in rows.values()), default=10)
     lines = [f"{'row'.ljust(width)}  status  finding or note", "-" * (width + 40)]
@@ -168,12 +176,15 @@ def format_scorecard(report: AuditReport) -> str:
         lines.append(f"{r.title.ljust(width)}  {marks[r.status].ljust(6)}  {first}{more}".rstrip())
     lines.append("-" * (width + 40))
     failed = report.failed_rows
-    counts = {s: sum(r.status == s for r in rows.values()) for s in (PASS, FAIL, NOT_MEASURABLE)}
+    counts = {s: sum(r.status == s for r in rows.values()) for s in marks}
     reasons = [f"{len(failed)} row(s) failed ({', '.join(ROWS[r].title for r in failed)})"] if failed else []
     reasons += [f"incomplete: {why}" for why in report.incomplete or []]
     lines.append(
         f"audit: {report.verdict.upper()} ({counts[PASS]} pass, {counts[FAIL]} fail, "
-        f"{counts[NOT_MEASURABLE]} not measurable from outside)" + (": " + "; ".join(reasons) if reasons else "")
+        f"{counts[NOT_MEASURABLE]} not measurable from outside"
+        + (f", {counts[NOT_APPLICABLE]} not applicable" if counts[NOT_APPLICABLE] else "")
+        + ")"
+        + (": " + "; ".join(reasons) if reasons else "")
     )
     return "\n".join(lines)
 

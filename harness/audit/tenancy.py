@@ -3,14 +3,16 @@
 Tenant A's owner (a client) first writes a canary (a unique marker) into one of their objects
 through the map (a chat turn into their conversation), so a leak can be recognised in any answer.
 Then tenant B's client and coach call every route of `[audit] id_routes` (default: routes with an
-`{id}` or `{..._id}` placeholder in the path or the body) with A's ID:
+object id placeholder, harness.scenario.model.OBJECT_ID, in the path or the body) with A's ID:
 
 - where the route takes it (path or JSON body): a 2xx, or A's canary in the answer, is a finding;
 - in the query string, and in the JSON body of a route that takes the ID in its path, next to an
   ID of B's own (parameter pollution): A's canary in the answer is a finding (a 2xx is B's own object).
 
 Each write as B carries its own canary; at the end A reads their object back, and any of B's
-canaries found there is a finding: B's text landed in A's object. The check writes a few chat turns
+canaries found there is a finding: B's text landed in A's object. Every other placeholder of a
+route is filled with the intruder's own values and IDs; a route left with one unfilled is not called,
+and the note says which. The check writes a few chat turns
 into the test accounts' conversations. It plants canaries with POST, PUT or PATCH only; a DELETE route
 listed in `id_routes` is replayed like any other, so against a target that fails, it deletes the test
 owner's object.
@@ -25,15 +27,16 @@ from typing import Any
 from harness.audit.context import AuditContext
 from harness.audit.model import FAIL, NOT_MEASURABLE, PASS, CheckResult
 from harness.audit.routes import (
+    PROBE_TEXT,
     Attempt,
+    ObjectIds,
     Sender,
     id_placeholders,
-    list_route,
-    listed_ids,
     probe_values,
     read_route,
     session,
 )
+from harness.audit.values import unfilled, unfilled_note, unfilled_reason
 from harness.scenario.accounts import Account
 from harness.scenario.templates import render
 
@@ -55,11 +58,19 @@ class _Tenant:
 
     account: Account
     token: str | None
-    ids: dict[str, list[str]] = field(default_factory=dict)
+    listed: ObjectIds = field(default_factory=ObjectIds)
+
+    @property
+    def ids(self) -> dict[str, list[str]]:
+        return self.listed.ids
 
     @property
     def label(self) -> str:
         return f"{self.account.role} of tenant {self.account.tenant or '?'}"
+
+    def values(self, text: str = PROBE_TEXT, **ids: str) -> dict[str, Any]:
+        """Values for a request as this account: its own first IDs, then `ids` over them."""
+        return probe_values(self.account, text, **{**self.listed.first(), **ids})
 
 
 @dataclass
@@ -88,18 +99,19 @@ class _Check:
         found = _Tenant(account, token)
         if token is None:
             return found
-        listed: dict[str, list[str]] = {}
         for route in self.routes:
-            for name in id_placeholders(self.ctx.scenario.endpoints[route]):
-                listing = list_route(self.ctx.scenario, route, name)
-                if listing is None or name in found.ids:
-                    continue
-                if listing not in listed:
-                    listed[listing] = listed_ids(
-                        self.ctx.scenario, listing, self.sender.call(listing, probe_values(account), token=token)
-                    )
-                found.ids[name] = listed[listing]
+            found.listed.find(self.sender, route, account, token)
         return found
+
+    def callable(self, route: str, values: dict[str, Any], who: _Tenant, **kwargs: Any) -> bool:
+        """Can `route` be called with `values` (the path and body in `kwargs` replace the templates)?
+        If not, the note says which placeholder it lacked."""
+        missing = unfilled(
+            self.ctx.scenario.endpoints[route], values, path="path" not in kwargs, body="json_body" not in kwargs
+        )
+        if missing:
+            self.notes.append(f"{unfilled_note(route, missing, who.listed.why)} (as the {who.label})")
+        return not missing
 
     # -- the owner's canary -------------------------------------------------------------------
 
@@ -107,14 +119,16 @@ class _Check:
         """Write a canary into the owner's first object through a write route; the canary if it reads back."""
         canary = f"{self.base}-owner"
         endpoints = self.ctx.scenario.endpoints
-        chat = self.ctx.settings.chat_route
-        for route in sorted(endpoints, key=lambda r: r != chat):  # any write route of the map; the chat first
+        chats = [ep.name for ep in self.ctx.chat_routes()]
+        for route in sorted(endpoints, key=lambda r: r not in chats):  # any write route of the map; chats first
             ep = endpoints[route]
             names = [n for n in id_placeholders(ep) if owner.ids.get(n)]
             if ep.method not in ("POST", "PUT", "PATCH") or not names:  # never DELETE the owner's object
                 continue
             name = names[0]
-            values = probe_values(owner.account, f"Remember this note: {canary}", **{name: owner.ids[name][0]})
+            values = owner.values(f"Remember this note: {canary}", **{name: owner.ids[name][0]})
+            if not self.callable(route, values, owner):
+                continue
             attempt = self.sender.call(route, values, token=owner.token)
             if attempt.ok and canary in self.read_back(owner, name):
                 return canary
@@ -127,7 +141,7 @@ class _Check:
         route = read_route(self.ctx.scenario, name)
         if route is None or not owner.ids.get(name):
             return ""
-        attempt = self.sender.call(route, probe_values(owner.account, **{name: owner.ids[name][0]}), token=owner.token)
+        attempt = self.sender.call(route, owner.values(**{name: owner.ids[name][0]}), token=owner.token)
         return attempt.text if attempt.ok else ""
 
     # -- the replays --------------------------------------------------------------------------
@@ -137,7 +151,8 @@ class _Check:
         for name in id_placeholders(ep):
             theirs = owner.ids.get(name)
             if not theirs:
-                self.notes.append(f"{route}: no {name} of tenant {owner.account.tenant}'s to replay")
+                why = unfilled_reason(name, owner.listed.why)
+                self.notes.append(f"{route}: no {name} of tenant {owner.account.tenant}'s to replay: {why}")
                 continue
             victim_id, own_id = theirs[0], (intruder.ids.get(name) or [""])[0]
             in_path = "{" + name + "}" in ep.path
@@ -145,12 +160,14 @@ class _Check:
             self.send(route, owner, intruder, canary, f"{name} in {where}", {name: victim_id}, strict=True)
             if in_path and not own_id:
                 continue  # pollution needs an ID of the intruder's own in the path
-            path = render(ep.path, {name: own_id}, in_path=True)
+            if not self.callable(route, intruder.values(**{name: own_id}), intruder):
+                continue
+            path = render(ep.path, intruder.values(**{name: own_id}), in_path=True)
             path += ("&" if "?" in path else "?") + f"{name}={victim_id}"
             own = " (its own in the path)" if in_path else " (its own in the body)" if own_id else ""
             self.send(route, owner, intruder, canary, f"{name} in the query string{own}", {name: own_id}, path=path)
             if in_path:
-                body = render(ep.body, probe_values(intruder.account, **{name: own_id})) if ep.body is not None else {}
+                body = render(ep.body, intruder.values(**{name: own_id})) if ep.body is not None else {}
                 if isinstance(body, dict):
                     self.send(
                         route,
@@ -176,8 +193,11 @@ class _Check:
         """One replay as the intruder; `strict`: the only ID sent is the owner's, so any 2xx is a finding."""
         writes = self.ctx.scenario.endpoints[route].method != "GET"
         mark = f"{self.base}-w{len(self.writes)}"
-        text = f"Remember this note: {mark}" if writes else "launch-harness audit probe"
-        attempt = self.sender.call(route, probe_values(intruder.account, text, **ids), token=intruder.token, **kwargs)
+        text = f"Remember this note: {mark}" if writes else PROBE_TEXT
+        values = intruder.values(text, **ids)
+        if not self.callable(route, values, intruder, **kwargs):
+            return
+        attempt = self.sender.call(route, values, token=intruder.token, **kwargs)
         what = f"{owner.account.tenant}'s {technique}"
         if writes:  # even undecided: a write that timed out may have landed
             self.writes.append(_Write(route, technique, mark, intruder.label))
@@ -276,6 +296,6 @@ def run(ctx: AuditContext) -> list[CheckResult]:
             status,
             check.findings,
             check.evidence[:MAX_EVIDENCE],
-            "; ".join(check.notes),
+            "; ".join(dict.fromkeys(check.notes)),
         )
     ]

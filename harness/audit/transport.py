@@ -12,7 +12,7 @@ What is sent, all bounded in time:
   pass. A private CA (staging) is trusted through `SSL_CERT_FILE`, as OpenSSL and httpx read it.
 - HSTS: one GET of the HTTPS URL: `Strict-Transport-Security` with max-age of at least 180 days.
 - Security headers and cookies: a GET of each `[audit] static_paths` and one login with a real account
-  (the API map's `login` route) on the HTTPS URL if there is one, else on the target. Every 2xx answer
+  on each login route of the map, on the HTTPS URL if there is one, else on the target. Every 2xx answer
   must say `X-Content-Type-Options: nosniff`; HTML pages also need a Content-Security-Policy, framing
   forbidden (`X-Frame-Options` or CSP `frame-ancestors`) and a Referrer-Policy. Every `Set-Cookie` must
   be Secure, HttpOnly and carry an explicit SameSite. Cookie values are never recorded.
@@ -37,6 +37,7 @@ import httpx
 
 from harness.audit.context import AuditContext
 from harness.audit.model import FAIL, NOT_MEASURABLE, PASS, CheckResult
+from harness.audit.values import account_values, unfilled, unfilled_note
 from harness.scenario.guardrails import abuse_refusal
 
 __all__ = ["run", "is_loopback", "parse_hsts", "parse_cookie", "HSTS_MIN_AGE_S"]
@@ -323,25 +324,33 @@ def _hsts(ctx: AuditContext, https_url: str, verify: ssl.SSLContext) -> CheckRes
 # --- security headers and cookies -----------------------------------------------------------------
 def _headers_and_cookies(ctx: AuditContext, site: str, verify: ssl.SSLContext | bool, https: bool) -> list[CheckResult]:
     """The security-header and cookie checks, from the static paths' answers (headers only: bodies are
-    not read) and one login. A site that cannot be reached is asked nothing more."""
+    not read) and one login on each login route. A site that cannot be reached is asked nothing more."""
     answers: list[tuple[str, httpx.Response]] = []
     errors: list[str] = []
-    login_note = ""
+    login_notes: list[str] = []
     with httpx.Client(base_url=site, timeout=_timeout(ctx), follow_redirects=False, verify=verify) as client:
         try:
             for path in ctx.settings.static_paths[:MAX_PAGES]:
                 answers.append((f"GET {path}", _headers_of(client, path)))
             account = next(iter(ctx.credentials.accounts), None)
-            if "login" in ctx.scenario.endpoints and account is not None:
-                login = ctx.scenario.endpoints["login"]
-                response = ctx.call(client, "login", {"email": account.email, "password": account.password})
+            logins = ctx.scenario.routes("login")
+            if not logins or account is None:
+                login_notes.append("no login route or account: cookies set at login were not seen")
+            for login in logins if account is not None else []:
+                values = account_values(account)
+                missing = unfilled(login, values)
+                if missing:
+                    login_notes.append(unfilled_note(login.name, missing, {}) + ": its cookies were not seen")
+                    continue
+                response = ctx.call(client, login.name, values)
                 answers.append((f"{login.method} {login.path}", response))
                 if response.status_code >= 400:
-                    login_note = f"the login answered {response.status_code}: cookies set at login were not seen"
-            else:
-                login_note = "no login route or account: cookies set at login were not seen"
+                    login_notes.append(
+                        f"{login.name} answered {response.status_code}: cookies set at login were not seen"
+                    )
         except httpx.HTTPError as exc:
             errors.append(f"{site} stopped answering: {_error(exc)}")
+    login_note = "; ".join(login_notes)
     return [_security_headers(ctx, answers, errors), _cookies(ctx, answers, errors, site, https, login_note)]
 
 

@@ -16,7 +16,13 @@ On every probe, a 5xx, no answer, or a stack trace / debug page / SQL error in t
 (`harness.audit.errorpages`) is a finding. A rate-limited answer is retried after its Retry-After,
 within a small budget, and left unjudged if it stays blocked.
 
-The chat route (`[audit] chat_route`) also gets the denial-of-wallet probe's prompt-size ladder
+Templates are filled with the sample values below (a wrong e-mail and password: no real account is
+tried), the columns of the account a logged-in route is called as, and, for an object id in the path,
+an id that account lists. A route left with a placeholder without a value is not called (the note
+says which and why): an empty path segment would measure another route.
+
+Each chat route (`[audit] chat_route`, else every route of kind chat) also gets the denial-of-wallet
+probe's prompt-size ladder
 (harness.load.wallet): prompts of `[wallet] prompt_start_tokens` doubling up to `prompt_cap_tokens`
 (1,024 to 131,072 by default), each asking for a one-token reply. As in harness.analysis.wallet, a refusal with
 400, 413 or 422 before the cap is the pass; the cap accepted, or a 5xx on the way, is a finding.
@@ -36,7 +42,9 @@ from harness.analysis.wallet import REFUSALS
 from harness.audit.context import AuditContext
 from harness.audit.errorpages import error_page
 from harness.audit.keys import mask
-from harness.audit.model import FAIL, NOT_MEASURABLE, PASS, CheckResult
+from harness.audit.model import FAIL, NOT_APPLICABLE, NOT_MEASURABLE, PASS, CheckResult
+from harness.audit.routes import ObjectIds, Sender, id_placeholders
+from harness.audit.values import account_values, unfilled, unfilled_note
 from harness.scenario import Endpoint, Wallet
 from harness.scenario.accounts import Account
 from harness.scenario.templates import render
@@ -123,9 +131,8 @@ class _Sender:
         self.client = client
         self.waited_s = 0.0
 
-    def send(self, endpoint: Endpoint, content: bytes, content_type: str, token: str | None) -> _Answer:
+    def send(self, endpoint: Endpoint, path: str, content: bytes, content_type: str, token: str | None) -> _Answer:
         headers = {**self.ctx.auth_headers(token), "content-type": content_type}
-        path = render(endpoint.path, SAMPLE_VALUES, in_path=True)
         reconnected = False
         for _ in range(MAX_BLOCKED_RETRIES + 2):
             answer, retry_after = self._once(endpoint.method, path, content, headers)
@@ -204,6 +211,7 @@ def _prompt_ladder(
     ctx: AuditContext,
     sender: _Sender,
     endpoint: Endpoint,
+    values: dict[str, Any],
     token: str | None,
     findings: list[str],
     notes: list[str],
@@ -217,12 +225,11 @@ def _prompt_ladder(
     answered = 0
     while True:
         prompt = filler(size)
-        body = render(
-            endpoint.body, {**SAMPLE_VALUES, "message": prompt, "messages": [{"role": "user", "content": prompt}]}
-        )
+        body = render(endpoint.body, {**values, "message": prompt, "messages": [{"role": "user", "content": prompt}]})
         if isinstance(body, dict) and wallet.max_tokens_field:
             body[wallet.max_tokens_field] = 1  # a one-token reply: probing costs little even where nothing is refused
-        answer = sender.send(endpoint, json.dumps(body).encode(), "application/json", token)
+        path = render(endpoint.path, values, in_path=True)
+        answer = sender.send(endpoint, path, json.dumps(body).encode(), "application/json", token)
         answered += answer.status is not None
         outcome = answer.error if answer.status is None else str(answer.status)
         steps.append(f"{size:,}: {outcome}")
@@ -263,24 +270,40 @@ def _prompt_ladder(
     return answered
 
 
+def _values(
+    ctx: AuditContext, client: httpx.Client, endpoint: Endpoint, account: Account | None, token: str | None
+) -> tuple[dict[str, Any], str]:
+    """The values to fill `endpoint` with as `account`, and why it cannot be called ("" when it can)."""
+    # a real tenant for the lead form (the demo's), else the account's own
+    tenants = [*ctx.credentials.tenants, *(a.tenant for a in ctx.credentials.accounts if a.tenant)]
+    values = {**account_values(account), **SAMPLE_VALUES}
+    if tenants:
+        values["tenant"] = tenants[0]
+    in_path = [n for n in id_placeholders(endpoint) if "{" + n + "}" in endpoint.path]
+    listed = ObjectIds()
+    if in_path:  # an object of the account's own: an empty id would measure another route
+        listed.find(Sender(ctx, client), endpoint.name, account, token)
+        values.update({n: i for n, i in listed.first().items() if n in in_path})
+    missing = unfilled(endpoint, values)
+    return values, unfilled_note(endpoint.name, missing, listed.why) if missing else ""
+
+
 def run(ctx: AuditContext) -> list[CheckResult]:
     routes = [
         e
         for e in ctx.scenario.endpoints.values()
         if isinstance(e.body, dict) and e.method in ("POST", "PUT", "PATCH", "DELETE")
     ][:MAX_ROUTES]
-    chat = ctx.scenario.endpoints.get(ctx.settings.chat_route)
-    if not routes and chat is None:
+    chats = [e for e in ctx.chat_routes() if isinstance(e.body, dict)]
+    if not routes and not chats:
         return [
             CheckResult(
                 "input_validation",
                 CHECK,
-                NOT_MEASURABLE,
+                NOT_APPLICABLE,
                 note="the API map has no route with a JSON body template to send bad bodies to",
             )
         ]
-    tenant = next(iter(ctx.credentials.tenants), "")  # a real tenant: the lead form's other checks come first
-    values = {**SAMPLE_VALUES, "tenant": tenant}
     findings: list[str] = []
     notes: list[str] = []
     evidence: list[str] = []
@@ -293,18 +316,29 @@ def run(ctx: AuditContext) -> list[CheckResult]:
             token = ctx.token(account) if account is not None else None
             if endpoint.auth and token is None:
                 notes.append(f"{endpoint.name}: no account could log in; only crashes and stack traces judged")
+            values, skipped = _values(ctx, client, endpoint, account, token)
+            if skipped:
+                notes.append(skipped)
+                continue
+            path = render(endpoint.path, values, in_path=True)
             outcomes = []
             for probe, content, content_type in probes(render(endpoint.body, values)):
-                answer = sender.send(endpoint, content, content_type, token)
+                answer = sender.send(endpoint, path, content, content_type, token)
                 answered += answer.status is not None
                 outcomes.append(f"{probe}: {_judge(endpoint.name, probe, answer, findings, notes, plain_text)}")
             evidence.append(f"{endpoint.method} {endpoint.path} -> {', '.join(outcomes)}")
-        if chat is not None and isinstance(chat.body, dict):
+        for chat in chats:
             first = _account_for(ctx, chat.name) if chat.auth else None
             # another account than the malformed bodies used: a per-user chat limit is not under test here
             account = _account_for(ctx, chat.name, skip=first) if chat.auth else None
             token = ctx.token(account) if account is not None else None
-            answered += _prompt_ladder(ctx, sender, chat, token, findings, notes, evidence)
+            values, skipped = _values(ctx, client, chat, account, token)
+            if skipped:
+                notes.append(f"{skipped} (the prompt-size ladder)")
+                continue
+            answered += _prompt_ladder(ctx, sender, chat, values, token, findings, notes, evidence)
+    if not chats:
+        notes.append('no chat route (kind "chat"): the prompt-size ladder (denial of wallet) does not apply')
     if plain_text:
         notes.append(
             f"{', '.join(plain_text)} parse(s) a JSON body sent as text/plain, which a form on any site can "

@@ -1,6 +1,7 @@
 """The demo API's handlers: a coaching assistant product with accounts, conversations, a chat
-endpoint that streams like OpenAI, a public lead form, and a webhook that verifies Stripe signatures
-(or, by `webhook_scheme`, GitHub's, Standard Webhooks' or Slack's).
+endpoint that streams like OpenAI (and, at /api/chat/{format}, like other providers), a public lead
+form, and a webhook that verifies Stripe signatures (or, by `webhook_scheme`, GitHub's, Standard
+Webhooks' or Slack's).
 
 All state lives in memory in one process and one event loop, so no locks are needed. With several
 processes, only the signing key (and, hardened, webhook event ids) is shared; accounts, reset tokens,
@@ -27,6 +28,7 @@ from harness.demo_api.config import TargetConfig
 from harness.demo_api.context import ChatContext
 from harness.demo_api.data import OAUTH_CLIENT_ID, Conversation, Message, User, build_dataset, hash_password
 from harness.demo_api.debug import read_object_unguarded
+from harness.demo_api.formats import FORMATS, Reply, prompt_messages, stream_reply
 from harness.demo_api.model import SimulatedModel, requested_tokens, sleep_until
 from harness.demo_api.outbox import Outbox
 from harness.demo_api.sessions import Sessions, parse_form
@@ -223,10 +225,21 @@ class DemoApi:
         return JSONResponse(conversation.detail())
 
     async def chat(self, request: Request) -> Response:
+        return await self._chat(request, "")
+
+    async def chat_format(self, request: Request) -> Response:
+        """The chat in another provider's wire format (harness.demo_api.formats); it always streams."""
+        fmt = request.path_params["format"]
+        if fmt not in FORMATS:
+            raise ApiError(404, "unknown_format", f"expected one of {', '.join(FORMATS)}")
+        return await self._chat(request, fmt)
+
+    async def _chat(self, request: Request, fmt: str) -> Response:
+        """One chat turn; `fmt` "" answers as OpenAI chat completions, streamed or not."""
         started = request.scope.get(STARTED_KEY) or time.perf_counter()
         user, _ = self.authenticate(request)
         body = await self._chat_body(request)
-        messages = self._chat_messages(body.get("messages"))
+        messages = self._format_messages(body) if fmt else self._chat_messages(body.get("messages"))
         contents = [content for _, content in messages]
         model = body.get("model", DEFAULT_MODEL)
         stream = body.get("stream", True)
@@ -261,7 +274,7 @@ class DemoApi:
                 conversation.messages.append(Message("assistant", completion.text, now))
                 del conversation.messages[:-MAX_MESSAGES_KEPT]
 
-        if not stream:
+        if not stream and not fmt:
             await sleep_until(started + completion.due_s[-1])
             self.stats.spend(completion=n)
             remember()
@@ -275,10 +288,14 @@ class DemoApi:
                 yield token
             remember()
 
+        headers = {"cache-control": "no-cache", "x-accel-buffering": "no"}
+        if fmt:
+            reply = Reply(completion_id, created, model, completion.finish_reason, prompt_tokens, n, self.config.usage)
+            chunks, media_type, extra = stream_reply(fmt, reply, tokens(), request.query_params.get("alt"))
+            return StreamingResponse(chunks, media_type=media_type, headers={**headers, **extra})
         events = stream_events(
             completion_id, created, model, tokens(), completion.finish_reason, prompt_tokens, n, self.config.usage
         )
-        headers = {"cache-control": "no-cache", "x-accel-buffering": "no"}
         return StreamingResponse(events, media_type="text/event-stream", headers=headers)
 
     async def _chat_body(self, request: Request) -> dict[str, Any]:
@@ -312,6 +329,14 @@ class DemoApi:
             return max_tokens or MAX_MAX_TOKENS
         server_max = self.config.output_tokens[1]
         return server_max if max_tokens is None else min(max_tokens, server_max)
+
+    @staticmethod
+    def _format_messages(body: dict[str, Any]) -> list[tuple[str, str]]:
+        """(role, text) of a provider-shaped chat body (harness.demo_api.formats.prompt_messages)."""
+        messages = prompt_messages(body)
+        if not messages:
+            raise ApiError(400, "invalid_request", "expected messages, contents, input or prompt with some text")
+        return messages
 
     @staticmethod
     def _chat_messages(messages: Any) -> list[tuple[str, str]]:

@@ -44,6 +44,7 @@ ROUTES: tuple[tuple[str, str, str], ...] = (
     ("conversations", "GET", "/api/conversations"),
     ("conversation", "GET", "/api/conversations/{id}"),
     ("chat", "POST", "/api/chat"),
+    ("chat_format", "POST", "/api/chat/{format}"),  # the chat in other wire formats (harness.demo_api.formats)
     ("leads", "POST", "/api/leads"),
     ("webhook", "POST", "/api/webhooks/stripe"),
     ("admin_users", "GET", "/api/admin/users"),

@@ -13,9 +13,9 @@ from harness.documents.common import load_tolerant, to_builtins
 __all__ = ["AUDIT_SCHEMA_VERSION", "RowStatus", "AuditCheck", "AuditRow", "AuditReport"]
 
 AUDIT_SCHEMA_VERSION = 1
-# a row fails when any of its checks failed, passes when one passed and none failed, and is not
-# measurable when nothing about it could be measured from outside
-RowStatus = Literal["pass", "fail", "not_measurable"]
+# a row fails when any of its checks failed, passes when one passed and none failed, is not applicable
+# when every check of it is (the API has nothing it is about), and is otherwise not measurable
+RowStatus = Literal["pass", "fail", "not_measurable", "not_applicable"]
 
 
 class AuditCheck(msgspec.Struct, kw_only=True):

@@ -32,12 +32,13 @@ AbortKind = Literal["guardrail", "aborted"]
 Number = int | float
 
 
-class JourneyRan(msgspec.Struct, kw_only=True):
-    """A harness journey whose users ran, and the routes each of its users must call."""
+class JourneyRan(msgspec.Struct, kw_only=True, omit_defaults=True):
+    """A journey whose users ran, the routes each of its users must call, and the login among them."""
 
     users: int = 0
     user_class: str | None = None
     required: list[str] = msgspec.field(default_factory=list)
+    login: str | None = None  # left out when none (and in older runs, whose login route was `login`)
 
 
 class TaskError(msgspec.Struct, kw_only=True):
@@ -106,6 +107,7 @@ class RunMeta(msgspec.Struct, kw_only=True):
     attacks_start_after_s: Number | None = None
     probed_routes: list[str] = msgspec.field(default_factory=list)
     webhook: WebhookSigned | None = None  # absent: a run from before signature schemes (Stripe's)
+    kinds: dict[str, str] = msgspec.field(default_factory=dict)  # route -> its kind; older runs: by legacy name
     target_is_loopback: bool | None = None
     wallet: dict[str, Any] | None = None
     spend: dict[str, Any] | None = None  # the price and token settings, fixed at the start

@@ -2,8 +2,8 @@
 lead spam, the bypass matrix of every rate-limited route, and the denial-of-wallet probe.
 
 Which attacks run, how many users each and at what rate come from the scenario's [attacks] tables;
-an attack the scenario leaves out does not run. Every request's sample carries the attack's name as
-its role. Locust loads them through an entry point (harness/locustfiles/abuse.py).
+an attack the scenario leaves out does not run. Each attacks the routes of its kind (scenario.ATTACKS),
+taking turns when the API has several. Every request's sample carries the attack's name as its role. Locust loads them through an entry point (harness/locustfiles/abuse.py).
 """
 
 from __future__ import annotations
@@ -22,10 +22,12 @@ from harness.load.client import ApiClient
 from harness.load.plan import RunPlan
 from harness.load.probes import ProbeRunner
 from harness.load.sources import bind_user, is_loopback, source_addresses, use_http_settings, user_host
+from harness.load.values import template_values
 from harness.load.wallet import WalletProber
 from harness.load.webhooks import signed_headers
 from harness.protocol.auth import Credential
 from harness.scenario.accounts import Account, account_pools, identity_key
+from harness.scenario.callers import attack_routes
 
 COMMON_PASSWORDS = ["Password1!", "Summer2026!", "Welcome123", "Qwerty!23", "Coaching2026"]
 ROLE_HEADERS = ("X-User-Role", "X-Role")
@@ -49,6 +51,8 @@ class _Attack(FastHttpUser):
         self.settings = plan.scenario.attacks[self.attack]
         self.api = ApiClient(self.client, plan.scenario, role=self.attack, credentials=plan.credentials)
         self.accounts = account_pools(plan.credentials, plan.scenario)[0]
+        self.targets = [ep.name for ep in attack_routes(plan.scenario.endpoints, self.attack)]
+        self.turn = 0
         self.source_ip = ""
         if is_loopback(user_host(self)):
             self.source_ip = source_addresses(self.environment, "attack").next()
@@ -63,8 +67,20 @@ class _Attack(FastHttpUser):
         rate = self.settings.rate
         return 1.0 / rate if rate > 0 else 0.0
 
-    def login(self, account: Any) -> Credential | None:
-        """A session for the attack; a 2xx without a usable credential is a failed sample that says so."""
+    def target(self) -> str:
+        """The next route of the attack's kind: each in turn."""
+        self.turn += 1
+        return self.targets[(self.turn - 1) % len(self.targets)]
+
+    def values(self, account: Account | None = None, **given: Any) -> dict[str, Any]:
+        return template_values(account, self.plan.credentials.tenants, **given)
+
+    def login(self, account: Account) -> Credential | None:
+        """A session for the attack as `[auth]` says (None when it comes from a login route and the API has
+        none); a 2xx without a usable credential is a failed sample that says so."""
+        scenario = self.plan.scenario
+        if scenario.auth.uses_login_route and scenario.route("login") is None:
+            return None
         return self.api.log_in(account)[0]
 
     def delivery(self, secret: str, timestamp: int | None = None) -> tuple[bytes, dict[str, str]]:
@@ -79,7 +95,7 @@ class _Attack(FastHttpUser):
 
     def send(self, delivery: tuple[bytes, dict[str, str]], technique: str = "") -> None:
         body, headers = delivery
-        self.api.call("webhook", body=body, headers=headers, technique=technique)
+        self.api.call(self.target(), body=body, headers=headers, technique=technique)
 
 
 class CredentialStuffing(_Attack):
@@ -94,7 +110,7 @@ class CredentialStuffing(_Attack):
         if account is None:  # an address the target never had
             account = Account(f"leaked-{n}@mail.example", "", username=f"leaked-{n}")
         self.api.identity = identity_key(account.key)
-        self.api.call("login", {**account.values(), "password": f"leaked-{n}"})
+        self.api.call(self.target(), self.values(account, password=f"leaked-{n}"))
 
 
 class PasswordSpraying(_Attack):
@@ -105,14 +121,14 @@ class PasswordSpraying(_Attack):
     def on_start(self) -> None:
         super().on_start()
         self.password = self.settings.settings.get("password", COMMON_PASSWORDS[0])
-        self.turn = 0
+        self.sprayed = 0
 
     @task
     def attempt(self) -> None:
-        account = self.accounts[self.turn % len(self.accounts)]
-        self.turn += 1
+        account = self.accounts[self.sprayed % len(self.accounts)]
+        self.sprayed += 1
         self.api.identity = identity_key(account.key)
-        self.api.call("login", {**account.values(), "password": self.password})
+        self.api.call(self.target(), self.values(account, password=self.password))
 
 
 class BruteForce(_Attack):
@@ -124,9 +140,8 @@ class BruteForce(_Attack):
     def attempt(self) -> None:
         account = self.accounts[0]
         self.api.identity = identity_key(account.key)
-        self.api.call(
-            "login", {**account.values(), "password": f"{random.choice(COMMON_PASSWORDS)}{random.randrange(100)}"}
-        )
+        password = f"{random.choice(COMMON_PASSWORDS)}{random.randrange(100)}"
+        self.api.call(self.target(), self.values(account, password=password))
 
 
 class ChatFlood(_Attack):
@@ -142,8 +157,8 @@ class ChatFlood(_Attack):
 
     @task
     def flood(self) -> None:
-        messages = [{"role": "user", "content": "Write me a long, detailed 12-week coaching programme."}]
-        result = self.api.call("chat", {"messages": messages, "message": messages[0]["content"]})
+        message = "Write me a long, detailed 12-week coaching programme."
+        result = self.api.call(self.target(), self.values(self.account, message=message))
         if result.status == 401:  # and logging in again at once failed: once more, next time
             self.login(self.account)
 
@@ -157,15 +172,15 @@ class ChatFloodManyAccounts(_Attack):
         super().on_start()
         self.sessions = [(a, self.login(a)) for a in self.accounts]
         self.api.credential = self.api.account = None
-        self.turn = 0
+        self.session = 0
 
     @task
     def flood(self) -> None:
-        account, credential = self.sessions[self.turn % len(self.sessions)]
-        self.turn += 1
+        account, credential = self.sessions[self.session % len(self.sessions)]
+        self.session += 1
         self.api.credential, self.api.account, self.api.identity = credential, account, identity_key(account.key)
-        messages = [{"role": "user", "content": "Summarise everything you know about my clients."}]
-        self.api.call("chat", {"messages": messages, "message": messages[0]["content"]})
+        message = "Summarise everything you know about my clients."
+        self.api.call(self.target(), self.values(account, message=message))
 
 
 class ResetFlood(_Attack):
@@ -175,9 +190,8 @@ class ResetFlood(_Attack):
 
     @task
     def flood(self) -> None:
-        email = self.accounts[0].email
-        self.api.identity = identity_key(email)
-        self.api.call("reset_request", {"email": email})
+        self.api.identity = identity_key(self.accounts[0].key)
+        self.api.call(self.target(), self.values(self.accounts[0]))
 
 
 class ResetFloodMany(_Attack):
@@ -189,7 +203,7 @@ class ResetFloodMany(_Attack):
     def flood(self) -> None:
         email = random.choice([*(a.email for a in self.accounts), f"someone-{random.randrange(10**6)}@mail.example"])
         self.api.identity = identity_key(email)
-        self.api.call("reset_request", {"email": email})
+        self.api.call(self.target(), self.values(email=email))
 
 
 class WebhookForged(_Attack):
@@ -243,9 +257,10 @@ class AdminProbe(_Attack):
 
     def on_start(self) -> None:
         super().on_start()
-        self.client_credential = self.login(random.choice(self.accounts))
+        self.account = random.choice(self.accounts)
+        self.client_credential = self.login(self.account)
         self.api.relogin = False  # each variant is sent as it is, anonymous ones included
-        self.turn = 0
+        self.variant = 0
 
     @task
     def probe(self) -> None:
@@ -255,10 +270,11 @@ class AdminProbe(_Attack):
             *((f"header:{h}", self.client_credential, {h: "admin"}) for h in ROLE_HEADERS),
             *((f"anonymous+header:{h}", None, {h: "admin"}) for h in ROLE_HEADERS),
         ]
-        technique, credential, headers = variants[self.turn % len(variants)]
-        self.turn += 1
+        technique, credential, headers = variants[self.variant % len(variants)]
+        self.variant += 1
         self.api.credential = credential  # anonymous: no token, no cookies
-        self.api.call("admin_users", headers=headers, technique=technique)
+        route = self.targets[(self.variant - 1) // len(variants) % len(self.targets)]  # every variant on each route
+        self.api.call(route, self.values(self.account), headers=headers, technique=technique)
 
 
 class LeadSpam(_Attack):
@@ -269,15 +285,8 @@ class LeadSpam(_Attack):
     @task
     def spam(self) -> None:
         n = random.randrange(10**6)
-        self.api.call(
-            "leads",
-            {
-                "tenant": random.choice(self.plan.credentials.tenants or [""]),
-                "name": f"Spam {n}",
-                "lead_email": f"spam-{n}@mail.example",
-                "message": "Buy followers now!",
-            },
-        )
+        values = self.values(name=f"Spam {n}", lead_email=f"spam-{n}@mail.example", message="Buy followers now!")
+        self.api.call(self.target(), values)
 
 
 class LimitProbe(FastHttpUser):

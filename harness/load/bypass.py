@@ -10,7 +10,7 @@ import random
 __all__ = ["IP_HEADERS", "IDENTITY_KEYS", "path_variants", "spoofed_ip"]
 
 IP_HEADERS = ("X-Forwarded-For", "X-Real-IP", "True-Client-IP", "CF-Connecting-IP", "Forwarded")
-IDENTITY_KEYS = {"login": "account", "reset_request": "email"}  # routes whose identity is in the body
+IDENTITY_KEYS = {"login": "account", "reset": "email"}  # kinds of route whose identity is in the body
 
 
 def path_variants(path: str) -> dict[str, str]:

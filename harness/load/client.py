@@ -1,8 +1,9 @@
 """One instrumented API call: the scenario's API map in, one Locust request event (one sample) out.
 
-Journeys and attacks say *what* to call ("login", "chat"); the API map says *how* (method, path,
-body template, token header, stream format). Everything a sample needs beyond Locust's own fields
-travels in the request event's `context`.
+Journeys and attacks say *what* to call (a route of the API map, found by its kind); the API map says
+*how* (method, path, body template, token header, stream format). Everything a sample needs beyond
+Locust's own fields travels in the request event's `context`. A template the caller has no value for
+is not sent: the call is a failed sample that names the placeholder.
 
 An ApiClient speaks for one identity at a time: its credential (token, API key, cookie jar, CSRF token,
 see harness.protocol.auth) goes with every authenticated call, and it logs in again on its own when the
@@ -33,13 +34,21 @@ from harness.protocol.auth import (
     token_request_body,
     with_params,
 )
-from harness.protocol.bodies import BodyError, LineReader, chunks, read_body
+from harness.protocol.bodies import BodyError, chunks, read_body
 from harness.protocol.failures import RequestDeadline, describe_exception
-from harness.protocol.streams import StreamResult, parse_usage, read_stream
+from harness.protocol.streams import (
+    ACCEPT,
+    JsonPaths,
+    StreamResult,
+    not_a_stream,
+    parse_usage,
+    read_stream,
+    stream_source,
+)
 from harness.protocol.tokens import TokenCounter, counter_for_model
 from harness.scenario import Endpoint, Scenario
 from harness.scenario.accounts import Account, Credentials
-from harness.scenario.templates import render
+from harness.scenario.templates import Unfilled, render
 
 __all__ = ["CallResult", "ApiClient", "prompt_texts", "LEGIT_MAX_REDIRECTS", "token_endpoint"]
 
@@ -72,7 +81,7 @@ class CallResult:
     stream: StreamResult | None = None
     parsed: Any = field(default=_UNPARSED, repr=False)  # the body as JSON, when it was already parsed
     retry_after_s: float = math.nan  # a blocked response's Retry-After
-    headers: Any = field(default=None, repr=False)  # the response's headers (geventhttpclient's)
+    headers: Any = field(default=None, repr=False)  # the response headers (geventhttpclient's; None: no response)
 
     def json(self) -> Any:
         if self.parsed is _UNPARSED:
@@ -128,6 +137,7 @@ class ApiClient:
         self.basic_auth = basic_auth_header(host_auth) if host_auth else None
         self.credential: Credential | None = None  # None: anonymous, nothing identifies the caller
         self.account: Account | None = None  # whose session it is: its columns fill templates; it logs in again
+        self.login_route: Endpoint | None = None  # the route its bearer or cookie session came from
         self.relogin = role != "probe"  # a probe's experiment never logs in on its own
         self._jar = _CookieJar(self)
         self._logging_in = False
@@ -137,9 +147,6 @@ class ApiClient:
         # open model: how late this journey started; each request's intended start is its send time
         # minus this, so its latency can be measured from when it should have gone out
         self.schedule_delay_s: float | None = None
-
-    def has(self, endpoint: str) -> bool:
-        return endpoint in self.scenario.endpoints
 
     def call(
         self,
@@ -180,10 +187,21 @@ class ApiClient:
                 result = self._send(*args)
         return result
 
-    def log_in(self, account: Account) -> tuple[Credential | None, CallResult | None]:
+    def log_in(
+        self,
+        account: Account,
+        route: Endpoint | None = None,
+        values: dict[str, Any] | None = None,
+        check: Callable[[CallResult], str] | None = None,
+    ) -> tuple[Credential | None, CallResult | None]:
         """Log `account` in as `[auth]` says; its credential becomes this client's (None: the login failed,
         the client is anonymous). An API key or no auth at all sends nothing (the result is None); a login
-        or token answer without a usable credential is a failed sample that names what was looked at."""
+        or token answer without a usable credential is a failed sample that names what was looked at.
+
+        Bearer and cookie sessions come from `route` (a journey's own login step), else the route this
+        client logged in with before, else the API map's first of kind login; `values` fill the rest of
+        its templates (the account's columns fill what they leave out); `check` may fail the sample for
+        another reason (see `call`)."""
         auth = self.scenario.auth
         self.account = account
         if auth.style in ("api_key", "none"):
@@ -199,7 +217,7 @@ class ApiClient:
             found, why = read_login(
                 auth, result.header_pairs(), result.json(), self.credential.cookies, time.monotonic()
             )
-            return why
+            return why or (check(result) if check is not None else "")
 
         self._logging_in = True
         try:
@@ -211,9 +229,9 @@ class ApiClient:
                     check=usable,
                 )
             else:
-                login = self.scenario.route("login")
-                assert login is not None, "parse_scenario requires a login route for this auth style"
-                result = self.call(login.name, account.values(), check=usable)
+                self.login_route = route or self.login_route or self.scenario.route("login")
+                assert self.login_route is not None, "no login route: the callers log in only where there is one"
+                result = self.call(self.login_route, values, check=usable)
             self.credential = found if result.ok else None
             if self.credential is not None and auth.csrf is not None and auth.csrf.fetch:
                 result = self._fetch_csrf(auth.csrf.fetch)
@@ -280,10 +298,10 @@ class ApiClient:
             request_headers.setdefault("Authorization", self.basic_auth)
         if ep.auth:  # the cookie jar goes out through the session's cookie hooks (_CookieJar)
             request_headers.update(credential_headers(auth, self.credential, method or ep.method, cookies=False))
-        streamed = ep.stream in ("sse-openai", "sse")
+        streamed = ep.stream in ACCEPT
         if streamed:
-            request_headers["Accept"] = "text/event-stream"
-            request_headers["Accept-Encoding"] = "identity"  # compressed events cannot be read line by line
+            request_headers["Accept"] = ACCEPT[ep.stream]
+            request_headers["Accept-Encoding"] = "identity"  # compressed events cannot be read as they come
         else:
             request_headers.setdefault("Accept-Encoding", "gzip, deflate")  # what harness.protocol.bodies decodes
         kwargs: dict[str, Any] = {
@@ -304,16 +322,19 @@ class ApiClient:
             },
         }
         sent: Any = None
-        if body is not None:
-            kwargs["data"] = body
-            request_headers.setdefault("Content-Type", "application/json")
-        elif ep.body is not None:
-            sent = render(ep.body, values)
-            if extra and isinstance(sent, dict):
-                sent.update(extra)
-            kwargs["json"] = sent
-        if path is None:
-            path = render(ep.path, values, in_path=True)
+        try:
+            if body is not None:
+                kwargs["data"] = body
+                request_headers.setdefault("Content-Type", "application/json")
+            elif ep.body is not None:
+                sent = render(ep.body, values, strict=True)
+                if extra and isinstance(sent, dict):
+                    sent.update(extra)
+                kwargs["json"] = sent
+            if path is None:
+                path = render(ep.path, values, in_path=True, strict=True)
+        except Unfilled as exc:
+            return self.unsent(method or ep.method, ep.name, f"template: {exc}", kwargs["context"])
         if ep.auth:
             path = with_params(path, credential_params(auth, self.credential))
         if ep.stream != "none":
@@ -335,6 +356,30 @@ class ApiClient:
                 response.request_meta["context"]["error"] = why
                 response.failure(why)
             return result
+
+    def unsent(self, method: str, name: str, why: str, context: dict[str, Any] | None = None) -> CallResult:
+        """A call that could not be made (a placeholder without a value): a failed sample, nothing sent."""
+        user = getattr(self.client, "user", None)
+        context = {
+            **(user.context() if user is not None else {}),
+            "role": self.role,
+            "identity": self.identity,
+            **(context or {}),
+            "error": why,
+            "blocked": False,
+        }
+        self.client.request_event.fire(
+            request_type=method,
+            name=name,
+            response_time=0.0,
+            response_length=0,
+            response=None,
+            context=context,
+            exception=RuntimeError(why),
+            start_time=time.time(),
+            url="",
+        )
+        return CallResult(status=0, ok=False, blocked=False, error=why)
 
     @property
     def tokens(self) -> TokenCounter:
@@ -362,10 +407,15 @@ class ApiClient:
                 or "connection: no response"
             )
         elif streamed and 200 <= status < 300:
-            error = _not_a_stream(response.headers)  # an HTML page or a JSON object is not read at all
+            # an HTML page or a JSON object is not read at all
+            error = not_a_stream(ep.stream, _content_type(response.headers))
             if not error:
                 stream = read_stream(
-                    LineReader(source, http.max_body_bytes), ep.stream, t0, max_bytes=http.max_body_bytes
+                    stream_source(source, ep.stream, http.max_body_bytes),
+                    ep.stream,
+                    t0,
+                    max_bytes=http.max_body_bytes,
+                    paths=JsonPaths(**dict(ep.stream_paths)),
                 )
                 response.request_meta["response_time"] = stream.end_ms
                 response.request_meta["response_length"] = stream.bytes_read
@@ -440,30 +490,34 @@ class ApiClient:
 
 
 def prompt_texts(body: Any) -> list[str]:
-    """What a model reads from a request body: each message's text, else the `prompt` or `input`.
+    """What a model reads from a request body: the instructions (Anthropic `system`, Responses
+    `instructions`, Gemini `systemInstruction`), then each message's text (`messages`, Gemini `contents`),
+    else the `prompt`, `input` (a string, or the Responses API's list of messages) or `message`.
 
     Counted piece by piece, without the few tokens per message a provider adds for the chat format."""
     if not isinstance(body, dict):
         return []
-    messages = body.get("messages")
-    if isinstance(messages, list):
-        return [text for m in messages if isinstance(m, dict) for text in _texts(m.get("content"))]
+    texts = [text for key in ("system", "instructions", "systemInstruction") for text in _texts(body.get(key))]
+    for key in ("messages", "contents"):
+        if isinstance(body.get(key), list):
+            return texts + _texts(body[key])
     for key in ("prompt", "input", "message"):
         if key in body:
-            return _texts(body[key])
-    return []
+            return texts + _texts(body[key])
+    return texts
 
 
 def _texts(content: Any) -> list[str]:
-    """A content: a string, or a list of parts whose `text` is read (images are not counted)."""
+    """The text of a content: a string; a part's `text`; a message's `content` or `parts` (Gemini, the
+    Vercel AI SDK's UI messages); a list of any of these. Images and other parts are not counted."""
     if isinstance(content, str):
         return [content]
     if isinstance(content, list):
-        return [
-            p if isinstance(p, str) else p["text"]
-            for p in content
-            if isinstance(p, str) or (isinstance(p, dict) and isinstance(p.get("text"), str))
-        ]
+        return [text for item in content for text in _texts(item)]
+    if isinstance(content, dict):
+        if isinstance(content.get("text"), str):
+            return [content["text"]]
+        return _texts(content.get("content")) or _texts(content.get("parts"))
     return []
 
 
@@ -499,14 +553,6 @@ def _deadline(seconds: float) -> Any:
 def _content_type(headers: Any) -> str:
     value = headers.get("content-type") if headers else None
     return value.split(";")[0].strip().lower() if isinstance(value, str) else ""
-
-
-def _not_a_stream(headers: Any) -> str:
-    """Why a 2xx answer to an event-stream request is plainly not one (an HTML page, a JSON object), or ""."""
-    kind = _content_type(headers)
-    if kind in ("text/html", "application/xhtml+xml", "application/json") or kind.endswith("+json"):
-        return f"bad response: {kind}, expected text/event-stream"
-    return ""
 
 
 def _check_body(ep: Endpoint, headers: Any, body: bytes) -> tuple[str, Any]:

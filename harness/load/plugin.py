@@ -20,6 +20,7 @@ import os
 import signal
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -56,7 +57,7 @@ from harness.scenario.guardrails import abuse_refusal
 from harness.scenario.preflight import spend_prices
 from harness.scenario.thresholds import from_options, merge
 
-__all__ = ["DEFAULT_SCENARIO", "SAMPLES_KEY"]
+__all__ = ["DEFAULT_SCENARIO", "SAMPLES_KEY", "JOURNEY_CLASS_MAKERS"]
 
 log = logging.getLogger("harness")
 DEFAULT_SCENARIO = SHIPPED_SCENARIOS / "smoke.toml"
@@ -65,6 +66,9 @@ ARRIVALS_KEY = "harness_arrivals"  # open model: the worker's arrival counts so 
 REPORT_INTERVAL_S = 3.0  # Locust's WORKER_REPORT_INTERVAL
 PARENT_DIED = "the harness process that started this run died"
 ABORT_CHECK_S = 3.0  # abort-on-fail thresholds are judged this often (samples arrive every 3 s)
+# What adds a user class for each journey of the scenario's own (harness.load.journeys registers its
+# maker on import: it imports this module, so this module cannot import it)
+JOURNEY_CLASS_MAKERS: list[Callable[[list[type], Scenario], None]] = []
 
 
 @events.init_command_line_parser.add_listener
@@ -141,6 +145,16 @@ def _on_init(environment: Any, runner: Any = None, **_: Any) -> None:
 def _install_worker(environment: Any) -> None:
     recorder = Recorder()
     environment.events.request.add_listener(recorder.on_request)
+
+    def add_journeys(**_: Any) -> None:
+        """The scenario's own journeys, as the master made them: the plan arrives with the first spawn
+        message, which fires test_start before any user is looked up by its class name."""
+        plan = RunPlan.from_environment(environment)
+        if plan is not None:
+            for make in JOURNEY_CLASS_MAKERS:
+                make(environment.user_classes, plan.scenario)
+
+    environment.events.test_start.add_listener(add_journeys)
 
     def attach(client_id: str, data: dict[str, Any]) -> None:
         data[SAMPLES_KEY] = recorder.batch.take()
@@ -268,6 +282,7 @@ class _Session:
             attacks_start_after_s=scenario.attacks_start_after_s,
             probed_routes=list(scenario.probes.routes),
             webhook=WebhookSigned(scheme=webhook.name, signs_timestamp=webhook.signs_timestamp),
+            kinds={name: ep.kind for name, ep in scenario.endpoints.items()},
             target_is_loopback=is_loopback(host),
             wallet=scenario.wallet.__dict__ if scenario.wallet else None,
             spend=spend,
@@ -298,9 +313,12 @@ class _Session:
         (self.run_dir / "scenario.toml").write_text(text, encoding="utf-8")
 
     def _weigh_user_classes(self) -> None:
-        """Journey weights, attack users and the probe come from the scenario; what it leaves out does not run."""
+        """Journey weights, attack users and the probe come from the scenario; what it leaves out does not run.
+        The scenario's own journeys get a user class each (harness.load.steps)."""
         classes = self.environment.user_classes
         scenario = self.scenario
+        for make in JOURNEY_CLASS_MAKERS:
+            make(classes, scenario)
         if not any(
             getattr(c, "journey", None)
             or getattr(c, "attack", None)
@@ -563,7 +581,10 @@ class _Session:
             self.runner.stop()
             self._flush_local()
         self.finished = True
-        self._write_progress()
+        try:  # the last progress.json: a failing write (a full disk) must not fail the run's end
+            self._write_progress()
+        except OSError as exc:
+            log.error("harness: progress.json failed (%s); the run is recorded without it", _one_line(exc))
 
     # --- the end -------------------------------------------------------------------------
     def _on_quitting(self, **_: Any) -> None:

@@ -68,8 +68,12 @@ def probe_session(
 
 
 def log_in(environment: Any, plan: RunPlan, host: str, account: Account, source: str | None) -> Credential | None:
-    """A session for `account`, fetched outside the measurement (set-up, not a sample: its requests go to an
-    event hook nobody listens to), from the probe's own address; as abuse traffic, it follows no redirect."""
+    """A session for `account` as `[auth]` says, fetched outside the measurement (set-up, not a sample: its
+    requests go to an event hook nobody listens to), from the probe's own address; None when the login gave
+    none, or when a bearer or cookie session is needed and the API has no login route; as abuse traffic, it
+    follows no redirect."""
+    if plan.scenario.auth.uses_login_route and plan.scenario.route("login") is None:
+        return None
     http = plan.scenario.http
     session = probe_session(
         environment, host, source, network_timeout=http.timeout_s, connection_timeout=http.connect_timeout_s
@@ -128,6 +132,7 @@ class ProbeRunner:
         email = f"probe-{identity}@probe.example"
         return {
             "email": email,
+            "username": f"probe-{identity}",
             "password": f"wrong-{attempt}-{uuid.uuid4().hex[:6]}",
             "message": "probe",
             "messages": [{"role": "user", "content": "Say hi."}],
@@ -150,7 +155,7 @@ class ProbeRunner:
     ) -> CallResult:
         body = None
         headers = dict(headers or {})
-        if route == "webhook":
+        if self.scenario.endpoints[route].kind == "webhook":
             event = {
                 "id": f"evt_probe_{uuid.uuid4().hex[:20]}",
                 "type": "invoice.paid",
@@ -172,13 +177,17 @@ class ProbeRunner:
     def _client(self, route: str, session: FastHttpSession, identity: str, source: str | None) -> ApiClient:
         api = ApiClient(session, self.scenario, role="probe", credentials=self.plan.credentials)
         api.source_ip = source or ""
-        if route in IDENTITY_KEYS:
+        if self._identity_in_body(route):
             api.identity = identity_key(f"probe-{identity}@probe.example")
         elif self.scenario.endpoints[route].auth and self.accounts:
             account = self._account(identity)
             api.credential, api.account = self._credential(account, source), account
             api.identity = identity_key(account.key)
         return api
+
+    def _identity_in_body(self, route: str) -> bool:
+        """A login or reset route: its identity is the e-mail in the body, not a session."""
+        return self.scenario.endpoints[route].kind in IDENTITY_KEYS
 
     def _account(self, identity: str) -> Account:
         """Experiment k of a route uses account k; many-accounts (which runs alone) takes them all in turn."""
@@ -208,7 +217,11 @@ class ProbeRunner:
                 )
             elif name == "many-sources" and not self.loopback:
                 continue  # one worker has one address; several hosts give several (see the README)
-            elif name == "many-accounts" and route not in IDENTITY_KEYS and not self.scenario.endpoints[route].auth:
+            elif (
+                name == "many-accounts"
+                and not self._identity_in_body(route)
+                and not self.scenario.endpoints[route].auth
+            ):
                 continue  # the route has no identity to vary
             else:
                 techniques.append(name)
@@ -225,7 +238,7 @@ class ProbeRunner:
         last = [e for e in experiments if e.technique == "many-accounts"]
         first = [e for e in experiments if e.technique != "many-accounts"]
         size = len(first) if self.loopback else 1
-        if self.scenario.endpoints[route].auth and route not in IDENTITY_KEYS and self.accounts:
+        if self.scenario.endpoints[route].auth and not self._identity_in_body(route) and self.accounts:
             size = min(size, len(self.accounts))  # one account per experiment at a time
         rounds = [first[i : i + size] for i in range(0, len(first), size)] + [last]
         for i, group in enumerate(r for r in rounds if r):
@@ -266,7 +279,10 @@ class ProbeRunner:
         path = method = None
         kind, _, detail = e.technique.partition(":")
         if kind == "path-variants":
-            path = path_variants(render(self.scenario.endpoints[e.route].path, {}, in_path=True))[detail]
+            exact = render(
+                self.scenario.endpoints[e.route].path, self._values(e.identity, 0), in_path=True, strict=True
+            )
+            path = path_variants(exact)[detail]
         elif kind == "method-switch":
             method = detail
         elif kind == "new-connection":

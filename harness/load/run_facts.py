@@ -15,8 +15,9 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from harness.documents.run import JourneyRan, TaskError
-from harness.scenario import JOURNEYS, Scenario
+from harness.scenario import Scenario
 from harness.scenario.accounts import Credentials, account_pools
+from harness.scenario.callers import required_routes
 
 __all__ = ["final_facts", "journeys_ran", "task_errors", "MAX_TASK_ERRORS"]
 
@@ -33,7 +34,7 @@ def final_facts(
     """run.json `journeys`, `accounts` and `task_errors`."""
     classes = list(runner.environment.user_classes)
     return (
-        journeys_ran(classes, _users_by_class(runner)),
+        journeys_ran(classes, _users_by_class(runner), scenario),
         len(account_pools(credentials, scenario)[0]),
         task_errors(runner.exceptions.values(), classes, credentials.secrets()),
     )
@@ -48,14 +49,16 @@ def _users_by_class(runner: Any) -> dict[str, int]:
     return {name: int(n) for name, n in counts.items()}
 
 
-def journeys_ran(user_classes: Iterable[type], users: Mapping[str, int]) -> dict[str, JourneyRan]:
-    """journey -> its users and the routes each must call: the harness journeys with users."""
+def journeys_ran(user_classes: Iterable[type], users: Mapping[str, int], scenario: Scenario) -> dict[str, JourneyRan]:
+    """journey -> its users, the routes each must call and the login among them: the journeys of the
+    scenario (presets and its own) whose users ran."""
     ran: dict[str, JourneyRan] = {}
     for cls in user_classes:
         journey = getattr(cls, "journey", None)
-        if journey in JOURNEYS and users.get(cls.__name__, 0) > 0:
+        if journey in scenario.journeys and users.get(cls.__name__, 0) > 0:
+            required, login = required_routes(scenario.endpoints, journey, scenario.custom_journeys)
             ran[journey] = JourneyRan(
-                users=users[cls.__name__], user_class=cls.__name__, required=list(JOURNEYS[journey][0])
+                users=users[cls.__name__], user_class=cls.__name__, required=required, login=login
             )
     return ran
 

@@ -19,6 +19,7 @@ from harness.load.client import ApiClient, CallResult
 from harness.load.plan import RunPlan
 from harness.load.probes import log_in, probe_session
 from harness.load.sources import is_loopback, source_addresses
+from harness.load.values import template_values
 from harness.scenario.accounts import account_pools, identity_key
 
 __all__ = ["WalletProber", "filler", "BISECT_STEPS"]
@@ -61,6 +62,8 @@ class WalletProber:
         self.api.timeout_s = timeout
         self.api.source_ip = source or ""
         accounts = account_pools(plan.credentials, plan.scenario)[1]
+        self.account = accounts[-1] if accounts else None
+        self.tenants = plan.credentials.tenants
         if self.scenario.endpoints[wallet.route].auth and accounts:
             account = accounts[-1]  # the bypass matrix starts from the first: least likely to share a counter
             self.api.credential = log_in(environment, plan, host, account, source)
@@ -108,7 +111,7 @@ class WalletProber:
 
     def _send(self, prompt: str, technique: str, max_tokens: int) -> CallResult:
         """One attempt; a rate-limited one is retried after its Retry-After (the limit is not under test)."""
-        values = {"message": prompt, "messages": [{"role": "user", "content": prompt}], "conversation_id": ""}
+        values = template_values(self.account, self.tenants, message=prompt)
         extra = {self.wallet.max_tokens_field: max_tokens} if self.wallet.max_tokens_field else None
         for _ in range(MAX_BLOCKED_RETRIES):
             sent = time.monotonic()

@@ -22,6 +22,7 @@ import httpx
 
 from harness.errors import AbortedError
 from harness.host import basic_auth_header
+from harness.scenario.callers import session_login
 from harness.scenario.model import ACCOUNT_COLUMNS, Scenario, ScenarioError
 
 __all__ = [
@@ -263,9 +264,21 @@ def offline_accounts(scenario: Scenario, role_keys: dict[str, str] | None = None
 
 
 def check_roles(scenario: Scenario, accounts: list[Account]) -> None:
-    """Client journeys need an account with one of `accounts.roles`."""
+    """Client journeys, and journeys of the scenario's own that log in, need an account with one of
+    `accounts.roles`."""
     usable = [a for a in accounts if a.role in scenario.accounts.roles]
-    if "client" in scenario.journeys and not usable:
+    auth = scenario.auth
+    keyed = auth.style in ("api_key", "oauth2")  # a session without the login route
+    logs_in = any(
+        session_login(scenario.endpoints, j, auth)
+        or any(
+            (scenario.endpoints[s.route].kind == "login" and auth.uses_login_route)
+            or (keyed and scenario.endpoints[s.route].auth)
+            for s in j.steps
+        )
+        for j in scenario.custom_journeys.values()
+    )
+    if ("client" in scenario.journeys or logs_in) and not usable:
         roles = ", ".join(sorted({a.role for a in accounts})) or "no accounts"
         raise ScenarioError(
             f"{_where(scenario, 'accounts.roles')}: no account has one of the roles "

@@ -20,6 +20,7 @@ __all__ = [
     "LEGACY_KINDS",
     "infer_kind",
     "STREAM_FORMATS",
+    "STREAM_PATH_KEYS",
     "METHODS",
     "ACCOUNT_SOURCES",
     "JOURNEYS",
@@ -27,6 +28,7 @@ __all__ = [
     "LIMIT_KEYS",
     "PLACEHOLDERS",
     "AUDIT_PLACEHOLDERS",
+    "OBJECT_ID",
     "TECHNIQUES",
     "ScenarioError",
     "Endpoint",
@@ -51,6 +53,10 @@ __all__ = [
     "Attack",
     "Probes",
     "Wallet",
+    "EXTRACT_SOURCES",
+    "Extract",
+    "Step",
+    "Journey",
     "Breaker",
     "HttpSettings",
     "Guardrails",
@@ -103,7 +109,22 @@ def infer_kind(name: str, method: str) -> str:
     return "read" if method in ("GET", "HEAD") else "other"
 
 
-STREAM_FORMATS = ("none", "sse-openai", "sse", "json")
+# How a route's response is read: "none" (not an LLM route), "json" (one completion object), or a stream
+# format of harness.protocol.streams (docs/streams.md).
+STREAM_FORMATS = (
+    "none",
+    "sse-openai",
+    "sse",
+    "json",
+    "openai-responses",
+    "anthropic",
+    "gemini",
+    "vercel-ai",
+    "ndjson",
+    "text",
+)
+# What `stream_paths` of an ndjson route may set: the fields of harness.protocol.streams.JsonPaths.
+STREAM_PATH_KEYS = ("text", "input_tokens", "output_tokens", "done", "error")
 METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS")
 ACCOUNT_SOURCES = ("demo", "file", "inline", "keys")
 # How a virtual user proves who it is (see docs/auth.md): a token from the login answer (bearer), the
@@ -120,36 +141,42 @@ ACCOUNT_COLUMNS: dict[str, str] = {
     "api_key": 'its static API key (auth.style = "api_key")',
 }
 
-# journey name -> endpoints it calls (required, optional)
+# preset journey -> (kinds of which it needs at least one route, kinds it also calls when the API has them).
+# Which routes of those kinds each calls, and in what order: harness.scenario.callers.
 JOURNEYS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
-    "client": (("login", "conversations", "chat"), ("conversation", "me", "reset_request", "logout")),
+    "client": (("list", "read", "chat"), ("login", "reset", "logout")),
     "webhook": (("webhook",), ()),
-    "visitor": (("leads",), ()),
+    "visitor": (("lead",), ()),
 }
 
 
-# attack name -> (endpoints it needs, what it does). The name is the samples' `role`.
+# attack name -> (kinds of the routes it calls, the one it attacks last; what it does). The name is the
+# samples' `role`. An attack takes turns over every route of the kind it attacks; it logs in (the first
+# login route) where it needs a session, when the API has a login route.
 ATTACKS: dict[str, tuple[tuple[str, ...], str]] = {
     "credential_stuffing": (("login",), "many accounts, one password try each, from one client"),
     "password_spraying": (("login",), "one common password tried against many accounts"),
     "brute_force": (("login",), "many passwords against one account"),
     "chat_flood": (("login", "chat"), "one account chatting at full speed, burning tokens"),
     "chat_flood_many_accounts": (("login", "chat"), "many accounts chatting at full speed from one client"),
-    "reset_flood": (("reset_request",), "password-reset requests for one address"),
-    "reset_flood_many": (("reset_request",), "password-reset requests for many addresses"),
+    "reset_flood": (("reset",), "password-reset requests for one address"),
+    "reset_flood_many": (("reset",), "password-reset requests for many addresses"),
     "webhook_forged": (("webhook",), "deliveries with a forged signature"),
     "webhook_stale": (("webhook",), "validly signed deliveries with a timestamp hours old"),
     "webhook_replay": (("webhook",), "exact replays of one valid delivery"),
     "webhook_flood": (("webhook",), "validly signed deliveries at full speed"),
-    "admin_probe": (("admin_users",), "the admin route as anonymous, as a normal user, and with role headers"),
-    "lead_spam": (("leads",), "the public lead form at full speed"),
+    "admin_probe": (("admin",), "the admin route as anonymous, as a normal user, and with role headers"),
+    "lead_spam": (("lead",), "the public lead form at full speed"),
 }
 LIMIT_KEYS = ("ip", "user", "account", "email", "global")
 
 # {placeholder} -> what the harness puts there. Journeys, attacks, bypass probes and the wallet probe
 # fill these on every route they call, and the calling account's columns besides (ACCOUNT_COLUMNS and the
 # accounts file's own); any other placeholder would be sent empty (a mistyped {conversation_id} turns the
-# single-item route into the list route), so the parser refuses it.
+# single-item route into the list route), so the parser refuses it, and `render` refuses at run time a value
+# it was not given (a failed sample, never an empty path segment).
+# {conversation_id} is "" where no list route gave one (harness.scenario.callers.id_source): fine in a
+# body ("start a new conversation"), refused in a path.
 PLACEHOLDERS: dict[str, str] = {
     "email": "the account's e-mail (login, reset_request)",
     "password": "the account's password (login)",
@@ -161,13 +188,16 @@ PLACEHOLDERS: dict[str, str] = {
     "lead_email": "a visitor's e-mail (leads)",
 }
 # What `harness audit` fills besides, on routes that load traffic never calls (see `_check_placeholders`):
-# {id} and {NAME_id} take a real object id from the route that lists them.
+# object ids (OBJECT_ID) take a real id from the route that lists them.
 AUDIT_PLACEHOLDERS: dict[str, str] = {
     "prompt": "the injection probe's text",
     "new_password": "a wrong password (validation probes)",
     "token": "a dummy token (validation probes)",
     "id": "an object id listed by the route above it",
 }
+# The placeholders that hold an object id: {id}, {NAME_id} and {NAMEId} ({conversation_id}, {userId}),
+# "id" in any case after an underscore. The audit lists them from a route of the map (harness.audit.routes).
+OBJECT_ID = re.compile(r"(?:[A-Za-z0-9]+_)?(?i:id)|[A-Za-z0-9]*[a-z0-9](?:Id|ID)")
 TECHNIQUES = (
     "baseline",
     "ip-headers",
@@ -192,7 +222,8 @@ class Endpoint:
     path: str
     body: Any = None  # a template: strings may hold {placeholders}
     auth: bool = True  # send the session token
-    stream: str = "none"  # how the response body is read: none | sse-openai | sse | json
+    stream: str = "none"  # how the response body is read: one of STREAM_FORMATS
+    stream_paths: tuple[tuple[str, str], ...] = ()  # ndjson: (STREAM_PATH_KEYS key, dot path) the map sets
     latency_target_ms: float | None = None  # p95 target; None = no latency target
     list_field: str = ""  # where a list response keeps its items ("" = top-level array)
     id_field: str = "id"  # the id of each item
@@ -374,6 +405,56 @@ class Wallet:
     max_tokens_field: str = "max_tokens"  # top-level body field that caps the reply ("" = none)
 
 
+# Where a journey step reads a value for later steps (`extract = { NAME = "SOURCE:EXPR" }`).
+EXTRACT_SOURCES: dict[str, str] = {
+    "json": "a dot path into the JSON answer: items.0.id, data.token, items.*.id (a random item's)",
+    "header": "a response header, by name",
+    "cookie": "a cookie the answer sets (Set-Cookie), by name",
+    "regex": "a regular expression searched in the answer's text: its first group, else the whole match",
+}
+
+
+@dataclass(frozen=True)
+class Extract:
+    """One value a step reads from its answer, kept as {name} for the steps after it."""
+
+    name: str
+    source: str  # EXTRACT_SOURCES
+    expr: str  # the JSON path (as keys: "items.0.id"), header name, cookie name or pattern
+
+
+@dataclass(frozen=True)
+class Step:
+    """One request of a journey of the scenario's own (`steps = [{ route = ... }]`)."""
+
+    route: str
+    repeat: int = 1  # sent this many times in a row
+    weight: float | None = None  # weighted steps next to each other: one of them is sent, picked by weight
+    think_s: tuple[float, float] | None = None  # the pause after it (min, max); None: the journey's think_time
+    extract: tuple[Extract, ...] = ()
+    headers: tuple[tuple[str, str], ...] = ()  # (name, template): e.g. a CSRF token extracted earlier
+
+
+@dataclass(frozen=True)
+class Journey:
+    """A journey of the scenario's own: its steps, in order, make one iteration of a user."""
+
+    name: str
+    steps: tuple[Step, ...]
+    think_time: tuple[float, float] = (1.0, 3.0)  # between steps and between iterations, in seconds
+    messages: tuple[str, ...] = ()  # what {message} and {messages} hold on a chat route (() = the default ones)
+
+    def groups(self) -> list[tuple[Step, ...]]:
+        """The steps as they run: one step alone, or a run of weighted neighbours of which one is sent."""
+        groups: list[tuple[Step, ...]] = []
+        for step in self.steps:
+            if step.weight is not None and groups and groups[-1][0].weight is not None:
+                groups[-1] = (*groups[-1], step)
+            else:
+                groups.append((step,))
+        return groups
+
+
 @dataclass(frozen=True)
 class Breaker:
     """The circuit breaker: abort when more than `error_rate` of the last `window_s` of requests failed."""
@@ -438,7 +519,7 @@ class Scenario:
     accounts: Accounts
     webhook_secret_env: str
     load: Load
-    journeys: dict[str, float]  # journey -> weight
+    journeys: dict[str, float]  # journey (preset or the scenario's own) -> weight
     journey_settings: dict[str, dict[str, Any]]
     default_latency_target_ms: float | None
     limits: tuple[LimitRule, ...] = ()
@@ -453,6 +534,7 @@ class Scenario:
     guardrails: Guardrails = field(default_factory=lambda: Guardrails())
     http: HttpSettings = HttpSettings()
     webhook_signing: WebhookSigning = WebhookSigning()
+    custom_journeys: dict[str, Journey] = field(default_factory=dict)  # [journeys.NAME] with steps
     raw: dict[str, Any] = field(repr=False, default_factory=dict)
 
     def limits_by_route(self) -> dict[str, list[LimitRule]]:
@@ -474,7 +556,7 @@ class Scenario:
         return _latency_targets(self.endpoints, self.default_latency_target_ms)
 
     def streaming_endpoints(self) -> dict[str, str]:
-        """LLM endpoints -> how their replies are read (sse-openai, sse or json)."""
+        """LLM endpoints -> how their replies are read (a stream format, or json)."""
         return {n: ep.stream for n, ep in sorted(self.endpoints.items()) if ep.stream != "none"}
 
 

@@ -15,6 +15,14 @@ from pathlib import Path
 from typing import Any
 
 from harness.demo_api.distributions import DistributionError, parse_distribution
+from harness.scenario.callers import (
+    attack_routes,
+    client_routes,
+    id_placeholders,
+    id_source,
+    journey_routes,
+    session_route,
+)
 from harness.scenario.model import (
     ACCOUNT_COLUMNS,
     ACCOUNT_SOURCES,
@@ -22,13 +30,16 @@ from harness.scenario.model import (
     AUDIT_PLACEHOLDERS,
     AUTH_STYLES,
     DEMO_WEBHOOK_SCHEMES,
+    EXTRACT_SOURCES,
     JOURNEYS,
     KINDS,
     LIMIT_KEYS,
     METHODS,
+    OBJECT_ID,
     PLACEHOLDERS,
     SPEND_NUMBERS,
     STREAM_FORMATS,
+    STREAM_PATH_KEYS,
     TECHNIQUES,
     WEBHOOK_ALGORITHMS,
     WEBHOOK_ENCODINGS,
@@ -43,8 +54,10 @@ from harness.scenario.model import (
     Csrf,
     CustomSigning,
     Endpoint,
+    Extract,
     Guardrails,
     HttpSettings,
+    Journey,
     LimitRule,
     Load,
     OAuth2,
@@ -53,6 +66,7 @@ from harness.scenario.model import (
     ScenarioError,
     SpendSettings,
     Stage,
+    Step,
     Wallet,
     WebhookSigning,
     _latency_targets,
@@ -81,7 +95,6 @@ __all__ = [
 
 _HEADER_NAME = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")  # an HTTP token (RFC 9110)
 _PLACEHOLDER = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")  # what harness.load.client.render fills
-_ID_PLACEHOLDER = re.compile(r"(?:[A-Za-z0-9]+_)?id", re.IGNORECASE)  # as harness.audit.routes
 SHIPPED_SCENARIOS = Path(__file__).resolve().parents[1] / "scenarios"  # package data
 MAX_DEPTH = 32  # tables and lists inside each other: deeper is a mistake (and would exhaust recursion)
 _INT64 = (-(2**63), 2**63 - 1)  # TOML integers are 64-bit
@@ -292,10 +305,10 @@ def parse_scenario(data: dict[str, Any], source: str = "<scenario>", base_dir: P
             "clients_per_tenant",
             "processes",
             "max_prompt_tokens",
-            "webhook_scheme",
             "auth",
             "csrf",
             "token_lifetime",
+            "webhook_scheme",
         },
         "target",
     )
@@ -309,11 +322,11 @@ def parse_scenario(data: dict[str, Any], source: str = "<scenario>", base_dir: P
     for key in ("tenants", "clients_per_tenant", "processes", "max_prompt_tokens"):
         if key in target:
             target_settings[key] = r.whole(target, key, f"target.{key}", 1, minimum=1)
+    target_settings.update(_demo_auth(r, target))
     if "webhook_scheme" in target:  # the scheme the demo API verifies; [webhook] scheme is the one sent
         target_settings["webhook_scheme"] = _one_of(
             r, target, "webhook_scheme", "target.webhook_scheme", DEMO_WEBHOOK_SCHEMES, "stripe"
         )
-    target_settings.update(_demo_auth(r, target))
     latency = r.table(target, "latency", "target.latency")
     try:
         target_settings["latency"] = {
@@ -345,7 +358,7 @@ def parse_scenario(data: dict[str, Any], source: str = "<scenario>", base_dir: P
     secret_env, webhook_signing = _parse_webhook(r, data)
 
     load = _parse_load(r, data)
-    journeys, journey_settings = _parse_journeys(r, data, endpoints, auth)
+    journeys, journey_settings, custom_journeys = _parse_journeys(r, data, endpoints)
 
     targets = r.table(data, "targets", "targets")
     r.unknown(targets, {"p95_ms", "error_rate"}, "targets")
@@ -353,15 +366,17 @@ def parse_scenario(data: dict[str, Any], source: str = "<scenario>", base_dir: P
     thresholds = _parse_thresholds(r, data, endpoints, default_target, _error_rate(r, targets))
 
     limits = _parse_limits(r, data, endpoints)
-    attacks, attacks_start = _parse_attacks(r, data, endpoints, auth)
+    attacks, attacks_start = _parse_attacks(r, data, endpoints)
     probes = _parse_probes(r, data, limits)
     wallet = _parse_wallet(r, data, endpoints)
     guardrails = _parse_guardrails(r, data)
     _check_caps(r, guardrails, load, attacks)
-    load_routes = {ep for required, optional in JOURNEYS.values() for ep in (*required, *optional)}
-    load_routes |= {ep for needed, _ in ATTACKS.values() for ep in needed} | set(probes.routes)
-    routes = load_routes | ({wallet.route} if wallet else set())
-    accounts = replace(accounts, needs=accounts.needs + _check_placeholders(r, endpoints, routes, _columns(accounts)))
+    callers = _callers(endpoints, auth, journeys, attacks, probes, wallet)
+    stepped = {step.route for journey in custom_journeys.values() for step in journey.steps}
+    columns = _columns(accounts)
+    needs = _check_placeholders(r, endpoints, callers, stepped, "client" in journeys, columns)
+    needs += _check_steps(r, endpoints, custom_journeys, columns)
+    accounts = replace(accounts, needs=accounts.needs + needs)
     return Scenario(
         limits=limits,
         block=_parse_block(r, data),
@@ -385,6 +400,7 @@ def parse_scenario(data: dict[str, Any], source: str = "<scenario>", base_dir: P
         load=load,
         journeys=journeys,
         journey_settings=journey_settings,
+        custom_journeys=custom_journeys,
         default_latency_target_ms=default_target,
         thresholds=thresholds,
         raw=data,
@@ -447,45 +463,161 @@ def _placeholders(template: Any) -> list[str]:
     return found
 
 
+CLIENT = "the client journey"  # the one caller that fills object ids (from a list route)
+
+
+def _callers(
+    endpoints: dict[str, Endpoint],
+    auth: Auth,
+    journeys: dict[str, float],
+    attacks: dict[str, Attack],
+    probes: Probes,
+    wallet: Wallet | None,
+) -> dict[str, list[str]]:
+    """Route -> who of the harness's own traffic sends to it in this scenario (the preset journeys, the
+    attacks, the probes), by kind: each fills PLACEHOLDERS and the calling account's columns, nothing
+    else, except the client journey's object ids (harness.scenario.callers.id_source)."""
+    callers: dict[str, list[str]] = {}
+    login = session_route(endpoints, auth)
+    for journey in (j for j in JOURNEYS if j in journeys):
+        for ep in journey_routes(endpoints, journey, auth):
+            callers.setdefault(ep.name, []).append(CLIENT if journey == "client" else f"the {journey} journey")
+    for name in attacks:
+        for route in [*(ep.name for ep in attack_routes(endpoints, name)), *([login.name] if login else [])]:
+            callers.setdefault(route, []).append(f"attack {name}")
+    for route in probes.routes:
+        callers.setdefault(route, []).append("the bypass probes")
+    if wallet is not None:
+        callers.setdefault(wallet.route, []).append("the denial-of-wallet probe")
+    return callers
+
+
 def _check_placeholders(
-    r: _Reader, endpoints: dict[str, Endpoint], load_routes: set[str], columns: set[str] | None
+    r: _Reader,
+    endpoints: dict[str, Endpoint],
+    callers: dict[str, list[str]],
+    stepped: set[str],
+    client: bool,
+    columns: set[str] | None,
 ) -> tuple[tuple[str, str], ...]:
     """Every placeholder must be one the harness fills, or it is sent empty and the run measures the
-    wrong request. Routes load traffic calls get PLACEHOLDERS and the accounts' `columns`; routes only
-    `harness audit` calls may also take AUDIT_PLACEHOLDERS and object ids ({id}, {NAME_id}).
+    wrong request. Routes load traffic calls get PLACEHOLDERS and the accounts' `columns` (and, from the
+    client journey, an object id from a list route); routes only `harness audit` calls may also take
+    AUDIT_PLACEHOLDERS and object ids ({id}, {NAME_id}); routes only the scenario's own journeys call are
+    checked step by step.
 
-    With `columns` None (an accounts file whose header row names them), the others are returned as
-    (column, what uses it): the accounts file must have them (harness.scenario.accounts checks)."""
+    With `columns` None (an accounts file whose header row names them), the placeholders nothing else fills
+    are returned as (column, what uses it): the accounts file must have them (harness.scenario.accounts
+    checks)."""
+    routes = client_routes(endpoints)
+    paired = {read.name for read, _ in routes.id_reads} if client else set()
+    client_ids = paired | {ep.name for ep in routes.chats if client and id_source(endpoints, ep)}
     deferred: list[tuple[str, str]] = []
     for name, ep in endpoints.items():
-        audit_only = name not in load_routes
+        if client and ep.kind == "read" and id_placeholders(ep) and name not in paired:
+            part = "path" if any(OBJECT_ID.fullmatch(n) for n in _placeholders(ep.path)) else "body"
+            raise r.fail(f"endpoints.{name}.{part}", _unpaired(ep))
+        who = callers.get(name, [])
+        if not who and name in stepped:
+            continue  # see _check_steps
         for part, template in (("path", ep.path), ("body", ep.body)):
             for found in _placeholders(template):
-                if found in PLACEHOLDERS or (
-                    audit_only and (found in AUDIT_PLACEHOLDERS or _ID_PLACEHOLDER.fullmatch(found))
-                ):
-                    continue
-                if columns is None:
+                problem = _placeholder_problem(ep, part, found, who, name in client_ids, columns or set())
+                if problem and columns is None and found not in PLACEHOLDERS:
                     deferred.append((found, f"endpoints.{name}.{part} uses {{{found}}}"))
-                    continue
-                if found in columns:
-                    continue
-                known = sorted(PLACEHOLDERS) + ([*sorted(AUDIT_PLACEHOLDERS), "NAME_id"] if audit_only else [])
-                extra = sorted(columns - set(PLACEHOLDERS))
-                if extra:
-                    known[-1] += f"; account columns: {', '.join(extra)}"
-                hint = (
-                    ""
-                    if audit_only
-                    else (
-                        f"; {name} is called by load traffic, which fills no other "
-                        "(the audit's {id} and {NAME_id} go on routes only the audit calls)"
-                    )
-                )
-                raise r.fail(
-                    f"endpoints.{name}.{part}", f"unknown placeholder {{{found}}} (known: {', '.join(known)}){hint}"
-                )
+                elif problem:
+                    raise r.fail(f"endpoints.{name}.{part}", problem)
     return tuple(deferred)
+
+
+def _placeholder_problem(
+    ep: Endpoint, part: str, found: str, who: list[str], client_id: bool, columns: set[str]
+) -> str:
+    """Why `found` cannot be filled on this route by the traffic that calls it ("" when it can);
+    `client_id`: the client journey fills the route's id placeholder from a list route; `columns`: the
+    accounts' columns, which every caller fills from its account."""
+    extra = sorted(columns - set(PLACEHOLDERS))
+    also = f"; account columns: {', '.join(extra)}" if extra else ""
+    if not who:
+        if found in PLACEHOLDERS or found in AUDIT_PLACEHOLDERS or OBJECT_ID.fullmatch(found) or found in columns:
+            return ""
+        known = [*sorted(PLACEHOLDERS), *sorted(AUDIT_PLACEHOLDERS), "NAME_id"]
+        return f"unknown placeholder {{{found}}} (known: {', '.join(known)}{also})"
+    for caller in who:
+        if caller == CLIENT and client_id and found in id_placeholders(ep):
+            continue
+        if found not in PLACEHOLDERS and found not in columns:
+            return (
+                f"unknown placeholder {{{found}}} (known: {', '.join(sorted(PLACEHOLDERS))}{also}); {ep.name} is "
+                f"called by {caller}, which fills no other (the audit's {{id}} and {{NAME_id}} go on routes only "
+                "the audit calls, or on routes of a journey of your own that extracts them)"
+            )
+        if part == "path" and found == "conversation_id":
+            return (
+                f"{{conversation_id}} in a path would be sent empty by {caller} (only the client journey reads "
+                "conversation ids, from a list route): leave the route out of it, or move the id to the body"
+            )
+    return ""
+
+
+def _unpaired(ep: Endpoint) -> str:
+    """The error for a read route whose id the client journey cannot fill."""
+    ids = id_placeholders(ep)
+    if len(ids) > 1:
+        why = f"takes one id from a list route, and {ep.name} has {len(ids)} ({', '.join(ids)})"
+    else:
+        why = (
+            f"takes {{{ids[0]}}} from a route of kind list whose path starts as {ep.name}'s or that is named "
+            f"after it, and the API map has none"
+        )
+    return (
+        f"unknown placeholder {{{ids[0]}}} for the client journey, which reads every route of kind read and {why}: "
+        f'add that list route, or set kind = "other" on {ep.name} to leave it to the audit and to journeys of '
+        "your own (steps with extract)"
+    )
+
+
+def _check_steps(
+    r: _Reader, endpoints: dict[str, Endpoint], journeys: dict[str, Journey], columns: set[str] | None
+) -> tuple[tuple[str, str], ...]:
+    """Each step of the scenario's own journeys sends only placeholders it has a value for: the harness's
+    (PLACEHOLDERS), the account's `columns` and what earlier steps extract. A value a weighted step extracts
+    counts after its group only when every step of the group extracts it; {conversation_id} is "" unless
+    extracted. With `columns` None (an accounts file with a header row), the others are returned as
+    (column, what uses it), as by _check_placeholders."""
+    deferred: list[tuple[str, str]] = []
+    for journey in journeys.values():
+        extracted: set[str] = set()
+        index = 0
+        for group in journey.groups():
+            for step in group:
+                where = f"journeys.{journey.name}.steps[{index}]"
+                deferred += _check_step(r, endpoints[step.route], step, where, extracted, columns)
+                index += 1
+            extracted |= set.intersection(*({e.name for e in step.extract} for step in group))
+    return tuple(deferred)
+
+
+def _check_step(
+    r: _Reader, ep: Endpoint, step: Step, where: str, extracted: set[str], columns: set[str] | None
+) -> list[tuple[str, str]]:
+    deferred: list[tuple[str, str]] = []
+    for part, template in (("path", ep.path), ("body", ep.body), *((f"headers.{k}", v) for k, v in step.headers)):
+        for found in _placeholders(template):
+            empty = {"conversation_id"} if part != "body" else set()  # "" is no path segment, no header
+            fills = (set(PLACEHOLDERS) - empty) | extracted | (columns or set())
+            if found in fills:
+                continue
+            on = part if part.startswith("headers.") else f"route {ep.name}'s {part}"
+            if columns is None and found not in PLACEHOLDERS:
+                deferred.append((found, f"{where} uses {{{found}}} in {on}"))
+                continue
+            raise r.fail(
+                where,
+                f"unknown placeholder {{{found}}} in {on}: no earlier step extracts it (extract = {{ {found} = "
+                f'"json:..." }} on a step before it); known: {", ".join(sorted(fills))}',
+            )
+    return deferred
 
 
 def check_load_caps(
@@ -532,7 +664,18 @@ def _parse_endpoints(r: _Reader, data: dict[str, Any]) -> dict[str, Endpoint]:
     if not table:
         raise r.fail("endpoints", "expected at least one [endpoints.NAME] table (the API map)")
     endpoints = {}
-    allowed = {"method", "path", "body", "auth", "stream", "latency_target_ms", "list_field", "id_field", "kind"}
+    allowed = {
+        "method",
+        "path",
+        "body",
+        "auth",
+        "stream",
+        "stream_paths",
+        "latency_target_ms",
+        "list_field",
+        "id_field",
+        "kind",
+    }
     for name, spec in table.items():
         where = f"endpoints.{name}"
         if not isinstance(spec, dict):
@@ -568,85 +711,13 @@ def _parse_endpoints(r: _Reader, data: dict[str, Any]) -> dict[str, Endpoint]:
             body=body,
             auth=r.get(spec, "auth", f"{where}.auth", bool, True),
             stream=stream,
+            stream_paths=_stream_paths(r, spec, where, stream),
             latency_target_ms=target,
             list_field=r.get(spec, "list_field", f"{where}.list_field", str, ""),
             id_field=r.get(spec, "id_field", f"{where}.id_field", str, "id"),
             kind=kind,
         )
     return endpoints
-
-
-def _one_of(r: _Reader, data: dict[str, Any], key: str, where: str, choices: tuple[str, ...], default: str) -> str:
-    value = r.get(data, key, where, str, default)
-    if value not in choices:
-        raise r.fail(where, f"expected one of {', '.join(repr(c) for c in choices)}, got {_show(value)}")
-    return value
-
-
-def _parse_webhook(r: _Reader, data: dict[str, Any]) -> tuple[str, WebhookSigning]:
-    """[webhook]: the secret's environment variable, and how deliveries are signed (docs/webhooks.md)."""
-    webhook = r.table(data, "webhook", "webhook")
-    r.unknown(webhook, {"secret_env", "scheme", "custom"}, "webhook")
-    secret_env = r.get(webhook, "secret_env", "webhook.secret_env", str, "HARNESS_WEBHOOK_SECRET")
-    if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", secret_env):
-        raise r.fail(
-            "webhook.secret_env",
-            f"expected an environment variable name like HARNESS_WEBHOOK_SECRET, got {_show(secret_env)}",
-        )
-    scheme = _one_of(r, webhook, "scheme", "webhook.scheme", WEBHOOK_SCHEMES, "stripe")
-    if scheme != "custom":
-        if "custom" in webhook:
-            raise r.fail("webhook.custom", f'read only with scheme = "custom" (scheme is {scheme!r}); remove it')
-        return secret_env, WebhookSigning(scheme)
-    if "custom" not in webhook:
-        raise r.fail(
-            "webhook.custom", 'required with scheme = "custom": add [webhook.custom] with header = "X-Signature"'
-        )
-    return secret_env, WebhookSigning(scheme, _parse_custom_signing(r, r.table(webhook, "custom", "webhook.custom")))
-
-
-def _parse_custom_signing(r: _Reader, t: dict[str, Any]) -> CustomSigning:
-    """[webhook.custom]: every header an HTTP token, the template's fields known and each carried by a header."""
-    r.unknown(t, set(CustomSigning.__dataclass_fields__), "webhook.custom")
-    if "header" not in t:
-        raise r.fail("webhook.custom.header", 'required: the header that carries the signature, like "X-Signature"')
-    headers: dict[str, str | None] = {}
-    for key in ("header", "timestamp_header", "id_header"):
-        value = r.get(t, key, f"webhook.custom.{key}", str, None)
-        if value is not None and not _HEADER_NAME.fullmatch(value):
-            raise r.fail(f"webhook.custom.{key}", f"expected an HTTP header name like X-Signature, got {_show(value)}")
-        headers[key] = value
-    signed = r.get(t, "signed", "webhook.custom.signed", str, "{body}")
-    fields = re.findall(r"\{([^{}]*)\}", signed)
-    unknown = [f for f in fields if f not in WEBHOOK_SIGNED_FIELDS]
-    if unknown:
-        raise r.fail("webhook.custom.signed", f"unknown field {{{unknown[0]}}}; use {{id}}, {{timestamp}} and {{body}}")
-    if "body" not in fields:
-        raise r.fail(
-            "webhook.custom.signed", 'must contain {body}, like "{timestamp}.{body}": a signature must cover the body'
-        )
-    for field_, header in (("timestamp", "timestamp_header"), ("id", "id_header")):
-        if field_ in fields and not headers[header]:
-            raise r.fail(
-                f"webhook.custom.{header}", f"required: signed has {{{field_}}}, name the header that carries it"
-            )
-    prefix = r.get(t, "prefix", "webhook.custom.prefix", str, "")
-    if not re.fullmatch(r"[!-~]*", prefix):
-        raise r.fail(
-            "webhook.custom.prefix", f'expected printable ASCII without spaces, like "sha256=", got {_show(prefix)}'
-        )
-    return CustomSigning(
-        header=str(headers["header"]),
-        signed=signed,
-        algorithm=_one_of(r, t, "algorithm", "webhook.custom.algorithm", WEBHOOK_ALGORITHMS, "sha256"),
-        encoding=_one_of(r, t, "encoding", "webhook.custom.encoding", WEBHOOK_ENCODINGS, "hex"),
-        prefix=prefix,
-        timestamp_header=headers["timestamp_header"],
-        timestamp_format=_one_of(
-            r, t, "timestamp_format", "webhook.custom.timestamp_format", WEBHOOK_TIMESTAMP_FORMATS, "unix"
-        ),
-        id_header=headers["id_header"],
-    )
 
 
 # ---- [auth] and [accounts] (docs/auth.md) ----
@@ -801,6 +872,96 @@ def _demo_auth(r: _Reader, target: dict[str, Any]) -> dict[str, Any]:
     return settings
 
 
+def _one_of(r: _Reader, data: dict[str, Any], key: str, where: str, choices: tuple[str, ...], default: str) -> str:
+    value = r.get(data, key, where, str, default)
+    if value not in choices:
+        raise r.fail(where, f"expected one of {', '.join(repr(c) for c in choices)}, got {_show(value)}")
+    return value
+
+
+def _parse_webhook(r: _Reader, data: dict[str, Any]) -> tuple[str, WebhookSigning]:
+    """[webhook]: the secret's environment variable, and how deliveries are signed (docs/webhooks.md)."""
+    webhook = r.table(data, "webhook", "webhook")
+    r.unknown(webhook, {"secret_env", "scheme", "custom"}, "webhook")
+    secret_env = r.get(webhook, "secret_env", "webhook.secret_env", str, "HARNESS_WEBHOOK_SECRET")
+    if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", secret_env):
+        raise r.fail(
+            "webhook.secret_env",
+            f"expected an environment variable name like HARNESS_WEBHOOK_SECRET, got {_show(secret_env)}",
+        )
+    scheme = _one_of(r, webhook, "scheme", "webhook.scheme", WEBHOOK_SCHEMES, "stripe")
+    if scheme != "custom":
+        if "custom" in webhook:
+            raise r.fail("webhook.custom", f'read only with scheme = "custom" (scheme is {scheme!r}); remove it')
+        return secret_env, WebhookSigning(scheme)
+    if "custom" not in webhook:
+        raise r.fail(
+            "webhook.custom", 'required with scheme = "custom": add [webhook.custom] with header = "X-Signature"'
+        )
+    return secret_env, WebhookSigning(scheme, _parse_custom_signing(r, r.table(webhook, "custom", "webhook.custom")))
+
+
+def _parse_custom_signing(r: _Reader, t: dict[str, Any]) -> CustomSigning:
+    """[webhook.custom]: every header an HTTP token, the template's fields known and each carried by a header."""
+    r.unknown(t, set(CustomSigning.__dataclass_fields__), "webhook.custom")
+    if "header" not in t:
+        raise r.fail("webhook.custom.header", 'required: the header that carries the signature, like "X-Signature"')
+    headers: dict[str, str | None] = {}
+    for key in ("header", "timestamp_header", "id_header"):
+        value = r.get(t, key, f"webhook.custom.{key}", str, None)
+        if value is not None and not _HEADER_NAME.fullmatch(value):
+            raise r.fail(f"webhook.custom.{key}", f"expected an HTTP header name like X-Signature, got {_show(value)}")
+        headers[key] = value
+    signed = r.get(t, "signed", "webhook.custom.signed", str, "{body}")
+    fields = re.findall(r"\{([^{}]*)\}", signed)
+    unknown = [f for f in fields if f not in WEBHOOK_SIGNED_FIELDS]
+    if unknown:
+        raise r.fail("webhook.custom.signed", f"unknown field {{{unknown[0]}}}; use {{id}}, {{timestamp}} and {{body}}")
+    if "body" not in fields:
+        raise r.fail(
+            "webhook.custom.signed", 'must contain {body}, like "{timestamp}.{body}": a signature must cover the body'
+        )
+    for field_, header in (("timestamp", "timestamp_header"), ("id", "id_header")):
+        if field_ in fields and not headers[header]:
+            raise r.fail(
+                f"webhook.custom.{header}", f"required: signed has {{{field_}}}, name the header that carries it"
+            )
+    prefix = r.get(t, "prefix", "webhook.custom.prefix", str, "")
+    if not re.fullmatch(r"[!-~]*", prefix):
+        raise r.fail(
+            "webhook.custom.prefix", f'expected printable ASCII without spaces, like "sha256=", got {_show(prefix)}'
+        )
+    return CustomSigning(
+        header=str(headers["header"]),
+        signed=signed,
+        algorithm=_one_of(r, t, "algorithm", "webhook.custom.algorithm", WEBHOOK_ALGORITHMS, "sha256"),
+        encoding=_one_of(r, t, "encoding", "webhook.custom.encoding", WEBHOOK_ENCODINGS, "hex"),
+        prefix=prefix,
+        timestamp_header=headers["timestamp_header"],
+        timestamp_format=_one_of(
+            r, t, "timestamp_format", "webhook.custom.timestamp_format", WEBHOOK_TIMESTAMP_FORMATS, "unix"
+        ),
+        id_header=headers["id_header"],
+    )
+
+
+def _stream_paths(r: _Reader, spec: dict[str, Any], where: str, stream: str) -> tuple[tuple[str, str], ...]:
+    """An ndjson route's dot paths to its text, usage, end and errors (docs/streams.md); unset ones read Ollama."""
+    if "stream_paths" not in spec:
+        return ()
+    where = f"{where}.stream_paths"
+    if stream != "ndjson":
+        raise r.fail(where, f'only for stream = "ndjson" (this route has stream = {stream!r}); remove it')
+    table = r.table(spec, "stream_paths", where)
+    r.unknown(table, set(STREAM_PATH_KEYS), where)
+    for key, path in table.items():
+        empty_ok = key != "text"  # "" turns usage, the end marker or errors off; the text is always read
+        if not isinstance(path, str) or (path == "" and not empty_ok) or (path and "" in path.split(".")):
+            turn_off = ' (or "" for none)' if empty_ok else ""
+            raise r.fail(f"{where}.{key}", f'expected a dot path like "message.content"{turn_off}, got {_show(path)}')
+    return tuple((key, table[key]) for key in STREAM_PATH_KEYS if key in table)
+
+
 def _parse_accounts(
     r: _Reader, data: dict[str, Any], base_dir: Path | None, auth: Auth, endpoints: dict[str, Endpoint]
 ) -> Accounts:
@@ -943,63 +1104,197 @@ def _parse_load(r: _Reader, data: dict[str, Any]) -> Load:
 
 
 def _parse_journeys(
-    r: _Reader, data: dict[str, Any], endpoints: dict[str, Endpoint], auth: Auth
-) -> tuple[dict[str, float], dict[str, dict[str, Any]]]:
+    r: _Reader, data: dict[str, Any], endpoints: dict[str, Endpoint]
+) -> tuple[dict[str, float], dict[str, dict[str, Any]], dict[str, Journey]]:
+    """(journey -> weight, preset -> its settings, the scenario's own journeys): `[journeys.NAME]` is a
+    preset (JOURNEYS) or, with `steps`, a journey of the scenario's own."""
     t = r.table(data, "journeys", "journeys")
     if not t:
         t = {"client": 1}
     weights: dict[str, float] = {}
     settings: dict[str, dict[str, Any]] = {}
+    custom: dict[str, Journey] = {}
     for name, spec in t.items():
         where = f"journeys.{name}"
-        if name not in JOURNEYS:
-            raise r.fail(where, f"unknown journey (expected one of: {', '.join(JOURNEYS)})")
         if isinstance(spec, (int, float)) and not isinstance(spec, bool):
             spec = {"weight": spec}
         if not isinstance(spec, dict):
             raise r.fail(where, "expected a weight or a table with weight and settings")
-        r.unknown(spec, {"weight", "think_time", "chat_turns", "reset_probability", "messages"}, where)
+        if name not in JOURNEYS:
+            if "steps" not in spec:
+                raise r.fail(
+                    where,
+                    f"unknown journey (expected one of: {', '.join(JOURNEYS)}, or a journey of your own with "
+                    'steps = [{ route = "..." }, ...])',
+                )
+            journey, weight = _parse_custom_journey(r, name, spec, endpoints)
+            if weight:
+                weights[name], custom[name] = weight, journey
+            continue
+        r.unknown(
+            spec, {"weight", "think_time", "chat_turns", "reset_probability", "logout_probability", "messages"}, where
+        )
         weight = r.number(spec, "weight", f"{where}.weight", 1.0, maximum=1e6)  # relative; Locust's are whole
         if weight == 0:
             continue
-        required, _ = JOURNEYS[name]
-        for ep in required:
-            if ep not in endpoints and _session_route_needed(ep, auth):
-                raise r.fail(f"endpoints.{ep}", f"required by journey {name!r}: add [endpoints.{ep}] to the API map")
+        _check_journey_kinds(r, name, endpoints)
         s: dict[str, Any] = {}
         for key in ("think_time", "chat_turns"):
             if key in spec:
-                v = spec[key]
-                if not (
-                    isinstance(v, list)
-                    and len(v) == 2
-                    and all(isinstance(x, (int, float)) and not isinstance(x, bool) and 0 <= x < 1e6 for x in v)
-                    and v[0] <= v[1]
-                ):
-                    raise r.fail(
-                        f"{where}.{key}", f"expected [min, max] non-negative numbers below 1000000, got {_show(v)}"
-                    )
-                s[key] = [float(v[0]), float(v[1])]
-        if "reset_probability" in spec:
-            p = r.number(spec, "reset_probability", f"{where}.reset_probability", 0.0)
-            if p > 1:
-                raise r.fail(f"{where}.reset_probability", f"expected a probability between 0 and 1, got {p!r}")
-            s["reset_probability"] = p
+                s[key] = list(_interval(r, spec[key], f"{where}.{key}"))
+        for key in ("reset_probability", "logout_probability"):
+            if key in spec:
+                p = r.number(spec, key, f"{where}.{key}", 0.0)
+                if p > 1:
+                    raise r.fail(f"{where}.{key}", f"expected a probability between 0 and 1, got {p!r}")
+                s[key] = p
         if "messages" in spec:
-            msgs = spec["messages"]
-            if not (isinstance(msgs, list) and msgs and all(isinstance(m, str) for m in msgs)):
-                raise r.fail(f"{where}.messages", "expected a non-empty list of strings (what clients ask the bot)")
-            s["messages"] = msgs
+            s["messages"] = list(_messages(r, spec["messages"], f"{where}.messages"))
         weights[name] = weight
         settings[name] = s
     if not weights:
         raise r.fail("journeys", "expected at least one journey with a weight above 0")
-    return weights, settings
+    return weights, settings, custom
 
 
-def _session_route_needed(route: str, auth: Auth) -> bool:
-    """A journey (or a chat flood) needs the login route only for a session: none with an API key or OAuth2."""
-    return route != "login" or auth.uses_login_route
+def _check_journey_kinds(r: _Reader, name: str, endpoints: dict[str, Endpoint]) -> None:
+    """A preset journey needs a route of one of its kinds (JOURNEYS), or it would send nothing."""
+    needs = JOURNEYS[name][0]
+    if any(ep.kind in needs for ep in endpoints.values()):
+        return
+    kinds = " or ".join(f'"{k}"' for k in needs)
+    raise r.fail(
+        f"journeys.{name}",
+        f"the {name} journey needs a route of kind {kinds} ({KINDS[needs[0]]}) and the API map has none: "
+        f'add kind = "{needs[0]}" to the [endpoints.NAME] it should call, or set weight = 0',
+    )
+
+
+def _interval(r: _Reader, value: Any, where: str) -> tuple[float, float]:
+    """[min, max] seconds (think time) or counts (chat turns)."""
+    if not (
+        isinstance(value, list)
+        and len(value) == 2
+        and all(isinstance(x, (int, float)) and not isinstance(x, bool) and 0 <= x < 1e6 for x in value)
+        and value[0] <= value[1]
+    ):
+        raise r.fail(where, f"expected [min, max] non-negative numbers below 1000000, got {_show(value)}")
+    return float(value[0]), float(value[1])
+
+
+def _messages(r: _Reader, value: Any, where: str) -> tuple[str, ...]:
+    if not (isinstance(value, list) and value and all(isinstance(m, str) for m in value)):
+        raise r.fail(where, "expected a non-empty list of strings (what clients ask the bot)")
+    return tuple(value)
+
+
+_NAME = re.compile(r"[A-Za-z0-9_-]+")
+_IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+MAX_REPEAT = 10_000
+
+
+def _parse_custom_journey(
+    r: _Reader, name: str, spec: dict[str, Any], endpoints: dict[str, Endpoint]
+) -> tuple[Journey, float]:
+    """A journey of the scenario's own: `weight`, `think_time`, `messages` and its `steps`."""
+    where = f"journeys.{name}"
+    if not _NAME.fullmatch(name):
+        raise r.fail(where, "a journey's name takes letters, digits, '-' and '_' (it names the journey's users)")
+    r.unknown(spec, {"weight", "think_time", "messages", "steps"}, where)
+    weight = r.number(spec, "weight", f"{where}.weight", 1.0, maximum=1e6)
+    steps = spec["steps"]
+    if not isinstance(steps, list) or not steps:
+        raise r.fail(
+            f"{where}.steps", 'expected a non-empty list of steps like [{ route = "login" }, { route = "items" }]'
+        )
+    journey = Journey(
+        name=name,
+        steps=tuple(_parse_step(r, item, f"{where}.steps[{i}]", endpoints) for i, item in enumerate(steps)),
+        think_time=_interval(r, spec["think_time"], f"{where}.think_time") if "think_time" in spec else (1.0, 3.0),
+        messages=_messages(r, spec["messages"], f"{where}.messages") if "messages" in spec else (),
+    )
+    return journey, weight
+
+
+def _parse_step(r: _Reader, item: Any, where: str, endpoints: dict[str, Endpoint]) -> Step:
+    """One step: `route`, `repeat`, `weight`, `think`, `extract`, `headers`."""
+    if not isinstance(item, dict):
+        raise r.fail(where, f'expected a table like {{ route = "login" }}, got {_show(item)}')
+    r.unknown(item, {"route", "repeat", "weight", "think", "extract", "headers"}, where)
+    route = r.get(item, "route", f"{where}.route", str, "")
+    if route not in endpoints:
+        raise r.fail(
+            f"{where}.route",
+            f"expected a route of the API map ({', '.join(endpoints)}), got {_show(route or None)}",
+        )
+    weight = r.number(item, "weight", f"{where}.weight", 1.0, maximum=1e6) if "weight" in item else None
+    if weight == 0:
+        raise r.fail(f"{where}.weight", "expected a weight above 0 (leave the step out instead)")
+    repeat = r.whole(item, "repeat", f"{where}.repeat", 1, minimum=1)
+    if repeat > MAX_REPEAT:
+        raise r.fail(f"{where}.repeat", f"expected at most {MAX_REPEAT:,} repeats, got {repeat:,}")
+    extract = r.get(item, "extract", f"{where}.extract", dict, {})
+    headers = r.get(item, "headers", f"{where}.headers", dict, {})
+    for header, value in headers.items():
+        if not _HEADER_NAME.fullmatch(header) or not isinstance(value, str) or not re.fullmatch(r"[ -~]*", value):
+            raise r.fail(f"{where}.headers.{header}", 'expected a header name and a printable string like "{csrf}"')
+    return Step(
+        route=route,
+        repeat=repeat,
+        weight=weight,
+        think_s=_think(r, item["think"], f"{where}.think") if "think" in item else None,
+        extract=tuple(_parse_extract(r, n, v, f"{where}.extract.{n}", endpoints[route]) for n, v in extract.items()),
+        headers=tuple(headers.items()),
+    )
+
+
+def _think(r: _Reader, value: Any, where: str) -> tuple[float, float]:
+    """A step's pause: 0, a duration ("1s", 1.5) or [min, max] seconds."""
+    if isinstance(value, list):
+        return _interval(r, value, where)
+    if value == 0 and not isinstance(value, bool):
+        return 0.0, 0.0
+    seconds = r.duration(value, where)
+    return seconds, seconds
+
+
+def _parse_extract(r: _Reader, name: str, value: Any, where: str, ep: Endpoint) -> Extract:
+    """`NAME = "json:items.0.id"`, `"header:X-CSRF-Token"`, `"cookie:sid"` or `"regex:order-(\\d+)"`."""
+    if not _IDENTIFIER.fullmatch(name):
+        raise r.fail(where, "a value's name is a placeholder name: letters, digits and '_', not starting with a digit")
+    source, _, expr = value.partition(":") if isinstance(value, str) else ("", "", "")
+    if source not in EXTRACT_SOURCES or not expr:
+        raise r.fail(
+            where,
+            f'expected "SOURCE:WHAT" with SOURCE one of {", ".join(EXTRACT_SOURCES)} '
+            f'(e.g. "json:items.0.id", "header:X-CSRF-Token", "cookie:sid", "regex:order-(\\d+)"), got {_show(value)}',
+        )
+    if source in ("json", "regex") and ep.stream not in ("none", "json"):
+        raise r.fail(
+            where, f"{ep.name} streams its answer ({ep.stream}), which keeps no body to read: use header: or cookie:"
+        )
+    if source == "json":
+        expr = _json_path(r, expr, where)
+    elif source == "header" and not _HEADER_NAME.fullmatch(expr):
+        raise r.fail(where, f"expected a header name after header:, like X-CSRF-Token, got {_show(expr)}")
+    elif source == "cookie" and not re.fullmatch(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+", expr):
+        raise r.fail(where, f"expected a cookie name after cookie:, like sid, got {_show(expr)}")
+    elif source == "regex":
+        try:
+            re.compile(expr)
+        except re.error as exc:
+            raise r.fail(where, f"not a valid regular expression: {exc}") from None
+    return Extract(name=name, source=source, expr=expr)
+
+
+def _json_path(r: _Reader, expr: str, where: str) -> str:
+    """A JSON path as dot-separated keys: "items.0.id"; "$.items[0].id" and "items[*].id" read the same."""
+    text = re.sub(r"\[(\d+|\*)\]", r".\1", expr)
+    text = re.sub(r"^\$(?=\.|$)", "", text).removeprefix(".")
+    keys = text.split(".") if text else []  # "$": the whole answer
+    if not all(keys) or any("[" in key or "]" in key for key in keys):
+        raise r.fail(where, f'expected a path of keys like "json:items.0.id" or "json:$.data[0].id", got {_show(expr)}')
+    return ".".join(keys)
 
 
 def _parse_limits(r: _Reader, data: dict[str, Any], endpoints: dict[str, Endpoint]) -> tuple[LimitRule, ...]:
@@ -1038,9 +1333,7 @@ def _parse_block(r: _Reader, data: dict[str, Any]) -> BlockRule:
     return BlockRule(tuple(statuses), pattern, r.get(t, "header", "block.header", str, ""))
 
 
-def _parse_attacks(
-    r: _Reader, data: dict[str, Any], endpoints: dict[str, Endpoint], auth: Auth
-) -> tuple[dict[str, Attack], float]:
+def _parse_attacks(r: _Reader, data: dict[str, Any], endpoints: dict[str, Endpoint]) -> tuple[dict[str, Attack], float]:
     t = r.table(data, "attacks", "attacks")
     start_after = r.duration(t["start_after"], "attacks.start_after") if "start_after" in t else 0.0
     attacks = {}
@@ -1055,9 +1348,13 @@ def _parse_attacks(
         r.unknown(spec, {"users", "rate", "enabled", "password"}, where)
         if not r.get(spec, "enabled", f"{where}.enabled", bool, True):
             continue
-        for ep in ATTACKS[name][0]:
-            if ep not in endpoints and (not name.startswith("chat_flood") or _session_route_needed(ep, auth)):
-                raise r.fail(f"endpoints.{ep}", f"required by attack {name!r}: add [endpoints.{ep}] to the API map")
+        if not attack_routes(endpoints, name):
+            kind = ATTACKS[name][0][-1]
+            raise r.fail(
+                where,
+                f'the {name} attack needs a route of kind "{kind}" ({KINDS[kind]}) and the API map has none: '
+                f'add kind = "{kind}" to the [endpoints.NAME] it should attack, or set enabled = false',
+            )
         r.get(spec, "password", f"{where}.password", str, "")
         settings = {k: v for k, v in spec.items() if k not in ("users", "rate", "enabled")}
         attacks[name] = Attack(
@@ -1168,12 +1465,13 @@ def _parse_wallet(r: _Reader, data: dict[str, Any], endpoints: dict[str, Endpoin
         "wallet",
     )
     llm = [n for n, ep in endpoints.items() if ep.stream != "none"]
-    route = r.get(t, "route", "wallet.route", str, llm[0] if llm else "chat")
+    chats = [n for n in llm if endpoints[n].kind == "chat"]
+    route = r.get(t, "route", "wallet.route", str, (chats or llm or [""])[0])
     if route not in llm:
         raise r.fail(
             "wallet.route",
             f"expected an endpoint with a stream format (an LLM route: "
-            f"{', '.join(llm) or 'none in [endpoints]'}), got {route!r}",
+            f"{', '.join(llm) or 'none in [endpoints]'}), got {_show(route or None)}",
         )
     start = r.whole(t, "prompt_start_tokens", "wallet.prompt_start_tokens", 1024, minimum=1)
     cap = r.whole(t, "prompt_cap_tokens", "wallet.prompt_cap_tokens", 131_072, minimum=1)

@@ -24,7 +24,7 @@ from harness.report.build import build_report
 from harness.report.html import PLOTS, RATE_LIMIT_PLOT
 from harness.report.terminal import format_table
 from harness.samples import SCHEMA, PartWriter
-from harness.scenario import ATTACKS
+from harness.scenario import ATTACKS, LEGACY_KINDS
 from tests.analysis.test_ratelimits import T0, baseline, burst, frame, rows
 
 
@@ -33,9 +33,12 @@ def table(summary: dict) -> str:
     return format_table(Summary.load(summary)[0])
 
 
+ROUTE_OF_KIND = {kind: name for name, kind in reversed(LEGACY_KINDS.items())}  # the shipped routes' names
+
+
 def attack(role: str, statuses: list[int], technique: str = "", step: float = 0.5) -> list[dict]:
     times = [i * step for i in range(len(statuses))]
-    return rows(ATTACKS[role][0][-1], technique, times, statuses, role=role)  # the attacked route
+    return rows(ROUTE_OF_KIND[ATTACKS[role][0][-1]], technique, times, statuses, role=role)  # the attacked route
 
 
 def test_counts_of_an_attack():

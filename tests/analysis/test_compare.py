@@ -19,7 +19,7 @@ from harness.commands.compare import (
 )
 from harness.commands.compare import compare as compare_typed
 from harness.documents import Summary
-from tests.helpers import run_harness
+from tests.helpers import run_cli
 
 
 def compare(base: dict, new: dict, tolerance: Tolerance | None = None) -> dict:
@@ -235,15 +235,14 @@ def test_summary_is_recomputed_from_samples_when_missing(tmp_path):
     assert (run_dir / "summary.json").is_file() and list(loaded.endpoints) == ["chat", "login", "me"]
 
 
-@pytest.mark.e2e
 def test_the_command(tmp_path):
     base = folder(tmp_path, "base", BASE)
     worse = folder(tmp_path, "worse", summary("worse", {**BASE["endpoints"], "login": endpoint(100.0, 600.0, 900.0)}))
-    done = run_harness("compare", str(base), str(worse), "--tolerance", "60%", "--min-ms", "5")
+    done = run_cli("compare", str(base), str(worse), "--tolerance", "60%", "--min-ms", "5")
     assert done.returncode == 0, done.stderr  # +50 % is within 60 %
-    done = run_harness("compare", str(base), str(worse))
+    done = run_cli("compare", str(base), str(worse))
     assert done.returncode == 1 and "p95(login) 400.0 → 600.0 ms" in done.stdout
-    done = run_harness("compare", str(base), str(worse), "--min-ms", "x")
+    done = run_cli("compare", str(base), str(worse), "--min-ms", "x")
     assert done.returncode == 2 and done.stderr.strip().splitlines() == [
         "harness: compare: --min-ms: expected milliseconds such as 5, got 'x'"
     ]

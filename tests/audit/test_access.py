@@ -234,6 +234,70 @@ def test_an_unreachable_target_is_not_measurable_never_a_crash() -> None:
     assert {r.status for r in results} == {NOT_MEASURABLE}
 
 
+FREE_SCENARIO = parse_scenario(
+    {
+        "scenario": {"name": "free"},
+        "journeys": {"webhook": {"weight": 1}},
+        "accounts": {"source": "demo"},
+        "endpoints": {
+            "webhook": {"method": "POST", "path": "/hook", "auth": False},
+            "sign_in": {
+                "kind": "login",
+                "method": "POST",
+                "path": "/session",
+                "body": {"user": "{email}", "secret": "{password}"},
+                "auth": False,
+            },
+            "sign_out": {"kind": "logout", "method": "DELETE", "path": "/session"},
+            "my_notes": {"kind": "list", "method": "GET", "path": "/notes"},
+            "note": {"method": "GET", "path": "/notes/{noteId}"},
+            "user_email": {"method": "GET", "path": "/users/{user_id}/email"},
+            "staff": {"kind": "admin", "method": "GET", "path": "/staff"},
+            "admin_help": {"kind": "read", "method": "GET", "path": "/help"},  # admin* name, but says its kind
+        },
+    }
+)
+
+
+def test_free_route_names_are_found_by_kind_and_no_placeholder_is_sent_empty() -> None:
+    sessions: dict[str, str] = {}  # token -> role
+    paths: list[str] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        paths.append(f"{request.method} {request.url.path}")
+        token = request.headers.get("authorization", "").removeprefix("Bearer ")
+        if request.url.path == "/session" and request.method == "POST":
+            body = json.loads(request.content)
+            account = next(a for a in FAKE_ACCOUNTS.accounts if a.email == body["user"])
+            assert body["secret"] == account.password  # {password} filled from the account
+            new = f"opaque-{len(sessions)}"
+            sessions[new] = account.role
+            return httpx.Response(200, json={"access_token": new})
+        if token not in sessions:
+            return httpx.Response(401)
+        if request.method == "DELETE":
+            sessions.pop(token)
+            return httpx.Response(204)
+        if request.url.path == "/staff" and sessions[token] != "admin":
+            return httpx.Response(403)
+        return httpx.Response(200, json=[{"id": "n-1"}] if request.url.path == "/notes" else {})
+
+    ctx = FakeContext(
+        "http://fake.test", FREE_SCENARIO, FAKE_ACCOUNTS, AuditSettings(), transport=httpx.MockTransport(handler)
+    )
+    assert ctx.expected("staff", "client") == "deny" and ctx.expected("admin_help", "client") == "allow"
+    audit = access._Audit(ctx, Sender(ctx, ctx.client()))
+    every = access.auth_on_every_route(audit)
+    assert every.status == PASS, (every.findings, every.note)
+    assert "user_email: not called: no value for {user_id} (an object id: no route of the map lists" in every.note
+    assert any("/notes/n-1 -> 401 with no token" in e for e in every.evidence)  # the listed id, by its kind
+    assert any("with a token revoked by logout" in e for e in every.evidence)  # the logout route, by its kind
+    level = access.function_level(audit)
+    assert level.status == PASS and any(e.startswith("GET /staff -> 403 as client") for e in level.evidence)
+    assert not any("/help" in e for e in level.evidence)
+    assert not any("//" in p or "/users/" in p for p in paths)
+
+
 # --- the helpers alone ---------------------------------------------------------------------------
 
 

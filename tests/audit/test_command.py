@@ -67,3 +67,105 @@ def test_terminal_json_and_html_agree(vulnerable: tuple) -> None:
         assert f'data-row="{name}" data-status="{row["status"]}"' in page
         assert row["title"] in result.stdout
     assert result.stdout.strip().splitlines()[-1].startswith("audit: FAIL (0 pass, 7 fail, 6 not measurable")
+
+
+NO_CHAT = """
+[scenario]
+name = "no-chat"
+
+[target]
+host = ""                # the embedded demo API, hardened
+profile = "hardened"
+
+[accounts]
+source = "demo"
+
+[endpoints.login]        # the audit's own login finds this route by its name (harness.audit.context.token)
+method = "POST"
+path = "/api/auth/login"
+body = { email = "{email}", password = "{password}" }
+auth = false
+
+[endpoints.profile]
+kind = "read"
+method = "GET"
+path = "/api/me"
+
+[endpoints.sign_out]
+kind = "logout"
+method = "POST"
+path = "/api/auth/logout"
+
+[endpoints.thread]       # no route lists conversations: no id to fill it with
+kind = "read"
+method = "GET"
+path = "/api/conversations/{conversation_id}"
+
+[endpoints.user_email]   # the issue's /users//email: never sent with an empty segment
+kind = "read"
+method = "GET"
+path = "/api/users/{user_id}/email"
+
+[endpoints.staff]
+kind = "admin"
+method = "GET"
+path = "/api/admin/users"
+
+[endpoints.forgot]
+kind = "reset"
+method = "POST"
+path = "/api/auth/password-reset"
+body = { email = "{email}" }
+auth = false
+
+[endpoints.leads]
+kind = "lead"
+method = "POST"
+path = "/api/leads"
+body = { tenant = "{tenant}", name = "{name}", email = "{lead_email}", message = "{message}" }
+auth = false
+
+[journeys.visitor]
+weight = 1
+"""
+
+
+def test_an_api_without_chat_or_conversation_list_is_audited_on_what_it_has(tmp_path: Path) -> None:
+    """Routes under free names with kinds, no chat route and no conversation list: the chat checks are
+    not applicable, a route whose placeholder has no value is not called (the note says why), and the
+    rest is judged on evidence."""
+    from tests.helpers import only_run_dir, run_harness
+
+    scenario = tmp_path / "no-chat.toml"
+    scenario.write_text(NO_CHAT)
+    checks = [a for c in ("access", "tenancy", "validation", "injection") for a in ("--check", c)]
+    result = run_harness("audit", str(scenario), *checks, "--out", str(tmp_path / "out"), timeout=180)
+    assert result.returncode == 0, result.stderr[-3000:]
+    rows = read_json(only_run_dir(tmp_path / "out") / "audit.json")["rows"]
+    injection = rows["prompt_injection"]
+    assert injection["status"] == "not_applicable"
+    assert [(c["check"], c["status"]) for c in injection["checks"]] == [
+        ("system prompt extraction", "not_applicable"),
+        ("cross-session leakage", "not_applicable"),
+    ]
+    assert 'no chat route (kind "chat")' in injection["note"]
+    auth = rows["auth"]
+    assert auth["status"] == "pass"
+    every = next(c for c in auth["checks"] if c["check"] == "auth on every route")
+    assert "user_email: not called: no value for {user_id} (an object id: no route of the map lists" in every["note"]
+    assert "thread: not called: no value for {conversation_id}" in every["note"]
+    assert any(e.startswith("GET /api/me -> 401") for e in every["evidence"])  # found as kind read
+    assert any("with a token revoked by logout" in e for e in every["evidence"])  # sign_out, kind logout
+    level = next(c for c in auth["checks"] if c["check"] == "function-level auth")
+    assert any(e.startswith("GET /api/admin/users -> 403 as client") for e in level["evidence"])  # staff, kind admin
+    assert not any("/api/users/" in e or "/api/conversations/" in e for c in auth["checks"] for e in c["evidence"])
+    tenancy = rows["tenant_isolation"]
+    assert tenancy["status"] == "not_measurable" and "no conversation_id of tenant" in tenancy["note"]
+    validation = rows["input_validation"]
+    assert (
+        validation["status"] == "pass"
+        and "POST /api/leads -> invalid JSON: 422" in validation["checks"][0]["evidence"][-1]
+    )
+    assert "no chat route" in validation["note"] and "prompt-size ladder" in validation["note"]
+    last = result.stdout.strip().splitlines()[-1]
+    assert last.startswith("audit: PASS (2 pass, 0 fail, ") and last.endswith(", 1 not applicable)")

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterator
+from dataclasses import replace
 from typing import Any
 
 import httpx
@@ -16,7 +17,8 @@ from harness.audit.context import AuditContext, AuditSettings
 from harness.audit.errorpages import error_page
 from harness.audit.model import FAIL, NOT_MEASURABLE, PASS
 from harness.demo_api.process import RunningTarget
-from harness.scenario.accounts import Credentials
+from harness.scenario import Endpoint, Scenario
+from harness.scenario.accounts import Account, Credentials
 from tests.audit.helpers import SCENARIO, audit_context, quick_demo
 
 PYTHON = (
@@ -150,8 +152,12 @@ class MockContext(AuditContext):
         return super().client(transport=httpx.MockTransport(self.handler), **kwargs)
 
 
-def mock(handler: Callable[[httpx.Request], httpx.Response]) -> MockContext:
-    ctx = MockContext("http://api.example", SCENARIO, Credentials(), AuditSettings())
+def mock(
+    handler: Callable[[httpx.Request], httpx.Response],
+    scenario: Scenario = SCENARIO,
+    credentials: Credentials | None = None,
+) -> MockContext:
+    ctx = MockContext("http://api.example", scenario, credentials or Credentials(tenants=["acme"]), AuditSettings())
     ctx.handler = handler
     return ctx
 
@@ -208,3 +214,33 @@ def test_an_unreachable_target_is_not_measurable():
 
     [result] = validation.run(mock(refuse))
     assert result.status == NOT_MEASURABLE and result.note == "the target answered none of the probes"
+
+
+def test_a_placeholder_without_a_value_is_never_sent_empty():
+    """{tenant} with no tenant known, {item_id} with no route listing items: those routes are not called
+    (the note names the placeholder); an id in the path comes from the route that lists them."""
+    paths: list[str] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        paths.append(request.url.path)
+        if request.url.path == "/api/notes":
+            return httpx.Response(200, json=[{"id": "n-7"}])
+        return httpx.Response(422, json={"error": "invalid"})
+
+    endpoints = {
+        "login": SCENARIO.endpoints["login"],
+        "leads": SCENARIO.endpoints["leads"],
+        "notes": Endpoint("notes", "GET", "/api/notes", kind="list"),
+        "note": Endpoint("note", "PUT", "/api/notes/{note_id}", {"text": "{message}"}, kind="write"),
+        "item": Endpoint("item", "PUT", "/api/items/{item_id}", {"text": "{message}"}, kind="write"),
+    }
+    scenario = replace(SCENARIO, endpoints=endpoints)
+    ctx = mock(handler, scenario, Credentials([Account("a@x.example", "pw-123456789", "client")]))
+    ctx._tokens["a@x.example"] = "tok"  # logged in already (how the audit logs in is not under test here)
+    [result] = validation.run(ctx)
+    assert result.status == PASS  # login and note refused every bad body
+    assert "leads: not called: no value for {tenant}" in result.note
+    assert "item: not called: no value for {item_id} (an object id: no route of the map lists them" in result.note
+    assert not any(p.startswith("/api/leads") or p.startswith("/api/items") for p in paths)
+    assert paths.count("/api/notes/n-7") == 6 and "/api/notes/" not in paths  # the listed id, never an empty one
+    assert "no chat route" in result.note and "prompt-size ladder" in result.note

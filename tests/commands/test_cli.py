@@ -1,4 +1,5 @@
-"""The `harness` command's offline subcommands: validate and cost (no traffic)."""
+"""The `harness` command's offline subcommands: validate and cost (no traffic). They answer before they
+start anything, so they run in this process (`run_cli`), and once as real commands at the end."""
 
 from __future__ import annotations
 
@@ -6,20 +7,18 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers import REPO, run_harness
+from tests.helpers import REPO, run_cli, run_harness
 
 
-@pytest.mark.e2e
 def test_validate_accepts_the_shipped_scenarios() -> None:
     for name in ("smoke", "load-day", "abuse"):
-        result = run_harness("validate", f"scenarios/{name}.toml", timeout=60)
+        result = run_cli("validate", f"scenarios/{name}.toml")
         assert result.returncode == 0, result.stderr
         assert f"scenario '{name}'" in result.stdout
 
 
-@pytest.mark.e2e
 def test_cost_prints_hand_checkable_figures() -> None:
-    result = run_harness("cost", "scenarios/smoke.toml", timeout=60)
+    result = run_cli("cost", "scenarios/smoke.toml")
     assert result.returncode == 0, result.stderr
     # gpt-4o-mini at $0.15 in / $0.60 out per million; a turn is 150 + 62 hidden in, 300 out:
     # 212 × 0.15e-6 + 300 × 0.60e-6 = $0.0002118; 4 turns × 2,000 conversations = $1.69 a day
@@ -28,36 +27,33 @@ def test_cost_prints_hand_checkable_figures() -> None:
     assert "$157.13" in result.stdout and "$1,571.27" in result.stdout
 
 
-@pytest.mark.e2e
 def test_cost_with_an_unknown_model_is_a_one_line_error(tmp_path: Path) -> None:
     scenario = tmp_path / "s.toml"
     scenario.write_text(
         (REPO / "scenarios" / "smoke.toml").read_text().replace('model = "gpt-4o-mini"', 'model = "gpt-9"')
     )
-    result = run_harness("cost", str(scenario), timeout=60)
+    result = run_cli("cost", str(scenario))
     assert result.returncode == 2
     assert "gpt-9" in result.stderr and "Traceback" not in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
 
 
-@pytest.mark.e2e
 def test_cost_takes_price_overrides_from_the_scenario(tmp_path: Path) -> None:
     scenario = tmp_path / "s.toml"
     text = (REPO / "scenarios" / "smoke.toml").read_text().replace('model = "gpt-4o-mini"', 'model = "house-model"')
     scenario.write_text(text + '\n[spend.prices."house-model"]\ninput = 1.0\noutput = 2.0\n')
-    result = run_harness("cost", str(scenario), timeout=60)
+    result = run_cli("cost", str(scenario))
     assert result.returncode == 0, result.stderr
     # 212 × 1e-6 + 300 × 2e-6 = $0.000812 a turn; × 4 × 2,000 = $6.50 a day
     assert "$6.50" in result.stdout
 
 
-@pytest.mark.e2e
 def test_validate_and_run_refuse_a_bad_threshold_in_one_line(tmp_path: Path) -> None:
     scenario = tmp_path / "s.toml"
     scenario.write_text(
         'thresholds = ["p95(login) < 500ms", "p95(logn) < 500ms"]\n' + (REPO / "scenarios" / "smoke.toml").read_text()
     )
-    result = run_harness("validate", str(scenario), timeout=60)
+    result = run_cli("validate", str(scenario))
     assert result.returncode == 2
     assert result.stderr == (
         f"harness: {scenario}: thresholds[1]: p95(logn) < 500ms: unknown endpoint 'logn' "
@@ -66,7 +62,7 @@ def test_validate_and_run_refuse_a_bad_threshold_in_one_line(tmp_path: Path) -> 
     )
     # a bad --threshold stops `harness run` before the demo API starts or a run folder exists
     out = tmp_path / "out"
-    result = run_harness(
+    result = run_cli(
         "run",
         "scenarios/smoke.toml",
         "--threshold",
@@ -75,7 +71,6 @@ def test_validate_and_run_refuse_a_bad_threshold_in_one_line(tmp_path: Path) -> 
         "error_rate(*) < 1 percent",
         "--out",
         str(out),
-        timeout=60,
     )
     assert result.returncode == 2
     assert result.stderr == (
@@ -85,20 +80,16 @@ def test_validate_and_run_refuse_a_bad_threshold_in_one_line(tmp_path: Path) -> 
     assert not out.exists()
 
 
-@pytest.mark.e2e
 def test_a_bad_arrival_rate_is_a_usage_error(tmp_path: Path) -> None:
-    result = run_harness(
-        "run", "scenarios/smoke.toml", "--arrival-rate", "0", "--out", str(tmp_path / "out"), timeout=60
-    )
+    result = run_cli("run", "scenarios/smoke.toml", "--arrival-rate", "0", "--out", str(tmp_path / "out"))
     assert result.returncode == 2
     assert "--arrival-rate: expected a number > 0, got '0'" in result.stderr and "Traceback" not in result.stderr
     assert not (tmp_path / "out").exists()
 
 
-@pytest.mark.e2e
 def test_help_is_whole_and_has_the_exit_codes() -> None:
     """Bug: the description was the docstring's first line, cut mid-sentence."""
-    result = run_harness("--help", timeout=60)
+    result = run_cli("--help")
     assert result.returncode == 0
     assert "distributed load and abuse tests for AI chatbot APIs,\non real Locust." in result.stdout
     assert "--help` tells more about each command." in result.stdout
@@ -106,18 +97,6 @@ def test_help_is_whole_and_has_the_exit_codes() -> None:
     table = lines[lines.index("exit codes:") :]
     assert [line.split()[0] for line in table[1:] if line[:3].strip().isdigit()] == ["0", "1", "2", "3"]
     assert "a threshold failed" in table[2] and "bad usage or scenario" in table[3] and "run aborted" in table[4]
-
-
-def validate_in_process(path: Path) -> tuple[int, str, str]:
-    import contextlib
-    import io
-
-    from harness.cli import main
-
-    out, err = io.StringIO(), io.StringIO()
-    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-        code = main(["validate", str(path)])
-    return code, out.getvalue(), err.getvalue()
 
 
 SMOKE = (REPO / "scenarios" / "smoke.toml").read_text()
@@ -168,8 +147,9 @@ RUN_WOULD_REFUSE = [  # (change to smoke.toml, the line validate must print): ea
 def test_validate_catches_what_run_would_refuse(tmp_path: Path, change, expected) -> None:
     path = tmp_path / "s.toml"
     path.write_text(change(SMOKE))
-    code, out, err = validate_in_process(path)
-    assert code == 2 and out == ""
+    result = run_cli("validate", str(path))
+    out, err = result.stdout, result.stderr
+    assert result.returncode == 2 and out == ""
     assert err.startswith("harness: " + expected.format(path=path, dir=tmp_path)), err
     assert err.count("\n") == 1 and err.endswith("\n")
 
@@ -177,7 +157,7 @@ def test_validate_catches_what_run_would_refuse(tmp_path: Path, change, expected
 def test_unknown_model_hint_names_the_spend_tables(tmp_path: Path) -> None:
     path = tmp_path / "s.toml"
     path.write_text(SMOKE.replace('model = "gpt-4o-mini"', 'model = "gpt-9"'))
-    err = validate_in_process(path)[2]
+    err = run_cli("validate", str(path)).stderr
     assert err.endswith(
         '; set [spend] model to one of them, or add [spend.prices."gpt-9"] with input, cached_input '
         "and output (USD per million tokens)\n"
@@ -200,13 +180,13 @@ def test_validate_as_a_command_end_to_end(tmp_path: Path) -> None:
     )
     assert result.stdout.startswith(f"{ramp}: ok: scenario 'smoke'")
     bogus = tmp_path / "bogus.toml"
-    bogus.write_text(SMOKE.replace("/api/conversations/{conversation_id}", "/api/conversations/{bogus_id}"))
+    bogus.write_text(SMOKE.replace("/api/conversations/{conversation_id}", "/api/conversations/{bogus}"))
     nan = tmp_path / "nan.toml"
     nan.write_text(SMOKE.replace("users = 12\n", "users = 12\narrival_rate = nan\n"))
     utf16 = tmp_path / "utf16.toml"
     utf16.write_bytes(SMOKE.encode("utf-16"))
     for path, expected in [
-        (bogus, f"harness: {bogus}: endpoints.conversation.path: unknown placeholder {{bogus_id}} (known: "),
+        (bogus, f"harness: {bogus}: endpoints.conversation.path: unknown placeholder {{bogus}} (known: "),
         (nan, f"harness: {nan}: load.arrival_rate: expected a finite number >= 0.001, got nan\n"),
         (utf16, f"harness: {utf16}: not UTF-8 text: save it as UTF-8\n"),
     ]:

@@ -31,11 +31,10 @@ def judged_on_latency_alone(summary: dict) -> list[dict]:
     return failed
 
 
-@pytest.fixture(scope="module")
-def embedded_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[object, Path]:
-    out = tmp_path_factory.mktemp("embedded")
-    result = run_harness("run", "scenarios/smoke.toml", "--workers", "2", "--duration", "10s", "--out", str(out))
-    return result, only_run_dir(out)
+@pytest.fixture
+def embedded_run(smoke_run: tuple) -> tuple[object, Path]:
+    """The session's smoke run (tests/conftest.py), whose documents tests/documents/test_schemas.py validates."""
+    return smoke_run
 
 
 def test_smoke_run_with_two_workers_records_every_request(embedded_run: tuple) -> None:

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from harness.commands.worker import check_bind, local_master_host, parse_master, worker_args, workers_missing
-from tests.helpers import only_run_dir, read_json, run_harness
+from tests.helpers import only_run_dir, read_json, run_cli, run_harness
 
 
 @pytest.mark.parametrize(
@@ -52,7 +52,6 @@ def test_workers_missing_reads_locusts_last_count() -> None:
     assert workers_missing("Shutting down (exit code 0)", 2, 5, "x") is None
 
 
-@pytest.mark.e2e
 @pytest.mark.parametrize(
     "args, message",
     [
@@ -74,7 +73,7 @@ def test_workers_missing_reads_locusts_last_count() -> None:
     ],
 )
 def test_usage_errors_are_one_line_exit_2(args: list[str], message: str) -> None:
-    result = run_harness(*args, timeout=60)
+    result = run_cli(*args)
     assert result.returncode == 2, result.stderr
     assert message in result.stderr and len(result.stderr.strip().splitlines()) == 1, result.stderr
 

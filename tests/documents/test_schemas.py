@@ -14,7 +14,7 @@ from harness.analysis.run import compute_summary, load_run
 from harness.documents import RUN_SCHEMA_VERSION, SUMMARY_SCHEMA_VERSION, RunMeta, Summary
 from harness.documents.schemas import DOCUMENTS, render
 from tests.analysis.test_golden import GOLDEN, RUNS
-from tests.helpers import REPO, run_harness
+from tests.helpers import REPO
 
 SCHEMAS = REPO / "docs" / "schemas"
 
@@ -72,12 +72,10 @@ def test_an_older_or_partial_run_json_loads_with_defaults() -> None:
 
 
 @pytest.mark.e2e
-def test_a_fresh_run_writes_documents_that_validate(tmp_path: Path) -> None:
-    result = run_harness(
-        "run", "scenarios/smoke.toml", "--workers", "1", "--duration", "5s", "--out", str(tmp_path), timeout=240
-    )
+def test_a_fresh_run_writes_documents_that_validate(smoke_run: tuple) -> None:
+    """The session's smoke run (tests/conftest.py), which tests/commands/test_run.py reads too."""
+    result, run_dir = smoke_run
     assert result.returncode in (0, 1), result.stderr[-3000:]
-    run_dir = next(tmp_path.iterdir())
     run = json.loads((run_dir / "run.json").read_text())
     summary = json.loads((run_dir / "summary.json").read_text())
     validator("run.schema.json").validate(run)

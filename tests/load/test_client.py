@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from harness.load.client import prompt_texts
-from harness.scenario.templates import render
+from harness.scenario.templates import Unfilled, render
 
 MESSAGES = [{"role": "user", "content": "How do I prepare for a review?"}]
 
@@ -28,6 +28,21 @@ def test_missing_values_become_empty_strings():
     assert render("{conversation_id}", {}) == ""
     assert render("/api/conversations/{conversation_id}", {}, in_path=True) == "/api/conversations/"
     assert render("hello {name}", {}) == "hello "
+
+
+def test_strict_rendering_refuses_a_missing_value_and_an_empty_path_segment():
+    """Load traffic renders strictly: /users//email answered 405 and was counted as a refused probe."""
+    with pytest.raises(Unfilled) as info:
+        render("/users/{user_id}/email", {}, in_path=True, strict=True)
+    assert str(info.value) == "no value for {user_id} in the path"
+    with pytest.raises(Unfilled):
+        render("/users/{user_id}/email", {"user_id": ""}, in_path=True, strict=True)
+    with pytest.raises(Unfilled) as info:
+        render({"a": ["x", {"b": "{token}"}]}, {}, strict=True)
+    assert str(info.value) == "no value for {token}"
+    # in a body an empty value is a value ("" for no conversation yet starts a new one)
+    assert render({"c": "{conversation_id}"}, {"conversation_id": ""}, strict=True) == {"c": ""}
+    assert render("/users/{user_id}", {"user_id": 0}, in_path=True, strict=True) == "/users/0"
 
 
 def test_nested_templates():
@@ -103,6 +118,29 @@ def test_non_placeholder_braces_and_other_types_pass_through():
             ["Look"],
         ),
         ({"prompt": "Complete me"}, ["Complete me"]),
+        # Anthropic: a top-level system prompt, content blocks
+        (
+            {"system": "Be brief.", "messages": [{"role": "user", "content": [{"type": "text", "text": "Hi"}]}]},
+            ["Be brief.", "Hi"],
+        ),
+        # Gemini: contents of parts, a system instruction
+        (
+            {
+                "systemInstruction": {"parts": [{"text": "Be brief."}]},
+                "contents": [{"role": "user", "parts": [{"text": "Hi"}, {"inlineData": {"data": "..."}}]}],
+            },
+            ["Be brief.", "Hi"],
+        ),
+        # the Responses API: instructions, and input as a list of messages
+        (
+            {
+                "instructions": "Be brief.",
+                "input": [{"role": "user", "content": [{"type": "input_text", "text": "Hi"}]}],
+            },
+            ["Be brief.", "Hi"],
+        ),
+        # the Vercel AI SDK's UI messages keep their text in parts
+        ({"messages": [{"id": "m1", "role": "user", "parts": [{"type": "text", "text": "Hi"}]}]}, ["Hi"]),
         ({"input": ["a", "b"]}, ["a", "b"]),
         ({"model": "m"}, []),
         (None, []),
@@ -137,22 +175,6 @@ def test_a_2xx_body_that_cannot_be_what_the_route_returns_is_an_error(content_ty
     assert _check_body(_endpoint(stream), headers, body)[0] == error
 
 
-@pytest.mark.parametrize(
-    "content_type, error",
-    [
-        ("text/event-stream; charset=utf-8", ""),
-        ("", ""),
-        ("text/plain", ""),  # some servers mislabel streams; the events decide
-        ("text/html", "bad response: text/html, expected text/event-stream"),
-        ("application/json", "bad response: application/json, expected text/event-stream"),
-    ],
-)
-def test_an_answer_to_a_stream_request_that_is_plainly_no_stream(content_type, error):
-    from harness.load.client import _not_a_stream
-
-    assert _not_a_stream({"content-type": content_type} if content_type else {}) == error
-
-
 def test_call_result_parses_its_body_once():
     from harness.load.client import CallResult
 
@@ -161,3 +183,33 @@ def test_call_result_parses_its_body_once():
     assert result.json() is result.json()
     assert CallResult(status=200, ok=True, blocked=False, error="", body=b"<html>").json() is None
     assert CallResult(200, True, False, "", body=b"{}", parsed={"already": "parsed"}).json() == {"already": "parsed"}
+
+
+def test_a_call_whose_template_cannot_be_filled_is_a_failed_sample_and_nothing_is_sent():
+    """The sample names the placeholder; the request is never made (an empty id would ask the list route)."""
+    import tomllib
+
+    from harness.load.client import ApiClient
+    from harness.scenario import parse_scenario
+    from tests.rest_api import scenario_toml
+
+    class Session:  # fires request events as Locust's session does; sending anything fails the test
+        def __init__(self) -> None:
+            self.request_event = self
+            self.fired: list[dict] = []
+
+        def fire(self, **sample: object) -> None:
+            self.fired.append(sample)
+
+        def request(self, *args: object, **kwargs: object) -> None:
+            raise AssertionError("a request was sent")
+
+    session = Session()
+    api = ApiClient(session, parse_scenario(tomllib.loads(scenario_toml("http://127.0.0.1:9")), "rest.toml"))
+    api.identity = "abc123"
+    result = api.call("item", {"message": "hi"})
+    assert (result.status, result.ok, result.error) == (0, False, "template: no value for {item_id} in the path")
+    [sample] = session.fired
+    assert (sample["name"], sample["request_type"], sample["response"]) == ("item", "GET", None)
+    assert sample["context"]["error"] == result.error and sample["context"]["identity"] == "abc123"
+    assert sample["exception"] is not None

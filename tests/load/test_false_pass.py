@@ -20,7 +20,9 @@ from tests.hostile_server import HostileServer
 
 pytestmark = pytest.mark.e2e  # every test here starts processes (see tests/conftest.py)
 
-DURATION = "6s"
+# Long enough for what each test counts: a few logins per user (backing off 1 s, then 2 s), dozens of
+# task exceptions, streams from both users.
+DURATION = "4s"
 NO_TOKEN = 'login: no token at auth.token_field "data.token"'
 
 
@@ -45,7 +47,7 @@ def test_a_wrong_token_field_fails_with_failed_logins_and_the_journey_that_never
     assert "threshold failed: error_rate(login) < 1%" in summary["verdict_reasons"]
     assert journey in summary["verdict_reasons"]
     # each user backs off (1 s, 2 s, 4 s ...) instead of logging in again before every task: with no
-    # think time, a few logins per user in a 6 s run, not hundreds
+    # think time, a few logins per user in a 4 s run, not hundreds
     users = read_json(run_dir / "run.json")["journeys"]["client"]["users"]
     assert users == 3 and login["legit_requests"] <= users * 5
     samples = read_samples(run_dir)
@@ -86,7 +88,7 @@ def test_a_task_that_raises_on_every_call_fails_the_run(tmp_path: Path) -> None:
     scenario.write_text(client_scenario("bad-header", DURATION))
     locustfile = tmp_path / "raising.py"
     locustfile.write_text(RAISING_LOCUSTFILE)
-    result = run_with_locustfile(scenario, locustfile, tmp_path / "out", duration_s=6, workers=1)
+    result = run_with_locustfile(scenario, locustfile, tmp_path / "out", duration_s=4, workers=1)
     run_dir = only_run_dir(tmp_path / "out")
     assert result.returncode == 1, result.stderr[-3000:]
     summary = read_json(run_dir / "summary.json")

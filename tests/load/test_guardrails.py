@@ -10,7 +10,7 @@ import pytest
 from harness.load.gate import RunCounters, cap_reason
 from harness.scenario import Guardrails, load_scenario, parse_scenario
 from harness.scenario.guardrails import abuse_refusal
-from tests.helpers import REPO, only_run_dir, read_json, run_harness
+from tests.helpers import REPO, CappedRun, read_json, run_cli
 
 ABUSE = REPO / "scenarios" / "abuse.toml"
 
@@ -46,44 +46,22 @@ def test_cap_reason(seen: RunCounters, expected: str | None) -> None:
     assert cap_reason(caps, seen) == expected
 
 
-@pytest.mark.e2e
 def test_a_non_loopback_abuse_target_is_refused_before_anything_starts(tmp_path: Path) -> None:
-    result = run_harness(
-        "run", str(ABUSE), "--host", "http://10.255.255.1:9", "--out", str(tmp_path / "out"), timeout=60
-    )
+    result = run_cli("run", str(ABUSE), "--host", "http://10.255.255.1:9", "--out", str(tmp_path / "out"))
     assert result.returncode == 2
     assert "guardrails.allowed_hosts" in result.stderr and "10.255.255.1 is not" in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1 and "Traceback" not in result.stderr
     assert not (tmp_path / "out").exists()  # no run folder, no request
 
 
-SMOKE = (REPO / "scenarios" / "smoke.toml").read_text()
-
-
 @pytest.mark.e2e
-def test_the_master_stops_a_run_at_its_spend_cap(target_factory, tmp_path: Path) -> None:
-    """The spend cap; every cap takes the same way (`cap_reason` above), and a run stopped at
-    max_requests, its progress writes failing, is in tests/commands/test_fail_safe.py."""
-    target = target_factory({"ttft": 1, "token_delay": 1, "output_tokens": [5, 10]})
-    scenario = tmp_path / "capped.toml"
-    scenario.write_text(SMOKE + "\n[guardrails]\nmax_spend_usd = 0.00001\n")
-    reason = "guardrail: estimated LLM spend"
-    result = run_harness(
-        "run",
-        str(scenario),
-        "--host",
-        target.url,
-        "--workers",
-        "1",
-        "--duration",
-        "40s",
-        "--out",
-        str(tmp_path / "out"),
-    )
-    assert result.returncode == 3, result.stderr[-3000:]
-    run_dir = only_run_dir(tmp_path / "out")
+def test_the_master_stops_a_run_at_its_spend_cap(capped_run: CappedRun) -> None:
+    """The spend cap, in the session's capped run (tests/conftest.py), whose progress writes fail throughout
+    (tests/commands/test_fail_safe.py); every cap takes the same way (`cap_reason` above)."""
+    assert capped_run.returncode == 3, capped_run.stderr[-3000:]
+    run_dir = capped_run.run_dir
     meta = read_json(run_dir / "run.json")
-    assert meta["aborted"] is True and meta["abort_reason"].startswith(reason)
+    assert meta["aborted"] is True and meta["abort_reason"].startswith("guardrail: estimated LLM spend")
     summary = read_json(run_dir / "summary.json")
     assert summary["run"]["duration_s"] < 30  # planned 40 s
     assert (run_dir / "report.html").exists()

@@ -11,6 +11,7 @@ from harness.load.client import CallResult
 from harness.load.login import Backoff
 from harness.load.run_facts import MAX_TASK_ERRORS, journeys_ran, task_errors
 from harness.protocol.auth import Credential
+from harness.scenario import load_scenario
 
 
 class _Base:
@@ -85,9 +86,16 @@ def test_journeys_that_ran_are_those_with_users():
     class Custom:  # a user's own locustfile class: no journey
         pass
 
-    ran = journeys_ran([FakeClient, FakeVisitor, Custom], {"FakeClient": 12, "FakeVisitor": 0, "Custom": 3})
+    ran = journeys_ran(
+        [FakeClient, FakeVisitor, Custom], {"FakeClient": 12, "FakeVisitor": 0, "Custom": 3}, load_scenario("smoke")
+    )
     assert {name: to_builtins(j) for name, j in ran.items()} == {
-        "client": {"users": 12, "user_class": "FakeClient", "required": ["login", "conversations", "chat"]}
+        "client": {
+            "users": 12,
+            "user_class": "FakeClient",
+            "required": ["login", "conversations", "chat"],
+            "login": "login",
+        }
     }
 
 

@@ -111,9 +111,16 @@ def assert_outputs(run_dir: Path) -> None:
         assert data[:8] == PNG_MAGIC and len(data) > 3_000
 
 
-def test_build_report_end_to_end(tmp_path):
-    run_dir = make_run(tmp_path)
-    returned = build_report(run_dir).to_dict()
+@pytest.fixture(scope="module")
+def built(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict]:
+    """The plain run (make_run) and the summary build_report returned, built once for the tests that
+    only read them."""
+    run_dir = make_run(tmp_path_factory.mktemp("built"))
+    return run_dir, build_report(run_dir).to_dict()
+
+
+def test_build_report_end_to_end(built):
+    run_dir, returned = built
     assert_outputs(run_dir)
     for name in PLOTS:
         assert (run_dir / "plots" / name).stat().st_size > 20_000
@@ -144,9 +151,8 @@ def test_build_report_end_to_end(tmp_path):
     assert np.allclose(series["p95_ms"].to_numpy(), expected["p95_ms"].to_numpy(), equal_nan=True)
 
 
-def test_report_html_content(tmp_path):
-    run_dir = make_run(tmp_path)
-    summary = build_report(run_dir).to_dict()
+def test_report_html_content(built):
+    run_dir, summary = built
     page = (run_dir / "report.html").read_text()
 
     assert '<meta name="viewport"' in page
@@ -593,9 +599,8 @@ def test_llm_run_without_spend_block_gets_a_note(tmp_path):
     assert not any(line.startswith("spend:") for line in table(summary).splitlines())
 
 
-def test_new_figures_in_order_and_the_p95_interval_in_the_table(tmp_path):
-    run_dir = make_run(tmp_path)
-    summary = build_report(run_dir).to_dict()
+def test_new_figures_in_order_and_the_p95_interval_in_the_table(built):
+    run_dir, summary = built
     page = (run_dir / "report.html").read_text()
     for name in ("latency_distribution.png", "status_codes.png"):
         assert (run_dir / "plots" / name).read_bytes()[:8] == PNG_MAGIC

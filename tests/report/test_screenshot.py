@@ -13,7 +13,7 @@ from PIL import Image
 from harness.report.build import build_report
 from harness.report.screenshot import MISSING_BROWSER, dump_dom, find_browser, page_problems, screenshot
 from harness.samples import PartWriter
-from tests.helpers import run_harness
+from tests.helpers import run_cli, run_harness
 
 pytestmark = pytest.mark.e2e  # every test here starts Chromium or the harness (see tests/conftest.py)
 
@@ -58,11 +58,17 @@ def small_run(tmp_path: Path) -> Path:
     return run_dir
 
 
+@pytest.fixture(scope="module")
+def reported(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict]:
+    """The small run with its report built once, for the tests that only open report.html in Chromium."""
+    run_dir = small_run(tmp_path_factory.mktemp("reported"))
+    return run_dir, build_report(run_dir).to_dict()
+
+
 @pytest.mark.e2e
 @needs_chromium
-def test_dom_holds_the_verdict_the_p95_and_the_thresholds_without_console_errors(tmp_path):
-    run_dir = small_run(tmp_path)
-    summary = build_report(run_dir).to_dict()
+def test_dom_holds_the_verdict_the_p95_and_the_thresholds_without_console_errors(reported):
+    run_dir, summary = reported
     dom, log = dump_dom(run_dir)
     assert summary["verdict"] == "fail"
     assert 'id="verdict" class="verdict fail" data-verdict="fail"' in dom
@@ -85,9 +91,8 @@ def test_dom_holds_the_verdict_the_p95_and_the_thresholds_without_console_errors
 
 @pytest.mark.e2e
 @needs_chromium
-def test_page_loads_clean_and_the_check_catches_a_broken_page(tmp_path):
-    run_dir = small_run(tmp_path)
-    build_report(run_dir)
+def test_page_loads_clean_and_the_check_catches_a_broken_page(reported, tmp_path):
+    run_dir, _ = reported
     assert page_problems(run_dir) == []
     # the same check on a page that is broken in three ways finds all three
     broken = tmp_path / "broken.html"
@@ -105,9 +110,8 @@ def test_page_loads_clean_and_the_check_catches_a_broken_page(tmp_path):
 
 @pytest.mark.e2e
 @needs_chromium
-def test_screenshot_writes_a_whole_page_png(tmp_path):
-    run_dir = small_run(tmp_path)
-    build_report(run_dir)
+def test_screenshot_writes_a_whole_page_png(reported):
+    run_dir, _ = reported
     path = screenshot(run_dir)
     assert path == run_dir / "report.png"
     assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
@@ -133,11 +137,10 @@ def test_harness_report_screenshot_command(tmp_path):
     assert (run_dir / "report.png").stat().st_size > 50_000
 
 
-def test_missing_chromium_is_one_line_and_exit_2(tmp_path):
+def test_missing_chromium_is_one_line_and_exit_2(tmp_path, monkeypatch):
     run_dir = small_run(tmp_path)
-    done = run_harness(
-        "report", str(run_dir), "--screenshot", env={"HARNESS_CHROMIUM": str(tmp_path / "no-such-browser")}
-    )
+    monkeypatch.setenv("HARNESS_CHROMIUM", str(tmp_path / "no-such-browser"))
+    done = run_cli("report", str(run_dir), "--screenshot")
     assert done.returncode == 2
     assert done.stderr.strip().splitlines() == [f"harness: {MISSING_BROWSER}"]
     assert not (run_dir / "report.html").exists()  # checked before any work

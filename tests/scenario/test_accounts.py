@@ -285,7 +285,9 @@ def test_demo_source_against_a_host_that_is_not_the_demo_api(page):
 
 @pytest.mark.e2e
 def test_run_against_an_html_site_with_demo_accounts_is_exit_2_in_one_line(tmp_path):
-    """Bug: `response.json()` raised inside the master, a traceback in its log and exit 1."""
+    """Bug: `response.json()` raised inside the master, a traceback in its log and exit 1. A start the
+    master refuses leaves no run folder either (each answer that is not the demo accounts, a status
+    among them, is refused in one line: the tests above)."""
     site = FakeSite(default=Page(200, {"content-type": "text/html"}, b"<html><body>our product</body></html>"))
     try:
         result = run_harness(
@@ -306,7 +308,8 @@ def test_run_against_an_html_site_with_demo_accounts_is_exit_2_in_one_line(tmp_p
     assert result.returncode == 2, result.stderr[-2000:]
     assert "Traceback" not in result.stderr
     last = result.stderr.strip().splitlines()[-1]
-    assert last.startswith("harness: ") and "this is not the demo API" in last
+    assert last.startswith("harness: ") and "accounts.source" in last and "this is not the demo API" in last
+    assert not list((tmp_path / "out").iterdir())
     assert all(method == "GET" and path == "/__demo__/accounts" for method, path, _ in site.requests)  # no load
 
 

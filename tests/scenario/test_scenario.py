@@ -333,7 +333,8 @@ BAD = [
     ),
     pytest.param(
         with_change(("endpoints", "chat", "stream"), "websocket"),
-        "x.toml: endpoints.chat.stream: expected one of none, sse-openai, sse, json, got 'websocket'",
+        "x.toml: endpoints.chat.stream: expected one of none, sse-openai, sse, json, openai-responses, anthropic, "
+        "gemini, vercel-ai, ndjson, text, got 'websocket'",
         id="bad-stream-format",
     ),
     pytest.param(
@@ -351,13 +352,16 @@ BAD = [
     ),
     pytest.param(
         minimal(journeys={"client": 1, "scraper": 1}),
-        "x.toml: journeys.scraper: unknown journey (expected one of: client, webhook, visitor)",
+        "x.toml: journeys.scraper: unknown journey (expected one of: client, webhook, visitor, or a journey of "
+        'your own with steps = [{ route = "..." }, ...])',
         id="unknown-journey",
     ),
     pytest.param(
-        with_change(("endpoints",), {k: v for k, v in minimal()["endpoints"].items() if k != "chat"}),
-        "x.toml: endpoints.chat: required by journey 'client': add [endpoints.chat] to the API map",
-        id="journey-requires-missing-endpoint",
+        minimal(journeys={"client": 1, "visitor": 1}),
+        'x.toml: journeys.visitor: the visitor journey needs a route of kind "lead" (a public form (leads, '
+        'contact, sign-up)) and the API map has none: add kind = "lead" to the [endpoints.NAME] it should call, '
+        "or set weight = 0",
+        id="journey-requires-missing-kind",
     ),
     pytest.param(
         with_change(("journeys", "client", "think_time"), [3, 1]),
@@ -556,7 +560,7 @@ def test_unknown_endpoint_key_lists_the_allowed_ones():
     message = error_of(with_change(("endpoints", "chat", "streaming"), True))
     assert message == (
         "x.toml: endpoints.chat.streaming: unknown field (expected one of: auth, body, id_field, kind, latency_target_ms, "
-        "list_field, method, path, stream)"
+        "list_field, method, path, stream, stream_paths)"
     )
 
 
@@ -792,14 +796,14 @@ def test_paths_and_secret_env_must_be_sendable():
 
 
 def test_a_mistyped_placeholder_is_refused_naming_the_known_ones():
-    """Bug: {bogus_id} was filled with "", so the single-item route called the list route and the run passed."""
+    """Bug: {bogus} was filled with "", so the single-item route called the list route and the run passed."""
     data = minimal()
-    data["endpoints"]["conversation"] = {"path": "/api/conversations/{bogus_id}"}
+    data["endpoints"]["conversation"] = {"path": "/api/conversations/{bogus}"}
     assert error_of(data) == (
-        "x.toml: endpoints.conversation.path: unknown placeholder {bogus_id} (known: conversation_id, email, "
+        "x.toml: endpoints.conversation.path: unknown placeholder {bogus} (known: conversation_id, email, "
         "lead_email, message, messages, name, password, tenant; account columns: api_key, role); conversation is "
-        "called by load traffic, which "
-        "fills no other (the audit's {id} and {NAME_id} go on routes only the audit calls)"
+        "called by the client journey, which fills no other (the audit's {id} and {NAME_id} go on routes only the "
+        "audit calls, or on routes of a journey of your own that extracts them)"
     )
     body = with_change(("endpoints", "chat", "body"), {"messages": "{messages}", "model": ["{modle}"]})
     assert error_of(body).startswith("x.toml: endpoints.chat.body: unknown placeholder {modle} (known: ")
@@ -852,10 +856,11 @@ def _keys_passed_as_values(path: Path) -> set[str]:
 
 def test_the_placeholder_lists_are_what_the_harness_fills():
     from harness.scenario import AUDIT_PLACEHOLDERS, PLACEHOLDERS
+    from harness.scenario.model import ACCOUNT_COLUMNS
 
     load = [REPO / "harness" / "load" / name for name in ("journeys.py", "attacks.py", "probes.py", "wallet.py")]
     load_keys = set().union(*map(_keys_passed_as_values, load))
-    assert load_keys == set(PLACEHOLDERS)
+    assert set(PLACEHOLDERS) <= load_keys <= set(PLACEHOLDERS) | set(ACCOUNT_COLUMNS)  # a probe's fictional user
     audit_keys = set().union(*map(_keys_passed_as_values, (REPO / "harness" / "audit").glob("*.py")))
     assert {"prompt", "new_password", "token"} <= audit_keys <= set(PLACEHOLDERS) | set(AUDIT_PLACEHOLDERS)
 
