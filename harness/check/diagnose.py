@@ -15,6 +15,7 @@ from typing import Any
 
 from harness.check.answers import JWT, Answer, dig, looks_like_token
 from harness.protocol.auth import csrf_missing
+from harness.protocol.streams import ACCEPT, not_a_stream
 from harness.scenario import Auth, Endpoint
 
 __all__ = [
@@ -518,27 +519,54 @@ def _list_paths(data: Any, prefix: str = "", depth: int = 0) -> list[str]:
 
 def chat(answer: Answer, endpoint: Endpoint, chunks: int, stream_error: str) -> Finding:
     """A chat route's 2xx against its `stream` format: `chunks` content pieces read, `stream_error` why
-    the stream reader stopped ("" when whole)."""
-    streamed = answer.content_type == "text/event-stream"
-    if endpoint.stream.startswith("sse") and not streamed:
+    the reader stopped ("" when whole). A stream read as another format names the format it looks like."""
+    fmt = endpoint.stream
+    looks = _stream_format(answer)
+    if fmt in ACCEPT:
+        not_stream = not_a_stream(fmt, answer.content_type)
+        if not_stream:
+            return problem(
+                f'stream = "{fmt}" but the answer is not one ({not_stream.removeprefix("bad response: ")})',
+                f'set endpoints.{endpoint.name}.stream = "json" (or ask for a stream in its body, e.g. stream = true)',
+            )
+        if stream_error or not chunks:
+            first = next((line for line in answer.text.splitlines() if line.strip()), "an empty body")
+            fix = (
+                f'the events look like {looks}\'s: set endpoints.{endpoint.name}.stream = "{looks}"'
+                if looks and looks != fmt
+                else f"set endpoints.{endpoint.name}.stream to the API's stream format (docs/streams.md)"
+            )
+            return problem(f'read as "{fmt}": {stream_error or "no content"}; it begins: {first[:80]}', fix)
+        return worked(f"answered: {chunks} content chunks ({fmt})")
+    if looks:
         return problem(
-            f'stream = "{endpoint.stream}" but the answer is {answer.content_type or "not typed"}, not a stream',
-            f'set endpoints.{endpoint.name}.stream = "json" (or ask for a stream in its body, e.g. stream = true)',
+            f'the answer is a stream ({answer.content_type}), read as stream = "{fmt}"',
+            f'set endpoints.{endpoint.name}.stream = "{looks}"',
         )
-    if not endpoint.stream.startswith("sse") and streamed:
-        fmt = "sse-openai" if '"choices"' in answer.text else "sse"
-        return problem(
-            f'the answer is an event stream, read as stream = "{endpoint.stream}"',
-            f'set endpoints.{endpoint.name}.stream = "{fmt}"',
-        )
-    if stream_error or (endpoint.stream.startswith("sse") and not chunks):
-        first = next((line for line in answer.text.splitlines() if line.startswith("data:")), "no data: line")
-        return problem(
-            f'read as "{endpoint.stream}": {stream_error or "no content"}; first event: {first[:80]}',
-            f"set endpoints.{endpoint.name}.stream to the API's stream format",
-        )
-    what = f"{chunks} content chunks ({endpoint.stream})" if chunks else f"{answer.status} {answer.content_type}"
-    return worked(f"answered: {what}")
+    return worked(f"answered: {answer.status} {answer.content_type or 'no content type'}")
+
+
+# the wire format a streamed answer looks like: (a marker in its text, the format), most specific first
+_STREAM_MARKERS = (
+    ("response.output_text.delta", "openai-responses"),
+    ("content_block_delta", "anthropic"),
+    ('"candidates"', "gemini"),
+    ('"type":"text-delta"', "vercel-ai"),
+    ('"choices"', "sse-openai"),
+)
+
+
+def _stream_format(answer: Answer) -> str | None:
+    """The stream format of an answer by its content type and first events, None when it is no stream."""
+    kind = answer.content_type
+    if kind == "application/x-ndjson":
+        return "ndjson"
+    if kind != "text/event-stream" and not answer.header("x-vercel-ai-data-stream"):
+        return None
+    text = answer.text[:4096].replace(" ", "")
+    if answer.header("x-vercel-ai-data-stream") or re.search(r"(?m)^0:\"", text):
+        return "vercel-ai"
+    return next((fmt for marker, fmt in _STREAM_MARKERS if marker.replace(" ", "") in text), "sse")
 
 
 # --- webhooks ------------------------------------------------------------------------------------

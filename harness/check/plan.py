@@ -10,10 +10,13 @@ writes a legit user makes anyway, and both say they come from the check).
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 
-from harness.scenario import Endpoint, Scenario
+from harness.scenario import PLACEHOLDERS, Endpoint, Scenario
 from harness.scenario.accounts import Account
+from harness.scenario.callers import ID_PLACEHOLDER, id_source
+from harness.scenario.templates import PLACEHOLDER
 
 __all__ = ["Step", "Plan", "plan_check", "CHECK_PROMPT", "CHECK_MAX_TOKENS", "ORDER", "TOKEN_ROUTE"]
 
@@ -70,7 +73,7 @@ def plan_check(scenario: Scenario, accounts: list[Account]) -> Plan:
     not_sent: list[tuple[str, str]] = []
     for kind in ORDER:
         for ep in scenario.routes(kind):
-            why = _not_sent(ep, roles)
+            why = _not_sent(scenario, ep, roles)
             if why:
                 not_sent.append((ep.name, why))
                 continue
@@ -96,10 +99,30 @@ def _user_role(scenario: Scenario, by_role: dict[str, Account]) -> str:
     return next((r for r in scenario.accounts.roles if r in by_role), next(iter(by_role), ""))
 
 
-def _not_sent(ep: Endpoint, roles: list[str]) -> str:
+def _not_sent(scenario: Scenario, ep: Endpoint, roles: list[str]) -> str:
     """Why a route of a called kind is left out, "" when it is called."""
     if ep.kind in READ_KINDS and ep.method != "GET":
         return f"kind {ep.kind} with method {ep.method}: check sends only GET to a {ep.kind} route"
     if ep.kind == "admin" and "admin" not in roles:
         return "kind admin: no session has the role admin"
+    return _extracted(scenario, ep)
+
+
+def _extracted(scenario: Scenario, ep: Endpoint) -> str:
+    """A placeholder of `ep` that only a journey of the scenario's own fills (a value it extracts from an
+    earlier answer): check runs no journeys, so it cannot send this route as a run would."""
+    sources = {
+        e.name: (journey.name, step.route)
+        for journey in scenario.custom_journeys.values()
+        for step in journey.steps
+        for e in step.extract
+    }
+    for name in PLACEHOLDER.findall(f"{ep.path} {json.dumps(ep.body)}"):
+        if (
+            name in sources
+            and name not in PLACEHOLDERS
+            and not (ID_PLACEHOLDER.fullmatch(name) and id_source(scenario.endpoints, ep))
+        ):
+            journey, route = sources[name]
+            return f"{{{name}}} is extracted by journey {journey} (step {route}); check runs no journeys"
     return ""

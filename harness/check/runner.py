@@ -35,9 +35,10 @@ from harness.protocol.auth import (
     with_params,
 )
 from harness.protocol.signing import PRESETS, WebhookScheme
-from harness.protocol.streams import read_stream
+from harness.protocol.streams import ACCEPT, JsonPaths, not_a_stream, read_stream, stream_source
 from harness.scenario import Endpoint, Scenario
 from harness.scenario.accounts import Credentials
+from harness.scenario.callers import id_source
 from harness.scenario.templates import PLACEHOLDER, render
 
 __all__ = ["Row", "run_steps", "redact", "MAX_BODY", "check_event"]
@@ -215,8 +216,8 @@ class _Checker:
         path = render(ep.path, values, in_path=True)
         body = render(ep.body, {k: v for k, v in values.items() if not _ID.fullmatch(k)}) if ep.body else None
         capped = self._cap_reply(body)
-        sse = ep.stream.startswith("sse")
-        headers = {"Accept": "text/event-stream", "Accept-Encoding": "identity"} if sse else {}
+        streamed = ep.stream in ACCEPT  # what the reply is read as, asked for as a run asks
+        headers = {"Accept": ACCEPT[ep.stream], "Accept-Encoding": "identity"} if streamed else {}
         answer = self.send(step.role, ep, path, body, headers)
         finding = self.judge(answer, ep) or diagnose.route(
             answer, self.auth, ep, step.role, step.role in self.state.sessions
@@ -293,7 +294,7 @@ class _Checker:
         for name in dict.fromkeys(names):
             if name in values:
                 continue
-            found = self.id_for(ep, name) if _ID.fullmatch(name) else None
+            found = self.id_for(ep) if _ID.fullmatch(name) else None
             if found is None:
                 return values, diagnose.problem(
                     f"not sent: {{{name}}} has no value", _unfilled_fix(name, self.scenario, self.state)
@@ -301,18 +302,10 @@ class _Checker:
             values[name] = found
         return values, None
 
-    def id_for(self, ep: Endpoint, name: str) -> str | None:
-        """An id for `{name}` from the list route that lists those objects, chosen as load traffic
-        chooses it (harness.scenario.callers.id_source on i13-kinds): the list whose path starts this
-        route's (the longest), else the one named after the placeholder, by route name or last path
-        segment ({conversation_id}: `conversations`)."""
-        lists = [self.plan.routes[r] for r in self.state.ids]
-        path = ep.path.split("?")[0]
-        prefixed = [e for e in lists if path.startswith(e.path.split("?")[0].rstrip("/") + "/")]
-        stem = name[:-3].lower() if name.lower().endswith("_id") else ""
-        wanted = {stem, stem + "s", stem + "es"} if stem else set()
-        named = [e for e in lists if e.name.lower() in wanted or _last_segment(e.path) in wanted]
-        source = max(prefixed, key=lambda e: len(e.path)) if prefixed else next(iter(named), None)
+    def id_for(self, ep: Endpoint) -> str | None:
+        """An id for the route's one id placeholder: the first item of the list route load traffic takes
+        it from (harness.scenario.callers.id_source), when that route answered with items."""
+        source = id_source(self.scenario.endpoints, ep)
         ids = self.state.ids.get(source.name) if source else None
         return ids[0] if ids else None
 
@@ -339,11 +332,11 @@ def run_steps(
 
 
 def _read_chat(answer: Answer, ep: Endpoint) -> tuple[int, str]:
-    """(content chunks, stream error) of a chat answer read in its map's stream format."""
-    if not ep.stream.startswith("sse") or answer.content_type != "text/event-stream":
+    """(content chunks, stream error) of a chat answer read in its map's stream format, as a run reads it."""
+    if ep.stream not in ACCEPT or not_a_stream(ep.stream, answer.content_type):
         return 0, ""
-    lines = [*answer.body.splitlines(keepends=True), b""]
-    result = read_stream(lines, ep.stream, time.perf_counter())
+    source = stream_source(iter([answer.body]), ep.stream, MAX_BODY)
+    result = read_stream(source, ep.stream, time.perf_counter(), paths=JsonPaths(**dict(ep.stream_paths)))
     return result.chunks, result.error
 
 
@@ -369,11 +362,6 @@ def _placeholders(template: Any) -> list[str]:
     if isinstance(template, list):
         return [n for v in template for n in _placeholders(v)]
     return []
-
-
-def _last_segment(path: str) -> str:
-    segments = [s for s in path.split("?")[0].split("/") if s and "{" not in s]
-    return segments[-1].lower() if segments else ""
 
 
 def _unfilled_fix(name: str, scenario: Scenario, state: _State) -> str:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import httpx
 import pytest
 
 from tests.helpers import CLIENT_ENDPOINTS, run_harness
@@ -80,16 +81,28 @@ def test_the_cookie_style_with_csrf_mapped_right_exits_0(tmp_path: Path) -> None
     assert "chat as client chat 200 ok answered:" in out
 
 
-def test_a_missing_api_key_names_the_role_and_the_fix(tmp_path: Path) -> None:
-    """An API-key demo; the scenario keys the coach role only, and its one account is a client."""
-    accounts = '[accounts]\nsource = "inline"\ninline = [{ email = "maya@example.test", password = "pw" }]\n'
+def test_a_missing_api_key_names_the_role_and_the_fix(tmp_path: Path, target_factory) -> None:
+    """An API-key demo; the client has its key, the admin none. (A role the journeys use without a key is
+    refused before anything is sent, exit 2, by the accounts check `harness run` shares.)"""
+    target = target_factory({"auth": "api_key"})
+    demo = httpx.get(f"{target.url}/__demo__/accounts", timeout=10).json()["accounts"]
+    client_key = next(a["api_key"] for a in demo if a["role"] == "client")
+    accounts = (
+        '[accounts]\nsource = "inline"\ninline = [{ email = "maya@example.test", api_key = "KEY" }, '
+        '{ email = "root@example.test", role = "admin" }]\n'
+    ).replace("KEY", client_key)
     endpoints = "[endpoints.conversations]" + CLIENT_ENDPOINTS.split("[endpoints.conversations]")[1]
-    text = '[target]\nauth = "api_key"\n[auth]\nstyle = "api_key"\n[auth.keys]\ncoach = "CHECK_COACH_KEY"\n'
-    code, out = check(tmp_path, text + accounts + endpoints, env={"CHECK_COACH_KEY": "sk-demo-not-a-key"})
+    admin = '[endpoints.admin_users]\nmethod = "GET"\npath = "/api/admin/users"\n'
+    text = '[auth]\nstyle = "api_key"\n[auth.keys]\ncoach = "CHECK_COACH_KEY"\n' + accounts + endpoints + admin
+    code, out = check(tmp_path, text, "--host", target.url, env={"CHECK_COACH_KEY": "sk-demo-not-a-key"})
     assert code == 1
-    assert "GET as client conversations 401 FAIL refused (401) without an API key" in out
-    assert 'fix: no API key for role client: add an api_key column or [auth.keys] client = "ENV"' in out
-    assert "sk-demo-not-a-key" not in out
+    assert "GET as client me 200 ok" in out
+    assert (
+        "GET as admin admin_users 401 FAIL refused (401) without an API key: the scenario has none for role admin"
+        in out
+    )
+    assert 'fix: no API key for role admin: add an api_key column or [auth.keys] admin = "ENV"' in out
+    assert client_key not in out and "sk-demo-not-a-key" not in out
 
 
 def test_a_webhook_scheme_mismatch_names_the_scheme(tmp_path: Path) -> None:

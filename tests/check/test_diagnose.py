@@ -266,7 +266,17 @@ def test_items_without_the_id_field_name_the_id_they_have() -> None:
 def test_a_json_answer_where_a_stream_is_mapped_names_the_stream_format() -> None:
     found = answer(200, {"choices": [{"message": {"role": "assistant", "content": "ok"}}]})
     finding = diagnose.chat(found, CHAT, 0, "")
-    assert not finding.ok and "not a stream" in finding.note and 'stream = "json"' in finding.fix
+    assert (
+        finding.note == 'stream = "sse-openai" but the answer is not one (application/json, expected text/event-stream)'
+    )
+    assert 'stream = "json"' in finding.fix
+
+
+def test_gemini_without_alt_sse_is_told_to_add_it() -> None:
+    """streamGenerateContent answers one JSON array unless the path asks for ?alt=sse."""
+    gemini = Endpoint("chat", "POST", "/v1beta/models/m:streamGenerateContent", stream="gemini", kind="chat")
+    finding = diagnose.chat(answer(200, [{"candidates": []}]), gemini, 0, "")
+    assert "(add ?alt=sse to the path)" in finding.note
 
 
 def test_an_event_stream_where_none_is_mapped_names_sse() -> None:
@@ -280,7 +290,28 @@ def test_a_stream_in_another_format_quotes_its_first_event() -> None:
     events = b'event: content_block_delta\ndata: {"type":"content_block_delta","delta":{"text":"ok"}}\n\n'
     found = Answer(200, (("content-type", "text/event-stream"),), events)
     finding = diagnose.chat(found, CHAT, 0, "stream: ended without [DONE]")
-    assert not finding.ok and 'first event: data: {"type":"content_block_delta"' in finding.note
+    assert finding.note == 'read as "sse-openai": stream: ended without [DONE]; it begins: event: content_block_delta'
+    assert finding.fix == 'the events look like anthropic\'s: set endpoints.chat.stream = "anthropic"'
+
+
+@pytest.mark.parametrize(
+    ("body", "content_type", "fmt"),
+    [
+        (
+            b'event: response.output_text.delta\ndata: {"type":"response.output_text.delta","delta":"ok"}\n\n',
+            "text/event-stream",
+            "openai-responses",
+        ),
+        (b'data: {"candidates":[{"content":{"parts":[{"text":"ok"}]}}]}\n\n', "text/event-stream", "gemini"),
+        (b'data: {"type":"text-delta","id":"0","delta":"ok"}\n\n', "text/event-stream", "vercel-ai"),
+        (b'{"message":{"content":"ok"},"done":false}\n', "application/x-ndjson", "ndjson"),
+        (b"data: ok\n\n", "text/event-stream", "sse"),
+    ],
+)
+def test_a_stream_read_as_json_names_the_format_it_looks_like(body: bytes, content_type: str, fmt: str) -> None:
+    plain = Endpoint("chat", "POST", "/api/chat", stream="json", kind="chat")
+    finding = diagnose.chat(Answer(200, (("content-type", content_type),), body), plain, 0, "")
+    assert finding.fix == f'set endpoints.chat.stream = "{fmt}"'
 
 
 def test_a_whole_stream_worked() -> None:

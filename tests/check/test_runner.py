@@ -294,3 +294,38 @@ def test_an_api_key_goes_in_the_query_when_the_map_says_so() -> None:
     assert "login" not in [r.step.action for r in rows]  # a key needs no login
     assert (seen[0].path, seen[0].query) == ("/v1/threads", "api_key=sk-check-0123456789") and rows[0].finding.ok
     assert "sk-check-0123456789" not in json.dumps([r.finding.note for r in rows])
+
+
+SHOP = """
+[scenario]
+name = "shop"
+[accounts]
+source = "inline"
+inline = [{ email = "maya@example.test", password = "x" }]
+[endpoints.login]
+method = "POST"
+path = "/login"
+body = { email = "{email}", password = "{password}" }
+auth = false
+[endpoints.new_order]
+kind = "write"
+method = "POST"
+path = "/orders"
+[endpoints.order]
+kind = "read"
+method = "GET"
+path = "/orders/{order_id}"
+[journeys.shop]
+weight = 1
+steps = [{ route = "login" }, { route = "new_order", extract = { order_id = "json:id" } }, { route = "order" }]
+"""
+
+
+def test_a_route_only_a_toml_journey_can_fill_is_listed_as_not_sent() -> None:
+    """{order_id} comes from an order the journey creates: check, which creates nothing, leaves the route out."""
+    plan = plan_check(scenario(SHOP), CREDENTIALS.accounts)
+    assert [s.route for s in plan.steps] == ["login"]
+    assert dict(plan.not_sent) == {
+        "order": "{order_id} is extracted by journey shop (step new_order); check runs no journeys",
+        "new_order": "kind write: check never calls it",
+    }
