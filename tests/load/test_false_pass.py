@@ -72,7 +72,7 @@ _call = ApiClient.call
 
 
 def _raising(self, endpoint, *args, **kwargs):  # what an invalid header name does inside geventhttpclient
-    if endpoint != "login":
+    if getattr(endpoint, "name", endpoint) != "login":  # a route's name, or the route itself
         raise ValueError("invalid header field name 'X Token'")
     return _call(self, endpoint, *args, **kwargs)
 
