@@ -41,15 +41,15 @@ from harness.scenario.model import (
 )
 from harness.scenario.parse import (
     SHIPPED_SCENARIOS,
-    check_load_caps,
     load_scenario,
-    parse_duration,
     parse_scenario,
     read_toml,
     scenario_path,
     shipped_scenarios,
 )
 from harness.scenario.redaction import redacted_copy, redacted_raw
+from harness.scenario.sections.load import check_load_caps
+from harness.scenario.sections.reader import parse_duration
 
 __all__ = [
     "ACCOUNT_SOURCES",

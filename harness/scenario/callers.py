@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from harness.scenario.model import ATTACKS, JOURNEYS, Auth, Endpoint, Journey
+from harness.scenario.templates import placeholders
 
 __all__ = [
     "ClientRoutes",
@@ -25,23 +26,12 @@ __all__ = [
     "required_routes",
 ]
 
-_PLACEHOLDER = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
 ID_PLACEHOLDER = re.compile(r"(?:([A-Za-z0-9]+)_)?id", re.IGNORECASE)  # {id}, {NAME_id}: an object id
 
 
 def id_placeholders(ep: Endpoint) -> list[str]:
     """The {id} and {NAME_id} placeholders of a route's path and body, in order."""
-    found: list[str] = []
-    stack: list[object] = [ep.path, ep.body]
-    while stack:
-        value = stack.pop(0)
-        if isinstance(value, str):
-            found += [n for n in _PLACEHOLDER.findall(value) if ID_PLACEHOLDER.fullmatch(n) and n not in found]
-        elif isinstance(value, dict):
-            stack.extend(value.values())
-        elif isinstance(value, list):
-            stack.extend(value)
-    return found
+    return [name for name in placeholders([ep.path, ep.body]) if ID_PLACEHOLDER.fullmatch(name)]
 
 
 def id_source(endpoints: Mapping[str, Endpoint], ep: Endpoint) -> Endpoint | None:

@@ -187,7 +187,7 @@ PLACEHOLDERS: dict[str, str] = {
     "name": "a visitor's name (leads)",
     "lead_email": "a visitor's e-mail (leads)",
 }
-# What `harness audit` fills besides, on routes that load traffic never calls (see `_check_placeholders`):
+# What `harness audit` fills besides, on routes that load traffic never calls (see harness.scenario.sections.placeholders):
 # object ids (OBJECT_ID) take a real id from the route that lists them.
 AUDIT_PLACEHOLDERS: dict[str, str] = {
     "prompt": "the injection probe's text",

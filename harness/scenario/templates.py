@@ -14,7 +14,7 @@ import re
 from typing import Any
 from urllib.parse import quote
 
-__all__ = ["render", "PLACEHOLDER", "Unfilled"]
+__all__ = ["render", "placeholders", "PLACEHOLDER", "Unfilled"]
 
 PLACEHOLDER = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
 
@@ -50,3 +50,18 @@ def render(template: Any, values: dict[str, Any], *, in_path: bool = False, stri
     if isinstance(template, list):
         return [render(v, values, strict=strict) for v in template]
     return template
+
+
+def placeholders(template: Any) -> list[str]:
+    """The {names} a template's strings hold (not its keys: `render` fills values only), in order."""
+    found: list[str] = []
+    stack = [template]
+    while stack:
+        value = stack.pop(0)
+        if isinstance(value, str):
+            found.extend(n for n in PLACEHOLDER.findall(value) if n not in found)
+        elif isinstance(value, dict):
+            stack.extend(value.values())
+        elif isinstance(value, list):
+            stack.extend(value)
+    return found

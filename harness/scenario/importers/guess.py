@@ -20,7 +20,6 @@ __all__ = [
     "is_secret_field",
     "singular",
     "body_template",
-    "placeholders",
     "REDACTED",
 ]
 
@@ -233,18 +232,3 @@ def body_template(value: Any, kind: str) -> tuple[Any, list[str]]:
         return item
 
     return walk(value, "body"), notes
-
-
-def placeholders(template: Any) -> list[str]:
-    """The {names} a path or a body asks the harness to fill, in order."""
-    found: list[str] = []
-    stack = [template]
-    while stack:
-        item = stack.pop(0)
-        if isinstance(item, str):
-            found += [n for n in re.findall(r"\{([A-Za-z_][A-Za-z0-9_]*)\}", item) if n not in found]
-        elif isinstance(item, dict):
-            stack += list(item.values())
-        elif isinstance(item, list):
-            stack += item
-    return found

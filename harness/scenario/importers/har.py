@@ -31,11 +31,11 @@ from harness.scenario.importers.guess import (
     guess_kind,
     id_placeholder,
     is_secret_field,
-    placeholders,
     route_name,
     unique_name,
     words,
 )
+from harness.scenario.templates import placeholders
 
 __all__ = ["draft_from_har", "read_har", "Exchange"]
 

@@ -29,11 +29,11 @@ from harness.scenario.importers.guess import (
     body_template,
     guess_kind,
     id_placeholder,
-    placeholders,
     route_name,
     unique_name,
     words,
 )
+from harness.scenario.templates import placeholders
 
 __all__ = ["draft_from_openapi", "read_spec"]
 
