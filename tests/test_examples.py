@@ -56,7 +56,8 @@ def test_the_jwt_rest_scenario_reads_items_by_the_ids_it_listed(tmp_path: Path) 
     figures = endpoint_figures(only_run_dir(tmp_path))
     for route in ("token", "items", "item", "profile"):
         assert figures[route]["ok"] > 0 and figures[route]["errors"] == 0, (route, figures[route])
-    assert figures["item"]["ok"] >= 3 * figures["items"]["ok"] - 3  # three reads per listing (the last may be cut)
+    # three reads per listing; each of the two users' last listing may be cut by the end of the run
+    assert figures["item"]["ok"] >= 3 * figures["items"]["ok"] - 3 * 2
     assert set(api.items_read) <= set(ITEM_IDS) and sum(api.items_read.values()) == figures["item"]["requests"]
 
 
