@@ -62,7 +62,7 @@ def runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
         target = start_target(TargetConfig.from_dict({**unlimited, **latency}))
         try:
             result = run_harness(
-                "run", str(scenario), "--host", target.url, "--workers", "1", "--out", str(folder / name)
+                "run", str(scenario), "--host", target.url, "--workers", "0", "--out", str(folder / name)
             )
             assert result.returncode in (0, 1), result.stderr[-3000:]
         finally:

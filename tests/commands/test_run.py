@@ -144,13 +144,13 @@ def test_exact_percentiles_match_injected_truth_where_locust_rounding_misleads(t
     overhead = {key: endpoints["me"][key] - REFERENCE_MS for key in ("p50_ms", "p95_ms")}
     assert 0 < overhead["p50_ms"] < 10
 
-    # p50 and p95 (what the 500 ms target is about) must match the truth to a few milliseconds. p99 of
-    # 420 requests is the fifth slowest: one stall of this shared machine moves it by 100 ms in one route
-    # and not in the other, so it is held only to the truth from below (never rounded under it).
-    # The reference's p95 is coarser than the delayed routes' (`me` is asked a third as often: its p95 is
-    # the 7th slowest of about 140 requests, theirs the 21st of about 420): 5 ms rather than 3, still
-    # under the 10 ms of Locust's rounding, the point here.
-    slack = {"p50_ms": 3.0, "p95_ms": 5.0}
+    # p50 and p95 (what the 500 ms target is about) must match the truth to a few milliseconds: the
+    # suite runs four tests at once on two cores, so a request waits for a core now and then, more often
+    # in a 100 ms request than in the 1 ms reference; 6 ms at p50 and 8 at p95 (the reference's p95 is
+    # coarser: the 7th slowest of about 140 requests, theirs the 21st of about 420), still under the
+    # 10 ms of Locust's rounding, the point here. p99 of 420 requests is the fifth slowest: one stall
+    # moves it by 100 ms in one route and not in the other, so it is held to the truth from below only.
+    slack = {"p50_ms": 6.0, "p95_ms": 8.0}
 
     def close(measured: float, injected: float, key: str) -> bool:
         truth = injected + overhead[key]
