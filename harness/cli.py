@@ -25,7 +25,9 @@ EXIT_CODES = """exit codes:
   1  a threshold failed (or a limit, an attack, the wallet probe found a flaw)
   2  bad usage or scenario: a one-line error, nothing was sent
   3  run aborted (guardrail, target unreachable, interrupted, internal
-     failure); the run folder still holds what was measured"""
+     failure); the run folder still holds what was measured
+  4  untested: nothing failed, but a verdict the gate depends on could not
+     be judged (no usable login, no accepted signed delivery...); not a pass"""
 
 
 def _duration(value: str) -> float:

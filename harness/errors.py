@@ -19,6 +19,7 @@ class ExitCode(enum.IntEnum):
     FAIL = 1  # a threshold, a limit, an attack, a probe or the audit found something
     USAGE = 2  # bad usage or scenario: nothing was sent
     ABORTED = 3  # the run could not finish (target unreachable, interrupted, a guardrail, a failed disk)
+    UNTESTED = 4  # nothing failed, but a verdict the gate needs could not be judged (no login, ...): not a pass
 
 
 _LINE_BREAKS = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")  # str.splitlines splits on some of these

@@ -448,8 +448,10 @@ def _route(
     probe_rows: pd.DataFrame,
     loopback: bool,
     cost: dict[str, Any] | None,
+    planned: bool = True,
 ) -> dict[str, Any]:
-    """The rate-limit figures of one route, from its experiments and its non-legit rows."""
+    """The rate-limit figures of one route, from its experiments and its non-legit rows; `planned`:
+    the run meant to probe it."""
     tight = _tightest(rules)
     baseline, edge = exps.get("baseline"), exps.get("window-edge")
     entry: dict[str, Any] = {
@@ -462,7 +464,11 @@ def _route(
     if tight:
         entry.update(quota=tight["quota"], window_s=tight["window_s"])
     if not exps:
-        entry.update(note="no probe rows for this route", blocked_cost=cost, fix=[])
+        if planned:
+            note = "no probe reached this route: the run ended before its experiments, or they failed to start"
+        else:  # a gate that never asked for this verdict does not wait on it
+            note = "not probed ([probes] routes leave it out): the declared limit is not judged"
+        entry.update(note=note, blocked_cost=cost, fix=[], planned=planned)
         return entry
     redirected = redirected_mask(probe_rows)
     reached = admitted_mask(probe_rows) | probe_rows["blocked"].fillna(False).to_numpy(dtype=bool)
@@ -572,7 +578,15 @@ def rate_limits(samples: pd.DataFrame, run: Mapping, target_stats: Mapping | Non
             else None
         )
         entry = _route(
-            route, kind, limits.get(route, []), exps.get(route, {}), nonlegit, samples[mask & is_probe], loopback, cost
+            route,
+            kind,
+            limits.get(route, []),
+            exps.get(route, {}),
+            nonlegit,
+            samples[mask & is_probe],
+            loopback,
+            cost,
+            planned=route in probed or route in exps,
         )
         entry.update(_legit(samples, mask, legit, ok, span))
         out[route] = entry

@@ -184,11 +184,17 @@ def _login_failure(route: str, login: EndpointFigures | None) -> str | None:
 
 
 def limit_reasons(limits: Mapping[str, Mapping]) -> list[Reason]:
-    return [
-        Reason(kind="finding", route=route, message=f"rate limit on {route} is {entry['verdict']}{limit_detail(entry)}")
-        for route, entry in limits.items()
-        if entry.get("verdict") in FAILING_LIMITS
-    ]
+    """A finding for each limit that failed; "untested" for each the probes could not judge."""
+    reasons = []
+    for route, entry in limits.items():
+        verdict = entry.get("verdict")
+        if verdict in FAILING_LIMITS:
+            message = f"rate limit on {route} is {verdict}{limit_detail(entry)}"
+            reasons.append(Reason(kind="finding", route=route, message=message))
+        elif verdict == "untested" and entry.get("planned", True):
+            why = entry.get("note") or "no probe answer to judge it on"
+            reasons.append(Reason(kind="untested", route=route, message=f"rate limit on {route} is untested: {why}"))
+    return reasons
 
 
 def limit_detail(entry: Mapping) -> str:
@@ -206,12 +212,25 @@ def limit_detail(entry: Mapping) -> str:
 
 
 def abuse_reasons(abuse: Mapping[str, Mapping]) -> list[Reason]:
-    """One per finding, attacks in name order (as `abuse.abuse_findings` lists them)."""
-    return [
+    """One per finding, attacks in name order (as `abuse.abuse_findings` lists them); then one
+    "untested" per attack that could not be judged, with its note that says why."""
+    findings = [
         Reason(kind="finding", route=a.get("endpoint"), message=f"abuse finding: {name}: {f}")
         for name, a in abuse.items()
         for f in a.get("findings") or []
     ]
+    untested = [
+        Reason(kind="untested", route=a.get("endpoint"), message=f"attack {name} is untested: {_untested_note(a)}")
+        for name, a in abuse.items()
+        if a.get("verdict") == "untested"
+    ]
+    return findings + untested
+
+
+def _untested_note(attack: Mapping) -> str:
+    notes = [str(n) for n in attack.get("notes") or []]
+    why = next((n for n in notes if n.startswith("untested: ")), notes[-1] if notes else "it reached nothing")
+    return why.removeprefix("untested: ")
 
 
 def wallet_reasons(wallet: Mapping[str, Any] | None) -> list[Reason]:

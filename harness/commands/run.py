@@ -173,11 +173,15 @@ def _report(run_dir: Path, shoot: bool) -> int:
     return exit_code(summary)
 
 
+VERDICT_EXIT_CODES = {"pass": ExitCode.PASS, "fail": ExitCode.FAIL, "untested": ExitCode.UNTESTED}
+
+
 def exit_code(summary: Summary) -> ExitCode:
-    """3 for a run that was aborted (or never finished), else 0 when its verdict passes, 1 when it fails."""
+    """3 for a run that was aborted (or never finished), else 0 when its verdict passes, 1 when it
+    fails, 4 when nothing failed but a verdict could not be judged."""
     if summary.run.aborted:
         return ExitCode.ABORTED
-    return ExitCode.PASS if summary.verdict == "pass" else ExitCode.FAIL
+    return VERDICT_EXIT_CODES[summary.verdict]
 
 
 def _killed_reason(signum: int) -> str:

@@ -41,7 +41,7 @@ Number = int | float
 #   finding:       a security or cost finding (a rate limit leaky, bypassable or absent; an abuse
 #                  finding; a denial-of-wallet finding)
 #   untested:      a verdict that needed something the run could not get (a login, an accepted
-#                  delivery...): not a pass, not a fail (reserved; the next version uses it)
+#                  delivery...): not a pass, not a fail; the run is "untested" when nothing else failed
 #   aborted:       the run was aborted (a signal, a failed write, an internal failure)
 #   guardrail:     a [guardrails] cap or the circuit breaker aborted the run
 #   stopped_early: an abort-on-fail threshold ended the run before its planned end
@@ -52,7 +52,7 @@ ReasonKind = Literal[
     "threshold", "finding", "untested", "aborted", "guardrail", "stopped_early", "incomplete", "task_error", "journey"
 ]
 REASON_KINDS: tuple[str, ...] = ReasonKind.__args__  # type: ignore[attr-defined]
-VerdictStatus = Literal["pass", "fail"]  # "untested" to come
+VerdictStatus = Literal["pass", "fail", "untested"]
 
 
 class Reason(msgspec.Struct, frozen=True, kw_only=True):
@@ -72,8 +72,12 @@ class Verdict(msgspec.Struct, frozen=True, kw_only=True):
 
     @classmethod
     def of(cls, reasons: list[Reason]) -> Verdict:
-        """Fail on any reason, pass without one."""
-        return cls(status="fail" if reasons else "pass", reasons=tuple(reasons))
+        """Fail on any reason but "untested"; untested when those are all there is (a gate that
+        depends on a verdict nobody could judge does not pass); pass without a reason."""
+        status: VerdictStatus = "pass"
+        if reasons:
+            status = "untested" if all(r.kind == "untested" for r in reasons) else "fail"
+        return cls(status=status, reasons=tuple(reasons))
 
 
 class ThresholdRow(msgspec.Struct, kw_only=True):

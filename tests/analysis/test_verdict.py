@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from harness.analysis.verdict import judge
+from harness.commands.run import VERDICT_EXIT_CODES
 from harness.documents import REASON_KINDS, EndpointFigures, Reason, RunMeta, ThresholdRow, Verdict
 from harness.documents.run import JourneyRan, StoppedEarly, TaskError
+from harness.errors import ExitCode
 
 WHOLE = RunMeta(started_at=1.0, ended_at=2.0)
 
@@ -57,3 +59,32 @@ def test_nothing_measured_and_other_aborts() -> None:
         ("incomplete", "no samples recorded: nothing was measured"),
         ("aborted", "run aborted: interrupted by SIGINT"),
     ]
+
+
+def test_untested_alone_is_its_own_verdict_and_exit_4_and_never_hides_a_failure() -> None:
+    limits = {
+        "login": {"verdict": "untested", "note": "every probe was refused (401): no working login", "planned": True},
+        "reset": {"verdict": "untested", "note": "not probed", "planned": False},  # not asked for: no reason
+    }
+    attacks = {
+        "webhook_forged": {
+            "endpoint": "webhook",
+            "verdict": "untested",
+            "findings": [],
+            "notes": ["untested: no delivery signed with the run's secret was accepted"],
+        }
+    }
+    verdict = judge(RunMeta(ended_at=2.0), 10, {}, [], rate_limits=limits, abuse=attacks)
+    assert verdict.status == "untested"
+    assert [(r.kind, r.route, r.message) for r in verdict.reasons] == [
+        ("untested", "login", "rate limit on login is untested: every probe was refused (401): no working login"),
+        (
+            "untested",
+            "webhook",
+            "attack webhook_forged is untested: no delivery signed with the run's secret was accepted",
+        ),
+    ]
+    assert VERDICT_EXIT_CODES[verdict.status] == ExitCode.UNTESTED == 4
+    failed = judge(RunMeta(ended_at=2.0), 10, {}, [], rate_limits={**limits, "chat": {"verdict": "absent"}})
+    assert failed.status == "fail" and VERDICT_EXIT_CODES[failed.status] == 1
+    assert Verdict.of([]).status == "pass"

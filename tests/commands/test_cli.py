@@ -95,7 +95,7 @@ def test_help_is_whole_and_has_the_exit_codes() -> None:
     assert "--help` tells more about each command." in result.stdout
     lines = result.stdout.splitlines()
     table = lines[lines.index("exit codes:") :]
-    assert [line.split()[0] for line in table[1:] if line[:3].strip().isdigit()] == ["0", "1", "2", "3"]
+    assert [line.split()[0] for line in table[1:] if line[:3].strip().isdigit()] == ["0", "1", "2", "3", "4"]
     assert "a threshold failed" in table[2] and "bad usage or scenario" in table[3] and "run aborted" in table[4]
 
 
