@@ -8,7 +8,7 @@ admin route asked by the roles that must not use it.
 - "expired token": a real token replayed after it expired. Without the signing key nobody outside can
   make an expired token (old claims re-signed with another key is the wrong-key case), so the check
   waits for a real one: when its lifetime (the JWT's `exp`, or the login answer's `expires_in`) is
-  within `[audit] expiry_wait_s`; otherwise it is not measurable and says so.
+  within `[audit] expiry_wait_s`; otherwise it is untested and says so.
 - "function-level auth": each route a logged-in role must not use (the matrix; by default every
   route of kind admin) called anonymously and as each such role, bare and with client-sent role headers
   (`X-User-Role: admin`, `X-Forwarded-User: ...`); the headers that open it are named one by one.
@@ -29,8 +29,8 @@ from typing import Any
 
 from harness.audit.context import AuditContext, json_of
 from harness.audit.forge import forgeries, parse_jwt
-from harness.audit.model import FAIL, NOT_MEASURABLE, PASS, CheckResult
-from harness.audit.routes import Attempt, ObjectIds, Sender, dig, emails_in, login, probe_values, session
+from harness.audit.model import FAIL, PASS, UNTESTED, CheckResult
+from harness.audit.routes import Attempt, ObjectIds, Sender, dig, emails_in, login, probe_values
 from harness.audit.values import unfilled, unfilled_note
 from harness.scenario.accounts import Account
 
@@ -124,7 +124,7 @@ def _opens(ctx: AuditContext, route: str, account: Account | None) -> bool:
 def _result(
     check: str, findings: list[str], evidence: list[str], decided: int, notes: list[str], nothing: str
 ) -> CheckResult:
-    status = FAIL if findings else PASS if decided else NOT_MEASURABLE
+    status = FAIL if findings else PASS if decided else UNTESTED
     note = "; ".join(notes) if decided or findings else "; ".join([nothing, *notes])
     return CheckResult("auth", check, status, findings, evidence[:MAX_EVIDENCE], note)
 
@@ -160,13 +160,13 @@ def auth_on_every_route(audit: _Audit) -> CheckResult:
         return CheckResult(
             "auth",
             "auth on every route",
-            NOT_MEASURABLE,
+            UNTESTED,
             note="the API map has no route closed to anonymous callers (auth = true)",
         )
     base = _lowest(ctx)
-    base_token = session(ctx, audit.sender, base) if base else None
+    base_token = ctx.token(base) if base else None
     victim = ctx.account("admin") or _lowest(ctx, skip=base)
-    victim_token = session(ctx, audit.sender, victim) if victim else None
+    victim_token = ctx.token(victim) if victim else None
     forged, forge_note = forgeries(base_token, victim_token, time.time())
     audit.secrets.extend(f.token for f in forged)
     revoked, revoke_note = _revoked(audit, base)  # a new session of base's: its cached token stays valid
@@ -225,7 +225,7 @@ def start_expiry(audit: _Audit) -> _Expiring | CheckResult:
     token, attempt = login(ctx, audit.sender, account) if account else (None, None)
 
     def unmeasured(why: str) -> CheckResult:
-        return CheckResult("auth", "expired token", NOT_MEASURABLE, note=f"expired token: {why}")
+        return CheckResult("auth", "expired token", UNTESTED, note=f"expired token: {why}")
 
     if token is None:
         why = (
@@ -261,7 +261,7 @@ def start_expiry(audit: _Audit) -> _Expiring | CheckResult:
             "signing key (old claims re-signed with another key are the wrong-key case). Raise "
             "expiry_wait_s, or audit a deployment whose tokens live a few seconds"
         )
-    own = session(ctx, audit.sender, account)
+    own = ctx.token(account)
     usable = [r for r in ctx.scenario.endpoints if _opens(ctx, r, account) and not audit.values(r, account, own)[1]]
     if not usable:
         return unmeasured(
@@ -285,7 +285,7 @@ def expired_token(audit: _Audit, expiring: _Expiring | CheckResult) -> CheckResu
     findings, evidence, notes = [], [], []
     decided = 0
     for route in (r for r in ctx.scenario.endpoints if _opens(ctx, r, account)):
-        values, skipped = audit.values(route, account, session(ctx, audit.sender, account))
+        values, skipped = audit.values(route, account, ctx.token(account))
         if skipped:
             notes.append(skipped)
             continue
@@ -322,7 +322,7 @@ def function_level(audit: _Audit) -> CheckResult:
         return CheckResult(
             "auth",
             "function-level auth",
-            NOT_MEASURABLE,
+            UNTESTED,
             note="no route of the API map is closed to a logged-in role (matrix, or routes of kind admin)",
         )
     findings, evidence, notes = [], [], []
@@ -330,7 +330,7 @@ def function_level(audit: _Audit) -> CheckResult:
     for route in routes:
         allowed = [r for r in ("admin", "coach", "client") if ctx.expected(route, r) == "allow"]
         insider = ctx.account(allowed[0]) if allowed else None
-        insider_token = session(ctx, audit.sender, insider) if insider else None
+        insider_token = ctx.token(insider) if insider else None
         lister = (insider, insider_token) if insider_token else None  # IDs the allowed role can list
         headers = role_headers(allowed[0] if allowed else "admin", insider.email if insider else "admin")
         opening: list[str] = []  # the headers found to open this route, tried first for the next caller
@@ -341,7 +341,7 @@ def function_level(audit: _Audit) -> CheckResult:
             if role != "anonymous" and account is None:
                 notes.append(f"{route}: no {role} account to try")
                 continue
-            token = session(ctx, audit.sender, account) if account else None
+            token = ctx.token(account) if account else None
             if account and token is None:
                 notes.append(f"{route}: could not log in as a {role}")
                 continue

@@ -16,7 +16,7 @@ from typing import Any
 
 import httpx
 
-from harness.audit.context import AuditContext, json_of
+from harness.audit.context import AuditContext, Destructive, json_of
 from harness.audit.values import Unfilled, account_values, is_object_id, placeholders, unfilled
 from harness.scenario import Endpoint, Scenario
 from harness.scenario.accounts import Account
@@ -30,7 +30,6 @@ __all__ = [
     "listed_ids",
     "read_route",
     "probe_values",
-    "session",
     "login",
     "dig",
     "emails_in",
@@ -46,6 +45,7 @@ class Attempt:
     response: httpx.Response | None
     error: str = ""
     blocked: bool = False
+    refused: bool = False  # not sent: it would have deleted or overwritten what the audit did not create
 
     @property
     def status(self) -> int:
@@ -103,6 +103,8 @@ class Sender:
                 response = self.ctx.call(self.client, route, values, **kwargs)
             except (httpx.HTTPError, httpx.InvalidURL, httpx.StreamError) as exc:
                 return Attempt(None, f"{type(exc).__name__}: {self.ctx.redact(str(exc))[:120]}")
+            except Destructive as exc:  # the safe default: not sent, and said so
+                return Attempt(None, str(exc), refused=True)
             rule = self.ctx.scenario.block
             if not rule.matches(response.status_code, response.headers, response.content):
                 return Attempt(response)
@@ -254,17 +256,6 @@ def login(ctx: AuditContext, sender: Sender, account: Account) -> tuple[str | No
     attempt = sender.call(route.name, account_values(account))
     token = dig(json_of(attempt.response), ctx.scenario.auth.token_field) if attempt.ok else None
     return (token if isinstance(token, str) and token else None), attempt
-
-
-def session(ctx: AuditContext, sender: Sender, account: Account) -> str | None:
-    """`account`'s token, shared with the other checks through the context (which also redacts it)."""
-    token = ctx._tokens.get(account.email)
-    if token:
-        return token
-    token, _ = login(ctx, sender, account)
-    if token:
-        ctx._tokens[account.email] = token
-    return token
 
 
 def emails_in(text: str, accounts: Sequence[Account], exclude: Account | None = None) -> list[str]:

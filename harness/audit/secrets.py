@@ -26,7 +26,7 @@ import httpx
 
 from harness.audit.context import AuditContext
 from harness.audit.keys import Hit, scan
-from harness.audit.model import FAIL, NOT_MEASURABLE, PASS, CheckResult
+from harness.audit.model import FAIL, PASS, UNTESTED, CheckResult
 
 __all__ = ["run", "page_scripts", "source_map_ref", "scan_source_map"]
 
@@ -242,7 +242,7 @@ def run(ctx: AuditContext) -> list[CheckResult]:
             CheckResult(
                 "secrets",
                 CHECK,
-                NOT_MEASURABLE,
+                UNTESTED,
                 evidence=[ctx.redact(e) for e in crawl.evidence],
                 note="the target answered none of the requests for its pages and API",
             )

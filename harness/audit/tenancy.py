@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from harness.audit.context import AuditContext
-from harness.audit.model import FAIL, NOT_MEASURABLE, PASS, CheckResult
+from harness.audit.model import FAIL, PASS, UNTESTED, CheckResult
 from harness.audit.routes import (
     PROBE_TEXT,
     Attempt,
@@ -34,7 +34,6 @@ from harness.audit.routes import (
     id_placeholders,
     probe_values,
     read_route,
-    session,
 )
 from harness.audit.values import unfilled, unfilled_note, unfilled_reason
 from harness.scenario.accounts import Account
@@ -95,7 +94,7 @@ class _Check:
 
     def tenant(self, account: Account) -> _Tenant:
         """`account` logged in, with the IDs of its own objects for every ID placeholder of the routes."""
-        token = session(self.ctx, self.sender, account)
+        token = self.ctx.token(account)
         found = _Tenant(account, token)
         if token is None:
             return found
@@ -254,7 +253,7 @@ def run(ctx: AuditContext) -> list[CheckResult]:
             CheckResult(
                 "tenant_isolation",
                 check_name,
-                NOT_MEASURABLE,
+                UNTESTED,
                 note="no route of the API map takes an object ID ([audit] id_routes)",
             )
         ]
@@ -262,7 +261,7 @@ def run(ctx: AuditContext) -> list[CheckResult]:
     if owner_account is None or not intruder_accounts:
         return [
             CheckResult(
-                "tenant_isolation", check_name, NOT_MEASURABLE, note="needs accounts (with their tenant) in two tenants"
+                "tenant_isolation", check_name, UNTESTED, note="needs accounts (with their tenant) in two tenants"
             )
         ]
     with ctx.client() as client:
@@ -273,7 +272,7 @@ def run(ctx: AuditContext) -> list[CheckResult]:
                 CheckResult(
                     "tenant_isolation",
                     check_name,
-                    NOT_MEASURABLE,
+                    UNTESTED,
                     note=f"could not log in as the {owner_account.role} of tenant {owner_account.tenant}",
                 )
             ]
@@ -288,7 +287,7 @@ def run(ctx: AuditContext) -> list[CheckResult]:
             for route in routes:
                 check.replay(route, owner, intruder, canary)
         check.landed(owner)
-    status = FAIL if check.findings else PASS if check.decided else NOT_MEASURABLE
+    status = FAIL if check.findings else PASS if check.decided else UNTESTED
     return [
         CheckResult(
             "tenant_isolation",

@@ -18,7 +18,7 @@ import pytest
 from harness.audit import secrets
 from harness.audit.context import AuditContext, AuditSettings
 from harness.audit.keys import mask, scan, shown
-from harness.audit.model import FAIL, NOT_MEASURABLE, PASS
+from harness.audit.model import FAIL, PASS, UNTESTED
 from harness.demo_api.process import RunningTarget
 from harness.demo_api.static import FAKE_OPENAI_KEY, FAKE_STRIPE_SECRET_KEY, PUBLISHABLE_KEY
 from harness.scenario.accounts import Credentials
@@ -246,4 +246,4 @@ def test_an_unreachable_site_is_not_measurable():
         raise httpx.ConnectError("connection refused", request=request)
 
     [result] = secrets.run(mock(refuse))
-    assert result.status == NOT_MEASURABLE and result.evidence[0] == "GET / -> no answer (ConnectError)"
+    assert result.status == UNTESTED and result.evidence[0] == "GET / -> no answer (ConnectError)"

@@ -14,7 +14,7 @@ import pytest
 
 from harness.audit import tenancy
 from harness.audit.context import AuditContext, AuditSettings
-from harness.audit.model import FAIL, NOT_MEASURABLE, PASS, scorecard
+from harness.audit.model import FAIL, PASS, UNTESTED, scorecard
 from harness.demo_api.process import RunningTarget
 from harness.scenario.accounts import Account, Credentials
 from tests.audit.helpers import SCENARIO, audit_context, quick_demo
@@ -95,12 +95,12 @@ def test_one_tenant_or_no_id_route_is_not_measurable(hardened: RunningTarget) ->
         ]
     )
     (result,) = tenancy.run(AuditContext(hardened.url, SCENARIO, one_tenant, AuditSettings()))
-    assert result.status == NOT_MEASURABLE and "two tenants" in result.note
+    assert result.status == UNTESTED and "two tenants" in result.note
     no_ids = replace(
         SCENARIO, endpoints={k: v for k, v in SCENARIO.endpoints.items() if k not in ("conversation", "chat")}
     )
     (result,) = tenancy.run(AuditContext(hardened.url, no_ids, one_tenant, AuditSettings()))
-    assert result.status == NOT_MEASURABLE and "takes an object ID" in result.note
+    assert result.status == UNTESTED and "takes an object ID" in result.note
 
 
 def test_an_unreachable_target_is_not_measurable() -> None:
@@ -119,4 +119,4 @@ def test_an_unreachable_target_is_not_measurable() -> None:
             return super().client(transport=httpx.MockTransport(refuse), **kwargs)
 
     (result,) = tenancy.run(Down("http://down.test", SCENARIO, creds, AuditSettings()))
-    assert result.status == NOT_MEASURABLE and "could not log in" in result.note
+    assert result.status == UNTESTED and "could not log in" in result.note

@@ -15,7 +15,7 @@ import pytest
 from harness.audit import validation
 from harness.audit.context import AuditContext, AuditSettings
 from harness.audit.errorpages import error_page
-from harness.audit.model import FAIL, NOT_MEASURABLE, PASS
+from harness.audit.model import FAIL, PASS, UNTESTED
 from harness.demo_api.process import RunningTarget
 from harness.scenario import Endpoint, Scenario
 from harness.scenario.accounts import Account, Credentials
@@ -213,7 +213,7 @@ def test_an_unreachable_target_is_not_measurable():
         raise httpx.ConnectError("connection refused", request=request)
 
     [result] = validation.run(mock(refuse))
-    assert result.status == NOT_MEASURABLE and result.note == "the target answered none of the probes"
+    assert result.status == UNTESTED and result.note == "the target answered none of the probes"
 
 
 def test_a_placeholder_without_a_value_is_never_sent_empty():
