@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import math
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from email.utils import parsedate_to_datetime
 from typing import Any
 
@@ -121,12 +121,31 @@ def _opens(ctx: AuditContext, route: str, account: Account | None) -> bool:
     )
 
 
+NO_LOGIN_FIX = (
+    "make a login work for the audit's accounts (check [auth] and the accounts; the check of the "
+    "mapping, `harness check`, shows what the login answered), then audit again"
+)
+
+
 def _result(
     check: str, findings: list[str], evidence: list[str], decided: int, notes: list[str], nothing: str
 ) -> CheckResult:
     status = FAIL if findings else PASS if decided else UNTESTED
     note = "; ".join(notes) if decided or findings else "; ".join([nothing, *notes])
     return CheckResult("auth", check, status, findings, evidence[:MAX_EVIDENCE], note)
+
+
+def _no_login(check: str, who: str) -> CheckResult:
+    """Untested: a denial means something only next to a login that works (else a 401 for everyone
+    passes a route that checks nothing, or one that is simply broken)."""
+    return CheckResult(
+        "auth",
+        check,
+        UNTESTED,
+        note=f"no login yielded a usable credential ({who}): a denial cannot be told from a route that refuses everyone",
+        fix=NO_LOGIN_FIX,
+        gate=True,
+    )
 
 
 def _undecided(attempt: Attempt, what: str) -> str:
@@ -165,6 +184,8 @@ def auth_on_every_route(audit: _Audit) -> CheckResult:
         )
     base = _lowest(ctx)
     base_token = ctx.token(base) if base else None
+    if base_token is None and ctx.scenario.auth.style != "none":
+        return _no_login("auth on every route", f"as {base.email}" if base else "no account")
     victim = ctx.account("admin") or _lowest(ctx, skip=base)
     victim_token = ctx.token(victim) if victim else None
     forged, forge_note = forgeries(base_token, victim_token, time.time())
@@ -235,7 +256,8 @@ def start_expiry(audit: _Audit) -> _Expiring | CheckResult:
             if attempt is None
             else (attempt.error or f"login answered {attempt.status}")
         )
-        return unmeasured(f"no session token could be obtained ({why})")
+        result = unmeasured(f"no session token could be obtained ({why})")
+        return replace(result, fix=NO_LOGIN_FIX, gate=account is not None and attempt is not None)
     assert account is not None and attempt is not None, "a token comes from an account's login"
     audit.secrets.append(token)
     now = time.time()
@@ -327,10 +349,15 @@ def function_level(audit: _Audit) -> CheckResult:
         )
     findings, evidence, notes = [], [], []
     decided = 0
+    no_login: list[str] = []  # the accounts whose login gave nothing usable
     for route in routes:
         allowed = [r for r in ("admin", "coach", "client") if ctx.expected(route, r) == "allow"]
         insider = ctx.account(allowed[0]) if allowed else None
         insider_token = ctx.token(insider) if insider else None
+        if insider is not None and insider_token is None:  # its denials could be anything
+            no_login.append(f"the {insider.role} {route} allows")
+            notes.append(f"{route}: not judged: could not log in as the {insider.role} it allows")
+            continue
         lister = (insider, insider_token) if insider_token else None  # IDs the allowed role can list
         headers = role_headers(allowed[0] if allowed else "admin", insider.email if insider else "admin")
         opening: list[str] = []  # the headers found to open this route, tried first for the next caller
@@ -344,6 +371,7 @@ def function_level(audit: _Audit) -> CheckResult:
             token = ctx.token(account) if account else None
             if account and token is None:
                 notes.append(f"{route}: could not log in as a {role}")
+                no_login.append(f"a {role}")
                 continue
             values, skipped = audit.values(route, account, token, lister)
             if skipped:
@@ -378,15 +406,15 @@ def function_level(audit: _Audit) -> CheckResult:
                 shown = "; ".join(f"{h}: {headers[h]}" for h in named) or "only all of them sent together"
                 findings.append(f"{route}: {broken} for {_who(role)} with a client-sent role header: {shown}")
                 break
-        if insider is not None and insider_token is None:
-            notes.append(f"{route}: could not log in as the {insider.role} it allows, to confirm it works at all")
-        elif insider is not None:
+        if insider is not None:
             control = audit.sender.call(route, audit.values(route, insider, insider_token)[0], token=insider_token)
             if control.decided and not control.ok:
                 notes.append(
                     f"{route}: answered {control.status} to the {insider.role} it allows too: "
                     "its denials may not be about roles (check the API map)"
                 )
+    if not findings and not decided and no_login:
+        return _no_login("function-level auth", ", ".join(dict.fromkeys(no_login)))
     return _result(
         "function-level auth", findings, evidence, decided, notes, "no request got an answer that was not rate limited"
     )

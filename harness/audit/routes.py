@@ -9,6 +9,7 @@ time budget) and sent again; one still blocked stays undecided.
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -259,6 +260,13 @@ def login(ctx: AuditContext, sender: Sender, account: Account) -> tuple[str | No
 
 
 def emails_in(text: str, accounts: Sequence[Account], exclude: Account | None = None) -> list[str]:
-    """The known accounts' addresses found in `text` (someone's user data), bar `exclude`'s own."""
-    lowered = text.lower()
-    return [a.email for a in accounts if a != exclude and a.email and a.email.lower() in lowered]
+    """The known accounts' whole e-mail addresses found in `text` (someone's user data), bar `exclude`'s
+    own: an identifier unique to that user, matched whole (never a short name, nor `ann@x.co` inside
+    `joann@x.com`)."""
+    return [
+        a.email
+        for a in accounts
+        if a != exclude
+        and "@" in a.email
+        and re.search(r"(?<![\w.+-])" + re.escape(a.email) + r"(?![\w-])", text, re.IGNORECASE)
+    ]
