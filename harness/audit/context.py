@@ -242,6 +242,13 @@ class AuditContext:
         return credential
 
     def _log_in(self, account: Account) -> Credential | None:
+        """A new session for `account`, or None (refused, no credential in the answer, no answer)."""
+        try:
+            return self._new_session(account)
+        except (httpx.HTTPError, httpx.InvalidURL, httpx.StreamError):
+            return None
+
+    def _new_session(self, account: Account) -> Credential | None:
         auth = self.scenario.auth
         if auth.style == "api_key":
             key = self.credentials.api_key(account)
@@ -344,8 +351,8 @@ class AuditContext:
 
     def _foreign(self, route: str, method: str, values: Mapping[str, Any], path: str, body: Any) -> bool:
         """Does this request delete, or write to, an object the audit did not create?"""
-        if method in ("GET", "HEAD", "OPTIONS"):
-            return False
+        if method in ("GET", "HEAD", "OPTIONS") or self.scenario.endpoints[route].kind in ("login", "logout"):
+            return False  # a login or logout makes or ends the audit's own session
         ids = self._ids_sent(route, values, path, body)
         if method != "POST":  # a DELETE, PUT or PATCH with no id acts on an existing object (the account's)
             return not ids or any(i not in self.created for i in ids)

@@ -313,14 +313,21 @@ def run(ctx: AuditContext) -> list[CheckResult]:
             check.notes.append(
                 "no canary in the owner's object: a read counts when the intruder gets the owner's object"
             )
+        intruders = []
         for account in intruder_accounts:
             intruder = check.tenant(account)
             if intruder.token is None:
                 check.notes.append(f"could not log in as the {account.role} of tenant {account.tenant}")
                 continue
-            for route in routes:
+            intruders.append(intruder)
+        deletes = [r for r in routes if ctx.scenario.endpoints[r].method == "DELETE"]
+        for intruder in intruders:
+            for route in (r for r in routes if r not in deletes):
                 check.replay(route, owner, intruder, canary)
-        check.landed(owner)
+        check.landed(owner)  # before any delete: the owner's object must still be there to read back
+        for intruder in intruders:  # only with --allow-destructive: the safe default sends no DELETE
+            for route in deletes:
+                check.replay(route, owner, intruder, canary)
     reads = CheckResult(
         "tenant_isolation",
         check_name,

@@ -63,7 +63,7 @@ def test_a_row_is_not_applicable_only_when_every_check_is():
     report = AuditReport.load({**card, "target": "http://t"})[0]
     text = format_scorecard(report)
     assert any(line.startswith("Prompt injection") and " n/a " in line for line in text.splitlines())
-    assert text.splitlines()[-1].endswith("(2 pass, 0 fail, 10 not measurable from outside, 1 not applicable)")
+    assert text.splitlines()[-1].endswith("(2 pass, 0 fail, 10 untested, 1 not applicable)")
     assert 'data-row="prompt_injection" data-status="not_applicable"' in audit_page(report.to_dict())
     assert "not applicable" in audit_page(report.to_dict())
 
@@ -155,7 +155,7 @@ def test_terminal_and_html_forms_show_every_row():
     )[0]
     text = format_scorecard(report)
     assert "CORS" in text and "FAIL" in text and "reflects https://evil.example" in text
-    assert text.splitlines()[-1].startswith("audit: FAIL (0 pass, 1 fail, 12 not measurable")
+    assert text.splitlines()[-1].startswith("audit: FAIL (0 pass, 1 fail, 12 untested")
     assert audit_section(report.to_dict()).id == "audit"
     page = audit_page(report.to_dict())
     assert page.startswith("<!doctype html>") and page.count("<tr data-row=") == len(ROWS)
