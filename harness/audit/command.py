@@ -1,4 +1,4 @@
-"""`harness audit [SCENARIO] [--host URL] [--profile P] [--run RUN_DIR] [--out DIR]`.
+"""`harness audit [SCENARIO] [--host URL] [--profile P] [--run RUN_DIR] [--out DIR] [--allow-destructive]`.
 
 Exit codes as for a run: 0 every row that could be judged passed and none the verdict needs is
 untested, 1 a row failed, 2 bad usage or scenario, 3 the target could not be reached (nothing
