@@ -9,6 +9,8 @@ admin route asked by the roles that must not use it.
   make an expired token (old claims re-signed with another key is the wrong-key case), so the check
   waits for a real one: when its lifetime (the JWT's `exp`, or the login answer's `expires_in`) is
   within `[audit] expiry_wait_s`; otherwise it is untested and says so.
+- "JWT signing key": a real HS256 token verified, offline, against a short list of well-known keys
+  (framework defaults, tutorials' `secret`, jwt.io's `your-256-bit-secret`).
 - "function-level auth": each route a logged-in role must not use (the matrix; by default every
   route of kind admin) called anonymously and as each such role, bare and with client-sent role headers
   (`X-User-Role: admin`, `X-Forwarded-User: ...`); the headers that open it are named one by one.
@@ -28,8 +30,8 @@ from email.utils import parsedate_to_datetime
 from typing import Any
 
 from harness.audit.context import AuditContext, json_of
-from harness.audit.forge import forgeries, parse_jwt
-from harness.audit.model import FAIL, PASS, UNTESTED, CheckResult
+from harness.audit.forge import WEAK_KEYS, forgeries, parse_jwt, weak_key
+from harness.audit.model import FAIL, NOT_APPLICABLE, PASS, UNTESTED, CheckResult
 from harness.audit.routes import Attempt, ObjectIds, Sender, dig, emails_in, login, probe_values
 from harness.audit.values import unfilled, unfilled_note
 from harness.scenario.accounts import Account
@@ -437,10 +439,48 @@ def _name_headers(
     return named
 
 
+# --- weak signing key ---------------------------------------------------------------------------
+
+
+def signing_key(audit: _Audit) -> CheckResult:
+    """A real HS256 token verified offline against WEAK_KEYS: one that verifies lets anyone mint tokens."""
+    ctx = audit.ctx
+    account = _lowest(ctx)
+    handle = ctx.token(account) if account else None
+    credential = ctx._sessions.get(handle) if handle else None
+    token = credential.token if credential else ""
+    check = "JWT signing key"
+    if not token:
+        return CheckResult(
+            "auth",
+            check,
+            UNTESTED,
+            note="no session token to check",
+            fix=NO_LOGIN_FIX,
+            gate=handle is None and account is not None,
+        )
+    parsed = parse_jwt(token)
+    if parsed is None or parsed[0].get("alg") != "HS256":
+        alg = parsed[0].get("alg") if parsed else None
+        why = f"the tokens are signed with {alg}" if alg else "the tokens are not JWTs"
+        return CheckResult("auth", check, NOT_APPLICABLE, note=f"{why}: no shared key to guess")
+    evidence = [
+        f"an HS256 token of the {account.role if account else '?'} checked against {len(WEAK_KEYS)} well-known keys"
+    ]
+    key = weak_key(token)
+    if key is None:
+        return CheckResult("auth", check, PASS, evidence=evidence)
+    finding = (
+        f"tokens are signed with a well-known HS256 key ({len(key)} characters, from the audit's list): "
+        "anyone can mint a token for any user and role; sign with 32+ random bytes kept server-side"
+    )
+    return CheckResult("auth", check, FAIL, [finding], evidence)
+
+
 def run(ctx: AuditContext) -> list[CheckResult]:
     with ctx.client() as client:
         audit = _Audit(ctx, Sender(ctx, client))
         expiring = start_expiry(audit)  # first: its lifetime runs while the other checks work
-        results = [auth_on_every_route(audit), function_level(audit)]
+        results = [auth_on_every_route(audit), function_level(audit), signing_key(audit)]
         results.append(expired_token(audit, expiring))
     return results

@@ -372,3 +372,29 @@ def test_expiry_wait_is_an_audit_setting() -> None:
     assert parse_audit_settings(SCENARIO).expiry_wait_s == 10.0
     with pytest.raises(ScenarioError, match="audit.expiry_wait_s: expected seconds"):
         parse_audit_settings(replace(SCENARIO, raw=dict(raw, audit={"expiry_wait_s": "long"})))
+
+
+@pytest.mark.parametrize(
+    "key, status", [(b"your-256-bit-secret", FAIL), (b"secret", FAIL), (b"k" * 8 + b"-random-9f3a1c77e2b4", PASS)]
+)
+def test_a_token_signed_with_a_well_known_key_is_found_offline(key: bytes, status: str) -> None:
+    token = encode_jwt({"sub": "u1", "role": "client", "exp": int(time.time()) + 600}, key=key)
+    logins: list[str] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        logins.append(request.url.path)
+        return httpx.Response(200, json={"access_token": token})
+
+    ctx = fake(handler)
+    result = access.signing_key(access._Audit(ctx, Sender(ctx, ctx.client())))
+    assert result.status == status and logins == ["/login"]  # one login; the guessing sends nothing
+    if status == FAIL:
+        assert "well-known HS256 key" in result.findings[0] and f"({len(key)} characters" in result.findings[0]
+
+
+def test_an_opaque_token_has_no_key_to_guess_and_no_login_is_untested() -> None:
+    ctx = fake(lambda request: httpx.Response(200, json={"access_token": "opaque-session-id"}))
+    assert access.signing_key(access._Audit(ctx, Sender(ctx, ctx.client()))).status == "not_applicable"
+    ctx = fake(lambda request: httpx.Response(200, json={"ok": True}))  # a 200 login with no token
+    result = access.signing_key(access._Audit(ctx, Sender(ctx, ctx.client())))
+    assert result.status == UNTESTED and result.gate and result.fix
