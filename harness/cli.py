@@ -204,6 +204,11 @@ def _parser() -> argparse.ArgumentParser:
         "--out", type=Path, default=Path("reports"), help="folder for the audit folder (default: reports/)"
     )
     audit.add_argument(
+        "--allow-destructive",
+        action="store_true",
+        help="let the audit delete, and write to, objects it did not create (default: never; listed in audit.json)",
+    )
+    audit.add_argument(
         "--check",
         action="append",
         default=[],
@@ -311,7 +316,15 @@ def _dispatch(args: argparse.Namespace) -> int:
         from harness.audit.command import run_audit
         from harness.audit.runner import CHECKS
 
-        return run_audit(args.scenario, args.host, args.profile, args.run, args.out, tuple(args.check) or CHECKS)
+        return run_audit(
+            args.scenario,
+            args.host,
+            args.profile,
+            args.run,
+            args.out,
+            tuple(args.check) or CHECKS,
+            destructive=args.allow_destructive,
+        )
     if args.command == "init":
         from harness.commands.init import run_init
 

@@ -8,7 +8,9 @@ admin route asked by the roles that must not use it.
 - "expired token": a real token replayed after it expired. Without the signing key nobody outside can
   make an expired token (old claims re-signed with another key is the wrong-key case), so the check
   waits for a real one: when its lifetime (the JWT's `exp`, or the login answer's `expires_in`) is
-  within `[audit] expiry_wait_s`; otherwise it is not measurable and says so.
+  within `[audit] expiry_wait_s`; otherwise it is untested and says so.
+- "JWT signing key": a real HS256 token verified, offline, against a short list of well-known keys
+  (framework defaults, tutorials' `secret`, jwt.io's `your-256-bit-secret`).
 - "function-level auth": each route a logged-in role must not use (the matrix; by default every
   route of kind admin) called anonymously and as each such role, bare and with client-sent role headers
   (`X-User-Role: admin`, `X-Forwarded-User: ...`); the headers that open it are named one by one.
@@ -23,14 +25,14 @@ from __future__ import annotations
 
 import math
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from email.utils import parsedate_to_datetime
 from typing import Any
 
 from harness.audit.context import AuditContext, json_of
-from harness.audit.forge import forgeries, parse_jwt
-from harness.audit.model import FAIL, NOT_MEASURABLE, PASS, CheckResult
-from harness.audit.routes import Attempt, ObjectIds, Sender, dig, emails_in, login, probe_values, session
+from harness.audit.forge import WEAK_KEYS, forgeries, parse_jwt, weak_key
+from harness.audit.model import FAIL, NOT_APPLICABLE, PASS, UNTESTED, CheckResult
+from harness.audit.routes import Attempt, ObjectIds, Sender, dig, emails_in, login, probe_values
 from harness.audit.values import unfilled, unfilled_note
 from harness.scenario.accounts import Account
 
@@ -121,12 +123,31 @@ def _opens(ctx: AuditContext, route: str, account: Account | None) -> bool:
     )
 
 
+NO_LOGIN_FIX = (
+    "make a login work for the audit's accounts (check [auth] and the accounts; the check of the "
+    "mapping, `harness check`, shows what the login answered), then audit again"
+)
+
+
 def _result(
     check: str, findings: list[str], evidence: list[str], decided: int, notes: list[str], nothing: str
 ) -> CheckResult:
-    status = FAIL if findings else PASS if decided else NOT_MEASURABLE
+    status = FAIL if findings else PASS if decided else UNTESTED
     note = "; ".join(notes) if decided or findings else "; ".join([nothing, *notes])
     return CheckResult("auth", check, status, findings, evidence[:MAX_EVIDENCE], note)
+
+
+def _no_login(check: str, who: str) -> CheckResult:
+    """Untested: a denial means something only next to a login that works (else a 401 for everyone
+    passes a route that checks nothing, or one that is simply broken)."""
+    return CheckResult(
+        "auth",
+        check,
+        UNTESTED,
+        note=f"no login yielded a usable credential ({who}): a denial cannot be told from a route that refuses everyone",
+        fix=NO_LOGIN_FIX,
+        gate=True,
+    )
 
 
 def _undecided(attempt: Attempt, what: str) -> str:
@@ -160,13 +181,15 @@ def auth_on_every_route(audit: _Audit) -> CheckResult:
         return CheckResult(
             "auth",
             "auth on every route",
-            NOT_MEASURABLE,
+            UNTESTED,
             note="the API map has no route closed to anonymous callers (auth = true)",
         )
     base = _lowest(ctx)
-    base_token = session(ctx, audit.sender, base) if base else None
+    base_token = ctx.token(base) if base else None
+    if base_token is None and ctx.scenario.auth.style != "none":
+        return _no_login("auth on every route", f"as {base.email}" if base else "no account")
     victim = ctx.account("admin") or _lowest(ctx, skip=base)
-    victim_token = session(ctx, audit.sender, victim) if victim else None
+    victim_token = ctx.token(victim) if victim else None
     forged, forge_note = forgeries(base_token, victim_token, time.time())
     audit.secrets.extend(f.token for f in forged)
     revoked, revoke_note = _revoked(audit, base)  # a new session of base's: its cached token stays valid
@@ -225,7 +248,7 @@ def start_expiry(audit: _Audit) -> _Expiring | CheckResult:
     token, attempt = login(ctx, audit.sender, account) if account else (None, None)
 
     def unmeasured(why: str) -> CheckResult:
-        return CheckResult("auth", "expired token", NOT_MEASURABLE, note=f"expired token: {why}")
+        return CheckResult("auth", "expired token", UNTESTED, note=f"expired token: {why}")
 
     if token is None:
         why = (
@@ -235,7 +258,8 @@ def start_expiry(audit: _Audit) -> _Expiring | CheckResult:
             if attempt is None
             else (attempt.error or f"login answered {attempt.status}")
         )
-        return unmeasured(f"no session token could be obtained ({why})")
+        result = unmeasured(f"no session token could be obtained ({why})")
+        return replace(result, fix=NO_LOGIN_FIX, gate=account is not None and attempt is not None)
     assert account is not None and attempt is not None, "a token comes from an account's login"
     audit.secrets.append(token)
     now = time.time()
@@ -261,7 +285,7 @@ def start_expiry(audit: _Audit) -> _Expiring | CheckResult:
             "signing key (old claims re-signed with another key are the wrong-key case). Raise "
             "expiry_wait_s, or audit a deployment whose tokens live a few seconds"
         )
-    own = session(ctx, audit.sender, account)
+    own = ctx.token(account)
     usable = [r for r in ctx.scenario.endpoints if _opens(ctx, r, account) and not audit.values(r, account, own)[1]]
     if not usable:
         return unmeasured(
@@ -285,7 +309,7 @@ def expired_token(audit: _Audit, expiring: _Expiring | CheckResult) -> CheckResu
     findings, evidence, notes = [], [], []
     decided = 0
     for route in (r for r in ctx.scenario.endpoints if _opens(ctx, r, account)):
-        values, skipped = audit.values(route, account, session(ctx, audit.sender, account))
+        values, skipped = audit.values(route, account, ctx.token(account))
         if skipped:
             notes.append(skipped)
             continue
@@ -322,15 +346,20 @@ def function_level(audit: _Audit) -> CheckResult:
         return CheckResult(
             "auth",
             "function-level auth",
-            NOT_MEASURABLE,
+            UNTESTED,
             note="no route of the API map is closed to a logged-in role (matrix, or routes of kind admin)",
         )
     findings, evidence, notes = [], [], []
     decided = 0
+    no_login: list[str] = []  # the accounts whose login gave nothing usable
     for route in routes:
         allowed = [r for r in ("admin", "coach", "client") if ctx.expected(route, r) == "allow"]
         insider = ctx.account(allowed[0]) if allowed else None
-        insider_token = session(ctx, audit.sender, insider) if insider else None
+        insider_token = ctx.token(insider) if insider else None
+        if insider is not None and insider_token is None:  # its denials could be anything
+            no_login.append(f"the {insider.role} {route} allows")
+            notes.append(f"{route}: not judged: could not log in as the {insider.role} it allows")
+            continue
         lister = (insider, insider_token) if insider_token else None  # IDs the allowed role can list
         headers = role_headers(allowed[0] if allowed else "admin", insider.email if insider else "admin")
         opening: list[str] = []  # the headers found to open this route, tried first for the next caller
@@ -341,9 +370,10 @@ def function_level(audit: _Audit) -> CheckResult:
             if role != "anonymous" and account is None:
                 notes.append(f"{route}: no {role} account to try")
                 continue
-            token = session(ctx, audit.sender, account) if account else None
+            token = ctx.token(account) if account else None
             if account and token is None:
                 notes.append(f"{route}: could not log in as a {role}")
+                no_login.append(f"a {role}")
                 continue
             values, skipped = audit.values(route, account, token, lister)
             if skipped:
@@ -378,15 +408,15 @@ def function_level(audit: _Audit) -> CheckResult:
                 shown = "; ".join(f"{h}: {headers[h]}" for h in named) or "only all of them sent together"
                 findings.append(f"{route}: {broken} for {_who(role)} with a client-sent role header: {shown}")
                 break
-        if insider is not None and insider_token is None:
-            notes.append(f"{route}: could not log in as the {insider.role} it allows, to confirm it works at all")
-        elif insider is not None:
+        if insider is not None:
             control = audit.sender.call(route, audit.values(route, insider, insider_token)[0], token=insider_token)
             if control.decided and not control.ok:
                 notes.append(
                     f"{route}: answered {control.status} to the {insider.role} it allows too: "
                     "its denials may not be about roles (check the API map)"
                 )
+    if not findings and not decided and no_login:
+        return _no_login("function-level auth", ", ".join(dict.fromkeys(no_login)))
     return _result(
         "function-level auth", findings, evidence, decided, notes, "no request got an answer that was not rate limited"
     )
@@ -409,10 +439,48 @@ def _name_headers(
     return named
 
 
+# --- weak signing key ---------------------------------------------------------------------------
+
+
+def signing_key(audit: _Audit) -> CheckResult:
+    """A real HS256 token verified offline against WEAK_KEYS: one that verifies lets anyone mint tokens."""
+    ctx = audit.ctx
+    account = _lowest(ctx)
+    handle = ctx.token(account) if account else None
+    credential = ctx._sessions.get(handle) if handle else None
+    token = credential.token if credential else ""
+    check = "JWT signing key"
+    if not token:
+        return CheckResult(
+            "auth",
+            check,
+            UNTESTED,
+            note="no session token to check",
+            fix=NO_LOGIN_FIX,
+            gate=handle is None and account is not None,
+        )
+    parsed = parse_jwt(token)
+    if parsed is None or parsed[0].get("alg") != "HS256":
+        alg = parsed[0].get("alg") if parsed else None
+        why = f"the tokens are signed with {alg}" if alg else "the tokens are not JWTs"
+        return CheckResult("auth", check, NOT_APPLICABLE, note=f"{why}: no shared key to guess")
+    evidence = [
+        f"an HS256 token of the {account.role if account else '?'} checked against {len(WEAK_KEYS)} well-known keys"
+    ]
+    key = weak_key(token)
+    if key is None:
+        return CheckResult("auth", check, PASS, evidence=evidence)
+    finding = (
+        f"tokens are signed with a well-known HS256 key ({len(key)} characters, from the audit's list): "
+        "anyone can mint a token for any user and role; sign with 32+ random bytes kept server-side"
+    )
+    return CheckResult("auth", check, FAIL, [finding], evidence)
+
+
 def run(ctx: AuditContext) -> list[CheckResult]:
     with ctx.client() as client:
         audit = _Audit(ctx, Sender(ctx, client))
         expiring = start_expiry(audit)  # first: its lifetime runs while the other checks work
-        results = [auth_on_every_route(audit), function_level(audit)]
+        results = [auth_on_every_route(audit), function_level(audit), signing_key(audit)]
         results.append(expired_token(audit, expiring))
     return results

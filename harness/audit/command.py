@@ -1,7 +1,9 @@
-"""`harness audit [SCENARIO] [--host URL] [--profile P] [--run RUN_DIR] [--out DIR]`.
+"""`harness audit [SCENARIO] [--host URL] [--profile P] [--run RUN_DIR] [--out DIR] [--allow-destructive]`.
 
-Exit codes as for a run: 0 every measurable row passed, 1 a row failed, 2 bad usage or scenario,
-3 the target could not be reached (nothing measured).
+Exit codes as for a run: 0 every row that could be judged passed and none the verdict needs is
+untested, 1 a row failed, 2 bad usage or scenario, 3 the target could not be reached (nothing
+measured), 4 no row failed but one the verdict needs is untested (a login that never worked, a scan
+cut short): the audit could not judge, which is not a pass.
 """
 
 from __future__ import annotations
@@ -9,6 +11,7 @@ from __future__ import annotations
 import itertools
 import json
 import sys
+from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
 
@@ -67,6 +70,7 @@ def run_audit(
     run_dir: Path | None,
     out: Path,
     checks: tuple[str, ...] = CHECKS,
+    destructive: bool = False,
 ) -> int:
     scenario_path = scenario_path or DEFAULT_SCENARIO
     try:
@@ -74,6 +78,8 @@ def run_audit(
         settings = parse_audit_settings(scenario)
     except ScenarioError as exc:
         return _usage(str(exc))
+    if destructive:
+        settings = replace(settings, destructive=True)
     unknown = [c for c in checks if c not in CHECKS]
     if unknown:
         return _usage(f"--check {unknown[0]}: unknown check (expected one of: {', '.join(CHECKS)})")
@@ -104,6 +110,12 @@ def run_audit(
                 return _usage(f"{scenario_path}: target: {exc}")
             target_host = target.url
         print(f"harness: auditing {target_host} ({len(checks)} checks); audit folder {out_dir}", file=sys.stderr)
+        if settings.destructive:
+            print(
+                "harness: DESTRUCTIVE audit (--allow-destructive or [audit] destructive): it may delete, and "
+                "write to, objects it did not create; each such request is listed in audit.json",
+                file=sys.stderr,
+            )
         try:
             credentials = resolve_credentials(scenario, target_host)
         except TargetUnreachable as exc:
@@ -126,4 +138,4 @@ def run_audit(
         build_report(run_dir, sections=[audit_section(report.to_dict())])
     print(format_scorecard(report))
     print(f"audit: {out_dir / 'audit.json'}", file=sys.stderr)
-    return ExitCode.FAIL if report.verdict == "fail" else ExitCode.PASS
+    return {"fail": ExitCode.FAIL, "untested": ExitCode.UNTESTED}.get(report.verdict, ExitCode.PASS)

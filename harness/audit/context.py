@@ -18,6 +18,14 @@ The `[audit]` table of a scenario (all optional):
     system_prompt_file = "prompt.txt"   # the chat's system prompt (relative to the scenario): leak scoring
     system_prompt_canary = "cp_..."     # a marker in that prompt; the demo API's own are known
     expiry_wait_s = 10                  # longest wait for a session token to expire (auth: expired token)
+    destructive = false                 # true (or --allow-destructive): DELETE, and writes to objects the
+                                        # audit did not create, may be sent (listed in audit.json)
+
+Safe by default: a request that would delete an object, or write (PUT, PATCH, POST) to an object id
+the audit did not create itself, is not sent unless `destructive` is on (`AuditContext.guard`); the
+ones sent with it on are listed (`destructive_requests`). Each identity sends only its own credential:
+the HTTP clients keep no cookies, so an anonymous request carries none, and a session past its
+lifetime (`[auth] lifetime`, or its JWT's `exp`) is renewed before it is used.
 
 Without a matrix, every route of the map with `auth = true` must deny anonymous callers, and a route
 of kind `admin` (or, with no kind set, named `admin*`) must deny every role but `admin`.
@@ -25,11 +33,14 @@ of kind `admin` (or, with no kind set, named `admin*`) must deny every role but 
 
 from __future__ import annotations
 
+import base64
+import binascii
 import json
 import re
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from http.cookiejar import CookieJar
 from typing import Any
 
 import httpx
@@ -48,9 +59,10 @@ from harness.protocol.auth import (
 )
 from harness.scenario import Endpoint, Scenario, ScenarioError
 from harness.scenario.accounts import Account, Credentials
-from harness.scenario.templates import render
+from harness.scenario.model import OBJECT_ID
+from harness.scenario.templates import placeholders, render
 
-__all__ = ["AuditSettings", "AuditContext", "parse_audit_settings", "ROLES"]
+__all__ = ["AuditSettings", "AuditContext", "Destructive", "parse_audit_settings", "ROLES"]
 
 ROLES = ("anonymous", "client", "coach", "admin")
 MAX_BODY = 4 * 1024 * 1024  # the most of one answer an audit check reads
@@ -72,6 +84,7 @@ class AuditSettings:
     system_prompt_file: str = ""
     system_prompt_canary: str = ""
     expiry_wait_s: float = 10.0
+    destructive: bool = False  # deletes and overwrites of objects the audit did not create may be sent
 
 
 def parse_audit_settings(scenario: Scenario) -> AuditSettings:
@@ -128,8 +141,12 @@ def parse_audit_settings(scenario: Scenario) -> AuditSettings:
     wait = raw.get("expiry_wait_s", 10.0)
     if not isinstance(wait, (int, float)) or isinstance(wait, bool) or not 0 <= wait <= 3600:
         raise ScenarioError(f"{where}.expiry_wait_s: expected seconds from 0 to 3600, got {wait!r}")
+    destructive = raw.get("destructive", False)
+    if not isinstance(destructive, bool):
+        raise ScenarioError(f"{where}.destructive: expected true or false, got {destructive!r}")
     return AuditSettings(
         matrix=matrix,
+        destructive=destructive,
         domain=raw.get("domain", ""),
         dns_server=raw.get("dns_server", ""),
         id_lists=dict(id_lists),
@@ -153,13 +170,18 @@ class AuditContext:
     timeout_s: float = 10.0
     _tokens: dict[str, str | None] = field(default_factory=dict, repr=False)  # account key -> token()'s answer
     _sessions: dict[str, Credential] = field(default_factory=dict, repr=False)  # what token() handed out
+    _owners: dict[str, Account] = field(default_factory=dict, repr=False)  # a handed-out session -> its account
+    created: set[str] = field(default_factory=set)  # object ids the audit created (it may write to them)
+    destructive_requests: list[str] = field(default_factory=list)  # "METHOD path" sent with destructive on
 
     # --- the target ---------------------------------------------------------------------------
     def client(self, **kwargs: Any) -> httpx.Client:
-        """An HTTP client on the target: bounded in time, no redirects followed (a check looks at them)."""
+        """An HTTP client on the target: bounded in time, no redirects followed (a check looks at them),
+        and no cookie jar: a cookie one answer sets must not ride along on the next request, which may be
+        an anonymous one or another identity's (each request carries only the credential given to it)."""
         kwargs.setdefault("timeout", self.timeout_s)
         kwargs.setdefault("follow_redirects", False)
-        return httpx.Client(base_url=self.base_url, **kwargs)
+        return httpx.Client(base_url=self.base_url, cookies=_NoJar(), **kwargs)
 
     def expected(self, route: str, role: str) -> str:
         """ "allow" or "deny": the matrix's word, else the default rule (see the module docstring)."""
@@ -202,10 +224,31 @@ class AuditContext:
             handle = (credential.token or cookie_header(credential.cookies)) if credential is not None else ""
             if credential is not None and handle:
                 self._sessions[handle] = credential
+                self._owners[handle] = account
             self._tokens[account.key] = handle or None
         return self._tokens[account.key]
 
+    def _fresh(self, handle: str) -> Credential | None:
+        """The session behind `handle`, logged in again first when it is past its lifetime (`[auth]
+        lifetime`, or a JWT's `exp`); the handle stays the same, so callers holding it keep working."""
+        credential = self._sessions.get(handle)
+        account = self._owners.get(handle)
+        if credential is None or account is None or not _expired(credential, self.scenario.auth.lifetime_s):
+            return credential
+        renewed = self._log_in(account)
+        if renewed is not None:
+            self._sessions[handle] = renewed
+            credential = renewed
+        return credential
+
     def _log_in(self, account: Account) -> Credential | None:
+        """A new session for `account`, or None (refused, no credential in the answer, no answer)."""
+        try:
+            return self._new_session(account)
+        except (httpx.HTTPError, httpx.InvalidURL, httpx.StreamError):
+            return None
+
+    def _new_session(self, account: Account) -> Credential | None:
         auth = self.scenario.auth
         if auth.style == "api_key":
             key = self.credentials.api_key(account)
@@ -243,14 +286,12 @@ class AuditContext:
         bare token string (a forged or an expired one) in `[auth] header`."""
         if not token:
             return {}
-        credential = self._sessions.get(token) or Credential(token=token)
+        credential = self._fresh(token) or Credential(token=token)
         return credential_headers(self.scenario.auth, credential, "POST")
 
     def auth_params(self, token: str | None) -> dict[str, str]:
         """The query parameters of a session (an API key with `key_in = "query"`)."""
-        return (
-            credential_params(self.scenario.auth, self._sessions.get(token) or Credential(token=token)) if token else {}
-        )
+        return credential_params(self.scenario.auth, self._fresh(token) or Credential(token=token)) if token else {}
 
     def call(
         self,
@@ -264,18 +305,73 @@ class AuditContext:
         path: str | None = None,
         method: str | None = None,
     ) -> httpx.Response:
-        """Call a route of the API map: its method, path and body template filled from `values`."""
+        """Call a route of the API map: its method, path and body template filled from `values`. A
+        request `guard` stops raises Destructive instead (nothing is sent); the ids of an object a
+        POST without an object id creates are remembered as the audit's own."""
         ep = self.scenario.endpoints[route]
         values = dict(values or {})
-        all_headers = {**self.auth_headers(token), **(headers or {})}
+        verb = (method or ep.method).upper()
         body = json_body if json_body is not None else (render(ep.body, values) if ep.body is not None else None)
+        target = path or render(ep.path, values, in_path=True)
+        refused = self.guard(route, verb, values, target, body)
+        if refused:
+            raise Destructive(refused)
+        all_headers = {**self.auth_headers(token), **(headers or {})}
         request = client.build_request(
-            method or ep.method,
-            with_params(path or render(ep.path, values, in_path=True), self.auth_params(token)),
+            verb,
+            with_params(target, self.auth_params(token)),
             headers=all_headers,
             **({"json": body} if body is not None else {}),
         )
-        return self.send(client, request)
+        response = self.send(client, request)
+        if verb == "POST" and not self._ids_sent(route, values, target, body) and 200 <= response.status_code < 300:
+            self.created.update(_new_ids(json_of(response), ep.id_field))
+        return response
+
+    # --- safety ---------------------------------------------------------------------------------
+    def guard(self, route: str, method: str, values: Mapping[str, Any], path: str, body: Any) -> str:
+        """Why this request may not be sent ("" when it may): a DELETE, or a write to an object the
+        audit did not create, while `[audit] destructive` (--allow-destructive) is off; the audit's
+        text into a password or e-mail field, ever. One allowed only by the opt-in is listed."""
+        marked = [k for k, v in (body.items() if isinstance(body, dict) else ()) if _personal(k, v)]
+        if marked:  # never, opt-in or not: an account's password or address is not the audit's to change
+            return f"{route}: not sent: it would write the audit's text into {', '.join(marked)}"
+        if not self._foreign(route, method, values, path, body):
+            return ""
+        if self.settings.destructive:
+            self.destructive_requests.append(f"{method} {path.partition('?')[0]}")
+            return ""
+        ids = ", ".join(i for i in self._ids_sent(route, values, path, body) if i not in self.created)
+        what = "delete" if method == "DELETE" else "write to"
+        return (
+            f"{route}: not sent: {method} would {what} an object the audit did not create"
+            + (f" ({ids})" if ids else "")
+            + "; give --allow-destructive (or [audit] destructive = true) to allow it"
+        )
+
+    def _foreign(self, route: str, method: str, values: Mapping[str, Any], path: str, body: Any) -> bool:
+        """Does this request delete, or write to, an object the audit did not create?"""
+        if method in ("GET", "HEAD", "OPTIONS") or self.scenario.endpoints[route].kind in ("login", "logout"):
+            return False  # a login or logout makes or ends the audit's own session
+        ids = self._ids_sent(route, values, path, body)
+        if method != "POST":  # a DELETE, PUT or PATCH with no id acts on an existing object (the account's)
+            return not ids or any(i not in self.created for i in ids)
+        return any(i not in self.created for i in ids)  # a POST with no object id creates one
+
+    def _ids_sent(self, route: str, values: Mapping[str, Any], path: str, body: Any) -> list[str]:
+        """The object ids a request names: its route's id placeholders as filled, and any id-named field
+        of a JSON body or the query string given instead of the templates (tenant isolation's variants)."""
+        ep = self.scenario.endpoints[route]
+        names = [n for n in placeholders(ep.path) + placeholders(ep.body) if OBJECT_ID.fullmatch(n)]
+        found = [str(values[n]) for n in names if values.get(n) not in (None, "")]
+        if isinstance(body, dict):
+            found += [str(v) for k, v in body.items() if OBJECT_ID.fullmatch(str(k)) and v not in (None, "")]
+        query = path.partition("?")[2]
+        for pair in query.split("&") if query else ():
+            key, _, value = pair.partition("=")
+            if OBJECT_ID.fullmatch(key) and value:
+                found.append(value)
+        return list(dict.fromkeys(found))
 
     def send(self, client: httpx.Client, request: httpx.Request) -> httpx.Response:
         """Send and read the whole answer within one deadline and MAX_BODY bytes: httpx's timeouts
@@ -321,6 +417,49 @@ class AuditContext:
         body = re.sub(r"\s+", " ", response.text[:body_chars]) if response.content else ""
         line = f"{request.method} {request.url.raw_path.decode(errors='replace')} -> {response.status_code}"
         return self.redact(" ".join(p for p in (line, note, body and f"body: {body}") if p))
+
+
+class Destructive(Exception):
+    """A request the safe default does not send (AuditContext.guard says why)."""
+
+
+class _NoJar(CookieJar):
+    """A cookie jar that keeps nothing: sessions travel only as each request's own credential."""
+
+    def extract_cookies(self, response: Any, request: Any) -> None:
+        return None
+
+
+AUDIT_TEXT = ("audit-canary-", "launch-harness audit probe", "Remember this note")  # what the audit writes
+_PERSONAL = re.compile(r"(?i)pass(word|wd)?|e-?mail|phone")
+
+
+def _personal(key: Any, value: Any) -> bool:
+    """A password, e-mail or phone field about to be given the audit's probe or canary text."""
+    return bool(_PERSONAL.search(str(key))) and isinstance(value, str) and any(t in value for t in AUDIT_TEXT)
+
+
+def _expired(credential: Credential, lifetime_s: float | None) -> bool:
+    """A session past `[auth] lifetime`, or whose JWT's `exp` is within a second."""
+    if credential.older_than(lifetime_s, time.monotonic()):
+        return True
+    parts = credential.token.split(".")
+    if len(parts) != 3:
+        return False
+    try:
+        claims = json.loads(base64.urlsafe_b64decode(parts[1] + "=" * (-len(parts[1]) % 4)))
+    except (ValueError, binascii.Error, RecursionError):
+        return False
+    exp = claims.get("exp") if isinstance(claims, dict) else None
+    return isinstance(exp, (int, float)) and not isinstance(exp, bool) and exp <= time.time() + 1
+
+
+def _new_ids(data: Any, id_field: str) -> list[str]:
+    """The ids a create answer names: its route's `id_field`, and every top-level `*_id`/`id` field."""
+    if not isinstance(data, dict):
+        return []
+    keys = [id_field, *(k for k in data if OBJECT_ID.fullmatch(k))]
+    return [str(data[k]) for k in dict.fromkeys(keys) if isinstance(data.get(k), (str, int)) and data[k] != ""]
 
 
 def json_of(response: httpx.Response | None) -> Any:

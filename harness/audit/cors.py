@@ -25,7 +25,7 @@ from urllib.parse import urlsplit
 import httpx
 
 from harness.audit.context import AuditContext
-from harness.audit.model import FAIL, NOT_MEASURABLE, PASS, CheckResult
+from harness.audit.model import FAIL, PASS, UNTESTED, CheckResult
 
 __all__ = ["run", "probe_origins", "Origin"]
 
@@ -238,7 +238,7 @@ def run(ctx: AuditContext) -> list[CheckResult]:
             CheckResult(
                 "cors",
                 CHECK,
-                NOT_MEASURABLE,
+                UNTESTED,
                 evidence=evidence,
                 note=f"the target answered none of {failed} cross-origin requests",
             )

@@ -15,7 +15,7 @@ How it decides:
 
 - CDN/WAF: the response headers name one (`cf-ray`, `server: cloudflare`, `x-amz-cf-id`, Fastly's
   `x-served-by: cache-…`, `x-vercel-id`, Akamai's, `x-sucuri-id`, …). None on a public target is a
-  finding; on loopback there can be none, so it is not measurable there.
+  finding; on loopback there can be none, so it is untested there.
 - Compression: a text answer (HTML, JS, CSS, JSON, SVG, XML) of 1 KiB or more sent without a
   Content-Encoding is a finding. Smaller answers are not judged (compressing them gains nothing).
 - Static caching: each static asset (JS, CSS, images: HTML pages are not judged, they are often kept
@@ -34,7 +34,7 @@ from dataclasses import dataclass
 import httpx
 
 from harness.audit.context import AuditContext
-from harness.audit.model import FAIL, NOT_MEASURABLE, PASS, CheckResult
+from harness.audit.model import FAIL, PASS, UNTESTED, CheckResult
 from harness.audit.transport import is_loopback
 
 __all__ = ["run", "detect_cdn", "cache_directives", "CDN_SIGNATURES"]
@@ -189,9 +189,7 @@ def detect_cdn(headers: httpx.Headers) -> list[str]:
 def _cdn(ctx: AuditContext, answers: list[Answer], errors: list[str]) -> CheckResult:
     host = httpx.URL(ctx.settings.https_url or ctx.base_url).host
     if not answers:
-        return CheckResult(
-            ROW, "CDN/WAF in front", NOT_MEASURABLE, evidence=errors, note="the target answered no request"
-        )
+        return CheckResult(ROW, "CDN/WAF in front", UNTESTED, evidence=errors, note="the target answered no request")
     seen: dict[str, None] = {}
     for answer in answers:
         for hit in detect_cdn(answer.headers):
@@ -206,7 +204,7 @@ def _cdn(ctx: AuditContext, answers: list[Answer], errors: list[str]) -> CheckRe
         return CheckResult(
             ROW,
             "CDN/WAF in front",
-            NOT_MEASURABLE,
+            UNTESTED,
             evidence=evidence,
             note="no CDN/WAF detected: the target is on loopback, where none would be; audit the public address",
         )
@@ -244,7 +242,7 @@ def _compression(ctx: AuditContext, answers: Iterable[Answer], errors: list[str]
         return CheckResult(
             ROW,
             "compression",
-            NOT_MEASURABLE,
+            UNTESTED,
             evidence=evidence + errors,
             note=f"no text answer of {COMPRESS_MIN_BYTES} bytes or more to judge",
         )
@@ -278,7 +276,7 @@ def _static_caching(ctx: AuditContext, static: list[Answer], errors: list[str]) 
         return CheckResult(
             ROW,
             "static asset caching",
-            NOT_MEASURABLE,
+            UNTESTED,
             evidence=seen,
             note="no static asset (JS, CSS, image) answered 2xx; add the site's bundles to "
             "[audit] static_paths (HTML pages are not judged: they are often kept fresh on purpose)",
@@ -333,7 +331,7 @@ def _api_caching(ctx: AuditContext, api: list[Answer]) -> CheckResult:
         return CheckResult(
             ROW,
             "authenticated API caching",
-            NOT_MEASURABLE,
+            UNTESTED,
             evidence=[f"{a.label} -> {a.status}" for a in api],
             note="no authenticated GET route answered 2xx",
         )

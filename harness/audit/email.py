@@ -2,7 +2,7 @@
 
 Only DNS is asked (TXT records), through `[audit] dns_server` (`HOST[:PORT]`) or the system resolver,
 each query bounded to DNS_TIMEOUT_S; once the server fails to answer, nothing more is asked and the
-checks are not measurable. Whether real mail passes (alignment, signatures) needs a sent message:
+checks are untested. Whether real mail passes (alignment, signatures) needs a sent message:
 send a test mail to a few inboxes and read its Authentication-Results header as well.
 
 How the records are judged:
@@ -37,7 +37,7 @@ import dns.exception
 import dns.resolver
 
 from harness.audit.context import AuditContext
-from harness.audit.model import FAIL, NOT_MEASURABLE, PASS, CheckResult
+from harness.audit.model import FAIL, PASS, UNTESTED, CheckResult
 
 __all__ = ["run", "Dns", "DnsUnreachable", "spf_lookups", "rsa_key_bits", "parse_tags", "DNS_TIMEOUT_S"]
 
@@ -134,7 +134,7 @@ def run(ctx: AuditContext) -> list[CheckResult]:
             CheckResult(
                 ROW,
                 "SPF, DKIM, DMARC",
-                NOT_MEASURABLE,
+                UNTESTED,
                 note="no [audit] domain: give the domain your mail is sent from",
             )
         ]
@@ -149,7 +149,7 @@ def run(ctx: AuditContext) -> list[CheckResult]:
         try:
             results.append(check())
         except DnsUnreachable as exc:
-            results.append(CheckResult(ROW, name, NOT_MEASURABLE, note=str(exc)))
+            results.append(CheckResult(ROW, name, UNTESTED, note=str(exc)))
     return results
 
 
@@ -353,7 +353,7 @@ def check_dkim(resolver: Dns, domain: str, selectors: tuple[str, ...]) -> CheckR
         return CheckResult(
             ROW,
             "DKIM",
-            NOT_MEASURABLE,
+            UNTESTED,
             note="DKIM keys cannot be listed from DNS: give [audit] dkim_selectors (the s= of a "
             "DKIM-Signature in a mail you sent, e.g. google, s1, k1)",
         )

@@ -137,3 +137,26 @@ def forgeries(real_token: str | None, victim_token: str | None, now: float) -> t
             Forgery("payload edited to another user and admin, old signature kept", f"{head_b64}.{payload}.{signature}")
         )
     return made, note
+
+
+# Keys HS256 tokens are found signed with in the wild: framework defaults, tutorials, jwt.io's example
+WEAK_KEYS = (
+    "secret", "secretkey", "secret_key", "secret-key", "mysecret", "my_secret", "supersecret", "jwt", "jwtsecret",
+    "jwt_secret", "jwt-secret", "your_jwt_secret", "your-jwt-secret", "your-256-bit-secret", "your_secret_key",
+    "changeme", "change_me", "changethis", "password", "passw0rd", "123456", "12345678", "admin", "default",
+    "test", "testing", "dev", "development", "key", "private", "s3cr3t", "shhhhh", "keyboard cat", "token",
+    "auth", "hello", "qwerty", "abc123", "letmein", "example", "",
+)  # fmt: skip
+
+
+def weak_key(token: str) -> str | None:
+    """The well-known key of WEAK_KEYS an HS256 `token` verifies with, or None (checked offline)."""
+    parsed = parse_jwt(token)
+    if parsed is None or parsed[0].get("alg") != "HS256":
+        return None
+    signing_input, _, signature = token.rpartition(".")
+    for key in WEAK_KEYS:
+        mac = hmac.new(key.encode(), signing_input.encode("ascii"), hashlib.sha256).digest()
+        if hmac.compare_digest(_b64encode(mac), signature):
+            return key
+    return None

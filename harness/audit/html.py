@@ -15,7 +15,8 @@ __all__ = ["audit_section", "audit_page"]
 LABELS = {
     "pass": "pass",
     "fail": "fail",
-    "not_measurable": "not measurable from outside",
+    "untested": "untested",
+    "not_measurable": "untested",  # audit.json before schema 2
     "not_applicable": "not applicable",
 }
 PACKAGE = "harness.audit"  # where audit_section.html.j2 and audit.html.j2 live
@@ -36,12 +37,12 @@ def _context(report: Mapping[str, Any]) -> dict[str, Any]:
                 "findings": list(r["findings"]),
                 "note": r.get("note") or "",
                 "why": r["why"],
-                "fix": r["fix"] if status == "fail" else "",
+                "fix": r["fix"] if status == "fail" else _untested_fixes(r),
                 "checks": [
                     {
                         "check": c["check"],
                         "label": LABELS[c["status"]],
-                        "note": c.get("note") or "",
+                        "note": " ".join(p for p in (c.get("note"), c.get("fix") and f"Fix: {c['fix']}") if p),
                         "evidence": list(c.get("evidence") or []),
                     }
                     for c in r.get("checks") or []
@@ -54,7 +55,14 @@ def _context(report: Mapping[str, Any]) -> dict[str, Any]:
         "verdict": verdict.upper(),
         "class": "pass" if verdict == "pass" else "fail",
         "rows": rows,
+        "destructive": bool(report.get("destructive")),
+        "destructive_requests": list(report.get("destructive_requests") or []),
     }
+
+
+def _untested_fixes(row: Mapping[str, Any]) -> str:
+    """What would let the row's untested checks judge, one sentence each."""
+    return " ".join(dict.fromkeys(c["fix"] for c in row.get("checks") or [] if c.get("fix")))
 
 
 def audit_section(report: Mapping[str, Any]) -> Section:

@@ -8,7 +8,7 @@ random-looking marker planted in the prompt; matched ignoring case, spaces and p
 "c p _ z q…" still counts) or when at least `LEAK_OVERLAP` of the prompt's word 5-grams appear in it
 (a paraphrase-proof canary is not always possible, verbatim copying is what leaks look like). The
 prompt and canary come from `[audit] system_prompt_file` / `system_prompt_canary`; for the embedded
-demo API they are known. With neither, extraction is not measurable: nothing to recognise a leak by.
+demo API they are known. With neither, extraction is untested: nothing to recognise a leak by.
 
 **Cross-session leakage.** Up to four accounts (different tenants first) chat at the same time for
 three rounds; each message carries its sender's own random code and asks about earlier context. A
@@ -18,10 +18,10 @@ Both run on each chat route (`[audit] chat_route`, else every route of kind chat
 result names its route). An API with no chat route has nothing to inject into: both are not
 applicable. A chat route's template is filled with the sender's account columns and, for an object id
 in its path, an id of the sender's own; one left with a placeholder without a value is not called
-(not measurable, naming the placeholder).
+(untested, naming the placeholder).
 
 Every request is bounded (time and bytes), a 429 is retried after its Retry-After (briefly), and a
-target that errors or hangs makes a result not measurable rather than an exception.
+target that errors or hangs makes a result untested rather than an exception.
 """
 
 from __future__ import annotations
@@ -41,7 +41,7 @@ from typing import Any
 import httpx
 
 from harness.audit.context import AuditContext
-from harness.audit.model import FAIL, NOT_APPLICABLE, NOT_MEASURABLE, PASS, CheckResult
+from harness.audit.model import FAIL, NOT_APPLICABLE, PASS, UNTESTED, CheckResult
 from harness.audit.routes import ObjectIds, Sender, id_placeholders
 from harness.audit.values import account_values, unfilled, unfilled_note
 from harness.protocol.streams import FORMATS, JsonPaths, read_stream, stream_source
@@ -391,9 +391,9 @@ def extraction(
 ) -> CheckResult:
     known, note = known_prompt(ctx)
     if known is None:
-        return CheckResult(ROW, name, NOT_MEASURABLE, note=note)
+        return CheckResult(ROW, name, UNTESTED, note=note)
     if not users:
-        return CheckResult(ROW, name, NOT_MEASURABLE, note="no account could log in to send the red-team set")
+        return CheckResult(ROW, name, UNTESTED, note="no account could log in to send the red-team set")
     give_up_at = time.monotonic() + CHECK_BUDGET_S
     queues: list[list[RedTeamItem]] = [list(redteam.items[i :: len(users)]) for i in range(len(users))]
 
@@ -443,7 +443,7 @@ def extraction(
         return CheckResult(
             ROW,
             name,
-            NOT_MEASURABLE,
+            UNTESTED,
             [],
             evidence,
             f"the chat route answered none of the red-team set ({_describe(next(iter(replies.values())))})",
@@ -455,9 +455,7 @@ def cross_session(
     ctx: AuditContext, route: Endpoint, users: Sequence[ChatUser], redteam: RedTeam, name: str = CHECKS[1]
 ) -> CheckResult:
     if len(users) < 2:
-        return CheckResult(
-            ROW, name, NOT_MEASURABLE, note=f"needs two accounts that can log in and chat; found {len(users)}"
-        )
+        return CheckResult(ROW, name, UNTESTED, note=f"needs two accounts that can log in and chat; found {len(users)}")
     give_up_at = time.monotonic() + CHECK_BUDGET_S
     clients = [ctx.client() for _ in users]
     seen: dict[tuple[int, int], tuple[int, str]] = {}  # (owner, reader) -> (round, reply)
@@ -502,7 +500,7 @@ def cross_session(
         return CheckResult(
             ROW,
             name,
-            NOT_MEASURABLE,
+            UNTESTED,
             [],
             [ctx.redact(e) for e in evidence],
             "fewer than two users got a reply from the chat route",
@@ -523,10 +521,10 @@ def run(ctx: AuditContext) -> list[CheckResult]:
             users, left_out = chat_users(ctx, route)
         except (httpx.HTTPError, OSError) as exc:
             note = f"logging in failed: {type(exc).__name__}"
-            results += [CheckResult(ROW, name, NOT_MEASURABLE, note=note) for name in names]
+            results += [CheckResult(ROW, name, UNTESTED, note=note) for name in names]
             continue
         if not users and left_out:  # logged in, but the route's template cannot be filled
-            results += [CheckResult(ROW, name, NOT_MEASURABLE, note="; ".join(left_out)) for name in names]
+            results += [CheckResult(ROW, name, UNTESTED, note="; ".join(left_out)) for name in names]
             continue
         found = [extraction(ctx, route, users, redteam, names[0]), cross_session(ctx, route, users, redteam, names[1])]
         for result in found:  # why some accounts could not chat

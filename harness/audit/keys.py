@@ -2,7 +2,8 @@
 
 The patterns are tight on purpose: a provider's own prefix and length (OpenAI's `T3BlbkFJ` marker,
 Stripe's `sk_live_`), a JWT only when its payload says `service_role`, a private key only with a key
-body after its header, an assignment only when its value is a quoted literal. A loose pattern fires
+body after its header, an assignment only when its value is a quoted literal (and, for the generic names `apiKey`,
+`SECRET_KEY`, `client_secret`..., one that looks generated: letters and digits, high entropy). A loose pattern fires
 on every minified bundle (`task-...`, a PEM header constant in a crypto library, `sk-` CSS classes)
 and a finding nobody believes helps nobody.
 
@@ -16,6 +17,7 @@ import base64
 import binascii
 import hashlib
 import json
+import math
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -58,6 +60,12 @@ _PROVIDER_KEYS: list[tuple[str, re.Pattern[str], Callable[[str], str], bool]] = 
         True,
     ),
     ("OpenAI API key", re.compile(r"\bsk-[A-Za-z0-9]{48}" + _KEY_END), lambda v: "sk-", True),
+    (  # project and service-account keys without the marker, hyphens and underscores inside
+        "OpenAI API key",
+        re.compile(r"\bsk-(?:proj|svcacct|admin)-[A-Za-z0-9_-]{40,400}" + _KEY_END),
+        lambda v: v[: v.index("-", 3) + 1],
+        True,
+    ),
     ("Stripe secret key", re.compile(r"\bsk_live_[A-Za-z0-9]{20,247}(?![A-Za-z0-9])"), lambda v: "sk_live_", True),
     ("Stripe restricted key", re.compile(r"\brk_live_[A-Za-z0-9]{20,247}(?![A-Za-z0-9])"), lambda v: "rk_live_", True),
     (
@@ -99,9 +107,31 @@ _BROWSER_VARIABLE = re.compile(  # a quoted literal, or NAME=value at the start 
     r"|^[ \t]*(?:export[ \t]+)?(?P<dname>" + _BROWSER_NAME + r")[ \t]*=[ \t]*[\"']?(?P<dv>[^\s\"'#]{8,300})",
     re.MULTILINE,
 )
+# sk-… of any provider (OpenAI-compatible gateways, DeepSeek, OpenRouter's sk-or-v1-…), told from a
+# CSS class or an i18n key by its randomness (see _random)
+_SK_KEY = re.compile(r"\bsk-[A-Za-z0-9][A-Za-z0-9_-]{31,300}" + _KEY_END)
+# apiKey: "…", SECRET_KEY = '…', "client_secret": "…": a quoted literal under a secret's name
+_KEYWORD_NAME = (
+    r"[A-Za-z0-9_]*?(?i:api[_-]?key|secret[_-]?key|client[_-]?secret|access[_-]?token|auth[_-]?token"
+    r"|private[_-]?key|api[_-]?secret|secret)"
+)
+_KEYWORD_ASSIGNMENT = re.compile(
+    r"(?<![A-Za-z0-9_])[\"']?(?P<name>" + _KEYWORD_NAME + r")[\"']?\s*[:=]\s*[\"'`](?P<v>[^\"'`\s]{16,300})[\"'`]"
+)
+_GOOGLE_BROWSER_KEY = re.compile(r"AIza[0-9A-Za-z_-]{35}")  # Firebase/Maps keys are public by design: a note
 _SECRET_WORDS = re.compile(r"SECRET|PRIVATE|SERVICE_ROLE|PASSWORD|PASSWD")
 _KEY_WORDS = re.compile(r"KEY|TOKEN")
 _PUBLIC_WORDS = re.compile(r"PUBLISHABLE|ANON|PUBLIC_KEY|SITE_KEY|CLIENT_ID|MEASUREMENT|DSN")
+
+
+def _random(value: str) -> bool:
+    """Does `value` look generated (a key) rather than written (a name, a sentence, a URL)? Letters and
+    digits mixed, and at least 3.5 bits of entropy per character."""
+    if "/" in value or "." in value or not re.search(r"\d", value) or not re.search(r"[A-Za-z]", value):
+        return False
+    counts = [value.count(c) for c in set(value)]
+    entropy = -sum(n / len(value) * math.log2(n / len(value)) for n in counts)
+    return entropy >= 3.5
 
 
 def _line(text: str, index: int) -> int:
@@ -183,4 +213,21 @@ def _find(text: str) -> list[tuple[int, int, Hit]]:
                 f"{name}=" + shown(value, ""),
                 severe=False,
             )
+    for m in _SK_KEY.finditer(text):
+        if _random(m.group(0)[3:]) and not _EXAMPLE.search(m.group(0)):
+            add("secret key (sk-…)", *m.span(), m.group(0), shown(m.group(0), "sk-"))
+    for m in _KEYWORD_ASSIGNMENT.finditer(text):
+        value = m.group("v")
+        if _EXAMPLE.search(value) or not _random(value):
+            continue
+        if _GOOGLE_BROWSER_KEY.fullmatch(value):
+            add(
+                f"Google browser key ({m.group('name')}); make sure it is restricted to your sites",
+                *m.span("v"),
+                value,
+                shown(value, "AIza"),
+                severe=False,
+            )
+        else:
+            add(f"secret in code ({m.group('name')})", *m.span("v"), value, f"{m.group('name')}=" + shown(value, ""))
     return sorted(hits, key=lambda found: found[0])

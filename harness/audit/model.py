@@ -5,13 +5,18 @@ A check is one measurement from outside (say, "admin routes as a normal user"). 
 was sent and seen, secrets redacted):
 
 - pass or fail: judged on what was sent and seen;
-- not measurable (DESIGN's "untested"): the check applies but could not get the evidence it needs
-  (no login, no other tenant's id, a placeholder with no value, a row no request can see), and says why;
+- untested (DESIGN's "untested"): the check applies but could not get the evidence it needs (no
+  login, no other tenant's id, a placeholder with no value, a scan cut short, a row no request can
+  see), and says why and what would let it judge (`fix`);
 - not applicable: the API has nothing the check is about (no chat route: no prompt injection), and
   says so.
 
 A row fails when any of its checks fails, passes when at least one passed and none failed, is not
-applicable when every check of it is, and is otherwise not measurable. Nothing passes unseen.
+applicable when every check of it is, and is otherwise untested. Nothing passes unseen.
+
+The audit's verdict: fail when a row failed; else untested when a check the gate needs (`gate`: one
+whose precondition failed at the target, a login that never worked or a scan cut short, rather than a
+setting the user did not give) is untested; else pass.
 """
 
 from __future__ import annotations
@@ -20,10 +25,10 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["PASS", "FAIL", "NOT_MEASURABLE", "NOT_APPLICABLE", "STATUSES", "ROWS", "CheckResult", "scorecard"]
+__all__ = ["PASS", "FAIL", "UNTESTED", "NOT_APPLICABLE", "STATUSES", "ROWS", "CheckResult", "scorecard"]
 
-PASS, FAIL, NOT_MEASURABLE, NOT_APPLICABLE = "pass", "fail", "not_measurable", "not_applicable"
-STATUSES = (FAIL, PASS, NOT_MEASURABLE, NOT_APPLICABLE)  # a row takes the first of these its checks have
+PASS, FAIL, UNTESTED, NOT_APPLICABLE = "pass", "fail", "untested", "not_applicable"
+STATUSES = (FAIL, PASS, UNTESTED, NOT_APPLICABLE)  # a row takes the first of these its checks have
 
 
 @dataclass(frozen=True)
@@ -111,7 +116,9 @@ class CheckResult:
     status: str  # one of STATUSES
     findings: list[str] = field(default_factory=list)  # what is wrong, one line each (status FAIL)
     evidence: list[str] = field(default_factory=list)  # what was sent and seen, secrets redacted
-    note: str = ""  # why not measurable or not applicable, or a caveat
+    note: str = ""  # why untested or not applicable, or a caveat
+    fix: str = ""  # untested: what would let the check judge
+    gate: bool = False  # untested and the audit's verdict needs it: a precondition failed at the target
 
     def __post_init__(self) -> None:
         if self.row not in ROWS:
@@ -128,6 +135,8 @@ class CheckResult:
             "findings": self.findings,
             "evidence": self.evidence,
             "note": self.note,
+            "fix": self.fix,
+            "gate": self.gate,
         }
 
 
@@ -139,7 +148,7 @@ def scorecard(results: Iterable[CheckResult]) -> dict[str, Any]:
     rows: dict[str, Any] = {}
     for name, checks in by_row.items():
         statuses = {c.status for c in checks}
-        status = next((s for s in STATUSES if s in statuses), NOT_MEASURABLE)
+        status = next((s for s in STATUSES if s in statuses), UNTESTED)
         row = ROWS[name]
         note = NOT_FROM_OUTSIDE.get(name, "") if not checks else "; ".join(c.note for c in checks if c.note)
         rows[name] = {
@@ -152,7 +161,9 @@ def scorecard(results: Iterable[CheckResult]) -> dict[str, Any]:
             "checks": [c.to_dict() for c in checks],
         }
     failed = [name for name, r in rows.items() if r["status"] == FAIL]
-    return {"rows": rows, "verdict": "fail" if failed else "pass", "failed_rows": failed}
+    untested = [name for name, checks in by_row.items() if any(c.gate and c.status == UNTESTED for c in checks)]
+    verdict = "fail" if failed else "untested" if untested else "pass"
+    return {"rows": rows, "verdict": verdict, "failed_rows": failed, "untested_rows": untested}
 
 
 def row_statuses(audit: Mapping[str, Any]) -> dict[str, str]:

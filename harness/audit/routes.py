@@ -9,6 +9,7 @@ time budget) and sent again; one still blocked stays undecided.
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -16,7 +17,7 @@ from typing import Any
 
 import httpx
 
-from harness.audit.context import AuditContext, json_of
+from harness.audit.context import AuditContext, Destructive, json_of
 from harness.audit.values import Unfilled, account_values, is_object_id, placeholders, unfilled
 from harness.scenario import Endpoint, Scenario
 from harness.scenario.accounts import Account
@@ -30,7 +31,6 @@ __all__ = [
     "listed_ids",
     "read_route",
     "probe_values",
-    "session",
     "login",
     "dig",
     "emails_in",
@@ -46,6 +46,7 @@ class Attempt:
     response: httpx.Response | None
     error: str = ""
     blocked: bool = False
+    refused: bool = False  # not sent: it would have deleted or overwritten what the audit did not create
 
     @property
     def status(self) -> int:
@@ -103,6 +104,8 @@ class Sender:
                 response = self.ctx.call(self.client, route, values, **kwargs)
             except (httpx.HTTPError, httpx.InvalidURL, httpx.StreamError) as exc:
                 return Attempt(None, f"{type(exc).__name__}: {self.ctx.redact(str(exc))[:120]}")
+            except Destructive as exc:  # the safe default: not sent, and said so
+                return Attempt(None, str(exc), refused=True)
             rule = self.ctx.scenario.block
             if not rule.matches(response.status_code, response.headers, response.content):
                 return Attempt(response)
@@ -256,18 +259,14 @@ def login(ctx: AuditContext, sender: Sender, account: Account) -> tuple[str | No
     return (token if isinstance(token, str) and token else None), attempt
 
 
-def session(ctx: AuditContext, sender: Sender, account: Account) -> str | None:
-    """`account`'s token, shared with the other checks through the context (which also redacts it)."""
-    token = ctx._tokens.get(account.email)
-    if token:
-        return token
-    token, _ = login(ctx, sender, account)
-    if token:
-        ctx._tokens[account.email] = token
-    return token
-
-
 def emails_in(text: str, accounts: Sequence[Account], exclude: Account | None = None) -> list[str]:
-    """The known accounts' addresses found in `text` (someone's user data), bar `exclude`'s own."""
-    lowered = text.lower()
-    return [a.email for a in accounts if a != exclude and a.email and a.email.lower() in lowered]
+    """The known accounts' whole e-mail addresses found in `text` (someone's user data), bar `exclude`'s
+    own: an identifier unique to that user, matched whole (never a short name, nor `ann@x.co` inside
+    `joann@x.com`)."""
+    return [
+        a.email
+        for a in accounts
+        if a != exclude
+        and "@" in a.email
+        and re.search(r"(?<![\w.+-])" + re.escape(a.email) + r"(?![\w-])", text, re.IGNORECASE)
+    ]

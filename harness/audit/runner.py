@@ -20,7 +20,7 @@ import msgspec
 
 from harness import __version__
 from harness.audit.context import AuditContext
-from harness.audit.model import FAIL, NOT_APPLICABLE, NOT_MEASURABLE, PASS, ROWS, CheckResult, scorecard
+from harness.audit.model import FAIL, NOT_APPLICABLE, PASS, ROWS, UNTESTED, CheckResult, scorecard
 from harness.documents import Summary
 from harness.documents.audit import AUDIT_SCHEMA_VERSION, AuditReport
 from harness.runfolder import write_atomic
@@ -47,7 +47,16 @@ def run_checks(ctx: AuditContext, names: Sequence[str] = CHECKS) -> list[CheckRe
         except Exception as exc:  # a bug in one check must not hide the others' results, nor pass the audit
             reason = f"the {name} check stopped with {type(exc).__name__}: {ctx.redact(str(exc))[:200]}"
             log.error("harness: %s", reason)
-            results.append(CheckResult(_row_of(name), f"{name} (did not complete)", NOT_MEASURABLE, note=reason))
+            results.append(
+                CheckResult(
+                    _row_of(name),
+                    f"{name} (did not complete)",
+                    UNTESTED,
+                    note=reason,
+                    fix="report it: a check must judge or say why not",
+                    gate=True,
+                )
+            )
         log.info("harness: audit check %s took %.1f s", name, time.monotonic() - started)
     return results
 
@@ -71,11 +80,11 @@ def from_load_run(summary: Summary | None, scenario: Scenario) -> list[CheckResu
     if summary is None:
         why = "give --run RUN_DIR: a load run with the bypass probes (e.g. scenarios/abuse.toml) measures this"
         return [
-            CheckResult("rate_limiting", "rate limits under load", NOT_MEASURABLE, note=why),
+            CheckResult("rate_limiting", "rate limits under load", UNTESTED, note=why),
             CheckResult(
                 "performance",
                 "p95 under load",
-                NOT_MEASURABLE,
+                UNTESTED,
                 note="give --run RUN_DIR: a load run measures the p95 of every route",
             ),
         ]
@@ -112,8 +121,10 @@ def _rate_limits(summary: Summary, scenario: Scenario) -> CheckResult:
         return CheckResult(
             "rate_limiting",
             "rate limits under load",
-            NOT_MEASURABLE,
-            note="the run probed none of " + ", ".join(wanted) + "; run scenarios/abuse.toml",
+            UNTESTED,
+            note="the run judged none of " + ", ".join(wanted) + ("; " + "; ".join(notes) if notes else ""),
+            fix="run the bypass probes (e.g. scenarios/abuse.toml) with working logins, then --run that folder",
+            gate=True,
         )
     status = FAIL if findings else PASS
     return CheckResult("rate_limiting", "rate limits under load", status, findings, evidence, "; ".join(notes))
@@ -129,7 +140,7 @@ def _performance(summary: Summary) -> CheckResult:
         if p95 >= target:
             findings.append(f"{name}: p95 {p95:,.1f} ms is over the {target:g} ms target")
     if not evidence:
-        return CheckResult("performance", "p95 under load", NOT_MEASURABLE, note="the run has no latency targets")
+        return CheckResult("performance", "p95 under load", UNTESTED, note="the run has no latency targets")
     return CheckResult("performance", "p95 under load", FAIL if findings else PASS, findings, evidence)
 
 
@@ -158,6 +169,8 @@ def audit(
             "started_at": datetime.fromtimestamp(started, tz=UTC).isoformat(timespec="seconds"),
             "duration_s": round(time.time() - started, 1),
             "harness_version": __version__,
+            "destructive": ctx.settings.destructive,
+            "destructive_requests": list(ctx.destructive_requests),
             **card,
         },
         AuditReport,
@@ -166,22 +179,25 @@ def audit(
 
 def format_scorecard(report: AuditReport) -> str:
     """The rows as a terminal table, then the verdict."""
-    marks = {PASS: "pass", FAIL: "FAIL", NOT_MEASURABLE: "n/m", NOT_APPLICABLE: "n/a"}
+    marks = {PASS: "pass", FAIL: "FAIL", UNTESTED: "untested", NOT_APPLICABLE: "n/a"}
     rows = report.rows
     width = max((len(r.title) for r in rows.values()), default=10)
-    lines = [f"{'row'.ljust(width)}  status  finding or note", "-" * (width + 40)]
+    lines = [f"{'row'.ljust(width)}  status    finding or note", "-" * (width + 40)]
     for r in rows.values():
         first = (r.findings or [r.note or ""])[0]
         more = f" (+{len(r.findings) - 1} more)" if len(r.findings) > 1 else ""
-        lines.append(f"{r.title.ljust(width)}  {marks[r.status].ljust(6)}  {first}{more}".rstrip())
+        lines.append(f"{r.title.ljust(width)}  {marks[r.status].ljust(8)}  {first}{more}".rstrip())
     lines.append("-" * (width + 40))
     failed = report.failed_rows
     counts = {s: sum(r.status == s for r in rows.values()) for s in marks}
     reasons = [f"{len(failed)} row(s) failed ({', '.join(ROWS[r].title for r in failed)})"] if failed else []
     reasons += [f"incomplete: {why}" for why in report.incomplete or []]
+    if report.verdict == "untested":
+        untested = ", ".join(ROWS[r].title for r in report.untested_rows)
+        reasons.append(f"could not judge {untested}: a precondition failed (see each check's note and fix)")
     lines.append(
         f"audit: {report.verdict.upper()} ({counts[PASS]} pass, {counts[FAIL]} fail, "
-        f"{counts[NOT_MEASURABLE]} not measurable from outside"
+        f"{counts[UNTESTED]} untested"
         + (f", {counts[NOT_APPLICABLE]} not applicable" if counts[NOT_APPLICABLE] else "")
         + ")"
         + (": " + "; ".join(reasons) if reasons else "")

@@ -10,6 +10,8 @@ Each body goes through `harness.audit.keys.scan`. A live provider key (OpenAI, A
 secret or restricted, webhook secret, Supabase service role, AWS secret, a private key, a JWT secret)
 fails the row; a Stripe test key, an AWS key ID alone or a browser variable named like a key is a note.
 Findings show each key only as its prefix and last four characters, with every place it was seen.
+A scan that could not read everything it found (no answer, a body cut at MAX_BYTES, URLs past
+MAX_FETCHES) finds no pass: with no key found it is untested and names what was not scanned.
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ import httpx
 
 from harness.audit.context import AuditContext
 from harness.audit.keys import Hit, scan
-from harness.audit.model import FAIL, NOT_MEASURABLE, PASS, CheckResult
+from harness.audit.model import FAIL, PASS, UNTESTED, CheckResult
 
 __all__ = ["run", "page_scripts", "source_map_ref", "scan_source_map"]
 
@@ -117,6 +119,7 @@ class _Scan:
         self.fetches = 0
         self.answered = 0
         self.keys: dict[str, _Key] = {}
+        self.unscanned: list[str] = []  # what could not be scanned (whole): no answer, cut, left in the queue
         self.evidence: list[str] = []
         self.notes: list[str] = []
 
@@ -145,10 +148,11 @@ class _Scan:
                 for chunk in response.iter_bytes():
                     body += chunk
                     if len(body) >= MAX_BYTES:
-                        self.notes.append(f"{path}: only the first {MAX_BYTES // 1024 // 1024} MiB scanned")
+                        self.unscanned.append(f"{path} (only its first {MAX_BYTES // 1024 // 1024} MiB)")
                         break
         except httpx.HTTPError as exc:
             self.evidence.append(f"GET {path} -> no answer ({type(exc).__name__})")
+            self.unscanned.append(f"{path} (no answer)")
             return None
         self.answered += 1
         text = bytes(body).decode(response.charset_encoding or "utf-8", "replace")
@@ -186,7 +190,7 @@ class _Scan:
             elif kind == "script" or "javascript" in content_type or _SCRIPT_PATH.search(path.split("?")[0]):
                 self.follow_map(path, text, response)
         if self.queue:
-            self.notes.append(f"stopped after {MAX_FETCHES} fetches; {len(self.queue)} URL(s) not scanned")
+            self.unscanned += [f"{path} (past the {MAX_FETCHES} fetches)" for path, _ in self.queue]
 
     def record_lines(self, path: str, hits: list[Hit]) -> None:
         for hit in hits:
@@ -242,7 +246,7 @@ def run(ctx: AuditContext) -> list[CheckResult]:
             CheckResult(
                 "secrets",
                 CHECK,
-                NOT_MEASURABLE,
+                UNTESTED,
                 evidence=[ctx.redact(e) for e in crawl.evidence],
                 note="the target answered none of the requests for its pages and API",
             )
@@ -257,7 +261,12 @@ def run(ctx: AuditContext) -> list[CheckResult]:
         (findings if key.hit.severe else notes).append(line)
     if findings:
         notes.append("rotate every key found: a key that was ever public is compromised")
-    status = FAIL if findings else PASS
+    if crawl.unscanned:  # an incomplete scan is no pass: the key may be in what was not read
+        shown = ", ".join(crawl.unscanned[:5]) + (
+            f" and {len(crawl.unscanned) - 5} more" if len(crawl.unscanned) > 5 else ""
+        )
+        notes.append(f"{len(crawl.unscanned)} URL(s) not scanned: {shown}")
+    status = FAIL if findings else UNTESTED if crawl.unscanned else PASS
     return [
         CheckResult(
             "secrets",
@@ -266,5 +275,9 @@ def run(ctx: AuditContext) -> list[CheckResult]:
             [ctx.redact(f) for f in findings],
             [ctx.redact(e) for e in crawl.evidence],
             ctx.redact("; ".join(notes)),
+            fix="make every page, script and source map answer, or list fewer in [audit] static_paths"
+            if status == UNTESTED
+            else "",
+            gate=status == UNTESTED,
         )
     ]

@@ -1,21 +1,20 @@
-"""The `tenant_isolation` row: another tenant's object IDs replayed as a tenant's own users.
+"""The `tenant_isolation` row: another tenant's object IDs replayed as a tenant's own users, judged
+by content, never by status alone.
 
-Tenant A's owner (a client) first writes a canary (a unique marker) into one of their objects
-through the map (a chat turn into their conversation), so a leak can be recognised in any answer.
-Then tenant B's client and coach call every route of `[audit] id_routes` (default: routes with an
-object id placeholder, harness.scenario.model.OBJECT_ID, in the path or the body) with A's ID:
+Tenant A's owner (a client) reads its first objects (their JSON kept) and, where it may, writes a
+canary (a unique marker) into one of them. Then tenant B's client and coach call every route of
+`[audit] id_routes` (default: routes with an object id placeholder, harness.scenario.model.OBJECT_ID,
+in the path or the body) with A's ID, in the path or body, in the query string, and in the JSON body
+of a route that takes its ID in the path next to an ID of B's own (parameter pollution):
 
-- where the route takes it (path or JSON body): a 2xx, or A's canary in the answer, is a finding;
-- in the query string, and in the JSON body of a route that takes the ID in its path, next to an
-  ID of B's own (parameter pollution): A's canary in the answer is a finding (a 2xx is B's own object).
+- a read is a finding when A's canary is in the answer, or the answer is A's object as A reads it (a
+  2xx alone is not: an API may ignore the id and answer with B's own);
+- a write is a finding only when A, reading its object back, finds B's canary in it (a 204 from an
+  API that ignored the id is not one).
 
-Each write as B carries its own canary; at the end A reads their object back, and any of B's
-canaries found there is a finding: B's text landed in A's object. Every other placeholder of a
-route is filled with the intruder's own values and IDs; a route left with one unfilled is not called,
-and the note says which. The check writes a few chat turns
-into the test accounts' conversations. It plants canaries with POST, PUT or PATCH only; a DELETE route
-listed in `id_routes` is replayed like any other, so against a target that fails, it deletes the test
-owner's object.
+Safe by default (AuditContext.guard): a write goes only to an object the audit created; the owner's
+and the intruders' own objects from before the audit are not written to, nor anything deleted, unless
+`--allow-destructive` is given, and the writes check then says it is untested and why.
 """
 
 from __future__ import annotations
@@ -24,8 +23,8 @@ import secrets
 from dataclasses import dataclass, field
 from typing import Any
 
-from harness.audit.context import AuditContext
-from harness.audit.model import FAIL, NOT_MEASURABLE, PASS, CheckResult
+from harness.audit.context import AuditContext, json_of
+from harness.audit.model import FAIL, PASS, UNTESTED, CheckResult
 from harness.audit.routes import (
     PROBE_TEXT,
     Attempt,
@@ -34,7 +33,6 @@ from harness.audit.routes import (
     id_placeholders,
     probe_values,
     read_route,
-    session,
 )
 from harness.audit.values import unfilled, unfilled_note, unfilled_reason
 from harness.scenario.accounts import Account
@@ -86,16 +84,20 @@ class _Check:
         self.ctx = ctx
         self.sender = sender
         self.routes = routes
-        self.findings: list[str] = []
+        self.findings: list[str] = []  # reads
+        self.write_findings: list[str] = []
         self.evidence: list[str] = []
         self.notes: list[str] = []
-        self.decided = 0
-        self.writes: list[_Write] = []
+        self.write_notes: list[str] = []
+        self.decided = 0  # reads answered
+        self.writes: list[_Write] = []  # writes sent (not refused by the safe default)
+        self.write_checked = False  # the owner read its object back after the writes
+        self.owner_copy: dict[str, Any] = {}  # id -> the owner's own read of that object (parsed JSON)
         self.base = "audit-canary-" + secrets.token_hex(6)
 
     def tenant(self, account: Account) -> _Tenant:
         """`account` logged in, with the IDs of its own objects for every ID placeholder of the routes."""
-        token = session(self.ctx, self.sender, account)
+        token = self.ctx.token(account)
         found = _Tenant(account, token)
         if token is None:
             return found
@@ -136,6 +138,18 @@ class _Check:
                 f"the canary written through {route} did not read back ({attempt.status or attempt.error})"
             )
         return None
+
+    def remember(self, owner: _Tenant) -> None:
+        """The owner's own read of each of its first objects: an intruder given the same is a leak."""
+        for name in {n for r in self.routes for n in id_placeholders(self.ctx.scenario.endpoints[r])}:
+            route = read_route(self.ctx.scenario, name)
+            if route is None or not owner.ids.get(name):
+                continue
+            object_id = owner.ids[name][0]
+            attempt = self.sender.call(route, owner.values(**{name: object_id}), token=owner.token)
+            data = json_of(attempt.response) if attempt.ok else None
+            if data:
+                self.owner_copy[object_id] = data
 
     def read_back(self, owner: _Tenant, name: str) -> str:
         route = read_route(self.ctx.scenario, name)
@@ -199,19 +213,32 @@ class _Check:
             return
         attempt = self.sender.call(route, values, token=intruder.token, **kwargs)
         what = f"{owner.account.tenant}'s {technique}"
-        if writes:  # even undecided: a write that timed out may have landed
+        if attempt.refused:  # the safe default: the owner's object was not the audit's to write to
+            self.write_notes.append(attempt.error)
+            return
+        if writes:  # even undecided: a write that timed out may have landed; judged when the owner reads back
             self.writes.append(_Write(route, technique, mark, intruder.label))
         if not attempt.decided:
-            self.notes.append(f"{route} with {what}: not decided ({attempt.error or attempt.status})")
+            (self.write_notes if writes else self.notes).append(
+                f"{route} with {what}: not decided ({attempt.error or attempt.status})"
+            )
+            return
+        self.evidence.append(self.evidence_line(attempt, f"as {intruder.label}, {what}"))
+        if writes:
             return
         self.decided += 1
-        self.evidence.append(self.evidence_line(attempt, f"as {intruder.label}, {what}"))
         leaked = bool(canary and canary in attempt.text)
-        if (strict and attempt.ok) or leaked:
-            verb = "accepted a write to" if writes else "read"
+        same = strict and attempt.ok and any(json_of(attempt.response) == c for c in self.owner_copy.values())
+        if leaked or same:
+            how = "the owner's canary in the answer" if leaked else "the same object its owner reads"
             self.findings.append(
-                f"{route}: {attempt.status} for a {intruder.label} sending tenant {what}: it {verb} another "
-                f"tenant's object" + (" (the owner's canary in the answer)" if leaked else "")
+                f"{route}: {attempt.status} for a {intruder.label} sending tenant {what}: it read another "
+                f"tenant's object ({how})"
+            )
+        elif strict and attempt.ok:
+            self.notes.append(
+                f"{route} with {what}: {attempt.status}, but neither the owner's canary nor its object in the "
+                "answer: not counted as a leak"
             )
 
     def landed(self, owner: _Tenant) -> None:
@@ -221,11 +248,12 @@ class _Check:
         names = [n for r in self.routes for n in id_placeholders(self.ctx.scenario.endpoints[r])]
         text = "".join(self.read_back(owner, n) for n in dict.fromkeys(names))
         if not text:
-            self.notes.append("the owner's object could not be read back: cross-tenant writes judged by status only")
+            self.write_notes.append("the owner's object could not be read back: the writes cannot be judged")
             return
+        self.write_checked = True
         for write in self.writes:
             if write.canary in text:
-                self.findings.append(
+                self.write_findings.append(
                     f"{write.route}: text a {write.label} sent with tenant "
                     f"{owner.account.tenant}'s {write.technique} landed in that tenant's object "
                     "(read back by its owner)"
@@ -247,14 +275,14 @@ def _pick(ctx: AuditContext) -> tuple[Account | None, list[Account]]:
 
 
 def run(ctx: AuditContext) -> list[CheckResult]:
-    check_name = "cross-tenant object access"
+    check_name = "cross-tenant reads"
     routes = id_routes(ctx)
     if not routes:
         return [
             CheckResult(
                 "tenant_isolation",
                 check_name,
-                NOT_MEASURABLE,
+                UNTESTED,
                 note="no route of the API map takes an object ID ([audit] id_routes)",
             )
         ]
@@ -262,7 +290,7 @@ def run(ctx: AuditContext) -> list[CheckResult]:
     if owner_account is None or not intruder_accounts:
         return [
             CheckResult(
-                "tenant_isolation", check_name, NOT_MEASURABLE, note="needs accounts (with their tenant) in two tenants"
+                "tenant_isolation", check_name, UNTESTED, note="needs accounts (with their tenant) in two tenants"
             )
         ]
     with ctx.client() as client:
@@ -273,29 +301,52 @@ def run(ctx: AuditContext) -> list[CheckResult]:
                 CheckResult(
                     "tenant_isolation",
                     check_name,
-                    NOT_MEASURABLE,
+                    UNTESTED,
                     note=f"could not log in as the {owner_account.role} of tenant {owner_account.tenant}",
+                    fix="make a login work for the audit's accounts (harness check shows what it answered)",
+                    gate=True,
                 )
             ]
         canary = check.plant(owner)
+        check.remember(owner)
         if canary is None:
-            check.notes.append("no canary in the owner's object: reads judged by status only")
+            check.notes.append(
+                "no canary in the owner's object: a read counts when the intruder gets the owner's object"
+            )
+        intruders = []
         for account in intruder_accounts:
             intruder = check.tenant(account)
             if intruder.token is None:
                 check.notes.append(f"could not log in as the {account.role} of tenant {account.tenant}")
                 continue
-            for route in routes:
+            intruders.append(intruder)
+        deletes = [r for r in routes if ctx.scenario.endpoints[r].method == "DELETE"]
+        for intruder in intruders:
+            for route in (r for r in routes if r not in deletes):
                 check.replay(route, owner, intruder, canary)
-        check.landed(owner)
-    status = FAIL if check.findings else PASS if check.decided else NOT_MEASURABLE
-    return [
-        CheckResult(
-            "tenant_isolation",
-            check_name,
-            status,
-            check.findings,
-            check.evidence[:MAX_EVIDENCE],
-            "; ".join(dict.fromkeys(check.notes)),
+        check.landed(owner)  # before any delete: the owner's object must still be there to read back
+        for intruder in intruders:  # only with --allow-destructive: the safe default sends no DELETE
+            for route in deletes:
+                check.replay(route, owner, intruder, canary)
+    reads = CheckResult(
+        "tenant_isolation",
+        check_name,
+        FAIL if check.findings else PASS if check.decided else UNTESTED,
+        check.findings,
+        check.evidence[:MAX_EVIDENCE],
+        "; ".join(dict.fromkeys(check.notes)),
+    )
+    writes = CheckResult(
+        "tenant_isolation",
+        "cross-tenant writes (read back by the owner)",
+        FAIL if check.write_findings else PASS if check.writes and check.write_checked else UNTESTED,
+        check.write_findings,
+        note="; ".join(dict.fromkeys(check.write_notes))
+        or ("" if check.writes else "no route of the map writes to an object by its id"),
+    )
+    if writes.status == UNTESTED and check.write_notes:
+        writes.fix = (
+            "map a route that creates an object (the audit then writes only into its own), or give "
+            "--allow-destructive against a disposable deployment"
         )
-    ]
+    return [reads, writes]

@@ -17,10 +17,10 @@ What is sent, all bounded in time:
   forbidden (`X-Frame-Options` or CSP `frame-ancestors`) and a Referrer-Policy. Every `Set-Cookie` must
   be Secure, HttpOnly and carry an explicit SameSite. Cookie values are never recorded.
 
-A target on loopback over plain HTTP has no TLS to judge: HTTPS is not measurable there, unless
+A target on loopback over plain HTTP has no TLS to judge: HTTPS is untested there, unless
 `[audit] https_url` points at the TLS front. Anywhere else, plain HTTP that does not redirect to HTTPS
 is a finding. The HTTPS origin a redirect names is only checked (handshakes, GETs, the login) when it is
-loopback or in `[guardrails] allowed_hosts`, like the target; otherwise HTTPS is not measurable.
+loopback or in `[guardrails] allowed_hosts`, like the target; otherwise HTTPS is untested.
 """
 
 from __future__ import annotations
@@ -36,7 +36,7 @@ from dataclasses import dataclass
 import httpx
 
 from harness.audit.context import AuditContext
-from harness.audit.model import FAIL, NOT_MEASURABLE, PASS, CheckResult
+from harness.audit.model import FAIL, PASS, UNTESTED, CheckResult
 from harness.audit.values import account_values, unfilled, unfilled_note
 from harness.scenario.guardrails import abuse_refusal
 
@@ -81,7 +81,7 @@ def run(ctx: AuditContext) -> list[CheckResult]:
     results: list[CheckResult] = []
     verify: ssl.SSLContext = _trusting_context()
     if not https_url and is_loopback(base.host):
-        results.append(CheckResult(ROW, "HTTPS", NOT_MEASURABLE, note=LOOPBACK_NOTE))
+        results.append(CheckResult(ROW, "HTTPS", UNTESTED, note=LOOPBACK_NOTE))
     else:
         # the target's own plain URL when it has one, else the HTTPS host's port 80
         plain = ctx.base_url if base.scheme == "http" else f"http://{_netloc(httpx.URL(https_url).host)}/"
@@ -90,7 +90,7 @@ def run(ctx: AuditContext) -> list[CheckResult]:
         off_limits = not https_url and redirected_to and abuse_refusal(ctx.scenario, redirected_to, audit=True)
         https_url = https_url or ("" if off_limits else redirected_to)
         if off_limits:  # the audit's requests (a login with a real account among them) stay where they may go
-            results.append(CheckResult(ROW, "HTTPS", NOT_MEASURABLE, note=OFF_LIMITS_NOTE.format(origin=redirected_to)))
+            results.append(CheckResult(ROW, "HTTPS", UNTESTED, note=OFF_LIMITS_NOTE.format(origin=redirected_to)))
         elif not https_url:
             results.append(
                 CheckResult(
@@ -106,9 +106,7 @@ def run(ctx: AuditContext) -> list[CheckResult]:
             tls, trusted = _tls(ctx, https_url)
             results.append(tls)
             if trusted is None:  # no handshake at all: nothing more to ask over HTTPS
-                results.append(
-                    CheckResult(ROW, "HSTS", NOT_MEASURABLE, note=f"{https_url} did not complete a handshake")
-                )
+                results.append(CheckResult(ROW, "HSTS", UNTESTED, note=f"{https_url} did not complete a handshake"))
                 https_url = ""
             else:
                 if not trusted:  # already a finding; read the headers all the same
@@ -297,7 +295,7 @@ def _hsts(ctx: AuditContext, https_url: str, verify: ssl.SSLContext) -> CheckRes
         with httpx.Client(timeout=_timeout(ctx), follow_redirects=False, verify=verify) as client:
             response = _headers_of(client, https_url)
     except httpx.HTTPError as exc:
-        return CheckResult(ROW, "HSTS", NOT_MEASURABLE, note=f"GET {https_url} failed: {_error(exc)}")
+        return CheckResult(ROW, "HSTS", UNTESTED, note=f"GET {https_url} failed: {_error(exc)}")
     value = response.headers.get("strict-transport-security")
     evidence = [f"GET {https_url} -> {response.status_code} Strict-Transport-Security: {value or '(none)'}"]
     if not value:
@@ -328,6 +326,7 @@ def _headers_and_cookies(ctx: AuditContext, site: str, verify: ssl.SSLContext | 
     answers: list[tuple[str, httpx.Response]] = []
     errors: list[str] = []
     login_notes: list[str] = []
+    login_failed = False  # a login answered an error: its cookies, if any, were not seen
     with httpx.Client(base_url=site, timeout=_timeout(ctx), follow_redirects=False, verify=verify) as client:
         try:
             for path in ctx.settings.static_paths[:MAX_PAGES]:
@@ -345,13 +344,15 @@ def _headers_and_cookies(ctx: AuditContext, site: str, verify: ssl.SSLContext | 
                 response = ctx.call(client, login.name, values)
                 answers.append((f"{login.method} {login.path}", response))
                 if response.status_code >= 400:
+                    login_failed = True
                     login_notes.append(
                         f"{login.name} answered {response.status_code}: cookies set at login were not seen"
                     )
         except httpx.HTTPError as exc:
             errors.append(f"{site} stopped answering: {_error(exc)}")
     login_note = "; ".join(login_notes)
-    return [_security_headers(ctx, answers, errors), _cookies(ctx, answers, errors, site, https, login_note)]
+    cookies = _cookies(ctx, answers, errors, site, https, login_note, login_failed)
+    return [_security_headers(ctx, answers, errors), cookies]
 
 
 def _frame_protected(headers: httpx.Headers) -> bool:
@@ -367,7 +368,7 @@ def _security_headers(ctx: AuditContext, answers: list[tuple[str, httpx.Response
         return CheckResult(
             ROW,
             "security headers",
-            NOT_MEASURABLE,
+            UNTESTED,
             evidence=[ctx.redact(s) for s in seen],
             note="no page or API answer (2xx) to read the headers of; set [audit] static_paths",
         )
@@ -424,6 +425,7 @@ def _cookies(
     site: str,
     https: bool,
     login_note: str,
+    login_failed: bool,
 ) -> CheckResult:
     findings, evidence, notes = [], [], [login_note] if login_note else []
     loopback_http = not https and is_loopback(httpx.URL(site).host)
@@ -451,11 +453,21 @@ def _cookies(
             return CheckResult(
                 ROW,
                 "cookie flags",
-                NOT_MEASURABLE,
+                UNTESTED,
                 evidence=[ctx.redact(e) for e in errors],
                 note="; ".join(notes + ["no page or login answered"]),
             )
         evidence.append("no Set-Cookie on " + ", ".join(label for label, _ in answers))
+        if login_failed:  # the session cookie, if any, comes with a login that worked: none seen is no pass
+            return CheckResult(
+                ROW,
+                "cookie flags",
+                UNTESTED,
+                evidence=evidence,
+                note="; ".join(notes),
+                fix="let a login succeed (an account that works, its rate limit waited out), then audit again",
+                gate=True,
+            )
     return CheckResult(ROW, "cookie flags", FAIL if findings else PASS, findings, evidence, "; ".join(notes))
 
 

@@ -42,7 +42,7 @@ from harness.analysis.wallet import REFUSALS
 from harness.audit.context import AuditContext
 from harness.audit.errorpages import error_page
 from harness.audit.keys import mask
-from harness.audit.model import FAIL, NOT_APPLICABLE, NOT_MEASURABLE, PASS, CheckResult
+from harness.audit.model import FAIL, NOT_APPLICABLE, PASS, UNTESTED, CheckResult
 from harness.audit.routes import ObjectIds, Sender, id_placeholders
 from harness.audit.values import account_values, unfilled, unfilled_note
 from harness.scenario import Endpoint, Wallet
@@ -321,6 +321,10 @@ def run(ctx: AuditContext) -> list[CheckResult]:
                 notes.append(skipped)
                 continue
             path = render(endpoint.path, values, in_path=True)
+            refused = ctx.guard(endpoint.name, endpoint.method, values, path, render(endpoint.body, values))
+            if refused:  # a bad body a lax API takes would overwrite an object the audit did not create
+                notes.append(refused)
+                continue
             outcomes = []
             for probe, content, content_type in probes(render(endpoint.body, values)):
                 answer = sender.send(endpoint, path, content, content_type, token)
@@ -349,7 +353,7 @@ def run(ctx: AuditContext) -> list[CheckResult]:
             CheckResult(
                 "input_validation",
                 CHECK,
-                NOT_MEASURABLE,
+                UNTESTED,
                 evidence=[ctx.redact(e) for e in evidence],
                 note="the target answered none of the probes",
             )

@@ -12,10 +12,15 @@ from harness.documents.common import load_tolerant, to_builtins
 
 __all__ = ["AUDIT_SCHEMA_VERSION", "RowStatus", "AuditCheck", "AuditRow", "AuditReport"]
 
-AUDIT_SCHEMA_VERSION = 1
+AUDIT_SCHEMA_VERSION = 2  # 2: untested (was not_measurable), the untested verdict, destructive requests
 # a row fails when any of its checks failed, passes when one passed and none failed, is not applicable
-# when every check of it is (the API has nothing it is about), and is otherwise not measurable
-RowStatus = Literal["pass", "fail", "not_measurable", "not_applicable"]
+# when every check of it is (the API has nothing it is about), and is otherwise untested.
+# "not_measurable" is how audit.json said untested before schema 2: read as untested.
+RowStatus = Literal["pass", "fail", "untested", "not_applicable", "not_measurable"]
+
+
+def _current(status: RowStatus) -> RowStatus:
+    return "untested" if status == "not_measurable" else status
 
 
 class AuditCheck(msgspec.Struct, kw_only=True):
@@ -27,6 +32,11 @@ class AuditCheck(msgspec.Struct, kw_only=True):
     findings: list[str] = msgspec.field(default_factory=list)
     evidence: list[str] = msgspec.field(default_factory=list)
     note: str = ""
+    fix: str = ""  # untested: what would let the check judge
+    gate: bool = False  # untested, and the audit's verdict needs it (a precondition failed at the target)
+
+    def __post_init__(self) -> None:
+        self.status = _current(self.status)
 
 
 class AuditRow(msgspec.Struct, kw_only=True):
@@ -38,9 +48,15 @@ class AuditRow(msgspec.Struct, kw_only=True):
     note: str = ""
     checks: list[AuditCheck] = msgspec.field(default_factory=list)
 
+    def __post_init__(self) -> None:
+        self.status = _current(self.status)
+
 
 class AuditReport(msgspec.Struct, kw_only=True):
-    """audit.json. `incomplete`: checks that could not complete (the audit then fails)."""
+    """audit.json. `incomplete`: checks that could not complete (the audit then fails). `verdict`
+    untested: no row failed, but a check the verdict needs could not judge (`untested_rows`).
+    `destructive`: whether deletes and overwrites of objects the audit did not create were allowed,
+    and `destructive_requests` the ones it sent."""
 
     schema_version: int = 0  # 0: written before audit.json had a version
     target: str | None = None
@@ -51,8 +67,11 @@ class AuditReport(msgspec.Struct, kw_only=True):
     duration_s: float | None = None
     harness_version: str | None = None
     rows: dict[str, AuditRow] = msgspec.field(default_factory=dict)
-    verdict: Literal["pass", "fail"] = "fail"
+    verdict: Literal["pass", "fail", "untested"] = "fail"
     failed_rows: list[str] = msgspec.field(default_factory=list)
+    untested_rows: list[str] = msgspec.field(default_factory=list)
+    destructive: bool = False
+    destructive_requests: list[str] = msgspec.field(default_factory=list)
     incomplete: list[str] | UnsetType = UNSET
 
     @classmethod

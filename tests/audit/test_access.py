@@ -17,7 +17,7 @@ import pytest
 from harness.audit import access
 from harness.audit.context import AuditContext, AuditSettings, parse_audit_settings
 from harness.audit.forge import encode_jwt, escalate, forgeries, parse_jwt
-from harness.audit.model import FAIL, NOT_MEASURABLE, PASS, CheckResult, scorecard
+from harness.audit.model import FAIL, PASS, UNTESTED, CheckResult, scorecard
 from harness.audit.routes import Sender, id_placeholders, list_route, placeholders
 from harness.demo_api import auth as demo_auth
 from harness.demo_api.process import RunningTarget
@@ -67,7 +67,7 @@ def test_vulnerable_admin_role_header_is_found_and_named(vulnerable: RunningTarg
     # no token is forged, revoked or replayed into a 2xx there: flaw 7 needs the header
     assert checks["auth on every route"].status == PASS
     assert any("revoked by logout" in e and "-> 401" in e for e in checks["auth on every route"].evidence)
-    assert checks["expired token"].status == NOT_MEASURABLE and "expiry_wait_s" in checks["expired token"].note
+    assert checks["expired token"].status == UNTESTED and "expiry_wait_s" in checks["expired token"].note
     assert scorecard(results)["rows"]["auth"]["status"] == FAIL
     assert_no_secrets(ctx, results)
 
@@ -194,7 +194,7 @@ def test_an_expired_token_that_is_still_accepted_is_a_finding() -> None:
 def test_a_token_that_lives_long_makes_expiry_not_measurable() -> None:
     ctx = fake(fake_api(accept=lambda header, claims, now: claims["exp"] > now))
     result = access.start_expiry(access._Audit(ctx, Sender(ctx, ctx.client())))
-    assert isinstance(result, CheckResult) and result.status == NOT_MEASURABLE
+    assert isinstance(result, CheckResult) and result.status == UNTESTED
     assert "tokens live 3," in result.note and "signing key" in result.note
 
 
@@ -231,7 +231,7 @@ def test_a_rate_limited_answer_is_waited_out_never_taken_for_a_denial() -> None:
 def test_an_unreachable_target_is_not_measurable_never_a_crash() -> None:
     ctx = fake(lambda request: (_ for _ in ()).throw(httpx.ConnectError("refused")))
     results = access.run(ctx)
-    assert {r.status for r in results} == {NOT_MEASURABLE}
+    assert {r.status for r in results} == {UNTESTED}
 
 
 FREE_SCENARIO = parse_scenario(
@@ -372,3 +372,29 @@ def test_expiry_wait_is_an_audit_setting() -> None:
     assert parse_audit_settings(SCENARIO).expiry_wait_s == 10.0
     with pytest.raises(ScenarioError, match="audit.expiry_wait_s: expected seconds"):
         parse_audit_settings(replace(SCENARIO, raw=dict(raw, audit={"expiry_wait_s": "long"})))
+
+
+@pytest.mark.parametrize(
+    "key, status", [(b"your-256-bit-secret", FAIL), (b"secret", FAIL), (b"k" * 8 + b"-random-9f3a1c77e2b4", PASS)]
+)
+def test_a_token_signed_with_a_well_known_key_is_found_offline(key: bytes, status: str) -> None:
+    token = encode_jwt({"sub": "u1", "role": "client", "exp": int(time.time()) + 600}, key=key)
+    logins: list[str] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        logins.append(request.url.path)
+        return httpx.Response(200, json={"access_token": token})
+
+    ctx = fake(handler)
+    result = access.signing_key(access._Audit(ctx, Sender(ctx, ctx.client())))
+    assert result.status == status and logins == ["/login"]  # one login; the guessing sends nothing
+    if status == FAIL:
+        assert "well-known HS256 key" in result.findings[0] and f"({len(key)} characters" in result.findings[0]
+
+
+def test_an_opaque_token_has_no_key_to_guess_and_no_login_is_untested() -> None:
+    ctx = fake(lambda request: httpx.Response(200, json={"access_token": "opaque-session-id"}))
+    assert access.signing_key(access._Audit(ctx, Sender(ctx, ctx.client()))).status == "not_applicable"
+    ctx = fake(lambda request: httpx.Response(200, json={"ok": True}))  # a 200 login with no token
+    result = access.signing_key(access._Audit(ctx, Sender(ctx, ctx.client())))
+    assert result.status == UNTESTED and result.gate and result.fix

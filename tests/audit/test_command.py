@@ -30,8 +30,12 @@ def test_every_planted_flaw_is_found_by_its_check(vulnerable: tuple) -> None:
     rows = audit["rows"]
     # 7: the admin route believes a client-sent role header
     assert "X-User-Role: admin" in findings(audit, "auth")
-    # 10, 11: another tenant's conversation read by id, and written to through chat
-    assert "conversation:" in findings(audit, "tenant_isolation") and "chat:" in findings(audit, "tenant_isolation")
+    # 10: another tenant's conversation read by id; 11 (written to through chat) only with --allow-destructive:
+    # the owner's conversation is not the audit's to write to, so the writes are untested and say why
+    assert "conversation:" in findings(audit, "tenant_isolation") and "chat:" not in findings(audit, "tenant_isolation")
+    writes = next(c for c in rows["tenant_isolation"]["checks"] if c["check"].startswith("cross-tenant writes"))
+    assert writes["status"] == "untested" and "--allow-destructive" in writes["fix"]
+    assert audit["destructive"] is False and audit["destructive_requests"] == []
     # 12: any Origin reflected with credentials
     assert "https://evil.example" in findings(audit, "cors") and "credentials" in findings(audit, "cors")
     # 13: keys in the served bundle and its source map, shown redacted
@@ -46,7 +50,7 @@ def test_every_planted_flaw_is_found_by_its_check(vulnerable: tuple) -> None:
     assert "canary" in injection and "another tenant" in injection
     assert rows["cache_cdn_ssl"]["status"] == "fail"  # vulnerable sends no security headers
     for row in ("logging", "monitoring", "deployment_safety", "email_auth", "rate_limiting", "performance"):
-        assert rows[row]["status"] == "not_measurable", row
+        assert rows[row]["status"] == "untested", row
     assert audit["verdict"] == "fail" and audit["profile"] == "vulnerable"
 
 
@@ -66,7 +70,7 @@ def test_terminal_json_and_html_agree(vulnerable: tuple) -> None:
     for name, row in audit["rows"].items():
         assert f'data-row="{name}" data-status="{row["status"]}"' in page
         assert row["title"] in result.stdout
-    assert result.stdout.strip().splitlines()[-1].startswith("audit: FAIL (0 pass, 7 fail, 6 not measurable")
+    assert result.stdout.strip().splitlines()[-1].startswith("audit: FAIL (0 pass, 7 fail, 6 untested)")
 
 
 NO_CHAT = """
@@ -160,7 +164,7 @@ def test_an_api_without_chat_or_conversation_list_is_audited_on_what_it_has(tmp_
     assert any(e.startswith("GET /api/admin/users -> 403 as client") for e in level["evidence"])  # staff, kind admin
     assert not any("/api/users/" in e or "/api/conversations/" in e for c in auth["checks"] for e in c["evidence"])
     tenancy = rows["tenant_isolation"]
-    assert tenancy["status"] == "not_measurable" and "no conversation_id of tenant" in tenancy["note"]
+    assert tenancy["status"] == "untested" and "no conversation_id of tenant" in tenancy["note"]
     validation = rows["input_validation"]
     assert (
         validation["status"] == "pass"

@@ -3,6 +3,7 @@ loopback in a thread: what it logs in with, what it then sends, and that redacti
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from typing import Any
 
@@ -102,3 +103,32 @@ def test_bearer_is_as_before(sites):
     fake = site(sites, {"POST /api/auth/login": Page(200, JSON, b'{"access_token": "tok-1"}')})
     ctx = context(fake, {})
     assert ctx.token(ACCOUNT) == "tok-1" and ctx.auth_headers("tok-1") == {"Authorization": "Bearer tok-1"}
+
+
+def test_an_anonymous_request_after_a_login_carries_no_cookie_of_it(sites):
+    """The audit's clients keep no cookie jar: a cookie a login set rides on no later request but the
+    ones its session is given to (a shared jar once made 13 anonymous requests look let in)."""
+    fake = site(sites, {"POST /api/auth/login": Page(200, {"set-cookie": "sid=S1D-xyz; HttpOnly", **JSON}, b"{}")})
+    ctx = context(fake, {"style": "cookie", "session_cookie": "sid"})
+    with ctx.client() as client:
+        ctx.call(client, "login", ACCOUNT.values())  # a login through the same client a check uses
+        token = ctx.token(ACCOUNT)
+        ctx.call(client, "me")  # anonymous
+        ctx.call(client, "chat", token=token)
+    assert "cookie" not in {k.lower() for k in sent(fake, "GET", "/api/me")}
+    assert sent(fake, "POST", "/api/chat")["Cookie"] == "sid=S1D-xyz"
+
+
+def test_a_session_past_its_lifetime_is_renewed_under_the_same_handle(sites):
+    logins = iter(range(100))
+
+    def login(path: str) -> Page:
+        return Page(200, JSON, json.dumps({"access_token": f"tok-{next(logins)}"}).encode())
+
+    fake = site(sites, {"POST /api/auth/login": login})
+    ctx = context(fake, {"lifetime": "1s"})
+    handle = ctx.token(ACCOUNT)
+    assert handle == "tok-0" and ctx.auth_headers(handle) == {"Authorization": "Bearer tok-0"}
+    ctx._sessions[handle].obtained_at -= 2  # as if two seconds had passed
+    assert ctx.auth_headers(handle) == {"Authorization": "Bearer tok-1"}  # logged in again, handle kept
+    assert ctx.redact("tok-0 tok-1") == "[redacted] [redacted]"

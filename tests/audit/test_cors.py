@@ -12,7 +12,7 @@ import pytest
 
 from harness.audit import cors
 from harness.audit.context import AuditContext, AuditSettings
-from harness.audit.model import FAIL, NOT_MEASURABLE, PASS
+from harness.audit.model import FAIL, PASS, UNTESTED
 from harness.demo_api.process import RunningTarget
 from harness.scenario.accounts import Credentials
 from tests.audit.helpers import SCENARIO, audit_context, quick_demo
@@ -157,4 +157,4 @@ def test_an_unreachable_target_is_not_measurable():
         raise httpx.ConnectError("connection refused", request=request)
 
     [result] = cors.run(mock(refuse))
-    assert result.status == NOT_MEASURABLE and "answered none" in result.note
+    assert result.status == UNTESTED and "answered none" in result.note

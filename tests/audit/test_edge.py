@@ -11,7 +11,7 @@ import pytest
 
 from harness.audit import edge
 from harness.audit.context import AuditContext, AuditSettings
-from harness.audit.model import FAIL, NOT_MEASURABLE, PASS
+from harness.audit.model import FAIL, PASS, UNTESTED
 from harness.scenario import load_scenario
 from harness.scenario.accounts import Account, Credentials
 from tests.audit.fake_site import FakeSite, Page
@@ -53,7 +53,7 @@ def test_hardened_demo_compresses_and_keeps_api_answers_out_of_caches(demos) -> 
     assert checks["authenticated API caching"].status == PASS and not checks["authenticated API caching"].note
     assert all("no-store" in e for e in checks["authenticated API caching"].evidence)
     cdn = checks["CDN/WAF in front"]
-    assert cdn.status == NOT_MEASURABLE and "loopback" in cdn.note
+    assert cdn.status == UNTESTED and "loopback" in cdn.note
 
 
 @pytest.mark.e2e
@@ -163,7 +163,7 @@ def test_big_uncompressed_json_fails_and_nothing_to_judge_is_not_measurable(abus
         site.close()
     assert checks["compression"].status == FAIL
     assert f"{len(BIG_JSON)} bytes" in checks["compression"].findings[0]
-    assert checks["static asset caching"].status == NOT_MEASURABLE
+    assert checks["static asset caching"].status == UNTESTED
 
 
 def test_unreachable_target_is_not_measurable(abuse_scenario) -> None:
@@ -173,7 +173,7 @@ def test_unreachable_target_is_not_measurable(abuse_scenario) -> None:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     checks = _by_check(edge.run(_site_ctx(abuse_scenario, f"http://127.0.0.1:{port}")))
-    assert all(r.status == NOT_MEASURABLE for r in checks.values()), checks
+    assert all(r.status == UNTESTED for r in checks.values()), checks
 
 
 def test_cache_directives() -> None:

@@ -18,7 +18,7 @@ import pytest
 
 from harness.audit import email
 from harness.audit.context import AuditContext, AuditSettings
-from harness.audit.model import FAIL, NOT_MEASURABLE, PASS
+from harness.audit.model import FAIL, PASS, UNTESTED
 from harness.scenario import load_scenario
 from harness.scenario.accounts import Credentials
 from tests.helpers import REPO
@@ -150,7 +150,7 @@ def _by_check(results):
 
 def test_no_domain_is_not_measurable(scenario) -> None:
     [result] = email.run(_ctx(scenario))
-    assert result.status == NOT_MEASURABLE and "[audit] domain" in result.note
+    assert result.status == UNTESTED and "[audit] domain" in result.note
 
 
 @pytest.mark.e2e
@@ -179,7 +179,7 @@ def test_bad_domain_fails_each_record(scenario, zone: LocalDns) -> None:
 def test_softfail_passes_with_note_and_p_none_is_a_finding(scenario, zone: LocalDns) -> None:
     results = _by_check(email.run(_ctx(scenario, domain="monitor.test", dns_server=zone.address)))
     assert results["SPF"].status == PASS and "~all" in results["SPF"].note
-    assert results["DKIM"].status == NOT_MEASURABLE and "dkim_selectors" in results["DKIM"].note
+    assert results["DKIM"].status == UNTESTED and "dkim_selectors" in results["DKIM"].note
     dmarc = results["DMARC"]
     assert dmarc.status == FAIL and "monitoring only, not enforced" in dmarc.findings[0]
     assert "rua" in dmarc.note
@@ -214,7 +214,7 @@ def test_an_unreachable_dns_server_is_asked_once_and_not_measurable(scenario, mo
         results = email.run(_ctx(scenario, domain="good.test", dkim_selectors=("s1",), dns_server=silent.address))
     finally:
         silent.close()
-    assert [r.status for r in results] == [NOT_MEASURABLE] * 3
+    assert [r.status for r in results] == [UNTESTED] * 3
     assert "did not answer within 0.3 s" in results[0].note
     assert len(silent.asked) <= 2  # one unanswered query (dnspython may retry it once), then none more
 

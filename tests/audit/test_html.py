@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 
 from harness.audit.html import audit_page
-from harness.audit.model import FAIL, NOT_MEASURABLE, ROWS, CheckResult, scorecard
+from harness.audit.model import FAIL, ROWS, UNTESTED, CheckResult, scorecard
 from harness.commands.report import run_report
 from tests.report.test_build import make_run
 from tests.report.test_html import ESCAPED, HOSTILE, elements, find
@@ -22,7 +22,7 @@ def hostile_audit() -> dict:
             [f"OPTIONS /api/me -> 200 {HOSTILE}"],
             note=f"caveat {HOSTILE}",
         ),
-        CheckResult("tenant_isolation", "other tenant", NOT_MEASURABLE, note=f"no second tenant {HOSTILE}"),
+        CheckResult("tenant_isolation", "other tenant", UNTESTED, note=f"no second tenant {HOSTILE}"),
     ]
     return {**scorecard(results), "target": f"http://127.0.0.1:9/?q={HOSTILE}", "harness_version": "0.1.0"}
 

@@ -16,7 +16,7 @@ import tiktoken
 
 from harness.audit import injection
 from harness.audit.context import AuditContext, AuditSettings, parse_audit_settings
-from harness.audit.model import FAIL, NOT_MEASURABLE, PASS, scorecard
+from harness.audit.model import FAIL, PASS, UNTESTED, scorecard
 from harness.demo_api.context import REFUSAL, START, ChatContext
 from harness.demo_api.distributions import Distribution
 from harness.demo_api.model import SYSTEM_CANARY, SYSTEM_PROMPT, SimulatedModel, count_tokens
@@ -307,7 +307,7 @@ def test_a_target_that_is_not_there_is_not_measurable() -> None:
     )
     ctx = AuditContext("http://127.0.0.1:9", SCENARIO, creds, timeout_s=1.0)
     results = injection.run(ctx)
-    assert [r.status for r in results] == [NOT_MEASURABLE, NOT_MEASURABLE]
+    assert [r.status for r in results] == [UNTESTED, UNTESTED]
     wrong_route = dataclasses.replace(SCENARIO, raw={**SCENARIO.raw, "audit": {"chat_route": "nope"}})
     with pytest.raises(ScenarioError, match=r"audit.chat_route: 'nope' is not an endpoint of the API map"):
         parse_audit_settings(wrong_route)
@@ -334,7 +334,7 @@ def test_no_chat_route_is_not_applicable_and_an_unfilled_chat_path_is_not_measur
     ctx._tokens["a@x.example"] = "tok"  # logged in: nothing is sent, the templates cannot be filled
     results = {r.check: r for r in injection.run(ctx)}
     assert set(results) == {f"{c} ({r})" for c in injection.CHECKS for r in ("ask", "say")}
-    assert all(r.status == NOT_MEASURABLE for r in results.values())
+    assert all(r.status == UNTESTED for r in results.values())
     assert "ask: not called: no value for {thread_id} (an object id" in results["cross-session leakage (ask)"].note
     assert "say: not called: no value for {user_ref} (not a column" in results["system prompt extraction (say)"].note
 
@@ -344,7 +344,7 @@ def test_a_chat_route_that_refuses_everything_is_not_measurable(unlimited: Runni
     ctx = _context(unlimited)
     ctx._tokens = {a.email: "not-a-token" for a in ctx.credentials.accounts}  # every chat answers 401
     results = {r.check: r for r in injection.run(ctx)}
-    assert results["system prompt extraction"].status == NOT_MEASURABLE
+    assert results["system prompt extraction"].status == UNTESTED
     assert "HTTP 401" in results["system prompt extraction"].note
-    assert results["cross-session leakage"].status == NOT_MEASURABLE
+    assert results["cross-session leakage"].status == UNTESTED
     assert "not-a-token" not in " ".join(results["cross-session leakage"].evidence)

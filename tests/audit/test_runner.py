@@ -9,7 +9,7 @@ import pytest
 
 from harness.audit.context import AuditContext, AuditSettings, parse_audit_settings
 from harness.audit.html import audit_page, audit_section
-from harness.audit.model import FAIL, NOT_APPLICABLE, NOT_MEASURABLE, PASS, ROWS, CheckResult, scorecard
+from harness.audit.model import FAIL, NOT_APPLICABLE, PASS, ROWS, UNTESTED, CheckResult, scorecard
 from harness.audit.runner import LIMITED_KINDS, audit, format_scorecard, from_load_run
 from harness.documents import Summary
 from harness.documents.audit import AuditReport
@@ -26,15 +26,15 @@ def test_a_row_fails_on_any_failing_check_and_passes_on_one_pass():
             CheckResult("auth", "logged out", PASS, evidence=["GET /api/me -> 401"]),
             CheckResult("auth", "admin as a client", FAIL, ["admin_users: 200 with X-User-Role: admin"]),
             CheckResult("cors", "foreign origin", PASS),
-            CheckResult("email_auth", "SPF", NOT_MEASURABLE, note="no [audit] domain"),
+            CheckResult("email_auth", "SPF", UNTESTED, note="no [audit] domain"),
         ]
     )
     rows = card["rows"]
     assert list(rows) == list(ROWS)  # every row, in the checklist's order
     assert rows["auth"]["status"] == FAIL and rows["auth"]["findings"] == ["admin_users: 200 with X-User-Role: admin"]
-    assert rows["cors"]["status"] == PASS and rows["email_auth"]["status"] == NOT_MEASURABLE
+    assert rows["cors"]["status"] == PASS and rows["email_auth"]["status"] == UNTESTED
     assert rows["email_auth"]["note"] == "no [audit] domain"
-    assert rows["logging"]["status"] == NOT_MEASURABLE and "cannot be seen from outside" in rows["logging"]["note"]
+    assert rows["logging"]["status"] == UNTESTED and "cannot be seen from outside" in rows["logging"]["note"]
     assert rows["auth"]["why"] and rows["auth"]["fix"] and len(rows["auth"]["checks"]) == 2
     assert card["verdict"] == "fail" and card["failed_rows"] == ["auth"]
     assert scorecard([CheckResult("cors", "x", PASS)])["verdict"] == "pass"
@@ -49,21 +49,21 @@ def test_a_row_is_not_applicable_only_when_every_check_is():
             CheckResult("prompt_injection", "cross-session leakage", NOT_APPLICABLE, note="no chat route"),
             CheckResult("cors", "x", PASS),
             CheckResult("tenant_isolation", "a", NOT_APPLICABLE, note="nothing"),
-            CheckResult("tenant_isolation", "b", NOT_MEASURABLE, note="no second tenant"),
+            CheckResult("tenant_isolation", "b", UNTESTED, note="no second tenant"),
             CheckResult("auth", "a", NOT_APPLICABLE, note="nothing"),
             CheckResult("auth", "b", PASS),
         ]
     )
     rows = card["rows"]
     assert rows["prompt_injection"]["status"] == NOT_APPLICABLE and rows["prompt_injection"]["note"]
-    assert rows["tenant_isolation"]["status"] == NOT_MEASURABLE and rows["auth"]["status"] == PASS
+    assert rows["tenant_isolation"]["status"] == UNTESTED and rows["auth"]["status"] == PASS
     assert card["verdict"] == "pass"
     with pytest.raises(ValueError, match="does not apply says why"):
         CheckResult("cors", "x", NOT_APPLICABLE)
     report = AuditReport.load({**card, "target": "http://t"})[0]
     text = format_scorecard(report)
     assert any(line.startswith("Prompt injection") and " n/a " in line for line in text.splitlines())
-    assert text.splitlines()[-1].endswith("(2 pass, 0 fail, 10 not measurable from outside, 1 not applicable)")
+    assert text.splitlines()[-1].endswith("(2 pass, 0 fail, 10 untested, 1 not applicable)")
     assert 'data-row="prompt_injection" data-status="not_applicable"' in audit_page(report.to_dict())
     assert "not applicable" in audit_page(report.to_dict())
 
@@ -101,7 +101,7 @@ def summary(limits: dict, p95: float = 120.0) -> Summary:
 
 
 def test_rate_limit_and_performance_rows_come_from_a_load_run():
-    assert [r.status for r in from_load_run(None, SCENARIO)] == [NOT_MEASURABLE, NOT_MEASURABLE]
+    assert [r.status for r in from_load_run(None, SCENARIO)] == [UNTESTED, UNTESTED]
     good = {r: {"verdict": "effective"} for r in ("chat", "login", "reset_request", "webhook", "admin_users")}
     limits, perf = from_load_run(summary(good), SCENARIO)
     assert (limits.status, perf.status) == (PASS, PASS)
@@ -122,7 +122,7 @@ def test_rate_limit_and_performance_rows_come_from_a_load_run():
     ]
     assert perf.status == FAIL and perf.findings == ["me: p95 612.0 ms is over the 500 ms target"]
     untested = from_load_run(summary({"chat": {"verdict": "untested"}}), SCENARIO)[0]
-    assert untested.status == NOT_MEASURABLE
+    assert untested.status == UNTESTED
 
 
 def context() -> AuditContext:
@@ -155,7 +155,7 @@ def test_terminal_and_html_forms_show_every_row():
     )[0]
     text = format_scorecard(report)
     assert "CORS" in text and "FAIL" in text and "reflects https://evil.example" in text
-    assert text.splitlines()[-1].startswith("audit: FAIL (0 pass, 1 fail, 12 not measurable")
+    assert text.splitlines()[-1].startswith("audit: FAIL (0 pass, 1 fail, 12 untested")
     assert audit_section(report.to_dict()).id == "audit"
     page = audit_page(report.to_dict())
     assert page.startswith("<!doctype html>") and page.count("<tr data-row=") == len(ROWS)

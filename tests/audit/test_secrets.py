@@ -18,7 +18,7 @@ import pytest
 from harness.audit import secrets
 from harness.audit.context import AuditContext, AuditSettings
 from harness.audit.keys import mask, scan, shown
-from harness.audit.model import FAIL, NOT_MEASURABLE, PASS
+from harness.audit.model import FAIL, PASS, UNTESTED
 from harness.demo_api.process import RunningTarget
 from harness.demo_api.static import FAKE_OPENAI_KEY, FAKE_STRIPE_SECRET_KEY, PUBLISHABLE_KEY
 from harness.scenario.accounts import Credentials
@@ -246,4 +246,53 @@ def test_an_unreachable_site_is_not_measurable():
         raise httpx.ConnectError("connection refused", request=request)
 
     [result] = secrets.run(mock(refuse))
-    assert result.status == NOT_MEASURABLE and result.evidence[0] == "GET / -> no answer (ConnectError)"
+    assert result.status == UNTESTED and result.evidence[0] == "GET / -> no answer (ConnectError)"
+
+
+HYPHENATED = "sk-" + "proj-" + "Ab3_x9Kq-7LmN2pQr_S8tUvW4xYz-1aBcDeF5gHiJ6kLmNoP"  # no T3BlbkFJ marker
+CONFIG_KEY = "q8Zt3LmX9vRk2WpN7sYb4HcJ"
+MAP_ONLY = "d9f8a7b6c5e4f3a2b1c0d9e8f7a6b5c4"
+
+
+def test_a_hyphenated_key_a_config_object_key_and_a_key_only_in_a_source_map_are_all_found():
+    """Must-show: keys a bundle really carries, each found, none shown whole."""
+    files = {
+        "/": ('<script src="/app.js"></script>', "text/html"),
+        "/app.js": (
+            f'const client = new OpenAI({{ key: "{HYPHENATED}" }});\n'
+            f'window.__CONFIG__ = {{ apiKey: "{CONFIG_KEY}", region: "eu" }};\n'
+            "//# sourceMappingURL=app.js.map",
+            "application/javascript",
+        ),
+        "/app.js.map": (source_map("../server/settings.py", f'SECRET_KEY = "{MAP_ONLY}"\n'), "application/json"),
+    }
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        body, kind = files.get(request.url.path, ('{"error": "not_found"}', "application/json"))
+        return httpx.Response(200 if request.url.path in files else 404, text=body, headers={"content-type": kind})
+
+    [result] = secrets.run(mock(handler))
+    assert result.status == FAIL
+    assert result.findings == [
+        f"OpenAI API key sk-proj-…{HYPHENATED[-4:]} in /app.js line 1",
+        f"secret in code (apiKey) apiKey=…{CONFIG_KEY[-4:]} in /app.js line 2",
+        f"secret in code (SECRET_KEY) SECRET_KEY=…{MAP_ONLY[-4:]} in /app.js.map (../server/settings.py line 1)",
+    ]
+    assert not any(key in " ".join(result.findings + result.evidence) for key in (HYPHENATED, CONFIG_KEY, MAP_ONLY))
+
+
+def test_an_incomplete_scan_is_untested_never_a_pass():
+    """Scripts past the fetch budget, and one that does not answer: no key seen is not "no key"."""
+    scripts = "".join(f'<script src="/s{i}.js"></script>' for i in range(secrets.MAX_FETCHES + 5))
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        if request.url.path == "/s3.js":
+            raise httpx.ReadTimeout("slow", request=request)
+        body = scripts if request.url.path == "/" else "run();"
+        return httpx.Response(
+            200, text=body, headers={"content-type": "text/html" if body == scripts else "text/javascript"}
+        )
+
+    [result] = secrets.run(mock(handler))
+    assert result.status == UNTESTED and result.gate and "static_paths" in result.fix
+    assert "URL(s) not scanned: /s3.js (no answer)" in result.note and "past the 40 fetches" in result.note

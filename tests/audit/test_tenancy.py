@@ -14,7 +14,7 @@ import pytest
 
 from harness.audit import tenancy
 from harness.audit.context import AuditContext, AuditSettings
-from harness.audit.model import FAIL, NOT_MEASURABLE, PASS, scorecard
+from harness.audit.model import FAIL, PASS, UNTESTED, scorecard
 from harness.demo_api.process import RunningTarget
 from harness.scenario.accounts import Account, Credentials
 from tests.audit.helpers import SCENARIO, audit_context, quick_demo
@@ -41,39 +41,45 @@ def owner_conversation(ctx: AuditContext) -> str:
 
 
 @pytest.mark.e2e
-def test_vulnerable_cross_tenant_read_and_write_are_found(vulnerable: RunningTarget) -> None:
+def test_vulnerable_cross_tenant_reads_are_found_and_writes_need_the_opt_in(vulnerable: RunningTarget) -> None:
     ctx = audit_context(vulnerable)
-    (result,) = tenancy.run(ctx)
-    assert result.row == "tenant_isolation" and result.status == FAIL
-    reads = [f for f in result.findings if f.startswith("conversation: 200")]  # flaw 10
-    assert len(reads) == 2  # as B's client and as B's coach
-    assert all("conversation_id in the path" in f and "it read another tenant's object" in f for f in reads)
-    assert all("the owner's canary in the answer" in f for f in reads)
-    writes = [f for f in result.findings if f.startswith("chat: 200")]  # flaw 11
-    assert len(writes) == 2 and all(
-        "conversation_id in the JSON body" in f and "accepted a write to" in f for f in writes
-    )
-    landed = [f for f in result.findings if "landed in that tenant's object" in f]
-    assert len(landed) == 2 and all(f.startswith("chat: text a ") and "JSON body" in f for f in landed)
+    reads, writes = tenancy.run(ctx)
+    assert reads.row == "tenant_isolation" and reads.status == FAIL
+    assert len(reads.findings) == 2  # flaw 10, as B's client and as B's coach
+    assert all(f.startswith("conversation: 200") and "conversation_id in the path" in f for f in reads.findings)
+    assert all("the same object its owner reads" in f for f in reads.findings)  # by content, not by the 200
+    # the owner's conversation predates the audit: no canary, no intruder's turn written into it
+    assert writes.status == UNTESTED and "--allow-destructive" in writes.fix
+    assert "chat: not sent: POST would write to an object the audit did not create" in writes.note
+    assert "audit-canary-" not in owner_conversation(ctx)
+    assert scorecard([reads, writes])["rows"]["tenant_isolation"]["status"] == FAIL
+
+
+@pytest.mark.e2e
+def test_with_the_opt_in_a_write_counts_only_when_the_owner_reads_it_back(vulnerable: RunningTarget) -> None:
+    ctx = audit_context(vulnerable, destructive=True)
+    reads, writes = tenancy.run(ctx)
+    assert all("the owner's canary in the answer" in f for f in reads.findings)  # the canary could be planted
+    assert writes.status == FAIL and len(writes.findings) == 2  # flaw 11: B's client's and coach's turns
+    assert all(f.startswith("chat: text a ") and "landed in that tenant's object" in f for f in writes.findings)
     # only where the target takes the ID: the query string and a second ID in the body change nothing here
-    assert not any("query string" in f or "(its own in the path)" in f for f in result.findings)
-    assert scorecard([result])["rows"]["tenant_isolation"]["status"] == FAIL
-    # what the owner reads back: the intruders' turns, next to the owner's own canary
+    assert not any("query string" in f or "(its own in the path)" in f for f in reads.findings + writes.findings)
+    assert ctx.destructive_requests and all(r == "POST /api/chat" for r in ctx.destructive_requests)
     text = owner_conversation(ctx)
     assert "audit-canary-" in text and text.count("-w") >= 2
     secrets = [*ctx.credentials.secrets(), *(t for t in ctx._tokens.values() if t)]
-    assert not any(s in json.dumps(result.to_dict()) for s in secrets)
+    assert not any(s in json.dumps(reads.to_dict()) + json.dumps(writes.to_dict()) for s in secrets)
 
 
 @pytest.mark.e2e
 def test_hardened_isolates_tenants(hardened: RunningTarget) -> None:
-    ctx = audit_context(hardened)
-    (result,) = tenancy.run(ctx)
-    assert result.status == PASS, result.findings
-    assert not result.note  # the canary was written and read back: reads are judged by content too
-    assert any("/api/conversations/" in e and "-> 404" in e and "in the path" in e for e in result.evidence)
-    assert any("POST /api/chat -> 404" in e and "in the JSON body" in e for e in result.evidence)
-    assert any("POST /api/chat?conversation_id=" in e for e in result.evidence)
+    ctx = audit_context(hardened, destructive=True)
+    reads, writes = tenancy.run(ctx)
+    assert reads.status == PASS and writes.status == PASS, (reads.findings, writes.findings)
+    assert not reads.note  # the canary was written and read back: reads are judged by content too
+    assert any("/api/conversations/" in e and "-> 404" in e and "in the path" in e for e in reads.evidence)
+    assert any("POST /api/chat -> 404" in e and "in the JSON body" in e for e in reads.evidence)
+    assert any("POST /api/chat?conversation_id=" in e for e in reads.evidence)
     text = owner_conversation(ctx)
     assert "-owner" in text and "-w0" not in text and "-w1" not in text
 
@@ -95,12 +101,12 @@ def test_one_tenant_or_no_id_route_is_not_measurable(hardened: RunningTarget) ->
         ]
     )
     (result,) = tenancy.run(AuditContext(hardened.url, SCENARIO, one_tenant, AuditSettings()))
-    assert result.status == NOT_MEASURABLE and "two tenants" in result.note
+    assert result.status == UNTESTED and "two tenants" in result.note
     no_ids = replace(
         SCENARIO, endpoints={k: v for k, v in SCENARIO.endpoints.items() if k not in ("conversation", "chat")}
     )
     (result,) = tenancy.run(AuditContext(hardened.url, no_ids, one_tenant, AuditSettings()))
-    assert result.status == NOT_MEASURABLE and "takes an object ID" in result.note
+    assert result.status == UNTESTED and "takes an object ID" in result.note
 
 
 def test_an_unreachable_target_is_not_measurable() -> None:
@@ -119,4 +125,4 @@ def test_an_unreachable_target_is_not_measurable() -> None:
             return super().client(transport=httpx.MockTransport(refuse), **kwargs)
 
     (result,) = tenancy.run(Down("http://down.test", SCENARIO, creds, AuditSettings()))
-    assert result.status == NOT_MEASURABLE and "could not log in" in result.note
+    assert result.status == UNTESTED and "could not log in" in result.note

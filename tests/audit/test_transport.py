@@ -12,7 +12,7 @@ import pytest
 
 from harness.audit import transport
 from harness.audit.context import AuditContext, AuditSettings
-from harness.audit.model import FAIL, NOT_MEASURABLE, PASS
+from harness.audit.model import FAIL, PASS, UNTESTED
 from harness.scenario import load_scenario
 from harness.scenario.accounts import Account, Credentials
 from tests.audit.fake_site import FakeSite, Page, make_cert, tls_context
@@ -223,13 +223,13 @@ def test_server_speaking_only_tls_1_0(scenario, certs) -> None:
     text = " | ".join(tls.findings)
     assert tls.status == FAIL and "as a modern client" in text and "accepts TLSv1.0" in text
     assert "accepts neither TLS 1.2 nor 1.3" in text
-    assert checks["HSTS"].status == NOT_MEASURABLE  # a modern client cannot fetch it
+    assert checks["HSTS"].status == UNTESTED  # a modern client cannot fetch it
 
 
 def test_loopback_plain_http_is_not_measurable(scenario, bad) -> None:
     before = len(bad["https"].requests)
     checks = _by_check(transport.run(_ctx(scenario, bad["http"].url)))
-    assert checks["HTTPS"].status == NOT_MEASURABLE and checks["HTTPS"].note == transport.LOOPBACK_NOTE
+    assert checks["HTTPS"].status == UNTESTED and checks["HTTPS"].note == transport.LOOPBACK_NOTE
     assert "TLS" not in checks and "HSTS" not in checks and len(bad["https"].requests) == before
     assert checks["security headers"].status == FAIL  # the headers are still read on the target itself
 
@@ -255,7 +255,7 @@ def test_https_that_does_not_answer(scenario, bad) -> None:
         port = s.getsockname()[1]
     checks = _by_check(transport.run(_ctx(scenario, bad["http"].url, https_url=f"https://127.0.0.1:{port}")))
     assert checks["TLS"].status == FAIL and "no TLS handshake" in checks["TLS"].findings[0]
-    assert checks["HSTS"].status == NOT_MEASURABLE
+    assert checks["HSTS"].status == UNTESTED
 
 
 @pytest.fixture(scope="module")
@@ -267,7 +267,7 @@ def demos() -> Iterator[dict[str, object]]:
 @pytest.mark.parametrize("profile", ["hardened", "vulnerable"])
 def test_demo_security_headers(demos, profile: str) -> None:
     checks = _by_check(transport.run(audit_context(demos[profile])))
-    assert checks["HTTPS"].status == NOT_MEASURABLE  # plain HTTP on loopback
+    assert checks["HTTPS"].status == UNTESTED  # plain HTTP on loopback
     assert checks["cookie flags"].status == PASS  # bearer tokens, no cookies
     headers = checks["security headers"]
     if profile == "hardened":

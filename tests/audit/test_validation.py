@@ -15,7 +15,7 @@ import pytest
 from harness.audit import validation
 from harness.audit.context import AuditContext, AuditSettings
 from harness.audit.errorpages import error_page
-from harness.audit.model import FAIL, NOT_MEASURABLE, PASS
+from harness.audit.model import FAIL, PASS, UNTESTED
 from harness.demo_api.process import RunningTarget
 from harness.scenario import Endpoint, Scenario
 from harness.scenario.accounts import Account, Credentials
@@ -213,12 +213,12 @@ def test_an_unreachable_target_is_not_measurable():
         raise httpx.ConnectError("connection refused", request=request)
 
     [result] = validation.run(mock(refuse))
-    assert result.status == NOT_MEASURABLE and result.note == "the target answered none of the probes"
+    assert result.status == UNTESTED and result.note == "the target answered none of the probes"
 
 
 def test_a_placeholder_without_a_value_is_never_sent_empty():
     """{tenant} with no tenant known, {item_id} with no route listing items: those routes are not called
-    (the note names the placeholder); an id in the path comes from the route that lists them."""
+    (the note names the placeholder); an id listed (not created by the audit) is not written to."""
     paths: list[str] = []
 
     def handler(request: httpx.Request) -> httpx.Response:
@@ -242,5 +242,7 @@ def test_a_placeholder_without_a_value_is_never_sent_empty():
     assert "leads: not called: no value for {tenant}" in result.note
     assert "item: not called: no value for {item_id} (an object id: no route of the map lists them" in result.note
     assert not any(p.startswith("/api/leads") or p.startswith("/api/items") for p in paths)
-    assert paths.count("/api/notes/n-7") == 6 and "/api/notes/" not in paths  # the listed id, never an empty one
+    # the listed id is a note the audit did not create: bad bodies a lax API takes would overwrite it
+    assert "note: not sent: PUT would write to an object the audit did not create (n-7)" in result.note
+    assert "/api/notes/n-7" not in paths and "/api/notes/" not in paths  # nor an empty id
     assert "no chat route" in result.note and "prompt-size ladder" in result.note

@@ -36,7 +36,7 @@ from harness.analysis.ratelimits import REDIRECTED_NOTE, rate_limits
 from harness.analysis.wallet import wallet_summary
 from harness.audit import transport
 from harness.audit.context import AuditContext, AuditSettings
-from harness.audit.model import NOT_MEASURABLE
+from harness.audit.model import UNTESTED
 from harness.load.client import LEGIT_MAX_REDIRECTS
 from harness.protocol.failures import describe_exception
 from harness.samples import read_samples
@@ -397,7 +397,7 @@ def test_the_audit_checks_no_https_origin_a_redirect_names_off_limits(
         before = len(ns_host.lines())
         checks = {r.check: r for r in transport.run(_audit_ctx(site.url))}
         assert ns_host.lines()[before:] == []
-        assert checks["HTTPS"].status == NOT_MEASURABLE
+        assert checks["HTTPS"].status == UNTESTED
         assert checks["HTTPS"].note == transport.OFF_LIMITS_NOTE.format(origin=f"{https_origin}/")
         assert "TLS" not in checks and "HSTS" not in checks
         assert ("POST", "/api/auth/login") in {(m, p) for m, p, _ in site.requests}  # the login stayed here
