@@ -560,7 +560,7 @@ def test_unknown_endpoint_key_lists_the_allowed_ones():
     message = error_of(with_change(("endpoints", "chat", "streaming"), True))
     assert message == (
         "x.toml: endpoints.chat.streaming: unknown field (expected one of: auth, body, id_field, kind, latency_target_ms, "
-        "list_field, method, path, stream, stream_paths)"
+        "list_field, method, path, rejected_when, stream, stream_paths)"
     )
 
 
