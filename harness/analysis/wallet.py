@@ -187,7 +187,8 @@ def _no_login(route: str, probe: pd.DataFrame, prompt: dict[str, Any], inflation
     refused_output = last is not None and (int(last["status"]) in AUTH_REFUSALS or bool(last.get("rejected", False)))
     if prompt["verdict"] != "untested" and not refused_output:
         return None
-    values, counts = np.unique(probe["status"].to_numpy(dtype=np.int64), return_counts=True)
+    mine = probe[probe["technique"].isin(["prompt-size", "output-inflation"]).to_numpy(dtype=bool)]
+    values, counts = np.unique(mine["status"].to_numpy(dtype=np.int64), return_counts=True)
     return NO_LOGIN_NOTE.format(route=route, statuses=", ".join(f"{int(v)} ×{int(c)}" for v, c in zip(values, counts)))
 
 

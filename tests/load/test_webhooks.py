@@ -96,3 +96,8 @@ def test_a_scheme_mismatch_leaves_the_webhook_attacks_untested(tmp_path: Path) -
         assert 'none of the "stripe" signatures' in abuse[name]["notes"][-1], name
         assert "set [webhook] scheme" in abuse[name]["notes"][-1]
     assert summary["abuse_verdict"] == "untested"
+    # the gate: each untested attack is a reason of its own; the failed error-rate threshold alone makes it exit 1
+    reasons = summary["reasons"]
+    untested = sorted(r["message"].split(" is untested")[0] for r in reasons if r["kind"] == "untested")
+    assert untested == sorted(f"attack {name}" for name in WEBHOOK_ATTACKS)
+    assert {r["kind"] for r in reasons} == {"threshold", "untested"} and summary["verdict"] == "fail"
