@@ -117,6 +117,7 @@ def synthetic_columns(
             "identity": f"{rng.getrandbits(48):012x}",
             "source_ip": f"127.16.{i % 250}.{i % 97 + 2}",
             "blocked": blocked,
+            "rejected": False,
             "retry_after_s": 10.0 if blocked else nan,
             "limit_headers": "",
             "error": error,

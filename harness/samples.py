@@ -51,6 +51,7 @@ COLUMNS: dict[str, tuple[pa.DataType, Any]] = {
     "identity": (pa.string(), ""),  # hashed account or client key, never raw
     "source_ip": (pa.string(), ""),
     "blocked": (pa.bool_(), False),  # matched the scenario's block rule
+    "rejected": (pa.bool_(), False),  # matched its route's `rejected_when` rule (a refusal its status hides)
     "retry_after_s": (pa.float64(), math.nan),
     "limit_headers": (pa.string(), ""),  # rate-limit headers present (attack and probe responses only)
     "error": (pa.string(), ""),  # error class and reason, "" when the request succeeded

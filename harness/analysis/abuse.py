@@ -5,8 +5,14 @@ overall.
 An attack's figures cover the routes it attacks (those of its kind in scenario.ATTACKS: the chat
 routes for chat_flood), so the logins it needs first count apart as `other_requests`. The findings
 are per-attack rules (a forged webhook accepted, a flood never blocked, an admin route answering a
-normal user), applied in a loop over attacks (a dozen at most), never over rows. An attack whose
-requests were all answered with a redirect (never followed) reached nothing: it is "untested".
+normal user), applied in a loop over attacks (a dozen at most), never over rows. Each request is
+admitted, rejected, blocked, redirected or failed (`harness.analysis.outcomes.reach`): a 401, a 403 or
+a failed login answered 200 with an error body (`rejected_when`) is rejected, never admitted.
+
+An attack is "untested", with the reason and the fix, when what it needs was not had: an attack that
+logs in first (LOGIN_ATTACKS) whose logins never gave a usable credential, or whose every answer was
+a 401/403; an attack none of whose requests was admitted, rejected or blocked (all redirected, never
+followed, or failed).
 
 A webhook attack proves something only beside a delivery the target accepted: a forged signature
 refused by a target that refuses every signature (another scheme than the one the harness signs with,
@@ -41,6 +47,10 @@ __all__ = [
     "UNSIGNED_NOTE",
     "NOTHING_SIGNED_NOTE",
     "NO_TIMESTAMP_NOTE",
+    "LOGIN_ATTACKS",
+    "NO_LOGIN_NOTE",
+    "REFUSED_NOTE",
+    "NOTHING_NOTE",
 ]
 
 NON_ATTACK_ROLES = ("legit", "probe")
@@ -73,6 +83,25 @@ NO_TIMESTAMP_NOTE = (
     'untested: the "{scheme}" scheme signs no timestamp, so a stale delivery is a valid one and this '
     "attack does not apply; only de-duplicating delivery ids stops a captured delivery being replayed"
 )
+# attacks that log in first and attack as that account: untested without a usable credential
+LOGIN_ATTACKS = ("chat_flood", "chat_flood_many_accounts", "admin_probe")
+LOGIN_FIX = "fix the accounts or [auth] (`harness check` shows what each login answered)"
+NO_LOGIN_NOTE = (
+    "untested: none of its {sent} logins gave a usable credential ({statuses}), so it attacked as nobody; " + LOGIN_FIX
+)
+REFUSED_NOTE = (
+    "untested: every one of its {sent} requests was refused for authentication ({statuses}): it never had a "
+    "usable session; " + LOGIN_FIX
+)
+NOTHING_NOTE = (
+    "untested: none of its {sent} requests was admitted, rejected or blocked ({statuses}): nothing to judge it on"
+)
+LOGIN_REJECTED_HINT = (
+    "; if the target answers a failed login 2xx, say how in [endpoints.{route}] rejected_when "
+    '(e.g. {{ statuses = [200], body_pattern = "error" }})'
+)
+AUTH_REFUSALS = (401, 403)
+TOKEN_ROUTE = "oauth2_token"  # the OAuth2 token request's samples (harness.load.client.token_endpoint)
 PARTIAL_NOTE = (
     "replays were answered 2xx and the target's counters cover one of its {n} "
     "processes: whether they were processed again is not decided"
@@ -80,11 +109,9 @@ PARTIAL_NOTE = (
 
 
 def _counts(rows: pd.DataFrame) -> dict[str, Any]:
-    """requests, admitted, blocked, redirected, errors, statuses, first block, duration and rate of one attack.
-
-    admitted, blocked, redirected and errors are disjoint, as `harness.analysis.outcomes.reach`
-    defines them: a 401 to a wrong password is admitted; a 3xx is redirected (not followed).
-    """
+    """requests, admitted, rejected, blocked, redirected, failed, statuses, first block, duration and rate
+    of one attack: the five outcomes of `harness.analysis.outcomes.reach`, disjoint (a 401 to a wrong
+    password is rejected; a 3xx is redirected, not followed; a 5xx or no answer failed)."""
     got = reach(rows)
     status = rows["status"].fillna(0).to_numpy(dtype=np.int64)
     t = rows["start_s"].to_numpy(dtype=np.float64)
@@ -95,9 +122,10 @@ def _counts(rows: pd.DataFrame) -> dict[str, Any]:
     return {
         "requests": int(len(rows)),
         "admitted": int(got.admitted.sum()),
+        "rejected": int(got.rejected.sum()),
         "blocked": int(got.blocked.sum()),
         "redirected": int(got.redirected.sum()),
-        "errors": int(got.errors.sum()),
+        "failed": int(got.failed.sum()),
         "status_counts": {str(int(v)): int(c) for v, c in zip(values, counts)},
         "first_block_index": int(blocks[0]) + 1 if blocks.size else None,
         "duration_s": duration,
@@ -106,13 +134,31 @@ def _counts(rows: pd.DataFrame) -> dict[str, Any]:
     }
 
 
+def _untested(name: str, attacked: pd.DataFrame, logins: pd.DataFrame, figures: Mapping[str, Any]) -> str | None:
+    """Why the attack could not be judged (module docstring), or None when it could."""
+    if len(logins) and not reach(logins).admitted.any():
+        return NO_LOGIN_NOTE.format(sent=len(logins), statuses=_status_list(logins))
+    status = attacked["status"].fillna(0).to_numpy(dtype=np.int64)
+    refused = reach(attacked).rejected & np.isin(status, AUTH_REFUSALS)
+    if name in LOGIN_ATTACKS and name != "admin_probe" and len(attacked) and refused.all():
+        return REFUSED_NOTE.format(sent=len(attacked), statuses=_status_list(attacked))
+    if figures["admitted"] or figures["rejected"] or figures["blocked"]:
+        return None
+    if figures["redirected"] and not figures["failed"]:
+        return REDIRECTED_NOTE.format(n=figures["redirected"], of=figures["requests"])
+    note = NOTHING_NOTE.format(sent=len(attacked), statuses=_status_list(attacked))
+    if name in ATTACKS and ATTACKS[name][0][-1] == "login":
+        note += LOGIN_REJECTED_HINT.format(route=figures["endpoint"].split(", ")[0])
+    return note
+
+
 def _findings(
     role: str, rows: pd.DataFrame, figures: Mapping[str, Any], stats: Mapping | None, timestamped: bool
 ) -> tuple[list[str], list[str]]:
     """(findings, notes) for one attack, by the rule of its kind."""
     findings: list[str] = []
     notes: list[str] = []
-    ok = reach(rows).accepted
+    ok = reach(rows).admitted
     n_ok = int(ok.sum())
     if role == "admin_probe":
         techniques = rows["technique"].astype(object).fillna("").replace("", "unspecified")  # not categories
@@ -132,8 +178,11 @@ def _findings(
             notes.append(PARTIAL_NOTE.format(n=counters.get("processes")))
         elif int(duplicates) == 0:
             findings.append(f"replays processed again ({n_ok} replays answered 2xx, the target counted no duplicate)")
-    elif role.startswith(UNBLOCKED_ATTACKS) and figures["blocked"] == 0 and figures["admitted"]:
-        findings.append(f"no attempt was blocked ({figures['admitted']} of {figures['requests']} admitted)")
+    elif (
+        role.startswith(UNBLOCKED_ATTACKS) and figures["blocked"] == 0 and (figures["admitted"] or figures["rejected"])
+    ):
+        rejected = f", {figures['rejected']} rejected" if figures["rejected"] else ""
+        findings.append(f"no attempt was blocked ({figures['admitted']} of {figures['requests']} admitted{rejected})")
     if figures["redirected"]:
         notes.append(REDIRECTED_NOTE.format(n=figures["redirected"], of=figures["requests"]))
     return findings, notes
@@ -149,7 +198,7 @@ def _unsigned(samples: pd.DataFrame, routes: set[str], webhook: WebhookSigned | 
     accepted on their routes), or None when one was."""
     mask = samples["role"].fillna("legit").isin(SIGNED_ROLES) & samples["endpoint"].isin(list(routes))
     signed = samples[mask.to_numpy(dtype=bool)]
-    if reach(signed).accepted.any():
+    if reach(signed).admitted.any():
         return None
     if signed.empty:
         return NOTHING_SIGNED_NOTE
@@ -191,10 +240,15 @@ def abuse_summary(
         figures: dict[str, Any] = {"endpoint": ", ".join(sorted(attacked["endpoint"].unique()))}
         figures.update(_counts(attacked))
         figures["other_requests"] = int(len(rows) - len(attacked))
+        logins = rows[rows["endpoint"].isin([*routes_of_kind(kinds, rows["endpoint"].unique(), "login"), TOKEN_ROUTE])]
+        why = _untested(name, attacked, logins if name in LOGIN_ATTACKS else logins.iloc[:0], figures)
         findings, notes = _findings(name, attacked, figures, target_stats, timestamped)
-        unseen = figures["redirected"] and not figures["admitted"] and not figures["blocked"]
+        if why and name != "admin_probe":  # a flood never blocked as nobody is no finding about the limit
+            findings = [f for f in findings if not f.startswith("no attempt was blocked")]
+        if why and why not in notes:
+            notes.append(why)
         figures.update(
-            findings=findings, notes=notes, verdict="findings" if findings else "untested" if unseen else "clean"
+            findings=findings, notes=notes, verdict="findings" if findings else "untested" if why else "clean"
         )
         attacks[name] = figures
     _judge_webhook_attacks(attacks, webhook_routes, samples, webhook)

@@ -8,16 +8,19 @@ Every request (legit, attack or probe) is exactly one of:
              any status outside 2xx/3xx (the client writes "http 404" as its error text);
   - ok:      everything else: an answer the user (or the attacker) could use.
 
-Attack and probe traffic is judged by whether it reached the target's handler, since a refusal
-there is the answer an attacker hopes not to get, yet proves the limiter let it through:
-  - redirected: not blocked, answered 3xx. Abuse traffic never follows a redirect, so it reached
-                nothing but the redirect;
-  - admitted:   not blocked, not redirected, and the handler answered: a status that is not 0,
-                404 or 405 (no such route or method: no handler), and below 500;
-  - accepted:   admitted with a 2xx: the attack took effect (a lead stored, a webhook processed);
-  - rejected:   admitted with a 4xx: the handler refused it (wrong password 401, forbidden 403,
-                invalid 400/422), after the limiter had let it through.
-What is neither admitted, blocked nor redirected is an error (no response, 404/405, 5xx).
+Attack and probe traffic (and every verdict built on it) is judged by what the request achieved,
+one of DESIGN.md's four outcomes, plus redirected:
+  - blocked:    it matched the scenario's block rule (the limit);
+  - rejected:   the target refused it: authentication, authorisation, validation or signature (any
+                4xx but 404, 405 and 408, and whatever the route's `rejected_when` rule matches, such as
+                a failed login answered 200 with an error body);
+  - redirected: not blocked, not rejected, answered 3xx. Abuse traffic never follows a redirect, so it
+                reached nothing but the redirect;
+  - admitted:   the action took effect: a 1xx/2xx, not blocked, not rejected, without an error;
+  - failed:     the rest: no response, a timeout, a 5xx, a cut stream, 404/405 (no such route or
+                method), 408, a 2xx the API map's checks refused (a login without a credential).
+A rate limit asks another question, whether the limiter let a request through: `admitted_mask` is
+that (admitted or rejected, reached a handler); a wrong password answered 401 passed the limiter.
 
 Only numpy is imported: the API client in every Locust worker imports this module.
 """
@@ -45,8 +48,10 @@ __all__ = [
     "classify",
     "Reach",
     "reach",
+    "rejected_mask",
     "admitted_mask",
     "redirected_mask",
+    "NOT_REFUSALS",
 ]
 
 OK: Final = "ok"
@@ -55,6 +60,8 @@ ERROR: Final = "error"
 Outcome = Literal["ok", "blocked", "error"]
 # statuses that did not reach a handler: no response, no such route, method not allowed
 ADMIT_EXCLUDED = (0, 404, 405)
+# 4xx that are no refusal of the request: no such route or method, the server timed the request out
+NOT_REFUSALS = (404, 405, 408)
 
 
 def outcome(status: int, error: str, blocked: bool) -> Outcome:
@@ -106,15 +113,13 @@ def classify(samples: pd.DataFrame) -> Outcomes:
 
 @dataclass(frozen=True)
 class Reach:
-    """Per row, how far abuse traffic got (module docstring): admitted (accepted or rejected),
-    blocked, redirected, and errors (none of those); the first four are disjoint with errors."""
+    """Per row, what abuse traffic achieved (module docstring): five disjoint masks that cover every row."""
 
     admitted: np.ndarray
-    accepted: np.ndarray
     rejected: np.ndarray
     blocked: np.ndarray
     redirected: np.ndarray
-    errors: np.ndarray
+    failed: np.ndarray
 
 
 def redirected_mask(samples: pd.DataFrame) -> np.ndarray:
@@ -123,21 +128,33 @@ def redirected_mask(samples: pd.DataFrame) -> np.ndarray:
     return ~_blocked(samples) & (status >= 300) & (status < 400)
 
 
+def rejected_mask(samples: pd.DataFrame) -> np.ndarray:
+    """Refused by the target, not blocked: a 4xx but 404/405/408, or the route's `rejected_when` rule
+    (recorded by the client, which alone saw the body)."""
+    status = _status(samples)
+    rule = samples["rejected"].fillna(False).to_numpy(dtype=bool) if "rejected" in samples else False
+    refusal = (status >= 400) & (status < 500) & ~np.isin(status, NOT_REFUSALS)
+    return ~_blocked(samples) & (refusal | rule)
+
+
 def admitted_mask(samples: pd.DataFrame) -> np.ndarray:
-    """Reached the handler and was not rate limited: not blocked, not redirected, status not
-    0/404/405, below 500. A 400/401/403/422 is admitted: the limiter let it through to be judged."""
+    """Let through by the limiter (what a rate limit counts): not blocked, not redirected, status not
+    0/404/405, below 500. A 400/401/403/422 passed the limiter, though the target refused it: `reach`
+    tells admitted from rejected."""
     status = _status(samples)
     return ~_blocked(samples) & ~np.isin(status, ADMIT_EXCLUDED) & ~redirected_mask(samples) & (status < 500)
 
 
 def reach(samples: pd.DataFrame) -> Reach:
     status = _status(samples)
-    admitted, blocked, redirected = admitted_mask(samples), _blocked(samples), redirected_mask(samples)
+    blocked, rejected = _blocked(samples), rejected_mask(samples)
+    redirected = redirected_mask(samples) & ~rejected
+    has_error = samples["error"].fillna("").ne("").to_numpy(dtype=bool)
+    admitted = ~blocked & ~rejected & (status >= 100) & (status < 300) & ~has_error
     return Reach(
         admitted=admitted,
-        accepted=admitted & (status >= 200) & (status < 300),
-        rejected=admitted & (status >= 400),
+        rejected=rejected,
         blocked=blocked,
         redirected=redirected,
-        errors=~admitted & ~blocked & ~redirected,
+        failed=~admitted & ~rejected & ~blocked & ~redirected,
     )

@@ -25,12 +25,13 @@ import numpy as np
 import pandas as pd
 
 from harness.analysis.kinds import kind_of
-from harness.analysis.outcomes import admitted_mask, classify, redirected_mask
+from harness.analysis.outcomes import admitted_mask, classify, reach, redirected_mask
 from harness.analysis.summary import percentile
 
 __all__ = [
     "BYPASS_FACTOR",
     "EXPECTED_NOTE",
+    "NO_SESSION_NOTE",
     "PROXY_NOTE",
     "REDIRECTED_NOTE",
     "attack_series",
@@ -439,6 +440,29 @@ def _fixes(
     return fixes
 
 
+NO_SESSION_NOTE = (
+    "no probe answer on {route} was admitted or blocked, {refused} were refused for authentication "
+    "({statuses}): the probes could not log in (or may not use this route), so the limit is not judged; "
+    "fix the accounts or [auth] (`harness check` shows what each login answered)"
+)
+
+
+def _no_session(route: str, kind: str, probe_rows: pd.DataFrame) -> str | None:
+    """Why a limit on a route the probes call with a session cannot be judged: nothing admitted or
+    blocked and 401/403 answers, so they never had a usable session; None otherwise. A login or reset
+    route is called without one (wrong passwords are its expected answers)."""
+    if kind in ("login", "reset") or probe_rows.empty:
+        return None
+    got = reach(probe_rows)
+    status = probe_rows["status"].fillna(0).to_numpy(dtype=np.int64)
+    refused = got.rejected & np.isin(status, (401, 403))
+    if got.admitted.any() or got.blocked.any() or not refused.any():
+        return None
+    values, counts = np.unique(status, return_counts=True)
+    statuses = ", ".join(f"{int(v)} ×{int(c)}" for v, c in zip(values, counts))
+    return NO_SESSION_NOTE.format(route=route, refused=int(refused.sum()), statuses=statuses)
+
+
 def _route(
     route: str,
     kind: str,
@@ -469,6 +493,9 @@ def _route(
         else:  # a gate that never asked for this verdict does not wait on it
             note = "not probed ([probes] routes leave it out): the declared limit is not judged"
         entry.update(note=note, blocked_cost=cost, fix=[], planned=planned)
+        return entry
+    if planned and (why := _no_session(route, kind, probe_rows)):
+        entry.update(note=why, blocked_cost=cost, fix=[])
         return entry
     redirected = redirected_mask(probe_rows)
     reached = admitted_mask(probe_rows) | probe_rows["blocked"].fillna(False).to_numpy(dtype=bool)

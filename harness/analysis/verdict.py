@@ -234,9 +234,14 @@ def _untested_note(attack: Mapping) -> str:
 
 
 def wallet_reasons(wallet: Mapping[str, Any] | None) -> list[Reason]:
+    """One per denial-of-wallet finding; "untested" when the probe could not log in."""
     if not wallet:
         return []
-    return [
+    reasons = [
         Reason(kind="finding", route=wallet.get("route"), message=f"denial of wallet: {finding}")
         for finding in wallet.get("findings") or []
     ]
+    if wallet.get("untested"):
+        message = f"denial of wallet is untested: {wallet['untested']}"
+        reasons.append(Reason(kind="untested", route=wallet.get("route"), message=message))
+    return reasons

@@ -7,6 +7,9 @@ broken stream) on a big prompt has "failed"; a redirect (never followed) is neit
 asking for a long answer (in the prompt and through `max_tokens`) gave a reply longer than twice the
 longest legit reply of the run.
 The worst single request combines both: the largest accepted prompt with the longest reply seen.
+A probe whose answers were refused for authentication (401/403, or the route's `rejected_when` rule)
+could not log in: both verdicts are then "untested", with `untested` saying why and what to fix, never
+a finding.
 """
 
 from __future__ import annotations
@@ -19,9 +22,14 @@ import pandas as pd
 from harness.analysis.spend import request_cost, usd
 from harness.scenario.pricing import Price
 
-__all__ = ["wallet_summary", "wallet_findings", "REFUSALS"]
+__all__ = ["wallet_summary", "wallet_findings", "REFUSALS", "NO_LOGIN_NOTE"]
 
 REFUSALS = (400, 413, 422)
+AUTH_REFUSALS = (401, 403)
+NO_LOGIN_NOTE = (
+    "the probe could not log in: {route} refused its requests for authentication ({statuses}); "
+    "fix the accounts or [auth] (`harness check` shows what each login answered)"
+)
 INFLATION_FACTOR = 2.0  # a reply longer than this many times the longest legit reply is inflated
 PROMPT_FIX = (
     "Count the prompt's tokens before calling the model and answer 413 above a budget (a few "
@@ -42,9 +50,11 @@ class _Step(TypedDict):
     outcome: str
 
 
-def _outcome(status: int, error: str, blocked: bool) -> str:
+def _outcome(status: int, error: str, blocked: bool, rejected: bool = False) -> str:
     if blocked:
         return "blocked"
+    if rejected or status in AUTH_REFUSALS:
+        return "rejected"  # refused for authentication: the probe had no usable session
     if 200 <= status < 300 and not error:
         return "accepted"
     if status in REFUSALS:
@@ -69,7 +79,7 @@ def _prompt_section(rows: pd.DataFrame, cap: int) -> dict[str, Any]:
                 "tokens": int(r.input_tokens_estimate),
                 "status": int(r.status),
                 "ms": float(r.latency_ms),
-                "outcome": _outcome(int(r.status), r.error, bool(r.blocked)),
+                "outcome": _outcome(int(r.status), r.error, bool(r.blocked), bool(getattr(r, "rejected", False))),
             }
         )
     by_outcome = {kind: [s for s in steps if s["outcome"] == kind] for kind in ("accepted", "refused", "failed")}
@@ -82,6 +92,8 @@ def _prompt_section(rows: pd.DataFrame, cap: int) -> dict[str, Any]:
         verdict = "unlimited"
     elif refused is not None and accepted is not None:
         verdict = "limited"
+    elif accepted is None and refused is None and any(s["outcome"] == "rejected" for s in steps):
+        verdict = "untested"
     else:
         verdict = "inconclusive"
     return {
@@ -108,7 +120,10 @@ def _output_section(row: pd.Series | None, asked: int, legit_outputs: np.ndarray
         "longest_legit_output_tokens": typical_max,
         "factor": None,
     }
-    if row is None or _outcome(int(row["status"]), row["error"], bool(row["blocked"])) != "accepted":
+    if row is None:
+        return section
+    outcome = _outcome(int(row["status"]), row["error"], bool(row["blocked"]), bool(row.get("rejected", False)))
+    if outcome != "accepted":
         return section
     output = int(row["output_tokens"])
     bound = INFLATION_FACTOR * typical_max if typical_max else asked / 2
@@ -152,6 +167,7 @@ def wallet_summary(samples: pd.DataFrame, run: dict) -> dict[str, Any] | None:
         worst_usd = request_cost(price, worst_input, longest, 0, float(spend.get("hidden_tokens") or 0))
     summary: dict[str, Any] = {
         "route": route,
+        "untested": _no_login(route, probe, prompt, inflation),
         "prompt": prompt,
         "output": output,
         "worst_request_usd": worst_usd,
@@ -163,6 +179,17 @@ def wallet_summary(samples: pd.DataFrame, run: dict) -> dict[str, Any] | None:
     }
     summary["findings"], summary["fix"] = wallet_findings(summary)
     return summary
+
+
+def _no_login(route: str, probe: pd.DataFrame, prompt: dict[str, Any], inflation: pd.DataFrame) -> str | None:
+    """Why the probe's verdicts are untested (it could not log in), or None when it was answered."""
+    last = inflation.iloc[-1] if len(inflation) else None
+    refused_output = last is not None and (int(last["status"]) in AUTH_REFUSALS or bool(last.get("rejected", False)))
+    if prompt["verdict"] != "untested" and not refused_output:
+        return None
+    mine = probe[probe["technique"].isin(["prompt-size", "output-inflation"]).to_numpy(dtype=bool)]
+    values, counts = np.unique(mine["status"].to_numpy(dtype=np.int64), return_counts=True)
+    return NO_LOGIN_NOTE.format(route=route, statuses=", ".join(f"{int(v)} ×{int(c)}" for v, c in zip(values, counts)))
 
 
 def wallet_findings(summary: dict[str, Any]) -> tuple[list[str], list[str]]:

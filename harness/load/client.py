@@ -82,6 +82,7 @@ class CallResult:
     parsed: Any = field(default=_UNPARSED, repr=False)  # the body as JSON, when it was already parsed
     retry_after_s: float = math.nan  # a blocked response's Retry-After
     headers: Any = field(default=None, repr=False)  # the response headers (geventhttpclient's; None: no response)
+    rejected: bool = False  # refused by the route's `rejected_when` rule, whatever its status
 
     def json(self) -> Any:
         if self.parsed is _UNPARSED:
@@ -232,7 +233,7 @@ class ApiClient:
                 self.login_route = route or self.login_route or self.scenario.route("login")
                 assert self.login_route is not None, "no login route: the callers log in only where there is one"
                 result = self.call(self.login_route, values, check=usable)
-            self.credential = found if result.ok else None
+            self.credential = found if result.ok and not result.rejected else None
             if self.credential is not None and auth.csrf is not None and auth.csrf.fetch:
                 result = self._fetch_csrf(auth.csrf.fetch)
         finally:
@@ -450,7 +451,12 @@ class ApiClient:
             error = ""  # the block is the answer; what its body did after is beside the point
         elif not error and not (200 <= status < 400) and (self.role == "legit" or status >= 500):
             error = f"http {status}"  # for attacks and probes a 4xx is the answer hoped for, not an error
+        rule = ep.rejected_when
+        rejected = bool(rule is not None and not blocked and not error and rule.matches(status, response.headers, body))
+        if rejected and self.role == "legit":
+            error = f"rejected: the answer matches endpoints.{ep.name}.rejected_when"
         ctx["blocked"] = blocked
+        ctx["rejected"] = rejected
         ctx["error"] = error
         if self.role != "legit" and response.headers:  # header conformance, for abuse traffic only
             ctx["limit_headers"] = ",".join(h for h in LIMIT_HEADERS if h in response.headers)
@@ -467,6 +473,7 @@ class ApiClient:
             stream=stream,
             parsed=parsed,
             headers=response.headers if status else None,
+            rejected=rejected,
         )
 
     def _count_tokens(self, ctx: dict[str, Any], usage: Any, content: str) -> None:

@@ -178,9 +178,11 @@ def _one_liners(summary: Summary) -> list[str]:
     abuse: Mapping = summary.section("abuse") or {}
     if abuse:
         findings = abuse_findings(abuse)
+        untested = [name for name, a in abuse.items() if a.get("verdict") == "untested"]
         lines.append(
             f"**Abuse:** {len(abuse)} attack(s), "
             + (f"{len(findings)} finding(s): " + "; ".join(_md(f) for f in findings[:5]) if findings else "no finding")
+            + (f"; untested: {_md(', '.join(untested))}" if untested else "")
         )
     spend: Mapping = summary.section("spend") or {}
     if spend.get("run_cost_usd"):
@@ -195,6 +197,7 @@ def _one_liners(summary: Summary) -> list[str]:
         lines.append(
             f"**Denial of wallet:** worst single request {usd(dow.get('worst_request_usd'))}"
             + (f", {len(dow.get('findings') or [])} finding(s)" if dow.get("findings") else "")
+            + (f", untested: {_md(dow['untested'])}" if dow.get("untested") else "")
         )
     return lines
 
@@ -232,7 +235,8 @@ def write_summary_md(summary: Summary, path: Path | str) -> Path:
         + "."
     )
     if summary.reasons:
-        lines += ["", "Failed because:", *(f"- {_md(r.message)}" for r in summary.reasons)]
+        because = "Untested because:" if summary.verdict == "untested" else "Failed because:"
+        lines += ["", because, *(f"- {_md(r.message)}" for r in summary.reasons)]
     rows = summary.thresholds
     lines += ["", "### Thresholds", ""]
     if rows:

@@ -399,7 +399,7 @@ def _abuse_rows(abuse: Mapping) -> list[dict[str, Any]]:
                     _text(a.get("endpoint")),
                     *(
                         _num(a.get(key))
-                        for key in ("requests", "admitted", "blocked", "errors", "first_block_index", "rps")
+                        for key in ("requests", "admitted", "rejected", "blocked", "failed", "first_block_index", "rps")
                     ),
                 ],
                 "class": "finding" if findings else _text(a.get("verdict") or "clean"),
@@ -480,6 +480,8 @@ def _worst_text(dow: Mapping) -> str:
             f"output {output.get('verdict') or 'untested'}"
             + (f" (×{factor:.1f} the typical reply)" if isinstance(factor, (int, float)) else "")
         )
+    if dow.get("untested"):
+        parts.append(f"untested: {dow['untested']}")
     return "; ".join(parts)
 
 
@@ -597,6 +599,7 @@ def _wallet(dow: Mapping) -> dict[str, Any]:
         "longest": _num(output.get("longest_legit_output_tokens")),
         "findings": [_text(f) for f in dow.get("findings") or []],
         "fix": [_text(f) for f in dow.get("fix") or []],
+        "untested": _text(dow.get("untested") or ""),
     }
 
 

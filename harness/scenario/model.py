@@ -228,6 +228,27 @@ class Endpoint:
     list_field: str = ""  # where a list response keeps its items ("" = top-level array)
     id_field: str = "id"  # the id of each item
     kind: str = "other"  # what the route is for (KINDS); parse fills it from the name or method when unset
+    rejected_when: RejectRule | None = None  # answers that refuse the request although their status says yes
+
+
+@dataclass(frozen=True)
+class RejectRule:
+    """What a refusal looks like on one route when its status does not say so (a failed login answered
+    200 with an error body): every 4xx but 404/405/408 is a refusal anyway (harness.analysis.outcomes).
+
+    Unlike the block rule, its parts are all required: the status is one of `statuses` (any, when
+    empty) and, when given, the body matches `body_pattern` and the header `header` is present."""
+
+    statuses: tuple[int, ...] = ()
+    body_pattern: str = ""  # a regular expression searched in the body
+    header: str = ""  # a response header whose presence means refused
+
+    def matches(self, status: int, headers: Any, body: bytes | None) -> bool:
+        if not status or (self.statuses and status not in self.statuses):
+            return False
+        if self.header and not (headers and self.header in headers):
+            return False
+        return not self.body_pattern or bool(body and re.search(self.body_pattern.encode(), body))
 
 
 @dataclass(frozen=True)

@@ -50,7 +50,7 @@ def test_counts_of_an_attack():
     result = abuse_summary(f)
     assert list(result) == ["brute_force"]  # legit and probe are not attacks
     a = result["brute_force"]
-    assert a["requests"] == 6 and a["admitted"] == 2 and a["blocked"] == 2 and a["errors"] == 2
+    assert a["requests"] == 6 and a["admitted"] == 0 and a["rejected"] == 2 and a["blocked"] == 2 and a["failed"] == 2
     assert a["status_counts"] == {"0": 1, "401": 2, "429": 2, "500": 1}
     assert a["first_block_index"] == 3
     assert a["duration_s"] == 2.5 and a["rps"] == pytest.approx(6 / 2.5)
@@ -179,7 +179,7 @@ def test_webhook_replay_needs_the_target_counters():
 )
 def test_floods_and_login_attacks_never_blocked(role):
     never = abuse_summary(frame(attack(role, [200, 401, 200])))
-    assert never[role]["findings"] == ["no attempt was blocked (3 of 3 admitted)"]
+    assert never[role]["findings"] == ["no attempt was blocked (2 of 3 admitted, 1 rejected)"]
     assert abuse_verdict(abuse_summary(frame(attack(role, [200, 429, 429])))) == "clean"
 
 

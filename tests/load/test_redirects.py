@@ -67,15 +67,15 @@ def test_a_3xx_is_redirected_never_admitted_nor_an_error() -> None:
 def test_an_attack_answered_only_with_redirects_is_untested() -> None:
     redirected = abuse_summary(frame(rows("login", "", [0, 1, 2], [307] * 3, role="credential_stuffing")))
     a = redirected["credential_stuffing"]
-    assert (a["requests"], a["admitted"], a["blocked"], a["redirected"], a["errors"]) == (3, 0, 0, 3, 0)
+    assert (a["requests"], a["admitted"], a["blocked"], a["redirected"], a["failed"]) == (3, 0, 0, 3, 0)
     assert a["status_counts"] == {"307": 3} and a["findings"] == []
     assert a["verdict"] == "untested" and a["notes"] == [REDIRECTED_NOTE.format(n=3, of=3)]
     assert abuse_verdict(redirected) == "untested"
     # once an attempt got through, the attack is judged on it as before; the redirects stay a note
     mixed = abuse_summary(frame(rows("login", "", [0, 1, 2], [307, 401, 401], role="credential_stuffing")))
     m = mixed["credential_stuffing"]
-    assert (m["admitted"], m["redirected"], m["errors"]) == (2, 1, 0)
-    assert m["verdict"] == "findings" and m["findings"] == ["no attempt was blocked (2 of 3 admitted)"]
+    assert (m["admitted"], m["rejected"], m["redirected"], m["failed"]) == (0, 2, 1, 0)
+    assert m["verdict"] == "findings" and m["findings"] == ["no attempt was blocked (0 of 3 admitted, 2 rejected)"]
 
 
 def test_a_limit_probed_only_through_redirects_is_untested_not_absent() -> None:

@@ -60,7 +60,8 @@ def run(tmp_path: Path, signs: str, verifies: str) -> tuple[Any, dict[str, Any],
 @pytest.mark.parametrize("scheme", ["standard", "github"])
 def test_legit_deliveries_accepted_and_forged_refused(tmp_path: Path, scheme: str) -> None:
     result, summary, run_dir = run(tmp_path, scheme, scheme)
-    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
+    # GitHub signs no timestamp: the stale attack does not apply, an untested verdict, so exit 4 (not a pass)
+    assert result.returncode == (0 if scheme == "standard" else 4), result.stdout[-2000:] + result.stderr[-2000:]
     webhook = summary["endpoints"]["webhook"]
     assert webhook["legit_requests"] >= 10 and webhook["legit_errors"] == 0 and webhook["legit_error_rate"] == 0
     abuse = summary["abuse"]
@@ -96,3 +97,8 @@ def test_a_scheme_mismatch_leaves_the_webhook_attacks_untested(tmp_path: Path) -
         assert 'none of the "stripe" signatures' in abuse[name]["notes"][-1], name
         assert "set [webhook] scheme" in abuse[name]["notes"][-1]
     assert summary["abuse_verdict"] == "untested"
+    # the gate: each untested attack is a reason of its own; the failed error-rate threshold alone makes it exit 1
+    reasons = summary["reasons"]
+    untested = sorted(r["message"].split(" is untested")[0] for r in reasons if r["kind"] == "untested")
+    assert untested == sorted(f"attack {name}" for name in WEBHOOK_ATTACKS)
+    assert {r["kind"] for r in reasons} == {"threshold", "untested"} and summary["verdict"] == "fail"

@@ -560,7 +560,7 @@ def test_unknown_endpoint_key_lists_the_allowed_ones():
     message = error_of(with_change(("endpoints", "chat", "streaming"), True))
     assert message == (
         "x.toml: endpoints.chat.streaming: unknown field (expected one of: auth, body, id_field, kind, latency_target_ms, "
-        "list_field, method, path, stream, stream_paths)"
+        "list_field, method, path, rejected_when, stream, stream_paths)"
     )
 
 
@@ -995,3 +995,23 @@ def test_the_copied_scenario_holds_no_secret_even_written_with_escapes(tmp_path)
     back["attacks"]["password_spraying"]["password"] = secrets[2]
     assert back == s.raw
     assert parse_scenario(back, source=str(path), base_dir=tmp_path) == s
+
+
+def test_rejected_when_is_typed_and_refused_when_malformed():
+    from harness.scenario import RejectRule
+
+    rule = {"statuses": [200], "body_pattern": '"error"'}
+    scenario = parse_scenario(with_change(("endpoints", "login", "rejected_when"), rule), source=SOURCE)
+    assert scenario.endpoints["login"].rejected_when == RejectRule((200,), '"error"', "")
+    assert scenario.endpoints["chat"].rejected_when is None
+    where = ("endpoints", "login", "rejected_when")
+    assert error_of(with_change(where, {})).startswith("x.toml: endpoints.login.rejected_when: expected statuses,")
+    assert error_of(with_change(where, {"status": [200]})).startswith(
+        "x.toml: endpoints.login.rejected_when.status: unknown field"
+    )
+    assert error_of(with_change(where, {"statuses": ["200"]})).startswith(
+        "x.toml: endpoints.login.rejected_when.statuses: expected a list of HTTP status codes"
+    )
+    assert error_of(with_change(where, {"body_pattern": "("})).startswith(
+        "x.toml: endpoints.login.rejected_when.body_pattern: not a valid regular expression"
+    )

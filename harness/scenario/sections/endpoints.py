@@ -6,7 +6,15 @@ import math
 import re
 from typing import Any
 
-from harness.scenario.model import KINDS, METHODS, STREAM_FORMATS, STREAM_PATH_KEYS, Endpoint, infer_kind
+from harness.scenario.model import (
+    KINDS,
+    METHODS,
+    STREAM_FORMATS,
+    STREAM_PATH_KEYS,
+    Endpoint,
+    RejectRule,
+    infer_kind,
+)
 from harness.scenario.sections.reader import Reader, show
 
 __all__ = ["parse_endpoints"]
@@ -28,6 +36,7 @@ def parse_endpoints(r: Reader, data: dict[str, Any]) -> dict[str, Endpoint]:
         "list_field",
         "id_field",
         "kind",
+        "rejected_when",
     }
     for name, spec in table.items():
         where = f"endpoints.{name}"
@@ -69,8 +78,33 @@ def parse_endpoints(r: Reader, data: dict[str, Any]) -> dict[str, Endpoint]:
             list_field=r.get(spec, "list_field", f"{where}.list_field", str, ""),
             id_field=r.get(spec, "id_field", f"{where}.id_field", str, "id"),
             kind=kind,
+            rejected_when=_rejected_when(r, spec, where),
         )
     return endpoints
+
+
+def _rejected_when(r: Reader, spec: dict[str, Any], where: str) -> RejectRule | None:
+    """`rejected_when = { statuses = [200], body_pattern = '"error"' }`: how this route refuses a request
+    while its status says yes (a failed login answered 200); all the parts given must match."""
+    if "rejected_when" not in spec:
+        return None
+    where = f"{where}.rejected_when"
+    t = r.table(spec, "rejected_when", where)
+    r.unknown(t, {"statuses", "body_pattern", "header"}, where)
+    statuses = r.get(t, "statuses", f"{where}.statuses", list, [])
+    if not all(isinstance(x, int) and not isinstance(x, bool) and 100 <= x <= 599 for x in statuses):
+        raise r.fail(f"{where}.statuses", f"expected a list of HTTP status codes like [200], got {show(statuses)}")
+    pattern = r.get(t, "body_pattern", f"{where}.body_pattern", str, "")
+    try:
+        re.compile(pattern)
+    except re.error as exc:
+        raise r.fail(f"{where}.body_pattern", f"not a valid regular expression: {exc}") from None
+    rule = RejectRule(tuple(statuses), pattern, r.get(t, "header", f"{where}.header", str, ""))
+    if not rule.body_pattern and not rule.header and not rule.statuses:
+        raise r.fail(
+            where, 'expected statuses, body_pattern or header, e.g. { statuses = [200], body_pattern = "error" }'
+        )
+    return rule
 
 
 def _check_body(r: Reader, body: Any, where: str) -> None:
