@@ -144,6 +144,9 @@ path = "/rotate/sse-cut+sse-no-done"
 body = {{ model = "gpt-4o-mini", messages = "{{messages}}", stream = true }}
 stream = "sse-openai"
 
+[targets]
+p95_ms = 5000  # two users log in twice at most: one login stalled by a busy machine is not the point here
+
 [load]
 users = 2
 spawn_rate = 2
