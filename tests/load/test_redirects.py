@@ -370,7 +370,7 @@ def test_redirected_abuse_is_counted_as_redirected(abuse_run: dict) -> None:
     for name in ("credential_stuffing", "lead_spam"):
         a = summary["abuse"][name]
         assert a["requests"] >= 3 and a["redirected"] == a["requests"], a
-        assert (a["admitted"], a["blocked"], a["errors"]) == (0, 0, 0)
+        assert (a["admitted"], a["rejected"], a["blocked"], a["failed"]) == (0, 0, 0, 0)
         assert a["status_counts"] == {"307": a["requests"]} and a["verdict"] == "untested"
     assert summary["abuse_verdict"] == "untested"
     login = summary["rate_limits"]["login"]
