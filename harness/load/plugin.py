@@ -176,6 +176,7 @@ def _install_worker(environment: Any) -> None:
         if plan is not None:
             for make in JOURNEY_CLASS_MAKERS:
                 make(environment.user_classes, plan.scenario)
+            encoding(counter_for_model(plan.scenario.spend.model).encoding)  # now, not in the first reply
 
     environment.events.test_start.add_listener(add_journeys)
 
@@ -277,6 +278,7 @@ class _Session:
         )
         self.thresholds = merge(scenario.thresholds, extra, scenario.streaming_endpoints())
         spend = spend_settings(scenario)
+        encoding(spend["encoding"])  # the model's vocabulary, loaded before the first reply needs it
         self.run_dir = Path(options.run_dir) if options.run_dir else new_run_dir(Path("reports"), scenario.name)
         (self.run_dir / "samples").mkdir(parents=True, exist_ok=True)
         self.planned_s = options.run_time or (scenario.load.planned_duration_s if options.headless else None)
