@@ -29,6 +29,7 @@ LONG_TOKEN = "sk-live-" + "Zq9xW3" * 40  # no space, no hyphen to break at
 # after layout, the page's width and every element (outside a scrolling table) that ends past the window
 PROBE = """<script>
 (function () {
+  document.querySelectorAll("details").forEach(function (d) { d.open = true; });  // the evidence too
   var root = document.documentElement, width = root.clientWidth, wide = [];
   document.querySelectorAll("body *").forEach(function (e) {
     if (e.getBoundingClientRect().right > width + 1 && !e.closest(".scroll")) wide.push(e.tagName + "#" + e.id);
