@@ -28,7 +28,7 @@ from harness.analysis.confidence import ci_ranks, few_samples_note, sample_warni
 from harness.analysis.kinds import kind_of
 from harness.analysis.outcomes import Outcomes, classify
 from harness.documents import EndpointFigures, RunMeta, RunSection, Totals
-from harness.documents.run import TaskError
+from harness.documents.run import AtTheStop, TaskError
 from harness.scenario import ATTACKS
 
 __all__ = [
@@ -421,6 +421,7 @@ def _run_notes(run: RunMeta, n: int) -> list[str]:
     if finite_number(run.started_at) is None and n:
         notes.append("no start time in run.json: duration measured from the first sample")
     notes += [_lost_worker_note(entry) for entry in run.lost_workers or []]
+    notes += at_the_stop_notes(run.at_the_stop)
     counted = finite_number((run.locust_totals or {}).get("requests"))
     if counted is not None and int(counted) != n:
         notes.append(f"Locust counted {int(counted)} requests, samples on disk hold {n}")
@@ -486,6 +487,26 @@ def _blocked_cause(route: str, run: RunMeta) -> str:
     return f"the target limits {route}, but the scenario declares no [[limits]] rule for it"
 
 
+def at_the_stop_notes(stop: AtTheStop | None) -> list[str]:
+    """What became of the requests in flight when the load stopped, when any was not recorded."""
+    if stop is None:
+        return []
+    notes = []
+    if stop.cut_off:
+        routes = ", ".join(f"{route} {n}" for route, n in stop.cut_off_by_route.items())
+        notes.append(
+            f"{stop.cut_off} requests were cut off when the load stopped ({routes}): sent, but killed before "
+            f"their answer, so they have no sample ({stop.awaited} of {stop.in_flight} in flight at the stop "
+            f"were awaited up to {stop.grace_s:g} s and recorded)"
+        )
+    if stop.unreported:
+        notes.append(
+            f"worker {', '.join(stop.unreported)} did not report its requests in flight at the stop: "
+            "requests it cut off are not counted"
+        )
+    return notes
+
+
 def _lost_worker_note(entry: Any) -> str:
     """'worker X lost at 8.2 s: its samples up to its last report at 5.1 s (412 rows) are kept; ...'"""
     if isinstance(entry, str):
@@ -523,6 +544,7 @@ def _run_section(run: RunMeta, start: float, duration: float, n: int) -> dict[st
         "stopped_early",
         "planned_duration_s",
         "lost_workers",
+        "at_the_stop",
         "streaming_endpoints",
         "journeys",
     ):

@@ -23,6 +23,7 @@ __all__ = [
     "StoppedEarly",
     "AbortKind",
     "WebhookSigned",
+    "AtTheStop",
 ]
 
 RUN_SCHEMA_VERSION = 1
@@ -77,6 +78,37 @@ class StoppedEarly(msgspec.Struct, kw_only=True):
     at_s: float | None = None
 
 
+class AtTheStop(msgspec.Struct, kw_only=True):
+    """Requests in flight when the load stopped (harness.load.inflight): awaited up to `grace_s`, so
+    they are samples, or cut off (sent, no sample; a ramp-down's cuts count too). `unreported` names
+    the workers whose counts never arrived."""
+
+    grace_s: Number = 0
+    in_flight: int = 0
+    awaited: int = 0
+    cut_off: int = 0
+    cut_off_by_route: dict[str, int] = msgspec.field(default_factory=dict)
+    waited_s: Number = 0
+    unreported: list[str] = msgspec.field(default_factory=list)
+
+    @classmethod
+    def merged(cls, parts: list[dict[str, Any]], unreported: list[str]) -> AtTheStop:
+        """The load processes' counts added up (harness.load.inflight.InFlight.facts of each)."""
+        by_route: dict[str, int] = {}
+        for part in parts:
+            for route, n in part.get("cut_off_by_route", {}).items():
+                by_route[route] = by_route.get(route, 0) + int(n)
+        return cls(
+            grace_s=max((p.get("grace_s", 0) for p in parts), default=0),
+            in_flight=sum(int(p.get("in_flight", 0)) for p in parts),
+            awaited=sum(int(p.get("awaited", 0)) for p in parts),
+            cut_off=sum(by_route.values()),
+            cut_off_by_route=dict(sorted(by_route.items())),
+            waited_s=max((p.get("waited_s", 0) for p in parts), default=0),
+            unreported=sorted(unreported),
+        )
+
+
 class RunMeta(msgspec.Struct, kw_only=True):
     """run.json. Times are epoch seconds; `targets` are p95 targets in ms per endpoint."""
 
@@ -114,6 +146,7 @@ class RunMeta(msgspec.Struct, kw_only=True):
     arrivals: dict[str, Any] | None = None  # open model: the schedule, the pool and each worker's counts
     stopped_early: StoppedEarly | None = None
     load_stopped_at: float | None = None
+    at_the_stop: AtTheStop | None = None  # absent: a run from before the count (or killed before its end)
     locust_totals: dict[str, Number | None] | None = None
     locust_percentiles: dict[str, dict[str, Number | None]] | None = None
     samples_written: int | None = None

@@ -17,7 +17,7 @@ import msgspec
 from msgspec import UNSET, UnsetType
 
 from harness.documents.common import load_tolerant, to_builtins
-from harness.documents.run import JourneyRan, LostWorker, StoppedEarly, TaskError
+from harness.documents.run import AtTheStop, JourneyRan, LostWorker, StoppedEarly, TaskError
 
 __all__ = [
     "SUMMARY_SCHEMA_VERSION",
@@ -160,6 +160,7 @@ class RunSection(msgspec.Struct, kw_only=True):
     stopped_early: StoppedEarly | UnsetType = UNSET
     planned_duration_s: Number | UnsetType = UNSET
     lost_workers: list[LostWorker | str] | UnsetType = UNSET
+    at_the_stop: AtTheStop | UnsetType = UNSET
     streaming_endpoints: dict[str, str] | list[str] | UnsetType = UNSET
     journeys: dict[str, JourneyRan] | UnsetType = UNSET
 

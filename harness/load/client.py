@@ -21,6 +21,7 @@ from typing import Any
 
 from harness.analysis.outcomes import call_ok
 from harness.host import basic_auth_header
+from harness.load.inflight import IN_FLIGHT
 from harness.protocol.auth import (
     FORM,
     Credential,
@@ -346,17 +347,18 @@ class ApiClient:
             kwargs["context"]["intended_s"] = time.time() - self.schedule_delay_s
         # this identity's jar, not the session's own: set here, as sessions are shared in turn (see the class)
         self.client.client.cookiejar = self._jar
-        t0 = time.perf_counter()
-        with _deadline(self.timeout_s):  # up to the headers; the body reader keeps the same deadline
-            response = self.client.request(method or ep.method, path, **kwargs)
-        with response:
-            result = self._finish(ep, response, t0, streamed)
-            result.retry_after_s = response.request_meta["context"].get("retry_after_s", math.nan)
-            if check is not None and result.ok and (why := check(result)):
-                result.ok, result.error = False, why
-                response.request_meta["context"]["error"] = why
-                response.failure(why)
-            return result
+        with IN_FLIGHT.request(ep.name):  # awaited at the stop, or counted as cut off
+            t0 = time.perf_counter()
+            with _deadline(self.timeout_s):  # up to the headers; the body reader keeps the same deadline
+                response = self.client.request(method or ep.method, path, **kwargs)
+            with response:
+                result = self._finish(ep, response, t0, streamed)
+                result.retry_after_s = response.request_meta["context"].get("retry_after_s", math.nan)
+                if check is not None and result.ok and (why := check(result)):
+                    result.ok, result.error = False, why
+                    response.request_meta["context"]["error"] = why
+                    response.failure(why)
+                return result
 
     def unsent(self, method: str, name: str, why: str, context: dict[str, Any] | None = None) -> CallResult:
         """A call that could not be made (a placeholder without a value): a failed sample, nothing sent."""

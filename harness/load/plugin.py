@@ -34,13 +34,22 @@ from locust.runners import STATE_MISSING, STATE_STOPPED, STATE_STOPPING, MasterR
 
 from harness import __version__
 from harness.analysis.spend import batch_cost
-from harness.documents.run import RUN_SCHEMA_VERSION, AbortKind, LostWorker, RunMeta, StoppedEarly, WebhookSigned
+from harness.documents.run import (
+    RUN_SCHEMA_VERSION,
+    AbortKind,
+    AtTheStop,
+    LostWorker,
+    RunMeta,
+    StoppedEarly,
+    WebhookSigned,
+)
 from harness.documents.summary import Summary
 from harness.errors import AbortedError, ExitCode, HarnessError, UsageError
 from harness.host import HOST_AUTH_ENV, parse_host
 from harness.lifeline import follow_parent, parent_gone
 from harness.load.collector import Collector
 from harness.load.gate import RunCounters, breaker_reason, cap_reason, threshold_breach
+from harness.load.inflight import IN_FLIGHT, STOP_GRACE_S
 from harness.load.plan import OPTION, RunPlan
 from harness.load.recorder import Recorder
 from harness.load.run_facts import final_facts
@@ -63,6 +72,7 @@ log = logging.getLogger("harness")
 DEFAULT_SCENARIO = SHIPPED_SCENARIOS / "smoke.toml"
 SAMPLES_KEY = "harness_samples"  # key of the sample columns inside a worker's stats report
 ARRIVALS_KEY = "harness_arrivals"  # open model: the worker's arrival counts so far, in the same report
+STOP_KEY = "harness_at_the_stop"  # the worker's requests in flight at the stop, once its users are gone
 REPORT_INTERVAL_S = 3.0  # Locust's WORKER_REPORT_INTERVAL
 PARENT_DIED = "the harness process that started this run died"
 ABORT_CHECK_S = 3.0  # abort-on-fail thresholds are judged this often (samples arrive every 3 s)
@@ -134,12 +144,25 @@ def _on_init(environment: Any, runner: Any = None, **_: Any) -> None:
     # Everything imported so far (Locust, numpy, pandas, pyarrow) lives as long as the process: keep
     # it out of the cyclic collector, whose full passes would otherwise pause requests mid-flight.
     gc.freeze()
+    _await_requests_at_the_stop(environment)
     if isinstance(runner, WorkerRunner):
         _install_worker(environment)
     else:
         session = _Session(environment, runner)
         environment.harness_session = session  # where the load shape finds it (harness.load.shape)
         session.install()
+
+
+def _await_requests_at_the_stop(environment: Any) -> None:
+    """Before Locust kills the users, wait (bounded) for their requests in flight (harness.load.inflight)."""
+    events_ = environment.events
+    events_.test_start.add_listener(lambda **_: IN_FLIGHT.reset())
+    events_.test_stopping.add_listener(lambda **_: IN_FLIGHT.drain())
+
+    def settled(**_: Any) -> None:
+        IN_FLIGHT.settled = True
+
+    events_.test_stop.add_listener(settled)
 
 
 def _install_worker(environment: Any) -> None:
@@ -153,11 +176,14 @@ def _install_worker(environment: Any) -> None:
         if plan is not None:
             for make in JOURNEY_CLASS_MAKERS:
                 make(environment.user_classes, plan.scenario)
+            encoding(counter_for_model(plan.scenario.spend.model).encoding)  # now, not in the first reply
 
     environment.events.test_start.add_listener(add_journeys)
 
     def attach(client_id: str, data: dict[str, Any]) -> None:
         data[SAMPLES_KEY] = recorder.batch.take()
+        if IN_FLIGHT.settled:  # its users are gone: every sample is in this report or an earlier one
+            data[STOP_KEY] = IN_FLIGHT.facts()
         counts = arrival_counts(environment)
         if counts:
             data[ARRIVALS_KEY] = counts
@@ -184,6 +210,7 @@ class _Session:
         self.last_report: dict[str, float] = {}
         self.lost_workers: dict[str, float] = {}
         self.arrival_counts: dict[str, dict[str, Any]] = {}  # open model: worker -> its latest counts
+        self.at_the_stop: dict[str, dict[str, Any]] = {}  # worker -> its requests in flight at the stop
         self.recorder = Recorder()
         self.unwritten: list[tuple[dict[str, Any], str]] = []  # batches a failed disk refused, tried again at the end
         self.write_failure: str | None = None
@@ -251,6 +278,7 @@ class _Session:
         )
         self.thresholds = merge(scenario.thresholds, extra, scenario.streaming_endpoints())
         spend = spend_settings(scenario)
+        encoding(spend["encoding"])  # the model's vocabulary, loaded before the first reply needs it
         self.run_dir = Path(options.run_dir) if options.run_dir else new_run_dir(Path("reports"), scenario.name)
         (self.run_dir / "samples").mkdir(parents=True, exist_ok=True)
         self.planned_s = options.run_time or (scenario.load.planned_duration_s if options.headless else None)
@@ -414,6 +442,9 @@ class _Session:
         counts = data.pop(ARRIVALS_KEY, None)
         if counts:
             self.arrival_counts[client_id] = counts  # cumulative: the latest report has it all
+        at_the_stop = data.pop(STOP_KEY, None)
+        if at_the_stop:
+            self.at_the_stop[client_id] = at_the_stop
 
     def _flush_local(self) -> None:
         self._collect(self.recorder.batch.take(), worker="local")
@@ -572,14 +603,20 @@ class _Session:
             stopped_at = time.time()
             self.meta.load_stopped_at = stopped_at
             self.runner.stop()
-            # the workers' last reports; when the harness died, they are dying too and report at once
-            deadline = stopped_at + (1.0 if self.stop_reason == PARENT_DIED else REPORT_INTERVAL_S + 2.0)
-            while time.time() < deadline and any(self.last_report.get(w, 0) <= stopped_at for w in workers):
+            # the workers' last reports, sent once their users are gone (after up to STOP_GRACE_S for
+            # requests in flight); when the harness died, they are dying too and report at once
+            wait = 1.0 if self.stop_reason == PARENT_DIED else STOP_GRACE_S + REPORT_INTERVAL_S + 2.0
+            while time.time() < stopped_at + wait and any(w not in self.at_the_stop for w in workers):
                 gevent.sleep(0.1)
+            self.meta.at_the_stop = AtTheStop.merged(
+                [self.at_the_stop[w] for w in workers if w in self.at_the_stop],
+                [w for w in workers if w not in self.at_the_stop],
+            )
         else:
             self.meta.load_stopped_at = time.time()
             self.runner.stop()
             self._flush_local()
+            self.meta.at_the_stop = AtTheStop.merged([IN_FLIGHT.facts()], [])
         self.finished = True
         try:  # the last progress.json: a failing write (a full disk) must not fail the run's end
             self._write_progress()

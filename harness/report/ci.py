@@ -7,7 +7,6 @@ other reason the run failed (told apart by its kind, never by its text).
 
 from __future__ import annotations
 
-import html
 import io
 import re
 import xml.etree.ElementTree as ET
@@ -149,10 +148,15 @@ def write_junit(summary: Summary, path: Path | str) -> Path:
 # --- summary.md -------------------------------------------------------------------------------
 
 
+# what Markdown would read as HTML: a tag's start (`<b`, `</`, `<!`, `<?`) or a character reference (`&amp;`)
+_HTML_START = re.compile(r"<(?=[A-Za-z/!?])|&(?=#?\w+;)")
+
+
 def _md(value: Any) -> str:
-    """Text for a Markdown table cell: HTML escaped (GitHub would read `<x>` as a tag), one line."""
-    text = html.escape("" if value is None else str(value), quote=False)
-    return re.sub(r"\s*\n\s*", " ", text).replace("|", "\\|").replace("*", "\\*")
+    """Text for a Markdown table cell or line, on one line: a backslash before what GitHub would read as
+    a tag or an entity, so the text shows as written, without HTML entities for a reader of the file."""
+    text = re.sub(r"\s*\n\s*", " ", "" if value is None else str(value))
+    return _HTML_START.sub(lambda m: "\\" + m.group(0), text).replace("|", "\\|").replace("*", "\\*")
 
 
 def _code(value: Any) -> str:

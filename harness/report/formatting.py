@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-__all__ = ["ms", "number", "percent", "duration", "over_target"]
+__all__ = ["ms", "number", "percent", "duration", "over_target", "at_the_stop"]
 
 
 def ms(value: Any) -> str:
@@ -40,3 +40,15 @@ def over_target(endpoint: Mapping[str, Any]) -> bool:
     """Judged against its p95 target and missed it (a route never requested is not judged)."""
     target, p95 = endpoint.get("target_p95_ms"), endpoint.get("p95_ms")
     return target is not None and bool(endpoint.get("legit_requests")) and (p95 is None or p95 >= target)
+
+
+def at_the_stop(stop: Mapping[str, Any] | None) -> str:
+    """summary.json run.at_the_stop in words: '12 in flight: 10 awaited, 2 cut off (chat 2)'; '' without one."""
+    if not stop:
+        return ""
+    by_route = ", ".join(f"{route} {n}" for route, n in (stop.get("cut_off_by_route") or {}).items())
+    text = f"{stop.get('in_flight', 0)} in flight: {stop.get('awaited', 0)} awaited, {stop.get('cut_off', 0)} cut off"
+    text += f" ({by_route})" if by_route else ""
+    if stop.get("unreported"):
+        text += f"; not reported by {', '.join(stop['unreported'])}"
+    return text

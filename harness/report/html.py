@@ -22,10 +22,10 @@ from harness.analysis.llm import DEFINITIONS
 from harness.analysis.ratelimits import technique_key
 from harness.analysis.spend import usd
 from harness.report.ci import limit_text, observed_text, result_of
+from harness.report.formatting import at_the_stop, over_target
 from harness.report.formatting import duration as _duration
 from harness.report.formatting import ms as _ms
 from harness.report.formatting import number as _num
-from harness.report.formatting import over_target
 from harness.report.formatting import percent as _pct
 
 __all__ = [
@@ -166,6 +166,8 @@ def _verdict(summary: Mapping) -> dict[str, Any]:
         ("blocked", _num(totals.get("blocked", 0))),
         ("aborted", _aborted(run)),
     ]
+    if run.get("at_the_stop"):
+        facts.append(("requests at the stop", at_the_stop(run["at_the_stop"])))
     return {
         "verdict": _text(verdict),
         "badge": verdict.upper(),

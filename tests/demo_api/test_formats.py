@@ -1,7 +1,7 @@
 """The demo API's chat in every wire format (/api/chat/{format}), over real HTTP from a server in a thread
 of the test process, read by the harness's own stream readers: each format gives the reply's text, its
 first token no sooner than the simulated model's, and usage that matches the tiktoken estimate exactly
-(the demo's tokens are single cl100k tokens; the prompt adds the hidden 62-token system prompt)."""
+(the demo's tokens are single tokens of its model's vocabulary; the prompt adds the hidden 62-token system prompt)."""
 
 from __future__ import annotations
 

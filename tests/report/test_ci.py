@@ -145,8 +145,9 @@ def test_summary_md_reads_as_a_job_summary(tmp_path: Path):
     lines = text.splitlines()
     assert lines[0] == "## launch-harness: smoke: FAIL"
     assert lines[2] == ("30.5 s against http://127.0.0.1:8123, 362 requests, 4 errors (1.10 %), 12 blocked.")
-    assert "- threshold failed: p95(login) &lt; 500ms" in lines
-    assert '- abuse finding: webhook_replay: replays &lt;processed&gt; &amp; "accepted"' in lines
+    assert "- threshold failed: p95(login) < 500ms" in lines  # no HTML entities in the file
+    assert '- abuse finding: webhook_replay: replays \\<processed> & "accepted"' in lines  # not a tag
+    assert "&lt;" not in text and "&amp;" not in text and "&gt;" not in text
     assert "| threshold | observed | samples | result |" in lines
     assert "| `p95(login) < 500ms` | 612.3 ms | 170 | FAIL |" in lines
     assert "| `error_rate(me) < 1%` (abort on fail) | 3.00 % | 100 | FAIL |" in lines
@@ -194,3 +195,10 @@ def test_junit_tells_reasons_apart_by_kind_not_by_text(tmp_path: Path):
     assert [c.get("classname") for c in cases] == ["thresholds"] * 9 + ["verdict"] * 3
     assert cases[-1].find("failure").get("type") == "aborted"
     assert (suite.get("tests"), suite.get("failures")) == ("12", "7")
+
+
+def test_summary_md_shows_tags_and_entities_as_written_without_html_entities(tmp_path: Path):
+    s = summary()
+    s["notes"] = ["<script>alert(1)</script> & a literal &amp; in a <b>note</b>"]
+    text = write_summary_md(s, tmp_path / "summary.md").read_text()
+    assert "- \\<script>alert(1)\\</script> & a literal \\&amp; in a \\<b>note\\</b>" in text.splitlines()

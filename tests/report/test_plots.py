@@ -13,11 +13,13 @@ from harness.analysis.llm import ttft_series
 from harness.analysis.run import summarize as one_pass
 from harness.analysis.summary import per_second
 from harness.report.plots import (
+    DPI,
     latency_ecdfs,
     plot_cost_per_route,
     plot_latency_distribution,
     plot_latency_over_time,
     plot_percentile_bars,
+    plot_rate_limits,
     plot_spend_over_time,
     plot_status_codes,
     plot_throughput,
@@ -224,3 +226,24 @@ def test_distribution_and_status_codes_of_nothing(tmp_path):
     one = frame(start_s=[T0 + 1], endpoint=["me"], status=[200], latency_ms=[3.0])
     summary = summarize(one, {"started_at": T0, "ended_at": T0 + 2, "targets": {"me": 500}})
     assert_png(plot_latency_distribution(latency_ecdfs(one), summary, tmp_path / "one.png"), 10_000)
+
+
+def test_rate_limits_of_many_routes_leave_no_blank_band_under_the_title(tmp_path):
+    """Six stacked routes: the first axes start right under the title, as with one route."""
+    seconds = np.arange(20, 100)
+    routes = ["admin_users", "chat", "leads", "login", "reset_request", "webhook"]
+    series = pd.DataFrame(
+        [
+            {"second": s, "endpoint": r, "admitted": 5 + s % 7, "blocked": s % 5, "errors": 0}
+            for r in routes
+            for s in seconds
+        ]
+    )
+    image = matplotlib.image.imread(plot_rate_limits(series, {"chat": 1.0}, tmp_path / "rate_limits.png"))
+    rows_white = (image[:, :, :3].min(axis=2) > 0.99).all(axis=1)
+    top = image.shape[0] // 4
+    longest, run = 0, 0
+    for white in rows_white[:top]:
+        run = run + 1 if white else 0
+        longest = max(longest, run)
+    assert longest < 0.5 * DPI, f"{longest} blank rows under the title"  # was ~2 inches

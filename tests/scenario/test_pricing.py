@@ -1,62 +1,61 @@
-"""Price table: the shipped table loads with a date; scenario overrides are validated in one line."""
+"""Prices: genai-prices' list prices under the scenario's overrides; every error in one line."""
 
 from __future__ import annotations
 
-import re
+from importlib.metadata import version
 
 import pytest
+from genai_prices import Usage, calc_price
 
-from harness.scenario.pricing import Price, PriceError, PriceTable, load_prices
+from harness.scenario.pricing import Price, PriceError, load_prices
 
 
-def test_shipped_table_loads_with_a_date_and_common_models() -> None:
+@pytest.mark.parametrize(
+    "model",
+    ["gpt-4o", "gpt-4o-mini", "gpt-4.1", "o3-mini", "claude-sonnet-4-5", "claude-3-5-haiku", "gemini-2.5-flash"],
+)
+def test_a_models_price_is_the_packages_own(model: str) -> None:
+    """Per million tokens, exactly what genai-prices' own data charges for a million tokens (at the first
+    tier: a million tokens in one prompt would be a long-context price at some providers)."""
+    price = load_prices().get(model)
+    per_token = {
+        "input": calc_price(Usage(input_tokens=100), model).input_price / 100,
+        "cached_input": calc_price(Usage(input_tokens=100, cache_read_tokens=100), model).input_price / 100,
+        "output": calc_price(Usage(output_tokens=100), model).output_price / 100,
+    }
+    assert price.model == model
+    for key, value in per_token.items():
+        assert getattr(price, key) == pytest.approx(float(value) * 1_000_000, rel=1e-12), key
+    assert 0 <= price.cached_input <= price.input < price.output  # a cache read never costs more
+
+
+def test_known_list_prices_and_the_tables_name() -> None:
     table = load_prices()
-    assert isinstance(table, PriceTable)
-    assert re.fullmatch(r"\d{4}-\d{2}-\d{2}", table.date)
-    assert table.date == "2026-11-01"
-    assert "checked" in table.source
-    for model in (
-        "gpt-4o",
-        "gpt-4o-mini",
-        "gpt-4.1",
-        "gpt-4.1-mini",
-        "o3-mini",
-        "claude-3-5-sonnet",
-        "claude-3-5-haiku",
-    ):
-        price = table.get(model)
-        assert price.model == model
-        assert price.input > 0 and price.output > 0
-        # a cache read never costs more than uncached input
-        assert 0 <= price.cached_input <= price.input
+    assert table.get("gpt-4o-mini") == Price("gpt-4o-mini", input=0.15, cached_input=0.075, output=0.60)
+    assert table.get("gpt-4o") == Price("gpt-4o", input=2.50, cached_input=1.25, output=10.00)
+    assert table.date == f"genai-prices {version('genai-prices')}" and "genai-prices" in table.source
     assert table.overridden == ()
 
 
-def test_get_is_case_insensitive() -> None:
-    assert load_prices().get("GPT-4o").model == "gpt-4o"
-
-
-def test_unknown_model_names_known_models() -> None:
+def test_unknown_model_is_one_line_naming_the_table_and_the_fix() -> None:
     table = load_prices()
-    with pytest.raises(ValueError) as err:
-        table.get("gpt-99")
+    with pytest.raises(PriceError) as err:
+        table.get("gpt-99-turbo-nonexistent")
     message = str(err.value)
-    assert "'gpt-99'" in message and "2026-11-01" in message
-    assert "gpt-4o-mini" in message and "claude-3-5-haiku" in message
+    assert message.startswith(f"unknown model 'gpt-99-turbo-nonexistent': {table.date} has no price for it")
     assert message.endswith(
-        '; set [spend] model to one of them, or add [spend.prices."gpt-99"] with input, '
-        "cached_input and output (USD per million tokens)"
-    )  # the scenario's tables
-    assert "\n" not in message
-    assert "gpt-99" not in table
+        "; set [spend] model to a model a provider lists (gpt-4o-mini, claude-sonnet-4-5, gemini-2.5-flash, ...), "
+        'or add [spend.prices."gpt-99-turbo-nonexistent"] with input, cached_input and output (USD per million tokens)'
+    )
+    assert "\n" not in message and "gpt-99-turbo-nonexistent" not in table
 
 
-def test_override_changes_only_given_fields() -> None:
+def test_the_scenarios_override_wins_field_by_field() -> None:
     table = load_prices(overrides={"gpt-4o": {"output": 12}})
-    price = table.get("gpt-4o")
-    shipped = load_prices().get("gpt-4o")
-    assert price == Price(model="gpt-4o", input=shipped.input, cached_input=shipped.cached_input, output=12.0)
-    assert table.overridden == ("gpt-4o",)
+    listed = load_prices().get("gpt-4o")
+    assert table.get("gpt-4o") == Price("gpt-4o", input=listed.input, cached_input=listed.cached_input, output=12.0)
+    assert table.get("GPT-4o").output == 12.0  # the scenario's name, whatever its case
+    assert table.overridden == ("gpt-4o",) and table.date == load_prices().date
 
 
 def test_override_adds_a_new_model_with_cached_defaulting_to_input() -> None:
@@ -89,15 +88,3 @@ def test_bad_overrides_fail_in_one_line_naming_the_field(overrides: object, mess
         load_prices(overrides=overrides)  # type: ignore[arg-type]
     assert str(err.value).startswith(message)
     assert "\n" not in str(err.value)
-
-
-def test_explicit_table_path(tmp_path) -> None:
-    path = tmp_path / "p.toml"
-    path.write_text('date = "2025-01-01"\nsource = "test"\n[models.m]\ninput = 1\ncached_input = 0.5\noutput = 2\n')
-    table = load_prices(path)
-    assert table.date == "2025-01-01" and table.models == ["m"]
-    path.write_text('source = "no date"\n[models.m]\ninput = 1\ncached_input = 0.5\noutput = 2\n')
-    with pytest.raises(PriceError, match="date"):
-        load_prices(path)
-    with pytest.raises(PriceError, match="cannot read"):
-        load_prices(tmp_path / "missing.toml")
