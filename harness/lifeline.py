@@ -11,7 +11,6 @@ turns into a quick, recorded stop; elsewhere, the plugin's once-a-second watch n
 from __future__ import annotations
 
 import ctypes
-import ctypes.util
 import os
 import signal
 import sys
@@ -44,7 +43,9 @@ def follow_parent() -> None:
         return
     if sys.platform.startswith("linux"):
         try:
-            libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+            # not ctypes.util.find_library: it runs a subprocess, and in a gevent-patched worker that
+            # yields to the runner's greenlets in the middle of Locust's init
+            libc = ctypes.CDLL("libc.so.6", use_errno=True)
             libc.prctl(_PR_SET_PDEATHSIG, int(signal.SIGTERM), 0, 0, 0)
         except (OSError, AttributeError):
             pass  # the plugin's watch still notices, within a second

@@ -137,6 +137,10 @@ def _add_arguments(parser: Any) -> None:
 def _on_init(environment: Any, runner: Any = None, **_: Any) -> None:
     if runner is None or environment.parsed_options is None:
         return  # used as a library without a command line: nothing to record into
+    # A worker's listeners first: whatever yields to gevent below lets the runner's greenlet take the
+    # master's first spawn message, which fires test_start once and then looks users up by class name.
+    if isinstance(runner, WorkerRunner):
+        _install_worker(environment)
     follow_parent()  # started by `harness run` or `harness worker`: never outlive it
     # Loading a tiktoken vocabulary takes a few hundred ms of CPU: do it now, not in the first chat
     # reply, where it would stall every request in flight.
@@ -145,9 +149,7 @@ def _on_init(environment: Any, runner: Any = None, **_: Any) -> None:
     # it out of the cyclic collector, whose full passes would otherwise pause requests mid-flight.
     gc.freeze()
     _await_requests_at_the_stop(environment)
-    if isinstance(runner, WorkerRunner):
-        _install_worker(environment)
-    else:
+    if not isinstance(runner, WorkerRunner):
         session = _Session(environment, runner)
         environment.harness_session = session  # where the load shape finds it (harness.load.shape)
         session.install()
@@ -179,6 +181,9 @@ def _install_worker(environment: Any) -> None:
             encoding(counter_for_model(plan.scenario.spend.model).encoding)  # now, not in the first reply
 
     environment.events.test_start.add_listener(add_journeys)
+    # The first spawn message may have come while the worker waited for the master's ack, before init:
+    # its test_start fired without the listener above, and its spawning greenlet has not run yet.
+    add_journeys()
 
     def attach(client_id: str, data: dict[str, Any]) -> None:
         data[SAMPLES_KEY] = recorder.batch.take()
