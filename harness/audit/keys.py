@@ -269,7 +269,8 @@ _LONG_LINE = 1000  # a minified line is cut into statements, so a keyword rule s
 @lru_cache(maxsize=1)
 def _plugins() -> tuple[BasePlugin, ...]:
     """detect-secrets' default plugin set, built once; without the public-IP one (an address is no secret)."""
-    return tuple(c() for c in get_mapping_from_secret_type_to_class().values() if c is not IPPublicDetector)
+    classes: list[type[BasePlugin]] = list(get_mapping_from_secret_type_to_class().values())
+    return tuple(c() for c in classes if c is not IPPublicDetector)
 
 
 def _segments(text: str) -> Iterator[tuple[int, str]]:
