@@ -45,6 +45,7 @@ from typing import Any
 
 import httpx
 
+from harness.audit.ratelimit_headers import LIMITED_KINDS, MAX_PER_ROUTE, Observed, parse
 from harness.protocol.auth import (
     FORM,
     Credential,
@@ -173,6 +174,7 @@ class AuditContext:
     _owners: dict[str, Account] = field(default_factory=dict, repr=False)  # a handed-out session -> its account
     created: set[str] = field(default_factory=set)  # object ids the audit created (it may write to them)
     destructive_requests: list[str] = field(default_factory=list)  # "METHOD path" sent with destructive on
+    observed: list[Observed] = field(default_factory=list)  # answers of limited routes: their rate-limit headers
 
     # --- the target ---------------------------------------------------------------------------
     def client(self, **kwargs: Any) -> httpx.Client:
@@ -324,9 +326,17 @@ class AuditContext:
             **({"json": body} if body is not None else {}),
         )
         response = self.send(client, request)
+        self.observe(route, response.status_code, response.headers)
         if verb == "POST" and not self._ids_sent(route, values, target, body) and 200 <= response.status_code < 300:
             self.created.update(_new_ids(json_of(response), ep.id_field))
         return response
+
+    def observe(self, route: str, status: int, headers: Mapping[str, str]) -> None:
+        """Keep what the rate-limit headers of an answer from a chat, login, reset, webhook or admin route
+        say (the `rate_limiting` row's evidence), at most MAX_PER_ROUTE answers per route."""
+        if self.scenario.endpoints[route].kind in LIMITED_KINDS or self.admin_only(route):
+            if sum(o.route == route for o in self.observed) < MAX_PER_ROUTE:
+                self.observed.append(Observed(route, status, parse(headers)))
 
     # --- safety ---------------------------------------------------------------------------------
     def guard(self, route: str, method: str, values: Mapping[str, Any], path: str, body: Any) -> str:

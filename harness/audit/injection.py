@@ -280,6 +280,7 @@ def _send(
             **({"json": body} if body is not None else {}),
         ) as response:
             reply.status = response.status_code
+            ctx.observe(ep.name, response.status_code, response.headers)
             try:
                 reply.retry_after = min(max(float(response.headers.get("retry-after", "1")), 0.1), RETRY_WAIT_MAX_S)
             except ValueError:

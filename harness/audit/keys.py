@@ -7,6 +7,14 @@ body after its header, an assignment only when its value is a quoted literal (an
 on every minified bundle (`task-...`, a PEM header constant in a crypto library, `sk-` CSS classes)
 and a finding nobody believes helps nobody.
 
+Beside them, Yelp's maintained rule set (detect-secrets, its default plugins, in memory on the text:
+no files, no baseline, no network; its own false-positive filters applied) finds what the patterns above
+do not know (GitHub and Slack tokens, Twilio, SendGrid...). A provider key it finds is severe; a
+high-entropy string or a value under a secret-like keyword is only a note, since minified bundles are
+full of hashes and ids; what the patterns above rule out stays out (a JWT whose role is `anon` or
+`authenticated`, a private-key header with no key after it, a Stripe publishable key). detect-secrets reads the first MAINTAINED_CHARS of
+a text (about a second of work); the patterns above read all of it.
+
 A hit never carries the value itself: only `shown` (the prefix and the last four characters, e.g.
 `sk-proj-…a1b2`) and a short fingerprint to tell two values apart.
 """
@@ -19,10 +27,22 @@ import hashlib
 import json
 import math
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from functools import lru_cache
 
-__all__ = ["Hit", "mask", "scan", "shown"]
+from detect_secrets.core.plugins.util import get_mapping_from_secret_type_to_class
+from detect_secrets.filters import heuristic
+from detect_secrets.plugins.base import BasePlugin, RegexBasedDetector
+from detect_secrets.plugins.high_entropy_strings import HighEntropyStringsPlugin
+from detect_secrets.plugins.ip_public import IPPublicDetector
+from detect_secrets.plugins.jwt import JwtTokenDetector
+from detect_secrets.plugins.keyword import DENYLIST, KeywordDetector
+from detect_secrets.plugins.private_key import PrivateKeyDetector
+
+__all__ = ["Hit", "MAINTAINED_CHARS", "mask", "scan", "shown"]
+
+MAINTAINED_CHARS = 1 << 20  # how much of one text detect-secrets reads (its plugins take ~1 s per MiB)
 
 
 @dataclass(frozen=True)
@@ -32,6 +52,7 @@ class Hit:
     line: int  # 1-based line of the text it was found in
     severe: bool = True  # False: worth a note (a test-mode key, a browser variable to review), not a failure
     fingerprint: str = ""  # sha256 of the value, shortened: the same key seen twice is one finding
+    plugin: str = ""  # the detect-secrets plugin that found it ("" for the harness's own patterns)
 
 
 def shown(value: str, prefix: str) -> str:
@@ -147,25 +168,28 @@ def _jwt_role(payload: str) -> str | None:
     return role if isinstance(role, str) else None
 
 
-def scan(text: str) -> list[Hit]:
-    """Every key-shaped value in `text`, in order of appearance; the same span is reported once."""
-    return [hit for _, _, hit in _find(text)]
+def scan(text: str, maintained_chars: int = MAINTAINED_CHARS) -> list[Hit]:
+    """Every key-shaped value in `text`, in order of appearance; the same span is reported once.
+    detect-secrets reads the first `maintained_chars` characters."""
+    return [hit for _, _, hit in _find(text, maintained_chars)]
 
 
 def mask(text: str) -> str:
-    """`text` with every key-shaped value replaced by its redacted form (for excerpts of answers)."""
+    """`text` with every key-shaped value replaced by its redacted form (for excerpts of answers); the
+    strings detect-secrets only notes (hashes, ids) are left as they are, so the excerpt stays readable."""
     for start, end, hit in reversed(_find(text)):
-        text = text[:start] + hit.shown + text[end:]
+        if hit.severe or not hit.plugin:
+            text = text[:start] + hit.shown + text[end:]
     return text
 
 
-def _find(text: str) -> list[tuple[int, int, Hit]]:
+def _find(text: str, maintained_chars: int = MAINTAINED_CHARS) -> list[tuple[int, int, Hit]]:
     hits: list[tuple[int, int, Hit]] = []
 
-    def add(kind: str, start: int, end: int, value: str, display: str, severe: bool = True) -> None:
+    def add(kind: str, start: int, end: int, value: str, display: str, severe: bool = True, plugin: str = "") -> None:
         if any(s < end and start < e for s, e, _ in hits):
             return  # already reported by a more specific pattern
-        hits.append((start, end, Hit(kind, display, _line(text, start), severe, _fingerprint(value))))
+        hits.append((start, end, Hit(kind, display, _line(text, start), severe, _fingerprint(value), plugin)))
 
     for kind, pattern, prefix, severe in _PROVIDER_KEYS:
         for m in pattern.finditer(text):
@@ -230,4 +254,113 @@ def _find(text: str) -> list[tuple[int, int, Hit]]:
             )
         else:
             add(f"secret in code ({m.group('name')})", *m.span("v"), value, f"{m.group('name')}=" + shown(value, ""))
+    for found in _maintained(text[:maintained_chars]):
+        add(*found)
     return sorted(hits, key=lambda found: found[0])
+
+
+# --- detect-secrets ------------------------------------------------------------------------------
+
+_KEYWORD_HINT = re.compile("|".join(DENYLIST), re.IGNORECASE)  # the KeywordDetector's own words: a cheap pre-check
+_PUBLIC_JWT_ROLES = ("anon", "authenticated")  # Supabase's browser keys: public by design
+_LONG_LINE = 1000  # a minified line is cut into statements, so a keyword rule sees each of them
+
+
+@lru_cache(maxsize=1)
+def _plugins() -> tuple[BasePlugin, ...]:
+    """detect-secrets' default plugin set, built once; without the public-IP one (an address is no secret)."""
+    classes: list[type[BasePlugin]] = list(get_mapping_from_secret_type_to_class().values())
+    return tuple(c() for c in classes if c is not IPPublicDetector)
+
+
+def _segments(text: str) -> Iterator[tuple[int, str]]:
+    """(offset, piece): the lines of `text`, a long (minified) line cut after each `;`."""
+    for line in re.finditer(r"[^\n]+", text):
+        if len(line.group(0)) <= _LONG_LINE:
+            yield line.start(), line.group(0)
+        else:
+            for piece in re.finditer(r"[^;]+;?", line.group(0)):
+                yield line.start() + piece.start(), piece.group(0)
+
+
+def _filtered(plugin: BasePlugin, value: str, segment: str) -> bool:
+    """detect-secrets' default heuristic filters, and the harness's own (documented examples, templates)."""
+    return bool(
+        heuristic.is_sequential_string(value)
+        or heuristic.is_potential_uuid(value)
+        or heuristic.is_likely_id_string(value, segment, plugin)
+        or heuristic.is_templated_secret(value)
+        or heuristic.is_prefixed_with_dollar_sign(value)
+        or heuristic.is_not_alphanumeric_string(value)
+        or _EXAMPLE.search(value)
+        or value.startswith(("pk_live_", "pk_test_"))  # Stripe publishable keys: public by design
+    )
+
+
+def _judged(plugin: BasePlugin, value: str) -> tuple[str, bool] | None:
+    """(kind, severe) of a detect-secrets hit, or None when it is no hit after all (entropy under the
+    plugin's own limit, a keyword value that is a word, what the patterns above judged public)."""
+    name = f"detect-secrets {type(plugin).__name__}"
+    if isinstance(plugin, HighEntropyStringsPlugin):
+        if plugin.calculate_shannon_entropy(value) <= plugin.entropy_limit:
+            return None
+        return f"high-entropy string ({name}); review it: usually a hash or an id", False
+    if isinstance(plugin, KeywordDetector):
+        if len(value) < 8 or re.search(r"\s", value):
+            return None
+        return f"value under a secret-like name ({name}); make sure it is not a secret", False
+    if isinstance(plugin, JwtTokenDetector) and "." in value and _jwt_role(value.split(".")[1]) in _PUBLIC_JWT_ROLES:
+        return None  # a Supabase browser key: public by design
+    if isinstance(plugin, PrivateKeyDetector):
+        return None  # with a key body after it, the patterns above found it: a bare header is a library's constant
+    return f"{plugin.secret_type} ({name})", True
+
+
+def _shown_maintained(value: str) -> str:
+    """`prefix…last4`, the prefix being a provider's marker (`ghp_`, `xoxb-`, a URL's host) when it has one."""
+    prefix = re.match(r"[A-Za-z]{2,12}[_-]|https?://[^/]+/", value)
+    return shown(value, prefix.group(0) if prefix else "")
+
+
+def _maintained(text: str) -> Iterator[tuple[str, int, int, str, str, bool, str]]:
+    """(kind, start, end, value, shown, severe, plugin) for each detect-secrets hit in `text`. Each plugin's
+    own patterns run over the whole text at once (fast); `analyze_line` is not called, since it may
+    verify a key with its provider over the network."""
+    for plugin in _plugins():
+        for start, end in _spans(plugin, text):
+            value = text[start:end]
+            since = max(0, start - _LONG_LINE)  # the statement before it, within a bounded look-back
+            statement = text[max(text.rfind("\n", since, start), text.rfind(";", since, start), since - 1) + 1 : end]
+            judged = None if _filtered(plugin, value, statement) else _judged(plugin, value)
+            if judged is not None:
+                kind, severe = judged
+                yield kind, start, end, value, _shown_maintained(value), severe, type(plugin).__name__
+
+
+def _spans(plugin: BasePlugin, text: str) -> Iterator[tuple[int, int]]:
+    """Where `plugin` finds a candidate in `text`: its quoted strings (entropy), its keyword assignments
+    (statement by statement, as it reads lines), or its patterns' matches."""
+    if isinstance(plugin, HighEntropyStringsPlugin):
+        shortest = 2**plugin.entropy_limit  # a string of n characters has at most log2(n) bits each
+        yield from (m.span(2) for m in plugin.regex.finditer(text) if m.end(2) - m.start(2) > shortest)
+    elif isinstance(plugin, KeywordDetector):
+        for offset, segment in _segments(text):
+            if _KEYWORD_HINT.search(segment):
+                for value in plugin.analyze_string(segment):
+                    at = segment.find(value)
+                    if at >= 0:
+                        yield offset + at, offset + at + len(value)
+    elif isinstance(plugin, RegexBasedDetector):
+        for regex in plugin.denylist:
+            for m in regex.finditer(text):
+                if not isinstance(plugin, JwtTokenDetector) or plugin.is_formally_valid(m.group(0)):
+                    yield _secret_span(m)
+
+
+def _secret_span(match: re.Match[str]) -> tuple[int, int]:
+    """The secret in a plugin's match: its last group when that is the value (an AWS secret after its
+    name, a URL's password), else the whole match (a group that only picks a prefix, as `(ghp|gho)_...`)."""
+    groups = [i for i in range(1, (match.re.groups or 0) + 1) if match.group(i)]
+    if groups and len(match.group(groups[-1])) >= 8:
+        return match.span(groups[-1])
+    return match.span()

@@ -21,6 +21,7 @@ import msgspec
 from harness import __version__
 from harness.audit.context import AuditContext
 from harness.audit.model import FAIL, NOT_APPLICABLE, PASS, ROWS, UNTESTED, CheckResult, scorecard
+from harness.audit.ratelimit_headers import LIMITED_KINDS, Observed, judge
 from harness.documents import Summary
 from harness.documents.audit import AUDIT_SCHEMA_VERSION, AuditReport
 from harness.runfolder import write_atomic
@@ -31,9 +32,18 @@ __all__ = ["CHECKS", "LIMITED_KINDS", "run_checks", "from_load_run", "audit", "f
 log = logging.getLogger("harness")
 
 # check modules under harness.audit, in the order they run (and report)
-CHECKS = ("access", "tenancy", "validation", "cors", "secrets", "injection", "transport", "edge", "email")
-# the kinds of route the checklist wants limited: every route of each
-LIMITED_KINDS = ("chat", "login", "reset", "webhook", "admin")
+CHECKS = (
+    "access",
+    "tenancy",
+    "validation",
+    "cors",
+    "secrets",
+    "injection",
+    "transport",
+    "edge",
+    "email",
+    "enumeration",  # last: its wrong passwords count against the login limits of the accounts it uses
+)
 
 
 def run_checks(ctx: AuditContext, names: Sequence[str] = CHECKS) -> list[CheckResult]:
@@ -72,15 +82,20 @@ def _row_of(check: str) -> str:
         "transport": "cache_cdn_ssl",
         "edge": "cache_cdn_ssl",
         "email": "email_auth",
+        "enumeration": "auth",
     }.get(check, "auth")
 
 
-def from_load_run(summary: Summary | None, scenario: Scenario) -> list[CheckResult]:
-    """The `rate_limiting` and `performance` rows from a load run's summary (None: no run given)."""
+def from_load_run(summary: Summary | None, scenario: Scenario, observed: Sequence[Observed] = ()) -> list[CheckResult]:
+    """The `rate_limiting` and `performance` rows from a load run's summary (None: no run given). What the
+    rate-limit headers of the audit's own answers said (`observed`) is evidence beside them, never a verdict."""
     if summary is None:
         why = "give --run RUN_DIR: a load run with the bypass probes (e.g. scenarios/abuse.toml) measures this"
+        evidence, notes = judge(observed)
         return [
-            CheckResult("rate_limiting", "rate limits under load", UNTESTED, note=why),
+            CheckResult(
+                "rate_limiting", "rate limits under load", UNTESTED, evidence=evidence, note="; ".join([why, *notes])
+            ),
             CheckResult(
                 "performance",
                 "p95 under load",
@@ -88,7 +103,11 @@ def from_load_run(summary: Summary | None, scenario: Scenario) -> list[CheckResu
                 note="give --run RUN_DIR: a load run measures the p95 of every route",
             ),
         ]
-    return [_rate_limits(summary, scenario), _performance(summary)]
+    limits = _rate_limits(summary, scenario)
+    evidence, notes = judge(observed)
+    limits.evidence += evidence
+    limits.note = "; ".join(n for n in (limits.note, *notes) if n)
+    return [limits, _performance(summary)]
 
 
 def _rate_limits(summary: Summary, scenario: Scenario) -> CheckResult:
@@ -154,7 +173,7 @@ def audit(
     """audit.json: the target, the checks' results, the rows and the verdict. `profile`: the demo
     API's profile when the audit started it (else the scenario's, for the demo API)."""
     started = time.time()
-    results = run_checks(ctx, names) + from_load_run(run_summary, ctx.scenario)
+    results = run_checks(ctx, names) + from_load_run(run_summary, ctx.scenario, ctx.observed)
     card = scorecard(results)
     broken = [r.note for r in results if r.check.endswith("(did not complete)")]
     if broken:  # an audit that could not run a check cannot say "pass"

@@ -6,9 +6,12 @@ every script's source map (its `//# sourceMappingURL=`, a `SourceMap` header, el
 source by source, since a map carries the original files verbatim, server-only modules included; and
 the answers of the API map's GET routes (`me`, `conversations`, `health`...), as the logged-in client.
 
-Each body goes through `harness.audit.keys.scan`. A live provider key (OpenAI, Anthropic, Stripe
-secret or restricted, webhook secret, Supabase service role, AWS secret, a private key, a JWT secret)
-fails the row; a Stripe test key, an AWS key ID alone or a browser variable named like a key is a note.
+Each body goes through `harness.audit.keys.scan`: the harness's provider patterns and keyword
+assignments, then detect-secrets' maintained plugins on the first MAINTAINED_CHARS of it. A live provider
+key (OpenAI, Anthropic, Stripe secret or restricted, webhook secret, Supabase service role, AWS secret, a
+private key, a JWT secret, and whatever detect-secrets knows: GitHub, Slack, Twilio...) fails the row; a
+Stripe test key, an AWS key ID alone, a browser variable named like a key, or a high-entropy string
+detect-secrets flags (minified bundles are full of hashes) is a note, at most MAX_NOTES of each kind.
 Findings show each key only as its prefix and last four characters, with every place it was seen.
 A scan that could not read everything it found (no answer, a body cut at MAX_BYTES, URLs past
 MAX_FETCHES) finds no pass: with no key found it is untested and names what was not scanned.
@@ -27,7 +30,7 @@ from urllib.parse import unquote_to_bytes, urljoin, urlsplit
 import httpx
 
 from harness.audit.context import AuditContext
-from harness.audit.keys import Hit, scan
+from harness.audit.keys import MAINTAINED_CHARS, Hit, scan
 from harness.audit.model import FAIL, PASS, UNTESTED, CheckResult
 
 __all__ = ["run", "page_scripts", "source_map_ref", "scan_source_map"]
@@ -37,6 +40,7 @@ MAX_FETCHES = 40
 MAX_BYTES = 5 * 1024 * 1024
 MAX_API_ROUTES = 6
 MAX_PLACES = 3
+MAX_NOTES = 3  # notes of one kind (detect-secrets' high-entropy strings can be many)
 
 _TAG = re.compile(r"<(script|link)\b[^>]*>", re.IGNORECASE)
 _ATTR = re.compile(r"""\b(src|href|rel)\s*=\s*(?:"([^"]*)"|'([^']*)'|([^\s"'>]+))""", re.IGNORECASE)
@@ -161,6 +165,8 @@ class _Scan:
     def describe(self, path: str, response: _Fetched, found: int, extra: str = "") -> None:
         kind = response.headers.get("content-type", "").split(";")[0] or "no content type"
         line = f"GET {path} -> {response.status}, {response.size:,} bytes, {kind}"
+        if len(response.text) > MAINTAINED_CHARS:
+            extra = ", ".join(p for p in (extra, f"detect-secrets read its first {MAINTAINED_CHARS // 1024} KiB") if p)
         self.evidence.append(
             line + (f", {extra}" if extra else "") + (f": {found} key-shaped value(s)" if found else "")
         )
@@ -253,12 +259,19 @@ def run(ctx: AuditContext) -> list[CheckResult]:
         ]
     findings: list[str] = []
     notes = list(crawl.notes)
+    noted: dict[str, int] = {}  # kind -> notes of it
     for key in crawl.keys.values():
         places = ", ".join(key.places[:MAX_PLACES]) + (
             f" and {len(key.places) - MAX_PLACES} more" if len(key.places) > MAX_PLACES else ""
         )
         line = f"{key.hit.kind} {key.hit.shown} in {places}"
-        (findings if key.hit.severe else notes).append(line)
+        if key.hit.severe:
+            findings.append(line)
+            continue
+        noted[key.hit.kind] = noted.get(key.hit.kind, 0) + 1
+        if noted[key.hit.kind] <= MAX_NOTES:
+            notes.append(line)
+    notes += [f"{n - MAX_NOTES} more {kind.split(' (')[0]}(s)" for kind, n in noted.items() if n > MAX_NOTES]
     if findings:
         notes.append("rotate every key found: a key that was ever public is compromised")
     if crawl.unscanned:  # an incomplete scan is no pass: the key may be in what was not read

@@ -296,3 +296,68 @@ def test_an_incomplete_scan_is_untested_never_a_pass():
     [result] = secrets.run(mock(handler))
     assert result.status == UNTESTED and result.gate and "static_paths" in result.fix
     assert "URL(s) not scanned: /s3.js (no answer)" in result.note and "past the 40 fetches" in result.note
+
+
+# --- detect-secrets beside the harness's own patterns ---------------------------------------------
+
+AWS_SLASHED = "wJalrXUtnFEMI/K7MDENG/bPxRfiCY" + "q8Zt3LmX9v"  # 40 characters, slashes: no own pattern takes it
+SLACK = "xoxb-" + "123456789012-1234567890123-" + "q8zt3lmx9vrk2wpn7syb4hcj"
+GITHUB = "ghp_" + ALNUM[:36]
+SHA256 = "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"
+
+
+def served(script: str) -> MockContext:
+    """A site whose page loads one script, `script`."""
+    files = {"/": ('<script src="/app.js"></script>', "text/html"), "/app.js": (script, "application/javascript")}
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        body, kind = files.get(request.url.path, ('{"error": "not_found"}', "application/json"))
+        return httpx.Response(200 if request.url.path in files else 404, text=body, headers={"content-type": kind})
+
+    return mock(handler)
+
+
+def test_detect_secrets_finds_provider_keys_the_own_patterns_do_not_know():
+    """An AWS secret access key assigned in a minified config, a Slack bot token and a GitHub token: each a
+    finding named by its detect-secrets plugin, shown as prefix and last four only."""
+    assert not [h for h in scan(f'aws_config={{awsSecretKey:"{AWS_SLASHED}"}}') if not h.plugin]  # own rules miss it
+    script = (
+        f'var c={{region:"eu-west-1",awsSecretKey:"{AWS_SLASHED}"}};'
+        f'fetch(u,{{headers:{{Authorization:"Bearer {SLACK}"}}}});\n'
+        f'const gh="{GITHUB}";'
+    )
+    [result] = secrets.run(served(script))
+    assert result.status == FAIL
+    assert result.findings == [
+        f"AWS Access Key (detect-secrets AWSKeyDetector) …{AWS_SLASHED[-4:]} in /app.js line 1",
+        f"Slack Token (detect-secrets SlackDetector) xoxb-…{SLACK[-4:]} in /app.js line 1",
+        f"GitHub Token (detect-secrets GitHubTokenDetector) ghp_…{GITHUB[-4:]} in /app.js line 2",
+    ]
+    text = " ".join(result.findings + result.evidence + [result.note])
+    assert not any(key in text for key in (AWS_SLASHED, SLACK, GITHUB))
+    assert mask(f"token {SLACK} end") == f"token xoxb-…{SLACK[-4:]} end"  # excerpts of answers too
+
+
+def test_a_key_both_rule_sets_find_is_reported_once_by_the_own_patterns():
+    [hit] = scan(f"new Stripe('{STRIPE_LIVE}')")  # detect-secrets' StripeDetector finds it too
+    assert hit.kind == "Stripe secret key" and not hit.plugin
+
+
+def test_an_entropy_only_hash_in_minified_code_is_at_most_a_note():
+    script = f'!function(){{var e="{SHA256}",t=n(e);return t}}();var o={{integrity:"{SHA256[:40]}"}};'
+    hits = scan(script)
+    assert hits and all(not h.severe and h.plugin == "HexHighEntropyString" for h in hits)
+    assert mask(script) == script  # a note is not masked: excerpts stay readable
+    [result] = secrets.run(served(script))
+    assert result.status == PASS and not result.findings
+    assert (
+        f"high-entropy string (detect-secrets HexHighEntropyString); review it: usually a hash or an id …{SHA256[-4:]} in /app.js line 1"
+        in result.note
+    )
+
+
+def test_many_high_entropy_strings_are_a_few_notes_and_a_count():
+    hashes = [f"{i:02d}" + SHA256[2:] for i in range(secrets.MAX_NOTES + 4)]
+    [result] = secrets.run(served(";".join(f'var h{i}="{h}"' for i, h in enumerate(hashes))))
+    assert result.status == PASS
+    assert result.note.count("review it") == secrets.MAX_NOTES and "4 more high-entropy string(s)" in result.note
