@@ -92,10 +92,12 @@ steps = [{ route = "leads" }]
 @pytest.mark.e2e
 def test_every_request_the_target_saw_is_a_sample_or_counted_as_cut_off(tmp_path: Path) -> None:
     """A real run, its users mid-request at the stop: the demo API's own count of each
-    route equals the samples plus the cut-offs; the fast route's requests in flight are awaited."""
+    route equals the samples plus the cut-offs; the fast route's requests in flight are awaited.
+    On a worker: its counts reach the master, and its journeys (the scenario's own, made when the
+    plan arrives) exist before the master's first spawn message looks them up by name."""
     scenario = tmp_path / "stop.toml"
     scenario.write_text(SCENARIO)
-    result = run_harness("run", str(scenario), "--workers", "0", "--out", str(tmp_path / "out"), timeout=120)
+    result = run_harness("run", str(scenario), "--workers", "1", "--out", str(tmp_path / "out"), timeout=120)
     run_dir = only_run_dir(tmp_path / "out")
     assert result.returncode == 1, result.stderr[-3000:]  # the p95 targets fail; the run itself is whole
     stop = read_json(run_dir / "run.json")["at_the_stop"]
