@@ -26,7 +26,7 @@ import pandas as pd
 
 from harness.analysis.confidence import ci_ranks, few_samples_note, sample_warnings
 from harness.analysis.kinds import kind_of
-from harness.analysis.outcomes import Outcomes, classify
+from harness.analysis.outcomes import Outcomes, classify, rejected_mask
 from harness.documents import EndpointFigures, RunMeta, RunSection, Totals
 from harness.documents.run import AtTheStop, TaskError
 from harness.scenario import ATTACKS
@@ -322,6 +322,7 @@ def _endpoints(samples: pd.DataFrame, masks: Outcomes, targets: dict, duration: 
     legit = count(is_legit)
     ok, blocked, errors = count(masks.ok), count(masks.blocked), count(masks.errors)
     legit_blocked, legit_errors = count(is_legit & masks.blocked), count(is_legit & masks.errors)
+    legit_rejected = count(is_legit & rejected_mask(samples))  # refused (401, 403, rejected_when): errors too
     latency = samples["latency_ms"].to_numpy(dtype=np.float64)
     lat, blk = masks.latency, masks.blocked
     n_latency = count(lat)
@@ -349,6 +350,7 @@ def _endpoints(samples: pd.DataFrame, masks: Outcomes, targets: dict, duration: 
             "rps": _ratio(requests[i], duration),
             "legit_blocked": int(legit_blocked[i]),
             "legit_errors": int(legit_errors[i]),
+            "legit_rejected": int(legit_rejected[i]),
             "legit_error_rate": _ratio(legit_errors[i], legit[i]),  # what error_rate(E) judges
         }
         for j, key in enumerate(QUANTILES):

@@ -142,9 +142,15 @@ def journey_reasons(
         why = _login_failure(login, endpoints.get(login)) if login else None
         if why is None and raised:
             why = "its users raised exceptions (see task_errors)"
+        refused = login is not None and _every_login_refused(endpoints.get(login))
+        if refused:  # the harness could not log in: what the journey measures was never seen
+            why = (
+                f"every login was refused (see endpoints.{login}): the accounts or the [auth] mapping do not "
+                "log in; `harness check` names the likely fix"
+            )
         reasons.append(
             Reason(
-                kind="journey",
+                kind="untested" if refused else "journey",
                 route=missing[0] if len(missing) == 1 else None,
                 message=f"journey {name} never called {', '.join(missing)}" + (f": {why}" if why else ""),
             )
@@ -164,6 +170,12 @@ def _arrivals_started(run: RunMeta) -> dict[str, int]:
         for journey, c in worker.items() if isinstance(worker, dict) else ():
             started[journey] = started.get(journey, 0) + int(finite_number((c or {}).get("started")) or 0)
     return started
+
+
+def _every_login_refused(login: EndpointFigures | None) -> bool:
+    """Every legit login refused (401, 403, 400, rejected_when), none failed otherwise: the
+    credentials, not the target, stood in the way; a 5xx or a timeout is the target's failure."""
+    return login is not None and 0 < login.legit_requests == login.legit_rejected
 
 
 def _login_failure(route: str, login: EndpointFigures | None) -> str | None:

@@ -47,7 +47,8 @@ Number = int | float
 #   stopped_early: an abort-on-fail threshold ended the run before its planned end
 #   incomplete:    nothing was measured, or the run has no end time (killed)
 #   task_error:    users' tasks raised exceptions (such a task sends no request)
-#   journey:       a journey's users ran but never called a route it requires
+#   journey:       a journey's users ran but never called a route it requires (when every login was
+#                  refused, the reason is "untested": the credentials stood in the way, not the target)
 ReasonKind = Literal[
     "threshold", "finding", "untested", "aborted", "guardrail", "stopped_early", "incomplete", "task_error", "journey"
 ]
@@ -112,6 +113,7 @@ class EndpointFigures(msgspec.Struct, kw_only=True):
     rps: float | None = None
     legit_blocked: int = 0
     legit_errors: int = 0
+    legit_rejected: int = 0  # of legit_errors: refused by the target (401, 403, 400, the route's rejected_when)
     legit_error_rate: float | None = None
     p50_ms: float | None = None
     p95_ms: float | None = None

@@ -88,3 +88,26 @@ def test_untested_alone_is_its_own_verdict_and_exit_4_and_never_hides_a_failure(
     failed = judge(RunMeta(ended_at=2.0), 10, {}, [], rate_limits={**limits, "chat": {"verdict": "absent"}})
     assert failed.status == "fail" and VERDICT_EXIT_CODES[failed.status] == 1
     assert Verdict.of([]).status == "pass"
+
+
+def test_a_journey_whose_every_login_was_refused_is_untested_and_one_that_failed_fails() -> None:
+    run = RunMeta(
+        started_at=1.0,
+        ended_at=2.0,
+        kinds={"login": "login", "me": "read"},
+        journeys={"client": JourneyRan(users=2, user_class="CoachingClient", required=["login", "me"], login="login")},
+    )
+    refused = {"login": EndpointFigures(requests=4, legit_requests=4, errors=4, legit_errors=4, legit_rejected=4)}
+    verdict = judge(run, 4, refused, [])
+    assert verdict.status == "untested"
+    assert [(r.kind, r.route) for r in verdict.reasons] == [("untested", "me")]
+    assert verdict.reasons[0].message.startswith(
+        "journey client never called me: every login was refused (see endpoints.login): the accounts or the [auth]"
+    )
+    # a login the target failed (5xx, timeouts) is the target's failure, as is one refused now and failed then
+    for rejected in (0, 3):
+        failed = {
+            "login": EndpointFigures(requests=4, legit_requests=4, errors=4, legit_errors=4, legit_rejected=rejected)
+        }
+        verdict = judge(run, 4, failed, [])
+        assert verdict.status == "fail" and verdict.reasons[0].kind == "journey", rejected
