@@ -208,15 +208,23 @@ class _Experiment:
         self.admitted = admitted_mask(rows)
         self.blocked = rows["blocked"].fillna(False).to_numpy(dtype=bool)
         self.retry_after = rows["retry_after_s"].to_numpy(dtype=np.float64)
+        status = rows["status"].fillna(0).to_numpy(dtype=np.int64)
+        self.passed = ~self.blocked & (status > 0) & (status < 500)  # the limiter let it through (a 401 too)
         # sent after exhaustion: the canonical controls around the variant's attempts
         self.canonical = _Experiment(canonical) if canonical is not None else None
 
+    def span(self) -> tuple[float, float]:
+        """First and last send of the experiment, its controls included."""
+        t = np.concatenate([self.t, self.canonical.t]) if self.canonical is not None else self.t
+        return (float(t.min()), float(t.max())) if t.size else (math.nan, math.nan)
+
     def own_quota(self) -> tuple[int, float] | None:
-        """What one key's burst got before its first block, and when it was blocked; None if never."""
+        """What one key's burst got past the limiter before its first block, and when it was blocked;
+        None if never. A refused login counts: the limiter let it through."""
         first = self.first_block()
         if first is None:
             return None
-        return int(self.admitted[: first - 1].sum()), float(self.t[first - 1])
+        return int(self.passed[: first - 1].sum()), float(self.t[first - 1])
 
     @property
     def attempts(self) -> int:
@@ -447,6 +455,25 @@ def _counter_of(
     return counter_state(exp.canonical if exp.canonical is not None else exp, quota, window_s, attacks)
 
 
+def _counters(
+    exps: Mapping[str, _Experiment], quota: float | None, window_s: float | None, attacks: np.ndarray
+) -> dict[str, str | None]:
+    """Each experiment's counter state; one found shared (or pre-drained) taints the route's experiments
+    that ran at the same time: on a counter everyone shares, the one that came first got a quota that
+    was not its own."""
+    counters = {t: _counter_of(t, e, quota, window_s, attacks) for t, e in exps.items()}
+    tainted = [(state, exps[t].span()) for t, state in counters.items() if state]
+    for t, e in exps.items():
+        if counters[t] is None and _base(t) not in KEY_CHANGED and e.attempts + _control_count(e):
+            start, end = e.span()
+            counters[t] = next((state for state, (a, b) in tainted if a <= end and start <= b), None)
+    return counters
+
+
+def _control_count(exp: _Experiment) -> int:
+    return exp.canonical.attempts if exp.canonical is not None else 0
+
+
 def _judged_on_counter(entry: dict[str, Any], counter: str | None) -> dict[str, Any]:
     """A count-compared cell whose burst found a shared or pre-drained counter: untested, not holds."""
     if counter is not None and entry["verdict"] in ("holds", "inconclusive"):
@@ -628,7 +655,7 @@ def _route(
         enforced = bool(probe_rows["blocked"].fillna(False).any())
     overs = [e.over_allowance(window, quota) for e in (baseline, edge) if e is not None]
     attacks = attacks if attacks is not None else np.array([])
-    counters = {t: _counter_of(t, e, quota, window, attacks) for t, e in exps.items()}
+    counters = _counters(exps, quota, window, attacks)
     bypasses = {
         t: _after_exhaustion(t, e, counters[t], loopback)
         if e.canonical is not None
