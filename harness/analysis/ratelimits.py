@@ -389,30 +389,45 @@ def counter_state(exp: _Experiment, quota: float | None, window_s: float | None,
     return "pre-drained" if bool(((attacks >= since) & (attacks <= got[1])).any()) else "shared"
 
 
-def _escapes(exp: _Experiment) -> tuple[np.ndarray, np.ndarray]:
-    """Per variant attempt: judged (the controls sent just before and just after it were both blocked:
-    the counter was exhausted around it), and escaped (judged and admitted)."""
+def _escapes(exp: _Experiment, window_s: float | None) -> tuple[np.ndarray, np.ndarray]:
+    """Per variant attempt: judged (sent within one window of the canonical burst's start, before a slot
+    of it could free, and the controls sent just before and just after it both blocked: the counter was
+    exhausted around it), and escaped (judged and admitted)."""
     control = exp.canonical
     judged = np.zeros(exp.attempts, dtype=bool)
     if control is None or not control.attempts:
         return judged, judged
     after = np.searchsorted(control.t, exp.t, side="right")  # the first control sent after each variant
     inside = (after >= 1) & (after < control.attempts)
+    if window_s:
+        inside &= exp.t < control.t[0] + window_s
     judged[inside] = control.blocked[after[inside] - 1] & control.blocked[after[inside]]
     return judged, judged & exp.admitted
 
 
-def _after_exhaustion(technique: str, exp: _Experiment, counter: str | None, loopback: bool) -> dict[str, Any]:
-    """One cell for a technique sent on an exhausted identity: escaped ≥ 2 is a bypass; fewer, on a
-    counter of its own, holds; on a shared or pre-drained one, untested."""
+def _refills(control: _Experiment) -> int:
+    """Canonical requests let through after the first block: slots that freed while the variant ran
+    (each as likely to go to a variant, which a bypass must clearly outnumber)."""
+    first = control.first_block()
+    return int(control.passed[first:].sum()) if first is not None else 0
+
+
+def _after_exhaustion(
+    technique: str, exp: _Experiment, counter: str | None, loopback: bool, window_s: float | None
+) -> dict[str, Any]:
+    """One cell for a technique sent on an exhausted identity: escaped ≥ 2 (and more than twice the
+    slots that freed meanwhile) is a bypass; fewer, on a counter of its own, holds; on a shared or
+    pre-drained one, untested."""
     control = exp.canonical
     own = control.own_quota() if control is not None else None
-    judged, escaped = _escapes(exp)
+    judged, escaped = _escapes(exp, window_s)
     n, got = int(judged.sum()), int(escaped.sum())
+    refills = _refills(control) if control is not None else 0
     entry: dict[str, Any] = {
         "attempts": exp.attempts,
         "admitted": got,
         "judged": n,
+        "refills": refills,
         "baseline_admitted": own[0] if own else None,
         "amplification": (own[0] + got) / own[0] if own and own[0] else None,
         "expected_allowance": 0,
@@ -425,7 +440,7 @@ def _after_exhaustion(technique: str, exp: _Experiment, counter: str | None, loo
     if own is None:
         sent = control.attempts if control is not None else 0
         entry.update(verdict="untested", note=f"the canonical request was never blocked ({sent} sent): {ABSENT_NOTE}")
-    elif got >= ESCAPES_MIN and (counter is None or 2 * got >= n):
+    elif got >= ESCAPES_MIN and got > 2 * refills and (counter is None or 2 * got >= n):
         note = (
             f"admitted {got} of {n} times while the canonical request was blocked: the limit is counted per "
             f"{ESCAPE_KEYS.get(base, base)}"
@@ -657,7 +672,7 @@ def _route(
     attacks = attacks if attacks is not None else np.array([])
     counters = _counters(exps, quota, window, attacks)
     bypasses = {
-        t: _after_exhaustion(t, e, counters[t], loopback)
+        t: _after_exhaustion(t, e, counters[t], loopback, window)
         if e.canonical is not None
         else _judged_on_counter(_bypass(t, e, baseline, rules, window, quota, loopback), counters[t])
         for t, e in sorted(exps.items(), key=lambda kv: technique_key(kv[0]))

@@ -272,8 +272,9 @@ class ProbeRunner:
 
     def _after_exhaustion(self, e: _Experiment, rule: LimitRule) -> None:
         """Exhaust the identity's quota through the canonical request, then alternate the variant with a
-        canonical control (max(4, q) pairs, twice that for new-connection): a variant admitted between two blocked controls escaped the
-        counter. A control admitted (the window rolled, a slot freed) is followed by exhausting it again.
+        canonical control (q pairs, 4 to 10; twice that for new-connection): a variant admitted between
+        two blocked controls escaped the counter. A control admitted (the window rolled, a slot freed)
+        is followed by exhausting it again. Few pairs keep the phase well inside one window.
 
         Same identity and source address throughout; new-connection sends its variants on a second
         session that closes its connection after each request, the controls on the first (keep-alive)."""
@@ -306,7 +307,7 @@ class ProbeRunner:
         if not exhausted():
             return  # never blocked: the baseline reports the route as absent
         # a new connection reaches another server process only by chance: twice as many pairs
-        for _ in range(max(4, rule.quota) * (2 if kind == "new-connection" else 1)):
+        for _ in range(min(max(4, rule.quota), 10) * (2 if kind == "new-connection" else 1)):
             if kind == "ip-headers":
                 ip = spoofed_ip()
                 headers = {detail: f"for={ip}" if detail == "Forwarded" else ip}
