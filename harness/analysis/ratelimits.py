@@ -7,11 +7,12 @@ scenario (run.json's `limits`); without declared limits the baseline itself is t
 
 A technique sent after exhaustion (ip-headers, path-variants, method-switch, new-connection: its
 controls are the rows whose technique ends in "#canonical") is a `bypass` when its variant was
-admitted at least twice between two blocked controls: the identity's counter was exhausted, and the
-variant escaped it. The other techniques (and runs from before) compare counts: a `bypass` when it
-admitted more than 1.5 × its expected allowance (the smallest quota of the declared rules whose key it
-does not change, once per window it spans) and at least 1.5 × what the baseline admitted over as
-many attempts: the second condition keeps a baseline that already leaks (per-process counters) from
+admitted at least twice between two blocked controls, beyond the slots that could have freed
+meanwhile: the identity's counter was exhausted, and the variant escaped it; it `holds` when most
+variants between two blocked controls were blocked, whenever they were sent. The other techniques
+(and runs from before) compare counts: a `bypass` when it admitted more than 1.5 × its expected
+allowance (the smallest quota of the declared rules whose key it does not change, once per window it
+spans) and at least 1.5 × what the baseline admitted over as many attempts: the second condition keeps a baseline that already leaks (per-process counters) from
 painting every technique as a bypass; the route is then `leaky` through its baseline instead.
 
 Nothing holds unseen: a burst that was blocked before half its quota found a counter someone else
@@ -58,7 +59,7 @@ REDIRECTED_NOTE = (
     "allowed_hosts if you own it)"
 )
 RETRY_MARK = "#retry"  # on the techniques of a repeated probe round (see _experiments)
-CANONICAL_MARK = "#canonical"  # on the controls of a technique sent after exhaustion (see _escapes)
+CANONICAL_MARK = "#canonical"  # on the controls of a technique sent after exhaustion (see _pairs)
 ESCAPES_MIN = 2  # variants admitted on an exhausted counter before it is a bypass (one may be a freed slot)
 ABSENT_NOTE = "no limit was enforced at baseline: there was no quota to bypass"
 NOT_RUN_NOTE = (
@@ -205,6 +206,8 @@ class _Experiment:
     def __init__(self, rows: pd.DataFrame, canonical: pd.DataFrame | None = None) -> None:
         rows = rows.sort_values("start_s", kind="stable")
         self.t = rows["start_s"].to_numpy(dtype=np.float64)
+        # when the answer came: the server counted the attempt at some moment between sending and then
+        self.done = self.t + np.nan_to_num(rows["latency_ms"].to_numpy(dtype=np.float64)) / 1000
         self.admitted = admitted_mask(rows)
         self.blocked = rows["blocked"].fillna(False).to_numpy(dtype=bool)
         self.retry_after = rows["retry_after_s"].to_numpy(dtype=np.float64)
@@ -389,44 +392,71 @@ def counter_state(exp: _Experiment, quota: float | None, window_s: float | None,
     return "pre-drained" if bool(((attacks >= since) & (attacks <= got[1])).any()) else "shared"
 
 
-def _escapes(exp: _Experiment, window_s: float | None) -> tuple[np.ndarray, np.ndarray]:
-    """Per variant attempt: judged (sent within one window of the canonical burst's start, before a slot
-    of it could free, and the controls sent just before and just after it both blocked: the counter was
-    exhausted around it), and escaped (judged and admitted)."""
+def _pairs(exp: _Experiment, window_s: float | None) -> tuple[int, int, int]:
+    """(held, escaped, unclear) over the variant attempts sent between two blocked controls (the counter
+    was exhausted just before and just after each): held, blocked (the limit covers the variant,
+    whenever it was sent); admitted ones are escaped, except as many as slots that could have freed
+    meanwhile (unclear: a refill may have let them in)."""
     control = exp.canonical
-    judged = np.zeros(exp.attempts, dtype=bool)
-    if control is None or not control.attempts:
-        return judged, judged
+    if control is None or not control.attempts or not exp.attempts:
+        return 0, 0, 0
     after = np.searchsorted(control.t, exp.t, side="right")  # the first control sent after each variant
     inside = (after >= 1) & (after < control.attempts)
-    if window_s:
-        inside &= exp.t < control.t[0] + window_s
-    judged[inside] = control.blocked[after[inside] - 1] & control.blocked[after[inside]]
-    return judged, judged & exp.admitted
+    bracketed = np.zeros(exp.attempts, dtype=bool)
+    bracketed[inside] = control.blocked[after[inside] - 1] & control.blocked[after[inside]]
+    let_in = np.flatnonzero(bracketed & exp.admitted)
+    held = int((bracketed & ~exp.admitted).sum())
+    freed = _slots_freed(exp, control.t[after[let_in] - 1], exp.done[let_in], window_s)
+    return held, max(let_in.size - freed, 0), min(freed, let_in.size)
 
 
-def _refills(control: _Experiment) -> int:
-    """Canonical requests let through after the first block: slots that freed while the variant ran
-    (each as likely to go to a variant, which a bypass must clearly outnumber)."""
-    first = control.first_block()
-    return int(control.passed[first:].sum()) if first is not None else 0
+def _slots_freed(exp: _Experiment, since: np.ndarray, until: np.ndarray, window_s: float | None) -> int:
+    """How many slots of the identity's counter could have freed within some span (since, until]: one
+    for each attempt the limiter let through (control or variant) whose moment one window later,
+    between its send + window and its answer + window, falls in one. A slot frees one window after it
+    was taken on a moving window; a fixed window frees them all at once, which the control after the
+    variant sees (admitted too); with no window known, none."""
+    if not window_s or not since.size:
+        return 0
+    control = exp.canonical
+    assert control is not None
+    sent = np.concatenate([control.t[control.passed], exp.t[exp.passed]]) + window_s
+    done = np.concatenate([control.done[control.passed], exp.done[exp.passed]]) + window_s
+    overlaps = (sent[:, None] <= until[None, :]) & (done[:, None] > since[None, :])
+    return int(overlaps.any(axis=1).sum())
+
+
+def _refills(exp: _Experiment) -> int:
+    """Controls let through right after a variant, once the counter was exhausted: moments a slot
+    freed (a window rolled, a slot aged out) that a variant sent then could have taken as well. The
+    canonical requests that exhaust the counter again after one are not counted: no variant competed
+    for those slots."""
+    control = exp.canonical
+    first = control.first_block() if control is not None else None
+    if control is None or first is None:
+        return 0
+    variants_before = np.searchsorted(exp.t, control.t, side="left")
+    after_variant = np.diff(variants_before, prepend=0) > 0
+    return int((control.passed & after_variant)[first:].sum())
 
 
 def _after_exhaustion(
     technique: str, exp: _Experiment, counter: str | None, loopback: bool, window_s: float | None
 ) -> dict[str, Any]:
     """One cell for a technique sent on an exhausted identity: escaped ≥ 2 (and more than twice the
-    slots that freed meanwhile) is a bypass; fewer, on a counter of its own, holds; on a shared or
-    pre-drained one, untested."""
+    refills seen on the controls) is a bypass; on a counter of its own, at least 2 variants blocked and
+    more blocked than let in holds, whenever they were sent (slow answers spread them over windows);
+    on a shared or pre-drained counter, untested."""
     control = exp.canonical
     own = control.own_quota() if control is not None else None
-    judged, escaped = _escapes(exp, window_s)
-    n, got = int(judged.sum()), int(escaped.sum())
-    refills = _refills(control) if control is not None else 0
+    held, got, unclear = _pairs(exp, window_s)
+    n = held + got
+    refills = _refills(exp)
     entry: dict[str, Any] = {
         "attempts": exp.attempts,
         "admitted": got,
         "judged": n,
+        "unclear": unclear,
         "refills": refills,
         "baseline_admitted": own[0] if own else None,
         "amplification": (own[0] + got) / own[0] if own and own[0] else None,
@@ -450,12 +480,15 @@ def _after_exhaustion(
         entry.update(verdict="bypass", note=note)
     elif counter is not None:
         entry.update(verdict="untested", note=COUNTER_NOTES[counter])
-    elif n < ESCAPES_MIN:
-        entry.update(
-            verdict="untested",
-            note=f"only {n} attempts found the counter exhausted on both sides (it kept restarting, or the run "
-            "ended): too few to judge",
+    elif held < ESCAPES_MIN or held <= got + unclear:
+        freed = f" ({unclear} perhaps through a slot that freed)" if unclear else ""
+        why = (
+            "too few to judge (the counter kept restarting, or the run ended)"
+            if held < ESCAPES_MIN
+            else "neither clearly more"
         )
+        note = f"{held} variants blocked and {got + unclear} let in{freed} between two blocked controls: {why}"
+        entry.update(verdict="untested", note=note)
     return entry
 
 

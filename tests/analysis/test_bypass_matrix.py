@@ -9,17 +9,27 @@ from tests.analysis.test_ratelimits import IP5, baseline, burst, frame, rows
 Q = 5
 
 
-def after_exhaustion(technique: str, variant: list[int], controls: list[int] | None = None, start: float = 0.0):
-    """The probe's order: canonical until the first block (Q admitted, then 429), then variant/control
-    pairs 0.01 s apart; `controls` default to blocked."""
-    times, statuses = burst(Q + 1, Q, start=start)
-    control = rows("login", technique + CANONICAL_MARK, times, statuses)
-    t = start + (Q + 1) * 0.01
+def after_exhaustion(
+    technique: str,
+    variant: list[int],
+    controls: list[int] | None = None,
+    step: float = 0.01,
+    first_ms: float = 5.0,
+    pause: float = 0.0,
+):
+    """The probe's order: canonical until the first block (Q admitted, then 429; the first answered after
+    `first_ms`, the next sent then), `pause` s later variant/control pairs `step` s apart; `controls`
+    default to blocked."""
+    times, statuses = burst(Q + 1, Q)
+    late = max(first_ms / 1000 - 0.01, 0.0)
+    times = [times[0]] + [t + late for t in times[1:]]
+    control = rows("login", technique + CANONICAL_MARK, times, statuses, latency=[first_ms] + [5.0] * Q)
+    t = times[-1] + 0.01 + pause
     sent = []
     for i, status in enumerate(variant):
         sent += rows("login", technique, [t], [status])
-        control += rows("login", technique + CANONICAL_MARK, [t + 0.005], [(controls or [429] * len(variant))[i]])
-        t += 0.01
+        control += rows("login", technique + CANONICAL_MARK, [t + step / 2], [(controls or [429] * len(variant))[i]])
+        t += step
     return control + sent
 
 
@@ -53,6 +63,41 @@ def test_a_variant_next_to_an_admitted_control_is_not_evidence() -> None:
     one = after_exhaustion("ip-headers:X-Real-IP", [200, 429, 429, 429], controls=[200, 429, 429, 429])
     b = rate_limits(frame(baseline(), one), {"limits": IP5})["login"]["bypasses"]["ip-headers:X-Real-IP"]
     assert (b["verdict"], b["judged"], b["admitted"]) == ("holds", 2, 0)  # the first pair is not judged
+
+
+def test_slow_answers_blocked_variants_spread_over_more_than_one_window_still_hold() -> None:
+    """On a loaded machine the pairs ran 40 s apart against a 60 s window: blocked between blocked
+    controls, each variant is evidence that the limit covers it, whenever it was sent."""
+    slow = after_exhaustion("ip-headers:X-Real-IP", [429] * 4, step=40.0, first_ms=30_000.0)
+    login = rate_limits(frame(baseline(), slow), {"limits": IP5})["login"]
+    b = login["bypasses"]["ip-headers:X-Real-IP"]
+    assert (b["verdict"], b["judged"], b["admitted"], b["unclear"]) == ("holds", 4, 0, 0)
+    assert login["verdict"] == "effective"
+
+
+def test_a_variant_let_in_when_a_slot_could_have_freed_is_unclear_not_a_bypass() -> None:
+    """The burst's slots age out one window (60 s) after they were taken: variants sent then may have
+    taken them. Only variants beyond the slots that could have freed escaped."""
+    late = after_exhaustion("new-connection", [200] * 4, pause=60.0)
+    b = rate_limits(frame(baseline(), late), {"limits": IP5})["login"]["bypasses"]["new-connection"]
+    assert (b["verdict"], b["judged"], b["admitted"], b["unclear"]) == ("untested", 0, 0, 4)  # 5 slots freed
+    # the first canonical answered after a window (its connection was slow to open): its slot may free
+    # during the pairs, the others' cannot
+    slow_first = after_exhaustion("new-connection", [200] * 4, first_ms=60_000.0)
+    b = rate_limits(frame(baseline(), slow_first), {"limits": IP5})["login"]["bypasses"]["new-connection"]
+    assert (b["verdict"], b["judged"], b["admitted"], b["unclear"]) == ("bypass", 3, 3, 1)
+
+
+def test_a_window_that_rolled_during_the_pairs_is_one_refill_not_a_quota() -> None:
+    """A fixed window rolled: one control got in, and the probe exhausted the counter again (Q - 1 more
+    canonical requests let in). Only the control sent after a variant competed with it for a slot:
+    counting the others too (5 refills) would hide 5 escapes of 5 judged behind "holds"."""
+    pairs = after_exhaustion("path-variants:trailing-slash", [200] * 6, controls=[429, 429, 200, 429, 429, 429])
+    again = rows("login", "path-variants:trailing-slash" + CANONICAL_MARK, *burst(Q, Q - 1, start=0.0856, step=0.0001))
+    b = rate_limits(frame(baseline(), pairs, again), {"limits": IP5})["login"]["bypasses"][
+        "path-variants:trailing-slash"
+    ]
+    assert (b["refills"], b["judged"], b["admitted"], b["verdict"]) == (1, 5, 5, "bypass")
 
 
 def test_a_counter_blocked_from_the_first_request_is_shared_never_holds() -> None:
