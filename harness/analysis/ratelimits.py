@@ -5,11 +5,20 @@ being its attempts in send order. Each route is judged from its baseline (one ke
 possible), its window-edge burst and each bypass technique against the limits declared in the
 scenario (run.json's `limits`); without declared limits the baseline itself is the yardstick.
 
-A technique is a `bypass` when it admitted more than 1.5 × its expected allowance (the smallest
-quota of the declared rules whose key it does not change, once per window it spans) and at
-least 1.5 × what the baseline admitted over as many attempts: the second condition keeps a
-baseline that already leaks (per-process counters) from painting every technique as a bypass;
-the route is then `leaky` through its baseline instead.
+A technique sent after exhaustion (ip-headers, path-variants, method-switch, new-connection: its
+controls are the rows whose technique ends in "#canonical") is a `bypass` when its variant was
+admitted at least twice between two blocked controls, beyond the slots that could have freed
+meanwhile: the identity's counter was exhausted, and the variant escaped it; it `holds` when most
+variants between two blocked controls were blocked, whenever they were sent. The other techniques
+(and runs from before) compare counts: a `bypass` when it admitted more than 1.5 × its expected
+allowance (the smallest quota of the declared rules whose key it does not change, once per window it
+spans) and at least 1.5 × what the baseline admitted over as many attempts: the second condition keeps a baseline that already leaks (per-process counters) from
+painting every technique as a bypass; the route is then `leaky` through its baseline instead.
+
+Nothing holds unseen: a burst that was blocked before half its quota found a counter someone else
+had used ("shared": global, or keyed on what every client shares; "pre-drained" when attack traffic
+hit the route within a window before), and its technique is `untested`, not `holds`; so are the
+techniques of an absent limit (there was no quota to bypass) and a planned experiment that never ran.
 
 Whole-column operations serve the legit figures (millions of rows); the loops here run over
 routes and experiments (tens), never over rows.
@@ -30,6 +39,7 @@ from harness.analysis.summary import percentile
 
 __all__ = [
     "BYPASS_FACTOR",
+    "CANONICAL_MARK",
     "EXPECTED_NOTE",
     "NO_SESSION_NOTE",
     "PROXY_NOTE",
@@ -50,6 +60,26 @@ REDIRECTED_NOTE = (
     "allowed_hosts if you own it)"
 )
 RETRY_MARK = "#retry"  # on the techniques of a repeated probe round (see _experiments)
+CANONICAL_MARK = "#canonical"  # on the controls of a technique sent after exhaustion (see _pairs)
+ESCAPES_MIN = 2  # variants admitted on an exhausted counter before it is a bypass (one may be a freed slot)
+ABSENT_NOTE = "no limit was enforced at baseline: there was no quota to bypass"
+NOT_RUN_NOTE = (
+    "not run: the run ended before this experiment; lengthen the run "
+    "(`harness validate` estimates how long the probes need)"
+)
+COUNTER_NOTES = {
+    "shared": "shared counter: blocked before half its quota, by traffic of other clients (a global limit, or "
+    "one keyed on what every client shares): a technique cannot be judged on it; declare the rule's key "
+    "`global` so the probes run one at a time, or keep other traffic off the route while they run",
+    "pre-drained": "pre-drained counter: the attacks had used it up before this experiment began; run the "
+    "probes before the attacks ([attacks] start_after after the probes' end, as `harness validate` estimates)",
+}
+ESCAPE_KEYS = {  # what a limit escaped by each technique sent after exhaustion is counted by
+    "ip-headers": "the address the header claims",
+    "path-variants": "the exact path",
+    "method-switch": "method",
+    "new-connection": "connection (or server process)",
+}
 BYPASS_FACTOR = 1.5  # above 1.5 × the allowance and ≥ 1.5 × the baseline is a bypass
 COST_TOLERANCE = 0.05  # token counts by estimate differ a little from the server's own count
 COST_KINDS = ("chat", "reset")  # routes whose work the demo API's counters reveal (model tokens, e-mails)
@@ -174,12 +204,31 @@ def technique_key(technique: str) -> tuple[int, str]:
 class _Experiment:
     """The attempts of one (endpoint, technique) probe, in send order."""
 
-    def __init__(self, rows: pd.DataFrame) -> None:
+    def __init__(self, rows: pd.DataFrame, canonical: pd.DataFrame | None = None) -> None:
         rows = rows.sort_values("start_s", kind="stable")
         self.t = rows["start_s"].to_numpy(dtype=np.float64)
+        # when the answer came: the server counted the attempt at some moment between sending and then
+        self.done = self.t + np.nan_to_num(rows["latency_ms"].to_numpy(dtype=np.float64)) / 1000
         self.admitted = admitted_mask(rows)
         self.blocked = rows["blocked"].fillna(False).to_numpy(dtype=bool)
         self.retry_after = rows["retry_after_s"].to_numpy(dtype=np.float64)
+        status = rows["status"].fillna(0).to_numpy(dtype=np.int64)
+        self.passed = ~self.blocked & (status > 0) & (status < 500)  # the limiter let it through (a 401 too)
+        # sent after exhaustion: the canonical controls around the variant's attempts
+        self.canonical = _Experiment(canonical) if canonical is not None else None
+
+    def span(self) -> tuple[float, float]:
+        """First and last send of the experiment, its controls included."""
+        t = np.concatenate([self.t, self.canonical.t]) if self.canonical is not None else self.t
+        return (float(t.min()), float(t.max())) if t.size else (math.nan, math.nan)
+
+    def own_quota(self) -> tuple[int, float] | None:
+        """What one key's burst got past the limiter before its first block, and when it was blocked;
+        None if never. A refused login counts: the limiter let it through."""
+        first = self.first_block()
+        if first is None:
+            return None
+        return int(self.passed[: first - 1].sum()), float(self.t[first - 1])
 
     @property
     def attempts(self) -> int:
@@ -212,11 +261,23 @@ class _Experiment:
 
 
 def _experiments(probes: pd.DataFrame) -> dict[str, dict[str, _Experiment]]:
-    """route → technique → experiment; a repeated round (its techniques marked `#retry`, sent when
-    a fixed window rolled over during the first) replaces the first."""
+    """route → technique → experiment, its `#canonical` controls attached; a repeated round (its
+    techniques marked `#retry`, sent when a fixed window rolled over during the first) replaces the first.
+    An experiment whose canonical burst was never blocked has controls and no variant rows. Only
+    the bypass techniques are experiments."""
+    groups = {
+        (str(route), str(technique)): rows
+        for (route, technique), rows in probes.groupby(["endpoint", "technique"], sort=True, observed=True)
+    }
     found: dict[str, dict[str, _Experiment]] = {}
-    for (route, technique), rows in probes.groupby(["endpoint", "technique"], sort=True, observed=True):
-        found.setdefault(str(route), {})[str(technique)] = _Experiment(rows)
+    for (route, label), rows in groups.items():
+        if _base(label.split("#", 1)[0]) not in TECHNIQUE_ORDER:
+            continue  # another probe's rows (the denial-of-wallet probe's prompt-size, output-inflation)
+        name = label.removesuffix(CANONICAL_MARK)
+        if name != label and (route, name) in groups:
+            continue  # attached to its variant's rows below
+        variant = rows.iloc[:0] if name != label else rows
+        found.setdefault(route, {})[name] = _Experiment(variant, groups.get((route, name + CANONICAL_MARK)))
     for techniques in found.values():
         for name in [t for t in techniques if t.endswith(RETRY_MARK)]:
             techniques[name.removesuffix(RETRY_MARK)] = techniques.pop(name)
@@ -318,6 +379,154 @@ def _bypass(
                 f"one identity from many addresses got past the "
                 f"{', '.join(sorted({r['key'] for r in remaining}))} limit"
             )
+    return entry
+
+
+def counter_state(exp: _Experiment, quota: float | None, window_s: float | None, attacks: np.ndarray) -> str | None:
+    """None when one key's burst found its counter clean (half its quota or more before the first
+    block, or never blocked); "pre-drained" when attack traffic hit the route within a window before
+    that block, else "shared". Without a known quota only a first attempt blocked tells."""
+    got = exp.own_quota()
+    if got is None or (got[0] > 0 and (quota is None or got[0] >= quota / 2)):
+        return None
+    since = exp.t[0] - (window_s or 0.0)
+    return "pre-drained" if bool(((attacks >= since) & (attacks <= got[1])).any()) else "shared"
+
+
+def _pairs(exp: _Experiment, window_s: float | None) -> tuple[int, int, int]:
+    """(held, escaped, unclear) over the variant attempts sent between two blocked controls (the counter
+    was exhausted just before and just after each): held, blocked (the limit covers the variant,
+    whenever it was sent); admitted ones are escaped, except as many as slots that could have freed
+    meanwhile (unclear: a refill may have let them in)."""
+    control = exp.canonical
+    if control is None or not control.attempts or not exp.attempts:
+        return 0, 0, 0
+    after = np.searchsorted(control.t, exp.t, side="right")  # the first control sent after each variant
+    inside = (after >= 1) & (after < control.attempts)
+    bracketed = np.zeros(exp.attempts, dtype=bool)
+    bracketed[inside] = control.blocked[after[inside] - 1] & control.blocked[after[inside]]
+    let_in = np.flatnonzero(bracketed & exp.admitted)
+    held = int((bracketed & ~exp.admitted).sum())
+    freed = _slots_freed(exp, control.t[after[let_in] - 1], exp.done[let_in], window_s)
+    return held, max(let_in.size - freed, 0), min(freed, let_in.size)
+
+
+def _slots_freed(exp: _Experiment, since: np.ndarray, until: np.ndarray, window_s: float | None) -> int:
+    """How many slots of the identity's counter could have freed within some span (since, until]: one
+    for each attempt the limiter let through (control or variant) whose moment one window later,
+    between its send + window and its answer + window, falls in one. A slot frees one window after it
+    was taken on a moving window; a fixed window frees them all at once, which the control after the
+    variant sees (admitted too); with no window known, none."""
+    if not window_s or not since.size:
+        return 0
+    control = exp.canonical
+    assert control is not None
+    sent = np.concatenate([control.t[control.passed], exp.t[exp.passed]]) + window_s
+    done = np.concatenate([control.done[control.passed], exp.done[exp.passed]]) + window_s
+    overlaps = (sent[:, None] <= until[None, :]) & (done[:, None] > since[None, :])
+    return int(overlaps.any(axis=1).sum())
+
+
+def _refills(exp: _Experiment) -> int:
+    """Controls let through right after a variant, once the counter was exhausted: moments a slot
+    freed (a window rolled, a slot aged out) that a variant sent then could have taken as well. The
+    canonical requests that exhaust the counter again after one are not counted: no variant competed
+    for those slots."""
+    control = exp.canonical
+    first = control.first_block() if control is not None else None
+    if control is None or first is None:
+        return 0
+    variants_before = np.searchsorted(exp.t, control.t, side="left")
+    after_variant = np.diff(variants_before, prepend=0) > 0
+    return int((control.passed & after_variant)[first:].sum())
+
+
+def _after_exhaustion(
+    technique: str, exp: _Experiment, counter: str | None, loopback: bool, window_s: float | None
+) -> dict[str, Any]:
+    """One cell for a technique sent on an exhausted identity: escaped ≥ 2 (and more than twice the
+    refills seen on the controls) is a bypass; on a counter of its own, at least 2 variants blocked and
+    more blocked than let in holds, whenever they were sent (slow answers spread them over windows);
+    on a shared or pre-drained counter, untested."""
+    control = exp.canonical
+    own = control.own_quota() if control is not None else None
+    held, got, unclear = _pairs(exp, window_s)
+    n = held + got
+    refills = _refills(exp)
+    entry: dict[str, Any] = {
+        "attempts": exp.attempts,
+        "admitted": got,
+        "judged": n,
+        "unclear": unclear,
+        "refills": refills,
+        "baseline_admitted": own[0] if own else None,
+        "amplification": (own[0] + got) / own[0] if own and own[0] else None,
+        "expected_allowance": 0,
+        "after_exhaustion": True,
+        "counter": counter or "own",
+        "verdict": "holds",
+        "note": "",
+    }
+    base = _base(technique)
+    if own is None:
+        sent = control.attempts if control is not None else 0
+        entry.update(verdict="untested", note=f"the canonical request was never blocked ({sent} sent): {ABSENT_NOTE}")
+    elif got >= ESCAPES_MIN and got > 2 * refills and (counter is None or 2 * got >= n):
+        note = (
+            f"admitted {got} of {n} times while the canonical request was blocked: the limit is counted per "
+            f"{ESCAPE_KEYS.get(base, base)}"
+        )
+        if base == "ip-headers" and loopback:
+            note += "; " + PROXY_NOTE.format(header=technique.split(":", 1)[-1])
+        entry.update(verdict="bypass", note=note)
+    elif counter is not None:
+        entry.update(verdict="untested", note=COUNTER_NOTES[counter])
+    elif held < ESCAPES_MIN or held <= got + unclear:
+        freed = f" ({unclear} perhaps through a slot that freed)" if unclear else ""
+        why = (
+            "too few to judge (the counter kept restarting, or the run ended)"
+            if held < ESCAPES_MIN
+            else "neither clearly more"
+        )
+        note = f"{held} variants blocked and {got + unclear} let in{freed} between two blocked controls: {why}"
+        entry.update(verdict="untested", note=note)
+    return entry
+
+
+def _counter_of(
+    technique: str, exp: _Experiment, quota: float | None, window_s: float | None, attacks: np.ndarray
+) -> str | None:
+    """The counter state an experiment's own burst found (see counter_state); the techniques that vary
+    the key have no single counter, a race none in send order (only all of it blocked tells)."""
+    base = _base(technique)
+    if base in KEY_CHANGED or (base == "race" and exp.admitted.any()):
+        return None
+    return counter_state(exp.canonical if exp.canonical is not None else exp, quota, window_s, attacks)
+
+
+def _counters(
+    exps: Mapping[str, _Experiment], quota: float | None, window_s: float | None, attacks: np.ndarray
+) -> dict[str, str | None]:
+    """Each experiment's counter state; one found shared (or pre-drained) taints the route's experiments
+    that ran at the same time: on a counter everyone shares, the one that came first got a quota that
+    was not its own."""
+    counters = {t: _counter_of(t, e, quota, window_s, attacks) for t, e in exps.items()}
+    tainted = [(state, exps[t].span()) for t, state in counters.items() if state]
+    for t, e in exps.items():
+        if counters[t] is None and _base(t) not in KEY_CHANGED and e.attempts + _control_count(e):
+            start, end = e.span()
+            counters[t] = next((state for state, (a, b) in tainted if a <= end and start <= b), None)
+    return counters
+
+
+def _control_count(exp: _Experiment) -> int:
+    return exp.canonical.attempts if exp.canonical is not None else 0
+
+
+def _judged_on_counter(entry: dict[str, Any], counter: str | None) -> dict[str, Any]:
+    """A count-compared cell whose burst found a shared or pre-drained counter: untested, not holds."""
+    if counter is not None and entry["verdict"] in ("holds", "inconclusive"):
+        entry.update(verdict="untested", note=COUNTER_NOTES[counter], counter=counter)
     return entry
 
 
@@ -473,9 +682,11 @@ def _route(
     loopback: bool,
     cost: dict[str, Any] | None,
     planned: bool = True,
+    attacks: np.ndarray | None = None,
+    plan: Sequence[str] = (),
 ) -> dict[str, Any]:
     """The rate-limit figures of one route, from its experiments and its non-legit rows; `planned`:
-    the run meant to probe it."""
+    the run meant to probe it; `attacks`: when attack traffic hit it; `plan`: its planned techniques."""
     tight = _tightest(rules)
     baseline, edge = exps.get("baseline"), exps.get("window-edge")
     entry: dict[str, Any] = {
@@ -518,11 +729,20 @@ def _route(
     else:
         enforced = bool(probe_rows["blocked"].fillna(False).any())
     overs = [e.over_allowance(window, quota) for e in (baseline, edge) if e is not None]
+    attacks = attacks if attacks is not None else np.array([])
+    counters = _counters(exps, quota, window, attacks)
     bypasses = {
-        t: _bypass(t, e, baseline, rules, window, quota, loopback)
+        t: _after_exhaustion(t, e, counters[t], loopback, window)
+        if e.canonical is not None
+        else _judged_on_counter(_bypass(t, e, baseline, rules, window, quota, loopback), counters[t])
         for t, e in sorted(exps.items(), key=lambda kv: technique_key(kv[0]))
         if t != "baseline"
     }
+    for t in sorted(set(plan) - set(exps) - {"baseline"}, key=technique_key):
+        bypasses[t] = {"attempts": 0, "admitted": 0, "verdict": "untested", "note": NOT_RUN_NOTE}
+    if not enforced:  # nothing was blocked: no technique holds or escapes anything
+        for b in bypasses.values():
+            b.update(verdict="untested", note=ABSENT_NOTE)
     baseline_admitted = int(baseline.admitted.sum()) if baseline else None
     allowance = _allowance(rules, baseline.span_s) if baseline else None
     baseline_leaky = bool(allowance is not None and baseline_admitted is not None and baseline_admitted > allowance + 1)
@@ -532,12 +752,22 @@ def _route(
     )
     errors = edge.retry_after_errors() if edge else np.array([])
     verdicts = {b["verdict"] for b in bypasses.values()}
+    base_counter = counters.get("baseline")
+    untested = [t for t, b in bypasses.items() if b["verdict"] == "untested"]
     if not enforced:
         verdict = "absent"
     elif "bypass" in verdicts:
         verdict = "bypassable"
     elif "leaky" in verdicts or baseline_leaky:
         verdict = "leaky"
+    elif base_counter or untested:  # effective only when every planned technique was seen to hold
+        verdict = "untested"
+        entry["note"] = (
+            f"the baseline's {COUNTER_NOTES[base_counter]}"
+            if base_counter
+            else f"{len(untested)} of {len(bypasses)} techniques untested ({', '.join(untested[:3])}"
+            f"{', …' if len(untested) > 3 else ''}): {bypasses[untested[0]]['note']}"
+        )
     else:
         verdict = "effective"
     entry.update(
@@ -550,6 +780,7 @@ def _route(
             "admitted": baseline_admitted,
             "expected_allowance": allowance,
             "leaky": baseline_leaky,
+            "counter": base_counter or "own",
         }
         if baseline
         else None,
@@ -594,6 +825,8 @@ def rate_limits(samples: pd.DataFrame, run: Mapping, target_stats: Mapping | Non
     ok = classify(samples).latency
     codes, index = _route_codes(samples)
     loopback = bool(run.get("target_is_loopback", False))
+    plans = run.get("probe_plan")
+    plans = plans if isinstance(plans, Mapping) else {}
     out: dict[str, Any] = {}
     for route in routes:  # a loop over routes, not rows
         mask = codes == index[route] if route in index else np.zeros(len(samples), dtype=bool)
@@ -614,6 +847,8 @@ def rate_limits(samples: pd.DataFrame, run: Mapping, target_stats: Mapping | Non
             loopback,
             cost,
             planned=route in probed or route in exps,
+            attacks=t[mask & ~legit & ~is_probe],
+            plan=plans.get(route) or (),
         )
         entry.update(_legit(samples, mask, legit, ok, span))
         out[route] = entry

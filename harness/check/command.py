@@ -14,9 +14,10 @@ from typing import TYPE_CHECKING
 from harness.check.plan import Plan, plan_check
 from harness.check.runner import Row, run_steps
 from harness.errors import ExitCode, UsageError
-from harness.host import parse_host
+from harness.host import is_loopback, parse_host
 from harness.scenario import Scenario, load_scenario
 from harness.scenario.accounts import offline_accounts, resolve_credentials
+from harness.scenario.probeplan import probe_warnings
 
 if TYPE_CHECKING:
     from harness.demo_api.process import RunningTarget
@@ -36,6 +37,8 @@ def run_check(path: Path, host: str | None) -> int:
         host_auth = parsed.auth if parsed else None
         credentials = resolve_credentials(scenario, url, host_auth=host_auth)
         plan = plan_check(scenario, credentials.accounts)
+        for warning in probe_warnings(scenario, scenario.load.planned_duration_s, is_loopback(url)):
+            print(f"harness: warning: {path}: {warning}", file=sys.stderr)
         print(f"harness: checking {scenario.name} against {url}: {len(plan.steps)} steps", file=sys.stderr)
         rows = list(run_steps(scenario, plan, credentials, url, host_auth))
     finally:

@@ -138,6 +138,7 @@ class RunMeta(msgspec.Struct, kw_only=True):
     attacks: dict[str, dict[str, Any]] = msgspec.field(default_factory=dict)
     attacks_start_after_s: Number | None = None
     probed_routes: list[str] = msgspec.field(default_factory=list)
+    probe_plan: dict[str, list[str]] | None = None  # route -> its planned bypass techniques (absent: older runs)
     webhook: WebhookSigned | None = None  # absent: a run from before signature schemes (Stripe's)
     kinds: dict[str, str] = msgspec.field(default_factory=dict)  # route -> its kind; older runs: by legacy name
     target_is_loopback: bool | None = None

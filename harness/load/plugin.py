@@ -64,6 +64,7 @@ from harness.scenario.arrivals import LATE_AFTER_S, WARM_UP_S, ArrivalSchedule, 
 from harness.scenario.arrivals import OPTION as ARRIVALS_OPTION
 from harness.scenario.guardrails import abuse_refusal
 from harness.scenario.preflight import spend_prices
+from harness.scenario.probeplan import planned_techniques
 from harness.scenario.thresholds import from_options, merge
 
 __all__ = ["DEFAULT_SCENARIO", "SAMPLES_KEY", "JOURNEY_CLASS_MAKERS"]
@@ -314,6 +315,7 @@ class _Session:
             attacks={a.name: {"users": a.users, "rate": a.rate} for a in scenario.attacks.values()},
             attacks_start_after_s=scenario.attacks_start_after_s,
             probed_routes=list(scenario.probes.routes),
+            probe_plan={r: planned_techniques(scenario, r, is_loopback(host)) for r in scenario.probes.routes},
             webhook=WebhookSigned(scheme=webhook.name, signs_timestamp=webhook.signs_timestamp),
             kinds={name: ep.kind for name, ep in scenario.endpoints.items()},
             target_is_loopback=is_loopback(host),

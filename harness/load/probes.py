@@ -1,10 +1,15 @@
 """The bypass matrix: controlled experiments against every rate-limited route.
 
-Each experiment is one (route, technique) pair: 3q attempts (q = the route's largest declared quota)
-sent from its own source address with its own identity, so that experiments running side by side do
-not share a counter on a correct limiter. The baseline is the plain case (one client, keep-alive, the
-exact path); every other technique changes one thing, and the analysis compares what each admitted.
-Every attempt is an ordinary Locust request event: a sample with role "probe" and its technique.
+Each experiment is one (route, technique) pair, sent from its own source address with its own
+identity, so that experiments running side by side do not share a counter on a correct limiter. The
+baseline is the plain case (one client, keep-alive, the exact path): 3q attempts (q = the route's
+largest declared quota). A technique that changes one thing about the request (ip-headers,
+path-variants, method-switch, new-connection) is judged on an identity that has just exhausted its
+quota through the canonical request: its variant alternates with a canonical control, so a counter kept
+per exact path, per method or per connection shows as a variant admitted while the control is blocked.
+The others (many-accounts, many-sources, window-edge, race) send 3q attempts their own way. Every
+attempt is an ordinary Locust request event: a sample with role "probe" and its technique (a control's
+ends in "#canonical").
 """
 
 from __future__ import annotations
@@ -22,8 +27,8 @@ import gevent.event
 from locust.contrib.fasthttp import FastHttpSession
 from locust.event import EventHook
 
-from harness.analysis.ratelimits import RETRY_MARK, window_roll
-from harness.load.bypass import IDENTITY_KEYS, IP_HEADERS, path_variants, spoofed_ip
+from harness.analysis.ratelimits import CANONICAL_MARK, RETRY_MARK, window_roll
+from harness.load.bypass import spoofed_ip
 from harness.load.client import ApiClient, CallResult
 from harness.load.plan import RunPlan
 from harness.load.sources import SourceBoundPool, is_loopback, source_addresses
@@ -31,6 +36,14 @@ from harness.load.webhooks import signed_headers
 from harness.protocol.auth import Credential
 from harness.scenario import LimitRule
 from harness.scenario.accounts import Account, account_pools, identity_key
+from harness.scenario.probeplan import (
+    AFTER_EXHAUSTION,
+    IDENTITY_KEYS,
+    one_at_a_time,
+    path_variants,
+    planned_techniques,
+    tightest,
+)
 from harness.scenario.templates import render
 
 __all__ = ["ProbeRunner", "probe_session", "log_in"]
@@ -199,45 +212,23 @@ class ProbeRunner:
         routes = self.scenario.probes.routes
         gevent.joinall([gevent.spawn(self.run_route, route, i) for i, route in enumerate(routes)])
 
-    def tightest(self, route: str) -> LimitRule:
-        return min(self.scenario.limits_by_route()[route], key=lambda r: (r.quota, r.window_s))
-
-    def experiments(self, route: str, index: int) -> list[_Experiment]:
+    def experiments(self, route: str) -> list[_Experiment]:
         """3 × the route's largest declared quota each, so a technique that escapes the tightest rule shows."""
         n = 3 * max(rule.quota for rule in self.scenario.limits_by_route()[route])
-        techniques: list[str] = []
-        for name in self.scenario.probes.techniques:
-            if name == "ip-headers":
-                techniques += [f"ip-headers:{h}" for h in IP_HEADERS]
-            elif name == "path-variants":
-                techniques += [f"path-variants:{v}" for v in path_variants(self.scenario.endpoints[route].path)]
-            elif name == "method-switch":
-                techniques.append(
-                    "method-switch:" + ("PUT" if self.scenario.endpoints[route].method == "POST" else "POST")
-                )
-            elif name == "many-sources" and not self.loopback:
-                continue  # one worker has one address; several hosts give several (see the README)
-            elif (
-                name == "many-accounts"
-                and not self._identity_in_body(route)
-                and not self.scenario.endpoints[route].auth
-            ):
-                continue  # the route has no identity to vary
-            else:
-                techniques.append(name)
-        return [_Experiment(route, t, n) for t in techniques]
+        return [_Experiment(route, t, n) for t in planned_techniques(self.scenario, route, self.loopback)]
 
     def run_route(self, route: str, index: int) -> None:
-        """Side by side where sources and identities keep experiments apart, else in rounds a window apart.
+        """Side by side where sources and identities keep experiments apart, else in rounds a window apart
+        (away from loopback, or under a declared global counter that every experiment would share).
 
         A round never uses one account twice; many-accounts always runs last, alone: it takes them all.
         """
-        rule = self.tightest(route)
+        rule = tightest(self.scenario, route)
         largest = max(r.quota for r in self.scenario.limits_by_route()[route])  # more in one window is a roll
-        experiments = self.experiments(route, index)
+        experiments = self.experiments(route)
         last = [e for e in experiments if e.technique == "many-accounts"]
         first = [e for e in experiments if e.technique != "many-accounts"]
-        size = len(first) if self.loopback else 1
+        size = 1 if one_at_a_time(self.scenario, route, self.loopback) else len(first)
         if self.scenario.endpoints[route].auth and not self._identity_in_body(route) and self.accounts:
             size = min(size, len(self.accounts))  # one account per experiment at a time
         rounds = [first[i : i + size] for i in range(0, len(first), size)] + [last]
@@ -266,18 +257,32 @@ class ProbeRunner:
             "many-accounts": self._many_accounts,
             "window-edge": self._window_edge,
             "race": self._race,
-        }.get(e.technique, self._sequential)
+        }.get(e.technique, self._after_exhaustion if e.technique.split(":")[0] in AFTER_EXHAUSTION else self._baseline)
         try:
             runner(e, rule)
         except Exception:  # a probe must never take the run down; what it sent is recorded
             log.exception("harness: probe %s on %s stopped early", e.technique, e.route)
 
-    def _sequential(self, e: _Experiment, rule: LimitRule) -> None:
+    def _baseline(self, e: _Experiment, rule: LimitRule) -> None:
         source = self._source()
         api = self._client(e.route, self._session(source), e.identity, source)
-        headers: dict[str, str] = {}
-        path = method = None
+        for attempt in range(e.attempts):
+            sent = time.time()
+            e.outcomes.append((sent, self._attempt(api, e.route, e.label, e.identity, attempt).blocked))
+
+    def _after_exhaustion(self, e: _Experiment, rule: LimitRule) -> None:
+        """Exhaust the identity's quota through the canonical request, then alternate the variant with a
+        canonical control (q pairs, 4 to 10; twice that for new-connection): a variant admitted between
+        two blocked controls escaped the counter. A control admitted (the window rolled, a slot freed)
+        is followed by exhausting it again. Few pairs keep the phase well inside one window.
+
+        Same identity and source address throughout; new-connection sends its variants on a second
+        session that closes its connection after each request, the controls on the first (keep-alive)."""
+        source = self._source()
+        api = self._client(e.route, self._session(source), e.identity, source)
         kind, _, detail = e.technique.partition(":")
+        variant, path, method = api, None, None
+        headers: dict[str, str] = {}
         if kind == "path-variants":
             exact = render(
                 self.scenario.endpoints[e.route].path, self._values(e.identity, 0), in_path=True, strict=True
@@ -286,15 +291,30 @@ class ProbeRunner:
         elif kind == "method-switch":
             method = detail
         elif kind == "new-connection":
+            variant = self._client(e.route, self._session(source), e.identity, source)
             headers["Connection"] = "close"
-        for attempt in range(e.attempts):
+        control = e.label + CANONICAL_MARK
+        sent = 0
+
+        def canonical_blocked() -> bool:
+            nonlocal sent
+            sent += 1
+            return self._attempt(api, e.route, control, e.identity, sent).blocked
+
+        def exhausted() -> bool:
+            return any(canonical_blocked() for _ in range(e.attempts))  # stops at the first block
+
+        if not exhausted():
+            return  # never blocked: the baseline reports the route as absent
+        # a new connection reaches another server process only by chance: twice as many pairs
+        for _ in range(min(max(4, rule.quota), 10) * (2 if kind == "new-connection" else 1)):
             if kind == "ip-headers":
                 ip = spoofed_ip()
                 headers = {detail: f"for={ip}" if detail == "Forwarded" else ip}
-            sent = time.time()
-            e.outcomes.append(
-                (sent, self._attempt(api, e.route, e.label, e.identity, attempt, headers, path, method).blocked)
-            )
+            sent += 1
+            self._attempt(variant, e.route, e.label, e.identity, sent, headers, path, method)
+            if not canonical_blocked() and not exhausted():
+                return
 
     def _many_sources(self, e: _Experiment, rule: LimitRule) -> None:
         source = self._source()

@@ -3,17 +3,19 @@ demo API's own limits, the guardrails. `harness validate` and `harness run` shar
 validate passes, run does not reject; none of them sends a request.
 
 `scenario_warnings` tells what would run but not as the author likely meant (a ramp that cannot
-finish within its stage).
+finish within its stage, a run too short for the bypass matrix its windows need).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 
+from harness.host import is_loopback
 from harness.scenario.accounts import check_roles, offline_accounts
 from harness.scenario.guardrails import abuse_refusal
 from harness.scenario.model import Load, Scenario, ScenarioError, Stage
 from harness.scenario.pricing import PriceError, PriceTable, load_prices
+from harness.scenario.probeplan import probe_warnings
 
 __all__ = ["check_scenario", "scenario_warnings", "spend_prices"]
 
@@ -77,6 +79,7 @@ def scenario_warnings(
         else:
             warnings += _ramp_warnings(_cut(load, duration_s), lambda i: f"load.stages[{i}]", "stage")
     planned = duration_s or load.planned_duration_s
+    warnings += probe_warnings(scenario, planned, is_loopback(scenario.host) if scenario.host else True)
     cap = scenario.guardrails.max_duration_s
     if cap is not None and planned > cap:
         warnings.append(

@@ -1,9 +1,11 @@
-"""Abuse traffic end to end: the bypass matrix and the attacks against both demo API profiles.
+"""Abuse traffic end to end: the bypass matrix and the attacks against both demo API profiles, and the
+matrix against limits counted per exact path, per method, per connection, globally, and pre-drained.
 
 Two CI-sized runs (about 50 s each) of scenarios/abuse.toml with its timings shortened: the
 vulnerable profile must show every planted flaw under the right verdict and technique, the hardened
 one none. The figures are asserted against the declared quotas, source-address rotation against what
-the demo API itself recorded, and the denial-of-wallet probe against the demo's prompt limit.
+the demo API itself recorded, and the denial-of-wallet probe against the demo's prompt limit. One short
+run (about 6 s) against tests/load/limited_server.py shows what a fresh identity per experiment hid.
 """
 
 from __future__ import annotations
@@ -13,15 +15,18 @@ from pathlib import Path
 import pytest
 
 from tests.helpers import REPO, only_run_dir, read_json, run_harness
+from tests.load.limited_server import QUOTA, WINDOW_S, LimitedServer
 
 pytestmark = pytest.mark.e2e  # every test here starts processes (see tests/conftest.py)
 
 
 def short_abuse_scenario(tmp_path: Path) -> Path:
     text = (REPO / "scenarios" / "abuse.toml").read_text()
-    text = text.replace('start_after = "20s"', 'start_after = "3s"').replace(
-        'start_after = "60s"', 'start_after = "3s"'
+    # the probes first (about 35 s with 10 s windows), the attacks after them, the wallet probe at once
+    text = text.replace('start_after = "10s"', 'start_after = "3s"').replace(
+        'start_after = "50s"', 'start_after = "38s"'
     )
+    text = text.replace('start_after = "60s"', 'start_after = "3s"')
     text = text.replace('duration = "100s"', 'duration = "50s"')
     # A chat flood is blocked only once it sends more than the chat route's quota per address (30 per
     # 10 s); at its 5 per second it does so only while a chat takes well under 0.2 s. Replies of 80 ms
@@ -59,11 +64,13 @@ def test_vulnerable_profile_every_planted_flaw_is_found(vulnerable: tuple) -> No
     assert result.returncode == 1, result.stderr[-2000:]  # findings fail the run
     # 1. no limit on password reset
     assert limits["reset_request"]["verdict"] == "absent"
+    assert {b["verdict"] for b in limits["reset_request"]["bypasses"].values()} == {"untested"}  # none holds
     # 2. login limit keyed on X-Forwarded-For, worded as depending on trusted proxy headers
     login = limits["login"]
     assert login["verdict"] == "bypassable"
     xff = login["bypasses"]["ip-headers:X-Forwarded-For"]
-    assert xff["verdict"] == "bypass" and xff["admitted"] == xff["attempts"]  # the header let every attempt in
+    # judged after the identity's quota was used up: the header let every judged attempt in
+    assert xff["verdict"] == "bypass" and xff["after_exhaustion"] and xff["admitted"] == xff["judged"] >= 2
     assert "proxy" in xff["note"] and "127.0.0.1" in xff["note"]
     assert login["bypasses"]["ip-headers:X-Real-IP"]["verdict"] == "holds"  # only the header it trusts
     # 3. chat limit matched on the exact path only
@@ -156,3 +163,91 @@ def test_an_audit_takes_its_rate_limit_rows_from_the_hardened_run(hardened: tupl
     rows = read_json(good_run / "audit.json")["rows"]
     assert rows["rate_limiting"]["status"] == "pass", rows["rate_limiting"]
     assert rows["performance"]["status"] in ("pass", "fail") and rows["performance"]["checks"][0]["evidence"]
+
+
+LIMITED_RULES = "".join(
+    f'\n[[limits]]\nroute = "{route}"\nkey = "ip"\nquota = {QUOTA}\nwindow = "{WINDOW_S:g}s"\n'
+    for route in ("per_path", "per_method", "per_connection", "everyone", "leads")
+)
+LIMITED_SCENARIO = """
+[scenario]
+name = "limited"
+
+[accounts]
+source = "inline"
+inline = [{ email = "ana@example.test", password = "pw-ana" }]
+
+[endpoints.per_path]
+method = "POST"
+path = "/api/path"
+auth = false
+[endpoints.per_method]
+method = "POST"
+path = "/api/method"
+auth = false
+[endpoints.per_connection]
+method = "POST"
+path = "/api/conn"
+auth = false
+[endpoints.everyone]
+method = "POST"
+path = "/api/global"
+auth = false
+[endpoints.leads]
+method = "POST"
+path = "/api/leads"
+kind = "lead"
+body = { name = "{name}", email = "{lead_email}", message = "{message}" }
+auth = false
+
+[load]
+stages = [{ duration = "6s", users = 0 }]
+
+[journeys.visitor]
+weight = 1
+
+[attacks]
+start_after = "0.1s"      # beside the probes, on purpose: it drains the leads counter
+[attacks.lead_spam]
+rate = 10
+
+[probes]
+techniques = ["baseline", "path-variants", "method-switch", "new-connection"]
+start_after = "1.5s"
+"""
+
+
+def test_limits_counted_per_path_method_connection_or_shared_are_seen_as_such(tmp_path: Path) -> None:
+    """A limit counted per exact path, per method, per connection: bypassable by the matching technique
+    (the others hold); a counter everyone shares, and one the attacks drained: untested, never holds."""
+    server = LimitedServer()
+    try:
+        scenario = tmp_path / "limited.toml"
+        scenario.write_text(LIMITED_SCENARIO + LIMITED_RULES)
+        result = run_harness(
+            "run", str(scenario), "--host", server.url, "--workers", "0", "--out", str(tmp_path / "out"), timeout=120
+        )
+    finally:
+        server.stop()
+    assert "Traceback" not in result.stderr, result.stderr[-3000:]
+    limits = read_json(only_run_dir(tmp_path / "out") / "summary.json")["rate_limits"]
+    variants = {"path-variants:" + v for v in ("trailing-slash", "upper-case", "double-slash", "percent-encoded")}
+    planned = variants | {"method-switch:PUT", "new-connection"}
+    for route in limits:
+        assert set(limits[route]["bypasses"]) == planned, route  # every planned experiment, measured or not
+    escaped_by = {"per_path": variants, "per_method": {"method-switch:PUT"}, "per_connection": {"new-connection"}}
+    for route, techniques in escaped_by.items():
+        entry = limits[route]
+        assert entry["verdict"] == "bypassable" and entry["requests_to_first_block"] == QUOTA + 1, route
+        for technique, b in entry["bypasses"].items():
+            assert b["after_exhaustion"] and b["counter"] == "own", (route, technique)
+            if technique in techniques:  # judged on the exhausted counter, every variant got in (to its own quota)
+                assert b["verdict"] == "bypass" and b["admitted"] >= min(b["judged"], QUOTA) >= 2, (route, technique, b)
+            else:
+                assert b["verdict"] == "holds" and b["admitted"] == 0 and b["judged"] >= 2, (route, technique, b)
+    for route, state in (("everyone", "shared"), ("leads", "pre-drained")):
+        entry = limits[route]
+        assert entry["verdict"] == "untested" and state in entry["note"], (route, entry.get("note"))
+        assert entry["baseline"]["counter"] == state, route
+        assert all(b["verdict"] == "untested" and b["counter"] == state for b in entry["bypasses"].values()), route
+    assert result.returncode == 1, result.stderr[-2000:]  # the bypasses are findings
