@@ -314,6 +314,7 @@ def make_part(
         "identity": _strings(IDENTITIES, identity),
         "source_ip": _strings(ips, source_ip),
         "blocked": pa.array(blocked),
+        "rejected": pa.array(np.zeros(n, dtype=bool)),  # no route of the synthetic run states a rejected_when rule
         "retry_after_s": pa.array(retry),
         "limit_headers": pa.array(headers, type=pa.string()),
         "error": pa.array(error, type=pa.string()),
