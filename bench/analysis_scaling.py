@@ -377,6 +377,7 @@ def wallet_part(t: float, worker: int) -> pa.Table:
         "identity": "",
         "source_ip": f"127.{16 + worker}.0.2",
         "blocked": False,
+        "rejected": False,
         "limit_headers": LIMIT_HEADERS,
         "error": "",
         "response_bytes": 0,

@@ -1,8 +1,7 @@
 """An API on which no login ever yields a usable credential: what every check that needs a login is
 tried against (it must come out "untested", never pass, clean, effective or absent).
 
-A stdlib ThreadingHTTPServer on a free loopback port, in a thread of the test process; `stop()` shuts
-it down and joins its thread. Routes:
+A tests.thread_server.ThreadServer. Routes:
 - `POST /login` -> 200 {"error": "invalid credentials"}: a failed login answered 200, no token ever
 - `GET /status` -> 200 "ok" (public)
 - anything else -> 401 {"error": "unauthorized"}
@@ -13,49 +12,23 @@ from __future__ import annotations
 import json
 import threading
 from collections import Counter
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from http.server import BaseHTTPRequestHandler
+
+from tests.thread_server import ThreadServer
 
 ACCOUNTS = {"ana@example.test": "pw-ana-1", "ben@example.test": "pw-ben-2"}
 REFUSAL = "invalid credentials"
 
 
-class NoLoginApi:
+class NoLoginApi(ThreadServer):
     """Start with `start()`, read `url`, stop with `stop()`; `statuses` counts what it answered."""
 
+    name = "no-login-api"
+
     def __init__(self) -> None:
+        super().__init__()
         self.statuses: Counter[tuple[str, int]] = Counter()  # (path, status) -> answers
         self.lock = threading.Lock()
-        api = self
-
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def log_message(self, *args: Any) -> None:  # quiet
-                pass
-
-            def do_GET(self) -> None:
-                api.handle(self)
-
-            def do_POST(self) -> None:
-                api.handle(self)
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        self.thread = threading.Thread(target=self.server.serve_forever, name="no-login-api", daemon=True)
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.server.server_address[1]}"
-
-    def start(self) -> NoLoginApi:
-        self.thread.start()
-        return self
-
-    def stop(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-        self.thread.join(timeout=10)
 
     def handle(self, request: BaseHTTPRequestHandler) -> None:
         length = int(request.headers.get("Content-Length") or 0)

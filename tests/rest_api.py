@@ -1,8 +1,7 @@
 """A small JSON REST API with no chat route and no conversation list: what a scenario of free route
 names, kinds and journeys in TOML is tried against.
 
-A stdlib ThreadingHTTPServer on a free loopback port, in a thread of the test process (keep-alive,
-HTTP/1.1); `RestApi.stop()` shuts it down and joins its thread. It counts what it was asked, so a
+A tests.thread_server.ThreadServer. It counts what it was asked, so a
 test can tell from the server's side which ids and tokens the harness really sent.
 
 Routes:
@@ -21,18 +20,23 @@ import json
 import secrets
 import threading
 from collections import Counter
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
+
+from tests.thread_server import ThreadServer
 
 ACCOUNTS = {"ana@example.test": "pw-ana-1", "ben@example.test": "pw-ben-2", "cy@example.test": "pw-cy-3"}
 ITEM_IDS = [f"it-{secrets.token_hex(4)}" for _ in range(5)]
 ORDER = "order-4711"
 
 
-class RestApi:
+class RestApi(ThreadServer):
     """Start with `start()`, read `url`, stop with `stop()`; the counters say what was asked."""
 
+    name = "rest-api"
+
     def __init__(self) -> None:
+        super().__init__()
         self.routes: Counter[str] = Counter()  # "METHOD /route/template" -> requests
         self.items_read: Counter[str] = Counter()  # item id asked for (a known one or not)
         self.notes: Counter[str] = Counter()  # item id a note was posted to, with the session's CSRF token
@@ -40,40 +44,10 @@ class RestApi:
         self.notes_refused = 0  # notes without the session's CSRF token
         self.sessions: dict[str, tuple[str, str]] = {}  # token -> (e-mail, csrf)
         self.lock = threading.Lock()
-        api = self
-
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-            wbufsize = 1 << 16  # head and body in one segment: no Nagle and delayed-ACK stall per answer
-
-            def log_message(self, *args: Any) -> None:  # quiet
-                pass
-
-            def do_GET(self) -> None:
-                api.handle(self, "GET")
-
-            def do_POST(self) -> None:
-                api.handle(self, "POST")
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        self.thread = threading.Thread(target=self.server.serve_forever, name="rest-api", daemon=True)
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.server.server_address[1]}"
-
-    def start(self) -> RestApi:
-        self.thread.start()
-        return self
-
-    def stop(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-        self.thread.join(timeout=10)
 
     # --- the routes --------------------------------------------------------------------
-    def handle(self, request: BaseHTTPRequestHandler, method: str) -> None:
+    def handle(self, request: BaseHTTPRequestHandler) -> None:
+        method = request.command
         length = int(request.headers.get("Content-Length") or 0)
         body = request.rfile.read(length) if length else b""
         parts = request.path.split("?")[0].strip("/").split("/")
