@@ -56,7 +56,7 @@ from harness.load.run_facts import final_facts
 from harness.load.shape import ScenarioShape
 from harness.load.sources import is_loopback
 from harness.load.webhooks import scheme_of
-from harness.protocol.tokens import DEFAULT_ENCODING, counter_for_model, encoding
+from harness.protocol.tokens import counter_for_model, encoding
 from harness.runfolder import STOP_FILE, new_run_dir, stop_file_reason, write_json_atomic
 from harness.scenario import SHIPPED_SCENARIOS, Scenario, load_scenario, parse_scenario, redacted_copy
 from harness.scenario.accounts import Credentials, resolve_credentials
@@ -143,9 +143,9 @@ def _on_init(environment: Any, runner: Any = None, **_: Any) -> None:
     if isinstance(runner, WorkerRunner):
         _install_worker(environment)
     follow_parent()  # started by `harness run` or `harness worker`: never outlive it
-    # Loading a tiktoken vocabulary takes a few hundred ms of CPU: do it now, not in the first chat
-    # reply, where it would stall every request in flight.
-    encoding(DEFAULT_ENCODING)
+    # The model's tiktoken vocabulary (a few hundred ms of CPU) is loaded once the plan is known, on the
+    # master (`_Session.install`) and on each worker (`add_journeys`), not in the first chat reply, where
+    # it would stall every request in flight; only that one: a second costs every process as much again.
     # Everything imported so far (Locust, numpy, pandas, pyarrow) lives as long as the process: keep
     # it out of the cyclic collector, whose full passes would otherwise pause requests mid-flight.
     gc.freeze()

@@ -258,7 +258,9 @@ def test_chat_appends_to_visible_conversation_only(client: httpx.Client, account
 
 def test_chat_ttft_matches_configured_constant(client: httpx.Client, account: Account, login: Login) -> None:
     """The first token comes TTFT_MS after the request, plus the round trip of an undelayed route
-    (`/api/me`), measured turn about; the quickest of each, since a busy machine only adds."""
+    (`/api/me`), measured turn about; the quickest of each, since a busy machine only adds (to either
+    side: the quickest of eight round trips was 10 ms with the suite's four workers on two cores, the
+    chat's own under 2 ms, so the round trip bounds the TTFT from above, the delay from below)."""
     headers = login(account("coach", 1))
     body = {"messages": [{"role": "user", "content": "hi"}]}
     ttfts, round_trips = [], []
@@ -272,7 +274,7 @@ def test_chat_ttft_matches_configured_constant(client: httpx.Client, account: Ac
         start = time.perf_counter()
         assert client.get("/api/me", headers=headers).status_code == 200
         round_trips.append((time.perf_counter() - start) * 1000)
-    assert abs(min(ttfts) - min(round_trips) - TTFT_MS) < 5, (ttfts, round_trips)
+    assert TTFT_MS <= min(ttfts) <= TTFT_MS + min(round_trips) + 5, (ttfts, round_trips)
 
 
 # -- public endpoints ------------------------------------------------------------------------------
