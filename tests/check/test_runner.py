@@ -4,7 +4,9 @@ a capped chat turn, a correctly signed delivery marked as a test, and no secret 
 
 from __future__ import annotations
 
+import base64
 import json
+import secrets
 import time
 import tomllib
 
@@ -16,7 +18,8 @@ from harness.scenario.accounts import Account, Credentials
 from tests.check.fake_api import Reply, Request, reply, serve
 
 JWT = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJ1XzEiLCJleHAiOjE5MDAwMDAwMDB9.c2lnbmF0dXJlLXNpZ25hdHVyZQ"
-SECRET = "whsec_Y2hlY2stdGVzdC1zZWNyZXQtb2YtMzItYnl0ZXMh"  # Standard Webhooks' form: whsec_ + base64
+# Standard Webhooks' form, whsec_ + base64, made at run time: no key-shaped string in the repository
+SECRET = "whsec_" + base64.b64encode(secrets.token_bytes(32)).decode()
 PASSWORD = "correct horse battery staple"
 CREDENTIALS = Credentials([Account("maya@example.test", PASSWORD)], webhook_secret=SECRET)
 
