@@ -7,8 +7,6 @@ never leaves a half-written file that hides the rows before it.
 
 from __future__ import annotations
 
-import math
-import operator
 import os
 import sys
 from collections import deque
@@ -23,73 +21,20 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-__all__ = ["COLUMNS", "SCHEMA", "SampleBatch", "PartWriter", "read_samples", "read_column", "empty_samples"]
+from harness.sample_rows import COLUMNS, DEFAULTS, SampleBatch
 
-# name -> (arrow type, value used when a request does not have it)
-COLUMNS: dict[str, tuple[pa.DataType, Any]] = {
-    "start_s": (pa.float64(), math.nan),  # wall clock (epoch seconds) when the request was sent
-    "intended_s": (pa.float64(), math.nan),  # when an open-model schedule wanted it sent
-    "endpoint": (pa.string(), ""),  # the API map's route name
-    "method": (pa.string(), ""),
-    "status": (pa.int32(), 0),  # 0 = no response
-    "latency_ms": (pa.float64(), math.nan),  # request sent -> last byte
-    "ttfb_ms": (pa.float64(), math.nan),  # request sent -> first body byte (streams)
-    "ttft_ms": (pa.float64(), math.nan),  # request sent -> first content token (streams)
-    "ttlt_ms": (pa.float64(), math.nan),  # request sent -> last content token (streams)
-    "chunks": (pa.int32(), 0),  # content chunks received (streams)
-    "chunk_gaps_ms": (pa.list_(pa.float32()), None),  # gaps between consecutive content chunks (streams)
-    "input_tokens": (pa.int32(), 0),  # prompt tokens: `usage` when present, else the estimate
-    "output_tokens": (pa.int32(), 0),  # completion tokens (reasoning included): `usage`, else the estimate
-    "cached_tokens": (pa.int32(), 0),  # part of input_tokens served from the provider's prompt cache (`usage`)
-    "reasoning_tokens": (pa.int32(), 0),  # part of output_tokens the client never sees (`usage`)
-    "input_tokens_estimate": (pa.int32(), 0),  # tiktoken count of the prompt text sent
-    "output_tokens_estimate": (pa.int32(), 0),  # tiktoken count of the reply text received
-    "token_source": (pa.string(), ""),  # "usage" | "estimate" | ""
-    "conversation": (pa.string(), ""),  # opaque id of the legit conversation a chat turn belongs to
-    "role": (pa.string(), "legit"),  # "legit", an attack's name, or "probe"
-    "technique": (pa.string(), ""),  # the bypass technique of a probe request ("" otherwise)
-    "identity": (pa.string(), ""),  # hashed account or client key, never raw
-    "source_ip": (pa.string(), ""),
-    "blocked": (pa.bool_(), False),  # matched the scenario's block rule
-    "rejected": (pa.bool_(), False),  # matched its route's `rejected_when` rule (a refusal its status hides)
-    "retry_after_s": (pa.float64(), math.nan),
-    "limit_headers": (pa.string(), ""),  # rate-limit headers present (attack and probe responses only)
-    "error": (pa.string(), ""),  # error class and reason, "" when the request succeeded
-    "response_bytes": (pa.int64(), 0),
-    "worker": (pa.string(), ""),
+__all__ = ["COLUMNS", "DEFAULTS", "SCHEMA", "SampleBatch", "PartWriter", "read_samples", "read_column", "empty_samples"]
+
+# the Arrow type of each type name in COLUMNS
+ARROW_TYPES: dict[str, pa.DataType] = {
+    "float64": pa.float64(),
+    "int32": pa.int32(),
+    "int64": pa.int64(),
+    "bool": pa.bool_(),
+    "string": pa.string(),
+    "list<float32>": pa.list_(pa.float32()),
 }
-SCHEMA = pa.schema([(name, typ) for name, (typ, _) in COLUMNS.items()])
-DEFAULTS = {name: default for name, (_, default) in COLUMNS.items()}
-
-
-_ROW = operator.itemgetter(*COLUMNS)  # a whole row (every column a key) -> its values in column order
-
-
-class SampleBatch:
-    """Rows collected as tuples; `take()` hands them over as columns and starts afresh.
-
-    `add` runs once per request on the load generator: one dict merge, one C-level itemgetter and one
-    append (about half the cost of appending to 29 column lists one by one). Turning the rows into columns
-    happens once per report, in C (`zip`).
-
-    No lock: Locust fires request events in its one gevent thread, so adds and takes never overlap.
-    """
-
-    def __init__(self) -> None:
-        self._rows: list[tuple[Any, ...]] = []
-
-    def __len__(self) -> int:
-        return len(self._rows)
-
-    def add(self, row: dict[str, Any]) -> None:
-        """One row: the columns it names (others ignored), the defaults for the rest."""
-        self._rows.append(_ROW({**DEFAULTS, **row}))
-
-    def take(self) -> dict[str, list[Any]]:
-        rows, self._rows = self._rows, []
-        if not rows:
-            return {name: [] for name in COLUMNS}
-        return {name: list(values) for name, values in zip(COLUMNS, zip(*rows))}
+SCHEMA = pa.schema([(name, ARROW_TYPES[typ]) for name, (typ, _) in COLUMNS.items()])
 
 
 def _table(columns: dict[str, list[Any]]) -> pa.Table:
@@ -99,7 +44,7 @@ def _table(columns: dict[str, list[Any]]) -> pa.Table:
         values = columns.get(name)
         if values is None or len(values) != n:
             values = [default] * n
-        arrays.append(pa.array(values, type=typ, from_pandas=True))
+        arrays.append(pa.array(values, type=ARROW_TYPES[typ], from_pandas=True))
     return pa.Table.from_arrays(arrays, schema=SCHEMA)
 
 
@@ -373,7 +318,7 @@ def _return_freed_memory() -> None:
 # `compact`: the string columns become categoricals (even `conversation`, an id per conversation: a
 # code per row is smaller than the string, and takes and filters stay numpy's), and the list column
 # stays in Arrow buffers, chunk by chunk as read
-_CATEGORICAL = frozenset(name for name, (typ, _) in COLUMNS.items() if typ == pa.string())
+_CATEGORICAL = frozenset(name for name, (typ, _) in COLUMNS.items() if typ == "string")
 
 
 def _arrow_backed(typ: pa.DataType) -> pd.ArrowDtype | None:

@@ -33,13 +33,14 @@ ALLOWED: dict[str, set[str]] = {
     "runfolder": set(),
     "lifeline": set(),
     "host": {"errors"},
-    "samples": set(),
+    "sample_rows": set(),
+    "samples": {"sample_rows"},
     "protocol": {"errors"},
     "demo_api": {"errors", "protocol"},
     "scenario": BASE | {"demo_api"},
-    "analysis": BASE | {"scenario", "samples"},
-    "report": BASE | {"scenario", "samples", "analysis"},
-    "load": BASE | {"scenario", "protocol", "samples", "analysis", "report"},
+    "analysis": BASE | {"scenario", "sample_rows", "samples"},
+    "report": BASE | {"scenario", "sample_rows", "samples", "analysis"},
+    "load": BASE | {"scenario", "protocol", "sample_rows", "samples", "analysis", "report"},
     "locustfiles": {"load"},
     "audit": BASE | {"scenario", "protocol", "analysis", "report", "demo_api"},
     "check": BASE | {"scenario", "protocol", "load", "demo_api"},
@@ -124,6 +125,19 @@ def test_the_offline_stages_and_the_orchestrator_never_load_locust_or_gevent() -
         f"for name in {offline + entry!r}:\n"
         "    importlib.import_module(name)\n"
         f"print(sorted(m for m in sys.modules if m.split('.')[0] in {LOCUST_WORLD!r}))\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "[]", result.stdout
+
+
+@pytest.mark.e2e
+def test_a_locust_worker_never_loads_pandas_or_pyarrow() -> None:
+    """A worker only fills sample batches and ships them; the files and the figures are the master's."""
+    code = (
+        "import sys\n"
+        "import harness.locustfiles.journeys, harness.locustfiles.abuse\n"
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in ('pandas', 'pyarrow', 'matplotlib')))\n"
     )
     result = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr

@@ -36,10 +36,10 @@ import pandas as pd
 from harness.analysis.kinds import kind_of
 from harness.analysis.outcomes import admitted_mask, classify, reach, redirected_mask
 from harness.analysis.summary import percentile
+from harness.scenario.probeplan import CANONICAL_MARK, RETRY_MARK
 
 __all__ = [
     "BYPASS_FACTOR",
-    "CANONICAL_MARK",
     "EXPECTED_NOTE",
     "NO_SESSION_NOTE",
     "PROXY_NOTE",
@@ -51,7 +51,6 @@ __all__ = [
     "technique_key",
     "rate_limits",
     "worst_technique",
-    "window_roll",
 ]
 
 REDIRECTED_NOTE = (
@@ -59,8 +58,6 @@ REDIRECTED_NOTE = (
     "none reached the handler; target the host it points to instead (in [guardrails] "
     "allowed_hosts if you own it)"
 )
-RETRY_MARK = "#retry"  # on the techniques of a repeated probe round (see _experiments)
-CANONICAL_MARK = "#canonical"  # on the controls of a technique sent after exhaustion (see _pairs)
 ESCAPES_MIN = 2  # variants admitted on an exhausted counter before it is a bypass (one may be a freed slot)
 ABSENT_NOTE = "no limit was enforced at baseline: there was no quota to bypass"
 NOT_RUN_NOTE = (
@@ -128,20 +125,6 @@ TECHNIQUE_ORDER = (
     "window-edge",
     "race",
 )
-
-
-def window_roll(outcomes: Sequence[tuple[float, bool]], quota: int) -> float | None:
-    """When a fixed window restarted during a single-key burst of (sent at, blocked) attempts, if one
-    did: the first admission after a block, or, when more than `quota` got in before the first
-    block, the first admission of the last quota's worth. None when nothing was ever blocked (no
-    limit: nothing to repeat)."""
-    blocked = [b for _, b in outcomes]
-    if True not in blocked:
-        return None
-    first = blocked.index(True)
-    if first > quota:
-        return outcomes[first - quota][0]
-    return next((sent for sent, b in outcomes[first:] if not b), None)
 
 
 def max_in_span(times: np.ndarray, window_s: float) -> int:

@@ -33,7 +33,6 @@ from locust import log as locust_log
 from locust.runners import STATE_MISSING, STATE_STOPPED, STATE_STOPPING, MasterRunner, WorkerRunner
 
 from harness import __version__
-from harness.analysis.spend import batch_cost
 from harness.documents.run import (
     RUN_SCHEMA_VERSION,
     AbortKind,
@@ -47,7 +46,6 @@ from harness.documents.summary import Summary
 from harness.errors import AbortedError, ExitCode, HarnessError, UsageError
 from harness.host import HOST_AUTH_ENV, parse_host
 from harness.lifeline import follow_parent, parent_gone
-from harness.load.collector import Collector
 from harness.load.gate import RunCounters, breaker_reason, cap_reason, threshold_breach
 from harness.load.inflight import IN_FLIGHT, STOP_GRACE_S
 from harness.load.plan import OPTION, RunPlan
@@ -327,6 +325,9 @@ class _Session:
         setattr(options, OPTION, RunPlan(self.run_dir.name, scenario, credentials).encode())
         self._copy_scenario(credentials)
         self._weigh_user_classes()
+        # the master's side only, imported here: workers never load pandas and pyarrow (~0.4 s of CPU each)
+        from harness.load.collector import Collector
+
         self.collector = Collector(self.run_dir / "samples", keep_s=scenario.breaker.window_s)
         self._write_meta()
 
@@ -472,6 +473,8 @@ class _Session:
             self.stop_reason = self.stop_reason or self.write_failure
             return
         if added:
+            from harness.analysis.spend import batch_cost  # the master's side only (pandas), like Collector
+
             self.spent_usd += batch_cost(columns, self.meta.spend or {})
 
     def _write_unwritten(self) -> int:

@@ -27,7 +27,6 @@ import gevent.event
 from locust.contrib.fasthttp import FastHttpSession
 from locust.event import EventHook
 
-from harness.analysis.ratelimits import CANONICAL_MARK, RETRY_MARK, window_roll
 from harness.load.bypass import spoofed_ip
 from harness.load.client import ApiClient, CallResult
 from harness.load.plan import RunPlan
@@ -38,11 +37,14 @@ from harness.scenario import LimitRule
 from harness.scenario.accounts import Account, account_pools, identity_key
 from harness.scenario.probeplan import (
     AFTER_EXHAUSTION,
+    CANONICAL_MARK,
     IDENTITY_KEYS,
+    RETRY_MARK,
     one_at_a_time,
     path_variants,
     planned_techniques,
     tightest,
+    window_roll,
 )
 from harness.scenario.templates import render
 

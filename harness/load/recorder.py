@@ -10,7 +10,7 @@ import math
 from typing import Any
 
 from harness.protocol.failures import describe_exception
-from harness.samples import COLUMNS, SampleBatch
+from harness.sample_rows import COLUMNS, SampleBatch
 
 __all__ = ["Recorder"]
 

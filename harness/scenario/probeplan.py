@@ -8,11 +8,14 @@ analysis shows every planned experiment (measured, or untested and why), and `ha
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 
 from harness.scenario.model import LimitRule, Scenario
 
 __all__ = [
     "AFTER_EXHAUSTION",
+    "CANONICAL_MARK",
+    "RETRY_MARK",
     "IDENTITY_KEYS",
     "IP_HEADERS",
     "path_variants",
@@ -21,6 +24,7 @@ __all__ = [
     "probe_warnings",
     "switched_method",
     "tightest",
+    "window_roll",
 ]
 
 IP_HEADERS = ("X-Forwarded-For", "X-Real-IP", "True-Client-IP", "CF-Connecting-IP", "Forwarded")
@@ -29,6 +33,10 @@ IDENTITY_KEYS = {"login": "account", "reset": "email"}  # kinds of route whose i
 # just exhausted its quota through the canonical request, so that a counter kept per exact path, per
 # method or per connection (which a fresh identity's fresh quota hides) shows.
 AFTER_EXHAUSTION = ("ip-headers", "path-variants", "method-switch", "new-connection")
+# on the `technique` of a sample: a repeated probe round, and the controls of a technique judged after
+# exhaustion (sent through the canonical request on the same identity)
+RETRY_MARK = "#retry"
+CANONICAL_MARK = "#canonical"
 SEND_S = 1.0  # an experiment's bursts, at loopback speed; a window-edge experiment waits two windows more
 
 
@@ -127,3 +135,17 @@ def probe_warnings(scenario: Scenario, duration_s: float, loopback: bool) -> lis
             f"attacks.start_after to at least {math.ceil(end)} s (probes first, then the attacks)"
         )
     return warnings
+
+
+def window_roll(outcomes: Sequence[tuple[float, bool]], quota: int) -> float | None:
+    """When a fixed window restarted during a single-key burst of (sent at, blocked) attempts, if one
+    did: the first admission after a block, or, when more than `quota` got in before the first
+    block, the first admission of the last quota's worth. None when nothing was ever blocked (no
+    limit: nothing to repeat)."""
+    blocked = [b for _, b in outcomes]
+    if True not in blocked:
+        return None
+    first = blocked.index(True)
+    if first > quota:
+        return outcomes[first - quota][0]
+    return next((sent for sent, b in outcomes[first:] if not b), None)

@@ -3,7 +3,8 @@ canonical controls), shared and pre-drained counters, absent limits and experime
 
 from __future__ import annotations
 
-from harness.analysis.ratelimits import ABSENT_NOTE, CANONICAL_MARK, NOT_RUN_NOTE, rate_limits
+from harness.analysis.ratelimits import ABSENT_NOTE, NOT_RUN_NOTE, rate_limits
+from harness.scenario.probeplan import CANONICAL_MARK
 from tests.analysis.test_ratelimits import IP5, baseline, burst, frame, rows
 
 Q = 5

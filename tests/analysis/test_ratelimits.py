@@ -405,7 +405,7 @@ def test_a_round_repeated_after_a_window_roll_replaces_the_first():
 
 
 def test_the_moment_a_fixed_window_rolled_during_a_burst():
-    from harness.analysis.ratelimits import window_roll
+    from harness.scenario.probeplan import window_roll
 
     def burst_of(pattern: str) -> list[tuple[float, bool]]:  # "a": admitted, "B": blocked, one a second
         return [(float(i), c == "B") for i, c in enumerate(pattern)]
