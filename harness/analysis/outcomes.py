@@ -19,7 +19,7 @@ one of DESIGN.md's four outcomes, plus redirected:
   - admitted:   the action took effect: a 1xx/2xx, not blocked, not rejected, without an error;
   - failed:     the rest: no response, a timeout, a 5xx, a cut stream, 404/405 (no such route or
                 method), 408, a 2xx the API map's checks refused (a login without a credential).
-A rate limit asks another question, whether the limiter let a request through: `admitted_mask` is
+A rate limit asks another question, whether the limiter let a request through: `passed_limiter_mask` is
 that (admitted or rejected, reached a handler); a wrong password answered 401 passed the limiter.
 
 Only numpy is imported: the API client in every Locust worker imports this module.
@@ -49,7 +49,7 @@ __all__ = [
     "Reach",
     "reach",
     "rejected_mask",
-    "admitted_mask",
+    "passed_limiter_mask",
     "redirected_mask",
     "NOT_REFUSALS",
 ]
@@ -137,7 +137,7 @@ def rejected_mask(samples: pd.DataFrame) -> np.ndarray:
     return ~_blocked(samples) & (refusal | rule)
 
 
-def admitted_mask(samples: pd.DataFrame) -> np.ndarray:
+def passed_limiter_mask(samples: pd.DataFrame) -> np.ndarray:
     """Let through by the limiter (what a rate limit counts): not blocked, not redirected, status not
     0/404/405, below 500. A 400/401/403/422 passed the limiter, though the target refused it: `reach`
     tells admitted from rejected."""

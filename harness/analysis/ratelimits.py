@@ -34,7 +34,7 @@ import numpy as np
 import pandas as pd
 
 from harness.analysis.kinds import kind_of
-from harness.analysis.outcomes import admitted_mask, classify, reach, redirected_mask
+from harness.analysis.outcomes import classify, passed_limiter_mask, reach, redirected_mask
 from harness.analysis.summary import percentile
 from harness.scenario.probeplan import CANONICAL_MARK, RETRY_MARK
 
@@ -192,7 +192,7 @@ class _Experiment:
         self.t = rows["start_s"].to_numpy(dtype=np.float64)
         # when the answer came: the server counted the attempt at some moment between sending and then
         self.done = self.t + np.nan_to_num(rows["latency_ms"].to_numpy(dtype=np.float64)) / 1000
-        self.admitted = admitted_mask(rows)
+        self.admitted = passed_limiter_mask(rows)
         self.blocked = rows["blocked"].fillna(False).to_numpy(dtype=bool)
         self.retry_after = rows["retry_after_s"].to_numpy(dtype=np.float64)
         status = rows["status"].fillna(0).to_numpy(dtype=np.int64)
@@ -283,7 +283,7 @@ def _share(mask: np.ndarray, of: np.ndarray) -> float | None:
 
 def _headers(rows: pd.DataFrame) -> dict[str, Any]:
     """Header conformance over the route's non-legit responses, blocked and admitted apart."""
-    admitted, blocked = admitted_mask(rows), rows["blocked"].fillna(False).to_numpy(dtype=bool)
+    admitted, blocked = passed_limiter_mask(rows), rows["blocked"].fillna(False).to_numpy(dtype=bool)
     headers = rows["limit_headers"]
     ietf = _has(headers, IETF_HEADERS)
     legacy = headers.fillna("").str.contains("X-RateLimit-", regex=False).to_numpy(dtype=bool)
@@ -574,7 +574,7 @@ def _blocked_cost(kind: str, rows: pd.DataFrame, stats: Mapping | None) -> dict[
     """
     if not isinstance(stats, Mapping):
         return None
-    admitted = admitted_mask(rows)
+    admitted = passed_limiter_mask(rows)
     if kind == "chat" and isinstance(stats.get("tokens"), Mapping) and stats["tokens"].get("completion") is not None:
         spent = float(stats["tokens"]["completion"])
         received = float(rows["output_tokens"].to_numpy(dtype=np.float64)[admitted].sum())
@@ -692,7 +692,7 @@ def _route(
         entry.update(note=why, blocked_cost=cost, fix=[])
         return entry
     redirected = redirected_mask(probe_rows)
-    reached = admitted_mask(probe_rows) | probe_rows["blocked"].fillna(False).to_numpy(dtype=bool)
+    reached = passed_limiter_mask(probe_rows) | probe_rows["blocked"].fillna(False).to_numpy(dtype=bool)
     if redirected.any() and not reached.any():  # nothing to judge the limit on: untested, and why
         entry.update(
             note=REDIRECTED_NOTE.format(n=int(redirected.sum()), of=len(probe_rows)), blocked_cost=cost, fix=[]
@@ -847,7 +847,7 @@ def attack_series(samples: pd.DataFrame, t0: float) -> pd.DataFrame:
     if not keep.any() or not math.isfinite(t0):
         return pd.DataFrame({c: pd.Series(dtype=object if c == "endpoint" else np.int64) for c in columns})
     nonlegit = nonlegit[keep]
-    admitted = admitted_mask(nonlegit)
+    admitted = passed_limiter_mask(nonlegit)
     blocked = nonlegit["blocked"].fillna(False).to_numpy(dtype=bool)
     frame = pd.DataFrame(
         {

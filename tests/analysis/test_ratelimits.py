@@ -10,7 +10,7 @@ import pandas as pd
 import pyarrow as pa
 import pytest
 
-from harness.analysis.outcomes import admitted_mask
+from harness.analysis.outcomes import passed_limiter_mask
 from harness.analysis.ratelimits import EXPECTED_NOTE, attack_series, max_in_span, rate_limits
 from harness.samples import DEFAULTS, SCHEMA
 
@@ -69,7 +69,7 @@ def baseline(route: str = "login", q: int = 5) -> list[dict]:
 
 def test_admitted_and_max_in_span():
     f = frame(rows("x", "baseline", [0, 1, 2, 3, 4, 5, 6, 7], [200, 401, 422, 429, 0, 404, 405, 503]))
-    assert admitted_mask(f).tolist() == [True, True, True, False, False, False, False, False]
+    assert passed_limiter_mask(f).tolist() == [True, True, True, False, False, False, False, False]
     assert max_in_span(np.array([0.0, 0.5, 0.99, 1.0, 1.5]), 1.0) == 3  # [0, 1) holds 0, .5, .99
     assert max_in_span(np.array([]), 1.0) == 0
 

@@ -31,7 +31,7 @@ import pytest
 from geventhttpclient.useragent import RetriesExceeded
 
 from harness.analysis.abuse import abuse_summary, abuse_verdict
-from harness.analysis.outcomes import admitted_mask, redirected_mask
+from harness.analysis.outcomes import passed_limiter_mask, redirected_mask
 from harness.analysis.ratelimits import REDIRECTED_NOTE, rate_limits
 from harness.analysis.wallet import wallet_summary
 from harness.audit import transport
@@ -61,7 +61,7 @@ def test_geventhttpclients_redirect_limit_is_too_many_redirects() -> None:
 def test_a_3xx_is_redirected_never_admitted_nor_an_error() -> None:
     f = frame(rows("x", "baseline", range(7), [200, 301, 302, 307, 308, 401, 429]))
     assert redirected_mask(f).tolist() == [False, True, True, True, True, False, False]
-    assert admitted_mask(f).tolist() == [True, False, False, False, False, True, False]
+    assert passed_limiter_mask(f).tolist() == [True, False, False, False, False, True, False]
 
 
 def test_an_attack_answered_only_with_redirects_is_untested() -> None:
