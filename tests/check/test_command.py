@@ -3,11 +3,14 @@
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import pytest
 
 from harness.cli import main
+from harness.scenario import load_scenario
+from harness.scenario.probeplan import probe_phase_s
 from tests.check.fake_api import reply, serve
 
 SCENARIO = """
@@ -91,3 +94,25 @@ def test_a_missing_accounts_file_is_exit_2_before_anything_starts(
     path.write_text(path.read_text().replace('source = "inline"', 'source = "file"\nfile = "accounts.csv"'))
     assert main(["check", str(path), "--host", "http://127.0.0.1:9"]) == 2
     assert "accounts file not found" in capsys.readouterr().err
+
+
+def test_check_warns_when_the_run_is_too_short_for_the_probes(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The same estimate as `harness validate`, before anything is sent: one line with the fix."""
+    path = scenario_file(tmp_path, "session.token")
+    path.write_text(
+        path.read_text()
+        + '[load]\nduration = "20s"\n'
+        + '[[limits]]\nroute = "login"\nkey = "ip"\nquota = 5\nwindow = "30s"\n'
+        + '[probes]\nstart_after = "5s"\n'
+    )
+    with serve(ROUTES) as (url, _):
+        code = main(["check", str(path), "--host", url])
+    err = capsys.readouterr().err
+    assert code == 0
+    warning = next(line for line in err.splitlines() if "probes.start_after" in line)
+    assert warning.startswith(f"harness: warning: {path}: probes.start_after: the bypass matrix needs about ")
+    needed = math.ceil(5 + probe_phase_s(load_scenario(path), loopback=True))  # two 30 s windows and more
+    assert f"the bypass matrix needs about {needed} s (start_after 5 s + " in warning
+    assert f"set load.duration (or --duration) to at least {needed + 5} s" in warning
