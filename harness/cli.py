@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import NoReturn
 
 from harness import __version__
-from harness.errors import HarnessError
+from harness.errors import ExitCode, HarnessError
 from harness.scenario import ScenarioError, parse_duration
 
 __all__ = ["main", "EXIT_CODES"]
@@ -120,6 +120,11 @@ def _parser() -> argparse.ArgumentParser:
     )
     run.add_argument(
         "--screenshot", action="store_true", help="also save report.png, the report rendered by headless Chromium"
+    )
+    run.add_argument(
+        "--check-first",
+        action="store_true",
+        help="run `harness check` first and start the load only when every step worked (else exit 4, no load sent)",
     )
     run.add_argument(
         "--expect-workers",
@@ -268,10 +273,28 @@ def main(argv: list[str] | None = None) -> int:
         return int(exc.exit_code)
 
 
+def _checked_first(args: argparse.Namespace) -> bool:
+    """`--check-first`: the mapping checked (a few requests, each route once) before any load is sent, so a
+    login, a token field or a webhook scheme that does not work stops the run instead of making every
+    verdict that needs it untested."""
+    from harness.check.command import run_check
+
+    if run_check(args.scenario, args.host, profile=args.profile) == ExitCode.PASS:
+        return True
+    print(
+        "harness: run: --check-first: a step of the check did not work (the table above says which, and the fix): "
+        "no load was sent; fix the mapping, or run without --check-first",
+        file=sys.stderr,
+    )
+    return False
+
+
 def _dispatch(args: argparse.Namespace) -> int:
     if args.command == "run":
         from harness.commands.run import RunOptions, run
 
+        if args.check_first and not _checked_first(args):
+            return ExitCode.UNTESTED
         return run(
             RunOptions(
                 scenario=args.scenario,

@@ -25,13 +25,14 @@ if TYPE_CHECKING:
 __all__ = ["run_check", "format_table"]
 
 
-def run_check(path: Path, host: str | None) -> int:
-    """Check the scenario's API map against `host` (else its own, else the embedded demo API)."""
+def run_check(path: Path, host: str | None, profile: str | None = None) -> int:
+    """Check the scenario's API map against `host` (else its own, else the embedded demo API, in
+    `profile` when given)."""
     scenario = load_scenario(path)
     given = host or scenario.host
     parsed = parse_host(given, "--host" if host else f"{path}: target.host") if given else None
     offline_accounts(scenario)  # a missing or malformed accounts file is exit 2 before anything starts
-    target = _start_demo(scenario, path) if parsed is None else None
+    target = _start_demo(scenario, path, profile) if parsed is None else None
     try:
         url = target.url if target is not None else parsed.url if parsed else ""
         host_auth = parsed.auth if parsed else None
@@ -48,13 +49,13 @@ def run_check(path: Path, host: str | None) -> int:
     return ExitCode.PASS if rows and all(r.finding.ok for r in rows) else ExitCode.FAIL
 
 
-def _start_demo(scenario: Scenario, path: Path) -> RunningTarget:
+def _start_demo(scenario: Scenario, path: Path, profile: str | None) -> RunningTarget:
     """The embedded demo API with the scenario's [target] settings, as `harness run` starts it."""
     from harness.demo_api.config import TargetConfig
     from harness.demo_api.process import start_target
 
     try:
-        config = TargetConfig.from_dict(dict(scenario.target))
+        config = TargetConfig.from_dict({**scenario.target, **({"profile": profile} if profile else {})})
     except (ValueError, TypeError) as exc:
         raise UsageError(f"{path}: target: {exc}") from None
     return start_target(config)

@@ -12,6 +12,7 @@ from harness.cli import main
 from harness.scenario import load_scenario
 from harness.scenario.probeplan import probe_phase_s
 from tests.check.fake_api import reply, serve
+from tests.helpers import run_harness
 
 SCENARIO = """
 [scenario]
@@ -116,3 +117,30 @@ def test_check_warns_when_the_run_is_too_short_for_the_probes(
     needed = math.ceil(5 + probe_phase_s(load_scenario(path), loopback=True))  # two 30 s windows and more
     assert f"the bypass matrix needs about {needed} s (start_after 5 s + " in warning
     assert f"set load.duration (or --duration) to at least {needed + 5} s" in warning
+
+
+def test_run_check_first_sends_no_load_when_a_step_does_not_work(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with serve(ROUTES) as (url, seen):
+        code = main(["run", str(scenario_file(tmp_path, "access_token")), "--host", url, "--check-first"])
+    captured = capsys.readouterr()
+    assert code == 4
+    assert 'fix: set [auth] token_field = "session.token"' in captured.out
+    assert "--check-first: a step of the check did not work" in captured.err and "no load was sent" in captured.err
+    assert [r.path for r in seen] == ["/login"]  # the check's one login, and nothing after it
+
+
+@pytest.mark.e2e
+def test_run_check_first_runs_the_load_once_every_step_worked(tmp_path: Path) -> None:
+    routes = {**ROUTES, "POST /leads": lambda r: reply(201, {"id": 7})}
+    with serve(routes) as (url, seen):
+        result = run_harness(
+            "run", str(scenario_file(tmp_path, "session.token")), "--host", url, "--check-first",
+            "--workers", "0", "--users", "1", "--duration", "2s", "--out", str(tmp_path / "runs"),
+        )  # fmt: skip
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "check: OK: all 2 steps worked" in result.stdout
+    paths = [r.path for r in seen]
+    assert paths[:2] == ["/login", "/me"] and "/leads" in paths[2:]  # the check, then the load
+    assert len(list((tmp_path / "runs").glob("*/summary.json"))) == 1
