@@ -110,7 +110,7 @@ class CredentialStuffing(_Attack):
         if account is None:  # an address the target never had
             account = Account(f"leaked-{n}@mail.example", "", username=f"leaked-{n}")
         self.api.identity = identity_key(account.key)
-        self.api.call(self.target(), self.values(account, password=f"leaked-{n}"))
+        self.api.attempt_login(self.target(), self.values(account, password=f"leaked-{n}"))
 
 
 class PasswordSpraying(_Attack):
@@ -128,7 +128,7 @@ class PasswordSpraying(_Attack):
         account = self.accounts[self.sprayed % len(self.accounts)]
         self.sprayed += 1
         self.api.identity = identity_key(account.key)
-        self.api.call(self.target(), self.values(account, password=self.password))
+        self.api.attempt_login(self.target(), self.values(account, password=self.password))
 
 
 class BruteForce(_Attack):
@@ -141,7 +141,7 @@ class BruteForce(_Attack):
         account = self.accounts[0]
         self.api.identity = identity_key(account.key)
         password = f"{random.choice(COMMON_PASSWORDS)}{random.randrange(100)}"
-        self.api.call(self.target(), self.values(account, password=password))
+        self.api.attempt_login(self.target(), self.values(account, password=password))
 
 
 class ChatFlood(_Attack):

@@ -163,6 +163,7 @@ class ApiClient:
         conversation: str = "",
         extra: dict[str, Any] | None = None,
         check: Callable[[CallResult], str] | None = None,
+        refused: Callable[[CallResult], bool] | None = None,
     ) -> CallResult:
         """Call an endpoint of the API map (by name, or a route of the harness's own: the OAuth2 token request).
 
@@ -171,7 +172,9 @@ class ApiClient:
         `extra` adds top-level fields to a JSON body (a probe's `max_tokens`). `conversation` names
         the legit conversation a chat turn belongs to, so spend can be priced per conversation.
         `check` says why a success is not one for the caller (a login without a token): the sample
-        then fails with that error. The account's columns fill what `values` leave out.
+        then fails with that error. `refused` says when a success was a refusal in disguise (an
+        attack's login answered 2xx without a credential): the sample is then rejected, as a
+        `rejected_when` rule would make it. The account's columns fill what `values` leave out.
 
         An authenticated call logs in again first when the session reached `[auth] lifetime`, and once
         after a 401 (`relogin_on_401`), then is sent once more: bounded, never a loop.
@@ -179,7 +182,7 @@ class ApiClient:
         ep = endpoint if isinstance(endpoint, Endpoint) else self.scenario.endpoints[endpoint]
         if self.account is not None:
             values = {**self.account.values(), **(values or {})}
-        args = (ep, values or {}, headers, body, technique, path, method, conversation, extra, check)
+        args = (ep, values or {}, headers, body, technique, path, method, conversation, extra, check, refused)
         if ep.auth and self._session_due():
             self._renew()
         result = self._send(*args)
@@ -241,6 +244,27 @@ class ApiClient:
             self._logging_in = False
         return self.credential, result
 
+    def attempt_login(self, route: str, values: dict[str, Any]) -> CallResult:
+        """An attack's login attempt, its session thrown away. A 2xx that carries no usable credential
+        (read as a legit login reads it) was a refusal: its sample counts as rejected, never admitted,
+        as a failed login answered 200 with an error body must. With `[auth] style = "api_key"` or
+        "none" an answer has no credential to look for: only the route's `rejected_when` tells."""
+        saved, self.credential = self.credential, Credential()  # collects the cookies this answer sets
+
+        def no_credential(result: CallResult) -> bool:
+            assert self.credential is not None
+            if not 200 <= result.status < 300 or self.scenario.auth.style in ("api_key", "none"):
+                return False
+            found, _ = read_login(
+                self.scenario.auth, result.header_pairs(), result.json(), self.credential.cookies, time.monotonic()
+            )
+            return found is None
+
+        try:
+            return self.call(route, values, refused=no_credential)
+        finally:
+            self.credential = saved
+
     def _fetch_csrf(self, route: str) -> CallResult:
         """After a login: the route that hands out the CSRF token, called as the new session."""
 
@@ -293,6 +317,7 @@ class ApiClient:
         conversation: str,
         extra: dict[str, Any] | None,
         check: Callable[[CallResult], str] | None,
+        refused: Callable[[CallResult], bool] | None,
     ) -> CallResult:
         auth = self.scenario.auth
         request_headers = dict(headers or {})
@@ -358,6 +383,8 @@ class ApiClient:
                     result.ok, result.error = False, why
                     response.request_meta["context"]["error"] = why
                     response.failure(why)
+                elif refused is not None and result.ok and not result.blocked and refused(result):
+                    result.rejected = response.request_meta["context"]["rejected"] = True
                 return result
 
     def unsent(self, method: str, name: str, why: str, context: dict[str, Any] | None = None) -> CallResult:

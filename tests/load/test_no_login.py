@@ -79,3 +79,25 @@ def test_no_usable_login_leaves_every_check_that_needs_one_untested_and_exits_4(
     assert 'id="wallet-untested"' in html and "rl-untested" in html
     for word in ("absent", "effective"):
         assert f'data-verdict="{word}"' not in html
+
+
+def test_a_login_answered_200_without_a_credential_is_a_rejected_attempt_without_any_rule(tmp_path: Path) -> None:
+    """Credential stuffing on a login that answers every attempt 200 with an error body and no token,
+    with no `rejected_when` rule: each attempt is read as a login is read, so none counts as admitted."""
+    scenario = scenario_toml("HOST").split("[[limits]]")[0]  # the API map and a legit journey, no checks
+    rule = 'rejected_when = { statuses = [200], body_pattern = "invalid credentials" }\n'
+    assert rule in scenario
+    scenario = scenario.replace(rule, "") + '[attacks]\nstart_after = "1s"\n[attacks.credential_stuffing]\nrate = 10\n'
+    api = NoLoginApi().start()
+    try:
+        path = tmp_path / "stuffing.toml"
+        path.write_text(scenario.replace("HOST", api.url).replace('duration = "5s"', 'duration = "4s"'))
+        result = run_harness("run", str(path), "--workers", "0", "--out", str(tmp_path / "out"), timeout=150)
+    finally:
+        api.stop()
+    summary = read_json(only_run_dir(tmp_path / "out") / "summary.json")
+    stuffing = summary["abuse"]["credential_stuffing"]
+    answered = api.statuses[("/login", 200)]
+    assert stuffing["requests"] == answered >= 10, result.stderr[-2000:]
+    assert stuffing["status_counts"] == {"200": answered}
+    assert stuffing["admitted"] == 0 and stuffing["rejected"] == answered
