@@ -103,6 +103,12 @@ def _parser() -> argparse.ArgumentParser:
         "answers (replaces the scenario's load; --users then sizes the pool)",
     )
     run.add_argument("--duration", type=_duration, help="run time, e.g. 90s or 5m")
+    run.add_argument(
+        "--find-capacity",
+        action="store_true",
+        help="search the highest arrival rate that passes every criterion (the scenario's [search], else "
+        "its defaults) instead of running the scenario's load (docs/capacity.md)",
+    )
     run.add_argument("--out", type=Path, default=Path("reports"), help="folder for run folders (default: reports/)")
     run.add_argument(
         "--threshold",
@@ -305,6 +311,7 @@ def _dispatch(args: argparse.Namespace) -> int:
                 spawn_rate=args.spawn_rate,
                 arrival_rate=args.arrival_rate,
                 duration_s=args.duration,
+                find_capacity=args.find_capacity,
                 out=args.out,
                 thresholds=tuple(args.threshold),
                 abort_on_fail=tuple(args.abort_on_fail),

@@ -20,6 +20,7 @@ import pyarrow as pa
 from msgspec import UNSET
 
 from harness.analysis.abuse import abuse_summary, abuse_verdict
+from harness.analysis.capacity import capacity_section
 from harness.analysis.llm import llm_summary
 from harness.analysis.open_model import open_model_notes, open_model_summary
 from harness.analysis.ratelimits import rate_limits
@@ -181,6 +182,10 @@ def _sections(
     if figures is not None:
         sections["open_model"] = to_jsonable(figures)
         notes += open_model_notes(figures)
+    capacity = capacity_section(samples, run)
+    if capacity is not None:
+        sections["capacity"] = capacity
+        notes += capacity.notes
     return sections, notes
 
 

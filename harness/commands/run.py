@@ -55,6 +55,7 @@ class RunOptions:
     users: int | None = None
     spawn_rate: float | None = None
     arrival_rate: float | None = None  # open model: journeys started per second (see harness.scenario.arrivals)
+    find_capacity: bool = False  # a capacity search instead of the scenario's load (harness.load.capacity)
     duration_s: float | None = None
     out: Path = Path("reports")
     locustfiles: tuple[Path, ...] = LOCUSTFILES
@@ -300,6 +301,8 @@ def _locust_args(options: RunOptions, scenario: Scenario, host: str, run_dir: Pa
         args.append("--flat-load")
     if options.arrival_rate:
         args.append(f"--arrival-rate={options.arrival_rate:g}")
+    if options.find_capacity:
+        args.append("--find-capacity")
     args += [f"--threshold={expr}" for expr in options.thresholds]
     args += [f"--abort-on-fail={expr}" for expr in options.abort_on_fail]
     return args

@@ -24,6 +24,8 @@ __all__ = [
     "AbortKind",
     "WebhookSigned",
     "AtTheStop",
+    "CapacityStep",
+    "CapacityRun",
 ]
 
 RUN_SCHEMA_VERSION = 1
@@ -109,6 +111,29 @@ class AtTheStop(msgspec.Struct, kw_only=True):
         )
 
 
+class CapacityStep(msgspec.Struct, kw_only=True):
+    """One step of a capacity search as the master ran it: the rate it offered from `start_s` to
+    `end_s` (the first `settle_s` not judged), and what it decided live from the samples then on disk
+    (the report judges again from every sample)."""
+
+    rate: float
+    start_s: float
+    judged_end_s: float | None = None  # the judged window is [start_s + settle_s, judged_end_s)
+    end_s: float | None = None  # the next step began here (absent: still running when the run ended)
+    settle_s: float = 0.0
+    generator_cpu: float | None = None  # the busiest load generator's CPU share during the step
+    passed: bool | None = None  # absent: never judged
+    failures: list[str] = msgspec.field(default_factory=list)
+
+
+class CapacityRun(msgspec.Struct, kw_only=True):
+    """A capacity search: its settings (harness.scenario.Search, as numbers) and its steps in order."""
+
+    settings: dict[str, float | None] = msgspec.field(default_factory=dict)
+    steps: list[CapacityStep] = msgspec.field(default_factory=list)
+    stopped: str = ""  # why the search ended ("" while it runs)
+
+
 class RunMeta(msgspec.Struct, kw_only=True):
     """run.json. Times are epoch seconds; `targets` are p95 targets in ms per endpoint."""
 
@@ -145,6 +170,7 @@ class RunMeta(msgspec.Struct, kw_only=True):
     wallet: dict[str, Any] | None = None
     spend: dict[str, Any] | None = None  # the price and token settings, fixed at the start
     arrivals: dict[str, Any] | None = None  # open model: the schedule, the pool and each worker's counts
+    capacity: CapacityRun | None = None  # a capacity search: its steps (absent: none ran)
     stopped_early: StoppedEarly | None = None
     load_stopped_at: float | None = None
     at_the_stop: AtTheStop | None = None  # absent: a run from before the count (or killed before its end)

@@ -31,6 +31,8 @@ __all__ = [
     "Totals",
     "RunSection",
     "Summary",
+    "CapacitySection",
+    "CapacityStepFigures",
 ]
 
 SUMMARY_SCHEMA_VERSION = 1
@@ -172,6 +174,48 @@ class RunSection(msgspec.Struct, kw_only=True):
         return None if value is UNSET else value
 
 
+class CapacityStepFigures(msgspec.Struct, kw_only=True):
+    """One step of a capacity search, judged from its samples: offered and achieved rate, latency
+    from the intended start, TTFT, errors, and concurrency in flight measured and by Little's law."""
+
+    rate: float  # journeys per second offered
+    start_s: float
+    end_s: float | None = None
+    due: int = 0  # arrivals the schedule offered during the step
+    started: int = 0
+    dropped: int = 0
+    achieved_rate: float | None = None  # arrivals started per second
+    requests: int = 0  # legit requests judged (after the settling seconds)
+    error_rate: float | None = None
+    p50_ms: float | None = None
+    p95_ms: float | None = None
+    p99_ms: float | None = None
+    ttft_p50_ms: float | None = None
+    ttft_p95_ms: float | None = None
+    route_p95_ms: dict[str, float | None] = msgspec.field(default_factory=dict)
+    in_flight: float | None = None  # requests in flight, time-averaged over the judged window
+    in_flight_little: float | None = None  # Little's law: completion rate x mean latency
+    generator_cpu: float | None = None  # the busiest load generator's CPU share during the step
+    passed: bool | None = None
+    failures: list[str] = msgspec.field(default_factory=list)
+    live_passed: bool | None = None  # what the master decided during the run
+
+
+class CapacitySection(msgspec.Struct, kw_only=True):
+    """summary.json `capacity`: the highest rate that passed every criterion, the first that failed and
+    why, and every step (the latency-versus-offered-rate curve)."""
+
+    capacity_rps: float | None = None  # the highest offered rate that passed (None: none passed)
+    first_failure_rps: float | None = None
+    first_failure: list[str] = msgspec.field(default_factory=list)
+    at_least: bool = False  # max_rate passed: the capacity is at least capacity_rps
+    generator_limited: bool = False  # the first failure came with the load generator saturated
+    stopped: str = ""
+    criteria: dict[str, float | None] = msgspec.field(default_factory=dict)
+    steps: list[CapacityStepFigures] = msgspec.field(default_factory=list)
+    notes: list[str] = msgspec.field(default_factory=list)
+
+
 class Summary(msgspec.Struct, kw_only=True):
     """summary.json."""
 
@@ -192,6 +236,7 @@ class Summary(msgspec.Struct, kw_only=True):
     llm: dict[str, dict[str, Any]] | UnsetType = UNSET  # LLM route -> TTFT, TPOT, ITL, tokens
     spend: dict[str, Any] | UnsetType = UNSET  # tokens and money, legit and abuse; denial_of_wallet
     open_model: dict[str, Any] | UnsetType = UNSET  # arrivals due, late, dropped; latency from intended start
+    capacity: CapacitySection | UnsetType = UNSET  # a capacity search's steps and answer
 
     @classmethod
     def load(cls, data: Any, where: str = "summary.json") -> tuple[Summary, list[str]]:

@@ -26,7 +26,7 @@ from harness.load.values import DEFAULT_MESSAGES, template_values
 from harness.load.webhooks import signed_headers
 from harness.scenario import JOURNEYS, Endpoint, Scenario
 from harness.scenario.accounts import account_pools, identity_key, next_account
-from harness.scenario.arrivals import arrival_queue
+from harness.scenario.arrivals import CHUNK_POLL_S, arrival_queue
 from harness.scenario.callers import client_routes, id_placeholders, id_source
 
 
@@ -74,13 +74,18 @@ class JourneyUser(FastHttpUser):
             return self.think_time()
         now = time.time()
         intended = self.arrivals.next(now)
+        while intended is None and self.arrivals.open_ended:  # a capacity search deciding its next step
+            time.sleep(CHUNK_POLL_S)
+            now = time.time()
+            intended = self.arrivals.next(now)
         if intended is None:  # the schedule is over for this worker: idle until the run ends
             self.api.schedule_delay_s = None
             return 3600.0
+        step = self.arrivals.step
         if intended > now:
             time.sleep(intended - now)  # gevent-patched; Locust may stop us while we sleep
         delay = max(0.0, time.time() - intended)
-        self.arrivals.record_start(delay)
+        self.arrivals.record_start(delay, step)
         self.api.schedule_delay_s = delay
         return 0.0
 

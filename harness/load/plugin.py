@@ -16,13 +16,14 @@ from __future__ import annotations
 import argparse
 import gc
 import logging
+import math
 import os
 import signal
 import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import gevent
 import httpx
@@ -37,6 +38,7 @@ from harness.documents.run import (
     RUN_SCHEMA_VERSION,
     AbortKind,
     AtTheStop,
+    CapacityRun,
     LostWorker,
     RunMeta,
     StoppedEarly,
@@ -58,12 +60,22 @@ from harness.protocol.tokens import counter_for_model, encoding
 from harness.runfolder import STOP_FILE, new_run_dir, stop_file_reason, write_json_atomic
 from harness.scenario import SHIPPED_SCENARIOS, Scenario, load_scenario, parse_scenario, redacted_copy
 from harness.scenario.accounts import Credentials, resolve_credentials
-from harness.scenario.arrivals import LATE_AFTER_S, WARM_UP_S, ArrivalSchedule, arrival_counts
+from harness.scenario.arrivals import (
+    LATE_AFTER_S,
+    STAGE_MESSAGE,
+    WARM_UP_S,
+    ArrivalSchedule,
+    add_chunk,
+    arrival_counts,
+)
 from harness.scenario.arrivals import OPTION as ARRIVALS_OPTION
 from harness.scenario.guardrails import abuse_refusal
 from harness.scenario.preflight import spend_prices
 from harness.scenario.probeplan import planned_techniques
-from harness.scenario.thresholds import from_options, merge
+from harness.scenario.thresholds import METRICS, from_options, merge
+
+if TYPE_CHECKING:
+    from harness.load.capacity import CapacitySearch
 
 __all__ = ["DEFAULT_SCENARIO", "SAMPLES_KEY", "JOURNEY_CLASS_MAKERS"]
 
@@ -72,6 +84,9 @@ DEFAULT_SCENARIO = SHIPPED_SCENARIOS / "smoke.toml"
 SAMPLES_KEY = "harness_samples"  # key of the sample columns inside a worker's stats report
 ARRIVALS_KEY = "harness_arrivals"  # open model: the worker's arrival counts so far, in the same report
 STOP_KEY = "harness_at_the_stop"  # the worker's requests in flight at the stop, once its users are gone
+# threshold kinds judged on the whole run's load figures, which a capacity search's overloaded steps
+# make meaningless: its steps have their own criteria, and `capacity(rps)` gates on the answer
+WHOLE_RUN_LOAD_KINDS = ("latency", "error_rate", "llm", "intended")
 REPORT_INTERVAL_S = 3.0  # Locust's WORKER_REPORT_INTERVAL
 PARENT_DIED = "the harness process that started this run died"
 ABORT_CHECK_S = 3.0  # abort-on-fail thresholds are judged this often (samples arrive every 3 s)
@@ -115,6 +130,14 @@ def _add_arguments(parser: Any) -> None:
         f"--{ARRIVALS_OPTION.replace('_', '-')}", default="", include_in_web_ui=False, help=argparse.SUPPRESS
     )  # the master's schedule, handed to the workers
     group.add_argument(
+        "--find-capacity",
+        action="store_true",
+        default=False,
+        include_in_web_ui=False,
+        help="search the highest arrival rate that passes every criterion of the scenario's [search] "
+        "(its defaults without one) instead of running its load (see docs/capacity.md)",
+    )
+    group.add_argument(
         "--threshold",
         action="append",
         default=[],
@@ -140,6 +163,8 @@ def _on_init(environment: Any, runner: Any = None, **_: Any) -> None:
     # master's first spawn message, which fires test_start once and then looks users up by class name.
     if isinstance(runner, WorkerRunner):
         _install_worker(environment)
+    if not isinstance(runner, MasterRunner):  # a capacity search's arrivals (harness.load.capacity)
+        runner.register_message(STAGE_MESSAGE, lambda environment, msg, **_: add_chunk(environment, msg.data))
     follow_parent()  # started by `harness run` or `harness worker`: never outlive it
     # The model's tiktoken vocabulary (a few hundred ms of CPU) is loaded once the plan is known, on the
     # master (`_Session.install`) and on each worker (`add_journeys`), not in the first chat reply, where
@@ -214,6 +239,7 @@ class _Session:
         self.last_report: dict[str, float] = {}
         self.lost_workers: dict[str, float] = {}
         self.arrival_counts: dict[str, dict[str, Any]] = {}  # open model: worker -> its latest counts
+        self.search: CapacitySearch | None = None  # a capacity search, once the schedule is out
         self.at_the_stop: dict[str, dict[str, Any]] = {}  # worker -> its requests in flight at the stop
         self.recorder = Recorder()
         self.unwritten: list[tuple[dict[str, Any], str]] = []  # batches a failed disk refused, tried again at the end
@@ -252,6 +278,8 @@ class _Session:
             scenario = parse_scenario(
                 {**scenario.raw, "load": load}, source=options.scenario, base_dir=Path(options.scenario).parent
             )
+        if options.find_capacity or scenario.search is not None:
+            scenario = _capacity_scenario(scenario, Path(options.scenario).parent)
         if scenario.load.open_model and not isinstance(self.environment.shape_class, ScenarioShape):
             raise UsageError(
                 f"{options.scenario}: load.arrival_rate: open-model load runs the harness's journeys "
@@ -281,11 +309,17 @@ class _Session:
             scenario.streaming_endpoints(),
         )
         self.thresholds = merge(scenario.thresholds, extra, scenario.streaming_endpoints())
+        if scenario.search is not None:  # the search overloads the target on purpose: judge its answer instead
+            self.thresholds = [t for t in self.thresholds if METRICS[t.metric].kind not in WHOLE_RUN_LOAD_KINDS]
         spend = spend_settings(scenario)
         encoding(spend["encoding"])  # the model's vocabulary, loaded before the first reply needs it
         self.run_dir = Path(options.run_dir) if options.run_dir else new_run_dir(Path("reports"), scenario.name)
         (self.run_dir / "samples").mkdir(parents=True, exist_ok=True)
         self.planned_s = options.run_time or (scenario.load.planned_duration_s if options.headless else None)
+        if scenario.search is not None:  # the search ends itself; this bounds it, within the guardrail
+            from harness.load.capacity import search_bound_s  # the master's side only (pandas)
+
+            self.planned_s = min(search_bound_s(scenario.search), scenario.guardrails.max_duration_s or math.inf)
         if self.planned_s and scenario.load.open_model:
             self.planned_s += WARM_UP_S  # the pool starts before the schedule does
         options.run_time = None  # the plugin ends the run itself: see the module docstring
@@ -396,8 +430,11 @@ class _Session:
             gevent.spawn(self._judge_abort_thresholds)
 
     def due(self) -> bool:
-        """Time to end: the planned duration has passed, `harness run` asked us to stop, or a gate did."""
+        """Time to end: the planned duration has passed, `harness run` asked us to stop, a gate did, or
+        the capacity search has its answer."""
         if self.stop_reason is not None or self.stopped_early is not None:
+            return True
+        if self.search is not None and self.search.done:
             return True
         return bool(self.planned_s and self.started_at and time.time() - self.started_at >= self.planned_s)
 
@@ -593,12 +630,38 @@ class _Session:
                 "workers": len(self.runner.clients.all) if self.is_master else 0,
                 "samples": self.collector.rows,
                 "state": "finished" if self.finished else ("finishing" if self.finishing else self.runner.state),
+                **({"capacity": self.search.progress()} if self.search is not None else {}),
             },
         )
 
     def open_model(self, schedule: ArrivalSchedule, pool: dict[str, int]) -> None:
-        """The shape made the schedule: keep it in run.json, so the analysis knows what was due."""
+        """The shape made the schedule: keep it in run.json, so the analysis knows what was due; a
+        capacity search starts handing out its arrivals."""
         self.meta.arrivals = {"schedule": schedule.to_dict(), "pool": pool, "late_after_s": LATE_AFTER_S, "counts": {}}
+        self._write_meta()
+        if schedule.open_ended and self.scenario.search is not None:
+            from harness.load.capacity import CapacitySearch  # the master's side only (pandas)
+
+            self.search = CapacitySearch(
+                self.runner,
+                schedule,
+                self.scenario.search,
+                self.scenario.latency_targets(),
+                self.run_dir,
+                counts=self._arrival_counts,
+                on_change=self._search_changed,
+                stopping=lambda: self.finishing or self.closed,
+            )
+            self.search.start()
+
+    def _arrival_counts(self) -> dict[str, Any]:
+        return self.arrival_counts if self.is_master else {"local": arrival_counts(self.environment)}
+
+    def _search_changed(self, schedule: ArrivalSchedule, record: CapacityRun) -> None:
+        """The search handed out more arrivals or decided a step: run.json says so at once."""
+        if self.meta.arrivals is not None:
+            self.meta.arrivals["schedule"] = schedule.to_dict()
+        self.meta.capacity = record
         self._write_meta()
 
     def finish(self) -> None:
@@ -738,6 +801,15 @@ class _Session:
             last_report_s=None if last is None else round(last - t0, 1),
             samples=self.collector.rows_by_worker.get(worker, 0),
         )
+
+
+def _capacity_scenario(scenario: Scenario, base_dir: Path) -> Scenario:
+    """The scenario as a capacity search runs it: its `[search]` (the defaults without one) and an
+    open-model load whose arrivals the search hands out (its `users`, if set, size the pool)."""
+    load = {k: v for k, v in scenario.raw.get("load", {}).items() if k not in ("stages", "arrival_rate", "duration")}
+    search = scenario.raw.get("search", {})
+    raw = {**scenario.raw, "search": search, "load": {**load, "arrival_rate": search.get("start_rate", 1.0)}}
+    return parse_scenario(raw, source=str(scenario.path or "<scenario>"), base_dir=base_dir)
 
 
 def spend_settings(scenario: Scenario) -> dict[str, Any]:

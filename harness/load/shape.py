@@ -21,7 +21,16 @@ from locust import LoadTestShape
 from locust.runners import MasterRunner, Runner
 
 from harness.load.plan import RunPlan
-from harness.scenario.arrivals import OPTION, WARM_UP_S, ArrivalSchedule, ArrivalStage, pool_sizes, slot_name
+from harness.scenario.arrivals import (
+    OPTION,
+    POOL_SECONDS,
+    SEARCH_POOL_S,
+    WARM_UP_S,
+    ArrivalSchedule,
+    ArrivalStage,
+    pool_sizes,
+    slot_name,
+)
 
 __all__ = ["ScenarioShape", "Ramp"]
 
@@ -104,14 +113,17 @@ class ScenarioShape(LoadTestShape):
                 slots = sorted(c.id for c in clients.ready + clients.spawning + clients.running)
             else:
                 slots = [slot_name(runner)]  # plain `locust -f`: this one process serves every arrival
+            search = plan.scenario.search  # a capacity search hands its arrivals out as it goes
             schedule = ArrivalSchedule(
                 start_s=time.time() + WARM_UP_S,
-                stages=tuple(ArrivalStage(d, r) for d, r in load.arrival_stages()),
+                stages=() if search else tuple(ArrivalStage(d, r) for d, r in load.arrival_stages()),
                 max_lateness_s=load.max_lateness_s,
                 shares={name: w / total for name, w in weights.items()},
                 slots=tuple(slots),
+                open_ended=search is not None,
             )
-            sizes = pool_sizes(schedule.shares, schedule.peak_rate, load.pool, len(slots))
+            peak = search.max_rate * SEARCH_POOL_S / POOL_SECONDS if search else schedule.peak_rate
+            sizes = pool_sizes(schedule.shares, peak, load.pool, len(slots))
             for user_class in journeys:
                 user_class.weight, user_class.fixed_count = 0, sizes.get(_journey(user_class), 0)
             # handed to the workers with the spawn message (custom options travel with it)

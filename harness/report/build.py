@@ -25,6 +25,7 @@ from harness.report.ci import write_junit, write_summary_md
 from harness.report.html import PLOTS, RATE_LIMIT_PLOT, Section
 from harness.report.plots import (
     latency_ecdfs,
+    plot_capacity,
     plot_cost_per_route,
     plot_latency_distribution,
     plot_latency_over_time,
@@ -109,6 +110,11 @@ def build_report(run_dir: Path, sections: Sequence[Section] = ()) -> Summary:
     open_section = html.open_model_section(summary)
     if open_section is not None:
         own.append(open_section)
+    if summary.get("capacity"):
+        curve = plot_capacity(summary["capacity"], plots_dir / "capacity.png").read_bytes()
+        capacity = html.capacity_section(summary, curve)
+        if capacity is not None:
+            own.append(capacity)
     page = html.render(summary, images, [*own, *sections])
     write_atomic(run_dir / "report.html", page)
     return typed

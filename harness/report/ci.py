@@ -20,7 +20,7 @@ from harness.analysis.abuse import abuse_findings
 from harness.analysis.spend import usd
 from harness.analysis.summary import task_error_text
 from harness.documents import EndpointFigures, Reason, Summary, ThresholdRow
-from harness.report.formatting import duration, ms, number
+from harness.report.formatting import capacity_text, duration, ms, number
 from harness.runfolder import write_atomic
 
 __all__ = ["write_junit", "write_summary_md", "observed_text", "limit_text", "result_of"]
@@ -196,6 +196,9 @@ def _one_liners(summary: Summary) -> list[str]:
             f"{usd(day.get('legit_at_observed_rate'))}/day legit at the observed rate"
             + (f" ({_md(spend['model'])})" if spend.get("model") else "")
         )
+    capacity = summary.section("capacity")
+    if capacity is not None:
+        lines.append("**Capacity:** " + _md(capacity_text(capacity).removeprefix("capacity: ")))
     dow = spend.get("denial_of_wallet") or {}
     if dow:
         lines.append(

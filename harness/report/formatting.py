@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-__all__ = ["ms", "number", "percent", "duration", "over_target", "at_the_stop"]
+__all__ = ["ms", "number", "percent", "duration", "over_target", "at_the_stop", "capacity_text"]
 
 
 def ms(value: Any) -> str:
@@ -52,3 +52,19 @@ def at_the_stop(stop: Mapping[str, Any] | None) -> str:
     if stop.get("unreported"):
         text += f"; not reported by {', '.join(stop['unreported'])}"
     return text
+
+
+def capacity_text(section: Any) -> str:
+    """The capacity search's answer in one line (a `CapacitySection`): terminal, summary.md, report."""
+    steps = len(section.steps)
+    if section.capacity_rps is None:
+        head = "capacity: no step passed every criterion"
+    else:
+        head = f"capacity: {'at least ' if section.at_least else ''}{number(section.capacity_rps)} arrivals/s passed every criterion"
+    if section.first_failure_rps is not None:
+        head += f"; first failure at {number(section.first_failure_rps)}/s: " + "; ".join(section.first_failure)
+    head += f" ({steps} step{'s' if steps != 1 else ''}"
+    head += f"; {section.stopped})" if section.stopped else ")"
+    if section.generator_limited:
+        head += "; the load generator was saturated: the limit may be the generator's"
+    return head

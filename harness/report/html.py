@@ -16,13 +16,15 @@ from functools import cache
 from typing import Any
 
 import jinja2
+import msgspec
 
 from harness.analysis.confidence import MIN_SAMPLES
 from harness.analysis.llm import DEFINITIONS
 from harness.analysis.ratelimits import technique_key
 from harness.analysis.spend import usd
+from harness.documents.summary import CapacitySection
 from harness.report.ci import limit_text, observed_text, result_of
-from harness.report.formatting import at_the_stop, over_target
+from harness.report.formatting import at_the_stop, capacity_text, over_target
 from harness.report.formatting import duration as _duration
 from harness.report.formatting import ms as _ms
 from harness.report.formatting import number as _num
@@ -38,6 +40,7 @@ __all__ = [
     "rate_limit_sections",
     "llm_spend_section",
     "open_model_section",
+    "capacity_section",
 ]
 
 # file name in plots/ -> (element id, caption), in the order of the page
@@ -665,3 +668,46 @@ def open_model_section(summary: Mapping) -> Section | None:
         template="open_model.html.j2",
         context=context,
     )
+
+
+def capacity_section(summary: Mapping, image: bytes | None) -> Section | None:
+    """The capacity search: its answer, latency against offered rate, and each step's figures."""
+    capacity: Mapping | None = summary.get("capacity")
+    if not capacity:
+        return None
+    steps = []
+    for s in sorted(capacity.get("steps") or [], key=lambda s: s.get("rate") or 0):
+        verdict = (
+            "pass"
+            if s.get("passed")
+            else ("fail: " + "; ".join(s.get("failures") or []) if s.get("passed") is False else "not judged")
+        )
+        steps.append(
+            {
+                "rate": _num(s.get("rate")),
+                "failed": s.get("passed") is False,
+                "cells": [
+                    _num(s.get("rate")),
+                    _num(s.get("achieved_rate")),
+                    _num(s.get("due")),
+                    _num(s.get("dropped")),
+                    _num(s.get("requests")),
+                    _ms(s.get("p50_ms")),
+                    _ms(s.get("p95_ms")),
+                    _ms(s.get("p99_ms")),
+                    _ms(s.get("ttft_p95_ms")),
+                    _pct(s.get("error_rate")),
+                    _num(s.get("in_flight")),
+                    _num(s.get("in_flight_little")),
+                    _pct(s.get("generator_cpu")),
+                    verdict,
+                ],
+            }
+        )
+    context = {
+        "answer": capacity_text(msgspec.convert(capacity, CapacitySection)),
+        "notes": list(capacity.get("notes") or []),
+        "figure": _figure("capacity-curve", "Latency against offered rate", image) if image else None,
+        "steps": steps,
+    }
+    return Section(id="capacity", title="Capacity", template="capacity.html.j2", context=context)

@@ -39,6 +39,7 @@ __all__ = [
     "plot_status_codes",
     "plot_throughput",
     "plot_ttft_over_time",
+    "plot_capacity",
 ]
 
 DPI = 110
@@ -578,4 +579,55 @@ def plot_status_codes(series: pd.DataFrame, path: Path | str) -> Path:
         fontsize=9,
         frameon=False,
     )  # top of the legend = top of the stack
+    return _save(fig, path)
+
+
+def plot_capacity(section: Mapping, path: Path | str) -> Path:
+    """Latency (p50/p95/p99 from the intended start) and TTFT p95 against the offered rate, one point
+    per step in rate order, failing steps marked; the p95 limit drawn, the capacity found as a line."""
+    fig, (ax,) = _figure("Latency against offered rate (capacity search)")
+    steps = sorted((s for s in section.get("steps") or [] if s.get("p95_ms") is not None), key=lambda s: s["rate"])
+    if not steps:
+        _no_samples(ax)
+        return _save(fig, path)
+    rates = np.array([s["rate"] for s in steps])
+    for i, (key, label) in enumerate(
+        (("p50_ms", "p50"), ("p95_ms", "p95"), ("p99_ms", "p99"), ("ttft_p95_ms", "TTFT p95"))
+    ):
+        values = np.array([s.get(key) if s.get(key) is not None else np.nan for s in steps], dtype=float)
+        if np.isfinite(values).any():
+            ax.plot(
+                rates,
+                values,
+                marker="o",
+                color=COLORS[i],
+                label=label,
+                linestyle="--" if key.startswith("ttft") else "-",
+            )
+    failed = np.array([s.get("passed") is False for s in steps])
+    p95 = np.array([s["p95_ms"] for s in steps], dtype=float)
+    if failed.any():
+        ax.scatter(rates[failed], p95[failed], marker="x", s=80, color="red", zorder=5, label="step failed")
+    criteria = section.get("criteria") or {}
+    limits = [v for k, v in criteria.items() if (k == "p95_ms" or k.startswith("target:")) and v]
+    limit = criteria.get("p95_ms") or (min(limits) if limits else None)
+    if limit:
+        ax.axhline(limit, color="black", linestyle=":", linewidth=1.2, label=f"p95 limit {limit:g} ms")
+    if criteria.get("ttft_p95_ms"):
+        ax.axhline(
+            criteria["ttft_p95_ms"],
+            color="grey",
+            linestyle="-.",
+            linewidth=1.0,
+            label=f"TTFT p95 limit {criteria['ttft_p95_ms']:g} ms",
+        )
+    if section.get("capacity_rps") is not None:
+        ax.axvline(
+            section["capacity_rps"], color="green", linewidth=1.2, label=f"capacity {section['capacity_rps']:.3g}/s"
+        )
+    ax.set_xlabel("offered arrivals per second")
+    ax.set_ylabel("ms (from the intended start)")
+    _maybe_log(ax, np.concatenate([p95, [limit] if limit else []]))
+    ax.grid(True, alpha=0.3)
+    _legend_outside(ax)
     return _save(fig, path)

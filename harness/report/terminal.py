@@ -9,7 +9,7 @@ from harness.analysis.spend import usd
 from harness.analysis.summary import task_error_text
 from harness.analysis.verdict import limit_detail
 from harness.documents import Summary, to_builtins
-from harness.report.formatting import at_the_stop, over_target
+from harness.report.formatting import at_the_stop, capacity_text, over_target
 from harness.report.formatting import duration as _duration
 from harness.report.formatting import ms as _ms
 from harness.report.formatting import number as _num
@@ -121,6 +121,9 @@ def format_table(summary: Summary) -> str:
     lines += _limit_lines(summary.section("rate_limits") or {})
     lines += _llm_lines(summary.section("llm") or {}, summary.section("spend"))
     lines += _open_model_line(summary.section("open_model"))
+    capacity = summary.section("capacity")
+    if capacity is not None:
+        lines.append(capacity_text(capacity))
     lines += [f"task exceptions: {e.count:,} × {task_error_text(e)}" for e in summary.section("task_errors") or []]
     stop = summary.run.section("at_the_stop")
     if stop is not None and (stop.in_flight or stop.cut_off or stop.unreported):

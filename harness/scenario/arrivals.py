@@ -15,12 +15,15 @@ from __future__ import annotations
 
 import json
 import math
+from collections import deque
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 __all__ = [
     "LATE_AFTER_S",
+    "POOL_SECONDS",
+    "SEARCH_POOL_S",
     "OPTION",
     "WARM_UP_S",
     "ArrivalStage",
@@ -28,6 +31,10 @@ __all__ = [
     "ArrivalQueue",
     "arrival_queue",
     "arrival_counts",
+    "add_chunk",
+    "chunk_times",
+    "CHUNK_POLL_S",
+    "STAGE_MESSAGE",
     "pool_sizes",
     "slot_name",
 ]
@@ -36,6 +43,9 @@ LATE_AFTER_S = 0.010  # an arrival started more than this after its intended tim
 OPTION = "arrival_schedule"  # Locust option (JSON) by which the master hands the schedule to its workers
 WARM_UP_S = 1.0  # the pool starts (and logs in) this long before the first arrival
 POOL_SECONDS = 5.0  # default pool: the arrivals of this many seconds at the peak rate may be in flight
+SEARCH_POOL_S = 2.0  # a capacity search's: of its max_rate (past 2 s of latency at max_rate, it has failed)
+STAGE_MESSAGE = "harness_arrivals_chunk"  # a capacity search's next arrivals, master -> workers (Locust message)
+CHUNK_POLL_S = 0.05  # a user of a search with no arrival queued looks again this often (chunks come ahead)
 
 
 @dataclass(frozen=True)
@@ -53,6 +63,7 @@ class ArrivalSchedule:
     max_lateness_s: float = 5.0
     shares: Mapping[str, float] = field(default_factory=dict)  # journey -> its share of each arrival rate
     slots: Sequence[str] = ("local",)  # the workers, in slot order
+    open_ended: bool = False  # a capacity search: more stages arrive as it goes (STAGE_MESSAGE)
 
     @property
     def end_s(self) -> float:
@@ -102,6 +113,7 @@ class ArrivalSchedule:
             "shares": dict(self.shares),
             "slots": list(self.slots),
             "stages": [{"duration_s": s.duration_s, "rate": s.rate} for s in self.stages],
+            **({"open_ended": True} if self.open_ended else {}),
         }
 
     @classmethod
@@ -112,7 +124,24 @@ class ArrivalSchedule:
             shares={str(k): float(v) for k, v in data["shares"].items()},
             slots=tuple(str(s) for s in data["slots"]),
             stages=tuple(ArrivalStage(float(s["duration_s"]), float(s["rate"])) for s in data["stages"]),
+            open_ended=bool(data.get("open_ended", False)),
         )
+
+    def extended(self, stage: ArrivalStage) -> ArrivalSchedule:
+        """The schedule with one more stage at its end (a search's chunk; one of the same rate merges)."""
+        stages = list(self.stages)
+        if stages and stages[-1].rate == stage.rate:
+            stages[-1] = ArrivalStage(stages[-1].duration_s + stage.duration_s, stage.rate)
+        else:
+            stages.append(stage)
+        return replace(self, stages=tuple(stages))
+
+
+def chunk_times(start_s: float, count: int, rate: float, slot: int, slots: int, first: int) -> Iterator[float]:
+    """Arrival times of a chunk of `count` arrivals at `rate` from `start_s` that fall to worker `slot`, the
+    chunk's first arrival being the journey's arrival number `first` (slots take arrivals in turn)."""
+    for j in range((slot - first) % max(1, slots), count, max(1, slots)):
+        yield start_s + j / rate
 
 
 def _count(duration_s: float, rate: float) -> int:
@@ -125,37 +154,61 @@ class ArrivalQueue:
     Locust runs every user of a process in one thread, so no lock is needed.
     """
 
-    def __init__(self, times: Iterator[float], max_lateness_s: float) -> None:
+    def __init__(self, times: Iterator[float], max_lateness_s: float, open_ended: bool = False) -> None:
         self._times = times
         self.max_lateness_s = max_lateness_s
+        self.open_ended = open_ended  # more chunks may come (a capacity search): empty is not the end
+        self._chunks: deque[tuple[Iterator[float], str]] = deque()
+        self._step = ""  # the capacity search step of the chunk being handed out ("": none)
+        self.step = ""  # that of the arrival `next` returned last (its user sleeps until it is due)
         self.started = 0
         self.late = 0
         self.dropped = 0  # waited longer than max_lateness for a free user
         self.max_delay_s = 0.0
+        self.by_step: dict[str, list[int]] = {}  # a search's judged step -> [started, dropped]
+
+    def extend(self, times: Iterator[float], step: str = "") -> None:
+        """More arrivals after those already queued (a search's chunk), counted under `step` if given."""
+        self._chunks.append((times, step))
 
     def next(self, now: float) -> float | None:
-        """The next arrival to serve (perhaps in the future: sleep until then); None when none is left."""
-        for intended in self._times:
-            if now - intended > self.max_lateness_s:
-                self.dropped += 1
-                continue
-            return intended
-        return None
+        """The next arrival to serve (perhaps in the future: sleep until then); None when none is left
+        (for now, when the queue is open-ended)."""
+        while True:
+            for intended in self._times:
+                if now - intended > self.max_lateness_s:
+                    self.dropped += 1
+                    self._count(self._step, 1)
+                    continue
+                self.step = self._step
+                return intended
+            if not self._chunks:
+                return None
+            self._times, self._step = self._chunks.popleft()
 
-    def record_start(self, delay_s: float) -> None:
-        """An arrival's journey started `delay_s` after its intended time."""
+    def record_start(self, delay_s: float, step: str = "") -> None:
+        """An arrival's journey started `delay_s` after its intended time (`step`: its search step, as
+        `step` said when `next` handed it out: other users may have taken later chunks since)."""
         self.started += 1
+        self._count(step, 0)
         if delay_s > LATE_AFTER_S:
             self.late += 1
         self.max_delay_s = max(self.max_delay_s, delay_s)
 
-    def counts(self) -> dict[str, float]:
-        return {
+    def _count(self, step: str, which: int) -> None:
+        if step:
+            self.by_step.setdefault(step, [0, 0])[which] += 1
+
+    def counts(self) -> dict[str, Any]:
+        counts: dict[str, Any] = {
             "started": self.started,
             "late": self.late,
             "dropped": self.dropped,
             "max_delay_s": round(self.max_delay_s, 6),
         }
+        if self.by_step:
+            counts["steps"] = {step: list(c) for step, c in self.by_step.items()}
+        return counts
 
 
 def arrival_queue(environment: Any, journey: str) -> ArrivalQueue | None:
@@ -172,12 +225,45 @@ def arrival_queue(environment: Any, journey: str) -> ArrivalQueue | None:
         # a worker that joined after the start has no slot: its users stay idle
         queues = {
             name: ArrivalQueue(
-                schedule.times(name, slots.index(me)) if me in slots else iter(()), schedule.max_lateness_s
+                schedule.times(name, slots.index(me)) if me in slots else iter(()),
+                schedule.max_lateness_s,
+                open_ended=schedule.open_ended and me in slots,
             )
             for name in schedule.shares
         }
         environment._harness_arrivals = queues
+        for chunk in getattr(environment, "_harness_pending_chunks", ()):  # came before the schedule
+            _apply_chunk(queues, schedule, slots.index(me) if me in slots else None, chunk)
+        environment._harness_pending_chunks = []
     return queues.get(journey)
+
+
+def add_chunk(environment: Any, chunk: Mapping[str, Any]) -> None:
+    """A capacity search's chunk of arrivals (STAGE_MESSAGE): {"start_s", "rate", "count", "step",
+    "first": journey -> its first arrival's number}, queued after this process's arrivals so far."""
+    arrival_queue(environment, "")  # builds this process's queues, once the schedule is here
+    if getattr(environment, "_harness_arrivals", None) is None:
+        environment._harness_pending_chunks = [*getattr(environment, "_harness_pending_chunks", []), chunk]
+        return
+    raw = getattr(environment.parsed_options, OPTION, "")
+    schedule = ArrivalSchedule.from_dict(json.loads(raw))
+    me = slot_name(getattr(environment, "runner", None))
+    slots = list(schedule.slots)
+    _apply_chunk(environment._harness_arrivals, schedule, slots.index(me) if me in slots else None, chunk)
+
+
+def _apply_chunk(
+    queues: Mapping[str, ArrivalQueue], schedule: ArrivalSchedule, slot: int | None, chunk: Mapping[str, Any]
+) -> None:
+    if slot is None:  # a worker without a slot serves nothing
+        return
+    for name, queue in queues.items():
+        count = math.floor(int(chunk["count"]) * schedule.shares.get(name, 0.0) + 1e-9)
+        rate = float(chunk["rate"]) * schedule.shares.get(name, 0.0)
+        if count and rate > 0:
+            first = int(chunk["first"].get(name, 0))
+            times = chunk_times(float(chunk["start_s"]), count, rate, slot, len(schedule.slots), first)
+            queue.extend(times, str(chunk.get("step", "")))
 
 
 def slot_name(runner: Any) -> str:
@@ -186,7 +272,7 @@ def slot_name(runner: Any) -> str:
     return str(getattr(runner, "client_id", "local"))
 
 
-def arrival_counts(environment: Any) -> dict[str, dict[str, float]]:
+def arrival_counts(environment: Any) -> dict[str, dict[str, Any]]:
     """journey -> started, late, dropped of this process so far (cumulative)."""
     queues: dict[str, ArrivalQueue] = getattr(environment, "_harness_arrivals", None) or {}
     return {name: queue.counts() for name, queue in queues.items()}

@@ -58,6 +58,7 @@ __all__ = [
     "Step",
     "Journey",
     "Breaker",
+    "Search",
     "HttpSettings",
     "Guardrails",
     "SPEND_NUMBERS",
@@ -477,6 +478,28 @@ class Journey:
 
 
 @dataclass(frozen=True)
+class Search:
+    """`[search]` (or `harness run --find-capacity`): open-model steps of rising arrival rate until a
+    criterion fails, then bisection between the last step that passed and the first that failed
+    (harness.load.capacity runs it, harness.analysis.capacity judges each step)."""
+
+    start_rate: float = 2.0  # journeys per second of the first step
+    max_rate: float = 500.0  # never offered more (the answer is then "at least max_rate")
+    growth: float = 2.0  # each coarse step offers this many times the last
+    resolution: float = 0.05  # bisection stops when the first failure is within 5 % of the last pass
+    hold_s: float = 10.0  # each step is held at least this long, from the end of its settling
+    max_hold_s: float = 30.0  # and at most this long while its p95 is not yet steady
+    settle_s: float = 2.0  # the first seconds of a step are not judged (the queue of the last one drains)
+    # criteria: a step fails when any one fails
+    p95_ms: float | None = None  # None: each route's latency target (the report's line, 500 ms by default)
+    p99_ms: float | None = None
+    ttft_p95_ms: float | None = None
+    max_error_rate: float = 0.01
+    min_achieved: float = 0.95  # achieved arrivals / offered
+    max_dropped: float = 0.01  # arrivals dropped (no free user for max_lateness) / offered
+
+
+@dataclass(frozen=True)
 class Breaker:
     """The circuit breaker: abort when more than `error_rate` of the last `window_s` of requests failed."""
 
@@ -549,6 +572,7 @@ class Scenario:
     attacks_start_after_s: float = 0.0
     probes: Probes = Probes()
     wallet: Wallet | None = None
+    search: Search | None = None  # a capacity search instead of the load's stages
     spend: SpendSettings = SpendSettings()
     thresholds: tuple[Threshold, ...] = ()  # the checklist defaults, then the scenario's own
     breaker: Breaker = Breaker()

@@ -22,6 +22,7 @@ from harness.scenario.sections.journeys import parse_journeys
 from harness.scenario.sections.load import check_caps, parse_breaker, parse_guardrails, parse_http, parse_load
 from harness.scenario.sections.placeholders import check_placeholders, check_steps, route_callers
 from harness.scenario.sections.reader import MAX_DEPTH, Reader, show
+from harness.scenario.sections.search import parse_search
 from harness.scenario.sections.spend import parse_spend, parse_wallet
 from harness.scenario.sections.target import parse_target
 from harness.scenario.sections.thresholds import parse_targets
@@ -116,6 +117,7 @@ def parse_scenario(data: dict[str, Any], source: str = "<scenario>", base_dir: P
             "guardrails",
             "http",
             "audit",
+            "search",
         },
         "",
     )
@@ -157,6 +159,7 @@ def parse_scenario(data: dict[str, Any], source: str = "<scenario>", base_dir: P
         attacks_start_after_s=attacks_start,
         probes=probes,
         wallet=wallet,
+        search=parse_search(r, data, guardrails),
         breaker=parse_breaker(r, data),
         guardrails=guardrails,
         http=parse_http(r, data),

@@ -73,7 +73,9 @@ _USD = {"usd": 1.0, "": 1.0}
 class Metric:
     """How a metric is written (its units) and where its figure lives in the summary."""
 
-    kind: str  # latency | error_rate | llm | intended | rate_limit | spend_per_day | run_cost | worst_request
+    kind: (
+        str  # latency | error_rate | llm | intended | rate_limit | spend_per_day | run_cost | worst_request | capacity
+    )
     units: Mapping[str, float]  # unit as written -> factor to `unit`
     unit: str  # the unit of the limit and the observed figure: ms | ratio | usd | "" (a verdict)
 
@@ -87,8 +89,9 @@ METRICS: dict[str, Metric] = {
     "spend_per_day": Metric("spend_per_day", _USD, "usd"),
     "run_cost": Metric("run_cost", _USD, "usd"),
     "worst_request": Metric("worst_request", _USD, "usd"),
+    "capacity": Metric("capacity", {"rps": 1.0, "": 1.0}, "rps"),  # summary capacity.capacity_rps
 }
-SIDES: dict[str, tuple[str, ...]] = {"spend_per_day": tuple(SPEND_PER_DAY), "run_cost": RUN_COST}
+SIDES: dict[str, tuple[str, ...]] = {"spend_per_day": tuple(SPEND_PER_DAY), "run_cost": RUN_COST, "capacity": ("rps",)}
 OPS: dict[str, Callable[[Any, Any], bool]] = {
     "<": operator.lt,
     "<=": operator.le,
@@ -180,7 +183,7 @@ def parse_threshold(
 
 
 def _example(metric: Metric) -> str:
-    return {"ms": "500ms or 2s", "ratio": "1% or 0.01", "usd": "50usd"}[metric.unit]
+    return {"ms": "500ms or 2s", "ratio": "1% or 0.01", "usd": "50usd", "rps": "50rps or 50"}[metric.unit]
 
 
 def from_record(record: Any, where: str) -> Threshold:
@@ -362,6 +365,11 @@ def _observe(t: Threshold, target: str, summary: Summary) -> tuple[Any, int | No
         if not e:
             return None, 0, "no legit successful responses with an intended start: not judged"
         return e.get(f"{t.metric.removesuffix('_intended')}_from_intended_ms"), int(e.get("samples") or 0), None
+    if kind == "capacity":
+        capacity = summary.section("capacity")
+        if capacity is None:
+            return None, None, "no capacity search in this run (harness run --find-capacity): not judged"
+        return capacity.capacity_rps, len(capacity.steps), None
     if kind == "rate_limit":
         e = (summary.section("rate_limits") or {}).get(target)
         if not e:
