@@ -36,6 +36,7 @@ CHUNK_S = 1.0  # about this long a chunk of arrivals
 TICK_S = 0.25
 CHECK_EVERY_S = 2.0  # how often a held step is looked at for a steady verdict
 DRAIN_S = 4.5  # after a step: its last answers, and the workers' next report (every 3 s), come in
+LOCAL_DRAIN_S = 2.5  # the same in a single process, which writes its samples every second
 RECOVER_MAX_S = 60.0  # after a failed step, the target has this long to serve fresh requests in time again
 RECENT_S = 4.0  # "fresh": sent this recently (and already answered)
 COLUMNS = ["start_s", "intended_s", "endpoint", "status", "latency_ms", "ttft_ms", "error", "blocked", "role"]
@@ -78,6 +79,7 @@ class CapacitySearch:
         self.rate = search.start_rate
         self.label = ""  # the judged step the chunks fed now belong to ("": none)
         self.done = False
+        self.drain_s = DRAIN_S if isinstance(runner, MasterRunner) else LOCAL_DRAIN_S
         self.greenlet: gevent.Greenlet | None = None
 
     def start(self) -> None:
@@ -127,7 +129,7 @@ class CapacitySearch:
             self.rate = max(
                 (r for r, ok in decided if ok and r <= rate), default=min(rate, self.settings["start_rate"])
             )
-            if not self._wait(self.fed_until + DRAIN_S):
+            if not self._wait(self.fed_until + self.drain_s):
                 self.record.stopped = "the run ended before the search did"
                 return
             figures = self._judge(step)

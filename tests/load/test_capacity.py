@@ -1,0 +1,103 @@
+"""Must show (issue 15): the capacity search on servers of known capacity. N slots of a fixed service time
+S serve N/S requests per second: the capacity found is within 10 % of it, the curve shows the knee,
+and the search never offers more than its first failure. A server whose TTFT degrades with load:
+the TTFT criterion is the one that fails. One Locust process each, short steps."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tests.helpers import only_run_dir, read_json, run_harness
+from tests.load.capacity_server import SlotServer, StreamServer
+
+pytestmark = pytest.mark.e2e  # starts the harness (processes)
+
+SCENARIO = """
+[scenario]
+name = "capacity"
+
+[target]
+host = "{host}"
+
+[accounts]
+source = "inline"
+inline = [{{ email = "load@example.test", password = "unused-1" }}]
+
+[auth]
+style = "none"
+
+[endpoints.work]
+method = "{method}"
+path = "{path}"
+auth = false
+{extra}
+
+[journeys.work]
+weight = 1
+think_time = [0, 0]
+steps = [{{ route = "work" }}]
+
+[search]
+settle = "1s"
+hold = "2s"
+max_hold = "4s"
+{search}
+"""
+
+
+def search(tmp_path: Path, host: str, *, method: str, path: str, extra: str, settings: str) -> tuple[dict, str]:
+    scenario = tmp_path / "capacity.toml"
+    scenario.write_text(SCENARIO.format(host=host, method=method, path=path, extra=extra, search=settings))
+    out = tmp_path / "out"
+    result = run_harness("run", str(scenario), "--find-capacity", "--workers", "0", "--out", str(out), timeout=240)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    return read_json(only_run_dir(out) / "summary.json")["capacity"], result.stderr
+
+
+def test_the_capacity_of_n_slots_of_service_time_s_is_found_within_10_percent(tmp_path: Path) -> None:
+    slots, service_s = 4, 0.05  # 80 requests per second
+    server = SlotServer(slots, service_s).start()
+    try:
+        capacity, stderr = search(
+            tmp_path, server.url, method="GET", path="/work", extra="",
+            settings="start_rate = 20\nmax_rate = 400\nresolution = 0.1\np95_ms = 150",
+        )  # fmt: skip
+    finally:
+        server.stop()
+    truth = slots / service_s
+    assert 0.9 * truth <= capacity["capacity_rps"] <= 1.1 * truth, capacity
+    steps = sorted(capacity["steps"], key=lambda s: s["rate"])
+    first_failure = capacity["first_failure_rps"]
+    assert first_failure is not None and capacity["capacity_rps"] < first_failure <= 2.2 * truth
+    assert any(f.startswith("p95 of work") for f in capacity["first_failure"])
+    # the knee: every step below the capacity was served in about S, the first failure far slower
+    below = [s for s in steps if s["rate"] <= capacity["capacity_rps"]]
+    assert all(s["passed"] and s["p50_ms"] < 3 * service_s * 1000 for s in below)
+    failed = next(s for s in steps if s["rate"] == first_failure)
+    assert failed["p95_ms"] > 150 and not failed["passed"]
+    # stops soon after the knee: never above the first failure, a bounded number of steps
+    assert max(s["rate"] for s in steps) == first_failure and len(steps) <= 8
+    # Little's law beside the measured concurrency, below the knee (N slots at most in service)
+    calm = below[-1]
+    assert calm["in_flight"] == pytest.approx(calm["in_flight_little"], rel=0.25)
+    assert f"capacity: {capacity['capacity_rps']:.1f}" in stderr or "capacity: " in stderr
+
+
+def test_a_ttft_that_degrades_with_load_fails_the_ttft_criterion(tmp_path: Path) -> None:
+    server = StreamServer(first_token_s=0.02, per_stream_s=0.01)  # TTFT 20 ms + 10 ms per open stream
+    server.start()
+    try:
+        capacity, _ = search(
+            tmp_path, server.url, method="POST", path="/chat",
+            extra='body = { messages = "{messages}", stream = true }\nstream = "sse-openai"\nkind = "chat"',
+            settings="start_rate = 4\nmax_rate = 200\nresolution = 0.25\np95_ms = 10000\nttft_p95_ms = 150",
+        )  # fmt: skip
+    finally:
+        server.stop()
+    assert capacity["first_failure"], capacity
+    assert all(f.startswith("TTFT p95") for f in capacity["first_failure"]), capacity["first_failure"]
+    assert capacity["capacity_rps"] is not None and capacity["capacity_rps"] < capacity["first_failure_rps"]
+    failed = next(s for s in capacity["steps"] if s["rate"] == capacity["first_failure_rps"])
+    assert failed["ttft_p95_ms"] > 150 and failed["p95_ms"] < 10000
