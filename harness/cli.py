@@ -128,6 +128,15 @@ def _parser() -> argparse.ArgumentParser:
         "--screenshot", action="store_true", help="also save report.png, the report rendered by headless Chromium"
     )
     run.add_argument(
+        "--web",
+        action="store_true",
+        help="serve Locust's web UI and the harness panel (live p95 per route, spend, capacity search) on "
+        "127.0.0.1 while the run goes; the run starts and ends by itself as without it",
+    )
+    run.add_argument(
+        "--web-port", type=_positive_int, metavar="P", help="port of the --web live view (default: a free port)"
+    )
+    run.add_argument(
         "--check-first",
         action="store_true",
         help="run `harness check` first and start the load only when every step worked (else exit 4, no load sent)",
@@ -320,6 +329,8 @@ def _dispatch(args: argparse.Namespace) -> int:
                 master_bind=args.master_bind,
                 master_port=args.master_port,
                 expect_workers_max_wait_s=args.expect_workers_max_wait,
+                web=args.web,
+                web_port=args.web_port,
             )
         )
     if args.command == "worker":

@@ -44,6 +44,7 @@ __all__ = ["RunOptions", "run", "exit_code"]
 
 GRACE_S = 60.0  # how long past the planned end before the harness stops waiting for the master
 STOP_GRACE_S = 30.0  # how long after Ctrl-C or SIGTERM before it stops waiting
+WEB_HOST = "127.0.0.1"  # --web: the live view answers on loopback only
 
 
 @dataclass
@@ -66,6 +67,8 @@ class RunOptions:
     master_bind: str | None = None  # --master-bind ADDR: where the master listens for workers (127.0.0.1)
     master_port: int | None = None  # --master-port P (5557)
     expect_workers_max_wait_s: float = 60.0  # give up (exit 3) when the workers have not all come by then
+    web: bool = False  # --web: Locust's web UI and the harness panel on 127.0.0.1 while the run goes
+    web_port: int | None = None  # --web-port P (default: a free port)
 
 
 @dataclass(frozen=True)
@@ -101,6 +104,7 @@ def run(options: RunOptions) -> int:
     if workers < 0:
         raise UsageError("--workers: expected 0 (one process) or more")
     master = _master(options, workers)
+    web_port = _web_port(options)
     if options.screenshot and find_browser() is None:  # before the run, not after it
         raise UsageError(MISSING_BROWSER)
     unusable = _unusable_out(options.out)
@@ -124,6 +128,9 @@ def run(options: RunOptions) -> int:
             f"harness: {scenario.name} against {url}, {workers or 'no'} worker process(es); run folder {run_dir}",
             file=sys.stderr,
         )
+        if web_port is not None:
+            live = f"http://{WEB_HOST}:{web_port}/"
+            print(f"harness: live view at {live} (harness panel: {live}harness)", file=sys.stderr)
         if master is not None and master.remote:
             print(
                 f"harness: master listening on {master.bind}:{master.port}, waiting up to {master.max_wait_s:g} s "
@@ -131,7 +138,7 @@ def run(options: RunOptions) -> int:
                 file=sys.stderr,
             )
         master_code = procs.run_locust(
-            _locust_args(options, scenario, url, run_dir), workers, options.locustfiles, master
+            _locust_args(options, scenario, url, run_dir, web_port), workers, options.locustfiles, master
         )
     if master is not None and master_code != 0 and _workers_did_not_come(run_dir, master):
         return ExitCode.ABORTED
@@ -277,9 +284,17 @@ def _physical_memory() -> int:
         return 0
 
 
-def _locust_args(options: RunOptions, scenario: Scenario, host: str, run_dir: Path) -> list[str]:
+def _locust_args(
+    options: RunOptions, scenario: Scenario, host: str, run_dir: Path, web_port: int | None = None
+) -> list[str]:
+    """Headless; with a web port, Locust's web UI there, the run started at once (--autostart) and
+    Locust gone as soon as the run ends (--autoquit 0), as a headless run is."""
     load = scenario.load
     duration = options.duration_s or load.planned_duration_s
+    if web_port is None:
+        mode = ["--headless"]
+    else:
+        mode = ["--autostart", "--autoquit", "0", "--web-host", WEB_HOST, "--web-port", str(web_port)]
     args = [
         "--scenario",
         str((scenario.path or options.scenario).resolve()),
@@ -288,7 +303,7 @@ def _locust_args(options: RunOptions, scenario: Scenario, host: str, run_dir: Pa
         "--run-dir",
         str(run_dir),
         "--harness-managed",
-        "--headless",
+        *mode,
         "--only-summary",
         "-u",
         str(options.users or load.users),
@@ -306,6 +321,28 @@ def _locust_args(options: RunOptions, scenario: Scenario, host: str, run_dir: Pa
     args += [f"--threshold={expr}" for expr in options.thresholds]
     args += [f"--abort-on-fail={expr}" for expr in options.abort_on_fail]
     return args
+
+
+def _web_port(options: RunOptions) -> int | None:
+    """`--web`: the port of the live view on loopback, free now (a free one unless --web-port says which)."""
+    if not options.web:
+        if options.web_port is not None:
+            raise UsageError("--web-port goes with --web")
+        return None
+    if options.web_port is None:
+        return _free_port()
+    if not 1 <= options.web_port <= 65535:
+        raise UsageError(f"--web-port: expected 1-65535, got {options.web_port}")
+    with socket.socket() as s:  # a clear error now rather than a trace in the master's log
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            s.bind((WEB_HOST, options.web_port))
+        except OSError as exc:
+            raise AbortedError(
+                f"--web-port: cannot listen on {WEB_HOST}:{options.web_port}: {exc.strerror or exc}; "
+                "pass another port, or leave --web-port out for a free one"
+            ) from None
+    return options.web_port
 
 
 def _free_port() -> int:

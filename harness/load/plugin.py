@@ -156,7 +156,7 @@ def _add_arguments(parser: Any) -> None:
 
 
 @events.init.add_listener
-def _on_init(environment: Any, runner: Any = None, **_: Any) -> None:
+def _on_init(environment: Any, runner: Any = None, web_ui: Any = None, **_: Any) -> None:
     if runner is None or environment.parsed_options is None:
         return  # used as a library without a command line: nothing to record into
     # A worker's listeners first: whatever yields to gevent below lets the runner's greenlet take the
@@ -177,6 +177,10 @@ def _on_init(environment: Any, runner: Any = None, **_: Any) -> None:
         session = _Session(environment, runner)
         environment.harness_session = session  # where the load shape finds it (harness.load.shape)
         session.install()
+        if web_ui is not None:  # `harness run --web`: the harness panel in Locust's web UI
+            from harness.load.web import install_live_view
+
+            install_live_view(web_ui, session)
 
 
 def _await_requests_at_the_stop(environment: Any) -> None:
@@ -315,7 +319,9 @@ class _Session:
         encoding(spend["encoding"])  # the model's vocabulary, loaded before the first reply needs it
         self.run_dir = Path(options.run_dir) if options.run_dir else new_run_dir(Path("reports"), scenario.name)
         (self.run_dir / "samples").mkdir(parents=True, exist_ok=True)
-        self.planned_s = options.run_time or (scenario.load.planned_duration_s if options.headless else None)
+        self.planned_s = options.run_time or (
+            scenario.load.planned_duration_s if options.headless or options.autostart else None
+        )
         if scenario.search is not None:  # the search ends itself; this bounds it, within the guardrail
             from harness.load.capacity import search_bound_s  # the master's side only (pandas)
 

@@ -3,6 +3,7 @@ start anything, so they run in this process (`run_cli`), and once as real comman
 
 from __future__ import annotations
 
+import socket
 from pathlib import Path
 
 import pytest
@@ -84,6 +85,27 @@ def test_a_bad_arrival_rate_is_a_usage_error(tmp_path: Path) -> None:
     result = run_cli("run", "scenarios/smoke.toml", "--arrival-rate", "0", "--out", str(tmp_path / "out"))
     assert result.returncode == 2
     assert "--arrival-rate: expected a number > 0, got '0'" in result.stderr and "Traceback" not in result.stderr
+    assert not (tmp_path / "out").exists()
+
+
+def test_web_port_without_web_is_a_usage_error(tmp_path: Path) -> None:
+    result = run_cli("run", "scenarios/smoke.toml", "--web-port", "8089", "--out", str(tmp_path / "out"))
+    assert result.returncode == 2
+    assert result.stderr == "harness: --web-port goes with --web\n"
+    assert not (tmp_path / "out").exists()
+
+
+def test_a_web_port_in_use_is_one_line_before_anything_starts(tmp_path: Path) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = run_cli(
+            "run", "scenarios/smoke.toml", "--web", "--web-port", str(port), "--out", str(tmp_path / "out")
+        )
+    assert result.returncode == 3
+    assert result.stderr.startswith(f"harness: --web-port: cannot listen on 127.0.0.1:{port}: ")
+    assert "leave --web-port out for a free one" in result.stderr and result.stderr.count("\n") == 1
     assert not (tmp_path / "out").exists()
 
 
