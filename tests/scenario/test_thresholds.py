@@ -190,7 +190,7 @@ BAD = [
         "p96(login) < 500ms",
         "--threshold: unknown metric 'p96' in 'p96(login) < 500ms' (expected one of: p50, p95, p99, p999, max, "
         "mean, error_rate, ttfb_p50, ttft_p50, ttft_p95, ttft_p99, ttlt_p50, ttlt_p95, tpot_p50, tpot_p95, itl_p50, "
-        "itl_p95, itl_p99, p50_intended, p95_intended, p99_intended, rate_limit, spend_per_day, run_cost, worst_request)",
+        "itl_p95, itl_p99, p50_intended, p95_intended, p99_intended, rate_limit, spend_per_day, run_cost, worst_request, capacity)",
     ),
     ("p95(login) < 5usd", "--threshold: 'p95(login) < 5usd': p95 is measured in ms or s, not 'usd' (e.g. 500ms or 2s)"),
     (
