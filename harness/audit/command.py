@@ -137,5 +137,12 @@ def run_audit(
         write_audit(report, run_dir)
         build_report(run_dir, sections=[audit_section(report.to_dict())])
     print(format_scorecard(report))
+    if report.accounts_created:
+        made = ", ".join(a.email or a.username for a in report.accounts_created)
+        print(
+            f"harness: the audit signed up {len(report.accounts_created)} account(s) of its own, listed in "
+            f"audit.json (accounts_created); remove them when you are done: {made}",
+            file=sys.stderr,
+        )
     print(f"audit: {out_dir / 'audit.json'}", file=sys.stderr)
     return {"fail": ExitCode.FAIL, "untested": ExitCode.UNTESTED}.get(report.verdict, ExitCode.PASS)

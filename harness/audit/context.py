@@ -20,12 +20,18 @@ The `[audit]` table of a scenario (all optional):
     expiry_wait_s = 10                  # longest wait for a session token to expire (auth: expired token)
     destructive = false                 # true (or --allow-destructive): DELETE, and writes to objects the
                                         # audit did not create, may be sent (listed in audit.json)
+    register_domain = "audit.invalid"   # the domain of the addresses the audit signs up with (kind register)
 
 Safe by default: a request that would delete an object, or write (PUT, PATCH, POST) to an object id
 the audit did not create itself, is not sent unless `destructive` is on (`AuditContext.guard`); the
 ones sent with it on are listed (`destructive_requests`). Each identity sends only its own credential:
 the HTTP clients keep no cookies, so an anonymous request carries none, and a session past its
 lifetime (`[auth] lifetime`, or its JWT's `exp`) is renewed before it is used.
+
+Its own accounts: when the map has a route of kind `register`, the checks that write data sign up two
+accounts of the audit's own (harness.audit.signup; `signup` keeps them for the whole audit) and write
+only into objects those accounts create. Every account it made is listed (`accounts_created`, never
+its password), so the user can remove it; the passwords it made up are redacted like the rest.
 
 Without a matrix, every route of the map with `auth = true` must deny anonymous callers, and a route
 of kind `admin` (or, with no kind set, named `admin*`) must deny every role but `admin`.
@@ -37,6 +43,7 @@ import base64
 import binascii
 import json
 import re
+import secrets
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -63,11 +70,20 @@ from harness.scenario.accounts import Account, Credentials
 from harness.scenario.model import OBJECT_ID
 from harness.scenario.templates import placeholders, render
 
-__all__ = ["AuditSettings", "AuditContext", "Destructive", "parse_audit_settings", "ROLES"]
+__all__ = [
+    "AuditSettings",
+    "AuditContext",
+    "CreatedAccount",
+    "Destructive",
+    "Signup",
+    "parse_audit_settings",
+    "ROLES",
+]
 
 ROLES = ("anonymous", "client", "coach", "admin")
 MAX_BODY = 4 * 1024 * 1024  # the most of one answer an audit check reads
 DECISIONS = ("allow", "deny")
+_DOMAIN = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)+")
 
 
 @dataclass(frozen=True)
@@ -86,6 +102,7 @@ class AuditSettings:
     system_prompt_canary: str = ""
     expiry_wait_s: float = 10.0
     destructive: bool = False  # deletes and overwrites of objects the audit did not create may be sent
+    register_domain: str = "audit.invalid"  # where the addresses of the accounts the audit signs up are
 
 
 def parse_audit_settings(scenario: Scenario) -> AuditSettings:
@@ -145,6 +162,11 @@ def parse_audit_settings(scenario: Scenario) -> AuditSettings:
     destructive = raw.get("destructive", False)
     if not isinstance(destructive, bool):
         raise ScenarioError(f"{where}.destructive: expected true or false, got {destructive!r}")
+    domain = raw.get("register_domain", "audit.invalid")
+    if not isinstance(domain, str) or not _DOMAIN.fullmatch(domain):
+        raise ScenarioError(
+            f'{where}.register_domain: expected a domain like "audit.invalid" (no @, no scheme), got {domain!r}'
+        )
     return AuditSettings(
         matrix=matrix,
         destructive=destructive,
@@ -156,8 +178,30 @@ def parse_audit_settings(scenario: Scenario) -> AuditSettings:
         system_prompt_file=raw.get("system_prompt_file", ""),
         system_prompt_canary=raw.get("system_prompt_canary", ""),
         expiry_wait_s=float(wait),
+        register_domain=domain,
         **strings,
     )
+
+
+@dataclass(frozen=True)
+class CreatedAccount:
+    """An account the audit signed up (audit.json `accounts_created`): what the user needs to find and
+    remove it. Never its password."""
+
+    email: str  # "" when the sign-up takes a user name only
+    username: str  # "" when it takes none
+    route: str  # the route of kind register it was made through
+    purpose: str  # why it was made: the audit's owner, its intruder, a bad-body probe that was taken
+    id: str = ""  # the id the sign-up answer gave it, when it named one
+
+
+@dataclass(frozen=True)
+class Signup:
+    """The audit's own accounts (an owner, then an intruder, each in a tenant of its own), or none and
+    why: no route of kind register, or the sign-up or the login with a new account was refused."""
+
+    accounts: tuple[Account, ...] = ()
+    note: str = ""  # how they were made, or why the scenario's accounts are used instead
 
 
 @dataclass
@@ -175,6 +219,10 @@ class AuditContext:
     created: set[str] = field(default_factory=set)  # object ids the audit created (it may write to them)
     destructive_requests: list[str] = field(default_factory=list)  # "METHOD path" sent with destructive on
     observed: list[Observed] = field(default_factory=list)  # answers of limited routes: their rate-limit headers
+    signup: Signup | None = None  # the audit's own accounts, once a check asked for them (harness.audit.signup)
+    accounts_created: list[CreatedAccount] = field(default_factory=list)  # every account the audit signed up
+    refused_login: httpx.Response | None = field(default=None, repr=False)  # the last login answer that said no
+    _made_up: list[str] = field(default_factory=list, repr=False)  # passwords the audit made up: redacted
 
     # --- the target ---------------------------------------------------------------------------
     def client(self, **kwargs: Any) -> httpx.Client:
@@ -216,6 +264,13 @@ class AuditContext:
             if (tenant is None or a.tenant == tenant) and (exclude_tenant is None or a.tenant != exclude_tenant):
                 return a
         return None
+
+    def made_up_password(self) -> str:
+        """A new random password for an account of the audit's own (upper, lower, digit and symbol, so
+        common password rules take it), remembered only to be redacted from every output."""
+        password = secrets.token_urlsafe(18) + "!Aa1"
+        self._made_up.append(password)
+        return password
 
     def token(self, account: Account) -> str | None:
         """A session for `account` as `[auth]` says (a login, an OAuth2 token request, its API key), as the
@@ -269,6 +324,7 @@ class AuditContext:
                 assert login is not None
                 response = self.call(client, login.name, account.values())
             if not 200 <= response.status_code < 400:  # a session cookie may come with a redirect
+                self.refused_login = response
                 return None
             jar: dict[str, str] = {}
             store_cookies(jar, response.headers.multi_items(), time.time())
@@ -361,8 +417,12 @@ class AuditContext:
 
     def _foreign(self, route: str, method: str, values: Mapping[str, Any], path: str, body: Any) -> bool:
         """Does this request delete, or write to, an object the audit did not create?"""
-        if method in ("GET", "HEAD", "OPTIONS") or self.scenario.endpoints[route].kind in ("login", "logout"):
-            return False  # a login or logout makes or ends the audit's own session
+        if method in ("GET", "HEAD", "OPTIONS") or self.scenario.endpoints[route].kind in (
+            "login",
+            "logout",
+            "register",
+        ):
+            return False  # a login or logout makes or ends the audit's own session, a sign-up its own account
         ids = self._ids_sent(route, values, path, body)
         if method != "POST":  # a DELETE, PUT or PATCH with no id acts on an existing object (the account's)
             return not ids or any(i not in self.created for i in ids)
@@ -416,7 +476,8 @@ class AuditContext:
     def redact(self, text: str) -> str:
         """`text` with every secret handed to the harness, and every session's token and cookies, replaced."""
         sessions = [v for c in self._sessions.values() for v in c.secrets()]
-        for secret in [*self.credentials.secrets(), *sessions, *(t for t in self._tokens.values() if t)]:
+        made = [*self.credentials.secrets(), *self._made_up, *sessions, *(t for t in self._tokens.values() if t)]
+        for secret in made:
             if secret:
                 text = text.replace(secret, "[redacted]")
         return text

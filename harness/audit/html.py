@@ -57,7 +57,16 @@ def _context(report: Mapping[str, Any]) -> dict[str, Any]:
         "rows": rows,
         "destructive": bool(report.get("destructive")),
         "destructive_requests": list(report.get("destructive_requests") or []),
+        "accounts_created": [_account(a) for a in report.get("accounts_created") or []],
     }
+
+
+def _account(account: Mapping[str, Any]) -> str:
+    """One account the audit signed up, as a line: who, the id the API gave it, how and why."""
+    who = account.get("email") or account.get("username") or "?"
+    named = f" (id {account['id']})" if account.get("id") else ""
+    why = f": {account['purpose']}" if account.get("purpose") else ""
+    return f"{who}{named}, through {account.get('route') or '?'}{why}"
 
 
 def _untested_fixes(row: Mapping[str, Any]) -> str:

@@ -150,7 +150,9 @@ def scorecard(results: Iterable[CheckResult]) -> dict[str, Any]:
         statuses = {c.status for c in checks}
         status = next((s for s in STATUSES if s in statuses), UNTESTED)
         row = ROWS[name]
-        note = NOT_FROM_OUTSIDE.get(name, "") if not checks else "; ".join(c.note for c in checks if c.note)
+        note = (
+            NOT_FROM_OUTSIDE.get(name, "") if not checks else "; ".join(dict.fromkeys(c.note for c in checks if c.note))
+        )
         rows[name] = {
             "title": row.title,
             "status": status,

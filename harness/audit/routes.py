@@ -34,6 +34,8 @@ __all__ = [
     "login",
     "dig",
     "emails_in",
+    "retry_after",
+    "create_route",
 ]
 
 PROBE_TEXT = "launch-harness audit probe"
@@ -109,7 +111,7 @@ class Sender:
             rule = self.ctx.scenario.block
             if not rule.matches(response.status_code, response.headers, response.content):
                 return Attempt(response)
-            wait = _retry_after(response.headers.get("retry-after"))
+            wait = retry_after(response.headers.get("retry-after"))
             if wait > min(self.max_wait_s, self.wait_left_s):
                 return Attempt(response, f"blocked by a rate limit (Retry-After {wait:g} s)", blocked=True)
             time.sleep(wait)
@@ -117,7 +119,7 @@ class Sender:
             self.waited_s += wait
 
 
-def _retry_after(value: str | None) -> float:
+def retry_after(value: str | None) -> float:
     """Seconds to wait before sending again: Retry-After in seconds (+0.2), else one second."""
     try:
         return max(0.0, float(value)) + 0.2 if value is not None else 1.0
@@ -168,6 +170,22 @@ def list_route(scenario: Scenario, route: str, name: str, id_lists: Mapping[str,
     plural = wanted[:2]  # a route of kind list whose path ends with the plural, under any name
     last = {n: ep.path.rstrip("/").rpartition("/")[2] for n, ep in listing.items() if ep.kind == "list"}
     return next((n for n, segment in last.items() if segment in plural), None)
+
+
+def create_route(scenario: Scenario, route: str, name: str, id_lists: Mapping[str, str] | None = None) -> str | None:
+    """The route that creates the objects `name` (of `route`) refers to: a POST of kind write, with no
+    object id, at the path of the route that lists them (`POST /api/conversations` beside `GET
+    /api/conversations`). Its answer's `id_field` is the new object's id."""
+    listing = list_route(scenario, route, name, id_lists)
+    if listing is None:
+        return None
+    path = scenario.endpoints[listing].path.rstrip("/")
+    makers = [
+        ep.name
+        for ep in scenario.endpoints.values()
+        if ep.method == "POST" and ep.kind == "write" and not id_placeholders(ep) and ep.path.rstrip("/") == path
+    ]
+    return makers[0] if makers else None
 
 
 def read_route(scenario: Scenario, name: str) -> str | None:

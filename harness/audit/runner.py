@@ -13,6 +13,7 @@ import logging
 import math
 import time
 from collections.abc import Mapping, Sequence
+from dataclasses import asdict
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -190,6 +191,7 @@ def audit(
             "harness_version": __version__,
             "destructive": ctx.settings.destructive,
             "destructive_requests": list(ctx.destructive_requests),
+            "accounts_created": [asdict(a) for a in ctx.accounts_created],
             **card,
         },
         AuditReport,

@@ -15,6 +15,14 @@ of a route that takes its ID in the path next to an ID of B's own (parameter pol
 Safe by default (AuditContext.guard): a write goes only to an object the audit created; the owner's
 and the intruders' own objects from before the audit are not written to, nor anything deleted, unless
 `--allow-destructive` is given, and the writes check then says it is untested and why.
+
+Its own accounts, where the API allows sign-up (a route of kind register, harness.audit.signup): A and
+B are then two accounts the audit signed up, each in a tenant of its own (B a client only: a sign-up
+makes no coach), and each first creates an object of its own through the map's create route (a POST
+of kind write at the path of the route that lists them, harness.audit.routes.create_route). The canary
+and B's writes go into A's new object, which the audit created, so the writes are measured without
+the opt-in. When the sign-up is refused, or the new accounts own no object to replay, the scenario's
+accounts are used as without a register route, and the notes say so.
 """
 
 from __future__ import annotations
@@ -30,10 +38,13 @@ from harness.audit.routes import (
     Attempt,
     ObjectIds,
     Sender,
+    create_route,
+    dig,
     id_placeholders,
     probe_values,
     read_route,
 )
+from harness.audit.signup import own_accounts
 from harness.audit.values import unfilled, unfilled_note, unfilled_reason
 from harness.scenario.accounts import Account
 from harness.scenario.templates import render
@@ -95,15 +106,41 @@ class _Check:
         self.owner_copy: dict[str, Any] = {}  # id -> the owner's own read of that object (parsed JSON)
         self.base = "audit-canary-" + secrets.token_hex(6)
 
-    def tenant(self, account: Account) -> _Tenant:
-        """`account` logged in, with the IDs of its own objects for every ID placeholder of the routes."""
+    def tenant(self, account: Account, create: bool = False) -> _Tenant:
+        """`account` logged in, with the IDs of its own objects for every ID placeholder of the routes;
+        `create` (an account of the audit's own): first a new object of its own, where a route makes them."""
         token = self.ctx.token(account)
         found = _Tenant(account, token)
         if token is None:
             return found
         for route in self.routes:
             found.listed.find(self.sender, route, account, token)
+        if create:
+            self.create(found)
         return found
+
+    def create(self, who: _Tenant) -> None:
+        """A new object of `who`'s own for each ID placeholder whose objects a route creates, first
+        among its IDs: the one the canary and the writes go to (the audit created it)."""
+        endpoints = self.ctx.scenario.endpoints
+        names = {n: r for r in self.routes for n in id_placeholders(endpoints[r])}
+        for name, route in names.items():
+            maker = create_route(self.ctx.scenario, route, name, self.ctx.settings.id_lists)
+            if maker is None:
+                listed = who.listed.why.get(name, "")
+                missing = f"no route creates them (a POST of kind write at the path of the route that lists {{{name}}})"
+                who.listed.why[name] = f"{listed}; {missing}" if listed else missing
+                continue
+            attempt = self.sender.call(maker, who.values(), token=who.token)
+            new = dig(json_of(attempt.response), endpoints[maker].id_field) if attempt.ok else None
+            if isinstance(new, (str, int)) and not isinstance(new, bool) and str(new):
+                who.listed.ids[name] = [str(new), *(i for i in who.ids.get(name, []) if i != str(new))]
+                who.listed.why.pop(name, None)
+            else:
+                outcome = attempt.error or (
+                    f"answered {attempt.status}" + (f" with no {endpoints[maker].id_field}" if attempt.ok else "")
+                )
+                who.listed.why[name] = f"{maker} made no new {name} for the {who.label} ({outcome})"
 
     def callable(self, route: str, values: dict[str, Any], who: _Tenant, **kwargs: Any) -> bool:
         """Can `route` be called with `values` (the path and body in `kwargs` replace the templates)?
@@ -274,6 +311,25 @@ def _pick(ctx: AuditContext) -> tuple[Account | None, list[Account]]:
     return owner, [a for a in intruders if a is not None and a.tenant]
 
 
+def _people(ctx: AuditContext, check: _Check) -> tuple[_Tenant | None, list[Account], bool, str]:
+    """The owner (logged in, its IDs listed) and the intruders' accounts: the audit's own accounts when
+    it could sign them up and they own an object to replay, else the scenario's (`_pick`). Then whether
+    they are the audit's own, and the note on whose they are (and why, when they are not its own)."""
+    signup = own_accounts(ctx)
+    if signup.accounts:
+        owner = check.tenant(signup.accounts[0], create=True)
+        if owner.ids:
+            return owner, list(signup.accounts[1:]), True, signup.note
+        why = "; ".join(dict.fromkeys(owner.listed.why.values())) or "none listed"
+        note = f"the accounts the audit signed up own no object to replay ({why}): the scenario's accounts were used"
+    else:
+        note = signup.note
+    owner_account, intruders = _pick(ctx)
+    if owner_account is None or not intruders:
+        return None, [], False, note
+    return check.tenant(owner_account), intruders, False, note
+
+
 def run(ctx: AuditContext) -> list[CheckResult]:
     check_name = "cross-tenant reads"
     routes = id_routes(ctx)
@@ -286,23 +342,21 @@ def run(ctx: AuditContext) -> list[CheckResult]:
                 note="no route of the API map takes an object ID ([audit] id_routes)",
             )
         ]
-    owner_account, intruder_accounts = _pick(ctx)
-    if owner_account is None or not intruder_accounts:
-        return [
-            CheckResult(
-                "tenant_isolation", check_name, UNTESTED, note="needs accounts (with their tenant) in two tenants"
-            )
-        ]
     with ctx.client() as client:
         check = _Check(ctx, Sender(ctx, client), routes)
-        owner = check.tenant(owner_account)
+        owner, intruder_accounts, own, whose = _people(ctx, check)
+        if owner is None or not intruder_accounts:
+            note = "needs accounts (with their tenant) in two tenants"
+            return [
+                CheckResult("tenant_isolation", check_name, UNTESTED, note="; ".join(p for p in (note, whose) if p))
+            ]
         if owner.token is None:
             return [
                 CheckResult(
                     "tenant_isolation",
                     check_name,
                     UNTESTED,
-                    note=f"could not log in as the {owner_account.role} of tenant {owner_account.tenant}",
+                    note=f"could not log in as the {owner.label}" + (f"; {whose}" if whose else ""),
                     fix="make a login work for the audit's accounts (harness check shows what it answered)",
                     gate=True,
                 )
@@ -315,9 +369,9 @@ def run(ctx: AuditContext) -> list[CheckResult]:
             )
         intruders = []
         for account in intruder_accounts:
-            intruder = check.tenant(account)
+            intruder = check.tenant(account, create=own)  # an ID of its own, for the pollution variants
             if intruder.token is None:
-                check.notes.append(f"could not log in as the {account.role} of tenant {account.tenant}")
+                check.notes.append(f"could not log in as the {intruder.label}")
                 continue
             intruders.append(intruder)
         deletes = [r for r in routes if ctx.scenario.endpoints[r].method == "DELETE"]
@@ -334,19 +388,20 @@ def run(ctx: AuditContext) -> list[CheckResult]:
         FAIL if check.findings else PASS if check.decided else UNTESTED,
         check.findings,
         check.evidence[:MAX_EVIDENCE],
-        "; ".join(dict.fromkeys(check.notes)),
+        "; ".join(dict.fromkeys(p for p in (whose, *check.notes) if p)),
     )
+    write_notes = check.write_notes or ([] if check.writes else ["no route of the map writes to an object by its id"])
     writes = CheckResult(
         "tenant_isolation",
         "cross-tenant writes (read back by the owner)",
         FAIL if check.write_findings else PASS if check.writes and check.write_checked else UNTESTED,
         check.write_findings,
-        note="; ".join(dict.fromkeys(check.write_notes))
-        or ("" if check.writes else "no route of the map writes to an object by its id"),
+        note="; ".join(dict.fromkeys(p for p in (whose, *write_notes) if p)),
     )
     if writes.status == UNTESTED and check.write_notes:
         writes.fix = (
-            "map a route that creates an object (the audit then writes only into its own), or give "
-            "--allow-destructive against a disposable deployment"
+            "map a route of kind register (the audit then signs up accounts of its own) and the route that "
+            "creates the object (a POST of kind write at the path of the route that lists them): the audit "
+            "then writes only into objects it created; or give --allow-destructive against a disposable deployment"
         )
     return [reads, writes]

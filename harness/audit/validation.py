@@ -19,7 +19,11 @@ within a small budget, and left unjudged if it stays blocked.
 Templates are filled with the sample values below (a wrong e-mail and password: no real account is
 tried), the columns of the account a logged-in route is called as, and, for an object id in the path,
 an id that account lists. A route left with a placeholder without a value is not called (the note
-says which and why): an empty path segment would measure another route.
+says which and why): an empty path segment would measure another route. A logged-in route is called
+as one of the audit's own accounts when it could sign them up (harness.audit.signup), so a bad body a
+lax API takes lands in an account of the audit's; a sign-up route (kind register) gets a new
+account's values, and a probe it answers with a 2xx may have made that account: it is listed in
+audit.json with the accounts the audit signed up.
 
 Each chat route (`[audit] chat_route`, else every route of kind chat) also gets the denial-of-wallet
 probe's prompt-size ladder
@@ -44,6 +48,7 @@ from harness.audit.errorpages import error_page
 from harness.audit.keys import mask
 from harness.audit.model import FAIL, NOT_APPLICABLE, PASS, UNTESTED, CheckResult
 from harness.audit.routes import ObjectIds, Sender, id_placeholders
+from harness.audit.signup import new_account_values, own_accounts, record
 from harness.audit.values import account_values, unfilled, unfilled_note
 from harness.scenario import Endpoint, Wallet
 from harness.scenario.accounts import Account
@@ -166,7 +171,12 @@ class _Sender:
 
 
 def _account_for(ctx: AuditContext, route: str, skip: Account | None = None) -> Account | None:
-    """An account the matrix allows on `route` (a client first), other than `skip` when there is one."""
+    """An account the matrix allows on `route`, other than `skip` when there is one: the audit's own
+    (signed up) first, else the scenario's, a client first."""
+    own = [a for a in own_accounts(ctx).accounts if ctx.expected(route, a.role) == "allow"]
+    others = [a for a in own if skip is None or a.key != skip.key]
+    if others:
+        return others[0]
     for role in ("client", "coach", "admin"):
         if ctx.expected(route, role) != "allow":
             continue
@@ -270,6 +280,13 @@ def _prompt_ladder(
     return answered
 
 
+def _json(text: str) -> Any:
+    try:
+        return json.loads(text)
+    except (ValueError, RecursionError):
+        return None
+
+
 def _values(
     ctx: AuditContext, client: httpx.Client, endpoint: Endpoint, account: Account | None, token: str | None
 ) -> tuple[dict[str, Any], str]:
@@ -279,6 +296,8 @@ def _values(
     values = {**account_values(account), **SAMPLE_VALUES}
     if tenants:
         values["tenant"] = tenants[0]
+    if endpoint.kind == "register":  # a sign-up: a new account's values, never a user's
+        values.update(new_account_values(ctx, "(input validation)"))
     in_path = [n for n in id_placeholders(endpoint) if "{" + n + "}" in endpoint.path]
     listed = ObjectIds()
     if in_path:  # an object of the account's own: an empty id would measure another route
@@ -320,6 +339,7 @@ def run(ctx: AuditContext) -> list[CheckResult]:
             if skipped:
                 notes.append(skipped)
                 continue
+            unlisted = endpoint.kind == "register"  # a 2xx may have made an account: listed once
             path = render(endpoint.path, values, in_path=True)
             refused = ctx.guard(endpoint.name, endpoint.method, values, path, render(endpoint.body, values))
             if refused:  # a bad body a lax API takes would overwrite an object the audit did not create
@@ -329,6 +349,9 @@ def run(ctx: AuditContext) -> list[CheckResult]:
             for probe, content, content_type in probes(render(endpoint.body, values)):
                 answer = sender.send(endpoint, path, content, content_type, token)
                 answered += answer.status is not None
+                if unlisted and answer.status is not None and 200 <= answer.status < 300:
+                    record(ctx, endpoint, values, f"input validation: its {probe} probe was taken", _json(answer.text))
+                    unlisted = False
                 outcomes.append(f"{probe}: {_judge(endpoint.name, probe, answer, findings, notes, plain_text)}")
             evidence.append(f"{endpoint.method} {endpoint.path} -> {', '.join(outcomes)}")
         for chat in chats:

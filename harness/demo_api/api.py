@@ -45,6 +45,7 @@ CHAT_BODY_LIMIT = 1024 * 1024
 VULNERABLE_CHAT_BODY_LIMIT = 16 * 1024 * 1024  # flaw 8: takes whatever a probe sends
 MAX_MAX_TOKENS = 4096
 MIN_PASSWORD_LENGTH = 10
+MAX_PASSWORD_LENGTH = 200
 MAX_MESSAGES_KEPT = 200
 LARGE_PROMPT_CHARS = 32 * 1024  # tokenise bigger prompts off the event loop
 MESSAGE_ROLES = {"system", "developer", "user", "assistant", "tool"}
@@ -156,6 +157,25 @@ class DemoApi:
             raise ApiError(401, "invalid_credentials")
         return self.sessions.login_answer(user)
 
+    async def register(self, request: Request) -> Response:
+        """Sign-up: a new client in a new tenant of its own, 201 with its id; 409 for an address that has
+        an account, 400 for anything else wrong. Like login, there is none when the API takes API keys."""
+        if self.config.auth == "api_key":
+            raise ApiError(404, "not_found", "this API takes API keys: there is no sign-up")
+        body = await read_object(request, status=400)
+        email, password, name = body.get("email"), body.get("password"), body.get("name", "")
+        if not isinstance(email, str) or len(email) > 254 or not EMAIL.fullmatch(email.strip()):
+            raise ApiError(400, "invalid_body", "email: not an e-mail address")
+        if not isinstance(password, str) or not MIN_PASSWORD_LENGTH <= len(password) <= MAX_PASSWORD_LENGTH:
+            raise ApiError(400, "weak_password", f"password: {MIN_PASSWORD_LENGTH} to {MAX_PASSWORD_LENGTH} characters")
+        if not isinstance(name, str) or len(name) > 200:
+            raise ApiError(400, "invalid_body", "name: optional string of at most 200 characters")
+        email = email.strip().lower()
+        if email in self.data.users_by_email:
+            raise ApiError(409, "email_taken")
+        user = self.data.sign_up(email, password, name.strip() or email.partition("@")[0])
+        return JSONResponse(user.public(), status_code=201)
+
     async def logout(self, request: Request) -> Response:
         _, claims = self.authenticate(request)
         return self.sessions.logout_answer(claims)
@@ -223,6 +243,18 @@ class DemoApi:
         # vulnerable: any existing conversation, whichever tenant's (flaw 10)
         conversation = self.visible_conversation(user, request.path_params["id"], any_tenant=self.vulnerable)
         return JSONResponse(conversation.detail())
+
+    async def new_conversation(self, request: Request) -> Response:
+        """An empty conversation of the caller's own, 201 with its id (the chat appends to it by id)."""
+        user, _ = self.authenticate(request)
+        title = (await read_object(request)).get("title", "New conversation")
+        if not isinstance(title, str) or not 1 <= len(title.strip()) <= 200:
+            raise ApiError(422, "invalid_body", "title: optional string of 1 to 200 characters")
+        if user.tenant_id is None:
+            raise ApiError(403, "forbidden", "the platform admin keeps no conversations")
+        conversation = self.data.new_conversation(user, title.strip(), int(time.time()))
+        self._by_tenant.setdefault(conversation.tenant_id, []).append(conversation)
+        return JSONResponse(conversation.summary(), status_code=201)
 
     async def chat(self, request: Request) -> Response:
         return await self._chat(request, "")

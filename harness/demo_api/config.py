@@ -35,6 +35,7 @@ _ORIGIN = re.compile(r"https?://[^/\s?#]+")  # scheme://host[:port], no path
 ROUTES: tuple[tuple[str, str, str], ...] = (
     ("health", "GET", "/health"),
     ("login", "POST", "/api/auth/login"),
+    ("register", "POST", "/api/auth/register"),  # sign-up: a new client in a tenant of its own
     ("logout", "POST", "/api/auth/logout"),
     ("csrf", "GET", "/api/auth/csrf"),
     ("oauth_token", "POST", "/oauth/token"),
@@ -43,6 +44,7 @@ ROUTES: tuple[tuple[str, str, str], ...] = (
     ("reset_confirm", "POST", "/api/auth/password-reset/confirm"),
     ("conversations", "GET", "/api/conversations"),
     ("conversation", "GET", "/api/conversations/{id}"),
+    ("new_conversation", "POST", "/api/conversations"),
     ("chat", "POST", "/api/chat"),
     ("chat_format", "POST", "/api/chat/{format}"),  # the chat in other wire formats (harness.demo_api.formats)
     ("leads", "POST", "/api/leads"),
@@ -84,6 +86,8 @@ DEFAULT_LIMITS: dict[str, tuple[LimitRule, ...]] = {
     "webhook": (LimitRule(50, 10, "ip"),),
     "admin_users": (LimitRule(10, 10, "ip"),),
     "leads": (LimitRule(10, 10, "ip"),),
+    "register": (LimitRule(10, 10, "ip"),),
+    "new_conversation": (LimitRule(10, 10, "user"),),
 }
 
 

@@ -1,7 +1,8 @@
 """Deterministic seed data for the demo API: coaching practices (tenants), their coach and clients,
-one platform admin, and a few conversations per client.
+one platform admin, and a few conversations per client; and what sign-ups and new conversations add
+while it runs (random ids: not seed data).
 
-Everything is a pure function of the seed, so two demo APIs started with the same seed hand out the
+Everything seeded is a pure function of the seed, so two demo APIs started with the same seed hand out the
 same accounts. Passwords are derived from the seed and the e-mail with SHA-256, which makes them
 reproducible yet not guessable from the e-mail alone (the seed is public through `/__demo__/accounts`,
 which is the point: it is a demo).
@@ -12,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import random
+import secrets
 from dataclasses import dataclass, field
 
 __all__ = ["Tenant", "User", "Message", "Conversation", "Dataset", "build_dataset", "hash_password"]
@@ -199,6 +201,31 @@ class Dataset:
         self.users_by_api_key = {u.api_key: u for u in self.users}
         self.tenants_by_slug = {t.slug: t for t in self.tenants}
         self.conversations_by_id = {c.id: c for c in self.conversations}
+
+    def sign_up(self, email: str, password: str, name: str) -> User:
+        """A new client in a new tenant of its own (a practice of one), as a self-service sign-up makes."""
+        suffix = secrets.token_hex(6)
+        tenant = Tenant(f"ten_{suffix}", f"signup-{suffix}", f"{name}'s practice")
+        salt = secrets.token_bytes(16)
+        key = API_KEY_PREFIX + secrets.token_hex(16)
+        user = User(
+            f"usr_{suffix}", email, name, "client", tenant.id, salt, hash_password(password, salt), password, key
+        )
+        self.tenants.append(tenant)
+        self.tenants_by_slug[tenant.slug] = tenant
+        self.users.append(user)
+        self.users_by_id[user.id] = user
+        self.users_by_email[user.email] = user
+        self.users_by_api_key[user.api_key] = user
+        return user
+
+    def new_conversation(self, user: User, title: str, now: int) -> Conversation:
+        """An empty conversation of `user`'s, in its tenant."""
+        assert user.tenant_id is not None, "the platform admin keeps no conversations"
+        conversation = Conversation(f"conv_{secrets.token_hex(6)}", user.tenant_id, user.id, title, now)
+        self.conversations.append(conversation)
+        self.conversations_by_id[conversation.id] = conversation
+        return conversation
 
     def visible_to(self, user: User, conversation: Conversation) -> bool:
         """Tenant isolation: clients see their own, coaches their tenant's, the admin everything."""

@@ -10,9 +10,10 @@ from msgspec import UNSET, UnsetType
 
 from harness.documents.common import load_tolerant, to_builtins
 
-__all__ = ["AUDIT_SCHEMA_VERSION", "RowStatus", "AuditCheck", "AuditRow", "AuditReport"]
+__all__ = ["AUDIT_SCHEMA_VERSION", "RowStatus", "AuditCheck", "AuditRow", "AuditAccount", "AuditReport"]
 
-AUDIT_SCHEMA_VERSION = 2  # 2: untested (was not_measurable), the untested verdict, destructive requests
+# 2: untested (was not_measurable), the untested verdict, destructive requests; 3: accounts_created
+AUDIT_SCHEMA_VERSION = 3
 # a row fails when any of its checks failed, passes when one passed and none failed, is not applicable
 # when every check of it is (the API has nothing it is about), and is otherwise untested.
 # "not_measurable" is how audit.json said untested before schema 2: read as untested.
@@ -52,11 +53,22 @@ class AuditRow(msgspec.Struct, kw_only=True):
         self.status = _current(self.status)
 
 
+class AuditAccount(msgspec.Struct, kw_only=True):
+    """An account the audit signed up through a route of kind register, for the user to remove (never
+    its password): its address or user name, the route, why it was made, and the id the API gave it."""
+
+    email: str = ""
+    username: str = ""
+    route: str = ""
+    purpose: str = ""
+    id: str = ""
+
+
 class AuditReport(msgspec.Struct, kw_only=True):
     """audit.json. `incomplete`: checks that could not complete (the audit then fails). `verdict`
     untested: no row failed, but a check the verdict needs could not judge (`untested_rows`).
     `destructive`: whether deletes and overwrites of objects the audit did not create were allowed,
-    and `destructive_requests` the ones it sent."""
+    and `destructive_requests` the ones it sent. `accounts_created`: the accounts it signed up."""
 
     schema_version: int = 0  # 0: written before audit.json had a version
     target: str | None = None
@@ -72,6 +84,7 @@ class AuditReport(msgspec.Struct, kw_only=True):
     untested_rows: list[str] = msgspec.field(default_factory=list)
     destructive: bool = False
     destructive_requests: list[str] = msgspec.field(default_factory=list)
+    accounts_created: list[AuditAccount] = msgspec.field(default_factory=list)
     incomplete: list[str] | UnsetType = UNSET
 
     @classmethod

@@ -28,6 +28,7 @@ __all__ = [
     "LIMIT_KEYS",
     "PLACEHOLDERS",
     "AUDIT_PLACEHOLDERS",
+    "REGISTER_PLACEHOLDERS",
     "OBJECT_ID",
     "TECHNIQUES",
     "ScenarioError",
@@ -79,7 +80,8 @@ KINDS: dict[str, str] = {
     "reset": "starts a password reset",
     "webhook": "receives signed deliveries from a provider",
     "admin": "admin-only route",
-    "lead": "a public form (leads, contact, sign-up)",
+    "lead": "a public form (leads, contact)",
+    "register": "creates a new account (sign-up); only the audit calls it, for accounts of its own",
     "health": "liveness or readiness",
     "other": "anything else; called only by journeys that name it",
 }
@@ -195,6 +197,15 @@ AUDIT_PLACEHOLDERS: dict[str, str] = {
     "new_password": "a wrong password (validation probes)",
     "token": "a dummy token (validation probes)",
     "id": "an object id listed by the route above it",
+}
+# What `harness audit` fills on a route of kind register: the new account's, made up for each sign-up
+# (harness.audit.signup). A sign-up route takes no other placeholder.
+REGISTER_PLACEHOLDERS: dict[str, str] = {
+    "email": "a new address on [audit] register_domain (audit.invalid by default)",
+    "username": "a new user name (the address's local part)",
+    "password": "a new random password, never shown",
+    "name": "a display name saying it is the audit's",
+    "tenant": "a new tenant slug, where the sign-up asks for one",
 }
 # The placeholders that hold an object id: {id}, {NAME_id} and {NAMEId} ({conversation_id}, {userId}),
 # "id" in any case after an underscore. The audit lists them from a route of the map (harness.audit.routes).

@@ -15,6 +15,8 @@ from harness.scenario.accounts import resolve_credentials
 from tests.helpers import REPO
 
 SCENARIO = load_scenario(REPO / "scenarios" / "audit.toml")
+# the same map without its sign-up route: the audit then uses the scenario's accounts for everything
+WITHOUT_SIGN_UP = replace(SCENARIO, endpoints={k: v for k, v in SCENARIO.endpoints.items() if v.kind != "register"})
 QUICK_MODEL = {"ttft": 5, "token_delay": 1, "output_tokens": [5, 10]}  # the audit does not time the model
 
 

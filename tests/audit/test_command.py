@@ -30,12 +30,17 @@ def test_every_planted_flaw_is_found_by_its_check(vulnerable: tuple) -> None:
     rows = audit["rows"]
     # 7: the admin route believes a client-sent role header
     assert "X-User-Role: admin" in findings(audit, "auth")
-    # 10: another tenant's conversation read by id; 11 (written to through chat) only with --allow-destructive:
-    # the owner's conversation is not the audit's to write to, so the writes are untested and say why
-    assert "conversation:" in findings(audit, "tenant_isolation") and "chat:" not in findings(audit, "tenant_isolation")
+    # 10: another tenant's conversation read by id; 11: written to through chat, found without
+    # --allow-destructive: the owner and the intruder are accounts the audit signed up, and the
+    # conversation written to is one its owner made
+    assert "conversation:" in findings(audit, "tenant_isolation") and "chat:" in findings(audit, "tenant_isolation")
     writes = next(c for c in rows["tenant_isolation"]["checks"] if c["check"].startswith("cross-tenant writes"))
-    assert writes["status"] == "untested" and "--allow-destructive" in writes["fix"]
+    assert writes["status"] == "fail" and "signed up through register" in writes["note"]
     assert audit["destructive"] is False and audit["destructive_requests"] == []
+    made = audit["accounts_created"]
+    assert [a["purpose"].split(",")[0] for a in made[:2]] == ["the audit's owner", "the audit's intruder"]
+    assert all(a["email"].endswith("@audit.invalid") and a["route"] == "register" for a in made)
+    assert f"the audit signed up {len(made)} account(s) of its own" in result.stderr
     # 12: any Origin reflected with credentials
     assert "https://evil.example" in findings(audit, "cors") and "credentials" in findings(audit, "cors")
     # 13: keys in the served bundle and its source map, shown redacted

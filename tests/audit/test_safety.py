@@ -3,6 +3,8 @@ against a small API in a thread of the test process that records every request i
 
 The API (bearer tokens; two tenants, each user with an item made before the audit):
 - `POST /login` {email, password} -> {"token"} (or, `broken_login`, 200 with no token at all)
+- `POST /register` {email, password} -> 201 {"id"}: a new client in a new tenant, with no item (409 for a
+  known address; `signup_closed`: 403 always); mapped only in the tests of the audit's own accounts
 - `GET /items` -> the caller's items; `POST /items` {text} -> 201 {"id"}: a new item of the caller's
 - `GET /items/{item_id}`, `PUT /items/{item_id}` {text}, `DELETE /items/{item_id}`: any tenant's item
   (no tenant check, like the flawed APIs the audit is for); `ignore_ids`: the id is ignored and the
@@ -43,10 +45,14 @@ class Recorder:
 
     broken_login: bool = False
     ignore_ids: bool = False
+    signup_closed: bool = False
     requests: list[tuple[str, str, str]] = field(default_factory=list)
     items: dict[str, dict[str, str]] = field(default_factory=dict)  # id -> {owner, text}
     seeded: set[str] = field(default_factory=set)  # the ids made before the audit
     sessions: dict[str, str] = field(default_factory=dict)
+    users: dict[str, tuple[str, str, str]] = field(default_factory=lambda: dict(USERS))
+    signed_up: dict[str, str] = field(default_factory=dict)  # e-mail -> password of the accounts made here
+    made: dict[str, str] = field(default_factory=dict)  # id -> owner of every item made by POST /items
 
     def __post_init__(self) -> None:
         for email in USERS:
@@ -97,8 +103,19 @@ class Recorder:
             return 400, {"error": "bad json"}
         if not isinstance(given, dict):
             return 400, {"error": "expected an object"}
+        if parts == ["register"] and method == "POST":
+            email, password = given.get("email"), given.get("password")
+            if self.signup_closed:
+                return 403, {"error": "sign-up is closed"}
+            if not isinstance(email, str) or "@" not in email or not isinstance(password, str) or len(password) < 10:
+                return 400, {"error": "email and a password of 10+ characters"}
+            if email in self.users:
+                return 409, {"error": "taken"}
+            self.users[email] = (password, f"t-{secrets.token_hex(3)}", "client")
+            self.signed_up[email] = password
+            return 201, {"id": f"usr-{secrets.token_hex(4)}"}
         if parts == ["login"] and method == "POST":
-            user = USERS.get(str(given.get("email")))
+            user = self.users.get(str(given.get("email")))
             if user is None or user[0] != given.get("password"):
                 return 401, {"error": "bad credentials"}
             if self.broken_login:
@@ -116,6 +133,7 @@ class Recorder:
                 return 422, {"error": "text: expected a string"}
             item = f"it-{secrets.token_hex(4)}"
             self.items[item] = {"owner": caller, "text": given["text"]}
+            self.made[item] = caller
             return 201, {"id": item}
         if len(parts) == 2 and parts[0] == "items":
             item = own[0] if self.ignore_ids and own else parts[1]
@@ -143,7 +161,7 @@ SCENARIO = {
             "body": {"email": "{email}", "password": "{password}"},
         },
         "items": {"method": "GET", "path": "/items", "kind": "list", "list_field": "", "id_field": "id"},
-        "new_item": {"method": "POST", "path": "/items", "body": {"text": "{message}"}},
+        "new_item": {"method": "POST", "path": "/items", "body": {"text": "{message}"}, "kind": "write"},
         "item": {"method": "GET", "path": "/items/{item_id}", "kind": "read"},
         "edit_item": {"method": "PUT", "path": "/items/{item_id}", "body": {"text": "{message}"}},
         "delete_item": {"method": "DELETE", "path": "/items/{item_id}"},
@@ -232,3 +250,71 @@ def test_no_usable_login_leaves_every_row_that_needs_one_untested_and_exits_4(ap
     every = next(c for c in report["rows"]["auth"]["checks"] if c["check"] == "auth on every route")
     assert "no login yielded a usable credential" in every["note"] and every["fix"] and every["gate"]
     assert {m for m, _, _ in api.requests} <= {"POST", "GET"}  # and nothing was deleted or overwritten
+
+
+SIGN_UP = {"method": "POST", "path": "/register", "auth": False, "kind": "register"}
+SIGN_UP["body"] = {"email": "{email}", "password": "{password}"}
+
+
+def audit_with_sign_up(api: Recorder, tmp_path: Path) -> tuple[int, dict[str, Any], str]:
+    """`harness audit` of the access, tenancy and validation checks, with the sign-up route mapped: its
+    exit code, audit.json and audit.html."""
+    import tomli_w
+
+    path = tmp_path / "api.toml"
+    path.write_bytes(tomli_w.dumps({**SCENARIO, "endpoints": {**SCENARIO["endpoints"], "register": SIGN_UP}}).encode())
+    code = run_audit(path, api.url, None, None, tmp_path / "out", ("access", "tenancy", "validation"))
+    [folder] = (tmp_path / "out").iterdir()
+    return code, json.loads((folder / "audit.json").read_text()), (folder / "audit.html").read_text()
+
+
+@pytest.mark.e2e
+def test_with_a_sign_up_route_it_writes_only_into_what_its_own_accounts_made(api: Recorder, tmp_path: Path) -> None:
+    """Issue 14's safe audit: two accounts of its own, every write into an object they made, their
+    passwords nowhere, and the cross-tenant writes measured without the opt-in."""
+    before = {i: dict(api.items[i]) for i in api.seeded}
+    code, report, page = audit_with_sign_up(api, tmp_path)
+    # (a) it signed up its owner and its intruder, and lists them (a bad-body probe the route took, too)
+    listed = [a["email"] for a in report["accounts_created"]]
+    assert len(api.signed_up) >= 2 and sorted(listed) == sorted(api.signed_up)
+    assert all(e.endswith("@audit.invalid") and e.startswith("audit-") for e in listed)
+    assert [a["purpose"].split(",")[0] for a in report["accounts_created"][:2]] == [
+        "the audit's owner",
+        "the audit's intruder",
+    ]
+    assert all(a["id"].startswith("usr-") for a in report["accounts_created"])
+    # (b) every write it sent named an item its own accounts made, and every item it made is theirs
+    own_items = {i for i, owner in api.made.items() if owner in api.signed_up}
+    for method, path, caller in api.requests:
+        if method in ("PUT", "DELETE", "POST") and path.startswith("/items/"):
+            assert path.rpartition("/")[2] in own_items, (method, path, caller)
+        if method == "POST" and path == "/items":
+            assert caller in api.signed_up or caller == "", (method, path, caller)  # "": refused with 401
+    assert {api.made[i] for i in own_items} == set(list(api.signed_up)[:2])  # the owner's and the intruder's
+    assert {i: api.items[i] for i in api.seeded} == before  # the users' own items as they were
+    # (c) none of their passwords in audit.json or audit.html
+    assert not any(password in json.dumps(report) + page for password in api.signed_up.values())
+    assert all(e in page for e in listed) and 'id="audit-accounts-created"' in page
+    # (d) the writes are measured: this API has no tenant check, so the intruder's text lands
+    checks = {c["check"]: c for c in report["rows"]["tenant_isolation"]["checks"]}
+    writes = checks["cross-tenant writes (read back by the owner)"]
+    assert writes["status"] == FAIL and "landed in that tenant's object" in writes["findings"][0]
+    assert "a client of tenant audit-intruder" in writes["findings"][0] and "audit-owner's" in writes["findings"][0]
+    assert checks["cross-tenant reads"]["status"] == FAIL
+    assert "as the audit's own accounts, signed up through register" in writes["note"]
+    assert report["destructive"] is False and report["destructive_requests"] == [] and code == ExitCode.FAIL
+
+
+@pytest.mark.e2e
+@pytest.mark.parametrize("api", [{"signup_closed": True}], indirect=True)
+def test_a_refused_sign_up_falls_back_to_the_scenarios_accounts_and_says_so(api: Recorder, tmp_path: Path) -> None:
+    code, report, _ = audit_with_sign_up(api, tmp_path)
+    assert report["accounts_created"] == [] and api.signed_up == {}
+    checks = {c["check"]: c for c in report["rows"]["tenant_isolation"]["checks"]}
+    writes = checks["cross-tenant writes (read back by the owner)"]
+    refused = "could not sign up an account of its own through register (it answered 403): the scenario's accounts"
+    assert refused in writes["note"] and refused in checks["cross-tenant reads"]["note"]
+    # as without a sign-up route: reads judged on the users' items, writes to them not sent
+    assert writes["status"] == UNTESTED and "--allow-destructive" in writes["fix"] and "kind register" in writes["fix"]
+    assert checks["cross-tenant reads"]["status"] == FAIL
+    assert touched(api, "PUT") == set() and touched(api, "DELETE") == set() and code == ExitCode.FAIL

@@ -114,17 +114,39 @@ def test_flaw_14_a_traceback_for_malformed_json_and_flaw_8_an_unlimited_prompt(d
     ctx = audit_context(demo)
     [result] = validation.run(ctx)
     assert result.row == "input_validation"
-    routes = [e.split(" -> ")[0] for e in result.evidence[:4]]
-    assert routes == ["POST /api/auth/login", "POST /api/chat", "POST /api/auth/password-reset", "POST /api/leads"]
+    routes = [e.split(" -> ")[0] for e in result.evidence[:6]]
+    assert routes == [
+        "POST /api/auth/login",
+        "POST /api/auth/register",
+        "POST /api/conversations",
+        "POST /api/chat",
+        "POST /api/auth/password-reset",
+        "POST /api/leads",
+    ]
     text = json.dumps(result.to_dict())
-    for secret in [*ctx.credentials.secrets(), *(t for t in ctx._tokens.values() if t)]:
+    for secret in [*ctx.credentials.secrets(), *ctx._made_up, *(t for t in ctx._tokens.values() if t)]:
         assert secret not in text
+    # the sign-up got a new account's values: the text/plain probe made that account, which is listed;
+    # the logged-in routes were sent as the audit's own accounts
+    assert result.evidence[1].startswith(
+        "POST /api/auth/register -> invalid JSON: 400, wrong types: 400, not an object: 400, deeply nested: 400, "
+        "huge body: 413, wrong content type: 201"
+    )
+    made = {a.purpose.split(",")[0]: a for a in ctx.accounts_created}
+    assert set(made) == {
+        "the audit's owner",
+        "the audit's intruder",
+        "input validation: its wrong content type probe was taken",
+    }
+    probed = made["input validation: its wrong content type probe was taken"]
+    assert probed.email.endswith("@audit.invalid") and probed.id.startswith("usr_")
+    assert ctx.signup is not None and len(ctx.signup.accounts) == 2
     if demo.config.profile == "hardened":
         assert result.status == PASS and result.findings == []
         assert "deeply nested: 422" in result.evidence[0]  # the login limiter parses the body too
         assert (
             "POST /api/leads -> invalid JSON: 422, wrong types: 422, not an object: 422, deeply nested: 422, "
-            "huge body: 413" in result.evidence[3]
+            "huge body: 413" in result.evidence[5]
         )
         assert "chat: refuses a 16,384-token prompt with HTTP 413 before any model spend" in result.evidence
         assert "parse(s) a JSON body sent as text/plain" in result.note  # a note, not a failure
@@ -203,7 +225,7 @@ def test_crash_pages_500s_and_accepted_junk_are_findings_a_dropped_upload_and_te
         "leads: answers the deeply nested probe with HTTP 500 (a crash, not a refusal)",
     ]
     assert "leads: the connection was closed on a 3 MiB body (RemoteProtocolError); counted as refused" in result.note
-    assert "login, chat, reset_request, leads parse(s) a JSON body sent as text/plain" in result.note
+    assert "login, register, new_conversation, chat, reset_request, leads parse(s) a JSON body" in result.note
     assert "chat: refuses a 8,192-token prompt with HTTP 413 before any model spend" in result.evidence
     assert not any("429" in e for e in result.evidence)  # the rate-limited answers were retried, not judged
 

@@ -4,17 +4,20 @@ from __future__ import annotations
 
 import base64
 import json
+import secrets
 import statistics
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import httpx
 import pytest
 
 from harness.demo_api import auth
+from harness.demo_api.config import TargetConfig
+from harness.demo_api.distributions import Distribution
 from harness.demo_api.model import MODEL, SYSTEM_PROMPT
-from harness.demo_api.process import RunningTarget
+from harness.demo_api.process import RunningTarget, start_target
 from harness.protocol.signing import STRIPE
 from harness.protocol.tokens import counter_for_model, encoding
 
@@ -172,6 +175,62 @@ def test_conversation_scoping(client: httpx.Client, account: Account, login: Log
     sibling = next(c for c in tenant if c["user_id"] == client_a2["id"])
     assert client.get(f"/api/conversations/{sibling['id']}", headers=login(client_a)).status_code == 404
     assert client.get("/api/conversations").status_code == 401
+
+
+@pytest.fixture
+def own_target() -> Iterator[RunningTarget]:
+    """A demo API of its own for a test that adds accounts (the session's keeps the seeded ones only)."""
+    with start_target(TargetConfig(limits={}, ttft=Distribution("constant", {"ms": 1}))) as running:
+        yield running
+
+
+def test_sign_up_makes_a_client_in_a_tenant_of_its_own(own_target: RunningTarget) -> None:
+    demo = httpx.get(own_target.url + "/__demo__/accounts").json()
+    seeded = {
+        a["role"]: a for a in demo["accounts"] if a["tenant_id"] == demo["tenants"][0]["id"] or not a["tenant_id"]
+    }
+    with httpx.Client(base_url=own_target.url, timeout=10) as client:
+
+        def login(acct: dict[str, Any]) -> dict[str, str]:
+            r = client.post("/api/auth/login", json={"email": acct["email"], "password": acct["password"]})
+            assert r.status_code == 200, r.text
+            return {"Authorization": "Bearer " + r.json()["access_token"]}
+
+        email, password = f"nia-{secrets.token_hex(4)}@mail.example", "a-long-password-1"
+        made = client.post(
+            "/api/auth/register", json={"email": f" {email.upper()} ", "password": password, "name": "Nia"}
+        )
+        assert made.status_code == 201, made.text
+        user = made.json()
+        assert user["email"] == email and user["role"] == "client" and user["name"] == "Nia"
+        assert user["id"].startswith("usr_") and user["tenant_id"] not in {t["id"] for t in demo["tenants"]}
+        taken = client.post("/api/auth/register", json={"email": email, "password": password})
+        known = client.post("/api/auth/register", json={"email": seeded["client"]["email"], "password": password})
+        assert taken.status_code == known.status_code == 409 and taken.json() == {"error": "email_taken"}
+        for bad in (
+            {"email": "nobody", "password": password},
+            {"email": f"x{email}", "password": "short"},
+            {"email": f"x{email}", "password": password, "name": 5},
+            {"password": password},
+        ):
+            assert client.post("/api/auth/register", json=bad).status_code == 400, bad
+        assert client.post("/api/auth/register", content=b'{"email": ').status_code == 400
+        headers = login({"email": email, "password": password})
+        assert client.get("/api/me", headers=headers).json() == user
+        assert client.get("/api/conversations", headers=headers).json() == []
+        # a conversation of its own: listed, appended to by its chat, invisible to everybody else
+        new = client.post("/api/conversations", headers=headers, json={"title": "First plan"})
+        assert new.status_code == 201 and new.json()["user_id"] == user["id"] and new.json()["message_count"] == 0
+        conversation = new.json()["id"]
+        assert [c["id"] for c in client.get("/api/conversations", headers=headers).json()] == [conversation]
+        for other in (seeded["client"], seeded["coach"]):
+            assert client.get(f"/api/conversations/{conversation}", headers=login(other)).status_code == 404
+        body = {"messages": [{"role": "user", "content": "hello"}], "conversation_id": conversation}
+        client.post("/api/chat", headers=headers, json=body).read()
+        assert client.get(f"/api/conversations/{conversation}", headers=headers).json()["message_count"] == 2
+        assert client.post("/api/conversations", json={"title": "x"}).status_code == 401
+        assert client.post("/api/conversations", headers=headers, json={"title": 5}).status_code == 422
+        assert client.post("/api/conversations", headers=login(seeded["admin"]), json={"title": "x"}).status_code == 403
 
 
 # -- chat ------------------------------------------------------------------------------------------

@@ -24,6 +24,8 @@ def test_default_limits_are_the_documented_ones() -> None:
         "webhook": (LimitRule(50, 10, "ip"),),
         "admin_users": (LimitRule(10, 10, "ip"),),
         "leads": (LimitRule(10, 10, "ip"),),
+        "register": (LimitRule(10, 10, "ip"),),
+        "new_conversation": (LimitRule(10, 10, "user"),),
     }
     assert TargetConfig().limits is not DEFAULT_LIMITS and TargetConfig().processes == 1
 

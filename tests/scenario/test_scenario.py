@@ -359,7 +359,7 @@ BAD = [
     pytest.param(
         minimal(journeys={"client": 1, "visitor": 1}),
         'x.toml: journeys.visitor: the visitor journey needs a route of kind "lead" (a public form (leads, '
-        'contact, sign-up)) and the API map has none: add kind = "lead" to the [endpoints.NAME] it should call, '
+        'contact)) and the API map has none: add kind = "lead" to the [endpoints.NAME] it should call, '
         "or set weight = 0",
         id="journey-requires-missing-kind",
     ),

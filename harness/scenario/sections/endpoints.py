@@ -9,6 +9,7 @@ from typing import Any
 from harness.scenario.model import (
     KINDS,
     METHODS,
+    REGISTER_PLACEHOLDERS,
     STREAM_FORMATS,
     STREAM_PATH_KEYS,
     Endpoint,
@@ -16,6 +17,7 @@ from harness.scenario.model import (
     infer_kind,
 )
 from harness.scenario.sections.reader import Reader, show
+from harness.scenario.templates import placeholders
 
 __all__ = ["parse_endpoints"]
 
@@ -66,12 +68,15 @@ def parse_endpoints(r: Reader, data: dict[str, Any]) -> dict[str, Endpoint]:
         kind = r.get(spec, "kind", f"{where}.kind", str, "") or infer_kind(name, method)
         if kind not in KINDS:
             raise r.fail(f"{where}.kind", f"expected one of {', '.join(KINDS)}, got {show(kind)}")
+        auth = r.get(spec, "auth", f"{where}.auth", bool, True)
+        if kind == "register":
+            _check_register(r, where, method, path, body, auth)
         endpoints[name] = Endpoint(
             name=name,
             method=method,
             path=path,
             body=body,
-            auth=r.get(spec, "auth", f"{where}.auth", bool, True),
+            auth=auth,
             stream=stream,
             stream_paths=_stream_paths(r, spec, where, stream),
             latency_target_ms=target,
@@ -81,6 +86,32 @@ def parse_endpoints(r: Reader, data: dict[str, Any]) -> dict[str, Endpoint]:
             rejected_when=_rejected_when(r, spec, where),
         )
     return endpoints
+
+
+def _check_register(r: Reader, where: str, method: str, path: str, body: Any, auth: bool) -> None:
+    """A sign-up route is how the audit makes accounts of its own: sent with no session, with the new
+    account's values only (REGISTER_PLACEHOLDERS), which must include a password and an e-mail or user
+    name to log in with afterwards."""
+    if method not in ("POST", "PUT"):
+        raise r.fail(
+            f"{where}.method", f'a route of kind "register" creates an account: expected POST or PUT, got {method}'
+        )
+    if auth:
+        raise r.fail(f"{where}.auth", 'a route of kind "register" is called without a session: set auth = false')
+    found = placeholders(path) + [n for n in placeholders(body) if n not in placeholders(path)]
+    unknown = [n for n in found if n not in REGISTER_PLACEHOLDERS]
+    if unknown:
+        raise r.fail(
+            f"{where}.body" if unknown[0] in placeholders(body) else f"{where}.path",
+            f'unknown placeholder {{{unknown[0]}}} for a route of kind "register" (it takes the new account\'s: '
+            f"{', '.join('{' + n + '}' for n in REGISTER_PLACEHOLDERS)})",
+        )
+    if "password" not in found or not {"email", "username"} & set(found):
+        raise r.fail(
+            f"{where}.body",
+            'a route of kind "register" must send {password} and {email} or {username}: the audit logs in '
+            'with them afterwards, e.g. body = { email = "{email}", password = "{password}" }',
+        )
 
 
 def _rejected_when(r: Reader, spec: dict[str, Any], where: str) -> RejectRule | None:
