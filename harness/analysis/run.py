@@ -184,6 +184,9 @@ def _sections(
         notes += open_model_notes(figures)
     capacity = capacity_section(samples, run)
     if capacity is not None:
+        cost = (spend or {}).get("run_cost_usd") or {}
+        if cost:
+            capacity.spend_usd = round(sum(float(v or 0.0) for v in cost.values()), 6)
         sections["capacity"] = capacity
         notes += capacity.notes
     return sections, notes

@@ -210,6 +210,7 @@ class CapacitySection(msgspec.Struct, kw_only=True):
     first_failure: list[str] = msgspec.field(default_factory=list)
     at_least: bool = False  # max_rate passed: the capacity is at least capacity_rps
     generator_limited: bool = False  # the first failure came with the load generator saturated
+    spend_usd: float | None = None  # the LLM spend of the whole search (legit and abuse), when priced
     stopped: str = ""
     criteria: dict[str, float | None] = msgspec.field(default_factory=dict)
     steps: list[CapacityStepFigures] = msgspec.field(default_factory=list)

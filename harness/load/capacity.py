@@ -62,6 +62,7 @@ class CapacitySearch:
         targets: dict[str, float | None],
         run_dir: Any,
         counts: Callable[[], dict[str, Any]],
+        in_flight: Callable[[], int],
         on_change: Callable[[ArrivalSchedule, CapacityRun], None],
         stopping: Callable[[], bool],
     ) -> None:
@@ -71,6 +72,7 @@ class CapacitySearch:
         self.criteria = criteria_of(self.settings, {k: v for k, v in targets.items() if v is not None})
         self.run_dir = run_dir
         self.counts = counts  # worker -> journey -> arrival counts, as last reported
+        self.in_flight = in_flight  # requests in flight on the load generators, as last reported
         self.on_change = on_change  # run.json gets the schedule and the steps
         self.stopping = stopping
         self.record = CapacityRun(settings=self.settings)
@@ -149,9 +151,12 @@ class CapacitySearch:
         log.info("harness: capacity search: %s", self.record.stopped)
 
     def _recover(self, decided: list[tuple[float, bool]]) -> bool:
-        """After a failed step, offer half the best rate that passed until a fresh request is served
-        within the step's limits again (the target's backlog is gone), so the next step is judged on
-        the target, not on what the last one left queued. False when it does not within RECOVER_MAX_S."""
+        """After a failed step, offer half the best rate that passed until the backlog is gone: no more
+        requests in flight than that rate keeps busy within the limit (Little's law, twice over, as
+        the workers last reported), and fresh requests served within the limit. The next step is then
+        judged on the target, not on what the last one left queued (a server that serves some new
+        requests first while old ones wait would pass the second test alone). False when it does not
+        within RECOVER_MAX_S."""
         passed = [r for r, ok in decided if ok]
         self.rate = (max(passed) if passed else self.settings["start_rate"]) / 2
         limit = self.criteria.get("p95_ms") or min(
@@ -165,7 +170,9 @@ class CapacitySearch:
             now = time.time()
             legit = frame[(frame["role"].astype(str) == "legit") & (frame["start_s"] >= now - RECENT_S)]
             latency = legit["latency_ms"].to_numpy(dtype=float)
-            if latency.size >= 3 and (limit is None or float(np.percentile(latency, 95)) <= limit):
+            busy = self.rate * (limit or 1000.0) / 1000.0 * 2 + 2  # in flight when served within the limit
+            fresh = latency.size >= 3 and (limit is None or float(np.percentile(latency, 95)) <= limit)
+            if fresh and self.in_flight() <= busy:
                 return True
         return False
 

@@ -82,6 +82,7 @@ __all__ = ["DEFAULT_SCENARIO", "SAMPLES_KEY", "JOURNEY_CLASS_MAKERS"]
 log = logging.getLogger("harness")
 DEFAULT_SCENARIO = SHIPPED_SCENARIOS / "smoke.toml"
 SAMPLES_KEY = "harness_samples"  # key of the sample columns inside a worker's stats report
+IN_FLIGHT_KEY = "harness_in_flight"  # open model: the worker's requests in flight at its report
 ARRIVALS_KEY = "harness_arrivals"  # open model: the worker's arrival counts so far, in the same report
 STOP_KEY = "harness_at_the_stop"  # the worker's requests in flight at the stop, once its users are gone
 # threshold kinds judged on the whole run's load figures, which a capacity search's overloaded steps
@@ -220,6 +221,7 @@ def _install_worker(environment: Any) -> None:
         counts = arrival_counts(environment)
         if counts:
             data[ARRIVALS_KEY] = counts
+            data[IN_FLIGHT_KEY] = IN_FLIGHT.count  # a capacity search waits for the backlog to clear
 
     environment.events.report_to_master.add_listener(attach)
 
@@ -244,6 +246,7 @@ class _Session:
         self.lost_workers: dict[str, float] = {}
         self.arrival_counts: dict[str, dict[str, Any]] = {}  # open model: worker -> its latest counts
         self.search: CapacitySearch | None = None  # a capacity search, once the schedule is out
+        self.in_flight: dict[str, int] = {}  # open model: worker -> its requests in flight at its last report
         self.at_the_stop: dict[str, dict[str, Any]] = {}  # worker -> its requests in flight at the stop
         self.recorder = Recorder()
         self.unwritten: list[tuple[dict[str, Any], str]] = []  # batches a failed disk refused, tried again at the end
@@ -493,6 +496,8 @@ class _Session:
         counts = data.pop(ARRIVALS_KEY, None)
         if counts:
             self.arrival_counts[client_id] = counts  # cumulative: the latest report has it all
+        if IN_FLIGHT_KEY in data:
+            self.in_flight[client_id] = int(data.pop(IN_FLIGHT_KEY))
         at_the_stop = data.pop(STOP_KEY, None)
         if at_the_stop:
             self.at_the_stop[client_id] = at_the_stop
@@ -655,6 +660,7 @@ class _Session:
                 self.scenario.latency_targets(),
                 self.run_dir,
                 counts=self._arrival_counts,
+                in_flight=lambda: sum(self.in_flight.values()) if self.is_master else IN_FLIGHT.count,
                 on_change=self._search_changed,
                 stopping=lambda: self.finishing or self.closed,
             )

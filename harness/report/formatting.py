@@ -63,6 +63,8 @@ def capacity_text(section: Any) -> str:
         head = f"capacity: {'at least ' if section.at_least else ''}{number(section.capacity_rps)} arrivals/s passed every criterion"
     if section.first_failure_rps is not None:
         head += f"; first failure at {number(section.first_failure_rps)}/s: " + "; ".join(section.first_failure)
+    if section.spend_usd is not None:
+        head += f"; LLM spend ${section.spend_usd:,.4f}"
     head += f" ({steps} step{'s' if steps != 1 else ''}"
     head += f"; {section.stopped})" if section.stopped else ")"
     if section.generator_limited:

@@ -101,3 +101,4 @@ def test_a_ttft_that_degrades_with_load_fails_the_ttft_criterion(tmp_path: Path)
     assert capacity["capacity_rps"] is not None and capacity["capacity_rps"] < capacity["first_failure_rps"]
     failed = next(s for s in capacity["steps"] if s["rate"] == capacity["first_failure_rps"])
     assert failed["ttft_p95_ms"] > 150 and failed["p95_ms"] < 10000
+    assert capacity["spend_usd"] > 0  # the search's own LLM bill, priced as the report prices it
