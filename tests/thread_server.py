@@ -10,6 +10,10 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Self
 
 
+class _Server(ThreadingHTTPServer):
+    request_queue_size = 128  # a burst of new connections queues, rather than having SYNs dropped (1 s retries)
+
+
 class ThreadServer:
     """Start with `start()`, read `url`, stop with `stop()`."""
 
@@ -30,7 +34,7 @@ class ThreadServer:
 
             do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_HEAD = handle_any
 
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.httpd = _Server(("127.0.0.1", 0), Handler)
         self.httpd.daemon_threads = True
         self.thread = threading.Thread(target=self.httpd.serve_forever, name=self.name, daemon=True)
 

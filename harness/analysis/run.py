@@ -21,6 +21,7 @@ from msgspec import UNSET
 
 from harness.analysis.abuse import abuse_summary, abuse_verdict
 from harness.analysis.capacity import capacity_section
+from harness.analysis.generator import generator_section
 from harness.analysis.llm import llm_summary
 from harness.analysis.open_model import open_model_notes, open_model_summary
 from harness.analysis.ratelimits import rate_limits
@@ -67,9 +68,9 @@ def load_run(run_dir: Path) -> tuple[RunMeta, list[str]]:
     ), notes
 
 
-# columns a report leaves on disk: no figure reads the first six (they help a person debug a run);
+# columns a report leaves on disk: no figure reads the first five (they help a person debug a run);
 # the chunk gaps, the largest column of an LLM run, are read again part by part for the ITL
-UNREAD_COLUMNS = ("method", "chunks", "identity", "source_ip", "response_bytes", "worker", "chunk_gaps_ms")
+UNREAD_COLUMNS = ("method", "chunks", "identity", "source_ip", "response_bytes", "chunk_gaps_ms")
 
 
 def _read_samples(run_dir: Path, parts: list[tuple[Path, int]] | None = None) -> tuple[pd.DataFrame, list[str]]:
@@ -189,6 +190,8 @@ def _sections(
             capacity.spend_usd = round(sum(float(v or 0.0) for v in cost.values()), 6)
         sections["capacity"] = capacity
         notes += capacity.notes
+    sections["generator"], generator_notes = generator_section(samples, run)  # always: "not measured" says so
+    notes += generator_notes
     return sections, notes
 
 

@@ -26,6 +26,7 @@ __all__ = [
     "AtTheStop",
     "CapacityStep",
     "CapacityRun",
+    "LoopSeries",
 ]
 
 RUN_SCHEMA_VERSION = 1
@@ -134,6 +135,26 @@ class CapacityRun(msgspec.Struct, kw_only=True):
     stopped: str = ""  # why the search ended ("" while it runs)
 
 
+class LoopSeries(msgspec.Struct, kw_only=True):
+    """One load process's event loop and CPU (harness.load.loop_monitor), as columns, times in seconds
+    from `t0` (epoch seconds). Window i ran from `start_s[i]` to `end_s[i]`: the monitor woke `ticks[i]`
+    times, at worst `lag_max_ms[i]` later than it asked (`lag_p90_ms[i]`: the 90th percentile of those
+    wake-ups), and the process used `cpu[i]` of a core (CPU time over wall time). Every wake-up at least
+    `stall_min_ms` late is also kept on its own: the loop was stalled for `stall_ms[j]` up to `stall_at_s[j]`."""
+
+    tick_s: Number = 0
+    stall_min_ms: Number = 0
+    t0: float = 0
+    start_s: list[Number] = msgspec.field(default_factory=list)
+    end_s: list[Number] = msgspec.field(default_factory=list)
+    ticks: list[int] = msgspec.field(default_factory=list)
+    lag_max_ms: list[Number] = msgspec.field(default_factory=list)
+    lag_p90_ms: list[Number] = msgspec.field(default_factory=list)
+    cpu: list[Number] = msgspec.field(default_factory=list)
+    stall_at_s: list[Number] = msgspec.field(default_factory=list)
+    stall_ms: list[Number] = msgspec.field(default_factory=list)
+
+
 class RunMeta(msgspec.Struct, kw_only=True):
     """run.json. Times are epoch seconds; `targets` are p95 targets in ms per endpoint."""
 
@@ -183,6 +204,9 @@ class RunMeta(msgspec.Struct, kw_only=True):
     journeys: dict[str, JourneyRan] | None = None
     accounts: int | None = None
     task_errors: list[TaskError] | None = None
+    # load process ("local" without workers) -> its event-loop lag and CPU; absent: a run from before the
+    # monitor, or one killed before its end
+    loop_monitor: dict[str, LoopSeries] | None = None
 
     @classmethod
     def load(cls, data: Any, where: str = "run.json") -> tuple[RunMeta, list[str]]:

@@ -27,7 +27,7 @@ DOCUMENTS: dict[str, tuple[type[msgspec.Struct], tuple[str, ...], str]] = {
     "run.schema.json": (RunMeta, ("id", "scenario", "host", "aborted"), "run.json: what the Locust master knew"),
     "summary.schema.json": (
         Summary,
-        ("run", "endpoints", "totals", "thresholds", "verdict", "verdict_reasons", "notes"),
+        ("run", "endpoints", "totals", "thresholds", "verdict", "verdict_reasons", "notes", "generator"),
         "summary.json: every figure of a run and its verdict",
     ),
     "audit.schema.json": (

@@ -30,6 +30,9 @@ __all__ = [
     "EndpointFigures",
     "Totals",
     "RunSection",
+    "WorkerLoop",
+    "LaggedFigure",
+    "Generator",
     "Summary",
     "CapacitySection",
     "CapacityStepFigures",
@@ -217,6 +220,49 @@ class CapacitySection(msgspec.Struct, kw_only=True):
     notes: list[str] = msgspec.field(default_factory=list)
 
 
+class WorkerLoop(msgspec.Struct, kw_only=True):
+    """One load process ("local" without workers) from its first request sent to its last answer: how
+    late its event loop woke up and how much of a core it used (harness.analysis.generator). Null: not
+    measured (a worker whose windows never arrived); `lag_p99_ms` is also null when it is under the
+    `stall_min_ms` below which wake-ups are only counted (fewer than 1 % of them were that late)."""
+
+    samples: int = 0
+    seconds: float | None = None  # how much of its time the windows cover
+    wakeups: int | None = None
+    stalls: int | None = None  # wake-ups at least stall_min_ms late
+    lag_max_ms: float | None = None
+    lag_p99_ms: float | None = None
+    cpu_mean: float | None = None  # CPU time over wall time: 1.0 is a whole core
+    cpu_max: float | None = None  # of its busiest window (about 1 s)
+
+
+class LaggedFigure(msgspec.Struct, kw_only=True):
+    """A percentile the load generator's lag may have moved by more than `allowed_ms`."""
+
+    endpoint: str
+    figure: str  # its key in `endpoints`: p50_ms, p95_ms, p99_ms, ttft_p50_ms...
+    value_ms: float
+    bound_ms: float  # it may be this much higher than the target made it
+    allowed_ms: float  # max(1 ms, 1 % of the value)
+    workers: dict[str, float] = msgspec.field(default_factory=dict)  # worker -> its worst lag near that percentile
+
+
+class Generator(msgspec.Struct, kw_only=True):
+    """The load generator's own timing beside the figures (harness.analysis.generator): per load
+    process, its event-loop lag and CPU; per percentile, how far that lag may have moved it (`bounds_ms`:
+    endpoint -> figure -> bound); and the percentiles whose bound exceeds max(1 ms, 1 % of the value).
+    `measured` false: run.json has no series (`not_measured` says why), and nothing here is a zero."""
+
+    measured: bool = False
+    not_measured: str | None = None
+    tick_s: float | None = None  # how often each monitor woke up, on average
+    stall_min_ms: float | None = None  # a wake-up at least this late is a stall, kept on its own
+    workers: dict[str, WorkerLoop] = msgspec.field(default_factory=dict)
+    bounds_ms: dict[str, dict[str, float | None]] = msgspec.field(default_factory=dict)
+    flagged: list[LaggedFigure] = msgspec.field(default_factory=list)
+    unmeasured_samples: int = 0  # samples whose worker's loop was not measured while they were in flight
+
+
 class Summary(msgspec.Struct, kw_only=True):
     """summary.json."""
 
@@ -238,6 +284,7 @@ class Summary(msgspec.Struct, kw_only=True):
     spend: dict[str, Any] | UnsetType = UNSET  # tokens and money, legit and abuse; denial_of_wallet
     open_model: dict[str, Any] | UnsetType = UNSET  # arrivals due, late, dropped; latency from intended start
     capacity: CapacitySection | UnsetType = UNSET  # a capacity search's steps and answer
+    generator: Generator | UnsetType = UNSET  # the load generator's event-loop lag and CPU; always written
 
     @classmethod
     def load(cls, data: Any, where: str = "summary.json") -> tuple[Summary, list[str]]:

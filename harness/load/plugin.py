@@ -50,6 +50,7 @@ from harness.host import HOST_AUTH_ENV, parse_host
 from harness.lifeline import follow_parent, parent_gone
 from harness.load.gate import RunCounters, breaker_reason, cap_reason, threshold_breach
 from harness.load.inflight import IN_FLIGHT, STOP_GRACE_S
+from harness.load.loop_monitor import LOOP, LOOP_KEY, LoopRecord
 from harness.load.plan import OPTION, RunPlan
 from harness.load.recorder import Recorder
 from harness.load.run_facts import final_facts
@@ -174,6 +175,9 @@ def _on_init(environment: Any, runner: Any = None, web_ui: Any = None, **_: Any)
     # it out of the cyclic collector, whose full passes would otherwise pause requests mid-flight.
     gc.freeze()
     _await_requests_at_the_stop(environment)
+    if not isinstance(runner, MasterRunner):  # a process that sends traffic times its own event loop
+        LOOP.start()
+        environment.events.quitting.add_listener(lambda **_: LOOP.stop())
     if not isinstance(runner, WorkerRunner):
         session = _Session(environment, runner)
         environment.harness_session = session  # where the load shape finds it (harness.load.shape)
@@ -222,6 +226,7 @@ def _install_worker(environment: Any) -> None:
         if counts:
             data[ARRIVALS_KEY] = counts
             data[IN_FLIGHT_KEY] = IN_FLIGHT.count  # a capacity search waits for the backlog to clear
+        data[LOOP_KEY] = LOOP.take(final=IN_FLIGHT.settled)  # its event loop's lag and CPU (loop_monitor)
 
     environment.events.report_to_master.add_listener(attach)
 
@@ -249,6 +254,7 @@ class _Session:
         self.in_flight: dict[str, int] = {}  # open model: worker -> its requests in flight at its last report
         self.at_the_stop: dict[str, dict[str, Any]] = {}  # worker -> its requests in flight at the stop
         self.recorder = Recorder()
+        self.loop = LoopRecord()  # each load process's event-loop lag and CPU, for run.json
         self.unwritten: list[tuple[dict[str, Any], str]] = []  # batches a failed disk refused, tried again at the end
         self.write_failure: str | None = None
         self.internal_failure: str | None = None
@@ -501,6 +507,7 @@ class _Session:
         at_the_stop = data.pop(STOP_KEY, None)
         if at_the_stop:
             self.at_the_stop[client_id] = at_the_stop
+        self.loop.add(client_id, data.pop(LOOP_KEY, None))
 
     def _flush_local(self) -> None:
         self._collect(self.recorder.batch.take(), worker="local")
@@ -795,6 +802,8 @@ class _Session:
             meta.journeys, meta.accounts, meta.task_errors = final_facts(self.runner, self.scenario, self.credentials)
             if not self.is_master:
                 meta.workers = 0
+                self.loop.add("local", LOOP.take(final=True))
+            meta.loop_monitor = self.loop.series() or None
         try:
             write_json_atomic(self.run_dir / "run.json", meta.to_dict())
         except OSError as exc:

@@ -22,6 +22,8 @@ from harness.analysis.summary import per_second, run_window
 from harness.documents import Summary
 from harness.report import html
 from harness.report.ci import write_junit, write_summary_md
+from harness.report.generator import TEMPLATE as GENERATOR_TEMPLATE
+from harness.report.generator import generator_context
 from harness.report.html import PLOTS, RATE_LIMIT_PLOT, Section
 from harness.report.plots import (
     latency_ecdfs,
@@ -115,6 +117,9 @@ def build_report(run_dir: Path, sections: Sequence[Section] = ()) -> Summary:
         capacity = html.capacity_section(summary, curve)
         if capacity is not None:
             own.append(capacity)
+    generator = generator_context(summary)
+    if generator is not None:
+        own.append(Section(id="generator", title="Load generator", template=GENERATOR_TEMPLATE, context=generator))
     page = html.render(summary, images, [*own, *sections])
     write_atomic(run_dir / "report.html", page)
     return typed

@@ -21,6 +21,7 @@ from harness.analysis.spend import usd
 from harness.analysis.summary import task_error_text
 from harness.documents import EndpointFigures, Reason, Summary, ThresholdRow
 from harness.report.formatting import capacity_text, duration, ms, number
+from harness.report.generator import generator_markdown
 from harness.runfolder import write_atomic
 
 __all__ = ["write_junit", "write_summary_md", "observed_text", "limit_text", "result_of"]
@@ -295,6 +296,7 @@ def write_summary_md(summary: Summary, path: Path | str) -> Path:
         lines.append("")
         lines.append("Latency is exact (nearest rank) over legit, non-blocked, successful responses; n is how many.")
         lines += _confidence_lines(endpoints)
+    lines += generator_markdown(summary, _md)
     extra = _one_liners(summary)
     if extra:
         lines += ["", *("- " + line for line in extra)]

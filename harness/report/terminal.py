@@ -13,6 +13,7 @@ from harness.report.formatting import at_the_stop, capacity_text, over_target
 from harness.report.formatting import duration as _duration
 from harness.report.formatting import ms as _ms
 from harness.report.formatting import number as _num
+from harness.report.generator import generator_line
 
 __all__ = ["format_table"]
 
@@ -131,6 +132,9 @@ def format_table(summary: Summary) -> str:
     abuse = summary.section("abuse") or {}
     if abuse:
         lines.append(f"abuse: {abuse_verdict(abuse)}, {len(abuse_findings(abuse))} finding(s)")
+    generator = generator_line(summary)
+    if generator:
+        lines.append(generator)
     lines.append("latency in ms, exact, over legit non-blocked successful responses")
     reasons = [r.message for r in summary.reasons]
     lines.append(f"verdict: {summary.verdict.upper()} ({context})" + (": " + "; ".join(reasons) if reasons else ""))

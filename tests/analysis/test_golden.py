@@ -22,7 +22,7 @@ from tests.helpers import REPO, only_run_dir, run_harness
 GOLDEN = REPO / "tests" / "fixtures" / "golden"
 RUNS = ("smoke", "open-model", "abuse-hardened", "abuse-vulnerable")
 VOLATILE = {"harness_version", "locust_version"}  # what a release changes, not a measurement
-NEW = {"schema_version", "reasons"}  # summary.json fields added after the golden runs were recorded
+NEW = {"schema_version", "reasons", "generator"}  # summary.json fields added after the golden runs were recorded
 
 
 def comparable(summary: Any, top: bool = True) -> Any:
@@ -49,6 +49,11 @@ def test_a_golden_run_reports_the_same_figures_verdict_and_reasons(name: str, tm
     # the structured reasons say the same, one kind each
     assert [r["message"] for r in summary["reasons"]] == expected["verdict_reasons"]
     assert summary["schema_version"] == SUMMARY_SCHEMA_VERSION
+    # recorded before the loop monitor: its timing is "not measured", never a zero
+    generator = summary["generator"]
+    assert generator["measured"] is False and "no loop_monitor series" in generator["not_measured"]
+    assert generator["workers"] == {} and generator["bounds_ms"] == {} and generator["flagged"] == []
+    assert not [n for n in summary["notes"] if "event loop" in n]
 
 
 def audit_rows(report: dict) -> dict[str, Any]:

@@ -47,6 +47,9 @@ def test_smoke_run_with_two_workers_records_every_request(embedded_run: tuple) -
     # both worker processes sent samples, and every sample names its worker
     assert samples["worker"].nunique() == 2
     assert sum(meta["samples_by_worker"].values()) == len(samples)
+    # each worker timed its own event loop and its windows reached the master (harness.load.loop_monitor)
+    assert sorted(meta["loop_monitor"]) == sorted(meta["samples_by_worker"])
+    assert all(sum(series["ticks"]) >= 50 for series in meta["loop_monitor"].values())  # 10 s at ~20 a second
 
     summary = read_json(run_dir / "summary.json")
     exercised = {name for name, ep in summary["endpoints"].items() if ep["requests"] > 0}

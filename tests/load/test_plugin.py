@@ -50,6 +50,9 @@ def test_plain_locust_against_a_running_target_writes_a_run_folder(target_factor
     summary = read_json(run_dir / "summary.json")
     assert summary["totals"]["requests"] == len(samples)
     assert {"login", "chat"} <= {n for n, ep in summary["endpoints"].items() if ep["requests"]}
+    # the one process timed its own event loop, its series named as its samples are
+    assert list(meta["loop_monitor"]) == ["local"] and summary["generator"]["measured"] is True
+    assert summary["generator"]["workers"]["local"]["samples"] == len(samples)
     assert (run_dir / "report.html").read_text().count("data:image/png;base64,") >= 2
     assert "verdict" in result.stderr  # the summary table
     # no password or webhook secret the harness was handed appears in any file of the run folder
