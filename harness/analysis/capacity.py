@@ -43,6 +43,7 @@ __all__ = [
 ]
 
 CPU_SATURATED = 0.9  # a load generator this busy may be the limit, not the target
+LAG_SATURATED_MS = 20.0  # and one whose event loop woke this late (or 10 % of the p95 limit, if more)
 LOWEST_STEPS = 3  # when the first step fails: at most this many steps down before giving up
 TREND = 1.25  # a p95 in the window's second half this much above the first half's is still moving
 
@@ -245,6 +246,7 @@ def capacity_section(samples: pd.DataFrame, run: RunMeta) -> CapacitySection | N
         counts = step_counts(schedule, arrivals.get("counts") or {}, i, step)
         figures = step_figures(samples, window, criteria, counts)
         figures.end_s, figures.live_passed = step.end_s, step.passed
+        figures.generator_lag_ms = _worst_lag(run, step.start_s, step.judged_end_s or step.start_s)
         section.steps.append(figures)
         if step.passed is not None and figures.passed is not None and step.passed != figures.passed:
             section.notes.append(
@@ -258,13 +260,28 @@ def capacity_section(samples: pd.DataFrame, run: RunMeta) -> CapacitySection | N
     section.capacity_rps = max(passes) if passes else None
     if first is not None:
         section.first_failure_rps, section.first_failure = first.rate, list(first.failures)
-        cpu = first.generator_cpu
-        if cpu is not None and cpu >= CPU_SATURATED:
+        cpu, lag = first.generator_cpu, first.generator_lag_ms
+        limits = [v for k, v in criteria.items() if (k == "p95_ms" or k.startswith("target:")) and v]
+        lag_limit = max(LAG_SATURATED_MS, 0.1 * min(limits)) if limits else LAG_SATURATED_MS
+        busy = [f"CPU {cpu:.0%}"] if cpu is not None and cpu >= CPU_SATURATED else []
+        busy += [f"its event loop {lag:.0f} ms late"] if lag is not None and lag >= lag_limit else []
+        if busy:
             section.generator_limited = True
             section.notes.append(
-                f"at {first.rate:g}/s the load generator was saturated (CPU {cpu:.0%}): the limit found may be "
-                "the generator's, not the target's; add workers (--workers, or hosts) and search again"
+                f"at {first.rate:g}/s the load generator was saturated ({', '.join(busy)}): the limit found may "
+                "be the generator's, not the target's; add workers (--workers, or hosts) and search again"
             )
     max_rate = search.settings.get("max_rate")
     section.at_least = first is None and bool(passes) and max_rate is not None and max(passes) >= max_rate
     return section
+
+
+def _worst_lag(run: RunMeta, start_s: float, end_s: float) -> float | None:
+    """The latest any load process's event loop woke during [start_s, end_s) (run.json loop_monitor);
+    None when no monitor covered it."""
+    worst: float | None = None
+    for series in (run.loop_monitor or {}).values():
+        for begin, end, lag in zip(series.start_s, series.end_s, series.lag_max_ms):
+            if series.t0 + end > start_s and series.t0 + begin < end_s:
+                worst = max(worst or 0.0, float(lag))
+    return worst

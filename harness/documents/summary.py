@@ -199,6 +199,7 @@ class CapacityStepFigures(msgspec.Struct, kw_only=True):
     in_flight: float | None = None  # requests in flight, time-averaged over the judged window
     in_flight_little: float | None = None  # Little's law: completion rate x mean latency
     generator_cpu: float | None = None  # the busiest load generator's CPU share during the step
+    generator_lag_ms: float | None = None  # the latest any load generator's event loop woke during it
     passed: bool | None = None
     failures: list[str] = msgspec.field(default_factory=list)
     live_passed: bool | None = None  # what the master decided during the run

@@ -700,6 +700,7 @@ def capacity_section(summary: Mapping, image: bytes | None) -> Section | None:
                     _num(s.get("in_flight")),
                     _num(s.get("in_flight_little")),
                     _pct(s.get("generator_cpu")),
+                    _ms(s.get("generator_lag_ms")),
                     verdict,
                 ],
             }

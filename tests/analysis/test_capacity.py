@@ -9,7 +9,7 @@ import pyarrow as pa
 import pytest
 
 from harness.analysis.capacity import capacity_section, criteria_of, judge, next_rate, step_figures
-from harness.documents.run import CapacityRun, CapacityStep, RunMeta
+from harness.documents.run import CapacityRun, CapacityStep, LoopSeries, RunMeta
 from harness.documents.summary import CapacityStepFigures
 from harness.samples import DEFAULTS, SCHEMA
 from harness.scenario.arrivals import ArrivalSchedule, ArrivalStage
@@ -120,3 +120,15 @@ def test_a_saturated_generator_is_named_beside_the_first_failure() -> None:
     section = capacity_section(frame(requests(100.0, 20, 10, latency_ms=400.0)), run)
     assert section is not None and section.generator_limited
     assert "load generator was saturated (CPU 97%)" in section.notes[0]
+
+
+def test_a_generator_whose_event_loop_lagged_is_named_too() -> None:
+    """run.json's loop monitor: a worker whose loop woke 80 ms late during the failing step."""
+    steps = [CapacityStep(rate=20, start_s=100.0, judged_end_s=110.0, end_s=110.0, settle_s=1.0, generator_cpu=0.4)]
+    series = LoopSeries(t0=100.0, start_s=[0.0, 5.0, 20.0], end_s=[5.0, 10.0, 25.0], lag_max_ms=[2.0, 80.0, 500.0])
+    run = RunMeta(
+        targets={"work": 100.0}, capacity=CapacityRun(settings=SETTINGS, steps=steps), loop_monitor={"w1": series}
+    )
+    section = capacity_section(frame(requests(100.0, 20, 10, latency_ms=400.0)), run)
+    assert section is not None and section.steps[0].generator_lag_ms == 80.0  # the window after the step: not its
+    assert section.generator_limited and "its event loop 80 ms late" in section.notes[0]
