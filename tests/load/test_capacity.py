@@ -57,12 +57,14 @@ def search(tmp_path: Path, host: str, *, method: str, path: str, extra: str, set
 
 
 def test_the_capacity_of_n_slots_of_service_time_s_is_found_within_10_percent(tmp_path: Path) -> None:
-    slots, service_s = 4, 0.05  # 80 requests per second
+    # 80 requests per second; a p95 limit of 3 x S leaves room for a busy machine's noise, and a queue
+    # 5 % over capacity adds more than that within a step
+    slots, service_s = 8, 0.1
     server = SlotServer(slots, service_s).start()
     try:
         capacity, stderr = search(
             tmp_path, server.url, method="GET", path="/work", extra="",
-            settings="start_rate = 20\nmax_rate = 400\nresolution = 0.1\np95_ms = 150",
+            settings="start_rate = 40\nmax_rate = 400\nresolution = 0.1\np95_ms = 300",
         )  # fmt: skip
     finally:
         server.stop()
@@ -76,9 +78,10 @@ def test_the_capacity_of_n_slots_of_service_time_s_is_found_within_10_percent(tm
     below = [s for s in steps if s["rate"] <= capacity["capacity_rps"]]
     assert all(s["passed"] and s["p50_ms"] < 3 * service_s * 1000 for s in below)
     failed = next(s for s in steps if s["rate"] == first_failure)
-    assert failed["p95_ms"] > 150 and not failed["passed"]
-    # stops soon after the knee: never above the first failure, a bounded number of steps
-    assert max(s["rate"] for s in steps) == first_failure and len(steps) <= 8
+    assert failed["p95_ms"] > 300 and not failed["passed"]
+    # stops soon after the knee: nothing offered above the first step that failed, a bounded number of steps
+    first_in_time = next(s for s in capacity["steps"] if not s["passed"])
+    assert max(s["rate"] for s in steps) == first_in_time["rate"] <= 2.2 * truth and len(steps) <= 9
     # Little's law beside the measured concurrency, below the knee (N slots at most in service)
     calm = below[-1]
     assert calm["in_flight"] == pytest.approx(calm["in_flight_little"], rel=0.25)
