@@ -76,10 +76,13 @@ def test_ttft_and_tpot_match_the_models_timing_within_5_percent(with_usage: Path
     llm = summary["llm"]["chat"]
     # A client sees the first token when the model planned it plus the round trip through loopback, the
     # demo API and the load generator: a millisecond or two on a quiet machine, several under the
-    # parallel suite. Take it from the same run, at the same percentile, from `me` (nothing injected).
+    # parallel suite. Take it from the same run, at the same percentile, from `me` (nothing injected),
+    # plus what the load generator's own stalls may have added to this very figure (summary `generator`).
+    bounds = (summary["generator"].get("bounds_ms") or {}).get("chat") or {}
     for q, key in ((0.50, "ttft_p50_ms"), (0.95, "ttft_p95_ms")):
         truth, round_trip = percentile(true_ttft, q), summary["endpoints"]["me"][key.replace("ttft_", "")]
-        assert truth * 0.95 <= llm[key] <= truth * 1.05 + round_trip, (key, llm[key], truth, round_trip)
+        lag = bounds.get(key) or 0.0
+        assert truth * 0.95 <= llm[key] <= truth * 1.05 + round_trip + lag, (key, llm[key], truth, round_trip, lag)
     assert llm["tpot_p50_ms"] == pytest.approx(percentile(true_tpot, 0.50), rel=0.05)
     assert llm["tpot_p95_ms"] == pytest.approx(percentile(true_tpot, 0.95), rel=0.05)
     # the figures are the samples' own: TTFT from the rows, TPOT from last-token time and usage
