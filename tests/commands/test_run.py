@@ -153,23 +153,27 @@ def test_exact_percentiles_match_injected_truth_where_locust_rounding_misleads(t
     # coarser: the 7th slowest of about 140 requests, theirs the 21st of about 420), still under the
     # 10 ms of Locust's rounding, the point here. p99 of 420 requests is the fifth slowest: one stall
     # moves it by 100 ms in one route and not in the other, so it is held to the truth from below only.
+    # Beyond that, what the load generator's own stalls may have added to this very figure, as the same
+    # run measured it (summary `generator`: a busy neighbour shows there, not in the target).
     slack = {"p50_ms": 6.0, "p95_ms": 8.0}
+    lag = summary["generator"].get("bounds_ms") or {}
 
-    def close(measured: float, injected: float, key: str) -> bool:
+    def close(measured: float, injected: float, key: str, route: str) -> bool:
         truth = injected + overhead[key]
-        return injected <= measured <= truth + max(0.02 * truth, slack[key])
+        bound = (lag.get(route) or {}).get(key) or 0.0
+        return injected <= measured <= truth + max(0.02 * truth, slack[key]) + bound
 
     constant = endpoints["conversations"]
     # about 420 on a quiet machine, fewer on a busy one: enough that p95 is not just a few slow requests
     assert constant["latency_samples"] > 300
     for key in ("p50_ms", "p95_ms"):
-        assert close(constant[key], 120.0, key), (key, constant[key], overhead)
+        assert close(constant[key], 120.0, key, "conversations"), (key, constant[key], overhead, lag)
     assert constant["p99_ms"] >= 120.0
 
     mixed = endpoints["conversation"]
     assert mixed["latency_samples"] > 300
     for key, injected in (("p50_ms", 100.0), ("p95_ms", 500.5)):
-        assert close(mixed[key], injected, key), (key, mixed[key], overhead)
+        assert close(mixed[key], injected, key, "conversation"), (key, mixed[key], overhead, lag)
     assert mixed["p99_ms"] >= 500.5
 
     # the harness puts p95 on the right side of the 500 ms target; Locust's rounding does not
