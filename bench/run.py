@@ -36,6 +36,10 @@ BENCHES = {  # name -> (script, what it answers)
     "coordinated_omission": ("coordinated_omission.py", "a stalling target under a fixed arrival rate"),
     "analysis_scaling": ("analysis_scaling.py", "`harness report` on 1 and 10 million samples"),
     "loop_monitor": ("loop_monitor.py", "what the event-loop monitor of every load process costs"),
+    "streams": (
+        "streams.py",
+        "concurrent SSE streams one worker core holds, memory per stream, TTFT against the server's send times",
+    ),
 }
 
 
