@@ -57,7 +57,7 @@ class TaskError(msgspec.Struct, kw_only=True):
 
 
 class LostWorker(msgspec.Struct, kw_only=True):
-    """A worker Locust gave up on (three missed heartbeats): when, and what of it is kept."""
+    """A worker Locust gave up on (10 missed heartbeats): when, and what of it is kept."""
 
     worker: str | None = None
     lost_at: float | None = None

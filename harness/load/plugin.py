@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any, NoReturn
 import gevent
 import httpx
 import locust
+import locust.runners
 from gevent import get_hub
 from locust import events
 from locust import log as locust_log
@@ -92,6 +93,11 @@ WHOLE_RUN_LOAD_KINDS = ("latency", "error_rate", "llm", "intended")
 REPORT_INTERVAL_S = 3.0  # Locust's WORKER_REPORT_INTERVAL
 PARENT_DIED = "the harness process that started this run died"
 ABORT_CHECK_S = 3.0  # abort-on-fail thresholds are judged this often (samples arrive every 3 s)
+# Heartbeats (one a second) a worker may miss before the master counts it lost. Locust's own 3 ends a
+# one-worker run over one busy moment of a loaded generator host (its master stops a run whose last
+# worker went missing); a killed worker is still noticed, 11 s later. Locust's maintainers point to
+# this module constant for the purpose (locustio/locust#1988).
+WORKER_SILENCE_S = 10
 # What adds a user class for each journey of the scenario's own (harness.load.journeys registers its
 # maker on import: it imports this module, so this module cannot import it)
 JOURNEY_CLASS_MAKERS: list[Callable[[list[type], Scenario], None]] = []
@@ -178,6 +184,8 @@ def _on_init(environment: Any, runner: Any = None, web_ui: Any = None, **_: Any)
     if not isinstance(runner, MasterRunner):  # a process that sends traffic times its own event loop
         LOOP.start()
         environment.events.quitting.add_listener(lambda **_: LOOP.stop())
+    if isinstance(runner, MasterRunner):  # read by Locust as each worker connects and each heartbeat
+        locust.runners.HEARTBEAT_LIVENESS = WORKER_SILENCE_S
     if not isinstance(runner, WorkerRunner):
         session = _Session(environment, runner)
         environment.harness_session = session  # where the load shape finds it (harness.load.shape)
@@ -211,7 +219,10 @@ def _install_worker(environment: Any) -> None:
         if plan is not None:
             for make in JOURNEY_CLASS_MAKERS:
                 make(environment.user_classes, plan.scenario)
-            encoding(counter_for_model(plan.scenario.spend.model).encoding)  # now, not in the first reply
+            # now, not in the first reply; in a native thread, so that this process's heartbeats go on
+            # meanwhile: on a starved host, a second of blocked loop here cost the run its only worker
+            model = plan.scenario.spend.model
+            get_hub().threadpool.apply(lambda: encoding(counter_for_model(model).encoding))
 
     environment.events.test_start.add_listener(add_journeys)
     # The first spawn message may have come while the worker waited for the master's ack, before init:
@@ -383,6 +394,7 @@ class _Session:
         events_ = self.environment.events
         if self.is_master:
             events_.worker_report.add_listener(self._on_worker_report)
+            events_.test_stopping.add_listener(self._on_locust_stopping)
         else:
             events_.request.add_listener(self.recorder.on_request)
         events_.test_start.add_listener(self._on_test_start)
@@ -595,9 +607,25 @@ class _Session:
             if client.state == STATE_MISSING and client.id not in self.lost_workers:
                 self.lost_workers[client.id] = time.time()
                 log.warning("harness: worker %s lost", client.id)
-            elif client.state != STATE_MISSING and client.id in self.lost_workers:
+            elif client.state != STATE_MISSING and client.id in self.lost_workers and self._load_runs():
                 del self.lost_workers[client.id]  # it only stalled: its reports resume, nothing lost
                 log.warning("harness: worker %s is back", client.id)
+
+    def _load_runs(self) -> bool:
+        return self.runner.state not in (STATE_STOPPING, STATE_STOPPED)
+
+    def _on_locust_stopping(self, **_: Any) -> None:
+        """Locust's master stops a run on its own when its last worker goes silent (and its shape path
+        then quits): name that, not a mere interruption, while the workers are still marked missing."""
+        clients = self.runner.clients.all
+        if self.finishing or self.abort_reason or not clients:
+            return
+        if all(client.state == STATE_MISSING for client in clients):
+            self._check_workers()  # the watch may not have seen them go yet: lost_workers names them
+            self.abort_reason = (
+                f"every worker went silent (no heartbeat for {WORKER_SILENCE_S} s) and Locust stops a run "
+                "without workers: see logs/worker-*.log and the generator's load"
+            )
 
     def _counters(self) -> RunCounters:
         total = self.runner.stats.total
@@ -735,8 +763,7 @@ class _Session:
             self.environment.process_exit_code = ExitCode.ABORTED if failed else ExitCode.PASS
 
     def _close(self) -> None:
-        running = self.runner.state not in (STATE_STOPPING, STATE_STOPPED)
-        if self.started_at is not None and not self.finishing and running:
+        if self.started_at is not None and not self.finishing and self._load_runs():
             # Locust quits mid-run (its own SIGTERM handler, the web UI): the workers still run, so
             # stop them and wait for their last reports as at the planned end
             self.finish()
@@ -812,7 +839,8 @@ class _Session:
             log.error("harness: run.json could not be written (%s); tried again at the end", _one_line(exc))
 
     def _lost_worker(self, worker: str, lost_at: float) -> LostWorker:
-        """run.json `lost_workers` row: when Locust gave up on it (3 missed heartbeats), and what of it is kept."""
+        """run.json `lost_workers` row: when Locust gave up on it (WORKER_SILENCE_S missed heartbeats),
+        and what of it is kept."""
         t0 = self.started_at or lost_at
         last = self.last_report.get(worker)
         return LostWorker(
