@@ -64,7 +64,7 @@ def test_the_capacity_of_n_slots_of_service_time_s_is_found_within_10_percent(tm
     try:
         capacity, stderr = search(
             tmp_path, server.url, method="GET", path="/work", extra="",
-            settings="start_rate = 40\nmax_rate = 400\nresolution = 0.1\np95_ms = 300",
+            settings="start_rate = 60\nmax_rate = 400\nresolution = 0.1\np95_ms = 300",
         )  # fmt: skip
     finally:
         server.stop()
@@ -95,7 +95,7 @@ def test_a_ttft_that_degrades_with_load_fails_the_ttft_criterion(tmp_path: Path)
         capacity, _ = search(
             tmp_path, server.url, method="POST", path="/chat",
             extra='body = { messages = "{messages}", stream = true }\nstream = "sse-openai"\nkind = "chat"',
-            settings="start_rate = 4\nmax_rate = 200\nresolution = 0.25\np95_ms = 10000\nttft_p95_ms = 150",
+            settings="start_rate = 24\nmax_rate = 200\nresolution = 0.25\np95_ms = 10000\nttft_p95_ms = 150",
         )  # fmt: skip
     finally:
         server.stop()
