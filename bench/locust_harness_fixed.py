@@ -9,7 +9,8 @@ they would buy, measured beside the harness as it is. Neither is in the harness 
 2. The cyclic garbage collector. Every user's objects (its Locust user, HTTP session, journey, greenlet)
    are long-lived, and at 10,000 users the collector's full passes walk about a million of them every few
    seconds. `gc.freeze()` once each spawn step is done moves them out of its way, as the harness already
-   does at start for the imported modules.
+   does at start for the imported modules. (The objects of the streams in flight, as many again, stay in
+   the collector's way: see docs/benchmarks.md.)
 
     locust -f bench/locust_harness_fixed.py,harness/locustfiles/abuse.py ...   (as `harness run` would)
 """
