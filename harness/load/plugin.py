@@ -51,6 +51,7 @@ from harness.host import HOST_AUTH_ENV, parse_host
 from harness.lifeline import follow_parent, parent_gone
 from harness.load.connections import reuse_connections_past_1024
 from harness.load.gate import RunCounters, breaker_reason, cap_reason, threshold_breach
+from harness.load.gc_policy import collect_less_often
 from harness.load.inflight import IN_FLIGHT, STOP_GRACE_S
 from harness.load.loop_monitor import LOOP, LOOP_KEY, LoopRecord
 from harness.load.plan import OPTION, RunPlan
@@ -185,6 +186,7 @@ def _on_init(environment: Any, runner: Any = None, web_ui: Any = None, **_: Any)
     if not isinstance(runner, MasterRunner):  # a process that sends traffic times its own event loop
         LOOP.start()
         reuse_connections_past_1024()  # and keeps its keep-alive connections past 1,024 sockets
+        collect_less_often(environment.events)  # and keeps its users out of the collector's passes
         environment.events.quitting.add_listener(lambda **_: LOOP.stop())
     if isinstance(runner, MasterRunner):  # read by Locust as each worker connects and each heartbeat
         locust.runners.HEARTBEAT_LIVENESS = WORKER_SILENCE_S

@@ -9,7 +9,6 @@ used (several hosts give several addresses).
 from __future__ import annotations
 
 import itertools
-import weakref
 from typing import TYPE_CHECKING, Any
 
 from geventhttpclient.client import HTTPClient, HTTPClientPool
@@ -68,12 +67,11 @@ class SourceBoundPool(HTTPClientPool):
     def __init__(self, source: str, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.source = source
-        self._bound: weakref.WeakSet[ConnectionPool] = weakref.WeakSet()  # the connection pools bound already
 
     def get_client(self, url: Any) -> HTTPClient:
         client = super().get_client(url)
-        pool = client._connection_pool
-        if pool not in self._bound:
+        pool: ConnectionPool = client._connection_pool
+        if "_create_tcp_socket" not in vars(pool):  # not bound yet (a set of the bound ones: 700 B a user)
             create = pool._create_tcp_socket  # the documented hook: "tcp socket factory"
             source = self.source
 
@@ -84,7 +82,6 @@ class SourceBoundPool(HTTPClientPool):
 
             # the pool is built inside HTTPClient, so no subclass can be put in: its instance gets the factory
             pool._create_tcp_socket = bound  # type: ignore[method-assign]
-            self._bound.add(pool)
         return client
 
 
