@@ -13,10 +13,7 @@ each stream's first token):
   becomes a sample in the run folder;
 - `locust`: bare Locust, a master + 1 worker running `bench/locust_streams.py` (FastHttpUser, the body read
   line by line, nothing of the harness imported);
-- `aiohttp`: `bench/aiohttp_streams.py`, one asyncio process (vLLM's benchmark_serving way of reading);
-- `harness-fixed` (only when asked for, with `--variants`): the harness with two worker fixes this bench
-  found (`bench/locust_harness_fixed.py`: connection reuse past 1,024 sockets, `gc.freeze()` once users are
-  spawned), shown beside it, not judged.
+- `aiohttp`: `bench/aiohttp_streams.py`, one asyncio process (vLLM's benchmark_serving way of reading).
 
 Every user holds one stream after another without a pause, so at steady state N streams are open and
 about N / stream-seconds new ones start each second. The users start `--rate` a second; the hold is the
@@ -78,9 +75,7 @@ from harness.samples import read_samples  # noqa: E402
 RESPONDER = REPO / "bench" / "stream_responder.py"
 BARE_LOCUSTFILE = REPO / "bench" / "locust_streams.py"
 AIOHTTP_CLIENT = REPO / "bench" / "aiohttp_streams.py"
-FIXED_LOCUSTFILE = REPO / "bench" / "locust_harness_fixed.py"
-VARIANTS = ("harness", "harness-fixed", "locust", "aiohttp")
-DEFAULT_VARIANTS = ("harness", "locust", "aiohttp")  # harness-fixed on request: it is a diagnosis, not the harness
+VARIANTS = ("harness", "locust", "aiohttp")
 POLL_S = 0.25
 RECORD_FIELDS = ("request_id", "sent_s", "ttft_ms", "ok")  # bench/locust_streams.py and bench/aiohttp_streams.py
 SCENARIO = """\
@@ -289,13 +284,12 @@ class Client:
             return
         port = free_port()
         common = ["--loglevel", "WARNING"]
-        if variant.startswith("harness"):
+        if variant == "harness":
             scenario = folder / "bench-streams.toml"
             scenario.write_text(SCENARIO.format(timeout_s=math.ceil(plan.longest_s + 60)))
-            locustfiles = LOCUSTFILES if variant == "harness" else (FIXED_LOCUSTFILE, *LOCUSTFILES[1:])
-            files = ["-f", ",".join(str(f) for f in locustfiles)]
+            files = ["-f", ",".join(str(f) for f in LOCUSTFILES)]
             extra = ["--scenario", str(scenario), "--run-dir", str(self.run_dir), "--harness-managed", "--flat-load"]
-            worker = worker_args("127.0.0.1", port, locustfiles)
+            worker = worker_args("127.0.0.1", port, LOCUSTFILES)
         else:
             files = ["-f", str(BARE_LOCUSTFILE)]
             extra = []
@@ -517,27 +511,25 @@ def match(truth: pd.DataFrame, streams: pd.DataFrame, plan: Plan) -> pd.DataFram
 
 def goal(results: list[Result]) -> list[str]:
     """The harness against the better of bare Locust and the asyncio client, at each size: streams held and
-    memory per stream (`harness-fixed` is shown beside it, not judged: it is not the harness as shipped)."""
+    memory per stream."""
     lines = []
     for n in sorted({r.streams for r in results}):
         row = {r.variant: r for r in results if r.streams == n and not r.error}
-        others = [r for v, r in row.items() if not v.startswith("harness")]
+        others = [r for v, r in row.items() if v != "harness"]
         if not others:
             continue
         best_held = max(r.held_median for r in others)
         best_kb = min(r.kb_per_stream for r in others)
         best_marginal = min(r.marginal_kb for r in others)
-        for variant in ("harness", "harness-fixed"):
-            r = row.get(variant)
-            if r is None:
-                continue
-            passed = r.held_median >= best_held and r.kb_per_stream <= best_kb
-            verdict = ("**PASS**" if passed else "**FAIL**") if variant == "harness" else "(not judged)"
-            lines.append(
-                f"- {n:,} streams, {variant}: held {fmt(r.held_median)} (the better other: {fmt(best_held)}), "
-                f"{fmt(r.kb_per_stream, 1)} KB per stream (the better other: {fmt(best_kb, 1)}; marginal "
-                f"{fmt(r.marginal_kb, 1)} against {fmt(best_marginal, 1)}): {verdict}"
-            )
+        r = row.get("harness")
+        if r is None:
+            continue
+        verdict = "**PASS**" if r.held_median >= best_held and r.kb_per_stream <= best_kb else "**FAIL**"
+        lines.append(
+            f"- {n:,} streams, harness: held {fmt(r.held_median)} (the better other: {fmt(best_held)}), "
+            f"{fmt(r.kb_per_stream, 1)} KB per stream (the better other: {fmt(best_kb, 1)}; marginal "
+            f"{fmt(r.marginal_kb, 1)} against {fmt(best_marginal, 1)}): {verdict}"
+        )
     return lines
 
 
@@ -545,7 +537,6 @@ def render(results: list[Result], args: argparse.Namespace, cores: Cores, comman
     mb = 1024 * 1024
     what = {
         "harness": "Locust master + 1 worker as `harness run` starts them; the `client` journey, ApiClient, samples",
-        "harness-fixed": "the same, with the two worker fixes of `bench/locust_harness_fixed.py` (below)",
         "locust": "Locust master + 1 worker, FastHttpUser reading lines (`bench/locust_streams.py`)",
         "aiohttp": "one asyncio process, aiohttp as vLLM's benchmark_serving (`bench/aiohttp_streams.py`)",
     }
@@ -598,19 +589,6 @@ def render(results: list[Result], args: argparse.Namespace, cores: Cores, comman
         "",
         *goal(results),
         "",
-        *(
-            [
-                "`harness-fixed` is the harness with two changes to its worker that profiling it at 10,000 streams "
-                "pointed at, applied from `bench/locust_harness_fixed.py`, neither in the harness yet: idle pooled "
-                "connections checked with poll() instead of select() (geventhttpclient's select() check refuses "
-                "file descriptors of 1,024 and more, so past about 1,000 open sockets every stream opened a new "
-                "connection), and `gc.freeze()` after each spawn step (the users' objects leave the cyclic "
-                "collector's passes). docs/benchmarks.md says what limits a worker at 10,000 streams.",
-                "",
-            ]
-            if any(r.variant == "harness-fixed" for r in results)
-            else []
-        ),
         "**TTFT against server truth.** For each stream whose first token the server sent during the hold: the "
         "TTFT the client recorded (the harness: `ttft_ms` of its samples in the run folder) minus the truth, "
         "the server's first-token send time minus the client's own send time (`time.time()` on both sides, "
@@ -636,9 +614,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="1,000 streams only, shorter hold (about 2 min)")
     parser.add_argument("--streams", default=None, help="comma-separated sizes (default 1000,10000)")
-    parser.add_argument(
-        "--variants", default=",".join(DEFAULT_VARIANTS), help=f"comma-separated, from {','.join(VARIANTS)}"
-    )
+    parser.add_argument("--variants", default=",".join(VARIANTS), help=f"comma-separated, from {','.join(VARIANTS)}")
     parser.add_argument("--rate", type=float, default=500.0, help="users started per second")
     parser.add_argument("--settle", type=float, default=None, help="seconds between the planned ramp end and the hold")
     parser.add_argument("--hold", type=float, default=None, help="seconds measured")
