@@ -71,7 +71,7 @@ class SourceBoundPool(HTTPClientPool):
     def get_client(self, url: Any) -> HTTPClient:
         client = super().get_client(url)
         pool: ConnectionPool = client._connection_pool
-        if "_create_tcp_socket" not in vars(pool):  # not bound yet (a set of the bound ones: 700 B a user)
+        if "_create_tcp_socket" not in vars(pool):  # not bound yet: the factory below is the instance's own
             create = pool._create_tcp_socket  # the documented hook: "tcp socket factory"
             source = self.source
 

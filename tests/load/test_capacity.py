@@ -58,13 +58,15 @@ def search(tmp_path: Path, host: str, *, method: str, path: str, extra: str, set
 
 def test_the_capacity_of_n_slots_of_service_time_s_is_found_within_10_percent(tmp_path: Path) -> None:
     # 80 requests per second; a p95 limit of 3 x S leaves room for a busy machine's noise, and a queue
-    # 5 % over capacity adds more than that within a step
+    # 10 % over capacity adds more than that within a step. Steps of x1.2 from 61/s: 73.2 (92 % busy)
+    # passes and 87.8 fails on any machine, and the one bisection step, 80.2, may go either way on a
+    # loaded one: the answer is 73.2 or 80.2, both within 10 %
     slots, service_s = 8, 0.1
     server = SlotServer(slots, service_s).start()
     try:
         capacity, stderr = search(
             tmp_path, server.url, method="GET", path="/work", extra="",
-            settings="start_rate = 60\nmax_rate = 400\nresolution = 0.1\np95_ms = 300",
+            settings="start_rate = 61\ngrowth = 1.2\nmax_rate = 400\nresolution = 0.1\np95_ms = 300",
         )  # fmt: skip
     finally:
         server.stop()
