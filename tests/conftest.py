@@ -20,7 +20,7 @@ from tests.helpers import REPO, CappedRun, finish, only_run_dir, run_harness, st
 GROUPS_FOLDER = pytest.StashKey[Path]()
 
 
-# --- sharing two cores (pytest -n 4): see tests/scheduling.py ----------------------------------------
+# --- sharing two cores (pytest -n 5): see tests/scheduling.py ----------------------------------------
 
 
 @pytest.hookimpl(wrapper=True)

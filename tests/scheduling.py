@@ -1,8 +1,9 @@
-"""How the suite shares two cores (`pytest -n 4`, pytest-xdist): which tests run together, and in what order.
+"""How the suite shares two cores (`pytest -n 5`, pytest-xdist): which tests run together, and in what order.
 
-Four workers on two cores: an e2e test mostly waits (on its run's planned duration, on processes
+Five workers on two cores: an e2e test mostly waits (on its run's planned duration, on processes
 starting), so two workers left the cores half idle (802 s for the suite with -n 2, 545 s with -n 4,
-same machine, quiet). Tests that measure time hold to tolerances made for that sharing.
+same machine, quiet; on 2026-12-07, 498 s with -n 4 and 436 s with -n 5, the cores then 83 % and 89 %
+busy). Tests that measure time hold to tolerances made for that sharing.
 
 An e2e test that uses a module- or session-scoped fixture of ours (a whole harness run, a demo API)
 joins a group with every test that shares that fixture with it, directly or through another test of
