@@ -346,7 +346,7 @@ class Client:
 
     def streams(self) -> pd.DataFrame:
         """What the client recorded per stream: key, sent_s, ttft_ms, failed."""
-        if self.variant.startswith("harness"):
+        if self.variant == "harness":
             frame = read_samples(self.run_dir, columns=["start_s", "ttft_ms", "source_ip", "error"], sort=False)
             return pd.DataFrame(
                 {
