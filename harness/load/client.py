@@ -22,6 +22,7 @@ from typing import Any
 from harness.analysis.outcomes import call_ok
 from harness.host import basic_auth_header
 from harness.load.inflight import IN_FLIGHT
+from harness.load.vocabulary import wait_until_loaded
 from harness.protocol.auth import (
     FORM,
     Credential,
@@ -507,6 +508,7 @@ class ApiClient:
 
     def _count_tokens(self, ctx: dict[str, Any], usage: Any, content: str) -> None:
         """`usage` when the response has it, else the tiktoken estimates; both kept to compare them."""
+        wait_until_loaded(self.scenario.spend.model)
         ctx["output_tokens_estimate"] = self.tokens.count(content)
         counted = parse_usage(usage)
         if counted:

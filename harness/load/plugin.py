@@ -59,6 +59,7 @@ from harness.load.recorder import Recorder
 from harness.load.run_facts import final_facts
 from harness.load.shape import ScenarioShape
 from harness.load.sources import is_loopback
+from harness.load.vocabulary import start_loading
 from harness.load.webhooks import scheme_of
 from harness.protocol.tokens import counter_for_model, encoding
 from harness.runfolder import STOP_FILE, new_run_dir, stop_file_reason, write_json_atomic
@@ -223,10 +224,7 @@ def _install_worker(environment: Any) -> None:
         if plan is not None:
             for make in JOURNEY_CLASS_MAKERS:
                 make(environment.user_classes, plan.scenario)
-            # now, not in the first reply; in a native thread, so that this process's heartbeats go on
-            # meanwhile: on a starved host, a second of blocked loop here cost the run its only worker
-            model = plan.scenario.spend.model
-            get_hub().threadpool.apply(lambda: encoding(counter_for_model(model).encoding))
+            start_loading(plan.scenario.spend.model)  # beside the users (harness.load.vocabulary)
 
     environment.events.test_start.add_listener(add_journeys)
     # The first spawn message may have come while the worker waited for the master's ack, before init:

@@ -1,0 +1,58 @@
+"""The tokenizer vocabulary loads in a native thread (harness.load.vocabulary): the event loop goes on
+meanwhile, and a greenlet about to count tokens waits for it."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import gevent
+import pytest
+import tiktoken.registry
+
+from harness.load import vocabulary
+from harness.protocol.tokens import counter_for_model, encoding
+
+MODEL = "gpt-4o-mini"
+
+
+@pytest.fixture
+def unloaded() -> Iterator[str]:
+    """The model's encoding taken out of tiktoken's cache, the harness's and this module's loads; put back
+    after."""
+    name = counter_for_model(MODEL).encoding
+    kept = tiktoken.registry.ENCODINGS.pop(name, None)
+    encoding.cache_clear()
+    loads, vocabulary._loads = vocabulary._loads, {}
+    yield name
+    vocabulary._loads = loads
+    if kept is not None:
+        tiktoken.registry.ENCODINGS.setdefault(name, kept)
+
+
+def test_the_loop_runs_while_the_vocabulary_loads_and_a_counter_waits_for_it(unloaded: str) -> None:
+    ticks = 0
+
+    def tick() -> None:
+        nonlocal ticks
+        while unloaded not in tiktoken.registry.ENCODINGS:
+            ticks += 1
+            gevent.sleep(0.001)
+
+    ticker = gevent.spawn(tick)
+    vocabulary.start_loading(MODEL)
+    assert not vocabulary._loads[MODEL].ready()  # the caller (a test_start listener) goes on at once
+    vocabulary.wait_until_loaded(MODEL)
+    assert unloaded in tiktoken.registry.ENCODINGS
+    ticker.join(timeout=5)
+    assert ticks > 0  # another greenlet ran while it loaded
+    assert counter_for_model(MODEL).count("hello world") == 2
+
+
+def test_a_model_is_loaded_once_and_one_never_started_is_not_waited_for(unloaded: str) -> None:
+    vocabulary.start_loading(MODEL)
+    first = vocabulary._loads[MODEL]
+    vocabulary.start_loading(MODEL)
+    assert vocabulary._loads[MODEL] is first and len(vocabulary._loads) == 1
+    vocabulary.wait_until_loaded("a-model-never-started")  # returns at once: nothing to wait for
+    vocabulary.wait_until_loaded(MODEL)
+    assert unloaded in tiktoken.registry.ENCODINGS
