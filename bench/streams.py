@@ -70,7 +70,9 @@ from bench.stream_responder import TRUTH_FIELDS, raise_fd_limit  # noqa: E402
 from harness.commands.worker import LOCUSTFILES, master_args, worker_args  # noqa: E402
 from harness.lifeline import child_environment  # noqa: E402
 from harness.load.inflight import STOP_GRACE_S  # noqa: E402
+from harness.protocol.tokens import VOCABULARY_MODEL_ENV  # noqa: E402
 from harness.samples import read_samples  # noqa: E402
+from harness.scenario import load_scenario  # noqa: E402
 
 RESPONDER = REPO / "bench" / "stream_responder.py"
 BARE_LOCUSTFILE = REPO / "bench" / "locust_streams.py"
@@ -290,10 +292,13 @@ class Client:
             files = ["-f", ",".join(str(f) for f in LOCUSTFILES)]
             extra = ["--scenario", str(scenario), "--run-dir", str(self.run_dir), "--harness-managed", "--flat-load"]
             worker = worker_args("127.0.0.1", port, LOCUSTFILES)
+            # as `harness run` starts its workers: the model's vocabulary loaded before connecting
+            worker_env = {**env, VOCABULARY_MODEL_ENV: load_scenario(scenario).spend.model}
         else:
             files = ["-f", str(BARE_LOCUSTFILE)]
             extra = []
             worker = ["-f", str(BARE_LOCUSTFILE), "--worker", "--master-host", "127.0.0.1", "--master-port", str(port)]
+            worker_env = env
         master = [
             sys.executable,
             "-m",
@@ -315,7 +320,7 @@ class Client:
         ]
         self.main = self._spawn(cores.wrap(cores.others, master), env, self.logs[0])
         self.measured = self._spawn(
-            cores.wrap(cores.worker, [sys.executable, "-m", "locust", *worker, *common]), env, self.logs[1]
+            cores.wrap(cores.worker, [sys.executable, "-m", "locust", *worker, *common]), worker_env, self.logs[1]
         )
 
     def _spawn(self, command: list[str], env: dict[str, str], out: object) -> subprocess.Popen:

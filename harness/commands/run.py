@@ -34,6 +34,7 @@ from harness.documents import RunMeta, Summary
 from harness.errors import AbortedError, ExitCode, UsageError
 from harness.host import HOST_AUTH_ENV, parse_host
 from harness.lifeline import child_environment
+from harness.protocol.tokens import VOCABULARY_MODEL_ENV
 from harness.report.screenshot import MISSING_BROWSER, BrowserError, find_browser, screenshot
 from harness.runfolder import new_run_dir, request_stop, write_json_atomic
 from harness.scenario import Scenario, check_load_caps, load_scenario
@@ -138,7 +139,11 @@ def run(options: RunOptions) -> int:
                 file=sys.stderr,
             )
         master_code = procs.run_locust(
-            _locust_args(options, scenario, url, run_dir, web_port), workers, options.locustfiles, master
+            _locust_args(options, scenario, url, run_dir, web_port),
+            workers,
+            options.locustfiles,
+            master,
+            worker_env={VOCABULARY_MODEL_ENV: scenario.spend.model},
         )
     if master is not None and master_code != 0 and _workers_did_not_come(run_dir, master):
         return ExitCode.ABORTED
@@ -457,21 +462,26 @@ class _Processes:
         self.target = start_target(TargetConfig.from_dict(settings))
         return self.target.url
 
-    def spawn(self, name: str, args: list[str]) -> subprocess.Popen:
+    def spawn(self, name: str, args: list[str], env: dict[str, str] | None = None) -> subprocess.Popen:
         log = open(self.logs / f"{name}.log", "wb")
         proc = subprocess.Popen(
             [sys.executable, "-m", "locust", *args],
             stdout=log,
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
-            env=self.env,
+            env={**self.env, **(env or {})},
             start_new_session=True,  # Ctrl-C reaches the harness only; it stops them in order
         )
         self.children.append((name, proc, log))
         return proc
 
     def run_locust(
-        self, args: list[str], workers: int, locustfiles: tuple[Path, ...], master_at: _Master | None = None
+        self,
+        args: list[str],
+        workers: int,
+        locustfiles: tuple[Path, ...],
+        master_at: _Master | None = None,
+        worker_env: dict[str, str] | None = None,
     ) -> int:
         base = ["-f", ",".join(str(f) for f in locustfiles)]
         if master_at is None:
@@ -483,7 +493,9 @@ class _Processes:
             )
             for i in range(workers):
                 self.spawn(
-                    f"worker-{i + 1}", worker_args(local_master_host(master_at.bind), master_at.port, locustfiles)
+                    f"worker-{i + 1}",
+                    worker_args(local_master_host(master_at.bind), master_at.port, locustfiles),
+                    env=worker_env,
                 )
         code = self._follow(master)
         self._report_master_errors(code)

@@ -59,7 +59,7 @@ from harness.load.recorder import Recorder
 from harness.load.run_facts import final_facts
 from harness.load.shape import ScenarioShape
 from harness.load.sources import is_loopback
-from harness.load.vocabulary import start_loading
+from harness.load.vocabulary import load_before_connecting, loaded_before_connecting, start_loading
 from harness.load.webhooks import scheme_of
 from harness.protocol.tokens import counter_for_model, encoding
 from harness.runfolder import STOP_FILE, new_run_dir, stop_file_reason, write_json_atomic
@@ -104,6 +104,10 @@ WORKER_SILENCE_S = 10
 # What adds a user class for each journey of the scenario's own (harness.load.journeys registers its
 # maker on import: it imports this module, so this module cannot import it)
 JOURNEY_CLASS_MAKERS: list[Callable[[list[type], Scenario], None]] = []
+
+# A worker `harness run` started loads its model's vocabulary now, as its locustfile is imported:
+# before Locust creates its runner, connects and heartbeats (harness.load.vocabulary)
+load_before_connecting()
 
 
 @events.init_command_line_parser.add_listener
@@ -177,9 +181,9 @@ def _on_init(environment: Any, runner: Any = None, web_ui: Any = None, **_: Any)
     if not isinstance(runner, MasterRunner):  # a capacity search's arrivals (harness.load.capacity)
         runner.register_message(STAGE_MESSAGE, lambda environment, msg, **_: add_chunk(environment, msg.data))
     follow_parent()  # started by `harness run` or `harness worker`: never outlive it
-    # The model's tiktoken vocabulary (a few hundred ms of CPU) is loaded once the plan is known, on the
-    # master (`_Session.install`) and on each worker (`add_journeys`), not in the first chat reply, where
-    # it would stall every request in flight; only that one: a second costs every process as much again.
+    # The model's tiktoken vocabulary (a few hundred ms of CPU) is loaded before the run, on the master
+    # (`_Session.install`) and on each worker (harness.load.vocabulary), not in the first chat reply,
+    # where it would stall every request in flight; only that one: a second costs every process as much.
     # Everything imported so far (Locust, numpy, pandas, pyarrow) lives as long as the process: keep
     # it out of the cyclic collector, whose full passes would otherwise pause requests mid-flight.
     gc.freeze()
@@ -214,6 +218,8 @@ def _await_requests_at_the_stop(environment: Any) -> None:
 
 
 def _install_worker(environment: Any) -> None:
+    if loaded := loaded_before_connecting():
+        log.info("tokenizer vocabulary loaded before connecting: %s", loaded)
     recorder = Recorder()
     environment.events.request.add_listener(recorder.on_request)
 
@@ -224,7 +230,7 @@ def _install_worker(environment: Any) -> None:
         if plan is not None:
             for make in JOURNEY_CLASS_MAKERS:
                 make(environment.user_classes, plan.scenario)
-            start_loading(plan.scenario.spend.model)  # beside the users (harness.load.vocabulary)
+            start_loading(plan.scenario.spend.model)  # unless loaded before connecting (harness.load.vocabulary)
 
     environment.events.test_start.add_listener(add_journeys)
     # The first spawn message may have come while the worker waited for the master's ack, before init:

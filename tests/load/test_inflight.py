@@ -109,6 +109,9 @@ def test_every_request_the_target_saw_is_a_sample_or_counted_as_cut_off(tmp_path
     assert stop["cut_off_by_route"]["leads"] == seen["leads"] == 4  # each slow user's one request
     assert stop["in_flight"] == stop["awaited"] + stop["cut_off"] and stop["awaited"] >= 1  # health's, recorded
     assert stop["unreported"] == []
+    # its worker loaded the model's vocabulary before it connected, so no user started late for it
+    worker_log = (run_dir / "logs" / "worker-1.log").read_text()
+    assert "tokenizer vocabulary loaded before connecting: o200k_base for gpt-4o-mini in " in worker_log
     summary = read_json(run_dir / "summary.json")
     assert summary["run"]["at_the_stop"]["cut_off"] == 4
     assert any(n.startswith("4 requests were cut off when the load stopped (leads 4)") for n in summary["notes"])

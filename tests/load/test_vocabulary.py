@@ -1,5 +1,6 @@
 """The tokenizer vocabulary loads in a native thread (harness.load.vocabulary): the event loop goes on
-meanwhile, and a greenlet about to count tokens waits for it."""
+meanwhile, and a greenlet about to count tokens waits for it; a worker `harness run` started loads it
+before it connects."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ import pytest
 import tiktoken.registry
 
 from harness.load import vocabulary
-from harness.protocol.tokens import counter_for_model, encoding
+from harness.protocol.tokens import VOCABULARY_MODEL_ENV, counter_for_model, encoding
 
 MODEL = "gpt-4o-mini"
 
@@ -23,8 +24,9 @@ def unloaded() -> Iterator[str]:
     kept = tiktoken.registry.ENCODINGS.pop(name, None)
     encoding.cache_clear()
     loads, vocabulary._loads = vocabulary._loads, {}
+    before, vocabulary._before_connecting = vocabulary._before_connecting, []
     yield name
-    vocabulary._loads = loads
+    vocabulary._loads, vocabulary._before_connecting = loads, before
     if kept is not None:
         tiktoken.registry.ENCODINGS.setdefault(name, kept)
 
@@ -56,3 +58,23 @@ def test_a_model_is_loaded_once_and_one_never_started_is_not_waited_for(unloaded
     vocabulary.wait_until_loaded("a-model-never-started")  # returns at once: nothing to wait for
     vocabulary.wait_until_loaded(MODEL)
     assert unloaded in tiktoken.registry.ENCODINGS
+
+
+def test_a_worker_started_by_harness_run_loads_its_models_vocabulary_before_connecting(
+    unloaded: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv(VOCABULARY_MODEL_ENV, MODEL)
+    vocabulary.load_before_connecting()  # what the plugin does as it is imported
+    assert unloaded in tiktoken.registry.ENCODINGS and vocabulary._loads[MODEL].ready()
+    assert vocabulary.loaded_before_connecting().startswith(f"{unloaded} for {MODEL} in ")  # the worker's log
+    vocabulary.start_loading(MODEL)  # the plan names the same model: nothing more to load
+    assert vocabulary._loads[MODEL].ready()
+
+
+def test_without_a_model_in_its_environment_a_worker_loads_nothing_before_the_plan(
+    unloaded: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv(VOCABULARY_MODEL_ENV, raising=False)
+    vocabulary.load_before_connecting()
+    assert vocabulary._loads == {} and unloaded not in tiktoken.registry.ENCODINGS
+    assert vocabulary.loaded_before_connecting() == ""
