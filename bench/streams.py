@@ -68,9 +68,8 @@ from bench.common import machine  # noqa: E402
 from bench.generator import Cores, cpu_between, fmt, free_port, stop  # noqa: E402
 from bench.stream_responder import TRUTH_FIELDS, raise_fd_limit  # noqa: E402
 from harness.commands.worker import LOCUSTFILES, master_args, worker_args  # noqa: E402
-from harness.lifeline import child_environment  # noqa: E402
+from harness.lifeline import VOCABULARY_MODEL_ENV, child_environment  # noqa: E402
 from harness.load.inflight import STOP_GRACE_S  # noqa: E402
-from harness.protocol.tokens import VOCABULARY_MODEL_ENV  # noqa: E402
 from harness.samples import read_samples  # noqa: E402
 from harness.scenario import load_scenario  # noqa: E402
 

@@ -15,9 +15,12 @@ import os
 import signal
 import sys
 
-__all__ = ["PARENT_ENV", "child_environment", "follow_parent", "parent_gone"]
+__all__ = ["PARENT_ENV", "VOCABULARY_MODEL_ENV", "child_environment", "follow_parent", "parent_gone"]
 
 PARENT_ENV = "HARNESS_PARENT_PID"  # set by the harness for the processes it starts
+# set by `harness run` for the workers it starts: the model whose tokenizer vocabulary each loads before
+# it connects to the master (harness.load.vocabulary)
+VOCABULARY_MODEL_ENV = "HARNESS_VOCABULARY_MODEL"
 _PR_SET_PDEATHSIG = 1
 
 

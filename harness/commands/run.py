@@ -33,8 +33,7 @@ from harness.commands.worker import (
 from harness.documents import RunMeta, Summary
 from harness.errors import AbortedError, ExitCode, UsageError
 from harness.host import HOST_AUTH_ENV, parse_host
-from harness.lifeline import child_environment
-from harness.protocol.tokens import VOCABULARY_MODEL_ENV
+from harness.lifeline import VOCABULARY_MODEL_ENV, child_environment
 from harness.report.screenshot import MISSING_BROWSER, BrowserError, find_browser, screenshot
 from harness.runfolder import new_run_dir, request_stop, write_json_atomic
 from harness.scenario import Scenario, check_load_caps, load_scenario

@@ -22,7 +22,8 @@ import time
 from gevent import get_hub
 from gevent.event import AsyncResult
 
-from harness.protocol.tokens import VOCABULARY_MODEL_ENV, counter_for_model, encoding
+from harness.lifeline import VOCABULARY_MODEL_ENV
+from harness.protocol.tokens import counter_for_model, encoding
 
 __all__ = ["load_before_connecting", "loaded_before_connecting", "start_loading", "wait_until_loaded"]
 

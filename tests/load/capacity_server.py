@@ -30,15 +30,21 @@ class SlotServer(ThreadServer):
 
     def __init__(self, slots: int, service_s: float) -> None:
         super().__init__()
-        self.slots = threading.Semaphore(slots)
+        self.free_at = [0.0] * slots  # when each slot is next free (monotonic clock)
+        self.lock = threading.Lock()
         self.service_s = service_s
         self.served = 0
 
     def handle(self, request: BaseHTTPRequestHandler) -> None:
+        """The slots are kept by the clock, not by sleeping threads: on a busy machine a thread wakes
+        from its sleep late, and a slot held until then would make the capacity lower than N / S."""
         _drain(request)
-        with self.slots:
-            time.sleep(self.service_s)
+        with self.lock:
+            slot = min(range(len(self.free_at)), key=self.free_at.__getitem__)
+            start = max(time.monotonic(), self.free_at[slot])  # the queue: wait for the first slot free
+            self.free_at[slot] = done = start + self.service_s
             self.served += 1
+        time.sleep(max(0.0, done - time.monotonic()))
         body = b'{"ok":true}'
         request.send_response(200)
         request.send_header("Content-Type", "application/json")

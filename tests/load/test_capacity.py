@@ -57,7 +57,8 @@ def search(tmp_path: Path, host: str, *, method: str, path: str, extra: str, set
 
 
 def test_the_capacity_of_n_slots_of_service_time_s_is_found_within_10_percent(tmp_path: Path) -> None:
-    # 80 requests per second; a p95 limit of 3 x S leaves room for a busy machine's noise, and a queue
+    # 80 requests per second (the server keeps its slots by the clock: a busy machine does not lower it);
+    # a p95 limit of 3 x S leaves room for a busy machine's noise, and a queue
     # 10 % over capacity adds more than that within a step. Steps of x1.2 from 61/s: 73.2 (92 % busy)
     # passes and 87.8 fails on any machine, and the one bisection step, 80.2, may go either way on a
     # loaded one: the answer is 73.2 or 80.2, both within 10 %

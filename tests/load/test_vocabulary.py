@@ -10,8 +10,9 @@ import gevent
 import pytest
 import tiktoken.registry
 
+from harness.lifeline import VOCABULARY_MODEL_ENV
 from harness.load import vocabulary
-from harness.protocol.tokens import VOCABULARY_MODEL_ENV, counter_for_model, encoding
+from harness.protocol.tokens import counter_for_model, encoding
 
 MODEL = "gpt-4o-mini"
 
