@@ -124,13 +124,19 @@ def litellm_proxy(tmp_path: Path) -> Iterator[str]:
 @pytest.mark.e2e
 def test_the_gateway_scenario_against_a_real_litellm_proxy(litellm_proxy: str, tmp_path: Path) -> None:
     """A real OpenAI-compatible gateway keyed by API key: every chat streamed and counted from its usage."""
-    scenario = tmp_path / "openai-gateway.toml"  # the example as it ships, without its think time
+    # the example as it ships, without its think time and with one chat turn a visit: a visit reads the
+    # model list one time in six (chat 5 : account 1), so 4 users make some 40 visits, and the chance that
+    # none of them reads it is (5/6)^40, 0.07 % (with 2 users and up to 3 turns: 13 %)
+    scenario = tmp_path / "openai-gateway.toml"
+    shipped = (EXAMPLES / "openai-gateway.toml").read_text()
     scenario.write_text(
-        (EXAMPLES / "openai-gateway.toml").read_text().replace("think_time = [1, 3]", "think_time = [0, 0.2]")
+        shipped.replace("think_time = [1, 3]", "think_time = [0, 0.2]").replace(
+            "chat_turns = [1, 3]", "chat_turns = [1, 1]"
+        )
     )
     result = run_harness(
-        "run", str(scenario), "--host", litellm_proxy, "--duration", "6s", "--users", "2",
-        "--spawn-rate", "2", "--workers", "0", "--out", str(tmp_path / "out"), env={"GATEWAY_KEY": GATEWAY_KEY}, timeout=150,
+        "run", str(scenario), "--host", litellm_proxy, "--duration", "6s", "--users", "4",
+        "--spawn-rate", "4", "--workers", "0", "--out", str(tmp_path / "out"), env={"GATEWAY_KEY": GATEWAY_KEY}, timeout=150,
     )  # fmt: skip
     run_dir = only_run_dir(tmp_path / "out")
     figures = endpoint_figures(run_dir)

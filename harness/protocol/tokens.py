@@ -44,7 +44,14 @@ _SHIPPED = {"o200k_base": "o200k_base.tiktoken.gz"}  # in harness/protocol/vocab
 
 @lru_cache(maxsize=4)
 def encoding(name: str = DEFAULT_ENCODING) -> tiktoken.Encoding:
-    return tiktoken.get_encoding(name)
+    """tiktoken's encoding, less its Python copy of the vocabulary: the Rust tokenizer keeps its own,
+    and tiktoken reads the copy only to pickle the encoding, which the harness never does. 30 of the
+    75 MB a loaded o200k_base costs each process (the master and every worker)."""
+    found = tiktoken.get_encoding(name)
+    ranks = getattr(found, "_mergeable_ranks", None)
+    if isinstance(ranks, dict):
+        ranks.clear()
+    return found
 
 
 def count_tokens(text: str, name: str = DEFAULT_ENCODING) -> int:
