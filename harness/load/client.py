@@ -414,6 +414,9 @@ class ApiClient:
 
     @property
     def tokens(self) -> TokenCounter:
+        """The model's counter, once its vocabulary is loaded (a worker may still be loading it: this
+        greenlet waits, the others go on; harness.load.vocabulary)."""
+        wait_until_loaded(self.scenario.spend.model)
         return counter_for_model(self.scenario.spend.model)
 
     def _finish(self, ep: Endpoint, response: Any, t0: float, streamed: bool) -> CallResult:
@@ -508,7 +511,6 @@ class ApiClient:
 
     def _count_tokens(self, ctx: dict[str, Any], usage: Any, content: str) -> None:
         """`usage` when the response has it, else the tiktoken estimates; both kept to compare them."""
-        wait_until_loaded(self.scenario.spend.model)
         ctx["output_tokens_estimate"] = self.tokens.count(content)
         counted = parse_usage(usage)
         if counted:
