@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import time
 import zlib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 from harness.protocol.failures import seconds
 
-__all__ = ["BodyError", "chunks", "LineReader", "read_body", "size_text"]
+__all__ = ["BodyError", "Chunks", "chunks", "LineReader", "read_body", "reader_of", "size_text"]
 
 
 class BodyError(Exception):
@@ -30,85 +30,137 @@ def size_text(n: int) -> str:
     return f"{n} bytes"
 
 
-def chunks(
-    raw: Any, deadline: float, timeout_s: float, clock: Callable[[], float] = time.perf_counter
-) -> Iterator[bytes]:
+class Chunks:
     """The body of geventhttpclient's response `raw` (de-chunked by its parser), one socket read at a time.
 
     `raw.read(n)` waits for n bytes and `raw.readline()` for a newline that may never come, so this
     drives the parser's own socket directly. Each read waits at most until `deadline` (a `clock`
     reading); past it, BodyError. The socket's own timeout is restored before it goes back to the pool.
+
+    `read()` is a plain method, not a generator, for the stream reader's sake: each generator between a
+    greenlet and its socket adds an interpreter frame to the C stack that gevent copies out whenever
+    the greenlet waits, about 640 bytes per open stream each (bench/streams.py at 10,000 streams).
     """
-    while True:
-        if raw._body_buffer:
-            data = bytes(raw._body_buffer)
-            del raw._body_buffer[:]
+
+    def __init__(
+        self, raw: Any, deadline: float, timeout_s: float, clock: Callable[[], float] = time.perf_counter
+    ) -> None:
+        self.raw = raw
+        self.deadline = deadline
+        self.timeout_s = timeout_s
+        self.clock = clock
+
+    def __iter__(self) -> Iterator[bytes]:
+        while data := self.read():
             yield data
-            continue
-        sock = raw._sock
-        if raw.message_complete or sock is None:  # complete, or released with what came with the headers
-            return
-        remaining = deadline - clock()
-        if remaining <= 0:
-            raw.release()
-            raise BodyError(f"timeout: response not complete within {seconds(timeout_s)}")
-        previous = sock.gettimeout()
-        sock.settimeout(min(previous, remaining) if previous else remaining)
-        try:
-            data = sock.recv(raw.block_size)
-        except BaseException as exc:
-            raw.release()  # an unfinished message: the socket is closed, never reused
-            if isinstance(exc, TimeoutError):
-                raise BodyError(f"timeout: response not complete within {seconds(timeout_s)}") from None
-            raise
-        sock.settimeout(previous)
-        try:
-            raw.feed(data)  # a complete message hands the socket back to the pool here
-        except BaseException:
-            raw.release()
-            raise
-        if not data and not raw.message_complete:
-            raw.release()
-            raise BodyError("connection: closed mid-response")
+
+    def read(self) -> bytes:
+        """The next bytes of the body, never b"" until the body has ended."""
+        raw = self.raw
+        while True:
+            if raw._body_buffer:
+                data = bytes(raw._body_buffer)
+                del raw._body_buffer[:]
+                return data
+            sock = raw._sock
+            if raw.message_complete or sock is None:  # complete, or released with what came with the headers
+                return b""
+            remaining = self.deadline - self.clock()
+            if remaining <= 0:
+                raw.release()
+                raise BodyError(f"timeout: response not complete within {seconds(self.timeout_s)}")
+            previous = sock.gettimeout()
+            sock.settimeout(min(previous, remaining) if previous else remaining)
+            try:
+                data = sock.recv(raw.block_size)
+            except BaseException as exc:
+                raw.release()  # an unfinished message: the socket is closed, never reused
+                if isinstance(exc, TimeoutError):
+                    raise BodyError(f"timeout: response not complete within {seconds(self.timeout_s)}") from None
+                raise
+            sock.settimeout(previous)
+            try:
+                raw.feed(data)  # a complete message hands the socket back to the pool here
+            except BaseException:
+                raw.release()
+                raise
+            if not data and not raw.message_complete:
+                raw.release()
+                raise BodyError("connection: closed mid-response")
+
+
+def chunks(raw: Any, deadline: float, timeout_s: float, clock: Callable[[], float] = time.perf_counter) -> Chunks:
+    """The body of `raw`, as it arrives (`Chunks`: iterate it, or call its `read()`)."""
+    return Chunks(raw, deadline, timeout_s, clock)
+
+
+def reader_of(pieces: Iterable[bytes]) -> Callable[[], bytes]:
+    """What gives the next piece of `pieces`, b"" at the end: its own `read` method when it has one
+    (`Chunks`, `LineReader`: a plain call), else next() on it, empty pieces skipped."""
+    read = getattr(pieces, "read", None)
+    if callable(read):
+        return read
+    iterator = iter(pieces)
+
+    def next_piece() -> bytes:
+        for piece in iterator:
+            if piece:
+                return piece
+        return b""
+
+    return next_piece
 
 
 class LineReader:
-    """Lines (newline kept) out of body chunks. The body's tail after its last newline is yielded as is,
-    so a reader can tell a stream cut inside a line; `pending` holds it when the chunks broke off instead.
+    """Lines (newline kept) out of body chunks. The body's tail after its last newline is handed over as
+    is, so a reader can tell a stream cut inside a line; `pending` holds it when the chunks broke off
+    instead. `read()` gives the next line, b"" once there is none (a plain call, as `Chunks.read`).
 
-    A line longer than `max_line` is handed over unfinished, so one endless line cannot fill memory.
+    A line longer than `max_line` is handed over unfinished and ends the reading, so one endless line
+    cannot fill memory.
     """
 
-    def __init__(self, chunks: Iterator[bytes], max_line: int) -> None:
+    def __init__(self, chunks: Iterable[bytes], max_line: int) -> None:
         self.chunks = chunks
         self.max_line = max_line
+        self._next_chunk = reader_of(chunks)
         self._buffer = bytearray()
+        self._start = 0  # where the lines not yet handed over begin in the buffer
+        self._scan = 0  # the buffer holds no newline before this
+        self._ended = False
 
     @property
     def pending(self) -> bytes:
-        return bytes(self._buffer)
+        return bytes(self._buffer[self._start :])
 
     def __iter__(self) -> Iterator[bytes]:
-        buffer = self._buffer
-        for chunk in self.chunks:
-            scan = len(buffer)  # what came before holds no newline: search only the new bytes
-            buffer += chunk
-            start = 0
-            while (end := buffer.find(b"\n", max(start, scan))) >= 0:
-                yield bytes(buffer[start : end + 1])
-                start = end + 1
-            del buffer[:start]
-            if len(buffer) > self.max_line:
-                yield bytes(buffer)
-                del buffer[:]
-                return
-        if buffer:
-            line = bytes(buffer)
-            del buffer[:]
+        while line := self.read():
             yield line
 
+    def read(self) -> bytes:
+        buffer = self._buffer
+        while True:
+            end = buffer.find(b"\n", max(self._start, self._scan))
+            if end >= 0:
+                line = bytes(buffer[self._start : end + 1])
+                self._start = end + 1
+                return line
+            del buffer[: self._start]  # what is left holds no newline
+            self._start = 0
+            if self._ended or len(buffer) > self.max_line:
+                self._ended, self._scan = True, 0
+                line = bytes(buffer)
+                del buffer[:]
+                return line
+            self._scan = len(buffer)
+            chunk = self._next_chunk()
+            if chunk:
+                buffer += chunk
+            else:
+                self._ended = True
 
-def read_body(body: Iterator[bytes], max_bytes: int, encoding: str = "") -> tuple[bytes, str, int]:
+
+def read_body(body: Iterable[bytes], max_bytes: int, encoding: str = "") -> tuple[bytes, str, int]:
     """(body, error, bytes received) with at most `max_bytes` received and kept.
 
     `encoding` is the Content-Encoding: gzip and deflate are decoded as they arrive, and the decoded

@@ -15,11 +15,11 @@ import codecs
 import json
 import re
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple, TypeGuard
 
-from harness.protocol.bodies import BodyError, LineReader, size_text
+from harness.protocol.bodies import BodyError, LineReader, reader_of, size_text
 from harness.protocol.failures import describe_exception
 
 __all__ = [
@@ -175,7 +175,7 @@ def not_a_stream(fmt: str, content_type: str) -> str:
     return why
 
 
-def stream_source(chunks: Iterator[bytes], fmt: str, max_line: int) -> Iterable[bytes]:
+def stream_source(chunks: Iterable[bytes], fmt: str, max_line: int) -> Iterable[bytes]:
     """What `read_stream` reads: the body's chunks as they come for plain text, else its lines."""
     return chunks if fmt == "text" else LineReader(chunks, max_line)
 
@@ -197,10 +197,9 @@ def read_stream(
     """
     result = StreamResult()
     reader = _reader(fmt, paths)(result, t0)
+    read = reader_of(lines)  # LineReader.read, Chunks.read: a plain call (harness.protocol.bodies.Chunks)
     try:
-        for raw in lines:
-            if not raw:
-                break
+        while raw := read():
             now = clock()
             if result.bytes_read == 0:
                 result.ttfb_ms = (now - t0) * 1000

@@ -380,10 +380,33 @@ def test_chunks_pass_a_broken_connection_on():
 
     raw = FakeRaw([b"abc", ConnectionResetError(104, "Connection reset by peer")], length=10)
     source = chunks(raw, deadline=1.0, timeout_s=1.0, clock=lambda: 0.0)
-    assert next(source) == b"abc"
+    assert source.read() == b"abc"
     with pytest.raises(ConnectionResetError):
-        next(source)
+        source.read()
     assert raw.released
+
+
+def test_a_stream_is_read_by_plain_calls_not_by_iteration():
+    """read_stream calls the lines' own `read` (and LineReader its chunks'): no generator stands between
+    a waiting greenlet and its socket, each of which would add to the C stack gevent copies out."""
+
+    class Reads:
+        def __init__(self, pieces: list[bytes]) -> None:
+            self.pieces = pieces
+
+        def read(self) -> bytes:
+            return self.pieces.pop(0) if self.pieces else b""
+
+        def __iter__(self):
+            raise AssertionError("iterated")
+
+    class Lines(LineReader):
+        def __iter__(self):
+            raise AssertionError("iterated")
+
+    lines = Lines(Reads([chunk("Hel") + b"\nda", b"ta: [DONE]\n"]), 1000)
+    result = read_stream(lines, "sse-openai", 0.0, clock=FakeClock(0.1, 0.2, 0.3, 0.4))
+    assert result.content == "Hel" and result.done and result.error == ""
 
 
 def test_line_reader_splits_across_reads_and_keeps_a_cut_tail():
