@@ -125,8 +125,9 @@ def litellm_proxy(tmp_path: Path) -> Iterator[str]:
 def test_the_gateway_scenario_against_a_real_litellm_proxy(litellm_proxy: str, tmp_path: Path) -> None:
     """A real OpenAI-compatible gateway keyed by API key: every chat streamed and counted from its usage."""
     # the example as it ships, without its think time and with one chat turn a visit: a visit reads the
-    # model list one time in six (chat 5 : account 1), so 4 users make some 40 visits, and the chance that
-    # none of them reads it is (5/6)^40, 0.07 % (with 2 users and up to 3 turns: 13 %)
+    # model list one time in six (chat 5 : account 1). 4 users make about 120 visits here, and even 40 on a
+    # busy machine leave a (5/6)^40 = 0.07 % chance that none reads it (2 users, up to 3 turns: about 10
+    # visits, 16 %)
     scenario = tmp_path / "openai-gateway.toml"
     shipped = (EXAMPLES / "openai-gateway.toml").read_text()
     scenario.write_text(

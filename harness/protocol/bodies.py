@@ -38,8 +38,8 @@ class Chunks:
     reading); past it, BodyError. The socket's own timeout is restored before it goes back to the pool.
 
     `read()` is a plain method, not a generator, for the stream reader's sake: each generator between a
-    greenlet and its socket adds an interpreter frame to the C stack that gevent copies out whenever
-    the greenlet waits, about 640 bytes per open stream each (bench/streams.py at 10,000 streams).
+    greenlet and its socket adds an interpreter frame to the C stack that gevent copies out whenever the
+    greenlet waits (this one and the line reader's cost 768 bytes per open stream: docs/benchmarks.md).
     """
 
     def __init__(
@@ -121,7 +121,6 @@ class LineReader:
     """
 
     def __init__(self, chunks: Iterable[bytes], max_line: int) -> None:
-        self.chunks = chunks
         self.max_line = max_line
         self._next_chunk = reader_of(chunks)
         self._buffer = bytearray()

@@ -188,7 +188,7 @@ def read_stream(
     max_bytes: int = 16 * 1024 * 1024,
     paths: JsonPaths = _OLLAMA,
 ) -> StreamResult:
-    """Consume a stream given as lines that keep their newline (chunks for `text`; b"" means the body ended).
+    """Consume a stream given as lines that keep their newline (chunks for `text`), to their end.
 
     `t0` is the perf_counter reading taken just before the request was sent; `paths` is where an `ndjson`
     stream keeps its text and usage. The clock is read once per line and once at the end.

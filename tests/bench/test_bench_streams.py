@@ -111,8 +111,7 @@ def test_the_harness_holds_50_streams_with_a_true_ttft(tmp_path) -> None:
     assert done.returncode == 0, done.stderr[-2000:]
     (row,) = json.loads(out.read_text())
     assert row["variant"] == "harness" and row["error"] == "", row
-    # all 50 open through the hold: the 6 s of settling let a worker on a starved machine finish its ramp
-    # and load its vocabulary (its users wait for it to count a stream's tokens: harness.load.vocabulary),
+    # all 50 open through the hold: the 6 s of settling let a worker on a starved machine finish its ramp,
     # and a poll may find a stream or two between its [DONE] and its user's next request
     assert row["users_started"] == 50 and row["held_median"] >= 48, row
     assert row["cut_early"] == 0 and row["client_errors"] == 0, row
