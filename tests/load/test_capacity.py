@@ -61,17 +61,24 @@ def test_the_capacity_of_n_slots_of_service_time_s_is_found_within_10_percent(tm
     # a p95 limit of 3 x S leaves room for a busy machine's noise, and a queue
     # 10 % over capacity adds more than that within a step. Steps of x1.2 from 61/s: 73.2 (92 % busy)
     # passes and 87.8 fails on any machine, and the one bisection step, 80.2, may go either way on a
-    # loaded one: the answer is 73.2 or 80.2, both within 10 %
+    # loaded one: the answer is 73.2 or 80.2, both within 10 %. On a machine busy with the parallel suite a
+    # step far below the knee can still miss its p95 by a few ms (61/s: 325 ms, once: the server's threads
+    # and the generator's loop woke late), so a search that lands outside is run once more
     slots, service_s = 8, 0.1
-    server = SlotServer(slots, service_s).start()
-    try:
-        capacity, stderr = search(
-            tmp_path, server.url, method="GET", path="/work", extra="",
-            settings="start_rate = 61\ngrowth = 1.2\nmax_rate = 400\nresolution = 0.1\np95_ms = 300",
-        )  # fmt: skip
-    finally:
-        server.stop()
     truth = slots / service_s
+    for attempt in (1, 2):
+        server = SlotServer(slots, service_s).start()
+        try:
+            folder = tmp_path / f"search-{attempt}"
+            folder.mkdir()
+            capacity, stderr = search(
+                folder, server.url, method="GET", path="/work", extra="",
+                settings="start_rate = 61\ngrowth = 1.2\nmax_rate = 400\nresolution = 0.1\np95_ms = 300",
+            )  # fmt: skip
+        finally:
+            server.stop()
+        if 0.9 * truth <= capacity["capacity_rps"] <= 1.1 * truth:
+            break
     assert 0.9 * truth <= capacity["capacity_rps"] <= 1.1 * truth, capacity
     steps = sorted(capacity["steps"], key=lambda s: s["rate"])
     first_failure = capacity["first_failure_rps"]
