@@ -182,12 +182,15 @@ def test_a_starved_load_process_has_the_figures_it_moved_flagged(tmp_path: Path)
 @pytest.mark.e2e
 def test_the_same_run_unstarved_flags_no_median(tmp_path: Path) -> None:
     """Some stalls are real even here (the worker spawning its users while the first requests go out; a
-    neighbour on a shared machine): a p95 or a p99 may be flagged, truly. Half of the requests never are."""
+    neighbour on a shared machine): a p95 or a p99 may be flagged, truly, and on a machine busy with the
+    parallel suite even a median may have been moved by a few ms (once: 4.0 ms on 336, flagged, truly).
+    What the starved run shows, 20 ms and more on the median, never happens here."""
     terminal, run_dir = run_against_the_chat(REPO / "locustfiles" / "journeys.py", tmp_path)
     summary = read_json(run_dir / "summary.json")
     generator = summary["generator"]
     assert generator["measured"] is True and summary["endpoints"]["chat"]["latency_samples"] >= 100
-    assert not {"p50_ms", "ttft_p50_ms"} & set(flagged(summary)), generator["flagged"]
+    bounds = (generator.get("bounds_ms") or {}).get("chat") or {}
+    assert (bounds.get("p50_ms") or 0.0) < 20 and (bounds.get("ttft_p50_ms") or 0.0) < 20, generator["flagged"]
     (worker,) = generator["workers"].values()
     assert worker["cpu_mean"] < 0.9 and worker["samples"] == summary["endpoints"]["chat"]["requests"]
     assert "load generator: 1 process, event-loop lag up to" in terminal
