@@ -36,7 +36,7 @@ from harness.protocol.auth import (
     token_request_body,
     with_params,
 )
-from harness.protocol.bodies import BodyError, chunks, read_body
+from harness.protocol.bodies import BodyError, Chunks, read_body
 from harness.protocol.failures import RequestDeadline, describe_exception
 from harness.protocol.streams import (
     ACCEPT,
@@ -429,7 +429,7 @@ class ApiClient:
         parsed: Any = _UNPARSED
         stream: StreamResult | None = None
         raw = response._response  # geventhttpclient's response: its parser and socket
-        source = chunks(raw, t0 + self.timeout_s, self.timeout_s) if status else iter(())
+        source = Chunks(raw, t0 + self.timeout_s, self.timeout_s) if status else iter(())
         if not status:
             error = (
                 describe_exception(

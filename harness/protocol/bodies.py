@@ -15,7 +15,7 @@ from typing import Any
 
 from harness.protocol.failures import seconds
 
-__all__ = ["BodyError", "Chunks", "chunks", "LineReader", "read_body", "reader_of", "size_text"]
+__all__ = ["BodyError", "Chunks", "LineReader", "read_body", "reader_of", "size_text"]
 
 
 class BodyError(Exception):
@@ -87,11 +87,6 @@ class Chunks:
             if not data and not raw.message_complete:
                 raw.release()
                 raise BodyError("connection: closed mid-response")
-
-
-def chunks(raw: Any, deadline: float, timeout_s: float, clock: Callable[[], float] = time.perf_counter) -> Chunks:
-    """The body of `raw`, as it arrives (`Chunks`: iterate it, or call its `read()`)."""
-    return Chunks(raw, deadline, timeout_s, clock)
 
 
 def reader_of(pieces: Iterable[bytes]) -> Callable[[], bytes]:

@@ -348,38 +348,38 @@ class FakeRaw:
 
 
 def test_chunks_hand_over_each_read_and_restore_the_socket_timeout():
-    from harness.protocol.bodies import chunks
+    from harness.protocol.bodies import Chunks
 
     raw = FakeRaw([b"lo, ", b"world"], length=12, buffered=b"Hel")
-    assert list(chunks(raw, deadline=10.0, timeout_s=2.0, clock=lambda: 9.0)) == [b"Hel", b"lo, ", b"world"]
+    assert list(Chunks(raw, deadline=10.0, timeout_s=2.0, clock=lambda: 9.0)) == [b"Hel", b"lo, ", b"world"]
     assert raw.message_complete and raw.released
     assert raw.sock.timeouts == [1.0, 30.0, 1.0, 30.0]  # each read waits at most until the deadline
 
 
 def test_chunks_stop_at_the_deadline_however_slowly_bytes_drip():
-    from harness.protocol.bodies import chunks
+    from harness.protocol.bodies import Chunks
 
     times = iter([0.0, 0.5, 1.0, 1.5, 2.0])
     raw = FakeRaw([b"{", b'"', b"a", b"b"], length=1000)  # a byte per read, forever
     with pytest.raises(BodyError, match=r"^timeout: response not complete within 2 s$"):
-        list(chunks(raw, deadline=2.0, timeout_s=2.0, clock=lambda: next(times)))
+        list(Chunks(raw, deadline=2.0, timeout_s=2.0, clock=lambda: next(times)))
     assert raw.released  # an unfinished body closes its connection
 
 
 def test_chunks_turn_a_read_timeout_into_the_deadline_reason():
-    from harness.protocol.bodies import chunks
+    from harness.protocol.bodies import Chunks
 
     raw = FakeRaw([TimeoutError("timed out")], length=10)
     with pytest.raises(BodyError, match="timeout: response not complete within 0.5 s"):
-        list(chunks(raw, deadline=1.0, timeout_s=0.5, clock=lambda: 0.0))
+        list(Chunks(raw, deadline=1.0, timeout_s=0.5, clock=lambda: 0.0))
     assert raw.released
 
 
 def test_chunks_pass_a_broken_connection_on():
-    from harness.protocol.bodies import chunks
+    from harness.protocol.bodies import Chunks
 
     raw = FakeRaw([b"abc", ConnectionResetError(104, "Connection reset by peer")], length=10)
-    source = chunks(raw, deadline=1.0, timeout_s=1.0, clock=lambda: 0.0)
+    source = Chunks(raw, deadline=1.0, timeout_s=1.0, clock=lambda: 0.0)
     assert source.read() == b"abc"
     with pytest.raises(ConnectionResetError):
         source.read()
