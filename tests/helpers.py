@@ -152,10 +152,12 @@ def client_scenario(name: str, duration: str) -> str:
 
 
 def start_run(
-    out: Path, host: str, *args: str, scenario: Path = REPO / "scenarios" / "smoke.toml"
+    out: Path, host: str | None, *args: str, scenario: Path = REPO / "scenarios" / "smoke.toml"
 ) -> subprocess.Popen[str]:
+    """`harness run` against `host`, or its embedded demo API when None."""
+    target = ["--host", host] if host is not None else []
     return subprocess.Popen(
-        [sys.executable, "-m", "harness", "run", str(scenario), "--host", host, "--out", str(out), *args],
+        [sys.executable, "-m", "harness", "run", str(scenario), *target, "--out", str(out), *args],
         cwd=REPO,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -164,9 +166,12 @@ def start_run(
     )
 
 
-def wait_for_progress(out: Path, ready: Callable[[dict[str, Any]], bool], timeout: float = 90) -> dict[str, Any]:
-    """The run's progress.json once `ready` holds for it."""
+def wait_for_progress(out: Path, ready: Callable[[dict[str, Any]], bool], timeout: float = 180) -> dict[str, Any]:
+    """The run's progress.json once `ready` holds for it. The timeout is generous: on a machine busy with
+    the parallel suite a run's processes start slowly, and a test that signals a run mid-ramp plans one
+    long enough to outlast it."""
     deadline = time.time() + timeout
+    progress: dict[str, Any] | None = None
     while time.time() < deadline:
         time.sleep(0.5)
         for path in out.glob("*/progress.json"):
@@ -176,7 +181,7 @@ def wait_for_progress(out: Path, ready: Callable[[dict[str, Any]], bool], timeou
                 continue
             if ready(progress):
                 return progress
-    raise AssertionError("the run never got going")
+    raise AssertionError(f"the run never got going within {timeout:g} s; its last progress.json: {progress}")
 
 
 def locust_process(harness: subprocess.Popen[str], role: str) -> psutil.Process:
