@@ -771,6 +771,10 @@ class _Session:
             self.environment.process_exit_code = ExitCode.ABORTED if failed else ExitCode.PASS
 
     def _close(self) -> None:
+        if self.stop_reason is None and parent_gone():
+            # the workers, dying with the harness, quit first, and Locust quits when its last worker does:
+            # that can come before this process's own signal or watch saw the harness go
+            self.stop_reason = PARENT_DIED
         if self.started_at is not None and not self.finishing and self._load_runs():
             # Locust quits mid-run (its own SIGTERM handler, the web UI): the workers still run, so
             # stop them and wait for their last reports as at the planned end

@@ -68,7 +68,7 @@ stream = "sse-openai"
 [load]
 users = 3
 spawn_rate = 3
-duration = "5s"
+duration = "15s"  # 8 chat routes, each at least 3 turns: a machine busy with the parallel suite once gave one only 2 in 5 s
 
 [journeys.client]
 weight = 1
