@@ -7,19 +7,28 @@ launch's open streams), every request after that closes its user's idle connecti
 and resolves the host again: the worker spends its CPU on connecting, the target sees a connection
 per request instead of the keep-alive clients it will have, and the TCP connect lands in the
 request's latency. The same check made with `poll()` has no such limit (bench/streams.py measured it).
+
+And an address literal is resolved in place. geventhttpclient resolves the host of every new connection
+through gevent's resolver, which hands even "127.0.0.1" to a native thread and waits for it: a thread
+round trip inside the connect time the sample measures, and the deepest call of a user's life. A
+greenlet keeps every page its Python frames ever touched (CPython 3.11's per-greenlet data stack), so
+that one call costs each open stream a page of memory for as long as it lives (bench/streams.py).
 """
 
 from __future__ import annotations
 
 import select
+import socket
 from typing import Any
 
 from gevent.monkey import get_original
 from geventhttpclient.connectionpool import ConnectionPool
 
-__all__ = ["idle_socket_is_reusable", "reuse_connections_past_1024"]
+__all__ = ["idle_socket_is_reusable", "resolve_address_literals_in_place", "reuse_connections_past_1024"]
 
 _poll = get_original("select", "poll")  # the real poll(): a check that never waits, so it never yields
+_getaddrinfo = get_original("socket", "getaddrinfo")  # with AI_NUMERICHOST it never looks anything up
+_resolve_by_name = ConnectionPool._resolve  # gevent's resolver, in a native thread
 _READABLE = select.POLLIN | select.POLLPRI | select.POLLERR | select.POLLHUP
 
 
@@ -46,3 +55,26 @@ def _is_socket_alive(self: ConnectionPool, sock: Any) -> bool:
 def reuse_connections_past_1024() -> None:
     """Make every geventhttpclient pool in this process check idle sockets by poll() (idempotent)."""
     ConnectionPool._is_socket_alive = _is_socket_alive  # type: ignore[method-assign]
+
+
+def _resolve(self: ConnectionPool) -> list[Any]:
+    """An address literal (127.0.0.1, ::1) in place; a name through gevent's resolver, as before."""
+    family = socket.AF_INET if self.disable_ipv6 else 0
+    try:
+        return list(
+            _getaddrinfo(
+                self._connection_host,
+                self._connection_port,
+                family,
+                socket.SOCK_STREAM,
+                socket.SOL_TCP,
+                socket.AI_NUMERICHOST,
+            )
+        )
+    except socket.gaierror:  # a name: it is not a literal
+        return _resolve_by_name(self)
+
+
+def resolve_address_literals_in_place() -> None:
+    """Make every geventhttpclient pool in this process resolve an address literal without a thread (idempotent)."""
+    ConnectionPool._resolve = _resolve  # type: ignore[method-assign]

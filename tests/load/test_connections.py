@@ -1,5 +1,6 @@
-"""Idle keep-alive sockets are reused past 1,024 open files (harness.load.connections). Real sockets,
-no process: a socket pair whose descriptor is 1,024 or more, as a worker holding a thousand streams has."""
+"""Idle keep-alive sockets are reused past 1,024 open files, and an address literal is resolved without
+a thread (harness.load.connections). Real sockets, no process: a socket pair whose descriptor is 1,024
+or more, as a worker holding a thousand streams has; a listening socket on loopback."""
 
 from __future__ import annotations
 
@@ -11,7 +12,12 @@ from collections.abc import Iterator
 import pytest
 from geventhttpclient.connectionpool import ConnectionPool
 
-from harness.load.connections import idle_socket_is_reusable, reuse_connections_past_1024
+from harness.load import connections
+from harness.load.connections import (
+    idle_socket_is_reusable,
+    resolve_address_literals_in_place,
+    reuse_connections_past_1024,
+)
 
 
 @pytest.fixture
@@ -56,3 +62,47 @@ def test_installed_every_pool_of_the_process_checks_by_poll(high_pair, monkeypat
     client, _ = high_pair
     pool = ConnectionPool.__new__(ConnectionPool)  # the check reads nothing of the pool's own
     assert pool._is_socket_alive(client) is True
+
+
+@pytest.fixture
+def resolving_in_place(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The patch installed over a stand-in for the library's resolving (both undone after the test),
+    which notes each host handed to it: a literal that reaches it, in place or unpatched, is noted."""
+    by_name: list[str] = []
+
+    def library(pool: ConnectionPool) -> list:
+        by_name.append(pool._connection_host)
+        return [(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP, "", ("127.0.0.1", pool._connection_port))]
+
+    monkeypatch.setattr(ConnectionPool, "_resolve", library)
+    monkeypatch.setattr(connections, "_resolve_by_name", library)
+    resolve_address_literals_in_place()
+    return by_name
+
+
+@pytest.mark.parametrize("host", ["127.0.0.1", "127.16.0.2", "::1"])
+def test_an_address_literal_never_reaches_the_resolver(resolving_in_place: list[str], host: str) -> None:
+    pool = ConnectionPool(host, 8080, host, 8080)
+    found = pool._resolve()
+    assert found == socket.getaddrinfo(host, 8080, 0, socket.SOCK_STREAM, socket.SOL_TCP)
+    assert resolving_in_place == []
+
+
+def test_a_name_still_goes_to_the_resolver(resolving_in_place: list[str]) -> None:
+    assert ConnectionPool("localhost", 8080, "localhost", 8080)._resolve()[0][4] == ("127.0.0.1", 8080)
+    pool = ConnectionPool("127.0.0.1", 8080, "127.0.0.1", 8080, disable_ipv6=True)
+    assert [info[0] for info in pool._resolve()] == [socket.AF_INET]
+    assert resolving_in_place == ["localhost"]
+
+
+def test_a_pool_connects_to_an_address_literal_in_place(resolving_in_place: list[str]) -> None:
+    with socket.create_server(("127.0.0.1", 0)) as server:
+        port = server.getsockname()[1]
+        pool = ConnectionPool("127.0.0.1", port, "127.0.0.1", port, connection_timeout=2.0)
+        sock = pool.get_socket()
+        try:
+            accepted, peer = server.accept()
+            accepted.close()
+            assert peer == sock.getsockname() and resolving_in_place == []
+        finally:
+            sock.close()
