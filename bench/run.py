@@ -40,6 +40,7 @@ BENCHES = {  # name -> (script, what it answers)
         "streams.py",
         "concurrent SSE streams one worker core holds, memory per stream, TTFT against the server's send times",
     ),
+    "greenlet_floor": ("greenlet_floor.py", "what one waiting greenlet costs, beside one waiting asyncio task"),
 }
 
 

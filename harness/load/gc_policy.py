@@ -34,4 +34,9 @@ def collect_less_often(events: Any) -> None:
 
 
 def _freeze_users(**_: Any) -> None:
+    # A young pass first (over at most YOUNG_THRESHOLD objects: milliseconds), so that the garbage made since
+    # the last one is not frozen with the users: Locust's worker builds an argument parser per option of each
+    # spawn message, cycles that would otherwise stay for the whole run (tracemalloc at 1,000 streams: 1.3 KB
+    # of live objects per stream, gone with this pass).
+    gc.collect(0)
     gc.freeze()  # O(1): the users spawned so far (and everything older) leave the generations

@@ -54,3 +54,24 @@ def test_each_spawn_steps_users_leave_the_generations(collector_restored: None) 
     assert gc.get_freeze_count() >= len(users)
     gc.collect(1)
     assert gc.get_freeze_count() >= len(users)  # a pass leaves them where they are
+
+
+def test_the_garbage_made_since_the_last_young_pass_is_freed_not_frozen(collector_restored: None) -> None:
+    """Locust's worker leaves cycles behind for each spawn message (an argument parser per option)."""
+    import weakref
+
+    class Parser:
+        pass
+
+    events = _Events()
+    collect_less_often(events)
+    gc.unfreeze()
+    gc.collect()
+    users = [[n] for n in range(100)]
+    parser = Parser()
+    parser.itself = parser  # type: ignore[attr-defined]  # a cycle: only the collector frees it
+    gone = weakref.ref(parser)
+    del parser
+    assert gone() is not None
+    events.spawning_complete.fire(user_count=100)
+    assert gone() is None and gc.get_freeze_count() >= len(users)
