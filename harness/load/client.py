@@ -96,6 +96,17 @@ class CallResult:
         return list(self.headers.items()) if self.headers is not None else []
 
 
+@dataclass(frozen=True, slots=True)
+class _Request:
+    """A call as it goes out: Locust's `request(method, path, **kwargs)`, and how its body is read."""
+
+    endpoint: Endpoint
+    method: str
+    path: str
+    kwargs: dict[str, Any]
+    streamed: bool
+
+
 def token_endpoint(scenario: Scenario) -> Endpoint:
     """The OAuth2 token request as a route of its own (its samples are named `oauth2_token`): a path of
     the target (the parser refuses any other host), sent without credentials."""
@@ -183,14 +194,14 @@ class ApiClient:
         ep = endpoint if isinstance(endpoint, Endpoint) else self.scenario.endpoints[endpoint]
         if self.account is not None:
             values = {**self.account.values(), **(values or {})}
-        args = (ep, values or {}, headers, body, technique, path, method, conversation, extra, check, refused)
+        args = (ep, values or {}, headers, body, technique, path, method, conversation, extra)
         if ep.auth and self._session_due():
             self._renew()
-        result = self._send(*args)
+        result = self._send(self._prepare(*args), check, refused)
         if result.status == 401 and ep.auth and self.scenario.auth.relogin_on_401 and self._may_log_in_again():
             assert self.account is not None
             if self.log_in(self.account)[0] is not None:
-                result = self._send(*args)
+                result = self._send(self._prepare(*args), check, refused)  # with the new credential
         return result
 
     def log_in(
@@ -306,7 +317,7 @@ class ApiClient:
             old.obtained_at = time.monotonic()
             self.credential = old
 
-    def _send(
+    def _prepare(
         self,
         ep: Endpoint,
         values: dict[str, Any],
@@ -317,9 +328,12 @@ class ApiClient:
         method: str | None,
         conversation: str,
         extra: dict[str, Any] | None,
-        check: Callable[[CallResult], str] | None,
-        refused: Callable[[CallResult], bool] | None,
-    ) -> CallResult:
+    ) -> _Request | CallResult:
+        """The request as it will go out, with this identity's credential; a CallResult when it cannot be
+        sent (a placeholder without a value). Apart from `_send`, so that none of this call's locals stay
+        in the frames of a request that waits on its socket: each greenlet keeps every page of frames it
+        ever touched, and its deepest call, the connect under `_send`, is a few locals short of a second
+        page (docs/benchmarks.md)."""
         auth = self.scenario.auth
         request_headers = dict(headers or {})
         if self.basic_auth:
@@ -368,17 +382,27 @@ class ApiClient:
         if ep.stream != "none":
             texts = prompt_texts(sent if body is None else _loads(body))
             kwargs["context"]["input_tokens_estimate"] = sum(map(self.tokens.count, texts))
+        return _Request(ep, method or ep.method, path, kwargs, streamed)
 
+    def _send(
+        self,
+        request: _Request | CallResult,
+        check: Callable[[CallResult], str] | None,
+        refused: Callable[[CallResult], bool] | None,
+    ) -> CallResult:
+        """Send the prepared request and read its answer into one sample (see `call` for `check`, `refused`)."""
+        if isinstance(request, CallResult):
+            return request  # not sent: its sample is already reported
         if self.schedule_delay_s is not None:
-            kwargs["context"]["intended_s"] = time.time() - self.schedule_delay_s
+            request.kwargs["context"]["intended_s"] = time.time() - self.schedule_delay_s
         # this identity's jar, not the session's own: set here, as sessions are shared in turn (see the class)
         self.client.client.cookiejar = self._jar
-        with IN_FLIGHT.request(ep.name):  # awaited at the stop, or counted as cut off
+        with IN_FLIGHT.request(request.endpoint.name):  # awaited at the stop, or counted as cut off
             t0 = time.perf_counter()
             with _deadline(self.timeout_s):  # up to the headers; the body reader keeps the same deadline
-                response = self.client.request(method or ep.method, path, **kwargs)
+                response = self.client.request(request.method, request.path, **request.kwargs)
             with response:
-                result = self._finish(ep, response, t0, streamed)
+                result = self._finish(request.endpoint, response, t0, request.streamed)
                 result.retry_after_s = response.request_meta["context"].get("retry_after_s", math.nan)
                 if check is not None and result.ok and (why := check(result)):
                     result.ok, result.error = False, why
