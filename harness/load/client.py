@@ -332,7 +332,7 @@ class ApiClient:
         """The request as it will go out, with this identity's credential; a CallResult when it cannot be
         sent (a placeholder without a value). Apart from `_send`, so that none of this call's locals stay
         in the frames of a request that waits on its socket: each greenlet keeps every page of frames it
-        ever touched, and its deepest call, the connect under `_send`, is a few locals short of a second
+        ever touched, and its deepest call, the connect under `_send`, is a few dozen locals short of a second
         page (docs/benchmarks.md)."""
         auth = self.scenario.auth
         request_headers = dict(headers or {})
