@@ -772,10 +772,9 @@ class _Session:
             self.environment.process_exit_code = ExitCode.ABORTED if failed else ExitCode.PASS
 
     def _close(self) -> None:
-        if self.stop_reason is None and parent_gone():
-            # the workers, dying with the harness, quit first, and Locust quits when its last worker does:
-            # that can come before this process's own signal or watch saw the harness go
-            self.stop_reason = PARENT_DIED
+        # Locust may quit before the once-a-second watch read why: its last worker quit, dying with the
+        # harness, before this process's own signal came. The record names that cause, not an interruption.
+        self._check_stop_request()
         if self.started_at is not None and not self.finishing and self._load_runs():
             # Locust quits mid-run (its own SIGTERM handler, the web UI): the workers still run, so
             # stop them and wait for their last reports as at the planned end
