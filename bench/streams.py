@@ -13,6 +13,8 @@ each stream's first token):
   becomes a sample in the run folder;
 - `locust`: bare Locust, a master + 1 worker running `bench/locust_streams.py` (FastHttpUser, the body read
   line by line, nothing of the harness imported);
+- `locust-raw`: the floor under any Locust worker, a master + 1 worker running `bench/locust_raw_streams.py`
+  (Locust's base `User`, one greenlet per user as always, on a bare gevent socket, no HTTP library);
 - `aiohttp`: `bench/aiohttp_streams.py`, one asyncio process (vLLM's benchmark_serving way of reading).
 
 Every user holds one stream after another without a pause, so at steady state N streams are open and
@@ -33,7 +35,7 @@ and this script share the other core(s). Every process's open-file limit is rais
 1,048,576): each stream is a socket.
 
     .venv/bin/python bench/streams.py [--quick] [--streams 1000,10000] [--rate 500] [--settle 5] [--hold 30]
-        [--variants harness,locust,aiohttp] [--stream-seconds 20] [--first-token 0.5] [--keep]
+        [--variants harness,locust,locust-raw,aiohttp] [--stream-seconds 20] [--first-token 0.5] [--keep]
 
 Prints a Markdown section on stdout (bench/run.py pastes it into bench/RESULTS.md); logs go to stderr.
 """
@@ -74,9 +76,14 @@ from harness.samples import read_samples  # noqa: E402
 from harness.scenario import load_scenario  # noqa: E402
 
 RESPONDER = REPO / "bench" / "stream_responder.py"
-BARE_LOCUSTFILE = REPO / "bench" / "locust_streams.py"
+BARE_LOCUSTFILES = {
+    "locust": REPO / "bench" / "locust_streams.py",
+    "locust-raw": REPO / "bench" / "locust_raw_streams.py",
+}
 AIOHTTP_CLIENT = REPO / "bench" / "aiohttp_streams.py"
-VARIANTS = ("harness", "locust", "aiohttp")
+VARIANTS = ("harness", "locust", "locust-raw", "aiohttp")
+# what the goal compares the harness with; locust-raw is the floor under any Locust worker, not a client
+GOAL_OTHERS = ("locust", "aiohttp")
 POLL_S = 0.25
 RECORD_FIELDS = ("request_id", "sent_s", "ttft_ms", "ok")  # bench/locust_streams.py and bench/aiohttp_streams.py
 SCENARIO = """\
@@ -294,9 +301,10 @@ class Client:
             # as `harness run` starts its workers: the model's vocabulary loaded before connecting
             worker_env = {**env, VOCABULARY_MODEL_ENV: load_scenario(scenario).spend.model}
         else:
-            files = ["-f", str(BARE_LOCUSTFILE)]
+            locustfile = str(BARE_LOCUSTFILES[variant])
+            files = ["-f", locustfile]
             extra = []
-            worker = ["-f", str(BARE_LOCUSTFILE), "--worker", "--master-host", "127.0.0.1", "--master-port", str(port)]
+            worker = ["-f", locustfile, "--worker", "--master-host", "127.0.0.1", "--master-port", str(port)]
             worker_env = env
         master = [
             sys.executable,
@@ -519,7 +527,7 @@ def goal(results: list[Result]) -> list[str]:
     lines = []
     for n in sorted({r.streams for r in results}):
         row = {r.variant: r for r in results if r.streams == n and not r.error}
-        others = [r for v, r in row.items() if v != "harness"]
+        others = [r for v, r in row.items() if v in GOAL_OTHERS]
         if not others:
             continue
         best_held = max(r.held_median for r in others)
@@ -542,6 +550,7 @@ def render(results: list[Result], args: argparse.Namespace, cores: Cores, comman
     what = {
         "harness": "Locust master + 1 worker as `harness run` starts them; the `client` journey, ApiClient, samples",
         "locust": "Locust master + 1 worker, FastHttpUser reading lines (`bench/locust_streams.py`)",
+        "locust-raw": "Locust master + 1 worker, the base User on a bare gevent socket (`bench/locust_raw_streams.py`)",
         "aiohttp": "one asyncio process, aiohttp as vLLM's benchmark_serving (`bench/aiohttp_streams.py`)",
     }
     lines = [
@@ -588,8 +597,9 @@ def render(results: list[Result], args: argparse.Namespace, cores: Cores, comman
         )
     lines += [
         "",
-        "Goal: the harness holds at least as many streams as the better of the other two, with no more memory "
-        "per stream:",
+        "Goal: the harness holds at least as many streams as the better of bare Locust and the asyncio client, "
+        "with no more memory per stream (locust-raw is not a client to compare with: it is what a Locust user "
+        "costs with no HTTP library at all, the floor under any Locust worker):",
         "",
         *goal(results),
         "",

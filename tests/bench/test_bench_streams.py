@@ -1,6 +1,7 @@
 """bench/streams.py: the server's truth matched with each client's figures, and the bench itself at a small
-scale (50 streams for a few seconds, the harness) with real values checked. The other clients are the
-bench's own yardsticks, run only by the bench.
+scale (50 streams for a few seconds) with real values checked: the harness, and locust-raw, the bench's own
+hand-written floor under any Locust worker. Bare Locust and aiohttp are libraries' own clients, run only by
+the bench.
 
 No timing is asserted: the figures are counts, signs and bounds that hold on any machine.
 """
@@ -83,7 +84,8 @@ def test_a_stream_the_client_never_recorded_has_no_ttft() -> None:
 
 
 @pytest.mark.e2e
-def test_the_harness_holds_50_streams_with_a_true_ttft(tmp_path) -> None:
+@pytest.mark.parametrize("variant", ["harness", "locust-raw"])
+def test_a_worker_holds_50_streams_with_a_true_ttft(tmp_path, variant: str) -> None:
     out = tmp_path / "figures.json"
     command = [
         sys.executable,
@@ -91,7 +93,7 @@ def test_the_harness_holds_50_streams_with_a_true_ttft(tmp_path) -> None:
         "--streams",
         "50",
         "--variants",
-        "harness",
+        variant,
         "--rate",
         "200",
         "--settle",
@@ -110,13 +112,13 @@ def test_the_harness_holds_50_streams_with_a_true_ttft(tmp_path) -> None:
     done = subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=240)
     assert done.returncode == 0, done.stderr[-2000:]
     (row,) = json.loads(out.read_text())
-    assert row["variant"] == "harness" and row["error"] == "", row
+    assert row["variant"] == variant and row["error"] == "", row
     # all 50 open through the hold: the 6 s of settling let a worker on a starved machine finish its ramp,
     # and a poll may find a stream or two between its [DONE] and its user's next request
     assert row["users_started"] == 50 and row["held_median"] >= 48, row
     assert row["cut_early"] == 0 and row["client_errors"] == 0, row
     assert row["in_hold"] > 0 and row["without_ttft"] == 0, row
-    # how late the harness read its first tokens: never before the server sent them (1 ms of clock reading
+    # how late the worker read its first tokens: never before the server sent them (1 ms of clock reading
     # order allowed), and at the median within the first token's own 200 ms (the tail is left free: on a
     # machine busy with the parallel suite, a worker's loop can wake a tenth of a second late)
     assert -1.0 <= row["ttft_error_min_ms"] <= row["ttft_error_p50_ms"] <= row["ttft_error_p99_ms"], row
