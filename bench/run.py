@@ -5,12 +5,15 @@
 Each bench is a script of its own that prints one Markdown section on stdout (its figures side by
 side, measured in the same run, as ratios) and its log on stderr. They run one at a time, never
 beside each other or beside the tests: on a 2-core machine, anything else running shows in the
-figures. A bench that fails leaves its error in the file instead of its section.
+figures. A bench that fails leaves its error in the file instead of its section. With `--only`, the
+benches run replace their own sections and index rows in the existing file and leave every other
+bench's figures as they were.
 """
 
 from __future__ import annotations
 
 import argparse
+import re
 import subprocess
 import sys
 import time
@@ -61,6 +64,23 @@ def run_bench(name: str, quick: bool) -> tuple[str, float]:
     return result.stdout.strip() + "\n", took
 
 
+def replace_bench(results: str, name: str, section: str, row: str) -> str:
+    """RESULTS.md with one bench's section and index row replaced (added at the end when absent)."""
+    head, *parts = re.split(r"(?m)^(?=## )", results)
+    heading = section.split("\n", 1)[0]
+    parts = [section if part.split("\n", 1)[0] == heading else part for part in parts]
+    if section not in parts:
+        parts.append(section)
+    lines = head.rstrip("\n").split("\n")
+    rows = [i for i, line in enumerate(lines) if line.startswith("| ")]
+    at = next((i for i in rows if lines[i].startswith(f"| {name} |")), None)
+    if at is not None:
+        lines[at] = row
+    else:
+        lines.insert(rows[-1] + 1 if rows else len(lines), row)
+    return "\n".join(lines) + "\n\n" + "\n".join(part.rstrip("\n") + "\n" for part in parts)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="the short version of every bench (a few minutes in all)")
@@ -92,7 +112,17 @@ def main() -> int:
         *timings,
         "",
     ]
-    args.out.write_text("\n".join(head) + "\n" + "\n".join(sections))
+    if args.only and args.out.exists():
+        text = args.out.read_text()
+        for name, section, row in zip(names, sections, timings, strict=True):
+            dated = row.replace(
+                f" | {BENCHES[name][1]} |",
+                f" | {BENCHES[name][1]} (measured {started:%Y-%m-%d %H:%M} UTC by `{command}`, see its section) |",
+            )
+            text = replace_bench(text, name, section, dated)
+        args.out.write_text(text)
+    else:
+        args.out.write_text("\n".join(head) + "\n" + "\n".join(sections))
     print(f"bench: wrote {args.out}", file=sys.stderr)
     return 0
 

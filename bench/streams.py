@@ -558,7 +558,8 @@ def render(results: list[Result], args: argparse.Namespace, cores: Cores, comman
         "",
         "How many long, mostly idle SSE chat streams one client process holds on one core, its memory per "
         "stream, and how far the TTFT it records is from the server's own send time; the harness, bare "
-        "Locust and an asyncio client side by side, in turn, each against a fresh `bench/stream_responder.py` "
+        "Locust, the floor under any Locust worker (locust-raw) and an asyncio client side by side, in turn, "
+        "each against a fresh `bench/stream_responder.py` "
         f"(headers and a role chunk at once, the first token {args.first_token:g} s after the request, then one "
         f"token a second, `[DONE]` after {args.stream_seconds:g} s ± 50 % (drawn per stream, so that streams started "
         "together do not end together); every user starts its next stream at once). "
