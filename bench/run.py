@@ -67,9 +67,12 @@ def run_bench(name: str, quick: bool) -> tuple[str, float]:
 def replace_bench(results: str, name: str, section: str, row: str) -> str:
     """RESULTS.md with one bench's section and index row replaced (added at the end when absent)."""
     head, *parts = re.split(r"(?m)^(?=## )", results)
-    heading = section.split("\n", 1)[0]
-    parts = [section if part.split("\n", 1)[0] == heading else part for part in parts]
-    if section not in parts:
+    # its section as it was, or as a failure left it (`## name`)
+    stale = [i for i, part in enumerate(parts) if part.split("\n", 1)[0] in (section.split("\n", 1)[0], f"## {name}")]
+    if stale:
+        parts[stale[0]] = section
+        parts = [part for i, part in enumerate(parts) if i not in stale[1:]]
+    else:
         parts.append(section)
     lines = head.rstrip("\n").split("\n")
     rows = [i for i, line in enumerate(lines) if line.startswith("| ")]

@@ -16,7 +16,7 @@ that one call costs each open stream a page of memory for as long as it lives (b
 
 And a pool keeps its idle sockets in a plain list. geventhttpclient gives every pool a gevent `LifoQueue`,
 about 2 KB for a pool that holds one socket, and a FastHttpUser has its own pool: at 10,000 open streams,
-20 MB for queues that are never waited on (the pool's semaphore is what makes a caller wait).
+about 20 MB for queues that are never waited on (the pool's semaphore is what makes a caller wait).
 """
 
 from __future__ import annotations
@@ -95,7 +95,7 @@ def resolve_address_literals_in_place() -> None:
 class IdleSockets:
     """A pool's idle sockets, the last returned first: what geventhttpclient's pool asks of its LifoQueue.
 
-    The pool takes one only after its semaphore let it in, and never waits here: an empty stack raises
+    The pool takes one only after its semaphore has let it in, and never waits here: an empty stack raises
     gevent's `Empty` at once, as `LifoQueue.get(block=False)` does, whatever `block` says."""
 
     __slots__ = ("_sockets",)

@@ -51,3 +51,12 @@ def test_a_bench_new_to_the_file_is_added_at_the_end_with_its_row() -> None:
     )
     assert new.endswith("## What a waiting greenlet costs\n\n7.9 KB\n\n## Master ingest\n\n150,000/s\n")
     assert "## Generator throughput\n\nratio 0.998\n" in new
+
+
+def test_a_bench_that_failed_last_time_gets_its_section_back() -> None:
+    failed = RESULTS.replace("## Concurrent streams per worker core\n\nold figures", "## streams\n\nThis bench failed")
+    new = run.replace_bench(
+        failed, "streams", "## Concurrent streams per worker core\n\nnew figures\n", "| streams | x |"
+    )
+    assert "This bench failed" not in new and new.count("new figures") == 1
+    assert new.index("## Generator") < new.index("new figures") < new.index("## What a waiting greenlet")

@@ -1,6 +1,7 @@
-"""Idle keep-alive sockets are reused past 1,024 open files, an address literal is resolved without
-a thread, and a pool keeps its idle sockets in a list (harness.load.connections). Real sockets, no process: a socket pair whose descriptor is 1,024
-or more, as a worker holding a thousand streams has; a listening socket on loopback."""
+"""Idle keep-alive sockets are reused past 1,024 open files, an address literal is resolved without a
+thread, and a pool keeps its idle sockets in a list (harness.load.connections). Real sockets, no process:
+a socket pair whose descriptor is 1,024 or more, as a worker holding a thousand streams has; a listening
+socket on loopback."""
 
 from __future__ import annotations
 
