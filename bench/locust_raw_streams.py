@@ -13,19 +13,15 @@ from __future__ import annotations
 import itertools
 import json
 import math
-import os
 import time
-from pathlib import Path
-from typing import Any
 from urllib.parse import urlsplit
 
 from gevent import socket
-from locust import User, constant, events, task
-from locust.runners import MasterRunner
+from locust import User, constant, task
+from stream_records import RECORDS  # Locust puts this file's folder on the path
 
 PATH = "/v1/chat/completions"
 BODY = json.dumps({"model": "bench", "messages": [{"role": "user", "content": "Hello"}], "stream": True}).encode()
-RECORDS: list[tuple[str, float, float, bool]] = []
 _USERS = itertools.count()
 _END = b"data: [DONE]"
 _LAST_CHUNK = b"\r\n0\r\n\r\n"
@@ -75,11 +71,3 @@ class RawStreamer(User):
                 self.sock.close()
                 self.sock = None
             RECORDS.append((request_id, sent_s, ttft_ms, ok))
-
-
-@events.quitting.add_listener
-def _write_records(environment: Any, **_: Any) -> None:
-    out = os.environ.get("BENCH_RECORDS")
-    if not out or isinstance(environment.runner, MasterRunner):
-        return
-    Path(out).write_text("".join(json.dumps(record) + "\n" for record in RECORDS))

@@ -7,8 +7,7 @@ Each user posts an OpenAI-style streamed chat, reads the body with geventhttpcli
 non-empty content arrived. No wait between streams.
 
 Each request carries `X-Request-Id: b<user>-<n>`, so bench/streams.py can match it with the server's
-record. Each stream's figures stay in memory (a tuple, about 100 bytes) and are written, when the process
-quits, to the file `BENCH_RECORDS` names (worker side only): one JSON array per line, RECORD_FIELDS.
+record. Each stream's figures are noted as bench/stream_records.py says.
 """
 
 from __future__ import annotations
@@ -16,18 +15,13 @@ from __future__ import annotations
 import itertools
 import json
 import math
-import os
 import time
-from pathlib import Path
-from typing import Any
 
-from locust import FastHttpUser, constant, events, task
-from locust.runners import MasterRunner
+from locust import FastHttpUser, constant, task
+from stream_records import RECORDS  # Locust puts this file's folder on the path
 
 PATH = "/v1/chat/completions"
 BODY = {"model": "bench", "messages": [{"role": "user", "content": "Hello"}], "stream": True}
-RECORD_FIELDS = ("request_id", "sent_s", "ttft_ms", "ok")
-RECORDS: list[tuple[str, float, float, bool]] = []
 _USERS = itertools.count()
 
 
@@ -73,11 +67,3 @@ class Streamer(FastHttpUser):
                     response.success() if ok else response.failure("stream ended without [DONE]")
         finally:  # a stream cut by the stop is recorded too: its first token may have come
             RECORDS.append((request_id, sent_s, ttft_ms, ok))
-
-
-@events.quitting.add_listener
-def _write_records(environment: Any, **_: Any) -> None:
-    out = os.environ.get("BENCH_RECORDS")
-    if not out or isinstance(environment.runner, MasterRunner):
-        return
-    Path(out).write_text("".join(json.dumps(record) + "\n" for record in RECORDS))

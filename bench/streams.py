@@ -85,7 +85,7 @@ VARIANTS = ("harness", "locust", "locust-raw", "aiohttp")
 # what the goal compares the harness with; locust-raw is the floor under any Locust worker, not a client
 GOAL_OTHERS = ("locust", "aiohttp")
 POLL_S = 0.25
-RECORD_FIELDS = ("request_id", "sent_s", "ttft_ms", "ok")  # bench/locust_streams.py and bench/aiohttp_streams.py
+RECORD_FIELDS = ("request_id", "sent_s", "ttft_ms", "ok")  # bench/stream_records.py and bench/aiohttp_streams.py
 SCENARIO = """\
 # written by bench/streams.py: one streamed chat route on the bench's responder, the shipped client journey
 [scenario]
