@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 from gevent.queue import Empty
-from geventhttpclient.connectionpool import ConnectionPool
+from geventhttpclient.connectionpool import ConnectionPool, SSLConnectionPool
 
 from harness.load import connections
 from harness.load.connections import (
@@ -148,6 +148,11 @@ def test_a_pool_reuses_its_idle_socket_from_the_list(idle_sockets_in_a_list) -> 
             pool.close()
         finally:
             accepted.close()
+
+
+def test_a_tls_pool_keeps_its_idle_sockets_in_a_list_too(idle_sockets_in_a_list) -> None:
+    pool = SSLConnectionPool("127.0.0.1", 443, "127.0.0.1", 443)  # its __init__ calls the pool's: patched
+    assert isinstance(pool._socket_queue, IdleSockets)
 
 
 def test_a_pool_with_its_idle_sockets_in_a_list_keeps_under_a_third_of_the_memory(idle_sockets_in_a_list) -> None:
