@@ -5,7 +5,8 @@ under any worker that runs real Locust users.
 Each user keeps one connection and posts an OpenAI-style streamed chat over it, one after another, with no
 wait. It reads the chunked body with `recv`, notes when the first `data:` line with content arrived and
 ends the stream at `data: [DONE]` and the terminating chunk. Nothing is parsed beyond that: it is a
-measuring stick, not a client. Records as in bench/locust_streams.py (`X-Request-Id: r<user>-<n>`).
+measuring stick, not a client. Each request carries `X-Request-Id: r<user>-<n>`, for bench/streams.py to
+match with the server's record; each stream's figures are noted as bench/stream_records.py says.
 """
 
 from __future__ import annotations

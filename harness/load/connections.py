@@ -106,9 +106,6 @@ class IdleSockets:
     def empty(self) -> bool:
         return not self._sockets
 
-    def qsize(self) -> int:
-        return len(self._sockets)
-
     def put(self, sock: Any) -> None:
         self._sockets.append(sock)
 
